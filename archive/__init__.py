@@ -1,0 +1,1 @@
+"""Ground floor: models, the SQLite store, capture rules, statistics and transcripts."""

@@ -1,0 +1,169 @@
+"""The neutral vocabulary shared by every layer: chats, questions, posts and messages.
+
+Plain frozen dataclasses with no behaviour beyond small derived properties, so that pure
+functions (capture, timeline, statistics, rendering) can take and return them freely.
+All datetimes are timezone-aware and stored in UTC; the chat's IANA zone is kept beside
+them for display.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+class ChatStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"  # closed; may still be inside the late-answer grace window
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class MessageKind(enum.StrEnum):
+    ANSWER = "answer"  # a participant's answer to one or more questions
+    COMMENT = "comment"  # a participant's message that answers no question
+    HOST = "host"  # a host's (or the bot's) message that is not a question
+    QUESTION = "question"  # a question post (Q1, Q2a...), by the bot or a host
+    REPOST = "repost"  # a retweet / re-share: counted, not shown as an answer
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a chat runs: a platform and, where the platform has them, a channel."""
+
+    platform: str  # "local", "discord", "x"
+    channel: str = ""  # Discord channel id, local room name; empty for X (hashtag search)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One numbered question, or one sub-part of it (Q1a, Q1b)."""
+
+    number: int  # 1-based
+    text: str
+    offset: timedelta  # from the chat's start
+    part: str = ""  # "" or a lower-case letter for sub-parts
+
+    @property
+    def label(self) -> str:
+        """The question's label as posted: ``Q1``, ``Q2a``."""
+        return f"Q{self.number}{self.part}"
+
+    @property
+    def key(self) -> str:
+        """The answer key that capture attributes answers to: ``1``, ``2a``."""
+        return f"{self.number}{self.part}"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A scheduled chat: the validated form of a host's chat file."""
+
+    id: str  # short stable slug, e.g. "wedocs-2026-12-01"
+    title: str
+    hashtag: str  # normalised, with '#': "#WeDocs"
+    start: datetime  # aware, UTC
+    end: datetime  # aware, UTC; when the chat closes
+    timezone: str  # IANA zone name, e.g. "Europe/London"
+    questions: tuple[Question, ...]
+    intro: str = ""
+    closing: str = ""
+    grace: timedelta = timedelta(minutes=30)  # late answers accepted after `end`
+    targets: tuple[Target, ...] = (Target("local", "main"),)
+    hosts: tuple[str, ...] = ()  # author handles/ids treated as hosts, on any platform
+    status: ChatStatus = ChatStatus.SCHEDULED
+    series_id: str = ""  # set when the chat is one occurrence of a recurring series
+    created_at: datetime | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def grace_end(self) -> datetime:
+        return self.end + self.grace
+
+    def question_time(self, q: Question) -> datetime:
+        return self.start + q.offset
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A platform event turned into a neutral value by an adapter, before capture."""
+
+    platform: str
+    platform_id: str  # unique within the platform
+    channel: str  # where it was posted ("" when the platform has no channels, e.g. X)
+    author_id: str
+    author_name: str  # display name
+    author_handle: str  # @handle / username, without '@'
+    text: str
+    created_at: datetime  # aware
+    reply_to: str = ""  # platform id of the message this one replies to / quotes
+    is_repost: bool = False
+    is_bot: bool = False  # sent by this bot itself
+    permalink: str = ""
+    edited_at: datetime | None = None
+    mentions: tuple[str, ...] = ()  # handles mentioned, without '@'
+    raw: dict[str, Any] = field(default_factory=dict)  # the platform payload, kept verbatim
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedMessage:
+    """A message that belongs to a chat, as stored and as shown in transcripts."""
+
+    chat_id: str
+    platform: str
+    platform_id: str
+    author_id: str
+    author_name: str
+    author_handle: str
+    text: str
+    created_at: datetime  # aware, UTC
+    kind: MessageKind
+    question_keys: tuple[str, ...] = ()  # "1", "2a"... answered (or asked, for QUESTION)
+    late: bool = False  # an answer after the chat's end, within the grace window
+    reply_to: str = ""
+    permalink: str = ""
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    mentions: tuple[str, ...] = ()
+    reactions: int = 0
+    channel: str = ""
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """Something the bot posted (or is about to post) for one action on one platform."""
+
+    chat_id: str
+    action_key: str  # "intro", "q1", "q2a", "wrapup", "close", "publish", "remind-60"
+    platform: str
+    channel: str
+    platform_message_id: str = ""  # "" while only the intent is recorded
+    status: str = "intent"  # "intent" -> "sent" | "failed"
+    posted_at: datetime | None = None
+    text: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A participant as the statistics see one (a stable key across a chat's messages)."""
+
+    key: str  # "platform:author_id"
+    name: str
+    handle: str
+    platform: str

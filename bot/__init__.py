@@ -1,0 +1,1 @@
+"""Top floor: the running program (config, CLI, app wiring, platform adapters)."""

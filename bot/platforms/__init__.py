@@ -1,0 +1,1 @@
+"""Platform adapters: each turns a network into neutral events and posts."""

@@ -1,0 +1,1 @@
+"""Middle floor: chat plans, the pure timeline, and the runner that fires it."""
