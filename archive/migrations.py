@@ -1,0 +1,185 @@
+"""Versioned schema migrations, each applied in its own transaction and recorded in a table.
+
+Add a migration by appending a function to ``MIGRATIONS``; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+logger = logging.getLogger(__name__)
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE chats (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            hashtag TEXT NOT NULL,
+            hashtag_key TEXT NOT NULL,          -- casefolded, for series/history look-ups
+            start TEXT NOT NULL,                -- ISO 8601 UTC with offset
+            end TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            intro TEXT NOT NULL DEFAULT '',
+            closing TEXT NOT NULL DEFAULT '',
+            grace_seconds INTEGER NOT NULL,
+            targets TEXT NOT NULL,              -- JSON list of {platform, channel}
+            hosts TEXT NOT NULL,                -- JSON list
+            reminders TEXT NOT NULL DEFAULT '[]', -- JSON list of seconds before start
+            status TEXT NOT NULL,
+            series_id TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',    -- the chat file (or command) it came from
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX chats_start ON chats(start);
+        CREATE INDEX chats_hashtag ON chats(hashtag_key, start);
+
+        CREATE TABLE questions (
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            part TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            offset_seconds REAL NOT NULL,
+            PRIMARY KEY (chat_id, position)
+        );
+
+        CREATE TABLE posts (
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            action_key TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT '',
+            platform_message_id TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,               -- intent | sent | failed
+            text TEXT NOT NULL DEFAULT '',
+            error TEXT NOT NULL DEFAULT '',
+            intent_at TEXT NOT NULL,
+            posted_at TEXT,
+            PRIMARY KEY (chat_id, action_key, platform, channel)
+        );
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            platform TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT '',
+            author_id TEXT NOT NULL,
+            author_name TEXT NOT NULL,
+            author_handle TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            question_keys TEXT NOT NULL DEFAULT '',  -- space-separated: "1 2a"
+            late INTEGER NOT NULL DEFAULT 0,
+            reply_to TEXT NOT NULL DEFAULT '',
+            permalink TEXT NOT NULL DEFAULT '',
+            edited_at TEXT,
+            deleted_at TEXT,
+            mentions TEXT NOT NULL DEFAULT '',       -- space-separated handles
+            reactions INTEGER NOT NULL DEFAULT 0,
+            raw TEXT NOT NULL DEFAULT '{}',          -- the platform payload, verbatim JSON
+            captured_at TEXT NOT NULL,
+            UNIQUE (platform, platform_id)
+        );
+        CREATE INDEX messages_chat_time ON messages(chat_id, created_at);
+
+        CREATE TABLE optouts (
+            platform TEXT NOT NULL,
+            author_id TEXT NOT NULL,
+            handle TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            PRIMARY KEY (platform, author_id)
+        );
+
+        CREATE TABLE transcripts (
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            format TEXT NOT NULL,
+            path TEXT NOT NULL,
+            generated_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, format)
+        );
+
+        CREATE TABLE controls (
+            id INTEGER PRIMARY KEY,
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            by TEXT NOT NULL DEFAULT ''
+        );
+
+        CREATE TABLE state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial schema", _m001_initial),
+]
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied now."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM _migrations")}
+    applied: list[int] = []
+    for version, name, migrate in MIGRATIONS:
+        if version in done:
+            continue
+        # executescript() commits first, so wrap the whole step in an explicit transaction.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            migrate_in_tx(conn, migrate)
+            conn.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(UTC).isoformat()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        logger.info("applied migration %d: %s", version, name)
+        applied.append(version)
+    return applied
+
+
+def migrate_in_tx(conn: sqlite3.Connection, migrate: Migration) -> None:
+    """Run a migration's statements inside the caller's open transaction."""
+    # executescript() would COMMIT the open transaction; split the script and run each
+    # statement so the migration and its record commit together or not at all.
+    recorder = _StatementRecorder()
+    migrate(recorder)  # type: ignore[arg-type]
+    for statement in recorder.statements:
+        conn.execute(statement)
+
+
+class _StatementRecorder:
+    """Collects the statements a migration would run, so they can join one transaction."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def executescript(self, script: str) -> None:
+        for part in _split_sql(script):
+            self.statements.append(part)
+
+    def execute(self, statement: str) -> None:
+        self.statements.append(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]

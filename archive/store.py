@@ -1,0 +1,642 @@
+"""The SQLite store: the only source of truth for chats, posts and captured messages.
+
+`Store` is synchronous and owns one connection; `AsyncStore` runs every call on one
+dedicated thread so that sqlite never blocks the event loop and all writes go through a
+single writer (the datasette habit). Bulk writes happen in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from archive.migrations import apply_migrations
+from archive.models import (
+    CapturedMessage,
+    Chat,
+    ChatStatus,
+    MessageKind,
+    Post,
+    Question,
+    Target,
+)
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreError(Exception):
+    """Base class for store failures that a user can act on."""
+
+
+class NotFoundError(StoreError):
+    """No chat (or other row) with that id."""
+
+
+class DuplicateChatError(StoreError):
+    """A chat with that id already exists."""
+
+
+def iso(dt: datetime) -> str:
+    """Fixed-width ISO 8601 in UTC, so that text order is time order."""
+    if dt.tzinfo is None:
+        raise ValueError(f"naive datetime {dt!r}: every instant must be timezone-aware")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str) -> datetime:
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:  # defensive: rows are written by iso(), always with an offset
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _opt_iso(dt: datetime | None) -> str | None:
+    return None if dt is None else iso(dt)
+
+
+def _opt_parse(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+def participant_key(platform: str, author_id: str) -> str:
+    return f"{platform}:{author_id}"
+
+
+class Store:
+    """Synchronous access to the archive database. Not thread-safe: use from one thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.db = sqlite_utils.Database(self.conn)
+        apply_migrations(self.conn)
+        self._tx_depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; nested uses join the outer one."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield
+            finally:
+                self._tx_depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._tx_depth = 1
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._tx_depth = 0
+
+    # ---- chats ---------------------------------------------------------------------
+
+    def add_chat(
+        self,
+        chat: Chat,
+        *,
+        reminders: Sequence[timedelta] = (),
+        source: str = "",
+        replace_existing: bool = False,
+    ) -> Chat:
+        """Store a new chat with its questions. Raises DuplicateChatError if the id exists."""
+        created = chat.created_at or datetime.now(UTC)
+        with self.transaction():
+            exists = self.conn.execute(
+                "SELECT status FROM chats WHERE id = ?", (chat.id,)
+            ).fetchone()
+            if exists and not replace_existing:
+                raise DuplicateChatError(f"a chat with id {chat.id!r} already exists")
+            if exists:
+                self.conn.execute("DELETE FROM questions WHERE chat_id = ?", (chat.id,))
+            self.db["chats"].insert(
+                {
+                    "id": chat.id,
+                    "title": chat.title,
+                    "hashtag": chat.hashtag,
+                    "hashtag_key": chat.hashtag.casefold(),
+                    "start": iso(chat.start),
+                    "end": iso(chat.end),
+                    "timezone": chat.timezone,
+                    "intro": chat.intro,
+                    "closing": chat.closing,
+                    "grace_seconds": int(chat.grace.total_seconds()),
+                    "targets": json.dumps([[t.platform, t.channel] for t in chat.targets]),
+                    "hosts": json.dumps(list(chat.hosts)),
+                    "reminders": json.dumps(sorted(int(r.total_seconds()) for r in reminders)),
+                    "status": str(chat.status),
+                    "series_id": chat.series_id,
+                    "source": source,
+                    "created_at": iso(created),
+                },
+                replace=True,
+            )
+            self.db["questions"].insert_all(
+                {
+                    "chat_id": chat.id,
+                    "position": i,
+                    "number": q.number,
+                    "part": q.part,
+                    "text": q.text,
+                    "offset_seconds": q.offset.total_seconds(),
+                }
+                for i, q in enumerate(chat.questions)
+            )
+        return replace(chat, created_at=created)
+
+    def unique_chat_id(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`... whichever is free."""
+        candidate, n = base, 1
+        while self.conn.execute("SELECT 1 FROM chats WHERE id = ?", (candidate,)).fetchone():
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def _chat_from_row(self, row: sqlite3.Row) -> Chat:
+        questions = tuple(
+            Question(
+                number=q["number"],
+                text=q["text"],
+                offset=timedelta(seconds=q["offset_seconds"]),
+                part=q["part"],
+            )
+            for q in self.conn.execute(
+                "SELECT * FROM questions WHERE chat_id = ? ORDER BY position", (row["id"],)
+            )
+        )
+        return Chat(
+            id=row["id"],
+            title=row["title"],
+            hashtag=row["hashtag"],
+            start=parse_iso(row["start"]),
+            end=parse_iso(row["end"]),
+            timezone=row["timezone"],
+            questions=questions,
+            intro=row["intro"],
+            closing=row["closing"],
+            grace=timedelta(seconds=row["grace_seconds"]),
+            targets=tuple(Target(p, c) for p, c in json.loads(row["targets"])),
+            hosts=tuple(json.loads(row["hosts"])),
+            status=ChatStatus(row["status"]),
+            series_id=row["series_id"],
+            created_at=parse_iso(row["created_at"]),
+        )
+
+    def get_chat(self, chat_id: str) -> Chat:
+        row = self.conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no chat with id {chat_id!r}")
+        return self._chat_from_row(row)
+
+    def find_chat(self, ref: str) -> Chat:
+        """A chat by exact id, or by a unique id prefix (what a host types on the CLI)."""
+        try:
+            return self.get_chat(ref)
+        except NotFoundError:
+            pass
+        rows = self.conn.execute(
+            "SELECT id FROM chats WHERE id LIKE ? ESCAPE '\\' ORDER BY start",
+            (ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if len(rows) == 1:
+            return self.get_chat(rows[0]["id"])
+        if not rows:
+            raise NotFoundError(f"no chat with id {ref!r} (see `tweetchat chats`)")
+        ids = ", ".join(r["id"] for r in rows[:5])
+        raise NotFoundError(f"{ref!r} matches several chats ({ids}); give the whole id")
+
+    def chat_reminders(self, chat_id: str) -> tuple[timedelta, ...]:
+        row = self.conn.execute("SELECT reminders FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no chat with id {chat_id!r}")
+        return tuple(timedelta(seconds=s) for s in json.loads(row["reminders"]))
+
+    def list_chats(self, statuses: Iterable[ChatStatus] | None = None) -> list[Chat]:
+        if statuses is None:
+            rows = self.conn.execute("SELECT * FROM chats ORDER BY start, id").fetchall()
+        else:
+            wanted = [str(s) for s in statuses]
+            marks = ",".join("?" * len(wanted))
+            rows = self.conn.execute(
+                f"SELECT * FROM chats WHERE status IN ({marks}) ORDER BY start, id", wanted
+            ).fetchall()
+        return [self._chat_from_row(r) for r in rows]
+
+    def set_status(self, chat_id: str, status: ChatStatus) -> None:
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE chats SET status = ? WHERE id = ?", (str(status), chat_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no chat with id {chat_id!r}")
+
+    def set_end(self, chat_id: str, end: datetime) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE chats SET end = ? WHERE id = ?", (iso(end), chat_id))
+
+    def delete_chat(self, chat_id: str) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    # ---- posts (what the bot posted) -------------------------------------------------
+
+    def record_intent(
+        self, chat_id: str, action_key: str, platform: str, channel: str, text: str
+    ) -> Post | None:
+        """Record that we are about to post. Returns None when this action was already handled.
+
+        The intent row is committed *before* the network call, so a crash between posting and
+        recording leaves an `intent` row that the next start reconciles instead of posting twice.
+        """
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT * FROM posts WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
+                (chat_id, action_key, platform, channel),
+            ).fetchone()
+            if row is not None:
+                return None
+            now = datetime.now(UTC)
+            self.conn.execute(
+                "INSERT INTO posts (chat_id, action_key, platform, channel, status, text, intent_at)"
+                " VALUES (?, ?, ?, ?, 'intent', ?, ?)",
+                (chat_id, action_key, platform, channel, text, iso(now)),
+            )
+        return Post(chat_id, action_key, platform, channel, text=text)
+
+    def mark_sent(
+        self,
+        chat_id: str,
+        action_key: str,
+        platform: str,
+        channel: str,
+        platform_message_id: str,
+        posted_at: datetime,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE posts SET status='sent', platform_message_id=?, posted_at=?, error=''"
+                " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
+                (platform_message_id, iso(posted_at), chat_id, action_key, platform, channel),
+            )
+
+    def mark_failed(
+        self, chat_id: str, action_key: str, platform: str, channel: str, error: str
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE posts SET status='failed', error=?"
+                " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
+                (error, chat_id, action_key, platform, channel),
+            )
+
+    def forget_intent(self, chat_id: str, action_key: str, platform: str, channel: str) -> None:
+        """Drop an unfinished intent (reconciliation found the post was never made)."""
+        with self.transaction():
+            self.conn.execute(
+                "DELETE FROM posts WHERE chat_id=? AND action_key=? AND platform=? AND channel=?"
+                " AND status != 'sent'",
+                (chat_id, action_key, platform, channel),
+            )
+
+    def posts(self, chat_id: str) -> list[Post]:
+        rows = self.conn.execute(
+            "SELECT * FROM posts WHERE chat_id = ? ORDER BY intent_at, rowid", (chat_id,)
+        ).fetchall()
+        return [
+            Post(
+                chat_id=r["chat_id"],
+                action_key=r["action_key"],
+                platform=r["platform"],
+                channel=r["channel"],
+                platform_message_id=r["platform_message_id"],
+                status=r["status"],
+                posted_at=_opt_parse(r["posted_at"]),
+                text=r["text"],
+                error=r["error"],
+            )
+            for r in rows
+        ]
+
+    # ---- captured messages -------------------------------------------------------------
+
+    def save_messages(
+        self, messages: Iterable[CapturedMessage], raws: Iterable[Mapping[str, Any]] | None = None
+    ) -> int:
+        """Insert or update captured messages in one transaction; returns rows written.
+
+        Idempotent per (platform, platform_id): a redelivery changes nothing, an edit (a newer
+        `edited_at`) updates the text, and a deleted message stays deleted.
+        """
+        now = iso(datetime.now(UTC))
+        raw_iter = iter(raws) if raws is not None else None
+        rows = []
+        for m in messages:
+            raw = next(raw_iter, {}) if raw_iter is not None else {}
+            rows.append(
+                (
+                    m.chat_id,
+                    m.platform,
+                    m.platform_id,
+                    m.channel,
+                    m.author_id,
+                    m.author_name,
+                    m.author_handle,
+                    m.text,
+                    iso(m.created_at),
+                    str(m.kind),
+                    " ".join(m.question_keys),
+                    int(m.late),
+                    m.reply_to,
+                    m.permalink,
+                    _opt_iso(m.edited_at),
+                    _opt_iso(m.deleted_at),
+                    " ".join(m.mentions),
+                    m.reactions,
+                    json.dumps(raw, default=str, ensure_ascii=False),
+                    now,
+                )
+            )
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self.conn.total_changes
+            self.conn.executemany(_UPSERT_MESSAGE, rows)
+            return self.conn.total_changes - before
+
+    def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
+        """Mark a message deleted (it leaves every output). Returns whether it was known."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE messages SET deleted_at = COALESCE(deleted_at, ?)"
+                " WHERE platform = ? AND platform_id = ?",
+                (iso(at), platform, platform_id),
+            )
+            return cur.rowcount > 0
+
+    def edit_message(
+        self, platform: str, platform_id: str, text: str, edited_at: datetime
+    ) -> str | None:
+        """Update a stored message's text after an edit; returns its chat id, if known."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT chat_id, edited_at FROM messages WHERE platform=? AND platform_id=?",
+                (platform, platform_id),
+            ).fetchone()
+            if row is None:
+                return None
+            if row["edited_at"] is not None and row["edited_at"] > iso(edited_at):
+                return str(row["chat_id"])  # an older edit arriving late changes nothing
+            self.conn.execute(
+                "UPDATE messages SET text=?, edited_at=? WHERE platform=? AND platform_id=?",
+                (text, iso(edited_at), platform, platform_id),
+            )
+            return str(row["chat_id"])
+
+    def add_reactions(self, platform: str, platform_id: str, delta: int) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE messages SET reactions = MAX(0, reactions + ?)"
+                " WHERE platform=? AND platform_id=?",
+                (delta, platform, platform_id),
+            )
+
+    def message_chat(self, platform: str, platform_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT chat_id FROM messages WHERE platform=? AND platform_id=?",
+            (platform, platform_id),
+        ).fetchone()
+        return None if row is None else str(row["chat_id"])
+
+    def iter_messages(
+        self, chat_id: str, *, include_deleted: bool = True, batch: int = 5000
+    ) -> Iterator[CapturedMessage]:
+        """The chat's messages in time order, streamed in batches (memory stays flat)."""
+        sql = "SELECT * FROM messages WHERE chat_id = ?"
+        if not include_deleted:
+            sql += " AND deleted_at IS NULL"
+        sql += " ORDER BY created_at, id"
+        cur = self.conn.execute(sql, (chat_id,))
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            for r in rows:
+                yield _message_from_row(r)
+
+    def messages(self, chat_id: str, *, include_deleted: bool = True) -> list[CapturedMessage]:
+        return list(self.iter_messages(chat_id, include_deleted=include_deleted))
+
+    def message_ids(self, chat_id: str, platform: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT platform_id FROM messages WHERE chat_id=? AND platform=? AND deleted_at IS NULL",
+            (chat_id, platform),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count_messages(self, chat_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND deleted_at IS NULL", (chat_id,)
+        ).fetchone()
+        return int(row[0])
+
+    # ---- opt-outs ----------------------------------------------------------------------
+
+    def opt_out(self, platform: str, author_id: str, handle: str = "") -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO optouts (platform, author_id, handle, at) VALUES (?,?,?,?)",
+                (platform, author_id, handle, iso(datetime.now(UTC))),
+            )
+
+    def opt_in(self, platform: str, author_id: str) -> bool:
+        with self.transaction():
+            cur = self.conn.execute(
+                "DELETE FROM optouts WHERE platform=? AND author_id=?", (platform, author_id)
+            )
+            return cur.rowcount > 0
+
+    def opted_out(self) -> frozenset[str]:
+        rows = self.conn.execute("SELECT platform, author_id FROM optouts").fetchall()
+        return frozenset(participant_key(r[0], r[1]) for r in rows)
+
+    # ---- history, controls, transcripts, state ------------------------------------------
+
+    def participation_history(self, chat: Chat) -> dict[str, int]:
+        """participant key -> number of earlier chats with the same hashtag they took part in."""
+        rows = self.conn.execute(
+            """
+            SELECT m.platform || ':' || m.author_id AS key, COUNT(DISTINCT m.chat_id) AS n
+            FROM messages m JOIN chats c ON c.id = m.chat_id
+            WHERE c.hashtag_key = ? AND c.start < ? AND c.id != ? AND m.deleted_at IS NULL
+              AND m.kind IN ('answer', 'comment', 'repost')
+            GROUP BY key
+            """,
+            (chat.hashtag.casefold(), iso(chat.start), chat.id),
+        ).fetchall()
+        return {r["key"]: int(r["n"]) for r in rows}
+
+    def record_control(self, chat_id: str, at: datetime, kind: str, detail: str, by: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO controls (chat_id, at, kind, detail, by) VALUES (?,?,?,?,?)",
+                (chat_id, iso(at), kind, detail, by),
+            )
+
+    def controls(self, chat_id: str) -> list[tuple[datetime, str, str, str]]:
+        rows = self.conn.execute(
+            "SELECT at, kind, detail, by FROM controls WHERE chat_id=? ORDER BY at, id", (chat_id,)
+        ).fetchall()
+        return [(parse_iso(r["at"]), r["kind"], r["detail"], r["by"]) for r in rows]
+
+    def record_transcript(self, chat_id: str, fmt: str, path: str, generated_at: datetime) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO transcripts (chat_id, format, path, generated_at)"
+                " VALUES (?,?,?,?)",
+                (chat_id, fmt, path, iso(generated_at)),
+            )
+
+    def transcripts(self, chat_id: str) -> dict[str, Path]:
+        rows = self.conn.execute(
+            "SELECT format, path FROM transcripts WHERE chat_id = ?", (chat_id,)
+        ).fetchall()
+        return {r["format"]: Path(r["path"]) for r in rows}
+
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row["value"])
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value)
+            )
+
+
+_UPSERT_MESSAGE = """
+INSERT INTO messages (
+    chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,
+    created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,
+    mentions, reactions, raw, captured_at
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (platform, platform_id) DO UPDATE SET
+    text = excluded.text,
+    edited_at = excluded.edited_at,
+    kind = excluded.kind,
+    question_keys = excluded.question_keys,
+    mentions = excluded.mentions,
+    raw = excluded.raw
+WHERE excluded.edited_at IS NOT NULL
+  AND (messages.edited_at IS NULL OR excluded.edited_at > messages.edited_at)
+  AND messages.deleted_at IS NULL
+"""
+
+
+def _message_from_row(r: sqlite3.Row) -> CapturedMessage:
+    keys = r["question_keys"]
+    mentions = r["mentions"]
+    return CapturedMessage(
+        chat_id=r["chat_id"],
+        platform=r["platform"],
+        platform_id=r["platform_id"],
+        author_id=r["author_id"],
+        author_name=r["author_name"],
+        author_handle=r["author_handle"],
+        text=r["text"],
+        created_at=parse_iso(r["created_at"]),
+        kind=MessageKind(r["kind"]),
+        question_keys=tuple(keys.split()) if keys else (),
+        late=bool(r["late"]),
+        reply_to=r["reply_to"],
+        permalink=r["permalink"],
+        edited_at=_opt_parse(r["edited_at"]),
+        deleted_at=_opt_parse(r["deleted_at"]),
+        mentions=tuple(mentions.split()) if mentions else (),
+        reactions=r["reactions"],
+        channel=r["channel"],
+    )
+
+
+class AsyncStore:
+    """Runs a `Store` on one dedicated thread: every call is awaited, none blocks the loop.
+
+    One thread means one writer, so write transactions never contend with each other.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._path = path
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+        self._store = self._executor.submit(Store, path).result()
+
+    @property
+    def sync(self) -> Store:
+        """The underlying store, for code already running on the store thread."""
+        assert self._store is not None
+        return self._store
+
+    async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run `fn(*args, **kwargs)` on the store thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        target = getattr(self.sync, name)
+        if not callable(target):
+            raise AttributeError(name)
+
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return await self.call(target, *args, **kwargs)
+
+        return method
+
+    async def aclose(self) -> None:
+        """Finish the write in progress, then close the connection."""
+        store = self._store
+        if store is None:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, store.close)
+        self._executor.shutdown(wait=True)
+        self._store = None
+
+    def close(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        self._executor.submit(store.close).result()
+        self._executor.shutdown(wait=True)
+        self._store = None
