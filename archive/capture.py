@@ -1,0 +1,371 @@
+"""Capture rules: does an incoming message belong to a chat, what does it answer, what is it.
+
+Everything here is pure (no clock, no I/O): a function of the message and a
+:class:`CaptureContext`, so the rules can be tested exhaustively.
+
+Label grammar (``parse_answer_labels`` / ``parse_question_labels``), read at the start of
+the text after any leading @mentions (``@alice``, ``@a@host.social``, Discord ``<@123>``)
+and leading hashtags (``#WeDocs A1: ...`` is common on X):
+
+- a label is the letter (``A``/``a`` or ``Q``/``q``), an optional single space or tab
+  after an upper-case letter only (``A 1``), a number 1..99 (leading zero allowed:
+  ``A01``), an optional sub-part letter (``A1a``, ``A1B`` -> ``1b``), and then the end of
+  the text or any character that is not a letter, digit or ``_`` (``A1st`` is no label);
+- more labels may follow, each with its own letter, after ``/``, ``&``, ``,``, ``+``,
+  ``and`` or plain whitespace: ``A1/A2``, ``A1 & A2``, ``A1, A2``, ``A1+A2``, ``A1 A2``;
+- a range written tight, ``A1-3`` or ``A1-A3`` (hyphen or en dash, no spaces), gives
+  every key from the first to the last when the last is greater; ``A1 - 3 ways`` (spaced)
+  is the single label ``1`` followed by text;
+- keys are returned in order, without duplicates; ``RT @x: A1`` gives nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
+
+from archive.models import CapturedMessage, Chat, ChatStatus, IncomingMessage, MessageKind
+
+__all__ = [
+    "EARLY_WINDOW",
+    "HASHTAG_RE",
+    "CaptureContext",
+    "HashtagError",
+    "capture",
+    "find_hashtags",
+    "has_hashtag",
+    "is_host",
+    "mentions_in",
+    "normalise_hashtag",
+    "parse_answer_labels",
+    "parse_question_labels",
+]
+
+logger = logging.getLogger(__name__)
+
+EARLY_WINDOW = timedelta(minutes=15)
+"""How long before the start messages still count (as intro comments)."""
+
+MAX_HASHTAG_LEN = 100
+MAX_LABEL_NUMBER = 99
+
+
+def _mark_ranges() -> str:
+    """A regex class body of every combining mark (Mn, Mc, Me) in planes 0-1 and the VS supplement.
+
+    ``\\w`` does not include marks, yet many scripts (Devanagari, Thai, decomposed Latin)
+    need them inside a word; without them ``#हिंदी`` would be cut short.
+    """
+    category = unicodedata.category
+    ranges: list[tuple[int, int]] = []
+    start = -1
+    for cp in range(0x20000):
+        if category(chr(cp))[0] == "M":
+            if start < 0:
+                start = cp
+        elif start >= 0:
+            ranges.append((start, cp - 1))
+            start = -1
+    ranges.append((0xE0100, min(0xE01EF, sys.maxunicode)))
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+# One "word" character: a letter, digit, underscore or combining mark.
+_W = rf"[\w{_MARKS}]"
+_NOT_W = rf"[^\w{_MARKS}]"
+# A tag body: word characters, at least one of them not a decimal digit.
+_TAG_BODY = rf"(?=(?:{_W})*?(?:[^\W\d]|[{_MARKS}])){_W}+"
+
+HASHTAG_RE: re.Pattern[str] = re.compile(rf"\A{_TAG_BODY}\Z")
+"""What may follow '#': letters, digits, '_' and combining marks, not all digits (anchored)."""
+
+_HASH_CHARS = "#\uff03"  # '#' and the full-width '＃' that X also accepts
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_HASHTAG_IN_TEXT_RE = re.compile(rf"(?<!{_W})[{_HASH_CHARS}]({_TAG_BODY})")
+_MENTION_RE = re.compile(r"(?<![\w@<])@(\w+(?:[.-]\w+)*(?:@\w+(?:[.-]\w+)+)?)")
+
+# Leading @mentions, Discord mentions and hashtags that may precede a label.
+_PREFIX_RE = re.compile(rf"\s*(?:(?:@[\w.-]+(?:@[\w.-]+)?|<@!?\d+>|[{_HASH_CHARS}]{_W}+)[\s,:;]*)*")
+
+
+def _label_re(letter: str) -> re.Pattern[str]:
+    up, low = letter.upper(), letter.lower()
+    return re.compile(rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{_W})")
+
+
+def _next_re(letter: str) -> re.Pattern[str]:
+    up, low = letter.upper(), letter.lower()
+    return re.compile(
+        rf"(?:[ \t]*(?:[/&,+]|(?i:and)(?=[ \t]))[ \t]*|[ \t]+)"
+        rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{_W})"
+    )
+
+
+def _range_re(letter: str) -> re.Pattern[str]:
+    return re.compile(rf"[-\u2013](?:[{letter.upper()}{letter.lower()}])?(\d{{1,2}})(?!{_W})")
+
+
+_LABELS = {
+    letter: (_label_re(letter), _next_re(letter), _range_re(letter)) for letter in ("A", "Q")
+}
+
+
+class HashtagError(ValueError):
+    """A hashtag that cannot be used: the message says why."""
+
+
+def normalise_hashtag(tag: str) -> str:
+    """Return ``tag`` as ``#Body`` (NFC, case kept), or raise :class:`HashtagError`."""
+    cleaned = unicodedata.normalize("NFC", tag.strip())
+    if not cleaned:
+        raise HashtagError("hashtag is empty")
+    body = cleaned[1:] if cleaned[0] in _HASH_CHARS else cleaned
+    shown = f"#{body}"
+    if not body:
+        raise HashtagError("hashtag has nothing after '#'")
+    if len(shown) > MAX_HASHTAG_LEN:
+        raise HashtagError(
+            f"hashtag {shown[:20]!r}... is {len(shown)} characters; at most {MAX_HASHTAG_LEN}"
+        )
+    if HASHTAG_RE.fullmatch(body):
+        return shown
+    bad = re.search(_NOT_W, body)
+    if bad is not None:
+        char = bad.group()
+        what = "a space" if char.isspace() else repr(char)
+        raise HashtagError(
+            f"hashtag {shown!r} contains {what}; only letters, digits and '_' may follow '#'"
+        )
+    raise HashtagError(f"hashtag {shown!r} is all digits; it needs at least one letter")
+
+
+def _hashtag_bodies(text: str) -> list[str]:
+    """Tag bodies in ``text`` (NFC), ignoring '#' inside links."""
+    text = _URL_RE.sub(" ", unicodedata.normalize("NFC", text))
+    return _HASHTAG_IN_TEXT_RE.findall(text)
+
+
+def find_hashtags(text: str) -> list[str]:
+    """All hashtags in ``text`` as written (NFC), with '#', in order; links are skipped."""
+    text = _URL_RE.sub(" ", unicodedata.normalize("NFC", text))
+    return [m.group() for m in _HASHTAG_IN_TEXT_RE.finditer(text)]
+
+
+def has_hashtag(text: str, hashtag: str) -> bool:
+    """Whether ``text`` carries ``hashtag`` as a whole token, ignoring case."""
+    want = unicodedata.normalize("NFC", hashtag.strip())
+    if want[:1] in _HASH_CHARS:
+        want = want[1:]
+    if not want:
+        return False
+    want = want.casefold()
+    return any(body.casefold() == want for body in _hashtag_bodies(text))
+
+
+def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
+    first, following, span = _LABELS[letter]
+    prefix = _PREFIX_RE.match(text)
+    pos = prefix.end() if prefix else 0
+    keys: list[str] = []
+    match = first.match(text, pos)
+    while match is not None:
+        number, part = int(match.group(1)), (match.group(2) or "").lower()
+        if not 1 <= number <= MAX_LABEL_NUMBER:
+            break
+        keys.append(f"{number}{part}")
+        pos = match.end()
+        if not part and (upto := span.match(text, pos)) is not None:
+            last = int(upto.group(1))
+            if last > number:
+                keys.extend(str(n) for n in range(number + 1, last + 1))
+                pos = upto.end()
+        match = following.match(text, pos)
+    return tuple(dict.fromkeys(keys))
+
+
+def parse_answer_labels(text: str) -> tuple[str, ...]:
+    """Question keys answered by explicit ``A`` labels at the start of ``text``."""
+    return _parse_labels(text, "A")
+
+
+def parse_question_labels(text: str) -> tuple[str, ...]:
+    """Question keys named by explicit ``Q`` labels at the start of ``text``."""
+    return _parse_labels(text, "Q")
+
+
+def mentions_in(text: str) -> tuple[str, ...]:
+    """The @handles in ``text``, without '@', lower-cased, in order, unique."""
+    text = _URL_RE.sub(" ", text)
+    return tuple(dict.fromkeys(m.lower() for m in _MENTION_RE.findall(text)))
+
+
+def _ident(value: str) -> str:
+    value = value.strip().casefold()
+    platform, sep, rest = value.rpartition(":")
+    if sep:
+        return f"{platform.removeprefix('@')}:{rest.removeprefix('@')}"
+    return value.removeprefix("@")
+
+
+def is_host(msg: IncomingMessage, chat: Chat) -> bool:
+    """Whether the author of ``msg`` is one of ``chat.hosts`` (by handle or id, any platform)."""
+    handle = _ident(msg.author_handle) if msg.author_handle.strip() else ""
+    author_id = msg.author_id.strip().casefold()
+    platform = msg.platform.strip().casefold()
+    mine = {
+        value
+        for value in (
+            handle,
+            author_id,
+            f"{platform}:{author_id}" if author_id else "",
+            f"{platform}:{handle}" if handle else "",
+        )
+        if value
+    }
+    return any(_ident(host) in mine for host in chat.hosts if host.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureContext:
+    """What capture needs to know beyond the chat: the bot's posts and when questions went out."""
+
+    chat: Chat
+    # platform message id of a question post -> question key ("1", "2a")
+    question_posts: Mapping[str, str] = field(default_factory=dict)
+    # platform ids of every post the bot made for this chat (intro, questions, ...)
+    chat_posts: frozenset[str] = frozenset()
+    # (time a question was actually posted, key), sorted; empty -> use the chat's plan
+    question_times: tuple[tuple[datetime, str], ...] = ()
+    # author ids of this bot, on any platform
+    bot_ids: frozenset[str] = frozenset()
+
+
+def _is_aware(value: object) -> TypeGuard[datetime]:
+    return isinstance(value, datetime) and value.utcoffset() is not None
+
+
+def _in_place(msg: IncomingMessage, chat: Chat) -> bool:
+    return any(
+        msg.platform == t.platform and (not t.channel or msg.channel == t.channel)
+        for t in chat.targets
+    )
+
+
+def _schedule(ctx: CaptureContext) -> list[tuple[datetime, str]]:
+    """(time, key) of each question, actual times when known, else the plan; sorted by time."""
+    if ctx.question_times:
+        times = [(when, key) for when, key in ctx.question_times if _is_aware(when)]
+    else:
+        times = [(ctx.chat.question_time(q), q.key) for q in ctx.chat.questions]
+    return sorted(times, key=lambda pair: pair[0])
+
+
+def _open_question(ctx: CaptureContext, at: datetime) -> str | None:
+    """The key of the latest question posted at or before ``at``."""
+    current = None
+    for when, key in _schedule(ctx):
+        if when > at:
+            break
+        current = key
+    return current
+
+
+def _known_keys(ctx: CaptureContext) -> set[str]:
+    keys = {q.key for q in ctx.chat.questions}
+    keys.update(ctx.question_posts.values())
+    keys.update(key for _, key in ctx.question_times)
+    return keys
+
+
+def _classify(
+    msg: IncomingMessage, ctx: CaptureContext, at: datetime, by_bot: bool
+) -> tuple[MessageKind, tuple[str, ...]]:
+    chat = ctx.chat
+    asked = ctx.question_posts.get(msg.platform_id) if msg.platform_id else None
+    if by_bot:
+        if asked is not None:
+            return MessageKind.QUESTION, (asked,)
+        if q_keys := parse_question_labels(msg.text):
+            return MessageKind.QUESTION, q_keys
+        return MessageKind.HOST, ()
+    # A host's retweet is still a retweet, so reposts are recognised before hosts.
+    if msg.is_repost or msg.text.lstrip().startswith("RT @"):
+        return MessageKind.REPOST, ()
+    known = _known_keys(ctx)
+    a_keys = parse_answer_labels(msg.text)
+    labelled = a_keys if any(key in known for key in a_keys) else ()
+    if is_host(msg, chat):
+        if asked is not None:
+            return MessageKind.QUESTION, (asked,)
+        if q_keys := parse_question_labels(msg.text):
+            return MessageKind.QUESTION, q_keys
+        if labelled:
+            return MessageKind.ANSWER, labelled
+        return MessageKind.HOST, ()
+    if labelled:
+        return MessageKind.ANSWER, labelled
+    replied = ctx.question_posts.get(msg.reply_to) if msg.reply_to else None
+    if replied is not None:
+        return MessageKind.ANSWER, (replied,)
+    if at <= chat.end and (open_key := _open_question(ctx, at)) is not None:
+        return MessageKind.ANSWER, (open_key,)
+    return MessageKind.COMMENT, ()
+
+
+def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None:
+    """The captured form of ``msg`` if it belongs to ``ctx.chat``, else None.
+
+    A message belongs when it was posted on one of the chat's targets, between 15 minutes
+    before the start and the end of the grace window, and carries the hashtag, replies to
+    one of the bot's posts for the chat, or is the bot's own. Messages of a cancelled chat
+    never belong. ``late`` is set on participants' (and hosts' answer) messages after the
+    end; the bot's and hosts' own posts are never late.
+    """
+    chat = ctx.chat
+    if chat.status == ChatStatus.CANCELLED or not _in_place(msg, chat):
+        return None
+    if not _is_aware(msg.created_at):
+        logger.warning(
+            "Ignoring %s message %s: created_at is not an aware datetime",
+            msg.platform,
+            msg.platform_id,
+        )
+        return None
+    if not chat.start - EARLY_WINDOW <= msg.created_at <= chat.grace_end:
+        return None
+    by_bot = msg.is_bot or (bool(msg.author_id) and msg.author_id in ctx.bot_ids)
+    replies_to_chat = bool(msg.reply_to) and (
+        msg.reply_to in ctx.chat_posts or msg.reply_to in ctx.question_posts
+    )
+    if not (by_bot or replies_to_chat or has_hashtag(msg.text, chat.hashtag)):
+        return None
+
+    at = msg.created_at.astimezone(UTC)
+    kind, keys = _classify(msg, ctx, at, by_bot)
+    late = at > chat.end and kind not in (MessageKind.HOST, MessageKind.QUESTION)
+    edited_at = msg.edited_at.astimezone(UTC) if _is_aware(msg.edited_at) else None
+    return CapturedMessage(
+        chat_id=chat.id,
+        platform=msg.platform,
+        platform_id=msg.platform_id,
+        author_id=msg.author_id,
+        author_name=msg.author_name,
+        author_handle=msg.author_handle,
+        text=msg.text,
+        created_at=at,
+        kind=kind,
+        question_keys=keys,
+        late=late,
+        reply_to=msg.reply_to,
+        permalink=msg.permalink,
+        edited_at=edited_at,
+        mentions=tuple(msg.mentions) or mentions_in(msg.text),
+        channel=msg.channel,
+    )
