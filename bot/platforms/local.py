@@ -1,0 +1,346 @@
+"""The local platform: a chat network kept in a SQLite file, needing no account.
+
+The file plays the part of the remote service. Participants (the demo, tests, or a person
+with `tweetchat local say`) write messages into it, possibly from another process; the bot
+polls its event log like it would poll X, posts by inserting, and reads history for backfill.
+Because the "network" outlives the bot, restarts and downtime behave as on a real service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from archive.models import IncomingMessage
+from bot.platforms.base import MessageDeleted, Platform, PostError, ReactionChanged, SentPost
+from scheduler.clock import Clock, SystemClock
+
+logger = logging.getLogger(__name__)
+
+BOT_ID = "tweetchat-bot"
+BOT_NAME = "Tweetchat Bot"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT NOT NULL,
+    author_handle TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    reply_to TEXT NOT NULL DEFAULT '',
+    is_bot INTEGER NOT NULL DEFAULT 0,
+    is_repost INTEGER NOT NULL DEFAULT 0,
+    edited_at TEXT,
+    deleted_at TEXT,
+    attachment_name TEXT NOT NULL DEFAULT '',
+    attachment BLOB
+);
+CREATE INDEX IF NOT EXISTS messages_channel_time ON messages(channel, created_at);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,            -- create | edit | delete | react | unreact
+    message_seq INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalUser:
+    id: str
+    name: str
+    handle: str
+
+
+class LocalNetwork:
+    """Synchronous access to the network file; safe to use from several processes."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def post(
+        self,
+        channel: str,
+        user: LocalUser,
+        text: str,
+        *,
+        at: datetime,
+        reply_to: str = "",
+        is_bot: bool = False,
+        is_repost: bool = False,
+        attachment: tuple[str, bytes] | None = None,
+    ) -> str:
+        """Post a message; returns its id."""
+        name, data = attachment if attachment else ("", None)
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.conn.execute(
+                "INSERT INTO messages (channel, author_id, author_name, author_handle, text,"
+                " created_at, reply_to, is_bot, is_repost, attachment_name, attachment)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    channel,
+                    user.id,
+                    user.name,
+                    user.handle,
+                    text,
+                    _iso(at),
+                    reply_to,
+                    int(is_bot),
+                    int(is_repost),
+                    name,
+                    data,
+                ),
+            )
+            seq = cur.lastrowid
+            self.conn.execute(
+                "INSERT INTO events (kind, message_seq, at) VALUES ('create', ?, ?)",
+                (seq, _iso(at)),
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return str(seq)
+
+    def edit(self, message_id: str, text: str, *, at: datetime) -> None:
+        self._change(
+            message_id,
+            "edit",
+            at,
+            "UPDATE messages SET text=?, edited_at=? WHERE seq=?",
+            (text, _iso(at), int(message_id)),
+        )
+
+    def delete(self, message_id: str, *, at: datetime) -> None:
+        self._change(
+            message_id,
+            "delete",
+            at,
+            "UPDATE messages SET deleted_at=? WHERE seq=?",
+            (_iso(at), int(message_id)),
+        )
+
+    def react(self, message_id: str, *, at: datetime, remove: bool = False) -> None:
+        self._change(message_id, "unreact" if remove else "react", at, None, ())
+
+    def _change(
+        self, message_id: str, kind: str, at: datetime, sql: str | None, args: tuple[object, ...]
+    ) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            if sql:
+                self.conn.execute(sql, args)
+            self.conn.execute(
+                "INSERT INTO events (kind, message_seq, at) VALUES (?, ?, ?)",
+                (kind, int(message_id), _iso(at)),
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def last_event(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def events_after(self, seq: int, limit: int = 1000) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT e.seq AS event_seq, e.kind, e.at AS event_at, m.* FROM events e"
+            " JOIN messages m ON m.seq = e.message_seq WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+
+    def messages(
+        self, channel: str | None = None, *, include_deleted: bool = False
+    ) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM messages WHERE 1=1"
+        args: list[object] = []
+        if channel is not None:
+            sql += " AND channel = ?"
+            args.append(channel)
+        if not include_deleted:
+            sql += " AND deleted_at IS NULL"
+        return self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+
+    def history(self, channel: str, after: datetime, before: datetime) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM messages WHERE channel = ? AND created_at >= ? AND created_at <= ?"
+            " AND deleted_at IS NULL ORDER BY created_at, seq",
+            (channel, _iso(after), _iso(before)),
+        ).fetchall()
+
+    def find_bot_post(self, channel: str, text: str, after: datetime) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM messages WHERE channel=? AND is_bot=1 AND text=? AND created_at >= ?"
+            " ORDER BY seq LIMIT 1",
+            (channel, text, _iso(after)),
+        ).fetchone()
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        numeric = [int(i) for i in ids if i.isdigit()]
+        for start in range(0, len(numeric), 500):
+            chunk = numeric[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT seq FROM messages WHERE seq IN ({marks}) AND deleted_at IS NULL", chunk
+            ).fetchall()
+            found.update(str(r[0]) for r in rows)
+        return found
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+
+
+def row_to_message(row: sqlite3.Row) -> IncomingMessage:
+    return IncomingMessage(
+        platform="local",
+        platform_id=str(row["seq"]),
+        channel=row["channel"],
+        author_id=row["author_id"],
+        author_name=row["author_name"],
+        author_handle=row["author_handle"],
+        text=row["text"],
+        created_at=datetime.fromisoformat(row["created_at"]).astimezone(UTC),
+        reply_to=row["reply_to"],
+        is_repost=bool(row["is_repost"]),
+        is_bot=bool(row["is_bot"]),
+        edited_at=_parse(row["edited_at"]),
+        raw={k: row[k] for k in row.keys() if k not in ("attachment", "event_seq", "event_at")},
+    )
+
+
+class LocalPlatform(Platform):
+    """The adapter for the local network file."""
+
+    name: ClassVar[str] = "local"
+
+    def __init__(
+        self, network_path: Path | str, *, clock: Clock | None = None, poll_interval: float = 0.05
+    ) -> None:
+        super().__init__()
+        self.network_path = Path(network_path)
+        self.clock: Clock = clock or SystemClock()
+        self.poll_interval = poll_interval
+        self.user = LocalUser(BOT_ID, BOT_NAME, "tweetchat")
+        self._net: LocalNetwork | None = None
+        self._cursor = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def net(self) -> LocalNetwork:
+        if self._net is None:
+            raise PostError("the local platform is not started")
+        return self._net
+
+    async def start(self) -> None:
+        self._net = await asyncio.to_thread(LocalNetwork, self.network_path)
+        # Start from the present: what was posted while we were away comes from history
+        # (the facilitator backfills every live chat when a platform (re)connects).
+        self._cursor = await asyncio.to_thread(self.net.last_event)
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._poll(), name="local-poll")
+        if self.sink is not None:
+            await self.sink.reconnected(self)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._net is not None:
+            self._net.close()
+            self._net = None
+
+    async def _poll(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                rows = await asyncio.to_thread(self.net.events_after, self._cursor)
+            except sqlite3.Error as exc:
+                logger.warning("local: reading the network failed: %s", exc)
+                rows = []
+            for row in rows:
+                await self._deliver(row)
+                self._cursor = row["event_seq"]
+            if len(rows) < 1000:
+                await asyncio.sleep(self.poll_interval)
+
+    async def _deliver(self, row: sqlite3.Row) -> None:
+        kind = row["kind"]
+        if kind in ("create", "edit"):
+            if row["deleted_at"] is not None and kind == "create":
+                # Deleted before we saw it; the delete event follows and removes nothing.
+                pass
+            msg = row_to_message(row)
+            await self.emit(msg)
+        elif kind == "delete":
+            await self.emit(
+                MessageDeleted("local", str(row["seq"]), datetime.fromisoformat(row["event_at"]))
+            )
+        elif kind in ("react", "unreact"):
+            await self.emit(ReactionChanged("local", str(row["seq"]), 1 if kind == "react" else -1))
+
+    async def send(self, channel: str, text: str) -> SentPost:
+        at = self.clock.now()
+        try:
+            mid = await asyncio.to_thread(
+                self.net.post, channel, self.user, text, at=at, is_bot=True
+            )
+        except sqlite3.Error as exc:
+            raise PostError(f"local: could not post: {exc}") from exc
+        return SentPost(mid, at, f"local://{channel}/{mid}")
+
+    async def send_file(self, channel: str, text: str, filename: str, data: bytes) -> SentPost:
+        at = self.clock.now()
+        mid = await asyncio.to_thread(
+            self.net.post, channel, self.user, text, at=at, is_bot=True, attachment=(filename, data)
+        )
+        return SentPost(mid, at, f"local://{channel}/{mid}")
+
+    async def history(
+        self, channel: str, after: datetime, before: datetime
+    ) -> Sequence[IncomingMessage]:
+        rows = await asyncio.to_thread(self.net.history, channel, after, before)
+        return [row_to_message(r) for r in rows]
+
+    async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
+        row = await asyncio.to_thread(self.net.find_bot_post, channel, text, after)
+        if row is None:
+            return None
+        mid = str(row["seq"])
+        return SentPost(mid, datetime.fromisoformat(row["created_at"]), f"local://{channel}/{mid}")
+
+    @property
+    def can_find_posts(self) -> bool:
+        return True
+
+    async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
+        return await asyncio.to_thread(self.net.existing, platform_ids)

@@ -1,0 +1,230 @@
+"""The runner: turns every stored chat's timeline into APScheduler jobs, and fires them.
+
+The store is the only source of truth. At every start (and whenever the stored chats
+change) the runner rebuilds its jobs from the store in a memory job store with stable ids
+(`chat-id:action-key`). Each job, when it fires, performs *every* due action of its chat in
+timeline order under a per-chat lock, so sub-parts posted at the same instant keep their
+order and actions missed while the bot was down are caught up in order.
+
+Missed-action policy (at start, for actions whose time passed while the bot was down):
+- reminders are dropped (a reminder after the fact helps nobody);
+- intro, questions and wrap-up: with ``missed="catch_up"`` they are posted once, in order,
+  with a short note, while the chat is still running; with ``missed="skip"`` (or once the
+  chat has ended) they are marked skipped and recorded in the chat's timeline;
+- close and publish always happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from archive.models import Chat, ChatStatus
+from archive.store import AsyncStore
+from scheduler.clock import Clock, SystemClock
+from scheduler.timeline import Action, ActionKind, timeline
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
+POSTING_KINDS = (ActionKind.INTRO, ActionKind.QUESTION, ActionKind.WRAPUP)
+
+
+class Performer(Protocol):
+    """What the runner calls back into (implemented by bot/facilitator.py)."""
+
+    async def perform(self, chat: Chat, action: Action, *, note: str = "") -> None:
+        """Carry out one action on every platform of the chat (idempotent per platform)."""
+        ...
+
+    async def skip(self, chat: Chat, action: Action, reason: str) -> None:
+        """Record that an action will not happen."""
+        ...
+
+    async def done_actions(self, chat: Chat) -> set[str]:
+        """Keys of the chat's actions already carried out (or skipped) everywhere."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    reminders: tuple[timedelta, ...] = (
+        timedelta(hours=24),
+        timedelta(hours=1),
+        timedelta(minutes=10),
+    )
+    missed: str = "catch_up"  # or "skip"
+    refresh_seconds: float = 2.0  # how often to look for chats changed by another process
+
+
+class Runner:
+    def __init__(
+        self,
+        store: AsyncStore,
+        performer: Performer,
+        *,
+        clock: Clock | None = None,
+        options: RunnerOptions | None = None,
+    ) -> None:
+        self.store = store
+        self.performer = performer
+        self.clock: Clock = clock or SystemClock()
+        self.options = options or RunnerOptions()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._signature: tuple[object, ...] | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._started_at = self.clock.now()
+        self._first_load = True
+        self.idle = asyncio.Event()
+
+    # ---- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.scheduler.start()
+        self._started_at = self.clock.now()
+        await self.reload()
+        self._refresh_task = asyncio.create_task(self._refresh_loop(), name="runner-refresh")
+
+    async def shutdown(self) -> None:
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+            try:
+                await self._refresh_task
+            except asyncio.CancelledError:
+                pass
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        # Let an action in progress finish its write before the store closes.
+        for lock in list(self._locks.values()):
+            async with lock:
+                pass
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.refresh_seconds)
+            try:
+                await self.reload()
+            except Exception:
+                logger.exception("reloading chats from the store failed")
+
+    # ---- building jobs from the store --------------------------------------------------
+
+    async def reload(self, *, force: bool = False) -> None:
+        """Rebuild jobs when the stored chats changed (or always, with `force`)."""
+        chats = await self.store.list_chats(ACTIVE)
+        controls = {c.id: await self.store.controls(c.id) for c in chats}
+        signature = tuple((c.id, c.status, c.start, c.end, len(controls[c.id])) for c in chats)
+        if signature == self._signature and not force:
+            return
+        self._signature = signature
+        wanted = {c.id for c in chats}
+        for job in self.scheduler.get_jobs():
+            if job.id.split(":", 1)[0] not in wanted:
+                job.remove()
+        for chat in chats:
+            await self.schedule_chat(chat)
+        self._first_load = False
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        if self.scheduler.get_jobs():
+            self.idle.clear()
+        else:
+            self.idle.set()
+
+    async def actions_for(self, chat: Chat) -> list[Action]:
+        reminders = await self.store.chat_reminders(chat.id)
+        shifts = await self.shifts_for(chat)
+        return timeline(chat, reminders=reminders, shifts=shifts)
+
+    async def shifts_for(self, chat: Chat) -> dict[str, timedelta]:
+        """Per-action delays from live host controls (none in the first cut)."""
+        return {}
+
+    async def schedule_chat(self, chat: Chat) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(chat.id + ":"):
+                job.remove()
+        actions = await self.actions_for(chat)
+        done = await self.performer.done_actions(chat)
+        now = self.clock.now()
+        for action in actions:
+            if action.key in done:
+                continue
+            if action.at <= now:
+                # Due or overdue: one job right away performs everything due, in order.
+                self._add_job(chat.id, "due", self.clock.to_real(now))
+                continue
+            self._add_job(chat.id, action.key, self.clock.to_real(action.at))
+
+    def _add_job(self, chat_id: str, key: str, run_at: object) -> None:
+        self.scheduler.add_job(
+            self._fire,
+            "date",
+            run_date=run_at,
+            args=[chat_id],
+            id=f"{chat_id}:{key}",
+            replace_existing=True,
+            misfire_grace_time=None,  # a late job still runs; the policy below decides what to post
+            coalesce=True,
+        )
+
+    # ---- firing ------------------------------------------------------------------------
+
+    async def _fire(self, chat_id: str) -> None:
+        try:
+            await self.run_due(chat_id)
+        except Exception:
+            logger.exception("chat %s: performing due actions failed", chat_id)
+        finally:
+            self._update_idle()
+
+    async def run_due(self, chat_id: str) -> list[str]:
+        """Perform every due, not-yet-done action of a chat, in timeline order."""
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        performed: list[str] = []
+        async with lock:
+            chat = await self.store.get_chat(chat_id)
+            if chat.status not in ACTIVE:
+                return performed
+            actions = await self.actions_for(chat)
+            done = await self.performer.done_actions(chat)
+            now = self.clock.now()
+            due = [a for a in actions if a.key not in done and a.at <= now]
+            for action in due:
+                verdict = self._policy(chat, action, now, due)
+                if verdict == "drop":
+                    await self.performer.skip(chat, action, "reminder time passed while offline")
+                elif verdict == "skip":
+                    await self.performer.skip(chat, action, "time passed while the bot was offline")
+                else:
+                    note = "" if verdict == "post" else "(posted late: the bot was offline)"
+                    await self.performer.perform(chat, action, note=note)
+                performed.append(action.key)
+                chat = await self.store.get_chat(chat_id)
+                if chat.status not in ACTIVE:
+                    break
+        return performed
+
+    def _policy(self, chat: Chat, action: Action, now: datetime, due: Sequence[Action]) -> str:
+        """post | late | skip | drop for one due action."""
+        if action.kind in (ActionKind.CLOSE, ActionKind.PUBLISH):
+            return "post"
+        # Only actions whose moment passed before this process started were missed while
+        # the bot was down; a job that fires a little late during our uptime is on time.
+        if action.at >= self._started_at:
+            return "post"
+        if action.kind == ActionKind.REMIND:
+            return "drop"
+        if action.kind in POSTING_KINDS:
+            if self.options.missed == "skip" or now >= chat.end:
+                return "skip"
+            return "late"
+        return "post"
