@@ -321,6 +321,16 @@ class Store:
                 (error, chat_id, action_key, platform, channel),
             )
 
+    def mark_skipped(
+        self, chat_id: str, action_key: str, platform: str, channel: str, reason: str
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE posts SET status='skipped', error=?"
+                " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
+                (reason, chat_id, action_key, platform, channel),
+            )
+
     def forget_intent(self, chat_id: str, action_key: str, platform: str, channel: str) -> None:
         """Drop an unfinished intent (reconciliation found the post was never made)."""
         with self.transaction():

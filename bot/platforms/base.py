@@ -69,6 +69,7 @@ class Platform(abc.ABC):
 
     def __init__(self) -> None:
         self.sink: EventSink | None = None
+        self.bot_user_id = ""  # this bot's author id on the platform, once known
 
     def attach(self, sink: EventSink) -> None:
         self.sink = sink

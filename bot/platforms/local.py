@@ -246,6 +246,7 @@ class LocalPlatform(Platform):
         self.clock: Clock = clock or SystemClock()
         self.poll_interval = poll_interval
         self.user = LocalUser(BOT_ID, BOT_NAME, "tweetchat")
+        self.bot_user_id = BOT_ID
         self._net: LocalNetwork | None = None
         self._cursor = 0
         self._task: asyncio.Task[None] | None = None
