@@ -1,0 +1,367 @@
+"""Participation statistics of one chat, computed in a single pass over its messages.
+
+Definitions (documented here because organisers compare them across chats):
+
+- A **participant** is any author with at least one non-deleted message of any kind
+  (reposts included), hosts included, except the bot itself. The bot is recognised as an
+  author who posted question or host messages without being one of ``chat.hosts``.
+- **messages** counts every non-deleted message, including question posts and reposts, so
+  that ``hosts_share`` (hosts' and bot's messages / messages) is a share of the whole chat.
+- An answer to several questions (``A1/A2``) is one message in ``answers`` and counts once
+  under each question in ``answers_per_question``.
+- Deleted messages count only in ``deletions``; opted-out participants stay in every count,
+  but appear anonymised ("Opted-out participant") wherever a person is named.
+- **first_time / returning** split the participants by ``history`` (earlier chats with the
+  same hashtag); the bot is excluded, hosts are not.
+- **median_first_answer** is, per question, the median over its answering participants of
+  the delay from the question going out to that participant's first answer to it;
+  ``first_answer`` is the delay to the very first answer. An answer seen before the
+  question went out (a post delayed by the platform) counts as an immediate answer.
+- Mentions and link domains are taken from non-repost messages, so a repost does not
+  count its original's mentions twice. Impressions and reach are not available.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.models import CapturedMessage, Chat, MessageKind
+
+TOP_N = 10
+OPTED_OUT_NAME = "Opted-out participant"
+
+_URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+
+
+def participant_key(message: CapturedMessage) -> str:
+    """The stable key of a message's author: ``"platform:author_id"``."""
+    return f"{message.platform}:{message.author_id}"
+
+
+def _norm_handle(value: str) -> str:
+    return value.strip().lstrip("@").casefold()
+
+
+def is_host(chat: Chat, message: CapturedMessage) -> bool:
+    """Whether the message's author is one of the chat's hosts (by handle or id)."""
+    hosts = {_norm_handle(h) for h in chat.hosts}
+    return _norm_handle(message.author_handle) in hosts or message.author_id.casefold() in hosts
+
+
+def domains_in(text: str) -> list[str]:
+    """The host names of the http(s) URLs in ``text``, lower-cased, without ``www.``."""
+    found = []
+    for url in _URL_RE.findall(text):
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            continue
+        host = host.removeprefix("www.")
+        if host:
+            found.append(host)
+    return found
+
+
+def question_times(
+    chat: Chat,
+    question_posted_at: Mapping[str, datetime],
+    question_posts: Mapping[str, datetime] | None = None,
+) -> dict[str, datetime]:
+    """When each question went out: the recorded post time, else the captured question
+    message, else the scheduled time."""
+    posts = question_posts or {}
+    times = {}
+    for q in chat.questions:
+        times[q.key] = question_posted_at.get(q.key) or posts.get(q.key) or chat.question_time(q)
+    return times
+
+
+@dataclass(frozen=True, slots=True)
+class Contributor:
+    """One participant's figures; anonymised when the participant opted out."""
+
+    key: str
+    name: str
+    handle: str
+    platform: str
+    messages: int
+    answers: int
+    host: bool
+    earlier_chats: int  # chats with the same hashtag before this one
+    hidden: bool = False  # opted out: name, handle and key are anonymised
+
+    @property
+    def first_time(self) -> bool:
+        return self.earlier_chats == 0
+
+
+@dataclass(frozen=True)
+class ChatStats:
+    """The figures of one chat (see the module docstring for the definitions)."""
+
+    participants: int
+    hosts: int  # hosts (from chat.hosts) who posted
+    messages: int
+    answers: int
+    comments: int
+    reposts: int
+    host_messages: int  # by hosts or the bot, any kind
+    hosts_share: float
+    edits: int
+    deletions: int
+    late_answers: int
+    reactions: int
+    hidden_messages: int  # non-deleted messages of opted-out participants
+    first_time: int
+    returning: int
+    answers_per_question: dict[str, int]
+    participants_per_question: dict[str, int]
+    first_answer: dict[str, timedelta | None]
+    median_first_answer: dict[str, timedelta | None]
+    question_posted_at: dict[str, datetime]
+    busiest_question: str | None
+    per_platform: dict[str, int]
+    activity_per_minute: list[tuple[int, int]]
+    contributors: list[Contributor] = field(default_factory=list)  # all, ranked
+    top_contributors: list[Contributor] = field(default_factory=list)
+    most_mentioned: list[tuple[str, int]] = field(default_factory=list)
+    top_domains: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values: datetimes as ISO 8601 UTC, delays as seconds."""
+
+        def seconds(value: timedelta | None) -> float | None:
+            return None if value is None else value.total_seconds()
+
+        return {
+            "participants": self.participants,
+            "hosts": self.hosts,
+            "messages": self.messages,
+            "answers": self.answers,
+            "comments": self.comments,
+            "reposts": self.reposts,
+            "host_messages": self.host_messages,
+            "hosts_share": round(self.hosts_share, 4),
+            "edits": self.edits,
+            "deletions": self.deletions,
+            "late_answers": self.late_answers,
+            "reactions": self.reactions,
+            "hidden_messages": self.hidden_messages,
+            "first_time": self.first_time,
+            "returning": self.returning,
+            "answers_per_question": dict(self.answers_per_question),
+            "participants_per_question": dict(self.participants_per_question),
+            "first_answer_seconds": {k: seconds(v) for k, v in self.first_answer.items()},
+            "median_first_answer_seconds": {
+                k: seconds(v) for k, v in self.median_first_answer.items()
+            },
+            "question_posted_at": {k: v.isoformat() for k, v in self.question_posted_at.items()},
+            "busiest_question": self.busiest_question,
+            "per_platform": dict(self.per_platform),
+            "activity_per_minute": [[minute, count] for minute, count in self.activity_per_minute],
+            "contributors": [
+                {
+                    "key": c.key,
+                    "name": c.name,
+                    "handle": c.handle,
+                    "platform": c.platform,
+                    "messages": c.messages,
+                    "answers": c.answers,
+                    "host": c.host,
+                    "earlier_chats": c.earlier_chats,
+                    "hidden": c.hidden,
+                }
+                for c in self.contributors
+            ],
+            "most_mentioned": [[h, n] for h, n in self.most_mentioned],
+            "top_domains": [[d, n] for d, n in self.top_domains],
+        }
+
+
+@dataclass(slots=True)
+class _Author:
+    name: str
+    handle: str
+    platform: str
+    host: bool
+    messages: int = 0
+    answers: int = 0
+    host_side: int = 0  # question / host-kind messages
+
+
+def _top(counter: Counter[str], display: Mapping[str, str]) -> list[tuple[str, int]]:
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    return [(display.get(k, k), n) for k, n in ranked[:TOP_N]]
+
+
+def compute_stats(
+    chat: Chat,
+    messages: Iterable[CapturedMessage],
+    *,
+    opted_out: frozenset[str] = frozenset(),
+    history: Mapping[str, int] | None = None,
+    question_posted_at: Mapping[str, datetime] | None = None,
+) -> ChatStats:
+    """Compute the chat's statistics in one pass; memory grows with authors, not messages."""
+    history = history or {}
+    chat_keys = [q.key for q in chat.questions]
+    per_question: dict[str, int] = dict.fromkeys(chat_keys, 0)
+    # question key -> author key -> earliest answer time
+    first_by_author: dict[str, dict[str, datetime]] = {k: {} for k in chat_keys}
+    question_posts: dict[str, datetime] = {}
+    authors: dict[str, _Author] = {}
+    per_platform: Counter[str] = Counter()
+    per_minute: Counter[int] = Counter()
+    mentions: Counter[str] = Counter()
+    mention_display: dict[str, str] = {}
+    domains: Counter[str] = Counter()
+    total = answers = comments = reposts = edits = deletions = late = reactions = 0
+
+    for m in messages:
+        if m.deleted:
+            deletions += 1
+            continue
+        total += 1
+        key = participant_key(m)
+        author = authors.get(key)
+        if author is None:
+            author = _Author(m.author_name, m.author_handle, m.platform, is_host(chat, m))
+            authors[key] = author
+        else:  # the latest name and handle win
+            author.name, author.handle = m.author_name, m.author_handle
+        author.messages += 1
+        per_platform[m.platform] += 1
+        per_minute[(m.created_at - chat.start) // timedelta(minutes=1)] += 1
+        reactions += m.reactions
+        if m.edited_at is not None:
+            edits += 1
+        if m.kind is MessageKind.ANSWER:
+            answers += 1
+            author.answers += 1
+            if m.late:
+                late += 1
+            for qk in dict.fromkeys(m.question_keys):
+                per_question[qk] = per_question.get(qk, 0) + 1
+                firsts = first_by_author.setdefault(qk, {})
+                if key not in firsts or m.created_at < firsts[key]:
+                    firsts[key] = m.created_at
+        elif m.kind is MessageKind.COMMENT:
+            comments += 1
+        elif m.kind is MessageKind.REPOST:
+            reposts += 1
+        else:  # QUESTION or HOST
+            author.host_side += 1
+            if m.kind is MessageKind.QUESTION:
+                for qk in m.question_keys:
+                    if qk not in question_posts or m.created_at < question_posts[qk]:
+                        question_posts[qk] = m.created_at
+        if m.kind is not MessageKind.REPOST:
+            for handle in m.mentions:
+                norm = _norm_handle(handle)
+                if norm:
+                    mentions[norm] += 1
+                    mention_display.setdefault(norm, handle.strip().lstrip("@"))
+            for domain in domains_in(m.text):
+                domains[domain] += 1
+
+    posted = question_times(chat, question_posted_at or {}, question_posts)
+    first_answer: dict[str, timedelta | None] = {}
+    median_first: dict[str, timedelta | None] = {}
+    participants_per_question: dict[str, int] = {}
+    for qk in per_question:
+        times = first_by_author.get(qk, {})
+        participants_per_question[qk] = len(times)
+        start = posted.get(qk)
+        if not times or start is None:
+            first_answer[qk] = median_first[qk] = None
+            continue
+        delays = sorted(max(0.0, (t - start).total_seconds()) for t in times.values())
+        first_answer[qk] = timedelta(seconds=delays[0])
+        median_first[qk] = timedelta(seconds=statistics.median(delays))
+
+    def is_bot(a: _Author) -> bool:
+        return a.host_side > 0 and not a.host
+
+    people = {k: a for k, a in authors.items() if not is_bot(a)}
+    ranked = sorted(
+        people.items(),
+        key=lambda item: (-item[1].messages, -item[1].answers, item[1].name.casefold(), item[0]),
+    )
+    contributors = []
+    hidden_handles = set()
+    opted_rank = 0
+    for key, a in ranked:
+        earlier = history.get(key, 0)
+        if key in opted_out:
+            opted_rank += 1
+            hidden_handles.add(_norm_handle(a.handle))
+            contributors.append(
+                Contributor(
+                    f"opted-out-{opted_rank}",
+                    OPTED_OUT_NAME,
+                    "",
+                    a.platform,
+                    a.messages,
+                    a.answers,
+                    a.host,
+                    earlier,
+                    hidden=True,
+                )
+            )
+        else:
+            contributors.append(
+                Contributor(
+                    key, a.name, a.handle, a.platform, a.messages, a.answers, a.host, earlier
+                )
+            )
+    for handle in hidden_handles:
+        mentions.pop(handle, None)
+
+    host_messages = sum(a.messages for a in authors.values() if a.host or is_bot(a))
+    first_time = sum(1 for c in contributors if c.first_time)
+    busiest = max(
+        (k for k, n in per_question.items() if n > 0),
+        key=lambda k: per_question[k],
+        default=None,
+    )  # max() keeps the first of equals: the earliest question wins a tie
+    span = -((chat.start - chat.grace_end) // timedelta(minutes=1))  # ceil, in minutes
+    first_minute = min([0, *per_minute])
+    last_minute = max([span - 1, *per_minute])
+    activity = [(i, per_minute.get(i, 0)) for i in range(first_minute, last_minute + 1)]
+
+    return ChatStats(
+        participants=len(people),
+        hosts=sum(1 for a in authors.values() if a.host),
+        messages=total,
+        answers=answers,
+        comments=comments,
+        reposts=reposts,
+        host_messages=host_messages,
+        hosts_share=host_messages / total if total else 0.0,
+        edits=edits,
+        deletions=deletions,
+        late_answers=late,
+        reactions=reactions,
+        hidden_messages=sum(a.messages for k, a in authors.items() if k in opted_out),
+        first_time=first_time,
+        returning=len(contributors) - first_time,
+        answers_per_question=per_question,
+        participants_per_question=participants_per_question,
+        first_answer=first_answer,
+        median_first_answer=median_first,
+        question_posted_at=posted,
+        busiest_question=busiest,
+        per_platform=dict(sorted(per_platform.items())),
+        activity_per_minute=activity,
+        contributors=contributors,
+        top_contributors=contributors[:TOP_N],
+        most_mentioned=_top(mentions, mention_display),
+        top_domains=_top(domains, {}),
+    )

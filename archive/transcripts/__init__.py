@@ -1,0 +1,15 @@
+"""Transcripts of a chat in Markdown, HTML, JSON and CSV: pure functions of their inputs."""
+
+from archive.transcripts.csvfmt import render_csv
+from archive.transcripts.html import render_html, sanitize_html
+from archive.transcripts.jsonfmt import render_json
+from archive.transcripts.markdown import escape_text, render_markdown
+
+__all__ = [
+    "escape_text",
+    "render_csv",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "sanitize_html",
+]

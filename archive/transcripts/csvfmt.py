@@ -1,0 +1,74 @@
+"""The CSV transcript: one row per shown message, for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo
+
+from archive.models import CapturedMessage
+from archive.stats import participant_key
+from archive.transcripts.markdown import redact_handles
+
+COLUMNS = (
+    "created_at_utc",
+    "local_time",
+    "platform",
+    "id",
+    "author_name",
+    "author_handle",
+    "author_id",
+    "kind",
+    "questions",
+    "late",
+    "edited",
+    "permalink",
+    "text",
+)
+
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def render_csv(
+    messages: Iterable[CapturedMessage],
+    *,
+    opted_out: frozenset[str] = frozenset(),
+    zone: tzinfo | str = UTC,
+) -> str:
+    """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
+    is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
+    apostrophe."""
+    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
+    rows = list(messages)
+    hide = {m.author_handle for m in rows if m.author_handle and participant_key(m) in opted_out}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for m in rows:
+        if m.deleted or participant_key(m) in opted_out:
+            continue
+        writer.writerow(
+            [
+                m.created_at.astimezone(UTC).isoformat(),
+                m.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                m.platform,
+                m.platform_id,
+                _cell(m.author_name),
+                _cell(m.author_handle),
+                m.author_id,
+                m.kind.value,
+                ";".join(m.question_keys),
+                "yes" if m.late else "",
+                "yes" if m.edited_at is not None else "",
+                m.permalink if m.permalink.startswith(("http://", "https://")) else "",
+                _cell(redact_handles(m.text, hide)),
+            ]
+        )
+    return buffer.getvalue()

@@ -1,0 +1,93 @@
+"""The JSON transcript: a stable, documented document for re-use by other tools.
+
+Schema (``"format": 1``; fields are only ever added within a format version)::
+
+    {
+      "format": 1,
+      "chat": {"id", "title", "hashtag", "timezone", "start", "end", "grace_end",
+               "hosts": [str], "intro",
+               "questions": [{"key", "label", "text", "posted_at"}]},
+      "stats": ChatStats.to_dict(),
+      "messages": [{"platform", "id", "author": {"name", "handle", "id"}, "text",
+                    "created_at", "kind", "questions": [key], "late", "permalink",
+                    "edited", "edited_at"}],
+      "controls": [{"at", "event"}],
+      "cost_note": str
+    }
+
+Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
+are in time order; deleted messages and opted-out participants' messages are left out,
+and ``@handle`` mentions of opted-out participants are redacted in the texts shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from archive.models import CapturedMessage, Chat
+from archive.stats import ChatStats, question_times
+from archive.transcripts.markdown import hidden_handles, redact_handles, visible
+
+FORMAT_VERSION = 1
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def render_json(
+    chat: Chat,
+    messages: Sequence[CapturedMessage],
+    stats: ChatStats,
+    *,
+    opted_out: frozenset[str] = frozenset(),
+    question_posted_at: Mapping[str, datetime] | None = None,
+    controls: Sequence[tuple[datetime, str]] = (),
+    cost_note: str = "",
+) -> str:
+    """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
+    hide = hidden_handles(messages, opted_out)
+    posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
+    document: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "chat": {
+            "id": chat.id,
+            "title": chat.title,
+            "hashtag": chat.hashtag,
+            "timezone": chat.timezone,
+            "start": _iso(chat.start),
+            "end": _iso(chat.end),
+            "grace_end": _iso(chat.grace_end),
+            "hosts": list(chat.hosts),
+            "intro": chat.intro,
+            "questions": [
+                {"key": q.key, "label": q.label, "text": q.text, "posted_at": _iso(posted[q.key])}
+                for q in chat.questions
+            ],
+        },
+        "stats": stats.to_dict(),
+        "messages": [
+            {
+                "platform": m.platform,
+                "id": m.platform_id,
+                "author": {"name": m.author_name, "handle": m.author_handle, "id": m.author_id},
+                "text": redact_handles(m.text, hide),
+                "created_at": _iso(m.created_at),
+                "kind": m.kind.value,
+                "questions": list(m.question_keys),
+                "late": m.late,
+                "permalink": m.permalink,
+                "edited": m.edited_at is not None,
+                "edited_at": _iso(m.edited_at),
+            }
+            for m in visible(messages, opted_out)
+        ],
+        "controls": [
+            {"at": _iso(at), "event": event} for at, event in sorted(controls, key=lambda c: c[0])
+        ],
+        "cost_note": cost_note,
+    }
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
