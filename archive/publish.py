@@ -1,0 +1,165 @@
+"""Publishing: statistics and transcripts computed from the store and written as files.
+
+Files are written atomically (a temporary file renamed into place), so a crash never leaves
+a half-written transcript where an organiser could find it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from archive.models import Chat
+from archive.stats import ChatStats, compute_stats
+from archive.store import Store
+from archive.transcripts.html import render_html
+from archive.transcripts.jsonfmt import render_json
+from archive.transcripts.markdown import render_markdown
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("md", "html", "json")
+
+
+@dataclass
+class Rendered:
+    """Everything one chat's publication needs, computed from the store."""
+
+    chat: Chat
+    stats: ChatStats
+    markdown: str
+    html: str
+    json: str
+
+
+@dataclass
+class PublishResult:
+    chat: Chat
+    stats: ChatStats
+    paths: dict[str, Path] = field(default_factory=dict)
+    announcement: str = ""
+    attachment: tuple[str, bytes] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "paths": self.paths,
+            "stats": self.stats,
+            "announcement": self.announcement,
+            "attachment": self.attachment,
+        }
+
+
+def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
+    """When each question actually went out (earliest post across platforms)."""
+    posted: dict[str, datetime] = {}
+    for p in store.posts(chat.id):
+        if p.status != "sent" or p.posted_at is None:
+            continue
+        if p.action_key.startswith("q") and p.action_key[1:2].isdigit():
+            key = p.action_key[1:]
+            if key not in posted or p.posted_at < posted[key]:
+                posted[key] = p.posted_at
+    return posted
+
+
+def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
+    return [
+        (at, f"{kind}: {detail}" if detail else kind)
+        for at, kind, detail, _by in store.controls(chat.id)
+    ]
+
+
+def render_chat(
+    store: Store, chat: Chat, *, generated_at: datetime | None = None, cost_note: str = ""
+) -> Rendered:
+    """Compute statistics and render Markdown, HTML and JSON for one chat."""
+    opted_out = store.opted_out()
+    history = store.participation_history(chat)
+    posted = question_posted_at(store, chat)
+    controls = control_events(store, chat)
+    stats = compute_stats(
+        chat,
+        store.iter_messages(chat.id),
+        opted_out=opted_out,
+        history=history,
+        question_posted_at=posted,
+    )
+    messages = store.messages(chat.id, include_deleted=False)
+    md = render_markdown(
+        chat,
+        messages,
+        stats,
+        opted_out=opted_out,
+        question_posted_at=posted,
+        controls=controls,
+        cost_note=cost_note,
+        generated_at=generated_at,
+    )
+    html = render_html(chat, md, title=f"{chat.title} ({chat.hashtag})")
+    js = render_json(
+        chat,
+        messages,
+        stats,
+        opted_out=opted_out,
+        question_posted_at=posted,
+        controls=controls,
+        cost_note=cost_note,
+    )
+    return Rendered(chat, stats, md, html, js)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def publish_chat(
+    store: Store,
+    chat: Chat,
+    out_dir: Path,
+    *,
+    generated_at: datetime | None = None,
+    cost_note: str = "",
+    web_base_url: str = "",
+) -> PublishResult:
+    """Write the chat's transcripts under `out_dir` and record them in the store."""
+    rendered = render_chat(store, chat, generated_at=generated_at, cost_note=cost_note)
+    paths: dict[str, Path] = {}
+    for fmt, text in (("md", rendered.markdown), ("html", rendered.html), ("json", rendered.json)):
+        path = out_dir / f"{chat.id}.{fmt}"
+        write_atomic(path, text)
+        paths[fmt] = path
+    when = generated_at or chat.grace_end
+    for fmt, path in paths.items():
+        store.record_transcript(chat.id, fmt, str(path), when)
+    stats = rendered.stats
+    link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
+    announcement = (
+        f"Thank you for joining {chat.hashtag}! Transcript of “{chat.title}”: "
+        f"{stats.participants} participants, {stats.messages} messages, "
+        f"{stats.answers} answers.{link}"
+    )
+    logger.info("chat %s published: %s", chat.id, ", ".join(str(p) for p in paths.values()))
+    return PublishResult(
+        chat=chat,
+        stats=stats,
+        paths=paths,
+        announcement=announcement,
+        attachment=(f"{chat.id}.md", rendered.markdown.encode("utf-8")),
+    )

@@ -1,0 +1,468 @@
+"""The `tweetchat` command line. Heavy modules are imported inside each command, so that
+`tweetchat --help` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Config, load_config, resolve_config_path
+
+if TYPE_CHECKING:
+    from archive.models import Chat
+    from archive.store import Store
+
+logger = logging.getLogger("tweetchat")
+
+
+class UsageError(Exception):
+    """A command was given something it cannot use; the message says what to fix."""
+
+
+Handler = Callable[[argparse.Namespace, Config], int]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tweetchat",
+        description="Schedule hashtag chats, post the questions, capture the answers, publish transcripts.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $TWEETCHAT_CONFIG, or built-in defaults)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "run", help="run the bot: post scheduled chats and capture answers until stopped"
+    )
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit once no chat is left to run (for scripts and tests)",
+    )
+
+    p = sub.add_parser(
+        "demo", help="run a complete simulated chat on the local platform (about 30 s)"
+    )
+    p.add_argument("--out", metavar="DIR", help="where to write the demo database and transcripts")
+    p.add_argument("--speed", type=float, help="time compression (chat seconds per real second)")
+    p.add_argument("--participants", type=int, help="number of simulated participants")
+    p.add_argument("--seed", type=int, default=7, help="random seed for the simulated participants")
+
+    p = sub.add_parser("schedule", help="schedule a chat (or a series) from a chat file")
+    p.add_argument("file", type=Path, help="the chat file (TOML), e.g. examples/wedocs.toml")
+    p.add_argument(
+        "--replace", action="store_true", help="replace a scheduled chat with the same id"
+    )
+    p.add_argument(
+        "--occurrences",
+        type=int,
+        default=6,
+        help="for a series: how many upcoming dates to schedule (default 6)",
+    )
+
+    p = sub.add_parser("check", help="validate a chat file without scheduling it")
+    p.add_argument("file", type=Path)
+
+    p = sub.add_parser("chats", help="list chats: upcoming, live and ended")
+    p.add_argument("--all", action="store_true", help="include cancelled chats")
+
+    p = sub.add_parser("show", help="show one chat: times, questions, posts, counts")
+    p.add_argument("chat", help="chat id (or a unique prefix)")
+
+    p = sub.add_parser("cancel", help="cancel a scheduled chat (nothing more is posted)")
+    p.add_argument("chat")
+
+    p = sub.add_parser("transcript", help="write (or print) a chat's transcript")
+    p.add_argument("chat")
+    p.add_argument("--format", choices=("md", "html", "json", "csv"), default="md")
+    p.add_argument(
+        "--out", metavar="PATH", help="file to write (default: print to standard output)"
+    )
+
+    p = sub.add_parser("stats", help="print a chat's participation statistics")
+    p.add_argument("chat")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("local", help="talk on the local platform (try the bot without any account)")
+    lsub = p.add_subparsers(dest="local_command", metavar="ACTION", required=True)
+    s = lsub.add_parser("say", help="post a message as a participant")
+    s.add_argument("text")
+    s.add_argument("--as", dest="author", default="you", help="participant handle (default: you)")
+    s.add_argument("--reply-to", default="", help="id of the message replied to")
+    s.add_argument("--room", help="room (default: the config's local.room)")
+    s = lsub.add_parser("edit", help="edit a message")
+    s.add_argument("id")
+    s.add_argument("text")
+    s = lsub.add_parser("delete", help="delete a message")
+    s.add_argument("id")
+    s = lsub.add_parser("log", help="print the room's messages")
+    s.add_argument("--room")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        config = load_config(resolve_config_path(args.config, os.environ))
+    except Exception as exc:  # ConfigError: one line, no traceback
+        print(f"tweetchat: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, config.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args, config)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from archive.store import StoreError
+        from scheduler.plan import PlanError
+
+        if isinstance(exc, PlanError | StoreError | UsageError):
+            print(f"tweetchat: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def open_store(config: Config) -> Store:
+    from archive.store import Store
+
+    return Store(config.database)
+
+
+def local_time(chat: Chat, at: datetime) -> str:
+    return at.astimezone(chat.zone).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- commands ----------------------------------------------------------------------------
+
+
+@command("schedule")
+def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
+    from archive.store import DuplicateChatError
+    from scheduler.plan import load_chat_file
+    from scheduler.series import occurrences
+
+    now = _now()
+    plan = load_chat_file(args.file, default_reminders=config.scheduler.reminders, now=now)
+    chats = (
+        occurrences(plan, after=now, limit=args.occurrences)
+        if plan.series is not None
+        else [plan.chat]
+    )
+    store = open_store(config)
+    try:
+        for chat in chats:
+            try:
+                store.add_chat(
+                    chat,
+                    reminders=plan.reminders,
+                    source=str(args.file),
+                    replace_existing=args.replace,
+                )
+            except DuplicateChatError:
+                raise UsageError(
+                    f"{args.file}: chat {chat.id} is already scheduled "
+                    "(use --replace to replace it, or `tweetchat cancel` first)"
+                ) from None
+            print(
+                f"scheduled {chat.id}: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}, "
+                f"{len(chat.questions)} questions"
+            )
+    finally:
+        store.close()
+    return 0
+
+
+@command("check")
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    from scheduler.plan import load_chat_file
+    from scheduler.timeline import timeline
+
+    plan = load_chat_file(args.file, default_reminders=config.scheduler.reminders, now=_now())
+    chat = plan.chat
+    print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
+    for action in timeline(chat, reminders=plan.reminders):
+        print(f"  {local_time(chat, action.at)}  {action.key:<10} {action.text[:70]}")
+    return 0
+
+
+@command("chats")
+def cmd_chats(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
+
+    store = open_store(config)
+    try:
+        chats = store.list_chats()
+    finally:
+        store.close()
+    groups = [
+        ("Live", [ChatStatus.LIVE]),
+        ("Upcoming", [ChatStatus.SCHEDULED]),
+        ("Ended", [ChatStatus.ENDED, ChatStatus.PUBLISHED]),
+    ]
+    if args.all:
+        groups.append(("Cancelled", [ChatStatus.CANCELLED]))
+    if not chats:
+        print("No chats yet. Schedule one with: tweetchat schedule examples/wedocs.toml")
+        return 0
+    for title, statuses in groups:
+        rows = [c for c in chats if c.status in statuses]
+        if title == "Ended":
+            rows.reverse()  # newest first
+        if not rows:
+            continue
+        print(f"{title}:")
+        for c in rows:
+            series = " (series)" if c.series_id else ""
+            print(
+                f"  {c.id:<28} {local_time(c, c.start):<30} {c.hashtag:<14} {c.status:<10} {c.title}{series}"
+            )
+    return 0
+
+
+@command("show")
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from scheduler.timeline import timeline
+
+    store = open_store(config)
+    try:
+        chat = store.find_chat(args.chat)
+        posts = {(p.action_key, p.platform, p.channel): p for p in store.posts(chat.id)}
+        reminders = store.chat_reminders(chat.id)
+        count = store.count_messages(chat.id)
+        controls = store.controls(chat.id)
+        transcripts = store.transcripts(chat.id)
+        cost = store.get_state(f"x:cost:{chat.id}")
+    finally:
+        store.close()
+    print(f"{chat.title} {chat.hashtag}  [{chat.id}] {chat.status}")
+    print(
+        f"  {local_time(chat, chat.start)} – {chat.end.astimezone(chat.zone):%H:%M} ({chat.timezone})"
+    )
+    print(
+        f"  platforms: {', '.join(f'{t.platform}:{t.channel}' if t.channel else t.platform for t in chat.targets)}"
+    )
+    if chat.hosts:
+        print(f"  hosts: {', '.join(chat.hosts)}")
+    print(f"  captured messages: {count}")
+    if cost:
+        print(f"  X cost so far: {cost}")
+    print("  timeline:")
+    for action in timeline(chat, reminders=reminders):
+        states = [
+            f"{t.platform}:{posts[(action.key, t.platform, t.channel)].status}"
+            for t in chat.targets
+            if (action.key, t.platform, t.channel) in posts
+        ]
+        print(
+            f"    {local_time(chat, action.at)}  {action.key:<11} {' '.join(states) or 'pending'}"
+        )
+    for at, kind, detail, by in controls:
+        print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
+    for fmt, path in sorted(transcripts.items()):
+        print(f"  transcript ({fmt}): {path}")
+    return 0
+
+
+@command("cancel")
+def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
+
+    store = open_store(config)
+    try:
+        chat = store.find_chat(args.chat)
+        if chat.status not in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
+            raise UsageError(
+                f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
+            )
+        store.set_status(chat.id, ChatStatus.CANCELLED)
+        store.record_control(chat.id, _now(), "cancelled", "", "cli")
+    finally:
+        store.close()
+    print(f"cancelled {chat.id}")
+    return 0
+
+
+@command("transcript")
+def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
+    from archive.publish import render_chat, write_atomic
+    from archive.transcripts.csvfmt import render_csv
+
+    store = open_store(config)
+    try:
+        chat = store.find_chat(args.chat)
+        if args.format == "csv":
+            text = render_csv(
+                store.messages(chat.id, include_deleted=False),
+                opted_out=store.opted_out(),
+                zone=chat.zone,
+            )
+        else:
+            rendered = render_chat(
+                store, chat, cost_note=store.get_state(f"x:costnote:{chat.id}") or ""
+            )
+            text = {"md": rendered.markdown, "html": rendered.html, "json": rendered.json}[
+                args.format
+            ]
+    finally:
+        store.close()
+    if args.out:
+        write_atomic(Path(args.out), text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+@command("stats")
+def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+    import json
+
+    from archive.publish import question_posted_at
+    from archive.stats import compute_stats
+
+    store = open_store(config)
+    try:
+        chat = store.find_chat(args.chat)
+        stats = compute_stats(
+            chat,
+            store.iter_messages(chat.id),
+            opted_out=store.opted_out(),
+            history=store.participation_history(chat),
+            question_posted_at=question_posted_at(store, chat),
+        )
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2, sort_keys=True))
+        return 0
+    print(format_stats(chat, stats))
+    return 0
+
+
+def format_stats(chat: Chat, stats: Any) -> str:
+    """A one-screen summary of a chat's statistics."""
+    lines = [
+        f"{chat.title} {chat.hashtag} — {local_time(chat, chat.start)}",
+        f"  participants {stats.participants}  messages {stats.messages}  answers {stats.answers}"
+        f"  late {stats.late_answers}  first-timers {stats.first_time}  returning {stats.returning}",
+        f"  edits {stats.edits}  deletions {stats.deletions}  hosts' share {stats.hosts_share:.0%}",
+    ]
+    for q in chat.questions:
+        n = stats.answers_per_question.get(q.key, 0)
+        lines.append(f"  {q.label:<4} {n:>4} answers  {q.text[:60]}")
+    if stats.top_contributors:
+        top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
+        lines.append(f"  top contributors: {top}")
+    return "\n".join(lines)
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import App
+
+    async def main_async() -> None:
+        app = App(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await app.start()
+        print("tweetchat running; Ctrl-C to stop", file=sys.stderr, flush=True)
+        try:
+            if args.until_idle:
+                assert app.runner is not None
+                idle = asyncio.create_task(_wait_idle(app))
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({idle, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                idle.cancel()
+                stopper.cancel()
+            else:
+                await stop.wait()
+        finally:
+            await asyncio.wait_for(app.stop(), timeout=10)
+        print("tweetchat stopped", file=sys.stderr, flush=True)
+
+    asyncio.run(main_async())
+    return 0
+
+
+async def _wait_idle(app: Any) -> None:
+    """Return once no chat has anything left to do."""
+    from archive.models import ChatStatus
+
+    while True:
+        await asyncio.sleep(0.5)
+        chats = await app.store.list_chats(
+            [ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED]
+        )
+        if not chats:
+            return
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(args, config)
+
+
+@command("local")
+def cmd_local(args: argparse.Namespace, config: Config) -> int:
+    from bot.platforms.local import LocalNetwork, LocalUser
+
+    net = LocalNetwork(config.local.network)
+    try:
+        if args.local_command == "say":
+            user = LocalUser(args.author, args.author, args.author)
+            mid = net.post(
+                args.room or config.local.room, user, args.text, at=_now(), reply_to=args.reply_to
+            )
+            print(mid)
+        elif args.local_command == "edit":
+            net.edit(args.id, args.text, at=_now())
+        elif args.local_command == "delete":
+            net.delete(args.id, at=_now())
+        elif args.local_command == "log":
+            for row in net.messages(args.room or config.local.room):
+                who = "bot" if row["is_bot"] else row["author_handle"]
+                print(f"{row['seq']:>6} {row['created_at'][:19]} {who:<14} {row['text']}")
+    finally:
+        net.close()
+    return 0
