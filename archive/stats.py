@@ -63,7 +63,7 @@ def domains_in(text: str) -> list[str]:
             host = urlsplit(url).hostname or ""
         except ValueError:
             continue
-        host = host.removeprefix("www.")
+        host = host.rstrip(".").removeprefix("www.")
         if host:
             found.append(host)
     return found
