@@ -79,6 +79,10 @@ class LocalConfig:
 
     enabled: bool = True
     room: str = "main"
+    # The local "network" is a SQLite file that plays the remote service, so participants in
+    # another process (the demo, tests, `tweetchat local say`) can talk to a running bot.
+    network: Path = Path("tweetchat-local.db")
+    poll_interval: float = 0.1  # seconds between reads of the network file
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,7 @@ class WebConfig:
 @dataclass(frozen=True, slots=True)
 class DemoConfig:
     participants: int = 40
-    speed: float = 120.0  # time compression: chat seconds per real second
+    speed: float = 200.0  # time compression: chat seconds per real second
     output_dir: Path = Path("demo-output")
 
 
@@ -553,7 +557,12 @@ def _parse_scheduler(t: _Table) -> SchedulerConfig:
 
 
 def _parse_local(t: _Table) -> LocalConfig:
-    return LocalConfig(enabled=t.boolean("enabled"), room=t.string("room", allow_empty=False))
+    return LocalConfig(
+        enabled=t.boolean("enabled"),
+        room=t.string("room", allow_empty=False),
+        network=t.path("network"),
+        poll_interval=t.number("poll_interval", "a number of seconds", low=0, strict=True),
+    )
 
 
 def _parse_discord(t: _Table) -> DiscordConfig:
