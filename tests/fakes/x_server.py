@@ -14,6 +14,7 @@ carries the ``x-rate-limit-*`` headers of a 15-minute window.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hmac
 import http
@@ -33,7 +34,7 @@ import aiohttp
 import tweepy.asynchronous
 from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature as oauth_sig
-from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
+from oauthlib.oauth1.rfc5849.utils import escape, parse_authorization_header, unescape
 from yarl import URL
 
 log = logging.getLogger(__name__)
@@ -551,7 +552,9 @@ class FakeX:
             oauth_sig.base_string_uri(uri),
             oauth_sig.normalize_parameters(collected),
         )
-        expected = oauth_sig.sign_hmac_sha1(base, self.consumer_secret, self.access_token_secret)
+        key = f"{escape(self.consumer_secret)}&{escape(self.access_token_secret)}"
+        digest = hmac.digest(key.encode(), base.encode(), "sha1")
+        expected = base64.b64encode(digest).decode()
         return hmac.compare_digest(expected, params.get("oauth_signature", ""))
 
     @web.middleware
