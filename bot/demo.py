@@ -254,7 +254,7 @@ def simulate(
     add(start + timedelta(seconds=60), "post", optout, "!optout")
     for n, qt in enumerate(question_times, start=1):
         answers = ANSWERS[n]
-        for i, p in enumerate(people):
+        for p in people:
             if rng.random() > 0.65:
                 continue
             at = qt + timedelta(seconds=rng.uniform(25, 420))
@@ -335,7 +335,6 @@ async def drive(
 ) -> None:
     """Post the planned messages at their chat times, as participants would."""
     ids: dict[int, str] = {}
-    order = {id(p): i for i, p in enumerate(plan)}
     by_index = sorted(range(len(plan)), key=lambda i: plan[i])
     for i in by_index:
         item = plan[i]
@@ -346,8 +345,6 @@ async def drive(
                 return
             except TimeoutError:
                 pass
-        del order
-        order = {}
         if item.kind == "post":
             assert item.author is not None
             reply_to = ""
