@@ -1,0 +1,184 @@
+"""The timeline of a chat: every timed action with its post text (pure: no clock, no I/O).
+
+Actions are keyed stably (``remind-1440``, ``intro``, ``q1``, ``q2a``, ``wrapup``, ``close``,
+``publish``) so the runner can name its jobs after them and the facilitator can record that
+an action was posted and never post it twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from archive.models import Chat, Question
+
+WRAPUP_LEAD = timedelta(minutes=5)
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class ActionKind(enum.StrEnum):
+    REMIND = "remind"
+    INTRO = "intro"
+    QUESTION = "question"
+    WRAPUP = "wrapup"
+    CLOSE = "close"
+    PUBLISH = "publish"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One timed step of a chat. ``text`` is what gets posted ("" for publish)."""
+
+    key: str
+    kind: ActionKind
+    at: datetime  # aware, UTC
+    text: str
+    question_keys: tuple[str, ...] = ()
+
+
+def timeline(
+    chat: Chat,
+    *,
+    reminders: Sequence[timedelta] = (),
+    shifts: Mapping[str, timedelta] | None = None,
+) -> list[Action]:
+    """Every action of ``chat`` in the order it happens.
+
+    ``reminders`` are lead times before the start (duplicates count once). ``shifts`` maps
+    an action key to extra delay added to that action alone (live controls); keys that name
+    no action are ignored. Ties keep the natural order: reminders, intro, questions (sub-parts
+    in order), wrap-up, close, publish.
+    """
+    actions: list[Action] = []
+    for lead in sorted(set(reminders), reverse=True):
+        actions.append(
+            Action(
+                reminder_key(lead),
+                ActionKind.REMIND,
+                chat.start - lead,
+                format_reminder(chat, lead),
+            )
+        )
+    actions.append(Action("intro", ActionKind.INTRO, chat.start, format_intro(chat)))
+    for q in chat.questions:
+        actions.append(
+            Action(
+                f"q{q.key}",
+                ActionKind.QUESTION,
+                chat.question_time(q),
+                format_question(chat, q),
+                (q.key,),
+            )
+        )
+    last_question = max((chat.question_time(q) for q in chat.questions), default=chat.start)
+    wrapup_at = chat.end - WRAPUP_LEAD
+    if wrapup_at > last_question:
+        actions.append(Action("wrapup", ActionKind.WRAPUP, wrapup_at, format_wrapup(chat)))
+    actions.append(Action("close", ActionKind.CLOSE, chat.end, format_close(chat)))
+    actions.append(Action("publish", ActionKind.PUBLISH, chat.grace_end, ""))
+
+    if shifts:
+        actions = [_shifted(a, shifts[a.key]) if a.key in shifts else a for a in actions]
+    order = {id(a): i for i, a in enumerate(actions)}
+    return sorted(actions, key=lambda a: (a.at, order[id(a)]))
+
+
+def _shifted(action: Action, delay: timedelta) -> Action:
+    return Action(action.key, action.kind, action.at + delay, action.text, action.question_keys)
+
+
+def reminder_key(lead: timedelta) -> str:
+    """``remind-1440`` for a lead of a day; seconds only when the lead is not whole minutes."""
+    seconds = int(lead.total_seconds())
+    minutes, rest = divmod(seconds, 60)
+    return f"remind-{minutes}" if rest == 0 else f"remind-{seconds}s"
+
+
+def with_hashtag(text: str, hashtag: str) -> str:
+    """``text`` with the hashtag appended, unless the text already has it as a whole tag."""
+    text = text.strip()
+    if has_hashtag(text, hashtag):
+        return text
+    return f"{text} {hashtag}" if text else hashtag
+
+
+def has_hashtag(text: str, hashtag: str) -> bool:
+    """Whether ``text`` holds ``hashtag`` as a whole tag (``#WeDocsChat`` does not hold ``#WeDocs``)."""
+    pattern = r"(?<![\w#])" + re.escape(hashtag) + r"(?!\w)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def format_question(chat: Chat, q: Question) -> str:
+    """``Q1: How do you ...? #WeDocs`` (the hashtag appended unless already in the text)."""
+    return question_post(q, chat.hashtag)
+
+
+def question_post(q: Question, hashtag: str) -> str:
+    """The post text of a question, given only the hashtag (for checks before a Chat exists)."""
+    return with_hashtag(f"{q.label}: {q.text}", hashtag)
+
+
+def format_intro(chat: Chat) -> str:
+    """The opening post: the host's intro (or a default welcome) and how to take part."""
+    intro = chat.intro.strip() or f"Welcome to {chat.hashtag}! Tonight: {chat.title}."
+    labels = _answer_labels(chat)
+    return f"{intro}\n\nReply with {labels} and {chat.hashtag} so your answers are counted."
+
+
+def format_wrapup(chat: Chat) -> str:
+    minutes = int(WRAPUP_LEAD.total_seconds() // 60)
+    return (
+        f"Last question done — {minutes} minutes left. Any final thoughts, or questions "
+        f"still on your mind? {chat.hashtag}"
+    )
+
+
+def format_close(chat: Chat) -> str:
+    """The closing post: the host's closing words and a note that the transcript follows."""
+    closing = chat.closing.strip() or f"That's a wrap — thank you all for joining {chat.hashtag}!"
+    return with_hashtag(f"{closing}\n\nTranscript to follow.", chat.hashtag)
+
+
+def format_reminder(chat: Chat, lead: timedelta) -> str:
+    """A reminder: topic, start time in the chat's zone, how long until, and how to take part."""
+    return (
+        f"Coming up {_relative(lead)}: {chat.hashtag} chat on “{chat.title}” — "
+        f"{format_local_time(chat, chat.start)}. "
+        f"To take part, follow {chat.hashtag} and answer with {_answer_labels(chat)} "
+        f"plus {chat.hashtag}."
+    )
+
+
+def format_local_time(chat: Chat, at: datetime) -> str:
+    """``Tue 1 Dec, 20:00 GMT``: a time in the chat's zone, independent of the locale."""
+    local = at.astimezone(chat.zone)
+    return (
+        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}, "
+        f"{local:%H:%M} {local.tzname() or chat.timezone}"
+    )
+
+
+def _answer_labels(chat: Chat) -> str:
+    first = chat.questions[0].key if chat.questions else "1"
+    second = chat.questions[1].key if len(chat.questions) > 1 else None
+    return f"A{first}, A{second}…" if second else f"A{first}"
+
+
+def _relative(lead: timedelta) -> str:
+    seconds = int(lead.total_seconds())
+    if seconds < 60:
+        return "in a moment"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [
+        f"{amount} {unit}{'' if amount == 1 else 's'}"
+        for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+        if amount
+    ]
+    return "in " + " ".join(parts)
