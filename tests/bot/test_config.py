@@ -74,7 +74,11 @@ def test_defaults_are_the_documented_values() -> None:
     assert (config.x.price_per_post_with_url, config.x.max_post_length) == (0.20, 280)
     assert (config.x.api_url, config.x.recheck_days) == ("https://api.x.com", 7)
     assert dataclasses.astuple(config.web) == (False, "127.0.0.1", 8080, "", 50)
-    assert (config.demo.participants, config.demo.speed) == (40, 120.0)
+    assert (config.local.poll_interval, config.demo.participants, config.demo.speed) == (
+        0.1,
+        40,
+        200.0,
+    )
 
 
 def test_default_paths_resolve_against_base_dir() -> None:
@@ -82,6 +86,7 @@ def test_default_paths_resolve_against_base_dir() -> None:
     assert config.database == Path("/srv/bot/tweetchat.db")
     assert config.transcripts_dir == Path("/srv/bot/transcripts")
     assert config.demo.output_dir == Path("/srv/bot/demo-output")
+    assert config.local.network == Path("/srv/bot/tweetchat-local.db")
 
 
 def test_no_file_gives_defaults_relative_to_cwd(
@@ -247,6 +252,8 @@ def test_wrong_type_is_rejected(data: dict[str, object], key: str) -> None:
         ({"discord": {"capture_mode": "both"}}, "discord.capture_mode"),
         ({"discord": {"host_role": ""}}, "discord.host_role"),
         ({"local": {"room": "  "}}, "local.room"),
+        ({"local": {"poll_interval": 0}}, "local.poll_interval"),
+        ({"local": {"network": ""}}, "local.network"),
         ({"scheduler": {"missed_questions": "later"}}, "scheduler.missed_questions"),
         ({"demo": {"speed": 0}}, "demo.speed"),
         ({"demo": {"participants": 0}}, "demo.participants"),
