@@ -2,8 +2,8 @@
 
 User text (messages, names, handles, the chat's title and intro) is data, never markup:
 ``escape_text`` neutralises everything Markdown (Python-Markdown and CommonMark/GFM
-viewers alike) would otherwise interpret, and http(s) URLs are re-emitted as autolinks
-only after being percent-encoded down to a safe character set.
+viewers alike) would otherwise interpret, and http(s) URLs become links whose destination
+is percent-encoded down to a safe character set.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _BACKSLASH = frozenset("\\`*_{}[]()#+-.!|")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "~": "&#126;"}
 _URL_RE = re.compile(r"https?://[^\s<>\"`\\]+", re.IGNORECASE)
 # Characters that may stay unencoded in an emitted URL: none of them is special inside
-# an autolink or a link destination, in Python-Markdown or in CommonMark.
+# a link destination, in Python-Markdown or in CommonMark.
 _URL_SAFE = "-._~:/?#@!$&*+,;=%"
 _TRAILING_PUNCT = ".,;:!?'\"*_"
 _BAR = "█"
@@ -58,9 +58,9 @@ def _escape_plain(text: str) -> str:
     return "&#61;" + escaped[1:] if escaped.startswith("=") else escaped
 
 
-def safe_url(url: str, *, extra_safe: str = "") -> str | None:
+def safe_url(url: str) -> str | None:
     """The URL percent-encoded to a safe character set, or None unless it is http(s)."""
-    encoded = quote(url.strip(), safe=_URL_SAFE + extra_safe)
+    encoded = quote(url.strip(), safe=_URL_SAFE)
     try:
         parts = urlsplit(encoded)
     except ValueError:
@@ -85,17 +85,17 @@ def _split_url(candidate: str) -> tuple[str, str]:
 
 
 def _escape_line(line: str) -> str:
-    """Escape one line of user text, turning its http(s) URLs into safe autolinks."""
+    """Escape one line of user text, turning its http(s) URLs into safe links."""
     out = []
     pos = 0
     for match in _URL_RE.finditer(line):
         url, _rest = _split_url(match.group())
-        # Parentheses are harmless inside an autolink (unlike a link destination).
-        safe = safe_url(url, extra_safe="()") if url else None
+        safe = safe_url(url) if url else None
         if safe is None:
             continue
         out.append(_escape_plain(line[pos : match.start()]))
-        out.append(f"<{safe}>")
+        # The link shows the URL as written; only its destination is percent-encoded.
+        out.append(f"[{_escape_plain(url)}]({safe})")
         pos = match.start() + len(url)
     out.append(_escape_plain(line[pos:]))
     return "".join(out)
