@@ -253,6 +253,33 @@ async def test_search_with_a_since_id_older_than_seven_days_is_a_bad_request(
         await client.search_recent_tweets("#WeDocs", since_id=stale)
 
 
+async def test_search_with_user_context_signs_query_parameters_correctly(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    wanted = fake.add_tweet(ALICE, "A1: yes #WeDocs", at=NOW - timedelta(minutes=5))
+    fake.add_tweet(ALICE, "warm-up #WeDocs", at=NOW - timedelta(hours=2))
+
+    # Colons and commas in the query are where OAuth 1.0a signing usually goes wrong.
+    response = await client.search_recent_tweets(
+        "#WeDocs -is:retweet", start_time=NOW - timedelta(hours=1), user_auth=True, **FIELDS
+    )
+
+    assert [t.id for t in response.data] == [int(wanted)]
+    assert fake.requests[-1].auth == "oauth1"
+
+
+async def test_search_counts_returned_and_expanded_posts_as_billed_reads(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    question = fake.add_tweet(fake.host_user, "Q1: What works? #WeDocs")
+    fake.add_tweet(ALICE, "A1: huddles #WeDocs", reply_to=question)
+    fake.add_tweet(BOB, "A1: rounds #WeDocs", reply_to=question)
+
+    await client.search_recent_tweets("#WeDocs", since_id=question, **FIELDS)
+
+    assert fake.usage.posts_read == 3  # two answers plus the expanded question
+
+
 async def test_search_with_a_wrong_bearer_token_is_unauthorized(fake: FakeX) -> None:
     client = fake.client(bearer_token="stolen")
 
