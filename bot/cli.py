@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else getattr(logging, config.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # APScheduler logs every job at INFO; our own log lines say what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     handler = COMMANDS[args.command]
     try:
         return handler(args, config)
