@@ -10,6 +10,17 @@ The fake keeps what matters to the bot close to the real service: OAuth 1.0a sig
 verified, ids are snowflakes of the creation time, recent search covers 7 days of the fake's
 clock and never returns retweets, errors use X's problem-details bodies, and every response
 carries the ``x-rate-limit-*`` headers of a 15-minute window.
+
+Worth knowing when writing tests against it:
+
+- aiohttp silently retries an idempotent request (GET, DELETE) once when the server drops the
+  connection, so ``drop_next(path)`` is invisible to a GET; use ``times=2`` to make tweepy raise
+  ``aiohttp.ServerDisconnectedError`` (tweepy does not wrap aiohttp's connection errors).
+- tweepy parses every error body as JSON; a non-JSON error body (``fail_next(..., body="<html>")``)
+  escapes as ``aiohttp.ContentTypeError`` instead of a tweepy exception.
+- With ``wait_on_rate_limit=True`` tweepy sleeps until ``x-rate-limit-reset`` by the *real*
+  clock; inject a 429 with a past reset header rather than relying on the fake's clock.
+- Edits make a new id; search returns only the latest version, lookup returns any version.
 """
 
 from __future__ import annotations
