@@ -1,0 +1,89 @@
+"""Helpers for end-to-end tests: chat files a few seconds ahead, configs, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def chat_file(
+    path: Path,
+    *,
+    start_in: float = 3.0,
+    questions: Sequence[str] = ("One?", "Two?", "Three?"),
+    interval: str = "2s",
+    first_question: str = "2s",
+    duration: str = "10s",
+    grace: str = "2s",
+    hashtag: str = "WeDocs",
+    extra: str = "",
+) -> datetime:
+    """Write a chat file whose chat starts `start_in` seconds from now; returns the start."""
+    start = (datetime.now(UTC) + timedelta(seconds=start_in)).replace(microsecond=0)
+    qs = "\n".join(f'[[questions]]\ntext = "{q}"\n' for q in questions)
+    path.write_text(
+        f'title = "Quick chat"\nhashtag = "{hashtag}"\n'
+        f'start = "{start:%Y-%m-%dT%H:%M:%SZ}"\ntimezone = "Europe/London"\n'
+        f'duration = "{duration}"\ninterval = "{interval}"\nfirst_question = "{first_question}"\n'
+        f'grace = "{grace}"\nintro = "Hello"\nclosing = "Bye"\nreminders = []\n{extra}\n{qs}',
+        encoding="utf-8",
+    )
+    return start
+
+
+def config_file(tmp: Path, extra: str = "") -> Path:
+    path = tmp / "config.toml"
+    path.write_text(
+        'database = "db.sqlite"\ntranscripts_dir = "out"\n'
+        f'[local]\nnetwork = "net.sqlite"\npoll_interval = 0.05\n{extra}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def env_for(config: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TWEETCHAT_CONFIG"] = str(config)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def tweetchat(
+    args: Sequence[str], config: Path, *, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env_for(config),
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_bot(config: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", *args],
+        env=env_for(config),
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

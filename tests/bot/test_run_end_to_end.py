@@ -1,0 +1,143 @@
+"""One whole chat on the local platform through `tweetchat schedule` and `tweetchat run`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.platforms.local import LocalNetwork, LocalUser
+from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+
+ALICE = LocalUser("a1", "Alice Nurse", "alice")
+BOB = LocalUser("b2", "Bob Carer", "bob")
+CARA = LocalUser("c3", "Cara Secret", "cara")
+MAL = LocalUser("m4", "Mallory", "mallory")
+
+
+def bot_post(net: LocalNetwork, prefix: str) -> str:
+    for row in net.messages("main"):
+        if row["is_bot"] and row["text"].startswith(prefix):
+            return str(row["seq"])
+    return ""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_a_whole_chat_is_run_captured_and_published(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "chat.toml", start_in=3, duration="12s", grace="3s")
+    scheduled = tweetchat(["schedule", "chat.toml"], config)
+    assert scheduled.returncode == 0, scheduled.stderr
+    assert "scheduled wedocs-" in scheduled.stdout
+
+    bot = start_bot(config, "--until-idle")
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        net_post = net.post
+        net_post("main", CARA, "!optout", at=now())
+        q1 = wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
+        net_post("main", ALICE, "A1: We co-design with our patient council #WeDocs", at=now())
+        net_post("main", BOB, "Reply without the hashtag", at=now(), reply_to=q1)
+        net_post("main", CARA, "A1 my secret answer #WeDocs", at=now())
+        typo = net_post("main", BOB, "A1 teh typo #WeDocs", at=now())
+        net.edit(typo, "A1 the typo, fixed #WeDocs", at=now())
+        oops = net_post("main", ALICE, "A1 posted by mistake #WeDocs", at=now())
+        net.delete(oops, at=now())
+        net_post("main", ALICE, "Not part of the chat #WeDocsX", at=now())
+        wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
+        net_post(
+            "main",
+            MAL,
+            "# Big <script>alert(1)</script> [x](javascript:alert(1)) #WeDocs",
+            at=now(),
+        )
+        net_post("main", BOB, "an unlabelled answer to the open question #wedocs", at=now())
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        net.close()
+    assert bot.returncode == 0, out
+    assert "Traceback" not in out
+
+    md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
+    assert "We co\\-design with our patient council" in md
+    assert "Reply without the hashtag" in md
+    assert "the typo, fixed" in md and "teh typo" not in md
+    assert "posted by mistake" not in md
+    assert "Not part of the chat" not in md
+    assert "secret answer" not in md and "Cara Secret" not in md
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    assert "an unlabelled answer to the open question" in md
+
+    data = json.loads(next((tmp_path / "out").glob("*.json")).read_text(encoding="utf-8"))
+    by_text = {m["text"]: m for m in data["messages"]}
+    assert by_text["Reply without the hashtag"]["questions"] == ["1"]
+    assert by_text["an unlabelled answer to the open question #wedocs"]["questions"] == ["2"]
+
+    # Every action was posted exactly once, in order, and the chat is published.
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        bot_texts = [r["text"] for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+    firsts = [t.split(":")[0] if t.startswith("Q") else t.split()[0] for t in bot_texts]
+    assert firsts == ["Hello", "Q1", "Q2", "Q3", "Bye", "Thank"]
+    listing = tweetchat(["chats"], config)
+    assert "published" in listing.stdout
+
+
+def test_schedule_refuses_a_bad_chat_file_with_every_problem(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    (tmp_path / "bad.toml").write_text(
+        'title = ""\nhashtag = "we docs"\nstart = "2020-01-01T20:00"\ntimezone = "Europe/Londn"\n'
+        'interval = "0m"\n',
+        encoding="utf-8",
+    )
+    result = tweetchat(["schedule", "bad.toml"], config)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for key in ("hashtag", "timezone", "interval", "questions"):
+        assert key in result.stderr
+    assert tweetchat(["chats"], config).stdout.startswith("No chats yet")
+
+
+def test_a_bad_config_key_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[local]\nenabeld = true\n", encoding="utf-8")
+    result = tweetchat(["chats"], config)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "local.enabeld" in lines[0] and "config.toml" in lines[0]
+
+
+def test_unknown_chat_is_a_clear_error(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    for cmd in (["show", "nope"], ["cancel", "nope"], ["transcript", "nope"], ["stats", "nope"]):
+        result = tweetchat(cmd, config)
+        assert result.returncode == 2, cmd
+        assert "no chat with id 'nope'" in result.stderr
+
+
+def test_cancelled_chat_posts_nothing_while_another_runs(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "a.toml", start_in=2, hashtag="WeDocs")
+    chat_file(tmp_path / "b.toml", start_in=2, hashtag="NHSQI", duration="8s")
+    assert tweetchat(["schedule", "a.toml"], config).returncode == 0
+    assert tweetchat(["schedule", "b.toml"], config).returncode == 0
+    cancel = tweetchat(["cancel", "wedocs"], config)
+    assert cancel.returncode == 0, cancel.stderr
+    bot = start_bot(config, "--until-idle")
+    out, _ = bot.communicate(timeout=40)
+    assert bot.returncode == 0, out
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        texts = [r["text"] for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+    assert texts and all("#NHSQI" in t for t in texts if "#" in t)
+    assert not any("#WeDocs" in t for t in texts)
