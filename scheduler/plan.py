@@ -153,7 +153,8 @@ def parse_chat_plan(
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
 
     ``now`` (aware) enables the "start is in the past" check and makes a series' plan chat
-    the next one after ``now``.
+    the next one after ``now``. A series without ``start`` is looked up from ``now``, or from
+    the system clock when ``now`` is not given.
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be timezone-aware")

@@ -131,6 +131,14 @@ def _next_date(trigger: CronTrigger, zone: ZoneInfo, on_or_after: date) -> date 
     return result
 
 
+def _local_date(at: datetime, zone: ZoneInfo, *, days_before: int = 0) -> date:
+    """``at``'s date in ``zone`` minus ``days_before``, clamped at the ends of the calendar."""
+    try:
+        return at.astimezone(zone).date() - timedelta(days=days_before)
+    except OverflowError:
+        return date.min if at.year < 2 else date.max
+
+
 def local_start(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The UTC instant of a local wall-clock time on a date.
 
@@ -179,11 +187,8 @@ def occurrences(plan: ChatPlan, *, after: datetime, limit: int) -> list[Chat]:
     if plan.series is None:
         return [plan.chat] if plan.chat.start > after else []
     zone = ZoneInfo(plan.chat.timezone)
-    try:
-        # A day earlier: `after` may already be the next local day in the chat's zone.
-        from_date = after.astimezone(zone).date() - timedelta(days=1)
-    except OverflowError:
-        return []
+    # A day earlier: `after` may already be the next local day in the chat's zone.
+    from_date = _local_date(after, zone, days_before=1)
     chats: list[Chat] = []
     for day in series_dates(plan.series, zone, from_date=from_date):
         override = plan.series.override_for(day)
@@ -379,7 +384,7 @@ def _check_series(
 ) -> tuple[SeriesSpec, date] | None:
     """Check that the series occurs, and find the date of the plan's chat."""
     now = reader.now or datetime.now(UTC)  # only without a start: where to look from
-    anchor = spec.first or now.astimezone(zone).date()
+    anchor = spec.first or _local_date(now, zone)
     open_ended = dataclasses.replace(spec, until=None, count=None)
     first = next(series_dates(open_ended, zone, from_date=anchor), None)
     if first is None:
@@ -405,7 +410,7 @@ def _check_series(
     if not ok:
         return None
     if reader.now is not None:
-        anchor = max(anchor, reader.now.astimezone(zone).date() - timedelta(days=1))
+        anchor = max(anchor, _local_date(reader.now, zone, days_before=1))
     for day in series_dates(spec, zone, from_date=anchor):
         skipped = spec.override_for(day)
         if skipped is not None and skipped.skip:
