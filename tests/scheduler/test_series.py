@@ -313,3 +313,25 @@ def test_example_series_file_loads_with_its_override_and_skip() -> None:
     march = chats[ids.index("wedocs-2027-03-02")]
     assert march.title.startswith("#WeDocs special")
     assert all(c.start.astimezone(c.zone).hour == 20 for c in chats)
+
+
+def test_occurrences_at_the_end_of_the_calendar_are_none() -> None:
+    plan = series_plan({"day": "1st tue", "time": "20:00"})
+    assert occurrences(plan, after=datetime(9999, 12, 31, tzinfo=UTC), limit=3) == []
+
+
+def test_now_at_the_start_of_the_calendar_still_finds_the_first_chat() -> None:
+    data_start = datetime(2027, 1, 5, 20, 0, tzinfo=UTC)
+    plan = parse_chat_plan(
+        {
+            "title": "Monthly QI",
+            "hashtag": "#WeDocs",
+            "timezone": "Europe/London",
+            "start": data_start,
+            "duration": "1h",
+            "questions": ["Q"],
+            "series": {"day": "1st tue"},
+        },
+        now=datetime(1, 1, 1, tzinfo=UTC),
+    )
+    assert plan.chat.start == data_start
