@@ -17,14 +17,16 @@ every REST call and gateway connection of discord.py goes to the loopback server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import json
 import logging
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import yarl
 from aiohttp import web
@@ -34,9 +36,19 @@ from tests.fakes.discord_payloads import FakeUser, iso
 from tests.fakes.discord_rest import API, DiscordError, RestApi, json_response
 from tests.fakes.discord_state import FakeDiscordState, FakeInteraction, StoredAttachment
 
+if TYPE_CHECKING:
+    import discord
+
 log = logging.getLogger(__name__)
 
-__all__ = ["FakeDiscord", "FakeInteraction", "FakeUser", "RecordedRequest", "StoredAttachment"]
+__all__ = [
+    "FakeDiscord",
+    "FakeInteraction",
+    "FakeUser",
+    "RecordedRequest",
+    "StoredAttachment",
+    "connected_client",
+]
 
 # Application command option types.
 SUB_COMMAND = 1
@@ -157,6 +169,7 @@ class FakeDiscord(FakeDiscordState):
         self.requests.append(
             RecordedRequest(request.method, api_path, dict(request.query), response.status)
         )
+        self.notify()
         return response
 
     async def _respond(
@@ -588,3 +601,31 @@ def _submitted_input(
     ):
         raise ValueError(f"text input {label or custom_id!r}: length {len(value)} out of bounds")
     return {"type": 4, "id": item.get("id", 0), "custom_id": custom_id, "value": value}
+
+
+@contextlib.asynccontextmanager
+async def connected_client(
+    client: discord.Client, fake: FakeDiscord, *, within: float = 5.0
+) -> AsyncIterator[discord.Client]:
+    """Log ``client`` in to ``fake``, run its gateway loop until on_ready, close it on exit.
+
+    Build the client with ``guild_ready_timeout=0.05`` or on_ready waits 2 s for guilds.
+    """
+    await client.login(fake.token)
+    ready = asyncio.ensure_future(client.wait_for("ready"))
+    runner = asyncio.create_task(client.connect(), name="discord-client-connect")
+    try:
+        done, _ = await asyncio.wait(
+            {ready, runner}, timeout=within, return_when=asyncio.FIRST_COMPLETED
+        )
+        if runner in done:
+            runner.result()  # raises what made connect() give up
+            raise RuntimeError("discord.py client stopped before it was ready")
+        if ready not in done:
+            raise TimeoutError(f"discord.py client not ready within {within}s: {fake.describe()}")
+        yield client
+    finally:
+        ready.cancel()
+        await client.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(runner, 5.0)
