@@ -260,6 +260,7 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
     from scheduler.timeline import timeline
 
     store = open_store(config)
@@ -292,9 +293,10 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
             for t in chat.targets
             if (action.key, t.platform, t.channel) in posts
         ]
-        print(
-            f"    {local_time(chat, action.at)}  {action.key:<11} {' '.join(states) or 'pending'}"
-        )
+        if action.key == "publish" and chat.status == ChatStatus.PUBLISHED:
+            states = ["done"]
+        shown = " ".join(states) or "pending"
+        print(f"    {local_time(chat, action.at)}  {action.key:<11} {shown}")
     for at, kind, detail, by in controls:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):

@@ -366,6 +366,15 @@ def _question_post_id(net: LocalNetwork, n: int) -> str:
     return ""
 
 
+def _next_evening(now: datetime) -> datetime:
+    zone = ZoneInfo(ZONE)
+    local = now.astimezone(zone)
+    evening = local.replace(hour=20, minute=0, second=0, microsecond=0)
+    if evening <= local:
+        evening = (local + timedelta(days=1)).replace(hour=20, minute=0, second=0, microsecond=0)
+    return evening.astimezone(UTC)
+
+
 def run_demo(args: argparse.Namespace, config: Config) -> int:
     from bot.app import App
     from bot.cli import format_stats
@@ -386,9 +395,9 @@ def run_demo(args: argparse.Namespace, config: Config) -> int:
         discord=dataclasses.replace(config.discord, enabled=False),
         x=dataclasses.replace(config.x, enabled=False),
     )
-    # The chat starts at the next whole minute of chat time, half a chat-minute from now.
-    origin = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
-    start = origin + timedelta(seconds=30)
+    # Chat time begins 30 chat-seconds before the next 20:00 in London, when such chats run.
+    start = _next_evening(datetime.now(UTC))
+    origin = start - timedelta(seconds=30)
     chat_plan = parse_chat_plan(demo_plan(start), source="<demo>", now=origin)
     chat = chat_plan.chat
     clock = ScaledClock(origin, speed)

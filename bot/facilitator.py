@@ -221,12 +221,26 @@ class Facilitator:
             except Exception:
                 logger.exception("notifying the host failed")
 
-    async def publish(self, chat: Chat) -> dict[str, object]:
-        """Write the transcripts, mark the chat published, announce it on its platforms."""
+    async def publish(self, chat: Chat, *, announce: bool = True) -> dict[str, object]:
+        """Write the transcripts, mark the chat published, announce it on its platforms.
+
+        Deletions are re-checked first on every platform that can tell, so a message deleted
+        while we were not listening never reaches a published transcript.
+        """
+        for name in {t.platform for t in chat.targets}:
+            platform = self.platforms.get(name)
+            if platform is None:
+                continue
+            try:
+                await self._sweep_deletions(chat, platform)
+            except Exception as exc:
+                logger.warning(
+                    "chat %s: re-checking deletions on %s failed: %s", chat.id, name, exc
+                )
         result = await self.publisher(chat)
         await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
         self.invalidate()
-        announcement = str(result.get("announcement", ""))
+        announcement = str(result.get("announcement", "")) if announce else ""
         attachment = result.get("attachment")
         if announcement:
             for target in chat.targets:
