@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from tests.fakes.discord_payloads import PRIVATE_THREAD, PUBLIC_THREAD
 
@@ -83,8 +83,10 @@ async def read_body(request: web.Request) -> tuple[Any, list[tuple[int, str, byt
         files: list[tuple[int, str, bytes, str | None]] = []
         reader = await request.multipart()
         async for part in reader:
-            name = getattr(part, "name", None) or ""
-            data = await part.read()  # type: ignore[union-attr]
+            if not isinstance(part, BodyPartReader):
+                continue
+            name = part.name or ""
+            data = await part.read()
             if name == "payload_json":
                 payload = json.loads(data)
             elif name.startswith("files["):
@@ -93,7 +95,7 @@ async def read_body(request: web.Request) -> tuple[Any, list[tuple[int, str, byt
                 files.append(
                     (
                         index,
-                        getattr(part, "filename", None) or f"file{index}",
+                        part.filename or f"file{index}",
                         bytes(data),
                         content_type,
                     )
@@ -492,7 +494,9 @@ class RestApi:
         body: dict[str, Any],
         files: list[tuple[int, str, bytes, str | None]],
     ) -> dict[str, Any]:
-        changes = {k: body[k] for k in ("content", "embeds", "components", "flags") if k in body}
+        changes: dict[str, Any] = {
+            k: body[k] for k in ("content", "embeds", "components", "flags") if k in body
+        }
         if "content" in changes and changes["content"] is None:
             changes["content"] = ""
         if "attachments" in body or files:

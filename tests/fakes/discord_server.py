@@ -115,9 +115,7 @@ class FakeDiscord(FakeDiscordState):
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._port = int(self._runner.addresses[0][1])
         self.base_url = f"http://127.0.0.1:{self._port}"
         if self.patch_discord:
             self._patch()

@@ -220,6 +220,32 @@ async def test_user_content_is_blank_without_the_message_content_intent(
         assert message.content == ""
 
 
+async def test_messages_get_snowflakes_and_timestamps_from_the_fake_clock(
+    no_error_logs: ErrorLogCatcher,
+) -> None:
+    frozen = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+    async with FakeDiscord(clock=lambda: frozen) as fake:
+        bot = make_client()
+        async with connected_client(bot, fake):
+            channel = bot.get_channel(fake.channel_id)
+            assert isinstance(channel, discord.TextChannel)
+            sent = await channel.send("Q1")
+            assert sent.created_at == frozen
+            assert discord.utils.snowflake_time(sent.id) == frozen
+
+
+async def test_bot_receives_its_own_rest_message_as_message_create(
+    fake_discord: FakeDiscord, client: discord.Client
+) -> None:
+    events = Events(client, "message")
+    channel = client.get_channel(fake_discord.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("Q1")
+    (message,) = await events.next("message")
+    assert isinstance(message, discord.Message)
+    assert (message.id, message.author.id) == (sent.id, fake_discord.bot_user.id)
+
+
 # -- threads and scheduled events -------------------------------------------------------
 
 
@@ -287,7 +313,9 @@ async def test_scheduled_event_in_the_past_is_rejected(
 
 
 class NoteModal(discord.ui.Modal, title="Add a note"):
-    note = discord.ui.TextInput(label="Note", custom_id="note", max_length=200)
+    note: discord.ui.TextInput[NoteModal] = discord.ui.TextInput(
+        label="Note", custom_id="note", max_length=200
+    )
 
     def __init__(self, received: asyncio.Future[str]) -> None:
         super().__init__()
@@ -323,8 +351,18 @@ def build_tree(
         except discord.NotFound as exc:
             notes.set_result(f"rejected {exc.code}")
 
+    @app_commands.command(name="publish", description="Publish the transcript")
+    @app_commands.default_permissions(manage_events=True)
+    async def publish(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.edit_original_response(content="Transcript ready")
+        await interaction.followup.send(
+            "Here it is", file=discord.File(io.BytesIO(b"A1: yes"), "transcript.md")
+        )
+
     guild = discord.Object(guild_id)
     tree.add_command(chat, guild=guild)
+    tree.add_command(publish, guild=guild)
     tree.add_command(note, guild=guild)
     tree.add_command(slow, guild=guild)
     return tree
@@ -346,7 +384,11 @@ async def test_tree_sync_registers_guild_commands(
     fake_discord: FakeDiscord, command_client: tuple[discord.Client, asyncio.Future[str]]
 ) -> None:
     names = sorted(c["name"] for c in fake_discord.commands[fake_discord.guild_id].values())
-    assert names == ["chat", "note", "slow"]
+    assert names == ["chat", "note", "publish", "slow"]
+    (chat,) = [
+        c for c in fake_discord.commands[fake_discord.guild_id].values() if c["name"] == "chat"
+    ]
+    assert [o["name"] for o in chat["options"]] == ["start"]
 
 
 async def test_slash_subcommand_is_answered_ephemerally(
@@ -372,6 +414,26 @@ async def test_slash_command_modal_submission_reaches_the_bot(
     submitted = fake_discord.submit_modal(opened, {"Note": "Great chat"})
     assert await asyncio.wait_for(notes, 5) == "Great chat"
     assert (await fake_discord.wait_for_response(submitted))["data"]["content"] == "Noted."
+
+
+async def test_deferred_command_edits_original_and_sends_followup(
+    fake_discord: FakeDiscord, command_client: tuple[discord.Client, asyncio.Future[str]]
+) -> None:
+    interaction = fake_discord.invoke_command("publish")
+    assert (await fake_discord.wait_for_response(interaction))["type"] == 5
+    (followup,) = await fake_discord.wait_for_followups(interaction)
+    assert interaction.content == "Transcript ready"
+    assert followup["content"] == "Here it is"
+    (stored,) = fake_discord.attachments(fake_discord.channel_id)
+    assert (stored.filename, stored.data) == ("transcript.md", b"A1: yes")
+
+
+async def test_member_without_default_permissions_cannot_invoke(
+    fake_discord: FakeDiscord, command_client: tuple[discord.Client, asyncio.Future[str]]
+) -> None:
+    alice = fake_discord.add_user("alice")
+    with pytest.raises(PermissionError):
+        fake_discord.invoke_command("publish", user=alice)
 
 
 async def test_interaction_answered_after_the_deadline_is_unknown(
