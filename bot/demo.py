@@ -325,7 +325,6 @@ def simulate(
             f"A6: Late to the party but I will {rng.choice(ANSWERS[6]).lower()} #WeDocs",
         )
         counts["late"] += 1
-    plan.sort()
     assert grace_end > end
     return plan, counts
 

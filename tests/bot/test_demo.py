@@ -1,0 +1,36 @@
+"""`tweetchat demo` runs a whole simulated chat and prints where its transcripts are."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.bot.helpers import config_file, tweetchat
+
+
+def test_demo_runs_a_full_chat_and_writes_three_transcripts(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    out = tmp_path / "demo"
+    result = tweetchat(
+        ["demo", "--out", str(out), "--speed", "900", "--participants", "25"], config, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    paths = dict(re.findall(r"^\s+(md|html|json)\s+(\S+)$", result.stdout, re.MULTILINE))
+    assert set(paths) == {"md", "html", "json"}
+    md = Path(paths["md"]).read_text(encoding="utf-8")
+    html = Path(paths["html"]).read_text(encoding="utf-8")
+    data = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
+    # Six questions, each with a section, and the summary the demo printed.
+    assert len(re.findall(r"^## Q\d ", md, re.MULTILINE)) == 6
+    m = re.search(r"participants (\d+)\s+messages (\d+)\s+answers (\d+)", result.stdout)
+    assert m is not None
+    assert data["stats"]["answers"] == int(m.group(3)) > 50
+    # The hostile message is shown as text, never as markup.
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript' not in html
+    # The opted-out participant appears nowhere.
+    assert "Finn" not in md and "Finn" not in html
+    # Late answers are kept and marked.
+    assert "Late answers" in md
