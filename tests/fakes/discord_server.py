@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -291,7 +292,7 @@ class FakeDiscord(FakeDiscordState):
         content: str,
         *,
         reply_to: int | str | None = None,
-        at: Any = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
         """A user posts ``content``: stored in history and dispatched as MESSAGE_CREATE.
 
