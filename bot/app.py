@@ -78,6 +78,11 @@ class App:
         )
         return result.as_dict()
 
+    async def _republish(self, chat: Chat) -> None:
+        """Regenerate a published chat's transcripts (deletions found later), without announcing."""
+        assert self.facilitator is not None
+        await self.facilitator.publish(chat, announce=False)
+
     async def _cost_note(self, chat: Chat) -> str:
         note_for = getattr(self.platforms.get("x"), "cost_note", None)
         if note_for is None:
@@ -105,6 +110,9 @@ class App:
             platform_store = getattr(platform, "use_store", None)
             if platform_store is not None:
                 platform_store(self.store)
+            use_republisher = getattr(platform, "use_republisher", None)
+            if use_republisher is not None:
+                use_republisher(self._republish)
             await platform.start()
             logger.info("platform %s connected", platform.name)
         await self.runner.start()

@@ -1143,7 +1143,7 @@ def _term(token: str) -> Matcher:
         name = lowered[1:]
         return lambda t: name in (m.lower() for m in MENTION_RE.findall(t.text))
     operator, colon, value = lowered.partition(":")
-    if colon and operator.isalpha() and value:
+    if colon and operator.replace("_", "").isalpha() and value:
         return _operator(operator, value.lstrip("@"), token)
     words = re.findall(r"\w+", lowered)
     if len(words) == 1 and words[0] == lowered:

@@ -1,0 +1,495 @@
+"""The X (Twitter) adapter: standalone posts from the host account, capture by recent search.
+
+Designed for X's 2026 rules: every post and every read is billed (the running estimate is kept
+per chat in the store's state table), automated replies are refused (so every post stands
+alone, with the hashtag), keyword search no longer returns retweets, and deleted posts must
+leave the archive within 24 hours (captured ids are looked up again before publishing and
+daily for ``recheck_days`` after a chat).
+
+Failures: bad credentials (401/403) and exhausted credits (402) give up at once with a message
+for the host; 429 waits until ``x-rate-limit-reset`` (capped); 5xx and dropped connections are
+retried with bounded back-off and jitter. tweepy's own unbounded ``wait_on_rate_limit`` is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import aiohttp
+import tweepy
+from tweepy.asynchronous import AsyncClient
+from yarl import URL
+
+from archive.models import Chat, ChatStatus
+from archive.store import AsyncStore, Store, iso, parse_iso
+from bot.config import XConfig, secret
+from bot.platforms.base import Platform, PostError, SentPost
+from bot.platforms.x_cost import XUsage, cost_line, has_url, weighted_length
+from bot.platforms.x_search import (
+    EXPANSIONS,
+    TWEET_FIELDS,
+    USER_FIELDS,
+    page_messages,
+    posts_read,
+    search_query,
+    since_key,
+)
+from bot.retry import GiveUp, RetryError, retry
+from scheduler.clock import Clock, SystemClock
+from scheduler.timeline import has_hashtag
+
+logger = logging.getLogger(__name__)
+
+TWEEPY_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
+EARLY_CAPTURE = timedelta(minutes=15)  # people say hello before the start
+SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
+LOOKUP_BATCH = 100
+OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
+
+Republish = Callable[[Chat], Awaitable[object]]
+
+
+class XPostError(PostError, GiveUp):
+    """An X call failed for good; retrying more (as the facilitator would) cannot help."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying; `wait` is the server's hint in seconds, if it gave one."""
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+def redirect_middleware(base_url: str) -> aiohttp.ClientMiddlewareType:
+    """Send tweepy's requests (it hard-codes api.twitter.com) to `base_url` instead.
+
+    The Host header and the OAuth 1.0a signature keep the original URL, so a transparent proxy
+    (or a test fake) sees exactly what X would.
+    """
+    target = URL(base_url)
+
+    async def redirect(
+        req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        if req.url.host in TWEEPY_HOSTS and target.host is not None:
+            req.url = req.url.with_scheme(target.scheme).with_host(target.host)
+            req.url = req.url.with_port(target.explicit_port)
+        return await handler(req)
+
+    return redirect
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _bump_usage(store: Store, chat_id: str, delta: XUsage, config: XConfig) -> None:
+    """Add `delta` to a chat's X usage and refresh its cost line (on the store thread)."""
+    with store.transaction():
+        usage = XUsage.from_json(store.get_state(f"x:usage:{chat_id}")).add(
+            reads=delta.reads, posts=delta.posts, posts_with_url=delta.posts_with_url
+        )
+        line = cost_line(usage, config)
+        store.set_state(f"x:usage:{chat_id}", usage.to_json())
+        store.set_state(f"x:cost:{chat_id}", line)  # shown by `tweetchat show`
+        store.set_state(f"x:costnote:{chat_id}", line)  # used by `tweetchat transcript`
+
+
+class XPlatform(Platform):
+    """Posts as the host (OAuth 1.0a user context); reads with the app's bearer token."""
+
+    name: ClassVar[str] = "x"
+
+    def __init__(
+        self,
+        config: XConfig,
+        *,
+        environ: Mapping[str, str],
+        clock: Clock | None = None,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        rate_wait_cap: float = 900.0,
+        recheck_interval: float = 24 * 3600.0,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.environ = environ
+        self.clock: Clock = clock or SystemClock()
+        self.attempts = attempts
+        self.backoff = backoff
+        self.rate_wait_cap = rate_wait_cap
+        self.recheck_interval = recheck_interval
+        self.store: AsyncStore | None = None
+        self.republish: Republish | None = None
+        self.client: AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._search_limit: tuple[int, float] | None = None  # (remaining, reset epoch)
+        self._reported: set[str] = set()
+
+    # ---- wiring ---------------------------------------------------------------------------
+
+    def use_store(self, store: AsyncStore) -> None:
+        """The store for since_id, costs and chats (App calls this before `start`)."""
+        self.store = store
+
+    def use_republisher(self, republish: Republish) -> None:
+        """How to regenerate a published chat's transcripts after deletions are found."""
+        self.republish = republish
+
+    async def start(self) -> None:
+        cfg = self.config
+        access_token = secret(cfg.access_token_env, self.environ)
+        self.client = AsyncClient(
+            bearer_token=secret(cfg.bearer_token_env, self.environ),
+            consumer_key=secret(cfg.consumer_key_env, self.environ),
+            consumer_secret=secret(cfg.consumer_secret_env, self.environ),
+            access_token=access_token,
+            access_token_secret=secret(cfg.access_token_secret_env, self.environ),
+            return_type=aiohttp.ClientResponse,  # keeps the x-rate-limit-* headers
+            wait_on_rate_limit=False,
+        )
+        middlewares = (redirect_middleware(cfg.api_base_url),) if cfg.api_base_url else ()
+        self._session = aiohttp.ClientSession(
+            middlewares=middlewares, timeout=aiohttp.ClientTimeout(total=30)
+        )
+        self.client.session = self._session
+        # X issues user-context access tokens as "<user id>-<secret part>".
+        user_id = access_token.split("-", 1)[0]
+        self.bot_user_id = user_id if user_id.isdigit() else ""
+        self._stopping.clear()
+        if self.store is not None:
+            self._tasks = [
+                asyncio.create_task(self._poll_loop(), name="x-poll"),
+                asyncio.create_task(self._recheck_loop(), name="x-recheck"),
+            ]
+        else:
+            logger.warning("x: no store given; capture and deletion re-checks are off")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks = []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.client = None
+
+    # ---- requests -------------------------------------------------------------------------
+
+    def _api(self) -> AsyncClient:
+        if self.client is None:
+            raise XPostError("the X platform is not started")
+        return self.client
+
+    async def _request(
+        self, what: str, call: Callable[[], Awaitable[aiohttp.ClientResponse]]
+    ) -> dict[str, Any]:
+        """One API call with X's failure rules; returns the JSON body or raises XPostError."""
+
+        async def once() -> dict[str, Any]:
+            try:
+                response = await call()
+            except tweepy.TooManyRequests as exc:
+                raise _Transient("rate limited by X (429)", self._reset_wait(exc)) from exc
+            except tweepy.TwitterServerError as exc:
+                raise _Transient(f"X server error: {_one_line(exc)}") from exc
+            except tweepy.Unauthorized as exc:
+                raise XPostError(
+                    f"X rejected the credentials while {what} ({_one_line(exc)}); check the "
+                    f"keys in {self.config.consumer_key_env}, {self.config.access_token_env} "
+                    f"and {self.config.bearer_token_env}"
+                ) from exc
+            except tweepy.Forbidden as exc:
+                raise XPostError(f"X refused {what}: {_one_line(exc)}") from exc
+            except tweepy.HTTPException as exc:
+                status = exc.response.status
+                if status == 402:
+                    raise XPostError(
+                        f"X credits are exhausted: {what} was refused (402); "
+                        "top up the account's credits to resume"
+                    ) from exc
+                raise XPostError(f"X refused {what}: {_one_line(exc)}") from exc
+            except aiohttp.ContentTypeError as exc:  # an error page that is not X's JSON
+                if exc.status >= 500 or exc.status == 429:
+                    raise _Transient(f"X answered {exc.status} without JSON") from exc
+                raise XPostError(f"X refused {what} ({exc.status}, not JSON)") from exc
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                raise _Transient(f"connection to X failed: {exc!r}") from exc
+            except TimeoutError as exc:
+                raise _Transient("X did not answer in time") from exc
+            self._note_limits(response)
+            body = await response.json()
+            return body if isinstance(body, dict) else {}
+
+        try:
+            return await retry(
+                once,
+                what=f"x: {what}",
+                attempts=self.attempts,
+                base=self.backoff,
+                cap=self.rate_wait_cap,
+                retry_on=(_Transient,),
+                delay_hint=lambda exc: exc.wait if isinstance(exc, _Transient) else None,
+            )
+        except RetryError as exc:
+            raise XPostError(f"{what} failed after {self.attempts} attempts: {exc.__cause__}") from exc
+
+    @staticmethod
+    def _reset_wait(exc: tweepy.TooManyRequests) -> float | None:
+        reset = exc.reset_time
+        return None if reset is None else max(0.0, reset - time.time())
+
+    def _note_limits(self, response: aiohttp.ClientResponse) -> None:
+        if response.url.path.endswith("/search/recent"):
+            remaining = response.headers.get("x-rate-limit-remaining", "")
+            reset = response.headers.get("x-rate-limit-reset", "")
+            if remaining.isdigit() and reset.isdigit():
+                self._search_limit = (int(remaining), float(reset))
+
+    async def _add_usage(self, chat_id: str | None, delta: XUsage) -> None:
+        if self.store is None or chat_id is None:
+            return
+        await self.store.call(_bump_usage, self.store.sync, chat_id, delta, self.config)
+
+    # ---- posting --------------------------------------------------------------------------
+
+    async def send(self, channel: str, text: str) -> SentPost:
+        """Post `text` as a standalone post from the host account."""
+        size = weighted_length(text)
+        if size > self.config.max_post_length:
+            raise XPostError(
+                f"too long for X: {size} characters as X counts them "
+                f"(at most {self.config.max_post_length}): {text[:60]!r}"
+            )
+        client = self._api()
+        payload = await self._request(
+            "posting", functools.partial(client.create_tweet, text=text, user_auth=True)
+        )
+        tweet_id = str((payload.get("data") or {}).get("id", ""))
+        if not tweet_id:
+            raise XPostError(f"X accepted the post but returned no id: {payload!r:.200}")
+        url_post = has_url(text)
+        await self._add_usage(
+            await self._chat_for_post(text),
+            XUsage(posts=0 if url_post else 1, posts_with_url=1 if url_post else 0),
+        )
+        return SentPost(tweet_id, self.clock.now(), f"https://x.com/i/status/{tweet_id}")
+
+    async def _chat_for_post(self, text: str) -> str | None:
+        """The chat a post belongs to: the X chat nearest in time whose hashtag it carries."""
+        if self.store is None:
+            return None
+        now = self.clock.now()
+        chats = [
+            c
+            for c in await self.store.list_chats()
+            if c.status != ChatStatus.CANCELLED
+            and any(t.platform == self.name for t in c.targets)
+            and has_hashtag(text, c.hashtag)
+        ]
+        if not chats:
+            return None
+        return min(chats, key=lambda c: abs((c.start - now).total_seconds())).id
+
+    async def cost_note(self, chat_id: str) -> str:
+        """The running cost line of a chat ('' when it has used nothing on X)."""
+        if self.store is None:
+            return ""
+        raw = await self.store.get_state(f"x:usage:{chat_id}")
+        return "" if raw is None else cost_line(XUsage.from_json(raw), self.config)
+
+    # ---- capture --------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.poll_once()
+            except XPostError as exc:
+                self._report(f"x: capture failed: {exc}")
+            except Exception:
+                logger.warning("x: capture failed unexpectedly; retrying next poll", exc_info=True)
+            await self._pause(self._poll_delay())
+
+    def _report(self, message: str) -> None:
+        """Log a persistent failure loudly once, then quietly (polling repeats it)."""
+        if message in self._reported:
+            logger.warning("%s", message)
+        else:
+            self._reported.add(message)
+            logger.error("%s", message)
+
+    def _poll_delay(self) -> float:
+        delay = self.config.poll_interval
+        if self._search_limit is not None:
+            remaining, reset = self._search_limit
+            if remaining <= 0:
+                delay = max(delay, min(self.rate_wait_cap, reset - time.time()))
+        return delay
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            pass
+
+    async def _capture_chats(self) -> dict[str, list[Chat]]:
+        """Chats inside their capture window (start - 15 min .. grace end), by hashtag."""
+        assert self.store is not None
+        now = self.clock.now()
+        margin = timedelta(seconds=self.config.poll_interval)  # one last poll after grace
+        groups: dict[str, list[Chat]] = {}
+        for chat in await self.store.list_chats(OPEN_STATUSES):
+            if not any(t.platform == self.name for t in chat.targets):
+                continue
+            if chat.start - EARLY_CAPTURE <= now <= chat.grace_end + margin:
+                groups.setdefault(chat.hashtag.casefold(), []).append(chat)
+        return groups
+
+    async def poll_once(self) -> int:
+        """Search once for every live X chat's hashtag; returns the number of posts emitted."""
+        total = 0
+        for chats in (await self._capture_chats()).values():
+            total += await self._poll_hashtag(sorted(chats, key=lambda c: c.start))
+        return total
+
+    async def _poll_hashtag(self, chats: list[Chat]) -> int:
+        assert self.store is not None
+        client = self._api()
+        hashtag = chats[0].hashtag
+        key = since_key(hashtag)
+        since_id = await self.store.get_state(key)
+        params: dict[str, Any] = {
+            "max_results": self.config.max_results,
+            "expansions": list(EXPANSIONS),
+            "tweet_fields": list(TWEET_FIELDS),
+            "user_fields": list(USER_FIELDS),
+        }
+        if since_id:
+            params["since_id"] = since_id
+        else:
+            oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
+            params["start_time"] = max(chats[0].start - EARLY_CAPTURE, oldest)
+        query = search_query(hashtag, await self._conversations(chats))
+        pages: list[dict[str, Any]] = []
+        newest = ""
+        token: str | None = None
+        while True:
+            # Walk every page before emitting, so since_id only moves past a complete batch.
+            call = functools.partial(client.search_recent_tweets, query, next_token=token, **params)
+            payload = await self._request(f"searching {hashtag}", call)
+            pages.append(payload)
+            meta = payload.get("meta") or {}
+            newest = newest or str(meta.get("newest_id") or "")
+            token = meta.get("next_token")
+            if not token:
+                break
+        messages = page_messages(pages, bot_user_id=self.bot_user_id)
+        for message in messages:
+            await self.emit(message)  # returns once the message is committed
+        if newest:
+            await self.store.set_state(key, newest)
+        await self._add_usage(chats[0].id, XUsage(reads=sum(posts_read(p) for p in pages)))
+        if messages:
+            logger.debug("x: %d posts for %s", len(messages), hashtag)
+        return len(messages)
+
+    async def _conversations(self, chats: Sequence[Chat]) -> list[str]:
+        """Ids of the bot's X posts for these chats, newest first (replies may lack the tag)."""
+        assert self.store is not None
+        sent: list[tuple[datetime, str]] = []
+        for chat in chats:
+            for post in await self.store.posts(chat.id):
+                if post.platform == self.name and post.status == "sent" and post.posted_at:
+                    sent.append((post.posted_at, post.platform_message_id))
+        return [post_id for _, post_id in sorted(sent, reverse=True) if post_id.isdigit()]
+
+    # ---- deletions ------------------------------------------------------------------------
+
+    async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
+        """Which captured posts X still returns (100 per lookup); None if X cannot be asked."""
+        ids = list(dict.fromkeys(i for i in platform_ids if i.isdigit()))
+        if not ids:
+            return set()
+        client = self._api()
+        found: set[str] = set()
+        reads = 0
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            batch = ids[start : start + LOOKUP_BATCH]
+            call = functools.partial(
+                client.get_tweets, batch, tweet_fields=["edit_history_tweet_ids"]
+            )
+            try:
+                payload = await self._request("looking up captured posts", call)
+            except XPostError as exc:
+                logger.warning("x: cannot tell which posts still exist: %s", exc)
+                return None
+            reads += posts_read(payload)
+            for tweet in payload.get("data") or ():
+                found.add(str(tweet["id"]))
+                found.update(str(i) for i in tweet.get("edit_history_tweet_ids") or ())
+            for error in payload.get("errors") or ():
+                # Only "not found" means deleted; a post we may not see (protected) stays.
+                if "resource-not-found" not in str(error.get("type", "")):
+                    found.add(str(error.get("resource_id") or error.get("value") or ""))
+        if self.store is not None:
+            await self._add_usage(await self.store.message_chat(self.name, ids[0]), XUsage(reads))
+        return found & set(ids)
+
+    async def _recheck_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.recheck_deletions()
+            except Exception:
+                logger.warning("x: re-checking deletions failed", exc_info=True)
+            await self._pause(self.recheck_interval)
+
+    async def recheck_deletions(self) -> int:
+        """Look up the posts of chats published in the last `recheck_days` again; returns gone."""
+        assert self.store is not None
+        now = self.clock.now()
+        total = 0
+        for chat in await self.store.list_chats([ChatStatus.PUBLISHED]):
+            if not any(t.platform == self.name for t in chat.targets):
+                continue
+            if now > chat.grace_end + timedelta(days=self.config.recheck_days):
+                continue
+            key = f"x:rechecked:{chat.id}"
+            last = await self.store.get_state(key)
+            if last is None:  # publishing has just swept it
+                await self.store.set_state(key, iso(now))
+                continue
+            if (now - parse_iso(last)).total_seconds() < self.recheck_interval:
+                continue
+            total += await self._recheck_chat(chat, now)
+            await self.store.set_state(key, iso(now))
+        return total
+
+    async def _recheck_chat(self, chat: Chat, now: datetime) -> int:
+        assert self.store is not None
+        ids = await self.store.message_ids(chat.id, self.name)
+        still = await self.existing(ids)
+        if still is None:
+            return 0
+        gone = [i for i in ids if i not in still]
+        for platform_id in gone:
+            await self.store.mark_deleted(self.name, platform_id, now)
+        if gone:
+            logger.info("x: %d posts of %s were deleted; regenerating", len(gone), chat.id)
+            if self.republish is not None:
+                await self.republish(chat)
+        return len(gone)

@@ -1,0 +1,81 @@
+"""X's pay-per-use arithmetic: the weighted post length and the running cost estimate of a chat.
+
+Pure functions and a small value type; the adapter keeps the counts in the store's state table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+
+from bot.config import XConfig
+
+URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
+URL_WEIGHT = 23  # every link counts as a t.co link, whatever its length
+
+
+def weighted_length(text: str) -> int:
+    """The length X counts against its limit (twitter-text v3: links 23, most non-Latin 2)."""
+    text = unicodedata.normalize("NFC", text)
+    length = URL_WEIGHT * len(URL_RE.findall(text))
+    for ch in URL_RE.sub("", text):
+        cp = ord(ch)
+        light = cp <= 4351 or 8192 <= cp <= 8205 or 8208 <= cp <= 8223 or 8242 <= cp <= 8247
+        length += 1 if light else 2
+    return length
+
+
+def has_url(text: str) -> bool:
+    """Whether X bills this post at the (much higher) price of a post with a link."""
+    return URL_RE.search(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class XUsage:
+    """What one chat has cost on X so far: posts read, posts created (with a link or not)."""
+
+    reads: int = 0
+    posts: int = 0
+    posts_with_url: int = 0
+
+    def add(self, *, reads: int = 0, posts: int = 0, posts_with_url: int = 0) -> XUsage:
+        return XUsage(self.reads + reads, self.posts + posts, self.posts_with_url + posts_with_url)
+
+    def dollars(self, config: XConfig) -> float:
+        return (
+            self.reads * config.price_per_read
+            + self.posts * config.price_per_post
+            + self.posts_with_url * config.price_per_post_with_url
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> XUsage:
+        """Parse what `to_json` wrote; anything unreadable counts as no usage yet."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            return cls(int(data["reads"]), int(data["posts"]), int(data["posts_with_url"]))
+        except (ValueError, KeyError, TypeError):
+            return cls()
+
+
+def _price(value: float) -> str:
+    return f"${value:g}" if value < 0.01 else f"${value:.2f}"
+
+
+def cost_line(usage: XUsage, config: XConfig) -> str:
+    """One line for the host: counts, the estimate and the prices it assumes."""
+    created = usage.posts + usage.posts_with_url
+    prices = f"at {_price(config.price_per_read)}/read, {_price(config.price_per_post)}/post"
+    if usage.posts_with_url:
+        prices += f", {_price(config.price_per_post_with_url)}/post with a link"
+    return (
+        f"X API cost estimate: {usage.reads} posts read, {created} posts created"
+        f" ≈ ${usage.dollars(config):.2f} ({prices})"
+    )

@@ -1,0 +1,144 @@
+"""Reading X: the recent-search request the bot makes and the mapping of its tweets to messages.
+
+Pure: no client, no clock. `tweet_message` turns one tweet of a search (or lookup) payload,
+with the users of its ``includes``, into the neutral `IncomingMessage` that capture reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from archive.models import IncomingMessage
+
+TWEPOCH_MS = 1288834974657  # the epoch of X's snowflake ids
+EXPANSIONS = ("author_id", "referenced_tweets.id")
+TWEET_FIELDS = (
+    "created_at",
+    "author_id",
+    "conversation_id",
+    "referenced_tweets",
+    "entities",
+    "edit_history_tweet_ids",
+)
+USER_FIELDS = ("username", "name")
+
+
+MAX_QUERY = 512  # X's limit on a recent-search query
+
+
+def search_query(hashtag: str, conversation_ids: Sequence[str] = ()) -> str:
+    """The recent-search query for a chat's hashtag; retweets are never wanted.
+
+    Replies in the conversations of the bot's posts (a question, the intro) are included
+    even without the hashtag, as many of them are answers. Conversations go in newest first
+    while the query stays within X's limit.
+    """
+    terms = [hashtag]
+    for conversation in conversation_ids:
+        candidate = [*terms, f"conversation_id:{conversation}"]
+        if len(_join(candidate)) > MAX_QUERY:
+            break
+        terms = candidate
+    return _join(terms)
+
+
+def _join(terms: Sequence[str]) -> str:
+    if len(terms) == 1:
+        return f"{terms[0]} -is:retweet"
+    return f"({' OR '.join(terms)}) -is:retweet"
+
+
+def since_key(hashtag: str) -> str:
+    """The state key holding the newest tweet id already captured for a hashtag."""
+    return f"x:since:{hashtag.casefold()}"
+
+
+def snowflake_time(tweet_id: str) -> datetime:
+    """The creation instant encoded in an X id (used for the first version of an edited post)."""
+    ms = (int(tweet_id) >> 22) + TWEPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def parse_x_time(text: str) -> datetime:
+    """``2026-03-02T18:00:00.000Z`` as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def users_by_id(payload: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    users = (payload.get("includes") or {}).get("users") or []
+    return {str(u["id"]): u for u in users if "id" in u}
+
+
+def _reference(tweet: Mapping[str, Any], kind: str) -> str:
+    for ref in tweet.get("referenced_tweets") or ():
+        if ref.get("type") == kind:
+            return str(ref.get("id", ""))
+    return ""
+
+
+def tweet_message(
+    tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], *, bot_user_id: str = ""
+) -> IncomingMessage:
+    """One tweet as an `IncomingMessage`.
+
+    An edited post keeps the id of its first version (so the stored row is updated, not
+    duplicated) and its creation time; ``edited_at`` is when the newest version was made.
+    A reply or a quote points at the post it answers, so replies to a question post count.
+    """
+    tweet_id = str(tweet["id"])
+    history = [str(i) for i in tweet.get("edit_history_tweet_ids") or (tweet_id,)]
+    first_id = history[0]
+    created = parse_x_time(tweet["created_at"]) if tweet.get("created_at") else None
+    version_time = created or snowflake_time(tweet_id)
+    edited = len(history) > 1 and first_id != tweet_id
+    author_id = str(tweet.get("author_id", ""))
+    author = users.get(author_id, {})
+    handle = str(author.get("username", ""))
+    mentions = tuple(
+        str(m["username"])
+        for m in (tweet.get("entities") or {}).get("mentions") or ()
+        if m.get("username")
+    )
+    permalink = f"https://x.com/{handle}/status/{tweet_id}" if handle else ""
+    return IncomingMessage(
+        platform="x",
+        platform_id=first_id,
+        channel="",
+        author_id=author_id,
+        author_name=str(author.get("name", handle)),
+        author_handle=handle,
+        text=str(tweet.get("text", "")),
+        created_at=snowflake_time(first_id) if edited else version_time,
+        reply_to=_reference(tweet, "replied_to") or _reference(tweet, "quoted"),
+        is_repost=bool(_reference(tweet, "retweeted")),
+        is_bot=bool(bot_user_id) and author_id == bot_user_id,
+        permalink=permalink,
+        edited_at=version_time if edited else None,
+        mentions=mentions,
+        raw={"tweet": dict(tweet), "author": dict(author)},
+    )
+
+
+def page_messages(
+    pages: Sequence[Mapping[str, Any]], *, bot_user_id: str = ""
+) -> list[IncomingMessage]:
+    """Every tweet of a walk through search pages (newest first), as messages oldest first."""
+    tweets: list[tuple[int, IncomingMessage]] = []
+    for payload in pages:
+        users = users_by_id(payload)
+        for tweet in payload.get("data") or ():
+            message = tweet_message(tweet, users, bot_user_id=bot_user_id)
+            tweets.append((int(tweet["id"]), message))
+    tweets.sort(key=lambda pair: pair[0])
+    return [message for _, message in tweets]
+
+
+def posts_read(payload: Mapping[str, Any]) -> int:
+    """How many posts X bills for one response: the results and the referenced posts."""
+    data = payload.get("data") or ()
+    if isinstance(data, Mapping):
+        data = (data,)
+    included = (payload.get("includes") or {}).get("tweets") or ()
+    return len(data) + len(included)

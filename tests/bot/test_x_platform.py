@@ -1,0 +1,493 @@
+"""The X adapter with the real tweepy AsyncClient against the loopback X fake and a real store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.models import Chat, ChatStatus, MessageKind, Question, Target
+from archive.store import AsyncStore
+from bot.config import XConfig
+from bot.facilitator import Facilitator
+from bot.platforms.local import LocalPlatform
+from bot.platforms.x import XPlatform, XPostError
+from bot.platforms.x_cost import XUsage, cost_line, weighted_length
+from scheduler.plan import PlanError, parse_chat_plan
+from tests.fakes.conftest import ErrorLogCatcher, no_error_logs  # noqa: F401
+from tests.fakes.x_server import FakeX
+
+ALICE = {"id": "2001", "username": "alice", "name": "Alice A."}
+BOB = {"id": "2002", "username": "bob_qi", "name": "Bob"}
+POST = "/2/tweets"
+SEARCH = "/2/tweets/search/recent"
+
+
+def environ_for(fake: FakeX) -> dict[str, str]:
+    creds = fake.credentials
+    return {
+        "X_BEARER_TOKEN": creds["bearer_token"],
+        "X_CONSUMER_KEY": creds["consumer_key"],
+        "X_CONSUMER_SECRET": creds["consumer_secret"],
+        "X_ACCESS_TOKEN": creds["access_token"],
+        "X_ACCESS_TOKEN_SECRET": creds["access_token_secret"],
+    }
+
+
+def x_config(fake: FakeX, **overrides: object) -> XConfig:
+    return replace(
+        XConfig(enabled=True, api_base_url=fake.base_url, poll_interval=0.05, max_results=10),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def live_chat(chat_id: str = "wedocs", **overrides: object) -> Chat:
+    now = datetime.now(UTC)
+    chat = Chat(
+        id=chat_id,
+        title="Patients in QI",
+        hashtag="#WeDocs",
+        start=now - timedelta(minutes=5),
+        end=now + timedelta(minutes=55),
+        timezone="Europe/London",
+        questions=(Question(1, "How do you involve patients?", timedelta(minutes=5)),),
+        targets=(Target("x"),),
+        status=ChatStatus.LIVE,
+    )
+    return replace(chat, **overrides)  # type: ignore[arg-type]
+
+
+async def no_publish(chat: Chat) -> dict[str, object]:
+    return {}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeX]:
+    async with FakeX() as server:
+        yield server
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
+    s = AsyncStore(tmp_path / "tweetchat.db")
+    yield s
+    await s.aclose()
+
+
+@pytest.fixture
+async def x(fake: FakeX, store: AsyncStore) -> AsyncIterator[XPlatform]:
+    """A started adapter whose background polling is idle (no chat in the store yet)."""
+    platform = XPlatform(
+        x_config(fake, poll_interval=3600.0), environ=environ_for(fake), backoff=0.01
+    )
+    platform.use_store(store)
+    await platform.start()
+    yield platform
+    await platform.stop()
+
+
+async def with_chat(store: AsyncStore, x: XPlatform, chat: Chat | None = None) -> Facilitator:
+    """Store a live X chat and attach a real facilitator as the adapter's sink."""
+    await store.add_chat(chat or live_chat())
+    return Facilitator(store, {"x": x}, publisher=no_publish, post_backoff=0.01)
+
+
+# -- posting -------------------------------------------------------------------------------------
+
+
+async def test_send_posts_a_standalone_post_as_the_host_with_user_context(
+    fake: FakeX, x: XPlatform, no_error_logs: ErrorLogCatcher
+) -> None:
+    sent = await x.send("", "Q1: How do you involve patients? #WeDocs")
+
+    [post] = fake.posts_by_host()
+    assert sent.platform_message_id == post.id
+    assert post.reply_to is None and post.quote_of is None
+    [request] = fake.requests_to(POST, "POST")
+    assert request.auth == "oauth1"
+    assert request.json == {"text": "Q1: How do you involve patients? #WeDocs"}
+
+
+async def test_facilitator_records_the_x_post_ids_of_intro_and_question(
+    fake: FakeX, store: AsyncStore, x: XPlatform, no_error_logs: ErrorLogCatcher
+) -> None:
+    facilitator = await with_chat(store, x)
+    chat = await store.get_chat("wedocs")
+
+    await facilitator.post(chat, "intro", Target("x"), "Welcome to #WeDocs!")
+    await facilitator.post(chat, "q1", Target("x"), "Q1: How do you involve patients? #WeDocs")
+
+    posts = {p.action_key: p for p in await store.posts("wedocs")}
+    host_posts = fake.posts_by_host()
+    assert [posts["intro"].platform_message_id, posts["q1"].platform_message_id] == [
+        t.id for t in host_posts
+    ]
+    assert {p.status for p in posts.values()} == {"sent"}
+
+
+async def test_a_post_too_long_by_x_weighting_is_refused_without_calling_x(
+    fake: FakeX, x: XPlatform
+) -> None:
+    text = "Q1: " + "患者" * 70 + " #WeDocs"  # 152 characters, 292 as X counts them
+    assert len(text) < 280 < weighted_length(text)
+
+    with pytest.raises(XPostError, match="too long for X: 292"):
+        await x.send("", text)
+    assert fake.requests_to(POST) == []
+
+
+def test_a_question_too_long_for_x_is_named_when_the_plan_is_read() -> None:
+    long_question = "How " + "very " * 60 + "much?"
+    data = {
+        "title": "Patients in QI",
+        "hashtag": "#WeDocs",
+        "start": "2030-03-05T20:00:00",
+        "timezone": "Europe/London",
+        "targets": [{"platform": "x"}],
+        "questions": ["Short one?", long_question],
+    }
+
+    with pytest.raises(PlanError) as caught:
+        parse_chat_plan(data)
+    assert "questions[1].text: too long for X" in str(caught.value)
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+async def test_unauthorized_gives_up_at_once_naming_the_credentials(
+    fake: FakeX, x: XPlatform
+) -> None:
+    fake.fail_next(POST, 401, method="POST")
+
+    with pytest.raises(XPostError, match="X rejected the credentials.*X_CONSUMER_KEY"):
+        await x.send("", "Q1: anything? #WeDocs")
+    assert len(fake.requests_to(POST, "POST")) == 1
+
+
+async def test_exhausted_credits_give_up_at_once(fake: FakeX, x: XPlatform) -> None:
+    fake.fail_next(POST, 402, method="POST")
+
+    with pytest.raises(XPostError, match="X credits are exhausted"):
+        await x.send("", "Q1: anything? #WeDocs")
+    assert len(fake.requests_to(POST, "POST")) == 1
+
+
+async def test_a_rate_limit_with_a_reset_header_is_waited_out_then_retried(
+    fake: FakeX, x: XPlatform
+) -> None:
+    reset = int(time.time()) + 1
+    fake.fail_next(POST, 429, headers={"x-rate-limit-reset": str(reset)}, method="POST")
+    started = time.monotonic()
+
+    await x.send("", "Q1: anything? #WeDocs")
+
+    assert time.time() >= reset - 0.05  # waited for the reset, not the tiny back-off
+    assert time.monotonic() - started < 5
+    assert [r.status for r in fake.requests_to(POST, "POST")] == [429, 201]
+
+
+async def test_a_rate_limit_without_a_reset_header_is_retried_with_back_off(
+    fake: FakeX, x: XPlatform
+) -> None:
+    fake.fail_next(POST, 429, headers={}, method="POST")
+
+    await x.send("", "Q1: anything? #WeDocs")
+
+    assert [r.status for r in fake.requests_to(POST, "POST")] == [429, 201]
+
+
+async def test_a_reset_far_away_is_capped(fake: FakeX, store: AsyncStore) -> None:
+    platform = XPlatform(
+        x_config(fake), environ=environ_for(fake), backoff=0.01, rate_wait_cap=0.2
+    )
+    await platform.start()
+    try:
+        reset = str(int(time.time()) + 3600)
+        fake.fail_next(POST, 429, headers={"x-rate-limit-reset": reset}, method="POST")
+        started = time.monotonic()
+        await platform.send("", "Q1: anything? #WeDocs")
+    finally:
+        await platform.stop()
+    assert time.monotonic() - started < 2
+
+
+async def test_server_errors_are_retried_within_bounds(fake: FakeX, x: XPlatform) -> None:
+    fake.fail_next(POST, 503, times=2, method="POST")
+
+    await x.send("", "Q1: anything? #WeDocs")
+
+    assert [r.status for r in fake.requests_to(POST, "POST")] == [503, 503, 201]
+
+
+async def test_server_errors_give_up_after_the_last_attempt(fake: FakeX, x: XPlatform) -> None:
+    fake.fail_next(POST, 503, times=10, method="POST")
+
+    with pytest.raises(XPostError, match="posting failed after 4 attempts"):
+        await x.send("", "Q1: anything? #WeDocs")
+    assert len(fake.requests_to(POST, "POST")) == 4
+
+
+async def test_a_dropped_connection_is_retried(fake: FakeX, x: XPlatform) -> None:
+    fake.drop_next(POST, method="POST")
+
+    sent = await x.send("", "Q1: anything? #WeDocs")
+
+    assert [r.status for r in fake.requests_to(POST, "POST")] == [0, 201]
+    assert [t.id for t in fake.posts_by_host()] == [sent.platform_message_id]
+
+
+async def test_when_x_refuses_the_host_is_told_and_the_chat_goes_on_locally(
+    fake: FakeX, store: AsyncStore, x: XPlatform, tmp_path: Path, no_error_logs: ErrorLogCatcher
+) -> None:
+    no_error_logs.allow(r"bot\.facilitator$")  # the failure is logged at ERROR by design
+    local = LocalPlatform(tmp_path / "local.db")
+    await local.start()
+    try:
+        chat = live_chat(targets=(Target("x"), Target("local", "main")))
+        await store.add_chat(chat)
+        facilitator = Facilitator(
+            store, {"x": x, "local": local}, publisher=no_publish, post_backoff=0.01
+        )
+        told: list[str] = []
+
+        async def notify(chat: Chat, text: str) -> None:
+            told.append(text)
+
+        facilitator.notifiers.append(notify)
+        fake.fail_next(POST, 402, method="POST")
+
+        for target in chat.targets:
+            await facilitator.post(chat, "q1", target, "Q1: anything? #WeDocs")
+    finally:
+        await local.stop()
+
+    statuses = {p.platform: p.status for p in await store.posts(chat.id)}
+    assert statuses == {"x": "failed", "local": "sent"}
+    assert len(told) == 1 and "q1 on x" in told[0] and "X credits are exhausted" in told[0]
+    assert len(fake.requests_to(POST, "POST")) == 1
+
+
+# -- capture -------------------------------------------------------------------------------------
+
+
+async def test_a_poll_captures_hashtag_posts_with_author_and_permalink(
+    fake: FakeX, store: AsyncStore, x: XPlatform, no_error_logs: ErrorLogCatcher
+) -> None:
+    await with_chat(store, x)
+    tweet = fake.add_tweet(ALICE, "A1: We co-design with @bob_qi #WeDocs")
+
+    assert await x.poll_once() == 1
+
+    [msg] = await store.messages("wedocs")
+    assert (msg.platform_id, msg.author_handle, msg.author_name) == (tweet, "alice", "Alice A.")
+    assert msg.kind == MessageKind.ANSWER and msg.question_keys == ("1",)
+    assert msg.permalink == f"https://x.com/alice/status/{tweet}"
+    assert msg.mentions == ("bob_qi",)
+
+
+async def test_the_search_asks_for_the_fields_capture_needs_without_retweets(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+
+    await x.poll_once()
+
+    [request] = fake.requests_to(SEARCH)
+    assert request.auth == "bearer"
+    assert request.query["query"] == "#WeDocs -is:retweet"
+    assert set(request.query["expansions"].split(",")) == {"author_id", "referenced_tweets.id"}
+    assert {"created_at", "referenced_tweets", "entities", "edit_history_tweet_ids"} <= set(
+        request.query["tweet.fields"].split(",")
+    )
+    assert set(request.query["user.fields"].split(",")) == {"username", "name"}
+
+
+async def test_since_id_is_stored_and_used_by_the_next_poll(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    first = fake.add_tweet(ALICE, "Hello #WeDocs")
+    await x.poll_once()
+    second = fake.add_tweet(BOB, "Hi all #WeDocs")
+
+    assert await x.poll_once() == 1
+
+    assert await store.get_state("x:since:#wedocs") == second
+    assert fake.requests_to(SEARCH)[-1].query["since_id"] == first
+    assert len(await store.messages("wedocs")) == 2
+
+
+async def test_every_page_is_walked_and_emitted_oldest_first(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    ids = [fake.add_tweet(ALICE, f"Thought {n} #WeDocs") for n in range(25)]
+
+    assert await x.poll_once() == 25
+
+    assert len(fake.requests_to(SEARCH)) == 3
+    assert "next_token" in fake.requests_to(SEARCH)[-1].query
+    stored = await store.call(
+        lambda s: [r[0] for r in s.conn.execute("SELECT platform_id FROM messages ORDER BY id")],
+        store.sync,
+    )
+    assert stored == ids
+    assert await store.get_state("x:since:#wedocs") == ids[-1]
+
+
+async def test_a_reply_to_the_question_post_without_hashtag_is_attributed(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    facilitator = await with_chat(store, x)
+    chat = await store.get_chat("wedocs")
+    question = await facilitator.post(chat, "q1", Target("x"), "Q1: How? #WeDocs")
+    assert question is not None
+    reply = fake.add_tweet(BOB, "We ask them first", reply_to=question.platform_message_id)
+
+    await x.poll_once()
+
+    assert f"conversation_id:{question.platform_message_id}" in (
+        fake.requests_to(SEARCH)[-1].query["query"]
+    )
+    by_id = {m.platform_id: m for m in await store.messages("wedocs")}
+    assert by_id[reply].question_keys == ("1",)
+    assert by_id[reply].reply_to == question.platform_message_id
+    assert by_id[question.platform_message_id].kind == MessageKind.QUESTION
+
+
+async def test_an_edit_updates_the_first_version_instead_of_adding_a_row(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    original = fake.add_tweet(ALICE, "A1: we co-desing #WeDocs")
+    await x.poll_once()
+    fake.edit_tweet(original, "A1: we co-design #WeDocs")
+
+    await x.poll_once()
+
+    [msg] = await store.messages("wedocs")
+    assert msg.platform_id == original
+    assert msg.text == "A1: we co-design #WeDocs"
+    assert msg.edited_at is not None and msg.edited_at >= msg.created_at
+
+
+async def test_a_retweet_is_never_captured(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    original = fake.add_tweet(ALICE, "A1: co-design #WeDocs")
+    fake.add_tweet(BOB, "", retweet_of=original)
+
+    await x.poll_once()
+
+    assert [m.platform_id for m in await store.messages("wedocs")] == [original]
+
+
+async def test_a_quote_points_at_the_quoted_post(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    original = fake.add_tweet(ALICE, "A1: co-design #WeDocs")
+    quote = fake.add_tweet(BOB, "So true #WeDocs", quote_of=original)
+
+    await x.poll_once()
+
+    by_id = {m.platform_id: m for m in await store.messages("wedocs")}
+    assert by_id[quote].reply_to == original
+
+
+async def test_no_search_outside_the_capture_window(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    later = datetime.now(UTC) + timedelta(hours=2)
+    await with_chat(store, x, live_chat(start=later, end=later + timedelta(hours=1)))
+
+    assert await x.poll_once() == 0
+    assert fake.requests_to(SEARCH) == []
+
+
+async def test_a_failed_search_keeps_since_id_for_the_next_poll(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    fake.add_tweet(ALICE, "Hello #WeDocs")
+    await x.poll_once()
+    since = await store.get_state("x:since:#wedocs")
+    fake.add_tweet(BOB, "Hi #WeDocs")
+    fake.fail_next(SEARCH, 503, times=4)
+
+    with pytest.raises(XPostError):
+        await x.poll_once()
+    assert await store.get_state("x:since:#wedocs") == since
+    assert await x.poll_once() == 1
+
+
+# -- deletions -----------------------------------------------------------------------------------
+
+
+async def test_existing_looks_up_in_batches_of_100_and_omits_deleted_posts(
+    fake: FakeX, x: XPlatform
+) -> None:
+    ids = [fake.add_tweet(ALICE, f"Thought {n} #WeDocs") for n in range(150)]
+    fake.delete_tweet(ids[3])
+    fake.delete_tweet(ids[120])
+
+    still = await x.existing(ids)
+
+    assert still == set(ids) - {ids[3], ids[120]}
+    assert [len(r.query["ids"].split(",")) for r in fake.requests_to("/2/tweets", "GET")] == [
+        100,
+        50,
+    ]
+
+
+async def test_existing_cannot_tell_when_x_fails(fake: FakeX, x: XPlatform) -> None:
+    ids = [fake.add_tweet(ALICE, "Hello #WeDocs")]
+    fake.fail_next("/2/tweets", 401, method="GET")
+
+    assert await x.existing(ids) is None
+
+
+async def test_an_edited_post_still_exists_under_its_first_id(fake: FakeX, x: XPlatform) -> None:
+    original = fake.add_tweet(ALICE, "A1: typo #WeDocs")
+    fake.edit_tweet(original, "A1: fixed #WeDocs")
+
+    assert await x.existing([original]) == {original}
+
+
+# -- cost ----------------------------------------------------------------------------------------
+
+
+async def test_reads_and_posts_add_up_to_the_cost_line(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    for n in range(3):
+        fake.add_tweet(ALICE, f"A{n + 1}: yes #WeDocs")
+    await x.send("", "Q1: How? #WeDocs")
+    await x.send("", "Transcript: https://example.org/wedocs #WeDocs")
+    await x.poll_once()  # the 3 answers and the bot's 2 posts
+
+    note = await x.cost_note("wedocs")
+
+    expected = XUsage(reads=5, posts=1, posts_with_url=1)
+    assert note == cost_line(expected, x.config)
+    assert note.startswith("X API cost estimate: 5 posts read, 2 posts created ≈ $0.24")
+    assert await store.get_state("x:cost:wedocs") == note
+
+
+def test_the_cost_line_names_the_prices() -> None:
+    line = cost_line(XUsage(reads=412, posts=9), XConfig())
+
+    assert line == (
+        "X API cost estimate: 412 posts read, 9 posts created ≈ $2.15 (at $0.005/read, $0.01/post)"
+    )
+
+
+async def test_a_chat_that_never_used_x_has_no_cost_line(x: XPlatform) -> None:
+    assert await x.cost_note("local-only-chat") == ""
