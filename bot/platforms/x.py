@@ -247,7 +247,9 @@ class XPlatform(Platform):
                 delay_hint=lambda exc: exc.wait if isinstance(exc, _Transient) else None,
             )
         except RetryError as exc:
-            raise XPostError(f"{what} failed after {self.attempts} attempts: {exc.__cause__}") from exc
+            raise XPostError(
+                f"{what} failed after {self.attempts} attempts: {exc.__cause__}"
+            ) from exc
 
     @staticmethod
     def _reset_wait(exc: tweepy.TooManyRequests) -> float | None:

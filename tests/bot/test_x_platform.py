@@ -18,13 +18,16 @@ from bot.platforms.local import LocalPlatform
 from bot.platforms.x import XPlatform, XPostError
 from bot.platforms.x_cost import XUsage, cost_line, weighted_length
 from scheduler.plan import PlanError, parse_chat_plan
-from tests.fakes.conftest import ErrorLogCatcher, no_error_logs  # noqa: F401
+from tests.fakes import conftest as fake_fixtures
+from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.x_server import FakeX
 
 ALICE = {"id": "2001", "username": "alice", "name": "Alice A."}
 BOB = {"id": "2002", "username": "bob_qi", "name": "Bob"}
 POST = "/2/tweets"
 SEARCH = "/2/tweets/search/recent"
+
+no_error_logs = fake_fixtures.no_error_logs  # fail on ERROR records
 
 
 def environ_for(fake: FakeX) -> dict[str, str]:
@@ -164,7 +167,7 @@ async def test_unauthorized_gives_up_at_once_naming_the_credentials(
 ) -> None:
     fake.fail_next(POST, 401, method="POST")
 
-    with pytest.raises(XPostError, match="X rejected the credentials.*X_CONSUMER_KEY"):
+    with pytest.raises(XPostError, match=r"X rejected the credentials.*X_CONSUMER_KEY"):
         await x.send("", "Q1: anything? #WeDocs")
     assert len(fake.requests_to(POST, "POST")) == 1
 
@@ -202,9 +205,7 @@ async def test_a_rate_limit_without_a_reset_header_is_retried_with_back_off(
 
 
 async def test_a_reset_far_away_is_capped(fake: FakeX, store: AsyncStore) -> None:
-    platform = XPlatform(
-        x_config(fake), environ=environ_for(fake), backoff=0.01, rate_wait_cap=0.2
-    )
+    platform = XPlatform(x_config(fake), environ=environ_for(fake), backoff=0.01, rate_wait_cap=0.2)
     await platform.start()
     try:
         reset = str(int(time.time()) + 3600)
@@ -351,8 +352,9 @@ async def test_a_reply_to_the_question_post_without_hashtag_is_attributed(
 
     await x.poll_once()
 
-    assert f"conversation_id:{question.platform_message_id}" in (
-        fake.requests_to(SEARCH)[-1].query["query"]
+    assert (
+        f"conversation_id:{question.platform_message_id}"
+        in (fake.requests_to(SEARCH)[-1].query["query"])
     )
     by_id = {m.platform_id: m for m in await store.messages("wedocs")}
     assert by_id[reply].question_keys == ("1",)
@@ -376,9 +378,7 @@ async def test_an_edit_updates_the_first_version_instead_of_adding_a_row(
     assert msg.edited_at is not None and msg.edited_at >= msg.created_at
 
 
-async def test_a_retweet_is_never_captured(
-    fake: FakeX, store: AsyncStore, x: XPlatform
-) -> None:
+async def test_a_retweet_is_never_captured(fake: FakeX, store: AsyncStore, x: XPlatform) -> None:
     await with_chat(store, x)
     original = fake.add_tweet(ALICE, "A1: co-design #WeDocs")
     fake.add_tweet(BOB, "", retweet_of=original)
