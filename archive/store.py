@@ -139,30 +139,32 @@ class Store:
             ).fetchone()
             if exists and not replace_existing:
                 raise DuplicateChatError(f"a chat with id {chat.id!r} already exists")
+            row = {
+                "id": chat.id,
+                "title": chat.title,
+                "hashtag": chat.hashtag,
+                "hashtag_key": chat.hashtag.casefold(),
+                "start": iso(chat.start),
+                "end": iso(chat.end),
+                "timezone": chat.timezone,
+                "intro": chat.intro,
+                "closing": chat.closing,
+                "grace_seconds": int(chat.grace.total_seconds()),
+                "targets": json.dumps([[t.platform, t.channel] for t in chat.targets]),
+                "hosts": json.dumps(list(chat.hosts)),
+                "reminders": json.dumps(sorted(int(r.total_seconds()) for r in reminders)),
+                "status": str(chat.status),
+                "series_id": chat.series_id,
+                "source": source,
+                "created_at": iso(created),
+            }
             if exists:
+                # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the
+                # cascade would take the chat's posts, messages and controls with it.
                 self.conn.execute("DELETE FROM questions WHERE chat_id = ?", (chat.id,))
-            self.db["chats"].insert(
-                {
-                    "id": chat.id,
-                    "title": chat.title,
-                    "hashtag": chat.hashtag,
-                    "hashtag_key": chat.hashtag.casefold(),
-                    "start": iso(chat.start),
-                    "end": iso(chat.end),
-                    "timezone": chat.timezone,
-                    "intro": chat.intro,
-                    "closing": chat.closing,
-                    "grace_seconds": int(chat.grace.total_seconds()),
-                    "targets": json.dumps([[t.platform, t.channel] for t in chat.targets]),
-                    "hosts": json.dumps(list(chat.hosts)),
-                    "reminders": json.dumps(sorted(int(r.total_seconds()) for r in reminders)),
-                    "status": str(chat.status),
-                    "series_id": chat.series_id,
-                    "source": source,
-                    "created_at": iso(created),
-                },
-                replace=True,
-            )
+                self.db["chats"].update(chat.id, row)
+            else:
+                self.db["chats"].insert(row)
             self.db["questions"].insert_all(
                 {
                     "chat_id": chat.id,
@@ -553,6 +555,149 @@ class Store:
             self.conn.execute(
                 "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value)
             )
+
+    # ---- web archive queries (read-only; used by archive/web) ----------------------------
+
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> Store:
+        """A store on a read-only connection: no migrations, every write refused by SQLite."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA query_only=ON")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.db = sqlite_utils.Database(self.conn)
+        self._tx_depth = 0
+        return self
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT MAX(version) FROM _migrations").fetchone()
+        return int(row[0] or 0)
+
+    def chats_page(
+        self,
+        statuses: Iterable[ChatStatus],
+        *,
+        hashtag_key: str | None = None,
+        newest_first: bool = False,
+        limit: int = -1,
+        offset: int = 0,
+    ) -> list[Chat]:
+        """Chats with one of ``statuses`` (optionally of one hashtag), by start time."""
+        wanted = [str(s) for s in statuses]
+        sql = f"SELECT * FROM chats WHERE status IN ({','.join('?' * len(wanted))})"
+        params: list[Any] = list(wanted)
+        if hashtag_key is not None:
+            sql += " AND hashtag_key = ?"
+            params.append(hashtag_key)
+        order = "DESC" if newest_first else "ASC"
+        sql += f" ORDER BY start {order}, id {order} LIMIT ? OFFSET ?"
+        params += [limit, offset]
+        return [self._chat_from_row(r) for r in self.conn.execute(sql, params).fetchall()]
+
+    def count_chats(self, statuses: Iterable[ChatStatus], *, hashtag_key: str | None = None) -> int:
+        wanted = [str(s) for s in statuses]
+        sql = f"SELECT COUNT(*) FROM chats WHERE status IN ({','.join('?' * len(wanted))})"
+        params: list[Any] = list(wanted)
+        if hashtag_key is not None:
+            sql += " AND hashtag_key = ?"
+            params.append(hashtag_key)
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def hashtags(self) -> list[tuple[str, str, int, datetime]]:
+        """(hashtag as last written, casefolded key, chats, latest start) of every hashtag
+        with a chat that is not cancelled, most recently active first."""
+        rows = self.conn.execute(
+            """
+            SELECT hashtag_key, COUNT(*) AS n, MAX(start) AS latest,
+                   (SELECT c2.hashtag FROM chats c2 WHERE c2.hashtag_key = c.hashtag_key
+                    ORDER BY c2.start DESC LIMIT 1) AS hashtag
+            FROM chats c WHERE status != 'cancelled'
+            GROUP BY hashtag_key ORDER BY latest DESC
+            """
+        ).fetchall()
+        return [(r["hashtag"], r["hashtag_key"], int(r["n"]), parse_iso(r["latest"])) for r in rows]
+
+    def message_counts(self, chat_ids: Sequence[str]) -> dict[str, int]:
+        """Non-deleted messages per chat."""
+        if not chat_ids:
+            return {}
+        marks = ",".join("?" * len(chat_ids))
+        rows = self.conn.execute(
+            f"SELECT chat_id, COUNT(*) FROM messages WHERE chat_id IN ({marks})"
+            " AND deleted_at IS NULL GROUP BY chat_id",
+            list(chat_ids),
+        ).fetchall()
+        counts = dict.fromkeys(chat_ids, 0)
+        counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
+
+    def series_participants(self, hashtag_key: str) -> list[tuple[str, set[str]]]:
+        """(chat id, participant keys) of every non-cancelled chat of a hashtag, oldest
+        first; participants are authors of non-deleted answers, comments and reposts
+        (the same rule as `participation_history`)."""
+        chats = self.conn.execute(
+            "SELECT id FROM chats WHERE hashtag_key = ? AND status != 'cancelled'"
+            " ORDER BY start, id",
+            (hashtag_key,),
+        ).fetchall()
+        out: list[tuple[str, set[str]]] = []
+        for c in chats:
+            rows = self.conn.execute(
+                "SELECT DISTINCT platform || ':' || author_id FROM messages"
+                " WHERE chat_id = ? AND deleted_at IS NULL"
+                " AND kind IN ('answer', 'comment', 'repost')",
+                (c["id"],),
+            ).fetchall()
+            out.append((c["id"], {r[0] for r in rows}))
+        return out
+
+    def search_messages(
+        self, match: str, *, limit: int, offset: int = 0, marks: tuple[str, str] = ("[", "]")
+    ) -> list[tuple[CapturedMessage, str]]:
+        """Shown messages (not deleted, not reposts, not by opted-out participants) whose
+        text matches the FTS5 query ``match``, newest first, with a highlighted snippet."""
+        rows = self.conn.execute(
+            """
+            SELECT m.*, snippet(messages_fts, 0, ?, ?, '…', 24) AS snippet
+            FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+            WHERE messages_fts MATCH ? AND m.deleted_at IS NULL AND m.kind != 'repost'
+              AND NOT EXISTS (SELECT 1 FROM optouts o
+                              WHERE o.platform = m.platform AND o.author_id = m.author_id)
+            ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?
+            """,
+            (marks[0], marks[1], match, limit, offset),
+        ).fetchall()
+        return [(_message_from_row(r), str(r["snippet"])) for r in rows]
+
+    def hidden_handles(self, chat_ids: Sequence[str]) -> set[str]:
+        """Handles of opted-out participants: as recorded at opt-out, and as seen in the
+        messages of ``chat_ids``."""
+        handles = {r[0] for r in self.conn.execute("SELECT handle FROM optouts") if r[0]}
+        if chat_ids:
+            marks = ",".join("?" * len(chat_ids))
+            rows = self.conn.execute(
+                f"SELECT DISTINCT m.author_handle FROM messages m WHERE m.chat_id IN ({marks})"
+                " AND EXISTS (SELECT 1 FROM optouts o"
+                " WHERE o.platform = m.platform AND o.author_id = m.author_id)",
+                list(chat_ids),
+            ).fetchall()
+            handles.update(r[0] for r in rows if r[0])
+        return handles
+
+    def transcript_times(self, chat_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each chat's transcript was last generated, for chats that have one."""
+        if not chat_ids:
+            return {}
+        marks = ",".join("?" * len(chat_ids))
+        rows = self.conn.execute(
+            f"SELECT chat_id, MAX(generated_at) FROM transcripts WHERE chat_id IN ({marks})"
+            " GROUP BY chat_id",
+            list(chat_ids),
+        ).fetchall()
+        return {r[0]: parse_iso(r[1]) for r in rows}
 
 
 _UPSERT_MESSAGE = """

@@ -1,0 +1,278 @@
+"""The web archive's aiohttp application: routes, security headers, error pages, and a
+small pool of read-only database connections used off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from archive.store import NotFoundError, Store
+from archive.web import views
+from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIN_SCHEMA = 2  # the full-text index of migration 2
+MAX_PAGE = 10_000
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self';"
+    " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+HTML = "text/html"
+
+
+class WebArchiveError(Exception):
+    """The archive cannot be served (missing or unmigrated database)."""
+
+
+class ReadPool:
+    """Read-only stores on a few dedicated threads; each call borrows one store."""
+
+    def __init__(self, path: Path, size: int = 4) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="web-db")
+        self._idle: queue.SimpleQueue[Store] = queue.SimpleQueue()
+        self._all: list[Store] = []
+        self._lock = threading.Lock()
+
+    def _borrow(self) -> Store:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            store = Store.open_readonly(self.path)
+            with self._lock:
+                self._all.append(store)
+            return store
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        store = self._borrow()
+        try:
+            return fn(store, *args)
+        finally:
+            self._idle.put(store)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(store, *args)`` on a database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn, args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for store in self._all:
+                store.close()
+            self._all.clear()
+
+
+POOL = web.AppKey("pool", ReadPool)
+SITE = web.AppKey("site", Site)
+
+
+def check_database(path: Path) -> None:
+    """Fail early, with a message, when the database cannot be served."""
+    if not path.is_file():
+        raise WebArchiveError(f"no archive database at {path}")
+    store = Store.open_readonly(path)
+    try:
+        version = store.schema_version()
+    except Exception as exc:
+        raise WebArchiveError(f"{path} is not a tweetchat archive: {exc}") from exc
+    finally:
+        store.close()
+    if version < MIN_SCHEMA:
+        raise WebArchiveError(
+            f"{path} is at schema version {version}; open it once with `tweetchat serve`"
+            " or `tweetchat run` (which migrate it) before serving it read-only"
+        )
+
+
+def _page(request: web.Request) -> int:
+    try:
+        page = int(request.query.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+def _origin(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
+def _html(text: str) -> web.Response:
+    return web.Response(text=text, content_type=HTML, charset="utf-8")
+
+
+async def home(request: web.Request) -> web.Response:
+    app = request.app
+    return _html(await app[POOL].run(views.home_page, app[SITE], _page(request)))
+
+
+async def chat(request: web.Request) -> web.Response:
+    app = request.app
+    ref = request.match_info["ref"]
+    for suffix in views.DOWNLOADS:
+        if ref.endswith(suffix):
+            dl = await app[POOL].run(views.chat_download, ref[: -len(suffix)], suffix)
+            return web.Response(
+                text=dl.body,
+                headers={
+                    "Content-Type": dl.content_type,
+                    "Content-Disposition": f'attachment; filename="{dl.filename}"',
+                },
+            )
+    return _html(await app[POOL].run(views.chat_page, app[SITE], ref))
+
+
+async def tag(request: web.Request) -> web.Response:
+    app = request.app
+    return _html(await app[POOL].run(views.tag_page, app[SITE], request.match_info["tag"]))
+
+
+async def search(request: web.Request) -> web.Response:
+    app = request.app
+    q = request.query.get("q", "")
+    return _html(await app[POOL].run(views.search_page, app[SITE], q, _page(request)))
+
+
+def _calendar(text: str) -> web.Response:
+    return web.Response(
+        text=text,
+        headers={
+            "Content-Type": "text/calendar; charset=utf-8",
+            "Content-Disposition": 'inline; filename="calendar.ics"',
+        },
+    )
+
+
+async def calendar(request: web.Request) -> web.Response:
+    app = request.app
+    now = datetime.now(UTC)
+    return _calendar(await app[POOL].run(views.calendar_feed, app[SITE], _origin(request), now))
+
+
+async def tag_calendar(request: web.Request) -> web.Response:
+    app = request.app
+    now = datetime.now(UTC)
+    tag_name = request.match_info["tag"]
+    return _calendar(
+        await app[POOL].run(views.calendar_feed, app[SITE], _origin(request), now, tag_name)
+    )
+
+
+async def atom(request: web.Request) -> web.Response:
+    app = request.app
+    text = await app[POOL].run(views.atom_feed, app[SITE], _origin(request), datetime.now(UTC))
+    return web.Response(text=text, content_type="application/atom+xml", charset="utf-8")
+
+
+def _static(body: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            text=body,
+            content_type=content_type,
+            charset="utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    return handler
+
+
+@web.middleware
+async def error_pages(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Unknown routes and ids get the site's 404 page; crashes a logged 500 page."""
+    site = request.app[SITE]
+    try:
+        return await handler(request)
+    except NotFoundError:
+        return web.Response(
+            status=404, text=error_page(site, 404, "No such chat or hashtag."), content_type=HTML
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = "No such page." if exc.status == 404 else exc.reason
+        return web.Response(
+            status=exc.status,
+            text=error_page(site, exc.status, message),
+            content_type=HTML,
+            headers={k: v for k, v in exc.headers.items() if k == "Allow"},
+        )
+    except Exception:
+        logger.exception("web archive: %s %s failed", request.method, request.path)
+        return web.Response(
+            status=500,
+            text=error_page(site, 500, "The archive could not answer; the error was logged."),
+            content_type=HTML,
+        )
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def make_app(store_path: Path, *, base_url: str = "", page_size: int = 50) -> web.Application:
+    """The read-only web archive of the database at ``store_path``, served under the path
+    of ``base_url`` (e.g. ``https://example.org/chats`` -> ``/chats/...``)."""
+    path = Path(store_path)
+    check_database(path)
+    site = Site(base_url=base_url, page_size=page_size)
+    app = web.Application(middlewares=[error_pages])
+    app[SITE] = site
+    app[POOL] = ReadPool(path)
+
+    async def pool_lifetime(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(app[POOL].close)
+
+    app.cleanup_ctx.append(pool_lifetime)
+    app.on_response_prepare.append(_security_headers)
+
+    p = site.prefix
+    routes = [
+        web.get(p + "/", home),
+        web.get(p + "/chats/{ref}", chat),
+        web.get(p + "/tags/{tag}", tag),
+        web.get(p + "/tags/{tag}/calendar.ics", tag_calendar),
+        web.get(p + "/search", search),
+        web.get(p + "/calendar.ics", calendar),
+        web.get(p + "/feed.atom", atom),
+        web.get(p + "/static/style.css", _static(STATIC_CSS, "text/css")),
+        web.get(p + "/static/localtime.js", _static(LOCALTIME_JS, "text/javascript")),
+    ]
+    if p:
+        routes.append(web.get(p, home))
+    app.add_routes(routes)
+    return app
+
+
+async def start_server(
+    store_path: Path, *, host: str, port: int, base_url: str = "", page_size: int = 50
+) -> web.AppRunner:
+    """Start serving the archive; stop it with ``await runner.cleanup()``."""
+    app = await asyncio.to_thread(make_app, store_path, base_url=base_url, page_size=page_size)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    logger.info("web archive on http://%s:%d%s/", host, port, app[SITE].prefix)
+    return runner

@@ -1,0 +1,183 @@
+"""String templates of the web archive: the page layout and small shared pieces.
+
+Every value that comes from the archive (titles, hashtags, names, message text) passes
+through :func:`e` (``html.escape``) here or in the views; nothing else builds markup.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from archive.models import Chat
+from archive.transcripts.markdown import time_range
+
+STATIC_CSS = (Path(__file__).parent / "static.css").read_text(encoding="utf-8")
+
+# Rewrites <time class="local" datetime="..."> to add the reader's own time; the page
+# already shows the chat's zone, so without JavaScript nothing is missing.
+LOCALTIME_JS = """\
+"use strict";
+(function () {
+  var fmt;
+  try {
+    fmt = new Intl.DateTimeFormat(undefined, {
+      weekday: "short", day: "numeric", month: "short", hour: "2-digit",
+      minute: "2-digit", timeZoneName: "short"
+    });
+  } catch (err) { return; }
+  var nodes = document.querySelectorAll("time.local[datetime]");
+  for (var i = 0; i < nodes.length; i++) {
+    var when = new Date(nodes[i].getAttribute("datetime"));
+    if (isNaN(when.getTime())) { continue; }
+    var span = document.createElement("span");
+    span.className = "yours";
+    span.textContent = " (your time: " + fmt.format(when) + ")";
+    nodes[i].parentNode.insertBefore(span, nodes[i].nextSibling);
+  }
+})();
+"""
+
+
+def e(value: object) -> str:
+    """HTML-escape any value (quotes included, so it is safe in attributes too)."""
+    return html.escape(str(value), quote=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where the archive lives: the path prefix its links use, and its public URL."""
+
+    base_url: str = ""  # "https://example.org/chats" or ""
+    page_size: int = 50
+    name: str = "Tweetchat archive"
+
+    @property
+    def prefix(self) -> str:
+        """The path prefix of every route and link: ``/chats`` or ``""``."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+    def url(self, path: str) -> str:
+        """A site-relative link (``/tags/wedocs`` -> ``/chats/tags/wedocs``)."""
+        return self.prefix + path
+
+    def absolute(self, path: str, origin: str = "") -> str:
+        """An absolute URL for feeds, ``path`` taken without the prefix: from ``base_url``
+        when set, else from the request's origin."""
+        if self.base_url:
+            return self.base_url.rstrip("/") + path
+        return origin.rstrip("/") + path
+
+    def chat_url(self, chat_id: str, suffix: str = "") -> str:
+        return self.url(chat_path(chat_id, suffix))
+
+    def tag_url(self, hashtag: str, suffix: str = "") -> str:
+        return self.url(f"/tags/{quote(tag_slug(hashtag), safe='')}{suffix}")
+
+
+def chat_path(chat_id: str, suffix: str = "") -> str:
+    """A chat's path without the site prefix: ``/chats/<id><suffix>``."""
+    return f"/chats/{quote(chat_id, safe='')}{suffix}"
+
+
+def tag_slug(hashtag: str) -> str:
+    """``#WeDocs`` -> ``wedocs``: the hashtag in URLs (hashtag keys are case-insensitive)."""
+    return hashtag.lstrip("#").casefold()
+
+
+def when_html(chat: Chat) -> str:
+    """The chat's time range in its own zone, marked up for the reader's-time script."""
+    utc = chat.start.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return (
+        f'<time class="local" datetime="{e(utc)}">'
+        f"{e(time_range(chat.start, chat.end, chat.zone))}</time>"
+    )
+
+
+def chat_line(site: Site, chat: Chat, extra: str = "") -> str:
+    """One chat in a list: linked title, hashtag, time."""
+    return (
+        f'<li><a href="{e(site.chat_url(chat.id))}">{e(chat.title or chat.hashtag)}</a>'
+        f' <a class="tag" href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a>'
+        f'<br><span class="meta">{when_html(chat)}{extra}</span></li>'
+    )
+
+
+def pager(site: Site, path: str, page: int, has_next: bool, query: str = "") -> str:
+    """Previous / next links; ``query`` is extra, already-encoded query text (``q=...&``)."""
+    links = []
+    if page > 1:
+        links.append(
+            f'<a rel="prev" href="{e(site.url(path))}?{e(query)}page={page - 1}">Newer</a>'
+        )
+    if has_next:
+        links.append(
+            f'<a rel="next" href="{e(site.url(path))}?{e(query)}page={page + 1}">Older</a>'
+        )
+    if not links:
+        return ""
+    return f'<nav class="pager" aria-label="Pages">{" ".join(links)}</nav>'
+
+
+def layout(
+    site: Site,
+    title: str,
+    body: str,
+    *,
+    head_extra: str = "",
+    search_value: str = "",
+) -> str:
+    """A complete page: header with search, main content, footer."""
+    page_title = f"{title} · {site.name}" if title != site.name else title
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tweetchat">
+<title>{e(page_title)}</title>
+<link rel="stylesheet" href="{e(site.url("/static/style.css"))}">
+<link rel="alternate" type="application/atom+xml" title="New transcripts" href="{e(site.url("/feed.atom"))}">
+{head_extra}<script src="{e(site.url("/static/localtime.js"))}" defer></script>
+</head>
+<body>
+<a class="skip" href="#content">Skip to content</a>
+<header class="site">
+<a class="brand" href="{e(site.url("/"))}">{e(site.name)}</a>
+<nav aria-label="Site">
+<form role="search" action="{e(site.url("/search"))}" method="get">
+<label for="q" class="visually-hidden">Search transcripts</label>
+<input id="q" name="q" type="search" value="{e(search_value)}" placeholder="Search transcripts">
+<button type="submit">Search</button>
+</form>
+</nav>
+</header>
+<main id="content">
+{body}
+</main>
+<footer class="site">
+<p><a href="{e(site.url("/calendar.ics"))}">Calendar of upcoming chats (.ics)</a>
+· <a href="{e(site.url("/feed.atom"))}">New transcripts (Atom)</a></p>
+<p>Participants who opted out are not shown; deleted messages are removed.</p>
+</footer>
+</body>
+</html>
+"""
+
+
+def error_page(site: Site, status: int, message: str) -> str:
+    titles = {404: "Not found", 405: "Method not allowed", 500: "Something went wrong"}
+    title = titles.get(status, "Error")
+    body = (
+        f"<h1>{e(title)}</h1>\n<p>{e(message)}</p>\n"
+        f'<p><a href="{e(site.url("/"))}">Back to the archive</a></p>'
+    )
+    return layout(site, title, body)
+
+
+def stamp(moment: datetime) -> str:
+    """A short UTC time stamp for machine-ish places (``2026-12-01 20:00 UTC``)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
