@@ -403,9 +403,10 @@ class Store:
         if not rows:
             return 0
         with self.transaction():
-            before = self.conn.total_changes
-            self.conn.executemany(_UPSERT_MESSAGE, rows)
-            return self.conn.total_changes - before
+            # rowcount counts rows this statement changed, not those changed by triggers
+            # (the search index keeps itself in step through triggers).
+            cur = self.conn.executemany(_UPSERT_MESSAGE, rows)
+            return max(cur.rowcount, 0)
 
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
         """Mark a message deleted (it leaves every output). Returns whether it was known."""

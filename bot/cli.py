@@ -119,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = lsub.add_parser("log", help="print the room's messages")
     s.add_argument("--room")
 
+    for name, hlp in (
+        ("next", "post the next question of a live chat now (later ones move up)"),
+        ("pause", "pause the question clock of a live chat"),
+        ("resume", "resume a paused chat (its end moves by the pause)"),
+        ("end", "end a live chat now (late answers and publishing still happen)"),
+        ("skip", "skip the next question of a live chat"),
+        ("start", "start a scheduled chat now instead of at its time"),
+    ):
+        p = sub.add_parser(name, help=hlp)
+        p.add_argument("chat", help="chat id (or a unique prefix)")
+    p = sub.add_parser("extend", help="extend a live chat by some minutes")
+    p.add_argument("chat")
+    p.add_argument("minutes", type=int)
     return parser
 
 
@@ -470,3 +483,29 @@ def cmd_local(args: argparse.Namespace, config: Config) -> int:
     finally:
         net.close()
     return 0
+
+
+def cmd_control(args: argparse.Namespace, config: Config) -> int:
+    """Live controls; a running bot picks the change up within a couple of seconds."""
+    from scheduler.controls import ControlError, apply_control
+
+    store = open_store(config)
+    try:
+        message = apply_control(
+            store,
+            args.chat,
+            args.command,
+            now=_now(),
+            by=f"cli:{os.environ.get('USER', 'host')}",
+            minutes=getattr(args, "minutes", 0),
+        )
+    except ControlError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    print(message)
+    return 0
+
+
+for _name in ("next", "pause", "resume", "end", "skip", "start", "extend"):
+    COMMANDS[_name] = cmd_control

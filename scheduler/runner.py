@@ -28,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from archive.models import Chat, ChatStatus
 from archive.store import AsyncStore
 from scheduler.clock import Clock, SystemClock
+from scheduler.controls import compute_shifts
 from scheduler.timeline import Action, ActionKind, timeline
 
 logger = logging.getLogger(__name__)
@@ -140,13 +141,13 @@ class Runner:
             self.idle.set()
 
     async def actions_for(self, chat: Chat) -> list[Action]:
+        """The chat's timeline with the host's recorded live controls applied."""
         reminders = await self.store.chat_reminders(chat.id)
-        shifts = await self.shifts_for(chat)
-        return timeline(chat, reminders=reminders, shifts=shifts)
-
-    async def shifts_for(self, chat: Chat) -> dict[str, timedelta]:
-        """Per-action delays from live host controls (none in the first cut)."""
-        return {}
+        recorded = [
+            (at, kind, detail) for at, kind, detail, _by in await self.store.controls(chat.id)
+        ]
+        plain = timeline(chat, reminders=reminders)
+        return timeline(chat, reminders=reminders, shifts=compute_shifts(plain, recorded))
 
     async def schedule_chat(self, chat: Chat) -> None:
         for job in self.scheduler.get_jobs():

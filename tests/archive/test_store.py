@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.migrations import MIGRATIONS
 from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Question, Target
 from archive.store import AsyncStore, DuplicateChatError, NotFoundError, Store
 
@@ -107,7 +108,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     s = Store(path)
     rows = s.conn.execute("SELECT version FROM _migrations").fetchall()
     s.close()
-    assert [r[0] for r in rows] == [1]
+    assert [r[0] for r in rows] == [version for version, _name, _fn in MIGRATIONS]
 
 
 def test_database_is_in_wal_mode(store: Store) -> None:

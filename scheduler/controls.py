@@ -1,0 +1,190 @@
+"""Live host controls: next, pause, resume, extend, end, skip, start now.
+
+One control API for every way a host steers a chat (the CLI now, Discord commands too).
+A control is *recorded* in the store (it shows in the transcript's timeline) and, where it
+moves the end, updates the chat row; the question clock is then derived purely from the
+recorded controls by `compute_shifts`, so a restart rebuilds exactly the same schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from archive.models import Chat, ChatStatus
+from archive.store import Store
+from scheduler.timeline import Action, ActionKind, timeline
+
+# A paused question clock holds the remaining questions this far in the future.
+HELD = timedelta(days=3650)
+CONTROLS = ("start", "next", "pause", "resume", "extend", "end", "skip")
+MOVABLE = (ActionKind.QUESTION, ActionKind.WRAPUP)
+
+
+class ControlError(Exception):
+    """The control cannot apply (chat not live, nothing left to skip...); nothing changed."""
+
+
+def compute_shifts(
+    actions: Sequence[Action], controls: Sequence[tuple[datetime, str, str]]
+) -> dict[str, timedelta]:
+    """Per-action delays implied by the recorded controls (pure).
+
+    `actions` is the unshifted timeline; `controls` are (at, kind, detail) in time order.
+    - next at t: the first question still ahead moves to t; the later ones move with it.
+    - pause at t: questions still ahead are held; resume at t2 releases them, delayed by
+      the pause's length.
+    Other controls (extend, end, skip, start) act on the chat row or on posts instead.
+    """
+    shift: dict[str, timedelta] = {a.key: timedelta(0) for a in actions if a.kind in MOVABLE}
+    base = {a.key: a.at for a in actions if a.kind in MOVABLE}
+    order = [a.key for a in actions if a.kind in MOVABLE]
+    paused_at: datetime | None = None
+
+    def ahead(t: datetime) -> list[str]:
+        return [k for k in order if base[k] + shift[k] > t]
+
+    for at, kind, _detail in controls:
+        if kind == "next" and paused_at is None:
+            keys = [k for k in ahead(at) if k.startswith("q")]
+            if keys:
+                delta = at - (base[keys[0]] + shift[keys[0]])
+                for k in ahead(at):
+                    shift[k] += delta
+        elif kind == "pause" and paused_at is None:
+            paused_at = at
+        elif kind == "resume" and paused_at is not None:
+            for k in ahead(paused_at):
+                shift[k] += at - paused_at
+            paused_at = None
+    if paused_at is not None:
+        for k in ahead(paused_at):
+            shift[k] += HELD
+    return {k: v for k, v in shift.items() if v}
+
+
+def chat_actions(store: Store, chat: Chat) -> list[Action]:
+    """The chat's timeline with the recorded controls applied."""
+    reminders = store.chat_reminders(chat.id)
+    plain = timeline(chat, reminders=reminders)
+    recorded = [(at, kind, detail) for at, kind, detail, _by in store.controls(chat.id)]
+    return timeline(chat, reminders=reminders, shifts=compute_shifts(plain, recorded))
+
+
+def _pending_questions(store: Store, chat: Chat) -> list[Action]:
+    done = {
+        p.action_key
+        for p in store.posts(chat.id)
+        if p.status in ("sent", "failed", "skipped", "intent")
+    }
+    return [
+        a for a in chat_actions(store, chat) if a.kind == ActionKind.QUESTION and a.key not in done
+    ]
+
+
+def _is_paused(store: Store, chat: Chat) -> bool:
+    paused = False
+    for _at, kind, _detail, _by in store.controls(chat.id):
+        if kind == "pause":
+            paused = True
+        elif kind == "resume":
+            paused = False
+    return paused
+
+
+def apply_control(
+    store: Store, chat_ref: str, kind: str, *, now: datetime, by: str, minutes: int = 0
+) -> str:
+    """Apply one control; returns what happened, in words for the host.
+
+    Raises ControlError (nothing changed) when the control does not fit the chat's state.
+    """
+    if kind not in CONTROLS:
+        raise ControlError(f"unknown control {kind!r}; use one of {', '.join(CONTROLS)}")
+    chat = store.find_chat(chat_ref)
+    if kind == "start":
+        return _start_now(store, chat, now=now, by=by)
+    if chat.status != ChatStatus.LIVE or now >= chat.end:
+        state = (
+            "has ended"
+            if chat.status in (ChatStatus.ENDED, ChatStatus.PUBLISHED)
+            else ("is cancelled" if chat.status == ChatStatus.CANCELLED else "is not live yet")
+        )
+        raise ControlError(f"chat {chat.id} {state}; `{kind}` only works while it is live")
+    paused = _is_paused(store, chat)
+    if kind == "next":
+        if paused:
+            raise ControlError(f"chat {chat.id} is paused; resume it first")
+        pending = _pending_questions(store, chat)
+        if not pending:
+            raise ControlError(f"chat {chat.id} has no question left to post")
+        store.record_control(chat.id, now, "next", pending[0].key.upper(), by)
+        return f"{pending[0].key.upper()} goes out now; later questions move up with it."
+    if kind == "pause":
+        if paused:
+            raise ControlError(f"chat {chat.id} is already paused")
+        store.record_control(chat.id, now, "pause", "", by)
+        return "Question clock paused. Resume it with `resume`."
+    if kind == "resume":
+        if not paused:
+            raise ControlError(f"chat {chat.id} is not paused")
+        pause_at = max(at for at, k, _d, _b in store.controls(chat.id) if k == "pause")
+        length = now - pause_at
+        with store.transaction():
+            store.record_control(chat.id, now, "resume", f"after {_minutes(length)}", by)
+            # The chat runs as much longer as it was paused, so no question is squeezed out.
+            store.set_end(chat.id, chat.end + length)
+        return f"Resumed after {_minutes(length)}; the chat now ends at {_clock(chat, chat.end + length)}."
+    if kind == "extend":
+        if minutes <= 0 or minutes > 24 * 60:
+            raise ControlError("extend needs a number of minutes between 1 and 1440")
+        new_end = chat.end + timedelta(minutes=minutes)
+        with store.transaction():
+            store.record_control(chat.id, now, "extend", f"by {minutes} min", by)
+            store.set_end(chat.id, new_end)
+        return f"Extended by {minutes} min; the chat now ends at {_clock(chat, new_end)}."
+    if kind == "skip":
+        pending = _pending_questions(store, chat)
+        if not pending:
+            raise ControlError(f"chat {chat.id} has no question left to skip")
+        key = pending[0].key
+        with store.transaction():
+            for t in chat.targets:
+                if store.record_intent(chat.id, key, t.platform, t.channel, "") is not None:
+                    store.mark_skipped(chat.id, key, t.platform, t.channel, f"skipped by {by}")
+            store.record_control(chat.id, now, "skip", key.upper(), by)
+        return f"{key.upper()} will not be posted."
+    # end
+    pending = _pending_questions(store, chat)
+    with store.transaction():
+        for action in pending:
+            for t in chat.targets:
+                if store.record_intent(chat.id, action.key, t.platform, t.channel, "") is not None:
+                    store.mark_skipped(
+                        chat.id, action.key, t.platform, t.channel, "chat ended early"
+                    )
+        store.record_control(chat.id, now, "end", "early", by)
+        store.set_end(chat.id, now)
+    return f"Chat ended; the transcript follows after the {_minutes(chat.grace)} grace period."
+
+
+def _start_now(store: Store, chat: Chat, *, now: datetime, by: str) -> str:
+    if chat.status != ChatStatus.SCHEDULED:
+        raise ControlError(f"chat {chat.id} is {chat.status}; only a scheduled chat can start now")
+    if now >= chat.start:
+        raise ControlError(f"chat {chat.id} has already started")
+    moved = replace(chat, start=now, end=now + chat.duration)
+    with store.transaction():
+        store.add_chat(moved, reminders=(), source="start-now", replace_existing=True)
+        store.record_control(chat.id, now, "start", "started early", by)
+    return f"Chat {chat.id} starts now; questions follow on the same intervals."
+
+
+def _minutes(delta: timedelta) -> str:
+    m = round(delta.total_seconds() / 60)
+    return f"{m} min" if m else f"{round(delta.total_seconds())} s"
+
+
+def _clock(chat: Chat, at: datetime) -> str:
+    return at.astimezone(chat.zone).strftime("%H:%M %Z")
