@@ -22,7 +22,8 @@ MAX_QUERY_CHARS = 500
 def fts_query(text: str) -> str:
     """The FTS5 MATCH expression for the user's input, or "" when nothing is searchable."""
     tokens = []
-    for raw in text[:MAX_QUERY_CHARS].split():
+    # SQLite reads NUL as the end of the string: an unterminated literal.
+    for raw in text[:MAX_QUERY_CHARS].replace("\x00", " ").split():
         # Tokens with no letter or digit give an empty phrase: skip them.
         if not any(ch.isalnum() for ch in raw):
             continue

@@ -1,0 +1,283 @@
+"""Every route of the web archive through the aiohttp test client, hostile inputs included."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from archive.store import Store
+from archive.web import WebArchiveError, make_app
+from tests.archive.web.conftest import HOSTILE_TITLE
+
+PAGES = ["/", "/chats/wedocs-past", "/tags/wedocs", "/search?q=patient"]
+# Text only the deleted message or the opted-out participant wrote.
+LEAKS = ["deletedword", "mallory", "Olivia", "optedword from someone"]
+
+
+async def test_home_lists_upcoming_and_past_chats(client: TestClient) -> None:
+    text = await (await client.get("/")).text()
+    upcoming, past = text.split('id="upcoming"')[1].split('id="past"')
+    assert "/chats/wedocs-next" in upcoming
+    assert past.index("/chats/wedocs-past") < past.index("/chats/wedocs-earlier")
+
+
+async def test_home_omits_cancelled_chats(client: TestClient) -> None:
+    assert "wedocs-off" not in await (await client.get("/")).text()
+
+
+async def test_home_shows_time_in_chat_zone_with_machine_time(client: TestClient) -> None:
+    text = await (await client.get("/")).text()
+    assert (
+        '<time class="local" datetime="2099-03-03T20:00:00Z">Tue 3 Mar 2099, 20:00–21:00 GMT'
+        in text
+    )
+
+
+async def test_pages_have_landmarks_and_one_h1(client: TestClient) -> None:
+    for path in PAGES:
+        text = await (await client.get(path)).text()
+        assert '<html lang="en">' in text
+        assert 'name="viewport"' in text
+        for landmark in ("<header", "<nav", "<main", "<footer"):
+            assert landmark in text, (path, landmark)
+        assert text.count("<h1") == 1, path
+
+
+async def test_headings_never_skip_a_level(client: TestClient) -> None:
+    for path in PAGES:
+        levels = [int(n) for n in re.findall(r"<h([1-6])", await (await client.get(path)).text())]
+        assert levels[0] == 1
+        assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), (path, levels)
+
+
+async def test_chat_page_shows_transcript_and_charts(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-past")).text()
+    assert "co-design with the patient council" in text
+    assert text.count('role="img"') == 3
+    assert "Answers per question" in text
+
+
+async def test_chat_page_links_downloads(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-past")).text()
+    for suffix in (".md", ".json", ".csv"):
+        assert f'href="/chats/wedocs-past{suffix}"' in text
+
+
+async def test_hostile_title_is_escaped_everywhere(client: TestClient) -> None:
+    for path in [*PAGES, "/feed.atom"]:
+        text = await (await client.get(path)).text()
+        assert "<script>alert" not in text, path
+    page = await (await client.get("/chats/wedocs-past")).text()
+    assert "&lt;script&gt;" in page
+
+
+async def test_message_markup_is_shown_as_text(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-past")).text()
+    assert "<b>bold</b>" not in text
+    assert "bold" in text
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/feed.atom", "/calendar.ics"])
+async def test_deleted_and_opted_out_messages_never_appear(client: TestClient, path: str) -> None:
+    text = await (await client.get(path)).text()
+    for leak in LEAKS:
+        assert leak not in text, (path, leak)
+
+
+@pytest.mark.parametrize("suffix", [".md", ".json", ".csv"])
+async def test_downloads_leave_out_deleted_and_opted_out(client: TestClient, suffix: str) -> None:
+    text = await (await client.get(f"/chats/wedocs-past{suffix}")).text()
+    assert "patient council" in text
+    for leak in LEAKS:
+        assert leak not in text
+
+
+@pytest.mark.parametrize("word", ["deletedword", "mallory", "optedword from someone"])
+async def test_search_never_finds_deleted_or_opted_out_messages(
+    client: TestClient, word: str
+) -> None:
+    text = await (await client.get("/search", params={"q": word})).text()
+    assert "No message matches" in text
+
+
+async def test_opted_out_handle_mentioned_by_others_is_redacted_in_search(
+    client: TestClient,
+) -> None:
+    text = await (await client.get("/search?q=thanks")).text()
+    assert "idea" in text and "olivia" not in text.casefold()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content_type"),
+    [(".md", "text/markdown"), (".json", "application/json"), (".csv", "text/csv")],
+)
+async def test_download_is_an_attachment_of_its_type(
+    client: TestClient, suffix: str, content_type: str
+) -> None:
+    resp = await client.get(f"/chats/wedocs-past{suffix}")
+    assert resp.status == 200
+    assert resp.content_type == content_type
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="wedocs-past{suffix}"'
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/chats/no-such-chat",
+        "/chats/no-such-chat.md",
+        "/chats/..%2F..%2Fetc%2Fpasswd",
+        "/chats/../../etc/passwd",
+        "/static/../archive.db",
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/tags/nosuchtag",
+        "/tags/nosuchtag/calendar.ics",
+        "/nowhere",
+    ],
+)
+async def test_unknown_or_traversal_paths_get_the_404_page(client: TestClient, path: str) -> None:
+    resp = await client.get(path)
+    assert resp.status == 404
+    text = await resp.text()
+    assert "Not found" in text and "root:" not in text
+
+
+@pytest.mark.parametrize("path", ["/", "/chats/no-such-chat", "/static/style.css", "/feed.atom"])
+async def test_security_headers_on_every_response(client: TestClient, path: str) -> None:
+    resp = await client.get(path)
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_pages_carry_no_inline_script_or_style(client: TestClient) -> None:
+    for path in PAGES:
+        text = await (await client.get(path)).text()
+        assert "<style" not in text and " style=" not in text
+        assert re.search(r"<script(?![^>]*\bsrc=)", text) is None
+
+
+@pytest.mark.parametrize(
+    "q", ['"', "#WeDocs", "AND", "*", "NEAR(", "OR NOT", 'a"b', "'; DROP", "\ue000x", "\x00"]
+)
+async def test_search_accepts_any_input(client: TestClient, q: str) -> None:
+    resp = await client.get("/search", params={"q": q})
+    assert resp.status == 200
+
+
+async def test_search_matches_hashtags_literally(client: TestClient) -> None:
+    text = await (await client.get("/search", params={"q": "#WeDocs"})).text()
+    assert "<mark>WeDocs</mark>" in text
+
+
+async def test_search_result_links_to_message_anchor(client: TestClient) -> None:
+    text = await (await client.get("/search?q=secretword")).text()
+    assert 'href="/chats/wedocs-past#m-local-p3"' in text
+    assert "<mark>secretword</mark>" in text
+
+
+async def test_search_echoes_query_escaped(client: TestClient) -> None:
+    text = await (await client.get("/search", params={"q": '"><img src=x>'})).text()
+    assert "<img" not in text
+    assert 'value="&quot;&gt;&lt;img src=x&gt;"' in text
+
+
+async def test_search_pages_results(archive_path: Path) -> None:
+    app = make_app(archive_path, page_size=1)
+    async with TestClient(TestServer(app)) as c:
+        first = await (await c.get("/search?q=patient")).text()
+        second = await (await c.get("/search?q=patient&page=2")).text()
+    assert 'rel="next"' in first and "#m-local-p2" in first
+    assert "#m-local-p1" in second and 'rel="prev"' in second
+
+
+async def test_bad_page_number_falls_back_to_first_page(client: TestClient) -> None:
+    assert (await client.get("/?page=abc")).status == 200
+
+
+async def test_tag_page_is_case_insensitive_and_charts_participation(client: TestClient) -> None:
+    text = await (await client.get("/tags/WeDocs")).text()
+    assert "<h1>#WeDocs</h1>" in text
+    assert "Participants per chat: first-time and returning" in text
+    # alice came back; bob and carol were new (olivia opted out but is still counted)
+    assert "Jan 2026: 4 participants (3 first-time, 1 returning)" in text
+
+
+async def test_calendar_lists_upcoming_and_cancelled_chats(client: TestClient) -> None:
+    resp = await client.get("/calendar.ics")
+    assert resp.content_type == "text/calendar"
+    text = await resp.text()
+    assert text.startswith("BEGIN:VCALENDAR\r\n") and text.endswith("END:VCALENDAR\r\n")
+    assert "DTSTART:20990303T200000Z" in text
+    assert "STATUS:CANCELLED" in text
+    assert "wedocs-past" not in text
+
+
+async def test_tag_calendar_names_the_hashtag(client: TestClient) -> None:
+    text = await (await client.get("/tags/wedocs/calendar.ics")).text()
+    assert "X-WR-CALNAME:#WeDocs chats" in text
+
+
+async def test_atom_feed_lists_published_transcripts(client: TestClient) -> None:
+    resp = await client.get("/feed.atom")
+    assert resp.content_type == "application/atom+xml"
+    root = ET.fromstring(await resp.read())
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [t.text for t in root.findall("a:entry/a:title", ns)]
+    assert titles == [f"{HOSTILE_TITLE} (#WeDocs)", "Patients as partners (#WeDocs)"]
+    link = root.find("a:entry/a:link", ns)
+    assert link is not None and link.get("href", "").endswith("/chats/wedocs-past")
+
+
+async def test_static_files_are_served(client: TestClient) -> None:
+    css = await client.get("/static/style.css")
+    js = await client.get("/static/localtime.js")
+    assert css.content_type == "text/css" and "svg.chart" in await css.text()
+    assert js.content_type == "text/javascript" and "time.local" in await js.text()
+
+
+async def test_base_url_prefixes_routes_and_links(archive_path: Path) -> None:
+    app = make_app(archive_path, base_url="https://example.org/archive")
+    async with TestClient(TestServer(app)) as c:
+        home = await c.get("/archive/")
+        text = await home.text()
+        feed = await (await c.get("/archive/feed.atom")).text()
+        assert (await c.get("/")).status == 404
+        assert (await c.get("/archive")).status == 200
+    assert home.status == 200
+    assert 'href="/archive/chats/wedocs-past"' in text
+    assert 'href="/archive/static/style.css"' in text
+    assert "https://example.org/archive/chats/wedocs-past" in feed
+
+
+async def test_app_never_writes_to_the_database(archive_path: Path) -> None:
+    before = await asyncio.to_thread(archive_path.read_bytes)
+    app = make_app(archive_path)
+    async with TestClient(TestServer(app)) as c:
+        for path in [*PAGES, "/feed.atom", "/calendar.ics", "/chats/wedocs-past.md"]:
+            await c.get(path)
+    assert await asyncio.to_thread(archive_path.read_bytes) == before
+
+
+def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WebArchiveError, match="no archive database"):
+        make_app(tmp_path / "missing.db")
+
+
+def test_unmigrated_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Store(path).close()
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM _migrations WHERE version >= 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(WebArchiveError, match="schema version 1"):
+        make_app(path)
