@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from archive.models import Chat
 from archive.publish import publish_chat
@@ -63,6 +64,7 @@ class App:
         self.runner: Runner | None = None
         self.platforms: dict[str, Platform] = {}
         self.extra_services: list[object] = []
+        self.web_runner: Any = None  # aiohttp AppRunner of the web archive, when enabled
 
     async def _publish(self, chat: Chat) -> dict[str, object]:
         assert self.store is not None
@@ -116,8 +118,22 @@ class App:
             await platform.start()
             logger.info("platform %s connected", platform.name)
         await self.runner.start()
+        if self.config.web.enabled:
+            from archive.web import start_server
+
+            web = self.config.web
+            self.web_runner = await start_server(
+                self.config.database,
+                host=web.host,
+                port=web.port,
+                base_url=web.base_url,
+                page_size=web.page_size,
+            )
 
     async def stop(self) -> None:
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+            self.web_runner = None
         if self.runner is not None:
             await self.runner.shutdown()
         for platform in self.platforms.values():

@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extend", help="extend a live chat by some minutes")
     p.add_argument("chat")
     p.add_argument("minutes", type=int)
+
+    p = sub.add_parser("serve", help="serve the web archive (read-only) until stopped")
+    p.add_argument("--host", help="address to listen on (default: the config's web.host)")
+    p.add_argument("--port", type=int, help="port to listen on (default: the config's web.port)")
     return parser
 
 
@@ -509,3 +513,38 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
 
 for _name in ("next", "pause", "resume", "end", "skip", "start", "extend"):
     COMMANDS[_name] = cmd_control
+
+
+@command("serve")
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from archive.store import Store
+    from archive.web import WebArchiveError, start_server
+
+    # The web app only reads; opening the store once here creates or migrates the file.
+    Store(config.database).close()
+    web = config.web
+
+    async def main_async() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        host, port = args.host or web.host, args.port or web.port
+        try:
+            runner = await start_server(
+                config.database,
+                host=host,
+                port=port,
+                base_url=web.base_url,
+                page_size=web.page_size,
+            )
+        except (OSError, WebArchiveError) as exc:
+            raise UsageError(f"cannot serve the archive on {host}:{port}: {exc}") from exc
+        print(f"web archive on http://{host}:{port}/; Ctrl-C to stop", file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main_async())
+    return 0
