@@ -39,6 +39,7 @@ from bot.platforms.x_search import (
     posts_read,
     search_query,
     since_key,
+    snowflake_time,
 )
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
@@ -381,11 +382,14 @@ class XPlatform(Platform):
             "tweet_fields": list(TWEET_FIELDS),
             "user_fields": list(USER_FIELDS),
         }
-        if since_id:
+        window_start = chats[0].start - EARLY_CAPTURE
+        if since_id and since_id.isdigit() and snowflake_time(since_id) >= window_start:
             params["since_id"] = since_id
         else:
+            # No since_id yet, or one left by an earlier chat of the hashtag (X refuses ids
+            # older than its 7-day window, and older posts are outside this chat anyway).
             oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
-            params["start_time"] = max(chats[0].start - EARLY_CAPTURE, oldest)
+            params["start_time"] = max(window_start, oldest)
         query = search_query(hashtag, await self._conversations(chats))
         pages: list[dict[str, Any]] = []
         newest = ""

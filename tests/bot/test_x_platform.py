@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -321,6 +322,63 @@ async def test_since_id_is_stored_and_used_by_the_next_poll(
     assert await store.get_state("x:since:#wedocs") == second
     assert fake.requests_to(SEARCH)[-1].query["since_id"] == first
     assert len(await store.messages("wedocs")) == 2
+
+
+async def test_a_since_id_left_by_last_weeks_chat_gives_way_to_the_start_time(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    last_week = fake.add_tweet(ALICE, "Old #WeDocs", at=datetime.now(UTC) - timedelta(days=7))
+    await store.set_state("x:since:#wedocs", last_week)
+    fake.add_tweet(BOB, "Hello #WeDocs")
+
+    assert await x.poll_once() == 1
+
+    query = fake.requests_to(SEARCH)[0].query
+    assert "since_id" not in query and "start_time" in query
+
+
+async def test_a_rate_limited_search_waits_for_the_reset_and_goes_on(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    fake.add_tweet(ALICE, "Hello #WeDocs")
+    reset = int(time.time()) + 1
+    fake.fail_next(SEARCH, 429, headers={"x-rate-limit-reset": str(reset)})
+
+    assert await x.poll_once() == 1
+
+    assert time.time() >= reset - 0.05
+    assert [r.status for r in fake.requests_to(SEARCH)] == [429, 200]
+
+
+async def test_polling_pauses_when_the_search_rate_limit_is_used_up(
+    store: AsyncStore, no_error_logs: ErrorLogCatcher
+) -> None:
+    async with FakeX(rate_limits={"GET /2/tweets/search/recent": 2}) as fake:
+        await store.add_chat(live_chat())
+        platform = XPlatform(x_config(fake, poll_interval=0.05), environ=environ_for(fake))
+        platform.use_store(store)
+        Facilitator(store, {"x": platform}, publisher=no_publish)
+        await platform.start()
+        try:
+            await asyncio.sleep(0.6)  # a dozen poll intervals
+        finally:
+            await platform.stop()
+
+    assert [r.status for r in fake.requests_to(SEARCH)] == [200, 200]
+
+
+async def test_a_search_whose_connection_drops_is_retried(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    fake.add_tweet(ALICE, "Hello #WeDocs")
+    fake.drop_next(SEARCH, times=2)  # aiohttp itself silently retries a GET once
+
+    assert await x.poll_once() == 1
+
+    assert [r.status for r in fake.requests_to(SEARCH)] == [0, 0, 200]
 
 
 async def test_every_page_is_walked_and_emitted_oldest_first(
