@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -137,8 +139,10 @@ class Facilitator:
                 return None  # already sent, failed for good, or skipped
             # A previous run recorded the intent and died: did the post go out?
             if platform is not None and platform.can_find_posts:
+                # Look for the text recorded with the intent: this attempt's text may differ
+                # (a caught-up question carries a "posted late" note).
                 found = await platform.find_post(
-                    target.channel, text, self.clock.now() - timedelta(days=1)
+                    target.channel, existing[0].text or text, self.clock.now() - timedelta(days=1)
                 )
                 if found is not None:
                     await self.store.mark_sent(
@@ -203,6 +207,7 @@ class Facilitator:
             )
             await self._notify(chat, f"Could not post {action_key} on {target.platform}: {exc}")
             return None
+        _fault_point(f"crash-after-send:{action_key}")
         await self.store.mark_sent(
             chat.id,
             action_key,
@@ -412,3 +417,14 @@ class Facilitator:
         for platform_id in gone:
             await self.store.mark_deleted(platform.name, platform_id, self.clock.now())
         return len(gone)
+
+
+def _fault_point(name: str) -> None:
+    """Die here, as a crash would, when TWEETCHAT_FAULT names this point (restart tests only).
+
+    It lets a test kill the bot at the one instant that matters for "never post twice":
+    after the platform accepted a post and before the store recorded it.
+    """
+    if os.environ.get("TWEETCHAT_FAULT") == name:
+        logger.warning("fault injection: %s", name)
+        os.kill(os.getpid(), signal.SIGKILL)
