@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +76,10 @@ class LocalNetwork:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.executescript(_SCHEMA)
+        # One connection serves several threads (asyncio.to_thread): a transaction must not
+        # interleave with another thread's statements ("cannot start a transaction within a
+        # transaction" when two chats post at once).
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.conn.close()
@@ -93,6 +98,21 @@ class LocalNetwork:
     ) -> str:
         """Post a message; returns its id."""
         name, data = attachment if attachment else ("", None)
+        with self._lock:
+            return self._post(channel, user, text, at, reply_to, is_bot, is_repost, name, data)
+
+    def _post(
+        self,
+        channel: str,
+        user: LocalUser,
+        text: str,
+        at: datetime,
+        reply_to: str,
+        is_bot: bool,
+        is_repost: bool,
+        name: str,
+        data: bytes | None,
+    ) -> str:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             cur = self.conn.execute(
@@ -148,6 +168,12 @@ class LocalNetwork:
     def _change(
         self, message_id: str, kind: str, at: datetime, sql: str | None, args: tuple[object, ...]
     ) -> None:
+        with self._lock:
+            self._change_locked(message_id, kind, at, sql, args)
+
+    def _change_locked(
+        self, message_id: str, kind: str, at: datetime, sql: str | None, args: tuple[object, ...]
+    ) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             if sql:
@@ -166,6 +192,10 @@ class LocalNetwork:
         return int(row[0])
 
     def events_after(self, seq: int, limit: int = 1000) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._events_after(seq, limit)
+
+    def _events_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT e.seq AS event_seq, e.kind, e.at AS event_at, m.* FROM events e"
             " JOIN messages m ON m.seq = e.message_seq WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
