@@ -16,8 +16,8 @@ from archive.models import Chat
 from archive.stats import ChatStats
 from archive.transcripts.markdown import clock, zone_label
 
-WIDTH = 640
-LABEL_WIDTH = 170
+WIDTH = 480
+LABEL_WIDTH = 150
 ROW = 26
 
 
@@ -25,7 +25,7 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _short(text: str, limit: int = 24) -> str:
+def _short(text: str, limit: int = 18) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -181,7 +181,7 @@ def participation_chart(
             body.append(
                 f'<rect class="bar" x="{x}" y="{round(base - h1 - h2, 1)}" width="{bar_w}" height="{h2}"/>'
             )
-    every = max(1, -(-n // 6))
+    every = max(1, -(-n // 5))
     for i in range(0, n, every):
         x = round(left + i * step_w + bar_w / 2, 1)
         body.append(

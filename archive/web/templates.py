@@ -138,6 +138,7 @@ def layout(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="tweetchat">
+<link rel="icon" href="data:,">
 <title>{e(page_title)}</title>
 <link rel="stylesheet" href="{e(site.url("/static/style.css"))}">
 <link rel="alternate" type="application/atom+xml" title="New transcripts" href="{e(site.url("/feed.atom"))}">

@@ -85,13 +85,17 @@ def home_page(store: Store, site: Site, page: int = 1) -> str:
     parts.append('<section aria-labelledby="past"><h2 id="past">Past chats</h2>')
     if past:
         parts.append(
-            _chat_list(site, past, {c.id: f" · {counts.get(c.id, 0)} messages" for c in past})
+            _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
         )
     else:
         parts.append("<p>No chat has taken place yet.</p>")
     parts.append(pager(site, "/", page, has_next))
     parts.append("</section>")
     return layout(site, site.name, "\n".join(parts))
+
+
+def _messages(n: int) -> str:
+    return f"{n} message" + ("" if n == 1 else "s")
 
 
 def _chat_list(site: Site, chats: Iterable[Chat], extra: dict[str, str] | None = None) -> str:
@@ -202,7 +206,7 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
         _figure_plain(charts.participation_chart(points)),
         "</section>",
         '<section aria-labelledby="past"><h2 id="past">Past chats</h2>',
-        _chat_list(site, past, {c.id: f" · {counts.get(c.id, 0)} messages" for c in past})
+        _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
         if past
         else "<p>No chat has taken place yet.</p>",
         "</section>",
@@ -291,7 +295,7 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
             chat=c,
             url=site.absolute(chat_path(c.id), origin),
             updated=generated.get(c.id, c.grace_end),
-            summary=f"{time_range(c.start, c.end, c.zone)}. {counts.get(c.id, 0)} messages.",
+            summary=f"{time_range(c.start, c.end, c.zone)}. {_messages(counts.get(c.id, 0))}.",
         )
         for c in chats
     ]
