@@ -700,6 +700,15 @@ class Store:
         ).fetchall()
         return {r[0]: parse_iso(r[1]) for r in rows}
 
+    # ---- import
+
+    def find_chat_by_source(self, source: str) -> Chat | None:
+        """The chat stored with this ``source`` (e.g. an import's), if there is one."""
+        row = self.conn.execute(
+            "SELECT * FROM chats WHERE source = ? ORDER BY created_at, id LIMIT 1", (source,)
+        ).fetchone()
+        return None if row is None else self._chat_from_row(row)
+
 
 _UPSERT_MESSAGE = """
 INSERT INTO messages (
