@@ -27,10 +27,10 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from archive.models import Chat, ChatStatus
-from archive.store import AsyncStore, Store, iso, parse_iso
+from archive.store import AsyncStore, iso, parse_iso
 from bot.config import XConfig, secret
 from bot.platforms.base import Platform, PostError, SentPost
-from bot.platforms.x_cost import XUsage, cost_line, has_url, weighted_length
+from bot.platforms.x_cost import XUsage, bump_usage, cost_line, has_url, weighted_length
 from bot.platforms.x_search import (
     EXPANSIONS,
     TWEET_FIELDS,
@@ -89,18 +89,6 @@ def redirect_middleware(base_url: str) -> aiohttp.ClientMiddlewareType:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def _bump_usage(store: Store, chat_id: str, delta: XUsage, config: XConfig) -> None:
-    """Add `delta` to a chat's X usage and refresh its cost line (on the store thread)."""
-    with store.transaction():
-        usage = XUsage.from_json(store.get_state(f"x:usage:{chat_id}")).add(
-            reads=delta.reads, posts=delta.posts, posts_with_url=delta.posts_with_url
-        )
-        line = cost_line(usage, config)
-        store.set_state(f"x:usage:{chat_id}", usage.to_json())
-        store.set_state(f"x:cost:{chat_id}", line)  # shown by `tweetchat show`
-        store.set_state(f"x:costnote:{chat_id}", line)  # used by `tweetchat transcript`
 
 
 class XPlatform(Platform):
@@ -267,7 +255,7 @@ class XPlatform(Platform):
     async def _add_usage(self, chat_id: str | None, delta: XUsage) -> None:
         if self.store is None or chat_id is None:
             return
-        await self.store.call(_bump_usage, self.store.sync, chat_id, delta, self.config)
+        await self.store.call(bump_usage, self.store.sync, chat_id, delta, self.config)
 
     # ---- posting --------------------------------------------------------------------------
 

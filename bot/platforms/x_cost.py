@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass
 
+from archive.store import Store
 from bot.config import XConfig
 
 URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -79,3 +80,15 @@ def cost_line(usage: XUsage, config: XConfig) -> str:
         f"X API cost estimate: {usage.reads} posts read, {created} posts created"
         f" ≈ ${usage.dollars(config):.2f} ({prices})"
     )
+
+
+def bump_usage(store: Store, chat_id: str, delta: XUsage, config: XConfig) -> None:
+    """Add `delta` to a chat's X usage and refresh its cost line (on the store thread)."""
+    with store.transaction():
+        usage = XUsage.from_json(store.get_state(f"x:usage:{chat_id}")).add(
+            reads=delta.reads, posts=delta.posts, posts_with_url=delta.posts_with_url
+        )
+        line = cost_line(usage, config)
+        store.set_state(f"x:usage:{chat_id}", usage.to_json())
+        store.set_state(f"x:cost:{chat_id}", line)  # shown by `tweetchat show`
+        store.set_state(f"x:costnote:{chat_id}", line)  # used by `tweetchat transcript`
