@@ -24,6 +24,7 @@ def chat_file(
     grace: str = "2s",
     hashtag: str = "WeDocs",
     extra: str = "",
+    reminders: str = "[]",
 ) -> datetime:
     """Write a chat file whose chat starts `start_in` seconds from now; returns the start."""
     start = (datetime.now(UTC) + timedelta(seconds=start_in)).replace(microsecond=0)
@@ -32,7 +33,7 @@ def chat_file(
         f'title = "Quick chat"\nhashtag = "{hashtag}"\n'
         f'start = "{start:%Y-%m-%dT%H:%M:%SZ}"\ntimezone = "Europe/London"\n'
         f'duration = "{duration}"\ninterval = "{interval}"\nfirst_question = "{first_question}"\n'
-        f'grace = "{grace}"\nintro = "Hello"\nclosing = "Bye"\nreminders = []\n{extra}\n{qs}',
+        f'grace = "{grace}"\nintro = "Hello"\nclosing = "Bye"\nreminders = {reminders}\n{extra}\n{qs}',
         encoding="utf-8",
     )
     return start

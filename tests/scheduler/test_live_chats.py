@@ -1,0 +1,171 @@
+"""Through `tweetchat run`: live controls, reminders, and several chats at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.platforms.local import LocalNetwork, LocalUser
+from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+
+ANA = LocalUser("a", "Ana", "ana")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def posts(net_path: Path, channel: str = "main") -> list[tuple[float, str]]:
+    net = LocalNetwork(net_path)
+    try:
+        return [
+            (datetime.fromisoformat(r["created_at"]).timestamp(), r["text"])
+            for r in net.messages(channel)
+            if r["is_bot"]
+        ]
+    finally:
+        net.close()
+
+
+def posted(net_path: Path, prefix: str, channel: str = "main") -> float | None:
+    for at, text in posts(net_path, channel):
+        if text.startswith(prefix):
+            return at
+    return None
+
+
+def test_host_steers_a_live_chat_from_the_cli(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    net = tmp_path / "net.sqlite"
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=2,
+        questions=("One?", "Two?", "Three?", "Four?"),
+        first_question="1s",
+        interval="40s",
+        duration="170s",
+        grace="2s",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    refused = tweetchat(["next", "wedocs"], config)
+    assert refused.returncode == 2 and "not live yet" in refused.stderr
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net, "Q1:"), what="Q1")
+        asked = time.time()
+        result = tweetchat(["next", "wedocs"], config)
+        assert result.returncode == 0 and "Q2 goes out now" in result.stdout
+        q2 = wait_for(lambda: posted(net, "Q2:"), timeout=10, what="Q2 after next")
+        assert q2 - asked < 8  # not the 40 s the plan said
+        assert tweetchat(["pause", "wedocs"], config).returncode == 0
+        paused = tweetchat(["next", "wedocs"], config)
+        assert paused.returncode == 2 and "paused" in paused.stderr
+        assert tweetchat(["resume", "wedocs"], config).returncode == 0
+        assert tweetchat(["skip", "wedocs"], config).stdout.strip() == "Q3 will not be posted."
+        extended = tweetchat(["extend", "wedocs", "5"], config)
+        assert extended.returncode == 0 and "Extended by 5 min" in extended.stdout
+        ended = tweetchat(["end", "wedocs"], config)
+        assert ended.returncode == 0, ended.stderr
+        out, _ = bot.communicate(timeout=40)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    heads = [t.split(":")[0] if t.startswith("Q") else t.split()[0] for _, t in posts(net)]
+    assert heads == ["Hello", "Q1", "Q2", "Bye", "Thank"]  # Q3 skipped, Q4 dropped by the end
+    md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
+    for word in ("next", "pause", "resume", "skip", "extend", "end"):
+        assert word in md.split("## Timeline", 1)[1], word
+
+
+async def test_reminders_go_out_before_the_start_with_how_to_take_part(tmp_path: Path) -> None:
+    # In-process with a scaled clock: reminders are whole minutes, so compress time.
+    from datetime import timedelta
+
+    from archive.store import Store
+    from bot.app import App
+    from bot.config import config_from_dict
+    from scheduler.clock import ScaledClock
+    from scheduler.plan import parse_chat_plan
+
+    origin = datetime(2026, 12, 1, 19, 58, tzinfo=UTC)
+    config = config_from_dict(
+        {
+            "database": "db.sqlite",
+            "transcripts_dir": "out",
+            "local": {"network": "net.sqlite", "poll_interval": 0.02},
+        },
+        base_dir=tmp_path,
+    )
+    plan = parse_chat_plan(
+        {
+            "title": "Patients as partners",
+            "hashtag": "WeDocs",
+            "timezone": "Europe/London",
+            "start": "2026-12-01T20:00:00",
+            "duration": "10m",
+            "first_question": "2m",
+            "grace": "1m",
+            "reminders": ["1m"],
+            "questions": [{"text": "One?"}],
+        },
+        now=origin,
+    )
+    store = Store(config.database)
+    store.add_chat(plan.chat, reminders=plan.reminders)
+    store.close()
+    clock = ScaledClock(origin, speed=300)
+    app = App(config, clock=clock)
+    await app.start()
+    try:
+        for _ in range(200):
+            if posted(tmp_path / "net.sqlite", "Welcome"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await app.stop()
+    texts = [t for _, t in posts(tmp_path / "net.sqlite")]
+    reminder = texts[0]
+    assert "Patients as partners" in reminder and "#WeDocs" in reminder and "A1" in reminder
+    assert "20:00 GMT" in reminder  # the time in the chat's zone
+    assert "in 1 minute" in reminder
+    assert texts[1].startswith("Welcome to #WeDocs")
+    assert plan.reminders == (timedelta(minutes=1),)
+
+
+def test_two_chats_live_at_once_do_not_interfere(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    net_path = tmp_path / "net.sqlite"
+    chat_file(tmp_path / "a.toml", start_in=2, hashtag="WeDocs", duration="8s")
+    chat_file(
+        tmp_path / "b.toml",
+        start_in=2,
+        hashtag="NHSQI",
+        duration="8s",
+        extra='[[targets]]\nplatform = "local"\nchannel = "second"\n',
+    )
+    assert tweetchat(["schedule", "a.toml"], config).returncode == 0
+    assert tweetchat(["schedule", "b.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net_path, "Q1:") and posted(net_path, "Q1:", "second"), what="Q1s")
+        net = LocalNetwork(net_path)
+        net.post("main", ANA, "A1 for WeDocs #WeDocs", at=now())
+        net.post("second", ANA, "A1 for NHSQI #NHSQI", at=now())
+        net.post("second", ANA, "A1 wrong room #WeDocs", at=now())
+        net.close()
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    docs = {
+        p.name.split("-")[0]: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.json")
+    }
+    texts = {
+        tag: [m["text"] for m in d["messages"] if m["kind"] == "answer"] for tag, d in docs.items()
+    }
+    assert texts == {"wedocs": ["A1 for WeDocs #WeDocs"], "nhsqi": ["A1 for NHSQI #NHSQI"]}
