@@ -8,6 +8,7 @@ Timings are never asserted anywhere; they are only reported here.
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections.abc import Iterator, Sequence
@@ -69,8 +70,8 @@ def percentile(values: Sequence[float], pct: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return float(ordered[rank])
+    rank = math.ceil(pct / 100 * len(ordered))
+    return float(ordered[max(0, min(len(ordered), rank) - 1)])
 
 
 def format_table(figures: Sequence[Figure]) -> str:

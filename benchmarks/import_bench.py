@@ -1,0 +1,286 @@
+"""Import + report: a DiscordChatExporter JSON export of 100k messages, imported with
+``tweetchat import discord-export FILE --hashtag TAG`` and reported with
+``tweetchat transcript``, each as its own process.
+
+The export is generated in DiscordChatExporter's documented JSON layout (``guild``,
+``channel``, ``dateRange``, ``exportedAt``, ``messages`` with ``id``, ``type``,
+``timestamp``, ``timestampEdited``, ``content``, ``author{id,name,discriminator,nickname,
+isBot,...}``, ``reactions``, ``mentions``, ``reference{messageId,...}``, ``messageCount``).
+Each command runs under a small wrapper process (``--measure``) that reports its wall
+time and the peak RSS of the command (``RUSAGE_CHILDREN``), so figures never mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from benchmarks import BenchResult, median
+
+NAME = "import"
+DEFAULT_N = 100_000
+QUICK_N = 5_000
+HASHTAG = "#WeDocs"
+GUILD_ID = "870000000000000001"
+CHANNEL_ID = "870000000000000002"
+BOT_ID = "870000000000000003"
+START = datetime(2026, 11, 3, 20, 0, tzinfo=UTC)
+QUESTIONS = 6
+_WORDS = "patients co-design council feedback data run charts PDSA team families trust".split()
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds")
+
+
+def _author(uid: str, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": uid,
+        "name": name,
+        "discriminator": "0000",
+        "nickname": name.title(),
+        "color": None,
+        "isBot": bot,
+        "roles": [],
+        "avatarUrl": "https://cdn.discordapp.com/embed/avatars/0.png",
+    }
+
+
+def export_messages(n: int, *, seed: int = 5) -> Iterator[dict[str, Any]]:
+    """``n`` messages of a one-hour chat: the bot's questions, answers, replies, chatter."""
+    rng = random.Random(seed)
+    bot = _author(BOT_ID, "tweetchat", bot=True)
+    people = [_author(str(880000000000000000 + i), f"person{i}") for i in range(max(20, n // 50))]
+    span = timedelta(minutes=70).total_seconds()
+    q_every = max(1, n // (QUESTIONS + 1))
+    question_ids: list[str] = []
+    for i in range(n):
+        mid = str(900000000000000000 + i)
+        at = START + timedelta(seconds=span * i / max(1, n))
+        reference = None
+        mentions: list[dict[str, Any]] = []
+        if i % q_every == q_every // 2 and len(question_ids) < QUESTIONS:
+            k = len(question_ids) + 1
+            author, kind = bot, "Default"
+            content = f"Q{k}: How do you involve patients, part {k}? {HASHTAG}"
+            question_ids.append(mid)
+        else:
+            author = rng.choice(people)
+            words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(5, 25)))
+            roll = rng.random()
+            if question_ids and roll < 0.15:
+                kind = "Reply"
+                reference = {
+                    "messageId": rng.choice(question_ids),
+                    "channelId": CHANNEL_ID,
+                    "guildId": GUILD_ID,
+                }
+                content = words
+            elif question_ids and roll < 0.75:
+                kind = "Default"
+                content = f"A{rng.randint(1, len(question_ids))}: {words} {HASHTAG}"
+            else:
+                kind = "Default"
+                content = f"{words} {HASHTAG}" if roll < 0.95 else words
+            if rng.random() < 0.1:
+                other = rng.choice(people)
+                mentions.append(
+                    {k: other[k] for k in ("id", "name", "discriminator", "nickname", "isBot")}
+                )
+                content += f" <@{other['id']}>"
+        edited = _stamp(at + timedelta(seconds=40)) if rng.random() < 0.02 else None
+        reactions = (
+            [
+                {
+                    "emoji": {
+                        "id": None,
+                        "name": "👍",
+                        "code": "thumbsup",
+                        "isAnimated": False,
+                        "imageUrl": "https://cdn.jsdelivr.net/gh/twitter/twemoji/1f44d.svg",
+                    },
+                    "count": rng.randint(1, 5),
+                    "users": [],
+                }
+            ]
+            if rng.random() < 0.2
+            else []
+        )
+        message: dict[str, Any] = {
+            "id": mid,
+            "type": kind,
+            "timestamp": _stamp(at),
+            "timestampEdited": edited,
+            "callEndedTimestamp": None,
+            "isPinned": False,
+            "content": content,
+            "author": author,
+            "attachments": [],
+            "embeds": [],
+            "stickers": [],
+            "reactions": reactions,
+            "mentions": mentions,
+            "inlineEmojis": [],
+        }
+        if reference is not None:
+            message["reference"] = reference
+        yield message
+
+
+def write_export(path: Path, n: int, *, seed: int = 5) -> None:
+    """Write a DiscordChatExporter JSON export of ``n`` messages, streamed to disk."""
+    with path.open("w", encoding="utf-8") as fh:
+        _write_export(fh, n, seed)
+
+
+def _write_export(fh: TextIO, n: int, seed: int) -> None:
+    head = {
+        "guild": {"id": GUILD_ID, "name": "Health QI", "iconUrl": ""},
+        "channel": {
+            "id": CHANNEL_ID,
+            "type": "GuildTextChat",
+            "categoryId": "870000000000000009",
+            "category": "Chats",
+            "name": "wedocs",
+            "topic": "Monthly #WeDocs chat",
+        },
+        "dateRange": {"after": None, "before": None},
+        "exportedAt": _stamp(START + timedelta(days=1)),
+    }
+    fh.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n  "messages": [\n')
+    for i, message in enumerate(export_messages(n, seed=seed)):
+        fh.write(("," if i else "") + json.dumps(message, ensure_ascii=False) + "\n")
+    fh.write(f'  ],\n  "messageCount": {n}\n}}\n')
+
+
+def measure(cmd: Sequence[str]) -> dict[str, Any]:
+    """Run ``cmd`` (from inside a wrapper process); its exit code, seconds and peak RSS."""
+    t0 = time.perf_counter()
+    done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
+    return {
+        "returncode": done.returncode,
+        "seconds": seconds,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "stderr": done.stderr[-2000:],
+    }
+
+
+def _measured(cmd: Sequence[str]) -> dict[str, Any]:
+    wrapper = [sys.executable, "-m", "benchmarks.import_bench", "--measure", "--", *cmd]
+    done = subprocess.run(wrapper, capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _tweetchat(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "bot", "--config", str(config), *args]
+
+
+def import_available() -> bool:
+    """Whether this checkout's CLI has ``tweetchat import discord-export``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "import", "discord-export", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _largest_chat(db: Path) -> tuple[str, int]:
+    conn = sqlite3.connect(str(db))
+    try:
+        row = conn.execute(
+            "SELECT chat_id, COUNT(*) AS n FROM messages GROUP BY chat_id ORDER BY n DESC LIMIT 1"
+        ).fetchone()
+        return (str(row[0]), int(row[1])) if row else ("", 0)
+    finally:
+        conn.close()
+
+
+def run(*, quick: bool = False, n: int | None = None, repeats: int | None = None) -> BenchResult:
+    """Time and peak RSS of importing the export, then writing its transcript."""
+    n = n or (QUICK_N if quick else DEFAULT_N)
+    repeats = repeats or (1 if quick else 3)
+    result = BenchResult(NAME)
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        base = Path(tmp)
+        export = base / "export.json"
+        t0 = time.perf_counter()
+        write_export(export, n)
+        result.checks["the export is valid JSON with every message"] = (
+            len(json.loads(export.read_text(encoding="utf-8"))["messages"]) == n
+        )
+        result.add(
+            f"generate export ({n:,} msgs, {export.stat().st_size / 2**20:.0f} MB)",
+            f"{time.perf_counter() - t0:.2f} s",
+        )
+        if not import_available():
+            result.add("import discord-export", "n/a (import command not available)")
+            result.add("transcript after import", "n/a (import command not available)")
+            return result
+        imports, reports = [], []
+        imported = []
+        for i in range(repeats):
+            run_dir = base / f"run{i}"
+            run_dir.mkdir()
+            config = run_dir / "tweetchat.toml"
+            config.write_text(
+                f'database = "{run_dir / "archive.db"}"\n'
+                f'transcripts_dir = "{run_dir / "transcripts"}"\n',
+                encoding="utf-8",
+            )
+            done = _measured(
+                _tweetchat(config, "import", "discord-export", str(export), "--hashtag", HASHTAG)
+            )
+            if done["returncode"] != 0:
+                result.add("import discord-export", f"failed: {done['stderr'].strip()[-200:]}")
+                result.checks["import succeeded"] = False
+                return result
+            imports.append(done)
+            chat_id, count = _largest_chat(run_dir / "archive.db")
+            imported.append(count)
+            out = run_dir / "transcript.md"
+            reports.append(_measured(_tweetchat(config, "transcript", chat_id, "--out", str(out))))
+            result.checks["transcript written"] = (
+                reports[-1]["returncode"] == 0 and out.stat().st_size > 0
+            )
+        for label, runs in (("import discord-export", imports), ("transcript (md)", reports)):
+            result.add(
+                f"{label}, {n:,} msgs (median of {repeats})",
+                f"{median([r['seconds'] for r in runs]):.2f} s,"
+                f" {median([r['maxrss_kib'] for r in runs]) / 1024:.0f} MB peak RSS",
+            )
+        result.checks["import succeeded"] = True
+        result.checks["imports are deterministic"] = len(set(imported)) == 1
+        # Chatter without the hashtag may be left out; everything else must be in.
+        result.checks["most of the export was imported"] = 0.8 * n <= imported[0] <= n
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="helpers of the import benchmark")
+    parser.add_argument("--measure", action="store_true", help="run the command after --")
+    parser.add_argument("--export", nargs=2, metavar=("PATH", "N"), help="only write an export")
+    parser.add_argument("cmd", nargs="*")
+    args = parser.parse_args(argv)
+    if args.export:
+        write_export(Path(args.export[0]), int(args.export[1]))
+        return 0
+    print(json.dumps(measure(args.cmd)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Each benchmark runs in a tiny mode so it cannot rot. Only correctness is asserted, never
+timings (speed is reported by ``python -m benchmarks``, not tested)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import (
+    BenchResult,
+    Figure,
+    bench_chat,
+    capture_bench,
+    format_table,
+    import_bench,
+    incoming_messages,
+    live_bench,
+    percentile,
+    schedule_bench,
+    transcript_bench,
+)
+from benchmarks import __main__ as bench_main
+
+
+def assert_checks_pass(result: BenchResult) -> None:
+    assert result.checks, "a benchmark must report correctness checks"
+    failed = [name for name, ok in result.checks.items() if not ok]
+    assert not failed, failed
+
+
+def test_capture_stores_every_captured_message_exactly_once() -> None:
+    assert_checks_pass(capture_bench.run(quick=True, n=600, repeats=1))
+
+
+def test_transcript_publishes_every_undeleted_message_at_each_size() -> None:
+    assert_checks_pass(transcript_bench.run(sizes=(300, 900), repeats=1))
+
+
+def test_live_load_stores_every_delivered_message_exactly_once() -> None:
+    assert_checks_pass(live_bench.run(seconds=1.5, rate=200, questions=2))
+
+
+def test_scheduler_posts_every_action_once_and_never_early() -> None:
+    assert_checks_pass(schedule_bench.run(chats=2, questions=3))
+
+
+def test_import_benchmark_runs_or_reports_the_command_missing() -> None:
+    result = import_bench.run(n=300, repeats=1)
+    assert_checks_pass(result)
+    if not import_bench.import_available():
+        assert "n/a (import command not available)" in [f.value for f in result.figures]
+
+
+def test_generated_export_has_the_documented_fields(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    import_bench.write_export(path, 50)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert {"guild", "channel", "messages", "messageCount"} <= doc.keys()
+    message = doc["messages"][-1]
+    assert {"id", "type", "timestamp", "timestampEdited", "content", "author"} <= message.keys()
+    assert {"id", "name", "discriminator", "nickname", "isBot"} <= message["author"].keys()
+    assert any("reference" in m and m["type"] == "Reply" for m in doc["messages"])
+
+
+def test_generator_is_deterministic_for_a_seed() -> None:
+    chat = bench_chat()
+    assert list(incoming_messages(50, chat, seed=4)) == list(incoming_messages(50, chat, seed=4))
+
+
+def test_percentile_uses_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (
+        50,
+        99,
+        100,
+    )
+
+
+def test_table_has_one_row_per_figure() -> None:
+    table = format_table([Figure("a", "x", "1", ">= 1", True), Figure("b", "y", "2")])
+    assert len(table.splitlines()) == 4 and "| ok" in table
+
+
+def test_main_runs_a_chosen_benchmark_and_prints_one_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_bench, "QUICK_N", 200)  # the cheapest benchmark, made tiny
+    assert bench_main.main(["--quick", "--only", "import"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| benchmark") == 1 and "Machine:" in out
