@@ -136,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web archive (read-only) until stopped")
     p.add_argument("--host", help="address to listen on (default: the config's web.host)")
     p.add_argument("--port", type=int, help="port to listen on (default: the config's web.port)")
+
+    p = sub.add_parser("import", help="archive a chat that ran before the bot, from an export file")
+    isub = p.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
+    s = isub.add_parser("discord-export", help="a DiscordChatExporter JSON export of one channel")
+    s.add_argument("file", type=Path, help="the export (JSON)")
+    s.add_argument("--hashtag", required=True, help="the chat's hashtag, e.g. WeDocs")
+    s.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a host's Discord user id or username (repeat for several)",
+    )
+    s.add_argument("--title", default="", help='default: "#tag in #channel-name"')
+    s.add_argument("--timezone", metavar="ZONE", help="default: the config's timezone")
     return parser
 
 
@@ -150,8 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # ConfigError: one line, no traceback
         print(f"tweetchat: {exc}", file=sys.stderr)
         return 2
+    level = getattr(logging, config.log_level)
+    if args.command not in ("run", "serve"):
+        # One-shot commands print their own results; only problems are worth a log line.
+        level = max(level, logging.WARNING)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else getattr(logging, config.log_level),
+        level=logging.DEBUG if args.verbose else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # APScheduler logs every job at INFO; our own log lines say what matters.
@@ -193,7 +212,7 @@ def _now() -> datetime:
 
 @command("schedule")
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
-    from archive.store import DuplicateChatError
+    from archive.store import DuplicateChatError, StoreError
     from scheduler.plan import load_chat_file
     from scheduler.series import occurrences
 
@@ -204,9 +223,22 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
         if plan.series is not None
         else [plan.chat]
     )
+    from archive.models import ChatStatus
+
     store = open_store(config)
     try:
         for chat in chats:
+            if plan.series is not None:
+                try:
+                    existing = store.get_chat(chat.id)
+                except StoreError:
+                    existing = None
+                if existing is not None and not args.replace:
+                    print(f"already scheduled {chat.id} (use --replace to update it from the file)")
+                    continue
+                if existing is not None and existing.status != ChatStatus.SCHEDULED:
+                    print(f"left {chat.id} alone: it is {existing.status}")
+                    continue
             try:
                 store.add_chat(
                     chat,
@@ -547,4 +579,47 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
             await runner.cleanup()
 
     asyncio.run(main_async())
+    return 0
+
+
+@command("import")
+def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    from archive.importers.discord_export import (
+        ExportError,
+        import_discord_export,
+        terminal_progress,
+    )
+    from archive.publish import publish_chat
+
+    progress = terminal_progress(sys.stderr)
+    store = open_store(config)
+    try:
+        try:
+            result = import_discord_export(
+                store,
+                args.file,
+                hashtag=args.hashtag,
+                hosts=tuple(args.host),
+                title=args.title,
+                timezone=args.timezone or config.timezone,
+                progress=progress,
+            )
+        except ExportError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if progress is not None:
+                progress.done()
+        chat = result.chat
+        published = publish_chat(store, chat, config.transcripts_dir)
+    finally:
+        store.close()
+    verb = "imported" if result.created else "already imported as"
+    print(
+        f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
+        f"{len(chat.questions)} questions, {result.captured} of {result.read} messages captured, "
+        f"{result.new_messages} new messages"
+    )
+    if not chat.questions:
+        print("  no question posts found: give the hosts with --host (id or username)")
+    print(f"  transcript: {published.paths['md']}")
     return 0
