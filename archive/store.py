@@ -162,10 +162,10 @@ class Store:
                 # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the
                 # cascade would take the chat's posts, messages and controls with it.
                 self.conn.execute("DELETE FROM questions WHERE chat_id = ?", (chat.id,))
-                self.db["chats"].update(chat.id, row)
+                self.db.table("chats").update(chat.id, row)
             else:
-                self.db["chats"].insert(row)
-            self.db["questions"].insert_all(
+                self.db.table("chats").insert(row)
+            self.db.table("questions").insert_all(
                 {
                     "chat_id": chat.id,
                     "position": i,
@@ -687,6 +687,25 @@ class Store:
             ).fetchall()
             handles.update(r[0] for r in rows if r[0])
         return handles
+
+    def chat_fingerprint(self, chat_id: str) -> tuple[Any, ...]:
+        """Changes whenever the chat's rendering may change: its messages (new, edited,
+        deleted, reactions), opt-outs, posts and controls. Sums of times rather than
+        maxima, so that a change to any one row shows."""
+        row = self.conn.execute(
+            """
+            SELECT (SELECT json_array(COUNT(*), MAX(id), COUNT(edited_at),
+                                      TOTAL(julianday(edited_at)), COUNT(deleted_at),
+                                      TOTAL(julianday(deleted_at)), SUM(reactions))
+                    FROM messages WHERE chat_id = :c),
+                   (SELECT json_array(COUNT(*), MAX(at)) FROM optouts),
+                   (SELECT json_array(COUNT(*), MAX(posted_at), MAX(intent_at)) FROM posts
+                    WHERE chat_id = :c),
+                   (SELECT COUNT(*) FROM controls WHERE chat_id = :c)
+            """,
+            {"c": chat_id},
+        ).fetchone()
+        return tuple(row)
 
     def transcript_times(self, chat_ids: Sequence[str]) -> dict[str, datetime]:
         """When each chat's transcript was last generated, for chats that have one."""
