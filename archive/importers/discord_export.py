@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 BATCH = 2000
-CHUNK = 1 << 20  # characters of text decoded per read
+CHUNK = 1 << 20  # bytes read at a time
 # A Discord message is at most a few hundred KB even with embeds; anything far larger is
 # a broken file, and refusing it keeps memory bounded on the error path too.
 MAX_VALUE_CHARS = 32 << 20
@@ -82,14 +82,16 @@ class ExportError(ValueError):
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+_PARTIAL_NUMBER = re.compile(r"-?\d*(?:\.\d*)?(?:[eE][-+]?\d*)?")
 
 
 class _Reader:
     """A window of decoded text over a file, refilled as parsing moves forward."""
 
-    def __init__(self, path: Path, fh: IO[bytes]) -> None:
+    def __init__(self, path: Path, fh: IO[bytes], chunk_size: int = CHUNK) -> None:
         self.path = path
         self._fh = fh
+        self._chunk = chunk_size
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.buf = ""
         self.pos = 0
@@ -104,7 +106,7 @@ class _Reader:
         """Read one more chunk; False when the file is exhausted."""
         if self.eof:
             return False
-        data = self._fh.read(CHUNK)
+        data = self._fh.read(self._chunk)
         if self.pos:
             self._base_bytes += len(self.buf[: self.pos].encode("utf-8"))
             self.buf = self.buf[self.pos :]
@@ -140,10 +142,11 @@ class _Reader:
             try:
                 obj, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as e:
-                # An error well before the end of the window is a real one; near the end
-                # the value may simply continue in the next chunk.
-                near_end = e.pos >= len(self.buf) - CHUNK
-                if not near_end or len(self.buf) - self.pos > MAX_VALUE_CHARS or not self._fill():
+                # The decoder stops at the first character it cannot use. Well before the
+                # end of the window that is a real error; at the end (or inside a string
+                # still open) the value may simply go on in the next chunk.
+                more = e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - 16
+                if not more or len(self.buf) - self.pos > MAX_VALUE_CHARS or not self._fill():
                     raise
                 continue
             if end == len(self.buf) and self._fill():
@@ -155,7 +158,13 @@ class _Reader:
 def _describe(reader: _Reader, where: str, e: json.JSONDecodeError) -> ExportError:
     at = reader.byte_at(min(e.pos, len(reader.buf)))
     rest = reader.buf[e.pos :].strip()
-    if reader.eof and (not rest or e.msg.startswith("Unterminated")):
+    cut_short = (
+        not rest
+        or e.msg.startswith(("Unterminated", "Invalid \\uXXXX"))
+        or any(word.startswith(rest) for word in ("true", "false", "null"))
+        or _PARTIAL_NUMBER.fullmatch(rest) is not None
+    )
+    if reader.eof and cut_short:
         return ExportError(
             f"{reader.path}: the file ends too early at byte {reader.bytes_read} ({where});"
             " it looks truncated: export the channel again"
@@ -164,7 +173,10 @@ def _describe(reader: _Reader, where: str, e: json.JSONDecodeError) -> ExportErr
 
 
 def iter_export(
-    path: Path, *, on_progress: Callable[[int, float], None] | None = None
+    path: Path,
+    *,
+    on_progress: Callable[[int, float], None] | None = None,
+    chunk_size: int = CHUNK,
 ) -> Iterator[tuple[str, Any, int]]:
     """Walk an export without loading it: yields ``(key, value, byte offset)``.
 
@@ -178,7 +190,7 @@ def iter_export(
         raise ExportError(f"{path}: cannot read the file: {e.strerror or e}") from None
     try:
         total = max(Path(path).stat().st_size, 1)
-        reader = _Reader(Path(path), fh)
+        reader = _Reader(Path(path), fh, chunk_size)
         count = 0
         where = "at the start"
 

@@ -1,0 +1,545 @@
+"""Importing DiscordChatExporter exports: the chat, capture, idempotence, bad files, streaming."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archive.importers.discord_export import (
+    ExportError,
+    ImportResult,
+    TerminalProgress,
+    chat_id_for,
+    import_discord_export,
+    iter_export,
+    source_key,
+    terminal_progress,
+)
+from archive.models import Chat, ChatStatus, MessageKind, Question, Target
+from archive.publish import publish_chat
+from archive.store import Store
+from scheduler.plan import chat_id_for as plan_chat_id_for
+from tests.bot.helpers import config_file, tweetchat
+
+DATA = Path(__file__).parent / "data"
+EXPORT = DATA / "wedocs_discord.json"
+GUILD = "900000000000000001"
+CHANNEL = "900000000000000042"
+HOST_ID = "100000000000000001"
+BOT_ID = "100000000000000099"
+
+
+def mid(n: int) -> str:
+    """The id of message ``n`` of the fixture export."""
+    return f"8000000000000000{n:02d}"
+
+
+def at(hhmm: str) -> datetime:
+    hours, minutes = hhmm.split(":")
+    return datetime(2026, 3, 3, int(hours), int(minutes), tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "archive.sqlite")
+    yield s
+    s.close()
+
+
+def run_import(store: Store, path: Path = EXPORT, **options: Any) -> ImportResult:
+    options.setdefault("hashtag", "WeDocs")
+    options.setdefault("hosts", (HOST_ID,))
+    options.setdefault("timezone", "Europe/London")
+    return import_discord_export(store, path, **options)
+
+
+def dump(store: Store) -> list[str]:
+    return list(store.conn.iterdump())
+
+
+def write_export(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def fixture_doc() -> dict[str, Any]:
+    return json.loads(EXPORT.read_text(encoding="utf-8"))
+
+
+# ---- the chat -------------------------------------------------------------------------------
+
+
+def test_export_becomes_a_published_chat_on_its_channel(store: Store) -> None:
+    chat = run_import(store).chat
+    assert store.get_chat(chat.id) == chat
+    assert chat.status == ChatStatus.PUBLISHED
+    assert chat.targets == (Target("discord", CHANNEL),)
+    assert chat.hosts == (HOST_ID,)
+    assert chat.timezone == "Europe/London"
+
+
+def test_chat_runs_from_the_first_question_post_to_the_last_message(store: Store) -> None:
+    chat = run_import(store).chat
+    assert (chat.start, chat.end) == (at("20:00"), at("20:31"))
+
+
+def test_chat_id_and_default_title_come_from_hashtag_date_and_channel(store: Store) -> None:
+    chat = run_import(store).chat
+    assert chat.id == "wedocs-2026-03-03"
+    assert chat.title == "#WeDocs in #qi-chat"
+
+
+def test_title_option_is_used(store: Store) -> None:
+    chat = run_import(store, title="Involving patients").chat
+    assert chat.title == "Involving patients"
+
+
+def test_chat_id_uses_the_local_date_of_the_timezone(store: Store) -> None:
+    # 20:00 UTC on 3 March is already 4 March in Auckland.
+    chat = run_import(store, timezone="Pacific/Auckland").chat
+    assert chat.id == "wedocs-2026-03-04"
+
+
+def test_chat_id_is_made_unique_beside_an_existing_chat(store: Store) -> None:
+    other = Chat(
+        id="wedocs-2026-03-03",
+        title="Scheduled",
+        hashtag="#WeDocs",
+        start=at("20:00"),
+        end=at("21:00"),
+        timezone="UTC",
+        questions=(),
+    )
+    store.add_chat(other)
+    assert run_import(store).chat.id == "wedocs-2026-03-03-2"
+
+
+def test_chat_ids_follow_the_scheduler_rule() -> None:
+    for tag, day in (("#WeDocs", datetime(2026, 12, 1, 20, tzinfo=UTC)), ("#hcsm", at("23:59"))):
+        assert chat_id_for(tag, day) == plan_chat_id_for(tag, day)
+
+
+def test_questions_come_from_host_posts_with_q_labels(store: Store) -> None:
+    chat = run_import(store).chat
+    assert chat.questions == (
+        Question(1, "How do you involve patients in QI?", timedelta(0)),
+        Question(2, "What got in the way?", timedelta(minutes=10)),
+        Question(3, "One thing you will try next month?", timedelta(minutes=20)),
+    )
+
+
+def test_hosts_may_be_named_by_username(store: Store) -> None:
+    chat = run_import(store, hosts=("drsmith",)).chat
+    assert [q.key for q in chat.questions] == ["1", "2", "3"]
+
+
+def test_without_hosts_there_are_no_question_posts(store: Store) -> None:
+    chat = run_import(store, hosts=()).chat
+    assert chat.questions == ()
+    assert chat.start == at("19:40") + timedelta(seconds=5)  # the first message
+
+
+def test_bot_posts_with_q_labels_are_questions(tmp_path: Path, store: Store) -> None:
+    doc = fixture_doc()
+    bot = doc["messages"][1]["author"]
+    for m in doc["messages"]:
+        if m["content"].startswith("Q"):
+            m["author"] = bot
+    chat = run_import(store, write_export(tmp_path / "bot.json", doc), hosts=()).chat
+    assert [q.key for q in chat.questions] == ["1", "2", "3"]
+
+
+def test_question_text_drops_label_and_hashtag_in_any_layout(tmp_path: Path, store: Store) -> None:
+    doc = fixture_doc()
+    doc["messages"][3]["content"] = "#wedocs Q1 - How do you involve patients?  #WEDOCS "
+    chat = run_import(store, write_export(tmp_path / "q.json", doc)).chat
+    assert chat.questions[0].text == "How do you involve patients?"
+
+
+# ---- capture ----------------------------------------------------------------------------------
+
+
+def kinds(store: Store, chat: Chat) -> dict[str, tuple[MessageKind, tuple[str, ...]]]:
+    return {m.platform_id: (m.kind, m.question_keys) for m in store.messages(chat.id)}
+
+
+def test_answers_are_attributed_by_the_capture_rules(store: Store) -> None:
+    got = kinds(store, run_import(store).chat)
+    assert got[mid(5)] == (MessageKind.ANSWER, ("1",))  # labelled
+    assert got[mid(6)] == (MessageKind.ANSWER, ("1",))  # reply to Q1, no hashtag
+    assert got[mid(10)] == (MessageKind.ANSWER, ("2",))  # open question
+    assert got[mid(13)] == (MessageKind.ANSWER, ("3",))  # labelled reply, no hashtag
+    assert got[mid(14)] == (MessageKind.ANSWER, ("1",))  # label beats the open question
+
+
+def test_question_posts_host_posts_and_intro_comments(store: Store) -> None:
+    got = kinds(store, run_import(store).chat)
+    assert got[mid(4)] == (MessageKind.QUESTION, ("1",))
+    assert got[mid(15)] == (MessageKind.HOST, ())
+    assert got[mid(3)] == (MessageKind.COMMENT, ())  # before Q1
+
+
+def test_bot_message_is_a_host_post(store: Store) -> None:
+    chat = run_import(store).chat
+    bot_post = next(m for m in store.messages(chat.id) if m.platform_id == mid(2))
+    assert (bot_post.kind, bot_post.author_id) == (MessageKind.HOST, BOT_ID)
+
+
+def test_messages_without_the_hashtag_and_system_messages_are_not_captured(
+    store: Store,
+) -> None:
+    result = run_import(store)
+    ids = {m.platform_id for m in store.messages(result.chat.id)}
+    assert ids.isdisjoint({mid(1), mid(7), mid(11), mid(16)})
+    assert (result.read, result.captured, result.new_messages) == (16, 12, 12)
+
+
+def test_message_fields_come_from_the_export(store: Store) -> None:
+    chat = run_import(store).chat
+    m = next(m for m in store.messages(chat.id) if m.platform_id == mid(9))
+    assert (m.author_id, m.author_name, m.author_handle) == (
+        "100000000000000004",
+        "Carol White",
+        "carolw",
+    )
+    assert m.channel == CHANNEL
+    assert m.mentions == ("drsmith",)
+    assert m.permalink == f"https://discord.com/channels/{GUILD}/{CHANNEL}/{mid(9)}"
+
+
+def test_reply_edit_and_reactions_are_kept(store: Store) -> None:
+    chat = run_import(store).chat
+    by_id = {m.platform_id: m for m in store.messages(chat.id)}
+    assert by_id[mid(6)].reply_to == mid(4)
+    assert by_id[mid(5)].edited_at == datetime(2026, 3, 3, 20, 4, 10, tzinfo=UTC)
+    assert by_id[mid(5)].reactions == 3  # 👍 2 + ❤️ 1
+
+
+def test_raw_payload_is_stored_verbatim(store: Store) -> None:
+    chat = run_import(store).chat
+    (raw,) = store.conn.execute(
+        "SELECT raw FROM messages WHERE chat_id = ? AND platform_id = ?", (chat.id, mid(5))
+    ).fetchone()
+    assert json.loads(raw) == fixture_doc()["messages"][4]
+
+
+def section(markdown: str, heading: str) -> str:
+    start = markdown.index(heading)
+    end = markdown.find("\n## ", start + 1)
+    return markdown[start : end if end >= 0 else None]
+
+
+def test_transcript_lists_the_answers_under_their_questions(tmp_path: Path, store: Store) -> None:
+    chat = run_import(store).chat
+    md = publish_chat(store, chat, tmp_path / "out").paths["md"].read_text(encoding="utf-8")
+    q1 = section(md, "## Q1 · How do you involve patients in QI?")
+    q2 = section(md, "## Q2 · What got in the way?")
+    q3 = section(md, "## Q3 · One thing you will try next month?")
+    assert "patient council" in q1 and "We ask patients first" in q1 and "pay patient" in q1
+    assert "Time, mostly" in q2 and "board never saw" in q2 and "patient council" not in q2
+    assert "patient stories" in q3
+    assert "brb" not in md and "coffee" not in md and "what was that about" not in md
+
+
+# ---- re-import --------------------------------------------------------------------------------
+
+
+def test_reimporting_the_same_file_changes_nothing(store: Store) -> None:
+    first = run_import(store)
+    before = dump(store)
+    again = run_import(store)
+    assert (again.chat, again.created, again.new_messages) == (first.chat, False, 0)
+    assert dump(store) == before
+
+
+def test_reimport_is_found_by_channel_and_first_message(store: Store) -> None:
+    chat = run_import(store).chat
+    assert store.find_chat_by_source(source_key(CHANNEL, mid(1))) == chat
+
+
+def test_a_longer_export_of_the_same_channel_adds_only_new_messages(
+    tmp_path: Path, store: Store
+) -> None:
+    first = run_import(store).chat
+    doc = fixture_doc()
+    extra = json.loads(json.dumps(doc["messages"][13]))
+    extra.update(id="800000000000000017", timestamp="2026-03-03T20:40:00.000+00:00")
+    extra["content"] = "A2: and no protected time #WeDocs"
+    doc["messages"].append(extra)
+    result = run_import(store, write_export(tmp_path / "longer.json", doc))
+    assert (result.chat.id, result.created, result.new_messages) == (first.id, False, 1)
+    assert store.get_chat(first.id).end == at("20:40")
+
+
+# ---- bad files and options --------------------------------------------------------------------
+
+
+@pytest.fixture
+def archived(store: Store) -> list[str]:
+    """An archive that already holds one import: bad files must leave it exactly so."""
+    run_import(store)
+    return dump(store)
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param(lambda text: text[: len(text) // 2], id="middle"),
+        pytest.param(lambda text: text[: text.index('"id": "800000000000000009"')], id="in-key"),
+        pytest.param(lambda text: text[: text.rindex("}") - 1], id="before-last-brace"),
+        pytest.param(lambda text: text[: text.index('"timestampEdited": null') + 21], id="in-nu"),
+    ],
+)
+def test_truncated_file_is_refused_and_leaves_the_archive_untouched(
+    tmp_path: Path, store: Store, archived: list[str], cut: Any
+) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text(cut(EXPORT.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(ExportError, match=r"cut\.json: the file ends too early at byte \d+"):
+        run_import(store, path, hashtag="OtherTag")
+    assert dump(store) == archived
+
+
+def test_malformed_message_is_named_with_its_index_and_byte_offset(
+    tmp_path: Path, store: Store, archived: list[str]
+) -> None:
+    text = EXPORT.read_text(encoding="utf-8")
+    broken = text.replace('"content": "brb"', '"content": "brb" oops')
+    path = tmp_path / "broken.json"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(ExportError) as err:
+        run_import(store, path)
+    offset = len(broken[: broken.index(" oops") + 1].encode("utf-8"))
+    assert str(err.value).startswith(f"{path}: invalid JSON at byte {offset} (in message 7)")
+    assert dump(store) == archived
+
+
+def test_byte_offsets_count_bytes_not_characters(tmp_path: Path) -> None:
+    text = '{"channel": {"id": "1"}, "messages": [{"content": "é€😀"} x]}'
+    path = tmp_path / "utf8.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ExportError, match=rf"at byte {text.index(' x') + 1 + 1 + 2 + 3}\b"):
+        list(iter_export(path))
+
+
+def test_message_without_timestamp_is_named(
+    tmp_path: Path, store: Store, archived: list[str]
+) -> None:
+    doc = fixture_doc()
+    del doc["messages"][4]["timestamp"]
+    with pytest.raises(ExportError, match=r"message 5 \(at byte \d+\) 'timestamp' is missing"):
+        run_import(store, write_export(tmp_path / "nots.json", doc))
+    assert dump(store) == archived
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"hello", "not JSON"),
+        (b'[{"id": "1"}]', "not a DiscordChatExporter export"),
+        (b'{"guild": {}, "messageCount": 0}', "not a DiscordChatExporter export"),
+        (b'{"channel": {"id": "1", "name": "x"}, "messages": []}', "the export has no messages"),
+        (b'{"channel": {"id": "1"}, "messages": []} {}', "unexpected data after the export"),
+        (b'{"channel": {"id": "1"}, "messages": [{"content": "\xff"}]}', "not UTF-8"),
+    ],
+)
+def test_files_that_are_not_exports_are_refused(
+    tmp_path: Path, store: Store, archived: list[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ExportError, match=rf"^{re.escape(str(path))}: {message}"):
+        run_import(store, path)
+    assert dump(store) == archived
+
+
+def test_missing_file_is_refused(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(ExportError, match=r"nope\.json: cannot read the file"):
+        run_import(store, tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"hashtag": "We Docs"}, "--hashtag"), ({"timezone": "Mars/Olympus"}, "--timezone")],
+)
+def test_bad_options_are_refused(store: Store, options: dict[str, str], message: str) -> None:
+    with pytest.raises(ExportError, match=message):
+        run_import(store, **options)
+    assert store.list_chats() == []
+
+
+# ---- the incremental reader -------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+exports = st.fixed_dictionaries(
+    {
+        "guild": st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+        "channel": st.fixed_dictionaries({"id": st.text(min_size=1, max_size=5)}),
+        "messages": st.lists(st.dictionaries(st.text(max_size=5), json_values, max_size=4)),
+    }
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(doc=exports, indent=st.sampled_from([None, 0, 2]), chunk=st.integers(1, 40))
+def test_reader_sees_the_same_values_as_json_load(
+    tmp_path: Path, doc: dict[str, Any], indent: int | None, chunk: int
+) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc, indent=indent, ensure_ascii=False), encoding="utf-8")
+    members: dict[str, Any] = {"messages": []}
+    for key, value, _offset in iter_export(path, chunk_size=chunk):
+        if key == "message":
+            members["messages"].append(value)
+        else:
+            members[key] = value
+    assert members == doc
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(doc=exports, data=st.data())
+def test_any_cut_short_export_is_refused(tmp_path: Path, doc: dict[str, Any], data: Any) -> None:
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    cut = data.draw(st.integers(0, len(text) - 1), label="cut")
+    path = tmp_path / "cut.json"
+    path.write_text(text[:cut], encoding="utf-8")
+    with pytest.raises(ExportError):
+        list(iter_export(path, chunk_size=7))
+
+
+def test_message_offsets_point_at_each_message(tmp_path: Path) -> None:
+    raw = EXPORT.read_bytes()
+    offsets = [off for key, _v, off in iter_export(EXPORT, chunk_size=64) if key == "message"]
+    assert [raw[o : o + 1] for o in offsets] == [b"{"] * 16
+    assert raw[offsets[4] :].decode("utf-8").startswith('{\n      "id": "800000000000000005"')
+
+
+# ---- progress ---------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal() -> None:
+    assert terminal_progress(io.StringIO()) is None
+
+
+def test_progress_on_a_terminal_ends_with_every_message_imported(store: Store) -> None:
+    screen = Terminal()
+    progress = terminal_progress(screen)
+    assert isinstance(progress, TerminalProgress)
+    run_import(store, progress=progress)
+    progress.done()
+    last = screen.getvalue().rstrip("\n").split("\r")[-1]
+    assert last.startswith("imported 16 messages (100%)")
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def test_cli_imports_and_publishes_the_transcript(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(EXPORT), "--hashtag", "WeDocs", "--host", "drsmith"]
+    done = tweetchat([*args, "--timezone", "Europe/London"], config)
+    assert done.returncode == 0, done.stderr
+    assert "imported wedocs-2026-03-03" in done.stdout and "12 new messages" in done.stdout
+    md = (tmp_path / "out" / "wedocs-2026-03-03.md").read_text(encoding="utf-8")
+    assert "## Q3 · One thing you will try next month?" in md
+
+
+def test_cli_reimport_reports_no_new_messages(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(EXPORT), "--hashtag", "WeDocs"]
+    assert tweetchat(args, config).returncode == 0
+    again = tweetchat(args, config)
+    assert again.returncode == 0, again.stderr
+    assert "already imported as wedocs-2026-03-03" in again.stdout
+    assert "0 new messages" in again.stdout
+
+
+def test_cli_truncated_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(EXPORT.read_bytes()[:5000])
+    done = tweetchat(["import", "discord-export", str(cut), "--hashtag", "WeDocs"], config)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert re.fullmatch(
+        rf"tweetchat: {re.escape(str(cut))}: the file ends too early at byte 5000 \(in message \d+\);"
+        r" it looks truncated: export the channel again",
+        done.stderr.strip().splitlines()[-1],
+    )
+
+
+# ---- memory -----------------------------------------------------------------------------------
+
+
+def generate_export(path: Path, messages: int) -> None:
+    """A large export written message by message (never built in memory)."""
+    start = datetime(2026, 5, 5, 19, 0, tzinfo=UTC)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(
+            '{"guild": {"id": "1", "name": "G", "iconUrl": ""},'
+            ' "channel": {"id": "2", "type": "GuildTextChat", "name": "chat"}, "messages": [\n'
+        )
+        for i in range(messages):
+            host = i % 1000 == 0
+            n = i // 1000 % 9 + 1
+            text = f"Q{n}: question {n}? #Big" if host else f"A{n}: answer number {i} #Big"
+            author = "9" if host else str(100 + i % 500)
+            msg = {
+                "id": str(10**6 + i),
+                "type": "Default",
+                "timestamp": (start + timedelta(milliseconds=20 * i)).isoformat(),
+                "timestampEdited": None,
+                "content": text,
+                "author": {"id": author, "name": f"user{author}", "nickname": None, "isBot": False},
+                "reactions": [{"emoji": {"name": "👍"}, "count": i % 3}],
+                "mentions": [],
+            }
+            fh.write(("," if i else "") + json.dumps(msg, ensure_ascii=False) + "\n")
+        fh.write(f'], "messageCount": {messages}}}\n')
+
+
+def peak_memory(tmp_path: Path, messages: int) -> int:
+    path = tmp_path / f"big-{messages}.json"
+    generate_export(path, messages)
+    store = Store(tmp_path / f"big-{messages}.sqlite")
+    try:
+        tracemalloc.start()
+        result = import_discord_export(store, path, hashtag="Big", hosts=("9",))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    finally:
+        store.close()
+    assert result.new_messages == messages
+    return peak
+
+
+def test_memory_stays_flat_as_the_export_grows(tmp_path: Path) -> None:
+    small = peak_memory(tmp_path, 20_000)
+    large = peak_memory(tmp_path, 80_000)
+    assert large < 2 * small, (small, large)
