@@ -1,0 +1,73 @@
+"""The command line: help without heavy imports, transcript and stats commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.bot.helpers import config_file, tweetchat
+
+HEAVY = ("discord", "tweepy", "aiohttp", "apscheduler", "sqlite_utils", "markdown", "nh3")
+
+
+def test_help_imports_no_client_library() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from bot.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n"
+        "    except SystemExit:\n        pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in (
+        "run",
+        "demo",
+        "schedule",
+        "check",
+        "chats",
+        "show",
+        "cancel",
+        "transcript",
+        "stats",
+        "next",
+        "pause",
+        "resume",
+        "extend",
+        "end",
+        "skip",
+        "start",
+    ):
+        assert f"    {name}" in out, name
+
+
+def test_transcript_and_stats_commands_on_a_demo_archive(tmp_path: Path) -> None:
+    out_dir = tmp_path / "demo"
+    demo = tweetchat(
+        ["demo", "--out", str(out_dir), "--speed", "1200", "--participants", "12"],
+        config_file(tmp_path),
+        timeout=120,
+    )
+    assert demo.returncode == 0, demo.stderr
+    config = tmp_path / "demo.toml"
+    config.write_text(f'database = "{out_dir / "demo.db"}"\n', encoding="utf-8")
+    csv_path = tmp_path / "messages.csv"
+    result = tweetchat(["transcript", "wedocs", "--format", "csv", "--out", str(csv_path)], config)
+    assert result.returncode == 0, result.stderr
+    header = csv_path.read_text(encoding="utf-8").splitlines()[0]
+    assert "text" in header and "author" in header
+    stats = json.loads(tweetchat(["stats", "wedocs", "--json"], config).stdout)
+    md = tweetchat(["transcript", "wedocs"], config).stdout
+    assert md.startswith("# Patients as partners in quality improvement")
+    assert stats["answers"] > 0 and f"{stats['answers']}" in md
+    human = tweetchat(["stats", "wedocs"], config).stdout
+    assert "participants" in human and "Q6" in human
