@@ -115,6 +115,9 @@ class App:
             use_republisher = getattr(platform, "use_republisher", None)
             if use_republisher is not None:
                 use_republisher(self._republish)
+            use_app = getattr(platform, "use_app", None)
+            if use_app is not None:  # host commands steer the store and the runner
+                use_app(self)
             await platform.start()
             logger.info("platform %s connected", platform.name)
         await self.runner.start()

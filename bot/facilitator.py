@@ -51,6 +51,17 @@ class _ChatCache:
     ctx: CaptureContext
 
 
+async def _send_action(
+    platform: Platform, chat: Chat, action_key: str, target: Target, text: str
+) -> SentPost:
+    """Post one action; adapters with `post_action` decide where (Discord: the chat's thread)."""
+    post_action = getattr(platform, "post_action", None)
+    if post_action is not None:
+        sent: SentPost = await post_action(chat, action_key, target.channel, text)
+        return sent
+    return await platform.send(target.channel, text)
+
+
 class Facilitator:
     def __init__(
         self,
@@ -188,7 +199,7 @@ class Facilitator:
             return None
         try:
             sent = await retry(
-                lambda: platform.send(target.channel, text),
+                lambda: _send_action(platform, chat, action_key, target, text),
                 what=f"posting {action_key} of {chat.id} on {target.platform}",
                 attempts=self.post_attempts,
                 base=self.post_backoff,
@@ -259,8 +270,11 @@ class Facilitator:
                     is None
                 ):
                     continue
+                announce_on = getattr(platform, "announce", None)
                 try:
-                    if isinstance(attachment, tuple):
+                    if announce_on is not None:  # a richer announcement (Discord: an embed)
+                        sent = await announce_on(chat, target.channel, result)
+                    elif isinstance(attachment, tuple):
                         name, data = attachment
                         sent = await platform.send_file(target.channel, announcement, name, data)
                     else:

@@ -1,0 +1,691 @@
+"""The Discord adapter: discord.py's gateway and REST client behind the `Platform` contract.
+
+Capture: every guild message (default or reply type) becomes an `IncomingMessage`; edits,
+deletions and reactions come from the *raw* gateway events, so messages that are not in
+discord.py's cache count too. A message in a thread is reported with its parent channel's id
+as ``channel``, so capture's channel check (the chat's `Target` names the channel) passes for
+the chat's thread. After a disconnect (``on_resumed``, or ``on_ready`` after a new session)
+and at start the facilitator backfills the live window through `history`.
+
+Thread mode (``capture_mode = "thread"``): the intro goes to the channel, the bot opens a
+thread on it, and every later post of the chat goes into that thread. A thread's id is its
+starter message's id, so the thread of a chat is always the intro post recorded in the store:
+nothing else needs remembering across restarts.
+
+Posting: discord.py retries 429s itself; 5xx answers and dropped connections are retried here
+with bounded back-off (looking for the post first, so a lost answer never double-posts), and
+anything else fails at once with `DiscordPostError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+
+from archive.models import Chat, ChatStatus, IncomingMessage
+from archive.store import AsyncStore, Store
+from bot.config import ConfigError, DiscordConfig, secret
+from bot.platforms.base import (
+    MessageDeleted,
+    Platform,
+    PostError,
+    ReactionChanged,
+    SentPost,
+    reconnect_forever,
+)
+from bot.retry import GiveUp, RetryError, retry
+from scheduler.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from archive.stats import ChatStats
+    from bot.app import App
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+API_PATH = "/api/v10"
+ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
+CAPTURED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
+EMBED_FIELD_LIMIT = 1024
+
+
+class DiscordPostError(PostError, GiveUp):
+    """A Discord call failed for good; retrying more (as the facilitator would) cannot help."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying: a 5xx answer or a dropped connection."""
+
+
+def api_base(url: str) -> str:
+    """discord.py's ``Route.BASE`` for a configured ``api_base_url`` (with or without /api/vN)."""
+    url = url.rstrip("/")
+    path = urlsplit(url).path
+    if path.rstrip("/").split("/")[-2:-1] == ["api"] and path.rsplit("/", 1)[-1].startswith("v"):
+        return url
+    return url + API_PATH
+
+
+def intents() -> discord.Intents:
+    """Exactly what the adapter needs; message_content is privileged (see the README)."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.message_content = True
+    wanted.guild_reactions = True
+    wanted.guild_scheduled_events = True
+    return wanted
+
+
+def channel_key(channel: object) -> str:
+    """The channel a message counts for: a thread's parent, else the channel itself."""
+    if isinstance(channel, discord.Thread) and channel.parent_id:
+        return str(channel.parent_id)
+    return str(getattr(channel, "id", ""))
+
+
+def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMessage:
+    """The neutral form of a Discord message."""
+    reference = message.reference
+    reply_to = ""
+    if (
+        reference is not None
+        and reference.message_id is not None
+        and getattr(reference, "type", discord.MessageReferenceType.reply)
+        == discord.MessageReferenceType.reply
+    ):
+        reply_to = str(reference.message_id)
+    author = message.author
+    return IncomingMessage(
+        platform="discord",
+        platform_id=str(message.id),
+        channel=channel_key(message.channel),
+        author_id=str(author.id),
+        author_name=author.display_name,
+        author_handle=author.name,
+        text=message.content,
+        created_at=message.created_at,
+        reply_to=reply_to,
+        is_bot=bot_id is not None and author.id == bot_id,
+        permalink=message.jump_url,
+        edited_at=message.edited_at,
+        mentions=tuple(dict.fromkeys(u.name for u in message.mentions)),
+        raw={
+            "id": str(message.id),
+            "channel_id": str(message.channel.id),
+            "guild_id": str(message.guild.id) if message.guild else "",
+            "author": {"id": str(author.id), "username": author.name, "bot": author.bot},
+            "content": message.content,
+            "timestamp": message.created_at.isoformat(),
+            "edited_timestamp": message.edited_at.isoformat() if message.edited_at else None,
+            "reference": reply_to or None,
+        },
+    )
+
+
+def _sent(message: discord.Message) -> SentPost:
+    return SentPost(str(message.id), message.created_at, message.jump_url)
+
+
+def _clip(text: str, limit: int = EMBED_FIELD_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def summary_embed(chat: Chat, stats: ChatStats | None, link: str = "") -> discord.Embed:
+    """The close-of-chat summary: participants, answers, top contributors, busiest question."""
+    embed = discord.Embed(
+        title=_clip(f"{chat.title} {chat.hashtag}", 256),
+        description=f"Transcript of the chat on {chat.start.astimezone(chat.zone):%a %d %b %Y}.",
+        url=link or None,
+    )
+    if stats is None:
+        return embed
+    embed.add_field(name="Participants", value=str(stats.participants))
+    embed.add_field(name="Answers", value=str(stats.answers))
+    embed.add_field(name="Messages", value=str(stats.messages))
+    top = [
+        f"{c.name or c.handle}: {c.answers} answers" if not c.hidden else "(opted out)"
+        for c in stats.top_contributors[:5]
+    ]
+    if top:
+        embed.add_field(name="Top contributors", value=_clip("\n".join(top)), inline=False)
+    if stats.busiest_question:
+        key = stats.busiest_question
+        text = next((q.text for q in chat.questions if q.key == key), "")
+        count = stats.answers_per_question.get(key, 0)
+        embed.add_field(
+            name="Busiest question",
+            value=_clip(f"Q{key}: {text} ({count} answers)"),
+            inline=False,
+        )
+    if link:
+        embed.add_field(name="Web archive", value=link, inline=False)
+    return embed
+
+
+class TweetchatClient(discord.Client):
+    """discord.py's client, forwarding the events the adapter needs to it."""
+
+    def __init__(self, platform: DiscordPlatform, **options: Any) -> None:
+        super().__init__(intents=intents(), **options)
+        self.platform = platform
+        self.tree: app_commands.CommandTree[TweetchatClient] = app_commands.CommandTree(self)
+
+    async def on_ready(self) -> None:
+        await self.platform.on_ready()
+
+    async def on_resumed(self) -> None:
+        await self.platform.on_resumed()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.platform.on_message(message)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self.platform.on_raw_message_edit(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.platform.on_deleted([payload.message_id])
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await self.platform.on_deleted(sorted(payload.message_ids))
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.platform.emit(ReactionChanged("discord", str(payload.message_id), 1))
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.platform.emit(ReactionChanged("discord", str(payload.message_id), -1))
+
+
+class DiscordPlatform(Platform):
+    """Runs the gateway connection in a background task; posts and reads over REST."""
+
+    name: ClassVar[str] = "discord"
+
+    def __init__(
+        self,
+        config: DiscordConfig,
+        *,
+        environ: Mapping[str, str],
+        clock: Clock | None = None,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        ready_timeout: float = 60.0,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.environ = environ
+        self.clock: Clock = clock or SystemClock()
+        self.attempts = attempts
+        self.backoff = backoff
+        self.ready_timeout = ready_timeout
+        self.client = TweetchatClient(self, guild_ready_timeout=guild_ready_timeout)
+        self.store: AsyncStore | None = None
+        self.app: App | None = None
+        self.web_base_url = ""
+        self.commands: object | None = None  # bot.discord_commands.HostCommands, once installed
+        self._token = ""
+        self._logged_in = False
+        self._ready = asyncio.Event()
+        self._starting = False
+        self._stopping = asyncio.Event()
+        self._fatal: Exception | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._backfills: set[asyncio.Task[None]] = set()
+
+    # ---- wiring ---------------------------------------------------------------------------
+
+    def use_store(self, store: AsyncStore) -> None:
+        """The store: the thread of a chat and host commands read it (App calls this)."""
+        self.store = store
+
+    def use_app(self, app: App) -> None:
+        """The running app: host commands steer its store and runner; alerts reach hosts."""
+        self.app = app
+        self.store = app.store
+        self.web_base_url = app.config.web.base_url
+        if app.facilitator is not None:
+            app.facilitator.notifiers.append(self.notify_hosts)
+
+    # ---- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._token = secret(self.config.token_env, self.environ)
+        self._point_at_configured_urls()
+        if self.app is not None:
+            from bot.discord_commands import HostCommands
+
+            self.commands = HostCommands(self, self.app).install(self.client.tree)
+        self._stopping.clear()
+        self._fatal = None
+        self._starting = True
+        self._task = asyncio.create_task(self._run_gateway(), name="discord-gateway")
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            await asyncio.wait(
+                {ready, self._task}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+            self._starting = False
+        if self._fatal is not None:
+            await self.stop()
+            raise ConfigError(str(self._fatal), source="discord")
+        if not self._ready.is_set():
+            logger.warning(
+                "discord: not connected after %.0fs; still trying in the background",
+                self.ready_timeout,
+            )
+            return
+        await self._sync_commands()
+        await self._backfill("start")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in list(self._backfills):
+            task.cancel()
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+            self._task = None
+        self._restore_urls()
+
+    def _point_at_configured_urls(self) -> None:
+        """Honour ``api_base_url`` / ``gateway_url`` (Discord-compatible servers, proxies)."""
+        from discord.gateway import DiscordWebSocket
+        from discord.http import Route
+
+        if not (self.config.api_base_url or self.config.gateway_url):
+            return
+        self._saved_urls = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        if self.config.api_base_url:
+            Route.BASE = api_base(self.config.api_base_url)
+        if self.config.gateway_url:
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.config.gateway_url)
+
+    def _restore_urls(self) -> None:
+        from discord.gateway import DiscordWebSocket
+        from discord.http import Route
+
+        if self._saved_urls is not None:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_urls
+            self._saved_urls = None
+
+    async def _run_gateway(self) -> None:
+        async def connect_once() -> None:
+            if self.client.is_closed():
+                # discord.py closes itself on some gateway errors; start afresh.
+                self.client.clear()
+                self._logged_in = False
+            try:
+                if not self._logged_in:
+                    await self.client.login(self._token)
+                    self._logged_in = True
+                await self.client.connect(reconnect=True)
+            except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
+                self._fatal = exc
+                if isinstance(exc, discord.LoginFailure):
+                    self._fatal = Exception(
+                        f"the token in ${self.config.token_env} was refused by Discord"
+                    )
+                logger.error("discord: cannot connect: %s", self._fatal)
+                self._stopping.set()
+
+        await reconnect_forever(connect_once, name="discord", stop=self._stopping)
+
+    async def _sync_commands(self) -> None:
+        if self.commands is None:
+            return
+        tree = self.client.tree
+        try:
+            if self.config.guilds:
+                for guild_id in self.config.guilds:
+                    await tree.sync(guild=discord.Object(int(guild_id)))
+            else:
+                await tree.sync()
+        except discord.HTTPException as exc:
+            logger.warning("discord: registering the /tweetchat commands failed: %s", exc)
+
+    # ---- gateway events -------------------------------------------------------------------
+
+    async def on_ready(self) -> None:
+        user = self.client.user
+        self.bot_user_id = str(user.id) if user is not None else ""
+        first = not self._ready.is_set()
+        self._ready.set()
+        logger.info("discord: connected as %s", user)
+        if not (first and self._starting):
+            await self._backfill("a new session")
+
+    async def on_resumed(self) -> None:
+        logger.info("discord: session resumed")
+        await self._backfill("resuming")
+
+    async def _backfill(self, why: str) -> None:
+        if self.sink is None:
+            return
+        try:
+            await self.sink.reconnected(self)
+        except Exception as exc:  # the next reconnect or the publish re-check tries again
+            logger.warning("discord: backfill after %s failed: %s", why, exc)
+
+    def _accepts(self, message: discord.Message) -> bool:
+        if message.guild is None or message.type not in CAPTURED_TYPES:
+            return False
+        guilds = self.config.guilds
+        if guilds and str(message.guild.id) not in guilds:
+            return False
+        # Host alerts are for the hosts, not for the transcript.
+        return not (self._is_me(message.author.id) and message.content.startswith(ALERT_PREFIX))
+
+    def _is_me(self, user_id: int) -> bool:
+        user = self.client.user
+        return user is not None and user.id == user_id
+
+    def _incoming(self, message: discord.Message) -> IncomingMessage:
+        user = self.client.user
+        return to_incoming(message, bot_id=user.id if user is not None else None)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self._accepts(message):
+            await self.emit(self._incoming(message))
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        message = payload.message
+        # Updates without an edit time are embeds unfurling, not the author's edit.
+        if message.edited_at is not None and self._accepts(message):
+            await self.emit(self._incoming(message))
+
+    async def on_deleted(self, message_ids: Sequence[int]) -> None:
+        at = self.clock.now()
+        for message_id in message_ids:
+            await self.emit(MessageDeleted("discord", str(message_id), at))
+
+    # ---- REST with bounded retries ---------------------------------------------------------
+
+    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """`fn` with retries for 5xx and connection errors; DiscordPostError when it fails."""
+
+        async def once() -> T:
+            try:
+                return await fn()
+            except discord.DiscordServerError as exc:
+                raise _Transient(f"{exc.status} {exc.text}".strip()) from exc
+            except discord.HTTPException as exc:
+                raise DiscordPostError(
+                    f"discord: {what} failed: {exc.status} {exc.text}".strip()
+                ) from exc
+            except discord.ClientException as exc:
+                raise DiscordPostError(f"discord: {what} failed: {exc}") from exc
+
+        try:
+            return await retry(
+                once,
+                what=f"discord: {what}",
+                attempts=self.attempts,
+                base=self.backoff,
+                retry_on=(_Transient, aiohttp.ClientError, OSError, TimeoutError),
+            )
+        except RetryError as exc:
+            raise DiscordPostError(str(exc)) from exc
+
+    async def channel(self, channel_id: str | int) -> discord.abc.Messageable:
+        """A text channel or thread by id, from the cache or over REST."""
+        try:
+            cid = int(channel_id)
+        except ValueError:
+            raise DiscordPostError(f"discord: {channel_id!r} is not a channel id") from None
+        found = self.client.get_channel(cid)
+        if found is None:
+            found = await self._call(
+                f"finding channel {cid}", lambda: self.client.fetch_channel(cid)
+            )
+        if not isinstance(found, discord.abc.Messageable):
+            raise DiscordPostError(f"discord: channel {cid} cannot hold messages")
+        return found
+
+    async def _post(
+        self,
+        target: discord.abc.Messageable,
+        text: str,
+        *,
+        embed: discord.Embed | None = None,
+        file: tuple[str, bytes] | None = None,
+    ) -> discord.Message:
+        """Send once: a retry after a lost answer first looks for the message it may have made."""
+        started = self.clock.now() - timedelta(seconds=5)
+        attempt = 0
+
+        async def send() -> discord.Message:
+            nonlocal attempt
+            attempt += 1
+            if attempt > 1:
+                found = await self._find_in(target, text, started)
+                if found is not None:
+                    return found
+            options: dict[str, Any] = {}
+            if embed is not None:
+                options["embed"] = embed
+            if file is not None:  # a File is consumed by one request: make one per attempt
+                options["file"] = discord.File(io.BytesIO(file[1]), filename=file[0])
+            return await target.send(text, **options)
+
+        where = getattr(target, "id", "?")
+        return await self._call(f"posting in channel {where}", send)
+
+    async def send(self, channel: str, text: str) -> SentPost:
+        return _sent(await self._post(await self.channel(channel), text))
+
+    async def send_file(self, channel: str, text: str, filename: str, data: bytes) -> SentPost:
+        return _sent(await self._post(await self.channel(channel), text, file=(filename, data)))
+
+    async def post_action(self, chat: Chat, action_key: str, channel: str, text: str) -> SentPost:
+        """Post one action of a chat; in thread mode the chat's posts after the intro go to its
+        thread, which is opened on the intro post."""
+        if self.config.capture_mode != "thread" or action_key.startswith("remind"):
+            return await self.send(channel, text)
+        if action_key == "intro":
+            message = await self._post(await self.channel(channel), text)
+            await self._open_thread(chat, message)
+            return _sent(message)
+        thread = await self.chat_thread(chat, channel)
+        if thread is None:
+            return await self.send(channel, text)
+        return _sent(await self._post(thread, text))
+
+    async def announce(self, chat: Chat, channel: str, result: Mapping[str, object]) -> SentPost:
+        """The close: a summary embed with the Markdown transcript attached (and the web link)."""
+        stats = result.get("stats")
+        attachment = result.get("attachment")
+        link = f"{self.web_base_url.rstrip('/')}/chats/{chat.id}" if self.web_base_url else ""
+        embed = summary_embed(chat, stats if _is_stats(stats) else None, link)
+        target = await self.channel(self.config.announce_channel or channel)
+        file = attachment if isinstance(attachment, tuple) else None
+        text = str(result.get("announcement") or f"Transcript of {chat.hashtag}")
+        return _sent(await self._post(target, text, embed=embed, file=file))
+
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert (a post failed...) in the announce channel or the chat's channel."""
+        channels = [t.channel for t in chat.targets if t.platform == "discord" and t.channel]
+        where = self.config.announce_channel or (channels[0] if channels else "")
+        if where and self._ready.is_set():
+            await self.send(where, _clip(f"{ALERT_PREFIX} {chat.id}: {text}", 2000))
+
+    # ---- threads --------------------------------------------------------------------------
+
+    async def _open_thread(
+        self, chat: Chat, message: discord.Message | discord.PartialMessage
+    ) -> discord.Thread | None:
+        name = _clip(f"{chat.hashtag} {chat.title}", 100)
+        try:
+            return await self._call(
+                f"opening the thread of {chat.id}", lambda: message.create_thread(name=name)
+            )
+        except DiscordPostError as exc:
+            logger.warning("discord: %s; the chat stays in the channel", exc)
+            return None
+
+    async def _intro_id(self, chat: Chat, channel: str) -> str:
+        if self.store is None:
+            return ""
+        for post in await self.store.posts(chat.id):
+            if (
+                post.action_key == "intro"
+                and post.platform == self.name
+                and post.channel == channel
+                and post.status == "sent"
+            ):
+                return post.platform_message_id
+        return ""
+
+    async def chat_thread(
+        self, chat: Chat, channel: str, *, create: bool = True
+    ) -> discord.Thread | None:
+        """The thread of a chat (its id is the intro post's id), opened if it is missing."""
+        if self.config.capture_mode != "thread":
+            return None
+        intro = await self._intro_id(chat, channel)
+        if not intro:
+            return None
+        found = self.client.get_channel(int(intro))
+        if isinstance(found, discord.Thread):
+            return found
+        try:
+            fetched = await self.client.fetch_channel(int(intro))
+            if isinstance(fetched, discord.Thread):
+                return fetched
+        except discord.NotFound:
+            pass
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            logger.warning("discord: looking up the thread of %s failed: %s", chat.id, exc)
+            return None
+        if not create:
+            return None
+        parent = await self.channel(channel)
+        if not isinstance(parent, discord.TextChannel):
+            return None
+        return await self._open_thread(chat, parent.get_partial_message(int(intro)))
+
+    async def _threads_of(self, channel: str) -> list[discord.Thread]:
+        """The threads of the open chats that run in `channel` (thread mode only)."""
+        if self.config.capture_mode != "thread" or self.store is None:
+            return []
+        threads = []
+        for chat in await self.store.list_chats(OPEN_STATUSES):
+            if any(t.platform == self.name and t.channel == channel for t in chat.targets):
+                thread = await self.chat_thread(chat, channel, create=False)
+                if thread is not None:
+                    threads.append(thread)
+        return threads
+
+    # ---- reading history ------------------------------------------------------------------
+
+    async def _read(
+        self,
+        target: discord.abc.Messageable,
+        after: datetime | discord.abc.Snowflake,
+        before: datetime | discord.abc.Snowflake | None,
+    ) -> list[discord.Message]:
+        async def read() -> list[discord.Message]:
+            return [
+                m
+                async for m in target.history(
+                    after=after, before=before, oldest_first=True, limit=None
+                )
+            ]
+
+        return await self._call(f"reading channel {getattr(target, 'id', '?')}", read)
+
+    async def history(
+        self, channel: str, after: datetime, before: datetime
+    ) -> Sequence[IncomingMessage]:
+        targets = [await self.channel(channel), *await self._threads_of(channel)]
+        # Both ends inclusive, to the millisecond (a snowflake's time resolution).
+        low = discord.Object(discord.utils.time_snowflake(after, high=False) - 1)
+        high = discord.Object(discord.utils.time_snowflake(before, high=True) + 1)
+        found: list[IncomingMessage] = []
+        for target in targets:
+            found += [
+                self._incoming(m) for m in await self._read(target, low, high) if self._accepts(m)
+            ]
+        return sorted(found, key=lambda m: (m.created_at, int(m.platform_id)))
+
+    async def _find_in(
+        self, target: discord.abc.Messageable, text: str, after: datetime
+    ) -> discord.Message | None:
+        me = self.client.user
+        if me is None:
+            return None
+        for message in await self._read(target, after, None):
+            if message.author.id == me.id and message.content == text:
+                return message
+        return None
+
+    async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
+        for target in [await self.channel(channel), *await self._threads_of(channel)]:
+            found = await self._find_in(target, text, after)
+            if found is not None:
+                return _sent(found)
+        return None
+
+    @property
+    def can_find_posts(self) -> bool:
+        return True
+
+    async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
+        """Which ids are still there, read from the history of their chats' channels.
+
+        One history read of the ids' time span per channel (Discord has no bulk lookup);
+        None (cannot tell) when any read fails, so an outage never looks like deletions.
+        """
+        ids = sorted({int(i) for i in platform_ids if i.isdigit()})
+        if not ids or self.store is None:
+            return None
+        chats = await self.store.call(_chats_of, self.store.sync, [str(i) for i in ids])
+        targets: list[discord.abc.Messageable] = []
+        try:
+            for chat in chats:
+                for t in chat.targets:
+                    if t.platform == self.name and t.channel:
+                        targets.append(await self.channel(t.channel))
+                        thread = await self.chat_thread(chat, t.channel, create=False)
+                        if thread is not None:
+                            targets.append(thread)
+            if not targets:
+                return None
+            seen: set[str] = set()
+            low, high = discord.Object(ids[0] - 1), discord.Object(ids[-1] + 1)
+            for target in targets:
+                seen.update(str(m.id) for m in await self._read(target, low, high))
+        except (DiscordPostError, ValueError) as exc:
+            logger.warning("discord: cannot check which messages still exist: %s", exc)
+            return None
+        return {i for i in platform_ids if i in seen}
+
+
+def _chats_of(store: Store, platform_ids: Sequence[str]) -> list[Chat]:
+    """The chats that hold these Discord messages (runs on the store thread)."""
+    chat_ids = {store.message_chat("discord", i) for i in platform_ids}
+    return [store.get_chat(c) for c in sorted(i for i in chat_ids if i is not None)]
+
+
+def _is_stats(value: object) -> TypeGuard[ChatStats]:
+    from archive.stats import ChatStats
+
+    return isinstance(value, ChatStats)
