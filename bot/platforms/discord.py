@@ -419,7 +419,7 @@ class DiscordPlatform(Platform):
 
     # ---- REST with bounded retries ---------------------------------------------------------
 
-    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         """`fn` with retries for 5xx and connection errors; DiscordPostError when it fails."""
 
         async def once() -> T:
@@ -453,7 +453,7 @@ class DiscordPlatform(Platform):
             raise DiscordPostError(f"discord: {channel_id!r} is not a channel id") from None
         found = self.client.get_channel(cid)
         if found is None:
-            found = await self._call(
+            found = await self.call(
                 f"finding channel {cid}", lambda: self.client.fetch_channel(cid)
             )
         if not isinstance(found, discord.abc.Messageable):
@@ -487,7 +487,7 @@ class DiscordPlatform(Platform):
             return await target.send(text, **options)
 
         where = getattr(target, "id", "?")
-        return await self._call(f"posting in channel {where}", send)
+        return await self.call(f"posting in channel {where}", send)
 
     async def send(self, channel: str, text: str) -> SentPost:
         return _sent(await self._post(await self.channel(channel), text))
@@ -534,7 +534,7 @@ class DiscordPlatform(Platform):
     ) -> discord.Thread | None:
         name = _clip(f"{chat.hashtag} {chat.title}", 100)
         try:
-            return await self._call(
+            return await self.call(
                 f"opening the thread of {chat.id}", lambda: message.create_thread(name=name)
             )
         except DiscordPostError as exc:
@@ -610,7 +610,7 @@ class DiscordPlatform(Platform):
                 )
             ]
 
-        return await self._call(f"reading channel {getattr(target, 'id', '?')}", read)
+        return await self.call(f"reading channel {getattr(target, 'id', '?')}", read)
 
     async def history(
         self, channel: str, after: datetime, before: datetime

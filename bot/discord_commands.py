@@ -1,0 +1,539 @@
+"""The `/tweetchat` slash commands: hosts schedule and steer chats, participants opt out.
+
+Hosts are members with the Manage Events permission or the role named by
+``[discord] host_role``; everyone else gets an ephemeral refusal (``optout`` and ``optin`` are
+for everyone). Replies that only concern the host are ephemeral. Bad input gets an ephemeral
+message naming each thing to fix, and nothing is stored. Live controls go through the one
+control API (`scheduler.controls.apply_control`) on the store thread, then the runner reloads
+at once so the change takes effect now.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import tomllib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from archive.models import Chat, ChatStatus, Target
+from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
+from bot.discord_events import ChatEvents
+from bot.platforms.discord import summary_embed
+from scheduler.controls import ControlError, apply_control
+from scheduler.durations import duration_from
+from scheduler.plan import ChatPlan, PlanError, Problem, parse_chat_plan
+from scheduler.series import occurrences
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.platforms.discord import DiscordPlatform
+
+logger = logging.getLogger(__name__)
+
+OPEN = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
+MAX_CHAT_FILE = 256 * 1024
+SERIES_OCCURRENCES = 6
+MODAL_FIELDS = {
+    "title": "Title",
+    "hashtag": "Hashtag",
+    "start": "Start time",
+    "timezone": "Start time (time zone)",
+    "interval": "Question interval",
+    "duration": "Question interval",
+    "first_question": "Question interval",
+}
+_QUESTION_PATH = re.compile(r"^questions\[(\d+)\]")
+_LEADING_LABEL = re.compile(r"^\s*(?:Q\s?\d{1,2}[a-z]?|\d{1,2})\s*[.:)\-]\s*", re.IGNORECASE)
+_TIME_TOKEN = re.compile(r"^[\dT:.+\-Z]+$")
+
+
+class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
+    """The form a host fills in to schedule a chat."""
+
+    chat_title: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="Title", custom_id="title", max_length=200
+    )
+    hashtag: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="Hashtag", custom_id="hashtag", placeholder="#WeDocs", max_length=100
+    )
+    start: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="Start time with zone",
+        custom_id="start",
+        placeholder="2026-12-01 20:00 Europe/London",
+        max_length=60,
+    )
+    interval: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="Question interval", custom_id="interval", default="10m", max_length=20
+    )
+    questions: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="Questions, one per line",
+        custom_id="questions",
+        style=discord.TextStyle.paragraph,
+        max_length=4000,
+    )
+
+    def __init__(self, commands: HostCommands) -> None:
+        super().__init__()
+        self.commands = commands
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        values = {
+            "title": self.chat_title.value,
+            "hashtag": self.hashtag.value,
+            "start": self.start.value,
+            "interval": self.interval.value,
+            "questions": self.questions.value,
+        }
+        await self.commands.schedule_from_form(interaction, values)
+
+
+def form_plan_data(
+    values: dict[str, str], *, channel_id: str, host: str, default_zone: str
+) -> dict[str, Any]:
+    """Chat-file data from the schedule form (the same validation then applies).
+
+    The chat lasts one interval more than its questions: Q1 comes one interval after the
+    start, and the last answers get an interval too.
+    """
+    start_text = values.get("start", "").strip()
+    tokens = start_text.split()
+    zone = default_zone
+    if len(tokens) >= 2 and not _TIME_TOKEN.fullmatch(tokens[-1]):
+        zone = tokens[-1]
+        start_text = " ".join(tokens[:-1])
+    questions = [
+        _LEADING_LABEL.sub("", line).strip()
+        for line in values.get("questions", "").splitlines()
+        if line.strip()
+    ]
+    interval = values.get("interval", "").strip()
+    try:
+        length = duration_from(interval) * (len(questions) + 1)
+    except ValueError:
+        length = timedelta(hours=1)  # the interval's own problem is reported
+    return {
+        "title": values.get("title", ""),
+        "hashtag": values.get("hashtag", ""),
+        "start": start_text,
+        "timezone": zone,
+        "interval": interval,
+        "duration": f"{int(length.total_seconds())}s",
+        "questions": questions,
+        "targets": [{"platform": "discord", "channel": channel_id}],
+        "hosts": [host],
+    }
+
+
+def form_problem(problem: Problem) -> str:
+    """A chat-file problem in the words of the form's fields."""
+    match = _QUESTION_PATH.match(problem.path)
+    if match:
+        return f"Questions, line {int(match.group(1)) + 1}: {problem.message}"
+    field = MODAL_FIELDS.get(problem.path, problem.path.capitalize() or "Form")
+    return f"{field}: {problem.message}"
+
+
+def _fix_message(lines: Sequence[str]) -> str:
+    text = "Nothing was scheduled. Please fix:\n" + "\n".join(f"• {line}" for line in lines)
+    return text[:1900]
+
+
+def _local(chat: Chat, at: Any) -> str:
+    return str(at.astimezone(chat.zone).strftime("%a %d %b %Y %H:%M %Z"))
+
+
+def _add_chats(store: Store, chats: Sequence[Chat], plan: ChatPlan, source: str) -> None:
+    with store.transaction():
+        for chat in chats:
+            store.add_chat(chat, reminders=plan.reminders, source=source)
+
+
+def _pick_chat(
+    store: Store, ref: str | None, channel_id: str, statuses: Sequence[ChatStatus]
+) -> Chat:
+    """The chat a host named (id or unique prefix), else this channel's live or next chat."""
+    if ref:
+        return store.find_chat(ref.strip())
+    here = Target("discord", channel_id)
+    chats = [c for c in store.list_chats(statuses) if here in c.targets]
+    live = [c for c in chats if c.status == ChatStatus.LIVE]
+    if not (live or chats):
+        raise NotFoundError("no chat runs in this channel; name one (see /tweetchat list)")
+    return (live or chats)[0]
+
+
+def _cancel(store: Store, chat_id: str, now: Any, by: str) -> Chat:
+    chat = store.get_chat(chat_id)
+    if chat.status not in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
+        raise ControlError(
+            f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
+        )
+    with store.transaction():
+        store.set_status(chat.id, ChatStatus.CANCELLED)
+        store.record_control(chat.id, now, "cancelled", "", by)
+    return store.get_chat(chat.id)
+
+
+class HostCommands:
+    """The `/tweetchat` group, bound to a running app."""
+
+    def __init__(self, platform: DiscordPlatform, app: App) -> None:
+        self.platform = platform
+        self.app = app
+        self.config = app.config
+        assert app.store is not None
+        self.store = app.store
+        self.events = ChatEvents(platform, app.store)
+
+    # ---- registration ---------------------------------------------------------------------
+
+    def install(self, tree: app_commands.CommandTree[Any]) -> HostCommands:
+        group = self.group()
+        guilds = [discord.Object(int(g)) for g in self.platform.config.guilds]
+        if guilds:
+            tree.add_command(group, guilds=guilds, override=True)
+        else:
+            tree.add_command(group, override=True)
+        return self
+
+    def group(self) -> app_commands.Group:
+        group = app_commands.Group(name="tweetchat", description="Run hashtag chats")
+        chat_help = "chat id or a unique prefix (default: this channel's live or next chat)"
+
+        @group.command(name="schedule", description="Schedule a chat (a form, or a chat file)")
+        @app_commands.describe(file="a chat file (TOML) instead of the form")
+        async def schedule(
+            interaction: discord.Interaction, file: discord.Attachment | None = None
+        ) -> None:
+            if await self._refuse(interaction):
+                return
+            if file is None:
+                await interaction.response.send_modal(ScheduleModal(self))
+            else:
+                await self.schedule_from_file(interaction, file)
+
+        @group.command(name="list", description="Upcoming, live and ended chats")
+        async def list_chats(interaction: discord.Interaction) -> None:
+            if not await self._refuse(interaction):
+                await self._reply(interaction, await self._list_text())
+
+        @group.command(name="show", description="One chat: times, questions, counts")
+        @app_commands.describe(chat=chat_help)
+        async def show(interaction: discord.Interaction, chat: str | None = None) -> None:
+            await self._with_chat(interaction, chat, self._show, statuses=tuple(ChatStatus))
+
+        @group.command(name="cancel", description="Cancel a chat (nothing more is posted)")
+        @app_commands.describe(chat=chat_help)
+        async def cancel(interaction: discord.Interaction, chat: str | None = None) -> None:
+            await self._with_chat(interaction, chat, self._cancel)
+
+        @group.command(name="transcript", description="Post the chat's transcript and summary")
+        @app_commands.describe(chat=chat_help)
+        async def transcript(interaction: discord.Interaction, chat: str | None = None) -> None:
+            statuses = (*OPEN, ChatStatus.PUBLISHED)
+            await self._with_chat(interaction, chat, self._transcript, statuses=statuses)
+
+        for kind, text in (
+            ("start", "Start a scheduled chat now"),
+            ("next", "Post the next question now"),
+            ("pause", "Pause the question clock"),
+            ("resume", "Resume the question clock"),
+            ("end", "End the chat now"),
+            ("skip", "Skip the next question"),
+        ):
+            group.add_command(self._control_command(kind, text, chat_help))
+
+        @group.command(name="extend", description="Extend a live chat")
+        @app_commands.describe(minutes="how many minutes to add", chat=chat_help)
+        async def extend(
+            interaction: discord.Interaction,
+            minutes: app_commands.Range[int, 1, 1440],
+            chat: str | None = None,
+        ) -> None:
+            async def run(i: discord.Interaction, found: Chat) -> None:
+                await self._control(i, found, "extend", minutes)
+
+            await self._with_chat(interaction, chat, run)
+
+        @group.command(name="optout", description="Leave your messages out of transcripts")
+        async def optout(interaction: discord.Interaction) -> None:
+            user = interaction.user
+            await self.store.opt_out("discord", str(user.id), user.name)
+            await self._reply(
+                interaction,
+                "You are opted out: your messages are left out of every transcript "
+                "(they may still count, anonymously). `/tweetchat optin` undoes it.",
+            )
+
+        @group.command(name="optin", description="Include your messages in transcripts again")
+        async def optin(interaction: discord.Interaction) -> None:
+            await self.store.opt_in("discord", str(interaction.user.id))
+            await self._reply(interaction, "You are opted in: transcripts include your messages.")
+
+        return group
+
+    def _control_command(
+        self, kind: str, text: str, chat_help: str
+    ) -> app_commands.Command[Any, Any, Any]:
+        async def callback(interaction: discord.Interaction, chat: str | None = None) -> None:
+            async def run(i: discord.Interaction, found: Chat) -> None:
+                await self._control(i, found, kind)
+
+            statuses = (ChatStatus.SCHEDULED,) if kind == "start" else OPEN
+            await self._with_chat(interaction, chat, run, statuses=statuses)
+
+        described = app_commands.describe(chat=chat_help)(callback)
+        return app_commands.Command(name=kind, description=text, callback=described)
+
+    # ---- checks and replies ---------------------------------------------------------------
+
+    def is_host(self, interaction: discord.Interaction) -> bool:
+        perms = interaction.permissions
+        if perms.manage_events or perms.administrator:
+            return True
+        user = interaction.user
+        role = self.platform.config.host_role
+        return isinstance(user, discord.Member) and any(r.name == role for r in user.roles)
+
+    async def _refuse(self, interaction: discord.Interaction) -> bool:
+        """Refuse (ephemerally) anyone who is not a host; True when refused."""
+        if self.is_host(interaction):
+            return False
+        role = self.platform.config.host_role
+        await self._reply(
+            interaction,
+            f"Only hosts can do that: members with the Manage Events permission "
+            f"or the “{role}” role.",
+        )
+        return True
+
+    async def _reply(
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        *,
+        ephemeral: bool = True,
+        **options: Any,
+    ) -> None:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=ephemeral, **options)
+        else:
+            await interaction.response.send_message(text, ephemeral=ephemeral, **options)
+
+    async def _with_chat(
+        self,
+        interaction: discord.Interaction,
+        ref: str | None,
+        action: Callable[[discord.Interaction, Chat], Awaitable[None]],
+        *,
+        statuses: Sequence[ChatStatus] = OPEN,
+    ) -> None:
+        if await self._refuse(interaction):
+            return
+        channel_id = self._channel_id(interaction)
+        try:
+            chat = await self.store.call(_pick_chat, self.store.sync, ref, channel_id, statuses)
+        except StoreError as exc:
+            await self._reply(interaction, str(exc))
+            return
+        await action(interaction, chat)
+
+    def _channel_id(self, interaction: discord.Interaction) -> str:
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread) and channel.parent_id:
+            return str(channel.parent_id)
+        return str(interaction.channel_id or "")
+
+    # ---- scheduling -----------------------------------------------------------------------
+
+    async def schedule_from_form(
+        self, interaction: discord.Interaction, values: dict[str, str]
+    ) -> None:
+        data = form_plan_data(
+            values,
+            channel_id=self._channel_id(interaction),
+            host=f"discord:{interaction.user.id}",
+            default_zone=self.config.timezone,
+        )
+        try:
+            plan = self._plan(data, "the schedule form")
+        except PlanError as exc:
+            await self._reply(interaction, _fix_message([form_problem(p) for p in exc.problems]))
+            return
+        await self._store_plan(interaction, plan, "discord:form")
+
+    async def schedule_from_file(
+        self, interaction: discord.Interaction, file: discord.Attachment
+    ) -> None:
+        name = file.filename
+        if file.size > MAX_CHAT_FILE:
+            await self._reply(
+                interaction, _fix_message([f"{name}: larger than 256 KB; is it a chat file?"])
+            )
+            return
+        try:
+            text = (await file.read()).decode("utf-8")
+            data = tomllib.loads(text)
+        except UnicodeDecodeError:
+            await self._reply(
+                interaction, _fix_message([f"{name}: not UTF-8 text; save it as UTF-8"])
+            )
+            return
+        except tomllib.TOMLDecodeError as exc:
+            await self._reply(interaction, _fix_message([f"{name}: not valid TOML: {exc}"]))
+            return
+        except (discord.HTTPException, OSError) as exc:
+            await self._reply(interaction, f"Could not read {name}: {exc}")
+            return
+        data.setdefault(
+            "targets", [{"platform": "discord", "channel": self._channel_id(interaction)}]
+        )
+        data.setdefault("hosts", [f"discord:{interaction.user.id}"])
+        try:
+            plan = self._plan(data, name)
+        except PlanError as exc:
+            await self._reply(interaction, _fix_message([f"{name}: {p}" for p in exc.problems]))
+            return
+        await self._store_plan(interaction, plan, f"discord:{name}")
+
+    def _plan(self, data: dict[str, Any], source: str) -> ChatPlan:
+        return parse_chat_plan(
+            data,
+            source=source,
+            default_reminders=self.config.scheduler.reminders,
+            now=self.platform.clock.now(),
+        )
+
+    async def _store_plan(
+        self, interaction: discord.Interaction, plan: ChatPlan, source: str
+    ) -> None:
+        now = self.platform.clock.now()
+        chats = (
+            occurrences(plan, after=now, limit=SERIES_OCCURRENCES)
+            if plan.series is not None
+            else [plan.chat]
+        )
+        try:
+            await self.store.call(_add_chats, self.store.sync, chats, plan, source)
+        except DuplicateChatError as exc:
+            await self._reply(
+                interaction,
+                f"Nothing was scheduled: {exc} (cancel it first, or pick another date).",
+            )
+            return
+        await self._reload()
+        lines = [
+            f"Scheduled **{c.id}**: {c.title} {c.hashtag}, {_local(c, c.start)}, "
+            f"{len(c.questions)} questions."
+            for c in chats
+        ]
+        await self._reply(interaction, "\n".join(lines)[:1900])
+        guild = interaction.guild
+        if guild is not None:
+            for chat in chats:
+                await self.events.create(chat, guild, self._location(chat))
+
+    def _location(self, chat: Chat) -> str:
+        for target in chat.targets:
+            if target.platform == "discord":
+                channel = self.platform.client.get_channel(int(target.channel))
+                name = getattr(channel, "name", "")
+                if name:
+                    return f"#{name} on Discord"
+        return f"{chat.hashtag} on Discord"
+
+    async def _reload(self) -> None:
+        if self.app.runner is not None:
+            await self.app.runner.reload(force=True)
+        if self.app.facilitator is not None:
+            self.app.facilitator.invalidate()
+
+    # ---- chat commands --------------------------------------------------------------------
+
+    async def _list_text(self) -> str:
+        chats = [
+            c
+            for c in await self.store.list_chats((*OPEN, ChatStatus.PUBLISHED))
+            if any(t.platform == "discord" for t in c.targets)
+        ]
+        if not chats:
+            return "No chats yet. Schedule one with `/tweetchat schedule`."
+        recent = chats[-20:]
+        return "\n".join(
+            f"`{c.id}` {c.status}: {c.title} {c.hashtag}, {_local(c, c.start)}" for c in recent
+        )[:1900]
+
+    async def _show(self, interaction: discord.Interaction, chat: Chat) -> None:
+        count = await self.store.count_messages(chat.id)
+        controls = await self.store.controls(chat.id)
+        channels = ", ".join(f"<#{t.channel}>" for t in chat.targets if t.platform == "discord")
+        lines = [
+            f"**{chat.title}** {chat.hashtag} `{chat.id}`: {chat.status}",
+            f"{_local(chat, chat.start)} to {chat.end.astimezone(chat.zone):%H:%M} in {channels}",
+            f"Captured messages: {count}",
+            *(
+                f"{q.label} at +{int(q.offset.total_seconds() // 60)} min: {q.text}"
+                for q in chat.questions
+            ),
+            *(f"{kind} {detail} ({by})" for _at, kind, detail, by in controls),
+        ]
+        await self._reply(interaction, "\n".join(lines)[:1900])
+
+    async def _cancel(self, interaction: discord.Interaction, chat: Chat) -> None:
+        by = f"discord:{interaction.user.id}"
+        try:
+            cancelled = await self.store.call(
+                _cancel, self.store.sync, chat.id, self.platform.clock.now(), by
+            )
+        except ControlError as exc:
+            await self._reply(interaction, str(exc))
+            return
+        await self._reload()
+        await self._reply(interaction, f"Cancelled {chat.id}: nothing more will be posted.")
+        await self.events.sync(cancelled)
+
+    async def _control(
+        self, interaction: discord.Interaction, chat: Chat, kind: str, minutes: int = 0
+    ) -> None:
+        try:
+            message = await self.store.call(
+                apply_control,
+                self.store.sync,
+                chat.id,
+                kind,
+                now=self.platform.clock.now(),
+                by=f"discord:{interaction.user.id}",
+                minutes=minutes,
+            )
+        except (ControlError, StoreError) as exc:
+            await self._reply(interaction, str(exc))
+            return
+        await self._reload()
+        await self._reply(interaction, message)
+        if kind in ("start", "extend", "resume", "end"):
+            await self.events.sync(await self.store.get_chat(chat.id))
+
+    async def _transcript(self, interaction: discord.Interaction, chat: Chat) -> None:
+        from archive.publish import render_chat
+
+        await interaction.response.defer(thinking=True)
+        rendered = await self.store.call(
+            render_chat, self.store.sync, chat, generated_at=self.platform.clock.now()
+        )
+        base = self.config.web.base_url
+        link = f"{base.rstrip('/')}/chats/{chat.id}" if base else ""
+        embed = summary_embed(chat, rendered.stats, link)
+        file = discord.File(_bytes_io(rendered.markdown), filename=f"{chat.id}.md")
+        await interaction.followup.send(
+            f"Transcript of {chat.title} {chat.hashtag}", embed=embed, file=file
+        )
+
+
+def _bytes_io(text: str) -> io.BytesIO:
+    return io.BytesIO(text.encode("utf-8"))

@@ -1,0 +1,123 @@
+"""Discord Scheduled Events kept in step with chats, so a chat shows under the server's Events.
+
+An event is created when a host schedules a chat with `/tweetchat schedule`, edited when a
+control moves the chat's start or end, and deleted when the chat is cancelled. The event of a
+chat is remembered in the store's state table (``discord:event:<chat id>`` =
+``<guild id>:<event id>``). Failures are logged as warnings: an event is a courtesy, never a
+reason for a host command to fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import discord
+
+from archive.models import Chat, ChatStatus
+from archive.store import AsyncStore
+from bot.platforms.base import PostError
+
+if TYPE_CHECKING:
+    from bot.platforms.discord import DiscordPlatform
+
+logger = logging.getLogger(__name__)
+
+MIN_LEAD = timedelta(seconds=1)  # Discord refuses events that start in the past
+
+
+def state_key(chat_id: str) -> str:
+    return f"discord:event:{chat_id}"
+
+
+def event_name(chat: Chat) -> str:
+    return f"{chat.title} {chat.hashtag}"[:100]
+
+
+def event_description(chat: Chat) -> str:
+    lines = [chat.intro] if chat.intro else []
+    lines.append(f"A hashtag chat: {len(chat.questions)} questions, answer with {chat.hashtag}.")
+    lines += [f"{q.label}: {q.text}" for q in chat.questions]
+    return "\n".join(lines)[:1000]
+
+
+class ChatEvents:
+    """Creates, edits and deletes the Scheduled Event of each chat."""
+
+    def __init__(self, platform: DiscordPlatform, store: AsyncStore) -> None:
+        self.platform = platform
+        self.store = store
+
+    async def create(self, chat: Chat, guild: discord.Guild, location: str) -> None:
+        """Create the chat's event in `guild` (nothing when the chat has already started)."""
+        if chat.start - self.platform.clock.now() < MIN_LEAD:
+            return
+        try:
+            event = await self.platform.call(
+                f"creating the event of {chat.id}",
+                lambda: guild.create_scheduled_event(
+                    name=event_name(chat),
+                    description=event_description(chat),
+                    start_time=chat.start,
+                    end_time=chat.end,
+                    entity_type=discord.EntityType.external,
+                    location=location[:100],
+                    privacy_level=discord.PrivacyLevel.guild_only,
+                ),
+            )
+        except PostError as exc:
+            logger.warning("%s", exc)
+            return
+        await self.store.set_state(state_key(chat.id), f"{guild.id}:{event.id}")
+        logger.info("chat %s: scheduled event %s created", chat.id, event.id)
+
+    async def _event(self, chat: Chat) -> discord.ScheduledEvent | None:
+        value = await self.store.get_state(state_key(chat.id), "")
+        if not value:
+            return None
+        guild_id, event_id = (int(part) for part in value.split(":", 1))
+        guild = self.platform.client.get_guild(guild_id)
+        if guild is None:
+            return None
+        found = guild.get_scheduled_event(event_id)
+        if found is not None:
+            return found
+        try:
+            return await guild.fetch_scheduled_event(event_id)
+        except discord.NotFound:
+            await self.store.set_state(state_key(chat.id), "")
+            return None
+
+    async def sync(self, chat: Chat) -> None:
+        """Bring the chat's event in line with the chat: deleted if cancelled, else its times."""
+        try:
+            event = await self._event(chat)
+            if event is None:
+                return
+            if chat.status == ChatStatus.CANCELLED:
+                await self.platform.call(f"deleting the event of {chat.id}", event.delete)
+                await self.store.set_state(state_key(chat.id), "")
+                logger.info("chat %s: scheduled event deleted", chat.id)
+                return
+            now = self.platform.clock.now()
+            if chat.start - now >= MIN_LEAD:
+                await self.platform.call(
+                    f"moving the event of {chat.id}",
+                    lambda: event.edit(
+                        name=event_name(chat), start_time=chat.start, end_time=chat.end
+                    ),
+                )
+            elif chat.end > now:
+                # A started event's start cannot move; it goes live and keeps the new end.
+                status = (
+                    discord.EventStatus.active
+                    if event.status == discord.EventStatus.scheduled
+                    else discord.utils.MISSING
+                )
+                await self.platform.call(
+                    f"updating the event of {chat.id}",
+                    lambda: event.edit(end_time=chat.end, status=status),
+                )
+        except (PostError, discord.HTTPException, ValueError) as exc:
+            logger.warning("chat %s: keeping the scheduled event in step failed: %s", chat.id, exc)

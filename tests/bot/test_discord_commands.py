@@ -1,0 +1,304 @@
+"""The /tweetchat slash commands, run by the real discord.py client inside a real App."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from archive.models import ChatStatus, Target
+from archive.store import Store
+from bot.app import App
+from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
+from bot.discord_commands import form_plan_data
+from bot.platforms.discord import DiscordPlatform
+from tests.fakes import conftest as fake_fixtures
+from tests.fakes.conftest import ErrorLogCatcher
+from tests.fakes.discord_server import FakeDiscord, FakeInteraction, FakeUser
+from tests.fakes.discord_state import ALL_PERMISSIONS
+
+pytestmark = pytest.mark.timeout(60)
+
+no_error_logs = fake_fixtures.no_error_logs
+fake_discord = fake_fixtures.fake_discord
+
+ATTACHMENT_OPTION = 11  # the fake's invoke_command does not build attachment options
+
+
+@dataclass
+class Running:
+    app: App
+    platform: DiscordPlatform
+    config: Config
+    fake: FakeDiscord
+
+    def rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.config.database)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def chat_ids(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT id FROM chats ORDER BY id")]
+
+
+def discord_config(tmp_path: Path, fake: FakeDiscord, **discord: Any) -> Config:
+    return Config(
+        database=tmp_path / "tweetchat.db",
+        transcripts_dir=tmp_path / "transcripts",
+        scheduler=SchedulerConfig(reminders=()),
+        local=LocalConfig(enabled=False),
+        discord=DiscordConfig(enabled=True, guilds=(str(fake.guild_id),), **discord),
+    )
+
+
+async def start_app(config: Config, fake: FakeDiscord) -> Running:
+    platform = DiscordPlatform(
+        config.discord,
+        environ={"DISCORD_TOKEN": fake.token},
+        backoff=0.01,
+        guild_ready_timeout=0.05,
+        ready_timeout=5,
+    )
+    app = App(config, platforms={"discord": platform})
+    await app.start()
+    return Running(app, platform, config, fake)
+
+
+@pytest.fixture
+async def running(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> AsyncIterator[Running]:
+    run = await start_app(discord_config(tmp_path, fake_discord), fake_discord)
+    try:
+        yield run
+    finally:
+        await run.app.stop()
+
+
+def local_start(in_future: timedelta = timedelta(days=2)) -> str:
+    """A start time as a host types it: London wall-clock time and the zone."""
+    at = (datetime.now(UTC) + in_future).astimezone(ZoneInfo("Europe/London"))
+    return f"{at:%Y-%m-%d %H:%M} Europe/London"
+
+
+def form(**changes: str) -> dict[str, str]:
+    values = {
+        "title": "Patients in QI",
+        "hashtag": "#WeDocs",
+        "start": local_start(),
+        "interval": "10m",
+        "questions": "How do you involve patients?\nWhat would you change?",
+    }
+    return values | changes
+
+
+async def submit_form(
+    fake: FakeDiscord, values: dict[str, str], user: FakeUser | None = None
+) -> FakeInteraction:
+    opened = fake.invoke_command("tweetchat", "schedule", user=user)
+    response = await fake.wait_for_response(opened)
+    assert response["type"] == 9, response  # a modal
+    submitted = fake.submit_modal(opened, values)
+    await fake.wait_for_response(submitted)
+    return submitted
+
+
+def invoke_with_file(fake: FakeDiscord, filename: str, data: bytes) -> FakeInteraction:
+    """/tweetchat schedule file:<attachment>, built by hand (the fake lacks attachment options)."""
+    attachment = fake.store_attachment(fake.channel_id, filename, data, "application/toml")
+    command = fake.find_command("tweetchat", fake.guild_id)
+    assert command is not None
+    payload = {
+        "id": command["id"],
+        "name": "tweetchat",
+        "type": 1,
+        "guild_id": str(fake.guild_id),
+        "options": [
+            {
+                "type": 1,
+                "name": "schedule",
+                "options": [{"type": ATTACHMENT_OPTION, "name": "file", "value": attachment["id"]}],
+            }
+        ],
+        "resolved": {"attachments": {attachment["id"]: attachment}},
+    }
+    return fake._send_interaction(
+        2, payload, fake.owner, ALL_PERMISSIONS, fake.channel_id, fake.guild_id, "en-US"
+    )
+
+
+def chat_file(start: datetime) -> bytes:
+    return (
+        'title = "Patients in QI"\nhashtag = "#WeDocs"\n'
+        f'start = "{start:%Y-%m-%dT%H:%M:%S}"\ntimezone = "UTC"\nduration = "60m"\n'
+        '[[questions]]\ntext = "How do you involve patients?"\n'
+    ).encode()
+
+
+# -- scheduling -----------------------------------------------------------------------------
+
+
+async def test_a_host_schedules_a_chat_through_the_form(running: Running) -> None:
+    fake = running.fake
+    submitted = await submit_form(fake, form())
+    assert submitted.ephemeral
+    assert "Scheduled" in submitted.content and "2 questions" in submitted.content
+    (chat_id,) = running.chat_ids()
+    store = Store(running.config.database)
+    try:
+        chat = store.get_chat(chat_id)
+    finally:
+        store.close()
+    assert chat.targets == (Target("discord", str(fake.channel_id)),)
+    assert chat.hosts == (f"discord:{fake.owner.id}",)
+    assert [q.text for q in chat.questions] == [
+        "How do you involve patients?",
+        "What would you change?",
+    ]
+    assert chat.duration == timedelta(minutes=30)
+
+
+async def test_scheduling_creates_a_scheduled_event(running: Running) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    events = await fake.wait_until(fake.scheduled_events, what="a scheduled event")
+    assert [e["name"] for e in events] == ["Patients in QI #WeDocs"]
+    assert events[0]["entity_metadata"]["location"] == "#general on Discord"
+
+
+async def test_a_host_schedules_a_chat_from_a_chat_file(running: Running) -> None:
+    fake = running.fake
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    interaction = invoke_with_file(fake, "wedocs.toml", chat_file(start))
+    await fake.wait_for_response(interaction)
+    assert interaction.ephemeral and "Scheduled" in interaction.content
+    (row,) = running.rows("SELECT start, targets FROM chats")
+    assert datetime.fromisoformat(row[0]) == start
+    assert str(fake.channel_id) in row[1]
+
+
+async def test_a_chat_file_that_is_not_toml_is_refused_and_nothing_stored(
+    running: Running,
+) -> None:
+    fake = running.fake
+    interaction = invoke_with_file(fake, "wedocs.toml", b"title = \n")
+    await fake.wait_for_response(interaction)
+    assert interaction.ephemeral
+    assert "wedocs.toml: not valid TOML" in interaction.content
+    assert running.chat_ids() == []
+
+
+async def test_bad_form_input_names_each_field_to_fix_and_stores_nothing(
+    running: Running,
+) -> None:
+    fake = running.fake
+    submitted = await submit_form(
+        fake,
+        form(hashtag="#we docs", start="2026-13-01 20:00 Europe/Londn", questions=" \n"),
+    )
+    assert submitted.ephemeral
+    text = submitted.content
+    assert text.startswith("Nothing was scheduled. Please fix:")
+    assert "Hashtag: '#we docs' contains a space" in text
+    assert 'Start time (time zone): unknown time zone "Europe/Londn"' in text
+    assert "Questions: at least one question is needed" in text
+    assert running.chat_ids() == []
+    assert fake.scheduled_events() == []
+
+
+async def test_an_unparseable_start_time_is_named(running: Running) -> None:
+    submitted = await submit_form(running.fake, form(start="next tuesday 8pm"))
+    assert "Start time: " in submitted.content
+    assert running.chat_ids() == []
+
+
+def test_form_lines_lose_typed_labels_and_the_zone_defaults() -> None:
+    data = form_plan_data(
+        {"start": "2026-12-01 20:00", "questions": "Q1: One?\n2) Two?", "interval": "5m"},
+        channel_id="1",
+        host="discord:2",
+        default_zone="Europe/Paris",
+    )
+    assert (data["start"], data["timezone"]) == ("2026-12-01 20:00", "Europe/Paris")
+    assert data["questions"] == ["One?", "Two?"]
+    assert data["duration"] == "900s"
+
+
+# -- who may do what ------------------------------------------------------------------------
+
+
+async def test_a_member_who_is_not_a_host_is_refused_ephemerally(running: Running) -> None:
+    fake = running.fake
+    alice = fake.add_user("alice")
+    interaction = fake.invoke_command("tweetchat", "schedule", user=alice)
+    response = await fake.wait_for_response(interaction)
+    assert response["type"] == 4  # a message, not the form
+    assert interaction.ephemeral
+    assert "Only hosts" in interaction.content and "Tweetchat Host" in interaction.content
+
+
+async def test_a_member_with_the_host_role_may_host(running: Running) -> None:
+    fake = running.fake
+    role = fake.add_role("Tweetchat Host")
+    bob = fake.add_user("bob", roles=[role])
+    submitted = await submit_form(fake, form(), user=bob)
+    assert "Scheduled" in submitted.content
+    assert len(running.chat_ids()) == 1
+
+
+async def test_optout_is_open_to_everyone_and_confirmed_ephemerally(running: Running) -> None:
+    fake = running.fake
+    alice = fake.add_user("alice")
+    interaction = fake.invoke_command("tweetchat", "optout", user=alice)
+    await fake.wait_for_response(interaction)
+    assert interaction.ephemeral and "opted out" in interaction.content
+    assert running.rows("SELECT author_id FROM optouts") == [(str(alice.id),)]
+
+
+# -- commands on a chat ---------------------------------------------------------------------
+
+
+async def test_cancel_cancels_the_chat_and_deletes_its_event(running: Running) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    await fake.wait_until(fake.scheduled_events, what="a scheduled event")
+    interaction = fake.invoke_command("tweetchat", "cancel")
+    await fake.wait_for_response(interaction)
+    assert interaction.ephemeral and "Cancelled" in interaction.content
+    assert running.rows("SELECT status FROM chats") == [(ChatStatus.CANCELLED.value,)]
+    await fake.wait_until(lambda: not fake.scheduled_events(), what="the event deleted")
+
+
+async def test_a_control_that_does_not_fit_says_why(running: Running) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    interaction = fake.invoke_command("tweetchat", "next")
+    await fake.wait_for_response(interaction)
+    assert interaction.ephemeral and "is not live yet" in interaction.content
+
+
+async def test_list_and_show_describe_the_chats(running: Running) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    (chat_id,) = running.chat_ids()
+    listed = fake.invoke_command("tweetchat", "list")
+    await fake.wait_for_response(listed)
+    assert chat_id in listed.content
+    shown = fake.invoke_command("tweetchat", "show", {"chat": chat_id[:6]})
+    await fake.wait_for_response(shown)
+    assert "Q2 at +20 min: What would you change?" in shown.content
+
+
+async def test_naming_an_unknown_chat_is_answered(running: Running) -> None:
+    fake = running.fake
+    interaction = fake.invoke_command("tweetchat", "pause", {"chat": "nope"})
+    await fake.wait_for_response(interaction)
+    assert interaction.ephemeral and "no chat with id 'nope'" in interaction.content
