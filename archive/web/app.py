@@ -82,6 +82,7 @@ class ReadPool:
 
 
 POOL = web.AppKey("pool", ReadPool)
+CACHE = web.AppKey("render_cache", views.RenderCache)
 SITE = web.AppKey("site", Site)
 
 
@@ -129,7 +130,7 @@ async def chat(request: web.Request) -> web.Response:
     ref = request.match_info["ref"]
     for suffix in views.DOWNLOADS:
         if ref.endswith(suffix):
-            dl = await app[POOL].run(views.chat_download, ref[: -len(suffix)], suffix)
+            dl = await app[POOL].run(views.chat_download, ref[: -len(suffix)], suffix, app[CACHE])
             return web.Response(
                 text=dl.body,
                 headers={
@@ -137,7 +138,7 @@ async def chat(request: web.Request) -> web.Response:
                     "Content-Disposition": f'attachment; filename="{dl.filename}"',
                 },
             )
-    return _html(await app[POOL].run(views.chat_page, app[SITE], ref))
+    return _html(await app[POOL].run(views.chat_page, app[SITE], ref, app[CACHE]))
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -239,6 +240,7 @@ def make_app(store_path: Path, *, base_url: str = "", page_size: int = 50) -> we
     app = web.Application(middlewares=[error_pages])
     app[SITE] = site
     app[POOL] = ReadPool(path)
+    app[CACHE] = views.RenderCache()
 
     async def pool_lifetime(app: web.Application) -> AsyncIterator[None]:
         yield

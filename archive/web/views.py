@@ -8,13 +8,17 @@ They run on the web app's database threads (never on the event loop) and return 
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from archive.models import Chat, ChatStatus
-from archive.publish import render_chat
+from archive.publish import Rendered, render_chat
 from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
@@ -31,6 +35,31 @@ DOWNLOADS = {
     ".csv": "text/csv; charset=utf-8",
 }
 _MAIN_RE = re.compile(r"<main>\s*(.*?)\s*</main>", re.DOTALL)
+
+
+class RenderCache:
+    """Rendered chats, reused while their store fingerprint is unchanged and for at most
+    ``ttl`` seconds (the first-time/returning figures also depend on earlier chats)."""
+
+    def __init__(self, size: int = 32, ttl: float = 60.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, Rendered]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def render(self, store: Store, chat: Chat) -> Rendered:
+        key = (chat, store.chat_fingerprint(chat.id))
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                self._items.move_to_end(key)
+                return hit[1]
+        rendered = render_chat(store, chat)
+        with self._lock:
+            self._items[key] = (now, rendered)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return rendered
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +143,10 @@ def transcript_body(html_page: str, markdown_text: str) -> str:
     return sanitize_html(body)
 
 
-def chat_page(store: Store, site: Site, chat_id: str) -> str:
+def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None = None) -> str:
     """The transcript with its statistics, charts and downloads."""
     chat = store.get_chat(chat_id)
-    rendered = render_chat(store, chat)
+    rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
     stats = rendered.stats
     downloads = " ".join(
         f'<a href="{e(site.chat_url(chat.id, suffix))}" download>{label}</a>'
@@ -144,7 +173,9 @@ def _figure(heading: str, svg: str) -> str:
     return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n</figure>'
 
 
-def chat_download(store: Store, chat_id: str, suffix: str) -> Download:
+def chat_download(
+    store: Store, chat_id: str, suffix: str, cache: RenderCache | None = None
+) -> Download:
     """The chat's Markdown or JSON transcript, or its messages as CSV."""
     chat = store.get_chat(chat_id)
     content_type = DOWNLOADS[suffix]
@@ -155,7 +186,7 @@ def chat_download(store: Store, chat_id: str, suffix: str) -> Download:
             zone=chat.zone,
         )
     else:
-        rendered = render_chat(store, chat)
+        rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
         text = rendered.markdown if suffix == ".md" else rendered.json
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", chat.id) or "chat"
     return Download(text, content_type, safe_name + suffix)

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from archive.store import Store
 from archive.web import WebArchiveError, make_app
-from tests.archive.web.conftest import HOSTILE_TITLE
+from tests.archive.web.conftest import HOSTILE_TITLE, PAST_START
 
 PAGES = ["/", "/chats/wedocs-past", "/tags/wedocs", "/search?q=patient"]
 # Text only the deleted message or the opted-out participant wrote.
@@ -281,3 +281,29 @@ def test_unmigrated_database_is_a_clear_error(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(WebArchiveError, match="schema version 1"):
         make_app(path)
+
+
+async def test_a_deletion_after_a_view_leaves_the_cached_page(
+    client: TestClient, archive_path: Path
+) -> None:
+    assert "co-design" in await (await client.get("/chats/wedocs-past")).text()
+    store = await asyncio.to_thread(Store, archive_path)
+    try:
+        await asyncio.to_thread(store.mark_deleted, "local", "p1", PAST_START)
+    finally:
+        await asyncio.to_thread(store.close)
+    assert "co-design" not in await (await client.get("/chats/wedocs-past")).text()
+    assert "co-design" not in await (await client.get("/chats/wedocs-past.md")).text()
+
+
+async def test_an_opt_out_after_a_view_leaves_the_cached_page(
+    client: TestClient, archive_path: Path
+) -> None:
+    assert "Carol" in await (await client.get("/chats/wedocs-past")).text()
+    store = await asyncio.to_thread(Store, archive_path)
+    try:
+        await asyncio.to_thread(store.opt_out, "local", "carol", "carol")
+    finally:
+        await asyncio.to_thread(store.close)
+    text = await (await client.get("/chats/wedocs-past")).text()
+    assert "secretword" not in text and "Carol" not in text
