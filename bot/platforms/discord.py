@@ -183,6 +183,11 @@ class TweetchatClient(discord.Client):
         self.platform = platform
         self.tree: app_commands.CommandTree[TweetchatClient] = app_commands.CommandTree(self)
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # Discord allows one IDENTIFY per 5 s; discord.py waits that long before a repeat one.
+        if not initial:
+            await asyncio.sleep(self.platform.identify_delay)
+
     async def on_ready(self) -> None:
         await self.platform.on_ready()
 
@@ -223,6 +228,7 @@ class DiscordPlatform(Platform):
         backoff: float = 0.5,
         ready_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
+        identify_delay: float = 5.0,
     ) -> None:
         super().__init__()
         self.config = config
@@ -231,6 +237,7 @@ class DiscordPlatform(Platform):
         self.attempts = attempts
         self.backoff = backoff
         self.ready_timeout = ready_timeout
+        self.identify_delay = identify_delay
         self.client = TweetchatClient(self, guild_ready_timeout=guild_ready_timeout)
         self.store: AsyncStore | None = None
         self.app: App | None = None

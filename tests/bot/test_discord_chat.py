@@ -1,0 +1,208 @@
+"""Whole chats on Discord: App, the real discord.py client, the fake Discord, a real database.
+
+Chats start a few seconds ahead on the system clock with offsets of seconds, so the runner
+really fires them; the tests wait on the fake and the database, never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.models import ChatStatus
+from bot.app import App
+from bot.platforms.discord import DiscordPlatform
+from tests.bot.test_discord_commands import Running, discord_config, invoke_with_file
+from tests.fakes import conftest as fake_fixtures
+from tests.fakes.conftest import ErrorLogCatcher
+from tests.fakes.discord_server import FakeDiscord
+
+pytestmark = pytest.mark.timeout(90)
+
+no_error_logs = fake_fixtures.no_error_logs
+fake_discord = fake_fixtures.fake_discord
+
+
+async def start_app(config: Any, fake: FakeDiscord) -> Running:
+    platform = DiscordPlatform(
+        config.discord,
+        environ={"DISCORD_TOKEN": fake.token},
+        backoff=0.01,
+        guild_ready_timeout=0.05,
+        ready_timeout=5,
+        identify_delay=0,
+    )
+    app = App(config, platforms={"discord": platform})
+    await app.start()
+    return Running(app, platform, config, fake)
+
+
+@pytest.fixture
+async def running(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> AsyncIterator[Running]:
+    run = await start_app(discord_config(tmp_path, fake_discord), fake_discord)
+    try:
+        yield run
+    finally:
+        await run.app.stop()
+
+
+def chat_file(questions: list[tuple[str, str]], *, duration: str, grace: str) -> bytes:
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    qs = "".join(f'[[questions]]\ntext = "{t}"\noffset = "{o}"\n' for t, o in questions)
+    return (
+        'title = "Patients in QI"\nhashtag = "#WeDocs"\n'
+        f'start = "{start.isoformat()}"\ntimezone = "Europe/London"\n'
+        f'duration = "{duration}"\ngrace = "{grace}"\nintro = "Welcome"\nreminders = []\n{qs}'
+    ).encode()
+
+
+async def schedule(run: Running, data: bytes) -> str:
+    interaction = invoke_with_file(run.fake, "chat.toml", data)
+    await run.fake.wait_for_response(interaction)
+    assert "Scheduled" in interaction.content, interaction.content
+    (chat_id,) = run.chat_ids()
+    return chat_id
+
+
+async def until(what: str, check: Callable[[], object], within: float = 20) -> None:
+    """Wait until `check()` holds; the state lives in the database and other tasks."""
+    for _ in range(int(within / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def bot_posts(fake: FakeDiscord, prefix: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in fake.messages(fake.channel_id)
+        if m["author"]["id"] == str(fake.bot_user.id) and m["content"].startswith(prefix)
+    ]
+
+
+def captured(run: Running, message: dict[str, Any]) -> bool:
+    return bool(run.rows("SELECT 1 FROM messages WHERE platform_id = ?", message["id"]))
+
+
+def status(run: Running) -> str:
+    rows = run.rows("SELECT status FROM chats")
+    return str(rows[0][0]) if rows else ""
+
+
+async def command(run: Running, subcommand: str, **options: Any) -> str:
+    interaction = run.fake.invoke_command("tweetchat", subcommand, options or None)
+    await run.fake.wait_for_response(interaction)
+    assert interaction.ephemeral
+    return interaction.content
+
+
+async def test_a_chat_is_posted_captured_backfilled_and_published(
+    running: Running, no_error_logs: ErrorLogCatcher
+) -> None:
+    no_error_logs.allow(r"discord\.client$")  # discord.py logs each failed reconnect at ERROR
+    fake, channel = running.fake, running.fake.channel_id
+    chat_id = await schedule(
+        running,
+        chat_file(
+            [("How do you involve patients?", "1s"), ("What next?", "9s")],
+            duration="12s",
+            grace="2s",
+        ),
+    )
+    await fake.wait_until(fake.scheduled_events, what="the scheduled event")
+    await until("Q1", lambda: bot_posts(fake, "Q1:"))
+    (q1,) = bot_posts(fake, "Q1:")
+    alice, bob, carol, dave, erin, frank, gina = (
+        fake.add_user(n, global_name=n.title())
+        for n in ("alice", "bob", "carol", "dave", "erin", "frank", "gina")
+    )
+    labelled = fake.post_user_message(channel, alice, "A1: We codesign with patients #WeDocs")
+    reply = fake.post_user_message(channel, bob, "Patients chair our board", reply_to=q1["id"])
+    unlabelled = fake.post_user_message(channel, carol, "We ask first #WeDocs")
+    regret = fake.post_user_message(channel, dave, "A1: something I regret #WeDocs")
+    edited = fake.post_user_message(channel, erin, "A1: first draft #WeDocs")
+    offtopic = fake.post_user_message(channel, erin, "lunch anyone?")
+    assert "opted out" in (await command_as(running, "optout", frank))
+    secret = fake.post_user_message(channel, frank, "A1: private words #WeDocs")
+    for message in (labelled, reply, unlabelled, regret, edited, secret):
+        await until("capture", lambda m=message: captured(running, m))
+    fake.delete_message(channel, int(regret["id"]))
+    fake.edit_message(channel, int(edited["id"]), "A1: final words #WeDocs")
+
+    # Gateway down for a while: the new session has no replay, only the backfill.
+    fake.invalidate_sessions()
+    fake.refuse_connections = True
+    fake.disconnect_all()
+    away = fake.post_user_message(channel, gina, "A1: posted while the bot was away #WeDocs")
+    away_reply = fake.post_user_message(channel, gina, "Also this", reply_to=q1["id"])
+    await fake.wait_until(
+        lambda: [r for r in fake.requests_to("GET /gateway") if r.status == 503],
+        what="a refused reconnect",
+    )
+    fake.refuse_connections = False
+    await until("the backfill", lambda: captured(running, away) and captured(running, away_reply))
+
+    await until("publishing", lambda: status(running) == ChatStatus.PUBLISHED, within=30)
+    (md,) = [a for a in fake.attachments(channel) if a.filename == f"{chat_id}.md"]
+    transcript = md.text
+    for text in (
+        "We codesign with patients",
+        "Patients chair our board",
+        "We ask first",
+        "final words",
+        "posted while the bot was away",
+        "Also this",
+    ):
+        assert text in transcript, text
+    for text in ("something I regret", "first draft", "private words", "lunch anyone"):
+        assert text not in transcript, text
+    assert not captured(running, offtopic)
+    assert len(bot_posts(fake, "Q1:")) == 1 and len(bot_posts(fake, "Q2:")) == 1
+    (announcement,) = [m for m in fake.messages(channel) if m["embeds"]]
+    assert announcement["embeds"][0]["fields"][0] == {
+        "name": "Participants",
+        "value": "6",
+        "inline": True,
+    }
+
+
+async def command_as(run: Running, subcommand: str, user: Any) -> str:
+    interaction = run.fake.invoke_command("tweetchat", subcommand, user=user)
+    await run.fake.wait_for_response(interaction)
+    return interaction.content
+
+
+async def test_live_controls_change_what_is_posted(running: Running) -> None:
+    fake = running.fake
+    chat_id = await schedule(
+        running,
+        chat_file(
+            [("One?", "1s"), ("Two?", "40s"), ("Three?", "80s")], duration="100s", grace="1s"
+        ),
+    )
+    await until("Q1", lambda: bot_posts(fake, "Q1:"))
+    assert "Q2 goes out now" in await command(running, "next")
+    await until("Q2 brought forward", lambda: bot_posts(fake, "Q2:"), within=5)
+    assert "paused" in await command(running, "pause")
+    assert "is already paused" in await command(running, "pause")
+    assert "Resumed" in await command(running, "resume")
+    (end_before,) = running.rows("SELECT end FROM chats")
+    assert "Extended by 5 min" in await command(running, "extend", minutes=5)
+    (end_after,) = running.rows("SELECT end FROM chats")
+    later = datetime.fromisoformat(end_after[0]) - datetime.fromisoformat(end_before[0])
+    assert later == timedelta(minutes=5)
+    assert "Chat ended" in await command(running, "end", chat=chat_id)
+    await until("publishing", lambda: status(running) == ChatStatus.PUBLISHED, within=15)
+    assert bot_posts(fake, "Q3:") == []
+    skipped = running.rows(
+        "SELECT status FROM posts WHERE chat_id = ? AND action_key = 'q3'", chat_id
+    )
+    assert skipped == [("skipped",)]
