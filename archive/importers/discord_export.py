@@ -96,6 +96,7 @@ class _Reader:
         self.buf = ""
         self.pos = 0
         self._base_bytes = 0  # bytes of the file before buf[0]
+        self._mark = (0, 0)  # (a position in buf, its file offset)
         self.bytes_read = 0
         self.eof = False
         self._fill()
@@ -108,9 +109,10 @@ class _Reader:
             return False
         data = self._fh.read(self._chunk)
         if self.pos:
-            self._base_bytes += len(self.buf[: self.pos].encode("utf-8"))
+            self._base_bytes = self.byte_at(self.pos)
             self.buf = self.buf[self.pos :]
             self.pos = 0
+            self._mark = (0, self._base_bytes)
         try:
             text = self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as e:
@@ -124,7 +126,15 @@ class _Reader:
 
     def byte_at(self, pos: int) -> int:
         """The file offset of character ``pos`` of the current window."""
-        return self._base_bytes + len(self.buf[:pos].encode("utf-8"))
+        if self.buf.isascii():
+            return self._base_bytes + pos
+        # Count from the last position asked for, so that walking forward stays linear.
+        mark, mark_bytes = self._mark
+        if pos < mark:
+            mark, mark_bytes = 0, self._base_bytes
+        offset = mark_bytes + len(self.buf[mark:pos].encode("utf-8"))
+        self._mark = (pos, offset)
+        return offset
 
     def peek(self) -> str:
         """The next non-blank character ('' at the end of the file), not consumed."""
@@ -422,7 +432,8 @@ def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress |
         if msg.is_bot:
             scan.bot_authors.add(msg.author_id)
             scan.bot_posts.add(msg.platform_id)
-        if (msg.is_bot or is_host(msg, probe)) and (keys := parse_question_labels(msg.text)):
+        keys = parse_question_labels(msg.text)
+        if keys and (msg.is_bot or is_host(msg, probe)):
             scan.questions.append((at, msg.platform_id, keys, _question_text(msg.text, hashtag)))
 
     def report(n: int, fraction: float) -> None:

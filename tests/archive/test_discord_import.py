@@ -540,6 +540,9 @@ def peak_memory(tmp_path: Path, messages: int) -> int:
 
 
 def test_memory_stays_flat_as_the_export_grows(tmp_path: Path) -> None:
-    small = peak_memory(tmp_path, 20_000)
-    large = peak_memory(tmp_path, 80_000)
+    # 5k vs 20k rather than 20k vs 80k: under tracemalloc the larger pair takes over a
+    # minute, and the peak has already levelled off at ~10k (2,000-message batches,
+    # 1 MiB reads), so loading the export whole would still show as ~3x here.
+    small = peak_memory(tmp_path, 5_000)
+    large = peak_memory(tmp_path, 20_000)
     assert large < 2 * small, (small, large)
