@@ -16,16 +16,14 @@ changes nothing.
 
 from __future__ import annotations
 
-import codecs
-import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import (
@@ -36,6 +34,7 @@ from archive.capture import (
     normalise_hashtag,
     parse_question_labels,
 )
+from archive.importers.jsonstream import ExportError, iter_members
 from archive.models import (
     CapturedMessage,
     Chat,
@@ -52,7 +51,7 @@ __all__ = [
     "Progress",
     "TerminalProgress",
     "import_discord_export",
-    "iter_export",
+    "iter_messages",
     "source_key",
     "terminal_progress",
 ]
@@ -61,237 +60,12 @@ logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 BATCH = 2000
-CHUNK = 1 << 20  # bytes read at a time
-# A Discord message is at most a few hundred KB even with embeds; anything far larger is
-# a broken file, and refusing it keeps memory bounded on the error path too.
-MAX_VALUE_CHARS = 32 << 20
 # Message types that people (or bots) write; system notices such as ThreadCreated or
 # ChannelPinnedMessage carry generated text that is not part of the conversation.
 CHAT_TYPES = frozenset({"Default", "Reply", "ChatInputCommand", "ContextMenuCommand"})
-PROGRESS_EVERY = 256  # messages between progress callbacks
 
 Progress = Callable[[str, int, float], None]
 """progress(verb, messages so far, fraction of the file read)."""
-
-
-class ExportError(ValueError):
-    """The import cannot go ahead; the message names the file (or option) and what is wrong."""
-
-
-# ---- incremental JSON reading -------------------------------------------------------------
-
-_WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-_PARTIAL_NUMBER = re.compile(r"-?\d*(?:\.\d*)?(?:[eE][-+]?\d*)?")
-
-
-class _Reader:
-    """A window of decoded text over a file, refilled as parsing moves forward."""
-
-    def __init__(self, path: Path, fh: IO[bytes], chunk_size: int = CHUNK) -> None:
-        self.path = path
-        self._fh = fh
-        self._chunk = chunk_size
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self.buf = ""
-        self.pos = 0
-        self._base_bytes = 0  # bytes of the file before buf[0]
-        self._mark = (0, 0)  # (a position in buf, its file offset)
-        self.bytes_read = 0
-        self.eof = False
-        self._fill()
-        if self.buf.startswith("\ufeff"):
-            self.pos = 1
-
-    def _fill(self) -> bool:
-        """Read one more chunk; False when the file is exhausted."""
-        if self.eof:
-            return False
-        data = self._fh.read(self._chunk)
-        if self.pos:
-            self._base_bytes = self.byte_at(self.pos)
-            self.buf = self.buf[self.pos :]
-            self.pos = 0
-            self._mark = (0, self._base_bytes)
-        try:
-            text = self._decoder.decode(data, final=not data)
-        except UnicodeDecodeError as e:
-            at = self.bytes_read + e.start
-            raise ExportError(f"{self.path}: not UTF-8 text (bad byte at byte {at})") from None
-        self.bytes_read += len(data)
-        if not data:
-            self.eof = True
-        self.buf += text
-        return bool(data)
-
-    def byte_at(self, pos: int) -> int:
-        """The file offset of character ``pos`` of the current window."""
-        if self.buf.isascii():
-            return self._base_bytes + pos
-        # Count from the last position asked for, so that walking forward stays linear.
-        mark, mark_bytes = self._mark
-        if pos < mark:
-            mark, mark_bytes = 0, self._base_bytes
-        offset = mark_bytes + len(self.buf[mark:pos].encode("utf-8"))
-        self._mark = (pos, offset)
-        return offset
-
-    def peek(self) -> str:
-        """The next non-blank character ('' at the end of the file), not consumed."""
-        while True:
-            self.pos = _WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self._fill():
-                return ""
-
-    def value(self) -> Any:
-        """Decode the JSON value that starts at the next non-blank character."""
-        self.peek()
-        while True:
-            try:
-                obj, end = _DECODER.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as e:
-                # The decoder stops at the first character it cannot use. Well before the
-                # end of the window that is a real error; at the end (or inside a string
-                # still open) the value may simply go on in the next chunk.
-                more = e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - 16
-                if not more or len(self.buf) - self.pos > MAX_VALUE_CHARS or not self._fill():
-                    raise
-                continue
-            if end == len(self.buf) and self._fill():
-                continue  # a number may go on in the next chunk: decode it again
-            self.pos = end
-            return obj
-
-
-def _describe(reader: _Reader, where: str, e: json.JSONDecodeError) -> ExportError:
-    at = reader.byte_at(min(e.pos, len(reader.buf)))
-    rest = reader.buf[e.pos :].strip()
-    cut_short = (
-        not rest
-        or e.msg.startswith(("Unterminated", "Invalid \\uXXXX"))
-        or any(word.startswith(rest) for word in ("true", "false", "null"))
-        or _PARTIAL_NUMBER.fullmatch(rest) is not None
-    )
-    if reader.eof and cut_short:
-        return ExportError(
-            f"{reader.path}: the file ends too early at byte {reader.bytes_read} ({where});"
-            " it looks truncated: export the channel again"
-        )
-    return ExportError(f"{reader.path}: invalid JSON at byte {at} ({where}): {e.msg}")
-
-
-def iter_export(
-    path: Path,
-    *,
-    on_progress: Callable[[int, float], None] | None = None,
-    chunk_size: int = CHUNK,
-) -> Iterator[tuple[str, Any, int]]:
-    """Walk an export without loading it: yields ``(key, value, byte offset)``.
-
-    Top-level members come as ``(name, value, offset)``; each element of ``messages``
-    comes as ``("message", element, offset)``. ``on_progress(messages, fraction)`` is
-    called every few hundred messages and at the end. Raises :class:`ExportError`.
-    """
-    try:
-        fh = open(path, "rb")
-    except OSError as e:
-        raise ExportError(f"{path}: cannot read the file: {e.strerror or e}") from None
-    try:
-        total = max(Path(path).stat().st_size, 1)
-        reader = _Reader(Path(path), fh, chunk_size)
-        count = 0
-        where = "at the start"
-
-        def fail(what: str) -> ExportError:
-            at = reader.byte_at(reader.pos)
-            if not reader.peek() and reader.eof:
-                return ExportError(
-                    f"{path}: the file ends too early at byte {reader.bytes_read} ({where});"
-                    " it looks truncated: export the channel again"
-                )
-            found = reader.buf[reader.pos : reader.pos + 1]
-            return ExportError(
-                f"{path}: invalid JSON at byte {at} ({where}): expected {what}, found {found!r}"
-            )
-
-        def expect(char: str) -> None:
-            if reader.peek() != char:
-                raise fail(repr(char))
-            reader.pos += 1
-
-        try:
-            first = reader.peek()
-            if first == "":
-                raise ExportError(f"{path}: the file is empty")
-            if first != "{":
-                kind = "a JSON array" if first == "[" else "JSON"
-                if first == "[":
-                    raise ExportError(
-                        f"{path}: not a DiscordChatExporter export (the top level is {kind},"
-                        " not an object with 'channel' and 'messages'); export as JSON"
-                    )
-                raise ExportError(
-                    f"{path}: not JSON (found {first!r} at byte {reader.byte_at(reader.pos)});"
-                    " export the channel as JSON"
-                )
-            reader.pos += 1
-            if reader.peek() == "}":
-                reader.pos += 1
-            else:
-                while True:
-                    if reader.peek() != '"':
-                        raise fail("a member name")
-                    key = reader.value()
-                    expect(":")
-                    if key == "messages":
-                        if reader.peek() != "[":
-                            raise ExportError(f"{path}: 'messages' is not a list")
-                        reader.pos += 1
-                        if reader.peek() == "]":
-                            reader.pos += 1
-                        else:
-                            while True:
-                                where = f"in message {count + 1}"
-                                reader.peek()
-                                offset = reader.byte_at(reader.pos)
-                                item = reader.value()
-                                count += 1
-                                yield "message", item, offset
-                                if on_progress is not None and count % PROGRESS_EVERY == 0:
-                                    on_progress(count, min(reader.bytes_read / total, 1.0))
-                                where = f"after message {count}"
-                                sep = reader.peek()
-                                if sep == "]":
-                                    reader.pos += 1
-                                    break
-                                if sep != ",":
-                                    raise fail("',' or ']'")
-                                reader.pos += 1
-                        where = f"after the {count} messages"
-                    else:
-                        where = f"in {key!r}"
-                        offset = reader.byte_at(reader.pos)
-                        yield key, reader.value(), offset
-                        where = f"after {key!r}"
-                    sep = reader.peek()
-                    if sep == "}":
-                        reader.pos += 1
-                        break
-                    if sep != ",":
-                        raise fail("',' or '}'")
-                    reader.pos += 1
-            if reader.peek() != "":
-                raise ExportError(
-                    f"{path}: unexpected data after the export at byte {reader.byte_at(reader.pos)}"
-                )
-        except json.JSONDecodeError as e:
-            raise _describe(reader, where, e) from None
-        if on_progress is not None:
-            on_progress(count, 1.0)
-    finally:
-        fh.close()
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -406,18 +180,16 @@ def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress |
         id="",
         title="",
         hashtag=hashtag,
-        start=datetime.min.replace(tzinfo=ZoneInfo("UTC")),
-        end=datetime.min.replace(tzinfo=ZoneInfo("UTC")),
+        start=datetime.min.replace(tzinfo=UTC),
+        end=datetime.min.replace(tzinfo=UTC),
         timezone="UTC",
         questions=(),
         hosts=hosts,
     )
-    pending: list[tuple[Any, int, int]] = []  # messages seen before 'channel' (rare)
 
     def note(raw: Any, index: int, offset: int) -> None:
-        guild_id, channel_id = _ids(scan)
         try:
-            msg = _incoming(raw, guild_id, channel_id)
+            msg = _incoming(raw, "", "")  # ids only make the permalink, not needed here
         except ValueError as e:
             raise _bad_message(path, index, offset, str(e)) from None
         at = msg.created_at
@@ -440,26 +212,21 @@ def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress |
         if progress is not None:
             progress("reading", n, fraction)
 
-    for key, value, offset in iter_export(path, on_progress=report):
-        if key == "message":
+    for member in iter_members(path, stream="messages", item="message", on_progress=report):
+        if member.position:
             scan.count += 1
-            if scan.channel:
-                note(value, scan.count, offset)
-            else:
-                pending.append((value, scan.count, offset))
-                if len(pending) > BATCH:
-                    raise ExportError(f"{path}: 'channel' must come before the messages")
-        elif key == "guild" and isinstance(value, dict):
-            scan.guild = value
-        elif key == "channel" and isinstance(value, dict):
-            scan.channel = value
-            for raw, index, off in pending:
-                note(raw, index, off)
-            pending.clear()
-        elif key == "messages":
-            pass
-        if key == "message" or key == "messages":
-            scan.has_messages = True
+            note(member.value, member.position, member.offset)
+        elif member.key == "messages":
+            scan.has_messages = isinstance(member.value, list)
+        elif member.key == "guild" and isinstance(member.value, dict):
+            scan.guild = member.value
+        elif member.key == "channel" and isinstance(member.value, dict):
+            scan.channel = member.value
+    if not scan.has_messages:
+        raise ExportError(
+            f"{path}: not a DiscordChatExporter export (no 'messages' list); "
+            "export the channel as JSON"
+        )
     if not scan.channel or not _text(scan.channel.get("id")):
         raise ExportError(
             f"{path}: not a DiscordChatExporter export (no 'channel' with an 'id'); "
@@ -468,6 +235,15 @@ def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress |
     if scan.count == 0:
         raise ExportError(f"{path}: the export has no messages")
     return scan
+
+
+def iter_messages(
+    path: Path, *, on_progress: Callable[[int, float], None] | None = None
+) -> Iterator[tuple[Any, int, int]]:
+    """``(message, 1-based index, byte offset)`` of every message of the export, streamed."""
+    for member in iter_members(path, stream="messages", item="message", on_progress=on_progress):
+        if member.position:
+            yield member.value, member.position, member.offset
 
 
 def source_key(channel_id: str, first_message_id: str) -> str:
@@ -564,16 +340,14 @@ def import_discord_export(
         )
         batch: list[CapturedMessage] = []
         raws: list[dict[str, Any]] = []
-        for key, raw, offset in iter_export(path, on_progress=report):
-            if key != "message":
-                continue
+        for raw, index, offset in iter_messages(path, on_progress=report):
             read += 1
-            if raw.get("type", "Default") not in CHAT_TYPES:
-                continue
             try:
                 incoming = _incoming(raw, guild_id, channel_id)
             except ValueError as e:  # the file changed since the scan
-                raise _bad_message(path, read, offset, str(e)) from None
+                raise _bad_message(path, index, offset, str(e)) from None
+            if raw.get("type", "Default") not in CHAT_TYPES:
+                continue
             found = capture(incoming, ctx)
             if found is None:
                 continue

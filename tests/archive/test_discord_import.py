@@ -21,10 +21,10 @@ from archive.importers.discord_export import (
     TerminalProgress,
     chat_id_for,
     import_discord_export,
-    iter_export,
     source_key,
     terminal_progress,
 )
+from archive.importers.jsonstream import iter_members
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import publish_chat
 from archive.store import Store
@@ -329,7 +329,7 @@ def test_byte_offsets_count_bytes_not_characters(tmp_path: Path) -> None:
     path = tmp_path / "utf8.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ExportError, match=rf"at byte {text.index(' x') + 1 + 1 + 2 + 3}\b"):
-        list(iter_export(path))
+        list(iter_members(path, stream="messages"))
 
 
 def test_message_without_timestamp_is_named(
@@ -347,8 +347,14 @@ def test_message_without_timestamp_is_named(
     [
         (b"", "the file is empty"),
         (b"hello", "not JSON"),
-        (b'[{"id": "1"}]', "not a DiscordChatExporter export"),
+        (b'[{"id": "1"}]', "not an export"),
         (b'{"guild": {}, "messageCount": 0}', "not a DiscordChatExporter export"),
+        (
+            b'{"messages": [{"id": "1", "timestamp": "2026-01-01T00:00:00+00:00",'
+            b' "author": {"id": "2"}}]}',
+            "not a DiscordChatExporter export",
+        ),
+        (b'{"channel": {"id": "1"}, "messages": {}}', "not a DiscordChatExporter export"),
         (b'{"channel": {"id": "1", "name": "x"}, "messages": []}', "the export has no messages"),
         (b'{"channel": {"id": "1"}, "messages": []} {}', "unexpected data after the export"),
         (b'{"channel": {"id": "1"}, "messages": [{"content": "\xff"}]}', "not UTF-8"),
@@ -406,12 +412,12 @@ def test_reader_sees_the_same_values_as_json_load(
 ) -> None:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc, indent=indent, ensure_ascii=False), encoding="utf-8")
-    members: dict[str, Any] = {"messages": []}
-    for key, value, _offset in iter_export(path, chunk_size=chunk):
-        if key == "message":
-            members["messages"].append(value)
+    members: dict[str, Any] = {}
+    for member in iter_members(path, stream="messages", chunk_size=chunk):
+        if member.position:
+            members["messages"].append(member.value)
         else:
-            members[key] = value
+            members[member.key] = member.value
     assert members == doc
 
 
@@ -425,12 +431,13 @@ def test_any_cut_short_export_is_refused(tmp_path: Path, doc: dict[str, Any], da
     path = tmp_path / "cut.json"
     path.write_text(text[:cut], encoding="utf-8")
     with pytest.raises(ExportError):
-        list(iter_export(path, chunk_size=7))
+        list(iter_members(path, stream="messages", chunk_size=7))
 
 
 def test_message_offsets_point_at_each_message(tmp_path: Path) -> None:
     raw = EXPORT.read_bytes()
-    offsets = [off for key, _v, off in iter_export(EXPORT, chunk_size=64) if key == "message"]
+    members = iter_members(EXPORT, stream="messages", chunk_size=64)
+    offsets = [m.offset for m in members if m.position]
     assert [raw[o : o + 1] for o in offsets] == [b"{"] * 16
     assert raw[offsets[4] :].decode("utf-8").startswith('{\n      "id": "800000000000000005"')
 
@@ -489,7 +496,7 @@ def test_cli_truncated_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert re.fullmatch(
         rf"tweetchat: {re.escape(str(cut))}: the file ends too early at byte 5000 \(in message \d+\);"
-        r" it looks truncated: export the channel again",
+        r" it looks truncated: export it again",
         done.stderr.strip().splitlines()[-1],
     )
 
