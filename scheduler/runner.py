@@ -125,6 +125,10 @@ class Runner:
         if signature == self._signature and not force:
             return
         self._signature = signature
+        # Chats changed (perhaps from another process): capture must see them at once.
+        invalidate = getattr(self.performer, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
         wanted = {c.id for c in chats}
         for job in self.scheduler.get_jobs():
             if job.id.split(":", 1)[0] not in wanted:
