@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,8 @@ from pathlib import Path
 from archive.models import Chat
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
-from archive.transcripts.html import render_html
-from archive.transcripts.jsonfmt import render_json
+from archive.transcripts.html import render_html, render_html_chunks
+from archive.transcripts.jsonfmt import render_json, render_json_chunks
 from archive.transcripts.markdown import render_markdown
 
 logger = logging.getLogger(__name__)
@@ -113,11 +114,17 @@ def render_chat(
 
 
 def write_atomic(path: Path, text: str) -> None:
+    write_atomic_chunks(path, (text,))
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` one after another to a temporary file, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -138,17 +145,53 @@ def publish_chat(
     cost_note: str = "",
     web_base_url: str = "",
 ) -> PublishResult:
-    """Write the chat's transcripts under `out_dir` and record them in the store."""
-    rendered = render_chat(store, chat, generated_at=generated_at, cost_note=cost_note)
-    paths: dict[str, Path] = {}
-    for fmt, text in (("md", rendered.markdown), ("html", rendered.html), ("json", rendered.json)):
-        path = out_dir / f"{chat.id}.{fmt}"
-        write_atomic(path, text)
-        paths[fmt] = path
+    """Write the chat's transcripts under `out_dir` and record them in the store.
+
+    The same documents as :func:`render_chat`, but HTML and JSON are written piece by
+    piece as they are rendered, so a long chat's pages are never whole in memory.
+    """
+    opted_out = store.opted_out()
+    posted = question_posted_at(store, chat)
+    controls = control_events(store, chat)
+    stats = compute_stats(
+        chat,
+        store.iter_messages(chat.id),
+        opted_out=opted_out,
+        history=store.participation_history(chat),
+        question_posted_at=posted,
+    )
+    messages = store.messages(chat.id, include_deleted=False)
+    markdown = render_markdown(
+        chat,
+        messages,
+        stats,
+        opted_out=opted_out,
+        question_posted_at=posted,
+        controls=controls,
+        cost_note=cost_note,
+        generated_at=generated_at,
+    )
+    paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
+    write_atomic(paths["md"], markdown)
+    write_atomic_chunks(
+        paths["html"], render_html_chunks(chat, markdown, title=f"{chat.title} ({chat.hashtag})")
+    )
+    write_atomic_chunks(
+        paths["json"],
+        render_json_chunks(
+            chat,
+            messages,
+            stats,
+            opted_out=opted_out,
+            question_posted_at=posted,
+            controls=controls,
+            cost_note=cost_note,
+        ),
+    )
+    del messages
     when = generated_at or chat.grace_end
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)
-    stats = rendered.stats
     link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
     announcement = (
         f"Thank you for joining {chat.hashtag}! Transcript of “{chat.title}”: "
@@ -161,5 +204,5 @@ def publish_chat(
         stats=stats,
         paths=paths,
         announcement=announcement,
-        attachment=(f"{chat.id}.md", rendered.markdown.encode("utf-8")),
+        attachment=(f"{chat.id}.md", markdown.encode("utf-8")),
     )

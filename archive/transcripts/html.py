@@ -4,6 +4,7 @@ standalone page that reads well on a phone and prints cleanly."""
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 
 import markdown
 import nh3
@@ -103,37 +104,131 @@ def sanitize_html(fragment: str) -> str:
     )
 
 
-def markdown_to_html(markdown_text: str) -> str:
-    """The sanitised HTML body of a Markdown transcript."""
-    body = markdown.markdown(
-        markdown_text,
+def _converter() -> markdown.Markdown:
+    return markdown.Markdown(
         extensions=["tables", "fenced_code", "sane_lists"],
         extension_configs={"tables": {"use_align_attribute": True}},
         output_format="html",
     )
-    return sanitize_html(body)
+
+
+def markdown_to_html(markdown_text: str) -> str:
+    """The sanitised HTML body of any Markdown text (converted in one piece)."""
+    return sanitize_html(_converter().convert(markdown_text))
+
+
+def _sections(markdown_text: str) -> Iterator[str]:
+    """A transcript cut before each heading that follows a blank line (outside code)."""
+    section: list[str] = []
+    fenced = False
+    previous = ""
+    for line in markdown_text.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#") and previous == "" and section:
+            yield "\n".join(section)
+            section = []
+        section.append(line)
+        previous = line
+    if section:
+        yield "\n".join(section)
+
+
+def _paragraphs(section: str) -> list[str]:
+    return [part for part in section.split("\n\n") if part.strip()]
+
+
+def _is_list(paragraph: str) -> bool:
+    return paragraph.startswith("- ") and all(
+        line.startswith(("- ", "  ")) for line in paragraph.split("\n")
+    )
+
+
+def _convert_list(md: markdown.Markdown, paragraph: str, batch: int) -> str:
+    """A long tight list converted ``batch`` items at a time, joined into one ``<ul>``."""
+    items: list[str] = []
+    for line in paragraph.split("\n"):
+        if line.startswith("- ") or not items:
+            items.append(line)
+        else:
+            items[-1] += "\n" + line
+    parts = []
+    for start in range(0, len(items), batch):
+        html_part = md.reset().convert("\n".join(items[start : start + batch]))
+        if not (html_part.startswith("<ul>\n") and html_part.endswith("\n</ul>")):
+            return md.reset().convert(paragraph)  # not the shape expected: no shortcut
+        parts.append(html_part[5:-6])
+    return "<ul>\n" + "\n".join(parts) + "\n</ul>"
+
+
+def transcript_html_chunks(markdown_text: str, *, list_batch: int = 500) -> Iterator[str]:
+    """The sanitised HTML body of a transcript from :func:`render_markdown`, piece by piece.
+
+    Joined with ``"\\n"`` the pieces equal ``markdown_to_html(markdown_text)``: the
+    transcript's sections (and the items of its long answer lists) are independent blocks,
+    so converting them one at a time gives the same HTML while Python-Markdown only ever
+    holds one section's tree, however long the chat.
+    """
+    md = _converter()
+    for section in _sections(markdown_text):
+        converted = []
+        for paragraph in _paragraphs(section):
+            if _is_list(paragraph) and paragraph.count("\n- ") >= list_batch:
+                converted.append(_convert_list(md, paragraph, list_batch))
+            else:
+                converted.append(md.reset().convert(paragraph))
+        yield sanitize_html("\n".join(converted))
 
 
 def render_html(chat: Chat, markdown_text: str, *, title: str | None = None) -> str:
     """A complete HTML5 page for the transcript ``markdown_text`` of ``chat``."""
+    return "".join(render_html_chunks(chat, markdown_text, title=title))
+
+
+def render_html_chunks(
+    chat: Chat, markdown_text: str, *, title: str | None = None
+) -> Iterator[str]:
+    """:func:`render_html`'s page in pieces (one per transcript section), for writing as
+    they come instead of holding the whole page."""
     page_title = title if title is not None else f"{chat.title} · {chat.hashtag} transcript"
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<meta name="generator" content="tweetchat">',
-            f"<title>{html.escape(page_title)}</title>",
-            f"<style>\n{STYLESHEET}\n</style>",
-            "</head>",
-            "<body>",
-            "<main>",
-            markdown_to_html(markdown_text).strip(),
-            "</main>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="tweetchat">',
+        f"<title>{html.escape(page_title)}</title>",
+        f"<style>\n{STYLESHEET}\n</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+    ]
+    yield "\n".join(head) + "\n"
+    yield from _stripped(_separated(transcript_html_chunks(markdown_text), "\n"))
+    yield "\n" + "\n".join(["</main>", "</body>", "</html>", ""])
+
+
+def _separated(pieces: Iterator[str], sep: str) -> Iterator[str]:
+    for i, piece in enumerate(pieces):
+        if i:
+            yield sep
+        yield piece
+
+
+def _stripped(pieces: Iterator[str]) -> Iterator[str]:
+    """The pieces of ``"".join(pieces).strip()``, without joining them."""
+    started = False
+    pending = ""  # trailing whitespace, emitted only if something follows it
+    for piece in pieces:
+        if not started:
+            piece = piece.lstrip()
+            if not piece:
+                continue
+            started = True
+        body = piece.rstrip()
+        if not body:
+            pending += piece
+            continue
+        yield pending + body
+        pending = piece[len(body) :]

@@ -23,13 +23,13 @@ and ``@handle`` mentions of opted-out participants are redacted in the texts sho
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from archive.models import CapturedMessage, Chat
-from archive.stats import ChatStats, question_times
-from archive.transcripts.markdown import hidden_handles, redact_handles, visible
+from archive.stats import ChatStats, participant_key, question_times
+from archive.transcripts.markdown import hidden_handles, redact_handles
 
 FORMAT_VERSION = 1
 
@@ -49,6 +49,31 @@ def render_json(
     cost_note: str = "",
 ) -> str:
     """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
+    return "".join(
+        render_json_chunks(
+            chat,
+            messages,
+            stats,
+            opted_out=opted_out,
+            question_posted_at=question_posted_at,
+            controls=controls,
+            cost_note=cost_note,
+        )
+    )
+
+
+def render_json_chunks(
+    chat: Chat,
+    messages: Sequence[CapturedMessage],
+    stats: ChatStats,
+    *,
+    opted_out: frozenset[str] = frozenset(),
+    question_posted_at: Mapping[str, datetime] | None = None,
+    controls: Sequence[tuple[datetime, str]] = (),
+    cost_note: str = "",
+) -> Iterator[str]:
+    """:func:`render_json`'s text in pieces, one per message: the document is never whole
+    in memory (nor is the list of every message's dict)."""
     hide = hidden_handles(messages, opted_out)
     posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
     document: dict[str, Any] = {
@@ -69,25 +94,40 @@ def render_json(
             ],
         },
         "stats": stats.to_dict(),
-        "messages": [
-            {
-                "platform": m.platform,
-                "id": m.platform_id,
-                "author": {"name": m.author_name, "handle": m.author_handle, "id": m.author_id},
-                "text": redact_handles(m.text, hide),
-                "created_at": _iso(m.created_at),
-                "kind": m.kind.value,
-                "questions": list(m.question_keys),
-                "late": m.late,
-                "permalink": m.permalink,
-                "edited": m.edited_at is not None,
-                "edited_at": _iso(m.edited_at),
-            }
-            for m in visible(messages, opted_out)
-        ],
+        "messages": [],
         "controls": [
             {"at": _iso(at), "event": event} for at, event in sorted(controls, key=lambda c: c[0])
         ],
         "cost_note": cost_note,
     }
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    # Newlines inside JSON strings are escaped, so this top-level line is unique.
+    head, tail = text.split(_MESSAGES_SLOT, 1)
+    yield head + '\n  "messages": ['
+    first = True
+    for m in messages:
+        if m.deleted or participant_key(m) in opted_out:
+            continue  # what visible() leaves out, without building its list
+        item = json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)
+        yield ("\n    " if first else ",\n    ") + item.replace("\n", "\n    ")
+        first = False
+    yield ("]" if first else "\n  ]") + tail
+
+
+_MESSAGES_SLOT = '\n  "messages": []'
+
+
+def _message(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
+    return {
+        "platform": m.platform,
+        "id": m.platform_id,
+        "author": {"name": m.author_name, "handle": m.author_handle, "id": m.author_id},
+        "text": redact_handles(m.text, hide),
+        "created_at": _iso(m.created_at),
+        "kind": m.kind.value,
+        "questions": list(m.question_keys),
+        "late": m.late,
+        "permalink": m.permalink,
+        "edited": m.edited_at is not None,
+        "edited_at": _iso(m.edited_at),
+    }

@@ -8,6 +8,7 @@ is percent-encoded down to a safe character set.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,15 +31,39 @@ _BAR = "█"
 _BAR_WIDTH = 40
 
 
+def _dropped_chars() -> re.Pattern[str]:
+    """A class of every control, format, private-use and surrogate character, except the
+    tab (it becomes a space) and the zero-width joiners (they keep emoji sequences intact)."""
+    ranges: list[tuple[int, int]] = []
+    start = -1
+    # Planes 3-13 hold no Cc/Cf/Co/Cs characters; skipping them keeps the import fast.
+    for cp in itertools.chain(range(0x30000), range(0xE0000, 0x110000)):
+        drop = chr(cp) not in "\t\u200c\u200d" and unicodedata.category(chr(cp)) in (
+            "Cc",
+            "Cf",
+            "Co",
+            "Cs",
+        )
+        if drop and start < 0:
+            start = cp
+        elif not drop and start >= 0:
+            ranges.append((start, cp - 1))
+            start = -1
+        if cp in (0x2FFFF, 0x10FFFF) and start >= 0:
+            ranges.append((start, cp))
+            start = -1
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+
+
+_DROPPED_RE = _dropped_chars()
+# Backslash escapes and entities in one translation table (str.translate is one C pass).
+_ESCAPES = str.maketrans({**{ch: "\\" + ch for ch in _BACKSLASH}, **_ENTITIES})
+
+
 def _clean_line(line: str) -> str:
     """Drop invisible and control characters from one line (Python-Markdown uses \\x02 and
     \\x03 as its own placeholders; bidi overrides would scramble the reading order)."""
-    return "".join(
-        " " if ch == "\t" else ch
-        for ch in line
-        if ch in "\t\u200c\u200d"  # the joiners keep emoji sequences intact
-        or unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs")
-    ).strip()
+    return _DROPPED_RE.sub("", line).replace("\t", " ").strip()
 
 
 def _lines(text: str) -> list[str]:
@@ -47,13 +72,7 @@ def _lines(text: str) -> list[str]:
 
 
 def _escape_plain(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _BACKSLASH:
-            out.append("\\" + ch)
-        else:
-            out.append(_ENTITIES.get(ch, ch))
-    escaped = "".join(out)
+    escaped = text.translate(_ESCAPES)
     # A line of '=' under text would make a setext heading.
     return "&#61;" + escaped[1:] if escaped.startswith("=") else escaped
 
