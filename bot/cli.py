@@ -182,9 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from archive.store import StoreError
+        from bot.config import ConfigError
         from scheduler.plan import PlanError
 
-        if isinstance(exc, PlanError | StoreError | UsageError):
+        if isinstance(exc, PlanError | StoreError | UsageError | ConfigError):
             print(f"tweetchat: {exc}", file=sys.stderr)
             return 2
         raise
