@@ -225,8 +225,16 @@ def _who(m: CapturedMessage) -> str:
     return f"**{name}**" + (f" @{handle}" if handle else "")
 
 
-def _message_item(m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "") -> str:
+NETWORK_NAMES = {"x": "X", "discord": "Discord", "local": "local", "mastodon": "Mastodon"}
+
+
+def _message_item(
+    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
+) -> str:
     meta = [_who(m), clock(m.created_at, zone)]
+    if network:
+        # A chat on several networks marks each message with the one it came from.
+        meta.insert(1, escape_inline(NETWORK_NAMES.get(m.platform, m.platform)))
     if m.edited_at is not None:
         meta.append("edited")
     link = safe_url(m.permalink) if m.permalink else None
@@ -371,6 +379,7 @@ def render_markdown(
     if chat.questions:
         out += [*_question_table(chat, stats, posted, zone), ""]
 
+    several = len({t.platform for t in chat.targets} | set(stats.per_platform)) > 1
     on_time: dict[str, list[CapturedMessage]] = {k: [] for k in keys}
     late: list[CapturedMessage] = []
     other: list[CapturedMessage] = []
@@ -399,7 +408,7 @@ def render_markdown(
         out += [line + "*", ""]
         items = on_time[q.key]
         if items:
-            out += [_message_item(m, zone, hide) for m in items]
+            out += [_message_item(m, zone, hide, network=several) for m in items]
         else:
             out.append("*No answers shown.*")
         out.append("")
@@ -408,7 +417,7 @@ def render_markdown(
         out += ["## Other messages", ""]
         for m in other:
             prefix = "Host" if m.kind is MessageKind.HOST else ""
-            out.append(_message_item(m, zone, hide, prefix))
+            out.append(_message_item(m, zone, hide, prefix, network=several))
         out.append("")
 
     if late:
@@ -416,7 +425,7 @@ def render_markdown(
         labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
         for m in late:
             prefix = "/".join(labels[k] for k in dict.fromkeys(m.question_keys) if k in labels)
-            out.append(_message_item(m, zone, hide, prefix))
+            out.append(_message_item(m, zone, hide, prefix, network=several))
         out.append("")
 
     people = [c for c in stats.contributors if not c.hidden]
@@ -439,7 +448,7 @@ def render_markdown(
                 else f"returning ({_plural(c.earlier_chats, 'earlier chat')})"
             )
             out.append(
-                f"| {name} | {handle} | {escape_inline(c.platform)} | {c.messages} | {c.answers} | {taking} |"
+                f"| {name} | {handle} | {escape_inline(NETWORK_NAMES.get(c.platform, c.platform))} | {c.messages} | {c.answers} | {taking} |"
             )
         out.append("")
         if hidden:

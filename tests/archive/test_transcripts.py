@@ -298,7 +298,7 @@ def test_dst_day_chat_shows_summer_time() -> None:
     answer = replace(MESSAGES[1], created_at=start + timedelta(minutes=7))
     text = markdown_of(chat, [answer], controls=(), generated_at=None)
     assert "Sun 29 Mar 2026, 19:00–20:00 BST (UTC+1)" in text
-    assert "@alice\\_qi · 19:07" in text
+    assert "@alice\\_qi · X · 19:07" in text
 
 
 def test_chat_across_midnight_shows_both_days() -> None:
@@ -330,7 +330,7 @@ def test_a_multi_answer_appears_under_each_question() -> None:
 def test_answers_are_in_time_order_with_name_handle_time_and_permalink() -> None:
     q1 = section(markdown_of(), "## Q1 · How do you involve patients in QI?")
     assert q1.index("Alice Jones") < q1.index("Bob Brown") < q1.index("Carol White")
-    assert "- **Alice Jones** @alice\\_qi · 20:06 · [link](https://x.com/alice_qi/status/2)" in q1
+    assert "- **Alice Jones** @alice\\_qi · X · 20:06 · [link](https://x.com/alice_qi/status/2)" in q1
 
 
 def test_message_lines_stay_inside_one_list_item() -> None:

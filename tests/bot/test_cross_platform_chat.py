@@ -1,0 +1,120 @@
+"""One chat on Discord and X at once: both real clients, both fakes, one merged transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.models import ChatStatus
+from archive.store import Store
+from bot.app import App
+from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig, XConfig
+from bot.platforms.discord import DiscordPlatform
+from bot.platforms.x import XPlatform
+from scheduler.plan import parse_chat_plan
+from tests.bot.test_x_chat import environ_for
+from tests.fakes import conftest as fake_fixtures
+from tests.fakes.conftest import ErrorLogCatcher
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.x_server import FakeX
+
+pytestmark = pytest.mark.timeout(90)
+
+no_error_logs = fake_fixtures.no_error_logs
+fake_discord = fake_fixtures.fake_discord
+
+ALICE_X = {"id": "3001", "username": "alice_x", "name": "Alice on X"}
+
+
+async def until(what: str, check: Callable[[], object], within: float = 25) -> None:
+    for _ in range(int(within / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_chat_on_discord_and_x_merges_both_networks(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    async with FakeX() as fake_x:
+        config = Config(
+            database=tmp_path / "tweetchat.db",
+            transcripts_dir=tmp_path / "transcripts",
+            scheduler=SchedulerConfig(reminders=()),
+            local=LocalConfig(enabled=False),
+            discord=DiscordConfig(enabled=True, guilds=(str(fake_discord.guild_id),)),
+            x=XConfig(
+                enabled=True, api_base_url=fake_x.base_url, poll_interval=0.2, max_results=10
+            ),
+        )
+        start = datetime.now(UTC) + timedelta(seconds=3)
+        plan = parse_chat_plan(
+            {
+                "title": "Patients in QI",
+                "hashtag": "#WeDocs",
+                "start": start.isoformat(),
+                "timezone": "Europe/London",
+                "duration": "10s",
+                "grace": "2s",
+                "targets": [
+                    {"platform": "discord", "channel": str(fake_discord.channel_id)},
+                    {"platform": "x"},
+                ],
+                "questions": [{"text": "How do you involve patients?", "offset": "1s"}],
+            }
+        )
+        store = Store(config.database)
+        store.add_chat(plan.chat)
+        store.close()
+        discord = DiscordPlatform(
+            config.discord,
+            environ={"DISCORD_TOKEN": fake_discord.token},
+            backoff=0.01,
+            guild_ready_timeout=0.05,
+            ready_timeout=5,
+            identify_delay=0,
+        )
+        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01)
+        app = App(config, platforms={"discord": discord, "x": x})
+        await app.start()
+        try:
+            channel = fake_discord.channel_id
+            bob = fake_discord.add_user("bob_discord", global_name="Bob on Discord")
+
+            def q1_everywhere() -> bool:
+                on_discord = any(
+                    m["content"].startswith("Q1:") for m in fake_discord.messages(channel)
+                )
+                on_x = any(t.text.startswith("Q1:") for t in fake_x.posts_by_host())
+                return on_discord and on_x
+
+            await until("Q1 on both networks", q1_everywhere)
+            fake_discord.post_user_message(channel, bob, "A1 from Discord #WeDocs")
+            fake_x.add_tweet(ALICE_X, "A1 from X #WeDocs")
+
+            def published() -> bool:
+                s = Store(config.database)
+                try:
+                    return s.get_chat(plan.chat.id).status == ChatStatus.PUBLISHED
+                finally:
+                    s.close()
+
+            await until("the chat to be published", published)
+        finally:
+            await app.stop()
+
+    data = json.loads((tmp_path / "transcripts" / f"{plan.chat.id}.json").read_text())
+    answers = {m["text"]: m["platform"] for m in data["messages"] if m["kind"] == "answer"}
+    assert answers == {"A1 from Discord #WeDocs": "discord", "A1 from X #WeDocs": "x"}
+    md = (tmp_path / "transcripts" / f"{plan.chat.id}.md").read_text()
+    q1 = md.split("## Q1", 1)[1].split("\n## ", 1)[0]
+    discord_line = next(line for line in q1.splitlines() if "Bob on Discord" in line)
+    x_line = next(line for line in q1.splitlines() if "Alice on X" in line)
+    assert "Discord" in discord_line.replace("Bob on Discord", "")
+    assert " X " in x_line.replace("Alice on X", "") or "· X" in x_line
