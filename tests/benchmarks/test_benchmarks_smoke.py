@@ -4,14 +4,22 @@ timings (speed is reported by ``python -m benchmarks``, not tested)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from archive.capture import capture
+from archive.stats import compute_stats
+from archive.transcripts.html import markdown_to_html, transcript_html_chunks
+from archive.transcripts.markdown import render_markdown
 from benchmarks import (
     BenchResult,
     Figure,
     bench_chat,
+    bench_context,
     capture_bench,
     format_table,
     import_bench,
@@ -90,3 +98,38 @@ def test_main_runs_a_chosen_benchmark_and_prints_one_table(
     assert bench_main.main(["--quick", "--only", "import"]) == 0
     out = capsys.readouterr().out
     assert out.count("| benchmark") == 1 and "Machine:" in out
+
+
+# The transcript speed-ups made for the benchmarks must not change a byte: the HTML built
+# section by section (with message lists rendered directly) equals the one-piece conversion.
+_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *"ab z*_`#-+.!|[](){}<>&~=\\\t\n@:/01éñ\u00a0\u202e\x02",
+            "http://x.org/a_b",
+            "https://e.com/(x)",
+            "https://q.org/?a=1&b=2",
+            "&#1",
+            "&amp;",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(st.tuples(_TEXT, _TEXT), min_size=1, max_size=8))
+def test_transcript_html_in_pieces_equals_one_piece_conversion(
+    texts: list[tuple[str, str]],
+) -> None:
+    chat = bench_chat()
+    ctx = bench_context(chat)
+    captured = [
+        capture(msg, ctx) for msg in incoming_messages(len(texts) * 3, chat, seed=len(texts))
+    ]
+    messages = [
+        replace(m, text=text, author_name=name)
+        for m, (text, name) in zip([c for c in captured if c is not None], texts, strict=False)
+    ]
+    md = render_markdown(chat, messages, compute_stats(chat, messages))
+    assert "\n".join(transcript_html_chunks(md, list_batch=2)) == markdown_to_html(md)
