@@ -365,8 +365,8 @@ def test_deleted_messages_leave_every_output() -> None:
 
 def test_participants_table_has_first_time_and_returning() -> None:
     people = section(markdown_of(), "## Participants")
-    assert "| Alice Jones | @alice\\_qi | x | 2 | 2 | returning (3 earlier chats) |" in people
-    assert "| Frank Green | @frankg | x | 1 | 0 | first time |" in people
+    assert "| Alice Jones | @alice\\_qi | X | 2 | 2 | returning (3 earlier chats) |" in people
+    assert "| Frank Green | @frankg | X | 1 | 0 | first time |" in people
     assert "Dr Ann Smith (host)" in people
 
 
