@@ -83,6 +83,7 @@ class Runner:
         self._refresh_task: asyncio.Task[None] | None = None
         self._started_at = self.clock.now()
         self._first_load = True
+        self._closing = False
         self.idle = asyncio.Event()
 
     # ---- life cycle --------------------------------------------------------------------
@@ -100,12 +101,14 @@ class Runner:
                 await self._refresh_task
             except asyncio.CancelledError:
                 pass
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        # Let an action in progress finish its write before the store closes.
+        self._closing = True
+        # Let an action in progress finish (its post and its write) first: shutting the
+        # scheduler down cancels the job tasks still running.
         for lock in list(self._locks.values()):
             async with lock:
                 pass
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -196,6 +199,8 @@ class Runner:
         lock = self._locks.setdefault(chat_id, asyncio.Lock())
         performed: list[str] = []
         async with lock:
+            if self._closing:
+                return performed
             chat = await self.store.get_chat(chat_id)
             if chat.status not in ACTIVE:
                 return performed
