@@ -25,3 +25,20 @@ def test_every_command_is_in_the_readme() -> None:
 def test_readme_starts_with_the_two_commands() -> None:
     first_block = README.split("```", 2)[1]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_discord_invite_link_grants_exactly_the_listed_permissions() -> None:
+    import discord
+
+    needed = discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        create_public_threads=True,
+        read_message_history=True,
+        attach_files=True,
+        embed_links=True,
+        add_reactions=True,
+        manage_events=True,
+    )
+    assert f"permissions={needed.value}" in README
