@@ -330,7 +330,9 @@ def test_a_multi_answer_appears_under_each_question() -> None:
 def test_answers_are_in_time_order_with_name_handle_time_and_permalink() -> None:
     q1 = section(markdown_of(), "## Q1 · How do you involve patients in QI?")
     assert q1.index("Alice Jones") < q1.index("Bob Brown") < q1.index("Carol White")
-    assert "- **Alice Jones** @alice\\_qi · X · 20:06 · [link](https://x.com/alice_qi/status/2)" in q1
+    assert (
+        "- **Alice Jones** @alice\\_qi · X · 20:06 · [link](https://x.com/alice_qi/status/2)" in q1
+    )
 
 
 def test_message_lines_stay_inside_one_list_item() -> None:
