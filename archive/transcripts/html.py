@@ -39,7 +39,9 @@ ALLOWED_TAGS = frozenset(
         "span",
     }
 )
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}}
+# `id` on <a> carries the per-message anchors; user text can never produce one, because it
+# is escaped before it reaches Markdown.
+ALLOWED_ATTRIBUTES = {"a": {"href", "title", "id"}, "span": {"class"}}
 ALIGN_VALUES = {
     "th": {"align": {"left", "right", "center"}},
     "td": {"align": {"left", "right", "center"}},

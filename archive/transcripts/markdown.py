@@ -225,6 +225,11 @@ def _who(m: CapturedMessage) -> str:
     return f"**{name}**" + (f" @{handle}" if handle else "")
 
 
+def message_anchor(platform: str, platform_id: str) -> str:
+    """The fragment naming one message in a transcript: ``m-<platform>-<id>``."""
+    return quote(f"m-{platform}-{platform_id}", safe="-_.")
+
+
 NETWORK_NAMES = {"x": "X", "discord": "Discord", "local": "local", "mastodon": "Mastodon"}
 
 
@@ -240,7 +245,9 @@ def _message_item(
     link = safe_url(m.permalink) if m.permalink else None
     if link:
         meta.append(f"[link]({link})")
-    head = (prefix + " · " if prefix else "") + " · ".join(meta)
+    # An invisible anchor per message, so search results and shared links can point at it.
+    head = f'<a id="{message_anchor(m.platform, m.platform_id)}"></a>'
+    head += (prefix + " · " if prefix else "") + " · ".join(meta)
     body = escape_text(redact_handles(m.text, hide), line_sep="  \n  ")
     return f"- {head}" + (f"  \n  {body}" if body else "")
 

@@ -331,7 +331,8 @@ def test_answers_are_in_time_order_with_name_handle_time_and_permalink() -> None
     q1 = section(markdown_of(), "## Q1 · How do you involve patients in QI?")
     assert q1.index("Alice Jones") < q1.index("Bob Brown") < q1.index("Carol White")
     assert (
-        "- **Alice Jones** @alice\\_qi · X · 20:06 · [link](https://x.com/alice_qi/status/2)" in q1
+        '- <a id="m-x-2"></a>**Alice Jones** @alice\\_qi · X · 20:06 · [link](https://x.com/alice_qi/status/2)'
+        in q1
     )
 
 
@@ -344,7 +345,7 @@ def test_late_answers_have_their_own_section_and_not_their_questions() -> None:
     text = markdown_of()
     assert "start small" in section(text, "## Late answers")
     assert "start small" not in section(text, "## Q3 · One thing you will try next month?")
-    assert "- A3 · **Carol White**" in section(text, "## Late answers")
+    assert '- <a id="m-x-15"></a>A3 · **Carol White**' in section(text, "## Late answers")
 
 
 def test_comments_and_host_posts_are_other_messages() -> None:

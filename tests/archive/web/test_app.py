@@ -182,6 +182,11 @@ async def test_search_result_links_to_message_anchor(client: TestClient) -> None
     assert "<mark>secretword</mark>" in text
 
 
+async def test_the_message_anchor_exists_on_the_chat_page(client: TestClient) -> None:
+    page = await (await client.get("/chats/wedocs-past")).text()
+    assert 'id="m-local-p3"' in page
+
+
 async def test_search_echoes_query_escaped(client: TestClient) -> None:
     text = await (await client.get("/search", params={"q": '"><img src=x>'})).text()
     assert "<img" not in text
