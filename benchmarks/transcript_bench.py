@@ -67,6 +67,19 @@ def build_store(path: Path, n: int, *, chat_id: str = "bench-chat") -> int:
         store.close()
 
 
+def peak_rss_kib() -> int:
+    """This process's peak RSS. ``VmHWM`` is reset by exec; ``ru_maxrss`` is not, so a
+    worker forked from a big parent would report the parent's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def worker(db: Path, chat_id: str, out_dir: Path, *, trace: bool) -> dict[str, float]:
     """Publish one chat; returns seconds, peak RSS (KiB) and the tracemalloc peak (bytes)."""
     if trace:
@@ -82,7 +95,7 @@ def worker(db: Path, chat_id: str, out_dir: Path, *, trace: bool) -> dict[str, f
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     return {
         "seconds": seconds,
-        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "maxrss_kib": peak_rss_kib(),
         "traced_peak": peak,
         "messages": result.stats.messages,
         "bytes_written": sum(p.stat().st_size for p in result.paths.values()),

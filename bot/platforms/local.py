@@ -318,11 +318,28 @@ class LocalPlatform(Platform):
             except sqlite3.Error as exc:
                 logger.warning("local: reading the network failed: %s", exc)
                 rows = []
-            for row in rows:
-                await self._deliver(row)
-                self._cursor = row["event_seq"]
+            await self._deliver_rows(rows)
             if len(rows) < 1000:
                 await asyncio.sleep(self.poll_interval)
+
+    async def _deliver_rows(self, rows: Sequence[sqlite3.Row]) -> None:
+        """Deliver in order; runs of new messages go to the sink as one batch (one
+        transaction) when it takes batches, and the cursor moves only once they are in."""
+        capture_many = getattr(self.sink, "capture_messages", None)
+        batch: list[IncomingMessage] = []
+        for row in rows:
+            if capture_many is not None and row["kind"] == "create":
+                batch.append(row_to_message(row))
+                continue
+            if batch:
+                await capture_many(batch)
+                batch = []
+            await self._deliver(row)
+            self._cursor = row["event_seq"]
+        if batch:
+            await capture_many(batch)
+        if rows:
+            self._cursor = rows[-1]["event_seq"]
 
     async def _deliver(self, row: sqlite3.Row) -> None:
         kind = row["kind"]
