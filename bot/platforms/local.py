@@ -331,12 +331,12 @@ class LocalPlatform(Platform):
             if capture_many is not None and row["kind"] == "create":
                 batch.append(row_to_message(row))
                 continue
-            if batch:
+            if batch and capture_many is not None:
                 await capture_many(batch)
                 batch = []
             await self._deliver(row)
             self._cursor = row["event_seq"]
-        if batch:
+        if batch and capture_many is not None:
             await capture_many(batch)
         if rows:
             self._cursor = rows[-1]["event_seq"]
