@@ -157,6 +157,7 @@ _ITEM_TOKEN_RE = re.compile(
 )
 _LABEL_TOKEN_RE = re.compile(rf"(?P<text>[^\\&]+)|(?P<esc>{_ESCAPED})")
 _AMP_LINK_RE = re.compile(r"\]\([^()\s]*&")
+_ANCHOR_RE = re.compile(r'<a id="[A-Za-z0-9%_.\-]+"></a>')
 _HEAD_START_RE = re.compile(r"(?:(?:Host|A[0-9a-z/A]+) · )?\*\*[^*\s]")
 _UNESCAPE = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&#126;": "~", "&#61;": "="}
 # Python-Markdown leaves an '&' that starts something entity-like alone in attributes.
@@ -179,7 +180,11 @@ def _line_html(line: str, *, head: bool) -> str | None:
     out = []
     pos = 0
     strong_open = False
-    for m in _ITEM_TOKEN_RE.finditer(line):
+    anchor = _ANCHOR_RE.match(line) if head else None
+    if anchor is not None:  # raw HTML that Python-Markdown passes through as it is
+        out.append(anchor.group())
+        pos = anchor.end()
+    for m in _ITEM_TOKEN_RE.finditer(line, pos):
         if m.start() != pos:
             return None
         pos = m.end()
@@ -195,7 +200,8 @@ def _line_html(line: str, *, head: bool) -> str | None:
         else:
             href = _AMP_RE.sub("&amp;", m["href"]).replace('"', "&quot;")
             out.append(f'<a href="{href}">{_label_html(m["label"])}</a>')
-    if pos != len(line) or strong_open or (head and not _HEAD_START_RE.match(line)):
+    start = anchor.end() if anchor is not None else 0
+    if pos != len(line) or strong_open or (head and not _HEAD_START_RE.match(line, start)):
         return None
     return "".join(out)
 
