@@ -25,10 +25,11 @@ import logging
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeGuard
+from typing import TypeGuard, TypeVar, cast
 
 from archive.models import CapturedMessage, Chat, ChatStatus, IncomingMessage, MessageKind
 
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 EARLY_WINDOW = timedelta(minutes=15)
 """How long before the start messages still count (as intro comments)."""
@@ -158,15 +161,51 @@ def find_hashtags(text: str) -> list[str]:
     return [m.group() for m in _HASHTAG_IN_TEXT_RE.finditer(text)]
 
 
-def has_hashtag(text: str, hashtag: str) -> bool:
-    """Whether ``text`` carries ``hashtag`` as a whole token, ignoring case."""
+def _wanted_tag(hashtag: str) -> str:
+    """The case-folded body ``has_hashtag`` looks for ("" matches nothing)."""
     want = unicodedata.normalize("NFC", hashtag.strip())
     if want[:1] in _HASH_CHARS:
         want = want[1:]
+    return want.casefold()
+
+
+def _ascii_tag(want: str) -> bool:
+    """Whether the ASCII fast path of ``_has_tag`` may decide for ``want``."""
+    return want.isascii() and HASHTAG_RE.fullmatch(want) is not None
+
+
+def _has_tag(text: str, want: str, ascii_tag: bool) -> bool:
     if not want:
         return False
-    want = want.casefold()
+    if text.isascii():
+        low = text.lower()  # casefold() on ASCII
+        # A tag body is a substring of the text, so its folded form is one of the folded text.
+        if want not in low:
+            return False
+        if ascii_tag and "://" not in low and "www." not in low:
+            # No link to skip and no '＃': a match is '#' + want, not preceded or followed
+            # by a word character (ASCII: letters, digits, '_').
+            needle = "#" + want
+            start = low.find(needle)
+            while start >= 0:
+                end = start + len(needle)
+                if (start == 0 or not _is_ascii_word(low[start - 1])) and (
+                    end == len(low) or not _is_ascii_word(low[end])
+                ):
+                    return True
+                start = low.find(needle, start + 1)
+            return False
     return any(body.casefold() == want for body in _hashtag_bodies(text))
+
+
+def _is_ascii_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def has_hashtag(text: str, hashtag: str) -> bool:
+    """Whether ``text`` carries ``hashtag`` as a whole token, ignoring case."""
+    want = _wanted_tag(hashtag)
+    return _has_tag(text, want, _ascii_tag(want))
 
 
 def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
@@ -202,6 +241,8 @@ def parse_question_labels(text: str) -> tuple[str, ...]:
 
 def mentions_in(text: str) -> tuple[str, ...]:
     """The @handles in ``text``, without '@', lower-cased, in order, unique."""
+    if "@" not in text:
+        return ()
     text = _URL_RE.sub(" ", text)
     return tuple(dict.fromkeys(m.lower() for m in _MENTION_RE.findall(text)))
 
@@ -214,8 +255,18 @@ def _ident(value: str) -> str:
     return value.removeprefix("@")
 
 
+def _host_idents(chat: Chat) -> frozenset[str]:
+    return frozenset(_ident(host) for host in chat.hosts if host.strip())
+
+
 def is_host(msg: IncomingMessage, chat: Chat) -> bool:
     """Whether the author of ``msg`` is one of ``chat.hosts`` (by handle or id, any platform)."""
+    return _is_host(msg, _host_idents(chat))
+
+
+def _is_host(msg: IncomingMessage, hosts: frozenset[str]) -> bool:
+    if not hosts:
+        return False
     handle = _ident(msg.author_handle) if msg.author_handle.strip() else ""
     author_id = msg.author_id.strip().casefold()
     platform = msg.platform.strip().casefold()
@@ -229,7 +280,7 @@ def is_host(msg: IncomingMessage, chat: Chat) -> bool:
         )
         if value
     }
-    return any(_ident(host) in mine for host in chat.hosts if host.strip())
+    return not hosts.isdisjoint(mine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +296,11 @@ class CaptureContext:
     question_times: tuple[tuple[datetime, str], ...] = ()
     # author ids of this bot, on any platform
     bot_ids: frozenset[str] = frozenset()
+    # What capture derives from the fields above, computed on first use (the context is
+    # frozen, and capture calls come by the thousand per context).
+    _derived: dict[str, object] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
 
 def _is_aware(value: object) -> TypeGuard[datetime]:
@@ -258,6 +314,16 @@ def _in_place(msg: IncomingMessage, chat: Chat) -> bool:
     )
 
 
+def _derived(ctx: CaptureContext, name: str, build: Callable[[CaptureContext], _T]) -> _T:
+    """``build(ctx)``, computed once per context (the cache lives on the context)."""
+    cache = ctx._derived
+    try:
+        return cast(_T, cache[name])
+    except KeyError:
+        value = cache[name] = build(ctx)
+        return value
+
+
 def _schedule(ctx: CaptureContext) -> list[tuple[datetime, str]]:
     """(time, key) of each question, actual times when known, else the plan; sorted by time."""
     if ctx.question_times:
@@ -269,19 +335,31 @@ def _schedule(ctx: CaptureContext) -> list[tuple[datetime, str]]:
 
 def _open_question(ctx: CaptureContext, at: datetime) -> str | None:
     """The key of the latest question posted at or before ``at``."""
-    current = None
-    for when, key in _schedule(ctx):
-        if when > at:
-            break
-        current = key
-    return current
+    times, keys = _derived(ctx, "schedule", _split_schedule)
+    # Sorted stably by time: the last entry at or before ``at`` wins, as in a forward scan.
+    index = bisect_right(times, at)
+    return keys[index - 1] if index else None
 
 
-def _known_keys(ctx: CaptureContext) -> set[str]:
+def _split_schedule(ctx: CaptureContext) -> tuple[list[datetime], list[str]]:
+    schedule = _schedule(ctx)
+    return [when for when, _ in schedule], [key for _, key in schedule]
+
+
+def _known_keys(ctx: CaptureContext) -> frozenset[str]:
     keys = {q.key for q in ctx.chat.questions}
     keys.update(ctx.question_posts.values())
     keys.update(key for _, key in ctx.question_times)
-    return keys
+    return frozenset(keys)
+
+
+def _chat_hosts(ctx: CaptureContext) -> frozenset[str]:
+    return _host_idents(ctx.chat)
+
+
+def _chat_tag(ctx: CaptureContext) -> tuple[str, bool]:
+    want = _wanted_tag(ctx.chat.hashtag)
+    return want, _ascii_tag(want)
 
 
 def _classify(
@@ -298,10 +376,10 @@ def _classify(
     # A host's retweet is still a retweet, so reposts are recognised before hosts.
     if msg.is_repost or msg.text.lstrip().startswith("RT @"):
         return MessageKind.REPOST, ()
-    known = _known_keys(ctx)
+    known = _derived(ctx, "known_keys", _known_keys)
     a_keys = parse_answer_labels(msg.text)
     labelled = a_keys if any(key in known for key in a_keys) else ()
-    if is_host(msg, chat):
+    if _is_host(msg, _derived(ctx, "hosts", _chat_hosts)):
         if asked is not None:
             return MessageKind.QUESTION, (asked,)
         if q_keys := parse_question_labels(msg.text):
@@ -344,8 +422,10 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
     replies_to_chat = bool(msg.reply_to) and (
         msg.reply_to in ctx.chat_posts or msg.reply_to in ctx.question_posts
     )
-    if not (by_bot or replies_to_chat or has_hashtag(msg.text, chat.hashtag)):
-        return None
+    if not (by_bot or replies_to_chat):
+        want, ascii_tag = _derived(ctx, "tag", _chat_tag)
+        if not _has_tag(msg.text, want, ascii_tag):
+            return None
 
     at = msg.created_at.astimezone(UTC)
     kind, keys = _classify(msg, ctx, at, by_bot)

@@ -372,34 +372,11 @@ class Store:
         `edited_at`) updates the text, and a deleted message stays deleted.
         """
         now = iso(datetime.now(UTC))
-        raw_iter = iter(raws) if raws is not None else None
-        rows = []
-        for m in messages:
-            raw = next(raw_iter, {}) if raw_iter is not None else {}
-            rows.append(
-                (
-                    m.chat_id,
-                    m.platform,
-                    m.platform_id,
-                    m.channel,
-                    m.author_id,
-                    m.author_name,
-                    m.author_handle,
-                    m.text,
-                    iso(m.created_at),
-                    str(m.kind),
-                    " ".join(m.question_keys),
-                    int(m.late),
-                    m.reply_to,
-                    m.permalink,
-                    _opt_iso(m.edited_at),
-                    _opt_iso(m.deleted_at),
-                    " ".join(m.mentions),
-                    m.reactions,
-                    json.dumps(raw, default=str, ensure_ascii=False),
-                    now,
-                )
-            )
+        if raws is None:
+            rows = [_message_row(m, "{}", now) for m in messages]
+        else:
+            raw_iter = iter(raws)
+            rows = [_message_row(m, _raw_json(next(raw_iter, _NO_RAW)), now) for m in messages]
         if not rows:
             return 0
         with self.transaction():
@@ -746,6 +723,44 @@ WHERE excluded.edited_at IS NOT NULL
   AND (messages.edited_at IS NULL OR excluded.edited_at > messages.edited_at)
   AND messages.deleted_at IS NULL
 """
+
+
+_NO_RAW: dict[str, Any] = {}
+# json.dumps(raw, default=str, ensure_ascii=False), without building an encoder per call.
+_RAW_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def _raw_json(raw: Mapping[str, Any]) -> str:
+    """A message's raw platform payload as stored (most captured messages have none)."""
+    if type(raw) is dict and not raw:
+        return "{}"
+    return _RAW_ENCODER.encode(raw)
+
+
+def _message_row(m: CapturedMessage, raw_json: str, now: str) -> tuple[object, ...]:
+    """The parameters of ``_UPSERT_MESSAGE`` for ``m``."""
+    return (
+        m.chat_id,
+        m.platform,
+        m.platform_id,
+        m.channel,
+        m.author_id,
+        m.author_name,
+        m.author_handle,
+        m.text,
+        iso(m.created_at),
+        str(m.kind),
+        " ".join(m.question_keys),
+        int(m.late),
+        m.reply_to,
+        m.permalink,
+        _opt_iso(m.edited_at),
+        _opt_iso(m.deleted_at),
+        " ".join(m.mentions),
+        m.reactions,
+        raw_json,
+        now,
+    )
 
 
 def _message_from_row(r: sqlite3.Row) -> CapturedMessage:
