@@ -6,20 +6,26 @@ a half-written transcript where an organiser could find it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from archive.models import Chat
+from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
-from archive.transcripts.html import render_html, render_html_chunks
+from archive.transcripts.html import (
+    has_amp_link,
+    render_html,
+    render_html_chunks,
+    render_html_lines_chunks,
+)
 from archive.transcripts.jsonfmt import render_json, render_json_chunks
-from archive.transcripts.markdown import render_markdown
+from archive.transcripts.markdown import render_markdown, render_markdown_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +71,23 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
             if key not in posted or p.posted_at < posted[key]:
                 posted[key] = p.posted_at
     return posted
+
+
+class StoreSource:
+    """The message lists of one chat's transcript, each read from the store when asked."""
+
+    def __init__(self, store: Store, chat_id: str) -> None:
+        self.store = store
+        self.chat_id = chat_id
+
+    def answers(self, key: str) -> Iterator[CapturedMessage]:
+        return self.store.question_answers(self.chat_id, key)
+
+    def late(self) -> Iterator[CapturedMessage]:
+        return self.store.late_answers(self.chat_id)
+
+    def others(self) -> Iterator[CapturedMessage]:
+        return self.store.shown_kinds(self.chat_id)
 
 
 def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
@@ -147,48 +170,64 @@ def publish_chat(
 ) -> PublishResult:
     """Write the chat's transcripts under `out_dir` and record them in the store.
 
-    The same documents as :func:`render_chat`, but HTML and JSON are written piece by
-    piece as they are rendered, so a long chat's pages are never whole in memory.
+    The same documents as :func:`render_chat`, but streamed: each message list is read
+    from the store with its own query and every file is written piece by piece, so no
+    transcript (nor the list of the chat's messages) is ever whole in memory. The HTML
+    is converted from the Markdown file as it is read back.
     """
     opted_out = store.opted_out()
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
     stats = compute_stats(
         chat,
-        store.iter_messages(chat.id),
+        store.stream_messages(chat.id),
         opted_out=opted_out,
         history=store.participation_history(chat),
         question_posted_at=posted,
     )
-    messages = store.messages(chat.id, include_deleted=False)
-    markdown = render_markdown(
-        chat,
-        messages,
-        stats,
-        opted_out=opted_out,
-        question_posted_at=posted,
-        controls=controls,
-        cost_note=cost_note,
-        generated_at=generated_at,
-    )
+    hide = store.opted_out_handles(chat.id)
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
-    write_atomic(paths["md"], markdown)
-    write_atomic_chunks(
-        paths["html"], render_html_chunks(chat, markdown, title=f"{chat.title} ({chat.hashtag})")
-    )
+    amp_link = False
+
+    def markdown_chunks() -> Iterator[str]:
+        nonlocal amp_link
+        for chunk in render_markdown_chunks(
+            chat,
+            StoreSource(store, chat.id),
+            stats,
+            hide=hide,
+            opted_out=opted_out,
+            question_posted_at=posted,
+            controls=controls,
+            cost_note=cost_note,
+            generated_at=generated_at,
+        ):
+            # Chunks end with a line, and a link never spans lines.
+            amp_link = amp_link or has_amp_link(chunk)
+            yield chunk
+
+    write_atomic_chunks(paths["md"], markdown_chunks())
+    title = f"{chat.title} ({chat.hashtag})"
+    if amp_link:  # rare: such a transcript can only be converted whole
+        pages = render_html_chunks(chat, paths["md"].read_text(encoding="utf-8"), title=title)
+        write_atomic_chunks(paths["html"], pages)
+    else:
+        with paths["md"].open(encoding="utf-8", newline="\n") as fh:
+            lines = itertools.chain((line.removesuffix("\n") for line in fh), [""])
+            write_atomic_chunks(paths["html"], render_html_lines_chunks(chat, lines, title=title))
     write_atomic_chunks(
         paths["json"],
         render_json_chunks(
             chat,
-            messages,
+            store.stream_messages(chat.id, include_deleted=False),
             stats,
             opted_out=opted_out,
             question_posted_at=posted,
             controls=controls,
             cost_note=cost_note,
+            hide=hide,
         ),
     )
-    del messages
     when = generated_at or chat.grace_end
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)
@@ -204,5 +243,5 @@ def publish_chat(
         stats=stats,
         paths=paths,
         announcement=announcement,
-        attachment=(f"{chat.id}.md", markdown.encode("utf-8")),
+        attachment=(f"{chat.id}.md", paths["md"].read_bytes()),
     )

@@ -705,6 +705,94 @@ class Store:
         ).fetchone()
         return None if row is None else self._chat_from_row(row)
 
+    # ---- streaming transcripts (read-only; one query per part of a transcript) ---------
+
+    def _stream_messages(
+        self, where: str, params: Sequence[Any], batch: int = 5000
+    ) -> Iterator[CapturedMessage]:
+        """Messages matching ``where``, in time order, built from plain tuples (a quarter
+        of the cost of ``sqlite3.Row`` look-ups by name at transcript scale)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(
+            f"SELECT {_STREAM_COLUMNS} FROM messages WHERE {where} ORDER BY created_at, id",
+            params,
+        )
+        fromiso = datetime.fromisoformat
+        kinds = _KINDS
+        while rows := cur.fetchmany(batch):
+            for r in rows:
+                created = fromiso(r[7])
+                if created.utcoffset():  # rows are written by iso() in UTC; be safe anyway
+                    created = created.astimezone(UTC)
+                yield CapturedMessage(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    created,
+                    kinds[r[8]],
+                    tuple(r[9].split()) if r[9] else (),
+                    bool(r[10]),
+                    r[11],
+                    r[12],
+                    None if r[13] is None else parse_iso(r[13]),
+                    None if r[14] is None else parse_iso(r[14]),
+                    tuple(r[15].split()) if r[15] else (),
+                    r[16],
+                    r[17],
+                )
+
+    def stream_messages(
+        self, chat_id: str, *, include_deleted: bool = True
+    ) -> Iterator[CapturedMessage]:
+        """:meth:`iter_messages`, faster: the chat's messages in time order, streamed."""
+        where = "chat_id = ?" + ("" if include_deleted else " AND deleted_at IS NULL")
+        return self._stream_messages(where, (chat_id,))
+
+    def question_answers(self, chat_id: str, key: str) -> Iterator[CapturedMessage]:
+        """Undeleted, on-time answers of the chat to question ``key``, in time order."""
+        return self._stream_messages(
+            "chat_id = ? AND deleted_at IS NULL AND kind = 'answer' AND late = 0"
+            " AND instr(' ' || question_keys || ' ', ?) > 0",
+            (chat_id, f" {key} "),
+        )
+
+    def late_answers(self, chat_id: str) -> Iterator[CapturedMessage]:
+        """Undeleted late answers of the chat, in time order."""
+        return self._stream_messages(
+            "chat_id = ? AND deleted_at IS NULL AND kind = 'answer' AND late = 1", (chat_id,)
+        )
+
+    def shown_kinds(self, chat_id: str) -> Iterator[CapturedMessage]:
+        """Undeleted answers, comments and host messages of the chat, in time order."""
+        return self._stream_messages(
+            "chat_id = ? AND deleted_at IS NULL AND kind IN ('answer', 'comment', 'host')",
+            (chat_id,),
+        )
+
+    def opted_out_handles(self, chat_id: str) -> set[str]:
+        """Handles that opted-out participants used in the chat's undeleted messages."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT m.author_handle FROM messages m"
+            " WHERE m.chat_id = ? AND m.deleted_at IS NULL AND m.author_handle != ''"
+            " AND EXISTS (SELECT 1 FROM optouts o"
+            " WHERE o.platform = m.platform AND o.author_id = m.author_id)",
+            (chat_id,),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+
+_STREAM_COLUMNS = (
+    "chat_id, platform, platform_id, author_id, author_name, author_handle, text, created_at,"
+    " kind, question_keys, late, reply_to, permalink, edited_at, deleted_at, mentions,"
+    " reactions, channel"
+)
+_KINDS = {k.value: k for k in MessageKind}
+
 
 _UPSERT_MESSAGE = """
 INSERT INTO messages (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import markdown
 import nh3
@@ -120,12 +120,13 @@ def markdown_to_html(markdown_text: str) -> str:
     return sanitize_html(_converter().convert(markdown_text))
 
 
-def _sections(markdown_text: str) -> Iterator[str]:
-    """A transcript cut before each heading that follows a blank line (outside code)."""
+def _sections(lines: Iterable[str]) -> Iterator[str]:
+    """A transcript's lines cut before each heading that follows a blank line (outside
+    code)."""
     section: list[str] = []
     fenced = False
     previous = ""
-    for line in markdown_text.split("\n"):
+    for line in lines:
         if line.startswith("```"):
             fenced = not fenced
         elif not fenced and line.startswith("#") and previous == "" and section:
@@ -270,8 +271,18 @@ def transcript_html_chunks(markdown_text: str, *, list_batch: int = 500) -> Iter
         # depends on the rest of the document; only a whole conversion reproduces it.
         yield markdown_to_html(markdown_text)
         return
+    yield from _converted_sections(markdown_text.split("\n"), list_batch=list_batch)
+
+
+def has_amp_link(markdown_text: str) -> bool:
+    """Whether a link URL in the Markdown holds ``&``: such a transcript can only be
+    converted whole (see :func:`transcript_html_chunks`)."""
+    return _AMP_LINK_RE.search(markdown_text) is not None
+
+
+def _converted_sections(lines: Iterable[str], *, list_batch: int = 500) -> Iterator[str]:
     md = _converter()
-    for section in _sections(markdown_text):
+    for section in _sections(lines):
         converted = []
         for paragraph in _paragraphs(section):
             fast = _fast_list(paragraph) if _is_list(paragraph) else None
@@ -294,6 +305,23 @@ def render_html_chunks(
 ) -> Iterator[str]:
     """:func:`render_html`'s page in pieces (one per transcript section), for writing as
     they come instead of holding the whole page."""
+    yield _page_head(chat, title)
+    yield from _stripped(_separated(transcript_html_chunks(markdown_text), "\n"))
+    yield _PAGE_TAIL
+
+
+def render_html_lines_chunks(
+    chat: Chat, lines: Iterable[str], *, title: str | None = None
+) -> Iterator[str]:
+    """:func:`render_html_chunks` of the transcript whose lines (without their ``\\n``)
+    are ``lines``, read as they come (e.g. from the Markdown file). The caller checks
+    first, with :func:`has_amp_link` on each piece, that no link URL holds ``&``."""
+    yield _page_head(chat, title)
+    yield from _stripped(_separated(_converted_sections(lines), "\n"))
+    yield _PAGE_TAIL
+
+
+def _page_head(chat: Chat, title: str | None) -> str:
     page_title = title if title is not None else f"{chat.title} · {chat.hashtag} transcript"
     head = [
         "<!DOCTYPE html>",
@@ -308,9 +336,10 @@ def render_html_chunks(
         "<body>",
         "<main>",
     ]
-    yield "\n".join(head) + "\n"
-    yield from _stripped(_separated(transcript_html_chunks(markdown_text), "\n"))
-    yield "\n" + "\n".join(["</main>", "</body>", "</html>", ""])
+    return "\n".join(head) + "\n"
+
+
+_PAGE_TAIL = "\n" + "\n".join(["</main>", "</body>", "</html>", ""])
 
 
 def _separated(pieces: Iterator[str], sep: str) -> Iterator[str]:

@@ -23,7 +23,7 @@ and ``@handle`` mentions of opted-out participants are redacted in the texts sho
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from archive.stats import ChatStats, participant_key, question_times
 from archive.transcripts.markdown import hidden_handles, redact_handles
 
 FORMAT_VERSION = 1
+# The json module's own string encoder (C), as json.dumps(..., ensure_ascii=False) uses it.
+_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -64,17 +66,21 @@ def render_json(
 
 def render_json_chunks(
     chat: Chat,
-    messages: Sequence[CapturedMessage],
+    messages: Iterable[CapturedMessage],
     stats: ChatStats,
     *,
     opted_out: frozenset[str] = frozenset(),
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    hide: set[str] | None = None,
 ) -> Iterator[str]:
     """:func:`render_json`'s text in pieces, one per message: the document is never whole
-    in memory (nor is the list of every message's dict)."""
-    hide = hidden_handles(messages, opted_out)
+    in memory (nor is the list of every message's dict). ``messages`` is iterated once
+    when ``hide`` (the opted-out handles among them) is given, twice otherwise."""
+    if hide is None:
+        messages = list(messages) if not isinstance(messages, Sequence) else messages
+        hide = hidden_handles(messages, opted_out)
     posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
     document: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -108,13 +114,40 @@ def render_json_chunks(
     for m in messages:
         if m.deleted or participant_key(m) in opted_out:
             continue  # what visible() leaves out, without building its list
-        item = json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)
-        yield ("\n    " if first else ",\n    ") + item.replace("\n", "\n    ")
+        yield ("\n    " if first else ",\n    ") + message_json(m, hide)
         first = False
     yield ("]" if first else "\n  ]") + tail
 
 
 _MESSAGES_SLOT = '\n  "messages": []'
+
+
+def message_json(m: CapturedMessage, hide: set[str]) -> str:
+    """``json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)``
+    indented by four more spaces, written out directly: with ``indent`` the json module
+    falls back to its pure-Python encoder, which took most of the JSON's time."""
+    s = _str
+    if m.question_keys:
+        questions = "[\n        " + ",\n        ".join(s(k) for k in m.question_keys) + "\n      ]"
+    else:
+        questions = "[]"
+    text = redact_handles(m.text, hide) if hide else m.text
+    return (
+        '{\n      "author": {\n        "handle": ' + s(m.author_handle)
+        + ',\n        "id": ' + s(m.author_id)
+        + ',\n        "name": ' + s(m.author_name)
+        + '\n      },\n      "created_at": ' + s(m.created_at.astimezone(UTC).isoformat())
+        + ',\n      "edited": ' + ("false" if m.edited_at is None else "true")
+        + ',\n      "edited_at": ' + ("null" if m.edited_at is None else s(m.edited_at.astimezone(UTC).isoformat()))
+        + ',\n      "id": ' + s(m.platform_id)
+        + ',\n      "kind": ' + s(m.kind.value)
+        + ',\n      "late": ' + ("true" if m.late else "false")
+        + ',\n      "permalink": ' + s(m.permalink)
+        + ',\n      "platform": ' + s(m.platform)
+        + ',\n      "questions": ' + questions
+        + ',\n      "text": ' + s(text)
+        + "\n    }"
+    )  # fmt: skip
 
 
 def _message(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:

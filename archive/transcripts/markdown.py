@@ -8,11 +8,13 @@ is percent-encoded down to a safe character set.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from archive.models import CapturedMessage, Chat, MessageKind
@@ -133,13 +135,20 @@ def escape_inline(text: str) -> str:
 
 def redact_handles(text: str, handles: Iterable[str]) -> str:
     """Replace ``@handle`` mentions of opted-out participants in someone else's text."""
+    if "@" not in text:
+        return text
+    pattern = _handles_pattern(frozenset(handles))
+    return text if pattern is None else pattern.sub("@(opted out)", text)
+
+
+@functools.lru_cache(maxsize=64)
+def _handles_pattern(handles: frozenset[str]) -> re.Pattern[str] | None:
     names = sorted({h.strip().lstrip("@") for h in handles if h.strip().lstrip("@")}, key=len)
     if not names:
-        return text
-    pattern = re.compile(
+        return None
+    return re.compile(
         r"@(?:" + "|".join(re.escape(n) for n in reversed(names)) + r")(?![\w])", re.IGNORECASE
     )
-    return pattern.sub("@(opted out)", text)
 
 
 def hidden_handles(messages: Iterable[CapturedMessage], opted_out: frozenset[str]) -> set[str]:
@@ -347,6 +356,53 @@ def _activity(
     return lines
 
 
+class MessageSource(Protocol):
+    """Where a transcript's message lists come from: each call iterates afresh, in time
+    order. Deleted and opted-out messages may be included; the renderer leaves them out."""
+
+    def answers(self, key: str) -> Iterable[CapturedMessage]:
+        """The on-time answers to question ``key``."""
+        ...
+
+    def late(self) -> Iterable[CapturedMessage]:
+        """The late answers."""
+        ...
+
+    def others(self) -> Iterable[CapturedMessage]:
+        """Answers, comments and host messages (those that answer none of the chat's
+        questions are listed under Other messages)."""
+        ...
+
+
+class ListSource:
+    """A :class:`MessageSource` over messages held in memory."""
+
+    def __init__(self, chat: Chat, messages: Iterable[CapturedMessage]) -> None:
+        keys = {q.key for q in chat.questions}
+        self._on_time: dict[str, list[CapturedMessage]] = {k: [] for k in keys}
+        self._late: list[CapturedMessage] = []
+        self._other: list[CapturedMessage] = []
+        for m in messages:
+            if m.kind is MessageKind.ANSWER and any(k in keys for k in m.question_keys):
+                if m.late:
+                    self._late.append(m)
+                else:
+                    for k in dict.fromkeys(m.question_keys):
+                        if k in self._on_time:
+                            self._on_time[k].append(m)
+            elif m.kind in (MessageKind.ANSWER, MessageKind.COMMENT, MessageKind.HOST):
+                self._other.append(m)
+
+    def answers(self, key: str) -> list[CapturedMessage]:
+        return self._on_time.get(key, [])
+
+    def late(self) -> list[CapturedMessage]:
+        return self._late
+
+    def others(self) -> list[CapturedMessage]:
+        return self._other
+
+
 def render_markdown(
     chat: Chat,
     messages: Sequence[CapturedMessage],
@@ -359,11 +415,87 @@ def render_markdown(
     generated_at: datetime | None = None,
 ) -> str:
     """The chat's transcript as Markdown (pure: the same inputs give the same text)."""
-    zone = chat.zone
-    hide = hidden_handles(messages, opted_out)
     shown = visible(messages, opted_out)
+    return "".join(
+        render_markdown_chunks(
+            chat,
+            ListSource(chat, shown),
+            stats,
+            hide=hidden_handles(messages, opted_out),
+            opted_out=opted_out,
+            question_posted_at=question_posted_at,
+            controls=controls,
+            cost_note=cost_note,
+            generated_at=generated_at,
+        )
+    )
+
+
+def render_markdown_chunks(
+    chat: Chat,
+    source: MessageSource,
+    stats: ChatStats,
+    *,
+    hide: set[str],
+    opted_out: frozenset[str] = frozenset(),
+    question_posted_at: Mapping[str, datetime] | None = None,
+    controls: Sequence[tuple[datetime, str]] = (),
+    cost_note: str = "",
+    generated_at: datetime | None = None,
+    chunk_size: int = 1 << 16,
+) -> Iterator[str]:
+    """:func:`render_markdown`'s text in pieces of about ``chunk_size`` characters, each
+    ending with a line; the message lists are pulled from ``source`` one at a time, so
+    the transcript is never whole in memory. ``hide``: the opted-out handles to redact."""
+    buffer: list[str] = []
+    size = 0
+    blanks = 0  # blank lines held back: the document's trailing ones are dropped
+    for line in _markdown_lines(
+        chat,
+        source,
+        stats,
+        hide=hide,
+        opted_out=opted_out,
+        question_posted_at=question_posted_at,
+        controls=controls,
+        cost_note=cost_note,
+        generated_at=generated_at,
+    ):
+        if not line:
+            blanks += 1
+            continue
+        if blanks:
+            buffer.append("\n" * blanks)
+            blanks = 0
+        buffer.append(line)
+        buffer.append("\n")
+        size += len(line)
+        if size >= chunk_size:
+            yield "".join(buffer)
+            buffer = []
+            size = 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def _markdown_lines(
+    chat: Chat,
+    source: MessageSource,
+    stats: ChatStats,
+    *,
+    hide: set[str],
+    opted_out: frozenset[str],
+    question_posted_at: Mapping[str, datetime] | None,
+    controls: Sequence[tuple[datetime, str]],
+    cost_note: str,
+    generated_at: datetime | None,
+) -> Iterator[str]:
+    zone = chat.zone
     posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
     keys = {q.key for q in chat.questions}
+
+    def shown(messages: Iterable[CapturedMessage]) -> Iterator[CapturedMessage]:
+        return (m for m in messages if not m.deleted and participant_key(m) not in opted_out)
 
     title = escape_inline(chat.title) or escape_inline(chat.hashtag)
     out: list[str] = [f"# {title}", ""]
@@ -387,19 +519,15 @@ def render_markdown(
         out += [*_question_table(chat, stats, posted, zone), ""]
 
     several = len({t.platform for t in chat.targets} | set(stats.per_platform)) > 1
-    on_time: dict[str, list[CapturedMessage]] = {k: [] for k in keys}
-    late: list[CapturedMessage] = []
-    other: list[CapturedMessage] = []
-    for m in shown:
-        if m.kind is MessageKind.ANSWER and any(k in keys for k in m.question_keys):
-            if m.late:
-                late.append(m)
-            else:
-                for k in dict.fromkeys(m.question_keys):
-                    if k in on_time:
-                        on_time[k].append(m)
-        elif m.kind in (MessageKind.ANSWER, MessageKind.COMMENT, MessageKind.HOST):
-            other.append(m)
+    late_count: dict[str, int] = {}
+    any_late = False
+    for m in shown(source.late()):
+        if any(k in keys for k in m.question_keys):
+            any_late = True
+            for k in set(m.question_keys):
+                late_count[k] = late_count.get(k, 0) + 1
+    yield from out
+    out = []
 
     for q in chat.questions:
         answers = stats.answers_per_question.get(q.key, 0)
@@ -409,31 +537,42 @@ def render_markdown(
             f"*Went out at {clock(posted[q.key], zone)} {zone_label(posted[q.key].astimezone(zone))}"
             f" · {_plural(answers, 'answer')} from {_plural(answering, 'participant')}"
         )
-        late_here = sum(1 for m in late if q.key in m.question_keys)
+        late_here = late_count.get(q.key, 0)
         if late_here:
             line += f" ({late_here} late, listed under Late answers)"
-        out += [line + "*", ""]
-        items = on_time[q.key]
-        if items:
-            out += [_message_item(m, zone, hide, network=several) for m in items]
-        else:
-            out.append("*No answers shown.*")
-        out.append("")
+        yield from [*out, line + "*", ""]
+        out = []
+        empty = True
+        for m in shown(source.answers(q.key)):
+            empty = False
+            yield _message_item(m, zone, hide, network=several)
+        if empty:
+            yield "*No answers shown.*"
+        yield ""
 
-    if other:
-        out += ["## Other messages", ""]
-        for m in other:
-            prefix = "Host" if m.kind is MessageKind.HOST else ""
-            out.append(_message_item(m, zone, hide, prefix, network=several))
-        out.append("")
+    first_other = True
+    for m in shown(source.others()):
+        if m.kind is MessageKind.ANSWER and any(k in keys for k in m.question_keys):
+            continue
+        if m.kind not in (MessageKind.ANSWER, MessageKind.COMMENT, MessageKind.HOST):
+            continue
+        if first_other:
+            yield from ["## Other messages", ""]
+            first_other = False
+        prefix = "Host" if m.kind is MessageKind.HOST else ""
+        yield _message_item(m, zone, hide, prefix, network=several)
+    if not first_other:
+        yield ""
 
-    if late:
-        out += ["## Late answers", "", f"*After the close at {clock(chat.end, zone)}.*", ""]
+    if any_late:
+        yield from ["## Late answers", "", f"*After the close at {clock(chat.end, zone)}.*", ""]
         labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
-        for m in late:
+        for m in shown(source.late()):
+            if not any(k in keys for k in m.question_keys):
+                continue
             prefix = "/".join(labels[k] for k in dict.fromkeys(m.question_keys) if k in labels)
-            out.append(_message_item(m, zone, hide, prefix, network=several))
-        out.append("")
+            yield _message_item(m, zone, hide, prefix, network=several)
+        yield ""
 
     people = [c for c in stats.contributors if not c.hidden]
     hidden = [c for c in stats.contributors if c.hidden]
@@ -496,4 +635,4 @@ def render_markdown(
         footer.append(escape_inline(cost_note))
     if footer:
         out += ["---", "", "*" + " · ".join(footer) + "*", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+    yield from out

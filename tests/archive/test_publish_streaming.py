@@ -1,0 +1,87 @@
+"""Streaming publication: the files publish_chat writes piece by piece equal the
+in-memory rendering of render_chat, byte for byte."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archive.models import CapturedMessage, MessageKind
+from archive.publish import publish_chat, render_chat
+from archive.store import Store
+from archive.transcripts.jsonfmt import _message, message_json
+from benchmarks.transcript_bench import GENERATED_AT, build_store
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Path]]:
+    base = tmp_path_factory.mktemp("streaming")
+    build_store(base / "chat.db", 3000)
+    store = Store(base / "chat.db")
+    # A second opted-out author, whose @handle others mention, to be redacted.
+    store.opt_out("local", "u3", "user3")
+    publish_chat(store, store.get_chat("bench-chat"), base / "out", generated_at=GENERATED_AT)
+    yield store, base / "out"
+    store.close()
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_published_file_equals_the_in_memory_rendering(
+    published: tuple[Store, Path], fmt: str
+) -> None:
+    store, out = published
+    rendered = render_chat(store, store.get_chat("bench-chat"), generated_at=GENERATED_AT)
+    expected = {"md": rendered.markdown, "html": rendered.html, "json": rendered.json}[fmt]
+    assert (out / f"bench-chat.{fmt}").read_text(encoding="utf-8") == expected
+
+
+def test_published_transcript_has_late_and_other_sections(published: tuple[Store, Path]) -> None:
+    md = (published[1] / "bench-chat.md").read_text(encoding="utf-8")
+    assert "\n## Other messages\n" in md and "\n## Late answers\n" in md
+
+
+def test_amp_link_transcript_is_published_like_the_whole_conversion(tmp_path: Path) -> None:
+    build_store(tmp_path / "chat.db", 300)
+    store = Store(tmp_path / "chat.db")
+    try:
+        m = next(store.stream_messages("bench-chat", include_deleted=False))
+        store.edit_message(
+            m.platform, m.platform_id, "see https://example.org/?a=1&b=2", GENERATED_AT
+        )
+        chat = store.get_chat("bench-chat")
+        publish_chat(store, chat, tmp_path / "out", generated_at=GENERATED_AT)
+        rendered = render_chat(store, chat, generated_at=GENERATED_AT)
+    finally:
+        store.close()
+    assert (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8") == rendered.html
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=_TEXT,
+    name=_TEXT,
+    keys=st.lists(st.sampled_from(["1", "2a", "3"]), max_size=3),
+    late=st.booleans(),
+    edited=st.booleans(),
+)
+def test_message_json_equals_json_dumps(
+    text: str, name: str, keys: list[str], late: bool, edited: bool
+) -> None:
+    at = datetime(2026, 12, 1, 20, 5, tzinfo=UTC)
+    m = CapturedMessage(
+        "c", "local", "id-1", "u1", name, "handle", text, at, MessageKind.ANSWER,
+        question_keys=tuple(keys), late=late, permalink="https://example.org/1",
+        edited_at=at + timedelta(minutes=1) if edited else None,
+    )  # fmt: skip
+    hide = {"handle2"}
+    expected = json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)
+    assert message_json(m, hide) == expected.replace("\n", "\n    ")
