@@ -79,8 +79,19 @@ def _escape_plain(text: str) -> str:
     return "&#61;" + escaped[1:] if escaped.startswith("=") else escaped
 
 
+# A URL that percent-encoding leaves as it is and that is plainly http(s) with a host
+# (most permalinks): safe_url returns it unchanged without the slower general path.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?:/[A-Za-z0-9\-._~/]*)?")
+
+
 def safe_url(url: str) -> str | None:
     """The URL percent-encoded to a safe character set, or None unless it is http(s)."""
+    if _PLAIN_URL_RE.fullmatch(url):
+        return url
+    return _safe_url_general(url)
+
+
+def _safe_url_general(url: str) -> str | None:
     encoded = quote(url.strip(), safe=_URL_SAFE)
     try:
         parts = urlsplit(encoded)
@@ -229,8 +240,13 @@ def _plural(n: int, word: str, plural: str = "") -> str:
 
 
 def _who(m: CapturedMessage) -> str:
-    name = escape_inline(m.author_name) or escape_inline(m.author_handle) or "Unknown"
-    handle = escape_inline(m.author_handle)
+    return _who_text(m.author_name, m.author_handle)
+
+
+@functools.lru_cache(maxsize=4096)  # a chat has far fewer authors than messages
+def _who_text(author_name: str, author_handle: str) -> str:
+    name = escape_inline(author_name) or escape_inline(author_handle) or "Unknown"
+    handle = escape_inline(author_handle)
     return f"**{name}**" + (f" @{handle}" if handle else "")
 
 

@@ -16,6 +16,7 @@ from archive.models import CapturedMessage, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
 from archive.transcripts.jsonfmt import _message, message_json
+from archive.transcripts.markdown import _safe_url_general, safe_url
 from benchmarks.transcript_bench import GENERATED_AT, build_store
 
 
@@ -85,3 +86,11 @@ def test_message_json_equals_json_dumps(
     hide = {"handle2"}
     expected = json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)
     assert message_json(m, hide) == expected.replace("\n", "\n    ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    url=st.from_regex(r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(/[A-Za-z0-9\-._~/]*)?", fullmatch=True)
+)
+def test_safe_url_fast_path_agrees_with_the_general_path(url: str) -> None:
+    assert safe_url(url) == _safe_url_general(url) == url
