@@ -4,7 +4,8 @@ against the floor of raw ``sqlite3.executemany`` of the same rows into the same 
 Timed path, per batch: ``archive.capture.capture`` on every message (with the context the
 facilitator builds), then ``Store.save_messages`` (one transaction per batch) into a fresh
 SQLite file. The floor inserts the very rows ``save_messages`` writes, pre-built, with the
-same batch size, pragmas and schema. Runs are interleaved (capture, floor, capture...), so
+same batch size, pragmas and schema (so the same indexes and the FTS5 insert trigger, which
+is most of the floor's cost). Runs are interleaved (capture, floor, capture...), so
 both see the same machine state; the figures are medians.
 """
 
