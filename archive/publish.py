@@ -76,9 +76,10 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
 class StoreSource:
     """The message lists of one chat's transcript, each read from the store when asked."""
 
-    def __init__(self, store: Store, chat_id: str) -> None:
+    def __init__(self, store: Store, chat: Chat) -> None:
         self.store = store
-        self.chat_id = chat_id
+        self.chat_id = chat.id
+        self.keys = [q.key for q in chat.questions]
 
     def answers(self, key: str) -> Iterator[CapturedMessage]:
         return self.store.question_answers(self.chat_id, key)
@@ -87,7 +88,7 @@ class StoreSource:
         return self.store.late_answers(self.chat_id)
 
     def others(self) -> Iterator[CapturedMessage]:
-        return self.store.shown_kinds(self.chat_id)
+        return self.store.other_messages(self.chat_id, self.keys)
 
 
 def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
@@ -193,7 +194,7 @@ def publish_chat(
         nonlocal amp_link
         for chunk in render_markdown_chunks(
             chat,
-            StoreSource(store, chat.id),
+            StoreSource(store, chat),
             stats,
             hide=hide,
             opted_out=opted_out,

@@ -767,11 +767,18 @@ class Store:
             "chat_id = ? AND deleted_at IS NULL AND kind = 'answer' AND late = 1", (chat_id,)
         )
 
-    def shown_kinds(self, chat_id: str) -> Iterator[CapturedMessage]:
-        """Undeleted answers, comments and host messages of the chat, in time order."""
+    def other_messages(
+        self, chat_id: str, question_keys: Sequence[str]
+    ) -> Iterator[CapturedMessage]:
+        """Undeleted comments, host messages and answers to none of ``question_keys``
+        (the chat's questions) of the chat, in time order."""
+        answered = " OR ".join(["instr(' ' || question_keys || ' ', ?) > 0"] * len(question_keys))
+        none_known = f" OR (kind = 'answer' AND NOT ({answered}))" if answered else ""
         return self._stream_messages(
-            "chat_id = ? AND deleted_at IS NULL AND kind IN ('answer', 'comment', 'host')",
-            (chat_id,),
+            "chat_id = ? AND deleted_at IS NULL AND (kind IN ('comment', 'host')"
+            + (none_known if answered else " OR kind = 'answer'")
+            + ")",
+            (chat_id, *(f" {k} " for k in question_keys)),
         )
 
     def opted_out_handles(self, chat_id: str) -> set[str]:
