@@ -30,6 +30,9 @@ from archive.transcripts.markdown import render_markdown, render_markdown_chunks
 logger = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "json")
+# Discord refuses uploads over 10 MiB on most servers; a bigger Markdown file is not
+# attached (the announcement still names the transcript), nor read back into memory.
+ATTACHMENT_LIMIT = 8 * 2**20
 
 
 @dataclass
@@ -168,8 +171,10 @@ def publish_chat(
     generated_at: datetime | None = None,
     cost_note: str = "",
     web_base_url: str = "",
+    attachment_limit: int = ATTACHMENT_LIMIT,
 ) -> PublishResult:
-    """Write the chat's transcripts under `out_dir` and record them in the store.
+    """Write the chat's transcripts under `out_dir` and record them in the store; the
+    Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes.
 
     The same documents as :func:`render_chat`, but streamed: each message list is read
     from the store with its own query and every file is written piece by piece, so no
@@ -238,11 +243,17 @@ def publish_chat(
         f"{stats.participants} participants, {stats.messages} messages, "
         f"{stats.answers} answers.{link}"
     )
+    attachment = None
+    size = paths["md"].stat().st_size
+    if size <= attachment_limit:
+        attachment = (f"{chat.id}.md", paths["md"].read_bytes())
+    else:
+        logger.info("chat %s: transcript of %d bytes is too big to attach", chat.id, size)
     logger.info("chat %s published: %s", chat.id, ", ".join(str(p) for p in paths.values()))
     return PublishResult(
         chat=chat,
         stats=stats,
         paths=paths,
         announcement=announcement,
-        attachment=(f"{chat.id}.md", paths["md"].read_bytes()),
+        attachment=attachment,
     )

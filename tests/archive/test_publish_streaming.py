@@ -94,3 +94,15 @@ def test_message_json_equals_json_dumps(
 )
 def test_safe_url_fast_path_agrees_with_the_general_path(url: str) -> None:
     assert safe_url(url) == _safe_url_general(url) == url
+
+
+def test_markdown_over_the_attachment_limit_is_not_attached(tmp_path: Path) -> None:
+    build_store(tmp_path / "chat.db", 100)
+    store = Store(tmp_path / "chat.db")
+    try:
+        chat = store.get_chat("bench-chat")
+        small = publish_chat(store, chat, tmp_path / "a", attachment_limit=10**9)
+        big = publish_chat(store, chat, tmp_path / "b", attachment_limit=1000)
+    finally:
+        store.close()
+    assert small.attachment is not None and big.attachment is None
