@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from archive.models import ChatStatus
-from bot.app import App
-from bot.platforms.discord import DiscordPlatform
-from tests.bot.test_discord_commands import Running, discord_config, invoke_with_file
+from tests.bot.test_discord_commands import Running, discord_config, invoke_with_file, start_app
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord
@@ -28,25 +26,12 @@ no_error_logs = fake_fixtures.no_error_logs
 fake_discord = fake_fixtures.fake_discord
 
 
-async def start_app(config: Any, fake: FakeDiscord) -> Running:
-    platform = DiscordPlatform(
-        config.discord,
-        environ={"DISCORD_TOKEN": fake.token},
-        backoff=0.01,
-        guild_ready_timeout=0.05,
-        ready_timeout=5,
-        identify_delay=0,
-    )
-    app = App(config, platforms={"discord": platform})
-    await app.start()
-    return Running(app, platform, config, fake)
-
-
 @pytest.fixture
 async def running(
     tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
 ) -> AsyncIterator[Running]:
-    run = await start_app(discord_config(tmp_path, fake_discord), fake_discord)
+    config = discord_config(tmp_path, fake_discord)
+    run = await start_app(config, fake_discord, identify_delay=0)
     try:
         yield run
     finally:

@@ -59,13 +59,14 @@ def discord_config(tmp_path: Path, fake: FakeDiscord, **discord: Any) -> Config:
     )
 
 
-async def start_app(config: Config, fake: FakeDiscord) -> Running:
+async def start_app(config: Config, fake: FakeDiscord, **platform_options: Any) -> Running:
+    """Start an App with a DiscordPlatform talking to `fake`; `platform_options` go to the
+    platform as keyword arguments, over these fast test defaults."""
+    options: dict[str, Any] = {"backoff": 0.01, "guild_ready_timeout": 0.05, "ready_timeout": 5}
     platform = DiscordPlatform(
         config.discord,
         environ={"DISCORD_TOKEN": fake.token},
-        backoff=0.01,
-        guild_ready_timeout=0.05,
-        ready_timeout=5,
+        **(options | platform_options),
     )
     app = App(config, platforms={"discord": platform})
     await app.start()
