@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -331,15 +330,6 @@ class Store:
                 "UPDATE posts SET status='skipped', error=?"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
                 (reason, chat_id, action_key, platform, channel),
-            )
-
-    def forget_intent(self, chat_id: str, action_key: str, platform: str, channel: str) -> None:
-        """Drop an unfinished intent (reconciliation found the post was never made)."""
-        with self.transaction():
-            self.conn.execute(
-                "DELETE FROM posts WHERE chat_id=? AND action_key=? AND platform=? AND channel=?"
-                " AND status != 'sent'",
-                (chat_id, action_key, platform, channel),
             )
 
     def posts(self, chat_id: str) -> list[Post]:
@@ -891,10 +881,8 @@ class AsyncStore:
 
     def __init__(self, path: Path | str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        self._path = path
-        self._store: Store | None = None
-        self._lock = threading.Lock()
-        self._store = self._executor.submit(Store, path).result()
+        # The connection is made on the store thread, the only thread that ever uses it.
+        self._store: Store | None = self._executor.submit(Store, path).result()
 
     @property
     def sync(self) -> Store:

@@ -311,6 +311,7 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
     from archive.models import ChatStatus
+    from bot.platforms.x_cost import stored_cost_note
     from scheduler.timeline import timeline
 
     store = open_store(config)
@@ -321,7 +322,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         count = store.count_messages(chat.id)
         controls = store.controls(chat.id)
         transcripts = store.transcripts(chat.id)
-        cost = store.get_state(f"x:cost:{chat.id}")
+        cost = stored_cost_note(store, chat.id, config.x)
     finally:
         store.close()
     print(f"{chat.title} {chat.hashtag}  [{chat.id}] {chat.status}")
@@ -377,6 +378,7 @@ def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
 def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     from archive.publish import render_chat, write_atomic
     from archive.transcripts.csvfmt import render_csv
+    from bot.platforms.x_cost import stored_cost_note
 
     store = open_store(config)
     try:
@@ -389,7 +391,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
             )
         else:
             rendered = render_chat(
-                store, chat, cost_note=store.get_state(f"x:costnote:{chat.id}") or ""
+                store, chat, cost_note=stored_cost_note(store, chat.id, config.x)
             )
             text = {"md": rendered.markdown, "html": rendered.html, "json": rendered.json}[
                 args.format

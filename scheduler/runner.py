@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -82,9 +81,7 @@ class Runner:
         self._signature: tuple[object, ...] | None = None
         self._refresh_task: asyncio.Task[None] | None = None
         self._started_at = self.clock.now()
-        self._first_load = True
         self._closing = False
-        self.idle = asyncio.Event()
 
     # ---- life cycle --------------------------------------------------------------------
 
@@ -138,14 +135,6 @@ class Runner:
                 job.remove()
         for chat in chats:
             await self.schedule_chat(chat)
-        self._first_load = False
-        self._update_idle()
-
-    def _update_idle(self) -> None:
-        if self.scheduler.get_jobs():
-            self.idle.clear()
-        else:
-            self.idle.set()
 
     async def actions_for(self, chat: Chat) -> list[Action]:
         """The chat's timeline with the host's recorded live controls applied."""
@@ -191,8 +180,6 @@ class Runner:
             await self.run_due(chat_id)
         except Exception:
             logger.exception("chat %s: performing due actions failed", chat_id)
-        finally:
-            self._update_idle()
 
     async def run_due(self, chat_id: str) -> list[str]:
         """Perform every due, not-yet-done action of a chat, in timeline order."""
@@ -209,7 +196,7 @@ class Runner:
             now = self.clock.now()
             due = [a for a in actions if a.key not in done and a.at <= now]
             for action in due:
-                verdict = self._policy(chat, action, now, due)
+                verdict = self._policy(chat, action, now)
                 if verdict == "drop":
                     await self.performer.skip(chat, action, "reminder time passed while offline")
                 elif verdict == "skip":
@@ -223,7 +210,7 @@ class Runner:
                     break
         return performed
 
-    def _policy(self, chat: Chat, action: Action, now: datetime, due: Sequence[Action]) -> str:
+    def _policy(self, chat: Chat, action: Action, now: datetime) -> str:
         """post | late | skip | drop for one due action."""
         if action.kind in (ActionKind.CLOSE, ActionKind.PUBLISH):
             return "post"

@@ -30,7 +30,7 @@ from archive.models import Chat, ChatStatus
 from archive.store import AsyncStore, iso, parse_iso
 from bot.config import XConfig, secret
 from bot.platforms.base import Platform, PostError, SentPost
-from bot.platforms.x_cost import XUsage, bump_usage, cost_line, has_url, weighted_length
+from bot.platforms.x_cost import XUsage, bump_usage, has_url, stored_cost_note, weighted_length
 from bot.platforms.x_search import (
     EXPANSIONS,
     TWEET_FIELDS,
@@ -301,8 +301,7 @@ class XPlatform(Platform):
         """The running cost line of a chat ('' when it has used nothing on X)."""
         if self.store is None:
             return ""
-        raw = await self.store.get_state(f"x:usage:{chat_id}")
-        return "" if raw is None else cost_line(XUsage.from_json(raw), self.config)
+        return await self.store.call(stored_cost_note, self.store.sync, chat_id, self.config)
 
     # ---- capture --------------------------------------------------------------------------
 

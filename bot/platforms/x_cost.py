@@ -88,7 +88,14 @@ def bump_usage(store: Store, chat_id: str, delta: XUsage, config: XConfig) -> No
         usage = XUsage.from_json(store.get_state(f"x:usage:{chat_id}")).add(
             reads=delta.reads, posts=delta.posts, posts_with_url=delta.posts_with_url
         )
-        line = cost_line(usage, config)
         store.set_state(f"x:usage:{chat_id}", usage.to_json())
-        store.set_state(f"x:cost:{chat_id}", line)  # shown by `tweetchat show`
-        store.set_state(f"x:costnote:{chat_id}", line)  # used by `tweetchat transcript`
+
+
+def stored_cost_note(store: Store, chat_id: str, config: XConfig) -> str:
+    """A chat's cost line from its stored usage ('' when it never used X).
+
+    Only the counts are stored; the line is derived from them and the configured prices
+    wherever it is shown (`tweetchat show`, `tweetchat transcript`, the publisher).
+    """
+    raw = store.get_state(f"x:usage:{chat_id}")
+    return "" if raw is None else cost_line(XUsage.from_json(raw), config)

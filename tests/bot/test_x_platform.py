@@ -17,7 +17,7 @@ from bot.config import XConfig
 from bot.facilitator import Facilitator
 from bot.platforms.local import LocalPlatform
 from bot.platforms.x import XPlatform, XPostError
-from bot.platforms.x_cost import XUsage, cost_line, weighted_length
+from bot.platforms.x_cost import XUsage, cost_line, stored_cost_note, weighted_length
 from scheduler.plan import PlanError, parse_chat_plan
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -536,7 +536,7 @@ async def test_reads_and_posts_add_up_to_the_cost_line(
     expected = XUsage(reads=5, posts=1, posts_with_url=1)
     assert note == cost_line(expected, x.config)
     assert note.startswith("X API cost estimate: 5 posts read, 2 posts created ≈ $0.24")
-    assert await store.get_state("x:cost:wedocs") == note
+    assert stored_cost_note(store.sync, "wedocs", x.config) == note  # from the store alone
 
 
 def test_the_cost_line_names_the_prices() -> None:
