@@ -12,19 +12,18 @@ both see the same machine state; the figures are medians.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from archive.capture import CaptureContext, capture
 from archive.models import CapturedMessage, IncomingMessage
-from archive.store import Store, iso
+from archive.store import Store, _message_row, _raw_json, iso
 from benchmarks import BenchResult, bench_chat, bench_context, incoming_messages, median
 
 logger = logging.getLogger(__name__)
@@ -44,30 +43,9 @@ _COLUMNS = (
 _RAW_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 20)})"
 
 
-def _row(m: CapturedMessage, raw: dict[str, Any], now: str) -> tuple[object, ...]:
-    """The row ``Store.save_messages`` writes for ``m``."""
-    return (
-        m.chat_id,
-        m.platform,
-        m.platform_id,
-        m.channel,
-        m.author_id,
-        m.author_name,
-        m.author_handle,
-        m.text,
-        iso(m.created_at),
-        str(m.kind),
-        " ".join(m.question_keys),
-        int(m.late),
-        m.reply_to,
-        m.permalink,
-        None if m.edited_at is None else iso(m.edited_at),
-        None if m.deleted_at is None else iso(m.deleted_at),
-        " ".join(m.mentions),
-        m.reactions,
-        json.dumps(raw, default=str, ensure_ascii=False),
-        now,
-    )
+def _row(m: CapturedMessage, raw: Mapping[str, Any], now: str) -> tuple[object, ...]:
+    """The row ``Store.save_messages`` writes for ``m``, built by the store's own code."""
+    return _message_row(m, _raw_json(raw), now)
 
 
 def _fresh_store(path: Path, ctx: CaptureContext) -> Store:
