@@ -167,3 +167,11 @@ class Participant:
     name: str
     handle: str
     platform: str
+
+
+def chat_id_for(hashtag: str, start_local: datetime) -> str:
+    """A chat's id from its hashtag and local start date: ``wedocs-2026-12-01``.
+
+    One rule for chats scheduled from a file, a series or Discord, and for imported ones.
+    """
+    return f"{hashtag.lstrip('#').lower()}-{start_local:%Y-%m-%d}"

@@ -24,7 +24,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from archive.capture import HashtagError, normalise_hashtag
-from archive.models import Chat, Question, Target
+from archive.models import Chat, Question, Target, chat_id_for
 from scheduler.durations import (
     EXAMPLE_START,
     MAX_DURATION,
@@ -106,11 +106,6 @@ def parse_duration(value: object, path: str) -> timedelta:
         return duration_from(value)
     except ValueError as e:
         raise PlanError([Problem(path, str(e))]) from None
-
-
-def chat_id_for(hashtag: str, start_local: datetime) -> str:
-    """The chat's id from its hashtag and local start date: ``wedocs-2026-12-01``."""
-    return f"{hashtag.lstrip('#').lower()}-{start_local:%Y-%m-%d}"
 
 
 def load_chat_file(

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from archive.models import Chat, Question
+from archive.models import Chat, Question, chat_id_for
 from scheduler.durations import clock_time_from, date_from, describe, quote, shorten
 
 if TYPE_CHECKING:
@@ -153,7 +153,6 @@ def local_start(day: date, at: time, zone: ZoneInfo) -> datetime:
 
 def occurrence_chat(plan: ChatPlan, day: date) -> Chat:
     """The concrete chat of a series on one date, with that date's override applied."""
-    from scheduler.plan import chat_id_for  # plan imports this module at load time
 
     spec = plan.series
     if spec is None:

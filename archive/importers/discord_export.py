@@ -42,6 +42,7 @@ from archive.models import (
     IncomingMessage,
     Question,
     Target,
+    chat_id_for,
 )
 from archive.store import Store
 
@@ -370,15 +371,6 @@ def import_discord_export(
         new,
     )
     return ImportResult(chat, existing is None, read, captured, new)
-
-
-def chat_id_for(hashtag: str, start_local: datetime) -> str:
-    """``wedocs-2026-12-01``: the same ids as scheduled chats get.
-
-    The same rule as ``scheduler.plan.chat_id_for``, repeated because archive/ may not
-    import scheduler/ (a test keeps the two in step).
-    """
-    return f"{hashtag.lstrip('#').lower()}-{start_local:%Y-%m-%d}"
 
 
 def _validate(hashtag: str, timezone: str) -> str:

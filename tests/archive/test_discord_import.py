@@ -19,7 +19,6 @@ from archive.importers.discord_export import (
     ExportError,
     ImportResult,
     TerminalProgress,
-    chat_id_for,
     import_discord_export,
     source_key,
     terminal_progress,
@@ -28,7 +27,6 @@ from archive.importers.jsonstream import iter_members
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import publish_chat
 from archive.store import Store
-from scheduler.plan import chat_id_for as plan_chat_id_for
 from tests.bot.helpers import config_file, tweetchat
 
 DATA = Path(__file__).parent / "data"
@@ -122,11 +120,6 @@ def test_chat_id_is_made_unique_beside_an_existing_chat(store: Store) -> None:
     )
     store.add_chat(other)
     assert run_import(store).chat.id == "wedocs-2026-03-03-2"
-
-
-def test_chat_ids_follow_the_scheduler_rule() -> None:
-    for tag, day in (("#WeDocs", datetime(2026, 12, 1, 20, tzinfo=UTC)), ("#hcsm", at("23:59"))):
-        assert chat_id_for(tag, day) == plan_chat_id_for(tag, day)
 
 
 def test_questions_come_from_host_posts_with_q_labels(store: Store) -> None:
