@@ -101,21 +101,25 @@ def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
     ]
 
 
+def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = None) -> ChatStats:
+    """A chat's statistics from the store, in one streamed pass over its messages."""
+    return compute_stats(
+        chat,
+        store.stream_messages(chat.id),
+        opted_out=store.opted_out() if opted_out is None else opted_out,
+        history=store.participation_history(chat),
+        question_posted_at=question_posted_at(store, chat),
+    )
+
+
 def render_chat(
     store: Store, chat: Chat, *, generated_at: datetime | None = None, cost_note: str = ""
 ) -> Rendered:
     """Compute statistics and render Markdown, HTML and JSON for one chat."""
     opted_out = store.opted_out()
-    history = store.participation_history(chat)
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
-    stats = compute_stats(
-        chat,
-        store.iter_messages(chat.id),
-        opted_out=opted_out,
-        history=history,
-        question_posted_at=posted,
-    )
+    stats = chat_stats(store, chat, opted_out=opted_out)
     messages = store.messages(chat.id, include_deleted=False)
     md = render_markdown(
         chat,
@@ -184,13 +188,7 @@ def publish_chat(
     opted_out = store.opted_out()
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
-    stats = compute_stats(
-        chat,
-        store.stream_messages(chat.id),
-        opted_out=opted_out,
-        history=store.participation_history(chat),
-        question_posted_at=posted,
-    )
+    stats = chat_stats(store, chat, opted_out=opted_out)
     hide = store.opted_out_handles(chat.id)
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
     amp_link = False

@@ -410,19 +410,12 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     import json
 
-    from archive.publish import question_posted_at
-    from archive.stats import compute_stats
+    from archive.publish import chat_stats
 
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
-        stats = compute_stats(
-            chat,
-            store.iter_messages(chat.id),
-            opted_out=store.opted_out(),
-            history=store.participation_history(chat),
-            question_posted_at=question_posted_at(store, chat),
-        )
+        stats = chat_stats(store, chat)
     finally:
         store.close()
     if args.json:

@@ -452,18 +452,11 @@ def run_demo(args: argparse.Namespace, config: Config) -> int:
         if published is None or published.status != ChatStatus.PUBLISHED:
             print("demo: the chat did not finish publishing in time", file=sys.stderr)
             return 1
-        from archive.publish import question_posted_at
-        from archive.stats import compute_stats
+        from archive.publish import chat_stats
 
         store = Store(demo_config.database)
         try:
-            stats = compute_stats(
-                chat,
-                store.iter_messages(chat.id),
-                opted_out=store.opted_out(),
-                history=store.participation_history(chat),
-                question_posted_at=question_posted_at(store, chat),
-            )
+            stats = chat_stats(store, chat)
         finally:
             store.close()
         print(format_stats(published, stats))
