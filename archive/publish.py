@@ -105,7 +105,7 @@ def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = N
     """A chat's statistics from the store, in one streamed pass over its messages."""
     return compute_stats(
         chat,
-        store.stream_messages(chat.id),
+        store.iter_messages(chat.id),
         opted_out=store.opted_out() if opted_out is None else opted_out,
         history=store.participation_history(chat),
         question_posted_at=question_posted_at(store, chat),
@@ -223,7 +223,7 @@ def publish_chat(
         paths["json"],
         render_json_chunks(
             chat,
-            store.stream_messages(chat.id, include_deleted=False),
+            store.iter_messages(chat.id, include_deleted=False),
             stats,
             opted_out=opted_out,
             question_posted_at=posted,

@@ -423,17 +423,8 @@ class Store:
         self, chat_id: str, *, include_deleted: bool = True, batch: int = 5000
     ) -> Iterator[CapturedMessage]:
         """The chat's messages in time order, streamed in batches (memory stays flat)."""
-        sql = "SELECT * FROM messages WHERE chat_id = ?"
-        if not include_deleted:
-            sql += " AND deleted_at IS NULL"
-        sql += " ORDER BY created_at, id"
-        cur = self.conn.execute(sql, (chat_id,))
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                return
-            for r in rows:
-                yield _message_from_row(r)
+        where = "chat_id = ?" + ("" if include_deleted else " AND deleted_at IS NULL")
+        return self._stream_messages(where, (chat_id,), batch)
 
     def messages(self, chat_id: str, *, include_deleted: bool = True) -> list[CapturedMessage]:
         return list(self.iter_messages(chat_id, include_deleted=include_deleted))
@@ -735,13 +726,6 @@ class Store:
                     r[16],
                     r[17],
                 )
-
-    def stream_messages(
-        self, chat_id: str, *, include_deleted: bool = True
-    ) -> Iterator[CapturedMessage]:
-        """:meth:`iter_messages`, faster: the chat's messages in time order, streamed."""
-        where = "chat_id = ?" + ("" if include_deleted else " AND deleted_at IS NULL")
-        return self._stream_messages(where, (chat_id,))
 
     def question_answers(self, chat_id: str, key: str) -> Iterator[CapturedMessage]:
         """Undeleted, on-time answers of the chat to question ``key``, in time order."""

@@ -51,7 +51,7 @@ def test_amp_link_transcript_is_published_like_the_whole_conversion(tmp_path: Pa
     build_store(tmp_path / "chat.db", 300)
     store = Store(tmp_path / "chat.db")
     try:
-        m = next(store.stream_messages("bench-chat", include_deleted=False))
+        m = next(store.iter_messages("bench-chat", include_deleted=False))
         store.edit_message(
             m.platform, m.platform_id, "see https://example.org/?a=1&b=2", GENERATED_AT
         )
