@@ -17,7 +17,7 @@ from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig, XCon
 from bot.platforms.discord import DiscordPlatform
 from bot.platforms.x import XPlatform
 from scheduler.plan import parse_chat_plan
-from tests.bot.test_x_chat import environ_for
+from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord

@@ -18,6 +18,7 @@ from bot.cli import main as cli_main
 from bot.config import Config, LocalConfig, SchedulerConfig, XConfig
 from bot.platforms.x import XPlatform
 from scheduler.plan import parse_chat_plan
+from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.x_server import FakeX
@@ -36,17 +37,6 @@ SEARCH = "/2/tweets/search/recent"
 async def fake() -> AsyncIterator[FakeX]:
     async with FakeX() as server:
         yield server
-
-
-def environ_for(fake: FakeX) -> dict[str, str]:
-    creds = fake.credentials
-    return {
-        "X_BEARER_TOKEN": creds["bearer_token"],
-        "X_CONSUMER_KEY": creds["consumer_key"],
-        "X_CONSUMER_SECRET": creds["consumer_secret"],
-        "X_ACCESS_TOKEN": creds["access_token"],
-        "X_ACCESS_TOKEN_SECRET": creds["access_token_secret"],
-    }
 
 
 def app_config(tmp_path: Path, fake: FakeX) -> Config:
