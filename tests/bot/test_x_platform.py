@@ -184,7 +184,7 @@ async def test_exhausted_credits_give_up_at_once(fake: FakeX, x: XPlatform) -> N
 async def test_a_rate_limit_with_a_reset_header_is_waited_out_then_retried(
     fake: FakeX, x: XPlatform
 ) -> None:
-    reset = int(time.time()) + 1
+    reset = int(time.time()) + 2  # at least a whole second away, whatever the fraction now
     fake.fail_next(POST, 429, headers={"x-rate-limit-reset": str(reset)}, method="POST")
     started = time.monotonic()
 
@@ -346,7 +346,7 @@ async def test_a_rate_limited_search_waits_for_the_reset_and_goes_on(
 ) -> None:
     await with_chat(store, x)
     fake.add_tweet(ALICE, "Hello #WeDocs")
-    reset = int(time.time()) + 1
+    reset = int(time.time()) + 2  # at least a whole second away, whatever the fraction now
     fake.fail_next(SEARCH, 429, headers={"x-rate-limit-reset": str(reset)})
 
     assert await x.poll_once() == 1
