@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import sqlite_utils
 
-from archive.migrations import apply_migrations
+from archive.migrations import SEARCH_CURSOR_KEY, apply_migrations
 from archive.models import (
     CapturedMessage,
     Chat,
@@ -370,10 +370,17 @@ class Store:
         if not rows:
             return 0
         with self.transaction():
-            # rowcount counts rows this statement changed, not those changed by triggers
-            # (the search index keeps itself in step through triggers).
+            # Every row at or below the cursor is indexed. Clamp it to MAX(id) first: after
+            # the newest rows were deleted (a chat deleted), SQLite reuses their ids.
+            self.conn.execute(_CLAMP_SEARCH_CURSOR)
+            (indexed,) = self.conn.execute(_SEARCH_CURSOR).fetchone()
             cur = self.conn.executemany(_UPSERT_MESSAGE, rows)
-            return max(cur.rowcount, 0)
+            written = max(cur.rowcount, 0)
+            # New rows get ids above MAX(id), so they are exactly those past the cursor; one
+            # INSERT ... SELECT indexes them far cheaper than a trigger per row (migration 3).
+            self.conn.execute(_INDEX_NEW_MESSAGES, (indexed,))
+            self.conn.execute(_ADVANCE_SEARCH_CURSOR)
+            return written
 
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
         """Mark a message deleted (it leaves every output). Returns whether it was known."""
@@ -793,6 +800,19 @@ WHERE excluded.edited_at IS NOT NULL
   AND messages.deleted_at IS NULL
 """
 
+
+_SEARCH_CURSOR = f"SELECT CAST(value AS INTEGER) FROM state WHERE key = '{SEARCH_CURSOR_KEY}'"
+_CLAMP_SEARCH_CURSOR = (
+    "UPDATE state SET value = MIN(CAST(value AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages))"
+    f" WHERE key = '{SEARCH_CURSOR_KEY}'"
+)
+_ADVANCE_SEARCH_CURSOR = (
+    "UPDATE state SET value = (SELECT COALESCE(MAX(id), 0) FROM messages)"
+    f" WHERE key = '{SEARCH_CURSOR_KEY}'"
+)
+_INDEX_NEW_MESSAGES = (
+    "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?"
+)
 
 _NO_RAW: dict[str, Any] = {}
 # json.dumps(raw, default=str, ensure_ascii=False), without building an encoder per call.

@@ -1,0 +1,159 @@
+"""Migration 3: save_messages indexes its new rows for search in its own transaction.
+
+The search index (external-content FTS5) must always hold exactly the stored text: an
+FTS5 'delete' of text that was never indexed corrupts it silently, so every test ends
+with FTS5's own integrity check against the content table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archive.migrations as migrations
+from archive.models import CapturedMessage
+from archive.store import _UPSERT_MESSAGE, Store, _message_row
+from tests.archive.web.conftest import PAST_START, chat, msg
+
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo")
+
+
+def _hits(store: Store, word: str) -> set[str]:
+    return {
+        r[0]
+        for r in store.conn.execute(
+            "SELECT m.platform_id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " WHERE messages_fts MATCH ?",
+            (f'"{word}"',),
+        )
+    }
+
+
+def _check_index(store: Store) -> None:
+    # rank = 1: also compare the index with the external content table.
+    store.conn.execute(
+        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)"
+    )
+
+
+def _edited(m: CapturedMessage, text: str, minutes: int) -> CapturedMessage:
+    return replace(m, text=text, edited_at=m.created_at + timedelta(minutes=minutes))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "a.db")
+    s.add_chat(chat("c", PAST_START))
+    yield s
+    s.close()
+
+
+def test_a_batch_holding_a_message_and_its_edit_indexes_only_the_edit(store: Store) -> None:
+    first = msg("c", "1", "ann", "alpha words", PAST_START, 1)
+    store.save_messages([first, _edited(first, "bravo words", 2)])
+    assert _hits(store, "alpha") == set() and _hits(store, "bravo") == {"1"}
+    _check_index(store)
+
+
+def test_messages_saved_after_the_newest_chat_was_deleted_are_indexed(store: Store) -> None:
+    store.add_chat(chat("d", PAST_START + timedelta(days=1)))
+    store.save_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)])
+    store.save_messages([msg("d", "2", "bob", "bravo", PAST_START, 2)])
+    store.delete_chat("d")  # frees the highest id, which SQLite hands out again
+    store.save_messages([msg("c", "3", "cat", "charlie", PAST_START, 3)])
+    assert _hits(store, "charlie") == {"3"} and _hits(store, "bravo") == set()
+    _check_index(store)
+
+
+def test_a_failed_save_leaves_neither_rows_nor_index_entries(store: Store) -> None:
+    store.save_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)])
+    orphan = msg("no-such-chat", "2", "bob", "bravo", PAST_START, 2)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_messages([msg("c", "3", "cat", "charlie", PAST_START, 3), orphan])
+    assert _hits(store, "charlie") == set() and _hits(store, "alpha") == {"1"}
+    store.save_messages([msg("c", "4", "dan", "charlie", PAST_START, 4)])
+    assert _hits(store, "charlie") == {"4"}
+    _check_index(store)
+
+
+def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.db"
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        old = Store(path)
+        old.add_chat(chat("c", PAST_START))
+        # What the code of schema 2 did: a plain upsert, indexed by the insert trigger.
+        row = _message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")
+        with old.transaction():
+            old.conn.execute(_UPSERT_MESSAGE, row)
+        assert old.schema_version() == 2
+        old.close()
+    store = Store(path)
+    try:
+        assert store.schema_version() == 3
+        store.save_messages([msg("c", "2", "bob", "bravo", PAST_START, 2)])
+        store.edit_message("local", "1", "charlie", PAST_START + timedelta(minutes=9))
+        assert _hits(store, "alpha") == set()
+        assert _hits(store, "bravo") == {"2"} and _hits(store, "charlie") == {"1"}
+        _check_index(store)
+    finally:
+        store.close()
+
+
+# One step of a random workload: save a batch (ids may repeat, within the batch and
+# across batches, with or without a newer edit), edit one message, or delete a chat.
+_texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)
+_save = st.tuples(
+    st.just("save"),
+    st.lists(
+        st.tuples(st.sampled_from("cd"), st.integers(0, 7), _texts, st.integers(0, 3)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+_edit = st.tuples(st.just("edit"), st.integers(0, 7), _texts, st.integers(4, 60))
+_drop = st.tuples(st.just("drop"), st.sampled_from("cd"))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(st.one_of(_save, _edit, _drop), min_size=1, max_size=12))
+def test_search_always_finds_exactly_the_stored_text(tmp_path: Path, steps: list) -> None:
+    path = tmp_path / f"p{len(list(tmp_path.iterdir()))}.db"
+    store = Store(path)
+    chats: set[str] = set()
+    try:
+        for step in steps:
+            if step[0] == "save":
+                for chat_id in {c for c, *_ in step[1]} - chats:
+                    store.add_chat(chat(chat_id, PAST_START))
+                    chats.add(chat_id)
+                batch = []
+                for chat_id, n, text, edit_minutes in step[1]:
+                    m = msg(chat_id, f"{chat_id}{n}", "ann", text, PAST_START, 1)
+                    batch.append(_edited(m, text, edit_minutes) if edit_minutes else m)
+                store.save_messages(batch)
+            elif step[0] == "edit":
+                _, n, text, minutes = step
+                for chat_id in "cd":
+                    store.edit_message(
+                        "local", f"{chat_id}{n}", text, PAST_START + timedelta(minutes=minutes)
+                    )
+            else:
+                store.delete_chat(step[1])
+                chats.discard(step[1])
+        stored = store.conn.execute("SELECT platform_id, text FROM messages").fetchall()
+        for word in WORDS:
+            assert _hits(store, word) == {pid for pid, text in stored if word in text.split()}
+        _check_index(store)
+    finally:
+        store.close()
