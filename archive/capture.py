@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 import sys
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard, TypeVar, cast
@@ -50,7 +51,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
+_K = TypeVar("_K")
 
 EARLY_WINDOW = timedelta(minutes=15)
 """How long before the start messages still count (as intro comments)."""
@@ -91,8 +92,12 @@ HASHTAG_RE: re.Pattern[str] = re.compile(rf"\A{_TAG_BODY}\Z")
 
 _HASH_CHARS = "#\uff03"  # '#' and the full-width '＃' that X also accepts
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_HASHTAG_IN_TEXT_RE = re.compile(rf"(?<!{_W})[{_HASH_CHARS}]({_TAG_BODY})")
-_MENTION_RE = re.compile(r"(?<![\w@<])@(\w+(?:[.-]\w+)*(?:@\w+(?:[.-]\w+)+)?)")
+# The '#' first and the look-behind after it, as for _MENTION_RE below: much faster.
+_HASHTAG_IN_TEXT_RE = re.compile(rf"[{_HASH_CHARS}](?<!{_W}[{_HASH_CHARS}])({_TAG_BODY})")
+# '@' first, then the look-behind at the character before it: a pattern that starts with
+# a literal lets the regex engine jump between '@'s instead of trying every position
+# (6x faster on a typical message, same matches as ``(?<![\w@<])@``).
+_MENTION_RE = re.compile(r"@(?<![\w@<]@)(\w+(?:[.-]\w+)*(?:@\w+(?:[.-]\w+)+)?)")
 
 # Leading @mentions, Discord mentions and hashtags that may precede a label.
 _PREFIX_RE = re.compile(rf"\s*(?:(?:@[\w.-]+(?:@[\w.-]+)?|<@!?\d+>|[{_HASH_CHARS}]{_W}+)[\s,:;]*)*")
@@ -114,6 +119,9 @@ def _next_re(letter: str) -> re.Pattern[str]:
 def _range_re(letter: str) -> re.Pattern[str]:
     return re.compile(rf"[-\u2013](?:[{letter.upper()}{letter.lower()}])?(\d{{1,2}})(?!{_W})")
 
+
+_PREFIX_STARTS = "@<" + _HASH_CHARS  # what a leading mention or hashtag starts with
+_LABEL_LETTERS = {"A": ("A", "a"), "Q": ("Q", "q")}
 
 _LABELS = {
     letter: (_label_re(letter), _next_re(letter), _range_re(letter)) for letter in ("A", "Q")
@@ -189,8 +197,8 @@ def _has_tag(text: str, want: str, ascii_tag: bool) -> bool:
             start = low.find(needle)
             while start >= 0:
                 end = start + len(needle)
-                if (start == 0 or not _is_ascii_word(low[start - 1])) and (
-                    end == len(low) or not _is_ascii_word(low[end])
+                if (start == 0 or low[start - 1] not in _ASCII_WORD) and (
+                    end == len(low) or low[end] not in _ASCII_WORD
                 ):
                     return True
                 start = low.find(needle, start + 1)
@@ -198,8 +206,7 @@ def _has_tag(text: str, want: str, ascii_tag: bool) -> bool:
     return any(body.casefold() == want for body in _hashtag_bodies(text))
 
 
-def _is_ascii_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
+_ASCII_WORD = frozenset(string.ascii_letters + string.digits + "_")
 
 
 def has_hashtag(text: str, hashtag: str) -> bool:
@@ -210,8 +217,17 @@ def has_hashtag(text: str, hashtag: str) -> bool:
 
 def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
     first, following, span = _LABELS[letter]
-    prefix = _PREFIX_RE.match(text)
-    pos = prefix.end() if prefix else 0
+    # Most texts start with neither a label nor a mention or hashtag: decide those without
+    # the prefix regex (str.lstrip and the regex's \s strip the same characters).
+    body = text.lstrip()
+    lead = body[:1]
+    if lead in _LABEL_LETTERS[letter]:
+        pos = len(text) - len(body)  # no mention or hashtag before the label
+    elif lead and lead in _PREFIX_STARTS:
+        prefix = _PREFIX_RE.match(text)
+        pos = prefix.end() if prefix else 0
+    else:
+        return ()
     keys: list[str] = []
     match = first.match(text, pos)
     while match is not None:
@@ -226,6 +242,8 @@ def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
                 keys.extend(str(n) for n in range(number + 1, last + 1))
                 pos = upto.end()
         match = following.match(text, pos)
+    if len(keys) < 2:
+        return tuple(keys)
     return tuple(dict.fromkeys(keys))
 
 
@@ -243,8 +261,12 @@ def mentions_in(text: str) -> tuple[str, ...]:
     """The @handles in ``text``, without '@', lower-cased, in order, unique."""
     if "@" not in text:
         return ()
-    text = _URL_RE.sub(" ", text)
-    return tuple(dict.fromkeys(m.lower() for m in _MENTION_RE.findall(text)))
+    if "://" in text or "www." in text.lower():  # what _URL_RE needs to match at all
+        text = _URL_RE.sub(" ", text)
+    found = _MENTION_RE.findall(text)
+    if len(found) == 1:
+        return (found[0].lower(),)
+    return tuple(dict.fromkeys(m.lower() for m in found))
 
 
 def _ident(value: str) -> str:
@@ -314,14 +336,55 @@ def _in_place(msg: IncomingMessage, chat: Chat) -> bool:
     )
 
 
-def _derived(ctx: CaptureContext, name: str, build: Callable[[CaptureContext], _T]) -> _T:
-    """``build(ctx)``, computed once per context (the cache lives on the context)."""
-    cache = ctx._derived
-    try:
-        return cast(_T, cache[name])
-    except KeyError:
-        value = cache[name] = build(ctx)
-        return value
+# Memo tables on a context stay small (a context lives about a minute, and holds one entry
+# per place or author seen); this cap only guards against a flood of made-up authors.
+_MEMO_LIMIT = 10_000
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What capture derives from a :class:`CaptureContext`, built on its first message.
+
+    Capture runs once per incoming message per open chat (tens of thousands a second under
+    load), so everything that depends only on the context is computed here once.
+    """
+
+    opens: datetime  # messages count from here (EARLY_WINDOW before the start)
+    closes: datetime  # ... to the end of the grace window
+    tag: str  # the chat's hashtag body, case-folded
+    ascii_tag: bool  # whether the ASCII fast path of _has_tag may decide for it
+    known: frozenset[str]  # every question key of the chat
+    hosts: frozenset[str]  # the hosts' identities (_ident forms)
+    times: list[datetime]  # when each question went out (or is planned), sorted...
+    keys: list[str]  # ... and its key
+    places: dict[tuple[str, str], bool] = field(default_factory=dict)  # (platform, channel)
+    host_memo: dict[tuple[str, str, str], bool] = field(default_factory=dict)
+
+
+def _build_facts(ctx: CaptureContext) -> _Facts:
+    chat = ctx.chat
+    want = _wanted_tag(chat.hashtag)
+    known = {q.key for q in chat.questions}
+    known.update(ctx.question_posts.values())
+    known.update(key for _, key in ctx.question_times)
+    schedule = _schedule(ctx)
+    return _Facts(
+        opens=chat.start - EARLY_WINDOW,
+        closes=chat.grace_end,
+        tag=want,
+        ascii_tag=_ascii_tag(want),
+        known=frozenset(known),
+        hosts=_host_idents(chat),
+        times=[when for when, _ in schedule],
+        keys=[key for _, key in schedule],
+    )
+
+
+def _facts(ctx: CaptureContext) -> _Facts:
+    facts = ctx._derived.get("facts")
+    if facts is None:
+        facts = ctx._derived["facts"] = _build_facts(ctx)
+    return cast(_Facts, facts)
 
 
 def _schedule(ctx: CaptureContext) -> list[tuple[datetime, str]]:
@@ -333,39 +396,40 @@ def _schedule(ctx: CaptureContext) -> list[tuple[datetime, str]]:
     return sorted(times, key=lambda pair: pair[0])
 
 
-def _open_question(ctx: CaptureContext, at: datetime) -> str | None:
+def _open_question(facts: _Facts, at: datetime) -> str | None:
     """The key of the latest question posted at or before ``at``."""
-    times, keys = _derived(ctx, "schedule", _split_schedule)
     # Sorted stably by time: the last entry at or before ``at`` wins, as in a forward scan.
-    index = bisect_right(times, at)
-    return keys[index - 1] if index else None
+    index = bisect_right(facts.times, at)
+    return facts.keys[index - 1] if index else None
 
 
-def _split_schedule(ctx: CaptureContext) -> tuple[list[datetime], list[str]]:
-    schedule = _schedule(ctx)
-    return [when for when, _ in schedule], [key for _, key in schedule]
+def _remember(memo: dict[_K, bool], key: _K, value: bool) -> bool:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
-def _known_keys(ctx: CaptureContext) -> frozenset[str]:
-    keys = {q.key for q in ctx.chat.questions}
-    keys.update(ctx.question_posts.values())
-    keys.update(key for _, key in ctx.question_times)
-    return frozenset(keys)
+def _placed(msg: IncomingMessage, chat: Chat, facts: _Facts) -> bool:
+    place = (msg.platform, msg.channel)
+    found = facts.places.get(place)
+    if found is None:
+        return _remember(facts.places, place, _in_place(msg, chat))
+    return found
 
 
-def _chat_hosts(ctx: CaptureContext) -> frozenset[str]:
-    return _host_idents(ctx.chat)
-
-
-def _chat_tag(ctx: CaptureContext) -> tuple[str, bool]:
-    want = _wanted_tag(ctx.chat.hashtag)
-    return want, _ascii_tag(want)
+def _hosted(msg: IncomingMessage, facts: _Facts) -> bool:
+    """``_is_host`` for the context's hosts, once per author."""
+    author = (msg.platform, msg.author_id, msg.author_handle)
+    found = facts.host_memo.get(author)
+    if found is None:
+        return _remember(facts.host_memo, author, _is_host(msg, facts.hosts))
+    return found
 
 
 def _classify(
-    msg: IncomingMessage, ctx: CaptureContext, at: datetime, by_bot: bool
+    msg: IncomingMessage, ctx: CaptureContext, facts: _Facts, at: datetime, by_bot: bool
 ) -> tuple[MessageKind, tuple[str, ...]]:
-    chat = ctx.chat
     asked = ctx.question_posts.get(msg.platform_id) if msg.platform_id else None
     if by_bot:
         if asked is not None:
@@ -376,10 +440,10 @@ def _classify(
     # A host's retweet is still a retweet, so reposts are recognised before hosts.
     if msg.is_repost or msg.text.lstrip().startswith("RT @"):
         return MessageKind.REPOST, ()
-    known = _derived(ctx, "known_keys", _known_keys)
     a_keys = parse_answer_labels(msg.text)
+    known = facts.known
     labelled = a_keys if any(key in known for key in a_keys) else ()
-    if _is_host(msg, _derived(ctx, "hosts", _chat_hosts)):
+    if _hosted(msg, facts):
         if asked is not None:
             return MessageKind.QUESTION, (asked,)
         if q_keys := parse_question_labels(msg.text):
@@ -392,7 +456,7 @@ def _classify(
     replied = ctx.question_posts.get(msg.reply_to) if msg.reply_to else None
     if replied is not None:
         return MessageKind.ANSWER, (replied,)
-    if at <= chat.end and (open_key := _open_question(ctx, at)) is not None:
+    if at <= ctx.chat.end and (open_key := _open_question(facts, at)) is not None:
         return MessageKind.ANSWER, (open_key,)
     return MessageKind.COMMENT, ()
 
@@ -407,45 +471,52 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
     end; the bot's and hosts' own posts are never late.
     """
     chat = ctx.chat
-    if chat.status == ChatStatus.CANCELLED or not _in_place(msg, chat):
+    if chat.status == ChatStatus.CANCELLED:
         return None
-    if not _is_aware(msg.created_at):
+    facts = _facts(ctx)
+    if not _placed(msg, chat, facts):
+        return None
+    created = msg.created_at
+    if not _is_aware(created):
         logger.warning(
             "Ignoring %s message %s: created_at is not an aware datetime",
             msg.platform,
             msg.platform_id,
         )
         return None
-    if not chat.start - EARLY_WINDOW <= msg.created_at <= chat.grace_end:
+    if not facts.opens <= created <= facts.closes:
         return None
     by_bot = msg.is_bot or (bool(msg.author_id) and msg.author_id in ctx.bot_ids)
-    replies_to_chat = bool(msg.reply_to) and (
-        msg.reply_to in ctx.chat_posts or msg.reply_to in ctx.question_posts
+    reply_to = msg.reply_to
+    replies_to_chat = bool(reply_to) and (
+        reply_to in ctx.chat_posts or reply_to in ctx.question_posts
     )
-    if not (by_bot or replies_to_chat):
-        want, ascii_tag = _derived(ctx, "tag", _chat_tag)
-        if not _has_tag(msg.text, want, ascii_tag):
-            return None
+    if not (by_bot or replies_to_chat) and not _has_tag(msg.text, facts.tag, facts.ascii_tag):
+        return None
 
-    at = msg.created_at.astimezone(UTC)
-    kind, keys = _classify(msg, ctx, at, by_bot)
-    late = at > chat.end and kind not in (MessageKind.HOST, MessageKind.QUESTION)
-    edited_at = msg.edited_at.astimezone(UTC) if _is_aware(msg.edited_at) else None
+    at = created.astimezone(UTC)
+    kind, keys = _classify(msg, ctx, facts, at, by_bot)
+    late = at > chat.end and kind is not MessageKind.HOST and kind is not MessageKind.QUESTION
+    edited = msg.edited_at
+    # Positional, in field order (mypy checks each type): keyword arguments cost a
+    # frozen dataclass ~0.5 µs more per call, and this runs for every captured message.
     return CapturedMessage(
-        chat_id=chat.id,
-        platform=msg.platform,
-        platform_id=msg.platform_id,
-        author_id=msg.author_id,
-        author_name=msg.author_name,
-        author_handle=msg.author_handle,
-        text=msg.text,
-        created_at=at,
-        kind=kind,
-        question_keys=keys,
-        late=late,
-        reply_to=msg.reply_to,
-        permalink=msg.permalink,
-        edited_at=edited_at,
-        mentions=tuple(msg.mentions) or mentions_in(msg.text),
-        channel=msg.channel,
+        chat.id,  # chat_id
+        msg.platform,  # platform
+        msg.platform_id,  # platform_id
+        msg.author_id,  # author_id
+        msg.author_name,  # author_name
+        msg.author_handle,  # author_handle
+        msg.text,  # text
+        at,  # created_at
+        kind,  # kind
+        keys,  # question_keys
+        late,  # late
+        reply_to,  # reply_to
+        msg.permalink,  # permalink
+        edited.astimezone(UTC) if edited is not None and _is_aware(edited) else None,  # edited_at
+        None,  # deleted_at
+        tuple(msg.mentions) or mentions_in(msg.text),  # mentions
+        0,  # reactions
+        msg.channel,  # channel
     )
