@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archive.migrations import MIGRATIONS
 from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Question, Target
-from archive.store import AsyncStore, DuplicateChatError, NotFoundError, Store
+from archive.store import AsyncStore, DuplicateChatError, NotFoundError, Store, iso, parse_iso
 
 START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 
@@ -227,3 +229,22 @@ async def test_async_store_runs_calls_off_the_loop(tmp_path: Path) -> None:
     chat = await store.get_chat("wedocs-2026-12-01")
     assert chat.title == "Patients as partners"
     await store.aclose()
+
+
+@settings(max_examples=300)
+@given(
+    moment=st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11, minutes=-30))])
+    )
+)
+def test_stored_times_are_fixed_width_utc_with_microseconds(moment: datetime) -> None:
+    # Text order must be time order: every stored instant has the same width, even when
+    # its fraction of a second is zero (which isoformat() alone would leave out).
+    text = iso(moment)
+    assert text == moment.astimezone(UTC).isoformat(timespec="microseconds")
+    assert parse_iso(text) == moment
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        iso(datetime(2026, 1, 1))  # noqa: DTZ001
