@@ -122,6 +122,9 @@ def _range_re(letter: str) -> re.Pattern[str]:
 
 _PREFIX_STARTS = "@<" + _HASH_CHARS  # what a leading mention or hashtag starts with
 _LABEL_LETTERS = {"A": ("A", "a"), "Q": ("Q", "q")}
+# What a range or a further label must start with, right after a label ("A1-3", "A1/A2",
+# "A1 & A2", "A1 A2"); a label is never followed by a word character.
+_LIST_CHARS = frozenset(" \t/&,+-\u2013")
 
 _LABELS = {
     letter: (_label_re(letter), _next_re(letter), _range_re(letter)) for letter in ("A", "Q")
@@ -228,8 +231,17 @@ def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
         pos = prefix.end() if prefix else 0
     else:
         return ()
-    keys: list[str] = []
     match = first.match(text, pos)
+    if match is None:
+        return ()
+    end = match.end()
+    if end == len(text) or text[end] not in _LIST_CHARS:
+        # Nothing can follow this label (no range, no second label): the common "A1: ...".
+        number, part = int(match.group(1)), match.group(2)
+        if not 1 <= number <= MAX_LABEL_NUMBER:
+            return ()
+        return (f"{number}{part.lower()}" if part else str(number),)
+    keys: list[str] = []
     while match is not None:
         number, part = int(match.group(1)), (match.group(2) or "").lower()
         if not 1 <= number <= MAX_LABEL_NUMBER:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import logging
 import sqlite3
@@ -369,8 +370,11 @@ class Store:
         if raws is None:
             rows = [_message_row(m, "{}", now) for m in messages]
         else:
-            raw_iter = iter(raws)
-            rows = [_message_row(m, _raw_json(next(raw_iter, _NO_RAW)), now) for m in messages]
+            padded = itertools.chain(raws, itertools.repeat(_NO_RAW))  # missing raws: {}
+            rows = [
+                _message_row(m, _raw_json(raw), now)
+                for m, raw in zip(messages, padded, strict=False)
+            ]
         if not rows:
             return 0
         with self.transaction():
@@ -847,8 +851,8 @@ def _message_row(m: CapturedMessage, raw_json: str, now: str) -> tuple[object, .
         int(m.late),
         m.reply_to,
         m.permalink,
-        _opt_iso(m.edited_at),
-        _opt_iso(m.deleted_at),
+        None if m.edited_at is None else iso(m.edited_at),
+        None if m.deleted_at is None else iso(m.deleted_at),
         " ".join(m.mentions),
         m.reactions,
         raw_json,
