@@ -136,7 +136,13 @@ async def test_a_chat_is_posted_captured_backfilled_and_published(
     await until("the backfill", lambda: captured(running, away) and captured(running, away_reply))
 
     await until("publishing", lambda: status(running) == ChatStatus.PUBLISHED, within=30)
-    (md,) = [a for a in fake.attachments(channel) if a.filename == f"{chat_id}.md"]
+
+    def transcripts() -> list[Any]:
+        return [a for a in fake.attachments(channel) if a.filename == f"{chat_id}.md"]
+
+    # The chat is marked published once its files are written; the announcement follows.
+    await until("the announcement", transcripts, within=15)
+    (md,) = transcripts()
     transcript = md.text
     for text in (
         "We codesign with patients",
