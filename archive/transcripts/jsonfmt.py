@@ -29,7 +29,7 @@ from typing import Any
 
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, participant_key, question_times
-from archive.transcripts.markdown import hidden_handles, redact_handles
+from archive.transcripts.text import hidden_handles, redact_handles
 
 FORMAT_VERSION = 1
 # The json module's own string encoder (C), as json.dumps(..., ensure_ascii=False) uses it.
@@ -81,6 +81,28 @@ def render_json_chunks(
     if hide is None:
         messages = list(messages) if not isinstance(messages, Sequence) else messages
         hide = hidden_handles(messages, opted_out)
+    shown = (m for m in messages if not m.deleted and participant_key(m) not in opted_out)
+    yield from json_chunks(
+        chat,
+        stats,
+        (message_entry(m, hide, first=i == 0) for i, m in enumerate(shown)),
+        question_posted_at=question_posted_at,
+        controls=controls,
+        cost_note=cost_note,
+    )
+
+
+def json_chunks(
+    chat: Chat,
+    stats: ChatStats,
+    entries: Iterable[str],
+    *,
+    question_posted_at: Mapping[str, datetime] | None = None,
+    controls: Sequence[tuple[datetime, str]] = (),
+    cost_note: str = "",
+) -> Iterator[str]:
+    """The JSON document around ``entries``, the shown messages already written by
+    :func:`message_entry` (possibly several to a piece, as read back from a file)."""
     posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
     document: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -110,13 +132,17 @@ def render_json_chunks(
     # Newlines inside JSON strings are escaped, so this top-level line is unique.
     head, tail = text.split(_MESSAGES_SLOT, 1)
     yield head + '\n  "messages": ['
-    first = True
-    for m in messages:
-        if m.deleted or participant_key(m) in opted_out:
-            continue  # what visible() leaves out, without building its list
-        yield ("\n    " if first else ",\n    ") + message_json(m, hide)
-        first = False
-    yield ("]" if first else "\n  ]") + tail
+    empty = True
+    for entry in entries:
+        if entry:
+            empty = False
+            yield entry
+    yield ("]" if empty else "\n  ]") + tail
+
+
+def message_entry(m: CapturedMessage, hide: set[str], *, first: bool) -> str:
+    """One message of the document's list, with the separator before it."""
+    return ("\n    " if first else ",\n    ") + message_json(m, hide)
 
 
 _MESSAGES_SLOT = '\n  "messages": []'

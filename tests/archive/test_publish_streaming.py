@@ -16,7 +16,7 @@ from archive.models import CapturedMessage, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
 from archive.transcripts.jsonfmt import _message, message_json
-from archive.transcripts.markdown import _safe_url_general, safe_url
+from archive.transcripts.text import _safe_url_general, safe_url
 from benchmarks.transcript_bench import GENERATED_AT, build_store
 
 
