@@ -12,13 +12,12 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import tzinfo
 from pathlib import Path
 from typing import Protocol
 
 from archive.models import CapturedMessage, Chat, MessageKind
 from archive.stats import participant_key
-from archive.transcripts.items import message_item, message_items
+from archive.transcripts.items import ItemRenderer
 
 _READ_SIZE = 1 << 20
 
@@ -124,11 +123,9 @@ class TranscriptLists:
         new_list: Callable[[], ItemList] = MemoryList,
         html: bool = False,
     ) -> None:
-        self.zone: tzinfo = chat.zone
-        self.hide = hide
         self.opted_out = opted_out
-        self.network = network
         self.html_direct = html
+        self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html)
         self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
         self.others = new_list()
@@ -160,11 +157,10 @@ class TranscriptLists:
         target.add(md, html)
 
     def _render(self, m: CapturedMessage, prefix: str) -> tuple[str, str | None]:
-        if not self.html_direct:
-            return message_item(m, self.zone, self.hide, prefix, network=self.network), None
-        md, html = message_items(m, self.zone, self.hide, prefix, network=self.network)
-        if html is None:
+        md, html = self._renderer.items(m, prefix)
+        if html is None and self.html_direct:
             self.html_direct = False
+            self._renderer.html = False  # the HTML will be converted from the Markdown
         return md, html
 
     def all(self) -> list[ItemList]:

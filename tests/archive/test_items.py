@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from archive.models import CapturedMessage, MessageKind
 from archive.transcripts.html import _item_html, markdown_to_html, sanitize_html
-from archive.transcripts.items import _HTML_TEXT, message_item, message_items
+from archive.transcripts.items import _HTML_TEXT, html_text, message_item, message_items
 from archive.transcripts.lists import TranscriptLists
-from archive.transcripts.text import _DROPPED_RE
+from archive.transcripts.text import _DROPPED_RE, _ESCAPES, escape_chars
 from benchmarks import bench_chat
 
 ZONE = ZoneInfo("Europe/London")
@@ -95,6 +95,13 @@ def test_direct_li_equals_the_converted_markdown_item(
     assert li == expected
 
 
+@settings(max_examples=500)
+@given(text=_TEXT)
+def test_replacement_escapes_equal_their_translation_tables(text: str) -> None:
+    assert escape_chars(text) == text.translate(_ESCAPES)
+    assert html_text(text) == text.translate(_HTML_TEXT)
+
+
 def test_html_text_escaping_is_what_nh3_writes_for_every_kept_character() -> None:
     kept = [
         chr(cp)
@@ -105,7 +112,7 @@ def test_html_text_escaping_is_what_nh3_writes_for_every_kept_character() -> Non
         chars = kept[start : start + 4000]
         fragment = "".join(f"<strong>{html.escape(ch, quote=False)}</strong>" for ch in chars)
         cleaned = sanitize_html(f"<p>{fragment}</p>")
-        expected = "".join(f"<strong>{ch.translate(_HTML_TEXT)}</strong>" for ch in chars)
+        expected = "".join(f"<strong>{html_text(ch)}</strong>" for ch in chars)
         assert cleaned == f"<p>{expected}</p>"
 
 
