@@ -11,7 +11,7 @@ import markdown
 import nh3
 
 from archive.models import Chat
-from archive.transcripts.lists import ItemList
+from archive.transcripts.lists import Block
 
 ALLOWED_TAGS = frozenset(
     {
@@ -303,12 +303,12 @@ def _converted_paragraphs(
     return sanitize_html("\n".join(converted))
 
 
-def _part_sections(parts: Iterable[str | ItemList]) -> Iterator[list[str | ItemList]]:
+def _part_sections(parts: Iterable[str | Block]) -> Iterator[list[str | Block]]:
     """:func:`_sections` of a transcript's parts: a message list is one more line of its
     section (its items never start a heading or a code fence)."""
-    section: list[str | ItemList] = []
+    section: list[str | Block] = []
     fenced = False
-    previous: str | ItemList = ""
+    previous: str | Block = ""
     for part in parts:
         if isinstance(part, str):
             if part.startswith("```"):
@@ -322,7 +322,7 @@ def _part_sections(parts: Iterable[str | ItemList]) -> Iterator[list[str | ItemL
         yield section
 
 
-def _html_blocks(parts: Iterable[str | ItemList]) -> Iterator[str]:
+def _html_blocks(parts: Iterable[str | Block]) -> Iterator[str]:
     """The HTML body of a transcript's parts, piece by piece: the text around the message
     lists converted and sanitised a section at a time as before, and each list written
     from its rendered ``<li>`` items (sanitising a list of blocks piecewise gives the same
@@ -344,13 +344,11 @@ def _html_blocks(parts: Iterable[str | ItemList]) -> Iterator[str]:
             if part is not None:
                 yield "" if first else "\n"
                 first = False
-                yield "<ul>\n"
                 yield from part.html_chunks()
-                yield "</ul>"
 
 
 def render_html_parts_chunks(
-    chat: Chat, parts: Iterable[str | ItemList], *, title: str | None = None
+    chat: Chat, parts: Iterable[str | Block], *, title: str | None = None
 ) -> Iterator[str]:
     """:func:`render_html_chunks` of the transcript made of ``parts`` (from
     :func:`archive.transcripts.markdown.markdown_parts`), whose lists hold the ``<li>``

@@ -22,21 +22,22 @@ from archive.transcripts.items import ItemRenderer
 _READ_SIZE = 1 << 20
 
 
-class ItemList(Protocol):
-    """Where one list's rendered items go, in order."""
+class Block(Protocol):
+    """A part of a transcript rendered ahead of the document: its Markdown (lines, each
+    ending with a newline) and its sanitised HTML block, each in pieces."""
+
+    def md_chunks(self) -> Iterator[str]: ...
+
+    def html_chunks(self) -> Iterator[str]: ...
+
+
+class ItemList(Block, Protocol):
+    """Where one list's rendered items go, in order; its HTML is the ``<ul>``."""
 
     count: int
 
     def add(self, md: str, html: str | None) -> None:
         """Append one item: its Markdown, and its sanitised ``<li>`` if rendered."""
-        ...
-
-    def md_chunks(self) -> Iterator[str]:
-        """The Markdown items, each followed by a newline, in pieces."""
-        ...
-
-    def html_chunks(self) -> Iterator[str]:
-        """The ``<li>`` items, each followed by a newline, in pieces."""
         ...
 
 
@@ -58,7 +59,7 @@ class MemoryList:
         yield "".join(item + "\n" for item in self._md)
 
     def html_chunks(self) -> Iterator[str]:
-        yield "".join(item + "\n" for item in self._html)
+        yield "<ul>\n" + "".join(item + "\n" for item in self._html) + "</ul>"
 
 
 class Spill:
@@ -98,7 +99,9 @@ class SpillList:
         return self._md.chunks()
 
     def html_chunks(self) -> Iterator[str]:
-        return self._html.chunks()
+        yield "<ul>\n"
+        yield from self._html.chunks()
+        yield "</ul>"
 
     def close(self) -> None:
         self._md.close()

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
-from archive.transcripts.lists import ItemList, TranscriptLists
+from archive.transcripts.lists import Block, TranscriptLists
+from archive.transcripts.tables import Table, plain_cell, text_cell
 from archive.transcripts.text import (
     NETWORK_NAMES,
+    _lines,
     _plural,
     clock,
     day_label,
@@ -188,7 +190,7 @@ def render_markdown(
 
 
 def render_markdown_chunks(
-    parts: Iterable[str | ItemList], *, chunk_size: int = 1 << 16
+    parts: Iterable[str | Block], *, chunk_size: int = 1 << 16
 ) -> Iterator[str]:
     """The Markdown text of :func:`markdown_parts` in pieces of about ``chunk_size``
     characters, each ending with a line, so the transcript is never whole in memory."""
@@ -196,7 +198,7 @@ def render_markdown_chunks(
     size = 0
     blanks = 0  # blank lines held back: the document's trailing ones are dropped
     for line in parts:
-        if not isinstance(line, str):  # a message list: never empty, never last
+        if not isinstance(line, str):  # a block (a list, a table): never empty, never last
             if blanks:
                 buffer.append("\n" * blanks)
                 blanks = 0
@@ -231,7 +233,7 @@ def markdown_parts(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
-) -> Iterator[str | ItemList]:
+) -> Iterator[str | Block]:
     """The transcript's lines (without their newline), with each non-empty message list
     of ``lists`` (already filled) as one part of its own, where its items go."""
     zone = chat.zone
@@ -291,25 +293,33 @@ def markdown_parts(
     people = [c for c in stats.contributors if not c.hidden]
     hidden = [c for c in stats.contributors if c.hidden]
     if stats.contributors:
-        out += [
-            "## Participants",
-            "",
-            "| Name | Handle | Platform | Messages | Answers | Taking part |",
-            "|:--|:--|:--|--:|--:|:--|",
+        rows = [
+            [
+                text_cell(c.name, " (host)" if c.host else "", empty="—"),
+                ("@" + escape_inline(c.handle), "@" + " ".join(_lines(c.handle)))
+                if c.handle
+                else ("—", "—"),
+                text_cell(NETWORK_NAMES.get(c.platform, c.platform)),
+                plain_cell(f"{c.messages}"),
+                plain_cell(f"{c.answers}"),
+                plain_cell(
+                    "first time"
+                    if c.first_time
+                    else f"returning ({_plural(c.earlier_chats, 'earlier chat')})"
+                ),
+            ]
+            for c in people
         ]
-        for c in people:
-            name = escape_inline(c.name) or "—"
-            if c.host:
-                name += " (host)"
-            handle = "@" + escape_inline(c.handle) if c.handle else "—"
-            taking = (
-                "first time"
-                if c.first_time
-                else f"returning ({_plural(c.earlier_chats, 'earlier chat')})"
-            )
-            out.append(
-                f"| {name} | {handle} | {escape_inline(NETWORK_NAMES.get(c.platform, c.platform))} | {c.messages} | {c.answers} | {taking} |"
-            )
+        header = ["Name", "Handle", "Platform", "Messages", "Answers", "Taking part"]
+        aligns = [":--", ":--", ":--", "--:", "--:", ":--"]
+        if rows:  # rendered ahead, for the HTML: a row per participant
+            out += ["## Participants", ""]
+            yield from out
+            out = []
+            yield Table(header, aligns, rows)
+        else:
+            out += ["## Participants", "", "| " + " | ".join(header) + " |"]
+            out.append("|" + "|".join(aligns) + "|")
         out.append("")
         if hidden:
             n_msgs = sum(c.messages for c in hidden)
