@@ -704,7 +704,9 @@ class Store:
         while rows := cur.fetchmany(batch):
             for r in rows:
                 created = fromiso(r[7])
-                if created.utcoffset():  # rows are written by iso() in UTC; be safe anyway
+                # Rows are written by iso() in UTC; be safe anyway (a string test is cheaper
+                # than utcoffset() on every row).
+                if not r[7].endswith("+00:00") and created.utcoffset():
                     created = created.astimezone(UTC)
                 yield CapturedMessage(
                     r[0],

@@ -22,6 +22,7 @@ and ``@handle`` mentions of opted-out participants are redacted in the texts sho
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -158,22 +159,34 @@ def message_json(m: CapturedMessage, hide: set[str]) -> str:
     else:
         questions = "[]"
     text = redact_handles(m.text, hide) if hide else m.text
+    created = m.created_at if m.created_at.tzinfo is UTC else m.created_at.astimezone(UTC)
+    edited = (
+        'false,\n      "edited_at": null'
+        if m.edited_at is None
+        else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
+    )
     return (
-        '{\n      "author": {\n        "handle": ' + s(m.author_handle)
-        + ',\n        "id": ' + s(m.author_id)
-        + ',\n        "name": ' + s(m.author_name)
-        + '\n      },\n      "created_at": ' + s(m.created_at.astimezone(UTC).isoformat())
-        + ',\n      "edited": ' + ("false" if m.edited_at is None else "true")
-        + ',\n      "edited_at": ' + ("null" if m.edited_at is None else s(m.edited_at.astimezone(UTC).isoformat()))
-        + ',\n      "id": ' + s(m.platform_id)
-        + ',\n      "kind": ' + s(m.kind.value)
-        + ',\n      "late": ' + ("true" if m.late else "false")
-        + ',\n      "permalink": ' + s(m.permalink)
-        + ',\n      "platform": ' + s(m.platform)
-        + ',\n      "questions": ' + questions
-        + ',\n      "text": ' + s(text)
-        + "\n    }"
-    )  # fmt: skip
+        f'{{\n      "author": {_author_json(m.author_handle, m.author_id, m.author_name)},'
+        f'\n      "created_at": "{created.isoformat()}",'
+        f'\n      "edited": {edited},'
+        f'\n      "id": {s(m.platform_id)},'
+        f'\n      "kind": "{m.kind.value}",'
+        f'\n      "late": {"true" if m.late else "false"},'
+        f'\n      "permalink": {s(m.permalink)},'
+        f'\n      "platform": {s(m.platform)},'
+        f'\n      "questions": {questions},'
+        f'\n      "text": {s(text)}'
+        "\n    }"
+    )
+
+
+@functools.lru_cache(maxsize=4096)  # a chat has far fewer authors than messages
+def _author_json(handle: str, author_id: str, name: str) -> str:
+    s = _str
+    return (
+        f'{{\n        "handle": {s(handle)},\n        "id": {s(author_id)},'
+        f'\n        "name": {s(name)}\n      }}'
+    )
 
 
 def _message(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
