@@ -27,7 +27,7 @@ from archive.transcripts.html import (
     render_html_lines_chunks,
     render_html_parts_chunks,
 )
-from archive.transcripts.jsonfmt import json_chunks, message_entry, render_json
+from archive.transcripts.jsonfmt import AuthorCache, json_chunks, message_entry, render_json
 from archive.transcripts.lists import Spill, SpillList, TranscriptLists
 from archive.transcripts.markdown import (
     markdown_parts,
@@ -199,10 +199,11 @@ def publish_chat(
             # The one read of the chat's messages: the statistics consume it, and every
             # shown message is rendered into the transcripts' files on the way.
             first = True
+            authors: AuthorCache = {}
             for m in store.iter_messages(chat.id):
                 if not m.deleted and participant_key(m) not in opted_out:
                     lists.add(m)
-                    json_entries.write(message_entry(m, hide, first=first))
+                    json_entries.write(message_entry(m, hide, first=first, authors=authors))
                     first = False
                 yield m
 

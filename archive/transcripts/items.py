@@ -10,7 +10,6 @@ checks the two against each other on hostile text.
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -79,6 +78,9 @@ class ItemRenderer:
         self.network = network
         self.html = html
         self._minute = (_NEVER, _NEVER, "")  # [from, to) in UTC, and its clock label
+        # A chat has far fewer authors than messages; the cache lives as long as the
+        # transcript (a module-level LRU of fixed size thrashed past 4,096 authors).
+        self._authors: dict[tuple[str, str], tuple[str, str]] = {}
 
     def clock(self, moment: datetime) -> str:
         """``clock(moment, zone)``, computed once per minute of a run of messages."""
@@ -102,7 +104,11 @@ class ItemRenderer:
     def items(self, m: CapturedMessage, prefix: str) -> tuple[str, str | None]:
         """The message's Markdown item and, when asked and direct, its ``<li>``."""
         html = self.html
-        who_md, who_html = _who(m.author_name, m.author_handle)
+        author = (m.author_name, m.author_handle)
+        who = self._authors.get(author)
+        if who is None:
+            who = self._authors[author] = _who(*author)
+        who_md, who_html = who
         at = self.clock(m.created_at)
         md = [who_md, at]
         ht = [who_html, at]
@@ -169,7 +175,6 @@ _TICK = timedelta(microseconds=1)
 _PLAIN_ID_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
-@functools.lru_cache(maxsize=4096)  # a chat has far fewer authors than messages
 def _who(author_name: str, author_handle: str) -> tuple[str, str]:
     name = escape_inline(author_name) or escape_inline(author_handle) or "Unknown"
     handle = escape_inline(author_handle)

@@ -22,7 +22,6 @@ and ``@handle`` mentions of opted-out participants are redacted in the texts sho
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -83,10 +82,11 @@ def render_json_chunks(
         messages = list(messages) if not isinstance(messages, Sequence) else messages
         hide = hidden_handles(messages, opted_out)
     shown = (m for m in messages if not m.deleted and participant_key(m) not in opted_out)
+    authors: AuthorCache = {}
     yield from json_chunks(
         chat,
         stats,
-        (message_entry(m, hide, first=i == 0) for i, m in enumerate(shown)),
+        (message_entry(m, hide, first=i == 0, authors=authors) for i, m in enumerate(shown)),
         question_posted_at=question_posted_at,
         controls=controls,
         cost_note=cost_note,
@@ -141,15 +141,22 @@ def json_chunks(
     yield ("]" if empty else "\n  ]") + tail
 
 
-def message_entry(m: CapturedMessage, hide: set[str], *, first: bool) -> str:
-    """One message of the document's list, with the separator before it."""
-    return ("\n    " if first else ",\n    ") + message_json(m, hide)
+AuthorCache = dict[tuple[str, str, str], str]
+
+
+def message_entry(
+    m: CapturedMessage, hide: set[str], *, first: bool, authors: AuthorCache | None = None
+) -> str:
+    """One message of the document's list, with the separator before it. ``authors``:
+    the author blocks written so far for this document (a chat has far fewer authors than
+    messages), kept by the caller for as long as the document."""
+    return ("\n    " if first else ",\n    ") + message_json(m, hide, authors)
 
 
 _MESSAGES_SLOT = '\n  "messages": []'
 
 
-def message_json(m: CapturedMessage, hide: set[str]) -> str:
+def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None = None) -> str:
     """``json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)``
     indented by four more spaces, written out directly: with ``indent`` the json module
     falls back to its pure-Python encoder, which took most of the JSON's time."""
@@ -159,6 +166,12 @@ def message_json(m: CapturedMessage, hide: set[str]) -> str:
     else:
         questions = "[]"
     text = redact_handles(m.text, hide) if hide else m.text
+    key = (m.author_handle, m.author_id, m.author_name)
+    author = None if authors is None else authors.get(key)
+    if author is None:
+        author = _author_json(*key)
+        if authors is not None:
+            authors[key] = author
     created = m.created_at if m.created_at.tzinfo is UTC else m.created_at.astimezone(UTC)
     edited = (
         'false,\n      "edited_at": null'
@@ -166,7 +179,7 @@ def message_json(m: CapturedMessage, hide: set[str]) -> str:
         else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
     )
     return (
-        f'{{\n      "author": {_author_json(m.author_handle, m.author_id, m.author_name)},'
+        f'{{\n      "author": {author},'
         f'\n      "created_at": "{created.isoformat()}",'
         f'\n      "edited": {edited},'
         f'\n      "id": {s(m.platform_id)},'
@@ -180,7 +193,6 @@ def message_json(m: CapturedMessage, hide: set[str]) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4096)  # a chat has far fewer authors than messages
 def _author_json(handle: str, author_id: str, name: str) -> str:
     s = _str
     return (
