@@ -136,35 +136,33 @@ class TranscriptLists:
         self.late_count: dict[str, int] = {}  # late answers shown, per question key
 
     def add(self, m: CapturedMessage) -> None:
-        if m.deleted or participant_key(m) in self.opted_out:
+        if m.deleted_at is not None or participant_key(m) in self.opted_out:
             return
         kind = m.kind
         keys = m.question_keys
-        if kind is MessageKind.ANSWER and any(k in self.answers for k in keys):
+        answers = self.answers
+        targets: list[ItemList]
+        if kind is MessageKind.ANSWER and any(k in answers for k in keys):
             if m.late:
                 for k in set(keys):
                     self.late_count[k] = self.late_count.get(k, 0) + 1
                 labels = self._labels
                 prefix = "/".join(labels[k] for k in dict.fromkeys(keys) if k in labels)
-                self._put(self.late, m, prefix)
-                return
-            md, html = self._render(m, "")
-            for k in dict.fromkeys(keys):
-                if k in self.answers:
-                    self.answers[k].add(md, html)
-        elif kind in (MessageKind.ANSWER, MessageKind.COMMENT, MessageKind.HOST):
-            self._put(self.others, m, "Host" if kind is MessageKind.HOST else "")
-
-    def _put(self, target: ItemList, m: CapturedMessage, prefix: str) -> None:
-        md, html = self._render(m, prefix)
-        target.add(md, html)
-
-    def _render(self, m: CapturedMessage, prefix: str) -> tuple[str, str | None]:
+                targets = [self.late]
+            else:  # listed under each question it answers, once
+                prefix = ""
+                targets = [answers[k] for k in dict.fromkeys(keys) if k in answers]
+        elif kind is MessageKind.ANSWER or kind is MessageKind.COMMENT:
+            prefix = ""
+            targets = [self.others]
+        elif kind is MessageKind.HOST:
+            prefix = "Host"
+            targets = [self.others]
+        else:  # questions and reposts are not listed
+            return
         md, html = self._renderer.items(m, prefix)
         if html is None and self.html_direct:
             self.html_direct = False
             self._renderer.html = False  # the HTML will be converted from the Markdown
-        return md, html
-
-    def all(self) -> list[ItemList]:
-        return [*self.answers.values(), self.others, self.late]
+        for target in targets:
+            target.add(md, html)

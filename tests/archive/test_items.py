@@ -8,14 +8,21 @@ import html
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from archive.models import CapturedMessage, MessageKind
 from archive.transcripts.html import _item_html, markdown_to_html, sanitize_html
-from archive.transcripts.items import _HTML_TEXT, html_text, message_item, message_items
+from archive.transcripts.items import (
+    _HTML_TEXT,
+    ItemRenderer,
+    html_text,
+    message_item,
+    message_items,
+)
 from archive.transcripts.lists import TranscriptLists
-from archive.transcripts.text import _DROPPED_RE, _ESCAPES, escape_chars
+from archive.transcripts.text import _DROPPED_RE, _ESCAPES, clock, escape_chars
 from benchmarks import bench_chat
 
 ZONE = ZoneInfo("Europe/London")
@@ -146,3 +153,18 @@ def test_lists_route_each_shown_message_to_its_lists() -> None:
     others = "".join(lists.others.md_chunks())
     assert "Name c" in others and "Host · **Name h**" in others
     assert "A2 · **Name b**" in "".join(lists.late.md_chunks())
+
+
+@pytest.mark.parametrize(
+    ("zone", "around"),
+    [
+        ("Europe/London", datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),  # GMT -> BST
+        ("Europe/London", datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),  # BST -> GMT
+        ("Australia/Lord_Howe", datetime(2026, 4, 4, 15, 0, tzinfo=UTC)),  # half-hour shift
+        ("Asia/Kathmandu", datetime(2026, 12, 1, 20, 0, tzinfo=UTC)),  # UTC+5:45
+    ],
+)
+def test_reused_clock_labels_equal_clock_across_zone_changes(zone: str, around: datetime) -> None:
+    renderer = ItemRenderer(ZoneInfo(zone), set(), network=False, html=True)
+    moments = [around + timedelta(seconds=s) for s in range(-3600, 3600, 7)]
+    assert [renderer.clock(t) for t in moments] == [clock(t, ZoneInfo(zone)) for t in moments]
