@@ -6,6 +6,8 @@ a half-written transcript where an organiser could find it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -16,16 +18,23 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.models import CapturedMessage, Chat
-from archive.stats import ChatStats, compute_stats
+from archive.stats import ChatStats, compute_stats, participant_key
 from archive.store import Store
 from archive.transcripts.html import (
     has_amp_link,
     render_html,
     render_html_chunks,
     render_html_lines_chunks,
+    render_html_parts_chunks,
 )
-from archive.transcripts.jsonfmt import render_json, render_json_chunks
-from archive.transcripts.markdown import render_markdown, render_markdown_chunks
+from archive.transcripts.jsonfmt import AuthorCache, json_chunks, message_entry, render_json
+from archive.transcripts.lists import Spill, SpillList, TranscriptLists
+from archive.transcripts.markdown import (
+    markdown_parts,
+    network_marks,
+    render_markdown,
+    render_markdown_chunks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,24 +83,6 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
             if key not in posted or p.posted_at < posted[key]:
                 posted[key] = p.posted_at
     return posted
-
-
-class StoreSource:
-    """The message lists of one chat's transcript, each read from the store when asked."""
-
-    def __init__(self, store: Store, chat: Chat) -> None:
-        self.store = store
-        self.chat_id = chat.id
-        self.keys = [q.key for q in chat.questions]
-
-    def answers(self, key: str) -> Iterator[CapturedMessage]:
-        return self.store.question_answers(self.chat_id, key)
-
-    def late(self) -> Iterator[CapturedMessage]:
-        return self.store.late_answers(self.chat_id)
-
-    def others(self) -> Iterator[CapturedMessage]:
-        return self.store.other_messages(self.chat_id, self.keys)
 
 
 def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
@@ -180,58 +171,75 @@ def publish_chat(
     """Write the chat's transcripts under `out_dir` and record them in the store; the
     Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes.
 
-    The same documents as :func:`render_chat`, but streamed: each message list is read
-    from the store with its own query and every file is written piece by piece, so no
-    transcript (nor the list of the chat's messages) is ever whole in memory. The HTML
-    is converted from the Markdown file as it is read back.
+    The same documents as :func:`render_chat`, but streamed: the chat's messages are read
+    once, in time order; the statistics count them while each shown message is rendered
+    (Markdown item, HTML ``<li>``, JSON entry) into temporary files, one per message list,
+    which are then copied into place around the parts that need the statistics. No
+    transcript, nor the list of the chat's messages, is ever whole in memory.
     """
     opted_out = store.opted_out()
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
-    stats = chat_stats(store, chat, opted_out=opted_out)
-    hide = store.opted_out_handles(chat.id)
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
-    amp_link = False
-
-    def markdown_chunks() -> Iterator[str]:
-        nonlocal amp_link
-        for chunk in render_markdown_chunks(
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = f"{chat.title} ({chat.hashtag})"
+    with contextlib.ExitStack() as spills:
+        hide = store.opted_out_handles(chat.id)
+        lists = TranscriptLists(
             chat,
-            StoreSource(store, chat),
-            stats,
             hide=hide,
             opted_out=opted_out,
+            network=network_marks(chat, store.chat_platforms(chat.id)),
+            new_list=lambda: spills.enter_context(contextlib.closing(SpillList(out_dir))),
+            html=True,
+        )
+        json_entries = spills.enter_context(contextlib.closing(Spill(out_dir)))
+
+        def each_message() -> Iterator[CapturedMessage]:
+            # The one read of the chat's messages: the statistics consume it, and every
+            # shown message is rendered into the transcripts' files on the way.
+            first = True
+            authors: AuthorCache = {}
+            for m in store.iter_messages(chat.id):
+                if not m.deleted and participant_key(m) not in opted_out:
+                    lists.add(m)
+                    json_entries.write(message_entry(m, hide, first=first, authors=authors))
+                    first = False
+                yield m
+
+        stats = compute_stats(
+            chat,
+            each_message(),
+            opted_out=opted_out,
+            history=store.participation_history(chat),
+            question_posted_at=posted,
+        )
+        parts = functools.partial(
+            markdown_parts,
+            chat,
+            lists,
+            stats,
             question_posted_at=posted,
             controls=controls,
             cost_note=cost_note,
             generated_at=generated_at,
-        ):
-            # Chunks end with a line, and a link never spans lines.
-            amp_link = amp_link or has_amp_link(chunk)
-            yield chunk
-
-    write_atomic_chunks(paths["md"], markdown_chunks())
-    title = f"{chat.title} ({chat.hashtag})"
-    if amp_link:  # rare: such a transcript can only be converted whole
-        pages = render_html_chunks(chat, paths["md"].read_text(encoding="utf-8"), title=title)
-        write_atomic_chunks(paths["html"], pages)
-    else:
-        with paths["md"].open(encoding="utf-8", newline="\n") as fh:
-            lines = itertools.chain((line.removesuffix("\n") for line in fh), [""])
-            write_atomic_chunks(paths["html"], render_html_lines_chunks(chat, lines, title=title))
-    write_atomic_chunks(
-        paths["json"],
-        render_json_chunks(
-            chat,
-            store.iter_messages(chat.id, include_deleted=False),
-            stats,
-            opted_out=opted_out,
-            question_posted_at=posted,
-            controls=controls,
-            cost_note=cost_note,
-            hide=hide,
-        ),
-    )
+        )
+        write_atomic_chunks(paths["md"], render_markdown_chunks(parts()))
+        if lists.html_direct:
+            write_atomic_chunks(paths["html"], render_html_parts_chunks(chat, parts(), title=title))
+        else:  # rare: an item only Python-Markdown can convert; the Markdown file is read
+            _write_html_from_markdown(chat, paths["md"], paths["html"], title)
+        write_atomic_chunks(
+            paths["json"],
+            json_chunks(
+                chat,
+                stats,
+                json_entries.chunks(),
+                question_posted_at=posted,
+                controls=controls,
+                cost_note=cost_note,
+            ),
+        )
     when = generated_at or chat.grace_end
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)
@@ -255,3 +263,17 @@ def publish_chat(
         announcement=announcement,
         attachment=attachment,
     )
+
+
+def _write_html_from_markdown(chat: Chat, md_path: Path, html_path: Path, title: str) -> None:
+    """The HTML page converted from the Markdown file, read back line by line (or whole
+    when a link URL holds ``&``: such a transcript can only be converted whole)."""
+    with md_path.open(encoding="utf-8", newline="\n") as fh:
+        amp_link = any(has_amp_link(line) for line in fh)
+    if amp_link:
+        pages = render_html_chunks(chat, md_path.read_text(encoding="utf-8"), title=title)
+        write_atomic_chunks(html_path, pages)
+        return
+    with md_path.open(encoding="utf-8", newline="\n") as fh:
+        lines = itertools.chain((line.removesuffix("\n") for line in fh), [""])
+        write_atomic_chunks(html_path, render_html_lines_chunks(chat, lines, title=title))

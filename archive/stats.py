@@ -223,13 +223,15 @@ def compute_stats(
     mention_display: dict[str, str] = {}
     domains: Counter[str] = Counter()
     total = answers = comments = reposts = edits = deletions = late = reactions = 0
+    minute = timedelta(minutes=1)
+    chat_start = chat.start
 
     for m in messages:
-        if m.deleted:
+        if m.deleted_at is not None:
             deletions += 1
             continue
         total += 1
-        key = participant_key(m)
+        key = f"{m.platform}:{m.author_id}"  # participant_key(m), without the call
         author = authors.get(key)
         if author is None:
             author = _Author(m.author_name, m.author_handle, m.platform, is_host(chat, m))
@@ -238,7 +240,7 @@ def compute_stats(
             author.name, author.handle = m.author_name, m.author_handle
         author.messages += 1
         per_platform[m.platform] += 1
-        per_minute[(m.created_at - chat.start) // timedelta(minutes=1)] += 1
+        per_minute[(m.created_at - chat_start) // minute] += 1
         reactions += m.reactions
         if m.edited_at is not None:
             edits += 1
@@ -268,8 +270,9 @@ def compute_stats(
                 if norm:
                     mentions[norm] += 1
                     mention_display.setdefault(norm, handle.strip().lstrip("@"))
-            for domain in domains_in(m.text):
-                domains[domain] += 1
+            if "://" in m.text:  # no URL without it
+                for domain in domains_in(m.text):
+                    domains[domain] += 1
 
     posted = question_times(chat, question_posted_at or {}, question_posts)
     first_answer: dict[str, timedelta | None] = {}

@@ -701,7 +701,7 @@ class Store:
         ).fetchone()
         return None if row is None else self._chat_from_row(row)
 
-    # ---- streaming transcripts (read-only; one query per part of a transcript) ---------
+    # ---- streaming transcripts (read-only) ----------------------------------------------
 
     def _stream_messages(
         self, where: str, params: Sequence[Any], batch: int = 5000
@@ -719,7 +719,9 @@ class Store:
         while rows := cur.fetchmany(batch):
             for r in rows:
                 created = fromiso(r[7])
-                if created.utcoffset():  # rows are written by iso() in UTC; be safe anyway
+                # Rows are written by iso() in UTC; be safe anyway (a string test is cheaper
+                # than utcoffset() on every row).
+                if not r[7].endswith("+00:00") and created.utcoffset():
                     created = created.astimezone(UTC)
                 yield CapturedMessage(
                     r[0],
@@ -742,33 +744,13 @@ class Store:
                     r[17],
                 )
 
-    def question_answers(self, chat_id: str, key: str) -> Iterator[CapturedMessage]:
-        """Undeleted, on-time answers of the chat to question ``key``, in time order."""
-        return self._stream_messages(
-            "chat_id = ? AND deleted_at IS NULL AND kind = 'answer' AND late = 0"
-            " AND instr(' ' || question_keys || ' ', ?) > 0",
-            (chat_id, f" {key} "),
-        )
-
-    def late_answers(self, chat_id: str) -> Iterator[CapturedMessage]:
-        """Undeleted late answers of the chat, in time order."""
-        return self._stream_messages(
-            "chat_id = ? AND deleted_at IS NULL AND kind = 'answer' AND late = 1", (chat_id,)
-        )
-
-    def other_messages(
-        self, chat_id: str, question_keys: Sequence[str]
-    ) -> Iterator[CapturedMessage]:
-        """Undeleted comments, host messages and answers to none of ``question_keys``
-        (the chat's questions) of the chat, in time order."""
-        answered = " OR ".join(["instr(' ' || question_keys || ' ', ?) > 0"] * len(question_keys))
-        none_known = f" OR (kind = 'answer' AND NOT ({answered}))" if answered else ""
-        return self._stream_messages(
-            "chat_id = ? AND deleted_at IS NULL AND (kind IN ('comment', 'host')"
-            + (none_known if answered else " OR kind = 'answer'")
-            + ")",
-            (chat_id, *(f" {k} " for k in question_keys)),
-        )
+    def chat_platforms(self, chat_id: str) -> set[str]:
+        """The platforms of the chat's undeleted messages."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT platform FROM messages WHERE chat_id = ? AND deleted_at IS NULL",
+            (chat_id,),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     def opted_out_handles(self, chat_id: str) -> set[str]:
         """Handles that opted-out participants used in the chat's undeleted messages."""

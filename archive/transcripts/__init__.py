@@ -3,7 +3,8 @@
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import render_html, sanitize_html
 from archive.transcripts.jsonfmt import render_json
-from archive.transcripts.markdown import escape_text, render_markdown
+from archive.transcripts.markdown import render_markdown
+from archive.transcripts.text import escape_text
 
 __all__ = [
     "escape_text",

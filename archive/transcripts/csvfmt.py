@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from archive.models import CapturedMessage
 from archive.stats import participant_key
-from archive.transcripts.markdown import redact_handles
+from archive.transcripts.text import redact_handles
 
 COLUMNS = (
     "created_at_utc",

@@ -11,6 +11,7 @@ import markdown
 import nh3
 
 from archive.models import Chat
+from archive.transcripts.lists import Block
 
 ALLOWED_TAGS = frozenset(
     {
@@ -283,16 +284,78 @@ def has_amp_link(markdown_text: str) -> bool:
 def _converted_sections(lines: Iterable[str], *, list_batch: int = 500) -> Iterator[str]:
     md = _converter()
     for section in _sections(lines):
-        converted = []
-        for paragraph in _paragraphs(section):
-            fast = _fast_list(paragraph) if _is_list(paragraph) else None
-            if fast is not None:
-                converted.append(fast)
-            elif _is_list(paragraph) and paragraph.count("\n- ") >= list_batch:
-                converted.append(_convert_list(md, paragraph, list_batch))
-            else:
-                converted.append(md.reset().convert(paragraph))
-        yield sanitize_html("\n".join(converted))
+        yield _converted_paragraphs(md, _paragraphs(section), list_batch=list_batch)
+
+
+def _converted_paragraphs(
+    md: markdown.Markdown, paragraphs: Iterable[str], *, list_batch: int = 500
+) -> str:
+    """Paragraphs of a transcript converted one at a time, sanitised together."""
+    converted = []
+    for paragraph in paragraphs:
+        fast = _fast_list(paragraph) if _is_list(paragraph) else None
+        if fast is not None:
+            converted.append(fast)
+        elif _is_list(paragraph) and paragraph.count("\n- ") >= list_batch:
+            converted.append(_convert_list(md, paragraph, list_batch))
+        else:
+            converted.append(md.reset().convert(paragraph))
+    return sanitize_html("\n".join(converted))
+
+
+def _part_sections(parts: Iterable[str | Block]) -> Iterator[list[str | Block]]:
+    """:func:`_sections` of a transcript's parts: a message list is one more line of its
+    section (its items never start a heading or a code fence)."""
+    section: list[str | Block] = []
+    fenced = False
+    previous: str | Block = ""
+    for part in parts:
+        if isinstance(part, str):
+            if part.startswith("```"):
+                fenced = not fenced
+            elif not fenced and part.startswith("#") and previous == "" and section:
+                yield section
+                section = []
+        section.append(part)
+        previous = part
+    if section:
+        yield section
+
+
+def _html_blocks(parts: Iterable[str | Block]) -> Iterator[str]:
+    """The HTML body of a transcript's parts, piece by piece: the text around the message
+    lists converted and sanitised a section at a time as before, and each list written
+    from its rendered ``<li>`` items (sanitising a list of blocks piecewise gives the same
+    HTML as sanitising it whole; the publishing tests compare the two)."""
+    md = _converter()
+    first = True
+    for section in _part_sections(parts):
+        text: list[str] = []
+        for part in [*section, None]:
+            if isinstance(part, str):
+                text.append(part)
+                continue
+            paragraphs = _paragraphs("\n".join(text))
+            text = []
+            if paragraphs:
+                yield "" if first else "\n"
+                first = False
+                yield _converted_paragraphs(md, paragraphs)
+            if part is not None:
+                yield "" if first else "\n"
+                first = False
+                yield from part.html_chunks()
+
+
+def render_html_parts_chunks(
+    chat: Chat, parts: Iterable[str | Block], *, title: str | None = None
+) -> Iterator[str]:
+    """:func:`render_html_chunks` of the transcript made of ``parts`` (from
+    :func:`archive.transcripts.markdown.markdown_parts`), whose lists hold the ``<li>``
+    of every item (their ``html_direct`` held to the end)."""
+    yield _page_head(chat, title)
+    yield from _stripped(_html_blocks(parts))
+    yield _PAGE_TAIL
 
 
 def render_html(chat: Chat, markdown_text: str, *, title: str | None = None) -> str:

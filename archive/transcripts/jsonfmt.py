@@ -29,7 +29,7 @@ from typing import Any
 
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, participant_key, question_times
-from archive.transcripts.markdown import hidden_handles, redact_handles
+from archive.transcripts.text import hidden_handles, redact_handles
 
 FORMAT_VERSION = 1
 # The json module's own string encoder (C), as json.dumps(..., ensure_ascii=False) uses it.
@@ -81,6 +81,29 @@ def render_json_chunks(
     if hide is None:
         messages = list(messages) if not isinstance(messages, Sequence) else messages
         hide = hidden_handles(messages, opted_out)
+    shown = (m for m in messages if not m.deleted and participant_key(m) not in opted_out)
+    authors: AuthorCache = {}
+    yield from json_chunks(
+        chat,
+        stats,
+        (message_entry(m, hide, first=i == 0, authors=authors) for i, m in enumerate(shown)),
+        question_posted_at=question_posted_at,
+        controls=controls,
+        cost_note=cost_note,
+    )
+
+
+def json_chunks(
+    chat: Chat,
+    stats: ChatStats,
+    entries: Iterable[str],
+    *,
+    question_posted_at: Mapping[str, datetime] | None = None,
+    controls: Sequence[tuple[datetime, str]] = (),
+    cost_note: str = "",
+) -> Iterator[str]:
+    """The JSON document around ``entries``, the shown messages already written by
+    :func:`message_entry` (possibly several to a piece, as read back from a file)."""
     posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
     document: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -110,19 +133,30 @@ def render_json_chunks(
     # Newlines inside JSON strings are escaped, so this top-level line is unique.
     head, tail = text.split(_MESSAGES_SLOT, 1)
     yield head + '\n  "messages": ['
-    first = True
-    for m in messages:
-        if m.deleted or participant_key(m) in opted_out:
-            continue  # what visible() leaves out, without building its list
-        yield ("\n    " if first else ",\n    ") + message_json(m, hide)
-        first = False
-    yield ("]" if first else "\n  ]") + tail
+    empty = True
+    for entry in entries:
+        if entry:
+            empty = False
+            yield entry
+    yield ("]" if empty else "\n  ]") + tail
+
+
+AuthorCache = dict[tuple[str, str, str], str]
+
+
+def message_entry(
+    m: CapturedMessage, hide: set[str], *, first: bool, authors: AuthorCache | None = None
+) -> str:
+    """One message of the document's list, with the separator before it. ``authors``:
+    the author blocks written so far for this document (a chat has far fewer authors than
+    messages), kept by the caller for as long as the document."""
+    return ("\n    " if first else ",\n    ") + message_json(m, hide, authors)
 
 
 _MESSAGES_SLOT = '\n  "messages": []'
 
 
-def message_json(m: CapturedMessage, hide: set[str]) -> str:
+def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None = None) -> str:
     """``json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)``
     indented by four more spaces, written out directly: with ``indent`` the json module
     falls back to its pure-Python encoder, which took most of the JSON's time."""
@@ -132,22 +166,39 @@ def message_json(m: CapturedMessage, hide: set[str]) -> str:
     else:
         questions = "[]"
     text = redact_handles(m.text, hide) if hide else m.text
+    key = (m.author_handle, m.author_id, m.author_name)
+    author = None if authors is None else authors.get(key)
+    if author is None:
+        author = _author_json(*key)
+        if authors is not None:
+            authors[key] = author
+    created = m.created_at if m.created_at.tzinfo is UTC else m.created_at.astimezone(UTC)
+    edited = (
+        'false,\n      "edited_at": null'
+        if m.edited_at is None
+        else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
+    )
     return (
-        '{\n      "author": {\n        "handle": ' + s(m.author_handle)
-        + ',\n        "id": ' + s(m.author_id)
-        + ',\n        "name": ' + s(m.author_name)
-        + '\n      },\n      "created_at": ' + s(m.created_at.astimezone(UTC).isoformat())
-        + ',\n      "edited": ' + ("false" if m.edited_at is None else "true")
-        + ',\n      "edited_at": ' + ("null" if m.edited_at is None else s(m.edited_at.astimezone(UTC).isoformat()))
-        + ',\n      "id": ' + s(m.platform_id)
-        + ',\n      "kind": ' + s(m.kind.value)
-        + ',\n      "late": ' + ("true" if m.late else "false")
-        + ',\n      "permalink": ' + s(m.permalink)
-        + ',\n      "platform": ' + s(m.platform)
-        + ',\n      "questions": ' + questions
-        + ',\n      "text": ' + s(text)
-        + "\n    }"
-    )  # fmt: skip
+        f'{{\n      "author": {author},'
+        f'\n      "created_at": "{created.isoformat()}",'
+        f'\n      "edited": {edited},'
+        f'\n      "id": {s(m.platform_id)},'
+        f'\n      "kind": "{m.kind.value}",'
+        f'\n      "late": {"true" if m.late else "false"},'
+        f'\n      "permalink": {s(m.permalink)},'
+        f'\n      "platform": {s(m.platform)},'
+        f'\n      "questions": {questions},'
+        f'\n      "text": {s(text)}'
+        "\n    }"
+    )
+
+
+def _author_json(handle: str, author_id: str, name: str) -> str:
+    s = _str
+    return (
+        f'{{\n        "handle": {s(handle)},\n        "id": {s(author_id)},'
+        f'\n        "name": {s(name)}\n      }}'
+    )
 
 
 def _message(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from archive.models import CapturedMessage, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
 from archive.transcripts.jsonfmt import _message, message_json
-from archive.transcripts.markdown import _safe_url_general, safe_url
+from archive.transcripts.text import _safe_url_general, safe_url
 from benchmarks.transcript_bench import GENERATED_AT, build_store
 
 
@@ -61,6 +62,24 @@ def test_amp_link_transcript_is_published_like_the_whole_conversion(tmp_path: Pa
     finally:
         store.close()
     assert (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8") == rendered.html
+
+
+def test_chat_on_two_networks_is_published_like_the_in_memory_rendering(tmp_path: Path) -> None:
+    # A message from a second platform makes every item name its network.
+    build_store(tmp_path / "chat.db", 300)
+    store = Store(tmp_path / "chat.db")
+    try:
+        messages = list(store.iter_messages("bench-chat", include_deleted=False))
+        answer = next(m for m in messages if m.kind is MessageKind.ANSWER and not m.late)
+        store.save_messages([replace(answer, platform="discord", platform_id="d-1")])
+        chat = store.get_chat("bench-chat")
+        publish_chat(store, chat, tmp_path / "out", generated_at=GENERATED_AT)
+        rendered = render_chat(store, chat, generated_at=GENERATED_AT)
+    finally:
+        store.close()
+    assert " · Discord · " in rendered.markdown
+    for fmt, text in (("md", rendered.markdown), ("html", rendered.html)):
+        assert (tmp_path / "out" / f"bench-chat.{fmt}").read_text(encoding="utf-8") == text
 
 
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=40)

@@ -1,0 +1,212 @@
+"""One message as an item of a transcript's message list, in Markdown and in HTML.
+
+The HTML ``<li>`` is built straight from the message, and is exactly what the Markdown
+item gives once converted by Python-Markdown and sanitised by nh3 (``html.py``): the item
+has one fixed shape (anchor, ``**name** @handle · time · [link](url)``, then the text's
+lines with hard breaks), and every character of user text is escaped in the Markdown, so
+the HTML is that text escaped the way nh3 serialises it. ``tests/archive/test_items.py``
+checks the two against each other on hostile text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from archive.models import CapturedMessage
+from archive.transcripts.text import (
+    _URL_RE,
+    NETWORK_NAMES,
+    _escape_plain,
+    _lines,
+    _split_url,
+    escape_chars,
+    escape_inline,
+    message_anchor,
+    redact_handles,
+    safe_url,
+)
+
+# What nh3 (html5ever) writes for a text node: '&', '<', '>' and the no-break space as
+# entities, every other character as it is (checked over every code point user text can
+# still hold once cleaned).
+_HTML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\u00a0": "&nbsp;"})
+
+
+def html_text(text: str) -> str:
+    """``text.translate(_HTML_TEXT)``, faster (see :func:`text.escape_chars`)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\u00a0" in text:
+        text = text.replace("\u00a0", "&nbsp;")
+    return text
+
+
+_REL = ' rel="nofollow noopener noreferrer"'
+# The list prefixes Python-Markdown renders as plain text in an item's head (html.py's
+# direct list rendering expects the same); a chat's own odd labels take the slow path.
+_PREFIX_RE = re.compile(r"(?:Host|A[0-9a-z/A]+)")
+
+
+def message_item(
+    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
+) -> str:
+    """The Markdown list item of one message (``- `` head, then its lines)."""
+    return ItemRenderer(zone, hide, network=network, html=False).items(m, prefix)[0]
+
+
+def message_items(
+    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
+) -> tuple[str, str | None]:
+    """:func:`message_item` and the sanitised ``<li>`` the HTML transcript shows for it, or
+    None for the ``<li>`` when only Python-Markdown can tell (a link URL holding ``&``, an
+    unusual prefix)."""
+    return ItemRenderer(zone, hide, network=network, html=True).items(m, prefix)
+
+
+class ItemRenderer:
+    """Renders the items of one transcript: the chat's settings are held once, and the
+    clock label of the last minute seen is reused (messages come in time order)."""
+
+    def __init__(self, zone: tzinfo, hide: set[str], *, network: bool, html: bool) -> None:
+        self.zone = zone
+        self.hide = hide
+        self.network = network
+        self.html = html
+        self._minute = (_NEVER, _NEVER, "")  # [from, to) in UTC, and its clock label
+        # A chat has far fewer authors than messages; the cache lives as long as the
+        # transcript (a module-level LRU of fixed size thrashed past 4,096 authors).
+        self._authors: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def clock(self, moment: datetime) -> str:
+        """``clock(moment, zone)``, computed once per minute of a run of messages."""
+        start, end, label = self._minute
+        if start <= moment < end:
+            return label
+        local = moment.astimezone(self.zone)
+        label = f"{local:%H:%M}"
+        start = local.replace(second=0, microsecond=0).astimezone(UTC)
+        end = start + _MINUTE
+        offset = local.utcoffset()
+        # Reuse the label only over a minute with one UTC offset (no zone transition in it).
+        if (
+            start.astimezone(self.zone).utcoffset() == offset
+            and (end - _TICK).astimezone(self.zone).utcoffset() == offset
+            and start <= moment < end
+        ):
+            self._minute = (start, end, label)
+        return label
+
+    def items(self, m: CapturedMessage, prefix: str) -> tuple[str, str | None]:
+        """The message's Markdown item and, when asked and direct, its ``<li>``."""
+        html = self.html
+        author = (m.author_name, m.author_handle)
+        who = self._authors.get(author)
+        if who is None:
+            who = self._authors[author] = _who(*author)
+        who_md, who_html = who
+        at = self.clock(m.created_at)
+        md = [who_md, at]
+        ht = [who_html, at]
+        if self.network:
+            # A chat on several networks marks each message with the one it came from.
+            net = NETWORK_NAMES.get(m.platform, m.platform)
+            md.insert(1, escape_inline(net))
+            ht.insert(1, html_text(" ".join(_lines(net))))
+        if m.edited_at is not None:
+            md.append("edited")
+            ht.append("edited")
+        link = safe_url(m.permalink) if m.permalink else None
+        if link:
+            md.append(f"[link]({link})")
+            ht.append(f'<a href="{link}"{_REL}>link</a>')
+            if "&" in link:
+                html = False
+        if prefix:
+            md.insert(0, prefix)
+            ht.insert(0, prefix)
+            if not _PREFIX_RE.fullmatch(prefix):
+                html = False
+        # An invisible anchor per message, so search results and shared links can point at it.
+        if _PLAIN_ID_RE.fullmatch(m.platform) and _PLAIN_ID_RE.fullmatch(m.platform_id):
+            anchor = f"m-{m.platform}-{m.platform_id}"  # what quote() leaves as it is
+        else:
+            anchor = message_anchor(m.platform, m.platform_id)
+        item = f'- <a id="{anchor}"></a>' + " · ".join(md)
+        text = redact_handles(m.text, self.hide) if self.hide else m.text
+        if text.isprintable():  # one line, nothing to drop (the common case)
+            text = text.strip()
+            lines = [text] if text else []
+        else:
+            lines = _lines(text)
+        if not lines:
+            if not html:
+                return item, None
+            return item, f'<li><a id="{anchor}"{_REL}></a>' + " · ".join(ht) + "</li>"
+        out = [f'<li><a id="{anchor}"{_REL}></a>', " · ".join(ht)] if html else []
+        for line in lines:
+            if "://" not in line:
+                escaped = escape_chars(line)
+                item += "  \n  " + ("&#61;" + escaped[1:] if escaped[0] == "=" else escaped)
+                if html:
+                    out.append("<br>\n  ")
+                    out.append(html_text(line))
+                continue
+            line_md, line_html = _linked_line(line, html=html)
+            item += "  \n  " + line_md
+            if line_html is None:
+                html = False
+            elif html:
+                out.append("<br>\n" if line_html.startswith("<a ") else "<br>\n  ")
+                out.append(line_html)
+        if not html:
+            return item, None
+        out.append("</li>")
+        return item, "".join(out)
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+_MINUTE = timedelta(minutes=1)
+_TICK = timedelta(microseconds=1)
+_PLAIN_ID_RE = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _who(author_name: str, author_handle: str) -> tuple[str, str]:
+    name = escape_inline(author_name) or escape_inline(author_handle) or "Unknown"
+    handle = escape_inline(author_handle)
+    md = f"**{name}**" + (f" @{handle}" if handle else "")
+    # escape_inline escapes the text of " ".join(_lines(...)); the HTML shows that text.
+    name_text = " ".join(_lines(author_name)) or " ".join(_lines(author_handle)) or "Unknown"
+    handle_text = " ".join(_lines(author_handle))
+    html = f"<strong>{html_text(name_text)}</strong>" + (
+        f" @{html_text(handle_text)}" if handle_text else ""
+    )
+    return md, html
+
+
+def _linked_line(line: str, *, html: bool) -> tuple[str, str | None]:
+    """One cleaned line holding a URL, in Markdown (escaped, URLs as safe links) and, when
+    ``html``, as HTML (None when a link URL holds ``&``)."""
+    md: list[str] = []
+    ht: list[str] = []
+    pos = 0
+    for match in _URL_RE.finditer(line):
+        url, _rest = _split_url(match.group())
+        safe = safe_url(url) if url else None
+        if safe is None:
+            continue
+        md.append(_escape_plain(line[pos : match.start()]))
+        # The link shows the URL as written; only its destination is percent-encoded.
+        md.append(f"[{_escape_plain(url)}]({safe})")
+        if html:
+            html = "&" not in safe
+            ht.append(html_text(line[pos : match.start()]))
+            ht.append(f'<a href="{safe}"{_REL}>{html_text(url)}</a>')
+        pos = match.start() + len(url)
+    md.append(_escape_plain(line[pos:]))
+    ht.append(html_text(line[pos:]))
+    return "".join(md), "".join(ht) if html else None

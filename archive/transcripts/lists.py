@@ -1,0 +1,168 @@
+"""The message lists of a transcript (one per question, other messages, late answers),
+filled from the chat's messages in one pass in time order, each message rendered once.
+
+The rendered items go to a sink per list: in memory (:class:`MemoryList`) for
+``render_markdown``, or to anonymous temporary files (:class:`SpillList`) when publishing,
+so that a list of any length costs no memory and one read of the chat's messages feeds
+every list at once (instead of one query per list).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from archive.models import CapturedMessage, Chat, MessageKind
+from archive.stats import participant_key
+from archive.transcripts.items import ItemRenderer
+
+_READ_SIZE = 1 << 20
+
+
+class Block(Protocol):
+    """A part of a transcript rendered ahead of the document: its Markdown (lines, each
+    ending with a newline) and its sanitised HTML block, each in pieces."""
+
+    def md_chunks(self) -> Iterator[str]: ...
+
+    def html_chunks(self) -> Iterator[str]: ...
+
+
+class ItemList(Block, Protocol):
+    """Where one list's rendered items go, in order; its HTML is the ``<ul>``."""
+
+    count: int
+
+    def add(self, md: str, html: str | None) -> None:
+        """Append one item: its Markdown, and its sanitised ``<li>`` if rendered."""
+        ...
+
+
+class MemoryList:
+    """An :class:`ItemList` held in memory."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._md: list[str] = []
+        self._html: list[str] = []
+
+    def add(self, md: str, html: str | None) -> None:
+        self.count += 1
+        self._md.append(md)
+        if html is not None:
+            self._html.append(html)
+
+    def md_chunks(self) -> Iterator[str]:
+        yield "".join(item + "\n" for item in self._md)
+
+    def html_chunks(self) -> Iterator[str]:
+        yield "<ul>\n" + "".join(item + "\n" for item in self._html) + "</ul>"
+
+
+class Spill:
+    """Text appended to an anonymous temporary file (gone when closed, or on a crash),
+    read back later in pieces."""
+
+    def __init__(self, directory: Path) -> None:
+        self._file = io.TextIOWrapper(
+            tempfile.TemporaryFile(dir=directory), encoding="utf-8", newline="\n"
+        )
+        self.write = self._file.write
+
+    def chunks(self) -> Iterator[str]:
+        self._file.seek(0)
+        while piece := self._file.read(_READ_SIZE):
+            yield piece
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class SpillList:
+    """An :class:`ItemList` kept in temporary files under ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.count = 0
+        self._md = Spill(directory)
+        self._html = Spill(directory)
+
+    def add(self, md: str, html: str | None) -> None:
+        self.count += 1
+        self._md.write(md + "\n")
+        if html is not None:
+            self._html.write(html + "\n")
+
+    def md_chunks(self) -> Iterator[str]:
+        return self._md.chunks()
+
+    def html_chunks(self) -> Iterator[str]:
+        yield "<ul>\n"
+        yield from self._html.chunks()
+        yield "</ul>"
+
+    def close(self) -> None:
+        self._md.close()
+        self._html.close()
+
+
+class TranscriptLists:
+    """A transcript's message lists, filled by :meth:`add` with the chat's messages in
+    time order (deleted and opted-out ones are left out here).
+
+    ``html``: also render each item's ``<li>``; ``html_direct`` turns False when one
+    cannot be rendered directly, and the HTML must then be converted from the Markdown.
+    """
+
+    def __init__(
+        self,
+        chat: Chat,
+        *,
+        hide: set[str],
+        opted_out: frozenset[str],
+        network: bool,
+        new_list: Callable[[], ItemList] = MemoryList,
+        html: bool = False,
+    ) -> None:
+        self.opted_out = opted_out
+        self.html_direct = html
+        self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html)
+        self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
+        self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
+        self.others = new_list()
+        self.late = new_list()
+        self.late_count: dict[str, int] = {}  # late answers shown, per question key
+
+    def add(self, m: CapturedMessage) -> None:
+        if m.deleted_at is not None or participant_key(m) in self.opted_out:
+            return
+        kind = m.kind
+        keys = m.question_keys
+        answers = self.answers
+        targets: list[ItemList]
+        if kind is MessageKind.ANSWER and any(k in answers for k in keys):
+            if m.late:
+                for k in set(keys):
+                    self.late_count[k] = self.late_count.get(k, 0) + 1
+                labels = self._labels
+                prefix = "/".join(labels[k] for k in dict.fromkeys(keys) if k in labels)
+                targets = [self.late]
+            else:  # listed under each question it answers, once
+                prefix = ""
+                targets = [answers[k] for k in dict.fromkeys(keys) if k in answers]
+        elif kind is MessageKind.ANSWER or kind is MessageKind.COMMENT:
+            prefix = ""
+            targets = [self.others]
+        elif kind is MessageKind.HOST:
+            prefix = "Host"
+            targets = [self.others]
+        else:  # questions and reposts are not listed
+            return
+        md, html = self._renderer.items(m, prefix)
+        if html is None and self.html_direct:
+            self.html_direct = False
+            self._renderer.html = False  # the HTML will be converted from the Markdown
+        for target in targets:
+            target.add(md, html)

@@ -1,0 +1,257 @@
+"""The building blocks of transcript text: user text escaped for Markdown, safe links,
+redaction of opted-out handles, and the time labels every transcript format shows.
+
+User text (messages, names, handles, the chat's title and intro) is data, never markup:
+``escape_text`` neutralises everything Markdown (Python-Markdown and CommonMark/GFM
+viewers alike) would otherwise interpret, and http(s) URLs become links whose destination
+is percent-encoded down to a safe character set.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime, timedelta, tzinfo
+from urllib.parse import quote, urlsplit
+
+from archive.models import CapturedMessage
+from archive.stats import participant_key
+
+# Python-Markdown's backslash-escapable characters (plus '|' from the tables extension);
+# '<', '>', '&' and '~' are not escapable there, so they become entities instead.
+_BACKSLASH = frozenset("\\`*_{}[]()#+-.!|")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "~": "&#126;"}
+_URL_RE = re.compile(r"https?://[^\s<>\"`\\]+", re.IGNORECASE)
+# Characters that may stay unencoded in an emitted URL: none of them is special inside
+# a link destination, in Python-Markdown or in CommonMark.
+_URL_SAFE = "-._~:/?#@!$&*+,;=%"
+_TRAILING_PUNCT = ".,;:!?'\"*_"
+
+
+def _dropped_chars() -> re.Pattern[str]:
+    """A class of every control, format, private-use and surrogate character, except the
+    tab (it becomes a space) and the zero-width joiners (they keep emoji sequences intact)."""
+    ranges: list[tuple[int, int]] = []
+    start = -1
+    # Planes 3-13 hold no Cc/Cf/Co/Cs characters; skipping them keeps the import fast.
+    for cp in itertools.chain(range(0x30000), range(0xE0000, 0x110000)):
+        drop = chr(cp) not in "\t\u200c\u200d" and unicodedata.category(chr(cp)) in (
+            "Cc",
+            "Cf",
+            "Co",
+            "Cs",
+        )
+        if drop and start < 0:
+            start = cp
+        elif not drop and start >= 0:
+            ranges.append((start, cp - 1))
+            start = -1
+        if cp in (0x2FFFF, 0x10FFFF) and start >= 0:
+            ranges.append((start, cp))
+            start = -1
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+
+
+_DROPPED_RE = _dropped_chars()
+# Backslash escapes and entities, as one translation table (the definition) and as the
+# ordered replacements escape_chars makes: a '\\' before the characters it escapes, '&'
+# before the entities that hold one, '#' before the entity that holds one.
+_ESCAPES = str.maketrans({**{ch: "\\" + ch for ch in _BACKSLASH}, **_ENTITIES})
+_REPLACEMENTS = [(ch, "\\" + ch) for ch in sorted(_BACKSLASH, key=lambda ch: ch != "\\")] + sorted(
+    _ENTITIES.items(), key=lambda item: item[0] != "&"
+)
+
+
+def escape_chars(text: str) -> str:
+    """``text.translate(_ESCAPES)``, faster: str.translate looks every character up in a
+    dict, while a test and a replace per special character are each one C scan, and user
+    text holds few of them."""
+    for char, escaped in _REPLACEMENTS:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
+
+
+def _clean_line(line: str) -> str:
+    """Drop invisible and control characters from one line (Python-Markdown uses \\x02 and
+    \\x03 as its own placeholders; bidi overrides would scramble the reading order)."""
+    return _DROPPED_RE.sub("", line).replace("\t", " ").strip()
+
+
+def _lines(text: str) -> list[str]:
+    """The non-blank, cleaned lines of user text."""
+    return [cleaned for line in text.splitlines() if (cleaned := _clean_line(line))]
+
+
+def _escape_plain(text: str) -> str:
+    escaped = escape_chars(text)
+    # A line of '=' under text would make a setext heading.
+    return "&#61;" + escaped[1:] if escaped.startswith("=") else escaped
+
+
+# A URL that percent-encoding leaves as it is and that is plainly http(s) with a host
+# (most permalinks): safe_url returns it unchanged without the slower general path.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?:/[A-Za-z0-9\-._~/]*)?")
+
+
+def safe_url(url: str) -> str | None:
+    """The URL percent-encoded to a safe character set, or None unless it is http(s)."""
+    if _PLAIN_URL_RE.fullmatch(url):
+        return url
+    return _safe_url_general(url)
+
+
+def _safe_url_general(url: str) -> str | None:
+    encoded = quote(url.strip(), safe=_URL_SAFE)
+    try:
+        parts = urlsplit(encoded)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return encoded
+
+
+def _split_url(candidate: str) -> tuple[str, str]:
+    """Split trailing punctuation (and unbalanced closing brackets) off a found URL."""
+    url = candidate
+    while url:
+        last = url[-1]
+        if last in _TRAILING_PUNCT:
+            url = url[:-1]
+        elif last in ")]}" and url.count(last) > url.count({")": "(", "]": "[", "}": "{"}[last]):
+            url = url[:-1]
+        else:
+            break
+    return url, candidate[len(url) :]
+
+
+def _escape_line(line: str) -> str:
+    """Escape one line of user text, turning its http(s) URLs into safe links."""
+    out = []
+    pos = 0
+    for match in _URL_RE.finditer(line):
+        url, _rest = _split_url(match.group())
+        safe = safe_url(url) if url else None
+        if safe is None:
+            continue
+        out.append(_escape_plain(line[pos : match.start()]))
+        # The link shows the URL as written; only its destination is percent-encoded.
+        out.append(f"[{_escape_plain(url)}]({safe})")
+        pos = match.start() + len(url)
+    out.append(_escape_plain(line[pos:]))
+    return "".join(out)
+
+
+def escape_text(text: str, *, line_sep: str = "  \n") -> str:
+    """Escape user text for Markdown; its lines are joined with ``line_sep``
+    (hard line breaks by default), blank lines dropped."""
+    return line_sep.join(_escape_line(line) for line in _lines(text))
+
+
+def escape_inline(text: str) -> str:
+    """Escape user text for one line (a heading, a table cell): no links, no breaks."""
+    return " ".join(_escape_plain(line) for line in _lines(text))
+
+
+def redact_handles(text: str, handles: Iterable[str]) -> str:
+    """Replace ``@handle`` mentions of opted-out participants in someone else's text."""
+    if "@" not in text:
+        return text
+    pattern = _handles_pattern(frozenset(handles))
+    return text if pattern is None else pattern.sub("@(opted out)", text)
+
+
+@functools.lru_cache(maxsize=64)
+def _handles_pattern(handles: frozenset[str]) -> re.Pattern[str] | None:
+    names = sorted({h.strip().lstrip("@") for h in handles if h.strip().lstrip("@")}, key=len)
+    if not names:
+        return None
+    return re.compile(
+        r"@(?:" + "|".join(re.escape(n) for n in reversed(names)) + r")(?![\w])", re.IGNORECASE
+    )
+
+
+def hidden_handles(messages: Iterable[CapturedMessage], opted_out: frozenset[str]) -> set[str]:
+    """Handles of the opted-out participants among ``messages``."""
+    return {
+        m.author_handle for m in messages if m.author_handle and participant_key(m) in opted_out
+    }
+
+
+def visible(
+    messages: Iterable[CapturedMessage], opted_out: frozenset[str]
+) -> list[CapturedMessage]:
+    """The messages a transcript shows: neither deleted nor from an opted-out participant."""
+    return [m for m in messages if not m.deleted and participant_key(m) not in opted_out]
+
+
+# -- time formatting -------------------------------------------------------------------
+
+
+def utc_offset(moment: datetime) -> str:
+    """``UTC+1``, ``UTC-3``, ``UTC+5:30``, ``UTC+0``."""
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    hours, mins = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{mins:02d}" if mins else "")
+
+
+def zone_label(moment: datetime) -> str:
+    """The zone's abbreviation (``GMT``, ``BST``), or the UTC offset when it has none."""
+    name = moment.tzname() or ""
+    return name if name and name[0] not in "+-" else utc_offset(moment)
+
+
+def day_label(moment: datetime) -> str:
+    return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def time_range(start: datetime, end: datetime, zone: tzinfo) -> str:
+    """``Tue 1 Dec 2026, 20:00–21:00 GMT``, in ``zone``."""
+    s, e = start.astimezone(zone), end.astimezone(zone)
+    if s.date() != e.date():
+        return (
+            f"{day_label(s)}, {s:%H:%M} {zone_label(s)} – {day_label(e)}, {e:%H:%M} {zone_label(e)}"
+        )
+    if zone_label(s) != zone_label(e):  # a daylight-saving change inside the chat
+        return f"{day_label(s)}, {s:%H:%M} {zone_label(s)}–{e:%H:%M} {zone_label(e)}"
+    return f"{day_label(s)}, {s:%H:%M}–{e:%H:%M} {zone_label(s)}"
+
+
+def clock(moment: datetime, zone: tzinfo) -> str:
+    return f"{moment.astimezone(zone):%H:%M}"
+
+
+def duration_label(delta: timedelta) -> str:
+    """``1 h``, ``1 h 30 min``, ``45 min``."""
+    minutes = round(delta.total_seconds() / 60)
+    hours, mins = divmod(minutes, 60)
+    if hours and mins:
+        return f"{hours} h {mins} min"
+    return f"{hours} h" if hours else f"{mins} min"
+
+
+def delay_label(delta: timedelta | None) -> str:
+    """``45 s``, ``2 min 05 s``, or an em dash when there is none."""
+    if delta is None:
+        return "—"
+    seconds = round(delta.total_seconds())
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _plural(n: int, word: str, plural: str = "") -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def message_anchor(platform: str, platform_id: str) -> str:
+    """The fragment naming one message in a transcript: ``m-<platform>-<id>``."""
+    return quote(f"m-{platform}-{platform_id}", safe="-_.")
+
+
+NETWORK_NAMES = {"x": "X", "discord": "Discord", "local": "local", "mastodon": "Mastodon"}
