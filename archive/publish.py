@@ -28,7 +28,7 @@ from archive.transcripts.html import (
     render_html_parts_chunks,
 )
 from archive.transcripts.jsonfmt import AuthorCache, json_chunks, message_entry, render_json
-from archive.transcripts.lists import Spill, SpillList, TranscriptLists
+from archive.transcripts.lists import Block, Spill, SpillList, TranscriptLists
 from archive.transcripts.markdown import (
     markdown_parts,
     network_marks,
@@ -224,10 +224,20 @@ def publish_chat(
             cost_note=cost_note,
             generated_at=generated_at,
         )
-        write_atomic_chunks(paths["md"], render_markdown_chunks(parts()))
-        if lists.html_direct:
+        amp_link = False
+
+        def checked_parts() -> Iterator[str | Block]:
+            # Lines outside the lists (the intro) may hold links too; see has_amp_link.
+            nonlocal amp_link
+            for part in parts():
+                if isinstance(part, str) and has_amp_link(part):
+                    amp_link = True
+                yield part
+
+        write_atomic_chunks(paths["md"], render_markdown_chunks(checked_parts()))
+        if lists.html_direct and not amp_link:
             write_atomic_chunks(paths["html"], render_html_parts_chunks(chat, parts(), title=title))
-        else:  # rare: an item only Python-Markdown can convert; the Markdown file is read
+        else:  # rare: a part only Python-Markdown can convert; the Markdown file is read
             _write_html_from_markdown(chat, paths["md"], paths["html"], title)
         write_atomic_chunks(
             paths["json"],

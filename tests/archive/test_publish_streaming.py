@@ -13,11 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archive.capture import capture
 from archive.models import CapturedMessage, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
 from archive.transcripts.jsonfmt import _message, message_json
 from archive.transcripts.text import _safe_url_general, safe_url
+from benchmarks import bench_chat, bench_context, incoming_messages
 from benchmarks.transcript_bench import GENERATED_AT, build_store
 
 
@@ -125,3 +127,21 @@ def test_markdown_over_the_attachment_limit_is_not_attached(tmp_path: Path) -> N
     finally:
         store.close()
     assert small.attachment is not None and big.attachment is None
+
+
+def test_amp_link_outside_the_lists_is_published_like_the_whole_conversion(
+    tmp_path: Path,
+) -> None:
+    # A link with '&' in the intro: only a whole conversion reproduces Python-Markdown.
+    chat = replace(bench_chat(), intro="Read https://example.org/?a=1&b=2 first, and <b>")
+    store = Store(tmp_path / "chat.db")
+    try:
+        store.add_chat(chat)
+        ctx = bench_context(chat)
+        captured = [capture(m, ctx) for m in incoming_messages(200, chat)]
+        store.save_messages([m for m in captured if m is not None])
+        publish_chat(store, chat, tmp_path / "out", generated_at=GENERATED_AT)
+        rendered = render_chat(store, chat, generated_at=GENERATED_AT)
+    finally:
+        store.close()
+    assert (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8") == rendered.html
