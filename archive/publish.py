@@ -177,43 +177,47 @@ def publish_chat(
     which are then copied into place around the parts that need the statistics. No
     transcript, nor the list of the chat's messages, is ever whole in memory.
     """
-    opted_out = store.opted_out()
-    posted = question_posted_at(store, chat)
-    controls = control_events(store, chat)
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
     out_dir.mkdir(parents=True, exist_ok=True)
     title = f"{chat.title} ({chat.hashtag})"
     with contextlib.ExitStack() as spills:
-        hide = store.opted_out_handles(chat.id)
-        lists = TranscriptLists(
-            chat,
-            hide=hide,
-            opted_out=opted_out,
-            network=network_marks(chat, store.chat_platforms(chat.id)),
-            new_list=lambda: spills.enter_context(contextlib.closing(SpillList(out_dir))),
-            html=True,
-        )
-        json_entries = spills.enter_context(contextlib.closing(Spill(out_dir)))
+        # Every read below sees one state of the archive, even while another process
+        # (an import, a command) writes to it: the lists, the network marks and the
+        # statistics cannot disagree.
+        with store.snapshot():
+            opted_out = store.opted_out()
+            posted = question_posted_at(store, chat)
+            controls = control_events(store, chat)
+            hide = store.opted_out_handles(chat.id)
+            lists = TranscriptLists(
+                chat,
+                hide=hide,
+                opted_out=opted_out,
+                network=network_marks(chat, store.chat_platforms(chat.id)),
+                new_list=lambda: spills.enter_context(contextlib.closing(SpillList(out_dir))),
+                html=True,
+            )
+            json_entries = spills.enter_context(contextlib.closing(Spill(out_dir)))
 
-        def each_message() -> Iterator[CapturedMessage]:
-            # The one read of the chat's messages: the statistics consume it, and every
-            # shown message is rendered into the transcripts' files on the way.
-            first = True
-            authors: AuthorCache = {}
-            for m in store.iter_messages(chat.id):
-                if not m.deleted and participant_key(m) not in opted_out:
-                    lists.add(m)
-                    json_entries.write(message_entry(m, hide, first=first, authors=authors))
-                    first = False
-                yield m
+            def each_message() -> Iterator[CapturedMessage]:
+                # The one read of the chat's messages: the statistics consume it, and every
+                # shown message is rendered into the transcripts' files on the way.
+                first = True
+                authors: AuthorCache = {}
+                for m in store.iter_messages(chat.id):
+                    if not m.deleted and participant_key(m) not in opted_out:
+                        lists.add(m)
+                        json_entries.write(message_entry(m, hide, first=first, authors=authors))
+                        first = False
+                    yield m
 
-        stats = compute_stats(
-            chat,
-            each_message(),
-            opted_out=opted_out,
-            history=store.participation_history(chat),
-            question_posted_at=posted,
-        )
+            stats = compute_stats(
+                chat,
+                each_message(),
+                opted_out=opted_out,
+                history=store.participation_history(chat),
+                question_posted_at=posted,
+            )
         parts = functools.partial(
             markdown_parts,
             chat,

@@ -104,6 +104,19 @@ class Store:
         self.conn.close()
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the archive (a read transaction: in WAL mode it
+        blocks no writer). Inside a write transaction, that transaction is the snapshot."""
+        if self._tx_depth:
+            yield
+            return
+        self.conn.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; nested uses join the outer one."""
         if self._tx_depth:

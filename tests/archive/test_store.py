@@ -248,3 +248,20 @@ def test_stored_times_are_fixed_width_utc_with_microseconds(moment: datetime) ->
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         iso(datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_a_snapshot_keeps_one_state_while_another_process_writes(
+    store: Store, tmp_path: Path
+) -> None:
+    store.add_chat(make_chat())
+    store.save_messages([msg("1")])
+    writer = Store(tmp_path / "archive.db")
+    try:
+        with store.snapshot():
+            before = len(list(store.iter_messages("wedocs-2026-12-01")))
+            writer.save_messages([msg("2")])  # not blocked by the reader
+            during = len(list(store.iter_messages("wedocs-2026-12-01")))
+        after = len(list(store.iter_messages("wedocs-2026-12-01")))
+    finally:
+        writer.close()
+    assert (before, during, after) == (1, 1, 2)
