@@ -12,7 +12,7 @@ import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -158,18 +158,16 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
         raise
 
 
-def publish_chat(
+def write_transcripts(
     store: Store,
     chat: Chat,
-    out_dir: Path,
+    paths: Mapping[str, Path],
     *,
     generated_at: datetime | None = None,
     cost_note: str = "",
-    web_base_url: str = "",
-    attachment_limit: int = ATTACHMENT_LIMIT,
-) -> PublishResult:
-    """Write the chat's transcripts under `out_dir` and record them in the store; the
-    Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes.
+) -> ChatStats:
+    """Write the chat's transcripts in the formats of ``paths`` (``md``, ``html``, ``json``,
+    any of them) to those files; returns the statistics. Nothing is recorded in the store.
 
     The same documents as :func:`render_chat`, but streamed: the chat's messages are read
     once, in time order; the statistics count them while each shown message is rendered
@@ -177,8 +175,14 @@ def publish_chat(
     which are then copied into place around the parts that need the statistics. No
     transcript, nor the list of the chat's messages, is ever whole in memory.
     """
-    paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    unknown = set(paths) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"unknown transcript formats: {', '.join(sorted(unknown))}")
+    # Spills go beside the first output: same file system, and the space is checked where
+    # the transcripts will need it anyway.
+    spill_dir = next(iter(paths.values())).parent
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
     title = f"{chat.title} ({chat.hashtag})"
     with contextlib.ExitStack() as spills:
         # Every read below sees one state of the archive, even while another process
@@ -194,10 +198,14 @@ def publish_chat(
                 hide=hide,
                 opted_out=opted_out,
                 network=network_marks(chat, store.chat_platforms(chat.id)),
-                new_list=lambda: spills.enter_context(contextlib.closing(SpillList(out_dir))),
-                html=True,
+                new_list=lambda: spills.enter_context(contextlib.closing(SpillList(spill_dir))),
+                html="html" in paths,
             )
-            json_entries = spills.enter_context(contextlib.closing(Spill(out_dir)))
+            json_entries = (
+                spills.enter_context(contextlib.closing(Spill(spill_dir)))
+                if "json" in paths
+                else None
+            )
 
             def each_message() -> Iterator[CapturedMessage]:
                 # The one read of the chat's messages: the statistics consume it, and every
@@ -207,8 +215,9 @@ def publish_chat(
                 for m in store.iter_messages(chat.id):
                     if not m.deleted and participant_key(m) not in opted_out:
                         lists.add(m)
-                        json_entries.write(message_entry(m, hide, first=first, authors=authors))
-                        first = False
+                        if json_entries is not None:
+                            json_entries.write(message_entry(m, hide, first=first, authors=authors))
+                            first = False
                     yield m
 
             stats = compute_stats(
@@ -238,11 +247,21 @@ def publish_chat(
                     amp_link = True
                 yield part
 
-        write_atomic_chunks(paths["md"], render_markdown_chunks(checked_parts()))
-        if lists.html_direct and not amp_link:
-            write_atomic_chunks(paths["html"], render_html_parts_chunks(chat, parts(), title=title))
-        else:  # rare: a part only Python-Markdown can convert; the Markdown file is read
-            _write_html_from_markdown(chat, paths["md"], paths["html"], title)
+        md_path = paths.get("md")
+        if md_path is not None or "html" in paths:
+            if md_path is None:  # the HTML alone; its fallback reads the Markdown
+                md_path = spill_dir / f".{chat.id}.{os.getpid()}.md"
+                spills.callback(md_path.unlink, missing_ok=True)
+            write_atomic_chunks(md_path, render_markdown_chunks(checked_parts()))
+        if "html" in paths:
+            assert md_path is not None
+            if lists.html_direct and not amp_link:
+                pages = render_html_parts_chunks(chat, parts(), title=title)
+                write_atomic_chunks(paths["html"], pages)
+            else:  # rare: a part only Python-Markdown can convert; the Markdown file is read
+                _write_html_from_markdown(chat, md_path, paths["html"], title)
+        if json_entries is None:
+            return stats
         write_atomic_chunks(
             paths["json"],
             json_chunks(
@@ -254,6 +273,23 @@ def publish_chat(
                 cost_note=cost_note,
             ),
         )
+    return stats
+
+
+def publish_chat(
+    store: Store,
+    chat: Chat,
+    out_dir: Path,
+    *,
+    generated_at: datetime | None = None,
+    cost_note: str = "",
+    web_base_url: str = "",
+    attachment_limit: int = ATTACHMENT_LIMIT,
+) -> PublishResult:
+    """Write the chat's transcripts under `out_dir` and record them in the store; the
+    Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes."""
+    paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
+    stats = write_transcripts(store, chat, paths, generated_at=generated_at, cost_note=cost_note)
     when = generated_at or chat.grace_end
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)

@@ -376,33 +376,49 @@ def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
 
 @command("transcript")
 def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
-    from archive.publish import render_chat, write_atomic
-    from archive.transcripts.csvfmt import render_csv
+    import shutil
+    import tempfile
+
+    from archive.publish import write_atomic_chunks, write_transcripts
+    from archive.transcripts.csvfmt import csv_chunks
     from bot.platforms.x_cost import stored_cost_note
 
+    # Streamed like a publication (the chat's messages read once, nothing whole in memory),
+    # and only the format asked for is rendered.
+    out = Path(args.out) if args.out else None
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
         if args.format == "csv":
-            text = render_csv(
-                store.messages(chat.id, include_deleted=False),
-                opted_out=store.opted_out(),
-                zone=chat.zone,
-            )
+            with store.snapshot():
+                chunks = csv_chunks(
+                    store.iter_messages(chat.id, include_deleted=False),
+                    hide=store.opted_out_handles(chat.id),
+                    opted_out=store.opted_out(),
+                    zone=chat.zone,
+                )
+                if out is not None:
+                    write_atomic_chunks(out, chunks)
+                else:
+                    sys.stdout.writelines(chunks)
         else:
-            rendered = render_chat(
-                store, chat, cost_note=stored_cost_note(store, chat.id, config.x)
-            )
-            text = {"md": rendered.markdown, "html": rendered.html, "json": rendered.json}[
-                args.format
-            ]
+            # Like a publication, the document says when it was made.
+            options: dict[str, Any] = {
+                "cost_note": stored_cost_note(store, chat.id, config.x),
+                "generated_at": datetime.now(UTC),
+            }
+            if out is not None:
+                write_transcripts(store, chat, {args.format: out}, **options)
+            else:
+                with tempfile.TemporaryDirectory(prefix="tweetchat-transcript-") as tmp:
+                    path = Path(tmp) / f"{chat.id}.{args.format}"
+                    write_transcripts(store, chat, {args.format: path}, **options)
+                    with path.open(encoding="utf-8", newline="") as fh:
+                        shutil.copyfileobj(fh, sys.stdout)
     finally:
         store.close()
-    if args.out:
-        write_atomic(Path(args.out), text)
+    if out is not None:
         print(f"wrote {args.out}")
-    else:
-        sys.stdout.write(text)
     return 0
 
 

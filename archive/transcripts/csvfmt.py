@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -45,13 +45,28 @@ def render_csv(
     """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
     apostrophe."""
-    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     rows = list(messages)
     hide = {m.author_handle for m in rows if m.author_handle and participant_key(m) in opted_out}
+    return "".join(csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone))
+
+
+def csv_chunks(
+    messages: Iterable[CapturedMessage],
+    *,
+    hide: Iterable[str],
+    opted_out: frozenset[str] = frozenset(),
+    zone: tzinfo | str = UTC,
+    rows_per_chunk: int = 1000,
+) -> Iterator[str]:
+    """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
+    to redact in texts (the opted-out participants', as ``Store.opted_out_handles``)."""
+    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
+    hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for m in rows:
+    pending = 0
+    for m in messages:
         if m.deleted or participant_key(m) in opted_out:
             continue
         writer.writerow(
@@ -68,7 +83,13 @@ def render_csv(
                 "yes" if m.late else "",
                 "yes" if m.edited_at is not None else "",
                 m.permalink if m.permalink.startswith(("http://", "https://")) else "",
-                _cell(redact_handles(m.text, hide)),
+                _cell(redact_handles(m.text, hidden)),
             ]
         )
-    return buffer.getvalue()
+        pending += 1
+        if pending == rows_per_chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    yield buffer.getvalue()

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.models import CapturedMessage, Chat, MessageKind, Question, Target
-from archive.stats import compute_stats
+from archive.stats import compute_stats, participant_key
 from archive.transcripts import (
     render_csv,
     render_html,
@@ -30,6 +30,7 @@ from archive.transcripts import (
     render_markdown,
     sanitize_html,
 )
+from archive.transcripts.csvfmt import csv_chunks
 from archive.transcripts.html import ALLOWED_TAGS, markdown_to_html
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -622,3 +623,11 @@ def test_csv_neutralises_spreadsheet_formulas() -> None:
     row = next(csv.DictReader(io.StringIO(render_csv([message], zone=UTC))))
     assert row["text"] == '\'=HYPERLINK("http://e.vil")'
     assert row["author_name"] == "'+Bob"
+
+
+def test_csv_in_pieces_is_the_whole_csv() -> None:
+    hide = {m.author_handle for m in MESSAGES if participant_key(m) in OPTED_OUT}
+    pieces = list(
+        csv_chunks(MESSAGES, hide=hide, opted_out=OPTED_OUT, zone="Europe/London", rows_per_chunk=2)
+    )
+    assert len(pieces) > 2 and "".join(pieces) == csv_of()

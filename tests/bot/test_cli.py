@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bot.helpers import config_file, tweetchat
@@ -72,3 +74,23 @@ def test_transcript_and_stats_commands_on_a_demo_archive(tmp_path: Path) -> None
     assert f"| Answers | {stats['answers']} (" in md  # the summary row agrees with stats --json
     human = tweetchat(["stats", "wedocs"], config).stdout
     assert "participants" in human and "Q6" in human
+    # Each format on its own, to stdout and to a file, is the published document.
+    # (but for when it was generated: the demo's clock said 21:10, this one says now).
+    published = {p.suffix[1:]: p for p in (out_dir / "transcripts").iterdir()}
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    for fmt in ("md", "html", "json"):
+        expected = _undated(published[fmt].read_text(encoding="utf-8"))
+        shown = tweetchat(["transcript", "wedocs", "--format", fmt], config)
+        assert shown.returncode == 0 and _undated(shown.stdout) == expected, fmt
+        assert fmt == "json" or f"({today} " in shown.stdout
+        path = tmp_path / "one" / f"t.{fmt}"
+        written = tweetchat(["transcript", "wedocs", "--format", fmt, "--out", str(path)], config)
+        assert written.stdout == f"wrote {path}\n"
+        assert _undated(path.read_text(encoding="utf-8")) == expected
+        assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+            f"t.{f}" for f in ("md", "html", "json")[: ("md", "html", "json").index(fmt) + 1]
+        )  # no spill or hidden Markdown left behind
+
+
+def _undated(text: str) -> str:
+    return re.sub(r"Generated [^*<\n]*", "Generated (when)", text)
