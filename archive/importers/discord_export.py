@@ -353,7 +353,9 @@ def import_discord_export(
             if found is None:
                 continue
             captured += 1
-            batch.append(replace(found, reactions=_reactions(raw)))
+            reactions = _reactions(raw)
+            # dataclasses.replace costs ~8 µs; most messages have no reactions.
+            batch.append(replace(found, reactions=reactions) if reactions else found)
             raws.append(raw)
             if len(batch) >= BATCH:
                 store.save_messages(batch, raws)
