@@ -76,13 +76,17 @@ class LocalNetwork:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.executescript(_SCHEMA)
-        # One connection serves several threads (asyncio.to_thread): a transaction must not
-        # interleave with another thread's statements ("cannot start a transaction within a
-        # transaction" when two chats post at once).
+        # One connection serves several threads (asyncio.to_thread), so every statement
+        # holds this lock: a transaction must not interleave with another thread's
+        # statements ("cannot start a transaction within a transaction" when two chats post
+        # at once), and CPython's sqlite3 objects are not safe to use from two threads at
+        # once (an unlocked read beside a locked write crashed the live benchmark with a
+        # segmentation fault).
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            self.conn.close()
 
     def post(
         self,
@@ -188,7 +192,8 @@ class LocalNetwork:
             raise
 
     def last_event(self) -> int:
-        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        with self._lock:
+            row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         return int(row[0])
 
     def events_after(self, seq: int, limit: int = 1000) -> list[sqlite3.Row]:
@@ -212,9 +217,14 @@ class LocalNetwork:
             args.append(channel)
         if not include_deleted:
             sql += " AND deleted_at IS NULL"
-        return self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+        with self._lock:
+            return self.conn.execute(sql + " ORDER BY seq", args).fetchall()
 
     def history(self, channel: str, after: datetime, before: datetime) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._history(channel, after, before)
+
+    def _history(self, channel: str, after: datetime, before: datetime) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT * FROM messages WHERE channel = ? AND created_at >= ? AND created_at <= ?"
             " AND deleted_at IS NULL ORDER BY created_at, seq",
@@ -222,6 +232,10 @@ class LocalNetwork:
         ).fetchall()
 
     def find_bot_post(self, channel: str, text: str, after: datetime) -> sqlite3.Row | None:
+        with self._lock:
+            return self._find_bot_post(channel, text, after)
+
+    def _find_bot_post(self, channel: str, text: str, after: datetime) -> sqlite3.Row | None:
         return self.conn.execute(
             "SELECT * FROM messages WHERE channel=? AND is_bot=1 AND text=? AND created_at >= ?"
             " ORDER BY seq LIMIT 1",
@@ -234,9 +248,11 @@ class LocalNetwork:
         for start in range(0, len(numeric), 500):
             chunk = numeric[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT seq FROM messages WHERE seq IN ({marks}) AND deleted_at IS NULL", chunk
-            ).fetchall()
+            with self._lock:
+                rows = self.conn.execute(
+                    f"SELECT seq FROM messages WHERE seq IN ({marks}) AND deleted_at IS NULL",
+                    chunk,
+                ).fetchall()
             found.update(str(r[0]) for r in rows)
         return found
 
