@@ -10,12 +10,13 @@ at once so the change takes effect now.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
+import tempfile
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -520,20 +521,34 @@ class HostCommands:
             await self.events.sync(await self.store.get_chat(chat.id))
 
     async def _transcript(self, interaction: discord.Interaction, chat: Chat) -> None:
-        from archive.publish import render_chat
+        from archive import publish
 
         await interaction.response.defer(thinking=True)
-        rendered = await self.store.call(
-            render_chat, self.store.sync, chat, generated_at=self.platform.clock.now()
-        )
         base = self.config.web.base_url
         link = f"{base.rstrip('/')}/chats/{chat.id}" if base else ""
-        embed = summary_embed(chat, rendered.stats, link)
-        file = discord.File(_bytes_io(rendered.markdown), filename=f"{chat.id}.md")
+        # Only the Markdown, streamed to a file like a publication: a chat of any size is
+        # never whole in memory, and a file Discord would refuse is not sent.
+        with tempfile.TemporaryDirectory(prefix="tweetchat-") as tmp:
+            path = Path(tmp) / f"{chat.id}.md"
+            stats = await self.store.call(
+                publish.write_transcripts,
+                self.store.sync,
+                chat,
+                {"md": path},
+                generated_at=self.platform.clock.now(),
+            )
+            embed = summary_embed(chat, stats, link)
+            size = path.stat().st_size
+            if size <= publish.ATTACHMENT_LIMIT:
+                await interaction.followup.send(
+                    f"Transcript of {chat.title} {chat.hashtag}",
+                    embed=embed,
+                    file=discord.File(path, filename=f"{chat.id}.md"),
+                )
+                return
+        where = f"read it at {link}" if link else f"`tweetchat transcript {chat.id}` writes it"
         await interaction.followup.send(
-            f"Transcript of {chat.title} {chat.hashtag}", embed=embed, file=file
+            f"Transcript of {chat.title} {chat.hashtag}: {size / 2**20:.1f} MiB of Markdown, "
+            f"too big to attach here; {where}.",
+            embed=embed,
         )
-
-
-def _bytes_io(text: str) -> io.BytesIO:
-    return io.BytesIO(text.encode("utf-8"))

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archive.models import ChatStatus, Target
+from archive import publish
+from archive.models import CapturedMessage, ChatStatus, MessageKind, Target
 from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
@@ -303,3 +304,59 @@ async def test_naming_an_unknown_chat_is_answered(running: Running) -> None:
     interaction = fake.invoke_command("tweetchat", "pause", {"chat": "nope"})
     await fake.wait_for_response(interaction)
     assert interaction.ephemeral and "no chat with id 'nope'" in interaction.content
+
+
+# -- transcripts on demand --------------------------------------------------------------------
+
+
+def _answer(chat_id: str, pid: str, text: str, at: datetime) -> CapturedMessage:
+    return CapturedMessage(
+        chat_id=chat_id,
+        platform="discord",
+        platform_id=pid,
+        author_id="77",
+        author_name="Alice",
+        author_handle="alice",
+        text=text,
+        created_at=at,
+        kind=MessageKind.ANSWER,
+        question_keys=("1",),
+    )
+
+
+async def _chat_with_answer(running: Running, text: str) -> str:
+    await submit_form(running.fake, form())
+    (chat_id,) = running.chat_ids()
+    store = Store(running.config.database)  # another connection, as another process would
+    try:
+        chat = store.get_chat(chat_id)
+        store.save_messages([_answer(chat_id, "9001", text, chat.start + timedelta(minutes=11))])
+    finally:
+        store.close()
+    return chat_id
+
+
+async def test_transcript_command_posts_the_markdown_and_a_summary(running: Running) -> None:
+    fake = running.fake
+    chat_id = await _chat_with_answer(running, "A1: patients chair our board #WeDocs")
+    interaction = fake.invoke_command("tweetchat", "transcript", {"chat": chat_id})
+    assert (await fake.wait_for_response(interaction))["type"] == 5  # "thinking..."
+    (followup,) = await fake.wait_for_followups(interaction, within=15)
+    assert followup["content"] == "Transcript of Patients in QI #WeDocs"
+    assert "Participants" in str(followup["embeds"][0])
+    (md,) = [a for a in fake.attachments(fake.channel_id) if a.filename == f"{chat_id}.md"]
+    assert md.data.decode().startswith("# Patients in QI")
+    assert "patients chair our board" in md.data.decode()
+
+
+async def test_a_transcript_too_big_to_attach_is_named_not_sent(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publish, "ATTACHMENT_LIMIT", 100)
+    fake = running.fake
+    chat_id = await _chat_with_answer(running, "A1: a long answer #WeDocs")
+    interaction = fake.invoke_command("tweetchat", "transcript", {"chat": chat_id})
+    (followup,) = await fake.wait_for_followups(interaction, within=15)
+    assert "too big to attach here" in followup["content"]
+    assert f"`tweetchat transcript {chat_id}` writes it" in followup["content"]
+    assert fake.attachments(fake.channel_id) == [] and followup["embeds"]
