@@ -391,17 +391,30 @@ class Store:
         if not rows:
             return 0
         with self.transaction():
-            # Every row at or below the cursor is indexed. Clamp it to MAX(id) first: after
-            # the newest rows were deleted (a chat deleted), SQLite reuses their ids.
-            self.conn.execute(_CLAMP_SEARCH_CURSOR)
-            (indexed,) = self.conn.execute(_SEARCH_CURSOR).fetchone()
+            indexed = self._search_cursor()
             cur = self.conn.executemany(_UPSERT_MESSAGE, rows)
             written = max(cur.rowcount, 0)
-            # New rows get ids above MAX(id), so they are exactly those past the cursor; one
-            # INSERT ... SELECT indexes them far cheaper than a trigger per row (migration 3).
-            self.conn.execute(_INDEX_NEW_MESSAGES, (indexed,))
-            self.conn.execute(_ADVANCE_SEARCH_CURSOR)
+            self._index_past(indexed)
             return written
+
+    def index_new_messages(self) -> int:
+        """Add rows written to ``messages`` other than by :meth:`save_messages` (a bulk
+        load in SQL) to the search index; returns how many. Saves index their own rows."""
+        with self.transaction():
+            return self._index_past(self._search_cursor())
+
+    def _search_cursor(self) -> int:
+        # Every row at or below the cursor is indexed. Clamp it to MAX(id) first: after
+        # the newest rows were deleted (a chat deleted), SQLite reuses their ids.
+        self.conn.execute(_CLAMP_SEARCH_CURSOR)
+        return int(self.conn.execute(_SEARCH_CURSOR).fetchone()[0])
+
+    def _index_past(self, indexed: int) -> int:
+        # New rows get ids above MAX(id), so they are exactly those past the cursor; one
+        # INSERT ... SELECT indexes them far cheaper than a trigger per row (migration 3).
+        cur = self.conn.execute(_INDEX_NEW_MESSAGES, (indexed,))
+        self.conn.execute(_ADVANCE_SEARCH_CURSOR)
+        return max(cur.rowcount, 0)
 
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
         """Mark a message deleted (it leaves every output). Returns whether it was known."""

@@ -157,3 +157,15 @@ def test_search_always_finds_exactly_the_stored_text(tmp_path: Path, steps: list
         _check_index(store)
     finally:
         store.close()
+
+
+def test_rows_written_in_sql_are_searchable_once_indexed(store: Store) -> None:
+    store.save_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)])
+    row = _message_row(msg("c", "2", "bob", "bravo", PAST_START, 2), "{}", "now")
+    with store.transaction():  # a bulk load that bypasses save_messages
+        store.conn.execute(_UPSERT_MESSAGE, row)
+    assert _hits(store, "bravo") == set()
+    assert store.index_new_messages() == 1
+    assert store.index_new_messages() == 0
+    assert _hits(store, "bravo") == {"2"} and _hits(store, "alpha") == {"1"}
+    _check_index(store)
