@@ -218,7 +218,12 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
     from scheduler.series import occurrences
 
     now = _now()
-    plan = load_chat_file(args.file, default_reminders=config.scheduler.reminders, now=now)
+    plan = load_chat_file(
+        args.file,
+        default_reminders=config.scheduler.reminders,
+        now=now,
+        x_post_limit=config.x.max_post_length,
+    )
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
         if plan.series is not None
@@ -266,7 +271,12 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     from scheduler.plan import load_chat_file
     from scheduler.timeline import timeline
 
-    plan = load_chat_file(args.file, default_reminders=config.scheduler.reminders, now=_now())
+    plan = load_chat_file(
+        args.file,
+        default_reminders=config.scheduler.reminders,
+        now=_now(),
+        x_post_limit=config.x.max_post_length,
+    )
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
     for action in timeline(chat, reminders=plan.reminders):

@@ -409,6 +409,7 @@ class HostCommands:
             source=source,
             default_reminders=self.config.scheduler.reminders,
             now=self.platform.clock.now(),
+            x_post_limit=self.config.x.max_post_length,
         )
 
     async def _store_plan(

@@ -37,6 +37,7 @@ from scheduler.durations import (
 )
 from scheduler.series import SeriesSpec, local_start, occurrence_chat, read_series
 from scheduler.timeline import question_post
+from scheduler.x_length import X_POST_LIMIT, weighted_length
 
 T = TypeVar("T")
 
@@ -63,7 +64,6 @@ TARGET_KEYS = ("platform", "channel")
 PLATFORMS = ("local", "discord", "x")
 DEFAULT_INTERVAL = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(minutes=30)
-X_POST_LIMIT = 280
 MAX_QUESTIONS = 99
 _PART_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -113,6 +113,7 @@ def load_chat_file(
     *,
     default_reminders: Sequence[timedelta] = (),
     now: datetime | None = None,
+    x_post_limit: int = X_POST_LIMIT,
 ) -> ChatPlan:
     """Read and validate a chat file. Raises PlanError (only) when it cannot be used."""
     source = str(path)
@@ -135,7 +136,13 @@ def load_chat_file(
         raise fail(f"line {line.group(1)}" if line else "", f"not valid TOML: {e}") from None
     except RecursionError:
         raise fail("", "not valid TOML: nested too deeply") from None
-    return parse_chat_plan(data, source=source, default_reminders=default_reminders, now=now)
+    return parse_chat_plan(
+        data,
+        source=source,
+        default_reminders=default_reminders,
+        now=now,
+        x_post_limit=x_post_limit,
+    )
 
 
 def parse_chat_plan(
@@ -144,12 +151,14 @@ def parse_chat_plan(
     source: str = "<chat>",
     default_reminders: Sequence[timedelta] = (),
     now: datetime | None = None,
+    x_post_limit: int = X_POST_LIMIT,
 ) -> ChatPlan:
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
 
     ``now`` (aware) enables the "start is in the past" check and makes a series' plan chat
     the next one after ``now``. A series without ``start`` is looked up from ``now``, or from
-    the system clock when ``now`` is not given.
+    the system clock when ``now`` is not given. Questions of a chat on X must fit in
+    ``x_post_limit`` as X counts (the config's ``x.max_post_length``).
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -157,7 +166,7 @@ def parse_chat_plan(
         raise PlanError(
             [Problem("", f"expected a table of settings, not {describe(data)}")], source
         )
-    reader = _Reader(data, now)
+    reader = _Reader(data, now, x_post_limit)
     plan = reader.read(default_reminders)
     if reader.problems or plan is None:
         raise PlanError(reader.problems or [Problem("", "the chat file is incomplete")], source)
@@ -167,9 +176,12 @@ def parse_chat_plan(
 class _Reader:
     """Reads one chat file's data, collecting problems instead of stopping at the first."""
 
-    def __init__(self, data: Mapping[str, object], now: datetime | None) -> None:
+    def __init__(
+        self, data: Mapping[str, object], now: datetime | None, x_post_limit: int = X_POST_LIMIT
+    ) -> None:
         self.data = data
         self.now = now
+        self.x_post_limit = x_post_limit
         self.problems: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
@@ -496,12 +508,13 @@ class _Reader:
             letters = _PART_LETTERS if len(texts) > 1 else ""
             for n, text in enumerate(texts):
                 q = Question(i + 1, text, offset, letters[n] if letters else "")
-                size = len(question_post(q, x_hashtag)) if x_hashtag else 0
-                if size > X_POST_LIMIT:
+                size = weighted_length(question_post(q, x_hashtag)) if x_hashtag else 0
+                if size > self.x_post_limit:
                     self.add(
                         f"{where}.parts[{n}]" if letters else f"{where}.text",
-                        f"too long for X: {size} characters with the label and hashtag "
-                        f"(at most {X_POST_LIMIT})",
+                        f"too long for X: {size} characters as X counts them (a link 23, most "
+                        f"non-Latin characters 2) with the label and hashtag; at most "
+                        f"{self.x_post_limit}",
                     )
                     ok = False
                 questions.append(q)

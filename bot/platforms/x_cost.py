@@ -1,4 +1,4 @@
-"""X's pay-per-use arithmetic: the weighted post length and the running cost estimate of a chat.
+"""X's pay-per-use arithmetic: the running cost estimate of a chat.
 
 Pure functions and a small value type; the adapter keeps the counts in the store's state table.
 """
@@ -6,26 +6,11 @@ Pure functions and a small value type; the adapter keeps the counts in the store
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from dataclasses import asdict, dataclass
 
 from archive.store import Store
 from bot.config import XConfig
-
-URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
-URL_WEIGHT = 23  # every link counts as a t.co link, whatever its length
-
-
-def weighted_length(text: str) -> int:
-    """The length X counts against its limit (twitter-text v3: links 23, most non-Latin 2)."""
-    text = unicodedata.normalize("NFC", text)
-    length = URL_WEIGHT * len(URL_RE.findall(text))
-    for ch in URL_RE.sub("", text):
-        cp = ord(ch)
-        light = cp <= 4351 or 8192 <= cp <= 8205 or 8208 <= cp <= 8223 or 8242 <= cp <= 8247
-        length += 1 if light else 2
-    return length
+from scheduler.x_length import URL_RE
 
 
 def has_url(text: str) -> bool:

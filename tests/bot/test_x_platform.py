@@ -17,8 +17,9 @@ from bot.config import XConfig
 from bot.facilitator import Facilitator
 from bot.platforms.local import LocalPlatform
 from bot.platforms.x import XPlatform, XPostError
-from bot.platforms.x_cost import XUsage, cost_line, stored_cost_note, weighted_length
+from bot.platforms.x_cost import XUsage, cost_line, stored_cost_note
 from scheduler.plan import PlanError, parse_chat_plan
+from scheduler.x_length import weighted_length
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.x_server import FakeX

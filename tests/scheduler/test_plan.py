@@ -535,3 +535,39 @@ def test_any_bytes_give_a_plan_or_a_plan_error(
         load_chat_file(path)
     except PlanError as e:
         assert e.problems
+
+
+# -- questions as X counts them ---------------------------------------------------------------
+
+ON_X = {"targets": [{"platform": "x"}]}
+
+
+def test_a_long_link_counts_as_a_short_one_on_x() -> None:
+    # 300 characters, but X counts the link as 23: the question fits.
+    link = "https://example.org/" + "a" * 260
+    question = f"Read {link} first: what would you change?"
+    assert len(question) > 280
+    plan = parse_chat_plan(with_(ON_X | {"questions": [question]}))
+    assert plan.chat.questions[0].text == question
+
+
+def test_non_latin_text_counts_double_on_x() -> None:
+    # 150 characters that fit by len() are 300 as X counts them: refused when scheduled,
+    # not when the question fails to post during the chat.
+    (problem,) = problems_of(with_(ON_X | {"questions": ["患者" * 75]}))
+    assert problem.path == "questions[0].text"
+    assert "too long for X: 312 characters as X counts them" in problem.message
+    assert "at most 280" in problem.message
+
+
+def test_the_configured_limit_is_used() -> None:
+    question = "w" * 400
+    (problem,) = problems_of(with_(ON_X | {"questions": [question]}), x_post_limit=300)
+    assert "at most 300" in problem.message
+    plan = parse_chat_plan(with_(ON_X | {"questions": [question]}), x_post_limit=25_000)
+    assert plan.chat.questions[0].text == question
+
+
+def test_questions_not_posted_on_x_have_no_length_limit() -> None:
+    plan = parse_chat_plan(with_({"questions": ["患者" * 500]}))
+    assert len(plan.chat.questions[0].text) == 1000
