@@ -550,6 +550,14 @@ class Store:
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return default if row is None else str(row["value"])
 
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every non-empty state value whose key starts with ``prefix``."""
+        rows = self.conn.execute(
+            "SELECT key, value FROM state WHERE substr(key, 1, ?) = ? AND value != ''",
+            (len(prefix), prefix),
+        ).fetchall()
+        return {str(r["key"]): str(r["value"]) for r in rows}
+
     def set_state(self, key: str, value: str) -> None:
         with self.transaction():
             self.conn.execute(

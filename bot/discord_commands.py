@@ -496,9 +496,9 @@ class HostCommands:
         except ControlError as exc:
             await self._reply(interaction, str(exc))
             return
+        # Reloading the runner also deletes the chat's Scheduled Event (chats_changed).
         await self._reload()
-        await self._reply(interaction, f"Cancelled {chat.id}: nothing more will be posted.")
-        await self.events.sync(cancelled)
+        await self._reply(interaction, f"Cancelled {cancelled.id}: nothing more will be posted.")
 
     async def _control(
         self, interaction: discord.Interaction, chat: Chat, kind: str, minutes: int = 0
@@ -516,10 +516,8 @@ class HostCommands:
         except (ControlError, StoreError) as exc:
             await self._reply(interaction, str(exc))
             return
-        await self._reload()
+        await self._reload()  # which also moves the chat's Scheduled Event (chats_changed)
         await self._reply(interaction, message)
-        if kind in ("start", "extend", "resume", "end"):
-            await self.events.sync(await self.store.get_chat(chat.id))
 
     async def _transcript(self, interaction: discord.Interaction, chat: Chat) -> None:
         from archive import publish

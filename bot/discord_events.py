@@ -1,7 +1,9 @@
 """Discord Scheduled Events kept in step with chats, so a chat shows under the server's Events.
 
 An event is created when a host schedules a chat with `/tweetchat schedule`, edited when a
-control moves the chat's start or end, and deleted when the chat is cancelled. The event of a
+control moves the chat's start or end, and deleted when the chat is cancelled, whether the
+change came from a Discord command or from elsewhere (the CLI, another process: the runner
+notices every change to the stored chats, and at start-up). The event of a
 chat is remembered in the store's state table (``discord:event:<chat id>`` =
 ``<guild id>:<event id>``). Failures are logged as warnings: an event is a courtesy, never a
 reason for a host command to fail.
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from archive.models import Chat, ChatStatus
-from archive.store import AsyncStore
+from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import PostError
 
 if TYPE_CHECKING:
@@ -89,6 +91,21 @@ class ChatEvents:
             await self.store.set_state(state_key(chat.id), "")
             return None
 
+    async def reconcile(self) -> None:
+        """Sync every chat that has an event (at start-up: chats may have been cancelled or
+        moved while the bot was not running)."""
+        prefix = state_key("")
+        for key in await self.store.states(prefix):
+            chat_id = key.removeprefix(prefix)
+            try:
+                chat = await self.store.get_chat(chat_id)
+            except NotFoundError:  # the chat was deleted; its event is an orphan
+                chat = None
+            if chat is None:
+                await self.store.set_state(key, "")
+                continue
+            await self.sync(chat)
+
     async def sync(self, chat: Chat) -> None:
         """Bring the chat's event in line with the chat: deleted if cancelled, else its times."""
         try:
@@ -102,6 +119,9 @@ class ChatEvents:
                 return
             now = self.platform.clock.now()
             if chat.start - now >= MIN_LEAD:
+                wanted = (event_name(chat), chat.start, chat.end)
+                if (event.name, event.start_time, event.end_time) == wanted:
+                    return  # in step already (the bot reconciles every chat at start-up)
                 await self.platform.call(
                     f"moving the event of {chat.id}",
                     lambda: event.edit(
@@ -109,6 +129,8 @@ class ChatEvents:
                     ),
                 )
             elif chat.end > now:
+                if event.end_time == chat.end and event.status != discord.EventStatus.scheduled:
+                    return
                 # A started event's start cannot move; it goes live and keeps the new end.
                 status = (
                     discord.EventStatus.active

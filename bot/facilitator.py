@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
 from archive.models import Chat, ChatStatus, IncomingMessage, Target
-from archive.store import AsyncStore
+from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import (
     Event,
     MessageDeleted,
@@ -301,6 +301,25 @@ class Facilitator:
         return result
 
     # ---- EventSink ---------------------------------------------------------------------
+
+    async def chats_changed(self, chat_ids: Sequence[str]) -> None:
+        """Chats were scheduled, moved, controlled, ended or cancelled (from any process):
+        platforms that mirror chats (``chats_changed(chats)``, which must not block) follow."""
+        listeners = [
+            hook
+            for platform in self.platforms.values()
+            if callable(hook := getattr(platform, "chats_changed", None))
+        ]
+        if not listeners:
+            return
+        chats = []
+        for chat_id in chat_ids:
+            try:
+                chats.append(await self.store.get_chat(chat_id))
+            except NotFoundError:  # deleted
+                continue
+        for hook in listeners:
+            hook(chats)
 
     def invalidate(self) -> None:
         """Forget cached chats and capture contexts (posts or statuses changed)."""

@@ -79,6 +79,7 @@ class Runner:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._locks: dict[str, asyncio.Lock] = {}
         self._signature: tuple[object, ...] | None = None
+        self._seen: dict[str, tuple[object, ...]] = {}  # chat id -> what reload last saw
         self._refresh_task: asyncio.Task[None] | None = None
         self._started_at = self.clock.now()
         self._closing = False
@@ -125,6 +126,12 @@ class Runner:
         if signature == self._signature and not force:
             return
         self._signature = signature
+        seen: dict[str, tuple[object, ...]] = {
+            c.id: (c.status, c.start, c.end, len(controls[c.id])) for c in chats
+        }
+        changed = [chat_id for chat_id, state in seen.items() if self._seen.get(chat_id) != state]
+        changed += [chat_id for chat_id in self._seen if chat_id not in seen]  # cancelled, ended
+        self._seen = seen
         # Chats changed (perhaps from another process): capture must see them at once.
         invalidate = getattr(self.performer, "invalidate", None)
         if callable(invalidate):
@@ -135,6 +142,14 @@ class Runner:
                 job.remove()
         for chat in chats:
             await self.schedule_chat(chat)
+        # Whoever changed them (a host command, the CLI in another process, the chat's own
+        # clock), platforms that show chats elsewhere follow (Discord's Scheduled Events).
+        chats_changed = getattr(self.performer, "chats_changed", None)
+        if changed and callable(chats_changed):
+            try:
+                await chats_changed(changed)
+            except Exception:
+                logger.exception("telling the platforms about changed chats failed")
 
     async def actions_for(self, chat: Chat) -> list[Action]:
         """The chat's timeline with the host's recorded live controls applied."""

@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, TypeVar, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -49,6 +49,7 @@ from scheduler.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from archive.stats import ChatStats
     from bot.app import App
+    from bot.discord_commands import HostCommands
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ class DiscordPlatform(Platform):
         self._task: asyncio.Task[None] | None = None
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self._backfills: set[asyncio.Task[None]] = set()
+        self._event_syncs: set[asyncio.Task[None]] = set()
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -266,6 +268,22 @@ class DiscordPlatform(Platform):
         self.web_base_url = app.config.web.base_url
         if app.facilitator is not None:
             app.facilitator.notifiers.append(self.notify_hosts)
+
+    def chats_changed(self, chats: Sequence[Chat]) -> None:
+        """Bring the Scheduled Events of these chats in step, in the background (the
+        facilitator calls this whenever chats change, whoever changed them)."""
+        commands = cast("HostCommands | None", self.commands)
+        if commands is None:
+            return
+        for chat in chats:
+            if any(t.platform == self.name for t in chat.targets):
+                self._background(commands.events.sync(chat), name=f"event-{chat.id}")
+
+    def _background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run ``work`` beside the bot; cancelled when the platform stops."""
+        task = asyncio.create_task(work, name=name)
+        self._event_syncs.add(task)
+        task.add_done_callback(self._event_syncs.discard)
 
     # ---- life cycle -----------------------------------------------------------------------
 
@@ -298,11 +316,14 @@ class DiscordPlatform(Platform):
             )
             return
         await self._sync_commands()
+        commands = cast("HostCommands | None", self.commands)
+        if commands is not None:
+            self._background(commands.events.reconcile(), name="events-reconcile")
         await self._backfill("start")
 
     async def stop(self) -> None:
         self._stopping.set()
-        for task in list(self._backfills):
+        for task in [*self._backfills, *self._event_syncs]:
             task.cancel()
         await self.client.close()
         if self._task is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
 from bot.discord_commands import form_plan_data
 from bot.platforms.discord import DiscordPlatform
+from tests.bot.helpers import tweetchat
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction, FakeUser
@@ -360,3 +362,88 @@ async def test_a_transcript_too_big_to_attach_is_named_not_sent(
     assert "too big to attach here" in followup["content"]
     assert f"`tweetchat transcript {chat_id}` writes it" in followup["content"]
     assert fake.attachments(fake.channel_id) == [] and followup["embeds"]
+
+
+# -- scheduled events follow changes made elsewhere --------------------------------------------
+
+
+def _event_start(fake: FakeDiscord) -> datetime | None:
+    events = fake.scheduled_events()
+    return datetime.fromisoformat(events[0]["scheduled_start_time"]) if events else None
+
+
+async def test_a_chat_cancelled_from_the_command_line_loses_its_event(
+    running: Running, tmp_path: Path
+) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    await fake.wait_until(fake.scheduled_events, what="a scheduled event")
+    (chat_id,) = running.chat_ids()
+    cli_config = tmp_path / "cli.toml"
+    cli_config.write_text(f'database = "{running.config.database}"\n', encoding="utf-8")
+    done = await asyncio.to_thread(tweetchat, ["cancel", chat_id], cli_config)
+    assert done.returncode == 0, done.stderr
+    await fake.wait_until(lambda: not fake.scheduled_events(), what="the event deleted", within=10)
+
+
+async def test_a_chat_moved_by_another_process_moves_its_event(running: Running) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    await fake.wait_until(fake.scheduled_events, what="a scheduled event")
+    (chat_id,) = running.chat_ids()
+    other = Store(running.config.database)  # e.g. `tweetchat schedule --replace`
+    try:
+        chat = other.get_chat(chat_id)
+        later = replace(
+            chat, start=chat.start + timedelta(days=1), end=chat.end + timedelta(days=1)
+        )
+        other.add_chat(later, replace_existing=True)
+    finally:
+        other.close()
+    await fake.wait_until(
+        lambda: _event_start(fake) == later.start, what="the event moved", within=10
+    )
+    assert len(fake.scheduled_events()) == 1
+
+
+async def test_a_chat_cancelled_while_the_bot_was_down_loses_its_event_at_start_up(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    config = discord_config(tmp_path, fake_discord)
+    first = await start_app(config, fake_discord)
+    try:
+        await submit_form(fake_discord, form())
+        await fake_discord.wait_until(fake_discord.scheduled_events, what="a scheduled event")
+        (chat_id,) = first.chat_ids()
+    finally:
+        await first.app.stop()
+    store = Store(config.database)
+    try:
+        store.set_status(chat_id, ChatStatus.CANCELLED)
+    finally:
+        store.close()
+    second = await start_app(config, fake_discord)
+    try:
+        await fake_discord.wait_until(
+            lambda: not fake_discord.scheduled_events(), what="the event deleted", within=10
+        )
+    finally:
+        await second.app.stop()
+
+
+async def test_unchanged_events_are_not_edited_at_start_up(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    config = discord_config(tmp_path, fake_discord)
+    first = await start_app(config, fake_discord)
+    try:
+        await submit_form(fake_discord, form())
+        await fake_discord.wait_until(fake_discord.scheduled_events, what="a scheduled event")
+    finally:
+        await first.app.stop()
+    second = await start_app(config, fake_discord)
+    try:
+        await asyncio.sleep(0.5)  # the start-up reconciliation has run (it is immediate)
+        assert fake_discord.requests_to("PATCH /guilds/*/scheduled-events/*") == []
+    finally:
+        await second.app.stop()
