@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.models import CapturedMessage
 from archive.transcripts.text import (
-    _URL_RE,
     NETWORK_NAMES,
     _escape_plain,
     _lines,
-    _split_url,
     escape_chars,
     escape_inline,
+    link_segments,
     message_anchor,
     redact_handles,
     safe_url,
@@ -193,20 +192,14 @@ def _linked_line(line: str, *, html: bool) -> tuple[str, str | None]:
     ``html``, as HTML (None when a link URL holds ``&``)."""
     md: list[str] = []
     ht: list[str] = []
-    pos = 0
-    for match in _URL_RE.finditer(line):
-        url, _rest = _split_url(match.group())
-        safe = safe_url(url) if url else None
-        if safe is None:
-            continue
-        md.append(_escape_plain(line[pos : match.start()]))
-        # The link shows the URL as written; only its destination is percent-encoded.
-        md.append(f"[{_escape_plain(url)}]({safe})")
+    for text, url, safe in link_segments(line):
+        md.append(_escape_plain(text))
         if html:
-            html = "&" not in safe
-            ht.append(html_text(line[pos : match.start()]))
-            ht.append(f'<a href="{safe}"{_REL}>{html_text(url)}</a>')
-        pos = match.start() + len(url)
-    md.append(_escape_plain(line[pos:]))
-    ht.append(html_text(line[pos:]))
+            ht.append(html_text(text))
+        if url:
+            # The link shows the URL as written; only its destination is percent-encoded.
+            md.append(f"[{_escape_plain(url)}]({safe})")
+            if html:
+                html = "&" not in safe
+                ht.append(f'<a href="{safe}"{_REL}>{html_text(url)}</a>')
     return "".join(md), "".join(ht) if html else None

@@ -13,7 +13,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import quote, urlsplit
 
@@ -129,20 +129,29 @@ def _split_url(candidate: str) -> tuple[str, str]:
     return url, candidate[len(url) :]
 
 
-def _escape_line(line: str) -> str:
-    """Escape one line of user text, turning its http(s) URLs into safe links."""
-    out = []
+def link_segments(line: str) -> Iterator[tuple[str, str, str]]:
+    """``line`` as (text, URL as written, safe destination) pieces: each linkable http(s)
+    URL with the text before it, then the rest of the line with an empty URL. A URL whose
+    destination is not safe stays part of the text."""
     pos = 0
     for match in _URL_RE.finditer(line):
         url, _rest = _split_url(match.group())
         safe = safe_url(url) if url else None
         if safe is None:
             continue
-        out.append(_escape_plain(line[pos : match.start()]))
-        # The link shows the URL as written; only its destination is percent-encoded.
-        out.append(f"[{_escape_plain(url)}]({safe})")
+        yield line[pos : match.start()], url, safe
         pos = match.start() + len(url)
-    out.append(_escape_plain(line[pos:]))
+    yield line[pos:], "", ""
+
+
+def _escape_line(line: str) -> str:
+    """Escape one line of user text, turning its http(s) URLs into safe links."""
+    out = []
+    for text, url, safe in link_segments(line):
+        out.append(_escape_plain(text))
+        if url:
+            # The link shows the URL as written; only its destination is percent-encoded.
+            out.append(f"[{_escape_plain(url)}]({safe})")
     return "".join(out)
 
 
