@@ -406,17 +406,23 @@ async def test_a_chat_moved_by_another_process_moves_its_event(running: Running)
     assert len(fake.scheduled_events()) == 1
 
 
+async def _scheduled_by_a_bot_since_stopped(config: Config, fake: FakeDiscord) -> str:
+    """A chat scheduled with /tweetchat schedule (so with an event); the bot then stops."""
+    first = await start_app(config, fake)
+    try:
+        await submit_form(fake, form())
+        await fake.wait_until(fake.scheduled_events, what="a scheduled event")
+        (chat_id,) = first.chat_ids()
+    finally:
+        await first.app.stop()
+    return chat_id
+
+
 async def test_a_chat_cancelled_while_the_bot_was_down_loses_its_event_at_start_up(
     tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
 ) -> None:
     config = discord_config(tmp_path, fake_discord)
-    first = await start_app(config, fake_discord)
-    try:
-        await submit_form(fake_discord, form())
-        await fake_discord.wait_until(fake_discord.scheduled_events, what="a scheduled event")
-        (chat_id,) = first.chat_ids()
-    finally:
-        await first.app.stop()
+    chat_id = await _scheduled_by_a_bot_since_stopped(config, fake_discord)
     store = Store(config.database)
     try:
         store.set_status(chat_id, ChatStatus.CANCELLED)
@@ -435,12 +441,7 @@ async def test_unchanged_events_are_not_edited_at_start_up(
     tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
 ) -> None:
     config = discord_config(tmp_path, fake_discord)
-    first = await start_app(config, fake_discord)
-    try:
-        await submit_form(fake_discord, form())
-        await fake_discord.wait_until(fake_discord.scheduled_events, what="a scheduled event")
-    finally:
-        await first.app.stop()
+    await _scheduled_by_a_bot_since_stopped(config, fake_discord)
     second = await start_app(config, fake_discord)
     try:
         await asyncio.sleep(0.5)  # the start-up reconciliation has run (it is immediate)
