@@ -18,7 +18,6 @@ from archive.transcripts.text import (
     NETWORK_NAMES,
     _escape_plain,
     _lines,
-    escape_chars,
     escape_inline,
     link_segments,
     message_anchor,
@@ -149,8 +148,7 @@ class ItemRenderer:
         out = [f'<li><a id="{anchor}"{_REL}></a>', " · ".join(ht)] if html else []
         for line in lines:
             if "://" not in line:
-                escaped = escape_chars(line)
-                item += "  \n  " + ("&#61;" + escaped[1:] if escaped[0] == "=" else escaped)
+                item += "  \n  " + _escape_plain(line)
                 if html:
                     out.append("<br>\n  ")
                     out.append(html_text(line))
@@ -193,7 +191,7 @@ def _linked_line(line: str, *, html: bool) -> tuple[str, str | None]:
     md: list[str] = []
     ht: list[str] = []
     for text, url, safe in link_segments(line):
-        md.append(_escape_plain(text))
+        md.append(_escape_plain(text, line_start=not md))
         if html:
             ht.append(html_text(text))
         if url:

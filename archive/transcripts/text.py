@@ -22,7 +22,9 @@ from archive.stats import participant_key
 
 # Python-Markdown's backslash-escapable characters (plus '|' from the tables extension);
 # '<', '>', '&' and '~' are not escapable there, so they become entities instead.
-_BACKSLASH = frozenset("\\`*_{}[]()#+-.!|")
+# Escaped wherever they are: each can make code, emphasis, a link, a table cell, HTML or an
+# entity anywhere in a line. '(', ')' and '!' need no escape once '[' and ']' have one.
+_BACKSLASH = frozenset("\\`*{}[]|")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "~": "&#126;"}
 _URL_RE = re.compile(r"https?://[^\s<>\"`\\]+", re.IGNORECASE)
 # Characters that may stay unencoded in an emitted URL: none of them is special inside
@@ -86,10 +88,37 @@ def _lines(text: str) -> list[str]:
     return [cleaned for line in text.splitlines() if (cleaned := _clean_line(line))]
 
 
-def _escape_plain(text: str) -> str:
+# Escaped only where they mean something, so that a transcript read as plain text (a
+# Discord preview, a text editor) stays readable: '_' at the edge of a word (inside one,
+# as in "kofi_carer", it opens no emphasis in Python-Markdown or CommonMark), and at the
+# start of a line '#' (heading), '+' and '-' (list, rule), '=' (setext underline) and the
+# '.' or ')' after digits (ordered list), and a '#' or '!' that ends the text (a heading's
+# closing sequence; an image, before a link). "co-design", "ihi.org" and "#WeDocs" mid-line stay as they are.
+_EDGE_UNDERSCORE_RE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+_LINE_START_ESCAPES = {"#": "\\#", "+": "\\+", "-": "\\-", "=": "&#61;"}
+_ORDERED_RE = re.compile(r"(\d+)([.)])")
+
+
+def _escape_plain(text: str, *, line_start: bool = True) -> str:
+    """Escape user text for Markdown; ``line_start``: the text may begin a line (the
+    safe default), else it follows other text on its line."""
     escaped = escape_chars(text)
-    # A line of '=' under text would make a setext heading.
-    return "&#61;" + escaped[1:] if escaped.startswith("=") else escaped
+    if "_" in escaped:
+        # Escapes only add characters before special ones (never letters or digits), so
+        # an underscore's neighbours here decide as they would in the original text.
+        escaped = _EDGE_UNDERSCORE_RE.sub(r"\\_", escaped)
+    if escaped.endswith(("#", "!")):
+        # A heading's closing sequence: "# We love C#" would lose its last '#'; and a '!'
+        # right before a link made from the URL that follows ("see!https://...") would
+        # turn the link into an image.
+        escaped = escaped[:-1] + "\\" + escaped[-1]
+    if line_start and escaped:
+        first = _LINE_START_ESCAPES.get(escaped[0])
+        if first is not None:
+            return first + escaped[1:]
+        if escaped[0].isdigit() and (ordered := _ORDERED_RE.match(escaped)):
+            return f"{ordered.group(1)}\\{ordered.group(2)}{escaped[ordered.end() :]}"
+    return escaped
 
 
 # A URL that percent-encoding leaves as it is and that is plainly http(s) with a host
@@ -146,9 +175,9 @@ def link_segments(line: str) -> Iterator[tuple[str, str, str]]:
 
 def _escape_line(line: str) -> str:
     """Escape one line of user text, turning its http(s) URLs into safe links."""
-    out = []
+    out: list[str] = []
     for text, url, safe in link_segments(line):
-        out.append(_escape_plain(text))
+        out.append(_escape_plain(text, line_start=not out))
         if url:
             # The link shows the URL as written; only its destination is percent-encoded.
             out.append(f"[{_escape_plain(url)}]({safe})")
@@ -162,8 +191,9 @@ def escape_text(text: str, *, line_sep: str = "  \n") -> str:
 
 
 def escape_inline(text: str) -> str:
-    """Escape user text for one line (a heading, a table cell): no links, no breaks."""
-    return " ".join(_escape_plain(line) for line in _lines(text))
+    """Escape user text for one line, after other text on it (a heading's, a table
+    cell's, a label's): no links, no breaks."""
+    return " ".join(_escape_plain(line, line_start=False) for line in _lines(text))
 
 
 def redact_handles(text: str, handles: Iterable[str]) -> str:

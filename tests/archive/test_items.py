@@ -76,6 +76,10 @@ def _message(text: str, name: str, handle: str, *, permalink: str, edited: bool)
     text="= x\nhttps://e.com/a. then\n\u00a0", name="=", handle="", permalink="", prefix="",
     network=False, edited=False,
 )  # fmt: skip
+@example(
+    text="see!https://e.com/a\n!http://q.org 1. x", name="_a_", handle="b_c", permalink="",
+    prefix="", network=False, edited=False,
+)  # fmt: skip
 def test_direct_li_equals_the_converted_markdown_item(
     text: str,
     name: str,

@@ -64,7 +64,7 @@ def test_a_whole_chat_is_run_captured_and_published(tmp_path: Path) -> None:
     assert "Traceback" not in out
 
     md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
-    assert "We co\\-design with our patient council" in md
+    assert "We co-design with our patient council" in md
     assert "Reply without the hashtag" in md
     assert "the typo, fixed" in md and "teh typo" not in md
     assert "posted by mistake" not in md
