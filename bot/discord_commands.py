@@ -435,20 +435,8 @@ class HostCommands:
             f"{len(c.questions)} questions."
             for c in chats
         ]
+        # (The reload above also creates each chat's Scheduled Event: chats_changed.)
         await self._reply(interaction, "\n".join(lines)[:1900])
-        guild = interaction.guild
-        if guild is not None:
-            for chat in chats:
-                await self.events.create(chat, guild, self._location(chat))
-
-    def _location(self, chat: Chat) -> str:
-        for target in chat.targets:
-            if target.platform == "discord":
-                channel = self.platform.client.get_channel(int(target.channel))
-                name = getattr(channel, "name", "")
-                if name:
-                    return f"#{name} on Discord"
-        return f"{chat.hashtag} on Discord"
 
     async def _reload(self) -> None:
         if self.app.runner is not None:

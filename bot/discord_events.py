@@ -1,9 +1,9 @@
 """Discord Scheduled Events kept in step with chats, so a chat shows under the server's Events.
 
-An event is created when a host schedules a chat with `/tweetchat schedule`, edited when a
-control moves the chat's start or end, and deleted when the chat is cancelled, whether the
-change came from a Discord command or from elsewhere (the CLI, another process: the runner
-notices every change to the stored chats, and at start-up). The event of a
+An event is created when a chat with a Discord target is scheduled, edited when the chat's
+start or end moves, and deleted when the chat is cancelled, whether the change came from a
+Discord command or from elsewhere (the CLI, another process: the runner notices every change
+to the stored chats; and at start-up). The event of a
 chat is remembered in the store's state table (``discord:event:<chat id>`` =
 ``<guild id>:<event id>``). Failures are logged as warnings: an event is a courtesy, never a
 reason for a host command to fail.
@@ -11,6 +11,7 @@ reason for a host command to fail.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -50,6 +51,28 @@ class ChatEvents:
     def __init__(self, platform: DiscordPlatform, store: AsyncStore) -> None:
         self.platform = platform
         self.store = store
+        # One sync of a chat at a time: two at once could both find no event and create two.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def location(self, chat: Chat) -> str:
+        """Where the event says the chat happens: its Discord channel, by name."""
+        for target in chat.targets:
+            if target.platform == "discord":
+                channel = self.platform.client.get_channel(int(target.channel))
+                name = getattr(channel, "name", "")
+                if name:
+                    return f"#{name} on Discord"
+        return f"{chat.hashtag} on Discord"
+
+    def _guild(self, chat: Chat) -> discord.Guild | None:
+        for target in chat.targets:
+            if target.platform == "discord" and target.channel.isdigit():
+                guild = getattr(
+                    self.platform.client.get_channel(int(target.channel)), "guild", None
+                )
+                if isinstance(guild, discord.Guild):
+                    return guild
+        return None
 
     async def create(self, chat: Chat, guild: discord.Guild, location: str) -> None:
         """Create the chat's event in `guild` (nothing when the chat has already started)."""
@@ -107,7 +130,18 @@ class ChatEvents:
             await self.sync(chat)
 
     async def sync(self, chat: Chat) -> None:
-        """Bring the chat's event in line with the chat: deleted if cancelled, else its times."""
+        """Bring the chat's event in line with the chat: created for a scheduled chat that
+        never had one (wherever it was scheduled), deleted if cancelled, else its times."""
+        async with self._locks.setdefault(chat.id, asyncio.Lock()):
+            if await self.store.get_state(state_key(chat.id)) is None:
+                # Never had an event ("" is one deleted, by us or by a host: not recreated).
+                guild = self._guild(chat)
+                if chat.status == ChatStatus.SCHEDULED and guild is not None:
+                    await self.create(chat, guild, self.location(chat))
+                return
+            await self._sync(chat)
+
+    async def _sync(self, chat: Chat) -> None:
         try:
             event = await self._event(chat)
             if event is None:

@@ -323,6 +323,9 @@ class DiscordPlatform(Platform):
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._event_syncs:
+            # Let an event being created record its id, or the next start would not know it.
+            await asyncio.wait(set(self._event_syncs), timeout=5)
         for task in [*self._backfills, *self._event_syncs]:
             task.cancel()
         await self.client.close()

@@ -448,3 +448,55 @@ async def test_unchanged_events_are_not_edited_at_start_up(
         assert fake_discord.requests_to("PATCH /guilds/*/scheduled-events/*") == []
     finally:
         await second.app.stop()
+
+
+async def test_a_chat_scheduled_from_the_command_line_gets_an_event(
+    running: Running, tmp_path: Path
+) -> None:
+    fake = running.fake
+    start = datetime.now(UTC) + timedelta(days=3)
+    chat_path = tmp_path / "cli-chat.toml"
+    chat_path.write_bytes(
+        chat_file(start)
+        + f'[[targets]]\nplatform = "discord"\nchannel = "{fake.channel_id}"\n'.encode()
+    )
+    cli_config = tmp_path / "cli.toml"
+    cli_config.write_text(f'database = "{running.config.database}"\n', encoding="utf-8")
+    done = await asyncio.to_thread(tweetchat, ["schedule", str(chat_path)], cli_config)
+    assert done.returncode == 0, done.stderr
+    (event,) = await fake.wait_until(fake.scheduled_events, what="the event", within=10)
+    assert event["name"] == "Patients in QI #WeDocs"
+    assert datetime.fromisoformat(event["scheduled_start_time"]) == start.replace(microsecond=0)
+    assert event["entity_metadata"]["location"] == "#general on Discord"
+
+
+async def test_an_event_a_host_deleted_is_not_made_again(running: Running) -> None:
+    fake = running.fake
+    await submit_form(fake, form())
+    (event,) = await fake.wait_until(fake.scheduled_events, what="a scheduled event")
+    fake.delete_scheduled_event(fake.guild_id, int(event["id"]))  # a host, in Discord
+    (chat_id,) = running.chat_ids()
+    other = Store(running.config.database)
+    try:
+        chat = other.get_chat(chat_id)
+        other.add_chat(replace(chat, end=chat.end + timedelta(minutes=5)), replace_existing=True)
+    finally:
+        other.close()
+    # The bot looked for the event once the chat changed, and found it gone.
+    await fake.wait_until(
+        lambda: fake.requests_to(f"GET /guilds/*/scheduled-events/{event['id']}"),
+        what="the bot looking for the event",
+        within=10,
+    )
+    # Later changes (here: the chat moved again while another chat is scheduled, whose new
+    # event shows the bot has synced) leave it deleted.
+    other = Store(running.config.database)
+    try:
+        chat = other.get_chat(chat_id)
+        other.add_chat(replace(chat, end=chat.end + timedelta(minutes=5)), replace_existing=True)
+    finally:
+        other.close()
+    await submit_form(fake, form(title="Another chat", start=local_start(timedelta(days=3))))
+    await fake.wait_until(fake.scheduled_events, what="the other chat's event")
+    await asyncio.sleep(0.3)
+    assert [e["name"] for e in fake.scheduled_events()] == ["Another chat #WeDocs"]
