@@ -316,10 +316,13 @@ class DiscordPlatform(Platform):
             )
             return
         await self._sync_commands()
+        self._reconcile_events()
+        await self._backfill("start")
+
+    def _reconcile_events(self) -> None:
         commands = cast("HostCommands | None", self.commands)
         if commands is not None:
             self._background(commands.events.reconcile(), name="events-reconcile")
-        await self._backfill("start")
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -401,8 +404,13 @@ class DiscordPlatform(Platform):
         first = not self._ready.is_set()
         self._ready.set()
         logger.info("discord: connected as %s", user)
-        if not (first and self._starting):
-            await self._backfill("a new session")
+        if first and self._starting:
+            return  # start() registers the commands and reconciles the events
+        if first:  # connected only after start() stopped waiting
+            await self._sync_commands()
+        # Chats may have changed while there was no connection (event syncs failed then).
+        self._reconcile_events()
+        await self._backfill("a new session")
 
     async def on_resumed(self) -> None:
         logger.info("discord: session resumed")

@@ -500,3 +500,34 @@ async def test_an_event_a_host_deleted_is_not_made_again(running: Running) -> No
     await fake.wait_until(fake.scheduled_events, what="the other chat's event")
     await asyncio.sleep(0.3)
     assert [e["name"] for e in fake.scheduled_events()] == ["Another chat #WeDocs"]
+
+
+async def test_a_bot_that_connects_late_registers_its_commands_and_events(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    no_error_logs.allow(r"discord\.client$")  # discord.py logs each failed connect at ERROR
+    config = discord_config(tmp_path, fake_discord)
+    chat_id = await _scheduled_by_a_bot_since_stopped(config, fake_discord)
+    fake_discord.commands.clear()  # as if the commands had never been registered
+    store = Store(config.database)
+    try:
+        store.set_status(chat_id, ChatStatus.CANCELLED)  # while the bot was down
+    finally:
+        store.close()
+    fake_discord.refuse_connections = True
+    late = await start_app(config, fake_discord, ready_timeout=0.2)  # gives up waiting
+    try:
+        assert fake_discord.scheduled_events() and not fake_discord.find_command(
+            "tweetchat", fake_discord.guild_id
+        )
+        fake_discord.refuse_connections = False
+        await fake_discord.wait_until(
+            lambda: fake_discord.find_command("tweetchat", fake_discord.guild_id),
+            what="the commands registered",
+            within=10,
+        )
+        await fake_discord.wait_until(
+            lambda: not fake_discord.scheduled_events(), what="the event deleted", within=10
+        )
+    finally:
+        await late.app.stop()
