@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.models import CapturedMessage, Chat
-from archive.stats import ChatStats, compute_stats, participant_key
+from archive.stats import ChatStats, compute_stats
 from archive.store import Store
 from archive.transcripts.html import (
     has_amp_link,
@@ -35,6 +35,7 @@ from archive.transcripts.markdown import (
     render_markdown,
     render_markdown_chunks,
 )
+from archive.transcripts.text import is_shown
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +136,6 @@ def render_chat(
     return Rendered(chat, stats, md, html, js)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    write_atomic_chunks(path, (text,))
-
-
 def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
     """Write ``chunks`` one after another to a temporary file, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +210,7 @@ def write_transcripts(
                 first = True
                 authors: AuthorCache = {}
                 for m in store.iter_messages(chat.id):
-                    if not m.deleted and participant_key(m) not in opted_out:
+                    if is_shown(m, opted_out):
                         lists.add(m)
                         if json_entries is not None:
                             json_entries.write(message_entry(m, hide, first=first, authors=authors))

@@ -9,8 +9,7 @@ from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
 from archive.models import CapturedMessage
-from archive.stats import participant_key
-from archive.transcripts.text import redact_handles
+from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
 COLUMNS = (
     "created_at_utc",
@@ -46,7 +45,7 @@ def render_csv(
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
     apostrophe."""
     rows = list(messages)
-    hide = {m.author_handle for m in rows if m.author_handle and participant_key(m) in opted_out}
+    hide = hidden_handles(rows, opted_out)
     return "".join(csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone))
 
 
@@ -67,7 +66,7 @@ def csv_chunks(
     writer.writerow(COLUMNS)
     pending = 0
     for m in messages:
-        if m.deleted or participant_key(m) in opted_out:
+        if not is_shown(m, opted_out):
             continue
         writer.writerow(
             [

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.models import CapturedMessage, Chat
-from archive.stats import ChatStats, participant_key, question_times
-from archive.transcripts.text import hidden_handles, redact_handles
+from archive.stats import ChatStats, question_times
+from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
 FORMAT_VERSION = 1
 # The json module's own string encoder (C), as json.dumps(..., ensure_ascii=False) uses it.
@@ -81,7 +81,7 @@ def render_json_chunks(
     if hide is None:
         messages = list(messages) if not isinstance(messages, Sequence) else messages
         hide = hidden_handles(messages, opted_out)
-    shown = (m for m in messages if not m.deleted and participant_key(m) not in opted_out)
+    shown = (m for m in messages if is_shown(m, opted_out))
     authors: AuthorCache = {}
     yield from json_chunks(
         chat,

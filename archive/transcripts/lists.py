@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from archive.models import CapturedMessage, Chat, MessageKind
-from archive.stats import participant_key
 from archive.transcripts.items import ItemRenderer
+from archive.transcripts.text import is_shown
 
 _READ_SIZE = 1 << 20
 
@@ -136,7 +136,8 @@ class TranscriptLists:
         self.late_count: dict[str, int] = {}  # late answers shown, per question key
 
     def add(self, m: CapturedMessage) -> None:
-        if m.deleted_at is not None or participant_key(m) in self.opted_out:
+        """Route ``m`` to its lists, if a transcript shows it at all."""
+        if not is_shown(m, self.opted_out):
             return
         kind = m.kind
         keys = m.question_keys

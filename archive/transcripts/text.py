@@ -221,11 +221,9 @@ def hidden_handles(messages: Iterable[CapturedMessage], opted_out: frozenset[str
     }
 
 
-def visible(
-    messages: Iterable[CapturedMessage], opted_out: frozenset[str]
-) -> list[CapturedMessage]:
-    """The messages a transcript shows: neither deleted nor from an opted-out participant."""
-    return [m for m in messages if not m.deleted and participant_key(m) not in opted_out]
+def is_shown(m: CapturedMessage, opted_out: frozenset[str]) -> bool:
+    """Whether a transcript shows ``m``: neither deleted nor by an opted-out participant."""
+    return m.deleted_at is None and participant_key(m) not in opted_out
 
 
 # -- time formatting -------------------------------------------------------------------
