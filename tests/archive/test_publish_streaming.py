@@ -63,7 +63,9 @@ def test_amp_link_transcript_is_published_like_the_whole_conversion(tmp_path: Pa
         rendered = render_chat(store, chat, generated_at=GENERATED_AT)
     finally:
         store.close()
-    assert (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8") == rendered.html
+    page = (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8")
+    assert page == rendered.html
+    assert 'href="https://example.org/?a=1&amp;b=2"' in page  # the case under test is there
 
 
 def test_chat_on_two_networks_is_published_like_the_in_memory_rendering(tmp_path: Path) -> None:
@@ -144,4 +146,6 @@ def test_amp_link_outside_the_lists_is_published_like_the_whole_conversion(
         rendered = render_chat(store, chat, generated_at=GENERATED_AT)
     finally:
         store.close()
-    assert (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8") == rendered.html
+    page = (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8")
+    assert page == rendered.html
+    assert 'href="https://example.org/?a=1&amp;b=2"' in page  # the case under test is there

@@ -116,5 +116,5 @@ async def test_a_chat_on_discord_and_x_merges_both_networks(
     q1 = md.split("## Q1", 1)[1].split("\n## ", 1)[0]
     discord_line = next(line for line in q1.splitlines() if "Bob on Discord" in line)
     x_line = next(line for line in q1.splitlines() if "Alice on X" in line)
-    assert "Discord" in discord_line.replace("Bob on Discord", "")
-    assert " X " in x_line.replace("Alice on X", "") or "· X" in x_line
+    assert "**Bob on Discord** @bob_discord · Discord · " in discord_line
+    assert "**Alice on X** @alice_x · X · " in x_line
