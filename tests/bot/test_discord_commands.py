@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive import publish
-from archive.models import CapturedMessage, ChatStatus, MessageKind, Target
+from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Target
 from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
@@ -441,13 +441,40 @@ async def test_unchanged_events_are_not_edited_at_start_up(
     tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
 ) -> None:
     config = discord_config(tmp_path, fake_discord)
-    await _scheduled_by_a_bot_since_stopped(config, fake_discord)
+    first = await start_app(config, fake_discord)
+    try:
+        await submit_form(fake_discord, form(title="Kept"))
+        await submit_form(fake_discord, form(title="Moved", start=local_start(timedelta(days=3))))
+        await fake_discord.wait_until(
+            lambda: len(fake_discord.scheduled_events()) == 2, what="two events"
+        )
+    finally:
+        await first.app.stop()
+    ids = {e["name"]: e["id"] for e in fake_discord.scheduled_events()}
+    store = Store(config.database)  # while the bot is down, one chat moves
+    try:
+        (moved,) = [c for c in store.list_chats() if c.title == "Moved"]
+        store.add_chat(replace(moved, end=moved.end + timedelta(hours=1)), replace_existing=True)
+    finally:
+        store.close()
     second = await start_app(config, fake_discord)
     try:
-        await asyncio.sleep(0.5)  # the start-up reconciliation has run (it is immediate)
-        assert fake_discord.requests_to("PATCH /guilds/*/scheduled-events/*") == []
+        # The start-up reconciliation edits the moved chat's event, and only that one.
+        await fake_discord.wait_until(
+            lambda: _event_end(fake_discord, "Moved #WeDocs") == moved.end + timedelta(hours=1),
+            what="the new end",
+        )
+        patches = fake_discord.requests_to("PATCH /guilds/*/scheduled-events/*")
+        assert {r.path.rsplit("/", 1)[1] for r in patches} == {ids["Moved #WeDocs"]}
     finally:
         await second.app.stop()
+
+
+def _event_end(fake: FakeDiscord, name: str) -> datetime | None:
+    for event in fake.scheduled_events():
+        if event["name"] == name:
+            return datetime.fromisoformat(event["scheduled_end_time"])
+    return None
 
 
 async def test_a_chat_scheduled_from_the_command_line_gets_an_event(
@@ -472,34 +499,45 @@ async def test_a_chat_scheduled_from_the_command_line_gets_an_event(
 
 async def test_an_event_a_host_deleted_is_not_made_again(running: Running) -> None:
     fake = running.fake
-    await submit_form(fake, form())
-    (event,) = await fake.wait_until(fake.scheduled_events, what="a scheduled event")
-    fake.delete_scheduled_event(fake.guild_id, int(event["id"]))  # a host, in Discord
-    (chat_id,) = running.chat_ids()
-    other = Store(running.config.database)
-    try:
-        chat = other.get_chat(chat_id)
-        other.add_chat(replace(chat, end=chat.end + timedelta(minutes=5)), replace_existing=True)
-    finally:
-        other.close()
-    # The bot looked for the event once the chat changed, and found it gone.
+    await submit_form(fake, form(title="Kept"))
+    await submit_form(fake, form(title="Deleted", start=local_start(timedelta(days=3))))
+    events = await fake.wait_until(
+        lambda: len(fake.scheduled_events()) == 2 and fake.scheduled_events(), what="two events"
+    )
+    deleted = next(e for e in events if e["name"] == "Deleted #WeDocs")
+    fake.delete_scheduled_event(fake.guild_id, int(deleted["id"]))  # a host, in Discord
+    # The deleted chat changes: the bot looks for its event and finds it gone.
+    _extend_chats(running, ["Deleted"])
     await fake.wait_until(
-        lambda: fake.requests_to(f"GET /guilds/*/scheduled-events/{event['id']}"),
+        lambda: fake.requests_to(f"GET /guilds/*/scheduled-events/{deleted['id']}"),
         what="the bot looking for the event",
         within=10,
     )
-    # Later changes (here: the chat moved again while another chat is scheduled, whose new
-    # event shows the bot has synced) leave it deleted.
-    other = Store(running.config.database)
+    # Both chats change in one write: once the kept chat's event has moved, the sync of
+    # that change has run for the deleted chat too, and made nothing.
+    (kept,) = _extend_chats(running, ["Kept", "Deleted"])[:1]
+    await fake.wait_until(
+        lambda: _event_end(fake, "Kept #WeDocs") == kept.end, what="the kept event moved"
+    )
+    assert [e["name"] for e in fake.scheduled_events()] == ["Kept #WeDocs"]
+
+
+def _extend_chats(running: Running, titles: list[str]) -> list[Chat]:
+    """Move the end of the chats with these titles 5 minutes later, as another process."""
+    store = Store(running.config.database)
     try:
-        chat = other.get_chat(chat_id)
-        other.add_chat(replace(chat, end=chat.end + timedelta(minutes=5)), replace_existing=True)
+        with store.transaction():
+            changed = [
+                replace(c, end=c.end + timedelta(minutes=5))
+                for title in titles
+                for c in store.list_chats()
+                if c.title == title
+            ]
+            for chat in changed:
+                store.add_chat(chat, replace_existing=True)
     finally:
-        other.close()
-    await submit_form(fake, form(title="Another chat", start=local_start(timedelta(days=3))))
-    await fake.wait_until(fake.scheduled_events, what="the other chat's event")
-    await asyncio.sleep(0.3)
-    assert [e["name"] for e in fake.scheduled_events()] == ["Another chat #WeDocs"]
+        store.close()
+    return changed
 
 
 async def test_a_bot_that_connects_late_registers_its_commands_and_events(
