@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 import markdown
 import nh3
@@ -124,19 +125,8 @@ def markdown_to_html(markdown_text: str) -> str:
 def _sections(lines: Iterable[str]) -> Iterator[str]:
     """A transcript's lines cut before each heading that follows a blank line (outside
     code)."""
-    section: list[str] = []
-    fenced = False
-    previous = ""
-    for line in lines:
-        if line.startswith("```"):
-            fenced = not fenced
-        elif not fenced and line.startswith("#") and previous == "" and section:
-            yield "\n".join(section)
-            section = []
-        section.append(line)
-        previous = line
-    if section:
-        yield "\n".join(section)
+    for section in _part_sections(lines):
+        yield "\n".join(cast(list[str], section))
 
 
 def _paragraphs(section: str) -> list[str]:
@@ -267,7 +257,7 @@ def transcript_html_chunks(markdown_text: str, *, list_batch: int = 500) -> Iter
     so converting them one at a time gives the same HTML while Python-Markdown only ever
     holds one section's tree, however long the chat.
     """
-    if _AMP_LINK_RE.search(markdown_text):
+    if has_amp_link(markdown_text):
         # Python-Markdown turns '&' sequences in a link's URL into entities in a way that
         # depends on the rest of the document; only a whole conversion reproduces it.
         yield markdown_to_html(markdown_text)
@@ -304,8 +294,9 @@ def _converted_paragraphs(
 
 
 def _part_sections(parts: Iterable[str | Block]) -> Iterator[list[str | Block]]:
-    """:func:`_sections` of a transcript's parts: a message list is one more line of its
-    section (its items never start a heading or a code fence)."""
+    """A transcript's parts cut before each heading that follows a blank line (outside
+    code); a message list is one more line of its section (its items never start a heading
+    or a code fence)."""
     section: list[str | Block] = []
     fenced = False
     previous: str | Block = ""

@@ -127,13 +127,18 @@ class TranscriptLists:
         html: bool = False,
     ) -> None:
         self.opted_out = opted_out
-        self.html_direct = html
         self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html)
         self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
         self.others = new_list()
         self.late = new_list()
         self.late_count: dict[str, int] = {}  # late answers shown, per question key
+
+    @property
+    def html_direct(self) -> bool:
+        """Whether every item so far has its ``<li>`` (the renderer stops making them once
+        one item cannot have one)."""
+        return self._renderer.html
 
     def add(self, m: CapturedMessage) -> None:
         """Route ``m`` to its lists, if a transcript shows it at all."""
@@ -163,7 +168,6 @@ class TranscriptLists:
             return
         md, html = self._renderer.items(m, prefix)
         if html is None and self.html_direct:
-            self.html_direct = False
             self._renderer.html = False  # the HTML will be converted from the Markdown
         for target in targets:
             target.add(md, html)
