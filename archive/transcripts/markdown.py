@@ -24,28 +24,10 @@ from archive.transcripts.text import (
     escape_inline,
     escape_text,
     hidden_handles,
-    message_anchor,
-    redact_handles,
     time_range,
     utc_offset,
     zone_label,
 )
-
-# Names other modules import from here (they were defined here before text.py).
-__all__ = [
-    "clock",
-    "day_label",
-    "escape_text",
-    "hidden_handles",
-    "markdown_parts",
-    "message_anchor",
-    "network_marks",
-    "redact_handles",
-    "render_markdown",
-    "render_markdown_chunks",
-    "time_range",
-    "zone_label",
-]
 
 _BAR = "█"
 _BAR_WIDTH = 40

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from archive.models import Chat
 from archive.stats import ChatStats
-from archive.transcripts.markdown import clock, zone_label
+from archive.transcripts.text import clock, zone_label
 
 WIDTH = 480
 LABEL_WIDTH = 150

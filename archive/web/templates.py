@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from archive.models import Chat
-from archive.transcripts.markdown import time_range
+from archive.transcripts.text import time_range
 
 STATIC_CSS = (Path(__file__).parent / "static.css").read_text(encoding="utf-8")
 

@@ -22,7 +22,7 @@ from archive.publish import Rendered, render_chat
 from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
-from archive.transcripts.markdown import clock, day_label, message_anchor, time_range, zone_label
+from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
 from archive.web import charts, feeds
 from archive.web.search import MARK_CLOSE, MARK_OPEN, fts_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
