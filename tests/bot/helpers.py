@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_server import FakeDiscord
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,3 +93,22 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.05, what: st
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def until(what: str, check: Callable[[], object], within: float = 30) -> None:
+    """Wait until ``check()`` holds (the state lives in the database, the fakes and other
+    tasks: poll it), at most ``within`` seconds."""
+    for _ in range(int(within / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def bot_posts(fake: FakeDiscord, prefix: str) -> list[dict[str, Any]]:
+    """The bot's messages in the fake's channel that start with ``prefix``."""
+    return [
+        m
+        for m in fake.messages(fake.channel_id)
+        if m["author"]["id"] == str(fake.bot_user.id) and m["content"].startswith(prefix)
+    ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig, XCon
 from bot.platforms.discord import DiscordPlatform
 from bot.platforms.x import XPlatform
 from scheduler.plan import parse_chat_plan
+from tests.bot.helpers import until
 from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -29,14 +28,6 @@ no_error_logs = fake_fixtures.no_error_logs
 fake_discord = fake_fixtures.fake_discord
 
 ALICE_X = {"id": "3001", "username": "alice_x", "name": "Alice on X"}
-
-
-async def until(what: str, check: Callable[[], object], within: float = 25) -> None:
-    for _ in range(int(within / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_a_chat_on_discord_and_x_merges_both_networks(

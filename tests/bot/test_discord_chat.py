@@ -6,8 +6,7 @@ really fires them; the tests wait on the fake and the database, never on fixed s
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from archive.models import ChatStatus
+from tests.bot.helpers import bot_posts, until
 from tests.bot.test_discord_commands import Running, discord_config, invoke_with_file, start_app
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -54,23 +54,6 @@ async def schedule(run: Running, data: bytes) -> str:
     assert "Scheduled" in interaction.content, interaction.content
     (chat_id,) = run.chat_ids()
     return chat_id
-
-
-async def until(what: str, check: Callable[[], object], within: float = 20) -> None:
-    """Wait until `check()` holds; the state lives in the database and other tasks."""
-    for _ in range(int(within / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def bot_posts(fake: FakeDiscord, prefix: str) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in fake.messages(fake.channel_id)
-        if m["author"]["id"] == str(fake.bot_user.id) and m["content"].startswith(prefix)
-    ]
 
 
 def captured(run: Running, message: dict[str, Any]) -> bool:

@@ -8,13 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import pytest
 
-from tests.bot.helpers import chat_file, config_file, env_for, tweetchat
+from tests.bot.helpers import bot_posts, chat_file, config_file, env_for, tweetchat, until
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord
@@ -33,22 +32,6 @@ def start_bot(config: Path, log: IO[str]) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-async def until(what: str, check: Callable[[], object], within: float = 30) -> None:
-    for _ in range(int(within / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def bot_posts(fake: FakeDiscord, prefix: str) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in fake.messages(fake.channel_id)
-        if m["author"]["id"] == str(fake.bot_user.id) and m["content"].startswith(prefix)
-    ]
 
 
 async def test_killed_and_restarted_bot_misses_and_repeats_nothing(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from bot.cli import main as cli_main
 from bot.config import Config, LocalConfig, SchedulerConfig, XConfig
 from bot.platforms.x import XPlatform
 from scheduler.plan import parse_chat_plan
+from tests.bot.helpers import until
 from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -70,15 +70,6 @@ def schedule(config: Config, questions: list[dict[str, str]], *, duration: str, 
     finally:
         store.close()
     return plan.chat.id
-
-
-async def until(what: str, check: Callable[[], object]) -> None:
-    """Wait until `check()` is true (polling the fake or the database), at most 20 s."""
-    for _ in range(400):  # the state lives in other tasks and the fake: poll it
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def host_post(fake: FakeX, prefix: str) -> str:
