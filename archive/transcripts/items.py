@@ -50,22 +50,6 @@ _REL = ' rel="nofollow noopener noreferrer"'
 _PREFIX_RE = re.compile(r"(?:Host|A[0-9a-z/A]+)")
 
 
-def message_item(
-    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
-) -> str:
-    """The Markdown list item of one message (``- `` head, then its lines)."""
-    return ItemRenderer(zone, hide, network=network, html=False).items(m, prefix)[0]
-
-
-def message_items(
-    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
-) -> tuple[str, str | None]:
-    """:func:`message_item` and the sanitised ``<li>`` the HTML transcript shows for it, or
-    None for the ``<li>`` when only Python-Markdown can tell (a link URL holding ``&``, an
-    unusual prefix)."""
-    return ItemRenderer(zone, hide, network=network, html=True).items(m, prefix)
-
-
 class ItemRenderer:
     """Renders the items of one transcript: the chat's settings are held once, and the
     clock label of the last minute seen is reused (messages come in time order)."""

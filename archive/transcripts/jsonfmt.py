@@ -51,45 +51,18 @@ def render_json(
     cost_note: str = "",
 ) -> str:
     """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
+    hide = hidden_handles(messages, opted_out)
+    shown = (m for m in messages if is_shown(m, opted_out))
+    authors: AuthorCache = {}
     return "".join(
-        render_json_chunks(
+        json_chunks(
             chat,
-            messages,
             stats,
-            opted_out=opted_out,
+            (message_entry(m, hide, first=i == 0, authors=authors) for i, m in enumerate(shown)),
             question_posted_at=question_posted_at,
             controls=controls,
             cost_note=cost_note,
         )
-    )
-
-
-def render_json_chunks(
-    chat: Chat,
-    messages: Iterable[CapturedMessage],
-    stats: ChatStats,
-    *,
-    opted_out: frozenset[str] = frozenset(),
-    question_posted_at: Mapping[str, datetime] | None = None,
-    controls: Sequence[tuple[datetime, str]] = (),
-    cost_note: str = "",
-    hide: set[str] | None = None,
-) -> Iterator[str]:
-    """:func:`render_json`'s text in pieces, one per message: the document is never whole
-    in memory (nor is the list of every message's dict). ``messages`` is iterated once
-    when ``hide`` (the opted-out handles among them) is given, twice otherwise."""
-    if hide is None:
-        messages = list(messages) if not isinstance(messages, Sequence) else messages
-        hide = hidden_handles(messages, opted_out)
-    shown = (m for m in messages if is_shown(m, opted_out))
-    authors: AuthorCache = {}
-    yield from json_chunks(
-        chat,
-        stats,
-        (message_entry(m, hide, first=i == 0, authors=authors) for i, m in enumerate(shown)),
-        question_posted_at=question_posted_at,
-        controls=controls,
-        cost_note=cost_note,
     )
 
 
@@ -199,19 +172,3 @@ def _author_json(handle: str, author_id: str, name: str) -> str:
         f'{{\n        "handle": {s(handle)},\n        "id": {s(author_id)},'
         f'\n        "name": {s(name)}\n      }}'
     )
-
-
-def _message(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
-    return {
-        "platform": m.platform,
-        "id": m.platform_id,
-        "author": {"name": m.author_name, "handle": m.author_handle, "id": m.author_id},
-        "text": redact_handles(m.text, hide),
-        "created_at": _iso(m.created_at),
-        "kind": m.kind.value,
-        "questions": list(m.question_keys),
-        "late": m.late,
-        "permalink": m.permalink,
-        "edited": m.edited_at is not None,
-        "edited_at": _iso(m.edited_at),
-    }

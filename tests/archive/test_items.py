@@ -5,7 +5,7 @@ like the transcript expects."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,8 +18,6 @@ from archive.transcripts.items import (
     _HTML_TEXT,
     ItemRenderer,
     html_text,
-    message_item,
-    message_items,
 )
 from archive.transcripts.lists import TranscriptLists
 from archive.transcripts.text import (
@@ -57,6 +55,20 @@ _TEXT = st.lists(
     ),
     max_size=30,
 ).map("".join)
+
+
+def message_item(
+    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
+) -> str:
+    """The Markdown item alone (a renderer that makes no HTML)."""
+    return ItemRenderer(zone, hide, network=network, html=False).items(m, prefix)[0]
+
+
+def message_items(
+    m: CapturedMessage, zone: tzinfo, hide: set[str], prefix: str = "", *, network: bool = False
+) -> tuple[str, str | None]:
+    """The Markdown item and its direct ``<li>`` (None when Python-Markdown must decide)."""
+    return ItemRenderer(zone, hide, network=network, html=True).items(m, prefix)
 
 
 def _message(text: str, name: str, handle: str, *, permalink: str, edited: bool) -> CapturedMessage:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +18,8 @@ from archive.capture import capture
 from archive.models import CapturedMessage, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
-from archive.transcripts.jsonfmt import _message, message_json
-from archive.transcripts.text import _safe_url_general, safe_url
+from archive.transcripts.jsonfmt import message_json
+from archive.transcripts.text import _safe_url_general, redact_handles, safe_url
 from benchmarks import bench_chat, bench_context, incoming_messages
 from benchmarks.transcript_bench import GENERATED_AT, build_store
 
@@ -89,6 +90,27 @@ def test_chat_on_two_networks_is_published_like_the_in_memory_rendering(tmp_path
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
 
 
+def _reference_entry(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
+    """A message's entry in the documented JSON format, as a plain dict."""
+
+    def when(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(UTC).isoformat()
+
+    return {
+        "platform": m.platform,
+        "id": m.platform_id,
+        "author": {"name": m.author_name, "handle": m.author_handle, "id": m.author_id},
+        "text": redact_handles(m.text, hide),
+        "created_at": when(m.created_at),
+        "kind": m.kind.value,
+        "questions": list(m.question_keys),
+        "late": m.late,
+        "permalink": m.permalink,
+        "edited": m.edited_at is not None,
+        "edited_at": when(m.edited_at),
+    }
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     text=_TEXT,
@@ -107,7 +129,7 @@ def test_message_json_equals_json_dumps(
         edited_at=at + timedelta(minutes=1) if edited else None,
     )  # fmt: skip
     hide = {"handle2"}
-    expected = json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)
+    expected = json.dumps(_reference_entry(m, hide), sort_keys=True, indent=2, ensure_ascii=False)
     assert message_json(m, hide) == expected.replace("\n", "\n    ")
 
 
