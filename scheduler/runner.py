@@ -78,7 +78,6 @@ class Runner:
         self.options = options or RunnerOptions()
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._locks: dict[str, asyncio.Lock] = {}
-        self._signature: tuple[object, ...] | None = None
         self._seen: dict[str, tuple[object, ...]] = {}  # chat id -> what reload last saw
         self._refresh_task: asyncio.Task[None] | None = None
         self._started_at = self.clock.now()
@@ -122,13 +121,11 @@ class Runner:
         """Rebuild jobs when the stored chats changed (or always, with `force`)."""
         chats = await self.store.list_chats(ACTIVE)
         controls = {c.id: await self.store.controls(c.id) for c in chats}
-        signature = tuple((c.id, c.status, c.start, c.end, len(controls[c.id])) for c in chats)
-        if signature == self._signature and not force:
-            return
-        self._signature = signature
         seen: dict[str, tuple[object, ...]] = {
             c.id: (c.status, c.start, c.end, len(controls[c.id])) for c in chats
         }
+        if seen == self._seen and not force:
+            return
         changed = [chat_id for chat_id, state in seen.items() if self._seen.get(chat_id) != state]
         changed += [chat_id for chat_id in self._seen if chat_id not in seen]  # cancelled, ended
         self._seen = seen
