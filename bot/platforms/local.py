@@ -191,21 +191,20 @@ class LocalNetwork:
             self.conn.execute("ROLLBACK")
             raise
 
-    def last_event(self) -> int:
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Run one read under the lock (see ``__init__``)."""
         with self._lock:
-            row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
-        return int(row[0])
+            return self.conn.execute(sql, args).fetchall()
+
+    def last_event(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
 
     def events_after(self, seq: int, limit: int = 1000) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._events_after(seq, limit)
-
-    def _events_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
-        return self.conn.execute(
+        return self._query(
             "SELECT e.seq AS event_seq, e.kind, e.at AS event_at, m.* FROM events e"
             " JOIN messages m ON m.seq = e.message_seq WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
             (seq, limit),
-        ).fetchall()
+        )
 
     def messages(
         self, channel: str | None = None, *, include_deleted: bool = False
@@ -217,30 +216,22 @@ class LocalNetwork:
             args.append(channel)
         if not include_deleted:
             sql += " AND deleted_at IS NULL"
-        with self._lock:
-            return self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+        return self._query(sql + " ORDER BY seq", args)
 
     def history(self, channel: str, after: datetime, before: datetime) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._history(channel, after, before)
-
-    def _history(self, channel: str, after: datetime, before: datetime) -> list[sqlite3.Row]:
-        return self.conn.execute(
+        return self._query(
             "SELECT * FROM messages WHERE channel = ? AND created_at >= ? AND created_at <= ?"
             " AND deleted_at IS NULL ORDER BY created_at, seq",
             (channel, _iso(after), _iso(before)),
-        ).fetchall()
+        )
 
     def find_bot_post(self, channel: str, text: str, after: datetime) -> sqlite3.Row | None:
-        with self._lock:
-            return self._find_bot_post(channel, text, after)
-
-    def _find_bot_post(self, channel: str, text: str, after: datetime) -> sqlite3.Row | None:
-        return self.conn.execute(
+        rows = self._query(
             "SELECT * FROM messages WHERE channel=? AND is_bot=1 AND text=? AND created_at >= ?"
             " ORDER BY seq LIMIT 1",
             (channel, text, _iso(after)),
-        ).fetchone()
+        )
+        return rows[0] if rows else None
 
     def existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -248,11 +239,9 @@ class LocalNetwork:
         for start in range(0, len(numeric), 500):
             chunk = numeric[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            with self._lock:
-                rows = self.conn.execute(
-                    f"SELECT seq FROM messages WHERE seq IN ({marks}) AND deleted_at IS NULL",
-                    chunk,
-                ).fetchall()
+            rows = self._query(
+                f"SELECT seq FROM messages WHERE seq IN ({marks}) AND deleted_at IS NULL", chunk
+            )
             found.update(str(r[0]) for r in rows)
         return found
 
