@@ -386,6 +386,7 @@ def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
 
 @command("transcript")
 def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
+    import functools
     import shutil
     import tempfile
 
@@ -412,17 +413,19 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                 else:
                     sys.stdout.writelines(chunks)
         else:
-            # Like a publication, the document says when it was made.
-            options: dict[str, Any] = {
-                "cost_note": stored_cost_note(store, chat.id, config.x),
-                "generated_at": datetime.now(UTC),
-            }
+            write = functools.partial(
+                write_transcripts,
+                store,
+                chat,
+                cost_note=stored_cost_note(store, chat.id, config.x),
+                generated_at=datetime.now(UTC),  # like a publication, it says when it was made
+            )
             if out is not None:
-                write_transcripts(store, chat, {args.format: out}, **options)
+                write({args.format: out})
             else:
                 with tempfile.TemporaryDirectory(prefix="tweetchat-transcript-") as tmp:
                     path = Path(tmp) / f"{chat.id}.{args.format}"
-                    write_transcripts(store, chat, {args.format: path}, **options)
+                    write({args.format: path})
                     with path.open(encoding="utf-8", newline="") as fh:
                         shutil.copyfileobj(fh, sys.stdout)
     finally:
