@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.capture import capture
-from archive.models import CapturedMessage, MessageKind
+from archive.models import CapturedMessage, Chat, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
 from archive.transcripts.jsonfmt import message_json
@@ -51,6 +51,13 @@ def test_published_transcript_has_late_and_other_sections(published: tuple[Store
     assert "\n## Other messages\n" in md and "\n## Late answers\n" in md
 
 
+def _assert_amp_link_page_like_render_chat(store: Store, chat: Chat, out: Path) -> None:
+    publish_chat(store, chat, out, generated_at=GENERATED_AT)
+    page = (out / f"{chat.id}.html").read_text(encoding="utf-8")
+    assert page == render_chat(store, chat, generated_at=GENERATED_AT).html
+    assert 'href="https://example.org/?a=1&amp;b=2"' in page  # the case under test is there
+
+
 def test_amp_link_transcript_is_published_like_the_whole_conversion(tmp_path: Path) -> None:
     build_store(tmp_path / "chat.db", 300)
     store = Store(tmp_path / "chat.db")
@@ -60,13 +67,9 @@ def test_amp_link_transcript_is_published_like_the_whole_conversion(tmp_path: Pa
             m.platform, m.platform_id, "see https://example.org/?a=1&b=2", GENERATED_AT
         )
         chat = store.get_chat("bench-chat")
-        publish_chat(store, chat, tmp_path / "out", generated_at=GENERATED_AT)
-        rendered = render_chat(store, chat, generated_at=GENERATED_AT)
+        _assert_amp_link_page_like_render_chat(store, chat, tmp_path / "out")
     finally:
         store.close()
-    page = (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8")
-    assert page == rendered.html
-    assert 'href="https://example.org/?a=1&amp;b=2"' in page  # the case under test is there
 
 
 def test_chat_on_two_networks_is_published_like_the_in_memory_rendering(tmp_path: Path) -> None:
@@ -164,10 +167,6 @@ def test_amp_link_outside_the_lists_is_published_like_the_whole_conversion(
         ctx = bench_context(chat)
         captured = [capture(m, ctx) for m in incoming_messages(200, chat)]
         store.save_messages([m for m in captured if m is not None])
-        publish_chat(store, chat, tmp_path / "out", generated_at=GENERATED_AT)
-        rendered = render_chat(store, chat, generated_at=GENERATED_AT)
+        _assert_amp_link_page_like_render_chat(store, chat, tmp_path / "out")
     finally:
         store.close()
-    page = (tmp_path / "out" / "bench-chat.html").read_text(encoding="utf-8")
-    assert page == rendered.html
-    assert 'href="https://example.org/?a=1&amp;b=2"' in page  # the case under test is there
