@@ -30,7 +30,7 @@ from benchmarks import HASHTAG, BenchResult, median, percentile
 from bot.app import App
 from bot.config import config_from_dict
 from bot.platforms.base import Event, Platform
-from bot.platforms.local import LocalNetwork, LocalUser
+from bot.platforms.local.adapter import LocalNetwork, LocalUser
 
 NAME = "live"
 RATE = 2000

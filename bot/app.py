@@ -28,17 +28,17 @@ def build_platforms(
     """The adapters the config enables; heavy client libraries are imported only when used."""
     platforms: dict[str, Platform] = {}
     if config.local.enabled:
-        from bot.platforms.local import LocalPlatform
+        from bot.platforms.local.adapter import LocalPlatform
 
         platforms["local"] = LocalPlatform(
             config.local.network, clock=clock, poll_interval=config.local.poll_interval
         )
     if config.discord.enabled:
-        from bot.platforms.discord import DiscordPlatform
+        from bot.platforms.discord.adapter import DiscordPlatform
 
         platforms["discord"] = DiscordPlatform(config.discord, environ=environ, clock=clock)
     if config.x.enabled:
-        from bot.platforms.x import XPlatform
+        from bot.platforms.x.adapter import XPlatform
 
         platforms["x"] = XPlatform(config.x, environ=environ, clock=clock)
     return platforms

@@ -321,7 +321,7 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
     from archive.models import ChatStatus
-    from bot.platforms.x_cost import stored_cost_note
+    from bot.platforms.x.cost import stored_cost_note
     from scheduler.timeline import timeline
 
     store = open_store(config)
@@ -392,7 +392,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
 
     from archive.publish import write_atomic_chunks, write_transcripts
     from archive.transcripts.csvfmt import csv_chunks
-    from bot.platforms.x_cost import stored_cost_note
+    from bot.platforms.x.cost import stored_cost_note
 
     # Streamed like a publication (the chat's messages read once, nothing whole in memory),
     # and only the format asked for is rendered.
@@ -523,7 +523,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 @command("local")
 def cmd_local(args: argparse.Namespace, config: Config) -> int:
-    from bot.platforms.local import LocalNetwork, LocalUser
+    from bot.platforms.local.adapter import LocalNetwork, LocalUser
 
     net = LocalNetwork(config.local.network)
     try:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from archive.models import ChatStatus
 from bot.config import Config
-from bot.platforms.local import LocalNetwork, LocalUser
+from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from scheduler.clock import ScaledClock
 from scheduler.plan import parse_chat_plan
 

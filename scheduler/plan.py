@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from archive.capture import HashtagError, normalise_hashtag
 from archive.models import Chat, Question, Target, chat_id_for
+from bot.platforms.x.length import X_POST_LIMIT, weighted_length
 from scheduler.durations import (
     EXAMPLE_START,
     MAX_DURATION,
@@ -37,7 +38,6 @@ from scheduler.durations import (
 )
 from scheduler.series import SeriesSpec, local_start, occurrence_chat, read_series
 from scheduler.timeline import question_post
-from scheduler.x_length import X_POST_LIMIT, weighted_length
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from archive.models import ChatStatus
 from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig, XConfig
-from bot.platforms.discord import DiscordPlatform
-from bot.platforms.x import XPlatform
+from bot.platforms.discord.adapter import DiscordPlatform
+from bot.platforms.x.adapter import XPlatform
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import until
 from tests.bot.test_x_platform import environ_for

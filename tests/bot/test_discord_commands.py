@@ -18,8 +18,8 @@ from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Targe
 from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
-from bot.discord_commands import form_plan_data
-from bot.platforms.discord import DiscordPlatform
+from bot.platforms.discord.adapter import DiscordPlatform
+from bot.platforms.discord.commands import form_plan_data
 from tests.bot.helpers import tweetchat
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher

@@ -14,7 +14,7 @@ from archive.store import AsyncStore
 from bot.config import ConfigError, DiscordConfig
 from bot.facilitator import Facilitator
 from bot.platforms.base import Event, MessageDeleted, Platform, PostError, ReactionChanged
-from bot.platforms.discord import DiscordPlatform, api_base
+from bot.platforms.discord.adapter import DiscordPlatform, api_base
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord

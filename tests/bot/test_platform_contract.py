@@ -12,15 +12,14 @@ from bot.config import Config
 from bot.platforms.base import Platform
 
 ADAPTERS = sorted(
-    p.stem
-    for p in (Path(__file__).resolve().parents[2] / "bot" / "platforms").glob("*.py")
-    if p.stem not in ("__init__", "base") and not p.stem.startswith(("x_", "_"))
+    p.parent.name
+    for p in (Path(__file__).resolve().parents[2] / "bot" / "platforms").glob("*/adapter.py")
 )
 
 
 @pytest.mark.parametrize("module_name", ADAPTERS)
 def test_adapter_module_defines_a_complete_platform(module_name: str) -> None:
-    module = importlib.import_module(f"bot.platforms.{module_name}")
+    module = importlib.import_module(f"bot.platforms.{module_name}.adapter")
     adapters = [
         obj
         for obj in vars(module).values()
@@ -29,7 +28,7 @@ def test_adapter_module_defines_a_complete_platform(module_name: str) -> None:
         and obj is not Platform
         and obj.__module__ == module.__name__
     ]
-    assert adapters, f"bot/platforms/{module_name}.py defines no Platform subclass"
+    assert adapters, f"bot/platforms/{module_name}/adapter.py defines no Platform subclass"
     for cls in adapters:
         assert not inspect.isabstract(cls), (
             f"{cls.__name__} leaves {cls.__abstractmethods__} abstract"

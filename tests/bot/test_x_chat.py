@@ -15,7 +15,7 @@ from archive.store import Store
 from bot.app import App
 from bot.cli import main as cli_main
 from bot.config import Config, LocalConfig, SchedulerConfig, XConfig
-from bot.platforms.x import XPlatform
+from bot.platforms.x.adapter import XPlatform
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import until
 from tests.bot.test_x_platform import environ_for

@@ -15,11 +15,11 @@ from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.store import AsyncStore
 from bot.config import XConfig
 from bot.facilitator import Facilitator
-from bot.platforms.local import LocalPlatform
-from bot.platforms.x import XPlatform, XPostError
-from bot.platforms.x_cost import XUsage, cost_line, stored_cost_note
+from bot.platforms.local.adapter import LocalPlatform
+from bot.platforms.x.adapter import XPlatform, XPostError
+from bot.platforms.x.cost import XUsage, cost_line, stored_cost_note
+from bot.platforms.x.length import weighted_length
 from scheduler.plan import PlanError, parse_chat_plan
-from scheduler.x_length import weighted_length
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.x_server import FakeX

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.platforms.local import LocalNetwork, LocalUser
+from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
 
 ANA = LocalUser("a", "Ana", "ana")

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.platforms.local import LocalNetwork, LocalUser
+from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from tests.bot.helpers import chat_file, config_file, env_for, start_bot, tweetchat, wait_for
 
 PEOPLE = [LocalUser(f"p{i}", f"Person {i}", f"person{i}") for i in range(6)]

@@ -30,8 +30,9 @@ from archive.models import Chat, ChatStatus
 from archive.store import AsyncStore, iso, parse_iso
 from bot.config import XConfig, secret
 from bot.platforms.base import Platform, PostError, SentPost
-from bot.platforms.x_cost import XUsage, bump_usage, has_url, stored_cost_note
-from bot.platforms.x_search import (
+from bot.platforms.x.cost import XUsage, bump_usage, has_url, stored_cost_note
+from bot.platforms.x.length import weighted_length
+from bot.platforms.x.search import (
     EXPANSIONS,
     TWEET_FIELDS,
     USER_FIELDS,
@@ -44,7 +45,6 @@ from bot.platforms.x_search import (
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.timeline import has_hashtag
-from scheduler.x_length import weighted_length
 
 logger = logging.getLogger(__name__)
 

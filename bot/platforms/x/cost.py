@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from archive.store import Store
 from bot.config import XConfig
-from scheduler.x_length import URL_RE
+from bot.platforms.x.length import URL_RE
 
 
 def has_url(text: str) -> bool:

@@ -23,7 +23,7 @@ from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import PostError
 
 if TYPE_CHECKING:
-    from bot.platforms.discord import DiscordPlatform
+    from bot.platforms.discord.adapter import DiscordPlatform
 
 logger = logging.getLogger(__name__)
 

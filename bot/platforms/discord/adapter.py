@@ -49,7 +49,7 @@ from scheduler.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from archive.stats import ChatStats
     from bot.app import App
-    from bot.discord_commands import HostCommands
+    from bot.platforms.discord.commands import HostCommands
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,9 @@ class DiscordPlatform(Platform):
         self.store: AsyncStore | None = None
         self.app: App | None = None
         self.web_base_url = ""
-        self.commands: object | None = None  # bot.discord_commands.HostCommands, once installed
+        self.commands: object | None = (
+            None  # bot.platforms.discord.commands.HostCommands, once installed
+        )
         self._token = ""
         self._logged_in = False
         self._ready = asyncio.Event()
@@ -291,7 +293,7 @@ class DiscordPlatform(Platform):
         self._token = secret(self.config.token_env, self.environ)
         self._point_at_configured_urls()
         if self.app is not None:
-            from bot.discord_commands import HostCommands
+            from bot.platforms.discord.commands import HostCommands
 
             self.commands = HostCommands(self, self.app).install(self.client.tree)
         self._stopping.clear()

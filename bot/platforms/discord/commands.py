@@ -24,8 +24,8 @@ from discord import app_commands
 
 from archive.models import Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
-from bot.discord_events import ChatEvents
-from bot.platforms.discord import summary_embed
+from bot.platforms.discord.adapter import summary_embed
+from bot.platforms.discord.scheduled_events import ChatEvents
 from scheduler.controls import ControlError, apply_control
 from scheduler.durations import duration_from
 from scheduler.plan import ChatPlan, PlanError, Problem, parse_chat_plan
@@ -33,7 +33,7 @@ from scheduler.series import occurrences
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.platforms.discord import DiscordPlatform
+    from bot.platforms.discord.adapter import DiscordPlatform
 
 logger = logging.getLogger(__name__)
 
