@@ -11,37 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from archive.models import Chat
-from archive.publish import publish_chat
+from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
 from bot.config import Config
 from bot.facilitator import Facilitator
-from bot.platforms.base import Platform
+from bot.platforms.base import Platform, PlatformServices
+from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import Clock, SystemClock
 from scheduler.runner import Runner, RunnerOptions
 
 logger = logging.getLogger(__name__)
-
-
-def build_platforms(
-    config: Config, clock: Clock, environ: Mapping[str, str]
-) -> dict[str, Platform]:
-    """The adapters the config enables; heavy client libraries are imported only when used."""
-    platforms: dict[str, Platform] = {}
-    if config.local.enabled:
-        from bot.platforms.local.adapter import LocalPlatform
-
-        platforms["local"] = LocalPlatform(
-            config.local.network, clock=clock, poll_interval=config.local.poll_interval
-        )
-    if config.discord.enabled:
-        from bot.platforms.discord.adapter import DiscordPlatform
-
-        platforms["discord"] = DiscordPlatform(config.discord, environ=environ, clock=clock)
-    if config.x.enabled:
-        from bot.platforms.x.adapter import XPlatform
-
-        platforms["x"] = XPlatform(config.x, environ=environ, clock=clock)
-    return platforms
 
 
 class App:
@@ -66,7 +45,7 @@ class App:
         self.extra_services: list[object] = []
         self.web_runner: Any = None  # aiohttp AppRunner of the web archive, when enabled
 
-    async def _publish(self, chat: Chat) -> dict[str, object]:
+    async def _publish(self, chat: Chat) -> PublishResult:
         assert self.store is not None
         generated: datetime = self.clock.now()
         result = await self.store.call(
@@ -78,7 +57,7 @@ class App:
             cost_note=await self._cost_note(chat),
             web_base_url=self.config.web.base_url,
         )
-        return result.as_dict()
+        return result
 
     async def _republish(self, chat: Chat) -> None:
         """Regenerate a published chat's transcripts (deletions found later), without announcing."""
@@ -86,10 +65,31 @@ class App:
         await self.facilitator.publish(chat, announce=False)
 
     async def _cost_note(self, chat: Chat) -> str:
-        note_for = getattr(self.platforms.get("x"), "cost_note", None)
-        if note_for is None:
-            return ""
-        return str(await note_for(chat.id))
+        """What the chat cost on its networks (one line each; '' where posting is free)."""
+        names = dict.fromkeys(t.platform for t in chat.targets)
+        notes = [await self.platforms[n].cost_note(chat) for n in names if n in self.platforms]
+        return " ".join(note for note in notes if note)
+
+    async def _refresh(self) -> None:
+        """Chats changed in the store (a host command): reschedule and recapture at once."""
+        if self.runner is not None:
+            await self.runner.reload(force=True)
+        if self.facilitator is not None:
+            self.facilitator.invalidate()
+
+    def services(self) -> PlatformServices:
+        """What every adapter gets from the running bot (before it starts)."""
+        assert self.store is not None
+        return PlatformServices(
+            store=self.store,
+            clock=self.clock,
+            republish=self._republish,
+            refresh=self._refresh,
+            post_limits=post_limits(self.config),
+            default_timezone=self.config.timezone,
+            default_reminders=tuple(self.config.scheduler.reminders),
+            web_base_url=self.config.web.base_url,
+        )
 
     async def start(self) -> None:
         self.store = await asyncio.to_thread(AsyncStore, self.config.database)
@@ -108,16 +108,9 @@ class App:
             clock=self.clock,
             options=RunnerOptions(reminders=tuple(sched.reminders), missed=sched.missed_questions),
         )
+        services = self.services()
         for platform in self.platforms.values():
-            platform_store = getattr(platform, "use_store", None)
-            if platform_store is not None:
-                platform_store(self.store)
-            use_republisher = getattr(platform, "use_republisher", None)
-            if use_republisher is not None:
-                use_republisher(self._republish)
-            use_app = getattr(platform, "use_app", None)
-            if use_app is not None:  # host commands steer the store and the runner
-                use_app(self)
+            platform.use_services(services)
             await platform.start()
             logger.info("platform %s connected", platform.name)
         await self.runner.start()

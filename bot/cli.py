@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Config, load_config, resolve_config_path
+from bot.reports import format_stats, local_time
 
 if TYPE_CHECKING:
-    from archive.models import Chat
     from archive.store import Store
 
 logger = logging.getLogger("tweetchat")
@@ -200,10 +200,6 @@ def open_store(config: Config) -> Store:
     return Store(config.database)
 
 
-def local_time(chat: Chat, at: datetime) -> str:
-    return at.astimezone(chat.zone).strftime("%a %d %b %Y %H:%M %Z")
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -214,6 +210,7 @@ def _now() -> datetime:
 @command("schedule")
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
     from archive.store import DuplicateChatError, StoreError
+    from bot.platforms.registry import post_limits
     from scheduler.plan import load_chat_file
     from scheduler.series import occurrences
 
@@ -222,7 +219,7 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
         args.file,
         default_reminders=config.scheduler.reminders,
         now=now,
-        x_post_limit=config.x.max_post_length,
+        post_limits=post_limits(config),
     )
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
@@ -268,6 +265,7 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
 
 @command("check")
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    from bot.platforms.registry import post_limits
     from scheduler.plan import load_chat_file
     from scheduler.timeline import timeline
 
@@ -275,7 +273,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
         args.file,
         default_reminders=config.scheduler.reminders,
         now=_now(),
-        x_post_limit=config.x.max_post_length,
+        post_limits=post_limits(config),
     )
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
@@ -452,23 +450,6 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
         return 0
     print(format_stats(chat, stats))
     return 0
-
-
-def format_stats(chat: Chat, stats: Any) -> str:
-    """A one-screen summary of a chat's statistics."""
-    lines = [
-        f"{chat.title} {chat.hashtag} — {local_time(chat, chat.start)}",
-        f"  participants {stats.participants}  messages {stats.messages}  answers {stats.answers}"
-        f"  late {stats.late_answers}  first-timers {stats.first_time}  returning {stats.returning}",
-        f"  edits {stats.edits}  deletions {stats.deletions}  hosts' share {stats.hosts_share:.0%}",
-    ]
-    for q in chat.questions:
-        n = stats.answers_per_question.get(q.key, 0)
-        lines.append(f"  {q.label:<4} {n:>4} answers  {q.text[:60]}")
-    if stats.top_contributors:
-        top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
-        lines.append(f"  top contributors: {top}")
-    return "\n".join(lines)
 
 
 @command("run")

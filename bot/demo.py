@@ -376,7 +376,7 @@ def _next_evening(now: datetime) -> datetime:
 
 def run_demo(args: argparse.Namespace, config: Config) -> int:
     from bot.app import App
-    from bot.cli import format_stats
+    from bot.reports import format_stats
 
     out = Path(args.out) if args.out else config.demo.output_dir
     speed = args.speed or config.demo.speed

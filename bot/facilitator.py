@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
 from archive.models import Chat, ChatStatus, IncomingMessage, Target
+from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import (
     Event,
@@ -41,7 +42,7 @@ EARLY_CAPTURE = timedelta(minutes=15)  # people say hello before the start
 
 _OPTOUT_RE = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
 
-Publisher = Callable[[Chat], Awaitable[dict[str, object]]]
+Publisher = Callable[[Chat], Awaitable[PublishResult]]
 Notifier = Callable[[Chat, str], Awaitable[None]]
 
 
@@ -49,17 +50,6 @@ Notifier = Callable[[Chat, str], Awaitable[None]]
 class _ChatCache:
     chat: Chat
     ctx: CaptureContext
-
-
-async def _send_action(
-    platform: Platform, chat: Chat, action_key: str, target: Target, text: str
-) -> SentPost:
-    """Post one action; adapters with `post_action` decide where (Discord: the chat's thread)."""
-    post_action = getattr(platform, "post_action", None)
-    if post_action is not None:
-        sent: SentPost = await post_action(chat, action_key, target.channel, text)
-        return sent
-    return await platform.send(target.channel, text)
 
 
 class Facilitator:
@@ -82,6 +72,7 @@ class Facilitator:
         self._open: list[_ChatCache] | None = None
         self._open_loaded_at: datetime | None = None
         self._cache_lock = asyncio.Lock()
+        # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
         for platform in platforms.values():
             platform.attach(self)
@@ -149,7 +140,7 @@ class Facilitator:
             if not existing or existing[0].status != "intent":
                 return None  # already sent, failed for good, or skipped
             # A previous run recorded the intent and died: did the post go out?
-            if platform is not None and platform.can_find_posts:
+            if platform is not None and platform.capabilities.find_posts:
                 # Look for the text recorded with the intent: this attempt's text may differ
                 # (a caught-up question carries a "posted late" note).
                 found = await platform.find_post(
@@ -199,7 +190,7 @@ class Facilitator:
             return None
         try:
             sent = await retry(
-                lambda: _send_action(platform, chat, action_key, target, text),
+                lambda: platform.post_action(chat, action_key, target.channel, text),
                 what=f"posting {action_key} of {chat.id} on {target.platform}",
                 attempts=self.post_attempts,
                 base=self.post_backoff,
@@ -231,13 +222,16 @@ class Facilitator:
         return sent
 
     async def _notify(self, chat: Chat, text: str) -> None:
-        for notify in self.notifiers:
+        """Tell the hosts: every platform's `notify_hosts` (Discord alerts its hosts even
+        for a chat that runs elsewhere), then any extra listeners."""
+        listeners = [p.notify_hosts for p in self.platforms.values()] + self.notifiers
+        for notify in listeners:
             try:
                 await notify(chat, text)
             except Exception:
                 logger.exception("notifying the host failed")
 
-    async def publish(self, chat: Chat, *, announce: bool = True) -> dict[str, object]:
+    async def publish(self, chat: Chat, *, announce: bool = True) -> PublishResult:
         """Write the transcripts, mark the chat published, announce it on its platforms.
 
         Deletions are re-checked first on every platform that can tell, so a message deleted
@@ -256,8 +250,7 @@ class Facilitator:
         result = await self.publisher(chat)
         await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
         self.invalidate()
-        announcement = str(result.get("announcement", "")) if announce else ""
-        attachment = result.get("attachment")
+        announcement = result.announcement if announce else ""
         if announcement:
             for target in chat.targets:
                 platform = self.platforms.get(target.platform)
@@ -270,15 +263,8 @@ class Facilitator:
                     is None
                 ):
                     continue
-                announce_on = getattr(platform, "announce", None)
                 try:
-                    if announce_on is not None:  # a richer announcement (Discord: an embed)
-                        sent = await announce_on(chat, target.channel, result)
-                    elif isinstance(attachment, tuple):
-                        name, data = attachment
-                        sent = await platform.send_file(target.channel, announcement, name, data)
-                    else:
-                        sent = await platform.send(target.channel, announcement)
+                    sent = await platform.announce(chat, target.channel, result)
                 except Exception as exc:
                     await self.store.mark_failed(
                         chat.id, "announce", target.platform, target.channel, str(exc)
@@ -304,22 +290,15 @@ class Facilitator:
 
     async def chats_changed(self, chat_ids: Sequence[str]) -> None:
         """Chats were scheduled, moved, controlled, ended or cancelled (from any process):
-        platforms that mirror chats (``chats_changed(chats)``, which must not block) follow."""
-        listeners = [
-            hook
-            for platform in self.platforms.values()
-            if callable(hook := getattr(platform, "chats_changed", None))
-        ]
-        if not listeners:
-            return
+        platforms that mirror chats (`Platform.chats_changed`, which must not block) follow."""
         chats = []
         for chat_id in chat_ids:
             try:
                 chats.append(await self.store.get_chat(chat_id))
             except NotFoundError:  # deleted
                 continue
-        for hook in listeners:
-            hook(chats)
+        for platform in self.platforms.values():
+            platform.chats_changed(chats)
 
     def invalidate(self) -> None:
         """Forget cached chats and capture contexts (posts or statuses changed)."""

@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from archive.capture import HashtagError, normalise_hashtag
 from archive.models import Chat, Question, Target, chat_id_for
-from bot.platforms.x.length import X_POST_LIMIT, weighted_length
 from scheduler.durations import (
     EXAMPLE_START,
     MAX_DURATION,
@@ -36,6 +35,7 @@ from scheduler.durations import (
     quote,
     zone_from,
 )
+from scheduler.limits import PostLimit
 from scheduler.series import SeriesSpec, local_start, occurrence_chat, read_series
 from scheduler.timeline import question_post
 
@@ -113,7 +113,7 @@ def load_chat_file(
     *,
     default_reminders: Sequence[timedelta] = (),
     now: datetime | None = None,
-    x_post_limit: int = X_POST_LIMIT,
+    post_limits: Mapping[str, PostLimit] | None = None,
 ) -> ChatPlan:
     """Read and validate a chat file. Raises PlanError (only) when it cannot be used."""
     source = str(path)
@@ -141,7 +141,7 @@ def load_chat_file(
         source=source,
         default_reminders=default_reminders,
         now=now,
-        x_post_limit=x_post_limit,
+        post_limits=post_limits,
     )
 
 
@@ -151,14 +151,15 @@ def parse_chat_plan(
     source: str = "<chat>",
     default_reminders: Sequence[timedelta] = (),
     now: datetime | None = None,
-    x_post_limit: int = X_POST_LIMIT,
+    post_limits: Mapping[str, PostLimit] | None = None,
 ) -> ChatPlan:
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
 
     ``now`` (aware) enables the "start is in the past" check and makes a series' plan chat
     the next one after ``now``. A series without ``start`` is looked up from ``now``, or from
-    the system clock when ``now`` is not given. Questions of a chat on X must fit in
-    ``x_post_limit`` as X counts (the config's ``x.max_post_length``).
+    the system clock when ``now`` is not given. ``post_limits`` maps a platform name to its
+    `PostLimit` (``bot.platforms.registry.post_limits``): every question post must fit the
+    limit of each of the chat's networks, counted as that network counts.
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -166,7 +167,7 @@ def parse_chat_plan(
         raise PlanError(
             [Problem("", f"expected a table of settings, not {describe(data)}")], source
         )
-    reader = _Reader(data, now, x_post_limit)
+    reader = _Reader(data, now, post_limits or {})
     plan = reader.read(default_reminders)
     if reader.problems or plan is None:
         raise PlanError(reader.problems or [Problem("", "the chat file is incomplete")], source)
@@ -177,11 +178,14 @@ class _Reader:
     """Reads one chat file's data, collecting problems instead of stopping at the first."""
 
     def __init__(
-        self, data: Mapping[str, object], now: datetime | None, x_post_limit: int = X_POST_LIMIT
+        self,
+        data: Mapping[str, object],
+        now: datetime | None,
+        post_limits: Mapping[str, PostLimit],
     ) -> None:
         self.data = data
         self.now = now
-        self.x_post_limit = x_post_limit
+        self.post_limits = post_limits
         self.problems: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
@@ -207,10 +211,11 @@ class _Reader:
         targets = self.targets()
         start = self.value(data, "start", "", lambda v: datetime_from(v, zone))
         length = self.length(start, zone)
-        on_x = targets is not None and any(t.platform == "x" for t in targets)
+        networks = dict.fromkeys(t.platform for t in targets or ())
+        limits = [self.post_limits[n] for n in networks if n in self.post_limits]
 
         def read_questions(value: object, path: str) -> tuple[Question, ...] | None:
-            return self.questions(value, path, interval, first, length, hashtag if on_x else None)
+            return self.questions(value, path, interval, first, length, hashtag, limits)
 
         questions = read_questions(data.get("questions"), "questions")
         series, first_date = None, None
@@ -463,7 +468,8 @@ class _Reader:
         interval: timedelta | None,
         first: timedelta | None,
         length: timedelta | None,
-        x_hashtag: str | None,
+        hashtag: str | None,
+        limits: Sequence[PostLimit] = (),
     ) -> tuple[Question, ...] | None:
         """The questions of a ``questions`` list; their offsets follow ``interval`` by default."""
         if value is None or value == []:
@@ -508,15 +514,12 @@ class _Reader:
             letters = _PART_LETTERS if len(texts) > 1 else ""
             for n, text in enumerate(texts):
                 q = Question(i + 1, text, offset, letters[n] if letters else "")
-                size = weighted_length(question_post(q, x_hashtag)) if x_hashtag else 0
-                if size > self.x_post_limit:
-                    self.add(
-                        f"{where}.parts[{n}]" if letters else f"{where}.text",
-                        f"too long for X: {size} characters as X counts them (a link 23, most "
-                        f"non-Latin characters 2) with the label and hashtag; at most "
-                        f"{self.x_post_limit}",
-                    )
-                    ok = False
+                post = question_post(q, hashtag) if hashtag else ""
+                for limit in limits:
+                    problem = limit.problem(post, what="with the label and hashtag")
+                    if problem is not None:
+                        self.add(f"{where}.parts[{n}]" if letters else f"{where}.text", problem)
+                        ok = False
                 questions.append(q)
         return tuple(questions) if ok else None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -49,6 +50,15 @@ class Performer(Protocol):
 
     async def done_actions(self, chat: Chat) -> set[str]:
         """Keys of the chat's actions already carried out (or skipped) everywhere."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget anything cached about chats: the store's chats changed."""
+        ...
+
+    async def chats_changed(self, chat_ids: Sequence[str]) -> None:
+        """These chats changed (or went away), whoever changed them; platforms that mirror
+        chats elsewhere follow. Errors are logged by the runner, never raised to it."""
         ...
 
 
@@ -130,9 +140,7 @@ class Runner:
         changed += [chat_id for chat_id in self._seen if chat_id not in seen]  # cancelled, ended
         self._seen = seen
         # Chats changed (perhaps from another process): capture must see them at once.
-        invalidate = getattr(self.performer, "invalidate", None)
-        if callable(invalidate):
-            invalidate()
+        self.performer.invalidate()
         wanted = {c.id for c in chats}
         for job in self.scheduler.get_jobs():
             if job.id.split(":", 1)[0] not in wanted:
@@ -141,10 +149,9 @@ class Runner:
             await self.schedule_chat(chat)
         # Whoever changed them (a host command, the CLI in another process, the chat's own
         # clock), platforms that show chats elsewhere follow (Discord's Scheduled Events).
-        chats_changed = getattr(self.performer, "chats_changed", None)
-        if changed and callable(chats_changed):
+        if changed:
             try:
-                await chats_changed(changed)
+                await self.performer.chats_changed(changed)
             except Exception:
                 logger.exception("telling the platforms about changed chats failed")
 

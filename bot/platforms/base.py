@@ -1,9 +1,12 @@
 """The adapter contract every platform implements, and the neutral events it emits.
 
 An adapter connects, turns its network's events into neutral values (`IncomingMessage`,
-`MessageDeleted`, `ReactionChanged`) handed to an `EventSink`, posts text and files, and,
-where the network allows, reads channel history (for backfill after downtime) and tells
-which of our posts exist (for reconciling a post whose outcome a crash hid).
+`MessageDeleted`, `ReactionChanged`) handed to an `EventSink`, posts text and files within
+the network's `PostLimit`, and, where its `Capabilities` say so, reads channel history (for
+backfill after downtime), finds our own posts (for reconciling a post whose outcome a crash
+hid) and tells which messages still exist. Every hook the facilitator, the app or the runner
+may call is declared on `Platform` with a documented default: nothing is probed with
+`getattr`. What an adapter needs from the running bot comes in one `PlatformServices`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,19 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import ClassVar, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from archive.models import IncomingMessage
+from archive.models import Chat, IncomingMessage
 from bot.retry import backoff_delay
+from scheduler.clock import Clock, SystemClock
+from scheduler.limits import PostLimit
+
+if TYPE_CHECKING:  # heavy modules, needed here for annotations only
+    from archive.publish import PublishResult
+    from archive.store import AsyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +58,15 @@ Event = IncomingMessage | MessageDeleted | ReactionChanged
 
 
 class EventSink(Protocol):
+    """Where an adapter delivers what happens on its network (the facilitator)."""
+
     async def handle(self, event: Event) -> None:
         """Take one event. Returns once a captured message is committed."""
+        ...
+
+    async def capture_messages(self, messages: Sequence[IncomingMessage]) -> int:
+        """Take a run of new messages as one batch (one transaction); returns how many rows
+        were written. Returns once they are committed, so a cursor may move past them."""
         ...
 
     async def reconnected(self, platform: Platform) -> None:
@@ -62,23 +78,104 @@ class PostError(Exception):
     """A post failed for good (after retries, or for a reason retrying cannot fix)."""
 
 
+class PostTooLong(PostError):
+    """A post longer than the network takes, counted the way that network counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a network lets the bot do beyond posting and receiving messages.
+
+    history: `history()` reads a channel's past messages (backfill after downtime).
+    find_posts: `find_post()` finds our own post, so a crash between posting and recording
+        it never causes a double post.
+    existence: `existing()` tells which captured messages still exist (deletions found late).
+    edits: edited messages arrive again and update the captured row.
+    reactions: reaction counts arrive as `ReactionChanged`.
+    attachments: `send_file()` attaches the file (else only the text is posted).
+    """
+
+    history: bool = False
+    find_posts: bool = False
+    existence: bool = False
+    edits: bool = False
+    reactions: bool = False
+    attachments: bool = False
+
+
+async def _no_republish(chat: Chat) -> None:
+    return None
+
+
+async def _no_refresh() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class PlatformServices:
+    """What the running bot gives an adapter at start-up (the one way in: no adapter imports
+    the app).
+
+    store: the archive (chats, the post ledger, cursors, costs).
+    clock: the bot's clock (aware UTC instants).
+    republish(chat): regenerate a published chat's transcripts without announcing them
+        (deletions found after publishing).
+    refresh(): the chats in the store changed (a host command): reload the schedule and
+        forget cached capture contexts, at once.
+    post_limits: every network's post limit by platform name (chat files are checked
+        against the limits of their targets when scheduled).
+    default_timezone, default_reminders: defaults for chats scheduled from the network.
+    web_base_url: where the web archive is published ('' when it is not).
+    """
+
+    store: AsyncStore
+    clock: Clock = field(default_factory=SystemClock)
+    republish: Callable[[Chat], Awaitable[None]] = _no_republish
+    refresh: Callable[[], Awaitable[None]] = _no_refresh
+    post_limits: Mapping[str, PostLimit] = field(default_factory=dict)
+    default_timezone: str = "UTC"
+    default_reminders: tuple[timedelta, ...] = ()
+    web_base_url: str = ""
+
+
 class Platform(abc.ABC):
-    """Base class of every adapter. Subclasses implement the abstract methods."""
+    """Base class of every adapter: the whole contract, each hook with its default.
+
+    Adapters implement `start`, `stop`, `_send` and `post_limit`; everything else has a
+    default that fits a network without the feature. The facilitator, the app and the runner
+    call only what is declared here.
+    """
 
     name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self) -> None:
         self.sink: EventSink | None = None
+        self.services: PlatformServices | None = None
         self.bot_user_id = ""  # this bot's author id on the platform, once known
 
+    # ---- wiring -----------------------------------------------------------------------
+
     def attach(self, sink: EventSink) -> None:
+        """Deliver events to `sink` from now on (the facilitator attaches itself)."""
         self.sink = sink
+
+    def use_services(self, services: PlatformServices) -> None:
+        """Take the bot's services; the app calls this before `start`."""
+        self.services = services
+
+    @property
+    def store(self) -> AsyncStore | None:
+        """The archive, once the app gave its services (None in bare adapter tests)."""
+        return self.services.store if self.services is not None else None
 
     async def emit(self, event: Event) -> None:
         if self.sink is None:
             logger.warning("%s: event dropped before a sink was attached: %r", self.name, event)
             return
         await self.sink.handle(event)
+
+    # ---- life cycle -------------------------------------------------------------------
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -88,32 +185,79 @@ class Platform(abc.ABC):
     async def stop(self) -> None:
         """Disconnect and release resources. Safe to call twice."""
 
+    # ---- posting ----------------------------------------------------------------------
+
+    @property
     @abc.abstractmethod
+    def post_limit(self) -> PostLimit:
+        """The longest post this network takes and how it counts (also in the registry's
+        `post_limits`, so chat files are checked before chat time)."""
+
+    def check_length(self, text: str) -> None:
+        """Raise `PostTooLong` naming the network, the count and the limit when `text` does
+        not fit; every posting path of an adapter calls this before the network sees it."""
+        problem = self.post_limit.problem(text)
+        if problem is not None:
+            raise PostTooLong(f"{self.name}: {problem}: {text[:60]!r}")
+
     async def send(self, channel: str, text: str) -> SentPost:
-        """Post `text`; raise PostError when it cannot be posted."""
+        """Post `text`; raise `PostTooLong` when it does not fit and `PostError` when it
+        cannot be posted."""
+        self.check_length(text)
+        return await self._send(channel, text)
+
+    @abc.abstractmethod
+    async def _send(self, channel: str, text: str) -> SentPost:
+        """Post `text` that fits (the adapter's own posting); raise PostError on failure."""
 
     async def send_file(self, channel: str, text: str, filename: str, data: bytes) -> SentPost:
-        """Post a file with a message; platforms without attachments post the text only."""
+        """Post a file with a message; networks without attachments post the text only."""
         return await self.send(channel, text)
+
+    async def post_action(self, chat: Chat, action_key: str, channel: str, text: str) -> SentPost:
+        """Post one timed action of a chat (``intro``, ``q2``, ``close``...). Default: a post
+        in the target channel; a network may place it elsewhere (Discord: the chat's thread)."""
+        return await self.send(channel, text)
+
+    async def announce(self, chat: Chat, channel: str, result: PublishResult) -> SentPost:
+        """Announce a published transcript. Default: the announcement with the transcript
+        attached where the network takes files; a network may post something richer."""
+        if result.attachment is not None:
+            name, data = result.attachment
+            return await self.send_file(channel, result.announcement, name, data)
+        return await self.send(channel, result.announcement)
+
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """Tell the chat's hosts something went wrong (a post failed...). Default: nowhere."""
+        return None
+
+    def chats_changed(self, chats: Sequence[Chat]) -> None:
+        """Chats were scheduled, moved, controlled or cancelled (from anywhere). Networks that
+        mirror chats (Discord's Scheduled Events) follow in the background; must not block."""
+        return None
+
+    async def cost_note(self, chat: Chat) -> str:
+        """A line on what the chat cost on this network ('' where posting is free)."""
+        return ""
+
+    # ---- reading back -----------------------------------------------------------------
 
     async def history(
         self, channel: str, after: datetime, before: datetime
     ) -> Sequence[IncomingMessage]:
-        """Messages posted in `channel` between two instants, oldest first (for backfill)."""
+        """Messages posted in `channel` between two instants, oldest first (for backfill);
+        empty where `capabilities.history` is false."""
         return ()
 
     async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
-        """Our own post with this text since `after`, if the platform can tell; else None."""
+        """Our own post with this text since `after`; None when not found or where
+        `capabilities.find_posts` is false."""
         return None
 
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
-        """Which of these message ids still exist; None when the platform cannot tell."""
+        """Which of these message ids still exist; None where the network cannot tell
+        (`capabilities.existence` false)."""
         return None
-
-    @property
-    def can_find_posts(self) -> bool:
-        """Whether `find_post` really looks (used to reconcile intents after a crash)."""
-        return False
 
 
 async def reconnect_forever(

@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from archive.models import Chat, IncomingMessage, Question, Target
+from archive.publish import PublishResult
 from archive.store import AsyncStore
 from bot.config import ConfigError, DiscordConfig
 from bot.facilitator import Facilitator
-from bot.platforms.base import Event, MessageDeleted, Platform, PostError, ReactionChanged
+from bot.platforms.base import (
+    Event,
+    MessageDeleted,
+    Platform,
+    PlatformServices,
+    PostError,
+    ReactionChanged,
+)
 from bot.platforms.discord.adapter import DiscordPlatform, api_base
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -108,7 +116,7 @@ async def test_start_connects_and_knows_the_bot_user(
 async def test_wrong_token_is_a_clear_start_failure(
     fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
 ) -> None:
-    no_error_logs.allow(r"bot\.platforms\.discord$")
+    no_error_logs.allow(r"bot\.platforms\.discord\.adapter$")
     platform = DiscordPlatform(
         DiscordConfig(enabled=True), environ={"DISCORD_TOKEN": "wrong"}, guild_ready_timeout=0.05
     )
@@ -327,7 +335,7 @@ async def test_existing_reports_what_was_deleted_while_away(
     channel = str(fake_discord.channel_id)
     store = AsyncStore(tmp_path / "db.sqlite")
     try:
-        platform.use_store(store)
+        platform.use_services(PlatformServices(store=store))
         chat = chat_in(fake_discord.channel_id, start=datetime.now(UTC) - timedelta(minutes=1))
         await store.add_chat(chat)
         alice = fake_discord.add_user("alice")
@@ -343,8 +351,8 @@ async def test_existing_reports_what_was_deleted_while_away(
         await store.aclose()
 
 
-async def _no_publish(chat: Chat) -> dict[str, object]:
-    return {}
+async def _no_publish(chat: Chat) -> PublishResult:
+    raise AssertionError("nothing is published in these tests")
 
 
 # -- thread mode --------------------------------------------------------------------------
@@ -357,7 +365,7 @@ async def test_thread_mode_opens_a_thread_on_the_intro_and_posts_the_chat_there(
     sink = Recorder()
     store = AsyncStore(tmp_path / "db.sqlite")
     try:
-        platform.use_store(store)
+        platform.use_services(PlatformServices(store=store))
         chat = chat_in(fake_discord.channel_id)
         await store.add_chat(chat)
         facilitator = Facilitator(store, {"discord": platform}, publisher=_no_publish)
@@ -394,14 +402,20 @@ async def test_announce_posts_a_summary_embed_with_the_transcript(
     from archive.store import Store
 
     platform, _ = started
-    platform.web_base_url = "https://chats.example"
     store = Store(tmp_path / "db.sqlite")
     try:
         chat = store.add_chat(chat_in(fake_discord.channel_id))
-        result = publish_chat(store, chat, tmp_path / "out").as_dict()
+        result = publish_chat(store, chat, tmp_path / "out")
     finally:
         store.close()
-    await platform.announce(chat, str(fake_discord.channel_id), result)
+    services = AsyncStore(tmp_path / "db.sqlite")
+    try:
+        platform.use_services(
+            PlatformServices(store=services, web_base_url="https://chats.example")
+        )
+        await platform.announce(chat, str(fake_discord.channel_id), result)
+    finally:
+        await services.aclose()
     (message,) = fake_discord.messages(fake_discord.channel_id)
     (embed,) = message["embeds"]
     assert embed["url"] == f"https://chats.example/chats/{chat.id}"

@@ -37,8 +37,8 @@ def test_adapter_module_defines_a_complete_platform(module_name: str) -> None:
 
 
 def test_app_builds_every_enabled_platform_from_the_config(tmp_path: Path) -> None:
-    from bot.app import build_platforms
     from bot.config import config_from_dict
+    from bot.platforms.registry import build_platforms
     from scheduler.clock import SystemClock
 
     config: Config = config_from_dict(

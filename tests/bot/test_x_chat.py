@@ -209,7 +209,7 @@ async def test_a_restart_resumes_capture_from_since_id_without_gap_or_duplicate(
 
 
 def test_config_reaches_the_adapter_through_build_platforms(tmp_path: Path) -> None:
-    from bot.app import build_platforms
+    from bot.platforms.registry import build_platforms
     from scheduler.clock import SystemClock
 
     config = replace(Config(), x=XConfig(enabled=True), local=LocalConfig(enabled=False))

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
+from archive.publish import PublishResult
 from archive.store import AsyncStore
-from bot.config import XConfig
+from bot.config import XConfig, config_from_dict
 from bot.facilitator import Facilitator
+from bot.platforms.base import PlatformServices, PostTooLong
 from bot.platforms.local.adapter import LocalPlatform
+from bot.platforms.registry import post_limits
 from bot.platforms.x.adapter import XPlatform, XPostError
 from bot.platforms.x.cost import XUsage, cost_line, stored_cost_note
 from bot.platforms.x.length import weighted_length
@@ -66,8 +69,8 @@ def live_chat(chat_id: str = "wedocs", **overrides: object) -> Chat:
     return replace(chat, **overrides)  # type: ignore[arg-type]
 
 
-async def no_publish(chat: Chat) -> dict[str, object]:
-    return {}
+async def no_publish(chat: Chat) -> PublishResult:
+    raise AssertionError("nothing is published in these tests")
 
 
 @pytest.fixture
@@ -89,7 +92,7 @@ async def x(fake: FakeX, store: AsyncStore) -> AsyncIterator[XPlatform]:
     platform = XPlatform(
         x_config(fake, poll_interval=3600.0), environ=environ_for(fake), backoff=0.01
     )
-    platform.use_store(store)
+    platform.use_services(PlatformServices(store=store))
     await platform.start()
     yield platform
     await platform.stop()
@@ -140,7 +143,7 @@ async def test_a_post_too_long_by_x_weighting_is_refused_without_calling_x(
     text = "Q1: " + "患者" * 70 + " #WeDocs"  # 152 characters, 292 as X counts them
     assert len(text) < 280 < weighted_length(text)
 
-    with pytest.raises(XPostError, match="too long for X: 292"):
+    with pytest.raises(PostTooLong, match="too long for X: 292"):
         await x.send("", text)
     assert fake.requests_to(POST) == []
 
@@ -157,7 +160,7 @@ def test_a_question_too_long_for_x_is_named_when_the_plan_is_read() -> None:
     }
 
     with pytest.raises(PlanError) as caught:
-        parse_chat_plan(data)
+        parse_chat_plan(data, post_limits=post_limits(config_from_dict({}, base_dir=Path("."))))
     assert "questions[1].text: too long for X" in str(caught.value)
 
 
@@ -362,7 +365,7 @@ async def test_polling_pauses_when_the_search_rate_limit_is_used_up(
     async with FakeX(rate_limits={"GET /2/tweets/search/recent": 2}) as fake:
         await store.add_chat(live_chat())
         platform = XPlatform(x_config(fake, poll_interval=0.05), environ=environ_for(fake))
-        platform.use_store(store)
+        platform.use_services(PlatformServices(store=store))
         Facilitator(store, {"x": platform}, publisher=no_publish)
         await platform.start()
         try:
@@ -535,7 +538,7 @@ async def test_reads_and_posts_add_up_to_the_cost_line(
     await x.send("", "Transcript: https://example.org/wedocs #WeDocs")
     await x.poll_once()  # the 3 answers and the bot's 2 posts
 
-    note = await x.cost_note("wedocs")
+    note = await x.cost_note(live_chat())
 
     expected = XUsage(reads=5, posts=1, posts_with_url=1)
     assert note == cost_line(expected, x.config)
@@ -552,4 +555,4 @@ def test_the_cost_line_names_the_prices() -> None:
 
 
 async def test_a_chat_that_never_used_x_has_no_cost_line(x: XPlatform) -> None:
-    assert await x.cost_note("local-only-chat") == ""
+    assert await x.cost_note(live_chat("local-only-chat")) == ""

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive.models import Target
+from bot.platforms.x.length import post_limit as x_post_limit
 from scheduler.plan import (
     PlanError,
     Problem,
@@ -38,6 +39,9 @@ def base() -> dict[str, Any]:
         "duration": "60m",
         "questions": [{"text": "How do you involve patients?"}, {"text": "What got in the way?"}],
     }
+
+
+X_LIMITS = {"x": x_post_limit()}  # what bot.platforms.registry gives for the default config
 
 
 def problems_of(data: dict[str, Any], **kwargs: Any) -> list[Problem]:
@@ -364,7 +368,7 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any], tuple[str, ...], str, str]] = 
 def test_validation_names_the_problem_and_its_path(
     changes: dict[str, Any], drop: tuple[str, ...], path: str, message: str
 ) -> None:
-    found = problems_of(with_(changes, drop))
+    found = problems_of(with_(changes, drop), post_limits=X_LIMITS)
     assert any(p.path == path and message in p.message for p in found), found
 
 
@@ -547,14 +551,14 @@ def test_a_long_link_counts_as_a_short_one_on_x() -> None:
     link = "https://example.org/" + "a" * 260
     question = f"Read {link} first: what would you change?"
     assert len(question) > 280
-    plan = parse_chat_plan(with_(ON_X | {"questions": [question]}))
+    plan = parse_chat_plan(with_(ON_X | {"questions": [question]}), post_limits=X_LIMITS)
     assert plan.chat.questions[0].text == question
 
 
 def test_non_latin_text_counts_double_on_x() -> None:
     # 150 characters that fit by len() are 300 as X counts them: refused when scheduled,
     # not when the question fails to post during the chat.
-    (problem,) = problems_of(with_(ON_X | {"questions": ["患者" * 75]}))
+    (problem,) = problems_of(with_(ON_X | {"questions": ["患者" * 75]}), post_limits=X_LIMITS)
     assert problem.path == "questions[0].text"
     assert "too long for X: 312 characters as X counts them" in problem.message
     assert "at most 280" in problem.message
@@ -562,9 +566,13 @@ def test_non_latin_text_counts_double_on_x() -> None:
 
 def test_the_configured_limit_is_used() -> None:
     question = "w" * 400
-    (problem,) = problems_of(with_(ON_X | {"questions": [question]}), x_post_limit=300)
+    (problem,) = problems_of(
+        with_(ON_X | {"questions": [question]}), post_limits={"x": x_post_limit(300)}
+    )
     assert "at most 300" in problem.message
-    plan = parse_chat_plan(with_(ON_X | {"questions": [question]}), x_post_limit=25_000)
+    plan = parse_chat_plan(
+        with_(ON_X | {"questions": [question]}), post_limits={"x": x_post_limit(25_000)}
+    )
     assert plan.chat.questions[0].text == question
 
 

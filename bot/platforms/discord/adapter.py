@@ -24,7 +24,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,9 +33,11 @@ import yarl
 from discord import app_commands
 
 from archive.models import Chat, ChatStatus, IncomingMessage
-from archive.store import AsyncStore, Store
+from archive.publish import PublishResult
+from archive.store import Store
 from bot.config import ConfigError, DiscordConfig, secret
 from bot.platforms.base import (
+    Capabilities,
     MessageDeleted,
     Platform,
     PostError,
@@ -43,12 +45,14 @@ from bot.platforms.base import (
     SentPost,
     reconnect_forever,
 )
+from bot.platforms.discord.embeds import clip, summary_embed
+from bot.platforms.discord.limits import POST_LIMIT
+from bot.platforms.discord.payloads import CAPTURED_TYPES, sent_post, to_incoming
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
+from scheduler.limits import PostLimit
 
 if TYPE_CHECKING:
-    from archive.stats import ChatStats
-    from bot.app import App
     from bot.platforms.discord.commands import HostCommands
 
 logger = logging.getLogger(__name__)
@@ -57,9 +61,7 @@ T = TypeVar("T")
 
 API_PATH = "/api/v10"
 ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
-CAPTURED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
-EMBED_FIELD_LIMIT = 1024
 
 
 class DiscordPostError(PostError, GiveUp):
@@ -88,92 +90,6 @@ def intents() -> discord.Intents:
     wanted.guild_reactions = True
     wanted.guild_scheduled_events = True
     return wanted
-
-
-def channel_key(channel: object) -> str:
-    """The channel a message counts for: a thread's parent, else the channel itself."""
-    if isinstance(channel, discord.Thread) and channel.parent_id:
-        return str(channel.parent_id)
-    return str(getattr(channel, "id", ""))
-
-
-def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMessage:
-    """The neutral form of a Discord message."""
-    reference = message.reference
-    reply_to = ""
-    if (
-        reference is not None
-        and reference.message_id is not None
-        and getattr(reference, "type", discord.MessageReferenceType.reply)
-        == discord.MessageReferenceType.reply
-    ):
-        reply_to = str(reference.message_id)
-    author = message.author
-    return IncomingMessage(
-        platform="discord",
-        platform_id=str(message.id),
-        channel=channel_key(message.channel),
-        author_id=str(author.id),
-        author_name=author.display_name,
-        author_handle=author.name,
-        text=message.content,
-        created_at=message.created_at,
-        reply_to=reply_to,
-        is_bot=bot_id is not None and author.id == bot_id,
-        permalink=message.jump_url,
-        edited_at=message.edited_at,
-        mentions=tuple(dict.fromkeys(u.name for u in message.mentions)),
-        raw={
-            "id": str(message.id),
-            "channel_id": str(message.channel.id),
-            "guild_id": str(message.guild.id) if message.guild else "",
-            "author": {"id": str(author.id), "username": author.name, "bot": author.bot},
-            "content": message.content,
-            "timestamp": message.created_at.isoformat(),
-            "edited_timestamp": message.edited_at.isoformat() if message.edited_at else None,
-            "reference": reply_to or None,
-        },
-    )
-
-
-def _sent(message: discord.Message) -> SentPost:
-    return SentPost(str(message.id), message.created_at, message.jump_url)
-
-
-def _clip(text: str, limit: int = EMBED_FIELD_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def summary_embed(chat: Chat, stats: ChatStats | None, link: str = "") -> discord.Embed:
-    """The close-of-chat summary: participants, answers, top contributors, busiest question."""
-    embed = discord.Embed(
-        title=_clip(f"{chat.title} {chat.hashtag}", 256),
-        description=f"Transcript of the chat on {chat.start.astimezone(chat.zone):%a %d %b %Y}.",
-        url=link or None,
-    )
-    if stats is None:
-        return embed
-    embed.add_field(name="Participants", value=str(stats.participants))
-    embed.add_field(name="Answers", value=str(stats.answers))
-    embed.add_field(name="Messages", value=str(stats.messages))
-    top = [
-        f"{c.name or c.handle}: {c.answers} answers" if not c.hidden else "(opted out)"
-        for c in stats.top_contributors[:5]
-    ]
-    if top:
-        embed.add_field(name="Top contributors", value=_clip("\n".join(top)), inline=False)
-    if stats.busiest_question:
-        key = stats.busiest_question
-        text = next((q.text for q in chat.questions if q.key == key), "")
-        count = stats.answers_per_question.get(key, 0)
-        embed.add_field(
-            name="Busiest question",
-            value=_clip(f"Q{key}: {text} ({count} answers)"),
-            inline=False,
-        )
-    if link:
-        embed.add_field(name="Web archive", value=link, inline=False)
-    return embed
 
 
 class TweetchatClient(discord.Client):
@@ -218,6 +134,9 @@ class DiscordPlatform(Platform):
     """Runs the gateway connection in a background task; posts and reads over REST."""
 
     name: ClassVar[str] = "discord"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        history=True, find_posts=True, existence=True, edits=True, reactions=True, attachments=True
+    )
 
     def __init__(
         self,
@@ -240,9 +159,6 @@ class DiscordPlatform(Platform):
         self.ready_timeout = ready_timeout
         self.identify_delay = identify_delay
         self.client = TweetchatClient(self, guild_ready_timeout=guild_ready_timeout)
-        self.store: AsyncStore | None = None
-        self.app: App | None = None
-        self.web_base_url = ""
         self.commands: object | None = (
             None  # bot.platforms.discord.commands.HostCommands, once installed
         )
@@ -258,18 +174,6 @@ class DiscordPlatform(Platform):
         self._event_syncs: set[asyncio.Task[None]] = set()
 
     # ---- wiring ---------------------------------------------------------------------------
-
-    def use_store(self, store: AsyncStore) -> None:
-        """The store: the thread of a chat and host commands read it (App calls this)."""
-        self.store = store
-
-    def use_app(self, app: App) -> None:
-        """The running app: host commands steer its store and runner; alerts reach hosts."""
-        self.app = app
-        self.store = app.store
-        self.web_base_url = app.config.web.base_url
-        if app.facilitator is not None:
-            app.facilitator.notifiers.append(self.notify_hosts)
 
     def chats_changed(self, chats: Sequence[Chat]) -> None:
         """Bring the Scheduled Events of these chats in step, in the background (the
@@ -292,10 +196,10 @@ class DiscordPlatform(Platform):
     async def start(self) -> None:
         self._token = secret(self.config.token_env, self.environ)
         self._point_at_configured_urls()
-        if self.app is not None:
+        if self.services is not None:
             from bot.platforms.discord.commands import HostCommands
 
-            self.commands = HostCommands(self, self.app).install(self.client.tree)
+            self.commands = HostCommands(self, self.services).install(self.client.tree)
         self._stopping.clear()
         self._fatal = None
         self._starting = True
@@ -510,6 +414,7 @@ class DiscordPlatform(Platform):
         file: tuple[str, bytes] | None = None,
     ) -> discord.Message:
         """Send once: a retry after a lost answer first looks for the message it may have made."""
+        self.check_length(text)
         started = self.clock.now() - timedelta(seconds=5)
         attempt = 0
 
@@ -530,11 +435,15 @@ class DiscordPlatform(Platform):
         where = getattr(target, "id", "?")
         return await self.call(f"posting in channel {where}", send)
 
-    async def send(self, channel: str, text: str) -> SentPost:
-        return _sent(await self._post(await self.channel(channel), text))
+    @property
+    def post_limit(self) -> PostLimit:
+        return POST_LIMIT
+
+    async def _send(self, channel: str, text: str) -> SentPost:
+        return sent_post(await self._post(await self.channel(channel), text))
 
     async def send_file(self, channel: str, text: str, filename: str, data: bytes) -> SentPost:
-        return _sent(await self._post(await self.channel(channel), text, file=(filename, data)))
+        return sent_post(await self._post(await self.channel(channel), text, file=(filename, data)))
 
     async def post_action(self, chat: Chat, action_key: str, channel: str, text: str) -> SentPost:
         """Post one action of a chat; in thread mode the chat's posts after the intro go to its
@@ -544,36 +453,34 @@ class DiscordPlatform(Platform):
         if action_key == "intro":
             message = await self._post(await self.channel(channel), text)
             await self._open_thread(chat, message)
-            return _sent(message)
+            return sent_post(message)
         thread = await self.chat_thread(chat, channel)
         if thread is None:
             return await self.send(channel, text)
-        return _sent(await self._post(thread, text))
+        return sent_post(await self._post(thread, text))
 
-    async def announce(self, chat: Chat, channel: str, result: Mapping[str, object]) -> SentPost:
+    async def announce(self, chat: Chat, channel: str, result: PublishResult) -> SentPost:
         """The close: a summary embed with the Markdown transcript attached (and the web link)."""
-        stats = result.get("stats")
-        attachment = result.get("attachment")
-        link = f"{self.web_base_url.rstrip('/')}/chats/{chat.id}" if self.web_base_url else ""
-        embed = summary_embed(chat, stats if _is_stats(stats) else None, link)
+        base = self.services.web_base_url if self.services is not None else ""
+        link = f"{base.rstrip('/')}/chats/{chat.id}" if base else ""
+        embed = summary_embed(chat, result.stats, link)
         target = await self.channel(self.config.announce_channel or channel)
-        file = attachment if isinstance(attachment, tuple) else None
-        text = str(result.get("announcement") or f"Transcript of {chat.hashtag}")
-        return _sent(await self._post(target, text, embed=embed, file=file))
+        text = result.announcement or f"Transcript of {chat.hashtag}"
+        return sent_post(await self._post(target, text, embed=embed, file=result.attachment))
 
     async def notify_hosts(self, chat: Chat, text: str) -> None:
         """A host alert (a post failed...) in the announce channel or the chat's channel."""
         channels = [t.channel for t in chat.targets if t.platform == "discord" and t.channel]
         where = self.config.announce_channel or (channels[0] if channels else "")
         if where and self._ready.is_set():
-            await self.send(where, _clip(f"{ALERT_PREFIX} {chat.id}: {text}", 2000))
+            await self.send(where, clip(f"{ALERT_PREFIX} {chat.id}: {text}", 2000))
 
     # ---- threads --------------------------------------------------------------------------
 
     async def _open_thread(
         self, chat: Chat, message: discord.Message | discord.PartialMessage
     ) -> discord.Thread | None:
-        name = _clip(f"{chat.hashtag} {chat.title}", 100)
+        name = clip(f"{chat.hashtag} {chat.title}", 100)
         try:
             return await self.call(
                 f"opening the thread of {chat.id}", lambda: message.create_thread(name=name)
@@ -682,12 +589,8 @@ class DiscordPlatform(Platform):
         for target in [await self.channel(channel), *await self._threads_of(channel)]:
             found = await self._find_in(target, text, after)
             if found is not None:
-                return _sent(found)
+                return sent_post(found)
         return None
-
-    @property
-    def can_find_posts(self) -> bool:
-        return True
 
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
         """Which ids are still there, read from the history of their chats' channels.
@@ -724,9 +627,3 @@ def _chats_of(store: Store, platform_ids: Sequence[str]) -> list[Chat]:
     """The chats that hold these Discord messages (runs on the store thread)."""
     chat_ids = {store.message_chat("discord", i) for i in platform_ids}
     return [store.get_chat(c) for c in sorted(i for i in chat_ids if i is not None)]
-
-
-def _is_stats(value: object) -> TypeGuard[ChatStats]:
-    from archive.stats import ChatStats
-
-    return isinstance(value, ChatStats)

@@ -24,7 +24,7 @@ from discord import app_commands
 
 from archive.models import Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
-from bot.platforms.discord.adapter import summary_embed
+from bot.platforms.discord.embeds import summary_embed
 from bot.platforms.discord.scheduled_events import ChatEvents
 from scheduler.controls import ControlError, apply_control
 from scheduler.durations import duration_from
@@ -32,7 +32,7 @@ from scheduler.plan import ChatPlan, PlanError, Problem, parse_chat_plan
 from scheduler.series import occurrences
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.platforms.base import PlatformServices
     from bot.platforms.discord.adapter import DiscordPlatform
 
 logger = logging.getLogger(__name__)
@@ -182,15 +182,13 @@ def _cancel(store: Store, chat_id: str, now: Any, by: str) -> Chat:
 
 
 class HostCommands:
-    """The `/tweetchat` group, bound to a running app."""
+    """The `/tweetchat` group, bound to the bot through its `PlatformServices`."""
 
-    def __init__(self, platform: DiscordPlatform, app: App) -> None:
+    def __init__(self, platform: DiscordPlatform, services: PlatformServices) -> None:
         self.platform = platform
-        self.app = app
-        self.config = app.config
-        assert app.store is not None
-        self.store = app.store
-        self.events = ChatEvents(platform, app.store)
+        self.services = services
+        self.store = services.store
+        self.events = ChatEvents(platform, services.store)
 
     # ---- registration ---------------------------------------------------------------------
 
@@ -360,7 +358,7 @@ class HostCommands:
             values,
             channel_id=self._channel_id(interaction),
             host=f"discord:{interaction.user.id}",
-            default_zone=self.config.timezone,
+            default_zone=self.services.default_timezone,
         )
         try:
             plan = self._plan(data, "the schedule form")
@@ -407,9 +405,9 @@ class HostCommands:
         return parse_chat_plan(
             data,
             source=source,
-            default_reminders=self.config.scheduler.reminders,
+            default_reminders=self.services.default_reminders,
             now=self.platform.clock.now(),
-            x_post_limit=self.config.x.max_post_length,
+            post_limits=self.services.post_limits,
         )
 
     async def _store_plan(
@@ -439,10 +437,7 @@ class HostCommands:
         await self._reply(interaction, "\n".join(lines)[:1900])
 
     async def _reload(self) -> None:
-        if self.app.runner is not None:
-            await self.app.runner.reload(force=True)
-        if self.app.facilitator is not None:
-            self.app.facilitator.invalidate()
+        await self.services.refresh()
 
     # ---- chat commands --------------------------------------------------------------------
 
@@ -511,7 +506,7 @@ class HostCommands:
         from archive import publish
 
         await interaction.response.defer(thinking=True)
-        base = self.config.web.base_url
+        base = self.services.web_base_url
         link = f"{base.rstrip('/')}/chats/{chat.id}" if base else ""
         # Only the Markdown, streamed to a file like a publication: a chat of any size is
         # never whole in memory, and a file Discord would refuse is not sent.

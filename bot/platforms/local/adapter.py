@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import ClassVar
 
 from archive.models import IncomingMessage
-from bot.platforms.base import MessageDeleted, Platform, PostError, ReactionChanged, SentPost
+from bot.platforms.base import (
+    Capabilities,
+    MessageDeleted,
+    Platform,
+    PostError,
+    ReactionChanged,
+    SentPost,
+)
+from bot.platforms.local.limits import POST_LIMIT
 from scheduler.clock import Clock, SystemClock
+from scheduler.limits import PostLimit
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +281,9 @@ class LocalPlatform(Platform):
     """The adapter for the local network file."""
 
     name: ClassVar[str] = "local"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        history=True, find_posts=True, existence=True, edits=True, reactions=True, attachments=True
+    )
 
     def __init__(
         self, network_path: Path | str, *, clock: Clock | None = None, poll_interval: float = 0.05
@@ -329,20 +341,20 @@ class LocalPlatform(Platform):
 
     async def _deliver_rows(self, rows: Sequence[sqlite3.Row]) -> None:
         """Deliver in order; runs of new messages go to the sink as one batch (one
-        transaction) when it takes batches, and the cursor moves only once they are in."""
-        capture_many = getattr(self.sink, "capture_messages", None)
+        transaction), and the cursor moves only once they are in."""
+        sink = self.sink
         batch: list[IncomingMessage] = []
         for row in rows:
-            if capture_many is not None and row["kind"] == "create":
+            if sink is not None and row["kind"] == "create":
                 batch.append(row_to_message(row))
                 continue
-            if batch and capture_many is not None:
-                await capture_many(batch)
+            if batch and sink is not None:
+                await sink.capture_messages(batch)
                 batch = []
             await self._deliver(row)
             self._cursor = row["event_seq"]
-        if batch and capture_many is not None:
-            await capture_many(batch)
+        if batch and sink is not None:
+            await sink.capture_messages(batch)
         if rows:
             self._cursor = rows[-1]["event_seq"]
 
@@ -361,7 +373,11 @@ class LocalPlatform(Platform):
         elif kind in ("react", "unreact"):
             await self.emit(ReactionChanged("local", str(row["seq"]), 1 if kind == "react" else -1))
 
-    async def send(self, channel: str, text: str) -> SentPost:
+    @property
+    def post_limit(self) -> PostLimit:
+        return POST_LIMIT
+
+    async def _send(self, channel: str, text: str) -> SentPost:
         at = self.clock.now()
         try:
             mid = await asyncio.to_thread(
@@ -372,6 +388,7 @@ class LocalPlatform(Platform):
         return SentPost(mid, at, f"local://{channel}/{mid}")
 
     async def send_file(self, channel: str, text: str, filename: str, data: bytes) -> SentPost:
+        self.check_length(text)
         at = self.clock.now()
         mid = await asyncio.to_thread(
             self.net.post, channel, self.user, text, at=at, is_bot=True, attachment=(filename, data)
@@ -390,10 +407,6 @@ class LocalPlatform(Platform):
             return None
         mid = str(row["seq"])
         return SentPost(mid, datetime.fromisoformat(row["created_at"]), f"local://{channel}/{mid}")
-
-    @property
-    def can_find_posts(self) -> bool:
-        return True
 
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
         return await asyncio.to_thread(self.net.existing, platform_ids)

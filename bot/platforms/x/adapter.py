@@ -27,11 +27,11 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from archive.models import Chat, ChatStatus
-from archive.store import AsyncStore, iso, parse_iso
+from archive.store import iso, parse_iso
 from bot.config import XConfig, secret
-from bot.platforms.base import Platform, PostError, SentPost
+from bot.platforms.base import Capabilities, Platform, PostError, SentPost
 from bot.platforms.x.cost import XUsage, bump_usage, has_url, stored_cost_note
-from bot.platforms.x.length import weighted_length
+from bot.platforms.x.length import post_limit
 from bot.platforms.x.search import (
     EXPANSIONS,
     TWEET_FIELDS,
@@ -44,6 +44,7 @@ from bot.platforms.x.search import (
 )
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
+from scheduler.limits import PostLimit
 from scheduler.timeline import has_hashtag
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ EARLY_CAPTURE = timedelta(minutes=15)  # people say hello before the start
 SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
 LOOKUP_BATCH = 100
 OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
-
-Republish = Callable[[Chat], Awaitable[object]]
 
 
 class XPostError(PostError, GiveUp):
@@ -96,6 +95,8 @@ class XPlatform(Platform):
     """Posts as the host (OAuth 1.0a user context); reads with the app's bearer token."""
 
     name: ClassVar[str] = "x"
+    # Recent search has no edits or reactions of the kind we count; lookups tell deletions.
+    capabilities: ClassVar[Capabilities] = Capabilities(existence=True)
 
     def __init__(
         self,
@@ -116,8 +117,6 @@ class XPlatform(Platform):
         self.backoff = backoff
         self.rate_wait_cap = rate_wait_cap
         self.recheck_interval = recheck_interval
-        self.store: AsyncStore | None = None
-        self.republish: Republish | None = None
         self.client: AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -126,14 +125,6 @@ class XPlatform(Platform):
         self._reported: set[str] = set()
 
     # ---- wiring ---------------------------------------------------------------------------
-
-    def use_store(self, store: AsyncStore) -> None:
-        """The store for since_id, costs and chats (App calls this before `start`)."""
-        self.store = store
-
-    def use_republisher(self, republish: Republish) -> None:
-        """How to regenerate a published chat's transcripts after deletions are found."""
-        self.republish = republish
 
     async def start(self) -> None:
         cfg = self.config
@@ -260,14 +251,12 @@ class XPlatform(Platform):
 
     # ---- posting --------------------------------------------------------------------------
 
-    async def send(self, channel: str, text: str) -> SentPost:
+    @property
+    def post_limit(self) -> PostLimit:
+        return post_limit(self.config.max_post_length)
+
+    async def _send(self, channel: str, text: str) -> SentPost:
         """Post `text` as a standalone post from the host account."""
-        size = weighted_length(text)
-        if size > self.config.max_post_length:
-            raise XPostError(
-                f"too long for X: {size} characters as X counts them "
-                f"(at most {self.config.max_post_length}): {text[:60]!r}"
-            )
         client = self._api()
         payload = await self._request(
             "posting", functools.partial(client.create_tweet, text=text, user_auth=True)
@@ -298,11 +287,11 @@ class XPlatform(Platform):
             return None
         return min(chats, key=lambda c: abs((c.start - now).total_seconds())).id
 
-    async def cost_note(self, chat_id: str) -> str:
+    async def cost_note(self, chat: Chat) -> str:
         """The running cost line of a chat ('' when it has used nothing on X)."""
         if self.store is None:
             return ""
-        return await self.store.call(stored_cost_note, self.store.sync, chat_id, self.config)
+        return await self.store.call(stored_cost_note, self.store.sync, chat.id, self.config)
 
     # ---- capture --------------------------------------------------------------------------
 
@@ -484,6 +473,6 @@ class XPlatform(Platform):
             await self.store.mark_deleted(self.name, platform_id, now)
         if gone:
             logger.info("x: %d posts of %s were deleted; regenerating", len(gone), chat.id)
-            if self.republish is not None:
-                await self.republish(chat)
+            if self.services is not None:
+                await self.services.republish(chat)
         return len(gone)

@@ -1,7 +1,8 @@
-"""How X counts a post's length (twitter-text v3), for checking posts before chat time.
+"""How X counts a post's length (twitter-text v3), and X's post limit.
 
-Lives in the scheduler layer so that a chat file can be checked when it is scheduled, not
-when its question fails to post; the X adapter uses the same function before it posts.
+The scheduler checks chat files against `post_limit` when a chat is scheduled (through
+`bot.platforms.registry.post_limits`); the X adapter uses the same limit before it posts.
+Imports nothing of tweepy, so checking a chat file stays cheap.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from scheduler.limits import PostLimit
+
 X_POST_LIMIT = 280
 """X's limit for a post, as it counts (accounts with X Premium may post more)."""
 
 URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 URL_WEIGHT = 23  # every link counts as a t.co link, whatever its length
+UNIT = "characters as X counts them (a link 23, most non-Latin characters 2)"
 
 
 def weighted_length(text: str) -> int:
@@ -25,3 +29,8 @@ def weighted_length(text: str) -> int:
         light = cp <= 4351 or 8192 <= cp <= 8205 or 8208 <= cp <= 8223 or 8242 <= cp <= 8247
         length += 1 if light else 2
     return length
+
+
+def post_limit(max_length: int = X_POST_LIMIT) -> PostLimit:
+    """X's limit (the config's ``x.max_post_length``), counted as X counts."""
+    return PostLimit("X", max_length, UNIT, weighted_length)

@@ -1,0 +1,32 @@
+"""What the command line prints about chats: local times and the one-screen summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from archive.models import Chat
+
+if TYPE_CHECKING:
+    from archive.stats import ChatStats
+
+
+def local_time(chat: Chat, at: datetime) -> str:
+    return at.astimezone(chat.zone).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def format_stats(chat: Chat, stats: ChatStats) -> str:
+    """A one-screen summary of a chat's statistics."""
+    lines = [
+        f"{chat.title} {chat.hashtag} — {local_time(chat, chat.start)}",
+        f"  participants {stats.participants}  messages {stats.messages}  answers {stats.answers}"
+        f"  late {stats.late_answers}  first-timers {stats.first_time}  returning {stats.returning}",
+        f"  edits {stats.edits}  deletions {stats.deletions}  hosts' share {stats.hosts_share:.0%}",
+    ]
+    for q in chat.questions:
+        n = stats.answers_per_question.get(q.key, 0)
+        lines.append(f"  {q.label:<4} {n:>4} answers  {q.text[:60]}")
+    if stats.top_contributors:
+        top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
+        lines.append(f"  top contributors: {top}")
+    return "\n".join(lines)
