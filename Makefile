@@ -20,12 +20,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check bot scheduler archive tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot scheduler archive tests benchmarks
 	$(BIN)/ruff format --check bot scheduler archive tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

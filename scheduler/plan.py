@@ -36,7 +36,7 @@ from scheduler.durations import (
     zone_from,
 )
 from scheduler.limits import PostLimit
-from scheduler.series import SeriesSpec, local_start, occurrence_chat, read_series
+from scheduler.series import ChatPlan, local_start, occurrence_chat, read_series
 from scheduler.timeline import question_post
 
 T = TypeVar("T")
@@ -89,15 +89,6 @@ class PlanError(Exception):
         lines = [f"{source}: {count} problem{'' if count == 1 else 's'}"]
         lines += [f"  {p}" for p in self.problems]
         super().__init__("\n".join(lines))
-
-
-@dataclass(frozen=True, slots=True)
-class ChatPlan:
-    """A validated chat file: its chat (for a series, the next occurrence) and its settings."""
-
-    chat: Chat
-    reminders: tuple[timedelta, ...]  # lead times before the start, longest first
-    series: SeriesSpec | None = None
 
 
 def parse_duration(value: object, path: str) -> timedelta:

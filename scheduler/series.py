@@ -11,16 +11,13 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from archive.models import Chat, Question, chat_id_for
 from scheduler.durations import clock_time_from, date_from, describe, quote, shorten
-
-if TYPE_CHECKING:
-    from scheduler.plan import ChatPlan
 
 T = TypeVar("T")
 
@@ -149,6 +146,15 @@ def local_start(day: date, at: time, zone: ZoneInfo) -> datetime:
     """
     local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone).replace(fold=0)
     return local.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlan:
+    """A validated chat file: its chat (for a series, the next occurrence) and its settings."""
+
+    chat: Chat
+    reminders: tuple[timedelta, ...]  # lead times before the start, longest first
+    series: SeriesSpec | None = None
 
 
 def occurrence_chat(plan: ChatPlan, day: date) -> Chat:

@@ -24,7 +24,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -45,15 +45,13 @@ from bot.platforms.base import (
     SentPost,
     reconnect_forever,
 )
+from bot.platforms.discord.commands import HostCommands
 from bot.platforms.discord.embeds import clip, summary_embed
 from bot.platforms.discord.limits import POST_LIMIT
 from bot.platforms.discord.payloads import CAPTURED_TYPES, sent_post, to_incoming
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
-
-if TYPE_CHECKING:
-    from bot.platforms.discord.commands import HostCommands
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +157,7 @@ class DiscordPlatform(Platform):
         self.ready_timeout = ready_timeout
         self.identify_delay = identify_delay
         self.client = TweetchatClient(self, guild_ready_timeout=guild_ready_timeout)
-        self.commands: object | None = (
-            None  # bot.platforms.discord.commands.HostCommands, once installed
-        )
+        self.commands: HostCommands | None = None  # once installed
         self._token = ""
         self._logged_in = False
         self._ready = asyncio.Event()
@@ -178,7 +174,7 @@ class DiscordPlatform(Platform):
     def chats_changed(self, chats: Sequence[Chat]) -> None:
         """Bring the Scheduled Events of these chats in step, in the background (the
         facilitator calls this whenever chats change, whoever changed them)."""
-        commands = cast("HostCommands | None", self.commands)
+        commands = self.commands
         if commands is None:
             return
         for chat in chats:
@@ -197,8 +193,6 @@ class DiscordPlatform(Platform):
         self._token = secret(self.config.token_env, self.environ)
         self._point_at_configured_urls()
         if self.services is not None:
-            from bot.platforms.discord.commands import HostCommands
-
             self.commands = HostCommands(self, self.services).install(self.client.tree)
         self._stopping.clear()
         self._fatal = None
@@ -226,7 +220,7 @@ class DiscordPlatform(Platform):
         await self._backfill("start")
 
     def _reconcile_events(self) -> None:
-        commands = cast("HostCommands | None", self.commands)
+        commands = self.commands
         if commands is not None:
             self._background(commands.events.reconcile(), name="events-reconcile")
 

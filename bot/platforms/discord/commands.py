@@ -17,15 +17,16 @@ import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 from discord import app_commands
 
 from archive.models import Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
+from bot.config import DiscordConfig
 from bot.platforms.discord.embeds import summary_embed
-from bot.platforms.discord.scheduled_events import ChatEvents
+from bot.platforms.discord.scheduled_events import ChatEvents, EventsHost
 from scheduler.controls import ControlError, apply_control
 from scheduler.durations import duration_from
 from scheduler.plan import ChatPlan, PlanError, Problem, parse_chat_plan
@@ -33,7 +34,15 @@ from scheduler.series import occurrences
 
 if TYPE_CHECKING:
     from bot.platforms.base import PlatformServices
-    from bot.platforms.discord.adapter import DiscordPlatform
+
+
+class CommandsHost(EventsHost, Protocol):
+    """What the commands need of the adapter (a protocol, so this module does not import the
+    adapter that installs it): its config besides what the Scheduled Events need."""
+
+    @property
+    def config(self) -> DiscordConfig: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +193,7 @@ def _cancel(store: Store, chat_id: str, now: Any, by: str) -> Chat:
 class HostCommands:
     """The `/tweetchat` group, bound to the bot through its `PlatformServices`."""
 
-    def __init__(self, platform: DiscordPlatform, services: PlatformServices) -> None:
+    def __init__(self, platform: CommandsHost, services: PlatformServices) -> None:
         self.platform = platform
         self.services = services
         self.store = services.store

@@ -13,17 +13,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 import discord
 
 from archive.models import Chat, ChatStatus
 from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import PostError
+from scheduler.clock import Clock
 
-if TYPE_CHECKING:
-    from bot.platforms.discord.adapter import DiscordPlatform
+T = TypeVar("T")
+
+
+class EventsHost(Protocol):
+    """What the Scheduled Events need of the adapter: its client, clock and retrying calls
+    (a protocol, so this module does not import the adapter that uses it)."""
+
+    @property
+    def client(self) -> discord.Client: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    async def call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """`fn` with the adapter's bounded retries; a PostError when it fails for good."""
+        ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +65,7 @@ def event_description(chat: Chat) -> str:
 class ChatEvents:
     """Creates, edits and deletes the Scheduled Event of each chat."""
 
-    def __init__(self, platform: DiscordPlatform, store: AsyncStore) -> None:
+    def __init__(self, platform: EventsHost, store: AsyncStore) -> None:
         self.platform = platform
         self.store = store
         # One sync of a chat at a time: two at once could both find no event and create two.
