@@ -130,10 +130,13 @@ async def test_missing_token_names_the_variable(fake_discord: FakeDiscord) -> No
         await platform.start()
 
 
-async def test_configured_urls_are_used_and_restored(no_error_logs: ErrorLogCatcher) -> None:
+async def test_configured_urls_are_used_by_this_client_only(
+    no_error_logs: ErrorLogCatcher,
+) -> None:
+    from discord.gateway import DiscordWebSocket
     from discord.http import Route
 
-    before = Route.BASE
+    before = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
     async with FakeDiscord(patch_discord=False) as fake:
         config = DiscordConfig(
             enabled=True, api_base_url=fake.base_url, gateway_url=fake.gateway_url
@@ -141,11 +144,15 @@ async def test_configured_urls_are_used_and_restored(no_error_logs: ErrorLogCatc
         platform = make_platform(config)
         await platform.start()
         try:
-            assert Route.BASE == fake.api_base
+            # Connected, posted and read through the fake ...
             assert platform.bot_user_id == str(fake.bot_user.id)
+            sent = await platform.send(str(fake.channel_id), "hello through the fake")
+            assert [m["id"] for m in fake.messages(fake.channel_id)] == [sent.platform_message_id]
+            # ... while discord.py's process-wide defaults still point at Discord.
+            assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == before
         finally:
             await platform.stop()
-    assert Route.BASE == before
+    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == before
 
 
 def test_api_base_accepts_a_host_or_a_versioned_path() -> None:

@@ -31,6 +31,8 @@ import aiohttp
 import discord
 import yarl
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import HTTPClient, Route
 
 from archive.models import Chat, ChatStatus, IncomingMessage
 from archive.publish import PublishResult
@@ -77,6 +79,28 @@ def api_base(url: str) -> str:
     if path.rstrip("/").split("/")[-2:-1] == ["api"] and path.rsplit("/", 1)[-1].startswith("v"):
         return url
     return url + API_PATH
+
+
+def redirect_http(http: HTTPClient, api: str, gateway: str) -> None:
+    """Send this HTTP client's REST calls to ``api`` (a full base such as
+    ``http://127.0.0.1:8080/api/v10``) and its gateway connections to ``gateway`` (a ws(s)
+    URL), leaving discord.py's class-wide defaults alone; "" keeps Discord's."""
+    request, ws_connect = http.request, http.ws_connect
+    default_gateway = str(DiscordWebSocket.DEFAULT_GATEWAY)
+
+    async def rebased_request(route: Route, **options: Any) -> Any:
+        if api and route.url.startswith(Route.BASE):
+            route.url = api + route.url[len(Route.BASE) :]
+        return await request(route, **options)
+
+    async def rebased_ws_connect(url: str, *, compress: int = 0) -> Any:
+        if gateway and url.startswith(default_gateway):
+            url = str(yarl.URL(gateway).with_query(yarl.URL(url).query))
+        return await ws_connect(url, compress=compress)
+
+    # Per instance, on purpose: discord.py builds every URL from class attributes.
+    http.request = rebased_request  # type: ignore[method-assign]
+    http.ws_connect = rebased_ws_connect  # type: ignore[method-assign]
 
 
 def intents() -> discord.Intents:
@@ -165,7 +189,7 @@ class DiscordPlatform(Platform):
         self._stopping = asyncio.Event()
         self._fatal: Exception | None = None
         self._task: asyncio.Task[None] | None = None
-        self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._redirected = False
         self._backfills: set[asyncio.Task[None]] = set()
         self._event_syncs: set[asyncio.Task[None]] = set()
 
@@ -238,28 +262,19 @@ class DiscordPlatform(Platform):
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
-        self._restore_urls()
 
     def _point_at_configured_urls(self) -> None:
-        """Honour ``api_base_url`` / ``gateway_url`` (Discord-compatible servers, proxies)."""
-        from discord.gateway import DiscordWebSocket
-        from discord.http import Route
-
-        if not (self.config.api_base_url or self.config.gateway_url):
+        """Honour ``api_base_url`` / ``gateway_url`` (Discord-compatible servers, proxies) for
+        this client only: discord.py's class-wide ``Route.BASE`` and ``DEFAULT_GATEWAY`` stay
+        as they are, so another client in the process still talks to Discord."""
+        if self._redirected or not (self.config.api_base_url or self.config.gateway_url):
             return
-        self._saved_urls = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
-        if self.config.api_base_url:
-            Route.BASE = api_base(self.config.api_base_url)
-        if self.config.gateway_url:
-            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.config.gateway_url)
-
-    def _restore_urls(self) -> None:
-        from discord.gateway import DiscordWebSocket
-        from discord.http import Route
-
-        if self._saved_urls is not None:
-            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_urls
-            self._saved_urls = None
+        redirect_http(
+            self.client.http,
+            api_base(self.config.api_base_url) if self.config.api_base_url else "",
+            self.config.gateway_url,
+        )
+        self._redirected = True
 
     async def _run_gateway(self) -> None:
         async def connect_once() -> None:
