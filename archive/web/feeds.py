@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
-from icalendar import Calendar, Event, vText
+from icalendar import Calendar, Event, vDuration, vText
 
 from archive.models import Chat, ChatStatus
 
@@ -70,8 +70,9 @@ def ics_calendar(
     # and line breaks would go out unescaped.
     cal.add("x-wr-calname", vText(feed_text(name)))
     # RFC 7986 requires VALUE=DURATION on REFRESH-INTERVAL; the library's own
-    # ``refresh_interval`` setter leaves it out.
-    cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    # ``refresh_interval`` setter leaves it out, and icalendar 6 does not know the
+    # property's type, so both are given.
+    cal.add("refresh-interval", vDuration(timedelta(hours=6)), parameters={"VALUE": "DURATION"})
     domain = _uid_domain(base_url)
     for chat in chats:
         description = [chat.intro.strip()] if chat.intro.strip() else []
