@@ -1,50 +1,46 @@
-"""Feeds, written by hand: iCalendar (RFC 5545) of upcoming chats, Atom (RFC 4287) of
-new transcripts. Pure functions of their inputs."""
+"""Feeds of the web archive, written through well-kept libraries: an iCalendar (RFC 5545)
+calendar of upcoming chats with ``icalendar``, an Atom (RFC 4287) feed of new transcripts
+with ``feedgen``. Pure functions of their inputs."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape as xml_escape
+
+from feedgen.ext.base import BaseEntryExtension
+from feedgen.feed import FeedGenerator
+from icalendar import Calendar, Event, vDuration, vText
 
 from archive.models import Chat, ChatStatus
 
 PRODID = "-//tweetchat//web archive//EN"
 
-
-# ---- iCalendar ---------------------------------------------------------------------------
-
-
-def ics_escape(text: str) -> str:
-    """Escape a TEXT value: backslash, semicolon, comma, and newlines as ``\\n``."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
-def fold(line: str, limit: int = 75) -> str:
-    """Fold a content line into chunks of at most ``limit`` octets (UTF-8), continuation
-    lines starting with one space, never splitting a character."""
-    out: list[str] = []
-    current = ""
-    size = 0
-    budget = limit
-    for ch in line:
-        n = len(ch.encode("utf-8"))
-        if size + n > budget:
-            out.append(current)
-            current, size = "", 0
-            budget = limit - 1  # the leading space counts
-        current += ch
-        size += n
-    out.append(current)
-    return "\r\n ".join(out)
+# Characters neither format can carry: the C0 controls other than tab and line feed (RFC 5545
+# TEXT and XML 1.0 exclude them; carriage returns are folded into line feeds first), lone
+# surrogates, and the two non-characters XML 1.0 excludes. lxml refuses to write them, so
+# one of them in a chat title would otherwise turn the whole Atom feed into an error.
+_UNCARRIABLE: dict[int, None] = dict.fromkeys(
+    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0xD800, 0xE000), 0xFFFE, 0xFFFF]
+)
 
 
-def _ics_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+def feed_text(value: str) -> str:
+    """User text as both feeds carry it: line breaks as ``\\n`` and without the characters
+    that iCalendar TEXT and XML cannot hold; everything else (``<``, ``&``, commas,
+    semicolons, backslashes, any script) is kept exactly, the libraries escape it."""
+    return value.replace("\r\n", "\n").replace("\r", "\n").translate(_UNCARRIABLE)
+
+
+def _utc(moment: datetime) -> datetime:
+    """The instant in UTC to whole seconds, as both feeds have always given it."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+# ---- iCalendar (RFC 5545) ----------------------------------------------------------------
 
 
 def _uid_domain(base_url: str) -> str:
@@ -59,20 +55,25 @@ def ics_calendar(
     base_url: str = "",
     now: datetime,
 ) -> str:
-    """A VCALENDAR with one VEVENT per chat; times in UTC, so no VTIMEZONE is needed.
+    """An RFC 5545 VCALENDAR with one VEVENT per chat; times in UTC (``...Z``), so no
+    VTIMEZONE is needed. The UID is the chat id at the site's host, stable across
+    reschedules. The library escapes TEXT values and folds lines at 75 octets.
 
     Cancelled chats are kept with ``STATUS:CANCELLED`` so subscribed calendars drop them.
     """
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    # An extension property the library does not know as TEXT: typed here, or its commas
+    # and line breaks would go out unescaped.
+    cal.add("x-wr-calname", vText(feed_text(name)))
+    # RFC 7986 requires VALUE=DURATION on REFRESH-INTERVAL; the library's own
+    # ``refresh_interval`` setter leaves it out, and icalendar 6 does not know the
+    # property's type, so both are given.
+    cal.add("refresh-interval", vDuration(timedelta(hours=6)), parameters={"VALUE": "DURATION"})
     domain = _uid_domain(base_url)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{ics_escape(name)}",
-        "REFRESH-INTERVAL;VALUE=DURATION:PT6H",
-    ]
     for chat in chats:
         description = [chat.intro.strip()] if chat.intro.strip() else []
         description += [f"{q.label}: {q.text}" for q in chat.questions]
@@ -80,25 +81,22 @@ def ics_calendar(
         if url:
             description.append(url)
         status = "CANCELLED" if chat.status is ChatStatus.CANCELLED else "CONFIRMED"
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{ics_escape(chat.id)}@{domain}",
-            f"DTSTAMP:{_ics_time(chat.created_at or now)}",
-            f"DTSTART:{_ics_time(chat.start)}",
-            f"DTEND:{_ics_time(chat.end)}",
-            f"SUMMARY:{ics_escape(f'{chat.title} ({chat.hashtag})')}",
-            f"DESCRIPTION:{ics_escape(chr(10).join(description))}",
-            f"CATEGORIES:{ics_escape(chat.hashtag)}",
-            f"STATUS:{status}",
-        ]
+        event = Event()
+        event.add("uid", f"{feed_text(chat.id)}@{domain}")
+        event.add("dtstamp", _utc(chat.created_at or now))
+        event.add("dtstart", _utc(chat.start))
+        event.add("dtend", _utc(chat.end))
+        event.add("summary", feed_text(f"{chat.title} ({chat.hashtag})"))
+        event.add("description", feed_text("\n".join(description)))
+        event.add("categories", [feed_text(chat.hashtag)])
+        event.add("status", status)
         if url:
-            lines.append(f"URL:{url}")
-        lines.append("END:VEVENT")
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + "\r\n" for line in lines)
+            event.add("url", url)
+        cal.add_component(event)
+    return cal.to_ical().decode("utf-8")
 
 
-# ---- Atom --------------------------------------------------------------------------------
+# ---- Atom (RFC 4287) ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +114,17 @@ def entry_id(chat_id: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"tweetchat:chat:{chat_id}").urn
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+class _EntryLinkIsHtmlPage(BaseEntryExtension):
+    """feedgen 1.0.0 writes an entry's links with ``href`` only, dropping ``rel`` and
+    ``type`` (lkiesow/python-feedgen#135). Every entry here has one link, the chat's HTML
+    page, so say so again on the way out. Harmless once feedgen is fixed."""
+
+    def extend_atom(self, entry: Any) -> Any:
+        for element in entry:
+            if isinstance(element.tag, str) and element.tag.rpartition("}")[2] == "link":
+                element.set("rel", "alternate")
+                element.set("type", "text/html")
+        return entry
 
 
 def atom_feed(
@@ -128,35 +135,26 @@ def atom_feed(
     home_url: str,
     now: datetime,
 ) -> str:
-    """An Atom feed of transcripts, newest first as given."""
-
-    def x(text: str) -> str:
-        return xml_escape(text, {'"': "&quot;"})
-
-    updated = max((en.updated for en in entries), default=now)
-    out = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        '<feed xmlns="http://www.w3.org/2005/Atom">',
-        f"<title>{x(title)}</title>",
-        f"<id>{x(entry_id('feed'))}</id>",
-        f"<updated>{_rfc3339(updated)}</updated>",
-        f'<link rel="self" type="application/atom+xml" href="{x(self_url)}"/>',
-        f'<link rel="alternate" type="text/html" href="{x(home_url)}"/>',
-        "<author><name>tweetchat</name></author>",
-        "<generator>tweetchat</generator>",
-    ]
+    """An RFC 4287 Atom feed of transcripts, newest first as given; ``updated`` and
+    ``published`` are RFC 3339 instants in UTC. Text constructs are ``type="text"``: the
+    library escapes titles and summaries, so they read as literal text."""
+    feed = FeedGenerator()
+    feed.id(entry_id("feed"))
+    feed.title(feed_text(title))
+    feed.updated(_utc(max((en.updated for en in entries), default=now)))
+    feed.link(href=self_url, rel="self", type="application/atom+xml")
+    feed.link(href=home_url, rel="alternate", type="text/html")
+    feed.author(name="tweetchat")
+    feed.generator("tweetchat")
     for en in entries:
         c = en.chat
-        out += [
-            "<entry>",
-            f"<title>{x(f'{c.title} ({c.hashtag})')}</title>",
-            f"<id>{x(entry_id(c.id))}</id>",
-            f"<updated>{_rfc3339(en.updated)}</updated>",
-            f"<published>{_rfc3339(c.start)}</published>",
-            f'<link rel="alternate" type="text/html" href="{x(en.url)}"/>',
-            f'<category term="{x(c.hashtag)}"/>',
-            f'<summary type="text">{x(en.summary)}</summary>',
-            "</entry>",
-        ]
-    out.append("</feed>")
-    return "\n".join(out) + "\n"
+        item = feed.add_entry(order="append")  # feedgen prepends by default
+        item.register_extension("tweetchat_link", _EntryLinkIsHtmlPage, atom=True, rss=False)
+        item.id(entry_id(c.id))
+        item.title(feed_text(f"{c.title} ({c.hashtag})"))
+        item.updated(_utc(en.updated))
+        item.published(_utc(c.start))
+        item.link(href=en.url, rel="alternate", type="text/html")
+        item.category(term=feed_text(c.hashtag))
+        item.summary(feed_text(en.summary), type="text")
+    return feed.atom_str(pretty=True).decode("utf-8")
