@@ -136,11 +136,31 @@ def render_chat(
     return Rendered(chat, stats, md, html, js)
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux: /proc; elsewhere set and put
+    back at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
-    """Write ``chunks`` one after another to a temporary file, then rename it into place."""
+    """Write ``chunks`` one after another to a temporary file, then rename it into place.
+
+    The file gets the permissions any new file of the process gets (0666 less the umask), not
+    the 0600 of a temporary file, so a web server or another account can read transcripts.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for chunk in chunks:
                 fh.write(chunk)
