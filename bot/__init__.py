@@ -1,1 +1,13 @@
 """Top floor: the running program (config, CLI, app wiring, platform adapters)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+
+def version() -> str:
+    """The installed package's version (``0.1.0``), or ``unknown`` when run from a bare tree."""
+    try:
+        return metadata.version("tweetchat")
+    except metadata.PackageNotFoundError:
+        return "unknown"

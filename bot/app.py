@@ -15,6 +15,7 @@ from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
 from bot.config import Config
 from bot.facilitator import Facilitator
+from bot.instance_lock import InstanceLock
 from bot.platforms.base import Platform, PlatformServices
 from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import Clock, SystemClock
@@ -43,7 +44,8 @@ class App:
         self.runner: Runner | None = None
         self.platforms: dict[str, Platform] = {}
         self.extra_services: list[object] = []
-        self.web_runner: Any = None  # aiohttp AppRunner of the web archive, when enabled
+        self.web_runner: Any = None
+        self._lock: InstanceLock | None = None  # aiohttp AppRunner of the web archive, when enabled
 
     async def _publish(self, chat: Chat) -> PublishResult:
         assert self.store is not None
@@ -92,6 +94,17 @@ class App:
         )
 
     async def start(self) -> None:
+        """Take the archive's single-instance lock, open the store, start every platform, the
+        runner and the web archive. Raises `AlreadyRunning` when another bot runs on the
+        same database, `ConfigError` when a network refuses its credentials."""
+        self._lock = InstanceLock(self.config.database).acquire()
+        try:
+            await self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _start(self) -> None:
         self.store = await asyncio.to_thread(AsyncStore, self.config.database)
         self.platforms = (
             self._platforms
@@ -140,6 +153,8 @@ class App:
         if self.store is not None:
             await self.store.aclose()
             self.store = None
+        if self._lock is not None:
+            self._lock.release()
 
     async def run_until(self, stop: asyncio.Event) -> None:
         await self.start()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import version
 from bot.config import Config, load_config, resolve_config_path
 from bot.reports import format_stats, local_time
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $TWEETCHAT_CONFIG, or built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"tweetchat {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -183,9 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from archive.store import StoreError
         from bot.config import ConfigError
+        from bot.instance_lock import AlreadyRunning
         from scheduler.plan import PlanError
 
-        if isinstance(exc, PlanError | StoreError | UsageError | ConfigError):
+        if isinstance(exc, PlanError | StoreError | UsageError | ConfigError | AlreadyRunning):
             print(f"tweetchat: {exc}", file=sys.stderr)
             return 2
         raise

@@ -1,0 +1,85 @@
+"""Running the bot as a service: version, one runner per archive, pipes that close early."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bot import version
+from tests.bot.helpers import chat_file, config_file, env_for, start_bot, tweetchat, wait_for
+
+
+def test_version_names_the_installed_package() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"tweetchat {version()}"
+    assert version()[0].isdigit()
+
+
+def running(bot: subprocess.Popen[str], lines: list[str]) -> bool:
+    """Read the bot's output until it says it is running."""
+    assert bot.stdout is not None
+    line = bot.stdout.readline()
+    lines.append(line)
+    return "tweetchat running" in line or bot.poll() is not None
+
+
+def test_a_second_runner_on_the_same_archive_is_refused(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    first = start_bot(config)
+    try:
+        seen: list[str] = []
+        wait_for(lambda: running(first, seen), timeout=60, what="the first bot to run")
+        assert first.poll() is None, "".join(seen)
+
+        second = tweetchat(["run"], config, timeout=60)
+        assert second.returncode == 2
+        assert "Traceback" not in second.stderr
+        assert "another tweetchat is already running on" in second.stderr
+        assert f"(pid {first.pid})" in second.stderr
+        assert "db.sqlite" in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)  # a crash: the kernel drops the lock with the process
+        first.communicate(timeout=30)
+
+    after_crash = start_bot(config)
+    try:
+        seen = []
+        wait_for(lambda: running(after_crash, seen), timeout=60, what="a bot after the crash")
+        assert after_crash.poll() is None, "".join(seen)
+    finally:
+        after_crash.send_signal(signal.SIGTERM)
+        after_crash.communicate(timeout=30)
+    assert after_crash.returncode == 0
+
+
+def test_output_into_a_pipe_closed_early_is_not_an_error(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3600,
+        questions=[f"Q number {n}?" for n in range(40)],
+        duration="2h",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    # The reader goes away before the command writes (as `tweetchat show X | head -1` does
+    # once head has its line).
+    read, write = os.pipe()
+    os.close(read)
+    shown = subprocess.run(
+        [sys.executable, "-m", "bot", "show", "wedocs"],
+        env=env_for(config),
+        cwd=tmp_path,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+    os.close(write)
+    assert "Traceback" not in shown.stderr, shown.stderr
+    assert "BrokenPipeError" not in shown.stderr
+    assert shown.returncode == 0
