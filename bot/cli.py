@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("chat")
     p.add_argument("minutes", type=int)
 
+    p = sub.add_parser(
+        "backup", help="copy the archive (and the local network) while the bot may be running"
+    )
+    p.add_argument(
+        "dir", type=Path, help="folder to write archive.sqlite (and local-network.sqlite) into"
+    )
+
     p = sub.add_parser("serve", help="serve the web archive (read-only) until stopped")
     p.add_argument("--host", help="address to listen on (default: the config's web.host)")
     p.add_argument("--port", type=int, help="port to listen on (default: the config's web.port)")
@@ -554,6 +561,22 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
 
 for _name in ("next", "pause", "resume", "end", "skip", "start", "extend"):
     COMMANDS[_name] = cmd_control
+
+
+@command("backup")
+def cmd_backup(args: argparse.Namespace, config: Config) -> int:
+    from archive.backup import BackupError, backup_sqlite
+
+    copies = [(config.database, args.dir / "archive.sqlite")]
+    if config.local.enabled and config.local.network.is_file():
+        copies.append((config.local.network, args.dir / "local-network.sqlite"))
+    for source, destination in copies:
+        try:
+            pages = backup_sqlite(source, destination)
+        except BackupError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"backed up {source} to {destination} ({pages} pages)")
+    return 0
 
 
 @command("serve")

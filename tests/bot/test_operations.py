@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,22 @@ def test_output_into_a_pipe_closed_early_is_not_an_error(tmp_path: Path) -> None
     assert "Traceback" not in shown.stderr, shown.stderr
     assert "BrokenPipeError" not in shown.stderr
     assert shown.returncode == 0
+
+
+def test_backup_copies_the_archive_and_the_local_network(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "chat.toml", start_in=3600)
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    said = tweetchat(["local", "say", "--as", "ann", "hello #WeDocs"], config)
+    assert said.returncode == 0, said.stderr
+
+    done = tweetchat(["backup", "backups"], config)
+
+    assert done.returncode == 0, done.stderr
+    assert "archive.sqlite" in done.stdout and "local-network.sqlite" in done.stdout
+    archive = sqlite3.connect(tmp_path / "backups" / "archive.sqlite")
+    (chat_id,) = [row[0] for row in archive.execute("SELECT id FROM chats")]
+    assert chat_id.startswith("wedocs-")
+    network = sqlite3.connect(tmp_path / "backups" / "local-network.sqlite")
+    texts = [row[0] for row in network.execute("SELECT text FROM messages")]
+    assert texts == ["hello #WeDocs"]
