@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -429,3 +430,9 @@ async def test_announce_posts_a_summary_embed_with_the_transcript(
     assert [f["name"] for f in embed["fields"]][:3] == ["Participants", "Answers", "Messages"]
     (stored,) = fake_discord.attachments(fake_discord.channel_id)
     assert stored.filename == f"{chat.id}.md" and "Patients in QI" in stored.text
+
+
+def test_start_up_says_nothing_about_voice(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    make_platform(DiscordConfig(enabled=True))
+    assert not [r for r in caplog.records if "voice" in r.getMessage()], caplog.text

@@ -114,6 +114,18 @@ def intents() -> discord.Intents:
     return wanted
 
 
+class _NoVoiceNotice(logging.Filter):
+    """discord.py warns at start-up that voice needs PyNaCl / davey: this bot never speaks in
+    voice channels, so the warning only worries the host who reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+_VOICE_FILTER = _NoVoiceNotice()
+logging.getLogger("discord.client").addFilter(_VOICE_FILTER)
+
+
 class TweetchatClient(discord.Client):
     """discord.py's client, forwarding the events the adapter needs to it."""
 
