@@ -97,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("transcript", help="write (or print) a chat's transcript")
     p.add_argument("chat")
-    p.add_argument("--format", choices=("md", "html", "json", "csv"), default="md")
+    p.add_argument(
+        "--format",
+        choices=TRANSCRIPT_FORMATS,
+        help="md, html, json or csv (default: from --out's extension, else md)",
+    )
     p.add_argument(
         "--out", metavar="PATH", help="file to write (default: print to standard output)"
     )
@@ -392,6 +396,25 @@ def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+TRANSCRIPT_FORMATS = ("md", "html", "json", "csv")
+_EXTENSIONS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"} | {
+    ".json": "json",
+    ".csv": "csv",
+}
+
+
+def transcript_format(asked: str | None, out: Path | None) -> str:
+    """The format to write: ``--format`` if given, else the one ``--out``'s extension names,
+    else Markdown. Raises UsageError when the two disagree (``--format md --out x.html``)."""
+    implied = _EXTENSIONS.get(out.suffix.lower()) if out is not None else None
+    if asked and implied and asked != implied:
+        raise UsageError(
+            f"--format {asked} does not match --out {out} (a .{implied} file); "
+            f"use --format {implied} or name the file .{asked}"
+        )
+    return asked or implied or "md"
+
+
 @command("transcript")
 def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     import functools
@@ -405,6 +428,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     # Streamed like a publication (the chat's messages read once, nothing whole in memory),
     # and only the format asked for is rendered.
     out = Path(args.out) if args.out else None
+    args.format = transcript_format(args.format, out)
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -103,3 +104,32 @@ def test_backup_copies_the_archive_and_the_local_network(tmp_path: Path) -> None
     network = sqlite3.connect(tmp_path / "backups" / "local-network.sqlite")
     texts = [row[0] for row in network.execute("SELECT text FROM messages")]
     assert texts == ["hello #WeDocs"]
+
+
+def test_transcript_format_follows_the_file_name(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "chat.toml", start_in=3600)
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+
+    as_html = tweetchat(["transcript", "wedocs", "--out", "t.html"], config)
+    assert as_html.returncode == 0, as_html.stderr
+    assert (
+        (tmp_path / "t.html")
+        .read_text(encoding="utf-8")
+        .lstrip()
+        .lower()
+        .startswith("<!doctype html")
+    )
+    as_json = tweetchat(["transcript", "wedocs", "--out", "T.JSON"], config)
+    assert as_json.returncode == 0, as_json.stderr
+    assert (
+        json.loads((tmp_path / "T.JSON").read_text(encoding="utf-8"))["chat"]["hashtag"]
+        == "#WeDocs"
+    )
+    printed = tweetchat(["transcript", "wedocs"], config)
+    assert printed.stdout.startswith("# ")  # Markdown when nothing says otherwise
+
+    mismatch = tweetchat(["transcript", "wedocs", "--format", "md", "--out", "x.html"], config)
+    assert mismatch.returncode == 2
+    assert "--format md does not match --out x.html (a .html file)" in mismatch.stderr
+    assert not (tmp_path / "x.html").exists()
