@@ -1,0 +1,47 @@
+"""The systemd unit in deploy/ is one systemd accepts, and it runs what the README says."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIT = ROOT / "deploy" / "tweetchat.service"
+
+
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (.ci/run installs systemd)")
+    # The unit names the install path of the README; verify it against this checkout's
+    # tweetchat (systemd checks that ExecStart is executable).
+    here = Path(sys.executable).with_name("tweetchat")
+    text = UNIT.read_text(encoding="utf-8")
+    assert "ExecStart=/opt/tweetchat/bin/tweetchat run" in text
+    unit = tmp_path / "tweetchat.service"
+    unit.write_text(text.replace("/opt/tweetchat/bin/tweetchat", str(here)), encoding="utf-8")
+    result = subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
+
+
+def test_the_unit_reads_tokens_from_an_environment_file_and_stops_with_sigterm() -> None:
+    text = UNIT.read_text(encoding="utf-8")
+    assert "EnvironmentFile=/etc/tweetchat/tweetchat.env" in text
+    assert "Environment=TWEETCHAT_CONFIG=/etc/tweetchat/config.toml" in text
+    assert "KillSignal=SIGTERM" in text and "Restart=on-failure" in text
+    example = (ROOT / "deploy" / "tweetchat.env.example").read_text(encoding="utf-8")
+    names = {
+        line.split("=", 1)[0]
+        for line in example.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    for name in names:  # every variable the example sets is one the config names
+        assert f'"{name}"' in config, name
