@@ -8,11 +8,11 @@ an action was posted and never post it twice.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from archive.hashtags import has_hashtag
 from archive.models import Chat, Question
 
 WRAPUP_LEAD = timedelta(minutes=5)
@@ -100,17 +100,12 @@ def reminder_key(lead: timedelta) -> str:
 
 
 def with_hashtag(text: str, hashtag: str) -> str:
-    """``text`` with the hashtag appended, unless the text already has it as a whole tag."""
+    """``text`` with the hashtag appended, unless the text already carries it
+    (:func:`archive.hashtags.has_hashtag`: a whole tag, not inside a link)."""
     text = text.strip()
     if has_hashtag(text, hashtag):
         return text
     return f"{text} {hashtag}" if text else hashtag
-
-
-def has_hashtag(text: str, hashtag: str) -> bool:
-    """Whether ``text`` holds ``hashtag`` as a whole tag (``#WeDocsChat`` does not hold ``#WeDocs``)."""
-    pattern = r"(?<![\w#])" + re.escape(hashtag) + r"(?!\w)"
-    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def format_question(chat: Chat, q: Question) -> str:

@@ -26,6 +26,7 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
+from archive.hashtags import has_hashtag
 from archive.models import Chat, ChatStatus
 from archive.store import AsyncStore, iso, parse_iso
 from bot.config import XConfig, secret
@@ -43,7 +44,6 @@ from bot.platforms.x_search import (
 )
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
-from scheduler.timeline import has_hashtag
 from scheduler.x_length import weighted_length
 
 logger = logging.getLogger(__name__)
