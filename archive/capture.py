@@ -27,14 +27,20 @@ import re
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeGuard, TypeVar, cast
 
 from archive.hashtags import HASH_CHARS, URL_RE, WORD_CHAR, ascii_tag, has_tag, wanted_tag
-from archive.models import CapturedMessage, Chat, ChatStatus, IncomingMessage, MessageKind
+from archive.models import (
+    EARLY_WINDOW,
+    CapturedMessage,
+    Chat,
+    ChatStatus,
+    IncomingMessage,
+    MessageKind,
+)
 
 __all__ = [
-    "EARLY_WINDOW",
     "CaptureContext",
     "capture",
     "is_host",
@@ -46,9 +52,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _K = TypeVar("_K")
-
-EARLY_WINDOW = timedelta(minutes=15)
-"""How long before the start messages still count (as intro comments)."""
 
 MAX_LABEL_NUMBER = 99
 

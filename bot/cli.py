@@ -503,13 +503,11 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 async def _wait_idle(app: Any) -> None:
     """Return once no chat has anything left to do."""
-    from archive.models import ChatStatus
+    from archive.models import OPEN_STATUSES
 
     while True:
         await asyncio.sleep(0.5)
-        chats = await app.store.list_chats(
-            [ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED]
-        )
+        chats = await app.store.list_chats(OPEN_STATUSES)
         if not chats:
             return
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from archive.models import Chat, ChatStatus, Target
+from archive.models import OPEN_STATUSES, Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
 from bot.discord_events import ChatEvents
 from bot.platforms.discord import summary_embed
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OPEN = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 MAX_CHAT_FILE = 256 * 1024
 SERIES_OCCURRENCES = 6
 MODAL_FIELDS = {
@@ -237,7 +236,7 @@ class HostCommands:
         @group.command(name="transcript", description="Post the chat's transcript and summary")
         @app_commands.describe(chat=chat_help)
         async def transcript(interaction: discord.Interaction, chat: str | None = None) -> None:
-            statuses = (*OPEN, ChatStatus.PUBLISHED)
+            statuses = (*OPEN_STATUSES, ChatStatus.PUBLISHED)
             await self._with_chat(interaction, chat, self._transcript, statuses=statuses)
 
         for kind, text in (
@@ -286,7 +285,7 @@ class HostCommands:
             async def run(i: discord.Interaction, found: Chat) -> None:
                 await self._control(i, found, kind)
 
-            statuses = (ChatStatus.SCHEDULED,) if kind == "start" else OPEN
+            statuses = (ChatStatus.SCHEDULED,) if kind == "start" else OPEN_STATUSES
             await self._with_chat(interaction, chat, run, statuses=statuses)
 
         described = app_commands.describe(chat=chat_help)(callback)
@@ -333,7 +332,7 @@ class HostCommands:
         ref: str | None,
         action: Callable[[discord.Interaction, Chat], Awaitable[None]],
         *,
-        statuses: Sequence[ChatStatus] = OPEN,
+        statuses: Sequence[ChatStatus] = OPEN_STATUSES,
     ) -> None:
         if await self._refuse(interaction):
             return
@@ -449,7 +448,7 @@ class HostCommands:
     async def _list_text(self) -> str:
         chats = [
             c
-            for c in await self.store.list_chats((*OPEN, ChatStatus.PUBLISHED))
+            for c in await self.store.list_chats((*OPEN_STATUSES, ChatStatus.PUBLISHED))
             if any(t.platform == "discord" for t in c.targets)
         ]
         if not chats:

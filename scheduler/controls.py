@@ -73,11 +73,8 @@ def chat_actions(store: Store, chat: Chat) -> list[Action]:
 
 
 def _pending_questions(store: Store, chat: Chat) -> list[Action]:
-    done = {
-        p.action_key
-        for p in store.posts(chat.id)
-        if p.status in ("sent", "failed", "skipped", "intent")
-    }
+    # Any post row (an intent, or sent, failed or skipped) means the question was handled.
+    done = {p.action_key for p in store.posts(chat.id)}
     return [
         a for a in chat_actions(store, chat) if a.kind == ActionKind.QUESTION and a.key not in done
     ]

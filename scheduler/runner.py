@@ -24,7 +24,7 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from archive.models import Chat, ChatStatus
+from archive.models import OPEN_STATUSES, Chat
 from archive.store import AsyncStore
 from scheduler.clock import Clock, SystemClock
 from scheduler.controls import compute_shifts
@@ -32,7 +32,6 @@ from scheduler.timeline import Action, ActionKind, timeline
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 POSTING_KINDS = (ActionKind.INTRO, ActionKind.QUESTION, ActionKind.WRAPUP)
 
 
@@ -119,7 +118,7 @@ class Runner:
 
     async def reload(self, *, force: bool = False) -> None:
         """Rebuild jobs when the stored chats changed (or always, with `force`)."""
-        chats = await self.store.list_chats(ACTIVE)
+        chats = await self.store.list_chats(OPEN_STATUSES)
         controls = {c.id: await self.store.controls(c.id) for c in chats}
         seen: dict[str, tuple[object, ...]] = {
             c.id: (c.status, c.start, c.end, len(controls[c.id])) for c in chats
@@ -201,7 +200,7 @@ class Runner:
             if self._closing:
                 return performed
             chat = await self.store.get_chat(chat_id)
-            if chat.status not in ACTIVE:
+            if chat.status not in OPEN_STATUSES:
                 return performed
             actions = await self.actions_for(chat)
             done = await self.performer.done_actions(chat)
@@ -218,7 +217,7 @@ class Runner:
                     await self.performer.perform(chat, action, note=note)
                 performed.append(action.key)
                 chat = await self.store.get_chat(chat_id)
-                if chat.status not in ACTIVE:
+                if chat.status not in OPEN_STATUSES:
                     break
         return performed
 

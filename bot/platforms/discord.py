@@ -32,7 +32,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from archive.models import Chat, ChatStatus, IncomingMessage
+from archive.models import OPEN_STATUSES, Chat, IncomingMessage, PostStatus
 from archive.store import AsyncStore, Store
 from bot.config import ConfigError, DiscordConfig, secret
 from bot.platforms.base import (
@@ -58,7 +58,6 @@ T = TypeVar("T")
 API_PATH = "/api/v10"
 ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 CAPTURED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
-OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 EMBED_FIELD_LIMIT = 1024
 
 
@@ -588,7 +587,7 @@ class DiscordPlatform(Platform):
                 post.action_key == "intro"
                 and post.platform == self.name
                 and post.channel == channel
-                and post.status == "sent"
+                and post.status == PostStatus.SENT
             ):
                 return post.platform_message_id
         return ""
