@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Config, load_config, resolve_config_path
+from scheduler.durations import duration_from, format_duration
 
 if TYPE_CHECKING:
     from archive.models import Chat
@@ -29,6 +30,23 @@ class UsageError(Exception):
 
 Handler = Callable[[argparse.Namespace, Config], int]
 COMMANDS: dict[str, Handler] = {}
+
+
+def whole_minutes(text: str) -> int:
+    """An argparse ``type=``: a duration as chat files write it (``15m``, ``1h30m``, or a bare
+    number of minutes, ``15``) as whole minutes.
+
+    Raises argparse.ArgumentTypeError (argparse prefixes the argument's name) when the text
+    is no duration or not whole minutes.
+    """
+    try:
+        length = duration_from(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    minutes, rest = divmod(int(length.total_seconds()), 60)
+    if rest:
+        raise argparse.ArgumentTypeError(f"must be whole minutes, not {format_duration(length)}")
+    return minutes
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -129,9 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=hlp)
         p.add_argument("chat", help="chat id (or a unique prefix)")
-    p = sub.add_parser("extend", help="extend a live chat by some minutes")
+    p = sub.add_parser("extend", help="extend a live chat, e.g. by 15m (a bare number is minutes)")
     p.add_argument("chat")
-    p.add_argument("minutes", type=int)
+    p.add_argument(
+        "minutes",
+        metavar="DURATION",
+        type=whole_minutes,
+        help='how much longer: "15m", "1h", or a number of minutes',
+    )
 
     p = sub.add_parser("serve", help="serve the web archive (read-only) until stopped")
     p.add_argument("--host", help="address to listen on (default: the config's web.host)")
