@@ -302,7 +302,9 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     )
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
-    for action in timeline(chat, reminders=plan.reminders):
+    for action in timeline(
+        chat, reminders=plan.reminders, wrapup_lead=config.scheduler.wrapup_lead
+    ):
         print(f"  {local_time(chat, action.at)}  {action.key:<10} {action.text[:70]}")
     return 0
 
@@ -371,7 +373,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     if cost:
         print(f"  X cost so far: {cost}")
     print("  timeline:")
-    for action in timeline(chat, reminders=reminders):
+    for action in timeline(chat, reminders=reminders, wrapup_lead=config.scheduler.wrapup_lead):
         states = [
             f"{t.platform}:{posts[(action.key, t.platform, t.channel)].status}"
             for t in chat.targets

@@ -16,6 +16,7 @@ from archive.hashtags import has_hashtag
 from archive.models import Chat, Question
 
 WRAPUP_LEAD = timedelta(minutes=5)
+"""The default of ``[scheduler] wrapup_lead``: the wrap-up goes out this long before the end."""
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -46,13 +47,16 @@ def timeline(
     *,
     reminders: Sequence[timedelta] = (),
     shifts: Mapping[str, timedelta] | None = None,
+    wrapup_lead: timedelta = WRAPUP_LEAD,
 ) -> list[Action]:
     """Every action of ``chat`` in the order it happens.
 
     ``reminders`` are lead times before the start (duplicates count once). ``shifts`` maps
     an action key to extra delay added to that action alone (live controls); keys that name
-    no action are ignored. Ties keep the natural order: reminders, intro, questions (sub-parts
-    in order), wrap-up, close, publish.
+    no action are ignored. ``wrapup_lead`` is how long before the end the wrap-up goes out
+    (zero: at the end, just before the close); there is no wrap-up when that moment is not
+    after the last question. Ties keep the natural order: reminders, intro, questions
+    (sub-parts in order), wrap-up, close, publish.
     """
     actions: list[Action] = []
     for lead in sorted(set(reminders), reverse=True):
@@ -76,9 +80,11 @@ def timeline(
             )
         )
     last_question = max((chat.question_time(q) for q in chat.questions), default=chat.start)
-    wrapup_at = chat.end - WRAPUP_LEAD
+    wrapup_at = chat.end - wrapup_lead
     if wrapup_at > last_question:
-        actions.append(Action("wrapup", ActionKind.WRAPUP, wrapup_at, format_wrapup(chat)))
+        actions.append(
+            Action("wrapup", ActionKind.WRAPUP, wrapup_at, format_wrapup(chat, wrapup_lead))
+        )
     actions.append(Action("close", ActionKind.CLOSE, chat.end, format_close(chat)))
     actions.append(Action("publish", ActionKind.PUBLISH, chat.grace_end, ""))
 
@@ -125,10 +131,16 @@ def format_intro(chat: Chat) -> str:
     return f"{intro}\n\nReply with {labels} and {chat.hashtag} so your answers are counted."
 
 
-def format_wrapup(chat: Chat) -> str:
-    minutes = int(WRAPUP_LEAD.total_seconds() // 60)
+def format_wrapup(chat: Chat, lead: timedelta = WRAPUP_LEAD) -> str:
+    """``Last question done — 5 minutes left. Any final thoughts...? #WeDocs``; ``lead`` is
+    how long before the end it is posted (zero: nothing is said about time left)."""
+    minutes = int(lead.total_seconds() // 60)
+    if minutes >= 1:
+        left = f" — {minutes} minute{'' if minutes == 1 else 's'} left"
+    else:
+        left = " — less than a minute left" if lead > timedelta(0) else ""
     return (
-        f"Last question done — {minutes} minutes left. Any final thoughts, or questions "
+        f"Last question done{left}. Any final thoughts, or questions "
         f"still on your mind? {chat.hashtag}"
     )
 
