@@ -390,25 +390,6 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-@command("cancel")
-def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
-    from archive.models import ChatStatus
-
-    store = open_store(config)
-    try:
-        chat = store.find_chat(args.chat)
-        if chat.status not in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
-            raise UsageError(
-                f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
-            )
-        store.set_status(chat.id, ChatStatus.CANCELLED)
-        store.record_control(chat.id, _now(), "cancelled", "", "cli")
-    finally:
-        store.close()
-    print(f"cancelled {chat.id}")
-    return 0
-
-
 @command("transcript")
 def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     import functools
@@ -591,7 +572,7 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-for _name in ("next", "pause", "resume", "end", "skip", "start", "extend"):
+for _name in ("next", "pause", "resume", "end", "skip", "start", "extend", "cancel"):
     COMMANDS[_name] = cmd_control
 
 

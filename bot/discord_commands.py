@@ -168,18 +168,6 @@ def _pick_chat(
     return (live or chats)[0]
 
 
-def _cancel(store: Store, chat_id: str, now: Any, by: str) -> Chat:
-    chat = store.get_chat(chat_id)
-    if chat.status not in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
-        raise ControlError(
-            f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
-        )
-    with store.transaction():
-        store.set_status(chat.id, ChatStatus.CANCELLED)
-        store.record_control(chat.id, now, "cancelled", "", by)
-    return store.get_chat(chat.id)
-
-
 class HostCommands:
     """The `/tweetchat` group, bound to a running app."""
 
@@ -228,10 +216,9 @@ class HostCommands:
         async def show(interaction: discord.Interaction, chat: str | None = None) -> None:
             await self._with_chat(interaction, chat, self._show, statuses=tuple(ChatStatus))
 
-        @group.command(name="cancel", description="Cancel a chat (nothing more is posted)")
-        @app_commands.describe(chat=chat_help)
-        async def cancel(interaction: discord.Interaction, chat: str | None = None) -> None:
-            await self._with_chat(interaction, chat, self._cancel)
+        group.add_command(
+            self._control_command("cancel", "Cancel a chat (nothing more is posted)", chat_help)
+        )
 
         @group.command(name="transcript", description="Post the chat's transcript and summary")
         @app_commands.describe(chat=chat_help)
@@ -473,19 +460,6 @@ class HostCommands:
             *(f"{kind} {detail} ({by})" for _at, kind, detail, by in controls),
         ]
         await self._reply(interaction, "\n".join(lines)[:1900])
-
-    async def _cancel(self, interaction: discord.Interaction, chat: Chat) -> None:
-        by = f"discord:{interaction.user.id}"
-        try:
-            cancelled = await self.store.call(
-                _cancel, self.store.sync, chat.id, self.platform.clock.now(), by
-            )
-        except ControlError as exc:
-            await self._reply(interaction, str(exc))
-            return
-        # Reloading the runner also deletes the chat's Scheduled Event (chats_changed).
-        await self._reload()
-        await self._reply(interaction, f"Cancelled {cancelled.id}: nothing more will be posted.")
 
     async def _control(
         self, interaction: discord.Interaction, chat: Chat, kind: str, minutes: int = 0
