@@ -1,7 +1,8 @@
 """Capture rules: does an incoming message belong to a chat, what does it answer, what is it.
 
 Everything here is pure (no clock, no I/O): a function of the message and a
-:class:`CaptureContext`, so the rules can be tested exhaustively.
+:class:`CaptureContext`, so the rules can be tested exhaustively. What a hashtag is and
+whether a text carries the chat's is decided by :mod:`archive.hashtags`.
 
 Label grammar (``parse_answer_labels`` / ``parse_question_labels``), read at the start of
 the text after any leading @mentions (``@alice``, ``@a@host.social``, Discord ``<@123>``)
@@ -23,28 +24,27 @@ from __future__ import annotations
 
 import logging
 import re
-import string
-import sys
-import unicodedata
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeGuard, TypeVar, cast
 
-from archive.models import CapturedMessage, Chat, ChatStatus, IncomingMessage, MessageKind
+from archive.hashtags import HASH_CHARS, URL_RE, WORD_CHAR, ascii_tag, has_tag, wanted_tag
+from archive.models import (
+    EARLY_WINDOW,
+    CapturedMessage,
+    Chat,
+    ChatStatus,
+    IncomingMessage,
+    MessageKind,
+)
 
 __all__ = [
-    "EARLY_WINDOW",
-    "HASHTAG_RE",
     "CaptureContext",
-    "HashtagError",
     "capture",
-    "find_hashtags",
-    "has_hashtag",
     "is_host",
     "mentions_in",
-    "normalise_hashtag",
     "parse_answer_labels",
     "parse_question_labels",
 ]
@@ -53,74 +53,40 @@ logger = logging.getLogger(__name__)
 
 _K = TypeVar("_K")
 
-EARLY_WINDOW = timedelta(minutes=15)
-"""How long before the start messages still count (as intro comments)."""
-
-MAX_HASHTAG_LEN = 100
 MAX_LABEL_NUMBER = 99
 
 
-def _mark_ranges() -> str:
-    """A regex class body of every combining mark (Mn, Mc, Me) in planes 0-1 and the VS supplement.
-
-    ``\\w`` does not include marks, yet many scripts (Devanagari, Thai, decomposed Latin)
-    need them inside a word; without them ``#हिंदी`` would be cut short.
-    """
-    category = unicodedata.category
-    ranges: list[tuple[int, int]] = []
-    start = -1
-    for cp in range(0x20000):
-        if category(chr(cp))[0] == "M":
-            if start < 0:
-                start = cp
-        elif start >= 0:
-            ranges.append((start, cp - 1))
-            start = -1
-    ranges.append((0xE0100, min(0xE01EF, sys.maxunicode)))
-    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
-
-
-_MARKS = _mark_ranges()
-# One "word" character: a letter, digit, underscore or combining mark.
-_W = rf"[\w{_MARKS}]"
-_NOT_W = rf"[^\w{_MARKS}]"
-# A tag body: word characters, at least one of them not a decimal digit.
-_TAG_BODY = rf"(?=(?:{_W})*?(?:[^\W\d]|[{_MARKS}])){_W}+"
-
-HASHTAG_RE: re.Pattern[str] = re.compile(rf"\A{_TAG_BODY}\Z")
-"""What may follow '#': letters, digits, '_' and combining marks, not all digits (anchored)."""
-
-_HASH_CHARS = "#\uff03"  # '#' and the full-width '＃' that X also accepts
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-# The '#' first and the look-behind after it, as for _MENTION_RE below: much faster.
-_HASHTAG_IN_TEXT_RE = re.compile(rf"[{_HASH_CHARS}](?<!{_W}[{_HASH_CHARS}])({_TAG_BODY})")
 # '@' first, then the look-behind at the character before it: a pattern that starts with
 # a literal lets the regex engine jump between '@'s instead of trying every position
 # (6x faster on a typical message, same matches as ``(?<![\w@<])@``).
 _MENTION_RE = re.compile(r"@(?<![\w@<]@)(\w+(?:[.-]\w+)*(?:@\w+(?:[.-]\w+)+)?)")
 
 # Leading @mentions, Discord mentions and hashtags that may precede a label.
-_PREFIX_RE = re.compile(rf"\s*(?:(?:@[\w.-]+(?:@[\w.-]+)?|<@!?\d+>|[{_HASH_CHARS}]{_W}+)[\s,:;]*)*")
+_PREFIX_RE = re.compile(
+    rf"\s*(?:(?:@[\w.-]+(?:@[\w.-]+)?|<@!?\d+>|[{HASH_CHARS}]{WORD_CHAR}+)[\s,:;]*)*"
+)
 
 
 def _label_re(letter: str) -> re.Pattern[str]:
     up, low = letter.upper(), letter.lower()
-    return re.compile(rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{_W})")
+    return re.compile(rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{WORD_CHAR})")
 
 
 def _next_re(letter: str) -> re.Pattern[str]:
     up, low = letter.upper(), letter.lower()
     return re.compile(
         rf"(?:[ \t]*(?:[/&,+]|(?i:and)(?=[ \t]))[ \t]*|[ \t]+)"
-        rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{_W})"
+        rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{WORD_CHAR})"
     )
 
 
 def _range_re(letter: str) -> re.Pattern[str]:
-    return re.compile(rf"[-\u2013](?:[{letter.upper()}{letter.lower()}])?(\d{{1,2}})(?!{_W})")
+    return re.compile(
+        rf"[-\u2013](?:[{letter.upper()}{letter.lower()}])?(\d{{1,2}})(?!{WORD_CHAR})"
+    )
 
 
-_PREFIX_STARTS = "@<" + _HASH_CHARS  # what a leading mention or hashtag starts with
+_PREFIX_STARTS = "@<" + HASH_CHARS  # what a leading mention or hashtag starts with
 _LABEL_LETTERS = {"A": ("A", "a"), "Q": ("Q", "q")}
 # What a range or a further label must start with, right after a label ("A1-3", "A1/A2",
 # "A1 & A2", "A1 A2"); a label is never followed by a word character.
@@ -129,93 +95,6 @@ _LIST_CHARS = frozenset(" \t/&,+-\u2013")
 _LABELS = {
     letter: (_label_re(letter), _next_re(letter), _range_re(letter)) for letter in ("A", "Q")
 }
-
-
-class HashtagError(ValueError):
-    """A hashtag that cannot be used: the message says why."""
-
-
-def normalise_hashtag(tag: str) -> str:
-    """Return ``tag`` as ``#Body`` (NFC, case kept), or raise :class:`HashtagError`."""
-    cleaned = unicodedata.normalize("NFC", tag.strip())
-    if not cleaned:
-        raise HashtagError("hashtag is empty")
-    body = cleaned[1:] if cleaned[0] in _HASH_CHARS else cleaned
-    shown = f"#{body}"
-    if not body:
-        raise HashtagError("hashtag has nothing after '#'")
-    if len(shown) > MAX_HASHTAG_LEN:
-        raise HashtagError(
-            f"hashtag {shown[:20]!r}... is {len(shown)} characters; at most {MAX_HASHTAG_LEN}"
-        )
-    if HASHTAG_RE.fullmatch(body):
-        return shown
-    bad = re.search(_NOT_W, body)
-    if bad is not None:
-        char = bad.group()
-        what = "a space" if char.isspace() else repr(char)
-        raise HashtagError(
-            f"hashtag {shown!r} contains {what}; only letters, digits and '_' may follow '#'"
-        )
-    raise HashtagError(f"hashtag {shown!r} is all digits; it needs at least one letter")
-
-
-def _hashtag_bodies(text: str) -> list[str]:
-    """Tag bodies in ``text`` (NFC), ignoring '#' inside links."""
-    text = _URL_RE.sub(" ", unicodedata.normalize("NFC", text))
-    return _HASHTAG_IN_TEXT_RE.findall(text)
-
-
-def find_hashtags(text: str) -> list[str]:
-    """All hashtags in ``text`` as written (NFC), with '#', in order; links are skipped."""
-    text = _URL_RE.sub(" ", unicodedata.normalize("NFC", text))
-    return [m.group() for m in _HASHTAG_IN_TEXT_RE.finditer(text)]
-
-
-def _wanted_tag(hashtag: str) -> str:
-    """The case-folded body ``has_hashtag`` looks for ("" matches nothing)."""
-    want = unicodedata.normalize("NFC", hashtag.strip())
-    if want[:1] in _HASH_CHARS:
-        want = want[1:]
-    return want.casefold()
-
-
-def _ascii_tag(want: str) -> bool:
-    """Whether the ASCII fast path of ``_has_tag`` may decide for ``want``."""
-    return want.isascii() and HASHTAG_RE.fullmatch(want) is not None
-
-
-def _has_tag(text: str, want: str, ascii_tag: bool) -> bool:
-    if not want:
-        return False
-    if text.isascii():
-        low = text.lower()  # casefold() on ASCII
-        # A tag body is a substring of the text, so its folded form is one of the folded text.
-        if want not in low:
-            return False
-        if ascii_tag and "://" not in low and "www." not in low:
-            # No link to skip and no '＃': a match is '#' + want, not preceded or followed
-            # by a word character (ASCII: letters, digits, '_').
-            needle = "#" + want
-            start = low.find(needle)
-            while start >= 0:
-                end = start + len(needle)
-                if (start == 0 or low[start - 1] not in _ASCII_WORD) and (
-                    end == len(low) or low[end] not in _ASCII_WORD
-                ):
-                    return True
-                start = low.find(needle, start + 1)
-            return False
-    return any(body.casefold() == want for body in _hashtag_bodies(text))
-
-
-_ASCII_WORD = frozenset(string.ascii_letters + string.digits + "_")
-
-
-def has_hashtag(text: str, hashtag: str) -> bool:
-    """Whether ``text`` carries ``hashtag`` as a whole token, ignoring case."""
-    want = _wanted_tag(hashtag)
-    return _has_tag(text, want, _ascii_tag(want))
 
 
 def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
@@ -273,8 +152,8 @@ def mentions_in(text: str) -> tuple[str, ...]:
     """The @handles in ``text``, without '@', lower-cased, in order, unique."""
     if "@" not in text:
         return ()
-    if "://" in text or "www." in text.lower():  # what _URL_RE needs to match at all
-        text = _URL_RE.sub(" ", text)
+    if "://" in text or "www." in text.lower():  # what URL_RE needs to match at all
+        text = URL_RE.sub(" ", text)
     found = _MENTION_RE.findall(text)
     if len(found) == 1:
         return (found[0].lower(),)
@@ -364,7 +243,7 @@ class _Facts:
     opens: datetime  # messages count from here (EARLY_WINDOW before the start)
     closes: datetime  # ... to the end of the grace window
     tag: str  # the chat's hashtag body, case-folded
-    ascii_tag: bool  # whether the ASCII fast path of _has_tag may decide for it
+    ascii_tag: bool  # whether the ASCII fast path of has_tag may decide for it
     known: frozenset[str]  # every question key of the chat
     hosts: frozenset[str]  # the hosts' identities (_ident forms)
     times: list[datetime]  # when each question went out (or is planned), sorted...
@@ -375,7 +254,7 @@ class _Facts:
 
 def _build_facts(ctx: CaptureContext) -> _Facts:
     chat = ctx.chat
-    want = _wanted_tag(chat.hashtag)
+    want = wanted_tag(chat.hashtag)
     known = {q.key for q in chat.questions}
     known.update(ctx.question_posts.values())
     known.update(key for _, key in ctx.question_times)
@@ -384,7 +263,7 @@ def _build_facts(ctx: CaptureContext) -> _Facts:
         opens=chat.start - EARLY_WINDOW,
         closes=chat.grace_end,
         tag=want,
-        ascii_tag=_ascii_tag(want),
+        ascii_tag=ascii_tag(want),
         known=frozenset(known),
         hosts=_host_idents(chat),
         times=[when for when, _ in schedule],
@@ -503,7 +382,7 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
     replies_to_chat = bool(reply_to) and (
         reply_to in ctx.chat_posts or reply_to in ctx.question_posts
     )
-    if not (by_bot or replies_to_chat) and not _has_tag(msg.text, facts.tag, facts.ascii_tag):
+    if not (by_bot or replies_to_chat) and not has_tag(msg.text, facts.tag, facts.ascii_tag):
         return None
 
     at = created.astimezone(UTC)

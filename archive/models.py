@@ -23,6 +23,31 @@ class ChatStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+OPEN_STATUSES: tuple[ChatStatus, ...] = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
+"""Chats the bot still works on: actions to run, messages to capture, a transcript to publish."""
+
+EARLY_WINDOW = timedelta(minutes=15)
+"""How long before a chat's start its messages already count (people say hello early):
+capture, backfill and every adapter's search start this long before the start."""
+
+
+class PostStatus(enum.StrEnum):
+    """Where one post of the bot (one action on one platform and channel) stands.
+
+    ``intent`` is written before the network call, then becomes ``sent``, ``failed`` or
+    ``skipped``; an ``intent`` left by a crash is reconciled at the next start.
+    """
+
+    INTENT = "intent"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+DONE_POST_STATUSES = frozenset({PostStatus.SENT, PostStatus.FAILED, PostStatus.SKIPPED})
+"""Post statuses after which an action is never attempted again on that platform."""
+
+
 class MessageKind(enum.StrEnum):
     ANSWER = "answer"  # a participant's answer to one or more questions
     COMMENT = "comment"  # a participant's message that answers no question
@@ -153,7 +178,7 @@ class Post:
     platform: str
     channel: str
     platform_message_id: str = ""  # "" while only the intent is recorded
-    status: str = "intent"  # "intent" -> "sent" | "failed"
+    status: PostStatus = PostStatus.INTENT
     posted_at: datetime | None = None
     text: str = ""
     error: str = ""

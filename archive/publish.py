@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from archive.models import CapturedMessage, Chat
+from archive.models import CapturedMessage, Chat, PostStatus
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
 from archive.transcripts.html import (
@@ -77,7 +77,7 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
     """When each question actually went out (earliest post across platforms)."""
     posted: dict[str, datetime] = {}
     for p in store.posts(chat.id):
-        if p.status != "sent" or p.posted_at is None:
+        if p.status != PostStatus.SENT or p.posted_at is None:
             continue
         if p.action_key.startswith("q") and p.action_key[1:2].isdigit():
             key = p.action_key[1:]

@@ -30,6 +30,7 @@ from archive.models import (
     ChatStatus,
     MessageKind,
     Post,
+    PostStatus,
     Question,
     Target,
 )
@@ -305,8 +306,8 @@ class Store:
             now = datetime.now(UTC)
             self.conn.execute(
                 "INSERT INTO posts (chat_id, action_key, platform, channel, status, text, intent_at)"
-                " VALUES (?, ?, ?, ?, 'intent', ?, ?)",
-                (chat_id, action_key, platform, channel, text, iso(now)),
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, action_key, platform, channel, PostStatus.INTENT, text, iso(now)),
             )
         return Post(chat_id, action_key, platform, channel, text=text)
 
@@ -321,9 +322,17 @@ class Store:
     ) -> None:
         with self.transaction():
             self.conn.execute(
-                "UPDATE posts SET status='sent', platform_message_id=?, posted_at=?, error=''"
+                "UPDATE posts SET status=?, platform_message_id=?, posted_at=?, error=''"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
-                (platform_message_id, iso(posted_at), chat_id, action_key, platform, channel),
+                (
+                    PostStatus.SENT,
+                    platform_message_id,
+                    iso(posted_at),
+                    chat_id,
+                    action_key,
+                    platform,
+                    channel,
+                ),
             )
 
     def mark_failed(
@@ -331,9 +340,9 @@ class Store:
     ) -> None:
         with self.transaction():
             self.conn.execute(
-                "UPDATE posts SET status='failed', error=?"
+                "UPDATE posts SET status=?, error=?"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
-                (error, chat_id, action_key, platform, channel),
+                (PostStatus.FAILED, error, chat_id, action_key, platform, channel),
             )
 
     def mark_skipped(
@@ -341,9 +350,9 @@ class Store:
     ) -> None:
         with self.transaction():
             self.conn.execute(
-                "UPDATE posts SET status='skipped', error=?"
+                "UPDATE posts SET status=?, error=?"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
-                (reason, chat_id, action_key, platform, channel),
+                (PostStatus.SKIPPED, reason, chat_id, action_key, platform, channel),
             )
 
     def posts(self, chat_id: str) -> list[Post]:
@@ -357,7 +366,7 @@ class Store:
                 platform=r["platform"],
                 channel=r["channel"],
                 platform_message_id=r["platform_message_id"],
-                status=r["status"],
+                status=PostStatus(r["status"]),
                 posted_at=_opt_parse(r["posted_at"]),
                 text=r["text"],
                 error=r["error"],

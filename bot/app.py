@@ -13,7 +13,7 @@ from typing import Any
 from archive.models import Chat
 from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
-from bot.config import Config
+from bot.config import Config, SchedulerConfig
 from bot.facilitator import Facilitator
 from bot.instance_lock import InstanceLock
 from bot.platforms.base import Platform, PlatformServices
@@ -22,6 +22,16 @@ from scheduler.clock import Clock, SystemClock
 from scheduler.runner import Runner, RunnerOptions
 
 logger = logging.getLogger(__name__)
+
+
+def runner_options(sched: SchedulerConfig) -> RunnerOptions:
+    """The runner's settings from the config's ``[scheduler]`` table."""
+    return RunnerOptions(
+        reminders=tuple(sched.reminders),
+        missed=sched.missed_questions,
+        misfire_grace=sched.misfire_grace,
+        wrapup_lead=sched.wrapup_lead,
+    )
 
 
 class App:
@@ -114,12 +124,11 @@ class App:
         self.facilitator = Facilitator(
             self.store, self.platforms, publisher=self._publish, clock=self.clock
         )
-        sched = self.config.scheduler
         self.runner = Runner(
             self.store,
             self.facilitator,
             clock=self.clock,
-            options=RunnerOptions(reminders=tuple(sched.reminders), missed=sched.missed_questions),
+            options=runner_options(self.config.scheduler),
         )
         services = self.services()
         for platform in self.platforms.values():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bot import version
 from bot.config import Config, load_config, resolve_config_path
 from bot.reports import format_stats, local_time
+from scheduler.durations import duration_from, format_duration
 
 if TYPE_CHECKING:
     from archive.store import Store
@@ -30,6 +31,23 @@ class UsageError(Exception):
 
 Handler = Callable[[argparse.Namespace, Config], int]
 COMMANDS: dict[str, Handler] = {}
+
+
+def whole_minutes(text: str) -> int:
+    """An argparse ``type=``: a duration as chat files write it (``15m``, ``1h30m``, or a bare
+    number of minutes, ``15``) as whole minutes.
+
+    Raises argparse.ArgumentTypeError (argparse prefixes the argument's name) when the text
+    is no duration or not whole minutes.
+    """
+    try:
+        length = duration_from(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    minutes, rest = divmod(int(length.total_seconds()), 60)
+    if rest:
+        raise argparse.ArgumentTypeError(f"must be whole minutes, not {format_duration(length)}")
+    return minutes
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -135,9 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=hlp)
         p.add_argument("chat", help="chat id (or a unique prefix)")
-    p = sub.add_parser("extend", help="extend a live chat by some minutes")
+    p = sub.add_parser("extend", help="extend a live chat, e.g. by 15m (a bare number is minutes)")
     p.add_argument("chat")
-    p.add_argument("minutes", type=int)
+    p.add_argument(
+        "minutes",
+        metavar="DURATION",
+        type=whole_minutes,
+        help='how much longer: "15m", "1h", or a number of minutes',
+    )
 
     p = sub.add_parser(
         "backup", help="copy the archive (and the local network) while the bot may be running"
@@ -291,7 +314,9 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     )
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
-    for action in timeline(chat, reminders=plan.reminders):
+    for action in timeline(
+        chat, reminders=plan.reminders, wrapup_lead=config.scheduler.wrapup_lead
+    ):
         print(f"  {local_time(chat, action.at)}  {action.key:<10} {action.text[:70]}")
     return 0
 
@@ -360,7 +385,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     if cost:
         print(f"  X cost so far: {cost}")
     print("  timeline:")
-    for action in timeline(chat, reminders=reminders):
+    for action in timeline(chat, reminders=reminders, wrapup_lead=config.scheduler.wrapup_lead):
         states = [
             f"{t.platform}:{posts[(action.key, t.platform, t.channel)].status}"
             for t in chat.targets
@@ -374,25 +399,6 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):
         print(f"  transcript ({fmt}): {path}")
-    return 0
-
-
-@command("cancel")
-def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
-    from archive.models import ChatStatus
-
-    store = open_store(config)
-    try:
-        chat = store.find_chat(args.chat)
-        if chat.status not in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
-            raise UsageError(
-                f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
-            )
-        store.set_status(chat.id, ChatStatus.CANCELLED)
-        store.record_control(chat.id, _now(), "cancelled", "", "cli")
-    finally:
-        store.close()
-    print(f"cancelled {chat.id}")
     return 0
 
 
@@ -518,13 +524,11 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 async def _wait_idle(app: Any) -> None:
     """Return once no chat has anything left to do."""
-    from archive.models import ChatStatus
+    from archive.models import OPEN_STATUSES
 
     while True:
         await asyncio.sleep(0.5)
-        chats = await app.store.list_chats(
-            [ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED]
-        )
+        chats = await app.store.list_chats(OPEN_STATUSES)
         if not chats:
             return
 
@@ -583,7 +587,7 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-for _name in ("next", "pause", "resume", "end", "skip", "start", "extend"):
+for _name in ("next", "pause", "resume", "end", "skip", "start", "extend", "cancel"):
     COMMANDS[_name] = cmd_control
 
 

@@ -6,6 +6,8 @@ Nothing is read at import time. The CLI resolves the file (``--config`` or the
 config holds the *names* of environment variables, and :func:`secret` reads a value only
 when a platform starts. Every problem becomes one :class:`ConfigError` whose text is a
 single line naming the file and the dotted key (or the line, for TOML syntax errors).
+Durations are read by the chat files' parser (:func:`scheduler.durations.duration_from`):
+``"90s"``, ``"10m"``, ``"1h30m"``, ``"24h"``, or a bare number of minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
+from scheduler.durations import duration_from
+
 logger = logging.getLogger(__name__)
 
 CONFIG_ENV_VAR: Final = "TWEETCHAT_CONFIG"
@@ -36,9 +40,6 @@ CaptureMode = Literal["channel", "thread"]
 LOG_LEVELS: Final[tuple[LogLevel, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR")
 MISSED_QUESTION_POLICIES: Final[tuple[MissedQuestions, ...]] = ("catch_up", "skip")
 CAPTURE_MODES: Final[tuple[CaptureMode, ...]] = ("channel", "thread")
-
-# A bound well past any sensible reminder or grace period, and far below timedelta's limit.
-MAX_DURATION: Final = timedelta(days=366)
 
 
 class ConfigError(Exception):
@@ -275,36 +276,6 @@ def required_secrets(config: Config) -> tuple[str, ...]:
     return tuple(names)
 
 
-_DURATION_RE: Final = re.compile(
-    r"(?:(?P<d>[0-9]+)\s*d)?\s*(?:(?P<h>[0-9]+)\s*h)?\s*(?:(?P<m>[0-9]+)\s*m)?\s*(?:(?P<s>[0-9]+)\s*s)?",
-    re.IGNORECASE | re.ASCII,
-)
-
-
-def parse_duration_text(text: str) -> timedelta:
-    """Parse ``"90s"``, ``"10m"``, ``"1h30m"``, ``"24h"``, ``"2d"`` or bare seconds ``"600"``.
-
-    Raises ValueError for anything else (negative values included).
-    """
-    stripped = text.strip()
-    if stripped.isascii() and stripped.isdigit():
-        return _timedelta(seconds=int(stripped), text=text)
-    match = _DURATION_RE.fullmatch(stripped)
-    if not stripped or match is None:
-        raise ValueError(f"not a duration like '90s', '10m', '1h30m' or '24h': {text!r}")
-    parts = {unit: int(value) for unit, value in match.groupdict(default="0").items()}
-    return _timedelta(
-        days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"], text=text
-    )
-
-
-def _timedelta(*, text: str, **parts: int) -> timedelta:
-    try:
-        return timedelta(**parts)
-    except OverflowError:
-        raise ValueError(f"duration is far too long: {text!r}") from None
-
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -526,24 +497,11 @@ class _Table:
 
 
 def _duration(value: object, *, allow_zero: bool) -> timedelta:
-    examples = "like '90s', '10m', '1h30m', '24h' or a number of seconds"
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"must be a duration {examples}, got {_show(value)}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"must not be negative, got {value}")
-        if value > MAX_DURATION.total_seconds():
-            raise ValueError(f"must be at most {MAX_DURATION.days} days, got {value} seconds")
-        result = timedelta(seconds=value)
-    else:
-        try:
-            result = parse_duration_text(value)
-        except ValueError:
-            raise ValueError(f"must be a duration {examples}, got {_show(value)}") from None
+    """A duration read as chat files read them (a bare number is minutes); see
+    :func:`scheduler.durations.duration_from`. Raises ValueError saying what is wrong."""
+    result = duration_from(value)
     if not result and not allow_zero:
         raise ValueError(f"must be longer than zero, got {_show(value)}")
-    if result > MAX_DURATION:
-        raise ValueError(f"must be at most {MAX_DURATION.days} days, got {_show(value)}")
     return result
 
 

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
-from archive.models import Chat, ChatStatus, IncomingMessage, Target
+from archive.models import (
+    DONE_POST_STATUSES,
+    EARLY_WINDOW,
+    OPEN_STATUSES,
+    Chat,
+    ChatStatus,
+    IncomingMessage,
+    PostStatus,
+    Target,
+)
 from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import (
@@ -36,9 +45,6 @@ from scheduler.timeline import Action, ActionKind
 
 logger = logging.getLogger(__name__)
 
-DONE_STATUSES = ("sent", "failed", "skipped")
-OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
-EARLY_CAPTURE = timedelta(minutes=15)  # people say hello before the start
 
 _OPTOUT_RE = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
 
@@ -87,7 +93,7 @@ class Facilitator:
         done = set()
         targets = {(t.platform, t.channel) for t in chat.targets}
         for key, statuses in by_key.items():
-            if all(statuses.get(t) in DONE_STATUSES for t in targets):
+            if all(statuses.get(t) in DONE_POST_STATUSES for t in targets):
                 done.add(key)
         if chat.status == ChatStatus.PUBLISHED:
             done.add("publish")
@@ -137,7 +143,7 @@ class Facilitator:
                 if p.action_key == action_key
                 and (p.platform, p.channel) == (target.platform, target.channel)
             ]
-            if not existing or existing[0].status != "intent":
+            if not existing or existing[0].status != PostStatus.INTENT:
                 return None  # already sent, failed for good, or skipped
             # A previous run recorded the intent and died: did the post go out?
             if platform is not None and platform.capabilities.find_posts:
@@ -328,7 +334,7 @@ class Facilitator:
         chat_posts: set[str] = set()
         first_time: dict[str, datetime] = {}
         for p in posts:
-            if p.status != "sent" or not p.platform_message_id:
+            if p.status != PostStatus.SENT or not p.platform_message_id:
                 continue
             chat_posts.add(p.platform_message_id)
             if p.action_key.startswith("q") and p.action_key[1:2].isdigit():
@@ -403,12 +409,12 @@ class Facilitator:
         total = 0
         for cache in await self._open_chats():
             chat = cache.chat
-            if now < chat.start - EARLY_CAPTURE:
+            if now < chat.start - EARLY_WINDOW:
                 continue
             for target in chat.targets:
                 if target.platform != platform.name:
                     continue
-                after = chat.start - EARLY_CAPTURE
+                after = chat.start - EARLY_WINDOW
                 before = min(now, chat.grace_end)
                 history = await platform.history(target.channel, after, before)
                 total += await self.capture_messages(list(history))

@@ -1,8 +1,8 @@
-"""Live host controls: next, pause, resume, extend, end, skip, start now.
+"""Host controls: next, pause, resume, extend, end, skip, start now, cancel.
 
-One control API for every way a host steers a chat (the CLI now, Discord commands too).
-A control is *recorded* in the store (it shows in the transcript's timeline) and, where it
-moves the end, updates the chat row; the question clock is then derived purely from the
+One control API for every way a host steers a chat (the CLI and the Discord commands).
+A control is *recorded* in the store with when and by whom (it shows in the transcript's
+timeline) and, where it moves the end or changes the status, updates the chat row; the question clock is then derived purely from the
 recorded controls by `compute_shifts`, so a restart rebuilds exactly the same schedule.
 """
 
@@ -18,7 +18,9 @@ from scheduler.timeline import Action, ActionKind, timeline
 
 # A paused question clock holds the remaining questions this far in the future.
 HELD = timedelta(days=3650)
-CONTROLS = ("start", "next", "pause", "resume", "extend", "end", "skip")
+CONTROLS = ("start", "next", "pause", "resume", "extend", "end", "skip", "cancel")
+# Chats a host may cancel; the recorded control is "cancelled" (what earlier versions wrote).
+CANCELLABLE = (ChatStatus.SCHEDULED, ChatStatus.LIVE)
 MOVABLE = (ActionKind.QUESTION, ActionKind.WRAPUP)
 
 
@@ -73,11 +75,8 @@ def chat_actions(store: Store, chat: Chat) -> list[Action]:
 
 
 def _pending_questions(store: Store, chat: Chat) -> list[Action]:
-    done = {
-        p.action_key
-        for p in store.posts(chat.id)
-        if p.status in ("sent", "failed", "skipped", "intent")
-    }
+    # Any post row (an intent, or sent, failed or skipped) means the question was handled.
+    done = {p.action_key for p in store.posts(chat.id)}
     return [
         a for a in chat_actions(store, chat) if a.kind == ActionKind.QUESTION and a.key not in done
     ]
@@ -96,15 +95,20 @@ def _is_paused(store: Store, chat: Chat) -> bool:
 def apply_control(
     store: Store, chat_ref: str, kind: str, *, now: datetime, by: str, minutes: int = 0
 ) -> str:
-    """Apply one control; returns what happened, in words for the host.
+    """Apply one control to the chat ``chat_ref`` (an id or a unique prefix); returns what
+    happened, in words for the host.
 
-    Raises ControlError (nothing changed) when the control does not fit the chat's state.
+    ``now`` (aware) is when, ``by`` who (``cli:jane``, ``discord:123``); both are recorded.
+    ``minutes`` is for ``extend`` only. Raises ControlError (nothing changed) when the control
+    does not fit the chat's state, and the store's NotFoundError for an unknown chat.
     """
     if kind not in CONTROLS:
         raise ControlError(f"unknown control {kind!r}; use one of {', '.join(CONTROLS)}")
     chat = store.find_chat(chat_ref)
     if kind == "start":
         return _start_now(store, chat, now=now, by=by)
+    if kind == "cancel":
+        return _cancel(store, chat, now=now, by=by)
     if chat.status != ChatStatus.LIVE or now >= chat.end:
         state = (
             "has ended"
@@ -167,6 +171,17 @@ def apply_control(
         store.record_control(chat.id, now, "end", "early", by)
         store.set_end(chat.id, now)
     return f"Chat ended; the transcript follows after the {_minutes(chat.grace)} grace period."
+
+
+def _cancel(store: Store, chat: Chat, *, now: datetime, by: str) -> str:
+    if chat.status not in CANCELLABLE:
+        raise ControlError(
+            f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
+        )
+    with store.transaction():
+        store.set_status(chat.id, ChatStatus.CANCELLED)
+        store.record_control(chat.id, now, "cancelled", "", by)
+    return f"Cancelled {chat.id}: nothing more will be posted."
 
 
 def _start_now(store: Store, chat: Chat, *, now: datetime, by: str) -> str:

@@ -1,6 +1,10 @@
 """Time values as hosts write them in chat files: durations, date-times, dates, clock times, zones.
 
-Durations: ``"90s"``, ``"10m"``, ``"1h30m"``, ``"2d"``, or a whole number of minutes.
+Durations: ``"90s"``, ``"10m"``, ``"1h30m"``, ``"2d"``, or a whole number of minutes
+(``15`` or ``"15"``). :func:`duration_from` is the one duration parser of the project:
+chat files, the config file, CLI arguments (``tweetchat extend CHAT 15m``) and the Discord
+schedule form all read durations with it, so a bare number means minutes everywhere.
+
 Pure helpers with no knowledge of chat files: they raise :class:`ValueError` with a message
 that says what is wrong and what is expected; the plan loader prefixes the key's path.
 """
@@ -22,8 +26,9 @@ _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_RE = re.compile(
     r"\s*(?:(?P<d>\d{1,9})\s*d)?\s*(?:(?P<h>\d{1,9})\s*h)?"
     r"\s*(?:(?P<m>\d{1,9})\s*m)?\s*(?:(?P<s>\d{1,9})\s*s)?\s*",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
+_MINUTES_RE = re.compile(r"\s*(\d{1,9})\s*", re.ASCII)
 # Dates outside these years are typing slips; the bound also keeps every date sum in range.
 FIRST_YEAR, LAST_YEAR = 1970, 2999
 EXAMPLE_START = "2026-12-01T20:00:00"
@@ -32,12 +37,17 @@ EXPECTED = 'a duration like "90s", "10m", "1h30m", "2d", or a whole number of mi
 
 
 def duration_from(value: object) -> timedelta:
-    """Read one duration (a string with units, or an integer number of minutes).
+    """Read one duration: text with units (``"90s"``, ``"10m"``, ``"1h30m"``, ``"2d"``; units
+    d, h, m, s in that order, any case, ASCII digits) or a whole number of **minutes**, as an
+    integer or as text (``15``, ``"15"``).
 
-    Raises ValueError saying what was wrong and what is expected.
+    Returns a timedelta of at least zero and at most :data:`MAX_DURATION`. Raises ValueError
+    with a message that says what was wrong and what is expected (callers prefix where).
     """
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"expected {EXPECTED}, not {describe(value)}")
+    if isinstance(value, str) and (bare := _MINUTES_RE.fullmatch(value)):
+        value = int(bare.group(1))
     if isinstance(value, int):
         if value < 0:
             raise ValueError("must not be negative")

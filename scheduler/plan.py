@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from archive.capture import HashtagError, normalise_hashtag
+from archive.hashtags import HashtagError, normalise_hashtag
 from archive.models import Chat, Question, Target, chat_id_for
 from scheduler.durations import (
     EXAMPLE_START,

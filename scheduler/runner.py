@@ -6,7 +6,9 @@ change) the runner rebuilds its jobs from the store in a memory job store with s
 timeline order under a per-chat lock, so sub-parts posted at the same instant keep their
 order and actions missed while the bot was down are caught up in order.
 
-Missed-action policy (at start, for actions whose time passed while the bot was down):
+Missed-action policy. An action performed at most ``misfire_grace`` after its time (a
+busy machine, a quick restart) is performed as usual. Later than that it counts as missed,
+whether the bot was down or the process stalled:
 - reminders are dropped (a reminder after the fact helps nobody);
 - intro, questions and wrap-up: with ``missed="catch_up"`` they are posted once, in order,
   with a short note, while the chat is still running; with ``missed="skip"`` (or once the
@@ -25,15 +27,14 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from archive.models import Chat, ChatStatus
+from archive.models import OPEN_STATUSES, Chat
 from archive.store import AsyncStore
 from scheduler.clock import Clock, SystemClock
 from scheduler.controls import compute_shifts
-from scheduler.timeline import Action, ActionKind, timeline
+from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 POSTING_KINDS = (ActionKind.INTRO, ActionKind.QUESTION, ActionKind.WRAPUP)
 
 
@@ -64,13 +65,18 @@ class Performer(Protocol):
 
 @dataclass(frozen=True)
 class RunnerOptions:
+    """The ``[scheduler]`` settings the runner follows (built from the config by bot/app.py)."""
+
     reminders: tuple[timedelta, ...] = (
         timedelta(hours=24),
         timedelta(hours=1),
         timedelta(minutes=10),
     )
-    missed: str = "catch_up"  # or "skip"
+    missed: str = "catch_up"  # or "skip": what happens to a missed intro, question, wrap-up
     refresh_seconds: float = 2.0  # how often to look for chats changed by another process
+    # How late (chat time) an action may still be performed as usual; later, it is missed.
+    misfire_grace: timedelta = timedelta(minutes=10)
+    wrapup_lead: timedelta = WRAPUP_LEAD  # the wrap-up goes out this long before the end
 
 
 class Runner:
@@ -129,7 +135,7 @@ class Runner:
 
     async def reload(self, *, force: bool = False) -> None:
         """Rebuild jobs when the stored chats changed (or always, with `force`)."""
-        chats = await self.store.list_chats(ACTIVE)
+        chats = await self.store.list_chats(OPEN_STATUSES)
         controls = {c.id: await self.store.controls(c.id) for c in chats}
         seen: dict[str, tuple[object, ...]] = {
             c.id: (c.status, c.start, c.end, len(controls[c.id])) for c in chats
@@ -161,8 +167,11 @@ class Runner:
         recorded = [
             (at, kind, detail) for at, kind, detail, _by in await self.store.controls(chat.id)
         ]
-        plain = timeline(chat, reminders=reminders)
-        return timeline(chat, reminders=reminders, shifts=compute_shifts(plain, recorded))
+        lead = self.options.wrapup_lead
+        plain = timeline(chat, reminders=reminders, wrapup_lead=lead)
+        return timeline(
+            chat, reminders=reminders, shifts=compute_shifts(plain, recorded), wrapup_lead=lead
+        )
 
     async def schedule_chat(self, chat: Chat) -> None:
         for job in self.scheduler.get_jobs():
@@ -208,7 +217,7 @@ class Runner:
             if self._closing:
                 return performed
             chat = await self.store.get_chat(chat_id)
-            if chat.status not in ACTIVE:
+            if chat.status not in OPEN_STATUSES:
                 return performed
             actions = await self.actions_for(chat)
             done = await self.performer.done_actions(chat)
@@ -216,26 +225,32 @@ class Runner:
             due = [a for a in actions if a.key not in done and a.at <= now]
             for action in due:
                 verdict = self._policy(chat, action, now)
+                # Missed while this process was not running, or while it was (a stall).
+                why = "while the bot was offline" if action.at < self._started_at else "late"
                 if verdict == "drop":
-                    await self.performer.skip(chat, action, "reminder time passed while offline")
+                    await self.performer.skip(chat, action, f"reminder time passed {why}")
                 elif verdict == "skip":
-                    await self.performer.skip(chat, action, "time passed while the bot was offline")
+                    await self.performer.skip(chat, action, f"time passed {why}")
                 else:
-                    note = "" if verdict == "post" else "(posted late: the bot was offline)"
+                    note = ""
+                    if verdict == "late":
+                        note = (
+                            "(posted late: the bot was offline)"
+                            if action.at < self._started_at
+                            else "(posted late)"
+                        )
                     await self.performer.perform(chat, action, note=note)
                 performed.append(action.key)
                 chat = await self.store.get_chat(chat_id)
-                if chat.status not in ACTIVE:
+                if chat.status not in OPEN_STATUSES:
                     break
         return performed
 
     def _policy(self, chat: Chat, action: Action, now: datetime) -> str:
-        """post | late | skip | drop for one due action."""
+        """post | late | skip | drop for one due action (see the module docstring)."""
         if action.kind in (ActionKind.CLOSE, ActionKind.PUBLISH):
             return "post"
-        # Only actions whose moment passed before this process started were missed while
-        # the bot was down; a job that fires a little late during our uptime is on time.
-        if action.at >= self._started_at:
+        if now - action.at <= self.options.misfire_grace:
             return "post"
         if action.kind == ActionKind.REMIND:
             return "drop"

@@ -8,14 +8,15 @@ an action was posted and never post it twice.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from archive.hashtags import has_hashtag
 from archive.models import Chat, Question
 
 WRAPUP_LEAD = timedelta(minutes=5)
+"""The default of ``[scheduler] wrapup_lead``: the wrap-up goes out this long before the end."""
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -46,13 +47,16 @@ def timeline(
     *,
     reminders: Sequence[timedelta] = (),
     shifts: Mapping[str, timedelta] | None = None,
+    wrapup_lead: timedelta = WRAPUP_LEAD,
 ) -> list[Action]:
     """Every action of ``chat`` in the order it happens.
 
     ``reminders`` are lead times before the start (duplicates count once). ``shifts`` maps
     an action key to extra delay added to that action alone (live controls); keys that name
-    no action are ignored. Ties keep the natural order: reminders, intro, questions (sub-parts
-    in order), wrap-up, close, publish.
+    no action are ignored. ``wrapup_lead`` is how long before the end the wrap-up goes out
+    (zero: at the end, just before the close); there is no wrap-up when that moment is not
+    after the last question. Ties keep the natural order: reminders, intro, questions
+    (sub-parts in order), wrap-up, close, publish.
     """
     actions: list[Action] = []
     for lead in sorted(set(reminders), reverse=True):
@@ -76,9 +80,11 @@ def timeline(
             )
         )
     last_question = max((chat.question_time(q) for q in chat.questions), default=chat.start)
-    wrapup_at = chat.end - WRAPUP_LEAD
+    wrapup_at = chat.end - wrapup_lead
     if wrapup_at > last_question:
-        actions.append(Action("wrapup", ActionKind.WRAPUP, wrapup_at, format_wrapup(chat)))
+        actions.append(
+            Action("wrapup", ActionKind.WRAPUP, wrapup_at, format_wrapup(chat, wrapup_lead))
+        )
     actions.append(Action("close", ActionKind.CLOSE, chat.end, format_close(chat)))
     actions.append(Action("publish", ActionKind.PUBLISH, chat.grace_end, ""))
 
@@ -100,17 +106,12 @@ def reminder_key(lead: timedelta) -> str:
 
 
 def with_hashtag(text: str, hashtag: str) -> str:
-    """``text`` with the hashtag appended, unless the text already has it as a whole tag."""
+    """``text`` with the hashtag appended, unless the text already carries it
+    (:func:`archive.hashtags.has_hashtag`: a whole tag, not inside a link)."""
     text = text.strip()
     if has_hashtag(text, hashtag):
         return text
     return f"{text} {hashtag}" if text else hashtag
-
-
-def has_hashtag(text: str, hashtag: str) -> bool:
-    """Whether ``text`` holds ``hashtag`` as a whole tag (``#WeDocsChat`` does not hold ``#WeDocs``)."""
-    pattern = r"(?<![\w#])" + re.escape(hashtag) + r"(?!\w)"
-    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def format_question(chat: Chat, q: Question) -> str:
@@ -130,10 +131,16 @@ def format_intro(chat: Chat) -> str:
     return f"{intro}\n\nReply with {labels} and {chat.hashtag} so your answers are counted."
 
 
-def format_wrapup(chat: Chat) -> str:
-    minutes = int(WRAPUP_LEAD.total_seconds() // 60)
+def format_wrapup(chat: Chat, lead: timedelta = WRAPUP_LEAD) -> str:
+    """``Last question done — 5 minutes left. Any final thoughts...? #WeDocs``; ``lead`` is
+    how long before the end it is posted (zero: nothing is said about time left)."""
+    minutes = int(lead.total_seconds() // 60)
+    if minutes >= 1:
+        left = f" — {minutes} minute{'' if minutes == 1 else 's'} left"
+    else:
+        left = " — less than a minute left" if lead > timedelta(0) else ""
     return (
-        f"Last question done — {minutes} minutes left. Any final thoughts, or questions "
+        f"Last question done{left}. Any final thoughts, or questions "
         f"still on your mind? {chat.hashtag}"
     )
 

@@ -26,14 +26,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from archive.capture import (
-    CaptureContext,
-    HashtagError,
-    capture,
-    is_host,
-    normalise_hashtag,
-    parse_question_labels,
-)
+from archive.capture import CaptureContext, capture, is_host, parse_question_labels
+from archive.hashtags import HashtagError, normalise_hashtag
 from archive.importers.jsonstream import ExportError, iter_members
 from archive.models import (
     CapturedMessage,

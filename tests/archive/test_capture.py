@@ -13,18 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.capture import (
-    HASHTAG_RE,
     CaptureContext,
-    HashtagError,
     capture,
-    find_hashtags,
-    has_hashtag,
     is_host,
     mentions_in,
-    normalise_hashtag,
     parse_answer_labels,
     parse_question_labels,
 )
+from archive.hashtags import HASHTAG_RE, HashtagError, find_hashtags, has_hashtag, normalise_hashtag
 from archive.models import (
     CapturedMessage,
     Chat,

@@ -17,11 +17,11 @@ from bot.config import (
     ConfigError,
     config_from_dict,
     load_config,
-    parse_duration_text,
     required_secrets,
     resolve_config_path,
     secret,
 )
+from scheduler.durations import duration_from
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -318,6 +318,7 @@ def test_gateway_url_takes_websocket_scheme() -> None:
 
 
 # --------------------------------------------------------------------------- durations
+# Config durations are read by the chat files' parser (scheduler.durations.duration_from).
 
 
 @pytest.mark.parametrize(
@@ -329,44 +330,44 @@ def test_gateway_url_takes_websocket_scheme() -> None:
         ("24h", timedelta(hours=24)),
         ("2d", timedelta(days=2)),
         ("1H 5M 3S", timedelta(hours=1, minutes=5, seconds=3)),
-        ("600", timedelta(seconds=600)),
+        ("600", timedelta(minutes=600)),  # a bare number is minutes, as in chat files
         ("0s", timedelta(0)),
     ],
 )
-def test_parse_duration_text_accepts(text: str, expected: timedelta) -> None:
-    assert parse_duration_text(text) == expected
+def test_duration_from_accepts(text: str, expected: timedelta) -> None:
+    assert duration_from(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "h", "-5m", "1.5h", "30m1h", "1h30", "10 minutes", "٣m"])
-def test_parse_duration_text_rejects_non_durations(text: str) -> None:
+def test_duration_from_rejects_non_durations(text: str) -> None:
     with pytest.raises(ValueError):
-        parse_duration_text(text)
+        duration_from(text)
 
 
 @given(
-    st.integers(0, 400),
+    st.integers(0, 300),  # within MAX_DURATION (366 days)
     st.integers(0, 48),
     st.integers(0, 120),
     st.integers(0, 120),
 )
 @settings(max_examples=200)
-def test_parse_duration_text_round_trips(d: int, h: int, m: int, s: int) -> None:
+def test_duration_from_round_trips(d: int, h: int, m: int, s: int) -> None:
     text = f"{d}d{h}h{m}m{s}s"
-    assert parse_duration_text(text) == timedelta(days=d, hours=h, minutes=m, seconds=s)
+    assert duration_from(text) == timedelta(days=d, hours=h, minutes=m, seconds=s)
 
 
 @given(st.text(max_size=20))
 @settings(max_examples=200)
-def test_parse_duration_text_returns_or_raises_value_error(text: str) -> None:
+def test_duration_from_returns_or_raises_value_error(text: str) -> None:
     try:
-        result = parse_duration_text(text)
+        result = duration_from(text)
     except ValueError:
         return
     assert result >= timedelta(0)
 
 
 def test_reminders_are_sorted_longest_first_without_duplicates() -> None:
-    config = load({"scheduler": {"reminders": ["10m", "1h", 600, "1d"]}})
+    config = load({"scheduler": {"reminders": ["10m", "1h", 10, "1d"]}})
     assert config.scheduler.reminders == (
         timedelta(days=1),
         timedelta(hours=1),
@@ -386,9 +387,18 @@ def test_zero_reminder_is_rejected() -> None:
     assert error_for({"scheduler": {"reminders": ["0s"]}}).key == "scheduler.reminders[0]"
 
 
-def test_duration_as_integer_seconds() -> None:
+def test_a_bare_number_is_minutes_as_in_chat_files() -> None:
     assert load({"scheduler": {"misfire_grace": 90}}).scheduler.misfire_grace == timedelta(
-        seconds=90
+        minutes=90
+    )
+    assert load({"scheduler": {"wrapup_lead": "3"}}).scheduler.wrapup_lead == timedelta(minutes=3)
+
+
+def test_a_bad_duration_is_named_with_its_key_and_what_is_expected() -> None:
+    error = error_for({"scheduler": {"misfire_grace": "soon"}})
+    assert str(error) == (
+        'config.toml: scheduler.misfire_grace: "soon" is not a duration like "90s", "10m",'
+        ' "1h30m", "2d", or a whole number of minutes'
     )
 
 

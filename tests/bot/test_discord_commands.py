@@ -278,6 +278,9 @@ async def test_cancel_cancels_the_chat_and_deletes_its_event(running: Running) -
     await fake.wait_for_response(interaction)
     assert interaction.ephemeral and "Cancelled" in interaction.content
     assert running.rows("SELECT status FROM chats") == [(ChatStatus.CANCELLED.value,)]
+    # Recorded through the control API, with who and when, like every other control.
+    [(kind, by, at)] = running.rows("SELECT kind, by, at FROM controls")
+    assert (kind, by) == ("cancelled", f"discord:{interaction.user.id}") and at
     await fake.wait_until(lambda: not fake.scheduled_events(), what="the event deleted")
 
 

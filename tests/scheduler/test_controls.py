@@ -141,3 +141,51 @@ def test_start_now_moves_a_scheduled_chat_and_keeps_its_shape(store: Store) -> N
     assert (c.start, c.end) == (early, early + 60 * M)
     assert len(c.questions) == 4
     assert store.controls(c.id)[0][1] == "start"
+
+
+# -- cancel -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [ChatStatus.SCHEDULED, ChatStatus.LIVE])
+def test_cancel_sets_the_status_and_records_who_and_when(store: Store, status: ChatStatus) -> None:
+    store.add_chat(chat(status))
+    msg = apply_control(store, "wedocs", "cancel", now=START - 5 * M, by="discord:42")
+    assert msg == "Cancelled wedocs-2026-12-01: nothing more will be posted."
+    assert store.get_chat("wedocs-2026-12-01").status == ChatStatus.CANCELLED
+    assert store.controls("wedocs-2026-12-01") == [(START - 5 * M, "cancelled", "", "discord:42")]
+
+
+@pytest.mark.parametrize("status", [ChatStatus.ENDED, ChatStatus.PUBLISHED, ChatStatus.CANCELLED])
+def test_cancel_refuses_a_chat_that_is_over(store: Store, status: ChatStatus) -> None:
+    store.add_chat(chat(status))
+    with pytest.raises(ControlError, match="only scheduled or live chats can be cancelled"):
+        apply_control(store, "wedocs", "cancel", now=START, by="t")
+    assert store.get_chat("wedocs-2026-12-01").status == status
+    assert store.controls("wedocs-2026-12-01") == []
+
+
+def test_cli_cancel_goes_through_the_control_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import main
+
+    db = tmp_path / "t.db"
+    s = Store(db)
+    s.add_chat(chat(ChatStatus.SCHEDULED))
+    s.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'database = "{db}"\n', encoding="utf-8")
+    monkeypatch.setenv("USER", "jane")
+    assert main(["--config", str(config), "cancel", "wedocs"]) == 0
+    assert "Cancelled wedocs-2026-12-01" in capsys.readouterr().out
+    s = Store(db)
+    try:
+        assert s.get_chat("wedocs-2026-12-01").status == ChatStatus.CANCELLED
+        [(at, kind, detail, by)] = s.controls("wedocs-2026-12-01")
+    finally:
+        s.close()
+    assert (kind, detail, by) == ("cancelled", "", "cli:jane")
+    assert abs(at - datetime.now(UTC)) < timedelta(minutes=1)
+    # Cancelling again is refused and changes nothing.
+    assert main(["--config", str(config), "cancel", "wedocs"]) == 2
+    assert "only scheduled or live chats can be cancelled" in capsys.readouterr().err

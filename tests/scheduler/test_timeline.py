@@ -6,15 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from archive.hashtags import has_hashtag
 from archive.models import Chat, Question
-from scheduler.timeline import (
-    Action,
-    ActionKind,
-    format_question,
-    format_reminder,
-    has_hashtag,
-    timeline,
-)
+from scheduler.timeline import Action, ActionKind, format_question, format_reminder, timeline
 
 START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 

@@ -34,7 +34,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
-from archive.models import Chat, ChatStatus, IncomingMessage
+from archive.models import OPEN_STATUSES, Chat, IncomingMessage, PostStatus
 from archive.publish import PublishResult
 from archive.store import Store
 from bot.config import ConfigError, DiscordConfig, secret
@@ -61,7 +61,6 @@ T = TypeVar("T")
 
 API_PATH = "/api/v10"
 ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
-OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 
 
 class DiscordPostError(PostError, GiveUp):
@@ -518,7 +517,7 @@ class DiscordPlatform(Platform):
                 post.action_key == "intro"
                 and post.platform == self.name
                 and post.channel == channel
-                and post.status == "sent"
+                and post.status == PostStatus.SENT
             ):
                 return post.platform_message_id
         return ""

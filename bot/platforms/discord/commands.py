@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 from discord import app_commands
 
-from archive.models import Chat, ChatStatus, Target
+from archive.models import OPEN_STATUSES, Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
 from bot.config import DiscordConfig
 from bot.platforms.discord.embeds import summary_embed
@@ -46,7 +46,6 @@ class CommandsHost(EventsHost, Protocol):
 
 logger = logging.getLogger(__name__)
 
-OPEN = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 MAX_CHAT_FILE = 256 * 1024
 SERIES_OCCURRENCES = 6
 MODAL_FIELDS = {
@@ -178,18 +177,6 @@ def _pick_chat(
     return (live or chats)[0]
 
 
-def _cancel(store: Store, chat_id: str, now: Any, by: str) -> Chat:
-    chat = store.get_chat(chat_id)
-    if chat.status not in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
-        raise ControlError(
-            f"chat {chat.id} is {chat.status}; only scheduled or live chats can be cancelled"
-        )
-    with store.transaction():
-        store.set_status(chat.id, ChatStatus.CANCELLED)
-        store.record_control(chat.id, now, "cancelled", "", by)
-    return store.get_chat(chat.id)
-
-
 class HostCommands:
     """The `/tweetchat` group, bound to the bot through its `PlatformServices`."""
 
@@ -236,15 +223,14 @@ class HostCommands:
         async def show(interaction: discord.Interaction, chat: str | None = None) -> None:
             await self._with_chat(interaction, chat, self._show, statuses=tuple(ChatStatus))
 
-        @group.command(name="cancel", description="Cancel a chat (nothing more is posted)")
-        @app_commands.describe(chat=chat_help)
-        async def cancel(interaction: discord.Interaction, chat: str | None = None) -> None:
-            await self._with_chat(interaction, chat, self._cancel)
+        group.add_command(
+            self._control_command("cancel", "Cancel a chat (nothing more is posted)", chat_help)
+        )
 
         @group.command(name="transcript", description="Post the chat's transcript and summary")
         @app_commands.describe(chat=chat_help)
         async def transcript(interaction: discord.Interaction, chat: str | None = None) -> None:
-            statuses = (*OPEN, ChatStatus.PUBLISHED)
+            statuses = (*OPEN_STATUSES, ChatStatus.PUBLISHED)
             await self._with_chat(interaction, chat, self._transcript, statuses=statuses)
 
         for kind, text in (
@@ -293,7 +279,7 @@ class HostCommands:
             async def run(i: discord.Interaction, found: Chat) -> None:
                 await self._control(i, found, kind)
 
-            statuses = (ChatStatus.SCHEDULED,) if kind == "start" else OPEN
+            statuses = (ChatStatus.SCHEDULED,) if kind == "start" else OPEN_STATUSES
             await self._with_chat(interaction, chat, run, statuses=statuses)
 
         described = app_commands.describe(chat=chat_help)(callback)
@@ -340,7 +326,7 @@ class HostCommands:
         ref: str | None,
         action: Callable[[discord.Interaction, Chat], Awaitable[None]],
         *,
-        statuses: Sequence[ChatStatus] = OPEN,
+        statuses: Sequence[ChatStatus] = OPEN_STATUSES,
     ) -> None:
         if await self._refuse(interaction):
             return
@@ -453,7 +439,7 @@ class HostCommands:
     async def _list_text(self) -> str:
         chats = [
             c
-            for c in await self.store.list_chats((*OPEN, ChatStatus.PUBLISHED))
+            for c in await self.store.list_chats((*OPEN_STATUSES, ChatStatus.PUBLISHED))
             if any(t.platform == "discord" for t in c.targets)
         ]
         if not chats:
@@ -478,19 +464,6 @@ class HostCommands:
             *(f"{kind} {detail} ({by})" for _at, kind, detail, by in controls),
         ]
         await self._reply(interaction, "\n".join(lines)[:1900])
-
-    async def _cancel(self, interaction: discord.Interaction, chat: Chat) -> None:
-        by = f"discord:{interaction.user.id}"
-        try:
-            cancelled = await self.store.call(
-                _cancel, self.store.sync, chat.id, self.platform.clock.now(), by
-            )
-        except ControlError as exc:
-            await self._reply(interaction, str(exc))
-            return
-        # Reloading the runner also deletes the chat's Scheduled Event (chats_changed).
-        await self._reload()
-        await self._reply(interaction, f"Cancelled {cancelled.id}: nothing more will be posted.")
 
     async def _control(
         self, interaction: discord.Interaction, chat: Chat, kind: str, minutes: int = 0

@@ -26,7 +26,8 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from archive.models import Chat, ChatStatus
+from archive.hashtags import has_hashtag
+from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, ChatStatus, PostStatus
 from archive.store import iso, parse_iso
 from bot.config import XConfig, secret
 from bot.platforms.base import Capabilities, Platform, PostError, SentPost
@@ -45,15 +46,12 @@ from bot.platforms.x.search import (
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
-from scheduler.timeline import has_hashtag
 
 logger = logging.getLogger(__name__)
 
 TWEEPY_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
-EARLY_CAPTURE = timedelta(minutes=15)  # people say hello before the start
 SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
 LOOKUP_BATCH = 100
-OPEN_STATUSES = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 
 
 class XPostError(PostError, GiveUp):
@@ -336,7 +334,7 @@ class XPlatform(Platform):
         for chat in await self.store.list_chats(OPEN_STATUSES):
             if not any(t.platform == self.name for t in chat.targets):
                 continue
-            if chat.start - EARLY_CAPTURE <= now <= chat.grace_end + margin:
+            if chat.start - EARLY_WINDOW <= now <= chat.grace_end + margin:
                 groups.setdefault(chat.hashtag.casefold(), []).append(chat)
         return groups
 
@@ -359,7 +357,7 @@ class XPlatform(Platform):
             "tweet_fields": list(TWEET_FIELDS),
             "user_fields": list(USER_FIELDS),
         }
-        window_start = chats[0].start - EARLY_CAPTURE
+        window_start = chats[0].start - EARLY_WINDOW
         if since_id and since_id.isdigit() and snowflake_time(since_id) >= window_start:
             params["since_id"] = since_id
         else:
@@ -397,7 +395,7 @@ class XPlatform(Platform):
         sent: list[tuple[datetime, str]] = []
         for chat in chats:
             for post in await self.store.posts(chat.id):
-                if post.platform == self.name and post.status == "sent" and post.posted_at:
+                if post.platform == self.name and post.status == PostStatus.SENT and post.posted_at:
                     sent.append((post.posted_at, post.platform_message_id))
         return [post_id for _, post_id in sorted(sent, reverse=True) if post_id.isdigit()]
 

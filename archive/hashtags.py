@@ -1,0 +1,177 @@
+"""Hashtag rules, in one place: what a hashtag is, how it is written, how to find it in text.
+
+Every layer that asks "is this a hashtag?" or "does this text carry the chat's hashtag?"
+(capture, the timeline's post texts, chat files, importers, every platform adapter) asks
+here, so a post the bot routes to a chat is the same post capture files under it.
+
+The rules (pure; no clock, no I/O):
+
+- a hashtag is ``#`` or the full-width ``＃`` (which X also accepts) followed by a body of
+  letters, digits, ``_`` and combining marks, at least one of them not a decimal digit;
+- text is compared in NFC, ignoring case (``str.casefold``: ``#STRASSE`` carries ``#straße``);
+- a tag counts only as a whole token: not preceded by a word character (``a#WeDocs``),
+  not continued by one (``#WeDocsChat``, ``#WeDocś`` with a combining accent);
+- a ``#`` inside a link (``https://e.com/#WeDocs``, ``www.e.com/#x``) is no hashtag.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import sys
+import unicodedata
+
+__all__ = [
+    "HASHTAG_RE",
+    "HASH_CHARS",
+    "MAX_HASHTAG_LEN",
+    "URL_RE",
+    "WORD_CHAR",
+    "HashtagError",
+    "ascii_tag",
+    "find_hashtags",
+    "has_hashtag",
+    "has_tag",
+    "hashtag_bodies",
+    "normalise_hashtag",
+    "wanted_tag",
+]
+
+MAX_HASHTAG_LEN = 100
+
+
+def _mark_ranges() -> str:
+    """A regex class body of every combining mark (Mn, Mc, Me) in planes 0-1 and the VS supplement.
+
+    ``\\w`` does not include marks, yet many scripts (Devanagari, Thai, decomposed Latin)
+    need them inside a word; without them ``#हिंदी`` would be cut short.
+    """
+    category = unicodedata.category
+    ranges: list[tuple[int, int]] = []
+    start = -1
+    for cp in range(0x20000):
+        if category(chr(cp))[0] == "M":
+            if start < 0:
+                start = cp
+        elif start >= 0:
+            ranges.append((start, cp - 1))
+            start = -1
+    ranges.append((0xE0100, min(0xE01EF, sys.maxunicode)))
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+WORD_CHAR = rf"[\w{_MARKS}]"
+"""A regex class for one "word" character: a letter, digit, underscore or combining mark."""
+_NOT_W = rf"[^\w{_MARKS}]"
+# A tag body: word characters, at least one of them not a decimal digit.
+_TAG_BODY = rf"(?=(?:{WORD_CHAR})*?(?:[^\W\d]|[{_MARKS}])){WORD_CHAR}+"
+
+HASHTAG_RE: re.Pattern[str] = re.compile(rf"\A{_TAG_BODY}\Z")
+"""What may follow '#': letters, digits, '_' and combining marks, not all digits (anchored)."""
+
+HASH_CHARS = "#\uff03"
+"""The characters that start a hashtag: '#' and the full-width '＃' that X also accepts."""
+
+URL_RE: re.Pattern[str] = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+"""A link in text; a '#' inside it starts no hashtag."""
+
+# The '#' first and the look-behind after it: a pattern that starts with a literal class
+# lets the regex engine jump between '#'s instead of trying every position.
+_HASHTAG_IN_TEXT_RE = re.compile(rf"[{HASH_CHARS}](?<!{WORD_CHAR}[{HASH_CHARS}])({_TAG_BODY})")
+_ASCII_WORD = frozenset(string.ascii_letters + string.digits + "_")
+
+
+class HashtagError(ValueError):
+    """A hashtag that cannot be used: the message says why."""
+
+
+def normalise_hashtag(tag: str) -> str:
+    """Return ``tag`` as ``#Body`` (NFC, case kept; '#', '＃' or none accepted in front).
+
+    Raises :class:`HashtagError` naming the problem: empty, too long (more than
+    ``MAX_HASHTAG_LEN`` characters with the '#'), a character that may not be in a tag, or
+    all digits.
+    """
+    cleaned = unicodedata.normalize("NFC", tag.strip())
+    if not cleaned:
+        raise HashtagError("hashtag is empty")
+    body = cleaned[1:] if cleaned[0] in HASH_CHARS else cleaned
+    shown = f"#{body}"
+    if not body:
+        raise HashtagError("hashtag has nothing after '#'")
+    if len(shown) > MAX_HASHTAG_LEN:
+        raise HashtagError(
+            f"hashtag {shown[:20]!r}... is {len(shown)} characters; at most {MAX_HASHTAG_LEN}"
+        )
+    if HASHTAG_RE.fullmatch(body):
+        return shown
+    bad = re.search(_NOT_W, body)
+    if bad is not None:
+        char = bad.group()
+        what = "a space" if char.isspace() else repr(char)
+        raise HashtagError(
+            f"hashtag {shown!r} contains {what}; only letters, digits and '_' may follow '#'"
+        )
+    raise HashtagError(f"hashtag {shown!r} is all digits; it needs at least one letter")
+
+
+def hashtag_bodies(text: str) -> list[str]:
+    """Tag bodies (without '#') in ``text`` (NFC), in order, ignoring '#' inside links."""
+    text = URL_RE.sub(" ", unicodedata.normalize("NFC", text))
+    return _HASHTAG_IN_TEXT_RE.findall(text)
+
+
+def find_hashtags(text: str) -> list[str]:
+    """All hashtags in ``text`` as written (NFC), with '#', in order; links are skipped."""
+    text = URL_RE.sub(" ", unicodedata.normalize("NFC", text))
+    return [m.group() for m in _HASHTAG_IN_TEXT_RE.finditer(text)]
+
+
+def wanted_tag(hashtag: str) -> str:
+    """The case-folded NFC body that :func:`has_tag` looks for ("" matches nothing)."""
+    want = unicodedata.normalize("NFC", hashtag.strip())
+    if want[:1] in HASH_CHARS:
+        want = want[1:]
+    return want.casefold()
+
+
+def ascii_tag(want: str) -> bool:
+    """Whether the ASCII fast path of :func:`has_tag` may decide for ``want``."""
+    return want.isascii() and HASHTAG_RE.fullmatch(want) is not None
+
+
+def has_tag(text: str, want: str, ascii_fast: bool) -> bool:
+    """:func:`has_hashtag` with the tag prepared once: ``want = wanted_tag(hashtag)`` and
+    ``ascii_fast = ascii_tag(want)`` (capture runs this for every message of a live chat)."""
+    if not want:
+        return False
+    if text.isascii():
+        low = text.lower()  # casefold() on ASCII
+        # A tag body is a substring of the text, so its folded form is one of the folded text.
+        if want not in low:
+            return False
+        if ascii_fast and "://" not in low and "www." not in low:
+            # No link to skip and no '＃': a match is '#' + want, not preceded or followed
+            # by a word character (ASCII: letters, digits, '_').
+            needle = "#" + want
+            start = low.find(needle)
+            while start >= 0:
+                end = start + len(needle)
+                if (start == 0 or low[start - 1] not in _ASCII_WORD) and (
+                    end == len(low) or low[end] not in _ASCII_WORD
+                ):
+                    return True
+                start = low.find(needle, start + 1)
+            return False
+    return any(body.casefold() == want for body in hashtag_bodies(text))
+
+
+def has_hashtag(text: str, hashtag: str) -> bool:
+    """Whether ``text`` carries ``hashtag`` (with or without '#') as a whole token, ignoring case.
+
+    ``#WeDocsChat``, ``#WeDocś`` and ``https://e.com/#WeDocs`` do not carry ``#WeDocs``;
+    ``＃WeDocs`` and ``#wedocs`` do.
+    """
+    want = wanted_tag(hashtag)
+    return has_tag(text, want, ascii_tag(want))
