@@ -125,8 +125,9 @@ def test_unknown_chat_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_cancelled_chat_posts_nothing_while_another_runs(tmp_path: Path) -> None:
     config = config_file(tmp_path)
-    chat_file(tmp_path / "a.toml", start_in=2, hashtag="WeDocs")
-    chat_file(tmp_path / "b.toml", start_in=2, hashtag="NHSQI", duration="8s")
+    # Two CLI runs stand between writing the files and the start: room for a busy machine.
+    chat_file(tmp_path / "a.toml", start_in=5, hashtag="WeDocs")
+    chat_file(tmp_path / "b.toml", start_in=5, hashtag="NHSQI", duration="8s")
     assert tweetchat(["schedule", "a.toml"], config).returncode == 0
     assert tweetchat(["schedule", "b.toml"], config).returncode == 0
     cancel = tweetchat(["cancel", "wedocs"], config)

@@ -139,10 +139,10 @@ async def test_reminders_go_out_before_the_start_with_how_to_take_part(tmp_path:
 def test_two_chats_live_at_once_do_not_interfere(tmp_path: Path) -> None:
     config = config_file(tmp_path)
     net_path = tmp_path / "net.sqlite"
-    chat_file(tmp_path / "a.toml", start_in=2, hashtag="WeDocs", duration="8s")
+    chat_file(tmp_path / "a.toml", start_in=5, hashtag="WeDocs", duration="8s")
     chat_file(
         tmp_path / "b.toml",
-        start_in=2,
+        start_in=5,
         hashtag="NHSQI",
         duration="8s",
         extra='[[targets]]\nplatform = "local"\nchannel = "second"\n',
