@@ -93,8 +93,9 @@ class XPlatform(Platform):
     """Posts as the host (OAuth 1.0a user context); reads with the app's bearer token."""
 
     name: ClassVar[str] = "x"
-    # Recent search has no edits or reactions of the kind we count; lookups tell deletions.
-    capabilities: ClassVar[Capabilities] = Capabilities(existence=True)
+    # An edit is a new version that recent search returns (reported under the first id);
+    # search has no reactions of the kind we count; lookups tell deletions.
+    capabilities: ClassVar[Capabilities] = Capabilities(edits=True, existence=True)
 
     def __init__(
         self,
