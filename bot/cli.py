@@ -257,6 +257,7 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
         default_reminders=config.scheduler.reminders,
         now=now,
         post_limits=post_limits(config),
+        wrapup_lead=config.scheduler.wrapup_lead,
     )
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
@@ -311,6 +312,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
         default_reminders=config.scheduler.reminders,
         now=_now(),
         post_limits=post_limits(config),
+        wrapup_lead=config.scheduler.wrapup_lead,
     )
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")

@@ -108,12 +108,22 @@ class Facilitator:
             and chat.status == ChatStatus.SCHEDULED
         ):
             await self.store.set_status(chat.id, ChatStatus.LIVE)
-        text = f"{action.text} {note}".strip() if note else action.text
         for target in chat.targets:
-            await self.post(chat, action.key, target, text)
+            await self.post(chat, action.key, target, self._with_note(action.text, note, target))
         if action.kind == ActionKind.CLOSE:
             await self.store.set_status(chat.id, ChatStatus.ENDED)
         self.invalidate()
+
+    def _with_note(self, text: str, note: str, target: Target) -> str:
+        """``text`` with the runner's note ("(posted late)") when it fits the network: the
+        post itself was checked against the limit when scheduled, the note was not."""
+        if not note:
+            return text
+        noted = f"{text} {note}"
+        platform = self.platforms.get(target.platform)
+        if platform is not None and platform.post_limit.excess(noted) is not None:
+            return text
+        return noted
 
     async def skip(self, chat: Chat, action: Action, reason: str) -> None:
         for target in chat.targets:

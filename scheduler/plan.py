@@ -37,7 +37,7 @@ from scheduler.durations import (
 )
 from scheduler.limits import PostLimit
 from scheduler.series import ChatPlan, local_start, occurrence_chat, read_series
-from scheduler.timeline import question_post
+from scheduler.timeline import WRAPUP_LEAD, ActionKind, question_post, timeline
 
 T = TypeVar("T")
 
@@ -105,6 +105,7 @@ def load_chat_file(
     default_reminders: Sequence[timedelta] = (),
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
+    wrapup_lead: timedelta = WRAPUP_LEAD,
 ) -> ChatPlan:
     """Read and validate a chat file. Raises PlanError (only) when it cannot be used."""
     source = str(path)
@@ -133,6 +134,7 @@ def load_chat_file(
         default_reminders=default_reminders,
         now=now,
         post_limits=post_limits,
+        wrapup_lead=wrapup_lead,
     )
 
 
@@ -143,6 +145,7 @@ def parse_chat_plan(
     default_reminders: Sequence[timedelta] = (),
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
+    wrapup_lead: timedelta = WRAPUP_LEAD,
 ) -> ChatPlan:
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
 
@@ -150,7 +153,9 @@ def parse_chat_plan(
     the next one after ``now``. A series without ``start`` is looked up from ``now``, or from
     the system clock when ``now`` is not given. ``post_limits`` maps a platform name to its
     `PostLimit` (``bot.platforms.registry.post_limits``): every question post must fit the
-    limit of each of the chat's networks, counted as that network counts.
+    limit of each of the chat's networks, counted as that network counts, and so must every
+    other post the bot makes for the chat (reminders, the intro and closing with what the bot
+    adds, the wrap-up, which says how long is left: ``wrapup_lead``, the config's).
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -158,11 +163,21 @@ def parse_chat_plan(
         raise PlanError(
             [Problem("", f"expected a table of settings, not {describe(data)}")], source
         )
-    reader = _Reader(data, now, post_limits or {})
+    reader = _Reader(data, now, post_limits or {}, wrapup_lead)
     plan = reader.read(default_reminders)
     if reader.problems or plan is None:
         raise PlanError(reader.problems or [Problem("", "the chat file is incomplete")], source)
     return plan
+
+
+# Where a problem with a post the bot makes is reported (the chat-file field it is made
+# from), and what the count includes besides the host's words.
+_POST_FIELDS = {
+    ActionKind.REMIND: ("title", "(a reminder: the title, the start time and how to answer)"),
+    ActionKind.INTRO: ("intro", "with the line the bot adds on how to answer"),
+    ActionKind.WRAPUP: ("hashtag", "(the wrap-up the bot posts)"),
+    ActionKind.CLOSE: ("closing", 'with "Transcript to follow." and the hashtag'),
+}
 
 
 class _Reader:
@@ -173,10 +188,12 @@ class _Reader:
         data: Mapping[str, object],
         now: datetime | None,
         post_limits: Mapping[str, PostLimit],
+        wrapup_lead: timedelta = WRAPUP_LEAD,
     ) -> None:
         self.data = data
         self.now = now
         self.post_limits = post_limits
+        self.wrapup_lead = wrapup_lead
         self.problems: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
@@ -232,8 +249,7 @@ class _Reader:
         if series is not None and first_date is not None and zone is not None:
             start = local_start(first_date, series.time, zone)
         if (
-            self.problems
-            or None in (title, hashtag, zone, start, length, questions, reminders, targets, hosts)
+            None in (title, hashtag, zone, start, length, questions, reminders, targets, hosts)
             or grace is None
         ):
             return None
@@ -254,12 +270,52 @@ class _Reader:
             hosts=hosts,
         )
         if series is None or first_date is None:
-            return ChatPlan(chat=chat, reminders=reminders)
+            self.check_posts(chat, reminders, limits)
+            return None if self.problems else ChatPlan(chat=chat, reminders=reminders)
         series = dataclasses.replace(
             series, title=title, questions=questions, intro=intro, closing=closing
         )
         plan = ChatPlan(chat=chat, reminders=reminders, series=series)
-        return dataclasses.replace(plan, chat=occurrence_chat(plan, first_date))
+        plan = dataclasses.replace(plan, chat=occurrence_chat(plan, first_date))
+        self.check_posts(plan.chat, reminders, limits)
+        for i, override in enumerate(series.overrides):
+            if not override.skip:
+                self.check_posts(
+                    occurrence_chat(plan, override.date),
+                    reminders,
+                    limits,
+                    where=f"series.occurrence[{i}].",
+                    fields=[f for f in ("title", "intro", "closing") if getattr(override, f)],
+                )
+        return None if self.problems else plan
+
+    def check_posts(
+        self,
+        chat: Chat,
+        reminders: Sequence[timedelta],
+        limits: Sequence[PostLimit],
+        *,
+        where: str = "",
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """Every post the bot makes for ``chat`` besides its questions (checked one by one as
+        they are read) must fit each network's limit: reminders, the intro with the line the
+        bot adds, the wrap-up, the closing with what the bot adds. ``where`` and ``fields``
+        place the problems of a series date's own title, intro or closing."""
+        for action in timeline(chat, reminders=reminders, wrapup_lead=self.wrapup_lead):
+            field, what = _POST_FIELDS.get(action.kind, ("", ""))
+            if not field:
+                continue
+            if fields is not None and field not in fields:
+                continue  # a series date that only inherits this post: checked once above
+            for limit in limits:
+                problem = limit.problem(action.text, what=what)
+                if problem is None:
+                    continue
+                if action.kind == ActionKind.REMIND:
+                    lead = format_duration(chat.start - action.at)
+                    problem = f"the reminder {lead} before the start is {problem}"
+                self.add(f"{where}{field}", problem)
 
     # -- single values ----------------------------------------------------------------
 
@@ -508,9 +564,9 @@ class _Reader:
                 post = question_post(q, hashtag) if hashtag else ""
                 for limit in limits:
                     problem = limit.problem(post, what="with the label and hashtag")
-                    if problem is not None:
+                    if problem is not None:  # noted; the chat is still built, so that the
+                        # other posts are checked too and every problem is listed at once
                         self.add(f"{where}.parts[{n}]" if letters else f"{where}.text", problem)
-                        ok = False
                 questions.append(q)
         return tuple(questions) if ok else None
 

@@ -125,6 +125,7 @@ class PlatformServices:
     post_limits: every network's post limit by platform name (chat files are checked
         against the limits of their targets when scheduled).
     default_timezone, default_reminders: defaults for chats scheduled from the network.
+    wrapup_lead: how long before the end the wrap-up goes out (its text says so).
     web_base_url: where the web archive is published ('' when it is not).
     """
 
@@ -135,6 +136,7 @@ class PlatformServices:
     post_limits: Mapping[str, PostLimit] = field(default_factory=dict)
     default_timezone: str = "UTC"
     default_reminders: tuple[timedelta, ...] = ()
+    wrapup_lead: timedelta = timedelta(minutes=5)
     web_base_url: str = ""
 
 

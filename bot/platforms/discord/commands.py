@@ -403,6 +403,7 @@ class HostCommands:
             default_reminders=self.services.default_reminders,
             now=self.platform.clock.now(),
             post_limits=self.services.post_limits,
+            wrapup_lead=self.services.wrapup_lead,
         )
 
     async def _store_plan(
