@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from archive.models import Chat
+from archive.models import Chat, ChatStatus
 from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
 from bot.config import Config, SchedulerConfig
@@ -89,6 +89,19 @@ class App:
         if self.facilitator is not None:
             self.facilitator.invalidate()
 
+    async def _alert(self, message: str) -> None:
+        """Something keeps failing (a supervised task): tell the hosts of every chat that is
+        running now, on every network that carries host alerts. Never raises."""
+        if self.store is None or self.facilitator is None:
+            return
+        try:
+            chats = await self.store.list_chats((ChatStatus.LIVE,))
+        except Exception as exc:  # the store may be what fails
+            logger.warning("cannot list the live chats to alert their hosts: %s", exc)
+            return
+        for chat in chats:
+            await self.facilitator.notify_hosts(chat, message)
+
     def services(self) -> PlatformServices:
         """What every adapter gets from the running bot (before it starts)."""
         assert self.store is not None
@@ -102,6 +115,7 @@ class App:
             default_reminders=tuple(self.config.scheduler.reminders),
             wrapup_lead=self.config.scheduler.wrapup_lead,
             web_base_url=self.config.web.base_url,
+            alert=self._alert,
         )
 
     async def start(self) -> None:
@@ -130,6 +144,7 @@ class App:
             self.facilitator,
             clock=self.clock,
             options=runner_options(self.config.scheduler),
+            alert=self._alert,
         )
         services = self.services()
         for platform in self.platforms.values():

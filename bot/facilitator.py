@@ -223,7 +223,9 @@ class Facilitator:
                 target.platform,
                 exc,
             )
-            await self._notify(chat, f"Could not post {action_key} on {target.platform}: {exc}")
+            await self.notify_hosts(
+                chat, f"Could not post {action_key} on {target.platform}: {exc}"
+            )
             return None
         _fault_point(f"crash-after-send:{action_key}")
         await self.store.mark_sent(
@@ -237,7 +239,7 @@ class Facilitator:
         self.invalidate()
         return sent
 
-    async def _notify(self, chat: Chat, text: str) -> None:
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
         """Tell the hosts: every platform's `notify_hosts` (Discord alerts its hosts even
         for a chat that runs elsewhere), then any extra listeners."""
         listeners = [p.notify_hosts for p in self.platforms.values()] + self.notifiers

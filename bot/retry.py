@@ -8,6 +8,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from scheduler.supervision import backoff_delay
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -19,14 +21,6 @@ class GiveUp(Exception):
 
 class RetryError(Exception):
     """Every attempt failed; `__cause__` holds the last error."""
-
-
-def backoff_delay(
-    attempt: int, *, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Full-jitter delay before retry `attempt` (1-based): uniform in [0, min(cap, base * 2**n)]."""
-    r = rng or random
-    return r.uniform(0, min(cap, base * (2 ** (attempt - 1))))
 
 
 async def retry(

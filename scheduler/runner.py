@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,6 +31,7 @@ from archive.models import OPEN_STATUSES, Chat
 from archive.store import AsyncStore
 from scheduler.clock import Clock, SystemClock
 from scheduler.controls import compute_shifts
+from scheduler.supervision import supervise
 from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,10 @@ class Runner:
         *,
         clock: Clock | None = None,
         options: RunnerOptions | None = None,
+        alert: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
+        self.alert = alert  # tells the hosts when reloading keeps failing
         self.performer = performer
         self.clock: Clock = clock or SystemClock()
         self.options = options or RunnerOptions()
@@ -96,6 +99,7 @@ class Runner:
         self._locks: dict[str, asyncio.Lock] = {}
         self._seen: dict[str, tuple[object, ...]] = {}  # chat id -> what reload last saw
         self._refresh_task: asyncio.Task[None] | None = None
+        self._stop_refresh = asyncio.Event()
         self._started_at = self.clock.now()
         self._closing = False
 
@@ -105,9 +109,20 @@ class Runner:
         self.scheduler.start()
         self._started_at = self.clock.now()
         await self.reload()
-        self._refresh_task = asyncio.create_task(self._refresh_loop(), name="runner-refresh")
+        self._stop_refresh = asyncio.Event()
+        self._refresh_task = asyncio.create_task(
+            supervise(
+                self._refresh_loop,
+                name="runner: reloading chats from the store",
+                stop=self._stop_refresh,
+                alert=self.alert,
+                base=self.options.refresh_seconds,
+            ),
+            name="runner-refresh",
+        )
 
     async def shutdown(self) -> None:
+        self._stop_refresh.set()
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             try:
@@ -124,12 +139,11 @@ class Runner:
             self.scheduler.shutdown(wait=False)
 
     async def _refresh_loop(self) -> None:
+        """Look for chats changed by another process, forever (an error ends the run: the
+        supervisor logs it once and restarts it)."""
         while True:
             await asyncio.sleep(self.options.refresh_seconds)
-            try:
-                await self.reload()
-            except Exception:
-                logger.exception("reloading chats from the store failed")
+            await self.reload()
 
     # ---- building jobs from the store --------------------------------------------------
 

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from archive.models import Chat, IncomingMessage
-from bot.retry import backoff_delay
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
+from scheduler.supervision import supervise
 
 if TYPE_CHECKING:  # heavy modules, needed here for annotations only
     from archive.publish import PublishResult
@@ -111,6 +111,10 @@ async def _no_refresh() -> None:
     return None
 
 
+async def _no_alert(message: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class PlatformServices:
     """What the running bot gives an adapter at start-up (the one way in: no adapter imports
@@ -126,6 +130,8 @@ class PlatformServices:
         against the limits of their targets when scheduled).
     default_timezone, default_reminders: defaults for chats scheduled from the network.
     wrapup_lead: how long before the end the wrap-up goes out (its text says so).
+    alert(message): tell the hosts of the chats running now that something keeps failing
+        (a supervised task's streak of failures); never raises.
     web_base_url: where the web archive is published ('' when it is not).
     """
 
@@ -138,6 +144,7 @@ class PlatformServices:
     default_reminders: tuple[timedelta, ...] = ()
     wrapup_lead: timedelta = timedelta(minutes=5)
     web_base_url: str = ""
+    alert: Callable[[str], Awaitable[None]] = _no_alert
 
 
 class Platform(abc.ABC):
@@ -154,6 +161,7 @@ class Platform(abc.ABC):
     def __init__(self) -> None:
         self.sink: EventSink | None = None
         self.services: PlatformServices | None = None
+        self._stopping = asyncio.Event()  # set by `stop`; ends supervised tasks
         self.bot_user_id = ""  # this bot's author id on the platform, once known
 
     # ---- wiring -----------------------------------------------------------------------
@@ -170,6 +178,17 @@ class Platform(abc.ABC):
     def store(self) -> AsyncStore | None:
         """The archive, once the app gave its services (None in bare adapter tests)."""
         return self.services.store if self.services is not None else None
+
+    async def supervised(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run a long-lived task of this adapter (a poller, a stream) under supervision until
+        the adapter stops: one log line a failure, restarts with back-off, the hosts alerted
+        (`PlatformServices.alert`) when it keeps failing. Adapters create it as a task."""
+        await supervise(
+            work,
+            name=f"{self.name}: {what}",
+            stop=self._stopping,
+            alert=self.services.alert if self.services is not None else None,
+        )
 
     async def emit(self, event: Event) -> None:
         if self.sink is None:
@@ -269,26 +288,11 @@ async def reconnect_forever(
     stop: asyncio.Event,
     base: float = 1.0,
     cap: float = 60.0,
+    alert: Callable[[str], Awaitable[None]] | None = None,
 ) -> None:
-    """Run `connect_once` until `stop` is set, reconnecting with back-off and jitter.
-
-    Written once here (the errbot habit) so adapters only say how to connect once.
-    """
-    attempt = 0
-    while not stop.is_set():
-        try:
-            await connect_once()
-            attempt = 0
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            attempt += 1
-            delay = backoff_delay(attempt, base=base, cap=cap)
-            logger.warning("%s: connection lost (%s); reconnecting in %.1fs", name, exc, delay)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+    """Run `connect_once` until `stop` is set, reconnecting with back-off and jitter
+    (`scheduler.supervision.supervise`: one line a failure, hosts alerted when it persists)."""
+    await supervise(connect_once, name=name, stop=stop, base=base, cap=cap, alert=alert)
 
 
 class ConnectOnce(Protocol):

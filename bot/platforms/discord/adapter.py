@@ -45,7 +45,6 @@ from bot.platforms.base import (
     PostError,
     ReactionChanged,
     SentPost,
-    reconnect_forever,
 )
 from bot.platforms.discord.commands import HostCommands
 from bot.platforms.discord.embeds import clip, summary_embed
@@ -197,7 +196,6 @@ class DiscordPlatform(Platform):
         self._logged_in = False
         self._ready = asyncio.Event()
         self._starting = False
-        self._stopping = asyncio.Event()
         self._fatal: Exception | None = None
         self._task: asyncio.Task[None] | None = None
         self._redirected = False
@@ -307,7 +305,7 @@ class DiscordPlatform(Platform):
                 logger.error("discord: cannot connect: %s", self._fatal)
                 self._stopping.set()
 
-        await reconnect_forever(connect_once, name="discord", stop=self._stopping)
+        await self.supervised(connect_once, "gateway connection")
 
     async def _sync_commands(self) -> None:
         if self.commands is None:

@@ -297,7 +297,6 @@ class LocalPlatform(Platform):
         self._net: LocalNetwork | None = None
         self._cursor = 0
         self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
 
     @property
     def net(self) -> LocalNetwork:
@@ -311,7 +310,7 @@ class LocalPlatform(Platform):
         # (the facilitator backfills every live chat when a platform (re)connects).
         self._cursor = await asyncio.to_thread(self.net.last_event)
         self._stopping.clear()
-        self._task = asyncio.create_task(self._poll(), name="local-poll")
+        self._task = asyncio.create_task(self.supervised(self._poll, "capture"), name="local-poll")
         if self.sink is not None:
             await self.sink.reconnected(self)
 
@@ -329,12 +328,12 @@ class LocalPlatform(Platform):
             self._net = None
 
     async def _poll(self) -> None:
+        """Read the network's new events and deliver them, forever. An error (the network
+        file unreadable, the archive refusing writes) ends the run: the supervisor logs it
+        and restarts it, and the cursor, which moves only past what was delivered, makes the
+        next run fetch again what could not be saved."""
         while not self._stopping.is_set():
-            try:
-                rows = await asyncio.to_thread(self.net.events_after, self._cursor)
-            except sqlite3.Error as exc:
-                logger.warning("local: reading the network failed: %s", exc)
-                rows = []
+            rows = await asyncio.to_thread(self.net.events_after, self._cursor)
             await self._deliver_rows(rows)
             if len(rows) < 1000:
                 await asyncio.sleep(self.poll_interval)

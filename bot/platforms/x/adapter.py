@@ -119,7 +119,6 @@ class XPlatform(Platform):
         self.client: AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
         self._search_limit: tuple[int, float] | None = None  # (remaining, reset epoch)
         self._reported: set[str] = set()
 
@@ -148,8 +147,10 @@ class XPlatform(Platform):
         self._stopping.clear()
         if self.store is not None:
             self._tasks = [
-                asyncio.create_task(self._poll_loop(), name="x-poll"),
-                asyncio.create_task(self._recheck_loop(), name="x-recheck"),
+                asyncio.create_task(self.supervised(self._poll_loop, "capture"), name="x-poll"),
+                asyncio.create_task(
+                    self.supervised(self._recheck_loop, "deletion re-checks"), name="x-recheck"
+                ),
             ]
         else:
             logger.warning("x: no store given; capture and deletion re-checks are off")
