@@ -73,12 +73,6 @@ class ReadPool:
         call = functools.partial(self._call, fn, *args, **kwargs)
         return await loop.run_in_executor(self._executor, call)
 
-    def run_blocking(
-        self, fn: Callable[Concatenate[Store, P], R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        """:meth:`run` for code off the event loop: waits for the result on this thread."""
-        return self._executor.submit(self._call, fn, *args, **kwargs).result()
-
     @property
     def connections(self) -> int:
         """How many reader connections are open."""
