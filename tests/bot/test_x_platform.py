@@ -84,13 +84,28 @@ async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
 
 
 @pytest.fixture
-async def x(fake: FakeX, store: AsyncStore) -> AsyncIterator[XPlatform]:
+async def x(
+    fake: FakeX, store: AsyncStore, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[XPlatform]:
     """A started adapter whose background polling is idle (no chat in the store yet)."""
     platform = XPlatform(
         x_config(fake, poll_interval=3600.0), environ=environ_for(fake), backoff=0.01
     )
     platform.use_store(store)
+    # Both background loops (capture, deletion re-checks) run once at start, then pause
+    # for an hour. Wait for that first round: it reads the store on the read pool, which
+    # may otherwise see a chat the test stores right after start and poll it as well.
+    paused = asyncio.Semaphore(0)
+    pause = platform._pause
+
+    async def noted_pause(seconds: float) -> None:
+        paused.release()
+        await pause(seconds)
+
+    monkeypatch.setattr(platform, "_pause", noted_pause)
     await platform.start()
+    for _ in range(2):
+        await asyncio.wait_for(paused.acquire(), timeout=10)
     yield platform
     await platform.stop()
 
