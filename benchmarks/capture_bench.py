@@ -23,7 +23,8 @@ from typing import Any
 
 from archive.capture import CaptureContext, capture
 from archive.models import CapturedMessage, IncomingMessage
-from archive.store import Store, _message_row, _raw_json, iso
+from archive.store import Store, iso
+from archive.store.messages import message_row, raw_json
 from benchmarks import BenchResult, bench_chat, bench_context, incoming_messages, median
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ _RAW_INDEX = "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messag
 
 def _row(m: CapturedMessage, raw: Mapping[str, Any], now: str) -> tuple[object, ...]:
     """The row ``Store.save_messages`` writes for ``m``, built by the store's own code."""
-    return _message_row(m, _raw_json(raw), now)
+    return message_row(m, raw_json(raw), now)
 
 
 def _fresh_store(path: Path, ctx: CaptureContext) -> Store:

@@ -60,9 +60,9 @@ class App:
     async def _publish(self, chat: Chat) -> PublishResult:
         assert self.store is not None
         generated: datetime = self.clock.now()
-        result = await self.store.call(
+        # On the writer thread: the transcripts are read in one snapshot, then recorded.
+        result = await self.store.write(
             publish_chat,
-            self.store.sync,
             chat,
             self.config.transcripts_dir,
             generated_at=generated,
@@ -130,7 +130,7 @@ class App:
             raise
 
     async def _start(self) -> None:
-        self.store = await asyncio.to_thread(AsyncStore, self.config.database)
+        self.store = await asyncio.to_thread(AsyncStore, self.config.database, now=self.clock.now)
         self.platforms = (
             self._platforms
             if self._platforms is not None
@@ -156,12 +156,14 @@ class App:
             from archive.web import start_server
 
             web = self.config.web
+            # The web archive reads through the store's own read pool.
             self.web_runner = await start_server(
-                self.config.database,
+                self.store.reads,
                 host=web.host,
                 port=web.port,
                 base_url=web.base_url,
                 page_size=web.page_size,
+                now=self.clock.now,
             )
 
     async def stop(self) -> None:

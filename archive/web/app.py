@@ -1,27 +1,21 @@
-"""The web archive's aiohttp application: routes, security headers, error pages, and a
-small pool of read-only database connections used off the event loop."""
+"""The web archive's aiohttp application: routes, security headers, error pages. Pages are
+rendered off the event loop on the store's pool of read-only connections (``ReadPool``):
+the running bot's own pool, or one opened for the file when the archive is served alone."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 from aiohttp import web
 
-from archive.store import NotFoundError, Store
+from archive.store import NotFoundError, Now, ReadPool, Store, system_now
 from archive.web import views
 from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 MIN_SCHEMA = 2  # the full-text index of migration 2
 MAX_PAGE = 10_000
@@ -42,48 +36,10 @@ class WebArchiveError(Exception):
     """The archive cannot be served (missing or unmigrated database)."""
 
 
-class ReadPool:
-    """Read-only stores on a few dedicated threads; each call borrows one store."""
-
-    def __init__(self, path: Path, size: int = 4) -> None:
-        self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="web-db")
-        self._idle: queue.SimpleQueue[Store] = queue.SimpleQueue()
-        self._all: list[Store] = []
-        self._lock = threading.Lock()
-
-    def _borrow(self) -> Store:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            store = Store.open_readonly(self.path)
-            with self._lock:
-                self._all.append(store)
-            return store
-
-    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        store = self._borrow()
-        try:
-            return fn(store, *args)
-        finally:
-            self._idle.put(store)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(store, *args)`` on a database thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn, args)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        with self._lock:
-            for store in self._all:
-                store.close()
-            self._all.clear()
-
-
 POOL = web.AppKey("pool", ReadPool)
 CACHE = web.AppKey("render_cache", views.RenderCache)
 SITE = web.AppKey("site", Site)
+NOW: web.AppKey[Now] = web.AppKey("now")
 
 
 def check_database(path: Path) -> None:
@@ -164,13 +120,13 @@ def _calendar(text: str) -> web.Response:
 
 async def calendar(request: web.Request) -> web.Response:
     app = request.app
-    now = datetime.now(UTC)
+    now = app[NOW]()
     return _calendar(await app[POOL].run(views.calendar_feed, app[SITE], _origin(request), now))
 
 
 async def tag_calendar(request: web.Request) -> web.Response:
     app = request.app
-    now = datetime.now(UTC)
+    now = app[NOW]()
     tag_name = request.match_info["tag"]
     return _calendar(
         await app[POOL].run(views.calendar_feed, app[SITE], _origin(request), now, tag_name)
@@ -179,7 +135,7 @@ async def tag_calendar(request: web.Request) -> web.Response:
 
 async def atom(request: web.Request) -> web.Response:
     app = request.app
-    text = await app[POOL].run(views.atom_feed, app[SITE], _origin(request), datetime.now(UTC))
+    text = await app[POOL].run(views.atom_feed, app[SITE], _origin(request), app[NOW]())
     return web.Response(text=text, content_type="application/atom+xml", charset="utf-8")
 
 
@@ -231,22 +187,40 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault(name, value)
 
 
-def make_app(store_path: Path, *, base_url: str = "", page_size: int = 50) -> web.Application:
-    """The read-only web archive of the database at ``store_path``, served under the path
-    of ``base_url`` (e.g. ``https://example.org/chats`` -> ``/chats/...``)."""
-    path = Path(store_path)
-    check_database(path)
+def make_app(
+    archive: Path | ReadPool,
+    *,
+    base_url: str = "",
+    page_size: int = 50,
+    now: Now = system_now,
+) -> web.Application:
+    """The read-only web archive, served under the path of ``base_url`` (e.g.
+    ``https://example.org/chats`` -> ``/chats/...``).
+
+    ``archive`` is either the read pool of a running store (``AsyncStore.reads``), which
+    the app shares and leaves open, or the path of a database file, for which the app
+    opens a pool of its own and closes it on cleanup. ``now`` dates the feeds (aware UTC).
+    Raises WebArchiveError when a file is missing or not migrated far enough."""
+    if isinstance(archive, ReadPool):
+        pool, owned = archive, False
+    else:
+        path = Path(archive)
+        check_database(path)
+        pool, owned = ReadPool(path, now=now), True
     site = Site(base_url=base_url, page_size=page_size)
     app = web.Application(middlewares=[error_pages])
     app[SITE] = site
-    app[POOL] = ReadPool(path)
+    app[POOL] = pool
     app[CACHE] = views.RenderCache()
+    app[NOW] = now
 
-    async def pool_lifetime(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await asyncio.to_thread(app[POOL].close)
+    if owned:
 
-    app.cleanup_ctx.append(pool_lifetime)
+        async def pool_lifetime(app: web.Application) -> AsyncIterator[None]:
+            yield
+            await asyncio.to_thread(app[POOL].close)
+
+        app.cleanup_ctx.append(pool_lifetime)
     app.on_response_prepare.append(_security_headers)
 
     p = site.prefix
@@ -268,10 +242,19 @@ def make_app(store_path: Path, *, base_url: str = "", page_size: int = 50) -> we
 
 
 async def start_server(
-    store_path: Path, *, host: str, port: int, base_url: str = "", page_size: int = 50
+    archive: Path | ReadPool,
+    *,
+    host: str,
+    port: int,
+    base_url: str = "",
+    page_size: int = 50,
+    now: Now = system_now,
 ) -> web.AppRunner:
-    """Start serving the archive; stop it with ``await runner.cleanup()``."""
-    app = await asyncio.to_thread(make_app, store_path, base_url=base_url, page_size=page_size)
+    """Start serving the archive (see :func:`make_app` for ``archive``); stop it with
+    ``await runner.cleanup()``. Raises WebArchiveError, or OSError when the port is taken."""
+    app = await asyncio.to_thread(
+        make_app, archive, base_url=base_url, page_size=page_size, now=now
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import archive.migrations as migrations
 from archive.models import CapturedMessage
-from archive.store import _UPSERT_MESSAGE, Store, _message_row
+from archive.store import Store
+from archive.store.messages import UPSERT_MESSAGE, message_row
 from tests.archive.web.conftest import PAST_START, chat, msg
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo")
@@ -91,9 +92,9 @@ def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
         old = Store(path)
         old.add_chat(chat("c", PAST_START))
         # What the code of schema 2 did: a plain upsert, indexed by the insert trigger.
-        row = _message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")
+        row = message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")
         with old.transaction():
-            old.conn.execute(_UPSERT_MESSAGE, row)
+            old.conn.execute(UPSERT_MESSAGE, row)
         assert old.schema_version() == 2
         old.close()
     store = Store(path)
@@ -161,9 +162,9 @@ def test_search_always_finds_exactly_the_stored_text(tmp_path: Path, steps: list
 
 def test_rows_written_in_sql_are_searchable_once_indexed(store: Store) -> None:
     store.save_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)])
-    row = _message_row(msg("c", "2", "bob", "bravo", PAST_START, 2), "{}", "now")
+    row = message_row(msg("c", "2", "bob", "bravo", PAST_START, 2), "{}", "now")
     with store.transaction():  # a bulk load that bypasses save_messages
-        store.conn.execute(_UPSERT_MESSAGE, row)
+        store.conn.execute(UPSERT_MESSAGE, row)
     assert _hits(store, "bravo") == set()
     assert store.index_new_messages() == 1
     assert store.index_new_messages() == 0

@@ -87,13 +87,28 @@ async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
 
 
 @pytest.fixture
-async def x(fake: FakeX, store: AsyncStore) -> AsyncIterator[XPlatform]:
+async def x(
+    fake: FakeX, store: AsyncStore, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[XPlatform]:
     """A started adapter whose background polling is idle (no chat in the store yet)."""
     platform = XPlatform(
         x_config(fake, poll_interval=3600.0), environ=environ_for(fake), backoff=0.01
     )
     platform.use_services(PlatformServices(store=store))
+    # Both background loops (capture, deletion re-checks) run once at start, then pause
+    # for an hour. Wait for that first round: it reads the store on the read pool, which
+    # may otherwise see a chat the test stores right after start and poll it as well.
+    paused = asyncio.Semaphore(0)
+    pause = platform._pause
+
+    async def noted_pause(seconds: float) -> None:
+        paused.release()
+        await pause(seconds)
+
+    monkeypatch.setattr(platform, "_pause", noted_pause)
     await platform.start()
+    for _ in range(2):
+        await asyncio.wait_for(paused.acquire(), timeout=10)
     yield platform
     await platform.stop()
 
@@ -398,9 +413,8 @@ async def test_every_page_is_walked_and_emitted_oldest_first(
 
     assert len(fake.requests_to(SEARCH)) == 3
     assert "next_token" in fake.requests_to(SEARCH)[-1].query
-    stored = await store.call(
-        lambda s: [r[0] for r in s.conn.execute("SELECT platform_id FROM messages ORDER BY id")],
-        store.sync,
+    stored = await store.read(
+        lambda s: [r[0] for r in s.conn.execute("SELECT platform_id FROM messages ORDER BY id")]
     )
     assert stored == ids
     assert await store.get_state("x:since:#wedocs") == ids[-1]

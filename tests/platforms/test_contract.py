@@ -272,9 +272,7 @@ async def test_the_registry_agrees_with_the_adapter(adapter: Harness) -> None:
 async def test_announce_posts_the_announcement(adapter: Harness) -> None:
     platform = adapter.platform
     chat = adapter.chat
-    result = await adapter.store.call(
-        publish_chat, adapter.store.sync, chat, adapter.tmp_path / "out"
-    )
+    result = await adapter.store.write(publish_chat, chat, adapter.tmp_path / "out")
     assert result.attachment is not None
 
     sent = await platform.announce(chat, adapter.channel, result)

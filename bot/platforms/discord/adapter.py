@@ -619,7 +619,7 @@ class DiscordPlatform(Platform):
         ids = sorted({int(i) for i in platform_ids if i.isdigit()})
         if not ids or self.store is None:
             return None
-        chats = await self.store.call(_chats_of, self.store.sync, [str(i) for i in ids])
+        chats = await self.store.read(_chats_of, [str(i) for i in ids])
         targets: list[discord.abc.Messageable] = []
         try:
             for chat in chats:

@@ -332,7 +332,7 @@ class HostCommands:
             return
         channel_id = self._channel_id(interaction)
         try:
-            chat = await self.store.call(_pick_chat, self.store.sync, ref, channel_id, statuses)
+            chat = await self.store.read(_pick_chat, ref, channel_id, statuses)
         except StoreError as exc:
             await self._reply(interaction, str(exc))
             return
@@ -416,7 +416,7 @@ class HostCommands:
             else [plan.chat]
         )
         try:
-            await self.store.call(_add_chats, self.store.sync, chats, plan, source)
+            await self.store.write(_add_chats, chats, plan, source)
         except DuplicateChatError as exc:
             await self._reply(
                 interaction,
@@ -470,9 +470,8 @@ class HostCommands:
         self, interaction: discord.Interaction, chat: Chat, kind: str, minutes: int = 0
     ) -> None:
         try:
-            message = await self.store.call(
+            message = await self.store.write(
                 apply_control,
-                self.store.sync,
                 chat.id,
                 kind,
                 now=self.platform.clock.now(),
@@ -495,9 +494,8 @@ class HostCommands:
         # never whole in memory, and a file Discord would refuse is not sent.
         with tempfile.TemporaryDirectory(prefix="tweetchat-") as tmp:
             path = Path(tmp) / f"{chat.id}.md"
-            stats = await self.store.call(
+            stats = await self.store.write(
                 publish.write_transcripts,
-                self.store.sync,
                 chat,
                 {"md": path},
                 generated_at=self.platform.clock.now(),

@@ -247,7 +247,7 @@ class XPlatform(Platform):
     async def _add_usage(self, chat_id: str | None, delta: XUsage) -> None:
         if self.store is None or chat_id is None:
             return
-        await self.store.call(bump_usage, self.store.sync, chat_id, delta, self.config)
+        await self.store.write(bump_usage, chat_id, delta, self.config)
 
     # ---- posting --------------------------------------------------------------------------
 
@@ -291,7 +291,7 @@ class XPlatform(Platform):
         """The running cost line of a chat ('' when it has used nothing on X)."""
         if self.store is None:
             return ""
-        return await self.store.call(stored_cost_note, self.store.sync, chat.id, self.config)
+        return await self.store.read(stored_cost_note, chat.id, self.config)
 
     # ---- capture --------------------------------------------------------------------------
 

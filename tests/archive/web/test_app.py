@@ -312,3 +312,43 @@ async def test_an_opt_out_after_a_view_leaves_the_cached_page(
         await asyncio.to_thread(store.close)
     text = await (await client.get("/chats/wedocs-past")).text()
     assert "secretword" not in text and "Carol" not in text
+
+
+async def test_the_app_reads_through_the_stores_pool_and_opens_none_of_its_own(
+    archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive.store import AsyncStore, ReadPool
+    from archive.web.app import POOL
+
+    store = await asyncio.to_thread(AsyncStore, archive_path, readers=2)
+    pools: list[ReadPool] = []
+    made = ReadPool.__init__
+
+    def counting_init(self: ReadPool, *args: object, **kwargs: object) -> None:
+        pools.append(self)
+        made(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ReadPool, "__init__", counting_init)
+    try:
+        app = make_app(store.reads)
+        assert app[POOL] is store.reads
+        async with TestClient(TestServer(app)) as c:
+            for path in PAGES:
+                assert (await c.get(path)).status == 200
+        assert pools == []  # no second pool
+        assert 1 <= store.reads.connections <= 2  # the pages were read on the store's pool
+        # Stopping the web app leaves the store's pool open for the bot.
+        assert (await store.get_chat("wedocs-past")).id == "wedocs-past"
+    finally:
+        await store.aclose()
+
+
+async def test_the_app_serving_a_file_opens_and_closes_its_own_pool(archive_path: Path) -> None:
+    from archive.web.app import POOL
+
+    app = make_app(archive_path)
+    pool = app[POOL]
+    async with TestClient(TestServer(app)) as c:
+        assert (await c.get("/")).status == 200
+        assert pool.connections >= 1
+    assert pool.connections == 0  # closed with the app

@@ -1,0 +1,219 @@
+"""Chats and their questions, plus what hangs off a chat: host controls and the
+transcripts written for it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from archive.models import Chat, ChatStatus, Question, Target
+from archive.store.connection import Connection, iso, parse_iso
+from archive.store.errors import DuplicateChatError, NotFoundError
+
+
+def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
+    """The chat of a ``chats`` row, with its questions read from ``conn``."""
+    questions = tuple(
+        Question(
+            number=q["number"],
+            text=q["text"],
+            offset=timedelta(seconds=q["offset_seconds"]),
+            part=q["part"],
+        )
+        for q in conn.execute(
+            "SELECT * FROM questions WHERE chat_id = ? ORDER BY position", (row["id"],)
+        )
+    )
+    return Chat(
+        id=row["id"],
+        title=row["title"],
+        hashtag=row["hashtag"],
+        start=parse_iso(row["start"]),
+        end=parse_iso(row["end"]),
+        timezone=row["timezone"],
+        questions=questions,
+        intro=row["intro"],
+        closing=row["closing"],
+        grace=timedelta(seconds=row["grace_seconds"]),
+        targets=tuple(Target(p, c) for p, c in json.loads(row["targets"])),
+        hosts=tuple(json.loads(row["hosts"])),
+        status=ChatStatus(row["status"]),
+        series_id=row["series_id"],
+        created_at=parse_iso(row["created_at"]),
+    )
+
+
+class ChatTables(Connection):
+    """The ``chats``, ``questions``, ``controls`` and ``transcripts`` tables."""
+
+    def add_chat(
+        self,
+        chat: Chat,
+        *,
+        reminders: Sequence[timedelta] = (),
+        source: str = "",
+        replace_existing: bool = False,
+    ) -> Chat:
+        """Store a new chat with its questions; returns it with ``created_at`` set (the
+        store's clock when the chat has none). Raises DuplicateChatError if the id exists
+        and ``replace_existing`` is false; replacing keeps the chat's posts and messages."""
+        created = chat.created_at or self.now()
+        with self.transaction():
+            exists = self.conn.execute(
+                "SELECT status FROM chats WHERE id = ?", (chat.id,)
+            ).fetchone()
+            if exists and not replace_existing:
+                raise DuplicateChatError(f"a chat with id {chat.id!r} already exists")
+            row = {
+                "id": chat.id,
+                "title": chat.title,
+                "hashtag": chat.hashtag,
+                "hashtag_key": chat.hashtag.casefold(),
+                "start": iso(chat.start),
+                "end": iso(chat.end),
+                "timezone": chat.timezone,
+                "intro": chat.intro,
+                "closing": chat.closing,
+                "grace_seconds": int(chat.grace.total_seconds()),
+                "targets": json.dumps([[t.platform, t.channel] for t in chat.targets]),
+                "hosts": json.dumps(list(chat.hosts)),
+                "reminders": json.dumps(sorted(int(r.total_seconds()) for r in reminders)),
+                "status": str(chat.status),
+                "series_id": chat.series_id,
+                "source": source,
+                "created_at": iso(created),
+            }
+            if exists:
+                # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the
+                # cascade would take the chat's posts, messages and controls with it.
+                self.conn.execute("DELETE FROM questions WHERE chat_id = ?", (chat.id,))
+                self.db.table("chats").update(chat.id, row)
+            else:
+                self.db.table("chats").insert(row)
+            self.db.table("questions").insert_all(
+                {
+                    "chat_id": chat.id,
+                    "position": i,
+                    "number": q.number,
+                    "part": q.part,
+                    "text": q.text,
+                    "offset_seconds": q.offset.total_seconds(),
+                }
+                for i, q in enumerate(chat.questions)
+            )
+        return replace(chat, created_at=created)
+
+    def unique_chat_id(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`... whichever is free."""
+        candidate, n = base, 1
+        while self.conn.execute("SELECT 1 FROM chats WHERE id = ?", (candidate,)).fetchone():
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def get_chat(self, chat_id: str) -> Chat:
+        """The chat with this id. Raises NotFoundError."""
+        row = self.conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no chat with id {chat_id!r}")
+        return chat_from_row(self.conn, row)
+
+    def find_chat(self, ref: str) -> Chat:
+        """A chat by exact id, or by a unique id prefix (what a host types on the CLI).
+        Raises NotFoundError when none or several match."""
+        try:
+            return self.get_chat(ref)
+        except NotFoundError:
+            pass
+        rows = self.conn.execute(
+            "SELECT id FROM chats WHERE id LIKE ? ESCAPE '\\' ORDER BY start",
+            (ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if len(rows) == 1:
+            return self.get_chat(rows[0]["id"])
+        if not rows:
+            raise NotFoundError(f"no chat with id {ref!r} (see `tweetchat chats`)")
+        ids = ", ".join(r["id"] for r in rows[:5])
+        raise NotFoundError(f"{ref!r} matches several chats ({ids}); give the whole id")
+
+    def find_chat_by_source(self, source: str) -> Chat | None:
+        """The chat stored with this ``source`` (e.g. an import's), if there is one."""
+        row = self.conn.execute(
+            "SELECT * FROM chats WHERE source = ? ORDER BY created_at, id LIMIT 1", (source,)
+        ).fetchone()
+        return None if row is None else chat_from_row(self.conn, row)
+
+    def chat_reminders(self, chat_id: str) -> tuple[timedelta, ...]:
+        """How long before its start each reminder of the chat goes out, shortest first.
+        Raises NotFoundError."""
+        row = self.conn.execute("SELECT reminders FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no chat with id {chat_id!r}")
+        return tuple(timedelta(seconds=s) for s in json.loads(row["reminders"]))
+
+    def list_chats(self, statuses: Iterable[ChatStatus] | None = None) -> list[Chat]:
+        """Every chat (or those with one of ``statuses``), by start time then id."""
+        if statuses is None:
+            rows = self.conn.execute("SELECT * FROM chats ORDER BY start, id").fetchall()
+        else:
+            wanted = [str(s) for s in statuses]
+            marks = ",".join("?" * len(wanted))
+            rows = self.conn.execute(
+                f"SELECT * FROM chats WHERE status IN ({marks}) ORDER BY start, id", wanted
+            ).fetchall()
+        return [chat_from_row(self.conn, r) for r in rows]
+
+    def set_status(self, chat_id: str, status: ChatStatus) -> None:
+        """Raises NotFoundError."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE chats SET status = ? WHERE id = ?", (str(status), chat_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no chat with id {chat_id!r}")
+
+    def set_end(self, chat_id: str, end: datetime) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE chats SET end = ? WHERE id = ?", (iso(end), chat_id))
+
+    def delete_chat(self, chat_id: str) -> None:
+        """Delete the chat and (by cascade) everything stored about it."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    # ---- controls and transcripts --------------------------------------------------------
+
+    def record_control(self, chat_id: str, at: datetime, kind: str, detail: str, by: str) -> None:
+        """Record a host's control of a live chat (``next``, ``pause``...) made at ``at``."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO controls (chat_id, at, kind, detail, by) VALUES (?,?,?,?,?)",
+                (chat_id, iso(at), kind, detail, by),
+            )
+
+    def controls(self, chat_id: str) -> list[tuple[datetime, str, str, str]]:
+        """(at, kind, detail, by) of the chat's controls, in the order they were made."""
+        rows = self.conn.execute(
+            "SELECT at, kind, detail, by FROM controls WHERE chat_id=? ORDER BY at, id", (chat_id,)
+        ).fetchall()
+        return [(parse_iso(r["at"]), r["kind"], r["detail"], r["by"]) for r in rows]
+
+    def record_transcript(self, chat_id: str, fmt: str, path: str, generated_at: datetime) -> None:
+        """Record the chat's transcript in format ``fmt`` (replacing any earlier one)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO transcripts (chat_id, format, path, generated_at)"
+                " VALUES (?,?,?,?)",
+                (chat_id, fmt, path, iso(generated_at)),
+            )
+
+    def transcripts(self, chat_id: str) -> dict[str, Path]:
+        """format -> file of the chat's recorded transcripts."""
+        rows = self.conn.execute(
+            "SELECT format, path FROM transcripts WHERE chat_id = ?", (chat_id,)
+        ).fetchall()
+        return {r["format"]: Path(r["path"]) for r in rows}

@@ -1,0 +1,277 @@
+"""Captured messages and their full-text search index.
+
+Capture is idempotent: one row per (platform, platform message id); an edit updates it, a
+deletion marks it. The FTS5 index (``messages_fts``) is kept in step by the saves
+themselves, through a cursor in the ``state`` table (see migration 3).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from archive.migrations import SEARCH_CURSOR_KEY
+from archive.models import CapturedMessage, MessageKind
+from archive.store.connection import Connection, iso, opt_parse
+
+SQLRow = Sequence[Any]
+"""A plain row as ``sqlite3`` returns it (its cells are whatever the columns hold)."""
+
+Raw = Mapping[str, object]
+"""A message's raw platform payload (JSON-like), kept beside it for later re-processing."""
+
+STREAM_COLUMNS = (
+    "chat_id, platform, platform_id, author_id, author_name, author_handle, text, created_at,"
+    " kind, question_keys, late, reply_to, permalink, edited_at, deleted_at, mentions,"
+    " reactions, channel"
+)
+STREAM_COLUMNS_OF_M = ", ".join(f"m.{c.strip()}" for c in STREAM_COLUMNS.split(","))
+_KINDS = {k.value: k for k in MessageKind}
+
+
+UPSERT_MESSAGE = """
+INSERT INTO messages (
+    chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,
+    created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,
+    mentions, reactions, raw, captured_at
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (platform, platform_id) DO UPDATE SET
+    text = excluded.text,
+    edited_at = excluded.edited_at,
+    kind = excluded.kind,
+    question_keys = excluded.question_keys,
+    mentions = excluded.mentions,
+    raw = excluded.raw
+WHERE excluded.edited_at IS NOT NULL
+  AND (messages.edited_at IS NULL OR excluded.edited_at > messages.edited_at)
+  AND messages.deleted_at IS NULL
+"""
+
+
+_SEARCH_CURSOR = f"SELECT CAST(value AS INTEGER) FROM state WHERE key = '{SEARCH_CURSOR_KEY}'"
+_CLAMP_SEARCH_CURSOR = (
+    "UPDATE state SET value = MIN(CAST(value AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages))"
+    f" WHERE key = '{SEARCH_CURSOR_KEY}'"
+)
+_ADVANCE_SEARCH_CURSOR = (
+    "UPDATE state SET value = (SELECT COALESCE(MAX(id), 0) FROM messages)"
+    f" WHERE key = '{SEARCH_CURSOR_KEY}'"
+)
+_INDEX_NEW_MESSAGES = (
+    "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?"
+)
+
+_NO_RAW: Raw = {}
+# json.dumps(raw, default=str, ensure_ascii=False), without building an encoder per call.
+_RAW_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def raw_json(raw: Raw) -> str:
+    """A message's raw platform payload as stored (most captured messages have none)."""
+    if type(raw) is dict and not raw:
+        return "{}"
+    return _RAW_ENCODER.encode(raw)
+
+
+def message_row(m: CapturedMessage, raw_text: str, now: str) -> tuple[object, ...]:
+    """The parameters of ``UPSERT_MESSAGE`` for ``m``, captured at ``now`` (as :func:`iso`)."""
+    return (
+        m.chat_id,
+        m.platform,
+        m.platform_id,
+        m.channel,
+        m.author_id,
+        m.author_name,
+        m.author_handle,
+        m.text,
+        iso(m.created_at),
+        str(m.kind),
+        " ".join(m.question_keys),
+        int(m.late),
+        m.reply_to,
+        m.permalink,
+        None if m.edited_at is None else iso(m.edited_at),
+        None if m.deleted_at is None else iso(m.deleted_at),
+        " ".join(m.mentions),
+        m.reactions,
+        raw_text,
+        now,
+    )
+
+
+def message_from_tuple(r: SQLRow) -> CapturedMessage:
+    """A message from a plain row of ``STREAM_COLUMNS`` (positional: a quarter of the cost
+    of ``sqlite3.Row`` look-ups by name at transcript scale)."""
+    created = datetime.fromisoformat(r[7])
+    # Rows are written by iso() in UTC; be safe anyway (a string test is cheaper than
+    # utcoffset() on every row).
+    if not r[7].endswith("+00:00") and created.utcoffset():
+        created = created.astimezone(UTC)
+    return CapturedMessage(
+        r[0],  # chat_id
+        r[1],  # platform
+        r[2],  # platform_id
+        r[3],  # author_id
+        r[4],  # author_name
+        r[5],  # author_handle
+        r[6],  # text
+        created,
+        _KINDS[r[8]],
+        tuple(r[9].split()) if r[9] else (),  # question_keys
+        bool(r[10]),  # late
+        r[11],  # reply_to
+        r[12],  # permalink
+        opt_parse(r[13]),  # edited_at
+        opt_parse(r[14]),  # deleted_at
+        tuple(r[15].split()) if r[15] else (),  # mentions
+        r[16],  # reactions
+        r[17],  # channel
+    )
+
+
+class MessageTables(Connection):
+    """The ``messages`` table and its search index ``messages_fts``."""
+
+    def save_messages(
+        self, messages: Iterable[CapturedMessage], raws: Iterable[Raw] | None = None
+    ) -> int:
+        """Insert or update captured messages in one transaction; returns rows written.
+
+        Idempotent per (platform, platform_id): a redelivery changes nothing, an edit (a newer
+        `edited_at`) updates the text, and a deleted message stays deleted. ``raws`` pairs a
+        raw payload with each message (missing ones are stored as ``{}``); ``captured_at``
+        is the store's clock.
+        """
+        now = iso(self.now())
+        if raws is None:
+            rows = [message_row(m, "{}", now) for m in messages]
+        else:
+            padded = itertools.chain(raws, itertools.repeat(_NO_RAW))  # missing raws: {}
+            rows = [
+                message_row(m, raw_json(raw), now) for m, raw in zip(messages, padded, strict=False)
+            ]
+        if not rows:
+            return 0
+        with self.transaction():
+            indexed = self._search_cursor()
+            cur = self.conn.executemany(UPSERT_MESSAGE, rows)
+            written = max(cur.rowcount, 0)
+            self._index_past(indexed)
+            return written
+
+    def index_new_messages(self) -> int:
+        """Add rows written to ``messages`` other than by :meth:`save_messages` (a bulk
+        load in SQL) to the search index; returns how many. Saves index their own rows."""
+        with self.transaction():
+            return self._index_past(self._search_cursor())
+
+    def _search_cursor(self) -> int:
+        # Every row at or below the cursor is indexed. Clamp it to MAX(id) first: after
+        # the newest rows were deleted (a chat deleted), SQLite reuses their ids.
+        self.conn.execute(_CLAMP_SEARCH_CURSOR)
+        return int(self.conn.execute(_SEARCH_CURSOR).fetchone()[0])
+
+    def _index_past(self, indexed: int) -> int:
+        # New rows get ids above MAX(id), so they are exactly those past the cursor; one
+        # INSERT ... SELECT indexes them far cheaper than a trigger per row (migration 3).
+        cur = self.conn.execute(_INDEX_NEW_MESSAGES, (indexed,))
+        self.conn.execute(_ADVANCE_SEARCH_CURSOR)
+        return max(cur.rowcount, 0)
+
+    def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
+        """Mark a message deleted (it leaves every output). Returns whether it was known."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE messages SET deleted_at = COALESCE(deleted_at, ?)"
+                " WHERE platform = ? AND platform_id = ?",
+                (iso(at), platform, platform_id),
+            )
+            return cur.rowcount > 0
+
+    def edit_message(
+        self, platform: str, platform_id: str, text: str, edited_at: datetime
+    ) -> str | None:
+        """Update a stored message's text after an edit; returns its chat id, if known."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT chat_id, edited_at FROM messages WHERE platform=? AND platform_id=?",
+                (platform, platform_id),
+            ).fetchone()
+            if row is None:
+                return None
+            if row["edited_at"] is not None and row["edited_at"] > iso(edited_at):
+                return str(row["chat_id"])  # an older edit arriving late changes nothing
+            self.conn.execute(
+                "UPDATE messages SET text=?, edited_at=? WHERE platform=? AND platform_id=?",
+                (text, iso(edited_at), platform, platform_id),
+            )
+            return str(row["chat_id"])
+
+    def add_reactions(self, platform: str, platform_id: str, delta: int) -> None:
+        """Add ``delta`` (may be negative) to a message's reaction count, never below 0."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE messages SET reactions = MAX(0, reactions + ?)"
+                " WHERE platform=? AND platform_id=?",
+                (delta, platform, platform_id),
+            )
+
+    def message_chat(self, platform: str, platform_id: str) -> str | None:
+        """The id of the chat a stored message belongs to, if it is stored."""
+        row = self.conn.execute(
+            "SELECT chat_id FROM messages WHERE platform=? AND platform_id=?",
+            (platform, platform_id),
+        ).fetchone()
+        return None if row is None else str(row["chat_id"])
+
+    def _stream_messages(
+        self, where: str, params: Sequence[object], batch: int = 5000
+    ) -> Iterator[CapturedMessage]:
+        """Messages matching ``where``, in time order, built from plain tuples (a quarter
+        of the cost of ``sqlite3.Row`` look-ups by name at transcript scale)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(
+            f"SELECT {STREAM_COLUMNS} FROM messages WHERE {where} ORDER BY created_at, id",
+            params,
+        )
+        while rows := cur.fetchmany(batch):
+            for r in rows:
+                yield message_from_tuple(r)
+
+    def iter_messages(
+        self, chat_id: str, *, include_deleted: bool = True, batch: int = 5000
+    ) -> Iterator[CapturedMessage]:
+        """The chat's messages in time order, streamed in batches (memory stays flat)."""
+        where = "chat_id = ?" + ("" if include_deleted else " AND deleted_at IS NULL")
+        return self._stream_messages(where, (chat_id,), batch)
+
+    def messages(self, chat_id: str, *, include_deleted: bool = True) -> list[CapturedMessage]:
+        """The chat's messages in time order."""
+        return list(self.iter_messages(chat_id, include_deleted=include_deleted))
+
+    def message_ids(self, chat_id: str, platform: str) -> list[str]:
+        """Platform ids of the chat's undeleted messages on ``platform``."""
+        rows = self.conn.execute(
+            "SELECT platform_id FROM messages WHERE chat_id=? AND platform=? AND deleted_at IS NULL",
+            (chat_id, platform),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count_messages(self, chat_id: str) -> int:
+        """The chat's undeleted messages."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND deleted_at IS NULL", (chat_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def chat_platforms(self, chat_id: str) -> set[str]:
+        """The platforms of the chat's undeleted messages."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT platform FROM messages WHERE chat_id = ? AND deleted_at IS NULL",
+            (chat_id,),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
