@@ -56,4 +56,8 @@ def build_platforms(
         from bot.platforms.x.adapter import XPlatform
 
         platforms["x"] = XPlatform(config.x, environ=environ, clock=clock)
+    if config.mastodon.enabled:
+        from bot.platforms.mastodon.adapter import MastodonPlatform
+
+        platforms["mastodon"] = MastodonPlatform(config.mastodon, environ=environ, clock=clock)
     return platforms
