@@ -361,3 +361,31 @@ async def test_a_dropped_stream_is_reopened_and_the_gap_filled_once(
         assert fake.stream_connections == 2
     finally:
         await platform.stop()
+
+
+async def test_a_rate_limited_timeline_read_waits_and_captures(
+    fake: FakeMastodon, store: AsyncStore, masto: MastodonPlatform, no_error_logs: ErrorLogCatcher
+) -> None:
+    facilitator = await with_chat(store, masto)
+    masto.attach(facilitator)
+    ann = fake.add_account("ann")
+    fake.post(ann, "A1: yes #WeDocs")
+    fake.rate_limit_next("/api/v1/timelines/tag/", reset_in=0.3)
+
+    assert await masto.poll_once() == 1
+    statuses = [r.status for r in fake.requests_to("/api/v1/timelines/tag/WeDocs")]
+    assert statuses[:2] == [429, 200]
+
+
+async def test_find_post_without_the_instance_says_not_found(store: AsyncStore) -> None:
+    config = MastodonConfig(enabled=True, api_base_url="http://127.0.0.1:9", poll_interval=3600)
+    platform = MastodonPlatform(config, environ=ENV, backoff=0.01, attempts=1)
+    platform.use_services(PlatformServices(store=store))
+    catcher = ErrorLogCatcher()
+    logging.getLogger().addHandler(catcher)
+    try:
+        await platform.start()
+        assert await platform.find_post("", "Q1: How? #WeDocs", datetime.now(UTC)) is None
+    finally:
+        logging.getLogger().removeHandler(catcher)
+        await platform.stop()

@@ -316,13 +316,19 @@ class MastodonPlatform(Platform):
 
     async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
         """Our status with this text since `after` (the bot's latest statuses, compared as
-        plain text), for reconciling a post whose outcome a crash hid."""
-        if not self.bot_user_id:
-            await self._connect()
-        api = self._api()
-        statuses = await self._call(
-            "looking for our post", api.account_statuses, self.bot_user_id, limit=PAGE_SIZE
-        )
+        plain text), for reconciling a post whose outcome a crash hid. None when not found,
+        or when the instance cannot be asked: posting again is then still safe, since the
+        retry carries the same idempotency key."""
+        try:
+            if not self.bot_user_id:
+                await self._connect()
+            api = self._api()
+            statuses = await self._call(
+                "looking for our post", api.account_statuses, self.bot_user_id, limit=PAGE_SIZE
+            )
+        except (PostError, MastodonError) as exc:
+            logger.warning("mastodon: cannot look for our earlier post: %s", exc)
+            return None
         wanted = _comparable(text)
         for status in statuses:
             created = as_datetime(status.get("created_at"))
