@@ -40,6 +40,8 @@ CaptureMode = Literal["channel", "thread"]
 LOG_LEVELS: Final[tuple[LogLevel, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR")
 MISSED_QUESTION_POLICIES: Final[tuple[MissedQuestions, ...]] = ("catch_up", "skip")
 CAPTURE_MODES: Final[tuple[CaptureMode, ...]] = ("channel", "thread")
+Visibility = Literal["public", "unlisted", "private"]
+VISIBILITIES: Final[tuple[Visibility, ...]] = ("public", "unlisted", "private")
 
 
 class ConfigError(Exception):
@@ -132,6 +134,19 @@ class XConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MastodonConfig:
+    """A Mastodon (or compatible) instance: the bot's account posts and follows the hashtag."""
+
+    enabled: bool = False
+    api_base_url: str = ""  # the instance, e.g. "https://mastodon.social"; needed when enabled
+    access_token_env: str = "MASTODON_ACCESS_TOKEN"  # the variable's name, never the token
+    visibility: Visibility = "public"  # only public statuses appear in hashtag timelines
+    poll_interval: float = 30.0  # seconds between timeline reads that fill stream gaps
+    max_post_length: int = 500  # until the instance says less (/api/v2/instance)
+    stream: bool = True  # follow the hashtag stream live (else poll only)
+
+
+@dataclass(frozen=True, slots=True)
 class WebConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -161,6 +176,7 @@ class Config:
     x: XConfig = field(default_factory=XConfig)
     web: WebConfig = field(default_factory=WebConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
+    mastodon: MastodonConfig = field(default_factory=MastodonConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -174,6 +190,7 @@ _SECTIONS: Final[dict[str, type]] = {
     "x": XConfig,
     "web": WebConfig,
     "demo": DemoConfig,
+    "mastodon": MastodonConfig,
 }
 
 
@@ -247,6 +264,7 @@ def config_from_dict(
         x=_parse_x(section("x")),
         web=_parse_web(section("web")),
         demo=_parse_demo(section("demo")),
+        mastodon=_parse_mastodon(section("mastodon")),
     )
 
 
@@ -273,6 +291,8 @@ def required_secrets(config: Config) -> tuple[str, ...]:
         names.append(config.discord.token_env)
     if config.x.enabled:
         names.extend(config.x.secret_env_names)
+    if config.mastodon.enabled:
+        names.append(config.mastodon.access_token_env)
     return tuple(names)
 
 
@@ -576,6 +596,24 @@ def _parse_demo(t: _Table) -> DemoConfig:
         speed=t.number("speed", "a time compression factor", low=0, strict=True),
         output_dir=t.path("output_dir"),
     )
+
+
+def _parse_mastodon(t: _Table) -> MastodonConfig:
+    config = MastodonConfig(
+        enabled=t.boolean("enabled"),
+        api_base_url=t.url("api_base_url", ("https", "http")),
+        access_token_env=t.env_name("access_token_env"),
+        visibility=t.choice("visibility", VISIBILITIES),
+        poll_interval=t.number("poll_interval", "a number of seconds", low=5, strict=False),
+        max_post_length=t.integer("max_post_length", 1, 100_000),
+        stream=t.boolean("stream"),
+    )
+    if config.enabled and not config.api_base_url:
+        raise t.error(
+            "api_base_url",
+            "must be the instance's URL, like 'https://mastodon.social', when Mastodon is enabled",
+        )
+    return config
 
 
 @functools.cache

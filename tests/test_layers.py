@@ -57,6 +57,12 @@ def test_the_house_keeps_its_contract() -> None:
             "Network packages never import each other",
         ),
         ("bot/facilitator.py", "import discord", "Only the Discord package imports discord.py"),
+        ("bot/facilitator.py", "import mastodon", "Only the Mastodon package imports Mastodon"),
+        (
+            "bot/platforms/mastodon/limits.py",
+            "import bot.platforms.x.length",
+            "Network packages never import each other",
+        ),
         ("scheduler/series.py", "import scheduler.plan", "No import cycles between sibling"),
         ("bot/platforms/base.py", "import bot.app", "No import cycles between sibling"),
     ],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.platforms.discord.limits import POST_LIMIT as DISCORD_LIMIT
 from bot.platforms.local.limits import POST_LIMIT as LOCAL_LIMIT
+from bot.platforms.mastodon.limits import post_limit as mastodon_post_limit
 from bot.platforms.x.length import post_limit as x_post_limit
 from scheduler.clock import Clock
 from scheduler.limits import PostLimit
@@ -22,11 +23,14 @@ if TYPE_CHECKING:
 
 
 def post_limits(config: Config) -> dict[str, PostLimit]:
-    """Every network's post limit by platform name, as configured (X: ``x.max_post_length``)."""
+    """Every network's post limit by platform name, as configured (X: ``x.max_post_length``,
+    Mastodon: ``mastodon.max_post_length``; the Mastodon adapter lowers it at start when the
+    instance allows less, and says so)."""
     return {
         "local": LOCAL_LIMIT,
         "discord": DISCORD_LIMIT,
         "x": x_post_limit(config.x.max_post_length),
+        "mastodon": mastodon_post_limit(config.mastodon.max_post_length),
     }
 
 
@@ -52,4 +56,8 @@ def build_platforms(
         from bot.platforms.x.adapter import XPlatform
 
         platforms["x"] = XPlatform(config.x, environ=environ, clock=clock)
+    if config.mastodon.enabled:
+        from bot.platforms.mastodon.adapter import MastodonPlatform
+
+        platforms["mastodon"] = MastodonPlatform(config.mastodon, environ=environ, clock=clock)
     return platforms
