@@ -61,7 +61,7 @@ TOP_KEYS = (
 )
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
-PLATFORMS = ("local", "discord", "x")
+PLATFORMS = ("local", "discord", "x", "bluesky")
 DEFAULT_INTERVAL = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(minutes=30)
 MAX_QUESTIONS = 99
@@ -444,6 +444,12 @@ class _Reader:
         if platform == "x" and channel:
             self.add(
                 f"{where}.channel", "X has no channels (the chat follows the hashtag); leave it out"
+            )
+            return None
+        if platform == "bluesky" and channel:
+            self.add(
+                f"{where}.channel",
+                "Bluesky has no channels (the chat follows the hashtag); leave it out",
             )
             return None
         if not platform:

@@ -57,6 +57,7 @@ def test_the_house_keeps_its_contract() -> None:
             "Network packages never import each other",
         ),
         ("bot/facilitator.py", "import discord", "Only the Discord package imports discord.py"),
+        ("bot/platforms/x/cost.py", "import atproto", "Only the Bluesky package imports atproto"),
         ("scheduler/series.py", "import scheduler.plan", "No import cycles between sibling"),
         ("bot/platforms/base.py", "import bot.app", "No import cycles between sibling"),
     ],
