@@ -130,7 +130,7 @@ async def test_jetstream_replays_from_a_cursor_then_tails(fake: FakeBluesky) -> 
 async def test_jetstream_delivers_live_events(fake: FakeBluesky) -> None:
     alice = fake.add_account("alice.bsky.social", "Alice")
     task = asyncio.create_task(collect(fake, {"collections": [POST]}, 1))
-    await until("the subscription", lambda: fake.subscriptions)
+    await until("the subscription", lambda: fake._subscribers)
     fake.add_post(alice, "live #WeDocs")
     [message] = await task
     assert message.record["text"] == "live #WeDocs" and message.did == alice.did
