@@ -15,7 +15,7 @@ from archive.store import Store
 from bot.app import App
 from bot.config import BlueskyConfig, Config, LocalConfig, SchedulerConfig
 from scheduler.plan import parse_chat_plan
-from tests.bot.helpers import until
+from tests.bot.helpers import start_bot, until
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.conftest import ErrorLogCatcher
@@ -171,3 +171,102 @@ async def test_a_chat_on_bluesky_alone_is_threaded_captured_and_published(
         tags = [f["features"][0] for f in post.record.get("facets", ())]
         assert {"$type": "app.bsky.richtext.facet#tag", "tag": "WeDocs"} in tags
     assert fake.sessions_created == 1
+
+
+async def test_a_killed_bot_resumes_from_the_stored_cursor_without_gap_or_duplicate(
+    tmp_path: Path, fake: FakeBluesky, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(
+        'database = "tweetchat.db"\ntranscripts_dir = "out"\n'
+        "[scheduler]\nreminders = []\n[local]\nenabled = false\n"
+        f'[bluesky]\nenabled = true\nhandle = "{fake.bot.handle}"\n'
+        f'service_url = "{fake.base_url}"\njetstream_url = "{fake.jetstream_url}"\n',
+        encoding="utf-8",
+    )
+    config = Config(database=tmp_path / "tweetchat.db")
+    chat_id = schedule(
+        config,
+        [{"text": "How do you involve patients?", "offset": "1s"}],
+        duration="1h",
+        grace="5m",
+    )
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", fake.password)
+    alice = fake.add_account("alice.bsky.social", "Alice")
+    bob = fake.add_account("bob.bsky.social", "Bob")
+
+    first = start_bot(config_path)
+    try:
+        await until("Q1 on Bluesky", lambda: bot_post(fake, "Q1:"), 30)
+        before = fake.add_post(alice, "A1: before the crash #WeDocs")
+        await until("the first answer", lambda: captured(config, before))
+    finally:
+        first.kill()  # SIGKILL: no clean shutdown, no last cursor save
+        first.wait()
+    [(cursor,)] = rows(config, "SELECT value FROM state WHERE key = 'bluesky:jetstream:seq'")
+    dials = len(fake.subscriptions)
+    while_down = [
+        fake.add_post(bob, f"A1: said while the bot was down {n} #WeDocs") for n in range(5)
+    ]
+
+    second = start_bot(config_path)
+    try:
+        await until("the answers posted while down", lambda: captured(config, while_down[-1]), 30)
+        after = fake.add_post(alice, "A1: after the restart #WeDocs")
+        await until("an answer after the restart", lambda: captured(config, after))
+    finally:
+        second.terminate()
+        second.wait(timeout=20)
+
+    assert fake.subscriptions[dials]["cursor"] == [str(int(str(cursor)) + 1)]
+    ids = [
+        str(r[0])
+        for r in rows(config, "SELECT platform_id FROM messages WHERE chat_id = ?", chat_id)
+    ]
+    assert len(ids) == len(set(ids))
+    assert {before, *while_down, after} <= set(ids)
+    assert len(fake.bot_posts("Q1:")) == 1
+    assert fake.sessions_created == 1  # the second run reused the stored session
+
+
+async def test_a_refused_cursor_is_followed_by_a_backfill_from_search_and_threads(
+    tmp_path: Path, fake: FakeBluesky, no_error_logs: ErrorLogCatcher
+) -> None:
+    config = app_config(tmp_path, fake)
+    chat_id = schedule(
+        config,
+        [{"text": "How do you involve patients?", "offset": "1s"}],
+        duration="1h",
+        grace="5m",
+    )
+    alice = fake.add_account("alice.bsky.social", "Alice")
+    bob = fake.add_account("bob.bsky.social", "Bob")
+    first = App(config, environ=environ(fake))
+    await first.start()
+    try:
+        await until("Q1 on Bluesky", lambda: bot_post(fake, "Q1:"))
+        before = fake.add_post(alice, "A1: before the outage #WeDocs")
+        await until("the first answer", lambda: captured(config, before))
+    finally:
+        await first.stop()
+    q1 = bot_post(fake, "Q1:")
+    tagged = fake.add_post(alice, "A1: said during a long outage #WeDocs")
+    untagged_reply = fake.add_post(bob, "We ask patients first", reply_to=q1)
+    fake.forget_events_before(fake.last_seq + 1)  # Jetstream's window moved past our cursor
+
+    second = App(config, environ=environ(fake))
+    await second.start()
+    try:
+        await until("the outage's posts", lambda: captured(config, untagged_reply))
+        await until("the tagged one too", lambda: captured(config, tagged))
+        after = fake.add_post(bob, "A1: after the outage #WeDocs")
+        await until("live capture again", lambda: captured(config, after))
+    finally:
+        await second.stop()
+    assert fake.requests_to("app.bsky.feed.searchPosts")
+    assert fake.requests_to("app.bsky.feed.getPostThread")
+    ids = [
+        str(r[0])
+        for r in rows(config, "SELECT platform_id FROM messages WHERE chat_id = ?", chat_id)
+    ]
+    assert len(ids) == len(set(ids))
