@@ -480,11 +480,15 @@ class BlueskyPlatform(Platform):
         stored = await self.store.get_state(CURSOR_KEY)
         stored_time = records.parse_time(await self.store.get_state(CURSOR_TIME_KEY))
         now = self.clock.now()
+        # Resume only from a cursor inside this window: one left by an earlier chat would
+        # replay every post on the network since then (the window is backfilled instead).
+        opens = min(c.start - EARLY_CAPTURE for c in self._watch.chats)
         resume = (
             stored is not None
             and stored.isdigit()
             and stored_time is not None
             and now - stored_time < self.config.replay_window
+            and stored_time >= opens - timedelta(minutes=1)
         )
         cursor = int(stored) + 1 if resume and stored is not None else None
         self._seq = int(stored) if resume and stored is not None else 0
