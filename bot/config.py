@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 CONFIG_ENV_VAR: Final = "TWEETCHAT_CONFIG"
 DEFAULT_X_API_BASE_URL: Final = "https://api.x.com"
+DEFAULT_BLUESKY_SERVICE_URL: Final = "https://bsky.social"
+DEFAULT_JETSTREAM_URL: Final = "wss://jetstream.us-east.bsky.network"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 MissedQuestions = Literal["catch_up", "skip"]
@@ -147,6 +149,32 @@ class MastodonConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BlueskyConfig:
+    """Bluesky: posts through the account's PDS, capture from Jetstream (v2)."""
+
+    enabled: bool = False
+    handle: str = ""  # the bot's account, e.g. "wedocs.bsky.social"; required when enabled
+    app_password_env: str = "BLUESKY_APP_PASSWORD"  # the variable's name, never the password
+    service_url: str = ""  # "" = DEFAULT_BLUESKY_SERVICE_URL (the account's PDS or entryway)
+    jetstream_url: str = ""  # "" = DEFAULT_JETSTREAM_URL
+    replay_window: timedelta = timedelta(hours=36)  # how far back Jetstream replays a cursor
+    search_page_size: int = 100  # posts per searchPosts page when backfilling (1 to 100)
+    idle_reconnect: float = 60.0  # seconds without a Jetstream frame before redialling
+    profile_cache: timedelta = timedelta(hours=1)  # how long a resolved handle/name is kept
+    max_post_length: int = 300  # graphemes
+
+    @property
+    def service(self) -> str:
+        """The XRPC service actually used: the configured one or bsky.social."""
+        return self.service_url or DEFAULT_BLUESKY_SERVICE_URL
+
+    @property
+    def jetstream(self) -> str:
+        """The Jetstream host actually used: the configured one or Bluesky's."""
+        return self.jetstream_url or DEFAULT_JETSTREAM_URL
+
+
+@dataclass(frozen=True, slots=True)
 class WebConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -174,6 +202,7 @@ class Config:
     local: LocalConfig = field(default_factory=LocalConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     x: XConfig = field(default_factory=XConfig)
+    bluesky: BlueskyConfig = field(default_factory=BlueskyConfig)
     web: WebConfig = field(default_factory=WebConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     mastodon: MastodonConfig = field(default_factory=MastodonConfig)
@@ -188,6 +217,7 @@ _SECTIONS: Final[dict[str, type]] = {
     "local": LocalConfig,
     "discord": DiscordConfig,
     "x": XConfig,
+    "bluesky": BlueskyConfig,
     "web": WebConfig,
     "demo": DemoConfig,
     "mastodon": MastodonConfig,
@@ -262,6 +292,7 @@ def config_from_dict(
         local=_parse_local(section("local")),
         discord=_parse_discord(section("discord")),
         x=_parse_x(section("x")),
+        bluesky=_parse_bluesky(section("bluesky")),
         web=_parse_web(section("web")),
         demo=_parse_demo(section("demo")),
         mastodon=_parse_mastodon(section("mastodon")),
@@ -293,6 +324,8 @@ def required_secrets(config: Config) -> tuple[str, ...]:
         names.extend(config.x.secret_env_names)
     if config.mastodon.enabled:
         names.append(config.mastodon.access_token_env)
+    if config.bluesky.enabled:
+        names.append(config.bluesky.app_password_env)
     return tuple(names)
 
 
@@ -574,6 +607,34 @@ def _parse_x(t: _Table) -> XConfig:
         max_post_length=t.integer("max_post_length", 1, 100_000),
         api_base_url=t.url("api_base_url", ("https", "http")),
         recheck_days=t.integer("recheck_days", 0, 366),
+    )
+
+
+_HANDLE_RE: Final = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+
+
+def _parse_bluesky(t: _Table) -> BlueskyConfig:
+    enabled = t.boolean("enabled")
+    handle = t.string("handle").lstrip("@")
+    if handle and (len(handle) > 253 or not _HANDLE_RE.fullmatch(handle)):
+        raise t.error(
+            "handle", f"must be a Bluesky handle like 'wedocs.bsky.social', got {_show(handle)}"
+        )
+    if enabled and not handle:
+        raise t.error("handle", "must be set when Bluesky is enabled, e.g. 'wedocs.bsky.social'")
+    return BlueskyConfig(
+        enabled=enabled,
+        handle=handle.lower(),
+        app_password_env=t.env_name("app_password_env"),
+        service_url=t.url("service_url", ("https", "http")),
+        jetstream_url=t.url("jetstream_url", ("wss", "ws")),
+        replay_window=t.duration("replay_window", allow_zero=False),
+        search_page_size=t.integer("search_page_size", 1, 100),
+        idle_reconnect=t.number("idle_reconnect", "a number of seconds", low=1, strict=False),
+        profile_cache=t.duration("profile_cache", allow_zero=True),
+        max_post_length=t.integer("max_post_length", 1, 3000),
     )
 
 

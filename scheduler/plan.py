@@ -61,7 +61,7 @@ TOP_KEYS = (
 )
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
-PLATFORMS = ("local", "discord", "x", "mastodon")
+PLATFORMS = ("local", "discord", "x", "mastodon", "bluesky")
 DEFAULT_INTERVAL = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(minutes=30)
 MAX_QUESTIONS = 99
@@ -502,10 +502,11 @@ class _Reader:
                 f"{where}.channel", "X has no channels (the chat follows the hashtag); leave it out"
             )
             return None
-        if platform == "mastodon" and channel:
+        if platform in ("mastodon", "bluesky") and channel:
             self.add(
                 f"{where}.channel",
-                "Mastodon has no channels (the chat follows the hashtag); leave it out",
+                f"{'Mastodon' if platform == 'mastodon' else 'Bluesky'} has no channels "
+                "(the chat follows the hashtag); leave it out",
             )
             return None
         if not platform:

@@ -1,6 +1,6 @@
 """The networks the bot knows: their adapters (built from the config) and post limits.
 
-The one place that names every network package. Client libraries (discord.py, tweepy) are
+The one place that names every network package. Client libraries (discord.py, tweepy, atproto) are
 imported only when their network is enabled; post limits import none of them, so checking a
 chat file stays cheap.
 """
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from bot.config import Config
+from bot.platforms.bluesky.limits import post_limit as bluesky_post_limit
 from bot.platforms.discord.limits import POST_LIMIT as DISCORD_LIMIT
 from bot.platforms.local.limits import POST_LIMIT as LOCAL_LIMIT
 from bot.platforms.mastodon.limits import post_limit as mastodon_post_limit
@@ -31,6 +32,7 @@ def post_limits(config: Config) -> dict[str, PostLimit]:
         "discord": DISCORD_LIMIT,
         "x": x_post_limit(config.x.max_post_length),
         "mastodon": mastodon_post_limit(config.mastodon.max_post_length),
+        "bluesky": bluesky_post_limit(config.bluesky.max_post_length),
     }
 
 
@@ -60,4 +62,8 @@ def build_platforms(
         from bot.platforms.mastodon.adapter import MastodonPlatform
 
         platforms["mastodon"] = MastodonPlatform(config.mastodon, environ=environ, clock=clock)
+    if config.bluesky.enabled:
+        from bot.platforms.bluesky.adapter import BlueskyPlatform
+
+        platforms["bluesky"] = BlueskyPlatform(config.bluesky, environ=environ, clock=clock)
     return platforms
