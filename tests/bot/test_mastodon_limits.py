@@ -131,6 +131,7 @@ hashtag = "#QIchat"
 timezone = "Europe/London"
 start = 2030-01-08T20:00:00
 duration = "60m"
+intro = "Hi"  # short: the intro (with the bot's line on how to answer) must fit 100 as well
 questions = ["Short one?", "{long}"]
 [[targets]]
 platform = "mastodon"

@@ -63,7 +63,6 @@ from bot.platforms.base import (
     PostError,
     PostTooLong,
     SentPost,
-    reconnect_forever,
 )
 from bot.platforms.bluesky import records
 from bot.platforms.bluesky.limits import MAX_TEXT_BYTES, post_limit
@@ -178,9 +177,7 @@ class BlueskyPlatform(Platform):
         if self.store is not None:
             self._tasks = [
                 asyncio.create_task(
-                    reconnect_forever(
-                        self._stream_once, name="bluesky", stop=self._stopping, base=0.5, cap=30
-                    ),
+                    self.supervised(self._stream_once, "Jetstream capture", base=0.5, cap=30),
                     name="bluesky-jetstream",
                 )
             ]

@@ -55,7 +55,6 @@ from bot.platforms.base import (
     Platform,
     PostError,
     SentPost,
-    reconnect_forever,
 )
 from bot.platforms.mastodon.content import html_to_text
 from bot.platforms.mastodon.limits import post_limit
@@ -164,7 +163,11 @@ class MastodonPlatform(Platform):
         except (PostError, MastodonError) as exc:
             self._report(f"mastodon: cannot connect; retrying in the background: {exc}")
         if self.store is not None:
-            self._tasks = [asyncio.create_task(self._poll_loop(), name="mastodon-poll")]
+            self._tasks = [
+                asyncio.create_task(
+                    self.supervised(self._poll_loop, "capture"), name="mastodon-poll"
+                )
+            ]
         else:
             logger.warning("mastodon: no store given; capture is off")
 
@@ -530,10 +533,9 @@ class MastodonPlatform(Platform):
                 )
 
     async def _stream_forever(self, hashtag: str) -> None:
-        await reconnect_forever(
+        await self.supervised(
             functools.partial(self._stream_once, hashtag),
-            name=f"mastodon stream {hashtag}",
-            stop=self._stopping,
+            f"the {hashtag} stream",
             base=self.backoff,
         )
 
