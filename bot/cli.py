@@ -21,6 +21,7 @@ from scheduler.durations import duration_from, format_duration
 
 if TYPE_CHECKING:
     from archive.store import Store
+    from scheduler.series import ChatPlan
 
 logger = logging.getLogger("tweetchat")
 
@@ -244,21 +245,41 @@ def _now() -> datetime:
 # ---- commands ----------------------------------------------------------------------------
 
 
-@command("schedule")
-def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
-    from archive.store import DuplicateChatError, StoreError
-    from bot.platforms.registry import post_limits
+def load_plan(path: Path, config: Config, now: datetime) -> ChatPlan:
+    """Read and check a chat file as the config says (post limits, reminders, wrap-up lead);
+    print a warning on standard error for what works but is likely not what the host meant:
+    a zone that is not a place, a network the config does not turn on. Raises PlanError."""
+    from bot.platforms.registry import enabled_networks, post_limits
     from scheduler.plan import load_chat_file
-    from scheduler.series import occurrences
 
-    now = _now()
     plan = load_chat_file(
-        args.file,
+        path,
         default_reminders=config.scheduler.reminders,
         now=now,
         post_limits=post_limits(config),
         wrapup_lead=config.scheduler.wrapup_lead,
     )
+    warnings = [f"{where}: {text}" for where, text in plan.warnings]
+    on = enabled_networks(config)
+    for i, target in enumerate(plan.chat.targets):
+        if target.platform not in on:
+            warnings.append(
+                f"targets[{i}]: the config does not enable {target.platform} "
+                f"([{target.platform}] enabled = false), so nothing will be posted or "
+                f"captured there; enable it, or run the chat on the local platform"
+            )
+    for line in warnings:
+        print(f"tweetchat: {path}: warning: {line}", file=sys.stderr)
+    return plan
+
+
+@command("schedule")
+def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
+    from archive.store import DuplicateChatError, StoreError
+    from scheduler.series import occurrences
+
+    now = _now()
+    plan = load_plan(args.file, config, now)
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
         if plan.series is not None
@@ -303,23 +324,16 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
 
 @command("check")
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
-    from bot.platforms.registry import post_limits
-    from scheduler.plan import load_chat_file
     from scheduler.timeline import timeline
 
-    plan = load_chat_file(
-        args.file,
-        default_reminders=config.scheduler.reminders,
-        now=_now(),
-        post_limits=post_limits(config),
-        wrapup_lead=config.scheduler.wrapup_lead,
-    )
+    plan = load_plan(args.file, config, _now())
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
     for action in timeline(
         chat, reminders=plan.reminders, wrapup_lead=config.scheduler.wrapup_lead
     ):
-        print(f"  {local_time(chat, action.at)}  {action.key:<10} {action.text[:70]}")
+        text = " ".join(action.text.split())  # one line per action
+        print(f"  {local_time(chat, action.at)}  {action.key:<10} {text[:70]}")
     return 0
 
 
@@ -546,14 +560,21 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 def cmd_local(args: argparse.Namespace, config: Config) -> int:
     from bot.platforms.local.adapter import LocalNetwork, LocalUser
 
-    net = LocalNetwork(config.local.network)
+    where = config.local.network.resolve()
+    if not where.is_file():
+        # Never a new, empty network by accident (run from another folder, another config):
+        # the bot would never see what is said there.
+        raise UsageError(
+            f"no local network at {where}: start `tweetchat run` with this config first, or "
+            "run this from the bot's folder or with its --config"
+        )
+    net = LocalNetwork(where)
     try:
         if args.local_command == "say":
             user = LocalUser(args.author, args.author, args.author)
-            mid = net.post(
-                args.room or config.local.room, user, args.text, at=_now(), reply_to=args.reply_to
-            )
-            print(mid)
+            room = args.room or config.local.room
+            mid = net.post(room, user, args.text, at=_now(), reply_to=args.reply_to)
+            print(f"posted message {mid} in {room} (local network {where})")
         elif args.local_command == "edit":
             net.edit(args.id, args.text, at=_now())
         elif args.local_command == "delete":

@@ -34,6 +34,7 @@ from scheduler.durations import (
     format_duration,
     quote,
     zone_from,
+    zone_warning,
 )
 from scheduler.limits import PostLimit
 from scheduler.series import ChatPlan, local_start, occurrence_chat, read_series
@@ -195,6 +196,7 @@ class _Reader:
         self.post_limits = post_limits
         self.wrapup_lead = wrapup_lead
         self.problems: list[Problem] = []
+        self.warnings: list[tuple[str, str]] = []
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -205,6 +207,8 @@ class _Reader:
         title = self.text(data, "title", "", required=True)
         hashtag = self.hashtag()
         zone = self.value(data, "timezone", "", zone_from)
+        if zone is not None and (doubt := zone_warning(zone)) is not None:
+            self.warnings.append(("timezone", doubt))
         if "timezone" not in data:
             self.add(
                 "timezone", 'missing; give the IANA time zone of the chat, e.g. "Europe/London"'
@@ -271,11 +275,15 @@ class _Reader:
         )
         if series is None or first_date is None:
             self.check_posts(chat, reminders, limits)
-            return None if self.problems else ChatPlan(chat=chat, reminders=reminders)
+            if self.problems:
+                return None
+            return ChatPlan(chat=chat, reminders=reminders, warnings=tuple(self.warnings))
         series = dataclasses.replace(
             series, title=title, questions=questions, intro=intro, closing=closing
         )
-        plan = ChatPlan(chat=chat, reminders=reminders, series=series)
+        plan = ChatPlan(
+            chat=chat, reminders=reminders, series=series, warnings=tuple(self.warnings)
+        )
         plan = dataclasses.replace(plan, chat=occurrence_chat(plan, first_date))
         self.check_posts(plan.chat, reminders, limits)
         for i, override in enumerate(series.overrides):

@@ -36,6 +36,18 @@ def post_limits(config: Config) -> dict[str, PostLimit]:
     }
 
 
+def enabled_networks(config: Config) -> set[str]:
+    """The platform names the config turns on (``{"local", "discord"}``)."""
+    switches = {
+        "local": config.local.enabled,
+        "discord": config.discord.enabled,
+        "x": config.x.enabled,
+        "mastodon": config.mastodon.enabled,
+        "bluesky": config.bluesky.enabled,
+    }
+    return {name for name, on in switches.items() if on}
+
+
 def build_platforms(
     config: Config, clock: Clock, environ: Mapping[str, str]
 ) -> dict[str, Platform]:

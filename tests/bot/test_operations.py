@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot import version
+from bot.platforms.local.adapter import LocalNetwork
 from tests.bot.helpers import chat_file, config_file, env_for, start_bot, tweetchat, wait_for
 
 
@@ -91,6 +92,7 @@ def test_backup_copies_the_archive_and_the_local_network(tmp_path: Path) -> None
     config = config_file(tmp_path)
     chat_file(tmp_path / "chat.toml", start_in=3600)
     assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    LocalNetwork(tmp_path / "net.sqlite").close()  # as a running bot makes it
     said = tweetchat(["local", "say", "--as", "ann", "hello #WeDocs"], config)
     assert said.returncode == 0, said.stderr
 
