@@ -1,7 +1,7 @@
 """One harness per network, so the same contract tests run against every adapter.
 
 A harness starts the real adapter against its network's fake (the local network file, the
-fake Discord server, the fake X API), gives it a real store and a recording sink, and plays
+fake Discord server, the fake X API, the fake Bluesky PDS and Jetstream), gives it a real store and a recording sink, and plays
 the participants: they post, edit and delete through the fake, as people would on the
 network. A new adapter passes the contract suite by adding one harness here and one entry in
 `HARNESSES`.
@@ -23,13 +23,21 @@ from typing import ClassVar, Self
 from archive.models import Chat, ChatStatus, IncomingMessage, Question, Target
 from archive.publish import PublishResult
 from archive.store import AsyncStore
-from bot.config import Config, DiscordConfig, LocalConfig, XConfig
+from bot.config import (
+    BlueskyConfig,
+    Config,
+    DiscordConfig,
+    LocalConfig,
+    XConfig,
+)
 from bot.facilitator import Facilitator
 from bot.platforms.base import Event, Platform, PlatformServices
+from bot.platforms.bluesky.adapter import BlueskyPlatform
 from bot.platforms.discord.adapter import DiscordPlatform
 from bot.platforms.local.adapter import LocalNetwork, LocalPlatform, LocalUser
 from bot.platforms.x.adapter import XPlatform
 from bot.platforms.x.search import since_key
+from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.x_server import FakeX
 
@@ -454,8 +462,95 @@ class XHarness(Harness):
         return len(self.fake.requests_to("/2/tweets", "POST"))
 
 
+# ---- Bluesky -------------------------------------------------------------------------------------
+
+SEARCH_POSTS = "app.bsky.feed.searchPosts"
+CREATE_RECORD = "com.atproto.repo.createRecord"
+
+
+class BlueskyHarness(Harness):
+    """The atproto client against the fake PDS and AppView; capture from the fake Jetstream.
+
+    The adapter subscribes to Jetstream only while a Bluesky chat is in its capture window;
+    the harness's chat is live, so it subscribes at start. Jetstream keeps only posts that
+    matter to a chat, so the barrier posts carry the chat's hashtag (the store keeps them;
+    the harness hides them from `events`).
+    """
+
+    name = "bluesky"
+
+    async def open_network(self) -> None:
+        self.fake = await self.stack.enter_async_context(FakeBluesky())
+        self.config = Config(
+            local=LocalConfig(enabled=False),
+            bluesky=BlueskyConfig(
+                enabled=True,
+                handle=self.fake.bot.handle,
+                service_url=self.fake.base_url,
+                jetstream_url=self.fake.jetstream_url,
+                idle_reconnect=5.0,
+            ),
+        )
+        self.environ = {self.config.bluesky.app_password_env: self.fake.password}
+        self.channel = ""  # one public network: targets name no channel
+        self.alice = self.fake.add_account("alice.bsky.social", "Alice A.")
+        self.barrier_user = self.fake.add_account("barrier.bsky.social", "Barrier")
+        self.user_id = self.alice.did
+        self.user_handle = self.alice.handle
+
+    def make_platform(self) -> Platform:
+        return BlueskyPlatform(
+            self.config.bluesky, environ=self.environ, backoff=0.01, rate_wait_cap=0.3
+        )
+
+    async def come_back(self) -> None:
+        """Start, then wait until Jetstream is subscribed and, when the adapter subscribed
+        without a cursor, its backfill from search was asked (a post made during the search
+        could otherwise arrive twice: found and streamed)."""
+        dials = len(self.fake.subscriptions)
+        searches = len(self.fake.requests_to(SEARCH_POSTS))
+        await super().come_back()
+        platform = self.platform
+        assert isinstance(platform, BlueskyPlatform)
+        await until(
+            "the Jetstream subscription",
+            lambda: platform.connected.is_set() and len(self.fake.subscriptions) > dials,
+        )
+        if "cursor" not in self.fake.subscriptions[-1]:
+            # The fake answers a search from the posts it holds when the request arrives.
+            await until(
+                "the backfill search",
+                lambda: len(self.fake.requests_to(SEARCH_POSTS)) > searches,
+            )
+
+    async def user_posts(self, text: str, *, reply_to: str = "") -> str:
+        return self.fake.add_post(self.alice, text, reply_to=reply_to)
+
+    async def post_as_barrier(self, text: str) -> str:
+        return self.fake.add_post(self.barrier_user, f"{text} {TAG}")
+
+    async def user_edits(self, platform_id: str, text: str) -> None:
+        self.fake.edit_post(platform_id, text)
+
+    async def user_deletes(self, platform_id: str) -> None:
+        self.fake.delete_post(platform_id)
+
+    async def deliver(self) -> None:
+        await self.barrier()
+
+    def stored(self, platform_id: str) -> Stored:
+        post = self.fake.posts.get(platform_id)
+        if post is None or post.deleted:
+            raise AssertionError(f"the fake Bluesky holds no post {platform_id}")
+        return Stored(post.text)
+
+    def post_requests(self) -> int:
+        return len(self.fake.requests_to(CREATE_RECORD))
+
+
 HARNESSES: dict[str, type[Harness]] = {
     "local": LocalHarness,
     "discord": DiscordHarness,
     "x": XHarness,
+    "bluesky": BlueskyHarness,
 }
