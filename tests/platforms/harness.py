@@ -494,7 +494,7 @@ class BlueskyHarness(Harness):
                 handle=self.fake.bot.handle,
                 service_url=self.fake.base_url,
                 jetstream_url=self.fake.jetstream_url,
-                idle_reconnect=5.0,
+                idle_reconnect=30.0,  # the fake sends no heartbeat: no redial in a quiet test
             ),
         )
         self.environ = {self.config.bluesky.app_password_env: self.fake.password}
@@ -587,9 +587,7 @@ class MastodonHarness(Harness):
         self.user_handle = f"alice@{self.fake.domain}"
 
     def make_platform(self) -> Platform:
-        return MastodonPlatform(
-            self.config.mastodon, environ=self.environ, backoff=0.01, stream_timeout=5.0
-        )
+        return MastodonPlatform(self.config.mastodon, environ=self.environ, backoff=0.01)
 
     async def come_back(self) -> None:
         """Start, then wait until the first timeline read is done (its last request is for
