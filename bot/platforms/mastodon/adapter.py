@@ -136,6 +136,9 @@ class MastodonPlatform(Platform):
         self._limit = post_limit(config.max_post_length)
         self._connected = False
         self._api_lock = asyncio.Lock()
+        # One timeline read at a time: the poll and a stream's catch-up each start from the
+        # stored cursor, so two at once would both deliver everything after it.
+        self._timeline_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -409,7 +412,12 @@ class MastodonPlatform(Platform):
 
     async def read_timeline(self, chats: Sequence[Chat]) -> int:
         """The hashtag's statuses after the stored cursor (``min_id``), page by page, oldest
-        page first; the cursor moves once each page is committed."""
+        page first; the cursor moves once each page is committed. Reads run one at a time,
+        each from the cursor the one before it left."""
+        async with self._timeline_lock:
+            return await self._read_timeline(chats)
+
+    async def _read_timeline(self, chats: Sequence[Chat]) -> int:
         assert self.store is not None
         api = self._api()
         hashtag = chats[0].hashtag
