@@ -199,8 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         config = load_config(resolve_config_path(args.config, os.environ))
-    except Exception as exc:  # ConfigError: one line, no traceback
-        print(f"tweetchat: {exc}", file=sys.stderr)
+    except Exception as exc:  # ConfigError: one line a problem, no traceback
+        for line in str(exc).splitlines():
+            print(f"tweetchat: {line}", file=sys.stderr)
         return 2
     level = getattr(logging, config.log_level)
     if args.command not in ("run", "serve"):

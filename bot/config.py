@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -59,6 +59,19 @@ class ConfigError(Exception):
         where = f"line {line}" if line is not None else ""
         text = ": ".join(part for part in (source, key, where, message) if part)
         super().__init__(_one_line(text))
+
+
+class ConfigProblems(ConfigError):
+    """Several problems in one config file: ``str()`` is one line per problem, each
+    ``file: key: what is wrong``; ``problems`` holds them."""
+
+    def __init__(self, problems: Sequence[ConfigError]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        super().__init__(first.message, source=first.source, key=first.key, line=first.line)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -273,30 +286,45 @@ def config_from_dict(
     if not isinstance(data, Mapping):
         raise ConfigError(f"must be a table, got {_show(data)}", source=source)
     base = (base_dir if base_dir is not None else Path.cwd()).absolute()
-    top = _Table(data, Config, source=source, prefix="", base_dir=base)
+    problems: list[ConfigError] = []
+    top = _Table(data, Config, source=source, prefix="", base_dir=base, problems=problems)
 
-    def section(name: str) -> _Table:
+    def section(name: str, parse: Callable[[_Table], _T]) -> _T:
         raw = top.raw(name)
         if raw is _MISSING:
             raw = {}
         elif not isinstance(raw, Mapping):
-            raise top.error(name, f"must be a table ([{name}]), got {_show(raw)}")
-        return _Table(raw, _SECTIONS[name], source=source, prefix=f"{name}.", base_dir=base)
+            problems.append(top.error(name, f"must be a table ([{name}]), got {_show(raw)}"))
+            raw = {}
+        table = _Table(
+            raw, _SECTIONS[name], source=source, prefix=f"{name}.", base_dir=base, problems=problems
+        )
+        try:
+            return parse(table)
+        except ConfigError as exc:  # a rule across keys (e.g. a handle needed when enabled)
+            problems.append(exc)
+            default: _T = _SECTIONS[name]()
+            return default
 
-    return Config(
+    config = Config(
         database=top.path("database"),
         transcripts_dir=top.path("transcripts_dir"),
         log_level=top.choice("log_level", LOG_LEVELS, normalise=str.upper),
         timezone=top.zone("timezone"),
-        scheduler=_parse_scheduler(section("scheduler")),
-        local=_parse_local(section("local")),
-        discord=_parse_discord(section("discord")),
-        x=_parse_x(section("x")),
-        bluesky=_parse_bluesky(section("bluesky")),
-        web=_parse_web(section("web")),
-        demo=_parse_demo(section("demo")),
-        mastodon=_parse_mastodon(section("mastodon")),
+        scheduler=section("scheduler", _parse_scheduler),
+        local=section("local", _parse_local),
+        discord=section("discord", _parse_discord),
+        x=section("x", _parse_x),
+        bluesky=section("bluesky", _parse_bluesky),
+        web=section("web", _parse_web),
+        demo=section("demo", _parse_demo),
+        mastodon=section("mastodon", _parse_mastodon),
     )
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigProblems(problems)
+    return config
 
 
 def secret(config_section_env_name: str, environ: Mapping[str, str]) -> str:
@@ -342,9 +370,17 @@ class _Table:
     """One TOML table being read into one dataclass: typed getters with precise errors."""
 
     def __init__(
-        self, data: Mapping[Any, object], cls: type, *, source: str, prefix: str, base_dir: Path
+        self,
+        data: Mapping[Any, object],
+        cls: type,
+        *,
+        source: str,
+        prefix: str,
+        base_dir: Path,
+        problems: list[ConfigError],
     ) -> None:
         self.data = data
+        self.problems = problems  # every problem found, shared by the tables of one file
         self.source = source
         self.prefix = prefix
         self.base_dir = base_dir
@@ -366,7 +402,7 @@ class _Table:
                 owner = next((s for s, c in _SECTIONS.items() if name in _field_names(c)), None)
                 if owner is not None:
                     hint = f"; it belongs in the [{owner}] table"
-            raise self.error(name, f"unknown key{hint}")
+            self.problems.append(self.error(name, f"unknown key{hint}"))
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, source=self.source, key=f"{self.prefix}{key}")
@@ -547,6 +583,41 @@ class _Table:
             if item.strip() not in found:
                 found.append(item.strip())
         return tuple(found)
+
+
+def _collecting(getter: Callable[..., _T]) -> Callable[..., _T]:
+    """A `_Table` getter that records its problem and returns the key's default instead of
+    raising, so that one run over a config file finds every problem in it."""
+
+    @functools.wraps(getter)
+    def read(table: _Table, key: str, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return getter(table, key, *args, **kwargs)
+        except ConfigError as exc:
+            table.problems.append(exc)
+            default: Any = table.defaults[key]
+            if isinstance(default, Path):  # paths are read relative to the config's folder
+                default = table.base_dir / default
+            return cast(_T, default)
+
+    return read
+
+
+for _getter in (
+    "boolean",
+    "integer",
+    "number",
+    "string",
+    "choice",
+    "path",
+    "duration",
+    "durations",
+    "env_name",
+    "url",
+    "zone",
+    "ids",
+):
+    setattr(_Table, _getter, _collecting(getattr(_Table, _getter)))
 
 
 def _duration(value: object, *, allow_zero: bool) -> timedelta:

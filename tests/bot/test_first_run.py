@@ -102,3 +102,21 @@ def test_local_say_says_where_it_posted(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("posted message ")
     assert f"in main (local network {tmp_path / 'net.sqlite'})" in result.stdout
+
+
+def test_every_config_problem_is_listed_one_line_each(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[local]\nenabeld = true\npoll_interval = "fast"\n[scheduler]\nmisfire_grace = "soon"\n',
+        encoding="utf-8",
+    )
+    result = tweetchat(["chats"], config)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, result.stderr
+    assert all(line.startswith(f"tweetchat: {config}: ") for line in lines)
+    assert {line.split(": ")[2] for line in lines} == {
+        "local.enabeld",
+        "local.poll_interval",
+        "scheduler.misfire_grace",
+    }
