@@ -77,7 +77,24 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        """``questions[3].offset (Q4): must be after Q3 (25m)``: the place in the file, and
+        the question as hosts number it (the file's list counts from 0, hosts from Q1)."""
+        message = _QUESTION_PLACE.sub(lambda m: _question_label(m), self.message)
+        if not self.path:
+            return message
+        found = _QUESTION_PLACE.search(self.path)
+        where = f"{self.path} ({_question_label(found)})" if found else self.path
+        return f"{where}: {message}"
+
+
+_QUESTION_PLACE = re.compile(r"questions\[(\d+)\](?:\.parts\[(\d+)\])?")
+
+
+def _question_label(found: re.Match[str]) -> str:
+    """``Q4`` for ``questions[3]``, ``Q3b`` for ``questions[2].parts[1]``."""
+    part = found.group(2)
+    letter = _PART_LETTERS[int(part)] if part is not None and int(part) < len(_PART_LETTERS) else ""
+    return f"Q{int(found.group(1)) + 1}{letter}"
 
 
 class PlanError(Exception):
