@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--version", action="version", version=f"tweetchat {version()}")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object each (default: the config's log_format)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -207,10 +212,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command not in ("run", "serve"):
         # One-shot commands print their own results; only problems are worth a log line.
         level = max(level, logging.WARNING)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_handler = logging.StreamHandler()
+    if (args.log_format or config.log_format) == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        # One JSON object a line: time, level, logger and message, for log collectors.
+        log_handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
+        )
+    else:
+        log_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else level, handlers=[log_handler])
     # APScheduler logs every job at INFO; our own log lines say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     handler = COMMANDS[args.command]

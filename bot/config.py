@@ -40,6 +40,8 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 MissedQuestions = Literal["catch_up", "skip"]
 CaptureMode = Literal["channel", "thread"]
 LOG_LEVELS: Final[tuple[LogLevel, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR")
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("text", "json")
 MISSED_QUESTION_POLICIES: Final[tuple[MissedQuestions, ...]] = ("catch_up", "skip")
 CAPTURE_MODES: Final[tuple[CaptureMode, ...]] = ("channel", "thread")
 Visibility = Literal["public", "unlisted", "private"]
@@ -210,6 +212,7 @@ class Config:
     database: Path = Path("tweetchat.db")
     transcripts_dir: Path = Path("transcripts")
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"  # "json": one JSON object a line, for log collectors
     timezone: str = "UTC"  # default IANA zone for chats that name none
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     local: LocalConfig = field(default_factory=LocalConfig)
@@ -310,6 +313,7 @@ def config_from_dict(
         database=top.path("database"),
         transcripts_dir=top.path("transcripts_dir"),
         log_level=top.choice("log_level", LOG_LEVELS, normalise=str.upper),
+        log_format=top.choice("log_format", LOG_FORMATS, normalise=str.lower),
         timezone=top.zone("timezone"),
         scheduler=section("scheduler", _parse_scheduler),
         local=section("local", _parse_local),

@@ -236,6 +236,13 @@ class Facilitator:
             sent.platform_message_id,
             sent.posted_at,
         )
+        logger.info(
+            "chat %s: %s posted on %s (%s)",
+            chat.id,
+            action_key,
+            target.platform,
+            sent.permalink or sent.platform_message_id,
+        )
         self.invalidate()
         return sent
 
@@ -267,6 +274,11 @@ class Facilitator:
                 )
         result = await self.publisher(chat)
         await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
+        logger.info(
+            "chat %s: published (%s)",
+            chat.id,
+            ", ".join(str(path) for path in result.paths.values()) or "no files",
+        )
         self.invalidate()
         announcement = result.announcement if announce else ""
         if announcement:
