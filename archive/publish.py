@@ -87,10 +87,31 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
 
 
 def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
-    return [
-        (at, f"{kind}: {detail}" if detail else kind)
-        for at, kind, detail, _by in store.controls(chat.id)
-    ]
+    """The chat's timeline as the transcript shows it: each control with what came of it.
+
+    A ``next`` names the question it brought forward and says, from the post ledger,
+    whether and when that question went out (a host who asked for a question that was then
+    never posted reads so, not just what was asked).
+    """
+    posts = store.posts(chat.id)
+    posted = question_posted_at(store, chat)
+    why_not = {
+        p.action_key[1:]: p.error or str(p.status)
+        for p in posts
+        if p.action_key.startswith("q") and p.status != PostStatus.SENT
+    }
+    events = []
+    for at, kind, detail, _by in store.controls(chat.id):
+        event = f"{kind}: {detail}" if detail else kind
+        if kind == "next" and detail.lower().startswith("q"):
+            key = detail[1:].lower()
+            if key in posted:
+                local = posted[key].astimezone(chat.zone)
+                event += f" (went out at {local:%H:%M})"
+            else:
+                event += f" (not posted: {why_not.get(key, 'the chat ended first')})"
+        events.append((at, event))
+    return events
 
 
 def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = None) -> ChatStats:

@@ -34,7 +34,9 @@ def compute_shifts(
     """Per-action delays implied by the recorded controls (pure).
 
     `actions` is the unshifted timeline; `controls` are (at, kind, detail) in time order.
-    - next at t: the first question still ahead moves to t; the later ones move with it.
+    - next at t, detail ``Q3``: the question the host was told about (``Q3``) moves to t,
+      and every question (and the wrap-up) after it moves with it. The detail names the
+      question, so a skipped question still ahead in time is never the one moved.
     - pause at t: questions still ahead are held; resume at t2 releases them, delayed by
       the pause's length.
     Other controls (extend, end, skip, start) act on the chat row or on posts instead.
@@ -47,12 +49,14 @@ def compute_shifts(
     def ahead(t: datetime) -> list[str]:
         return [k for k in order if base[k] + shift[k] > t]
 
-    for at, kind, _detail in controls:
+    for at, kind, detail in controls:
         if kind == "next" and paused_at is None:
-            keys = [k for k in ahead(at) if k.startswith("q")]
-            if keys:
-                delta = at - (base[keys[0]] + shift[keys[0]])
-                for k in ahead(at):
+            named = detail.strip().lower()
+            if named not in base:  # no question named: the first question still ahead
+                named = next((k for k in ahead(at) if k.startswith("q")), "")
+            if named and base[named] + shift[named] > at:
+                delta = at - (base[named] + shift[named])
+                for k in order[order.index(named) :]:
                     shift[k] += delta
         elif kind == "pause" and paused_at is None:
             paused_at = at
@@ -80,6 +84,12 @@ def _pending_questions(store: Store, chat: Chat) -> list[Action]:
     return [
         a for a in chat_actions(store, chat) if a.kind == ActionKind.QUESTION and a.key not in done
     ]
+
+
+def _upcoming_questions(store: Store, chat: Chat, now: datetime) -> list[Action]:
+    """Questions not handled and not yet due: a question already due (brought forward by
+    `next`, or on its time) is going out now, so `next` and `skip` act on the one after."""
+    return [a for a in _pending_questions(store, chat) if a.at > now]
 
 
 def _is_paused(store: Store, chat: Chat) -> bool:
@@ -120,11 +130,12 @@ def apply_control(
     if kind == "next":
         if paused:
             raise ControlError(f"chat {chat.id} is paused; resume it first")
-        pending = _pending_questions(store, chat)
-        if not pending:
+        upcoming = _upcoming_questions(store, chat, now)
+        if not upcoming:
             raise ControlError(f"chat {chat.id} has no question left to post")
-        store.record_control(chat.id, now, "next", pending[0].key.upper(), by)
-        return f"{pending[0].key.upper()} goes out now; later questions move up with it."
+        label = upcoming[0].key.upper()
+        store.record_control(chat.id, now, "next", label, by)
+        return f"{label} goes out now; later questions move up with it."
     if kind == "pause":
         if paused:
             raise ControlError(f"chat {chat.id} is already paused")
@@ -149,10 +160,10 @@ def apply_control(
             store.set_end(chat.id, new_end)
         return f"Extended by {minutes} min; the chat now ends at {_clock(chat, new_end)}."
     if kind == "skip":
-        pending = _pending_questions(store, chat)
-        if not pending:
+        upcoming = _upcoming_questions(store, chat, now)
+        if not upcoming:
             raise ControlError(f"chat {chat.id} has no question left to skip")
-        key = pending[0].key
+        key = upcoming[0].key
         with store.transaction():
             for t in chat.targets:
                 if store.record_intent(chat.id, key, t.platform, t.channel, "") is not None:

@@ -189,3 +189,23 @@ def test_cli_cancel_goes_through_the_control_api(
     # Cancelling again is refused and changes nothing.
     assert main(["--config", str(config), "cancel", "wedocs"]) == 2
     assert "only scheduled or live chats can be cancelled" in capsys.readouterr().err
+
+
+def test_next_moves_the_question_it_names_not_a_skipped_one_still_ahead() -> None:
+    # Q2 went out early (next at 20:05); Q3 (20:15) was skipped; next at 20:07 names Q4.
+    c = chat()
+    got = times(c, [(START + 5 * M, "next", "Q2"), (START + 7 * M, "next", "Q4")])
+    assert got["q2"] == START + 5 * M
+    assert got["q4"] == START + 7 * M
+    assert got["q3"] == START + 5 * M + 10 * M  # untouched by the second next
+
+
+def test_skip_and_next_leave_a_question_already_going_out_alone(store: Store) -> None:
+    c = store.add_chat(chat())
+    now = START + 12 * M
+    assert apply_control(store, c.id, "next", now=now, by="t").startswith("Q2 goes out now")
+    # Q2 is due and not yet posted: it is going out, so skip and next act on Q3, Q4.
+    assert apply_control(store, c.id, "skip", now=now, by="t") == "Q3 will not be posted."
+    assert apply_control(store, c.id, "next", now=now, by="t").startswith("Q4 goes out now")
+    due = [a.key for a in chat_actions(store, c) if a.at <= now and a.key.startswith("q")]
+    assert due == ["q1", "q2", "q4"]

@@ -169,3 +169,60 @@ def test_two_chats_live_at_once_do_not_interfere(tmp_path: Path) -> None:
         tag: [m["text"] for m in d["messages"] if m["kind"] == "answer"] for tag, d in docs.items()
     }
     assert texts == {"wedocs": ["A1 for WeDocs #WeDocs"], "nhsqi": ["A1 for NHSQI #NHSQI"]}
+
+
+def heads(net_path: Path) -> list[str]:
+    return [t.split(":")[0] if t.startswith("Q") else t.split()[0] for _, t in posts(net_path)]
+
+
+def test_each_control_does_what_its_reply_says_and_the_timeline_says_what_happened(
+    tmp_path: Path,
+) -> None:
+    """`next; skip; next` said "Q3 goes out now" and posted nothing: the second `next`
+    moved the skipped question (still ahead in time) instead of the one it named."""
+    config = config_file(tmp_path)
+    net = tmp_path / "net.sqlite"
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("One?", "Two?", "Three?", "Four?", "Five?"),
+        first_question="1s",
+        interval="120s",
+        duration="620s",
+        grace="1s",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net, "Q1:"), what="Q1")
+        # `skip` right after `next`, before the bot has posted Q2: Q2 is going out, so the
+        # question skipped is the one after it, as the reply says.
+        replies = [tweetchat([c, "wedocs"], config).stdout.strip() for c in ("next", "skip")]
+        assert replies == [
+            "Q2 goes out now; later questions move up with it.",
+            "Q3 will not be posted.",
+        ]
+        wait_for(lambda: posted(net, "Q2:"), what="Q2 after next")
+        again = tweetchat(["next", "wedocs"], config)
+        assert again.stdout.strip() == "Q4 goes out now; later questions move up with it."
+        wait_for(lambda: posted(net, "Q4:"), what="Q4 after the second next")
+        assert heads(net) == ["Hello", "Q1", "Q2", "Q4"]
+        assert tweetchat(["end", "wedocs"], config).returncode == 0
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    assert heads(net) == ["Hello", "Q1", "Q2", "Q4", "Bye", "Thank"]
+    md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
+    events = [
+        line.split(" · ", 1)[1]
+        for line in md.split("## Timeline", 1)[1].splitlines()
+        if line.startswith("- ")
+    ]
+    assert [e.split(" (")[0] for e in events if e.startswith(("next", "skip"))] == [
+        "next: Q2",
+        "skip: Q3",
+        "next: Q4",
+    ]
+    assert all("went out" in e for e in events if e.startswith("next"))
