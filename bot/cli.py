@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bot import version
 from bot.config import Config, load_config, resolve_config_path
 from bot.reports import format_stats, local_time
-from scheduler.durations import duration_from, format_duration
+from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
     from archive.store import Store
@@ -41,13 +41,9 @@ def whole_minutes(text: str) -> int:
     is no duration or not whole minutes.
     """
     try:
-        length = duration_from(text)
+        return whole_minutes_from(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    minutes, rest = divmod(int(length.total_seconds()), 60)
-    if rest:
-        raise argparse.ArgumentTypeError(f"must be whole minutes, not {format_duration(length)}")
-    return minutes
 
 
 def command(name: str) -> Callable[[Handler], Handler]:

@@ -304,6 +304,36 @@ async def test_list_and_show_describe_the_chats(running: Running) -> None:
     assert "Q2 at +20 min: What would you change?" in shown.content
 
 
+def _make_live(running: Running, chat_id: str) -> Chat:
+    """Make the scheduled chat live, as if it had started a minute ago (another connection,
+    as another process would)."""
+    store = Store(running.config.database)
+    try:
+        chat = store.get_chat(chat_id)
+        start = datetime.now(UTC) - timedelta(minutes=1)
+        live = replace(chat, start=start, end=start + chat.duration, status=ChatStatus.LIVE)
+        store.add_chat(live, replace_existing=True)
+        return live
+    finally:
+        store.close()
+
+
+async def test_extend_takes_a_duration_as_everywhere_else(running: Running) -> None:
+    """`extend` took a number only, though durations are written `15m` everywhere else."""
+    fake = running.fake
+    await submit_form(fake, form())
+    (chat_id,) = running.chat_ids()
+    live = _make_live(running, chat_id)
+    bad = fake.invoke_command("tweetchat", "extend", {"duration": "soon", "chat": chat_id})
+    await fake.wait_for_response(bad)
+    assert bad.ephemeral and bad.content.startswith('Duration: "soon" is not a duration')
+    done = fake.invoke_command("tweetchat", "extend", {"duration": "15m", "chat": chat_id})
+    await fake.wait_for_response(done)
+    assert done.content.startswith("Extended by 15 min"), done.content
+    (row,) = running.rows("SELECT end FROM chats")
+    assert datetime.fromisoformat(row[0]) == live.end + timedelta(minutes=15)
+
+
 async def test_naming_an_unknown_chat_is_answered(running: Running) -> None:
     fake = running.fake
     interaction = fake.invoke_command("tweetchat", "pause", {"chat": "nope"})

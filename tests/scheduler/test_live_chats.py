@@ -65,7 +65,7 @@ def test_host_steers_a_live_chat_from_the_cli(tmp_path: Path) -> None:
         assert paused.returncode == 2 and "paused" in paused.stderr
         assert tweetchat(["resume", "wedocs"], config).returncode == 0
         assert tweetchat(["skip", "wedocs"], config).stdout.strip() == "Q3 will not be posted."
-        extended = tweetchat(["extend", "wedocs", "5"], config)
+        extended = tweetchat(["extend", "wedocs", "5m"], config)  # as chat files write it
         assert extended.returncode == 0 and "Extended by 5 min" in extended.stdout
         ended = tweetchat(["end", "wedocs"], config)
         assert ended.returncode == 0, ended.stderr

@@ -28,7 +28,7 @@ from bot.config import DiscordConfig
 from bot.platforms.discord.embeds import summary_embed
 from bot.platforms.discord.scheduled_events import ChatEvents, EventsHost
 from scheduler.controls import ControlError, apply_control
-from scheduler.durations import duration_from
+from scheduler.durations import duration_from, whole_minutes_from
 from scheduler.plan import ChatPlan, PlanError, Problem, parse_chat_plan
 from scheduler.series import occurrences
 
@@ -244,12 +244,21 @@ class HostCommands:
             group.add_command(self._control_command(kind, text, chat_help))
 
         @group.command(name="extend", description="Extend a live chat")
-        @app_commands.describe(minutes="how many minutes to add", chat=chat_help)
+        @app_commands.describe(
+            duration='how much longer: "15m", "1h", or a number of minutes', chat=chat_help
+        )
         async def extend(
-            interaction: discord.Interaction,
-            minutes: app_commands.Range[int, 1, 1440],
-            chat: str | None = None,
+            interaction: discord.Interaction, duration: str, chat: str | None = None
         ) -> None:
+            if await self._refuse(interaction):
+                return
+            # One duration syntax wherever a host types one (chat files, the CLI, here).
+            try:
+                minutes = whole_minutes_from(duration)
+            except ValueError as exc:
+                await self._reply(interaction, f"Duration: {exc}")
+                return
+
             async def run(i: discord.Interaction, found: Chat) -> None:
                 await self._control(i, found, "extend", minutes)
 
