@@ -237,34 +237,81 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _user() -> str:
+    return os.environ.get("USER", "host")
+
+
+def _status_of(config: Config, chat_id: str) -> Any:
+    """The stored status of a chat, or None when there is no such chat."""
+    from archive.store import NotFoundError
+
+    store = open_store(config)
+    try:
+        return store.get_chat(chat_id).status
+    except NotFoundError:
+        return None
+    finally:
+        store.close()
+
+
 # ---- commands ----------------------------------------------------------------------------
 
 
 @command("schedule")
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
     from archive.store import DuplicateChatError, StoreError
     from bot.platforms.registry import post_limits
-    from scheduler.plan import load_chat_file
+    from scheduler.controls import ControlError, revise_started_chat
+    from scheduler.plan import PlanError, load_chat_file
     from scheduler.series import occurrences
 
     now = _now()
-    plan = load_chat_file(
-        args.file,
-        default_reminders=config.scheduler.reminders,
-        now=now,
-        post_limits=post_limits(config),
-        wrapup_lead=config.scheduler.wrapup_lead,
-    )
+
+    def load(at: datetime | None) -> Any:
+        return load_chat_file(
+            args.file,
+            default_reminders=config.scheduler.reminders,
+            now=at,
+            post_limits=post_limits(config),
+            wrapup_lead=config.scheduler.wrapup_lead,
+        )
+
+    try:
+        plan = load(now)
+    except PlanError:
+        # A live chat's own file starts in the past: --replace may still fix the wording
+        # of what is to come (revise_started_chat says what may change).
+        if not args.replace:
+            raise
+        plan = load(None)
+        if plan.series is not None or _status_of(config, plan.chat.id) in (
+            None,
+            ChatStatus.SCHEDULED,
+        ):
+            raise
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
         if plan.series is not None
         else [plan.chat]
     )
-    from archive.models import ChatStatus
-
     store = open_store(config)
     try:
         for chat in chats:
+            if plan.series is None and args.replace:
+                try:
+                    existing = store.get_chat(chat.id)
+                except StoreError:
+                    existing = None
+                if existing is not None and existing.status != ChatStatus.SCHEDULED:
+                    # Started or over: never back to "scheduled" to replay its life.
+                    try:
+                        print(
+                            revise_started_chat(store, existing, chat, now=now, by=f"cli:{_user()}")
+                        )
+                    except ControlError as exc:
+                        raise UsageError(f"{args.file}: {exc}") from None
+                    continue
             if plan.series is not None:
                 try:
                     existing = store.get_chat(chat.id)
@@ -574,7 +621,7 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
             args.chat,
             args.command,
             now=_now(),
-            by=f"cli:{os.environ.get('USER', 'host')}",
+            by=f"cli:{_user()}",
             minutes=getattr(args, "minutes", 0),
         )
     except ControlError as exc:

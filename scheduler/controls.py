@@ -184,6 +184,63 @@ def apply_control(
     return f"Chat ended; the transcript follows after the {_minutes(chat.grace)} grace period."
 
 
+def revise_started_chat(store: Store, chat: Chat, planned: Chat, *, now: datetime, by: str) -> str:
+    """Apply a chat file (``planned``) to ``chat``, which has started or is over: only what
+    has not happened yet may change, which is the wording of the questions still to come
+    (and of the closing, until it is posted). Anything else that differs is refused with a
+    ControlError naming it, and nothing changes; a chat is never sent back to "scheduled"
+    to replay its life.
+    """
+    if chat.status in (ChatStatus.ENDED, ChatStatus.PUBLISHED, ChatStatus.CANCELLED):
+        raise ControlError(
+            f"chat {chat.id} is {chat.status}; a chat that has ended or been cancelled cannot "
+            "be changed from its file (schedule a new one for another date)"
+        )
+    handled = {p.action_key for p in store.posts(chat.id)}
+    problems = [
+        name
+        for name, old, new in (
+            ("title", chat.title, planned.title),
+            ("hashtag", chat.hashtag, planned.hashtag),
+            ("timezone", chat.timezone, planned.timezone),
+            ("targets", chat.targets, planned.targets),
+            ("hosts", chat.hosts, planned.hosts),
+            ("intro", chat.intro, planned.intro),
+            ("grace", chat.grace, planned.grace),
+        )
+        if old != new
+    ]
+    if [(q.label, q.offset) for q in chat.questions] != [
+        (q.label, q.offset) for q in planned.questions
+    ]:
+        problems.append("the questions' number or times")
+    changed = [
+        new
+        for old, new in zip(chat.questions, planned.questions, strict=False)
+        if old.text != new.text
+    ]
+    problems += [f"{q.label} (already posted)" for q in changed if f"q{q.key}" in handled]
+    closing = planned.closing if planned.closing != chat.closing else None
+    if closing is not None and "close" in handled:
+        problems.append("closing (already posted)")
+    if problems:
+        raise ControlError(
+            f"chat {chat.id} is live: only the wording of questions not yet posted (and of "
+            f"the closing) can change now, and this file also changes {', '.join(problems)}. "
+            "Nothing was changed; steer its times with next, pause, extend or end"
+        )
+    if not changed and closing is None:
+        return f"{chat.id} is live and the file changes nothing that is still to come."
+    what = [q.label for q in changed] + (["closing"] if closing is not None else [])
+    with store.transaction():
+        store.set_wording(chat.id, changed, closing)
+        store.record_control(chat.id, now, "revised", f"wording of {', '.join(what)}", by)
+    return (
+        f"{chat.id} is live: updated the wording of {', '.join(what)} (not yet posted); "
+        "its times and everything already posted stay as they are."
+    )
+
+
 def _cancel(store: Store, chat: Chat, *, now: datetime, by: str) -> str:
     if chat.status not in CANCELLABLE:
         raise ControlError(

@@ -209,3 +209,42 @@ def test_skip_and_next_leave_a_question_already_going_out_alone(store: Store) ->
     assert apply_control(store, c.id, "next", now=now, by="t").startswith("Q4 goes out now")
     due = [a.key for a in chat_actions(store, c) if a.at <= now and a.key.startswith("q")]
     assert due == ["q1", "q2", "q4"]
+
+
+def test_replace_with_the_file_of_a_chat_under_way_fixes_wording_only(tmp_path: Path) -> None:
+    """Its file starts in the past now: --replace still reaches the live chat, and changes
+    only the wording of what is to come; without --replace the past start is refused."""
+    import time
+
+    from archive.models import PostStatus
+    from tests.bot.helpers import chat_file, config_file, tweetchat
+
+    config = config_file(tmp_path)
+    start = chat_file(tmp_path / "chat.toml", start_in=2, questions=("One?", "Two?"))
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        (c,) = store.list_chats()
+        store.set_status(c.id, ChatStatus.LIVE)
+        store.record_intent(c.id, "q1", "local", "main", "Q1: One? #WeDocs")
+        store.mark_sent(c.id, "q1", "local", "main", "m1", start)
+    finally:
+        store.close()
+    while datetime.now(UTC) <= start:
+        time.sleep(0.1)
+    path = tmp_path / "chat.toml"
+    path.write_text(path.read_text().replace('"Two?"', '"Two again?"'), encoding="utf-8")
+    plain = tweetchat(["schedule", "chat.toml"], config)
+    assert plain.returncode == 2 and "is in the past" in plain.stderr
+    revised = tweetchat(["schedule", "--replace", "chat.toml"], config)
+    assert revised.returncode == 0, revised.stderr
+    assert "updated the wording of Q2" in revised.stdout
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        after = store.get_chat(c.id)
+        assert after.status == ChatStatus.LIVE and after.start == c.start
+        assert [q.text for q in after.questions] == ["One?", "Two again?"]
+        assert [p.status for p in store.posts(c.id)] == [PostStatus.SENT]
+        assert [(k, d) for _a, k, d, _b in store.controls(c.id)] == [("revised", "wording of Q2")]
+    finally:
+        store.close()

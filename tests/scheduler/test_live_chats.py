@@ -226,3 +226,54 @@ def test_each_control_does_what_its_reply_says_and_the_timeline_says_what_happen
         "next: Q4",
     ]
     assert all("went out" in e for e in events if e.startswith("next"))
+
+
+def test_replacing_a_started_chat_changes_only_what_is_still_to_come(tmp_path: Path) -> None:
+    """`schedule --replace` on a chat started early turned it back into "scheduled" for its
+    planned date; the next run replayed it, nine days early, from Q3 "(posted late)"."""
+    config = config_file(tmp_path)
+    net = tmp_path / "net.sqlite"
+    chat_toml = tmp_path / "chat.toml"
+    chat_file(
+        chat_toml,
+        start_in=9 * 86400,
+        questions=("One?", "Two?", "Three?"),
+        first_question="1s",
+        interval="120s",
+        duration="400s",
+        grace="1s",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    assert tweetchat(["start", "wedocs"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net, "Q1:"), what="Q1")
+        text = chat_toml.read_text(encoding="utf-8")
+        chat_toml.write_text(text.replace('"One?"', '"One, reworded?"'), encoding="utf-8")
+        refused = tweetchat(["schedule", "--replace", "chat.toml"], config)
+        assert refused.returncode == 2
+        assert "only the wording of questions not yet posted" in refused.stderr
+        assert "Q1 (already posted)" in refused.stderr
+        chat_toml.write_text(text.replace('"Two?"', '"Two, reworded?"'), encoding="utf-8")
+        revised = tweetchat(["schedule", "--replace", "chat.toml"], config)
+        assert revised.returncode == 0, revised.stderr
+        assert "updated the wording of Q2 (not yet posted)" in revised.stdout
+        listed = tweetchat(["chats"], config).stdout
+        assert listed.startswith("Live:"), listed
+        assert tweetchat(["next", "wedocs"], config).returncode == 0
+        wait_for(lambda: posted(net, "Q2:"), what="Q2 after next")
+        assert tweetchat(["end", "wedocs"], config).returncode == 0
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    texts = [t for _, t in posts(net)]
+    assert [t.split()[0] for t in texts] == ["Hello", "Q1:", "Q2:", "Bye", "Thank"]
+    assert texts[2].startswith("Q2: Two, reworded?")
+    assert "posted late" not in "\n".join(texts)
+    over = tweetchat(["schedule", "--replace", "chat.toml"], config)
+    assert over.returncode == 2 and "is published" in over.stderr
+    chat_id = next((tmp_path / "out").glob("*.md")).stem
+    shown = tweetchat(["show", chat_id], config).stdout
+    assert "published" in shown.splitlines()[0]
