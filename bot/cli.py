@@ -402,15 +402,14 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    from archive.models import ChatStatus
     from bot.platforms.x.cost import stored_cost_note
-    from scheduler.timeline import timeline
+    from scheduler.standing import chat_standing, standing_lines
 
+    now = _now()
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
-        posts = {(p.action_key, p.platform, p.channel): p for p in store.posts(chat.id)}
-        reminders = store.chat_reminders(chat.id)
+        steps = chat_standing(store, chat, now, wrapup_lead=config.scheduler.wrapup_lead)
         count = store.count_messages(chat.id)
         controls = store.controls(chat.id)
         transcripts = store.transcripts(chat.id)
@@ -429,17 +428,10 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     print(f"  captured messages: {count}")
     if cost:
         print(f"  X cost so far: {cost}")
-    print("  timeline:")
-    for action in timeline(chat, reminders=reminders, wrapup_lead=config.scheduler.wrapup_lead):
-        states = [
-            f"{t.platform}:{posts[(action.key, t.platform, t.channel)].status}"
-            for t in chat.targets
-            if (action.key, t.platform, t.channel) in posts
-        ]
-        if action.key == "publish" and chat.status == ChatStatus.PUBLISHED:
-            states = ["done"]
-        shown = " ".join(states) or "pending"
-        print(f"    {local_time(chat, action.at)}  {action.key:<11} {shown}")
+    # The schedule as it now stands (every control applied), from the post ledger.
+    print(f"  schedule ({chat.zone.key}, as of {now.astimezone(chat.zone):%H:%M}):")
+    for line in standing_lines(chat, steps, now):
+        print(f"    {line}")
     for at, kind, detail, by in controls:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):

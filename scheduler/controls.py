@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from archive.models import Chat, ChatStatus
 from archive.store import Store
-from scheduler.timeline import Action, ActionKind, timeline
+from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
 
 # A paused question clock holds the remaining questions this far in the future.
 HELD = timedelta(days=3650)
@@ -70,12 +70,17 @@ def compute_shifts(
     return {k: v for k, v in shift.items() if v}
 
 
-def chat_actions(store: Store, chat: Chat) -> list[Action]:
+def chat_actions(store: Store, chat: Chat, *, wrapup_lead: timedelta = WRAPUP_LEAD) -> list[Action]:
     """The chat's timeline with the recorded controls applied."""
     reminders = store.chat_reminders(chat.id)
-    plain = timeline(chat, reminders=reminders)
+    plain = timeline(chat, reminders=reminders, wrapup_lead=wrapup_lead)
     recorded = [(at, kind, detail) for at, kind, detail, _by in store.controls(chat.id)]
-    return timeline(chat, reminders=reminders, shifts=compute_shifts(plain, recorded))
+    return timeline(
+        chat,
+        reminders=reminders,
+        shifts=compute_shifts(plain, recorded),
+        wrapup_lead=wrapup_lead,
+    )
 
 
 def _pending_questions(store: Store, chat: Chat) -> list[Action]:
@@ -170,8 +175,9 @@ def apply_control(
                     store.mark_skipped(chat.id, key, t.platform, t.channel, f"skipped by {by}")
             store.record_control(chat.id, now, "skip", key.upper(), by)
         return f"{key.upper()} will not be posted."
-    # end
-    pending = _pending_questions(store, chat)
+    # end: the questions still to come and the wrap-up ("... 5 minutes left") are skipped.
+    done = {p.action_key for p in store.posts(chat.id)}
+    pending = [a for a in chat_actions(store, chat) if a.kind in MOVABLE and a.key not in done]
     with store.transaction():
         for action in pending:
             for t in chat.targets:

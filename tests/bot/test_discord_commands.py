@@ -301,7 +301,38 @@ async def test_list_and_show_describe_the_chats(running: Running) -> None:
     assert chat_id in listed.content
     shown = fake.invoke_command("tweetchat", "show", {"chat": chat_id[:6]})
     await fake.wait_for_response(shown)
-    assert "Q2 at +20 min: What would you change?" in shown.content
+    assert "Q2: What would you change?" in shown.content
+    schedule = shown.content.split("```")[1].splitlines()[1:]
+    labels = [line.split()[1] for line in schedule]
+    assert labels == ["intro", "Q1", "Q2", "wrap-up", "close", "publish"]
+    assert "next, in 2 days" in schedule[0]
+
+
+async def test_show_gives_the_schedule_as_it_now_stands(running: Running) -> None:
+    """After `next`, `show` still gave the plan; it gives what went out and what is next."""
+    fake = running.fake
+    await submit_form(fake, form())
+    (chat_id,) = running.chat_ids()
+    _make_live(running, chat_id)
+    nexted = fake.invoke_command("tweetchat", "next", {"chat": chat_id})
+    await fake.wait_for_response(nexted)
+    assert nexted.content.startswith("Q1 goes out now")
+
+    async def shown_schedule() -> list[str]:
+        shown = fake.invoke_command("tweetchat", "show", {"chat": chat_id})
+        await fake.wait_for_response(shown)
+        return shown.content.split("```")[1].splitlines()[1:]
+
+    for _ in range(200):  # the bot posts the intro (a minute late) and Q1 at once
+        lines = await shown_schedule()
+        if "posted" in lines[1]:
+            break
+        await asyncio.sleep(0.05)
+    assert [line.split()[1:3] for line in lines[:3]] == [
+        ["intro", "posted"],
+        ["Q1", "posted"],
+        ["Q2", "next,"],
+    ]
 
 
 def _make_live(running: Running, chat_id: str) -> Chat:

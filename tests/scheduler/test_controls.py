@@ -130,7 +130,7 @@ def test_end_skips_the_rest_and_moves_the_end_to_now(store: Store) -> None:
     c = store.get_chat("wedocs-2026-12-01")
     assert c.end == START + 25 * M
     statuses = {p.action_key: p.status for p in store.posts(c.id)}
-    assert statuses == {"q1": "skipped", "q2": "skipped", "q3": "skipped", "q4": "skipped"}
+    assert statuses == {k: "skipped" for k in ("q1", "q2", "q3", "q4", "wrapup")}
 
 
 def test_start_now_moves_a_scheduled_chat_and_keeps_its_shape(store: Store) -> None:

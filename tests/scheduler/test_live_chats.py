@@ -277,3 +277,85 @@ def test_replacing_a_started_chat_changes_only_what_is_still_to_come(tmp_path: P
     chat_id = next((tmp_path / "out").glob("*.md")).stem
     shown = tweetchat(["show", chat_id], config).stdout
     assert "published" in shown.splitlines()[0]
+
+
+def schedule_lines(shown: str) -> list[tuple[str, str]]:
+    """(label, state) of each line of `tweetchat show`'s schedule, in the order shown."""
+    body = shown.split("schedule (", 1)[1].split("\n", 1)[1]
+    rows = []
+    for line in body.splitlines():
+        if not line.startswith("    "):
+            break
+        _clock, label, state = line.split(maxsplit=2)
+        rows.append((label, state))
+    return rows
+
+
+def test_show_gives_the_schedule_as_it_now_stands(tmp_path: Path) -> None:
+    """After `next` and `pause`, `show` printed the original plan: Q4 at its planned time,
+    close and publish listed above Q1."""
+    config = config_file(tmp_path)
+    net = tmp_path / "net.sqlite"
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("One?", "Two?", "Three?"),
+        first_question="1s",
+        interval="120s",
+        duration="600s",
+        grace="1s",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    planned = schedule_lines(tweetchat(["show", "wedocs"], config).stdout)
+    assert [label for label, _ in planned] == [
+        "intro",
+        "Q1",
+        "Q2",
+        "Q3",
+        "wrap-up",
+        "close",
+        "publish",
+    ]
+    assert planned[0][1].startswith("next, in") and planned[1][1] == "pending"
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net, "Q1:"), what="Q1")
+        assert tweetchat(["next", "wedocs"], config).returncode == 0
+        wait_for(lambda: posted(net, "Q2:"), what="Q2 after next")
+        assert tweetchat(["pause", "wedocs"], config).returncode == 0
+        paused = schedule_lines(tweetchat(["show", "wedocs"], config).stdout)
+        assert [label for label, _ in paused] == [
+            "intro",
+            "Q1",
+            "Q2",
+            "Q3",
+            "wrap-up",
+            "close",
+            "publish",
+        ]
+        assert [state.split(" at ")[0] for _, state in paused[:3]] == ["posted"] * 3
+        assert paused[3][1] == paused[4][1] == "held until the chat is resumed"
+        assert paused[5][1].startswith("next, in")  # the close
+        assert tweetchat(["resume", "wedocs"], config).returncode == 0
+        resumed = schedule_lines(tweetchat(["show", "wedocs"], config).stdout)
+        assert [label for label, _ in resumed][3:] == ["Q3", "wrap-up", "close", "publish"]
+        assert resumed[3][1].startswith("next, in")
+        assert tweetchat(["skip", "wedocs"], config).returncode == 0
+        skipped = schedule_lines(tweetchat(["show", "wedocs"], config).stdout)
+        assert skipped[3][0] == "Q3" and skipped[3][1].startswith("skipped (skipped by cli:")
+        assert skipped[4][0] == "wrap-up" and skipped[4][1].startswith("next, in")
+        assert tweetchat(["end", "wedocs"], config).returncode == 0
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    done = schedule_lines(tweetchat(["show", "wedocs"], config).stdout)
+    assert [(label, state.split(" at ")[0].split(" (")[0]) for label, state in done] == [
+        ("intro", "posted"),
+        ("Q1", "posted"),
+        ("Q2", "posted"),
+        ("Q3", "skipped"),
+        ("close", "posted"),
+        ("publish", "done"),
+    ]
