@@ -464,6 +464,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     import shutil
     import tempfile
 
+    from archive.models import ChatStatus
     from archive.publish import write_atomic_chunks, write_transcripts
     from archive.transcripts.csvfmt import csv_chunks
     from bot.platforms.x.cost import stored_cost_note
@@ -475,6 +476,8 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
+        if chat.status == ChatStatus.CANCELLED:
+            raise UsageError(f"chat {chat.id} was cancelled: it has no transcript")
         if args.format == "csv":
             with store.snapshot():
                 chunks = csv_chunks(

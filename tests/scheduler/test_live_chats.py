@@ -359,3 +359,74 @@ def test_show_gives_the_schedule_as_it_now_stands(tmp_path: Path) -> None:
         ("close", "posted"),
         ("publish", "done"),
     ]
+
+
+def test_every_output_says_whether_and_when_each_question_went_out(tmp_path: Path) -> None:
+    """A skipped question read "Went out at 15:56 · 1 answer" in every transcript; a
+    cancelled chat's web page showed a full, empty transcript with download links."""
+    from archive.store import NotFoundError, Store
+    from archive.web.templates import Site
+    from archive.web.views import chat_download, chat_page
+
+    config = config_file(tmp_path)
+    net_path = tmp_path / "net.sqlite"
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("One?", "Two?", "Three?"),
+        first_question="1s",
+        interval="120s",
+        duration="400s",
+        grace="1s",
+    )
+    chat_file(tmp_path / "later.toml", start_in=86400, hashtag="NHSQI")
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    assert tweetchat(["schedule", "later.toml"], config).returncode == 0
+    assert tweetchat(["cancel", "nhsqi"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net_path, "Q1:"), what="Q1")
+        assert tweetchat(["skip", "wedocs"], config).stdout.strip() == "Q2 will not be posted."
+        net = LocalNetwork(net_path)
+        net.post("main", ANA, "A2: answering anyway #WeDocs", at=now())
+        net.close()
+        assert tweetchat(["next", "wedocs"], config).returncode == 0
+        wait_for(lambda: posted(net_path, "Q3:"), what="Q3 after next")
+        assert tweetchat(["end", "wedocs"], config).returncode == 0
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    md = next((tmp_path / "out").glob("wedocs-*.md")).read_text(encoding="utf-8")
+    q2 = md.split("## Q2 · Two?", 1)[1].split("##", 1)[0]
+    assert "Went out" not in q2
+    assert "*Not posted (skipped by cli:" in q2 and "1 answer from 1 participant" in q2
+    assert md.count("Went out at") == 2  # Q1 and Q3
+    assert "| Q2 | not posted | 1 |" in md
+    html = next((tmp_path / "out").glob("wedocs-*.html")).read_text(encoding="utf-8")
+    assert html.count("Went out at") == 2 and "Not posted (skipped by cli:" in html
+    doc = json.loads(next((tmp_path / "out").glob("wedocs-*.json")).read_text())
+    assert [q["posted_at"] is None for q in doc["chat"]["questions"]] == [False, True, False]
+    assert doc["stats"]["not_posted"]["2"].startswith("skipped by cli:")
+
+    store = Store.open_readonly(tmp_path / "db.sqlite")
+    try:
+        (wedocs,) = [c for c in store.list_chats() if c.hashtag == "#WeDocs"]
+        page = chat_page(store, Site(), wedocs.id)
+        assert page.count("Went out at") == 2 and "Not posted (skipped by cli:" in page
+        (nhsqi,) = [c for c in store.list_chats() if c.hashtag == "#NHSQI"]
+        cancelled = chat_page(store, Site(), nhsqi.id)
+        assert "was cancelled. It has no transcript." in cancelled
+        assert "Went out" not in cancelled and "Download" not in cancelled
+        for suffix in (".md", ".json", ".csv"):
+            try:
+                chat_download(store, nhsqi.id, suffix)
+            except NotFoundError:
+                continue
+            raise AssertionError(f"a cancelled chat's {suffix} was served")
+    finally:
+        store.close()
+    refused = tweetchat(["transcript", "nhsqi"], config)
+    assert refused.returncode == 2 and "was cancelled: it has no transcript" in refused.stderr
+    assert not list((tmp_path / "out").glob("nhsqi-*"))
