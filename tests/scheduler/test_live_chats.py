@@ -430,3 +430,44 @@ def test_every_output_says_whether_and_when_each_question_went_out(tmp_path: Pat
     refused = tweetchat(["transcript", "nhsqi"], config)
     assert refused.returncode == 2 and "was cancelled: it has no transcript" in refused.stderr
     assert not list((tmp_path / "out").glob("nhsqi-*"))
+
+
+def test_a_chat_started_early_keeps_its_id_and_the_closing_says_things_once(
+    tmp_path: Path,
+) -> None:
+    """The id carries the date the chat was scheduled for (README: "A chat's id"); the
+    transcript says when it really ran. The bot added "Transcript to follow." to a closing
+    that already said so."""
+    from zoneinfo import ZoneInfo
+
+    config = config_file(tmp_path)
+    net = tmp_path / "net.sqlite"
+    planned = chat_file(
+        tmp_path / "chat.toml",
+        start_in=9 * 86400,
+        questions=("One?",),
+        first_question="1s",
+        duration="6s",
+        grace="1s",
+    )
+    path = tmp_path / "chat.toml"
+    path.write_text(
+        path.read_text().replace('closing = "Bye"', 'closing = "Bye! Transcript to follow."'),
+        encoding="utf-8",
+    )
+    london = ZoneInfo("Europe/London")
+    chat_id = f"wedocs-{planned.astimezone(london):%Y-%m-%d}"
+    assert tweetchat(["schedule", "chat.toml"], config).stdout.startswith(f"scheduled {chat_id}")
+    started = tweetchat(["start", "wedocs"], config)
+    assert started.stdout.startswith(f"Chat {chat_id} starts now")
+    bot = start_bot(config, "--until-idle")
+    out, _ = bot.communicate(timeout=60)
+    assert bot.returncode == 0, out
+    (closing,) = [t for _, t in posts(net) if t.startswith("Bye")]
+    assert closing == "Bye! Transcript to follow. #WeDocs"
+    md = (tmp_path / "out" / f"{chat_id}.md").read_text(encoding="utf-8")
+    today = datetime.now(UTC).astimezone(london)
+    when = md.split("**When:** ", 1)[1].splitlines()[0]
+    assert f"{today.day} {today:%b %Y}" in when
+    assert f"{planned.astimezone(london).day} {planned.astimezone(london):%b}" not in when
+    assert "start: started early" in md.split("## Timeline", 1)[1]
