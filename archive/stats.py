@@ -4,7 +4,9 @@ Definitions (documented here because organisers compare them across chats):
 
 - A **participant** is any author with at least one non-deleted message of any kind
   (reposts included), hosts included, except the bot itself. The bot is recognised as an
-  author who posted question or host messages without being one of ``chat.hosts``.
+  author who posted question or host messages without being one of ``chat.hosts``
+  (:func:`counts_as_participant`). Every figure uses this one rule: the chat's totals, the
+  first-time / returning split, and participation over time on a hashtag's page.
 - **messages** counts every non-deleted message, including question posts and reposts, so
   that ``hosts_share`` (hosts' and bot's messages / messages) is a share of the whole chat.
 - An answer to several questions (``A1/A2``) is one message in ``answers`` and counts once
@@ -53,6 +55,16 @@ def is_host(chat: Chat, message: CapturedMessage) -> bool:
     """Whether the message's author is one of the chat's hosts (by handle or id)."""
     hosts = {_norm_handle(h) for h in chat.hosts}
     return _norm_handle(message.author_handle) in hosts or message.author_id.casefold() in hosts
+
+
+def counts_as_participant(chat: Chat, handle: str, author_id: str, host_side: bool) -> bool:
+    """The one definition of a participant (see the module docstring): an author of a
+    non-deleted message in ``chat``, unless it is the bot, i.e. someone who posted question
+    or host messages (``host_side``) without being one of the chat's hosts."""
+    if not host_side:
+        return True
+    hosts = {_norm_handle(h) for h in chat.hosts}
+    return _norm_handle(handle) in hosts or author_id.casefold() in hosts
 
 
 def domains_in(text: str) -> list[str]:

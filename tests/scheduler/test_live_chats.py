@@ -471,3 +471,43 @@ def test_a_chat_started_early_keeps_its_id_and_the_closing_says_things_once(
     assert f"{today.day} {today:%b %Y}" in when
     assert f"{planned.astimezone(london).day} {planned.astimezone(london):%b}" not in when
     assert "start: started early" in md.split("## Timeline", 1)[1]
+
+
+def test_one_definition_of_a_participant_for_every_figure(tmp_path: Path) -> None:
+    """The tag page's chart said 6 participants for a chat whose page said 7: the chart
+    left out a host who posted only host messages."""
+    import re
+
+    from archive.store import Store
+    from archive.web.templates import Site
+    from archive.web.views import chat_page, tag_page
+
+    config = config_file(tmp_path)
+    net_path = tmp_path / "net.sqlite"
+    chat_file(tmp_path / "chat.toml", start_in=3, extra='hosts = ["hostie"]')
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    try:
+        wait_for(lambda: posted(net_path, "Q1:"), what="Q1")
+        net = LocalNetwork(net_path)
+        net.post("main", LocalUser("h", "Host", "hostie"), "Welcome all! #WeDocs", at=now())
+        net.post("main", ANA, "A1: we ask patients first #WeDocs", at=now())
+        net.close()
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    md = next((tmp_path / "out").glob("wedocs-*.md")).read_text(encoding="utf-8")
+    assert "| Participants | 2 (incl. 1 host) |" in md
+    stats = json.loads(tweetchat(["stats", "wedocs", "--json"], config).stdout)
+    assert stats["participants"] == 2 and stats["first_time"] + stats["returning"] == 2
+    store = Store.open_readonly(tmp_path / "db.sqlite")
+    try:
+        (chat,) = store.list_chats()
+        page = chat_page(store, Site(), chat.id)
+        tag = tag_page(store, Site(), "wedocs")
+    finally:
+        store.close()
+    assert re.search(r"Participants</t[dh]>\s*<t[dh][^>]*>2 \(incl. 1 host\)<", page), "chat page"
+    assert re.search(r": 2 participants", tag), "tag page chart"
