@@ -511,3 +511,38 @@ def test_one_definition_of_a_participant_for_every_figure(tmp_path: Path) -> Non
         store.close()
     assert re.search(r"Participants</t[dh]>\s*<t[dh][^>]*>2 \(incl. 1 host\)<", page), "chat page"
     assert re.search(r": 2 participants", tag), "tag page chart"
+
+
+def test_optout_gets_a_reply_that_stays_out_of_the_transcript(tmp_path: Path) -> None:
+    """`!optout` got no reply: a participant could not tell that it worked."""
+    from bot.facilitator import OPTED_IN_REPLY, OPTED_OUT_REPLY
+
+    config = config_file(tmp_path)
+    net_path = tmp_path / "net.sqlite"
+    chat_file(tmp_path / "chat.toml", start_in=3)
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+
+    def replies_to(mid: str) -> list[str]:
+        net = LocalNetwork(net_path)
+        try:
+            return [r["text"] for r in net.messages("main") if r["reply_to"] == mid and r["is_bot"]]
+        finally:
+            net.close()
+
+    try:
+        wait_for(lambda: posted(net_path, "Q1:"), what="Q1")
+        net = LocalNetwork(net_path)
+        net.post("main", ANA, "A1: mine #WeDocs", at=now())
+        out_id = net.post("main", ANA, "!optout", at=now())
+        net.close()
+        assert wait_for(lambda: replies_to(out_id), what="the opt-out reply") == [OPTED_OUT_REPLY]
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
+    assert "You are opted out" not in md and "A1: mine" not in md
+    assert "Not shown: 1 participant who asked not to appear" in md
+    assert OPTED_IN_REPLY not in md
