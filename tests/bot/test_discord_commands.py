@@ -323,16 +323,16 @@ async def test_show_gives_the_schedule_as_it_now_stands(running: Running) -> Non
         await fake.wait_for_response(shown)
         return shown.content.split("```")[1].splitlines()[1:]
 
-    for _ in range(200):  # the bot posts the intro (a minute late) and Q1 at once
+    def state(lines: list[str]) -> dict[str, str]:
+        return {line.split()[1]: line.split()[2] for line in lines}
+
+    for _ in range(600):  # the bot posts the intro (a minute late) and Q1 at once
         lines = await shown_schedule()
-        if "posted" in lines[1]:
+        if [state(lines)[k] for k in ("intro", "Q1")] == ["posted", "posted"]:
             break
         await asyncio.sleep(0.05)
-    assert [line.split()[1:3] for line in lines[:3]] == [
-        ["intro", "posted"],
-        ["Q1", "posted"],
-        ["Q2", "next,"],
-    ]
+    assert [state(lines)[k] for k in ("intro", "Q1", "Q2")] == ["posted", "posted", "next,"]
+    assert [line.split()[1] for line in lines][2:] == ["Q2", "wrap-up", "close", "publish"]
 
 
 def _make_live(running: Running, chat_id: str) -> Chat:
