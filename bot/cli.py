@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bot import version
 from bot.config import Config, load_config, resolve_config_path
 from bot.reports import format_stats, local_time
-from scheduler.durations import duration_from, format_duration
+from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
     from archive.store import Store
@@ -42,13 +42,9 @@ def whole_minutes(text: str) -> int:
     is no duration or not whole minutes.
     """
     try:
-        length = duration_from(text)
+        return whole_minutes_from(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    minutes, rest = divmod(int(length.total_seconds()), 60)
-    if rest:
-        raise argparse.ArgumentTypeError(f"must be whole minutes, not {format_duration(length)}")
-    return minutes
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -261,10 +257,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _user() -> str:
+    return os.environ.get("USER", "host")
+
+
+def _status_of(config: Config, chat_id: str) -> Any:
+    """The stored status of a chat, or None when there is no such chat."""
+    from archive.store import NotFoundError
+
+    store = open_store(config)
+    try:
+        return store.get_chat(chat_id).status
+    except NotFoundError:
+        return None
+    finally:
+        store.close()
+
+
 # ---- commands ----------------------------------------------------------------------------
 
 
-def load_plan(path: Path, config: Config, now: datetime) -> ChatPlan:
+def load_plan(path: Path, config: Config, now: datetime | None) -> ChatPlan:
     """Read and check a chat file as the config says (post limits, reminders, wrap-up lead);
     print a warning on standard error for what works but is likely not what the host meant:
     a zone that is not a place, a network the config does not turn on. Raises PlanError."""
@@ -294,21 +307,52 @@ def load_plan(path: Path, config: Config, now: datetime) -> ChatPlan:
 
 @command("schedule")
 def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
     from archive.store import DuplicateChatError, StoreError
+    from scheduler.controls import ControlError, revise_started_chat
+    from scheduler.plan import PlanError
     from scheduler.series import occurrences
 
     now = _now()
-    plan = load_plan(args.file, config, now)
+
+    def load(at: datetime | None) -> ChatPlan:
+        return load_plan(args.file, config, at)
+
+    try:
+        plan = load(now)
+    except PlanError:
+        # A live chat's own file starts in the past: --replace may still fix the wording
+        # of what is to come (revise_started_chat says what may change).
+        if not args.replace:
+            raise
+        plan = load(None)
+        if plan.series is not None or _status_of(config, plan.chat.id) in (
+            None,
+            ChatStatus.SCHEDULED,
+        ):
+            raise
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
         if plan.series is not None
         else [plan.chat]
     )
-    from archive.models import ChatStatus
-
     store = open_store(config)
     try:
         for chat in chats:
+            if plan.series is None and args.replace:
+                try:
+                    existing = store.get_chat(chat.id)
+                except StoreError:
+                    existing = None
+                if existing is not None and existing.status != ChatStatus.SCHEDULED:
+                    # Started or over: never back to "scheduled" to replay its life.
+                    try:
+                        print(
+                            revise_started_chat(store, existing, chat, now=now, by=f"cli:{_user()}")
+                        )
+                    except ControlError as exc:
+                        raise UsageError(f"{args.file}: {exc}") from None
+                    continue
             if plan.series is not None:
                 try:
                     existing = store.get_chat(chat.id)
@@ -392,15 +436,14 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    from archive.models import ChatStatus
     from bot.platforms.x.cost import stored_cost_note
-    from scheduler.timeline import timeline
+    from scheduler.standing import chat_standing, standing_lines
 
+    now = _now()
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
-        posts = {(p.action_key, p.platform, p.channel): p for p in store.posts(chat.id)}
-        reminders = store.chat_reminders(chat.id)
+        steps = chat_standing(store, chat, now, wrapup_lead=config.scheduler.wrapup_lead)
         count = store.count_messages(chat.id)
         controls = store.controls(chat.id)
         transcripts = store.transcripts(chat.id)
@@ -419,17 +462,10 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     print(f"  captured messages: {count}")
     if cost:
         print(f"  X cost so far: {cost}")
-    print("  timeline:")
-    for action in timeline(chat, reminders=reminders, wrapup_lead=config.scheduler.wrapup_lead):
-        states = [
-            f"{t.platform}:{posts[(action.key, t.platform, t.channel)].status}"
-            for t in chat.targets
-            if (action.key, t.platform, t.channel) in posts
-        ]
-        if action.key == "publish" and chat.status == ChatStatus.PUBLISHED:
-            states = ["done"]
-        shown = " ".join(states) or "pending"
-        print(f"    {local_time(chat, action.at)}  {action.key:<11} {shown}")
+    # The schedule as it now stands (every control applied), from the post ledger.
+    print(f"  schedule ({chat.zone.key}, as of {now.astimezone(chat.zone):%H:%M}):")
+    for line in standing_lines(chat, steps, now):
+        print(f"    {line}")
     for at, kind, detail, by in controls:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):
@@ -462,6 +498,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     import shutil
     import tempfile
 
+    from archive.models import ChatStatus
     from archive.publish import write_atomic_chunks, write_transcripts
     from archive.transcripts.csvfmt import csv_chunks
     from bot.platforms.x.cost import stored_cost_note
@@ -473,6 +510,8 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
+        if chat.status == ChatStatus.CANCELLED:
+            raise UsageError(f"chat {chat.id} was cancelled: it has no transcript")
         if args.format == "csv":
             with store.snapshot():
                 chunks = csv_chunks(
@@ -618,7 +657,7 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
             args.chat,
             args.command,
             now=_now(),
-            by=f"cli:{os.environ.get('USER', 'host')}",
+            by=f"cli:{_user()}",
             minutes=getattr(args, "minutes", 0),
         )
     except ControlError as exc:

@@ -47,6 +47,15 @@ logger = logging.getLogger(__name__)
 
 
 _OPTOUT_RE = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
+# What a participant who wrote `!optout` / `!optin` is told (`Platform.reply`). The bot's own
+# messages with these texts are never captured into a chat.
+OPTED_OUT_REPLY = (
+    "You are opted out: your messages are left out of every transcript (they may still "
+    "count, anonymously). Reply !optin to undo it."
+)
+OPTED_IN_REPLY = "You are opted in: transcripts include your messages again."
+NOT_OPTED_OUT_REPLY = "You had not opted out: transcripts include your messages."
+OPT_REPLIES = frozenset({OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY})
 
 Publisher = Callable[[Chat], Awaitable[PublishResult]]
 Notifier = Callable[[Chat, str], Awaitable[None]]
@@ -396,6 +405,8 @@ class Facilitator:
             if not msg.is_bot and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
+            if msg.is_bot and msg.text in OPT_REPLIES:
+                continue  # our answer to an opt-out: not part of any chat
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:
@@ -419,9 +430,22 @@ class Facilitator:
         if word == "optout":
             await self.store.opt_out(msg.platform, msg.author_id, msg.author_handle)
             logger.info("%s:%s opted out", msg.platform, msg.author_handle)
+            answer = OPTED_OUT_REPLY
         else:
-            await self.store.opt_in(msg.platform, msg.author_id)
+            was_out = await self.store.opt_in(msg.platform, msg.author_id)
             logger.info("%s:%s opted back in", msg.platform, msg.author_handle)
+            answer = OPTED_IN_REPLY if was_out else NOT_OPTED_OUT_REPLY
+        if msg.edited_at is not None or self.clock.now() - msg.created_at > timedelta(hours=1):
+            return  # an edit, or an old message met again by a backfill: answered already
+        platform = self.platforms.get(msg.platform)
+        if platform is None:
+            return
+        try:
+            await platform.reply(msg, answer)
+        except Exception as exc:  # the opt-out itself is stored; the answer is a courtesy
+            logger.warning(
+                "%s: could not answer %s's %s: %s", msg.platform, msg.author_handle, word, exc
+            )
 
     async def reconnected(self, platform: Platform) -> None:
         """Backfill every open chat on this platform from its history."""

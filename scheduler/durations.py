@@ -66,6 +66,17 @@ def duration_from(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def whole_minutes_from(value: object) -> int:
+    """A duration as :func:`duration_from` reads it (``"15m"``, ``"1h30m"``, ``15``), in
+    whole minutes: what a host types to extend a chat, on the CLI or on Discord. Raises
+    ValueError naming the problem."""
+    length = duration_from(value)
+    minutes, rest = divmod(int(length.total_seconds()), 60)
+    if rest:
+        raise ValueError(f"must be whole minutes, not {format_duration(length)}")
+    return minutes
+
+
 def format_duration(delta: timedelta) -> str:
     """Write a duration the way hosts write them: ``1h30m``, ``25m``, ``90s`` -> ``1m30s``."""
     total = int(delta.total_seconds())

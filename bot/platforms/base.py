@@ -261,6 +261,13 @@ class Platform(abc.ABC):
         """Tell the chat's hosts something went wrong (a post failed...). Default: nowhere."""
         return None
 
+    async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
+        """Answer a participant's own message (``!optout`` learns that it worked), as a reply
+        to it. Default: None, no answer: a network that does not let the bot reply (X
+        refuses automated replies nobody summoned) says nothing rather than post publicly.
+        Raises PostError when the reply cannot be posted."""
+        return None
+
     def chats_changed(self, chats: Sequence[Chat]) -> None:
         """Chats were scheduled, moved, controlled or cancelled (from anywhere). Networks that
         mirror chats (Discord's Scheduled Events) follow in the background; must not block."""

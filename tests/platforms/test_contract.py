@@ -292,3 +292,27 @@ async def test_announce_posts_the_announcement(adapter: Harness) -> None:
     else:
         assert stored.attachment is None
     assert stored.embeds == adapter.announce_embeds
+
+
+# ---- replies to a participant ---------------------------------------------------------------
+
+
+async def test_reply_answers_the_participant_where_the_network_allows_it(adapter: Harness) -> None:
+    """`!optout` is answered with `Platform.reply`: a reply linked to the participant's
+    message; on X (automated replies nobody summoned are refused) nothing is posted."""
+    platform = adapter.platform
+    platform_id = await adapter.user_posts(f"Please leave me out {TAG}")
+    await adapter.deliver()
+    (msg,) = adapter.messages(platform_id)
+    before = adapter.post_requests()
+
+    sent = await platform.reply(msg, "You are opted out.")
+
+    if adapter.name == "x":
+        assert sent is None and adapter.post_requests() == before
+        return
+    assert sent is not None and is_aware_utc(sent.posted_at)
+    assert adapter.stored_text(sent.platform_message_id) == "You are opted out."
+    await adapter.deliver()
+    (own,) = adapter.messages(sent.platform_message_id)
+    assert own.is_bot and own.reply_to == platform_id
