@@ -314,6 +314,22 @@ class BlueskyPlatform(Platform):
             return await self._create(text)
         return await self._create(text, root=root, parent=parent)
 
+    async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
+        """A reply to the participant's post, in its thread (root: the thread's root when the
+        post is itself a reply, else the post), so they are notified."""
+        self.check_length(text)
+        parent = await self._strong_ref(message.platform_id)
+        if parent is None:
+            raise PostError(f"bluesky: cannot reply: {message.platform_id} is not found")
+        record = message.raw.get("record") or (message.raw.get("post") or {}).get("record") or {}
+        root_ref = (
+            ((record.get("reply") or {}).get("root") or {}) if isinstance(record, dict) else {}
+        )
+        root = parent
+        if root_ref.get("uri") and root_ref.get("cid"):
+            root = records.StrongRef(str(root_ref["uri"]), str(root_ref["cid"]))
+        return await self._create(text, root=root, parent=parent)
+
     async def _thread_refs(
         self, chat: Chat
     ) -> tuple[records.StrongRef | None, records.StrongRef | None]:

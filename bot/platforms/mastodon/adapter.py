@@ -310,6 +310,14 @@ class MastodonPlatform(Platform):
         key = idempotency_key(chat.id, action_key, f"{self.name}:{channel}")
         return await self._status(text, reply_to=reply_to, key=key)
 
+    async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
+        """A reply to the participant's status. It starts with their @mention: on Mastodon
+        only a mention notifies them (a reply alone does not)."""
+        mention = f"@{message.author_handle} " if message.author_handle else ""
+        text = text if text.startswith(mention) else f"{mention}{text}"
+        self.check_length(text)
+        return await self._status(text, reply_to=message.platform_id)
+
     async def _intro_id(self, chat: Chat) -> str:
         if self.store is None:
             return ""
