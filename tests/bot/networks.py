@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archive.models import ChatStatus
+from archive.models import CapturedMessage, ChatStatus
 from archive.store import Store
 from bot.config import BlueskyConfig, Config, DiscordConfig, MastodonConfig
 from bot.platforms.discord.adapter import DiscordPlatform
@@ -54,5 +54,23 @@ def published(config: Config, chat_id: str) -> bool:
     store = Store(config.database)
     try:
         return store.get_chat(chat_id).status == ChatStatus.PUBLISHED
+    finally:
+        store.close()
+
+
+def captured(
+    config: Config, chat_id: str, platform: str, platform_id: str
+) -> CapturedMessage | None:
+    """The chat's stored message with this id on this network, if the bot has it yet."""
+    store = Store(config.database)
+    try:
+        return next(
+            (
+                m
+                for m in store.messages(chat_id)
+                if m.platform == platform and m.platform_id == platform_id
+            ),
+            None,
+        )
     finally:
         store.close()
