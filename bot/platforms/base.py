@@ -162,6 +162,7 @@ class Platform(abc.ABC):
         self.sink: EventSink | None = None
         self.services: PlatformServices | None = None
         self._stopping = asyncio.Event()  # set by `stop`; ends supervised tasks
+        self._failing: dict[str, str] = {}  # supervised task -> its last error, while it waits
         self.bot_user_id = ""  # this bot's author id on the platform, once known
 
     # ---- wiring -----------------------------------------------------------------------
@@ -197,7 +198,14 @@ class Platform(abc.ABC):
             alert=self.services.alert if self.services is not None else None,
             base=base,
             cap=cap,
+            failing=self._failing,
         )
+
+    def health(self) -> str | None:
+        """What is wrong with this network's connection right now (for ``/healthz``), or None
+        when it works. Default: the last error of a supervised task waiting to restart;
+        adapters add what they know of their connection (Discord: the gateway)."""
+        return "; ".join(f"{name}: {error}" for name, error in self._failing.items()) or None
 
     async def emit(self, event: Event) -> None:
         if self.sink is None:
