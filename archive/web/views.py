@@ -31,6 +31,7 @@ PAST = (ChatStatus.ENDED, ChatStatus.PUBLISHED)
 LISTED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, *PAST)
 DOWNLOADS = {
     ".md": "text/markdown; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
     ".json": "application/json; charset=utf-8",
     ".csv": "text/csv; charset=utf-8",
 }
@@ -147,7 +148,12 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
     stats = rendered.stats
     downloads = " ".join(
         f'<a href="{e(site.chat_url(chat.id, suffix))}" download>{label}</a>'
-        for suffix, label in ((".md", "Markdown"), (".json", "JSON"), (".csv", "CSV of messages"))
+        for suffix, label in (
+            (".html", "HTML"),
+            (".md", "Markdown"),
+            (".json", "JSON"),
+            (".csv", "CSV of messages"),
+        )
     )
     status = f'<span class="status">{e(chat.status)}</span>'
     body = [
@@ -188,7 +194,9 @@ def _figure(heading: str, svg: str) -> str:
 def chat_download(
     store: Store, chat_id: str, suffix: str, cache: RenderCache | None = None
 ) -> Download:
-    """The chat's Markdown or JSON transcript, or its messages as CSV."""
+    """The chat's HTML, Markdown or JSON transcript, or its messages as CSV. The
+    transcripts are rendered here like the files the publisher writes (its transcripts dir
+    may be on another machine than the web archive), and the renders are cached."""
     chat = store.get_chat(chat_id)
     if chat.status == ChatStatus.CANCELLED:
         raise NotFoundError(f"chat {chat_id!r} was cancelled: it has no transcript")
@@ -201,7 +209,7 @@ def chat_download(
         )
     else:
         rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
-        text = rendered.markdown if suffix == ".md" else rendered.json
+        text = {".md": rendered.markdown, ".html": rendered.html}.get(suffix, rendered.json)
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", chat.id) or "chat"
     return Download(text, content_type, safe_name + suffix)
 

@@ -65,8 +65,30 @@ async def test_chat_page_shows_transcript_and_charts(client: TestClient) -> None
 
 async def test_chat_page_links_downloads(client: TestClient) -> None:
     text = await (await client.get("/chats/wedocs-past")).text()
-    for suffix in (".md", ".json", ".csv"):
+    for suffix in (".html", ".md", ".json", ".csv"):
         assert f'href="/chats/wedocs-past{suffix}"' in text
+
+
+async def test_html_download_is_the_standalone_transcript(client: TestClient) -> None:
+    resp = await client.get("/chats/wedocs-past.html")
+    text = await resp.text()
+    assert resp.status == 200 and resp.charset == "utf-8"
+    assert text.startswith("<!DOCTYPE html>") and "co-design with the patient council" in text
+    assert 'href="/static/style.css"' not in text  # its own styles: it reads offline
+
+
+async def test_a_cancelled_chat_has_no_html_transcript(client: TestClient) -> None:
+    assert (await client.get("/chats/wedocs-off.html")).status == 404
+
+
+async def test_pages_link_the_stylesheet_that_holds_the_print_rules(client: TestClient) -> None:
+    page = await (await client.get("/chats/wedocs-past")).text()
+    assert '<link rel="stylesheet" href="/static/style.css">' in page
+    css = await (await client.get("/static/style.css")).text()
+    rules = css[css.index("@media print") :]
+    for hidden in ("header.site", "footer.site", "nav.crumbs", "nav.downloads", "form"):
+        assert hidden in rules.split("display: none")[0]
+    assert "break-inside: avoid" in rules
 
 
 async def test_hostile_title_is_escaped_everywhere(client: TestClient) -> None:
@@ -90,7 +112,7 @@ async def test_deleted_and_opted_out_messages_never_appear(client: TestClient, p
         assert leak not in text, (path, leak)
 
 
-@pytest.mark.parametrize("suffix", [".md", ".json", ".csv"])
+@pytest.mark.parametrize("suffix", [".html", ".md", ".json", ".csv"])
 async def test_downloads_leave_out_deleted_and_opted_out(client: TestClient, suffix: str) -> None:
     text = await (await client.get(f"/chats/wedocs-past{suffix}")).text()
     assert "patient council" in text
@@ -115,7 +137,12 @@ async def test_opted_out_handle_mentioned_by_others_is_redacted_in_search(
 
 @pytest.mark.parametrize(
     ("suffix", "content_type"),
-    [(".md", "text/markdown"), (".json", "application/json"), (".csv", "text/csv")],
+    [
+        (".html", "text/html"),
+        (".md", "text/markdown"),
+        (".json", "application/json"),
+        (".csv", "text/csv"),
+    ],
 )
 async def test_download_is_an_attachment_of_its_type(
     client: TestClient, suffix: str, content_type: str
