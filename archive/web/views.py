@@ -7,7 +7,9 @@ They run on the web app's database threads (never on the event loop) and return 
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -24,8 +26,10 @@ from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
 from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
 from archive.web import charts, feeds
-from archive.web.search import MARK_CLOSE, MARK_OPEN, fts_query, snippet_html
+from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
+
+logger = logging.getLogger(__name__)
 
 PAST = (ChatStatus.ENDED, ChatStatus.PUBLISHED)
 LISTED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, *PAST)
@@ -274,26 +278,54 @@ def _figure_plain(svg: str) -> str:
 # ---- search ------------------------------------------------------------------------------
 
 
+SEARCH_HELP = (
+    '<p class="meta">Words find their other forms too (<code>patients</code> finds'
+    " “patient”). Also: <code>quick*</code> for words that start so,"
+    ' <code>"exact phrase"</code>, <code>carers OR families</code>, <code>NOT</code> or'
+    " <code>-word</code> to leave a word out, <code>from:handle</code>,"
+    " <code>tag:WeDocs</code>.</p>"
+)
+
+
 def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
     """Matching messages, newest first, with highlighted snippets linking into transcripts."""
     q = q.strip()
-    query = fts_query(q)
+    query = parse_query(q)
     title = f"Search: {q}" if q else "Search"
     body = [f"<h1>{'Results for “' + e(q) + '”' if q else 'Search'}</h1>"]
     if not q:
         body.append("<p>Type words to find in every transcript, e.g. a hashtag or a name.</p>")
+        body.append(SEARCH_HELP)
         return layout(site, title, "\n".join(body))
-    if not query:
+    if query.empty:
         body.append("<p>Nothing to search for: type at least one word.</p>")
+        body.append(SEARCH_HELP)
         return layout(site, title, "\n".join(body), search_value=q)
     size = site.page_size
-    hits = store.search_messages(
-        query, limit=size + 1, offset=(page - 1) * size, marks=(MARK_OPEN, MARK_CLOSE)
-    )
+    try:
+        hits = store.search_messages(
+            query.match,
+            exclude=query.exclude,
+            authors=query.authors,
+            hashtag_keys=query.hashtag_keys,
+            limit=size + 1,
+            offset=(page - 1) * size,
+            marks=(MARK_OPEN, MARK_CLOSE),
+        )
+    except sqlite3.OperationalError as exc:
+        # parse_query builds only valid expressions; should one ever slip through, the
+        # reader gets a page that says so, not an error.
+        if "fts5" not in str(exc):
+            raise
+        logger.warning("search %r gave FTS5 query %r: %s", q, query, exc)
+        body.append("<p>This search could not be read. Try plain words.</p>")
+        body.append(SEARCH_HELP)
+        return layout(site, title, "\n".join(body), search_value=q)
     has_next = len(hits) > size
     hits = hits[:size]
     if not hits:
         body.append("<p>No message matches." + (" Try fewer words." if " " in q else "") + "</p>")
+        body.append(SEARCH_HELP)
         return layout(site, title, "\n".join(body), search_value=q)
     chats = {cid: store.get_chat(cid) for cid in dict.fromkeys(m.chat_id for m, _ in hits)}
     hidden = store.hidden_handles(list(chats))

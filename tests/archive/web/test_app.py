@@ -214,6 +214,33 @@ async def test_the_message_anchor_exists_on_the_chat_page(client: TestClient) ->
     assert 'id="m-local-p3"' in page
 
 
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("Stories", ["p2"]),  # stemmed: "stories" and "story" are one word
+        ("story", ["p2"]),
+        ("secret*", ["p3"]),
+        ('"patient council"', ["p1", "e1"]),
+        ("patient -co-design", ["p2", "e1"]),
+        ("council NOT ask", ["p1"]),
+        ("stories OR secretword", ["p3", "p2"]),
+        ("from:bob", ["p2"]),
+        ("from:@ALICE council", ["p1", "e1"]),
+        ("from:olivia", []),  # opted out
+        ("tag:WeDocs council", ["p1", "e1"]),
+        ("tag:#NoSuchTag council", []),
+    ],
+)
+async def test_search_finds_what_people_type(client: TestClient, q: str, found: list[str]) -> None:
+    text = await (await client.get("/search", params={"q": q})).text()
+    assert re.findall(r'href="/chats/wedocs-\w+#m-local-(\w+)"', text) == found
+
+
+async def test_search_explains_its_syntax(client: TestClient) -> None:
+    text = await (await client.get("/search")).text()
+    assert "<code>from:handle</code>" in text and "<code>quick*</code>" in text
+
+
 async def test_search_echoes_query_escaped(client: TestClient) -> None:
     text = await (await client.get("/search", params={"q": '"><img src=x>'})).text()
     assert "<img" not in text
