@@ -163,6 +163,14 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
     body = [
         f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
         f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>',
+    ]
+    if chat.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
+        places = "; ".join(feeds.join_places(chat))
+        body.append(
+            f'<nav class="feeds" aria-label="Take part"><a href="{e(site.chat_url(chat.id, ".ics"))}"'
+            f' download>Add to calendar (.ics)</a> <span class="meta">Where: {e(places)}</span></nav>'
+        )
+    body += [
         f'<nav class="downloads" aria-label="Downloads">Download: {downloads}</nav>',
         '<article class="transcript">',
         transcript_body(rendered.html, rendered.markdown),
@@ -214,8 +222,11 @@ def chat_download(
     else:
         rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
         text = {".md": rendered.markdown, ".html": rendered.html}.get(suffix, rendered.json)
-    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", chat.id) or "chat"
-    return Download(text, content_type, safe_name + suffix)
+    return Download(text, content_type, _file_name(chat.id) + suffix)
+
+
+def _file_name(chat_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", chat_id) or "chat"
 
 
 # ---- hashtag -----------------------------------------------------------------------------
@@ -368,6 +379,20 @@ def calendar_feed(store: Store, site: Site, origin: str, now: datetime, tag: str
         name = f"{site.name}: upcoming chats"
     urls = {c.id: site.absolute(chat_path(c.id), origin) for c in every}
     return feeds.ics_calendar(every, name=name, chat_url=urls, base_url=site.base_url, now=now)
+
+
+def chat_calendar(store: Store, site: Site, origin: str, now: datetime, chat_id: str) -> Download:
+    """One chat as an iCalendar file to add to a calendar (a cancelled one marked so)."""
+    chat = store.get_chat(chat_id)
+    url = site.absolute(chat_path(chat.id), origin)
+    text = feeds.ics_calendar(
+        [chat],
+        name=f"{chat.title} ({chat.hashtag})",
+        chat_url={chat.id: url},
+        base_url=site.base_url,
+        now=now,
+    )
+    return Download(text, "text/calendar; charset=utf-8", _file_name(chat.id) + ".ics")
 
 
 def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from icalendar import Calendar
 
 from archive.store import Store
 from archive.web import WebArchiveError, make_app
@@ -276,6 +277,34 @@ async def test_calendar_lists_upcoming_and_cancelled_chats(client: TestClient) -
     assert "DTSTART:20990303T200000Z" in text
     assert "STATUS:CANCELLED" in text
     assert "wedocs-past" not in text
+
+
+async def test_an_upcoming_chat_page_offers_it_for_the_calendar(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-next")).text()
+    assert '<a href="/chats/wedocs-next.ics" download>Add to calendar (.ics)</a>' in text
+    assert "Where: the local platform, room main" in text
+    past = await (await client.get("/chats/wedocs-past")).text()
+    assert "Add to calendar" not in past
+
+
+async def test_a_chats_calendar_file_holds_that_chat_alone(client: TestClient) -> None:
+    resp = await client.get("/chats/wedocs-next.ics")
+    assert resp.status == 200 and resp.content_type == "text/calendar"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="wedocs-next.ics"'
+    (event,) = Calendar.from_ical(await resp.text()).walk("VEVENT")
+    assert str(event["UID"]).startswith("wedocs-next@")
+    assert str(event["LOCATION"]) == "the local platform, room main"
+    assert "A1 for Q1, A2 for Q2" in str(event["DESCRIPTION"])
+    assert str(event["URL"]).endswith("/chats/wedocs-next")
+
+
+async def test_a_cancelled_chats_calendar_file_cancels_it(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-off.ics")).text()
+    assert "STATUS:CANCELLED" in text
+
+
+async def test_an_unknown_chats_calendar_file_is_not_found(client: TestClient) -> None:
+    assert (await client.get("/chats/no-such-chat.ics")).status == 404
 
 
 async def test_tag_calendar_names_the_hashtag(client: TestClient) -> None:
