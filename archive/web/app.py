@@ -88,6 +88,17 @@ async def home(request: web.Request) -> web.Response:
 async def chat(request: web.Request) -> web.Response:
     app = request.app
     ref = request.match_info["ref"]
+    if ref.endswith(".ics"):
+        ics = await app[POOL].run(
+            views.chat_calendar, app[SITE], _origin(request), app[NOW](), ref[: -len(".ics")]
+        )
+        return web.Response(
+            text=ics.body,
+            headers={
+                "Content-Type": ics.content_type,
+                "Content-Disposition": f'attachment; filename="{ics.filename}"',
+            },
+        )
     for suffix in views.DOWNLOADS:
         if ref.endswith(suffix):
             dl = await app[POOL].run(views.chat_download, ref[: -len(suffix)], suffix, app[CACHE])
