@@ -45,3 +45,20 @@ def test_the_unit_reads_tokens_from_an_environment_file_and_stops_with_sigterm()
     config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     for name in names:  # every variable the example sets is one the config names
         assert f'"{name}"' in config, name
+
+
+def test_make_demo_installs_the_bot_without_the_test_tools(tmp_path: Path) -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    plan = subprocess.run(
+        [make, "-n", "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "pip install --quiet -e .\n" in plan
+    assert "[test]" not in plan
+    tests = subprocess.run(
+        [make, "-n", "test"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "-e '.[test]'" in tests
