@@ -145,6 +145,7 @@ class App:
             clock=self.clock,
             options=runner_options(self.config.scheduler),
             alert=self._alert,
+            notify=self.facilitator.notify_hosts,
         )
         services = self.services()
         for platform in self.platforms.values():

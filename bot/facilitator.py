@@ -26,6 +26,7 @@ from archive.models import (
     Chat,
     ChatStatus,
     IncomingMessage,
+    Post,
     PostStatus,
     Target,
 )
@@ -41,10 +42,15 @@ from bot.platforms.base import (
 )
 from bot.retry import RetryError, retry
 from scheduler.clock import Clock, SystemClock
+from scheduler.runner import StepFailed
+from scheduler.supervision import one_line
 from scheduler.timeline import Action, ActionKind
 
 logger = logging.getLogger(__name__)
 
+
+RECHECK_TRIES = 3
+"""Tries of a chat's publish step whose deletion re-check failed before it publishes anyway."""
 
 _OPTOUT_RE = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
 
@@ -78,6 +84,7 @@ class Facilitator:
         self._open: list[_ChatCache] | None = None
         self._open_loaded_at: datetime | None = None
         self._cache_lock = asyncio.Lock()
+        self._recheck_failures: dict[tuple[str, str], int] = {}  # (chat, platform) -> tries
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
         for platform in platforms.values():
@@ -100,6 +107,9 @@ class Facilitator:
         return done
 
     async def perform(self, chat: Chat, action: Action, *, note: str = "") -> None:
+        """Carry out one action on every platform of the chat. Raises `StepFailed` when a
+        post could not go out yet on some platform (the others are still tried): the runner
+        tries the action again, and only what is not done yet is posted then."""
         if action.kind == ActionKind.PUBLISH:
             await self.publish(chat)
             return
@@ -108,11 +118,19 @@ class Facilitator:
             and chat.status == ChatStatus.SCHEDULED
         ):
             await self.store.set_status(chat.id, ChatStatus.LIVE)
+        failures: list[str] = []
         for target in chat.targets:
-            await self.post(chat, action.key, target, self._with_note(action.text, note, target))
+            text = self._with_note(action.text, note, target)
+            try:
+                await self.post(chat, action.key, target, text)
+            except StepFailed as exc:
+                failures.append(str(exc))
+        self.invalidate()
+        if failures:
+            raise StepFailed("; ".join(failures))
         if action.kind == ActionKind.CLOSE:
             await self.store.set_status(chat.id, ChatStatus.ENDED)
-        self.invalidate()
+            self.invalidate()
 
     def _with_note(self, text: str, note: str, target: Target) -> str:
         """``text`` with the runner's note ("(posted late)") when it fits the network: the
@@ -141,54 +159,58 @@ class Facilitator:
         logger.info("chat %s: %s skipped (%s)", chat.id, action.key, reason)
 
     async def post(self, chat: Chat, action_key: str, target: Target, text: str) -> SentPost | None:
-        """Post once per (chat, action, platform, channel), whatever crashes in between."""
+        """Post once per (chat, action, platform, channel), whatever crashes in between.
+
+        Returns what was posted (or found already posted), None when there is nothing to
+        post (done, failed for good, skipped). A refusal for good is recorded with its reason
+        and told to the hosts; a failure worth retrying keeps the intent, with its reason,
+        and raises `StepFailed` for the runner to try again later.
+        """
+        return await self._send_once(
+            chat,
+            action_key,
+            target,
+            text,
+            lambda platform: platform.post_action(chat, action_key, target.channel, text),
+        )
+
+    async def _send_once(
+        self,
+        chat: Chat,
+        action_key: str,
+        target: Target,
+        text: str,
+        send: Callable[[Platform], Awaitable[SentPost]],
+    ) -> SentPost | None:
         platform = self.platforms.get(target.platform)
         intent = await self.store.record_intent(
             chat.id, action_key, target.platform, target.channel, text
         )
         if intent is None:
-            existing = [
-                p
-                for p in await self.store.posts(chat.id)
-                if p.action_key == action_key
-                and (p.platform, p.channel) == (target.platform, target.channel)
-            ]
-            if not existing or existing[0].status != PostStatus.INTENT:
+            row = await self._ledger_row(chat.id, action_key, target)
+            if row is None or row.status != PostStatus.INTENT:
                 return None  # already sent, failed for good, or skipped
-            # A previous run recorded the intent and died: did the post go out?
-            if platform is not None and platform.capabilities.find_posts:
-                # Look for the text recorded with the intent: this attempt's text may differ
-                # (a caught-up question carries a "posted late" note).
-                found = await platform.find_post(
-                    target.channel, existing[0].text or text, self.clock.now() - timedelta(days=1)
-                )
-                if found is not None:
-                    await self.store.mark_sent(
+            if platform is not None:
+                # A previous attempt or run recorded the intent: did the post go out?
+                if platform.capabilities.find_posts:
+                    found = await self._reconcile(chat, row, platform)
+                    if found is not None:
+                        return found
+                elif not row.error:
+                    # A run died after the intent, and the platform cannot tell whether
+                    # its post went out; never risk a duplicate post.
+                    await self.store.mark_failed(
                         chat.id,
                         action_key,
                         target.platform,
                         target.channel,
-                        found.platform_message_id,
-                        found.posted_at,
+                        "outcome unknown after a restart; not reposted to avoid a duplicate",
                     )
-                    logger.info(
-                        "chat %s: %s on %s was already posted (reconciled)",
-                        chat.id,
-                        action_key,
-                        target.platform,
+                    return None
+                if row.error:  # the last attempt failed; this one's outcome is unknown
+                    await self.store.note_post_error(
+                        chat.id, action_key, target.platform, target.channel, ""
                     )
-                    self.invalidate()
-                    return found
-            elif platform is not None:
-                # The platform cannot tell us; never risk a duplicate post.
-                await self.store.mark_failed(
-                    chat.id,
-                    action_key,
-                    target.platform,
-                    target.channel,
-                    "outcome unknown after a restart; not reposted to avoid a duplicate",
-                )
-                return None
         if platform is None:
             await self.store.mark_failed(
                 chat.id,
@@ -206,25 +228,34 @@ class Facilitator:
             return None
         try:
             sent = await retry(
-                lambda: platform.post_action(chat, action_key, target.channel, text),
-                what=f"posting {action_key} of {chat.id} on {target.platform}",
+                lambda: send(platform),
+                what=f"chat {chat.id}: posting {action_key} on {target.platform}",
                 attempts=self.post_attempts,
                 base=self.post_backoff,
                 retry_on=(PostError, OSError, TimeoutError),
             )
         except (RetryError, PostError) as exc:
+            cause = exc.__cause__ if isinstance(exc, RetryError) and exc.__cause__ else exc
+            reason = str(cause) if isinstance(cause, PostError) else one_line(cause)
+            # Our own retries ran out (a refusal, `GiveUp`, is never retried), or the
+            # adapter's did: worth trying again later. Anything else is a refusal for good.
+            if isinstance(exc, RetryError) or (isinstance(cause, PostError) and cause.transient):
+                await self.store.note_post_error(
+                    chat.id, action_key, target.platform, target.channel, reason
+                )
+                raise StepFailed(f"posting {action_key} on {target.platform}: {reason}") from exc
             await self.store.mark_failed(
-                chat.id, action_key, target.platform, target.channel, str(exc)
+                chat.id, action_key, target.platform, target.channel, reason
             )
             logger.error(
                 "chat %s: %s could not be posted on %s: %s",
                 chat.id,
                 action_key,
                 target.platform,
-                exc,
+                reason,
             )
             await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {exc}"
+                chat, f"Could not post {action_key} on {target.platform}: {reason}"
             )
             return None
         _fault_point(f"crash-after-send:{action_key}")
@@ -239,6 +270,41 @@ class Facilitator:
         self.invalidate()
         return sent
 
+    async def _ledger_row(self, chat_id: str, action_key: str, target: Target) -> Post | None:
+        for p in await self.store.posts(chat_id):
+            if p.action_key == action_key and (p.platform, p.channel) == (
+                target.platform,
+                target.channel,
+            ):
+                return p
+        return None
+
+    async def _reconcile(self, chat: Chat, row: Post, platform: Platform) -> SentPost | None:
+        """Look for the post of an ``intent`` row on its platform (one that can find our own
+        posts); when it went out, record it as sent. The text looked for is the one recorded
+        with the intent: a later attempt's text may differ (a "posted late" note)."""
+        found = await platform.find_post(
+            row.channel, row.text, self.clock.now() - timedelta(days=1)
+        )
+        if found is None:
+            return None
+        await self.store.mark_sent(
+            chat.id,
+            row.action_key,
+            row.platform,
+            row.channel,
+            found.platform_message_id,
+            found.posted_at,
+        )
+        logger.info(
+            "chat %s: %s on %s was already posted (reconciled)",
+            chat.id,
+            row.action_key,
+            row.platform,
+        )
+        self.invalidate()
+        return found
+
     async def notify_hosts(self, chat: Chat, text: str) -> None:
         """Tell the hosts: every platform's `notify_hosts` (Discord alerts its hosts even
         for a chat that runs elsewhere), then any extra listeners."""
@@ -250,58 +316,54 @@ class Facilitator:
                 logger.exception("notifying the host failed")
 
     async def publish(self, chat: Chat, *, announce: bool = True) -> PublishResult:
-        """Write the transcripts, mark the chat published, announce it on its platforms.
-
-        Deletions are re-checked first on every platform that can tell, so a message deleted
-        while we were not listening never reaches a published transcript.
+        """Re-check deletions, write the transcripts, announce them, then mark the chat
+        published: the last part, so that a crash or a failure anywhere before leaves a chat
+        that is not published yet and the whole step is tried again (each part is safe to
+        repeat: files are rewritten atomically, and the announcement is in the post ledger,
+        posted once). A part that fails raises `StepFailed` naming it.
         """
-        for name in {t.platform for t in chat.targets}:
+        for name in dict.fromkeys(t.platform for t in chat.targets):
             platform = self.platforms.get(name)
             if platform is None:
                 continue
             try:
                 await self._sweep_deletions(chat, platform)
             except Exception as exc:
+                tries = self._recheck_failures.get((chat.id, name), 0) + 1
+                self._recheck_failures[(chat.id, name)] = tries
+                if tries < RECHECK_TRIES:
+                    raise StepFailed(f"re-checking deletions on {name}: {one_line(exc)}") from exc
+                # Never hold the transcript back for good: the platform's own later re-checks
+                # (X: daily) remove what was deleted, and republish.
                 logger.warning(
-                    "chat %s: re-checking deletions on %s failed: %s", chat.id, name, exc
+                    "chat %s: publishing without re-checking deletions on %s (%s)",
+                    chat.id,
+                    name,
+                    one_line(exc),
                 )
-        result = await self.publisher(chat)
-        await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
-        self.invalidate()
+        try:
+            result = await self.publisher(chat)
+        except Exception as exc:
+            raise StepFailed(f"writing the transcripts: {one_line(exc)}") from exc
         announcement = result.announcement if announce else ""
         if announcement:
+            _fault_point("crash-before-announce")
+            failures: list[str] = []
             for target in chat.targets:
-                platform = self.platforms.get(target.platform)
-                if platform is None:
-                    continue
-                if (
-                    await self.store.record_intent(
-                        chat.id, "announce", target.platform, target.channel, announcement
-                    )
-                    is None
-                ):
-                    continue
                 try:
-                    sent = await platform.announce(chat, target.channel, result)
-                except Exception as exc:
-                    await self.store.mark_failed(
-                        chat.id, "announce", target.platform, target.channel, str(exc)
+                    await self._send_once(
+                        chat,
+                        "announce",
+                        target,
+                        announcement,
+                        _announcer(chat, target.channel, result),
                     )
-                    logger.error(
-                        "chat %s: announcing the transcript on %s failed: %s",
-                        chat.id,
-                        target.platform,
-                        exc,
-                    )
-                    continue
-                await self.store.mark_sent(
-                    chat.id,
-                    "announce",
-                    target.platform,
-                    target.channel,
-                    sent.platform_message_id,
-                    sent.posted_at,
-                )
+                except StepFailed as exc:
+                    failures.append(str(exc))
+            if failures:
+                raise StepFailed("; ".join(failures))
+        await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
+        self.invalidate()
         return result
 
     # ---- EventSink ---------------------------------------------------------------------
@@ -447,6 +509,17 @@ class Facilitator:
         for platform_id in gone:
             await self.store.mark_deleted(platform.name, platform_id, self.clock.now())
         return len(gone)
+
+
+def _announcer(
+    chat: Chat, channel: str, result: PublishResult
+) -> Callable[[Platform], Awaitable[SentPost]]:
+    """How to announce ``result`` in one channel, on whichever platform posts it."""
+
+    async def announce(platform: Platform) -> SentPost:
+        return await platform.announce(chat, channel, result)
+
+    return announce
 
 
 def _fault_point(name: str) -> None:

@@ -209,6 +209,11 @@ class AsyncStore:
     ) -> None:
         await self.write(Store.mark_failed, chat_id, action_key, platform, channel, error)
 
+    async def note_post_error(
+        self, chat_id: str, action_key: str, platform: str, channel: str, error: str
+    ) -> None:
+        await self.write(Store.note_post_error, chat_id, action_key, platform, channel, error)
+
     async def mark_skipped(
         self, chat_id: str, action_key: str, platform: str, channel: str, reason: str
     ) -> None:
