@@ -147,6 +147,8 @@ class App:
             alert=self._alert,
             notify=self.facilitator.notify_hosts,
         )
+        # Half-done posts are reconciled when each platform connects, before its capture.
+        await self.facilitator.prepare()
         services = self.services()
         for platform in self.platforms.values():
             platform.use_services(services)

@@ -49,6 +49,9 @@ from scheduler.timeline import Action, ActionKind
 logger = logging.getLogger(__name__)
 
 
+RECONCILE_WAIT = 120.0
+"""Seconds capture on a platform waits for its half-done posts to be reconciled."""
+
 RECHECK_TRIES = 3
 """Tries of a chat's publish step whose deletion re-check failed before it publishes anyway."""
 
@@ -85,6 +88,8 @@ class Facilitator:
         self._open_loaded_at: datetime | None = None
         self._cache_lock = asyncio.Lock()
         self._recheck_failures: dict[tuple[str, str], int] = {}  # (chat, platform) -> tries
+        # Platforms whose half-done posts are not reconciled yet: capture waits for them.
+        self._unreconciled: dict[str, asyncio.Event] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
         for platform in platforms.values():
@@ -366,6 +371,68 @@ class Facilitator:
         self.invalidate()
         return result
 
+    # ---- start-up ----------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before the platforms start: hold capture back on every platform that has a
+        half-done post (an intent a crash left unrecorded) it can look for, until
+        `reconnected` has reconciled it, so a reply to that post is attributed to it."""
+        for chat in await self.store.list_chats(OPEN_STATUSES):
+            for p in await self.store.posts(chat.id):
+                platform = self.platforms.get(p.platform)
+                if (
+                    p.status == PostStatus.INTENT
+                    and platform is not None
+                    and platform.capabilities.find_posts
+                ):
+                    self._unreconciled.setdefault(p.platform, asyncio.Event())
+
+    async def reconcile(self, platform: Platform) -> int:
+        """Record as sent every half-done post of an open chat that went out on this platform
+        (found by its text); what did not go out stays for the runner to post. Returns how
+        many were found. Capture on the platform, held back by `prepare`, goes on after."""
+        found = 0
+        try:
+            if not platform.capabilities.find_posts:
+                return 0
+            for chat in await self.store.list_chats(OPEN_STATUSES):
+                for row in await self.store.posts(chat.id):
+                    if row.platform != platform.name or row.status != PostStatus.INTENT:
+                        continue
+                    try:
+                        if await self._reconcile(chat, row, platform) is not None:
+                            found += 1
+                    except Exception as exc:
+                        logger.warning(
+                            "chat %s: reconciling %s on %s failed: %s",
+                            chat.id,
+                            row.action_key,
+                            platform.name,
+                            one_line(exc),
+                        )
+        finally:
+            gate = self._unreconciled.pop(platform.name, None)
+            if gate is not None:
+                gate.set()
+        return found
+
+    async def _reconciled(self, messages: Sequence[IncomingMessage]) -> None:
+        """Wait (bounded) until the platforms of these messages have reconciled their
+        half-done posts, so replies to those posts are attributed to them."""
+        for name in {m.platform for m in messages}:
+            gate = self._unreconciled.get(name)
+            if gate is None:
+                continue
+            try:
+                await asyncio.wait_for(gate.wait(), RECONCILE_WAIT)
+            except TimeoutError:
+                logger.warning(
+                    "%s: half-done posts still not reconciled after %.0fs; capturing anyway",
+                    name,
+                    RECONCILE_WAIT,
+                )
+                self._unreconciled.pop(name, None)
+
     # ---- EventSink ---------------------------------------------------------------------
 
     async def chats_changed(self, chat_ids: Sequence[str]) -> None:
@@ -438,6 +505,8 @@ class Facilitator:
 
     async def capture_messages(self, messages: Sequence[IncomingMessage]) -> int:
         """Capture a batch (live events or backfill) in one transaction; returns rows written."""
+        if self._unreconciled:
+            await self._reconciled(messages)
         caches = await self._open_chats()
         captured = []
         raws = []
@@ -474,7 +543,9 @@ class Facilitator:
             logger.info("%s:%s opted back in", msg.platform, msg.author_handle)
 
     async def reconnected(self, platform: Platform) -> None:
-        """Backfill every open chat on this platform from its history."""
+        """Reconcile the platform's half-done posts, then backfill every open chat on it
+        from its history (replies to a reconciled post are then attributed to it)."""
+        await self.reconcile(platform)
         await self.backfill(platform)
 
     async def backfill(self, platform: Platform) -> int:
