@@ -20,6 +20,7 @@ from bot.reports import format_stats, local_time
 from scheduler.durations import duration_from, format_duration
 
 if TYPE_CHECKING:
+    from archive.models import Post
     from archive.store import Store
 
 logger = logging.getLogger("tweetchat")
@@ -389,7 +390,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     print("  timeline:")
     for action in timeline(chat, reminders=reminders, wrapup_lead=config.scheduler.wrapup_lead):
         states = [
-            f"{t.platform}:{posts[(action.key, t.platform, t.channel)].status}"
+            post_state(posts[(action.key, t.platform, t.channel)])
             for t in chat.targets
             if (action.key, t.platform, t.channel) in posts
         ]
@@ -402,6 +403,18 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     for fmt, path in sorted(transcripts.items()):
         print(f"  transcript ({fmt}): {path}")
     return 0
+
+
+def post_state(post: Post) -> str:
+    """``x:sent``, ``x:failed (X credits are exhausted...)``, ``x:retrying (...)``: where one
+    post stands, with the reason when it failed or is being tried again."""
+    from archive.models import PostStatus
+
+    status = str(post.status)
+    if post.status == PostStatus.INTENT and post.error:
+        status = "retrying"
+    reason = f" ({post.error})" if post.error and status in ("failed", "retrying") else ""
+    return f"{post.platform}:{status}{reason}"
 
 
 TRANSCRIPT_FORMATS = ("md", "html", "json", "csv")

@@ -317,8 +317,8 @@ class Facilitator:
         for notify in listeners:
             try:
                 await notify(chat, text)
-            except Exception:
-                logger.exception("notifying the host failed")
+            except Exception as exc:
+                logger.warning("chat %s: alerting the hosts failed: %s", chat.id, one_line(exc))
 
     async def publish(self, chat: Chat, *, announce: bool = True) -> PublishResult:
         """Re-check deletions, write the transcripts, announce them, then mark the chat
