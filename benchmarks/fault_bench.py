@@ -7,7 +7,8 @@ service manager would. Participants are a thread writing to the network file at 
 rate, whatever the bot is doing. Failing writes are ``prlimit --fsize=0`` on the running bot
 (every file it writes, the archive and the network's file, refuses to grow), lifted after a
 few seconds. Kills are aimed at random moments and near the chat's actions (just before and
-after a question goes out), never while a write fault is on.
+after a question goes out), never while a write fault is on, and once more while the
+publish step is being tried again after the full disk.
 
 Reported: messages written / stored / lost / duplicated, posts per action key, restarts and
 their median time to ready, whether the chat published. The checks (what the smoke test
@@ -285,7 +286,7 @@ def run(*, quick: bool = False, plan: Plan | None = None, seed: int | None = Non
                     kill_times.append(rng.uniform(mono(start) - 2, mono(end) + plan.grace / 2))
             busy = (fault_at - 1.5, fault_at + plan.write_fault + 1.5)
             kill_times = sorted(
-                t for t in kill_times if not busy[0] <= t <= busy[1] and t < mono(publish_at) - 1.5
+                t for t in kill_times if not busy[0] <= t <= busy[1] and t < mono(publish_at) - 4
             )
             events = [(t, "kill") for t in kill_times] + [(fault_at, "fault")]
             for at, what in sorted(events):
@@ -299,6 +300,9 @@ def run(*, quick: bool = False, plan: Plan | None = None, seed: int | None = Non
             # A full disk from just before the publish step fires until a few seconds on.
             _sleep_until(mono(publish_at) - 0.3)
             bot.fault_writes(plan.disk_full, "publish step")
+            # And a kill while the publish step is being tried again (or just done).
+            time.sleep(rng.uniform(0.0, 1.5))
+            bot.restart(signal.SIGKILL)
             deadline = time.monotonic() + 60
             while _chat_status(db) != "published" and time.monotonic() < deadline:
                 time.sleep(0.1)

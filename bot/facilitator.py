@@ -156,6 +156,19 @@ class Facilitator:
                 await self.store.mark_skipped(
                     chat.id, action.key, target.platform, target.channel, reason
                 )
+                continue
+            row = await self._ledger_row(chat.id, action.key, target)
+            if row is None or row.status != PostStatus.INTENT:
+                continue
+            # Half-done (a crash, or a failure being retried): it may have gone out.
+            platform = self.platforms.get(target.platform)
+            why = reason
+            if platform is not None and platform.capabilities.find_posts:
+                if await self._reconcile(chat, row, platform) is not None:
+                    continue
+            elif not row.error:
+                why = f"{reason}; it may have gone out before a crash"
+            await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
         if action.kind != ActionKind.REMIND:
             label = action.key.upper() if action.kind == ActionKind.QUESTION else action.key
             await self.store.record_control(
@@ -386,6 +399,34 @@ class Facilitator:
                     and platform.capabilities.find_posts
                 ):
                     self._unreconciled.setdefault(p.platform, asyncio.Event())
+
+    async def finish_published(self) -> int:
+        """Finish the announcement of every published chat that has one half-done (left by
+        a version that marked a chat published before announcing it): posted once, or found
+        already posted. Returns how many chats it finished; raises `StepFailed` when one
+        could not be finished yet (the caller tries again later)."""
+        finished = 0
+        failures: list[str] = []
+        for chat_id in await self.store.chats_with_intents():
+            try:
+                chat = await self.store.get_chat(chat_id)
+            except NotFoundError:
+                continue
+            if chat.status != ChatStatus.PUBLISHED:
+                continue  # an open chat's steps are the runner's
+            posts = await self.store.posts(chat.id)
+            if not any(p.action_key == "announce" and p.status == PostStatus.INTENT for p in posts):
+                continue
+            try:
+                await self.publish(chat)
+            except StepFailed as exc:
+                failures.append(f"chat {chat.id}: announcing: {exc}")
+                continue
+            logger.info("chat %s: its half-done announcement is finished", chat.id)
+            finished += 1
+        if failures:
+            raise StepFailed("; ".join(failures))
+        return finished
 
     async def reconcile(self, platform: Platform) -> int:
         """Record as sent every half-done post of an open chat that went out on this platform

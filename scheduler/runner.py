@@ -35,7 +35,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from archive.models import OPEN_STATUSES, Chat
-from archive.store import AsyncStore
+from archive.store import AsyncStore, NotFoundError
 from scheduler.clock import Clock, SystemClock
 from scheduler.controls import compute_shifts
 from scheduler.supervision import ALERT_AFTER, one_line, supervise
@@ -240,6 +240,8 @@ class Runner:
     async def _fire(self, chat_id: str) -> None:
         try:
             await self.run_due(chat_id)
+        except NotFoundError:
+            logger.info("chat %s was deleted; nothing left to do", chat_id)
         except Exception as exc:  # reading the chat failed, before any step
             await self._step_failed(chat_id, None, "reading its due actions", exc)
 

@@ -219,6 +219,10 @@ class AsyncStore:
     ) -> None:
         await self.write(Store.mark_skipped, chat_id, action_key, platform, channel, reason)
 
+    async def chats_with_intents(self) -> list[str]:
+        """Ids of the chats that have a post still at ``intent`` (half-done)."""
+        return await self.read(Store.chats_with_intents)
+
     async def posts(self, chat_id: str) -> list[Post]:
         """The chat's ledger rows, in the order they were intended."""
         return await self.read(Store.posts, chat_id)

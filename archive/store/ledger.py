@@ -99,6 +99,14 @@ class PostLedger(Connection):
                 (PostStatus.SKIPPED, reason, chat_id, action_key, platform, channel),
             )
 
+    def chats_with_intents(self) -> list[str]:
+        """Ids of the chats that have a post still at ``intent`` (half-done), any status."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT chat_id FROM posts WHERE status = ? ORDER BY chat_id",
+            (PostStatus.INTENT,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def posts(self, chat_id: str) -> list[Post]:
         """The chat's ledger rows, in the order they were intended."""
         rows = self.conn.execute(

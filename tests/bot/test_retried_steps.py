@@ -21,6 +21,7 @@ from bot.facilitator import Facilitator
 from bot.platforms.base import PostError, SentPost
 from bot.platforms.local.adapter import LocalNetwork, LocalPlatform
 from scheduler.runner import Runner, RunnerOptions
+from scheduler.timeline import timeline
 from tests.bot.helpers import until
 
 S = timedelta(seconds=1)
@@ -178,3 +179,54 @@ async def test_a_question_refused_for_good_is_not_tried_again_and_the_hosts_are_
     assert posts["q1"].status == "failed"
     assert "local" in posts["q1"].error
     assert told and told[0].startswith("Could not post q1 on local:")
+
+
+async def published_chat(bot: Bot) -> Chat:
+    chat = chat_from(datetime.now(UTC), start=-60 * S, duration=30 * S)
+    await bot.store.add_chat(chat)
+    await bot.store.set_status(chat.id, ChatStatus.PUBLISHED)
+    return await bot.store.get_chat(chat.id)
+
+
+async def test_a_published_chat_whose_announcement_was_left_half_done_is_announced_once(
+    bot: Bot,
+) -> None:
+    # An older version marked the chat published, recorded the announcement's intent, and
+    # crashed before posting it.
+    chat = await published_chat(bot)
+    await bot.store.record_intent(chat.id, "announce", "local", "main", "Thank you for joining")
+    assert await bot.facilitator.finish_published() == 1
+    assert await bot.facilitator.finish_published() == 0  # done: nothing more at a later start
+    announced = [t for t in bot.bot_texts() if t.startswith("Thank you for joining #WeDocs")]
+    assert len(announced) == 1
+    posts = {p.action_key: p for p in await bot.store.posts(chat.id)}
+    assert posts["announce"].status == "sent"
+
+
+async def test_a_half_done_announcement_that_did_go_out_is_found_not_posted_again(
+    bot: Bot,
+) -> None:
+    chat = await published_chat(bot)
+    text = "Thank you for joining #WeDocs! Transcript of “Retried steps”: 0 participants"
+    await bot.store.record_intent(chat.id, "announce", "local", "main", text)
+    await bot.platform.send("main", text)  # it went out; the crash came before recording it
+    assert await bot.facilitator.finish_published() == 1
+    assert [t for t in bot.bot_texts() if t.startswith("Thank you")] == [text]
+    posts = {p.action_key: p for p in await bot.store.posts(chat.id)}
+    assert posts["announce"].status == "sent"
+
+
+async def test_a_half_done_question_whose_time_passed_is_reconciled_or_skipped(
+    bot: Bot,
+) -> None:
+    chat = chat_from(datetime.now(UTC), start=-60 * S, duration=30 * S)
+    await bot.store.add_chat(chat)
+    actions = {a.key: a for a in timeline(chat)}
+    await bot.store.record_intent(chat.id, "intro", "local", "main", actions["intro"].text)
+    await bot.platform.send("main", actions["intro"].text)  # went out before a crash
+    await bot.store.record_intent(chat.id, "q1", "local", "main", actions["q1"].text)  # did not
+    await bot.facilitator.skip(chat, actions["intro"], "time passed")
+    await bot.facilitator.skip(chat, actions["q1"], "time passed")
+    posts = {p.action_key: p.status for p in await bot.store.posts(chat.id)}
+    assert posts == {"intro": "sent", "q1": "skipped"}
+    assert {"intro", "q1"} <= await bot.facilitator.done_actions(chat)
