@@ -1,5 +1,6 @@
 """Benchmarks of the tweetchat bot: capture throughput, transcript cost, live load, import,
-scheduler lateness. ``python -m benchmarks`` runs them and prints one table.
+scheduler lateness, faults (kills, failing writes, a full disk at publishing).
+``python -m benchmarks`` runs them and prints one table.
 
 Each benchmark module has ``run(*, quick: bool = False, **sizes) -> BenchResult``: the
 figures for the table, plus correctness checks (``checks``) that the smoke tests assert.

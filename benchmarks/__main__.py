@@ -20,6 +20,7 @@ BENCHMARKS = {
     "live": "benchmarks.live_bench",
     "import": "benchmarks.import_bench",
     "schedule": "benchmarks.schedule_bench",
+    "faults": "benchmarks.fault_bench",
     "web": "benchmarks.web_bench",
 }
 

@@ -4,6 +4,8 @@ stopped together."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import os
 from collections.abc import Mapping
@@ -20,6 +22,7 @@ from bot.platforms.base import Platform, PlatformServices
 from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import Clock, SystemClock
 from scheduler.runner import Runner, RunnerOptions
+from scheduler.supervision import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class App:
         self.platforms: dict[str, Platform] = {}
         self.extra_services: list[object] = []
         self.web_runner: Any = None
+        self._finishing: asyncio.Task[None] | None = None
         self._lock: InstanceLock | None = None  # aiohttp AppRunner of the web archive, when enabled
 
     async def _publish(self, chat: Chat) -> PublishResult:
@@ -155,13 +159,17 @@ class App:
             clock=self.clock,
             options=runner_options(self.config.scheduler),
             alert=self._alert,
+            notify=self.facilitator.notify_hosts,
         )
+        # Half-done posts are reconciled when each platform connects, before its capture.
+        await self.facilitator.prepare()
         services = self.services()
         for platform in self.platforms.values():
             platform.use_services(services)
             await platform.start()
             logger.info("platform %s connected", platform.name)
         await self.runner.start()
+        self._finishing = asyncio.create_task(self._finish_published(), name="finish-published")
         if self.config.web.enabled:
             from archive.web import start_server
 
@@ -177,7 +185,25 @@ class App:
                 health=self.health,
             )
 
+    async def _finish_published(self) -> None:
+        """Finish what a crash left half-done in published chats (the runner finishes open
+        chats' steps), trying again with back-off until it is done."""
+        assert self.facilitator is not None
+        for attempt in itertools.count(1):
+            try:
+                await self.facilitator.finish_published()
+                return
+            except Exception as exc:
+                delay = min(60.0, 2.0**attempt)
+                logger.warning("%s; retrying in %.0fs", one_line(exc), delay)
+                await asyncio.sleep(delay)
+
     async def stop(self) -> None:
+        if self._finishing is not None:
+            self._finishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._finishing
+            self._finishing = None
         if self.web_runner is not None:
             await self.web_runner.cleanup()
             self.web_runner = None

@@ -26,6 +26,7 @@ from archive.models import (
     Chat,
     ChatStatus,
     IncomingMessage,
+    Post,
     PostStatus,
     Target,
 )
@@ -41,10 +42,18 @@ from bot.platforms.base import (
 )
 from bot.retry import RetryError, retry
 from scheduler.clock import Clock, SystemClock
+from scheduler.runner import StepFailed
+from scheduler.supervision import one_line
 from scheduler.timeline import Action, ActionKind
 
 logger = logging.getLogger(__name__)
 
+
+RECONCILE_WAIT = 120.0
+"""Seconds capture on a platform waits for its half-done posts to be reconciled."""
+
+RECHECK_TRIES = 3
+"""Tries of a chat's publish step whose deletion re-check failed before it publishes anyway."""
 
 _OPTOUT_RE = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
 # What a participant who wrote `!optout` / `!optin` is told (`Platform.reply`). The bot's own
@@ -87,6 +96,9 @@ class Facilitator:
         self._open: list[_ChatCache] | None = None
         self._open_loaded_at: datetime | None = None
         self._cache_lock = asyncio.Lock()
+        self._recheck_failures: dict[tuple[str, str], int] = {}  # (chat, platform) -> tries
+        # Platforms whose half-done posts are not reconciled yet: capture waits for them.
+        self._unreconciled: dict[str, asyncio.Event] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
         for platform in platforms.values():
@@ -109,6 +121,9 @@ class Facilitator:
         return done
 
     async def perform(self, chat: Chat, action: Action, *, note: str = "") -> None:
+        """Carry out one action on every platform of the chat. Raises `StepFailed` when a
+        post could not go out yet on some platform (the others are still tried): the runner
+        tries the action again, and only what is not done yet is posted then."""
         if action.kind == ActionKind.PUBLISH:
             await self.publish(chat)
             return
@@ -117,11 +132,19 @@ class Facilitator:
             and chat.status == ChatStatus.SCHEDULED
         ):
             await self.store.set_status(chat.id, ChatStatus.LIVE)
+        failures: list[str] = []
         for target in chat.targets:
-            await self.post(chat, action.key, target, self._with_note(action.text, note, target))
+            text = self._with_note(action.text, note, target)
+            try:
+                await self.post(chat, action.key, target, text)
+            except StepFailed as exc:
+                failures.append(str(exc))
+        self.invalidate()
+        if failures:
+            raise StepFailed("; ".join(failures))
         if action.kind == ActionKind.CLOSE:
             await self.store.set_status(chat.id, ChatStatus.ENDED)
-        self.invalidate()
+            self.invalidate()
 
     def _with_note(self, text: str, note: str, target: Target) -> str:
         """``text`` with the runner's note ("(posted late)") when it fits the network: the
@@ -142,6 +165,19 @@ class Facilitator:
                 await self.store.mark_skipped(
                     chat.id, action.key, target.platform, target.channel, reason
                 )
+                continue
+            row = await self._ledger_row(chat.id, action.key, target)
+            if row is None or row.status != PostStatus.INTENT:
+                continue
+            # Half-done (a crash, or a failure being retried): it may have gone out.
+            platform = self.platforms.get(target.platform)
+            why = reason
+            if platform is not None and platform.capabilities.find_posts:
+                if await self._reconcile(chat, row, platform) is not None:
+                    continue
+            elif not row.error:
+                why = f"{reason}; it may have gone out before a crash"
+            await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
         if action.kind != ActionKind.REMIND:
             label = action.key.upper() if action.kind == ActionKind.QUESTION else action.key
             await self.store.record_control(
@@ -150,54 +186,58 @@ class Facilitator:
         logger.info("chat %s: %s skipped (%s)", chat.id, action.key, reason)
 
     async def post(self, chat: Chat, action_key: str, target: Target, text: str) -> SentPost | None:
-        """Post once per (chat, action, platform, channel), whatever crashes in between."""
+        """Post once per (chat, action, platform, channel), whatever crashes in between.
+
+        Returns what was posted (or found already posted), None when there is nothing to
+        post (done, failed for good, skipped). A refusal for good is recorded with its reason
+        and told to the hosts; a failure worth retrying keeps the intent, with its reason,
+        and raises `StepFailed` for the runner to try again later.
+        """
+        return await self._send_once(
+            chat,
+            action_key,
+            target,
+            text,
+            lambda platform: platform.post_action(chat, action_key, target.channel, text),
+        )
+
+    async def _send_once(
+        self,
+        chat: Chat,
+        action_key: str,
+        target: Target,
+        text: str,
+        send: Callable[[Platform], Awaitable[SentPost]],
+    ) -> SentPost | None:
         platform = self.platforms.get(target.platform)
         intent = await self.store.record_intent(
             chat.id, action_key, target.platform, target.channel, text
         )
         if intent is None:
-            existing = [
-                p
-                for p in await self.store.posts(chat.id)
-                if p.action_key == action_key
-                and (p.platform, p.channel) == (target.platform, target.channel)
-            ]
-            if not existing or existing[0].status != PostStatus.INTENT:
+            row = await self._ledger_row(chat.id, action_key, target)
+            if row is None or row.status != PostStatus.INTENT:
                 return None  # already sent, failed for good, or skipped
-            # A previous run recorded the intent and died: did the post go out?
-            if platform is not None and platform.capabilities.find_posts:
-                # Look for the text recorded with the intent: this attempt's text may differ
-                # (a caught-up question carries a "posted late" note).
-                found = await platform.find_post(
-                    target.channel, existing[0].text or text, self.clock.now() - timedelta(days=1)
-                )
-                if found is not None:
-                    await self.store.mark_sent(
+            if platform is not None:
+                # A previous attempt or run recorded the intent: did the post go out?
+                if platform.capabilities.find_posts:
+                    found = await self._reconcile(chat, row, platform)
+                    if found is not None:
+                        return found
+                elif not row.error:
+                    # A run died after the intent, and the platform cannot tell whether
+                    # its post went out; never risk a duplicate post.
+                    await self.store.mark_failed(
                         chat.id,
                         action_key,
                         target.platform,
                         target.channel,
-                        found.platform_message_id,
-                        found.posted_at,
+                        "outcome unknown after a restart; not reposted to avoid a duplicate",
                     )
-                    logger.info(
-                        "chat %s: %s on %s was already posted (reconciled)",
-                        chat.id,
-                        action_key,
-                        target.platform,
+                    return None
+                if row.error:  # the last attempt failed; this one's outcome is unknown
+                    await self.store.note_post_error(
+                        chat.id, action_key, target.platform, target.channel, ""
                     )
-                    self.invalidate()
-                    return found
-            elif platform is not None:
-                # The platform cannot tell us; never risk a duplicate post.
-                await self.store.mark_failed(
-                    chat.id,
-                    action_key,
-                    target.platform,
-                    target.channel,
-                    "outcome unknown after a restart; not reposted to avoid a duplicate",
-                )
-                return None
         if platform is None:
             await self.store.mark_failed(
                 chat.id,
@@ -215,25 +255,34 @@ class Facilitator:
             return None
         try:
             sent = await retry(
-                lambda: platform.post_action(chat, action_key, target.channel, text),
-                what=f"posting {action_key} of {chat.id} on {target.platform}",
+                lambda: send(platform),
+                what=f"chat {chat.id}: posting {action_key} on {target.platform}",
                 attempts=self.post_attempts,
                 base=self.post_backoff,
                 retry_on=(PostError, OSError, TimeoutError),
             )
         except (RetryError, PostError) as exc:
+            cause = exc.__cause__ if isinstance(exc, RetryError) and exc.__cause__ else exc
+            reason = str(cause) if isinstance(cause, PostError) else one_line(cause)
+            # Our own retries ran out (a refusal, `GiveUp`, is never retried), or the
+            # adapter's did: worth trying again later. Anything else is a refusal for good.
+            if isinstance(exc, RetryError) or (isinstance(cause, PostError) and cause.transient):
+                await self.store.note_post_error(
+                    chat.id, action_key, target.platform, target.channel, reason
+                )
+                raise StepFailed(f"posting {action_key} on {target.platform}: {reason}") from exc
             await self.store.mark_failed(
-                chat.id, action_key, target.platform, target.channel, str(exc)
+                chat.id, action_key, target.platform, target.channel, reason
             )
             logger.error(
                 "chat %s: %s could not be posted on %s: %s",
                 chat.id,
                 action_key,
                 target.platform,
-                exc,
+                reason,
             )
             await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {exc}"
+                chat, f"Could not post {action_key} on {target.platform}: {reason}"
             )
             return None
         _fault_point(f"crash-after-send:{action_key}")
@@ -255,6 +304,41 @@ class Facilitator:
         self.invalidate()
         return sent
 
+    async def _ledger_row(self, chat_id: str, action_key: str, target: Target) -> Post | None:
+        for p in await self.store.posts(chat_id):
+            if p.action_key == action_key and (p.platform, p.channel) == (
+                target.platform,
+                target.channel,
+            ):
+                return p
+        return None
+
+    async def _reconcile(self, chat: Chat, row: Post, platform: Platform) -> SentPost | None:
+        """Look for the post of an ``intent`` row on its platform (one that can find our own
+        posts); when it went out, record it as sent. The text looked for is the one recorded
+        with the intent: a later attempt's text may differ (a "posted late" note)."""
+        found = await platform.find_post(
+            row.channel, row.text, self.clock.now() - timedelta(days=1)
+        )
+        if found is None:
+            return None
+        await self.store.mark_sent(
+            chat.id,
+            row.action_key,
+            row.platform,
+            row.channel,
+            found.platform_message_id,
+            found.posted_at,
+        )
+        logger.info(
+            "chat %s: %s on %s was already posted (reconciled)",
+            chat.id,
+            row.action_key,
+            row.platform,
+        )
+        self.invalidate()
+        return found
+
     async def notify_hosts(self, chat: Chat, text: str) -> None:
         """Tell the hosts: every platform's `notify_hosts` (Discord alerts its hosts even
         for a chat that runs elsewhere), then any extra listeners."""
@@ -262,26 +346,56 @@ class Facilitator:
         for notify in listeners:
             try:
                 await notify(chat, text)
-            except Exception:
-                logger.exception("notifying the host failed")
+            except Exception as exc:
+                logger.warning("chat %s: alerting the hosts failed: %s", chat.id, one_line(exc))
 
     async def publish(self, chat: Chat, *, announce: bool = True) -> PublishResult:
-        """Write the transcripts, mark the chat published, announce it on its platforms.
-
-        Deletions are re-checked first on every platform that can tell, so a message deleted
-        while we were not listening never reaches a published transcript.
+        """Re-check deletions, write the transcripts, announce them, then mark the chat
+        published: the last part, so that a crash or a failure anywhere before leaves a chat
+        that is not published yet and the whole step is tried again (each part is safe to
+        repeat: files are rewritten atomically, and the announcement is in the post ledger,
+        posted once). A part that fails raises `StepFailed` naming it.
         """
-        for name in {t.platform for t in chat.targets}:
+        for name in dict.fromkeys(t.platform for t in chat.targets):
             platform = self.platforms.get(name)
             if platform is None:
                 continue
             try:
                 await self._sweep_deletions(chat, platform)
             except Exception as exc:
+                tries = self._recheck_failures.get((chat.id, name), 0) + 1
+                self._recheck_failures[(chat.id, name)] = tries
+                if tries < RECHECK_TRIES:
+                    raise StepFailed(f"re-checking deletions on {name}: {one_line(exc)}") from exc
+                # Never hold the transcript back for good: the platform's own later re-checks
+                # (X: daily) remove what was deleted, and republish.
                 logger.warning(
-                    "chat %s: re-checking deletions on %s failed: %s", chat.id, name, exc
+                    "chat %s: publishing without re-checking deletions on %s (%s)",
+                    chat.id,
+                    name,
+                    one_line(exc),
                 )
-        result = await self.publisher(chat)
+        try:
+            result = await self.publisher(chat)
+        except Exception as exc:
+            raise StepFailed(f"writing the transcripts: {one_line(exc)}") from exc
+        announcement = result.announcement if announce else ""
+        if announcement:
+            _fault_point("crash-before-announce")
+            failures: list[str] = []
+            for target in chat.targets:
+                try:
+                    await self._send_once(
+                        chat,
+                        "announce",
+                        target,
+                        announcement,
+                        _announcer(chat, target.channel, result),
+                    )
+                except StepFailed as exc:
+                    failures.append(str(exc))
+            if failures:
+                raise StepFailed("; ".join(failures))
         await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
         logger.info(
             "chat %s: published (%s)",
@@ -289,41 +403,97 @@ class Facilitator:
             ", ".join(str(path) for path in result.paths.values()) or "no files",
         )
         self.invalidate()
-        announcement = result.announcement if announce else ""
-        if announcement:
-            for target in chat.targets:
-                platform = self.platforms.get(target.platform)
-                if platform is None:
-                    continue
-                if (
-                    await self.store.record_intent(
-                        chat.id, "announce", target.platform, target.channel, announcement
-                    )
-                    is None
-                ):
-                    continue
-                try:
-                    sent = await platform.announce(chat, target.channel, result)
-                except Exception as exc:
-                    await self.store.mark_failed(
-                        chat.id, "announce", target.platform, target.channel, str(exc)
-                    )
-                    logger.error(
-                        "chat %s: announcing the transcript on %s failed: %s",
-                        chat.id,
-                        target.platform,
-                        exc,
-                    )
-                    continue
-                await self.store.mark_sent(
-                    chat.id,
-                    "announce",
-                    target.platform,
-                    target.channel,
-                    sent.platform_message_id,
-                    sent.posted_at,
-                )
         return result
+
+    # ---- start-up ----------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before the platforms start: hold capture back on every platform that has a
+        half-done post (an intent a crash left unrecorded) it can look for, until
+        `reconnected` has reconciled it, so a reply to that post is attributed to it."""
+        for chat in await self.store.list_chats(OPEN_STATUSES):
+            for p in await self.store.posts(chat.id):
+                platform = self.platforms.get(p.platform)
+                if (
+                    p.status == PostStatus.INTENT
+                    and platform is not None
+                    and platform.capabilities.find_posts
+                ):
+                    self._unreconciled.setdefault(p.platform, asyncio.Event())
+
+    async def finish_published(self) -> int:
+        """Finish the announcement of every published chat that has one half-done (left by
+        a version that marked a chat published before announcing it): posted once, or found
+        already posted. Returns how many chats it finished; raises `StepFailed` when one
+        could not be finished yet (the caller tries again later)."""
+        finished = 0
+        failures: list[str] = []
+        for chat_id in await self.store.chats_with_intents():
+            try:
+                chat = await self.store.get_chat(chat_id)
+            except NotFoundError:
+                continue
+            if chat.status != ChatStatus.PUBLISHED:
+                continue  # an open chat's steps are the runner's
+            posts = await self.store.posts(chat.id)
+            if not any(p.action_key == "announce" and p.status == PostStatus.INTENT for p in posts):
+                continue
+            try:
+                await self.publish(chat)
+            except StepFailed as exc:
+                failures.append(f"chat {chat.id}: announcing: {exc}")
+                continue
+            logger.info("chat %s: its half-done announcement is finished", chat.id)
+            finished += 1
+        if failures:
+            raise StepFailed("; ".join(failures))
+        return finished
+
+    async def reconcile(self, platform: Platform) -> int:
+        """Record as sent every half-done post of an open chat that went out on this platform
+        (found by its text); what did not go out stays for the runner to post. Returns how
+        many were found. Capture on the platform, held back by `prepare`, goes on after."""
+        found = 0
+        try:
+            if not platform.capabilities.find_posts:
+                return 0
+            for chat in await self.store.list_chats(OPEN_STATUSES):
+                for row in await self.store.posts(chat.id):
+                    if row.platform != platform.name or row.status != PostStatus.INTENT:
+                        continue
+                    try:
+                        if await self._reconcile(chat, row, platform) is not None:
+                            found += 1
+                    except Exception as exc:
+                        logger.warning(
+                            "chat %s: reconciling %s on %s failed: %s",
+                            chat.id,
+                            row.action_key,
+                            platform.name,
+                            one_line(exc),
+                        )
+        finally:
+            gate = self._unreconciled.pop(platform.name, None)
+            if gate is not None:
+                gate.set()
+        return found
+
+    async def _reconciled(self, messages: Sequence[IncomingMessage]) -> None:
+        """Wait (bounded) until the platforms of these messages have reconciled their
+        half-done posts, so replies to those posts are attributed to them."""
+        for name in {m.platform for m in messages}:
+            gate = self._unreconciled.get(name)
+            if gate is None:
+                continue
+            try:
+                await asyncio.wait_for(gate.wait(), RECONCILE_WAIT)
+            except TimeoutError:
+                logger.warning(
+                    "%s: half-done posts still not reconciled after %.0fs; capturing anyway",
+                    name,
+                    RECONCILE_WAIT,
+                )
+                self._unreconciled.pop(name, None)
 
     # ---- EventSink ---------------------------------------------------------------------
 
@@ -397,6 +567,8 @@ class Facilitator:
 
     async def capture_messages(self, messages: Sequence[IncomingMessage]) -> int:
         """Capture a batch (live events or backfill) in one transaction; returns rows written."""
+        if self._unreconciled:
+            await self._reconciled(messages)
         caches = await self._open_chats()
         captured = []
         raws = []
@@ -448,7 +620,9 @@ class Facilitator:
             )
 
     async def reconnected(self, platform: Platform) -> None:
-        """Backfill every open chat on this platform from its history."""
+        """Reconcile the platform's half-done posts, then backfill every open chat on it
+        from its history (replies to a reconciled post are then attributed to it)."""
+        await self.reconcile(platform)
         await self.backfill(platform)
 
     async def backfill(self, platform: Platform) -> int:
@@ -483,6 +657,17 @@ class Facilitator:
         for platform_id in gone:
             await self.store.mark_deleted(platform.name, platform_id, self.clock.now())
         return len(gone)
+
+
+def _announcer(
+    chat: Chat, channel: str, result: PublishResult
+) -> Callable[[Platform], Awaitable[SentPost]]:
+    """How to announce ``result`` in one channel, on whichever platform posts it."""
+
+    async def announce(platform: Platform) -> SentPost:
+        return await platform.announce(chat, channel, result)
+
+    return announce
 
 
 def _fault_point(name: str) -> None:

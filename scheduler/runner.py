@@ -14,12 +14,19 @@ whether the bot was down or the process stalled:
   with a short note, while the chat is still running; with ``missed="skip"`` (or once the
   chat has ended) they are marked skipped and recorded in the chat's timeline;
 - close and publish always happen.
+
+Failed steps. A step that fails (a post the network would not take yet, a publication on
+a full disk) is logged as one line naming the chat, the step and the error, and the chat's
+due actions are tried again after a back-off with jitter (growing to ``retry_cap``), in
+this process and, because only done steps are recorded as done, after any restart. The
+hosts are told (``notify``) when a chat's steps have failed `ALERT_AFTER` times in a row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,15 +35,20 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from archive.models import OPEN_STATUSES, Chat
-from archive.store import AsyncStore
+from archive.store import AsyncStore, NotFoundError
 from scheduler.clock import Clock, SystemClock
 from scheduler.controls import compute_shifts
-from scheduler.supervision import supervise
+from scheduler.supervision import ALERT_AFTER, one_line, supervise
 from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
 
 logger = logging.getLogger(__name__)
 
 POSTING_KINDS = (ActionKind.INTRO, ActionKind.QUESTION, ActionKind.WRAPUP)
+
+
+class StepFailed(Exception):
+    """A step of a chat's life could not be done now and is worth trying again; its text
+    names the part that failed and why ("writing the transcripts: OSError: ...")."""
 
 
 class Performer(Protocol):
@@ -78,6 +90,8 @@ class RunnerOptions:
     # How late (chat time) an action may still be performed as usual; later, it is missed.
     misfire_grace: timedelta = timedelta(minutes=10)
     wrapup_lead: timedelta = WRAPUP_LEAD  # the wrap-up goes out this long before the end
+    retry_base: float = 1.0  # seconds before a failed step is first tried again
+    retry_cap: float = 60.0  # the longest wait between two tries of a failed step
 
 
 class Runner:
@@ -89,9 +103,11 @@ class Runner:
         clock: Clock | None = None,
         options: RunnerOptions | None = None,
         alert: Callable[[str], Awaitable[None]] | None = None,
+        notify: Callable[[Chat, str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.alert = alert  # tells the hosts when reloading keeps failing
+        self.notify = notify  # tells a chat's hosts when its steps keep failing
         self.performer = performer
         self.clock: Clock = clock or SystemClock()
         self.options = options or RunnerOptions()
@@ -103,6 +119,8 @@ class Runner:
         self._failing: dict[str, str] = {}
         self._started_at = self.clock.now()
         self._closing = False
+        self._failures: dict[str, int] = {}  # chat id -> steps failed in a row
+        self._retry_at: dict[str, datetime] = {}  # chat id -> not before (chat time)
 
     # ---- life cycle --------------------------------------------------------------------
 
@@ -213,8 +231,10 @@ class Runner:
             if action.key in done:
                 continue
             if action.at <= now:
-                # Due or overdue: one job right away performs everything due, in order.
-                self._add_job(chat.id, "due", self.clock.to_real(now))
+                # Due or overdue: one job right away performs everything due, in order
+                # (after the back-off of a step that just failed).
+                at = max(now, self._retry_at.get(chat.id, now))
+                self._add_job(chat.id, "due", self.clock.to_real(at))
                 continue
             self._add_job(chat.id, action.key, self.clock.to_real(action.at))
 
@@ -235,8 +255,10 @@ class Runner:
     async def _fire(self, chat_id: str) -> None:
         try:
             await self.run_due(chat_id)
-        except Exception:
-            logger.exception("chat %s: performing due actions failed", chat_id)
+        except NotFoundError:
+            logger.info("chat %s was deleted; nothing left to do", chat_id)
+        except Exception as exc:  # reading the chat failed, before any step
+            await self._step_failed(chat_id, None, "reading its due actions", exc)
 
     async def run_due(self, chat_id: str) -> list[str]:
         """Perform every due, not-yet-done action of a chat, in timeline order."""
@@ -253,27 +275,66 @@ class Runner:
             now = self.clock.now()
             due = [a for a in actions if a.key not in done and a.at <= now]
             for action in due:
-                verdict = self._policy(chat, action, now)
-                # Missed while this process was not running, or while it was (a stall).
-                why = "while the bot was offline" if action.at < self._started_at else "late"
-                if verdict == "drop":
-                    await self.performer.skip(chat, action, f"reminder time passed {why}")
-                elif verdict == "skip":
-                    await self.performer.skip(chat, action, f"time passed {why}")
-                else:
-                    note = ""
-                    if verdict == "late":
-                        note = (
-                            "(posted late: the bot was offline)"
-                            if action.at < self._started_at
-                            else "(posted late)"
-                        )
-                    await self.performer.perform(chat, action, note=note)
+                try:
+                    await self._carry_out(chat, action, now)
+                except Exception as exc:
+                    # Later actions wait for this one: the chat keeps its order.
+                    await self._step_failed(chat_id, chat, action.key, exc)
+                    return performed
+                self._failures.pop(chat_id, None)
+                self._retry_at.pop(chat_id, None)
                 performed.append(action.key)
                 chat = await self.store.get_chat(chat_id)
                 if chat.status not in OPEN_STATUSES:
                     break
         return performed
+
+    async def _carry_out(self, chat: Chat, action: Action, now: datetime) -> None:
+        verdict = self._policy(chat, action, now)
+        # Missed while this process was not running, or while it was (a stall).
+        why = "while the bot was offline" if action.at < self._started_at else "late"
+        if verdict == "drop":
+            await self.performer.skip(chat, action, f"reminder time passed {why}")
+        elif verdict == "skip":
+            await self.performer.skip(chat, action, f"time passed {why}")
+        else:
+            note = ""
+            if verdict == "late":
+                note = (
+                    "(posted late: the bot was offline)"
+                    if action.at < self._started_at
+                    else "(posted late)"
+                )
+            await self.performer.perform(chat, action, note=note)
+
+    async def _step_failed(
+        self, chat_id: str, chat: Chat | None, step: str, exc: Exception
+    ) -> None:
+        """One line naming the chat, the step and the error; the chat's due actions are
+        tried again after a back-off; the hosts are told when it keeps failing."""
+        failures = self._failures.get(chat_id, 0) + 1
+        self._failures[chat_id] = failures
+        ceiling = min(self.options.retry_cap, self.options.retry_base * 2 ** (failures - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        reason = str(exc) if isinstance(exc, StepFailed) else one_line(exc)
+        logger.debug("chat %s: %s failed", chat_id, step, exc_info=exc)
+        message = f"chat {chat_id}: {step} failed ({reason})"
+        if failures == ALERT_AFTER:
+            logger.error("%s %d times in a row; still retrying", message, failures)
+            if self.notify is not None and chat is not None:
+                try:
+                    await self.notify(
+                        chat, f"{step} has failed {failures} times in a row: {reason}"
+                    )
+                except Exception as alert_exc:
+                    logger.warning("alerting the hosts failed: %s", one_line(alert_exc))
+        else:
+            logger.warning("%s; retrying in %.1fs", message, delay)
+        if self._closing:
+            return
+        at = self.clock.now() + timedelta(seconds=delay)
+        self._retry_at[chat_id] = at
+        self._add_job(chat_id, "due", self.clock.to_real(at))
 
     def _policy(self, chat: Chat, action: Action, now: datetime) -> str:
         """post | late | skip | drop for one due action (see the module docstring)."""

@@ -209,10 +209,19 @@ class AsyncStore:
     ) -> None:
         await self.write(Store.mark_failed, chat_id, action_key, platform, channel, error)
 
+    async def note_post_error(
+        self, chat_id: str, action_key: str, platform: str, channel: str, error: str
+    ) -> None:
+        await self.write(Store.note_post_error, chat_id, action_key, platform, channel, error)
+
     async def mark_skipped(
         self, chat_id: str, action_key: str, platform: str, channel: str, reason: str
     ) -> None:
         await self.write(Store.mark_skipped, chat_id, action_key, platform, channel, reason)
+
+    async def chats_with_intents(self) -> list[str]:
+        """Ids of the chats that have a post still at ``intent`` (half-done)."""
+        return await self.read(Store.chats_with_intents)
 
     async def posts(self, chat_id: str) -> list[Post]:
         """The chat's ledger rows, in the order they were intended."""

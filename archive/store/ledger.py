@@ -1,7 +1,8 @@
 """The post ledger: what the bot posted, or is about to post, per action and target.
 
 A row goes ``intent`` (committed before the network call) -> ``sent`` | ``failed`` |
-``skipped``, so that an action is never posted twice, even across a crash.
+``skipped``, so that an action is never posted twice, even across a crash. An ``intent``
+whose attempt failed in a way worth retrying keeps its ``error`` until the next attempt.
 """
 
 from __future__ import annotations
@@ -74,6 +75,19 @@ class PostLedger(Connection):
                 (PostStatus.FAILED, error, chat_id, action_key, platform, channel),
             )
 
+    def note_post_error(
+        self, chat_id: str, action_key: str, platform: str, channel: str, error: str
+    ) -> None:
+        """An attempt failed and will be tried again: the row stays ``intent`` with ``error``
+        saying why (so an ``intent`` with an error is known not to have gone out). Cleared
+        ('') just before the next attempt, whose outcome is then unknown until recorded."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE posts SET error=?"
+                " WHERE chat_id=? AND action_key=? AND platform=? AND channel=? AND status=?",
+                (error, chat_id, action_key, platform, channel, PostStatus.INTENT),
+            )
+
     def mark_skipped(
         self, chat_id: str, action_key: str, platform: str, channel: str, reason: str
     ) -> None:
@@ -84,6 +98,14 @@ class PostLedger(Connection):
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
                 (PostStatus.SKIPPED, reason, chat_id, action_key, platform, channel),
             )
+
+    def chats_with_intents(self) -> list[str]:
+        """Ids of the chats that have a post still at ``intent`` (half-done), any status."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT chat_id FROM posts WHERE status = ? ORDER BY chat_id",
+            (PostStatus.INTENT,),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def posts(self, chat_id: str) -> list[Post]:
         """The chat's ledger rows, in the order they were intended."""

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from archive.models import Chat, IncomingMessage
+from bot.retry import GiveUp
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
 from scheduler.supervision import supervise
@@ -75,10 +76,19 @@ class EventSink(Protocol):
 
 
 class PostError(Exception):
-    """A post failed for good (after retries, or for a reason retrying cannot fix)."""
+    """A post failed (after the adapter's own retries, or for a reason retrying cannot fix).
+
+    ``transient`` says the failure may pass (the service kept failing or rate-limited us):
+    the facilitator keeps the post's intent and the runner tries the step again later.
+    Otherwise it is a refusal for good (credentials, credits, length), told to the hosts.
+    """
+
+    def __init__(self, *args: object, transient: bool = False) -> None:
+        super().__init__(*args)
+        self.transient = transient
 
 
-class PostTooLong(PostError):
+class PostTooLong(PostError, GiveUp):
     """A post longer than the network takes, counted the way that network counts."""
 
 

@@ -21,6 +21,7 @@ from benchmarks import (
     bench_chat,
     bench_context,
     capture_bench,
+    fault_bench,
     format_table,
     import_bench,
     incoming_messages,
@@ -48,6 +49,11 @@ def test_transcript_publishes_every_undeleted_message_at_each_size() -> None:
 
 def test_live_load_stores_every_delivered_message_exactly_once() -> None:
     assert_checks_pass(live_bench.run(seconds=1.5, rate=200, questions=2))
+
+
+def test_faults_lose_and_duplicate_nothing_and_the_chat_publishes() -> None:
+    # Kills (SIGKILL, SIGTERM), seconds of failing writes, a full disk at the publish step.
+    assert_checks_pass(fault_bench.run(quick=True))
 
 
 def test_scheduler_posts_every_action_once_and_never_early() -> None:

@@ -342,15 +342,22 @@ async def test_every_response_carries_rate_limit_headers_counting_down(fake: Fak
     )
 
 
-async def test_exhausted_rate_limit_raises_too_many_requests_with_the_reset() -> None:
+async def test_exhausted_rate_limit_answers_as_x_does_in_plain_text_with_the_reset() -> None:
+    # X's real 429 is text/plain "Rate limit exceeded": tweepy cannot parse it, so it never
+    # becomes tweepy.TooManyRequests; the status and the headers are on aiohttp's error.
     async with FakeX(clock=FakeClock(NOW), rate_limits={"GET " + SEARCH: 1}) as fake:
         client = fake.client()
         await client.search_recent_tweets("#WeDocs")
 
-        with pytest.raises(tweepy.TooManyRequests) as raised:
+        with pytest.raises(aiohttp.ContentTypeError) as raised:
             await client.search_recent_tweets("#WeDocs")
 
-    assert raised.value.reset_time == int((NOW + timedelta(minutes=15)).timestamp())
+    assert raised.value.status == 429
+    assert raised.value.headers is not None
+    reset = raised.value.headers["x-rate-limit-reset"]
+    assert reset == str(int((NOW + timedelta(minutes=15)).timestamp()))  # whole seconds
+    assert raised.value.headers["x-rate-limit-remaining"] == "0"
+    assert raised.value.headers["Content-Type"].startswith("text/plain")
 
 
 async def test_rate_limit_window_resets_when_the_clock_passes_it() -> None:
@@ -364,37 +371,51 @@ async def test_rate_limit_window_resets_when_the_clock_passes_it() -> None:
     assert response.meta == {"result_count": 0}
 
 
-async def test_injected_429_raises_too_many_requests_carrying_the_reset_header(
+async def test_injected_429_is_plain_text_carrying_the_reset_header(
     fake: FakeX, client: AsyncClient
 ) -> None:
     fake.fail_next(SEARCH, 429)
 
-    with pytest.raises(tweepy.TooManyRequests) as raised:
+    with pytest.raises(aiohttp.ContentTypeError) as raised:
         await client.search_recent_tweets("#WeDocs")
 
-    assert raised.value.response.headers["x-rate-limit-remaining"] == "0"
-    assert raised.value.reset_time == int(raised.value.response.headers["x-rate-limit-reset"])
+    assert raised.value.status == 429
+    assert raised.value.headers is not None
+    assert raised.value.headers["x-rate-limit-remaining"] == "0"
+    assert raised.value.headers["x-rate-limit-reset"].isdigit()
 
 
-async def test_injected_429_without_reset_header_gives_no_reset_time(
-    fake: FakeX, client: AsyncClient
-) -> None:
+async def test_injected_429_without_headers_has_no_reset(fake: FakeX, client: AsyncClient) -> None:
     fake.fail_next(SEARCH, 429, headers={})
 
-    with pytest.raises(tweepy.TooManyRequests) as raised:
+    with pytest.raises(aiohttp.ContentTypeError) as raised:
         await client.search_recent_tweets("#WeDocs")
 
-    assert raised.value.reset_time is None
+    assert raised.value.headers is not None
+    assert "x-rate-limit-reset" not in raised.value.headers
 
 
-async def test_tweepy_waiting_on_rate_limit_retries_after_a_past_reset(fake: FakeX) -> None:
+async def test_tweepy_waiting_on_rate_limit_cannot_wait_out_x_s_plain_text_429(
+    fake: FakeX,
+) -> None:
+    # Why the adapter keeps tweepy's wait_on_rate_limit off and reads the headers itself.
     client = fake.client(wait_on_rate_limit=True)
     fake.fail_next(SEARCH, 429, headers={"x-rate-limit-reset": str(int(time.time()) - 5)})
 
-    response = await client.search_recent_tweets("#WeDocs")
+    with pytest.raises(aiohttp.ContentTypeError):
+        await client.search_recent_tweets("#WeDocs")
+    assert [r.status for r in fake.requests_to(SEARCH)] == [429]
 
-    assert response.meta == {"result_count": 0}
-    assert [r.status for r in fake.requests_to(SEARCH)] == [429, 200]
+
+async def test_an_injected_json_429_still_becomes_too_many_requests(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    fake.fail_next(SEARCH, 429, body={"title": "Too Many Requests", "status": 429})
+
+    with pytest.raises(tweepy.TooManyRequests) as raised:
+        await client.search_recent_tweets("#WeDocs")
+
+    assert raised.value.reset_time == int(raised.value.response.headers["x-rate-limit-reset"])
 
 
 async def test_injected_402_is_a_plain_http_exception_saying_credits_depleted(

@@ -17,7 +17,9 @@ Worth knowing when writing tests against it:
   connection, so ``drop_next(path)`` is invisible to a GET; use ``times=2`` to make tweepy raise
   ``aiohttp.ServerDisconnectedError`` (tweepy does not wrap aiohttp's connection errors).
 - tweepy parses every error body as JSON; a non-JSON error body (``fail_next(..., body="<html>")``)
-  escapes as ``aiohttp.ContentTypeError`` instead of a tweepy exception.
+  escapes as ``aiohttp.ContentTypeError`` instead of a tweepy exception. X's own 429 is such a
+  body: ``text/plain`` "Rate limit exceeded" (as recorded in X's published API collection),
+  with the ``x-rate-limit-*`` headers, the reset in whole epoch seconds; the fake answers so.
 - With ``wait_on_rate_limit=True`` tweepy sleeps until ``x-rate-limit-reset`` by the *real*
   clock; inject a 429 with a past reset header rather than relying on the fake's clock.
 - Edits make a new id; search returns only the latest version, lookup returns any version.
@@ -217,6 +219,7 @@ class _Injection:
     times: int
     headers: Mapping[str, str] | None = None
     body: Any = None
+    content_type: str = ""
 
 
 @dataclass
@@ -277,8 +280,15 @@ def not_found_error(tweet_id: str, parameter: str) -> dict[str, Any]:
     }
 
 
-def default_failure_body(status: int, host_id: str) -> dict[str, Any]:
-    """The body X sends with an error ``status`` (402 is the pay-per-use CreditsDepleted)."""
+RATE_LIMITED = "Rate limit exceeded\n"
+"""X's 429 body: plain text, not a problem-details JSON."""
+
+
+def default_failure_body(status: int, host_id: str) -> dict[str, Any] | str:
+    """The body X sends with an error ``status`` (402 is the pay-per-use CreditsDepleted;
+    429 is plain text)."""
+    if status == 429:
+        return RATE_LIMITED
     if status == 402:
         return {
             "title": "CreditsDepleted",
@@ -482,14 +492,18 @@ class FakeX:
         body: Any = None,
         *,
         method: str | None = None,
+        content_type: str = "",
     ) -> None:
         """Answer the next ``times`` requests for ``path`` with ``status``.
 
         ``path`` is concrete (``/2/tweets/123``) or a route (``/2/tweets/{id}``). With ``headers``
         None a 429 carries the rate-limit headers, reset included; pass ``{}`` for none at all.
-        ``body`` None gives X's body for the status; a dict is sent as JSON, str/bytes verbatim.
+        ``body`` None gives X's body for the status; a dict is sent as JSON, str/bytes verbatim
+        as ``content_type`` (X's 429 is text/plain; an error page of a proxy, text/html).
         """
-        self._injections.append(_Injection(path, method, status, times, headers, body))
+        self._injections.append(
+            _Injection(path, method, status, times, headers, body, content_type)
+        )
 
     def drop_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
         """Close the connection of the next ``times`` requests for ``path`` without answering."""
@@ -618,9 +632,8 @@ class FakeX:
             return web.json_response(body, status=injection.status, headers=headers)
         if isinstance(body, str):
             body = body.encode()
-        return web.Response(
-            body=body, status=injection.status, headers=headers, content_type="text/html"
-        )
+        kind = injection.content_type or ("text/plain" if injection.status == 429 else "text/html")
+        return web.Response(body=body, status=injection.status, headers=headers, content_type=kind)
 
     async def _answer(
         self,
@@ -638,7 +651,12 @@ class FakeX:
             if key in USER_CONTEXT_ONLY and auth == "bearer":
                 raise XProblem(403, APP_ONLY_FORBIDDEN)
             if bucket.remaining <= 0:
-                raise XProblem(429, problem(429))
+                return web.Response(
+                    text=RATE_LIMITED,
+                    status=429,
+                    headers=self._rate_headers(bucket),
+                    content_type="text/plain",
+                )
             bucket.remaining -= 1
             response = await handler(request)
         except XProblem as exc:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from archive.models import IncomingMessage
+from archive.models import Chat, IncomingMessage
 from bot.platforms.base import (
     Capabilities,
     MessageDeleted,
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 BOT_ID = "tweetchat-bot"
 BOT_NAME = "Tweetchat Bot"
+ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -259,6 +260,12 @@ def _parse(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
 
 
+def is_alert(row: sqlite3.Row) -> bool:
+    """A host alert of the bot's (`LocalPlatform.notify_hosts`): for the hosts, not the
+    transcript."""
+    return bool(row["is_bot"]) and str(row["text"]).startswith(ALERT_PREFIX)
+
+
 def row_to_message(row: sqlite3.Row) -> IncomingMessage:
     return IncomingMessage(
         platform="local",
@@ -344,6 +351,8 @@ class LocalPlatform(Platform):
         sink = self.sink
         batch: list[IncomingMessage] = []
         for row in rows:
+            if is_alert(row):
+                continue
             if sink is not None and row["kind"] == "create":
                 batch.append(row_to_message(row))
                 continue
@@ -412,11 +421,21 @@ class LocalPlatform(Platform):
         )
         return SentPost(mid, at, f"local://{channel}/{mid}")
 
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert (a post failed on another network...) in each of the chat's local
+        channels, as a bot post marked with `ALERT_PREFIX` that capture leaves out."""
+        message = f"{ALERT_PREFIX} {chat.id}: {text}"
+        limit = self.post_limit.max_length
+        if len(message) > limit:
+            message = message[: limit - 1] + "\u2026"
+        for channel in dict.fromkeys(t.channel for t in chat.targets if t.platform == self.name):
+            await self.send(channel, message)
+
     async def history(
         self, channel: str, after: datetime, before: datetime
     ) -> Sequence[IncomingMessage]:
         rows = await asyncio.to_thread(self.net.history, channel, after, before)
-        return [row_to_message(r) for r in rows]
+        return [row_to_message(r) for r in rows if not is_alert(r)]
 
     async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
         row = await asyncio.to_thread(self.net.find_bot_post, channel, text, after)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 import tweepy
@@ -50,6 +52,7 @@ from scheduler.limits import PostLimit
 logger = logging.getLogger(__name__)
 
 TWEEPY_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
+_T = TypeVar("_T")
 SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
 LOOKUP_BATCH = 100
 
@@ -87,6 +90,23 @@ def redirect_middleware(base_url: str) -> aiohttp.ClientMiddlewareType:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def reset_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds until X's rate-limit window resets, rounded up: ``x-rate-limit-reset`` is in
+    whole epoch seconds, so the window is only sure to be open a second after it."""
+    reset = headers.get("x-rate-limit-reset", "")
+    if not reset.isdigit():
+        return None
+    now = time.time() if now is None else now
+    return float(max(0, math.ceil(int(reset) + 1 - now)))
 
 
 class XPlatform(Platform):
@@ -180,46 +200,16 @@ class XPlatform(Platform):
     async def _request(
         self, what: str, call: Callable[[], Awaitable[aiohttp.ClientResponse]]
     ) -> dict[str, Any]:
-        """One API call with X's failure rules; returns the JSON body or raises XPostError."""
+        """One API call with X's failure rules and bounded retries; returns the JSON body or
+        raises XPostError (``transient`` when the retries ran out)."""
+        return await self._retrying(what, lambda: self._call(what, call))
 
-        async def once() -> dict[str, Any]:
-            try:
-                response = await call()
-            except tweepy.TooManyRequests as exc:
-                raise _Transient("rate limited by X (429)", self._reset_wait(exc)) from exc
-            except tweepy.TwitterServerError as exc:
-                raise _Transient(f"X server error: {_one_line(exc)}") from exc
-            except tweepy.Unauthorized as exc:
-                raise XPostError(
-                    f"X rejected the credentials while {what} ({_one_line(exc)}); check the "
-                    f"keys in {self.config.consumer_key_env}, {self.config.access_token_env} "
-                    f"and {self.config.bearer_token_env}"
-                ) from exc
-            except tweepy.Forbidden as exc:
-                raise XPostError(f"X refused {what}: {_one_line(exc)}") from exc
-            except tweepy.HTTPException as exc:
-                status = exc.response.status
-                if status == 402:
-                    raise XPostError(
-                        f"X credits are exhausted: {what} was refused (402); "
-                        "top up the account's credits to resume"
-                    ) from exc
-                raise XPostError(f"X refused {what}: {_one_line(exc)}") from exc
-            except aiohttp.ContentTypeError as exc:  # an error page that is not X's JSON
-                if exc.status >= 500 or exc.status == 429:
-                    raise _Transient(f"X answered {exc.status} without JSON") from exc
-                raise XPostError(f"X refused {what} ({exc.status}, not JSON)") from exc
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                raise _Transient(f"connection to X failed: {exc!r}") from exc
-            except TimeoutError as exc:
-                raise _Transient("X did not answer in time") from exc
-            self._note_limits(response)
-            body = await response.json()
-            return body if isinstance(body, dict) else {}
-
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        """``attempt()`` until it succeeds, waiting out rate limits (the reset X gives, capped)
+        and backing off on server and connection failures; XPostError when it gives up."""
         try:
             return await retry(
-                once,
+                attempt,
                 what=f"x: {what}",
                 attempts=self.attempts,
                 base=self.backoff,
@@ -229,18 +219,65 @@ class XPlatform(Platform):
             )
         except RetryError as exc:
             raise XPostError(
-                f"{what} failed after {self.attempts} attempts: {exc.__cause__}"
+                f"{what} failed after {self.attempts} attempts: {exc.__cause__}", transient=True
             ) from exc
 
-    @staticmethod
-    def _reset_wait(exc: tweepy.TooManyRequests) -> float | None:
-        reset = exc.reset_time
-        return None if reset is None else max(0.0, reset - time.time())
+    async def _call(
+        self, what: str, call: Callable[[], Awaitable[aiohttp.ClientResponse]]
+    ) -> dict[str, Any]:
+        """One attempt: the JSON body, or `_Transient` / `XPostError` by the status code,
+        whatever the body (X's 429 is text/plain, which tweepy cannot parse)."""
+        try:
+            response = await call()
+        except tweepy.HTTPException as exc:
+            self._note_limits(exc.response.url.path, exc.response.headers)
+            raise self._failure(what, exc.response.status, exc.response.headers, exc) from exc
+        except aiohttp.ContentTypeError as exc:  # an error body that is not X's JSON
+            headers: Mapping[str, str] = exc.headers or {}
+            self._note_limits(exc.request_info.url.path, headers)
+            raise self._failure(what, exc.status, headers, None) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise _Transient(f"connection to X failed: {exc!r}") from exc
+        except TimeoutError as exc:
+            raise _Transient("X did not answer in time") from exc
+        self._note_limits(response.url.path, response.headers)
+        body = await response.json()
+        return body if isinstance(body, dict) else {}
 
-    def _note_limits(self, response: aiohttp.ClientResponse) -> None:
-        if response.url.path.endswith("/search/recent"):
-            remaining = response.headers.get("x-rate-limit-remaining", "")
-            reset = response.headers.get("x-rate-limit-reset", "")
+    def _failure(
+        self,
+        what: str,
+        status: int,
+        headers: Mapping[str, str],
+        exc: tweepy.HTTPException | None,
+    ) -> Exception:
+        """The error for an answer with this status: what to retry, what to give up on."""
+        messages = [_one_line(m) for m in exc.api_messages if m] if exc is not None else []
+        detail = "; ".join(messages) or f"{status} {_phrase(status)}"
+        if status == 429:
+            return _Transient("rate limited by X (429)", reset_wait(headers))
+        if status >= 500:
+            return _Transient(f"X server error: {status} {_phrase(status)}")
+        if status == 401:
+            return XPostError(
+                f"X rejected the credentials while {what} (401); check the keys in "
+                f"{self.config.consumer_key_env}, {self.config.access_token_env} "
+                f"and {self.config.bearer_token_env}"
+            )
+        if status == 402:
+            return XPostError(
+                f"X credits are exhausted: {what} was refused (402); "
+                "top up the account's credits to resume"
+            )
+        if status == 403:
+            return XPostError(f"X refused {what} (403 forbidden): {detail}")
+        return XPostError(f"X refused {what}: {detail}")
+
+    def _note_limits(self, path: str, headers: Mapping[str, str]) -> None:
+        """Remember recent search's rate limit from any answer that carries it (errors too)."""
+        if path.endswith("/search/recent"):
+            remaining = headers.get("x-rate-limit-remaining", "")
+            reset = headers.get("x-rate-limit-reset", "")
             if remaining.isdigit() and reset.isdigit():
                 self._search_limit = (int(remaining), float(reset))
 
@@ -318,7 +355,8 @@ class XPlatform(Platform):
         if self._search_limit is not None:
             remaining, reset = self._search_limit
             if remaining <= 0:
-                delay = max(delay, min(self.rate_wait_cap, reset - time.time()))
+                wait = reset_wait({"x-rate-limit-reset": str(int(reset))}) or 0.0
+                delay = max(delay, min(self.rate_wait_cap, wait))
         return delay
 
     async def _pause(self, seconds: float) -> None:
@@ -349,10 +387,34 @@ class XPlatform(Platform):
 
     async def _poll_hashtag(self, chats: list[Chat]) -> int:
         assert self.store is not None
-        client = self._api()
         hashtag = chats[0].hashtag
         key = since_key(hashtag)
-        since_id = await self.store.get_state(key)
+        # Retried as a whole: after any wait (a long rate-limit reset) the request is built
+        # again from the store (since_id, the question posts to follow), never replayed.
+        pages = await self._retrying(
+            f"searching {hashtag}", functools.partial(self._search_pages, chats)
+        )
+        newest = ""
+        for page in pages:
+            newest = str((page.get("meta") or {}).get("newest_id") or "")
+            if newest:
+                break
+        messages = page_messages(pages, bot_user_id=self.bot_user_id)
+        for message in messages:
+            await self.emit(message)  # returns once the message is committed
+        if newest:
+            await self.store.set_state(key, newest)
+        await self._add_usage(chats[0].id, XUsage(reads=sum(posts_read(p) for p in pages)))
+        if messages:
+            logger.debug("x: %d posts for %s", len(messages), hashtag)
+        return len(messages)
+
+    async def _search_pages(self, chats: list[Chat]) -> list[dict[str, Any]]:
+        """Every page of one search for these chats, built from the store as it is now."""
+        assert self.store is not None
+        client = self._api()
+        hashtag = chats[0].hashtag
+        since_id = await self.store.get_state(since_key(hashtag))
         params: dict[str, Any] = {
             "max_results": self.config.max_results,
             "expansions": list(EXPANSIONS),
@@ -369,27 +431,15 @@ class XPlatform(Platform):
             params["start_time"] = max(window_start, oldest)
         query = search_query(hashtag, await self._conversations(chats))
         pages: list[dict[str, Any]] = []
-        newest = ""
         token: str | None = None
         while True:
             # Walk every page before emitting, so since_id only moves past a complete batch.
             call = functools.partial(client.search_recent_tweets, query, next_token=token, **params)
-            payload = await self._request(f"searching {hashtag}", call)
+            payload = await self._call(f"searching {hashtag}", call)
             pages.append(payload)
-            meta = payload.get("meta") or {}
-            newest = newest or str(meta.get("newest_id") or "")
-            token = meta.get("next_token")
+            token = (payload.get("meta") or {}).get("next_token")
             if not token:
-                break
-        messages = page_messages(pages, bot_user_id=self.bot_user_id)
-        for message in messages:
-            await self.emit(message)  # returns once the message is committed
-        if newest:
-            await self.store.set_state(key, newest)
-        await self._add_usage(chats[0].id, XUsage(reads=sum(posts_read(p) for p in pages)))
-        if messages:
-            logger.debug("x: %d posts for %s", len(messages), hashtag)
-        return len(messages)
+                return pages
 
     async def _conversations(self, chats: Sequence[Chat]) -> list[str]:
         """Ids of the bot's X posts for these chats, newest first (replies may lack the tag)."""
