@@ -13,7 +13,9 @@ import pytest
 
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import PublishResult
+from archive.stats import compute_stats
 from archive.store import AsyncStore
+from archive.transcripts.markdown import render_markdown
 from bot.config import XConfig, config_from_dict
 from bot.facilitator import Facilitator
 from bot.platforms.base import PlatformServices, PostTooLong
@@ -312,6 +314,26 @@ async def test_a_poll_captures_hashtag_posts_with_author_and_permalink(
     assert msg.kind == MessageKind.ANSWER and msg.question_keys == ("1",)
     assert msg.permalink == f"https://x.com/alice/status/{tweet}"
     assert msg.mentions == ("bob_qi",)
+
+
+async def test_a_post_whose_author_is_missing_from_includes_links_by_id(
+    fake: FakeX, store: AsyncStore, x: XPlatform, no_error_logs: ErrorLogCatcher
+) -> None:
+    # Issue 14: X answered with the post but without its author in includes.users (a
+    # partial error instead); the transcript showed "Unknown" and no link.
+    await with_chat(store, x)
+    fake.users_left_out.add(ALICE["id"])
+    tweet = fake.add_tweet(ALICE, "A1: We co-design #WeDocs")
+
+    assert await x.poll_once() == 1
+
+    [msg] = await store.messages("wedocs")
+    assert msg.permalink == f"https://x.com/i/status/{tweet}"
+    assert (msg.author_id, msg.author_handle, msg.author_name) == ("2001", "", "X user 2001")
+    chat = await store.get_chat("wedocs")
+    transcript = render_markdown(chat, [msg], compute_stats(chat, iter([msg])))
+    assert "Unknown" not in transcript and "**X user 2001**" in transcript
+    assert f"https://x.com/i/status/{tweet}" in transcript
 
 
 async def test_the_search_asks_for_the_fields_capture_needs_without_retweets(

@@ -138,6 +138,22 @@ async def test_search_resolves_authors_into_tweepy_users(fake: FakeX, client: As
     assert len(users) == 2
 
 
+async def test_a_user_left_out_of_includes_is_a_partial_error(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    fake.users_left_out.add(ALICE["id"])
+    tweet = fake.add_tweet(ALICE, "A1: yes #WeDocs")
+    fake.add_tweet(BOB, "A1: no #WeDocs")
+
+    response = await client.search_recent_tweets("#WeDocs", **FIELDS)
+
+    assert [t.id for t in response.data][-1] == int(tweet)
+    assert [u.username for u in response.includes["users"]] == ["bob_qi"]
+    [error] = response.errors
+    assert error["resource_type"] == "user" and error["resource_id"] == ALICE["id"]
+    assert error["type"].endswith("/resource-not-found")
+
+
 async def test_search_expands_the_tweet_replied_to(fake: FakeX, client: AsyncClient) -> None:
     question = fake.add_tweet(fake.host_user, "Q1: What works? #WeDocs")
     answer = fake.add_tweet(ALICE, "A1: huddles #WeDocs", reply_to=question)

@@ -21,6 +21,8 @@ Worth knowing when writing tests against it:
 - With ``wait_on_rate_limit=True`` tweepy sleeps until ``x-rate-limit-reset`` by the *real*
   clock; inject a 429 with a past reset header rather than relying on the fake's clock.
 - Edits make a new id; search returns only the latest version, lookup returns any version.
+- ``users_left_out`` holds users X leaves out of ``includes`` (an account suspended after
+  it posted): their posts still come back, with a ``resource-not-found`` user error.
 """
 
 from __future__ import annotations
@@ -277,6 +279,19 @@ def not_found_error(tweet_id: str, parameter: str) -> dict[str, Any]:
     }
 
 
+def user_not_found_error(user_id: str, parameter: str) -> dict[str, Any]:
+    """The partial error X puts in ``errors`` for a user it leaves out of ``includes``."""
+    return {
+        "value": user_id,
+        "detail": f"Could not find user with {parameter}: [{user_id}].",
+        "title": "Not Found Error",
+        "resource_type": "user",
+        "parameter": parameter,
+        "resource_id": user_id,
+        "type": PROBLEMS + "resource-not-found",
+    }
+
+
 def default_failure_body(status: int, host_id: str) -> dict[str, Any]:
     """The body X sends with an error ``status`` (402 is the pay-per-use CreditsDepleted)."""
     if status == 402:
@@ -321,6 +336,9 @@ class FakeX:
         self.rate_window = rate_window
         self.block_unsummoned_replies = block_unsummoned_replies
         self.users: dict[str, dict[str, str]] = {self.host_user["id"]: self.host_user}
+        # Users X leaves out of ``includes`` (an account suspended or deactivated after it
+        # posted): their posts still come back, with a partial error in place of the user.
+        self.users_left_out: set[str] = set()
         self.tweets: dict[str, FakeTweet] = {}
         self.requests: list[RecordedRequest] = []
         self.usage = Usage()
@@ -926,7 +944,12 @@ class FakeX:
             user_ids.extend(t.author_id for t in ref_tweets)
         payload: dict[str, Any] = {"data": [self._render_tweet(t, tweet_fields) for t in tweets]}
         includes: dict[str, Any] = {}
-        unique_users = list(dict.fromkeys(user_ids))
+        unique_users = [u for u in dict.fromkeys(user_ids) if u not in self.users_left_out]
+        errors.extend(
+            user_not_found_error(u, "author_id")
+            for u in dict.fromkeys(user_ids)
+            if u in self.users_left_out
+        )
         if unique_users:
             includes["users"] = [self._render_user(u, user_fields) for u in unique_users]
         if ref_tweets:

@@ -86,6 +86,8 @@ def tweet_message(
     An edited post keeps the id of its first version (so the stored row is updated, not
     duplicated) and its creation time; ``edited_at`` is when the newest version was made.
     A reply or a quote points at the post it answers, so replies to a question post count.
+    An author missing from ``users`` is named ``X user <id>``, and the permalink is then
+    ``https://x.com/i/status/<id>``, which X resolves for any post.
     """
     tweet_id = str(tweet["id"])
     history = [str(i) for i in tweet.get("edit_history_tweet_ids") or (tweet_id,)]
@@ -96,18 +98,21 @@ def tweet_message(
     author_id = str(tweet.get("author_id", ""))
     author = users.get(author_id, {})
     handle = str(author.get("username", ""))
+    # X may leave a post's author out of ``includes`` (an account suspended or deactivated
+    # meanwhile): name them by id, and link the post by the form that needs no handle.
+    name = str(author.get("name") or handle or (f"X user {author_id}" if author_id else "X user"))
     mentions = tuple(
         str(m["username"])
         for m in (tweet.get("entities") or {}).get("mentions") or ()
         if m.get("username")
     )
-    permalink = f"https://x.com/{handle}/status/{tweet_id}" if handle else ""
+    permalink = f"https://x.com/{handle or 'i'}/status/{tweet_id}"
     return IncomingMessage(
         platform="x",
         platform_id=first_id,
         channel="",
         author_id=author_id,
-        author_name=str(author.get("name", handle)),
+        author_name=name,
         author_handle=handle,
         text=str(tweet.get("text", "")),
         created_at=snowflake_time(first_id) if edited else version_time,
