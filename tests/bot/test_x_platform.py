@@ -24,6 +24,7 @@ from bot.platforms.registry import post_limits
 from bot.platforms.x.adapter import XPlatform, XPostError
 from bot.platforms.x.cost import XUsage, cost_line, stored_cost_note
 from bot.platforms.x.length import weighted_length
+from bot.platforms.x.search import MAX_QUERIES, MAX_QUERY, search_queries
 from scheduler.plan import PlanError, parse_chat_plan
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -461,6 +462,70 @@ async def test_a_reply_to_the_question_post_without_hashtag_is_attributed(
     assert by_id[reply].question_keys == ("1",)
     assert by_id[reply].reply_to == question.platform_message_id
     assert by_id[question.platform_message_id].kind == MessageKind.QUESTION
+
+
+@pytest.mark.parametrize("way", ["reply", "quote"])
+async def test_each_way_of_answering_a_question_without_the_hashtag_is_captured(
+    fake: FakeX, store: AsyncStore, x: XPlatform, way: str
+) -> None:
+    # Issue 14: a quote starts its own conversation, so conversation_id: never found it.
+    facilitator = await with_chat(store, x)
+    chat = await store.get_chat("wedocs")
+    question = await facilitator.post(chat, "q1", Target("x"), "Q1: How? #WeDocs")
+    assert question is not None
+    q1 = question.platform_message_id
+    answer = fake.add_tweet(
+        BOB,
+        "We ask them first",
+        reply_to=q1 if way == "reply" else None,
+        quote_of=q1 if way == "quote" else None,
+    )
+
+    await x.poll_once()
+
+    query = fake.requests_to(SEARCH)[-1].query["query"]
+    assert f"conversation_id:{q1}" in query and f"quotes_of_tweet_id:{q1}" in query
+    by_id = {m.platform_id: m for m in await store.messages("wedocs")}
+    assert by_id[answer].kind == MessageKind.ANSWER
+    assert (by_id[answer].question_keys, by_id[answer].reply_to) == (("1",), q1)
+
+
+def test_search_queries_stay_within_x_limits_newest_posts_first() -> None:
+    ids = [str(2127538752673808393 - n) for n in range(40)]
+
+    queries = search_queries("#WeDocs", ids)
+
+    assert len(queries) == MAX_QUERIES and all(len(q) <= MAX_QUERY for q in queries)
+    assert queries[0].startswith("(#WeDocs OR conversation_id:2127538752673808393 OR ")
+    assert f"quotes_of_tweet_id:{ids[0]}" in queries[0]
+    assert ids[-1] not in " ".join(queries)  # the oldest posts give way
+    assert search_queries("#WeDocs") == ["#WeDocs -is:retweet"]
+
+
+async def test_the_posts_of_a_long_chat_spread_over_a_few_searches_of_x_length(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    questions = tuple(Question(n, f"Question {n}?", timedelta(minutes=n)) for n in range(1, 11))
+    facilitator = await with_chat(store, x, live_chat(questions=questions))
+    chat = await store.get_chat("wedocs")
+    posts = []
+    for n in range(1, 11):
+        sent = await facilitator.post(chat, f"q{n}", Target("x"), f"Q{n}: Question {n}? #WeDocs")
+        assert sent is not None
+        posts.append(sent.platform_message_id)
+    first_quote = fake.add_tweet(ALICE, "Back to the first one", quote_of=posts[0])
+    last_reply = fake.add_tweet(BOB, "And the last", reply_to=posts[-1])
+
+    await x.poll_once()
+
+    queries = list(dict.fromkeys(r.query["query"] for r in fake.requests_to(SEARCH)))
+    assert len(queries) == 2 and all(len(q) <= 512 for q in queries)
+    assert queries[0].startswith("(#WeDocs OR ")
+    assert all(f"quotes_of_tweet_id:{p}" in " ".join(queries) for p in posts)
+    by_id = {m.platform_id: m for m in await store.messages("wedocs")}
+    assert by_id[first_quote].question_keys == ("1",)
+    assert by_id[last_reply].question_keys == ("10",)
+    assert await store.get_state("x:since:#wedocs") == last_reply
 
 
 async def test_an_edit_updates_the_first_version_instead_of_adding_a_row(

@@ -154,6 +154,23 @@ async def test_a_user_left_out_of_includes_is_a_partial_error(
     assert error["type"].endswith("/resource-not-found")
 
 
+async def test_search_finds_quotes_of_a_post_which_start_their_own_conversation(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    question = fake.add_tweet(fake.host_user, "Q1: What works? #WeDocs")
+    quote = fake.add_tweet(ALICE, "Huddles, every morning", quote_of=question)
+    fake.add_tweet(BOB, "Unrelated", reply_to=question)
+
+    response = await client.search_recent_tweets(f"quotes_of_tweet_id:{question}", **FIELDS)
+
+    (tweet,) = response.data
+    assert tweet.id == int(quote) and tweet.conversation_id == int(quote)
+    assert [(r.type, r.id) for r in tweet.referenced_tweets] == [("quoted", int(question))]
+    assert [t.id for t in response.includes["tweets"]] == [int(question)]
+    by_conversation = await client.search_recent_tweets(f"conversation_id:{question}")
+    assert [t.id for t in by_conversation.data] != [int(quote)]
+
+
 async def test_search_expands_the_tweet_replied_to(fake: FakeX, client: AsyncClient) -> None:
     question = fake.add_tweet(fake.host_user, "Q1: What works? #WeDocs")
     answer = fake.add_tweet(ALICE, "A1: huddles #WeDocs", reply_to=question)

@@ -916,6 +916,7 @@ class FakeX:
             is_reply=tweet.reply_to is not None,
             is_quote=tweet.quote_of is not None,
             is_retweet=tweet.retweet_of is not None,
+            quote_of=tweet.quote_of or "",
         )
 
     def _tweets_payload(
@@ -1089,11 +1090,12 @@ class TweetView:
     is_reply: bool
     is_quote: bool
     is_retweet: bool
+    quote_of: str = ""  # id of the post quoted, or ""
 
 
 Matcher = Callable[[TweetView], bool]
 _TOKEN_RE = re.compile(r'-?"[^"]*"|-?\(|\)|[^\s()]+')
-_STANDALONE = ("from:", "to:", "conversation_id:")
+_STANDALONE = ("from:", "to:", "conversation_id:", "quotes_of_tweet_id:")
 
 
 def hashtags(text: str) -> list[str]:
@@ -1181,6 +1183,8 @@ def _operator(operator: str, value: str, token: str) -> Matcher:
         return lambda t: t.in_reply_to.lower() == value
     if operator == "conversation_id":
         return lambda t: t.conversation_id == value
+    if operator == "quotes_of_tweet_id":  # quotes of that post (a quote is its own conversation)
+        return lambda t: t.quote_of == value
     if operator == "is" and value in ("retweet", "reply", "quote"):
         return lambda t: bool(getattr(t, "is_" + value))
     if operator == "has" and value in ("hashtags", "mentions", "links"):

@@ -39,7 +39,7 @@ from bot.platforms.x.search import (
     USER_FIELDS,
     page_messages,
     posts_read,
-    search_query,
+    search_queries,
     since_key,
     snowflake_time,
 )
@@ -367,20 +367,25 @@ class XPlatform(Platform):
             # older than its 7-day window, and older posts are outside this chat anyway).
             oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
             params["start_time"] = max(window_start, oldest)
-        query = search_query(hashtag, await self._conversations(chats))
         pages: list[dict[str, Any]] = []
         newest = ""
-        token: str | None = None
-        while True:
-            # Walk every page before emitting, so since_id only moves past a complete batch.
-            call = functools.partial(client.search_recent_tweets, query, next_token=token, **params)
-            payload = await self._request(f"searching {hashtag}", call)
-            pages.append(payload)
-            meta = payload.get("meta") or {}
-            newest = newest or str(meta.get("newest_id") or "")
-            token = meta.get("next_token")
-            if not token:
-                break
+        for query in search_queries(hashtag, await self._conversations(chats)):
+            token: str | None = None
+            while True:
+                # Walk every page of every query before emitting, so since_id only moves
+                # past a complete batch.
+                call = functools.partial(
+                    client.search_recent_tweets, query, next_token=token, **params
+                )
+                payload = await self._request(f"searching {hashtag}", call)
+                pages.append(payload)
+                meta = payload.get("meta") or {}
+                top = str(meta.get("newest_id") or "")  # on a query's first page
+                if token is None and top.isdigit() and (not newest or int(top) > int(newest)):
+                    newest = top
+                token = meta.get("next_token")
+                if not token:
+                    break
         messages = page_messages(pages, bot_user_id=self.bot_user_id)
         for message in messages:
             await self.emit(message)  # returns once the message is committed
@@ -392,7 +397,8 @@ class XPlatform(Platform):
         return len(messages)
 
     async def _conversations(self, chats: Sequence[Chat]) -> list[str]:
-        """Ids of the bot's X posts for these chats, newest first (replies may lack the tag)."""
+        """Ids of the bot's X posts for these chats, newest first (replies and quotes of them
+        may lack the tag)."""
         assert self.store is not None
         sent: list[tuple[datetime, str]] = []
         for chat in chats:
