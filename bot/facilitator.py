@@ -260,6 +260,7 @@ class Facilitator:
             if platform is None:
                 continue
             try:
+                await platform.sweep(chat)  # the window's last posts, before anything else
                 await self._sweep_deletions(chat, platform)
             except Exception as exc:
                 logger.warning(

@@ -71,7 +71,7 @@ async def test_a_chat_on_discord_and_x_merges_both_networks(
             ready_timeout=5,
             identify_delay=0,
         )
-        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01)
+        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01, sweep_settle=0)
         app = App(config, platforms={"discord": discord, "x": x})
         await app.start()
         try:

@@ -108,7 +108,9 @@ async def test_a_chat_on_x_is_captured_and_published_without_deleted_posts(
         duration="11s",
         grace="2s",
     )
-    x = XPlatform(config.x, environ=environ_for(fake), backoff=0.01, recheck_interval=0.3)
+    x = XPlatform(
+        config.x, environ=environ_for(fake), backoff=0.01, recheck_interval=0.3, sweep_settle=0
+    )
     app = App(config, platforms={"x": x})
     await app.start()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
-from archive.publish import PublishResult
+from archive.publish import PublishResult, publish_chat
 from archive.stats import compute_stats
 from archive.store import AsyncStore
 from archive.transcripts.markdown import render_markdown
@@ -526,6 +526,49 @@ async def test_the_posts_of_a_long_chat_spread_over_a_few_searches_of_x_length(
     assert by_id[first_quote].question_keys == ("1",)
     assert by_id[last_reply].question_keys == ("10",)
     assert await store.get_state("x:since:#wedocs") == last_reply
+
+
+async def test_a_post_of_the_last_seconds_before_the_grace_end_is_in_the_transcript(
+    fake: FakeX, store: AsyncStore, x: XPlatform, tmp_path: Path, no_error_logs: ErrorLogCatcher
+) -> None:
+    # Issue 14: the transcript was published at the grace end, after the last poll. Here the
+    # adapter's poll loop is idle (one poll an hour): only the sweep before publishing can
+    # find the post.
+    now = datetime.now(UTC)
+    chat = live_chat(
+        start=now - timedelta(minutes=60),
+        end=now - timedelta(minutes=5),
+        grace=timedelta(minutes=5, seconds=30),  # ends 30 s from now
+        status=ChatStatus.ENDED,
+    )
+    await store.add_chat(chat)
+
+    async def publish(chat: Chat) -> PublishResult:
+        return await store.write(publish_chat, chat, tmp_path / "out")
+
+    facilitator = Facilitator(store, {"x": x}, publisher=publish)
+    x.sweep_settle = 0.0  # the fake's search has every post at once
+    last = fake.add_tweet(ALICE, "A1: just in time #WeDocs")
+
+    await facilitator.publish(chat, announce=False)
+
+    assert "just in time" in (tmp_path / "out" / f"{chat.id}.md").read_text()
+    assert [m.platform_id for m in await store.messages(chat.id)] == [last]
+
+
+async def test_the_sweep_waits_for_x_to_settle_after_the_window_ends(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    now = datetime.now(UTC)
+    chat = live_chat(start=now - timedelta(minutes=60), end=now, grace=timedelta(0))
+    await store.add_chat(chat)
+    Facilitator(store, {"x": x}, publisher=no_publish)
+    x.sweep_settle = 0.3
+
+    await x.sweep(chat)
+
+    assert datetime.now(UTC) >= chat.grace_end + timedelta(seconds=0.3)
+    assert len(fake.requests_to(SEARCH)) == 1
 
 
 async def test_an_edit_updates_the_first_version_instead_of_adding_a_row(

@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 TWEEPY_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
 SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
 LOOKUP_BATCH = 100
+SWEEP_SETTLE = 10.0
+"""Seconds after a chat's window ends before its last search: X's search may not return
+posts of the last seconds at once (it refuses an ``end_time`` less than 10 s ago)."""
 
 
 class XPostError(PostError, GiveUp):
@@ -107,6 +110,7 @@ class XPlatform(Platform):
         backoff: float = 1.0,
         rate_wait_cap: float = 900.0,
         recheck_interval: float = 24 * 3600.0,
+        sweep_settle: float = SWEEP_SETTLE,
     ) -> None:
         super().__init__()
         self.config = config
@@ -116,11 +120,15 @@ class XPlatform(Platform):
         self.backoff = backoff
         self.rate_wait_cap = rate_wait_cap
         self.recheck_interval = recheck_interval
+        self.sweep_settle = sweep_settle
         self.client: AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._search_limit: tuple[int, float] | None = None  # (remaining, reset epoch)
         self._reported: set[str] = set()
+        # One search of a hashtag at a time (the poll loop, a sweep before publishing): both
+        # read and move the same since_id.
+        self._searching = asyncio.Lock()
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -344,8 +352,27 @@ class XPlatform(Platform):
         """Search once for every live X chat's hashtag; returns the number of posts emitted."""
         total = 0
         for chats in (await self._capture_chats()).values():
-            total += await self._poll_hashtag(sorted(chats, key=lambda c: c.start))
+            async with self._searching:
+                total += await self._poll_hashtag(sorted(chats, key=lambda c: c.start))
         return total
+
+    async def sweep(self, chat: Chat) -> None:
+        """Search once more for `chat`, up to now, just before it is published: the poll
+        loop may have searched last a whole interval before the window's end. Waits first
+        until `sweep_settle` seconds after the window's end (at most that long), so X's
+        search has the last seconds' posts. Does nothing before the adapter is started or
+        for a chat whose window is out of recent search's 7-day reach."""
+        if self.store is None or self.client is None:
+            return
+        wait = min(self.clock.seconds_until(chat.grace_end) + self.sweep_settle, self.sweep_settle)
+        if wait > 0:
+            await self._pause(wait)
+        if chat.grace_end <= self.clock.now() - SEARCH_WINDOW:
+            return
+        async with self._searching:
+            same_tag = (await self._capture_chats()).get(chat.hashtag.casefold(), [])
+            chats = {c.id: c for c in [*same_tag, chat]}
+            await self._poll_hashtag(sorted(chats.values(), key=lambda c: c.start))
 
     async def _poll_hashtag(self, chats: list[Chat]) -> int:
         assert self.store is not None
@@ -360,12 +387,16 @@ class XPlatform(Platform):
             "user_fields": list(USER_FIELDS),
         }
         window_start = chats[0].start - EARLY_WINDOW
-        if since_id and since_id.isdigit() and snowflake_time(since_id) >= window_start:
+        oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
+        if (
+            since_id
+            and since_id.isdigit()
+            and snowflake_time(since_id) >= max(window_start, oldest)
+        ):
             params["since_id"] = since_id
         else:
-            # No since_id yet, or one left by an earlier chat of the hashtag (X refuses ids
-            # older than its 7-day window, and older posts are outside this chat anyway).
-            oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
+            # No since_id yet, or one left by an earlier chat of the hashtag, or one older
+            # than X's 7-day window (which X refuses; older posts are out of reach anyway).
             params["start_time"] = max(window_start, oldest)
         pages: list[dict[str, Any]] = []
         newest = ""
