@@ -277,7 +277,10 @@ class XPlatform(Platform):
             await self._chat_for_post(text),
             XUsage(posts=0 if url_post else 1, posts_with_url=1 if url_post else 0),
         )
-        return SentPost(tweet_id, self.clock.now(), f"https://x.com/i/status/{tweet_id}")
+        # When X made the post, by X's clock: the one its search reports answers by (an answer
+        # posted right after the question must not seem older than it).
+        posted_at = snowflake_time(tweet_id) if tweet_id.isdigit() else self.clock.now()
+        return SentPost(tweet_id, posted_at, f"https://x.com/i/status/{tweet_id}")
 
     async def _chat_for_post(self, text: str) -> str | None:
         """The chat a post belongs to: the X chat nearest in time whose hashtag it carries."""
