@@ -317,6 +317,19 @@ async def test_a_poll_captures_hashtag_posts_with_author_and_permalink(
     assert msg.mentions == ("bob_qi",)
 
 
+async def test_a_full_width_hashtag_that_x_returns_is_captured(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    # Issue 14: typed with an East Asian input method; X's search treats it as #WeDocs.
+    await with_chat(store, x)
+    tweet = fake.add_tweet(ALICE, "A1: 患者と一緒に #ＷｅＤｏｃｓ")
+
+    assert await x.poll_once() == 1
+
+    [msg] = await store.messages("wedocs")
+    assert (msg.platform_id, msg.question_keys) == (tweet, ("1",))
+
+
 async def test_a_post_whose_author_is_missing_from_includes_links_by_id(
     fake: FakeX, store: AsyncStore, x: XPlatform, no_error_logs: ErrorLogCatcher
 ) -> None:

@@ -532,6 +532,14 @@ def _view(text: str) -> TweetView:
     return TweetView(text, "alice", "", "1", is_reply=False, is_quote=False, is_retweet=False)
 
 
+def test_hashtag_term_matches_full_width_forms_as_x_does() -> None:
+    matcher = parse_query("#WeDocs")
+
+    assert matcher(_view("A1: yes #ＷｅＤｏｃｓ"))
+    assert matcher(_view("A1: yes ＃ｗｅｄｏｃｓ!"))
+    assert not matcher(_view("A1: yes #ＷｅＤｏｃｓＣｈａｔ"))
+
+
 @settings(max_examples=200)
 @given(
     tag=st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,15}", fullmatch=True),

@@ -1103,6 +1103,12 @@ def hashtags(text: str) -> list[str]:
     return [m.group(1) for m in HASHTAG_RE.finditer(text) if not m.group(1).isdigit()]
 
 
+def _tag_form(tag: str) -> str:
+    """How X compares hashtags: compatibility forms and case do not matter (``#ＷｅＤｏｃｓ``
+    is ``#WeDocs``)."""
+    return unicodedata.normalize("NFKC", tag).casefold()
+
+
 def parse_query(query: str) -> Matcher:
     """Compile a recent-search query; AND (juxtaposition) binds tighter than OR, as on X."""
     if len(query) > 512:
@@ -1162,8 +1168,8 @@ def _term(token: str) -> Matcher:
         phrase = lowered.strip('"')
         return lambda t: phrase in t.text.lower()
     if token.startswith(("#", "＃")) and len(token) > 1:
-        tag = lowered[1:]
-        return lambda t: tag in (h.lower() for h in hashtags(t.text))
+        tag = _tag_form(token[1:])
+        return lambda t: tag in (_tag_form(h) for h in hashtags(t.text))
     if token.startswith("@") and len(token) > 1:
         name = lowered[1:]
         return lambda t: name in (m.lower() for m in MENTION_RE.findall(t.text))

@@ -26,7 +26,7 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from archive.hashtags import has_hashtag
+from archive.hashtags import has_hashtag, wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, ChatStatus, PostStatus
 from archive.store import iso, parse_iso
 from bot.config import XConfig, secret
@@ -339,7 +339,8 @@ class XPlatform(Platform):
             pass
 
     async def _capture_chats(self) -> dict[str, list[Chat]]:
-        """Chats inside their capture window (start - 15 min .. grace end), by hashtag."""
+        """Chats inside their capture window (start - 15 min .. grace end), by hashtag (compared
+        as `archive.hashtags` compares tags)."""
         assert self.store is not None
         now = self.clock.now()
         margin = timedelta(seconds=self.config.poll_interval)  # one last poll after grace
@@ -348,7 +349,7 @@ class XPlatform(Platform):
             if not any(t.platform == self.name for t in chat.targets):
                 continue
             if chat.start - EARLY_WINDOW <= now <= chat.grace_end + margin:
-                groups.setdefault(chat.hashtag.casefold(), []).append(chat)
+                groups.setdefault(wanted_tag(chat.hashtag), []).append(chat)
         return groups
 
     async def poll_once(self) -> int:
@@ -373,7 +374,7 @@ class XPlatform(Platform):
         if chat.grace_end <= self.clock.now() - SEARCH_WINDOW:
             return
         async with self._searching:
-            same_tag = (await self._capture_chats()).get(chat.hashtag.casefold(), [])
+            same_tag = (await self._capture_chats()).get(wanted_tag(chat.hashtag), [])
             chats = {c.id: c for c in [*same_tag, chat]}
             await self._poll_hashtag(sorted(chats.values(), key=lambda c: c.start))
 
