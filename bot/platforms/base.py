@@ -297,6 +297,15 @@ class Platform(abc.ABC):
 
     # ---- reading back -----------------------------------------------------------------
 
+    async def sweep(self, chat: Chat) -> None:
+        """Capture once more what was posted for `chat` up to the end of its window, and
+        return once it is delivered to the sink. The facilitator calls this on each of the
+        chat's platforms just before publishing, so posts of the window's last seconds (after
+        the last poll) are in the transcript. Default: nothing, for a network whose events
+        arrive as they happen; a network read by polling searches or reads once more.
+        Raises when the network cannot be read."""
+        return None
+
     async def history(
         self, channel: str, after: datetime, before: datetime
     ) -> Sequence[IncomingMessage]:

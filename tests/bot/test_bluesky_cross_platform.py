@@ -67,7 +67,7 @@ async def test_a_chat_on_bluesky_discord_and_x_merges_all_three(
         store.add_chat(plan.chat)
         store.close()
         discord = discord_platform(config.discord, fake_discord)
-        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01)
+        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01, sweep_settle=0)
         bsky = BlueskyPlatform(
             config.bluesky, environ={"BLUESKY_APP_PASSWORD": fake_bsky.password}, backoff=0.01
         )

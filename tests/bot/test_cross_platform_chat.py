@@ -63,7 +63,7 @@ async def test_a_chat_on_discord_and_x_merges_both_networks(
         store.add_chat(plan.chat)
         store.close()
         discord = discord_platform(config.discord, fake_discord)
-        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01)
+        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01, sweep_settle=0)
         app = App(config, platforms={"discord": discord, "x": x})
         await app.start()
         try:
