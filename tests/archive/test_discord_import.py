@@ -23,7 +23,7 @@ from archive.importers.discord_export import (
     source_key,
     terminal_progress,
 )
-from archive.importers.jsonstream import iter_members
+from archive.importers.exportjson import ExportReader
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import publish_chat
 from archive.store import Store
@@ -322,7 +322,7 @@ def test_byte_offsets_count_bytes_not_characters(tmp_path: Path) -> None:
     path = tmp_path / "utf8.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ExportError, match=rf"at byte {text.index(' x') + 1 + 1 + 2 + 3}\b"):
-        list(iter_members(path, stream="messages"))
+        list(ExportReader(path, stream="messages"))
 
 
 def test_message_without_timestamp_is_named(
@@ -378,7 +378,7 @@ def test_bad_options_are_refused(store: Store, options: dict[str, str], message:
     assert store.list_chats() == []
 
 
-# ---- the incremental reader -------------------------------------------------------------------
+# ---- the streaming reader -------------------------------------------------------------------
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.text(max_size=8),
@@ -405,13 +405,9 @@ def test_reader_sees_the_same_values_as_json_load(
 ) -> None:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc, indent=indent, ensure_ascii=False), encoding="utf-8")
-    members: dict[str, Any] = {}
-    for member in iter_members(path, stream="messages", chunk_size=chunk):
-        if member.position:
-            members["messages"].append(member.value)
-        else:
-            members[member.key] = member.value
-    assert members == doc
+    reader = ExportReader(path, stream="messages", members=("guild", "channel"), chunk_size=chunk)
+    messages = [value for value, _position in reader]
+    assert {**reader.members, "messages": messages} == doc
 
 
 @settings(
@@ -424,13 +420,14 @@ def test_any_cut_short_export_is_refused(tmp_path: Path, doc: dict[str, Any], da
     path = tmp_path / "cut.json"
     path.write_text(text[:cut], encoding="utf-8")
     with pytest.raises(ExportError):
-        list(iter_members(path, stream="messages", chunk_size=7))
+        list(ExportReader(path, stream="messages", chunk_size=7))
 
 
 def test_message_offsets_point_at_each_message(tmp_path: Path) -> None:
     raw = EXPORT.read_bytes()
-    members = iter_members(EXPORT, stream="messages", chunk_size=64)
-    offsets = [m.offset for m in members if m.position]
+    reader = ExportReader(EXPORT, stream="messages", chunk_size=64)
+    assert [position for _value, position in reader] == list(range(1, 17))
+    offsets = [reader.offset_of(position) for position in range(1, 17)]
     assert [raw[o : o + 1] for o in offsets] == [b"{"] * 16
     assert raw[offsets[4] :].decode("utf-8").startswith('{\n      "id": "800000000000000005"')
 
