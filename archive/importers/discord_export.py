@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, ClassVar, TextIO, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
@@ -51,7 +51,10 @@ __all__ = [
     "ExportError",
     "ImportResult",
     "Progress",
+    "RunProgress",
     "TerminalProgress",
+    "check_options",
+    "export_files",
     "import_discord_export",
     "source_key",
     "terminal_progress",
@@ -540,6 +543,11 @@ def _capture(
     return ImportResult(chat, existing is None, scan.count, captured, new)
 
 
+def check_options(hashtag: str, timezone: str) -> str:
+    """The hashtag, normalised; :class:`ExportError` names a bad ``--hashtag``/``--timezone``."""
+    return _validate(hashtag, timezone)
+
+
 def _validate(hashtag: str, timezone: str) -> str:
     try:
         tag = normalise_hashtag(hashtag)
@@ -581,6 +589,66 @@ class TerminalProgress:
             self._stream.write("\n")
             self._stream.flush()
             self._written = False
+
+
+class RunProgress:
+    """One progress line for a run over several exports: each file counts by its size, and
+    within a file reading, capture and publishing by their usual share of the time."""
+
+    # verb -> (where its phase starts, its share of a file's time)
+    PHASES: ClassVar[dict[str, tuple[float, float]]] = {
+        "reading": (0.0, 0.45),
+        "imported": (0.45, 0.35),
+        "publishing": (0.8, 0.2),
+        "published": (0.8, 0.2),
+    }
+
+    def __init__(self, screen: Callable[[str, int, float], None], files: list[Path]) -> None:
+        self._screen = screen
+        sizes = []
+        for path in files:
+            try:
+                sizes.append(max(path.stat().st_size, 1))
+            except OSError:
+                sizes.append(1)
+        total = sum(sizes) or 1
+        self._shares = {path: size / total for path, size in zip(files, sizes, strict=True)}
+        self._count = len(files)
+        self._done = 0.0
+        self._index = 0
+
+    def file(self, path: Path) -> Progress:
+        """The progress callback for the import (and publication) of ``path``, the next file."""
+        start = self._done
+        share = self._shares.get(path, 0.0)
+        self._done += share
+        self._index += 1
+        label = f"[{self._index}/{self._count}] {path.name}: " if self._count > 1 else ""
+
+        def progress(verb: str, messages: int, fraction: float) -> None:
+            at, weight = self.PHASES.get(verb, (0.0, 1.0))
+            overall = start + share * (at + weight * min(max(fraction, 0.0), 1.0))
+            if self._index == self._count and verb == "published":
+                overall = 1.0
+            self._screen(f"{label}{verb}", messages, min(overall, 1.0))
+
+        return progress
+
+
+def export_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The export files named by ``paths`` (a folder stands for its ``*.json`` files, by
+    name), and a problem line for each folder that has none."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.json") if p.is_file())
+            if not found:
+                problems.append(f"{path}: no .json export in this folder")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, problems
 
 
 def terminal_progress(stream: TextIO) -> TerminalProgress | None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from archive.importers.discord_export import (
     ExportError,
     ImportResult,
+    RunProgress,
     TerminalProgress,
     import_discord_export,
     source_key,
@@ -543,3 +544,106 @@ def test_memory_stays_flat_as_the_export_grows(tmp_path: Path) -> None:
     small = peak_memory(tmp_path, 5_000)
     large = peak_memory(tmp_path, 20_000)
     assert large < 2 * small, (small, large)
+
+
+# ---- several files, folders, byte-order marks, failures late in the import -----------------
+
+
+def test_export_with_a_byte_order_mark_imports(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + EXPORT.read_bytes())
+    result = run_import(store, path)
+    assert (result.read, result.captured) == (16, 12)
+    assert result.chat.id == "wedocs-2026-03-03"
+
+
+def test_errors_in_a_file_with_a_byte_order_mark_count_its_bytes(tmp_path: Path) -> None:
+    text = '{"channel": {"id": "1"}, "messages": [{"content": "x"} x]}'
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    with pytest.raises(
+        ExportError, match=rf"at byte {3 + text.index(' x]') + 1} \(after element 1\)"
+    ):
+        list(ExportReader(path, stream="messages"))
+
+
+def test_a_failure_while_saving_leaves_the_archive_untouched(
+    store: Store, archived: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    save = store.save_messages
+
+    def failing_save(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        save(*args, **kwargs)  # the rows are written, then the disk fills up
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "save_messages", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        run_import(store, hashtag="OtherTag", hosts=())
+    assert calls == 1
+    assert dump(store) == archived
+
+
+def test_progress_runs_over_every_file_and_phase() -> None:
+    seen: list[tuple[str, float]] = []
+    small, large = DATA / "small.json", EXPORT  # sizes: 1 byte (missing) and the fixture
+    run = RunProgress(lambda verb, _n, fraction: seen.append((verb, fraction)), [small, large])
+    first = run.file(small)
+    first("reading", 1, 1.0)
+    first("published", 1, 1.0)
+    second = run.file(large)
+    second("reading", 8, 0.5)
+    second("imported", 16, 1.0)
+    second("publishing", 16, 0.0)
+    second("published", 16, 1.0)
+    fractions = [fraction for _verb, fraction in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[0][0] == "[1/2] small.json: reading"
+    assert seen[-1][0] == "[2/2] wedocs_discord.json: published"
+
+
+def test_cli_imports_several_files_and_a_folder_reporting_the_bad_one(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    doc = fixture_doc()
+    for m in doc["messages"]:  # the same chat a week later, in another channel
+        m["timestamp"] = m["timestamp"].replace("2026-03-03", "2026-03-10")
+    doc["channel"]["id"] = "900000000000000043"
+    write_export(folder / "b-later.json", doc)
+    (folder / "a-broken.json").write_bytes(EXPORT.read_bytes()[:3000])
+    (folder / "notes.txt").write_text("not an export", encoding="utf-8")
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + EXPORT.read_bytes())
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(bom), str(folder), "--hashtag", "WeDocs"]
+    done = tweetchat([*args, "--host", "drsmith"], config)
+    assert done.returncode == 2
+    assert "imported wedocs-2026-03-03:" in done.stdout
+    assert "imported wedocs-2026-03-10:" in done.stdout
+    errors = done.stderr.strip().splitlines()
+    assert any(
+        line.startswith(f"tweetchat: {folder / 'a-broken.json'}: the file ends too early")
+        for line in errors
+    )
+    assert errors[-1] == "tweetchat: 1 of 3 exports not imported (see above)"
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "out" / "wedocs-2026-03-10.md").exists()
+
+
+def test_cli_refuses_a_folder_without_exports(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = config_file(tmp_path)
+    done = tweetchat(["import", "discord-export", str(empty), "--hashtag", "WeDocs"], config)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"tweetchat: {empty}: no .json export in this folder"
+
+
+def test_cli_bad_option_is_reported_once(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(EXPORT), str(EXPORT), "--hashtag", "We Docs"]
+    done = tweetchat(args, config)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("--hashtag") == 1
