@@ -750,6 +750,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         check_options,
         export_files,
         import_discord_export,
+        paused_gc,
         terminal_progress,
     )
     from archive.publish import publish_chat
@@ -782,7 +783,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 if progress is not None:
                     progress("publishing", result.read, 0.0)
                 chat = result.chat
-                published = publish_chat(store, chat, config.transcripts_dir)
+                with paused_gc():
+                    published = publish_chat(store, chat, config.transcripts_dir)
                 if progress is not None:
                     progress("published", result.read, 1.0)
             except ExportError as exc:
