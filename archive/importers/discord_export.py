@@ -139,7 +139,6 @@ _Staged = tuple[
 class _Scan:
     guild: dict[str, Any] = field(default_factory=dict)
     channel: dict[str, Any] = field(default_factory=dict)
-    has_messages: bool = False
     count: int = 0
     staged: int = 0
     first_id: str = ""
@@ -203,8 +202,8 @@ class _Spill:
     """Staged messages on disk between the read and the capture (memory stays flat):
     batches of tuples in ``marshal`` format, each behind its length, read back in order."""
 
-    def __init__(self) -> None:
-        self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-")
+    def __init__(self, directory: Path | None) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
         self._batch: list[_Staged] = []
 
     def add(self, staged: _Staged) -> None:
@@ -401,7 +400,8 @@ def import_discord_export(
     """
     tag = _validate(hashtag, timezone)
     hosts = tuple(h.strip() for h in hosts if h.strip())
-    spill = _Spill()
+    # Beside the archive: the same file system, and the space the rows will need anyway.
+    spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     try:
         with paused_gc():
             scan = _read(path, tag, hosts, spill, progress)

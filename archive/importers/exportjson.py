@@ -13,7 +13,9 @@ import pays for that.
 
 from __future__ import annotations
 
+import operator
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -188,7 +190,7 @@ class ExportReader:
         chunk = next((i for i, n in enumerate(self._counts) if n >= position - 1), 0)
         if position == 1:
             chunk = 0
-        key = (f"{self.stream}.item", None)
+        key = f"{self.stream}.item"
         with open(self.path, "rb") as fh:
             parser, events = self._events(fh)
             at = self._start
@@ -199,17 +201,25 @@ class ExportReader:
                 started += _starts(events, key)
                 del events[:]
                 at += len(data)
+            quiet_from = at  # just after the byte that gave the last events
             while True:
                 data = fh.read(self._chunk)
                 if not data:
                     return at
                 for i in range(len(data)):
                     parser.send(data[i : i + 1])
-                    if events:
-                        started += _starts(events, key)
-                        del events[:]
-                        if started >= position:
+                    if not events:
+                        continue
+                    opens = events[-1][1] in ("start_map", "start_array")
+                    started += _starts(events, key)
+                    del events[:]
+                    if started >= position:
+                        if opens:  # a '{' or '[' gives its event at once
                             return at + i
+                        # a string or number gives it at its end: find its first byte
+                        gap = os.pread(fh.fileno(), at + i + 1 - quiet_from, quiet_from)
+                        return quiet_from + len(gap) - len(gap.lstrip(b" \t\r\n,["))
+                    quiet_from = at + i + 1
                 at += len(data)
 
 
@@ -265,9 +275,14 @@ class _Source:
             reader._on_progress(reader.count, 1.0)
 
 
-def _starts(events: list[Any], key: tuple[str, None]) -> int:
-    prefix, value = key
-    return events.count((prefix, "start_map", value)) + events.count((prefix, "start_array", value))
+def _starts(events: list[Any], prefix: str) -> int:
+    """How many array elements start among ``events`` (counted in C, not walked)."""
+    counts = Counter(map(_PREFIX_EVENT, events))
+    return sum(counts[prefix, event] for event in _STARTS)
+
+
+_PREFIX_EVENT = operator.itemgetter(0, 1)
+_STARTS = ("start_map", "start_array", "string", "number", "boolean", "null")
 
 
 class _Where:

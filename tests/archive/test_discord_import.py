@@ -647,3 +647,16 @@ def test_cli_bad_option_is_reported_once(tmp_path: Path) -> None:
     done = tweetchat(args, config)
     assert done.returncode == 2
     assert done.stderr.strip().count("--hashtag") == 1
+
+
+def test_a_message_that_is_not_an_object_is_named_with_its_offset(
+    tmp_path: Path, store: Store, archived: list[str]
+) -> None:
+    text = EXPORT.read_text(encoding="utf-8")
+    broken = text.replace('"messages": [', '"messages": [\n    "hello",', 1)
+    path = tmp_path / "scalar.json"
+    path.write_text(broken, encoding="utf-8")
+    offset = len(broken[: broken.index('"hello"')].encode("utf-8"))
+    with pytest.raises(ExportError, match=rf"message 1 \(at byte {offset}\) is not an object"):
+        run_import(store, path)
+    assert dump(store) == archived
