@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from archive.importers.exportjson import backend_name
 from benchmarks import BenchResult, median
 
 NAME = "import"
@@ -298,6 +299,7 @@ def run(
             result.add("import discord-export", "n/a (import command not available)")
             result.add("transcript after import", "n/a (import command not available)")
             return result
+        result.add("JSON parser (ijson backend)", backend_name())
         peer_cmd, peer_note = install_peer(base / "peer") if peer else (None, "skipped")
         imports, reports, peers = [], [], []
         imported = []
