@@ -221,6 +221,17 @@ class CaptureContext:
     )
 
 
+def _edited_utc(edited: datetime) -> datetime | None:
+    """An edit time in UTC; None for one that cannot be an instant (naive, or out of range
+    once in UTC: an edit in the first hours of year 1 east of Greenwich)."""
+    if not _is_aware(edited):
+        return None
+    try:
+        return edited.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
 def _is_aware(value: object) -> TypeGuard[datetime]:
     return isinstance(value, datetime) and value.utcoffset() is not None
 
@@ -410,7 +421,7 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
         late,  # late
         reply_to,  # reply_to
         msg.permalink,  # permalink
-        edited.astimezone(UTC) if edited is not None and _is_aware(edited) else None,  # edited_at
+        _edited_utc(edited) if edited is not None else None,  # edited_at
         None,  # deleted_at
         tuple(msg.mentions) or mentions_in(msg.text),  # mentions
         0,  # reactions

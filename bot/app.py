@@ -168,6 +168,10 @@ class App:
             platform.use_services(services)
             await platform.start()
             logger.info("platform %s connected", platform.name)
+            # Connected: reconcile its half-done posts now, whatever the adapter does first
+            # (Mastodon and Bluesky read their timelines before they report a reconnect),
+            # so capture held back by `prepare` goes on at once, attributed right.
+            await self.facilitator.reconcile(platform)
         await self.runner.start()
         self._finishing = asyncio.create_task(self._finish_published(), name="finish-published")
         if self.config.web.enabled:

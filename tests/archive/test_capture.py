@@ -770,6 +770,13 @@ def test_mentions_fall_back_to_text() -> None:
     assert captured(message("A1 thanks @Ann and @bob #WeDocs")).mentions == ("ann", "bob")
 
 
+def test_an_edit_time_out_of_range_in_utc_is_dropped() -> None:
+    from datetime import timezone
+
+    far = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))  # before year 1 in UTC
+    assert captured(message(edited_at=far)).edited_at is None
+
+
 def test_naive_edited_at_is_dropped() -> None:
     naive = datetime(2026, 12, 1, 20, 20)  # noqa: DTZ001 - a broken adapter value on purpose
     assert captured(message(edited_at=naive)).edited_at is None
