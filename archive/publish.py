@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from archive.models import CapturedMessage, Chat, PostStatus
+from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
 from archive.transcripts.html import (
@@ -86,11 +86,62 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
     return posted
 
 
+def question_not_posted(store: Store, chat: Chat) -> dict[str, str]:
+    """The questions that never went out, and why, from the post ledger: skipped (by a host,
+    by `end`, missed while the bot was down) or failed on every platform, or never reached
+    because the chat was over first. A chat with no ledger at all (imported) has none."""
+    posts = store.posts(chat.id)
+    if not posts:
+        return {}
+    reasons: dict[str, list[str]] = {}
+    sent = set()
+    for p in posts:
+        if not (p.action_key.startswith("q") and p.action_key[1:2].isdigit()):
+            continue
+        key = p.action_key[1:]
+        if p.status == PostStatus.SENT:
+            sent.add(key)
+        elif p.status in (PostStatus.SKIPPED, PostStatus.FAILED):
+            why = p.error if p.status == PostStatus.SKIPPED else f"failed: {p.error}"
+            reasons.setdefault(key, []).append(why or str(p.status))
+    over = chat.status in (ChatStatus.ENDED, ChatStatus.PUBLISHED, ChatStatus.CANCELLED)
+    out = {}
+    for q in chat.questions:
+        if q.key in sent:
+            continue
+        if q.key in reasons:
+            out[q.key] = "; ".join(dict.fromkeys(reasons[q.key]))
+        elif over:
+            out[q.key] = "the chat ended first"
+    return out
+
+
 def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
-    return [
-        (at, f"{kind}: {detail}" if detail else kind)
-        for at, kind, detail, _by in store.controls(chat.id)
-    ]
+    """The chat's timeline as the transcript shows it: each control with what came of it.
+
+    A ``next`` names the question it brought forward and says, from the post ledger,
+    whether and when that question went out (a host who asked for a question that was then
+    never posted reads so, not just what was asked).
+    """
+    posts = store.posts(chat.id)
+    posted = question_posted_at(store, chat)
+    why_not = {
+        p.action_key[1:]: p.error or str(p.status)
+        for p in posts
+        if p.action_key.startswith("q") and p.status != PostStatus.SENT
+    }
+    events = []
+    for at, kind, detail, _by in store.controls(chat.id):
+        event = f"{kind}: {detail}" if detail else kind
+        if kind == "next" and detail.lower().startswith("q"):
+            key = detail[1:].lower()
+            if key in posted:
+                local = posted[key].astimezone(chat.zone)
+                event += f" (went out at {local:%H:%M})"
+            else:
+                event += f" (not posted: {why_not.get(key, 'the chat ended first')})"
+        events.append((at, event))
+    return events
 
 
 def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = None) -> ChatStats:
@@ -101,6 +152,7 @@ def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = N
         opted_out=store.opted_out() if opted_out is None else opted_out,
         history=store.participation_history(chat),
         question_posted_at=question_posted_at(store, chat),
+        not_posted=question_not_posted(store, chat),
     )
 
 
@@ -243,6 +295,7 @@ def write_transcripts(
                 opted_out=opted_out,
                 history=store.participation_history(chat),
                 question_posted_at=posted,
+                not_posted=question_not_posted(store, chat),
             )
         parts = functools.partial(
             markdown_parts,

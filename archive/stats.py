@@ -4,7 +4,9 @@ Definitions (documented here because organisers compare them across chats):
 
 - A **participant** is any author with at least one non-deleted message of any kind
   (reposts included), hosts included, except the bot itself. The bot is recognised as an
-  author who posted question or host messages without being one of ``chat.hosts``.
+  author who posted question or host messages without being one of ``chat.hosts``
+  (:func:`counts_as_participant`). Every figure uses this one rule: the chat's totals, the
+  first-time / returning split, and participation over time on a hashtag's page.
 - **messages** counts every non-deleted message, including question posts and reposts, so
   that ``hosts_share`` (hosts' and bot's messages / messages) is a share of the whole chat.
 - An answer to several questions (``A1/A2``) is one message in ``answers`` and counts once
@@ -55,6 +57,16 @@ def is_host(chat: Chat, message: CapturedMessage) -> bool:
     return _norm_handle(message.author_handle) in hosts or message.author_id.casefold() in hosts
 
 
+def counts_as_participant(chat: Chat, handle: str, author_id: str, host_side: bool) -> bool:
+    """The one definition of a participant (see the module docstring): an author of a
+    non-deleted message in ``chat``, unless it is the bot, i.e. someone who posted question
+    or host messages (``host_side``) without being one of the chat's hosts."""
+    if not host_side:
+        return True
+    hosts = {_norm_handle(h) for h in chat.hosts}
+    return _norm_handle(handle) in hosts or author_id.casefold() in hosts
+
+
 def domains_in(text: str) -> list[str]:
     """The host names of the http(s) URLs in ``text``, lower-cased, without ``www.``."""
     found = []
@@ -73,12 +85,18 @@ def question_times(
     chat: Chat,
     question_posted_at: Mapping[str, datetime],
     question_posts: Mapping[str, datetime] | None = None,
+    not_posted: Mapping[str, str] | None = None,
 ) -> dict[str, datetime]:
     """When each question went out: the recorded post time, else the captured question
-    message, else the scheduled time."""
+    message, else (a chat with no record of its posts: imported, or built by hand) the
+    scheduled time. Questions in ``not_posted`` (the post ledger says they never went out)
+    have no time at all."""
     posts = question_posts or {}
+    gone = not_posted or {}
     times = {}
     for q in chat.questions:
+        if q.key in gone and q.key not in question_posted_at:
+            continue
         times[q.key] = question_posted_at.get(q.key) or posts.get(q.key) or chat.question_time(q)
     return times
 
@@ -125,7 +143,7 @@ class ChatStats:
     participants_per_question: dict[str, int]
     first_answer: dict[str, timedelta | None]
     median_first_answer: dict[str, timedelta | None]
-    question_posted_at: dict[str, datetime]
+    question_posted_at: dict[str, datetime]  # questions that went out, and when
     busiest_question: str | None
     per_platform: dict[str, int]
     activity_per_minute: list[tuple[int, int]]
@@ -133,6 +151,7 @@ class ChatStats:
     top_contributors: list[Contributor] = field(default_factory=list)
     most_mentioned: list[tuple[str, int]] = field(default_factory=list)
     top_domains: list[tuple[str, int]] = field(default_factory=list)
+    not_posted: dict[str, str] = field(default_factory=dict)  # question key -> why not
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values: datetimes as ISO 8601 UTC, delays as seconds."""
@@ -163,6 +182,7 @@ class ChatStats:
                 k: seconds(v) for k, v in self.median_first_answer.items()
             },
             "question_posted_at": {k: v.isoformat() for k, v in self.question_posted_at.items()},
+            "not_posted": dict(self.not_posted),
             "busiest_question": self.busiest_question,
             "per_platform": dict(self.per_platform),
             "activity_per_minute": [[minute, count] for minute, count in self.activity_per_minute],
@@ -208,8 +228,10 @@ def compute_stats(
     opted_out: frozenset[str] = frozenset(),
     history: Mapping[str, int] | None = None,
     question_posted_at: Mapping[str, datetime] | None = None,
+    not_posted: Mapping[str, str] | None = None,
 ) -> ChatStats:
-    """Compute the chat's statistics in one pass; memory grows with authors, not messages."""
+    """Compute the chat's statistics in one pass; memory grows with authors, not messages.
+    ``not_posted`` names the questions that never went out (from the post ledger) and why."""
     history = history or {}
     chat_keys = [q.key for q in chat.questions]
     per_question: dict[str, int] = dict.fromkeys(chat_keys, 0)
@@ -274,7 +296,7 @@ def compute_stats(
                 for domain in domains_in(m.text):
                     domains[domain] += 1
 
-    posted = question_times(chat, question_posted_at or {}, question_posts)
+    posted = question_times(chat, question_posted_at or {}, question_posts, not_posted)
     first_answer: dict[str, timedelta | None] = {}
     median_first: dict[str, timedelta | None] = {}
     participants_per_question: dict[str, int] = {}
@@ -367,4 +389,5 @@ def compute_stats(
         top_contributors=contributors[:TOP_N],
         most_mentioned=_top(mentions, mention_display),
         top_domains=_top(domains, {}),
+        not_posted={k: v for k, v in (not_posted or {}).items() if k not in posted},
     )

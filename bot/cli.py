@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from bot import version
 from bot.config import Config, load_config, resolve_config_path
 from bot.reports import format_stats, local_time
-from scheduler.durations import duration_from, format_duration
+from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
-    from archive.models import Post
     from archive.store import Store
+    from scheduler.series import ChatPlan
 
 logger = logging.getLogger("tweetchat")
 
@@ -42,13 +42,9 @@ def whole_minutes(text: str) -> int:
     is no duration or not whole minutes.
     """
     try:
-        length = duration_from(text)
+        return whole_minutes_from(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    minutes, rest = divmod(int(length.total_seconds()), 60)
-    if rest:
-        raise argparse.ArgumentTypeError(f"must be whole minutes, not {format_duration(length)}")
-    return minutes
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -71,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--version", action="version", version=f"tweetchat {version()}")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object each (default: the config's log_format)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -199,17 +200,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         config = load_config(resolve_config_path(args.config, os.environ))
-    except Exception as exc:  # ConfigError: one line, no traceback
-        print(f"tweetchat: {exc}", file=sys.stderr)
+    except Exception as exc:  # ConfigError: one line a problem, no traceback
+        for line in str(exc).splitlines():
+            print(f"tweetchat: {line}", file=sys.stderr)
         return 2
     level = getattr(logging, config.log_level)
     if args.command not in ("run", "serve"):
         # One-shot commands print their own results; only problems are worth a log line.
         level = max(level, logging.WARNING)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_handler = logging.StreamHandler()
+    if (args.log_format or config.log_format) == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        # One JSON object a line: time, level, logger and message, for log collectors.
+        log_handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
+        )
+    else:
+        log_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else level, handlers=[log_handler])
     # APScheduler logs every job at INFO; our own log lines say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     handler = COMMANDS[args.command]
@@ -242,34 +257,102 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _user() -> str:
+    return os.environ.get("USER", "host")
+
+
+def _status_of(config: Config, chat_id: str) -> Any:
+    """The stored status of a chat, or None when there is no such chat."""
+    from archive.store import NotFoundError
+
+    store = open_store(config)
+    try:
+        return store.get_chat(chat_id).status
+    except NotFoundError:
+        return None
+    finally:
+        store.close()
+
+
 # ---- commands ----------------------------------------------------------------------------
 
 
-@command("schedule")
-def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
-    from archive.store import DuplicateChatError, StoreError
-    from bot.platforms.registry import post_limits
+def load_plan(path: Path, config: Config, now: datetime | None) -> ChatPlan:
+    """Read and check a chat file as the config says (post limits, reminders, wrap-up lead);
+    print a warning on standard error for what works but is likely not what the host meant:
+    a zone that is not a place, a network the config does not turn on. Raises PlanError."""
+    from bot.platforms.registry import enabled_networks, post_limits
     from scheduler.plan import load_chat_file
-    from scheduler.series import occurrences
 
-    now = _now()
     plan = load_chat_file(
-        args.file,
+        path,
         default_reminders=config.scheduler.reminders,
         now=now,
         post_limits=post_limits(config),
         wrapup_lead=config.scheduler.wrapup_lead,
     )
+    warnings = [f"{where}: {text}" for where, text in plan.warnings]
+    on = enabled_networks(config)
+    for i, target in enumerate(plan.chat.targets):
+        if target.platform not in on:
+            warnings.append(
+                f"targets[{i}]: the config does not enable {target.platform} "
+                f"([{target.platform}] enabled = false), so nothing will be posted or "
+                f"captured there; enable it, or run the chat on the local platform"
+            )
+    for line in warnings:
+        print(f"tweetchat: {path}: warning: {line}", file=sys.stderr)
+    return plan
+
+
+@command("schedule")
+def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
+    from archive.store import DuplicateChatError, StoreError
+    from scheduler.controls import ControlError, revise_started_chat
+    from scheduler.plan import PlanError
+    from scheduler.series import occurrences
+
+    now = _now()
+
+    def load(at: datetime | None) -> ChatPlan:
+        return load_plan(args.file, config, at)
+
+    try:
+        plan = load(now)
+    except PlanError:
+        # A live chat's own file starts in the past: --replace may still fix the wording
+        # of what is to come (revise_started_chat says what may change).
+        if not args.replace:
+            raise
+        plan = load(None)
+        if plan.series is not None or _status_of(config, plan.chat.id) in (
+            None,
+            ChatStatus.SCHEDULED,
+        ):
+            raise
     chats = (
         occurrences(plan, after=now, limit=args.occurrences)
         if plan.series is not None
         else [plan.chat]
     )
-    from archive.models import ChatStatus
-
     store = open_store(config)
     try:
         for chat in chats:
+            if plan.series is None and args.replace:
+                try:
+                    existing = store.get_chat(chat.id)
+                except StoreError:
+                    existing = None
+                if existing is not None and existing.status != ChatStatus.SCHEDULED:
+                    # Started or over: never back to "scheduled" to replay its life.
+                    try:
+                        print(
+                            revise_started_chat(store, existing, chat, now=now, by=f"cli:{_user()}")
+                        )
+                    except ControlError as exc:
+                        raise UsageError(f"{args.file}: {exc}") from None
+                    continue
             if plan.series is not None:
                 try:
                     existing = store.get_chat(chat.id)
@@ -304,23 +387,16 @@ def cmd_schedule(args: argparse.Namespace, config: Config) -> int:
 
 @command("check")
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
-    from bot.platforms.registry import post_limits
-    from scheduler.plan import load_chat_file
     from scheduler.timeline import timeline
 
-    plan = load_chat_file(
-        args.file,
-        default_reminders=config.scheduler.reminders,
-        now=_now(),
-        post_limits=post_limits(config),
-        wrapup_lead=config.scheduler.wrapup_lead,
-    )
+    plan = load_plan(args.file, config, _now())
     chat = plan.chat
     print(f"{args.file}: OK: {chat.title} {chat.hashtag}, {local_time(chat, chat.start)}")
     for action in timeline(
         chat, reminders=plan.reminders, wrapup_lead=config.scheduler.wrapup_lead
     ):
-        print(f"  {local_time(chat, action.at)}  {action.key:<10} {action.text[:70]}")
+        text = " ".join(action.text.split())  # one line per action
+        print(f"  {local_time(chat, action.at)}  {action.key:<10} {text[:70]}")
     return 0
 
 
@@ -360,15 +436,14 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    from archive.models import ChatStatus
     from bot.platforms.x.cost import stored_cost_note
-    from scheduler.timeline import timeline
+    from scheduler.standing import chat_standing, standing_lines
 
+    now = _now()
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
-        posts = {(p.action_key, p.platform, p.channel): p for p in store.posts(chat.id)}
-        reminders = store.chat_reminders(chat.id)
+        steps = chat_standing(store, chat, now, wrapup_lead=config.scheduler.wrapup_lead)
         count = store.count_messages(chat.id)
         controls = store.controls(chat.id)
         transcripts = store.transcripts(chat.id)
@@ -387,34 +462,15 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     print(f"  captured messages: {count}")
     if cost:
         print(f"  X cost so far: {cost}")
-    print("  timeline:")
-    for action in timeline(chat, reminders=reminders, wrapup_lead=config.scheduler.wrapup_lead):
-        states = [
-            post_state(posts[(action.key, t.platform, t.channel)])
-            for t in chat.targets
-            if (action.key, t.platform, t.channel) in posts
-        ]
-        if action.key == "publish" and chat.status == ChatStatus.PUBLISHED:
-            states = ["done"]
-        shown = " ".join(states) or "pending"
-        print(f"    {local_time(chat, action.at)}  {action.key:<11} {shown}")
+    # The schedule as it now stands (every control applied), from the post ledger.
+    print(f"  schedule ({chat.zone.key}, as of {now.astimezone(chat.zone):%H:%M}):")
+    for line in standing_lines(chat, steps, now):
+        print(f"    {line}")
     for at, kind, detail, by in controls:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):
         print(f"  transcript ({fmt}): {path}")
     return 0
-
-
-def post_state(post: Post) -> str:
-    """``x:sent``, ``x:failed (X credits are exhausted...)``, ``x:retrying (...)``: where one
-    post stands, with the reason when it failed or is being tried again."""
-    from archive.models import PostStatus
-
-    status = str(post.status)
-    if post.status == PostStatus.INTENT and post.error:
-        status = "retrying"
-    reason = f" ({post.error})" if post.error and status in ("failed", "retrying") else ""
-    return f"{post.platform}:{status}{reason}"
 
 
 TRANSCRIPT_FORMATS = ("md", "html", "json", "csv")
@@ -442,6 +498,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     import shutil
     import tempfile
 
+    from archive.models import ChatStatus
     from archive.publish import write_atomic_chunks, write_transcripts
     from archive.transcripts.csvfmt import csv_chunks
     from bot.platforms.x.cost import stored_cost_note
@@ -453,6 +510,8 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     try:
         chat = store.find_chat(args.chat)
+        if chat.status == ChatStatus.CANCELLED:
+            raise UsageError(f"chat {chat.id} was cancelled: it has no transcript")
         if args.format == "csv":
             with store.snapshot():
                 chunks = csv_chunks(
@@ -559,14 +618,21 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 def cmd_local(args: argparse.Namespace, config: Config) -> int:
     from bot.platforms.local.adapter import LocalNetwork, LocalUser
 
-    net = LocalNetwork(config.local.network)
+    where = config.local.network.resolve()
+    if not where.is_file():
+        # Never a new, empty network by accident (run from another folder, another config):
+        # the bot would never see what is said there.
+        raise UsageError(
+            f"no local network at {where}: start `tweetchat run` with this config first, or "
+            "run this from the bot's folder or with its --config"
+        )
+    net = LocalNetwork(where)
     try:
         if args.local_command == "say":
             user = LocalUser(args.author, args.author, args.author)
-            mid = net.post(
-                args.room or config.local.room, user, args.text, at=_now(), reply_to=args.reply_to
-            )
-            print(mid)
+            room = args.room or config.local.room
+            mid = net.post(room, user, args.text, at=_now(), reply_to=args.reply_to)
+            print(f"posted message {mid} in {room} (local network {where})")
         elif args.local_command == "edit":
             net.edit(args.id, args.text, at=_now())
         elif args.local_command == "delete":
@@ -591,7 +657,7 @@ def cmd_control(args: argparse.Namespace, config: Config) -> int:
             args.chat,
             args.command,
             now=_now(),
-            by=f"cli:{os.environ.get('USER', 'host')}",
+            by=f"cli:{_user()}",
             minutes=getattr(args, "minutes", 0),
         )
     except ControlError as exc:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -33,13 +33,19 @@ logger = logging.getLogger(__name__)
 
 CONFIG_ENV_VAR: Final = "TWEETCHAT_CONFIG"
 DEFAULT_X_API_BASE_URL: Final = "https://api.x.com"
+DEFAULT_BLUESKY_SERVICE_URL: Final = "https://bsky.social"
+DEFAULT_JETSTREAM_URL: Final = "wss://jetstream.us-east.bsky.network"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 MissedQuestions = Literal["catch_up", "skip"]
 CaptureMode = Literal["channel", "thread"]
 LOG_LEVELS: Final[tuple[LogLevel, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR")
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("text", "json")
 MISSED_QUESTION_POLICIES: Final[tuple[MissedQuestions, ...]] = ("catch_up", "skip")
 CAPTURE_MODES: Final[tuple[CaptureMode, ...]] = ("channel", "thread")
+Visibility = Literal["public", "unlisted", "private"]
+VISIBILITIES: Final[tuple[Visibility, ...]] = ("public", "unlisted", "private")
 
 
 class ConfigError(Exception):
@@ -55,6 +61,19 @@ class ConfigError(Exception):
         where = f"line {line}" if line is not None else ""
         text = ": ".join(part for part in (source, key, where, message) if part)
         super().__init__(_one_line(text))
+
+
+class ConfigProblems(ConfigError):
+    """Several problems in one config file: ``str()`` is one line per problem, each
+    ``file: key: what is wrong``; ``problems`` holds them."""
+
+    def __init__(self, problems: Sequence[ConfigError]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        super().__init__(first.message, source=first.source, key=first.key, line=first.line)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -132,6 +151,45 @@ class XConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MastodonConfig:
+    """A Mastodon (or compatible) instance: the bot's account posts and follows the hashtag."""
+
+    enabled: bool = False
+    api_base_url: str = ""  # the instance, e.g. "https://mastodon.social"; needed when enabled
+    access_token_env: str = "MASTODON_ACCESS_TOKEN"  # the variable's name, never the token
+    visibility: Visibility = "public"  # only public statuses appear in hashtag timelines
+    poll_interval: float = 30.0  # seconds between timeline reads that fill stream gaps
+    max_post_length: int = 500  # until the instance says less (/api/v2/instance)
+    stream: bool = True  # follow the hashtag stream live (else poll only)
+
+
+@dataclass(frozen=True, slots=True)
+class BlueskyConfig:
+    """Bluesky: posts through the account's PDS, capture from Jetstream (v2)."""
+
+    enabled: bool = False
+    handle: str = ""  # the bot's account, e.g. "wedocs.bsky.social"; required when enabled
+    app_password_env: str = "BLUESKY_APP_PASSWORD"  # the variable's name, never the password
+    service_url: str = ""  # "" = DEFAULT_BLUESKY_SERVICE_URL (the account's PDS or entryway)
+    jetstream_url: str = ""  # "" = DEFAULT_JETSTREAM_URL
+    replay_window: timedelta = timedelta(hours=36)  # how far back Jetstream replays a cursor
+    search_page_size: int = 100  # posts per searchPosts page when backfilling (1 to 100)
+    idle_reconnect: float = 60.0  # seconds without a Jetstream frame before redialling
+    profile_cache: timedelta = timedelta(hours=1)  # how long a resolved handle/name is kept
+    max_post_length: int = 300  # graphemes
+
+    @property
+    def service(self) -> str:
+        """The XRPC service actually used: the configured one or bsky.social."""
+        return self.service_url or DEFAULT_BLUESKY_SERVICE_URL
+
+    @property
+    def jetstream(self) -> str:
+        """The Jetstream host actually used: the configured one or Bluesky's."""
+        return self.jetstream_url or DEFAULT_JETSTREAM_URL
+
+
+@dataclass(frozen=True, slots=True)
 class WebConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -154,13 +212,16 @@ class Config:
     database: Path = Path("tweetchat.db")
     transcripts_dir: Path = Path("transcripts")
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"  # "json": one JSON object a line, for log collectors
     timezone: str = "UTC"  # default IANA zone for chats that name none
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     local: LocalConfig = field(default_factory=LocalConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     x: XConfig = field(default_factory=XConfig)
+    bluesky: BlueskyConfig = field(default_factory=BlueskyConfig)
     web: WebConfig = field(default_factory=WebConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
+    mastodon: MastodonConfig = field(default_factory=MastodonConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -172,8 +233,10 @@ _SECTIONS: Final[dict[str, type]] = {
     "local": LocalConfig,
     "discord": DiscordConfig,
     "x": XConfig,
+    "bluesky": BlueskyConfig,
     "web": WebConfig,
     "demo": DemoConfig,
+    "mastodon": MastodonConfig,
 }
 
 
@@ -226,28 +289,46 @@ def config_from_dict(
     if not isinstance(data, Mapping):
         raise ConfigError(f"must be a table, got {_show(data)}", source=source)
     base = (base_dir if base_dir is not None else Path.cwd()).absolute()
-    top = _Table(data, Config, source=source, prefix="", base_dir=base)
+    problems: list[ConfigError] = []
+    top = _Table(data, Config, source=source, prefix="", base_dir=base, problems=problems)
 
-    def section(name: str) -> _Table:
+    def section(name: str, parse: Callable[[_Table], _T]) -> _T:
         raw = top.raw(name)
         if raw is _MISSING:
             raw = {}
         elif not isinstance(raw, Mapping):
-            raise top.error(name, f"must be a table ([{name}]), got {_show(raw)}")
-        return _Table(raw, _SECTIONS[name], source=source, prefix=f"{name}.", base_dir=base)
+            problems.append(top.error(name, f"must be a table ([{name}]), got {_show(raw)}"))
+            raw = {}
+        table = _Table(
+            raw, _SECTIONS[name], source=source, prefix=f"{name}.", base_dir=base, problems=problems
+        )
+        try:
+            return parse(table)
+        except ConfigError as exc:  # a rule across keys (e.g. a handle needed when enabled)
+            problems.append(exc)
+            default: _T = _SECTIONS[name]()
+            return default
 
-    return Config(
+    config = Config(
         database=top.path("database"),
         transcripts_dir=top.path("transcripts_dir"),
         log_level=top.choice("log_level", LOG_LEVELS, normalise=str.upper),
+        log_format=top.choice("log_format", LOG_FORMATS, normalise=str.lower),
         timezone=top.zone("timezone"),
-        scheduler=_parse_scheduler(section("scheduler")),
-        local=_parse_local(section("local")),
-        discord=_parse_discord(section("discord")),
-        x=_parse_x(section("x")),
-        web=_parse_web(section("web")),
-        demo=_parse_demo(section("demo")),
+        scheduler=section("scheduler", _parse_scheduler),
+        local=section("local", _parse_local),
+        discord=section("discord", _parse_discord),
+        x=section("x", _parse_x),
+        bluesky=section("bluesky", _parse_bluesky),
+        web=section("web", _parse_web),
+        demo=section("demo", _parse_demo),
+        mastodon=section("mastodon", _parse_mastodon),
     )
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigProblems(problems)
+    return config
 
 
 def secret(config_section_env_name: str, environ: Mapping[str, str]) -> str:
@@ -273,6 +354,10 @@ def required_secrets(config: Config) -> tuple[str, ...]:
         names.append(config.discord.token_env)
     if config.x.enabled:
         names.extend(config.x.secret_env_names)
+    if config.mastodon.enabled:
+        names.append(config.mastodon.access_token_env)
+    if config.bluesky.enabled:
+        names.append(config.bluesky.app_password_env)
     return tuple(names)
 
 
@@ -289,9 +374,17 @@ class _Table:
     """One TOML table being read into one dataclass: typed getters with precise errors."""
 
     def __init__(
-        self, data: Mapping[Any, object], cls: type, *, source: str, prefix: str, base_dir: Path
+        self,
+        data: Mapping[Any, object],
+        cls: type,
+        *,
+        source: str,
+        prefix: str,
+        base_dir: Path,
+        problems: list[ConfigError],
     ) -> None:
         self.data = data
+        self.problems = problems  # every problem found, shared by the tables of one file
         self.source = source
         self.prefix = prefix
         self.base_dir = base_dir
@@ -313,7 +406,7 @@ class _Table:
                 owner = next((s for s, c in _SECTIONS.items() if name in _field_names(c)), None)
                 if owner is not None:
                     hint = f"; it belongs in the [{owner}] table"
-            raise self.error(name, f"unknown key{hint}")
+            self.problems.append(self.error(name, f"unknown key{hint}"))
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, source=self.source, key=f"{self.prefix}{key}")
@@ -496,6 +589,41 @@ class _Table:
         return tuple(found)
 
 
+def _collecting(getter: Callable[..., _T]) -> Callable[..., _T]:
+    """A `_Table` getter that records its problem and returns the key's default instead of
+    raising, so that one run over a config file finds every problem in it."""
+
+    @functools.wraps(getter)
+    def read(table: _Table, key: str, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return getter(table, key, *args, **kwargs)
+        except ConfigError as exc:
+            table.problems.append(exc)
+            default: Any = table.defaults[key]
+            if isinstance(default, Path):  # paths are read relative to the config's folder
+                default = table.base_dir / default
+            return cast(_T, default)
+
+    return read
+
+
+for _getter in (
+    "boolean",
+    "integer",
+    "number",
+    "string",
+    "choice",
+    "path",
+    "duration",
+    "durations",
+    "env_name",
+    "url",
+    "zone",
+    "ids",
+):
+    setattr(_Table, _getter, _collecting(getattr(_Table, _getter)))
+
+
 def _duration(value: object, *, allow_zero: bool) -> timedelta:
     """A duration read as chat files read them (a bare number is minutes); see
     :func:`scheduler.durations.duration_from`. Raises ValueError saying what is wrong."""
@@ -557,6 +685,34 @@ def _parse_x(t: _Table) -> XConfig:
     )
 
 
+_HANDLE_RE: Final = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+
+
+def _parse_bluesky(t: _Table) -> BlueskyConfig:
+    enabled = t.boolean("enabled")
+    handle = t.string("handle").lstrip("@")
+    if handle and (len(handle) > 253 or not _HANDLE_RE.fullmatch(handle)):
+        raise t.error(
+            "handle", f"must be a Bluesky handle like 'wedocs.bsky.social', got {_show(handle)}"
+        )
+    if enabled and not handle:
+        raise t.error("handle", "must be set when Bluesky is enabled, e.g. 'wedocs.bsky.social'")
+    return BlueskyConfig(
+        enabled=enabled,
+        handle=handle.lower(),
+        app_password_env=t.env_name("app_password_env"),
+        service_url=t.url("service_url", ("https", "http")),
+        jetstream_url=t.url("jetstream_url", ("wss", "ws")),
+        replay_window=t.duration("replay_window", allow_zero=False),
+        search_page_size=t.integer("search_page_size", 1, 100),
+        idle_reconnect=t.number("idle_reconnect", "a number of seconds", low=1, strict=False),
+        profile_cache=t.duration("profile_cache", allow_zero=True),
+        max_post_length=t.integer("max_post_length", 1, 3000),
+    )
+
+
 def _parse_web(t: _Table) -> WebConfig:
     host = t.string("host", allow_empty=False)
     if any(c.isspace() for c in host):
@@ -576,6 +732,24 @@ def _parse_demo(t: _Table) -> DemoConfig:
         speed=t.number("speed", "a time compression factor", low=0, strict=True),
         output_dir=t.path("output_dir"),
     )
+
+
+def _parse_mastodon(t: _Table) -> MastodonConfig:
+    config = MastodonConfig(
+        enabled=t.boolean("enabled"),
+        api_base_url=t.url("api_base_url", ("https", "http")),
+        access_token_env=t.env_name("access_token_env"),
+        visibility=t.choice("visibility", VISIBILITIES),
+        poll_interval=t.number("poll_interval", "a number of seconds", low=5, strict=False),
+        max_post_length=t.integer("max_post_length", 1, 100_000),
+        stream=t.boolean("stream"),
+    )
+    if config.enabled and not config.api_base_url:
+        raise t.error(
+            "api_base_url",
+            "must be the instance's URL, like 'https://mastodon.social', when Mastodon is enabled",
+        )
+    return config
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from archive.models import Chat, ChatStatus
 from archive.store import Store
-from scheduler.timeline import Action, ActionKind, timeline
+from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
 
 # A paused question clock holds the remaining questions this far in the future.
 HELD = timedelta(days=3650)
@@ -34,7 +34,9 @@ def compute_shifts(
     """Per-action delays implied by the recorded controls (pure).
 
     `actions` is the unshifted timeline; `controls` are (at, kind, detail) in time order.
-    - next at t: the first question still ahead moves to t; the later ones move with it.
+    - next at t, detail ``Q3``: the question the host was told about (``Q3``) moves to t,
+      and every question (and the wrap-up) after it moves with it. The detail names the
+      question, so a skipped question still ahead in time is never the one moved.
     - pause at t: questions still ahead are held; resume at t2 releases them, delayed by
       the pause's length.
     Other controls (extend, end, skip, start) act on the chat row or on posts instead.
@@ -47,12 +49,14 @@ def compute_shifts(
     def ahead(t: datetime) -> list[str]:
         return [k for k in order if base[k] + shift[k] > t]
 
-    for at, kind, _detail in controls:
+    for at, kind, detail in controls:
         if kind == "next" and paused_at is None:
-            keys = [k for k in ahead(at) if k.startswith("q")]
-            if keys:
-                delta = at - (base[keys[0]] + shift[keys[0]])
-                for k in ahead(at):
+            named = detail.strip().lower()
+            if named not in base:  # no question named: the first question still ahead
+                named = next((k for k in ahead(at) if k.startswith("q")), "")
+            if named and base[named] + shift[named] > at:
+                delta = at - (base[named] + shift[named])
+                for k in order[order.index(named) :]:
                     shift[k] += delta
         elif kind == "pause" and paused_at is None:
             paused_at = at
@@ -66,12 +70,17 @@ def compute_shifts(
     return {k: v for k, v in shift.items() if v}
 
 
-def chat_actions(store: Store, chat: Chat) -> list[Action]:
+def chat_actions(store: Store, chat: Chat, *, wrapup_lead: timedelta = WRAPUP_LEAD) -> list[Action]:
     """The chat's timeline with the recorded controls applied."""
     reminders = store.chat_reminders(chat.id)
-    plain = timeline(chat, reminders=reminders)
+    plain = timeline(chat, reminders=reminders, wrapup_lead=wrapup_lead)
     recorded = [(at, kind, detail) for at, kind, detail, _by in store.controls(chat.id)]
-    return timeline(chat, reminders=reminders, shifts=compute_shifts(plain, recorded))
+    return timeline(
+        chat,
+        reminders=reminders,
+        shifts=compute_shifts(plain, recorded),
+        wrapup_lead=wrapup_lead,
+    )
 
 
 def _pending_questions(store: Store, chat: Chat) -> list[Action]:
@@ -80,6 +89,12 @@ def _pending_questions(store: Store, chat: Chat) -> list[Action]:
     return [
         a for a in chat_actions(store, chat) if a.kind == ActionKind.QUESTION and a.key not in done
     ]
+
+
+def _upcoming_questions(store: Store, chat: Chat, now: datetime) -> list[Action]:
+    """Questions not handled and not yet due: a question already due (brought forward by
+    `next`, or on its time) is going out now, so `next` and `skip` act on the one after."""
+    return [a for a in _pending_questions(store, chat) if a.at > now]
 
 
 def _is_paused(store: Store, chat: Chat) -> bool:
@@ -120,11 +135,12 @@ def apply_control(
     if kind == "next":
         if paused:
             raise ControlError(f"chat {chat.id} is paused; resume it first")
-        pending = _pending_questions(store, chat)
-        if not pending:
+        upcoming = _upcoming_questions(store, chat, now)
+        if not upcoming:
             raise ControlError(f"chat {chat.id} has no question left to post")
-        store.record_control(chat.id, now, "next", pending[0].key.upper(), by)
-        return f"{pending[0].key.upper()} goes out now; later questions move up with it."
+        label = upcoming[0].key.upper()
+        store.record_control(chat.id, now, "next", label, by)
+        return f"{label} goes out now; later questions move up with it."
     if kind == "pause":
         if paused:
             raise ControlError(f"chat {chat.id} is already paused")
@@ -149,18 +165,19 @@ def apply_control(
             store.set_end(chat.id, new_end)
         return f"Extended by {minutes} min; the chat now ends at {_clock(chat, new_end)}."
     if kind == "skip":
-        pending = _pending_questions(store, chat)
-        if not pending:
+        upcoming = _upcoming_questions(store, chat, now)
+        if not upcoming:
             raise ControlError(f"chat {chat.id} has no question left to skip")
-        key = pending[0].key
+        key = upcoming[0].key
         with store.transaction():
             for t in chat.targets:
                 if store.record_intent(chat.id, key, t.platform, t.channel, "") is not None:
                     store.mark_skipped(chat.id, key, t.platform, t.channel, f"skipped by {by}")
             store.record_control(chat.id, now, "skip", key.upper(), by)
         return f"{key.upper()} will not be posted."
-    # end
-    pending = _pending_questions(store, chat)
+    # end: the questions still to come and the wrap-up ("... 5 minutes left") are skipped.
+    done = {p.action_key for p in store.posts(chat.id)}
+    pending = [a for a in chat_actions(store, chat) if a.kind in MOVABLE and a.key not in done]
     with store.transaction():
         for action in pending:
             for t in chat.targets:
@@ -171,6 +188,63 @@ def apply_control(
         store.record_control(chat.id, now, "end", "early", by)
         store.set_end(chat.id, now)
     return f"Chat ended; the transcript follows after the {_minutes(chat.grace)} grace period."
+
+
+def revise_started_chat(store: Store, chat: Chat, planned: Chat, *, now: datetime, by: str) -> str:
+    """Apply a chat file (``planned``) to ``chat``, which has started or is over: only what
+    has not happened yet may change, which is the wording of the questions still to come
+    (and of the closing, until it is posted). Anything else that differs is refused with a
+    ControlError naming it, and nothing changes; a chat is never sent back to "scheduled"
+    to replay its life.
+    """
+    if chat.status in (ChatStatus.ENDED, ChatStatus.PUBLISHED, ChatStatus.CANCELLED):
+        raise ControlError(
+            f"chat {chat.id} is {chat.status}; a chat that has ended or been cancelled cannot "
+            "be changed from its file (schedule a new one for another date)"
+        )
+    handled = {p.action_key for p in store.posts(chat.id)}
+    problems = [
+        name
+        for name, old, new in (
+            ("title", chat.title, planned.title),
+            ("hashtag", chat.hashtag, planned.hashtag),
+            ("timezone", chat.timezone, planned.timezone),
+            ("targets", chat.targets, planned.targets),
+            ("hosts", chat.hosts, planned.hosts),
+            ("intro", chat.intro, planned.intro),
+            ("grace", chat.grace, planned.grace),
+        )
+        if old != new
+    ]
+    if [(q.label, q.offset) for q in chat.questions] != [
+        (q.label, q.offset) for q in planned.questions
+    ]:
+        problems.append("the questions' number or times")
+    changed = [
+        new
+        for old, new in zip(chat.questions, planned.questions, strict=False)
+        if old.text != new.text
+    ]
+    problems += [f"{q.label} (already posted)" for q in changed if f"q{q.key}" in handled]
+    closing = planned.closing if planned.closing != chat.closing else None
+    if closing is not None and "close" in handled:
+        problems.append("closing (already posted)")
+    if problems:
+        raise ControlError(
+            f"chat {chat.id} is live: only the wording of questions not yet posted (and of "
+            f"the closing) can change now, and this file also changes {', '.join(problems)}. "
+            "Nothing was changed; steer its times with next, pause, extend or end"
+        )
+    if not changed and closing is None:
+        return f"{chat.id} is live and the file changes nothing that is still to come."
+    what = [q.label for q in changed] + (["closing"] if closing is not None else [])
+    with store.transaction():
+        store.set_wording(chat.id, changed, closing)
+        store.record_control(chat.id, now, "revised", f"wording of {', '.join(what)}", by)
+    return (
+        f"{chat.id} is live: updated the wording of {', '.join(what)} (not yet posted); "
+        "its times and everything already posted stay as they are."
+    )
 
 
 def _cancel(store: Store, chat: Chat, *, now: datetime, by: str) -> str:

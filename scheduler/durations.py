@@ -66,6 +66,17 @@ def duration_from(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def whole_minutes_from(value: object) -> int:
+    """A duration as :func:`duration_from` reads it (``"15m"``, ``"1h30m"``, ``15``), in
+    whole minutes: what a host types to extend a chat, on the CLI or on Discord. Raises
+    ValueError naming the problem."""
+    length = duration_from(value)
+    minutes, rest = divmod(int(length.total_seconds()), 60)
+    if rest:
+        raise ValueError(f"must be whole minutes, not {format_duration(length)}")
+    return minutes
+
+
 def format_duration(delta: timedelta) -> str:
     """Write a duration the way hosts write them: ``1h30m``, ``25m``, ``90s`` -> ``1m30s``."""
     total = int(delta.total_seconds())
@@ -149,6 +160,43 @@ def zone_from(value: object) -> ZoneInfo:
         except (OSError, ValueError, zoneinfo.ZoneInfoNotFoundError):
             pass  # listed but unreadable: report it as unknown
     raise ValueError(f"unknown time zone {quote(value)}{_zone_hint(value)}")
+
+
+# Zone names that are a fixed offset or an old abbreviation rather than a place: a chat
+# "at 19:00 EST" in July is an hour off the clocks of Toronto and New York. The place a host
+# most likely means, to suggest.
+_NOT_A_PLACE = {
+    "EST": "America/Toronto or America/New_York",
+    "EST5EDT": "America/New_York",
+    "CST6CDT": "America/Chicago",
+    "MST": "America/Denver (or America/Phoenix, which keeps MST all year)",
+    "MST7MDT": "America/Denver",
+    "PST8PDT": "America/Los_Angeles",
+    "HST": "Pacific/Honolulu",
+    "CET": "Europe/Paris or Europe/Berlin",
+    "MET": "Europe/Paris or Europe/Berlin",
+    "EET": "Europe/Athens or Europe/Helsinki",
+    "WET": "Europe/Lisbon",
+    "GMT": "Europe/London (GMT in winter, BST in summer) or UTC",
+    "Etc/GMT": "Europe/London (GMT in winter, BST in summer) or UTC",
+    "Greenwich": "Europe/London (GMT in winter, BST in summer) or UTC",
+}
+
+
+def zone_warning(zone: ZoneInfo) -> str | None:
+    """Why a zone that exists is probably not what the host meant (a fixed offset or an
+    abbreviation instead of a place), with the IANA name to use; None for a place."""
+    name = zone.key
+    if name in _NOT_A_PLACE:
+        place = _NOT_A_PLACE[name]
+    elif name.startswith(("Etc/GMT+", "Etc/GMT-")):
+        place = "the place's IANA name, e.g. Europe/London or America/Toronto"
+    else:
+        return None
+    return (
+        f"{quote(name)} is a fixed offset or abbreviation, not a place: its clock never "
+        f"follows a place's daylight-saving changes; use {place}"
+    )
 
 
 @functools.cache

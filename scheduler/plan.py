@@ -34,6 +34,7 @@ from scheduler.durations import (
     format_duration,
     quote,
     zone_from,
+    zone_warning,
 )
 from scheduler.limits import PostLimit
 from scheduler.series import ChatPlan, local_start, occurrence_chat, read_series
@@ -61,7 +62,7 @@ TOP_KEYS = (
 )
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
-PLATFORMS = ("local", "discord", "x")
+PLATFORMS = ("local", "discord", "x", "mastodon", "bluesky")
 DEFAULT_INTERVAL = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(minutes=30)
 MAX_QUESTIONS = 99
@@ -76,7 +77,24 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        """``questions[3].offset (Q4): must be after Q3 (25m)``: the place in the file, and
+        the question as hosts number it (the file's list counts from 0, hosts from Q1)."""
+        message = _QUESTION_PLACE.sub(lambda m: _question_label(m), self.message)
+        if not self.path:
+            return message
+        found = _QUESTION_PLACE.search(self.path)
+        where = f"{self.path} ({_question_label(found)})" if found else self.path
+        return f"{where}: {message}"
+
+
+_QUESTION_PLACE = re.compile(r"questions\[(\d+)\](?:\.parts\[(\d+)\])?")
+
+
+def _question_label(found: re.Match[str]) -> str:
+    """``Q4`` for ``questions[3]``, ``Q3b`` for ``questions[2].parts[1]``."""
+    part = found.group(2)
+    letter = _PART_LETTERS[int(part)] if part is not None and int(part) < len(_PART_LETTERS) else ""
+    return f"Q{int(found.group(1)) + 1}{letter}"
 
 
 class PlanError(Exception):
@@ -195,6 +213,7 @@ class _Reader:
         self.post_limits = post_limits
         self.wrapup_lead = wrapup_lead
         self.problems: list[Problem] = []
+        self.warnings: list[tuple[str, str]] = []
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -205,6 +224,8 @@ class _Reader:
         title = self.text(data, "title", "", required=True)
         hashtag = self.hashtag()
         zone = self.value(data, "timezone", "", zone_from)
+        if zone is not None and (doubt := zone_warning(zone)) is not None:
+            self.warnings.append(("timezone", doubt))
         if "timezone" not in data:
             self.add(
                 "timezone", 'missing; give the IANA time zone of the chat, e.g. "Europe/London"'
@@ -271,11 +292,15 @@ class _Reader:
         )
         if series is None or first_date is None:
             self.check_posts(chat, reminders, limits)
-            return None if self.problems else ChatPlan(chat=chat, reminders=reminders)
+            if self.problems:
+                return None
+            return ChatPlan(chat=chat, reminders=reminders, warnings=tuple(self.warnings))
         series = dataclasses.replace(
             series, title=title, questions=questions, intro=intro, closing=closing
         )
-        plan = ChatPlan(chat=chat, reminders=reminders, series=series)
+        plan = ChatPlan(
+            chat=chat, reminders=reminders, series=series, warnings=tuple(self.warnings)
+        )
         plan = dataclasses.replace(plan, chat=occurrence_chat(plan, first_date))
         self.check_posts(plan.chat, reminders, limits)
         for i, override in enumerate(series.overrides):
@@ -500,6 +525,13 @@ class _Reader:
         if platform == "x" and channel:
             self.add(
                 f"{where}.channel", "X has no channels (the chat follows the hashtag); leave it out"
+            )
+            return None
+        if platform in ("mastodon", "bluesky") and channel:
+            self.add(
+                f"{where}.channel",
+                f"{'Mastodon' if platform == 'mastodon' else 'Bluesky'} has no channels "
+                "(the chat follows the hashtag); leave it out",
             )
             return None
         if not platform:

@@ -176,6 +176,13 @@ class Runner:
             return
         changed = [chat_id for chat_id, state in seen.items() if self._seen.get(chat_id) != state]
         changed += [chat_id for chat_id in self._seen if chat_id not in seen]  # cancelled, ended
+        for chat_id in changed:  # one log line for every control, wherever it was given
+            before = self._seen.get(chat_id)
+            known = int(str(before[3])) if before is not None else len(controls.get(chat_id, ()))
+            for _at, kind, detail, by in controls.get(chat_id, [])[known:]:
+                logger.info(
+                    "chat %s: %s%s (by %s)", chat_id, kind, f": {detail}" if detail else "", by
+                )
         self._seen = seen
         # Chats changed (perhaps from another process): capture must see them at once.
         self.performer.invalidate()

@@ -155,6 +155,9 @@ class ChatPlan:
     chat: Chat
     reminders: tuple[timedelta, ...]  # lead times before the start, longest first
     series: SeriesSpec | None = None
+    # Things that work but are likely not what the host meant ("EST" is UTC-5 all year),
+    # as (path, message) pairs; shown by `check` and `schedule`, never a reason to refuse.
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 def occurrence_chat(plan: ChatPlan, day: date) -> Chat:

@@ -145,10 +145,17 @@ def format_wrapup(chat: Chat, lead: timedelta = WRAPUP_LEAD) -> str:
     )
 
 
+TRANSCRIPT_NOTE = "Transcript to follow."
+
+
 def format_close(chat: Chat) -> str:
-    """The closing post: the host's closing words and a note that the transcript follows."""
+    """The closing post: the host's closing words and a note that the transcript follows,
+    unless the host's words already speak of the transcript (then nothing is added but the
+    hashtag, when missing)."""
     closing = chat.closing.strip() or f"That's a wrap — thank you all for joining {chat.hashtag}!"
-    return with_hashtag(f"{closing}\n\nTranscript to follow.", chat.hashtag)
+    if "transcript" not in closing.casefold():
+        closing = f"{closing}\n\n{TRANSCRIPT_NOTE}"
+    return with_hashtag(closing, chat.hashtag)
 
 
 def format_reminder(chat: Chat, lead: timedelta) -> str:

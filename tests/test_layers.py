@@ -57,6 +57,13 @@ def test_the_house_keeps_its_contract() -> None:
             "Network packages never import each other",
         ),
         ("bot/facilitator.py", "import discord", "Only the Discord package imports discord.py"),
+        ("bot/facilitator.py", "import mastodon", "Only the Mastodon package imports Mastodon"),
+        (
+            "bot/platforms/mastodon/limits.py",
+            "import bot.platforms.x.length",
+            "Network packages never import each other",
+        ),
+        ("bot/platforms/x/cost.py", "import atproto", "Only the Bluesky package imports atproto"),
         ("scheduler/series.py", "import scheduler.plan", "No import cycles between sibling"),
         ("bot/platforms/base.py", "import bot.app", "No import cycles between sibling"),
     ],
@@ -68,3 +75,28 @@ def test_a_broken_rule_fails_the_check(tree: Path, module: str, line: str, broke
     verdicts = [ln for ln in result.stdout.splitlines() if ln.endswith(("KEPT", "BROKEN"))]
     # One bad import may break more than one rule (a chain through it); this one must be.
     assert any(ln.startswith(broken) and ln.endswith("BROKEN") for ln in verdicts), result.stdout
+
+
+def test_every_module_of_the_bot_is_kept_from_every_client_library() -> None:
+    """A new module or network package must be named in each "Only the X package imports Y"
+    contract, or the contract would silently not cover it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    networks = sorted(p.parent.name for p in (ROOT / "bot" / "platforms").glob("*/__init__.py"))
+    top = sorted(
+        f"bot.{p.stem}"
+        for p in (ROOT / "bot").glob("*.py")
+        if p.stem not in ("__init__", "__main__")
+    )
+    (independent,) = [c for c in contracts if c["type"] == "independence"]
+    assert sorted(independent["modules"]) == sorted(f"bot.platforms.{n}" for n in networks)
+    forbidden = [c for c in contracts if c["type"] == "forbidden"]
+    assert len(forbidden) == len(networks) - 1  # every network but local has a client library
+    for contract in forbidden:
+        owner = {f"bot.platforms.{n}" for n in networks} - set(contract["source_modules"])
+        assert len(owner) == 1, contract["name"]
+        expected = {"archive", "scheduler", *top, "bot.platforms.base", "bot.platforms.registry"}
+        expected |= {f"bot.platforms.{n}" for n in networks} - owner
+        assert set(contract["source_modules"]) == expected, contract["name"]

@@ -180,6 +180,20 @@ class ChatTables(Connection):
         with self.transaction():
             self.conn.execute("UPDATE chats SET end = ? WHERE id = ?", (iso(end), chat_id))
 
+    def set_wording(
+        self, chat_id: str, questions: Sequence[Question], closing: str | None = None
+    ) -> None:
+        """Change the text of these questions (matched by label) and, when given, the
+        closing words; nothing else of the chat. For a chat already under way."""
+        with self.transaction():
+            for q in questions:
+                self.conn.execute(
+                    "UPDATE questions SET text = ? WHERE chat_id = ? AND number = ? AND part = ?",
+                    (q.text, chat_id, q.number, q.part),
+                )
+            if closing is not None:
+                self.conn.execute("UPDATE chats SET closing = ? WHERE id = ?", (closing, chat_id))
+
     def delete_chat(self, chat_id: str) -> None:
         """Delete the chat and (by cascade) everything stored about it."""
         with self.transaction():

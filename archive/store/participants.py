@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from archive.models import Chat
+from archive.stats import counts_as_participant
+from archive.store.chats import chat_from_row
 from archive.store.connection import Connection, iso
 
 
 def participant_key(platform: str, author_id: str) -> str:
     """``platform:author_id``: one participant, across chats."""
     return f"{platform}:{author_id}"
+
+
+def chat_participants(conn: sqlite3.Connection, chat: Chat) -> set[str]:
+    """:meth:`Participants.participants_of`, on a connection (the web's queries use it too)."""
+    rows = conn.execute(
+        "SELECT platform || ':' || author_id AS key, author_id, MAX(author_handle) AS handle,"
+        " MAX(kind IN ('question', 'host')) AS host_side"
+        " FROM messages WHERE chat_id = ? AND deleted_at IS NULL"
+        " GROUP BY platform, author_id",
+        (chat.id,),
+    ).fetchall()
+    return {
+        r["key"]
+        for r in rows
+        if counts_as_participant(chat, r["handle"], r["author_id"], bool(r["host_side"]))
+    }
 
 
 class Participants(Connection):
@@ -46,16 +66,21 @@ class Participants(Connection):
         ).fetchall()
         return {str(r[0]) for r in rows}
 
+    def participants_of(self, chat: Chat) -> set[str]:
+        """Participant keys of the chat's non-deleted messages, by the one definition
+        (:func:`archive.stats.counts_as_participant`) the chat's statistics use."""
+        return chat_participants(self.conn, chat)
+
     def participation_history(self, chat: Chat) -> dict[str, int]:
-        """participant key -> number of earlier chats with the same hashtag they took part in."""
+        """participant key -> number of earlier chats with the same hashtag they took part
+        in (participants as :meth:`participants_of` counts them)."""
         rows = self.conn.execute(
-            """
-            SELECT m.platform || ':' || m.author_id AS key, COUNT(DISTINCT m.chat_id) AS n
-            FROM messages m JOIN chats c ON c.id = m.chat_id
-            WHERE c.hashtag_key = ? AND c.start < ? AND c.id != ? AND m.deleted_at IS NULL
-              AND m.kind IN ('answer', 'comment', 'repost')
-            GROUP BY key
-            """,
+            "SELECT * FROM chats WHERE hashtag_key = ? AND start < ? AND id != ?"
+            " AND status != 'cancelled'",
             (chat.hashtag.casefold(), iso(chat.start), chat.id),
         ).fetchall()
-        return {r["key"]: int(r["n"]) for r in rows}
+        counts: dict[str, int] = {}
+        for row in rows:
+            for key in self.participants_of(chat_from_row(self.conn, row)):
+                counts[key] = counts.get(key, 0) + 1
+        return counts

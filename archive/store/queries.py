@@ -10,6 +10,7 @@ from archive.models import CapturedMessage, Chat, ChatStatus
 from archive.store.chats import chat_from_row
 from archive.store.connection import Connection, parse_iso
 from archive.store.messages import STREAM_COLUMNS_OF_M, message_from_tuple
+from archive.store.participants import chat_participants
 
 
 class WebQueries(Connection):
@@ -81,23 +82,14 @@ class WebQueries(Connection):
 
     def series_participants(self, hashtag_key: str) -> list[tuple[str, set[str]]]:
         """(chat id, participant keys) of every non-cancelled chat of a hashtag, oldest
-        first; participants are authors of non-deleted answers, comments and reposts
-        (the same rule as `participation_history`)."""
+        first; participants by the one definition every figure uses (`participants_of`,
+        as the chat's own statistics count them)."""
         chats = self.conn.execute(
-            "SELECT id FROM chats WHERE hashtag_key = ? AND status != 'cancelled'"
+            "SELECT * FROM chats WHERE hashtag_key = ? AND status != 'cancelled'"
             " ORDER BY start, id",
             (hashtag_key,),
         ).fetchall()
-        out: list[tuple[str, set[str]]] = []
-        for c in chats:
-            rows = self.conn.execute(
-                "SELECT DISTINCT platform || ':' || author_id FROM messages"
-                " WHERE chat_id = ? AND deleted_at IS NULL"
-                " AND kind IN ('answer', 'comment', 'repost')",
-                (c["id"],),
-            ).fetchall()
-            out.append((c["id"], {r[0] for r in rows}))
-        return out
+        return [(c["id"], chat_participants(self.conn, chat_from_row(self.conn, c))) for c in chats]
 
     def search_messages(
         self, match: str, *, limit: int, offset: int = 0, marks: tuple[str, str] = ("[", "]")

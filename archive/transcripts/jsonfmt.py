@@ -77,7 +77,9 @@ def json_chunks(
 ) -> Iterator[str]:
     """The JSON document around ``entries``, the shown messages already written by
     :func:`message_entry` (possibly several to a piece, as read back from a file)."""
-    posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
+    posted = question_times(
+        chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
+    )
     document: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "chat": {
@@ -91,7 +93,13 @@ def json_chunks(
             "hosts": list(chat.hosts),
             "intro": chat.intro,
             "questions": [
-                {"key": q.key, "label": q.label, "text": q.text, "posted_at": _iso(posted[q.key])}
+                {
+                    "key": q.key,
+                    "label": q.label,
+                    "text": q.text,
+                    # null when the question never went out (stats.not_posted says why)
+                    "posted_at": _iso(posted[q.key]) if q.key in posted else None,
+                }
                 for q in chat.questions
             ],
         },

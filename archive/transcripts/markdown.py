@@ -84,7 +84,8 @@ def _question_table(
     ]
     for q in chat.questions:
         lines.append(
-            f"| {q.label} | {clock(posted[q.key], zone)} | {stats.answers_per_question.get(q.key, 0)}"
+            f"| {q.label} | {clock(posted[q.key], zone) if q.key in posted else 'not posted'}"
+            f" | {stats.answers_per_question.get(q.key, 0)}"
             f" | {stats.participants_per_question.get(q.key, 0)}"
             f" | {delay_label(stats.median_first_answer.get(q.key))} |"
         )
@@ -106,6 +107,8 @@ def _activity(
     peak = max(buckets.values())
     marks: dict[int, list[str]] = {}
     for q in chat.questions:
+        if q.key not in posted:
+            continue
         went_out = (posted[q.key] - chat.start) // timedelta(minutes=step) * step
         marks.setdefault(went_out, []).append(q.label)
     marks.setdefault(chat.duration // timedelta(minutes=step) * step, []).append("close")
@@ -219,7 +222,9 @@ def markdown_parts(
     """The transcript's lines (without their newline), with each non-empty message list
     of ``lists`` (already filled) as one part of its own, where its items go."""
     zone = chat.zone
-    posted = question_times(chat, question_posted_at or {}, stats.question_posted_at)
+    posted = question_times(
+        chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
+    )
 
     title = escape_inline(chat.title) or escape_inline(chat.hashtag)
     out: list[str] = [f"# {title}", ""]
@@ -249,10 +254,12 @@ def markdown_parts(
         answers = stats.answers_per_question.get(q.key, 0)
         answering = stats.participants_per_question.get(q.key, 0)
         out += [f"## {q.label} · {escape_inline(q.text)}", ""]
+        went = posted.get(q.key)
         line = (
-            f"*Went out at {clock(posted[q.key], zone)} {zone_label(posted[q.key].astimezone(zone))}"
-            f" · {_plural(answers, 'answer')} from {_plural(answering, 'participant')}"
-        )
+            f"*Went out at {clock(went, zone)} {zone_label(went.astimezone(zone))}"
+            if went is not None
+            else f"*Not posted ({escape_inline(stats.not_posted.get(q.key, 'never sent'))})"
+        ) + f" · {_plural(answers, 'answer')} from {_plural(answering, 'participant')}"
         late_here = lists.late_count.get(q.key, 0)
         if late_here:
             line += f" ({late_here} late, listed under Late answers)"

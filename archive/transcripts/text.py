@@ -291,4 +291,10 @@ def message_anchor(platform: str, platform_id: str) -> str:
     return quote(f"m-{platform}-{platform_id}", safe="-_.")
 
 
-NETWORK_NAMES = {"x": "X", "discord": "Discord", "local": "local", "mastodon": "Mastodon"}
+NETWORK_NAMES = {
+    "x": "X",
+    "discord": "Discord",
+    "local": "local",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+}

@@ -118,6 +118,8 @@ def activity_chart(chat: Chat, stats: ChatStats, chart_id: str = "chart-activity
             f'<text class="muted" x="{x}" y="{height - 8}" text-anchor="middle">{at}</text>'
         )
     for q in chat.questions:
+        if q.key in stats.not_posted:
+            continue  # never went out: no mark
         went = stats.question_posted_at.get(q.key, chat.question_time(q))
         minute = (went - chat.start) // timedelta(minutes=1)
         if not first <= minute < first + n:

@@ -141,6 +141,8 @@ def transcript_body(html_page: str, markdown_text: str) -> str:
 def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None = None) -> str:
     """The transcript with its statistics, charts and downloads."""
     chat = store.get_chat(chat_id)
+    if chat.status == ChatStatus.CANCELLED:
+        return cancelled_page(site, chat)
     rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
     stats = rendered.stats
     downloads = " ".join(
@@ -164,6 +166,21 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body))
 
 
+def cancelled_page(site: Site, chat: Chat) -> str:
+    """A cancelled chat: what it would have been, and that it did not take place (no
+    transcript, no downloads: nothing happened to transcribe)."""
+    local = chat.start.astimezone(chat.zone)
+    body = [
+        f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
+        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> ›'
+        f' <span class="status">{e(chat.status)}</span></nav>',
+        f"<h1>{e(chat.title)}</h1>",
+        f'<p class="cancelled">This {e(chat.hashtag)} chat, planned for {e(day_label(local))},'
+        f" {local:%H:%M} {e(zone_label(local))}, was cancelled. It has no transcript.</p>",
+    ]
+    return layout(site, f"{chat.title} ({chat.hashtag}): cancelled", "\n".join(body))
+
+
 def _figure(heading: str, svg: str) -> str:
     return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n</figure>'
 
@@ -173,6 +190,8 @@ def chat_download(
 ) -> Download:
     """The chat's Markdown or JSON transcript, or its messages as CSV."""
     chat = store.get_chat(chat_id)
+    if chat.status == ChatStatus.CANCELLED:
+        raise NotFoundError(f"chat {chat_id!r} was cancelled: it has no transcript")
     content_type = DOWNLOADS[suffix]
     if suffix == ".csv":
         text = render_csv(

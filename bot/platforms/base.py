@@ -189,7 +189,14 @@ class Platform(abc.ABC):
         """The archive, once the app gave its services (None in bare adapter tests)."""
         return self.services.store if self.services is not None else None
 
-    async def supervised(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+    async def supervised(
+        self,
+        work: Callable[[], Awaitable[None]],
+        what: str,
+        *,
+        base: float = 1.0,
+        cap: float = 60.0,
+    ) -> None:
         """Run a long-lived task of this adapter (a poller, a stream) under supervision until
         the adapter stops: one log line a failure, restarts with back-off, the hosts alerted
         (`PlatformServices.alert`) when it keeps failing. Adapters create it as a task."""
@@ -198,6 +205,8 @@ class Platform(abc.ABC):
             name=f"{self.name}: {what}",
             stop=self._stopping,
             alert=self.services.alert if self.services is not None else None,
+            base=base,
+            cap=cap,
         )
 
     async def emit(self, event: Event) -> None:
@@ -262,6 +271,13 @@ class Platform(abc.ABC):
         """Tell the chat's hosts something went wrong (a post failed...). Default: nowhere."""
         return None
 
+    async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
+        """Answer a participant's own message (``!optout`` learns that it worked), as a reply
+        to it. Default: None, no answer: a network that does not let the bot reply (X
+        refuses automated replies nobody summoned) says nothing rather than post publicly.
+        Raises PostError when the reply cannot be posted."""
+        return None
+
     def chats_changed(self, chats: Sequence[Chat]) -> None:
         """Chats were scheduled, moved, controlled or cancelled (from anywhere). Networks that
         mirror chats (Discord's Scheduled Events) follow in the background; must not block."""
@@ -289,21 +305,3 @@ class Platform(abc.ABC):
         """Which of these message ids still exist; None where the network cannot tell
         (`capabilities.existence` false)."""
         return None
-
-
-async def reconnect_forever(
-    connect_once: ConnectOnce,
-    *,
-    name: str,
-    stop: asyncio.Event,
-    base: float = 1.0,
-    cap: float = 60.0,
-    alert: Callable[[str], Awaitable[None]] | None = None,
-) -> None:
-    """Run `connect_once` until `stop` is set, reconnecting with back-off and jitter
-    (`scheduler.supervision.supervise`: one line a failure, hosts alerted when it persists)."""
-    await supervise(connect_once, name=name, stop=stop, base=base, cap=cap, alert=alert)
-
-
-class ConnectOnce(Protocol):
-    async def __call__(self) -> None: ...

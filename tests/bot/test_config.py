@@ -526,6 +526,32 @@ def test_random_dicts_give_a_config_or_a_config_error(data: dict[str, object]) -
     try:
         config = config_from_dict(data, source="config.toml", base_dir=Path("/srv/bot"))
     except ConfigError as exc:
-        assert "\n" not in str(exc)
+        # One line per problem, each naming the file; a single problem is a single line.
+        lines = str(exc).splitlines()
+        assert lines and all(line.startswith("config.toml") for line in lines)
+        assert len(lines) == len(getattr(exc, "problems", [exc]))
     else:
         assert isinstance(config, Config)
+
+
+def test_every_problem_of_a_config_file_is_listed_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(
+            {
+                "log_level": "LOUD",
+                "x": {"poll_interval": "fast", "enabeld": True},
+                "local": {"poll_interval": -1},
+                "web": "yes",
+            },
+            source="config.toml",
+            base_dir=Path("/srv/bot"),
+        )
+    lines = str(caught.value).splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "log_level",
+        "local.poll_interval",
+        "x.enabeld",
+        "x.poll_interval",
+        "web",
+    ]
+    assert all(line.startswith("config.toml: ") for line in lines)

@@ -169,7 +169,7 @@ async def test_live_controls_change_what_is_posted(running: Running) -> None:
     assert "is already paused" in await command(running, "pause")
     assert "Resumed" in await command(running, "resume")
     (end_before,) = running.rows("SELECT end FROM chats")
-    assert "Extended by 5 min" in await command(running, "extend", minutes=5)
+    assert "Extended by 5 min" in await command(running, "extend", duration="5m")
     (end_after,) = running.rows("SELECT end FROM chats")
     later = datetime.fromisoformat(end_after[0]) - datetime.fromisoformat(end_before[0])
     assert later == timedelta(minutes=5)

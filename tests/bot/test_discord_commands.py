@@ -301,7 +301,68 @@ async def test_list_and_show_describe_the_chats(running: Running) -> None:
     assert chat_id in listed.content
     shown = fake.invoke_command("tweetchat", "show", {"chat": chat_id[:6]})
     await fake.wait_for_response(shown)
-    assert "Q2 at +20 min: What would you change?" in shown.content
+    assert "Q2: What would you change?" in shown.content
+    schedule = shown.content.split("```")[1].splitlines()[1:]
+    labels = [line.split()[1] for line in schedule]
+    assert labels == ["intro", "Q1", "Q2", "wrap-up", "close", "publish"]
+    assert "next, in 2 days" in schedule[0]
+
+
+async def test_show_gives_the_schedule_as_it_now_stands(running: Running) -> None:
+    """After `next`, `show` still gave the plan; it gives what went out and what is next."""
+    fake = running.fake
+    await submit_form(fake, form())
+    (chat_id,) = running.chat_ids()
+    _make_live(running, chat_id)
+    nexted = fake.invoke_command("tweetchat", "next", {"chat": chat_id})
+    await fake.wait_for_response(nexted)
+    assert nexted.content.startswith("Q1 goes out now")
+
+    async def shown_schedule() -> list[str]:
+        shown = fake.invoke_command("tweetchat", "show", {"chat": chat_id})
+        await fake.wait_for_response(shown)
+        return shown.content.split("```")[1].splitlines()[1:]
+
+    def state(lines: list[str]) -> dict[str, str]:
+        return {line.split()[1]: line.split()[2] for line in lines}
+
+    for _ in range(600):  # the bot posts the intro (a minute late) and Q1 at once
+        lines = await shown_schedule()
+        if [state(lines)[k] for k in ("intro", "Q1")] == ["posted", "posted"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [state(lines)[k] for k in ("intro", "Q1", "Q2")] == ["posted", "posted", "next,"]
+    assert [line.split()[1] for line in lines][2:] == ["Q2", "wrap-up", "close", "publish"]
+
+
+def _make_live(running: Running, chat_id: str) -> Chat:
+    """Make the scheduled chat live, as if it had started a minute ago (another connection,
+    as another process would)."""
+    store = Store(running.config.database)
+    try:
+        chat = store.get_chat(chat_id)
+        start = datetime.now(UTC) - timedelta(minutes=1)
+        live = replace(chat, start=start, end=start + chat.duration, status=ChatStatus.LIVE)
+        store.add_chat(live, replace_existing=True)
+        return live
+    finally:
+        store.close()
+
+
+async def test_extend_takes_a_duration_as_everywhere_else(running: Running) -> None:
+    """`extend` took a number only, though durations are written `15m` everywhere else."""
+    fake = running.fake
+    await submit_form(fake, form())
+    (chat_id,) = running.chat_ids()
+    live = _make_live(running, chat_id)
+    bad = fake.invoke_command("tweetchat", "extend", {"duration": "soon", "chat": chat_id})
+    await fake.wait_for_response(bad)
+    assert bad.ephemeral and bad.content.startswith('Duration: "soon" is not a duration')
+    done = fake.invoke_command("tweetchat", "extend", {"duration": "15m", "chat": chat_id})
+    await fake.wait_for_response(done)
+    assert done.content.startswith("Extended by 15 min"), done.content
+    (row,) = running.rows("SELECT end FROM chats")
+    assert datetime.fromisoformat(row[0]) == live.end + timedelta(minutes=15)
 
 
 async def test_naming_an_unknown_chat_is_answered(running: Running) -> None:

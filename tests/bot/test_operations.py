@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot import version
+from bot.platforms.local.adapter import LocalNetwork
 from tests.bot.helpers import chat_file, config_file, env_for, start_bot, tweetchat, wait_for
 
 
@@ -91,6 +92,7 @@ def test_backup_copies_the_archive_and_the_local_network(tmp_path: Path) -> None
     config = config_file(tmp_path)
     chat_file(tmp_path / "chat.toml", start_in=3600)
     assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    LocalNetwork(tmp_path / "net.sqlite").close()  # as a running bot makes it
     said = tweetchat(["local", "say", "--as", "ann", "hello #WeDocs"], config)
     assert said.returncode == 0, said.stderr
 
@@ -133,3 +135,63 @@ def test_transcript_format_follows_the_file_name(tmp_path: Path) -> None:
     assert mismatch.returncode == 2
     assert "--format md does not match --out x.html (a .html file)" in mismatch.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_json_logs_have_a_line_for_every_post_control_and_publication(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=4,
+        questions=("One?", "Two?"),
+        first_question="3s",
+        interval="30s",
+        duration="40s",
+        grace="2s",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--log-format", "json", "run", "--until-idle"],
+        env=env_for(config),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        db = tmp_path / "db.sqlite"
+
+        def sent(key: str) -> bool:
+            if not db.exists():
+                return False
+            conn = sqlite3.connect(db)
+            try:
+                rows = conn.execute(
+                    "SELECT 1 FROM posts WHERE action_key = ? AND status = 'sent'", (key,)
+                ).fetchall()
+            except sqlite3.OperationalError:
+                return False
+            finally:
+                conn.close()
+            return bool(rows)
+
+        wait_for(lambda: sent("q1"), timeout=60, what="Q1")
+        for control, then in (("next", "q2"), ("end", "close")):  # Q2 now, then the close
+            done = tweetchat([control, "wedocs"], config)
+            assert done.returncode == 0, done.stderr
+            wait_for(lambda key=then: sent(key), timeout=60, what=then)
+        out, _ = bot.communicate(timeout=90)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.communicate()
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert records and {"time", "level", "logger", "message"} <= set(records[0])
+    messages = [r["message"] for r in records if r["level"] == "INFO"]
+    chat_id = next(m.split()[1].rstrip(":") for m in messages if " posted on local" in m)
+    for key in ("intro", "q1", "q2", "close"):
+        assert any(m.startswith(f"chat {chat_id}: {key} posted on local") for m in messages), key
+    for control in ("next", "end"):
+        assert any(m.startswith(f"chat {chat_id}: {control}") and "(by cli:" in m for m in messages)
+    assert any(m.startswith(f"chat {chat_id}: published (") for m in messages)
+    plain = [line for line in out.splitlines() if line.strip() and not line.startswith("{")]
+    assert all(line.startswith("tweetchat ") for line in plain), plain  # the CLI's own words

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.facilitator import OPTED_OUT_REPLY
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
 
@@ -84,6 +85,9 @@ def test_a_whole_chat_is_run_captured_and_published(tmp_path: Path) -> None:
         bot_texts = [r["text"] for r in net.messages("main") if r["is_bot"]]
     finally:
         net.close()
+    # Cara's !optout was answered (a reply, kept out of the transcript).
+    assert bot_texts.count(OPTED_OUT_REPLY) == 1 and "You are opted out" not in md
+    bot_texts.remove(OPTED_OUT_REPLY)
     firsts = [t.split(":")[0] if t.startswith("Q") else t.split()[0] for t in bot_texts]
     assert firsts == ["Hello", "Q1", "Q2", "Q3", "Bye", "Thank"]
     listing = tweetchat(["chats"], config)

@@ -198,5 +198,5 @@ async def test_a_post_refused_by_x_reaches_the_hosts_on_the_local_network_and_sh
     await store.aclose()
     assert cli_main(["--config", str(config), "show", chat.id]) == 0
     shown = capsys.readouterr().out
-    assert "x:failed (X credits are exhausted" in shown
-    assert "local:sent" in shown
+    assert "Q1        partly posted at" in shown
+    assert "(x: X credits are exhausted: posting was refused (402)" in shown

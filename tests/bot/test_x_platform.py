@@ -176,7 +176,7 @@ def test_a_question_too_long_for_x_is_named_when_the_plan_is_read() -> None:
 
     with pytest.raises(PlanError) as caught:
         parse_chat_plan(data, post_limits=post_limits(config_from_dict({}, base_dir=Path("."))))
-    assert "questions[1].text: too long for X" in str(caught.value)
+    assert "questions[1].text (Q2): too long for X" in str(caught.value)
 
 
 # -- failures ------------------------------------------------------------------------------------

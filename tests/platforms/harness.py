@@ -1,7 +1,8 @@
 """One harness per network, so the same contract tests run against every adapter.
 
 A harness starts the real adapter against its network's fake (the local network file, the
-fake Discord server, the fake X API), gives it a real store and a recording sink, and plays
+fake Discord server, the fake X API, the fake Bluesky PDS and Jetstream, the fake Mastodon
+instance), gives it a real store and a recording sink, and plays
 the participants: they post, edit and delete through the fake, as people would on the
 network. A new adapter passes the contract suite by adding one harness here and one entry in
 `HARNESSES`.
@@ -23,14 +24,27 @@ from typing import ClassVar, Self
 from archive.models import Chat, ChatStatus, IncomingMessage, Question, Target
 from archive.publish import PublishResult
 from archive.store import AsyncStore
-from bot.config import Config, DiscordConfig, LocalConfig, XConfig
+from bot.config import (
+    BlueskyConfig,
+    Config,
+    DiscordConfig,
+    LocalConfig,
+    MastodonConfig,
+    XConfig,
+)
 from bot.facilitator import Facilitator
 from bot.platforms.base import Event, Platform, PlatformServices
+from bot.platforms.bluesky.adapter import BlueskyPlatform
 from bot.platforms.discord.adapter import DiscordPlatform
 from bot.platforms.local.adapter import LocalNetwork, LocalPlatform, LocalUser
+from bot.platforms.mastodon.adapter import MastodonPlatform
+from bot.platforms.mastodon.content import html_to_text
 from bot.platforms.x.adapter import XPlatform
 from bot.platforms.x.search import since_key
+from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.mastodon_server import TOKEN as MASTODON_TOKEN
+from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.x_server import FakeX
 
 TAG = "#WeDocs"
@@ -454,8 +468,170 @@ class XHarness(Harness):
         return len(self.fake.requests_to("/2/tweets", "POST"))
 
 
+# ---- Bluesky -------------------------------------------------------------------------------------
+
+SEARCH_POSTS = "app.bsky.feed.searchPosts"
+CREATE_RECORD = "com.atproto.repo.createRecord"
+
+
+class BlueskyHarness(Harness):
+    """The atproto client against the fake PDS and AppView; capture from the fake Jetstream.
+
+    The adapter subscribes to Jetstream only while a Bluesky chat is in its capture window;
+    the harness's chat is live, so it subscribes at start. Jetstream keeps only posts that
+    matter to a chat, so the barrier posts carry the chat's hashtag (the store keeps them;
+    the harness hides them from `events`).
+    """
+
+    name = "bluesky"
+
+    async def open_network(self) -> None:
+        self.fake = await self.stack.enter_async_context(FakeBluesky())
+        self.config = Config(
+            local=LocalConfig(enabled=False),
+            bluesky=BlueskyConfig(
+                enabled=True,
+                handle=self.fake.bot.handle,
+                service_url=self.fake.base_url,
+                jetstream_url=self.fake.jetstream_url,
+                idle_reconnect=30.0,  # the fake sends no heartbeat: no redial in a quiet test
+            ),
+        )
+        self.environ = {self.config.bluesky.app_password_env: self.fake.password}
+        self.channel = ""  # one public network: targets name no channel
+        self.alice = self.fake.add_account("alice.bsky.social", "Alice A.")
+        self.barrier_user = self.fake.add_account("barrier.bsky.social", "Barrier")
+        self.user_id = self.alice.did
+        self.user_handle = self.alice.handle
+
+    def make_platform(self) -> Platform:
+        return BlueskyPlatform(
+            self.config.bluesky, environ=self.environ, backoff=0.01, rate_wait_cap=0.3
+        )
+
+    async def come_back(self) -> None:
+        """Start, then wait until Jetstream is subscribed and, when the adapter subscribed
+        without a cursor, its backfill from search was asked (a post made during the search
+        could otherwise arrive twice: found and streamed)."""
+        dials = len(self.fake.subscriptions)
+        searches = len(self.fake.requests_to(SEARCH_POSTS))
+        await super().come_back()
+        platform = self.platform
+        assert isinstance(platform, BlueskyPlatform)
+        await until(
+            "the Jetstream subscription",
+            lambda: platform.connected.is_set() and len(self.fake.subscriptions) > dials,
+        )
+        if "cursor" not in self.fake.subscriptions[-1]:
+            # The fake answers a search from the posts it holds when the request arrives.
+            await until(
+                "the backfill search",
+                lambda: len(self.fake.requests_to(SEARCH_POSTS)) > searches,
+            )
+
+    async def user_posts(self, text: str, *, reply_to: str = "") -> str:
+        return self.fake.add_post(self.alice, text, reply_to=reply_to)
+
+    async def post_as_barrier(self, text: str) -> str:
+        return self.fake.add_post(self.barrier_user, f"{text} {TAG}")
+
+    async def user_edits(self, platform_id: str, text: str) -> None:
+        self.fake.edit_post(platform_id, text)
+
+    async def user_deletes(self, platform_id: str) -> None:
+        self.fake.delete_post(platform_id)
+
+    async def deliver(self) -> None:
+        await self.barrier()
+
+    def stored(self, platform_id: str) -> Stored:
+        post = self.fake.posts.get(platform_id)
+        if post is None or post.deleted:
+            raise AssertionError(f"the fake Bluesky holds no post {platform_id}")
+        return Stored(post.text)
+
+    def post_requests(self) -> int:
+        return len(self.fake.requests_to(CREATE_RECORD))
+
+
+# ---- Mastodon ------------------------------------------------------------------------------------
+
+STATUSES = "/api/v1/statuses"
+NOTIFICATIONS = "/api/v1/notifications"
+
+
+class MastodonHarness(Harness):
+    """Mastodon.py against the fake instance; capture from the hashtag stream.
+
+    The timeline is read at start and after every (re)connect of the stream (the adapter's
+    catch-up); the periodic read is set an hour apart so that, within a test, everything
+    after start comes from the stream, in order. The barrier posts carry the hashtag (the
+    stream is the hashtag's).
+    """
+
+    name = "mastodon"
+
+    async def open_network(self) -> None:
+        self.fake = await self.stack.enter_async_context(FakeMastodon())
+        self.config = Config(
+            local=LocalConfig(enabled=False),
+            mastodon=MastodonConfig(
+                enabled=True, api_base_url=self.fake.base_url, poll_interval=3600.0
+            ),
+        )
+        self.environ = {self.config.mastodon.access_token_env: MASTODON_TOKEN}
+        self.channel = ""  # the hashtag's public timeline: targets name no channel
+        self.alice = self.fake.add_account("alice", display_name="Alice A.")
+        self.barrier_user = self.fake.add_account("barrier")
+        self.user_id = str(self.alice["id"])
+        self.user_handle = f"alice@{self.fake.domain}"
+
+    def make_platform(self) -> Platform:
+        return MastodonPlatform(self.config.mastodon, environ=self.environ, backoff=0.01)
+
+    async def come_back(self) -> None:
+        """Start, then wait until the first timeline read is done (its last request is for
+        mentions) and the stream is open and caught up (the adapter then tells its sink it
+        reconnected)."""
+        reconnects = self.recorder.reconnects
+        mentions = len(self.fake.requests_to(NOTIFICATIONS))
+        await super().come_back()
+        await until(
+            "the first timeline read",
+            lambda: len(self.fake.requests_to(NOTIFICATIONS)) > mentions,
+        )
+        await until("the hashtag stream", lambda: self.recorder.reconnects > reconnects)
+
+    async def user_posts(self, text: str, *, reply_to: str = "") -> str:
+        return str(self.fake.post(self.alice, text, in_reply_to_id=reply_to or None)["id"])
+
+    async def post_as_barrier(self, text: str) -> str:
+        return str(self.fake.post(self.barrier_user, f"{text} {TAG}")["id"])
+
+    async def user_edits(self, platform_id: str, text: str) -> None:
+        self.fake.edit(platform_id, text)
+
+    async def user_deletes(self, platform_id: str) -> None:
+        self.fake.delete(platform_id)
+
+    async def deliver(self) -> None:
+        await self.barrier()
+
+    def stored(self, platform_id: str) -> Stored:
+        status = self.fake.statuses.get(platform_id)
+        if status is None:
+            raise AssertionError(f"the fake Mastodon holds no status {platform_id}")
+        # The instance keeps what it rendered (HTML); a reader sees its text.
+        return Stored(html_to_text(str(status["content"])))
+
+    def post_requests(self) -> int:
+        return len(self.fake.requests_to(STATUSES, "POST"))
+
+
 HARNESSES: dict[str, type[Harness]] = {
     "local": LocalHarness,
     "discord": DiscordHarness,
     "x": XHarness,
+    "bluesky": BlueskyHarness,
+    "mastodon": MastodonHarness,
 }

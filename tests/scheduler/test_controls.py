@@ -130,7 +130,7 @@ def test_end_skips_the_rest_and_moves_the_end_to_now(store: Store) -> None:
     c = store.get_chat("wedocs-2026-12-01")
     assert c.end == START + 25 * M
     statuses = {p.action_key: p.status for p in store.posts(c.id)}
-    assert statuses == {"q1": "skipped", "q2": "skipped", "q3": "skipped", "q4": "skipped"}
+    assert statuses == {k: "skipped" for k in ("q1", "q2", "q3", "q4", "wrapup")}
 
 
 def test_start_now_moves_a_scheduled_chat_and_keeps_its_shape(store: Store) -> None:
@@ -189,3 +189,62 @@ def test_cli_cancel_goes_through_the_control_api(
     # Cancelling again is refused and changes nothing.
     assert main(["--config", str(config), "cancel", "wedocs"]) == 2
     assert "only scheduled or live chats can be cancelled" in capsys.readouterr().err
+
+
+def test_next_moves_the_question_it_names_not_a_skipped_one_still_ahead() -> None:
+    # Q2 went out early (next at 20:05); Q3 (20:15) was skipped; next at 20:07 names Q4.
+    c = chat()
+    got = times(c, [(START + 5 * M, "next", "Q2"), (START + 7 * M, "next", "Q4")])
+    assert got["q2"] == START + 5 * M
+    assert got["q4"] == START + 7 * M
+    assert got["q3"] == START + 5 * M + 10 * M  # untouched by the second next
+
+
+def test_skip_and_next_leave_a_question_already_going_out_alone(store: Store) -> None:
+    c = store.add_chat(chat())
+    now = START + 12 * M
+    assert apply_control(store, c.id, "next", now=now, by="t").startswith("Q2 goes out now")
+    # Q2 is due and not yet posted: it is going out, so skip and next act on Q3, Q4.
+    assert apply_control(store, c.id, "skip", now=now, by="t") == "Q3 will not be posted."
+    assert apply_control(store, c.id, "next", now=now, by="t").startswith("Q4 goes out now")
+    due = [a.key for a in chat_actions(store, c) if a.at <= now and a.key.startswith("q")]
+    assert due == ["q1", "q2", "q4"]
+
+
+def test_replace_with_the_file_of_a_chat_under_way_fixes_wording_only(tmp_path: Path) -> None:
+    """Its file starts in the past now: --replace still reaches the live chat, and changes
+    only the wording of what is to come; without --replace the past start is refused."""
+    import time
+
+    from archive.models import PostStatus
+    from tests.bot.helpers import chat_file, config_file, tweetchat
+
+    config = config_file(tmp_path)
+    start = chat_file(tmp_path / "chat.toml", start_in=2, questions=("One?", "Two?"))
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        (c,) = store.list_chats()
+        store.set_status(c.id, ChatStatus.LIVE)
+        store.record_intent(c.id, "q1", "local", "main", "Q1: One? #WeDocs")
+        store.mark_sent(c.id, "q1", "local", "main", "m1", start)
+    finally:
+        store.close()
+    while datetime.now(UTC) <= start:
+        time.sleep(0.1)
+    path = tmp_path / "chat.toml"
+    path.write_text(path.read_text().replace('"Two?"', '"Two again?"'), encoding="utf-8")
+    plain = tweetchat(["schedule", "chat.toml"], config)
+    assert plain.returncode == 2 and "is in the past" in plain.stderr
+    revised = tweetchat(["schedule", "--replace", "chat.toml"], config)
+    assert revised.returncode == 0, revised.stderr
+    assert "updated the wording of Q2" in revised.stdout
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        after = store.get_chat(c.id)
+        assert after.status == ChatStatus.LIVE and after.start == c.start
+        assert [q.text for q in after.questions] == ["One?", "Two again?"]
+        assert [p.status for p in store.posts(c.id)] == [PostStatus.SENT]
+        assert [(k, d) for _a, k, d, _b in store.controls(c.id)] == [("revised", "wording of Q2")]
+    finally:
+        store.close()

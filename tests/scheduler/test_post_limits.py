@@ -123,3 +123,16 @@ def test_check_and_schedule_refuse_it_from_the_command_line(tmp_path: Path) -> N
         assert "intro: too long for Discord" in result.stderr
         assert "at most 2000" in result.stderr
     assert tweetchat(["chats"], config).stdout.startswith("No chats yet")
+
+
+def test_problems_name_questions_as_hosts_number_them() -> None:
+    order = chat(
+        questions=[{"text": "First?", "offset": "20m"}, {"text": "Second?", "offset": "10m"}]
+    )
+    with pytest.raises(PlanError) as caught:
+        parse_chat_plan(order, post_limits=LIMITS)
+    assert "questions[1].offset (Q2): must be after Q1 (20m)" in str(caught.value)
+    parts = chat(targets=ON_X, questions=[{"text": "One?"}, {"parts": ["Part a?", sentence(300)]}])
+    with pytest.raises(PlanError) as caught:
+        parse_chat_plan(parts, post_limits=LIMITS)
+    assert "questions[1].parts[1] (Q2b): too long for X" in str(caught.value)

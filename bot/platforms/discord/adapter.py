@@ -486,6 +486,20 @@ class DiscordPlatform(Platform):
         text = result.announcement or f"Transcript of {chat.hashtag}"
         return sent_post(await self._post(target, text, embed=embed, file=result.attachment))
 
+    async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
+        """A reply to the message where it was written (its thread, in thread mode). The
+        slash command `/tweetchat optout` answers ephemerally instead."""
+        where = await self.channel(str(message.raw.get("channel_id") or message.channel))
+        if not isinstance(where, discord.TextChannel | discord.Thread):
+            return sent_post(await self._post(where, text))
+        reference = where.get_partial_message(int(message.platform_id))
+        self.check_length(text)
+        replied = await self.call(
+            f"replying in channel {where.id}",
+            lambda: reference.reply(text, mention_author=False),
+        )
+        return sent_post(replied)
+
     async def notify_hosts(self, chat: Chat, text: str) -> None:
         """A host alert (a post failed...) in the announce channel or the chat's channel."""
         channels = [t.channel for t in chat.targets if t.platform == "discord" and t.channel]

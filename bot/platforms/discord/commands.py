@@ -28,9 +28,10 @@ from bot.config import DiscordConfig
 from bot.platforms.discord.embeds import summary_embed
 from bot.platforms.discord.scheduled_events import ChatEvents, EventsHost
 from scheduler.controls import ControlError, apply_control
-from scheduler.durations import duration_from
+from scheduler.durations import duration_from, whole_minutes_from
 from scheduler.plan import ChatPlan, PlanError, Problem, parse_chat_plan
 from scheduler.series import occurrences
+from scheduler.standing import chat_standing, standing_lines
 
 if TYPE_CHECKING:
     from bot.platforms.base import PlatformServices
@@ -244,12 +245,21 @@ class HostCommands:
             group.add_command(self._control_command(kind, text, chat_help))
 
         @group.command(name="extend", description="Extend a live chat")
-        @app_commands.describe(minutes="how many minutes to add", chat=chat_help)
+        @app_commands.describe(
+            duration='how much longer: "15m", "1h", or a number of minutes', chat=chat_help
+        )
         async def extend(
-            interaction: discord.Interaction,
-            minutes: app_commands.Range[int, 1, 1440],
-            chat: str | None = None,
+            interaction: discord.Interaction, duration: str, chat: str | None = None
         ) -> None:
+            if await self._refuse(interaction):
+                return
+            # One duration syntax wherever a host types one (chat files, the CLI, here).
+            try:
+                minutes = whole_minutes_from(duration)
+            except ValueError as exc:
+                await self._reply(interaction, f"Duration: {exc}")
+                return
+
             async def run(i: discord.Interaction, found: Chat) -> None:
                 await self._control(i, found, "extend", minutes)
 
@@ -451,17 +461,23 @@ class HostCommands:
         )[:1900]
 
     async def _show(self, interaction: discord.Interaction, chat: Chat) -> None:
+        now = self.platform.clock.now()
         count = await self.store.count_messages(chat.id)
         controls = await self.store.controls(chat.id)
+        steps = await self.store.read(
+            chat_standing, chat, now, wrapup_lead=self.services.wrapup_lead
+        )
         channels = ", ".join(f"<#{t.channel}>" for t in chat.targets if t.platform == "discord")
+        # The schedule as it now stands (every control applied), from the post ledger.
         lines = [
             f"**{chat.title}** {chat.hashtag} `{chat.id}`: {chat.status}",
             f"{_local(chat, chat.start)} to {chat.end.astimezone(chat.zone):%H:%M} in {channels}",
             f"Captured messages: {count}",
-            *(
-                f"{q.label} at +{int(q.offset.total_seconds() // 60)} min: {q.text}"
-                for q in chat.questions
-            ),
+            f"Schedule ({chat.zone.key}, as of {now.astimezone(chat.zone):%H:%M}):",
+            "```",
+            *standing_lines(chat, steps, now),
+            "```",
+            *(f"{q.label}: {q.text}" for q in chat.questions),
             *(f"{kind} {detail} ({by})" for _at, kind, detail, by in controls),
         ]
         await self._reply(interaction, "\n".join(lines)[:1900])

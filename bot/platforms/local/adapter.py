@@ -395,6 +395,24 @@ class LocalPlatform(Platform):
             raise PostError(f"local: could not post: {exc}") from exc
         return SentPost(mid, at, f"local://{channel}/{mid}")
 
+    async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
+        """A reply in the message's room, linked to it."""
+        self.check_length(text)
+        at = self.clock.now()
+        try:
+            mid = await asyncio.to_thread(
+                self.net.post,
+                message.channel,
+                self.user,
+                text,
+                at=at,
+                is_bot=True,
+                reply_to=message.platform_id,
+            )
+        except sqlite3.Error as exc:
+            raise PostError(f"local: could not reply: {exc}") from exc
+        return SentPost(mid, at, f"local://{message.channel}/{mid}")
+
     async def send_file(self, channel: str, text: str, filename: str, data: bytes) -> SentPost:
         self.check_length(text)
         at = self.clock.now()

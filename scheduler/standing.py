@@ -1,0 +1,178 @@
+"""A chat's schedule as it now stands: every step, in time order, with what became of it
+(pure: the shifted timeline, the post ledger and the clock are given).
+
+One answer for every place a host asks "where are we?" (`tweetchat show`, the Discord
+`/tweetchat show`): what went out and when (from the post ledger, not the plan), what was
+skipped or failed and why, what is next and when, and what is held by a pause.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from archive.models import Chat, ChatStatus, Post, PostStatus
+from archive.store import Store
+from scheduler.controls import chat_actions
+from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind
+
+# A paused question clock holds questions about ten years ahead (controls.HELD).
+_HELD_BEYOND = timedelta(days=365)
+
+
+class StepState(enum.StrEnum):
+    POSTED = "posted"  # every target accepted it (at = the earliest post)
+    PARTLY = "partly posted"  # some targets did, others failed or were skipped
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    POSTING = "posting"  # the intent is recorded; the network call is under way
+    NEXT = "next"  # the first step still to come
+    PENDING = "pending"
+    HELD = "held"  # waiting for `resume`
+    CANCELLED = "cancelled"  # the chat was cancelled before it happened
+    NOT_POSTED = "not posted"  # the chat is over and this never went out
+    DONE = "done"  # publish: the transcript is out
+
+
+_UNTIMED = frozenset({StepState.SKIPPED, StepState.FAILED, StepState.NOT_POSTED, StepState.HELD})
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    key: str  # action key: intro, q1, wrapup...
+    label: str  # what a host reads: intro, Q1, wrap-up...
+    state: StepState
+    at: datetime | None  # when it went out, is due, or (skipped, failed) was due; None: held
+    note: str = ""  # why it was skipped or failed, per platform where they differ
+
+
+def label_of(action: Action) -> str:
+    if action.kind == ActionKind.QUESTION:
+        return action.key.upper()
+    if action.kind == ActionKind.REMIND:
+        return "reminder"
+    return {"wrapup": "wrap-up"}.get(action.key, action.key)
+
+
+def standing(
+    chat: Chat, actions: Sequence[Action], posts: Sequence[Post], now: datetime
+) -> list[Step]:
+    """Every action of ``chat`` (``actions``: its timeline with the controls applied), with
+    its state from the ledger ``posts``, in the order things happened or will happen."""
+    by_key: dict[str, list[Post]] = {}
+    for p in posts:
+        by_key.setdefault(p.action_key, []).append(p)
+    # In the plan's order (the shifted timeline puts held questions ten years ahead).
+    position = {f"q{q.key}": i for i, q in enumerate(chat.questions)}
+    kinds = list(ActionKind)
+    planned = sorted(
+        actions,
+        key=lambda a: (kinds.index(a.kind), position.get(a.key, 0), a.at),
+    )
+    steps = []
+    upcoming_seen = False
+    for action in planned:
+        rows = by_key.get(action.key, [])
+        step = _handled(chat, action, rows)
+        if step is None:
+            if chat.status == ChatStatus.CANCELLED:
+                step = Step(action.key, label_of(action), StepState.CANCELLED, action.at)
+            elif chat.status == ChatStatus.PUBLISHED or (
+                chat.status == ChatStatus.ENDED and action.kind != ActionKind.PUBLISH
+            ):
+                step = Step(action.key, label_of(action), StepState.NOT_POSTED, action.at)
+            elif action.at - now > _HELD_BEYOND:
+                step = Step(action.key, label_of(action), StepState.HELD, None)
+            elif not upcoming_seen:
+                upcoming_seen = True
+                step = Step(action.key, label_of(action), StepState.NEXT, action.at)
+            else:
+                step = Step(action.key, label_of(action), StepState.PENDING, action.at)
+        steps.append(step)
+    # Steps with a time (posted, due) in time order; a step that has none (held) or never
+    # went out (skipped, failed) stays right after the step before it in the plan.
+    keys: list[tuple[datetime, int]] = []
+    last = datetime.min.replace(tzinfo=now.tzinfo)
+    for i, step in enumerate(steps):
+        if step.at is not None and step.state not in _UNTIMED:
+            last = step.at
+        keys.append((last, i))
+    return [steps[i] for _key, i in sorted(keys)]
+
+
+def _handled(chat: Chat, action: Action, rows: Sequence[Post]) -> Step | None:
+    label = label_of(action)
+    if action.kind == ActionKind.PUBLISH:
+        if chat.status == ChatStatus.PUBLISHED:
+            return Step(action.key, label, StepState.DONE, action.at)
+        return None
+    if not rows:
+        return None
+    sent = [p.posted_at for p in rows if p.status == PostStatus.SENT and p.posted_at]
+    others = [p for p in rows if p.status != PostStatus.SENT]
+    note = "; ".join(
+        f"{p.platform}: retrying after {p.error}"
+        if p.status == PostStatus.INTENT
+        else f"{p.platform}: {p.error or p.status}"
+        for p in others
+        if p.status != PostStatus.INTENT or p.error  # an error on an intent: being retried
+    )
+    if sent and not others:
+        return Step(action.key, label, StepState.POSTED, min(sent))
+    if sent:
+        return Step(action.key, label, StepState.PARTLY, min(sent), note)
+    if any(p.status == PostStatus.INTENT for p in rows):
+        return Step(action.key, label, StepState.POSTING, action.at, note)
+    if all(p.status == PostStatus.SKIPPED for p in rows):
+        reasons = sorted({p.error for p in rows if p.error})
+        return Step(action.key, label, StepState.SKIPPED, action.at, "; ".join(reasons))
+    return Step(action.key, label, StepState.FAILED, action.at, note)
+
+
+def chat_standing(
+    store: Store, chat: Chat, now: datetime, *, wrapup_lead: timedelta = WRAPUP_LEAD
+) -> list[Step]:
+    """``standing`` for a stored chat: its controls applied, its ledger read."""
+    actions = chat_actions(store, chat, wrapup_lead=wrapup_lead)
+    return standing(chat, actions, store.posts(chat.id), now)
+
+
+def standing_lines(chat: Chat, steps: Sequence[Step], now: datetime) -> list[str]:
+    """One line per step for a host: ``20:14  Q2        posted at 20:14``, in the chat's zone."""
+    lines = []
+    for step in steps:
+        when = _clock(chat, step.at) if step.at is not None else "--:--"
+        state = str(step.state)
+        if step.state in (StepState.POSTED, StepState.PARTLY):
+            state += f" at {when}"
+        elif step.state == StepState.NEXT and step.at is not None:
+            state = f"next, {_until(step.at - now)}"
+        elif step.state == StepState.HELD:
+            state = "held until the chat is resumed"
+        elif step.state in (StepState.SKIPPED, StepState.FAILED, StepState.NOT_POSTED):
+            when = "--:--"  # it never went out
+        if step.note:
+            state += f" ({step.note})"
+        lines.append(f"{when}  {step.label:<9} {state}")
+    return lines
+
+
+def _clock(chat: Chat, at: datetime) -> str:
+    return at.astimezone(chat.zone).strftime("%H:%M")
+
+
+def _until(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "going out now"
+    if seconds < 60:
+        return f"in {seconds} s"
+    if seconds < 24 * 3600:
+        hours, minutes = divmod(round(seconds / 60), 60)
+        if not hours:
+            return f"in {minutes} min"
+        return f"in {hours} h {minutes} min" if minutes else f"in {hours} h"
+    days = round(seconds / 86400)
+    return f"in {days} day{'' if days == 1 else 's'}"
