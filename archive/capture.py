@@ -5,8 +5,10 @@ Everything here is pure (no clock, no I/O): a function of the message and a
 whether a text carries the chat's is decided by :mod:`archive.hashtags`.
 
 Label grammar (``parse_answer_labels`` / ``parse_question_labels``), read at the start of
-the text after any leading @mentions (``@alice``, ``@a@host.social``, Discord ``<@123>``)
-and leading hashtags (``#WeDocs A1: ...`` is common on X):
+the text after any leading run of @mentions (``@alice``, ``@a@host.social``, Discord
+``<@123>``), hashtags (``#WeDocs A1: ...`` is common on X), whitespace, and punctuation or
+symbols (anything that is not a letter, digit or ``_``): the X-era "dot mention"
+``.@ann A3 ...`` that made a reply public, a bullet ``• A1``, an emoji ``👉 A2``:
 
 - a label is the letter (``A``/``a`` or ``Q``/``q``), an optional single space or tab
   after an upper-case letter only (``A 1``), a number 1..99 (leading zero allowed:
@@ -61,9 +63,12 @@ MAX_LABEL_NUMBER = 99
 # (6x faster on a typical message, same matches as ``(?<![\w@<])@``).
 _MENTION_RE = re.compile(r"@(?<![\w@<]@)(\w+(?:[.-]\w+)*(?:@\w+(?:[.-]\w+)+)?)")
 
-# Leading @mentions, Discord mentions and hashtags that may precede a label.
+# What may precede a label: a run of @mentions, Discord mentions, hashtags, whitespace and
+# single characters that are neither word characters nor whitespace (punctuation, symbols,
+# emoji: ".@ann A3", "• A1"). A mention or hashtag is tried before its first character
+# alone, so "#WeDocs" is skipped whole and never leaves "WeDocs" behind.
 _PREFIX_RE = re.compile(
-    rf"\s*(?:(?:@[\w.-]+(?:@[\w.-]+)?|<@!?\d+>|[{HASH_CHARS}]{WORD_CHAR}+)[\s,:;]*)*"
+    rf"(?:@[\w.-]+(?:@[\w.-]+)?|<@!?\d+>|[{HASH_CHARS}]{WORD_CHAR}+|[^\w\s]|\s)*"
 )
 
 
@@ -86,7 +91,6 @@ def _range_re(letter: str) -> re.Pattern[str]:
     )
 
 
-_PREFIX_STARTS = "@<" + HASH_CHARS  # what a leading mention or hashtag starts with
 _LABEL_LETTERS = {"A": ("A", "a"), "Q": ("Q", "q")}
 # What a range or a further label must start with, right after a label ("A1-3", "A1/A2",
 # "A1 & A2", "A1 A2"); a label is never followed by a word character.
@@ -99,13 +103,14 @@ _LABELS = {
 
 def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
     first, following, span = _LABELS[letter]
-    # Most texts start with neither a label nor a mention or hashtag: decide those without
-    # the prefix regex (str.lstrip and the regex's \s strip the same characters).
+    # Most texts start with a label or with a word: decide those without the prefix regex
+    # (str.lstrip and the regex's \s strip the same characters; a word character is what
+    # str.isalnum() or "_" says, as for the regex's \w).
     body = text.lstrip()
     lead = body[:1]
     if lead in _LABEL_LETTERS[letter]:
-        pos = len(text) - len(body)  # no mention or hashtag before the label
-    elif lead and lead in _PREFIX_STARTS:
+        pos = len(text) - len(body)  # nothing before the label
+    elif lead and not lead.isalnum() and lead != "_":
         prefix = _PREFIX_RE.match(text)
         pos = prefix.end() if prefix else 0
     else:

@@ -7,8 +7,12 @@ here, so a post the bot routes to a chat is the same post capture files under it
 The rules (pure; no clock, no I/O):
 
 - a hashtag is ``#`` or the full-width ``＃`` (which X also accepts) followed by a body of
-  letters, digits, ``_`` and combining marks, at least one of them not a decimal digit;
-- text is compared in NFC, ignoring case (``str.casefold``: ``#STRASSE`` carries ``#straße``);
+  letters, digits, ``_`` (or a compatibility form of it, such as the full-width ``＿``) and
+  combining marks, at least one of them not a decimal digit;
+- tags are found in the text as written (NFC), and compared by :func:`tag_key`: Unicode
+  compatibility normalisation (NFKC) and case folding, as X and Mastodon treat tags
+  (``#ＷｅＤｏｃｓ`` typed with an East Asian input method carries ``#WeDocs``, and
+  ``#STRASSE`` carries ``#straße``);
 - a tag counts only as a whole token: not preceded by a word character (``a#WeDocs``),
   not continued by one (``#WeDocsChat``, ``#WeDocś`` with a combining accent);
 - a ``#`` inside a link (``https://e.com/#WeDocs``, ``www.e.com/#x``) is no hashtag.
@@ -34,6 +38,7 @@ __all__ = [
     "has_tag",
     "hashtag_bodies",
     "normalise_hashtag",
+    "tag_key",
     "wanted_tag",
 ]
 
@@ -61,11 +66,14 @@ def _mark_ranges() -> str:
 
 
 _MARKS = _mark_ranges()
-WORD_CHAR = rf"[\w{_MARKS}]"
+# The compatibility forms of '_' (NFKC makes them '_'), such as the full-width '＿' of East
+# Asian input methods; ``\w`` does not include them, so '#WeDocs＿2024' would be cut short.
+_UNDERSCORES = "\ufe33\ufe34\ufe4d-\ufe4f\uff3f"
+WORD_CHAR = rf"[\w{_MARKS}{_UNDERSCORES}]"
 """A regex class for one "word" character: a letter, digit, underscore or combining mark."""
-_NOT_W = rf"[^\w{_MARKS}]"
+_NOT_W = rf"[^\w{_MARKS}{_UNDERSCORES}]"
 # A tag body: word characters, at least one of them not a decimal digit.
-_TAG_BODY = rf"(?=(?:{WORD_CHAR})*?(?:[^\W\d]|[{_MARKS}])){WORD_CHAR}+"
+_TAG_BODY = rf"(?=(?:{WORD_CHAR})*?(?:[^\W\d]|[{_MARKS}{_UNDERSCORES}])){WORD_CHAR}+"
 
 HASHTAG_RE: re.Pattern[str] = re.compile(rf"\A{_TAG_BODY}\Z")
 """What may follow '#': letters, digits, '_' and combining marks, not all digits (anchored)."""
@@ -128,12 +136,26 @@ def find_hashtags(text: str) -> list[str]:
     return [m.group() for m in _HASHTAG_IN_TEXT_RE.finditer(text)]
 
 
+def tag_key(body: str) -> str:
+    """The form in which two tag bodies are compared: NFKC, case-folded, NFKC again.
+
+    ``ＷｅＤｏｃｓ`` (full-width), ``WEDOCS`` and ``wedocs`` have the same key; ``WeDocś``
+    (with an accent) does not. ASCII needs only lower-casing, so it skips normalisation.
+    """
+    if body.isascii():
+        return body.lower()  # NFKC leaves ASCII alone, and casefold() on ASCII is lower()
+    folded = unicodedata.normalize("NFKC", body).casefold()
+    # Case folding can undo the normal form (a folded character that decomposes again).
+    return unicodedata.normalize("NFKC", folded)
+
+
 def wanted_tag(hashtag: str) -> str:
-    """The case-folded NFC body that :func:`has_tag` looks for ("" matches nothing)."""
-    want = unicodedata.normalize("NFC", hashtag.strip())
+    """The :func:`tag_key` of a hashtag's body, which :func:`has_tag` looks for ("" matches
+    nothing)."""
+    want = hashtag.strip()
     if want[:1] in HASH_CHARS:
         want = want[1:]
-    return want.casefold()
+    return tag_key(want)
 
 
 def ascii_tag(want: str) -> bool:
@@ -164,14 +186,17 @@ def has_tag(text: str, want: str, ascii_fast: bool) -> bool:
                     return True
                 start = low.find(needle, start + 1)
             return False
-    return any(body.casefold() == want for body in hashtag_bodies(text))
+    elif "#" not in text and "\uff03" not in text:
+        return False  # no tag at all (NFC never makes a '#' of another character)
+    return any(tag_key(body) == want for body in hashtag_bodies(text))
 
 
 def has_hashtag(text: str, hashtag: str) -> bool:
-    """Whether ``text`` carries ``hashtag`` (with or without '#') as a whole token, ignoring case.
+    """Whether ``text`` carries ``hashtag`` (with or without '#') as a whole token, compared
+    by :func:`tag_key` (compatibility forms and case do not matter).
 
     ``#WeDocsChat``, ``#WeDocś`` and ``https://e.com/#WeDocs`` do not carry ``#WeDocs``;
-    ``＃WeDocs`` and ``#wedocs`` do.
+    ``＃WeDocs``, ``#ＷｅＤｏｃｓ`` and ``#wedocs`` do.
     """
     want = wanted_tag(hashtag)
     return has_tag(text, want, ascii_tag(want))

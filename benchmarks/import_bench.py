@@ -1,6 +1,9 @@
 """Import + report: a DiscordChatExporter JSON export of 100k messages, imported with
-``tweetchat import discord-export FILE --hashtag TAG`` and reported with
-``tweetchat transcript``, each as its own process.
+``tweetchat import discord-export FILE --hashtag TAG`` (which also publishes Markdown, HTML
+and JSON) and reported with ``tweetchat transcript``, each as its own process; side by
+side, in alternating runs, the peer organisers would otherwise use, chat-analytics
+(``chat-analytics -p discord -i FILE -o report.html``), installed with npm into a
+temporary folder (skipped with a note when npm or the package cannot be had).
 
 The export is generated in DiscordChatExporter's documented JSON layout (``guild``,
 ``channel``, ``dateRange``, ``exportedAt``, ``messages`` with ``id``, ``type``,
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from archive.importers.exportjson import backend_name
 from benchmarks import BenchResult, median
 
 NAME = "import"
@@ -37,6 +43,8 @@ CHANNEL_ID = "870000000000000002"
 BOT_ID = "870000000000000003"
 START = datetime(2026, 11, 3, 20, 0, tzinfo=UTC)
 QUESTIONS = 6
+# The peer, pinned: the version the issue (17) was measured against. "" skips it.
+PEER = "chat-analytics@1.1.2"
 _WORDS = "patients co-design council feedback data run charts PDSA team families trust".split()
 
 
@@ -233,8 +241,45 @@ def _largest_chat(db: Path) -> tuple[str, int]:
         conn.close()
 
 
-def run(*, quick: bool = False, n: int | None = None, repeats: int | None = None) -> BenchResult:
-    """Time and peak RSS of importing the export, then writing its transcript."""
+def install_peer(folder: Path) -> tuple[list[str] | None, str]:
+    """``(command prefix, note)``: chat-analytics installed with npm into ``folder``, or
+    ``(None, why not)``."""
+    if not PEER:
+        return None, "skipped"
+    npm = shutil.which("npm")
+    if npm is None:
+        return None, "skipped: npm is not installed"
+    done = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder), PEER],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    binary = folder / "node_modules" / ".bin" / "chat-analytics"
+    if done.returncode != 0 or not binary.exists():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"skipped: npm install {PEER} failed ({last[:80]})"
+    return [str(binary), "-p", "discord"], PEER
+
+
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+    except OSError:  # pragma: no cover - not on Linux
+        return "load n/a"
+
+
+def run(
+    *,
+    quick: bool = False,
+    n: int | None = None,
+    repeats: int | None = None,
+    peer: bool = True,
+) -> BenchResult:
+    """Time and peak RSS of importing the export, then writing its transcript, alternating
+    with chat-analytics on the same file when ``peer`` (and npm) allow."""
     n = n or (QUICK_N if quick else DEFAULT_N)
     repeats = repeats or (1 if quick else 3)
     result = BenchResult(NAME)
@@ -254,9 +299,20 @@ def run(*, quick: bool = False, n: int | None = None, repeats: int | None = None
             result.add("import discord-export", "n/a (import command not available)")
             result.add("transcript after import", "n/a (import command not available)")
             return result
-        imports, reports = [], []
+        result.add("JSON parser (ijson backend)", backend_name())
+        peer_cmd, peer_note = install_peer(base / "peer") if peer else (None, "skipped")
+        imports, reports, peers = [], [], []
         imported = []
+        loads = [_load()]
         for i in range(repeats):
+            if peer_cmd is not None:  # alternate: peer, tweetchat, peer, tweetchat...
+                report = base / f"peer{i}.html"
+                done = _measured([*peer_cmd, "-i", str(export), "-o", str(report)])
+                if done["returncode"] != 0:
+                    result.add(PEER, f"failed: {done['stderr'].strip()[-200:]}")
+                    peer_cmd = None
+                else:
+                    peers.append(done)
             run_dir = base / f"run{i}"
             run_dir.mkdir()
             config = run_dir / "tweetchat.toml"
@@ -280,12 +336,42 @@ def run(*, quick: bool = False, n: int | None = None, repeats: int | None = None
             result.checks["transcript written"] = (
                 reports[-1]["returncode"] == 0 and out.stat().st_size > 0
             )
+            loads.append(_load())
         for label, runs in (("import discord-export", imports), ("transcript (md)", reports)):
             result.add(
                 f"{label}, {n:,} msgs (median of {repeats})",
                 f"{median([r['seconds'] for r in runs]):.2f} s,"
                 f" {median([r['maxrss_kib'] for r in runs]) / 1024:.0f} MB peak RSS",
             )
+        ours = [a["seconds"] + b["seconds"] for a, b in zip(imports, reports, strict=True)]
+        our_peak = max(max(r["maxrss_kib"] for r in runs) for runs in (imports, reports))
+        result.add(
+            f"tweetchat import + transcript, {n:,} msgs (median of {repeats})",
+            f"{median(ours):.2f} s, {our_peak / 1024:.0f} MB peak RSS",
+        )
+        if peers:
+            peer_seconds = median([p["seconds"] for p in peers])
+            peer_peak = max(p["maxrss_kib"] for p in peers)
+            ratio = peer_seconds / median(ours)
+            result.add(
+                f"{PEER}, {n:,} msgs (median of {len(peers)})",
+                f"{peer_seconds:.2f} s, {peer_peak / 1024:.0f} MB peak RSS",
+            )
+            result.add(
+                "speed vs chat-analytics (its time / ours, medians)",
+                f"{ratio:.2f}x",
+                ">= 3x",
+                ratio >= 3,
+            )
+            result.add(
+                "peak memory: ours / chat-analytics",
+                f"{our_peak / 1024:.0f} / {peer_peak / 1024:.0f} MB",
+                "below the peer's",
+                our_peak < peer_peak,
+            )
+        else:
+            result.add("chat-analytics", f"n/a ({peer_note})")
+        result.add("machine load (1/5/15 min) before / after each round", "; ".join(loads))
         result.checks["import succeeded"] = True
         result.checks["imports are deterministic"] = len(set(imported)) == 1
         # Chatter without the hashtag may be left out; everything else must be in.

@@ -106,6 +106,16 @@ class App:
         for chat in chats:
             await self.facilitator.notify_hosts(chat, message)
 
+    def health(self) -> dict[str, str | None]:
+        """Each part of the running bot (the runner, every network) to what is wrong with it,
+        or None when it works (served as ``/healthz`` with the web archive)."""
+        parts: dict[str, str | None] = {
+            "runner": self.runner.health() if self.runner is not None else "not started"
+        }
+        for name, platform in self.platforms.items():
+            parts[name] = platform.health()
+        return parts
+
     def services(self) -> PlatformServices:
         """What every adapter gets from the running bot (before it starts)."""
         assert self.store is not None
@@ -172,6 +182,7 @@ class App:
                 base_url=web.base_url,
                 page_size=web.page_size,
                 now=self.clock.now,
+                health=self.health,
             )
 
     async def _finish_published(self) -> None:

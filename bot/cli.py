@@ -177,8 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="archive a chat that ran before the bot, from an export file")
     isub = p.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
-    s = isub.add_parser("discord-export", help="a DiscordChatExporter JSON export of one channel")
-    s.add_argument("file", type=Path, help="the export (JSON)")
+    s = isub.add_parser("discord-export", help="DiscordChatExporter JSON exports, one channel each")
+    s.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="an export (JSON), or a folder: every *.json in it; each becomes one chat",
+    )
     s.add_argument("--hashtag", required=True, help="the chat's hashtag, e.g. WeDocs")
     s.add_argument(
         "--host",
@@ -727,40 +733,69 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from archive.importers.discord_export import (
         ExportError,
+        RunProgress,
+        check_options,
+        export_files,
         import_discord_export,
+        paused_gc,
         terminal_progress,
     )
     from archive.publish import publish_chat
 
-    progress = terminal_progress(sys.stderr)
+    timezone = args.timezone or config.timezone
+    try:
+        check_options(args.hashtag, timezone)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    files, problems = export_files(args.files)
+    failed = len(problems)
+    for problem in problems:
+        print(f"tweetchat: {problem}", file=sys.stderr)
+    screen = terminal_progress(sys.stderr)
+    run = RunProgress(screen, files) if screen is not None else None
     store = open_store(config)
     try:
-        try:
-            result = import_discord_export(
-                store,
-                args.file,
-                hashtag=args.hashtag,
-                hosts=tuple(args.host),
-                title=args.title,
-                timezone=args.timezone or config.timezone,
-                progress=progress,
+        for path in files:
+            progress = run.file(path) if run is not None else None
+            try:
+                result = import_discord_export(
+                    store,
+                    path,
+                    hashtag=args.hashtag,
+                    hosts=tuple(args.host),
+                    title=args.title,
+                    timezone=timezone,
+                    progress=progress,
+                )
+                if progress is not None:
+                    progress("publishing", result.read, 0.0)
+                chat = result.chat
+                with paused_gc():
+                    published = publish_chat(store, chat, config.transcripts_dir)
+                if progress is not None:
+                    progress("published", result.read, 1.0)
+            except ExportError as exc:
+                if screen is not None:
+                    screen.done()
+                print(f"tweetchat: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            if screen is not None:
+                screen.done()
+            verb = "imported" if result.created else "already imported as"
+            print(
+                f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
+                f"{len(chat.questions)} questions, {result.captured} of {result.read} messages"
+                f" captured, {result.new_messages} new messages"
             )
-        except ExportError as exc:
-            raise UsageError(str(exc)) from None
-        finally:
-            if progress is not None:
-                progress.done()
-        chat = result.chat
-        published = publish_chat(store, chat, config.transcripts_dir)
+            if not chat.questions:
+                print("  no question posts found: give the hosts with --host (id or username)")
+            print(f"  transcript: {published.paths['md']}")
     finally:
+        if screen is not None:
+            screen.done()
         store.close()
-    verb = "imported" if result.created else "already imported as"
-    print(
-        f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
-        f"{len(chat.questions)} questions, {result.captured} of {result.read} messages captured, "
-        f"{result.new_messages} new messages"
-    )
-    if not chat.questions:
-        print("  no question posts found: give the hosts with --host (id or username)")
-    print(f"  transcript: {published.paths['md']}")
-    return 0
+    total = len(files) + len(problems)
+    if failed and total > 1:
+        print(f"tweetchat: {failed} of {total} exports not imported (see above)", file=sys.stderr)
+    return 2 if failed else 0

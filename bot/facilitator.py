@@ -359,6 +359,7 @@ class Facilitator:
             if platform is None:
                 continue
             try:
+                await platform.sweep(chat)  # the window's last posts, before anything else
                 await self._sweep_deletions(chat, platform)
             except Exception as exc:
                 tries = self._recheck_failures.get((chat.id, name), 0) + 1

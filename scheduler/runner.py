@@ -116,6 +116,7 @@ class Runner:
         self._seen: dict[str, tuple[object, ...]] = {}  # chat id -> what reload last saw
         self._refresh_task: asyncio.Task[None] | None = None
         self._stop_refresh = asyncio.Event()
+        self._failing: dict[str, str] = {}
         self._started_at = self.clock.now()
         self._closing = False
         self._failures: dict[str, int] = {}  # chat id -> steps failed in a row
@@ -135,9 +136,16 @@ class Runner:
                 stop=self._stop_refresh,
                 alert=self.alert,
                 base=self.options.refresh_seconds,
+                failing=self._failing,
             ),
             name="runner-refresh",
         )
+
+    def health(self) -> str | None:
+        """What is wrong with the runner (for ``/healthz``), or None when it is running."""
+        if not self.scheduler.running:
+            return "not running"
+        return "; ".join(f"{name}: {error}" for name, error in self._failing.items()) or None
 
     async def shutdown(self) -> None:
         self._stop_refresh.set()

@@ -47,8 +47,12 @@ async def supervise(
     base: float = 1.0,
     cap: float = 60.0,
     alert_after: int = ALERT_AFTER,
+    failing: dict[str, str] | None = None,
 ) -> None:
     """Run ``work()`` until ``stop`` is set, restarting it whenever it returns or raises.
+
+    ``failing``, when given, holds ``failing[name]`` = the last error while the task waits to
+    restart after a failure, and loses the entry when it runs again (health checks read it).
 
     A failure is logged as one WARNING line naming the task and the error; back-off grows
     with each failure in a row (full jitter, at most ``cap`` seconds). After ``alert_after``
@@ -60,6 +64,8 @@ async def supervise(
     alerted = False
     while not stop.is_set():
         started = time.monotonic()
+        if failing is not None:
+            failing.pop(name, None)
         try:
             await work()
         except asyncio.CancelledError:
@@ -70,6 +76,8 @@ async def supervise(
             failures += 1
             delay = backoff_delay(failures, base=base, cap=cap)
             logger.debug("%s failed", name, exc_info=True)
+            if failing is not None:
+                failing[name] = one_line(exc)
             if failures == alert_after and not alerted:
                 alerted = True
                 message = f"{name} has failed {failures} times in a row: {one_line(exc)}"

@@ -45,3 +45,63 @@ def test_the_unit_reads_tokens_from_an_environment_file_and_stops_with_sigterm()
     config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     for name in names:  # every variable the example sets is one the config names
         assert f'"{name}"' in config, name
+
+
+def test_make_demo_installs_the_bot_without_the_test_tools(tmp_path: Path) -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    plan = subprocess.run(
+        [make, "-n", "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "pip install --quiet -e .\n" in plan
+    assert "[test]" not in plan
+    tests = subprocess.run(
+        [make, "-n", "test"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "-e '.[test]'" in tests
+
+
+def test_a_built_wheel_installs_the_tweetchat_command(tmp_path: Path) -> None:
+    """What `pipx install` does with a checkout: build a wheel, install it with its entry
+    point, and run it (here into a fresh venv that reuses this one's packages)."""
+    wheel_dir = tmp_path / "dist"
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheel_dir.glob("tweetchat-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "archive/web/static.css" in names and "bot/platforms/base.py" in names
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120
+    )
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr
+    version = subprocess.run(
+        [str(venv / "bin" / "tweetchat"), "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert version.returncode == 0 and version.stdout.startswith("tweetchat "), version.stderr

@@ -1,14 +1,17 @@
 """Import a DiscordChatExporter JSON export of one channel as an ended, published chat.
 
 The export (``guild``, ``channel``, ``messages`` [...], in DiscordChatExporter's documented
-JSON format) is read twice, incrementally, so memory stays flat however large it is:
+JSON format) is read once, streamed (:mod:`archive.importers.exportjson`), so memory stays
+flat however large it is. Which question a message answers can only be settled once every
+question post is known, so the work is split in two:
 
-1. a scan validates the whole file and finds the channel, the time range, the bots and
-   the question posts (host or bot messages that begin with a ``Q`` label);
-2. the import builds the chat from that scan and puts every message through the same
-   capture rules as live messages, saving in batches inside one transaction.
+1. the read validates the whole file, finds the channel, the time range, the bots and the
+   question posts (host or bot messages that begin with a ``Q`` label), and stages every
+   message, already converted, in a temporary file (``marshal`` batches);
+2. the capture builds the chat and puts every staged message through the same capture
+   rules as live messages, saving in batches inside one transaction.
 
-A file that turns out malformed or truncated fails in the scan, before anything is
+A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later rolls the one transaction back. Re-importing the same export
 (same channel, same first message) finds the chat it made before by its ``source`` and
 changes nothing.
@@ -16,19 +19,25 @@ changes nothing.
 
 from __future__ import annotations
 
+import gc
 import logging
+import marshal
 import re
-import time
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import ijson
 
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
 from archive.hashtags import HashtagError, normalise_hashtag
-from archive.importers.jsonstream import ExportError, iter_members
+from archive.importers.exportjson import BOM, ExportError, ExportReader
+from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
 from archive.models import (
     CapturedMessage,
     Chat,
@@ -44,9 +53,12 @@ __all__ = [
     "ExportError",
     "ImportResult",
     "Progress",
+    "RunProgress",
     "TerminalProgress",
+    "check_options",
+    "export_files",
     "import_discord_export",
-    "iter_messages",
+    "paused_gc",
     "source_key",
     "terminal_progress",
 ]
@@ -58,9 +70,6 @@ BATCH = 2000
 # Message types that people (or bots) write; system notices such as ThreadCreated or
 # ChannelPinnedMessage carry generated text that is not part of the conversation.
 CHAT_TYPES = frozenset({"Default", "Reply", "ChatInputCommand", "ContextMenuCommand"})
-
-Progress = Callable[[str, int, float], None]
-"""progress(verb, messages so far, fraction of the file read)."""
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -80,43 +89,6 @@ def _time(value: Any, what: str) -> datetime:
     if dt.utcoffset() is None:
         raise ValueError(f"{what} {value!r} has no UTC offset")
     return dt
-
-
-def _incoming(raw: Any, guild_id: str, channel_id: str) -> IncomingMessage:
-    """The neutral form of one exported message; ValueError says what is missing."""
-    if not isinstance(raw, dict):
-        raise ValueError("is not an object")
-    mid = _text(raw.get("id"))
-    if not mid:
-        raise ValueError("has no 'id'")
-    author = raw.get("author")
-    if not isinstance(author, dict) or not _text(author.get("id")):
-        raise ValueError("has no 'author' with an 'id'")
-    name = _text(author.get("name"))
-    edited = raw.get("timestampEdited")
-    reference = raw.get("reference")
-    reply_to = _text(reference.get("messageId")) if isinstance(reference, dict) else ""
-    mentions = tuple(
-        _text(m.get("name")).lower()
-        for m in raw.get("mentions") or ()
-        if isinstance(m, dict) and m.get("name")
-    )
-    place = guild_id if guild_id and guild_id != "0" else "@me"
-    return IncomingMessage(
-        platform=PLATFORM,
-        platform_id=mid,
-        channel=channel_id,
-        author_id=_text(author["id"]),
-        author_name=_text(author.get("nickname")) or name,
-        author_handle=name,
-        text=_text(raw.get("content")),
-        created_at=_time(raw.get("timestamp"), "'timestamp'"),
-        reply_to=reply_to,
-        is_bot=bool(author.get("isBot")),
-        permalink=f"https://discord.com/channels/{place}/{channel_id}/{mid}",
-        edited_at=None if edited is None else _time(edited, "'timestampEdited'"),
-        mentions=mentions,
-    )
 
 
 def _reactions(raw: dict[str, Any]) -> int:
@@ -142,15 +114,33 @@ def _question_text(text: str, hashtag: str) -> str:
     return body or text.strip()
 
 
-# ---- the scan ---------------------------------------------------------------------------------
+# ---- the read -------------------------------------------------------------------------------
+
+# One message as staged between the read and the capture: everything capture needs that does
+# not depend on the questions, and the raw payload that is stored with it.
+_Staged = tuple[
+    int,  # position in the export
+    str,  # id
+    str,  # author id
+    str,  # author name (the nickname when there is one)
+    str,  # author handle
+    str,  # text
+    str,  # timestamp, as exported
+    str,  # id of the message replied to
+    bool,  # is_bot
+    "str | None",  # timestampEdited, as exported
+    tuple[str, ...],  # mentions
+    int,  # reactions
+    dict[str, Any],  # the message as exported
+]
 
 
 @dataclass
 class _Scan:
     guild: dict[str, Any] = field(default_factory=dict)
     channel: dict[str, Any] = field(default_factory=dict)
-    has_messages: bool = False
     count: int = 0
+    staged: int = 0
     first_id: str = ""
     first_at: datetime | None = None
     last_at: datetime | None = None
@@ -168,10 +158,84 @@ def _bad_message(path: Path, index: int, offset: int, problem: str) -> ExportErr
     return ExportError(f"{path}: message {index} (at byte {offset}) {problem}")
 
 
-def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress | None) -> _Scan:
+def _staged(raw: Any, index: int) -> tuple[_Staged, datetime]:
+    """The fields of one exported message, and its time; ValueError says what is wrong."""
+    if not isinstance(raw, dict):
+        raise ValueError("is not an object")
+    mid = _text(raw.get("id"))
+    if not mid:
+        raise ValueError("has no 'id'")
+    author = raw.get("author")
+    if not isinstance(author, dict) or not _text(author.get("id")):
+        raise ValueError("has no 'author' with an 'id'")
+    name = _text(author.get("name"))
+    stamp = raw.get("timestamp")
+    at = _time(stamp, "'timestamp'")
+    edited = raw.get("timestampEdited")
+    if edited is not None:
+        _time(edited, "'timestampEdited'")
+    reference = raw.get("reference")
+    mentions = raw.get("mentions")
+    staged: _Staged = (
+        index,
+        mid,
+        _text(author["id"]),
+        _text(author.get("nickname")) or name,
+        name,
+        _text(raw.get("content")),
+        cast(str, stamp),  # checked by _time()
+        _text(reference.get("messageId")) if isinstance(reference, dict) else "",
+        bool(author.get("isBot")),
+        edited,
+        tuple(
+            _text(m.get("name")).lower() for m in mentions if isinstance(m, dict) and m.get("name")
+        )
+        if mentions
+        else (),
+        _reactions(raw),
+        raw,
+    )
+    return staged, at
+
+
+class _Spill:
+    """Staged messages on disk between the read and the capture (memory stays flat):
+    batches of tuples in ``marshal`` format, each behind its length, read back in order."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
+        self._batch: list[_Staged] = []
+
+    def add(self, staged: _Staged) -> None:
+        self._batch.append(staged)
+        if len(self._batch) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
+            data = marshal.dumps(self._batch)
+            self._fh.write(len(data).to_bytes(8, "little"))
+            self._fh.write(data)
+            self._batch = []
+
+    def batches(self) -> Iterator[list[_Staged]]:
+        self._flush()
+        self._fh.seek(0)
+        while size := int.from_bytes(self._fh.read(8), "little"):
+            batch: list[_Staged] = marshal.loads(self._fh.read(size))
+            yield batch
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _read(
+    path: Path, hashtag: str, hosts: tuple[str, ...], spill: _Spill, progress: Progress | None
+) -> _Scan:
+    """Read the export once: validate it, stage its messages, find the question posts."""
     scan = _Scan()
-    # is_host() needs a chat only for its hosts.
-    probe = Chat(
+    probe = Chat(  # is_host() needs a chat only for its hosts
         id="",
         title="",
         hashtag=hashtag,
@@ -181,43 +245,53 @@ def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress |
         questions=(),
         hosts=hosts,
     )
-
-    def note(raw: Any, index: int, offset: int) -> None:
-        try:
-            msg = _incoming(raw, "", "")  # ids only make the permalink, not needed here
-        except ValueError as e:
-            raise _bad_message(path, index, offset, str(e)) from None
-        at = msg.created_at
-        if not scan.first_id:
-            scan.first_id = msg.platform_id
-        if scan.first_at is None or at < scan.first_at:
-            scan.first_at = at
-        if scan.last_at is None or at > scan.last_at:
-            scan.last_at = at
-        if raw.get("type", "Default") not in CHAT_TYPES:
-            return
-        if msg.is_bot:
-            scan.bot_authors.add(msg.author_id)
-            scan.bot_posts.add(msg.platform_id)
-        keys = parse_question_labels(msg.text)
-        if keys and (msg.is_bot or is_host(msg, probe)):
-            scan.questions.append((at, msg.platform_id, keys, _question_text(msg.text, hashtag)))
+    hosted: dict[tuple[str, str], bool] = {}
 
     def report(n: int, fraction: float) -> None:
         if progress is not None:
             progress("reading", n, fraction)
 
-    for member in iter_members(path, stream="messages", item="message", on_progress=report):
-        if member.position:
-            scan.count += 1
-            note(member.value, member.position, member.offset)
-        elif member.key == "messages":
-            scan.has_messages = isinstance(member.value, list)
-        elif member.key == "guild" and isinstance(member.value, dict):
-            scan.guild = member.value
-        elif member.key == "channel" and isinstance(member.value, dict):
-            scan.channel = member.value
-    if not scan.has_messages:
+    reader = ExportReader(
+        path, stream="messages", members=("guild", "channel"), item="message", on_progress=report
+    )
+    first_at = last_at = None
+    for raw, index in reader:
+        try:
+            staged, at = _staged(raw, index)
+        except ValueError as e:
+            raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
+        if first_at is None:
+            scan.first_id = staged[1]
+            first_at = last_at = at
+        elif at < first_at:
+            first_at = at
+        elif at > last_at:  # type: ignore[operator]
+            last_at = at
+        if raw.get("type", "Default") not in CHAT_TYPES:
+            continue
+        spill.add(staged)
+        scan.staged += 1
+        text = staged[5]
+        is_bot = staged[8]
+        if is_bot:
+            scan.bot_authors.add(staged[2])
+            scan.bot_posts.add(staged[1])
+        keys = parse_question_labels(text)
+        if not keys:
+            continue
+        if not is_bot:
+            author = (staged[2], staged[4])
+            host = hosted.get(author)
+            if host is None:
+                host = hosted[author] = is_host(_probe_message(staged), probe)
+            if not host:
+                continue
+        scan.questions.append((at, staged[1], keys, _question_text(text, hashtag)))
+    scan.count = reader.count
+    scan.first_at, scan.last_at = first_at, last_at
+    scan.guild = _member(reader, "guild")
+    scan.channel = _member(reader, "channel")
+    if scan.count == 0 and not _has_list(path, "messages"):
         raise ExportError(
             f"{path}: not a DiscordChatExporter export (no 'messages' list); "
             "export the channel as JSON"
@@ -232,13 +306,35 @@ def _scan(path: Path, hashtag: str, hosts: tuple[str, ...], progress: Progress |
     return scan
 
 
-def iter_messages(
-    path: Path, *, on_progress: Callable[[int, float], None] | None = None
-) -> Iterator[tuple[Any, int, int]]:
-    """``(message, 1-based index, byte offset)`` of every message of the export, streamed."""
-    for member in iter_members(path, stream="messages", item="message", on_progress=on_progress):
-        if member.position:
-            yield member.value, member.position, member.offset
+def _member(reader: ExportReader, name: str) -> dict[str, Any]:
+    value = reader.members.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _has_list(path: Path, name: str) -> bool:
+    """Whether the export's top-level member ``name`` is a list (read again: only an export
+    without messages gets here)."""
+    with open(path, "rb") as fh:
+        if fh.read(len(BOM)) != BOM:
+            fh.seek(0)
+        for prefix, event, _value in ijson.parse(fh):
+            if prefix == name:
+                return bool(event == "start_array")
+    return False
+
+
+def _probe_message(staged: _Staged) -> IncomingMessage:
+    """Enough of a message for is_host()."""
+    return IncomingMessage(
+        platform=PLATFORM,
+        platform_id=staged[1],
+        channel="",
+        author_id=staged[2],
+        author_name=staged[3],
+        author_handle=staged[4],
+        text=staged[5],
+        created_at=datetime.fromisoformat(staged[6]),
+    )
 
 
 def source_key(channel_id: str, first_message_id: str) -> str:
@@ -304,18 +400,54 @@ def import_discord_export(
     """
     tag = _validate(hashtag, timezone)
     hosts = tuple(h.strip() for h in hosts if h.strip())
-    scan = _scan(path, tag, hosts, progress)
+    # Beside the archive: the same file system, and the space the rows will need anyway.
+    spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
+    try:
+        with paused_gc():
+            scan = _read(path, tag, hosts, spill, progress)
+            return _capture(store, path, scan, spill, tag, hosts, title, timezone, progress)
+    finally:
+        spill.close()
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything).
+
+    An import makes millions of short-lived, acyclic objects (parsed messages, rows); each
+    collection would walk every live one again for nothing: 10-20% of an import or a
+    publication of 100k messages.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _capture(
+    store: Store,
+    path: Path,
+    scan: _Scan,
+    spill: _Spill,
+    tag: str,
+    hosts: tuple[str, ...],
+    title: str,
+    timezone: str,
+    progress: Progress | None,
+) -> ImportResult:
+    """Put the staged messages through the capture rules and save them, in one transaction."""
     guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
     draft = _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone)
     question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
     question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
-    read = captured = 0
-
-    def report(n: int, fraction: float) -> None:
-        if progress is not None:
-            progress("imported", n, fraction)
-
+    place = guild_id if guild_id and guild_id != "0" else "@me"
+    link = f"https://discord.com/channels/{place}/{channel_id}/"
+    parse_time = datetime.fromisoformat
+    captured = done = 0
     with store.transaction():
         existing = store.find_chat_by_source(source)
         if existing is not None:
@@ -333,40 +465,71 @@ def import_discord_export(
             question_times=question_times,
             bot_ids=frozenset(scan.bot_authors),
         )
-        batch: list[CapturedMessage] = []
-        raws: list[dict[str, Any]] = []
-        for raw, index, offset in iter_messages(path, on_progress=report):
-            read += 1
-            try:
-                incoming = _incoming(raw, guild_id, channel_id)
-            except ValueError as e:  # the file changed since the scan
-                raise _bad_message(path, index, offset, str(e)) from None
-            if raw.get("type", "Default") not in CHAT_TYPES:
-                continue
-            found = capture(incoming, ctx)
-            if found is None:
-                continue
-            captured += 1
-            reactions = _reactions(raw)
-            # dataclasses.replace costs ~8 µs; most messages have no reactions.
-            batch.append(replace(found, reactions=reactions) if reactions else found)
-            raws.append(raw)
-            if len(batch) >= BATCH:
-                store.save_messages(batch, raws)
-                batch.clear()
-                raws.clear()
-        if batch:
+        for staged_batch in spill.batches():
+            batch: list[CapturedMessage] = []
+            raws: list[dict[str, Any]] = []
+            for (
+                _index,
+                mid,
+                author_id,
+                author_name,
+                handle,
+                text,
+                stamp,
+                reply_to,
+                is_bot,
+                edited,
+                mentions,
+                reactions,
+                raw,
+            ) in staged_batch:
+                incoming = IncomingMessage(
+                    PLATFORM,  # platform
+                    mid,  # platform_id
+                    channel_id,  # channel
+                    author_id,  # author_id
+                    author_name,  # author_name
+                    handle,  # author_handle
+                    text,  # text
+                    parse_time(stamp),  # created_at
+                    reply_to,  # reply_to
+                    False,  # is_repost
+                    is_bot,  # is_bot
+                    link + mid,  # permalink
+                    None if edited is None else parse_time(edited),  # edited_at
+                    mentions,  # mentions
+                )
+                found = capture(incoming, ctx)
+                if found is None:
+                    continue
+                if reactions:
+                    # ``found`` is new and seen by nothing else yet: set the count in place,
+                    # as __post_init__ would (dataclasses.replace costs ~8 µs a message).
+                    object.__setattr__(found, "reactions", reactions)
+                batch.append(found)
+                raws.append(raw)
+            done += len(staged_batch)
+            captured += len(batch)
             store.save_messages(batch, raws)
+            if progress is not None:
+                progress("imported", scan.count, done / max(scan.staged, 1))
         new = store.count_messages(chat.id) - before
+    if progress is not None:
+        progress("imported", scan.count, 1.0)
     logger.info(
         "imported %s from %s: %d messages read, %d captured, %d new",
         chat.id,
         path,
-        read,
+        scan.count,
         captured,
         new,
     )
-    return ImportResult(chat, existing is None, read, captured, new)
+    return ImportResult(chat, existing is None, scan.count, captured, new)
+
+
+def check_options(hashtag: str, timezone: str) -> str:
+    """The hashtag, normalised; :class:`ExportError` names a bad ``--hashtag``/``--timezone``."""
+    return _validate(hashtag, timezone)
 
 
 def _validate(hashtag: str, timezone: str) -> str:
@@ -383,36 +546,20 @@ def _validate(hashtag: str, timezone: str) -> str:
     return tag
 
 
-# ---- progress on a terminal --------------------------------------------------------------------
+# ---- files ------------------------------------------------------------------------------------
 
 
-class TerminalProgress:
-    """Writes ``imported N messages (X%)`` in place on a terminal, a few times a second."""
-
-    def __init__(self, stream: TextIO, *, interval: float = 0.1) -> None:
-        self._stream = stream
-        self._interval = interval
-        self._last = float("-inf")
-        self._written = False
-
-    def __call__(self, verb: str, messages: int, fraction: float) -> None:
-        now = time.monotonic()
-        if fraction < 1.0 and now - self._last < self._interval:
-            return
-        self._last = now
-        self._stream.write(f"\r{verb} {messages} messages ({fraction:.0%})\x1b[K")
-        self._stream.flush()
-        self._written = True
-
-    def done(self) -> None:
-        """End the progress line, if one was written."""
-        if self._written:
-            self._stream.write("\n")
-            self._stream.flush()
-            self._written = False
-
-
-def terminal_progress(stream: TextIO) -> TerminalProgress | None:
-    """A progress printer for ``stream`` when it is a terminal, else None (stay silent)."""
-    isatty = getattr(stream, "isatty", None)
-    return TerminalProgress(stream) if isatty is not None and isatty() else None
+def export_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The export files named by ``paths`` (a folder stands for its ``*.json`` files, by
+    name), and a problem line for each folder that has none."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.json") if p.is_file())
+            if not found:
+                problems.append(f"{path}: no .json export in this folder")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, problems

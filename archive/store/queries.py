@@ -12,6 +12,12 @@ from archive.store.connection import Connection, parse_iso
 from archive.store.messages import STREAM_COLUMNS_OF_M, message_from_tuple
 from archive.store.participants import chat_participants
 
+_PLAIN_SNIPPET_CHARS = 280
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
 
 class WebQueries(Connection):
     """Reads across tables, shaped for the web archive's pages."""
@@ -92,23 +98,64 @@ class WebQueries(Connection):
         return [(c["id"], chat_participants(self.conn, chat_from_row(self.conn, c))) for c in chats]
 
     def search_messages(
-        self, match: str, *, limit: int, offset: int = 0, marks: tuple[str, str] = ("[", "]")
+        self,
+        match: str,
+        *,
+        exclude: str = "",
+        authors: Sequence[str] = (),
+        hashtag_keys: Sequence[str] = (),
+        limit: int,
+        offset: int = 0,
+        marks: tuple[str, str] = ("[", "]"),
     ) -> list[tuple[CapturedMessage, str]]:
-        """Shown messages (not deleted, not reposts, not by opted-out participants) whose
-        text matches the FTS5 query ``match``, newest first, with a highlighted snippet.
-        Raises ``sqlite3.OperationalError`` for a query FTS5 cannot parse."""
+        """Shown messages (not deleted, not reposts, not by opted-out participants), newest
+        first, with a snippet highlighted by ``marks``: those whose text matches the FTS5
+        query ``match`` ("" for any text) and not ``exclude`` (""), by one of ``authors``
+        (handles, case-insensitive; ``ann`` is also ``ann@any.instance``) and in a chat of
+        one of ``hashtag_keys`` (casefolded ``#tag``), when given. Without ``match`` the
+        snippet is the start of the text. Raises ``sqlite3.OperationalError`` for a query
+        FTS5 cannot parse."""
+        where = [
+            "m.deleted_at IS NULL AND m.kind != 'repost'",
+            "NOT EXISTS (SELECT 1 FROM optouts o"
+            " WHERE o.platform = m.platform AND o.author_id = m.author_id)",
+        ]
+        params: list[object] = []
+        if match:
+            source = "messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            snippet = "snippet(messages_fts, 0, ?, ?, '…', 24)"
+            order = "messages_fts.rowid"  # FTS5 walks its index newest first, and stops
+            where.insert(0, "messages_fts MATCH ?")
+            params += [marks[0], marks[1], match]
+        else:
+            source, order = "messages m", "m.id"
+            n = _PLAIN_SNIPPET_CHARS
+            snippet = (
+                f"CASE WHEN length(m.text) > {n} THEN substr(m.text, 1, {n}) || '…' ELSE m.text END"
+            )
+        if exclude:
+            where.append("m.id NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
+            params.append(exclude)
+        if authors:
+            # LIKE folds ASCII case; a Mastodon handle is user@instance.
+            where.append(
+                "("
+                + " OR ".join(["ltrim(m.author_handle, '@') LIKE ? ESCAPE '\\'"] * 2 * len(authors))
+                + ")"
+            )
+            for author in authors:
+                handle = _like_escape(author.lstrip("@"))
+                params += [handle, handle + "@%"]
+        if hashtag_keys:
+            marks_ = ",".join("?" * len(hashtag_keys))
+            where.append(f"m.chat_id IN (SELECT id FROM chats WHERE hashtag_key IN ({marks_}))")
+            params += list(hashtag_keys)
         cur = self.conn.cursor()
         cur.row_factory = None
         rows = cur.execute(
-            f"""
-            SELECT {STREAM_COLUMNS_OF_M}, snippet(messages_fts, 0, ?, ?, '…', 24)
-            FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-            WHERE messages_fts MATCH ? AND m.deleted_at IS NULL AND m.kind != 'repost'
-              AND NOT EXISTS (SELECT 1 FROM optouts o
-                              WHERE o.platform = m.platform AND o.author_id = m.author_id)
-            ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?
-            """,
-            (marks[0], marks[1], match, limit, offset),
+            f"SELECT {STREAM_COLUMNS_OF_M}, {snippet} FROM {source}"
+            f" WHERE {' AND '.join(where)} ORDER BY {order} DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         ).fetchall()
         return [(message_from_tuple(r), str(r[-1])) for r in rows]
 

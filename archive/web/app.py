@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -40,6 +40,10 @@ POOL = web.AppKey("pool", ReadPool)
 CACHE = web.AppKey("render_cache", views.RenderCache)
 SITE = web.AppKey("site", Site)
 NOW: web.AppKey[Now] = web.AppKey("now")
+HealthCheck = Callable[[], Mapping[str, str | None]]
+"""What the running bot reports for ``/healthz``: a part's name (``runner``, ``discord``)
+to what is wrong with it, or None when it works."""
+HEALTH: web.AppKey[HealthCheck | None] = web.AppKey("health")
 
 
 def check_database(path: Path) -> None:
@@ -84,6 +88,17 @@ async def home(request: web.Request) -> web.Response:
 async def chat(request: web.Request) -> web.Response:
     app = request.app
     ref = request.match_info["ref"]
+    if ref.endswith(".ics"):
+        ics = await app[POOL].run(
+            views.chat_calendar, app[SITE], _origin(request), app[NOW](), ref[: -len(".ics")]
+        )
+        return web.Response(
+            text=ics.body,
+            headers={
+                "Content-Type": ics.content_type,
+                "Content-Disposition": f'attachment; filename="{ics.filename}"',
+            },
+        )
     for suffix in views.DOWNLOADS:
         if ref.endswith(suffix):
             dl = await app[POOL].run(views.chat_download, ref[: -len(suffix)], suffix, app[CACHE])
@@ -193,6 +208,7 @@ def make_app(
     base_url: str = "",
     page_size: int = 50,
     now: Now = system_now,
+    health: HealthCheck | None = None,
 ) -> web.Application:
     """The read-only web archive, served under the path of ``base_url`` (e.g.
     ``https://example.org/chats`` -> ``/chats/...``).
@@ -200,6 +216,8 @@ def make_app(
     ``archive`` is either the read pool of a running store (``AsyncStore.reads``), which
     the app shares and leaves open, or the path of a database file, for which the app
     opens a pool of its own and closes it on cleanup. ``now`` dates the feeds (aware UTC).
+    ``health`` adds the running bot's parts to ``/healthz`` (the archive alone checks its
+    database).
     Raises WebArchiveError when a file is missing or not migrated far enough."""
     if isinstance(archive, ReadPool):
         pool, owned = archive, False
@@ -213,6 +231,7 @@ def make_app(
     app[POOL] = pool
     app[CACHE] = views.RenderCache()
     app[NOW] = now
+    app[HEALTH] = health
 
     if owned:
 
@@ -232,6 +251,7 @@ def make_app(
         web.get(p + "/search", search),
         web.get(p + "/calendar.ics", calendar),
         web.get(p + "/feed.atom", atom),
+        web.get(p + "/healthz", healthz),
         web.get(p + "/static/style.css", _static(STATIC_CSS, "text/css")),
         web.get(p + "/static/localtime.js", _static(LOCALTIME_JS, "text/javascript")),
     ]
@@ -239,6 +259,29 @@ def make_app(
         routes.append(web.get(p, home))
     app.add_routes(routes)
     return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: 200 and ``{"status": "ok", "checks": {...}}`` when every part works,
+    503 and ``"status": "failing"`` when one does not; ``checks`` maps each part (the
+    database, and with ``tweetchat run`` the runner and every network) to "ok" or what is
+    wrong. For load balancers and process supervisors; never cached."""
+    checks: dict[str, str] = {}
+    try:
+        await request.app[POOL].run(lambda store: store.conn.execute("SELECT 1").fetchone())
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"cannot read: {exc}"
+    report = request.app[HEALTH]
+    if report is not None:
+        for part, problem in report().items():
+            checks[part] = problem or "ok"
+    ok = all(value == "ok" for value in checks.values())
+    return web.json_response(
+        {"status": "ok" if ok else "failing", "checks": checks},
+        status=200 if ok else 503,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def start_server(
@@ -249,11 +292,12 @@ async def start_server(
     base_url: str = "",
     page_size: int = 50,
     now: Now = system_now,
+    health: HealthCheck | None = None,
 ) -> web.AppRunner:
     """Start serving the archive (see :func:`make_app` for ``archive``); stop it with
     ``await runner.cleanup()``. Raises WebArchiveError, or OSError when the port is taken."""
     app = await asyncio.to_thread(
-        make_app, archive, base_url=base_url, page_size=page_size, now=now
+        make_app, archive, base_url=base_url, page_size=page_size, now=now, health=health
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
@@ -41,6 +41,53 @@ def _utc(moment: datetime) -> datetime:
 
 
 # ---- iCalendar (RFC 5545) ----------------------------------------------------------------
+
+
+def join_places(chat: Chat) -> list[str]:
+    """Where to take part, one line per network the chat runs on: the network and its
+    channel, or its hashtag with a link where the network has one page for a hashtag
+    (Mastodon's hashtag pages are per instance; a Discord link needs the server's id)."""
+    tag = chat.hashtag
+    slug = quote(tag.lstrip("#"), safe="")
+    places = []
+    for target in chat.targets:
+        platform, channel = target.platform, target.channel
+        if platform == "x":
+            places.append(f"X, {tag}: https://x.com/hashtag/{slug}?f=live")
+        elif platform == "bluesky":
+            places.append(f"Bluesky, {tag}: https://bsky.app/hashtag/{slug}")
+        elif platform == "mastodon":
+            places.append(f"Mastodon, {tag} (follow the hashtag from your instance)")
+        elif platform == "discord":
+            places.append(f"Discord, channel {channel}" if channel else f"Discord, {tag}")
+        elif platform == "local":
+            places.append(f"the local platform, room {channel or 'main'}")
+        else:
+            places.append(f"{platform}, {channel or tag}")
+    return list(dict.fromkeys(places))
+
+
+def how_to_answer(chat: Chat) -> str:
+    """The A1/A2 convention the chat's intro post gives: ``A1`` answers ``Q1``."""
+    pairs = [f"A{q.key} for {q.label}" for q in chat.questions[:2]] or ["A1 for Q1"]
+    more = "…" if len(chat.questions) > 2 else ""
+    return (
+        f"How to answer: start each answer with its question's label ({', '.join(pairs)}{more})"
+        f" and add {chat.hashtag}, so that it is counted."
+    )
+
+
+def event_description(chat: Chat, url: str = "") -> str:
+    """What an event says: the intro, where to join, how to answer, the questions, and the
+    chat's page."""
+    parts = [chat.intro.strip()] if chat.intro.strip() else []
+    parts.append("Where to join:\n" + "\n".join(join_places(chat)))
+    parts.append(how_to_answer(chat))
+    if chat.questions:
+        parts.append("\n".join(f"{q.label}: {q.text}" for q in chat.questions))
+    if url:
+        parts.append(url)
+    return "\n\n".join(parts)
 
 
 def _uid_domain(base_url: str) -> str:
@@ -75,11 +122,7 @@ def ics_calendar(
     cal.add("refresh-interval", vDuration(timedelta(hours=6)), parameters={"VALUE": "DURATION"})
     domain = _uid_domain(base_url)
     for chat in chats:
-        description = [chat.intro.strip()] if chat.intro.strip() else []
-        description += [f"{q.label}: {q.text}" for q in chat.questions]
         url = chat_url.get(chat.id, "")
-        if url:
-            description.append(url)
         status = "CANCELLED" if chat.status is ChatStatus.CANCELLED else "CONFIRMED"
         event = Event()
         event.add("uid", f"{feed_text(chat.id)}@{domain}")
@@ -87,7 +130,8 @@ def ics_calendar(
         event.add("dtstart", _utc(chat.start))
         event.add("dtend", _utc(chat.end))
         event.add("summary", feed_text(f"{chat.title} ({chat.hashtag})"))
-        event.add("description", feed_text("\n".join(description)))
+        event.add("location", feed_text("; ".join(join_places(chat))))
+        event.add("description", feed_text(event_description(chat, url)))
         event.add("categories", [feed_text(chat.hashtag)])
         event.add("status", status)
         if url:

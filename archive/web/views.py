@@ -7,7 +7,9 @@ They run on the web app's database threads (never on the event loop) and return 
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -24,13 +26,16 @@ from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
 from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
 from archive.web import charts, feeds
-from archive.web.search import MARK_CLOSE, MARK_OPEN, fts_query, snippet_html
+from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
+
+logger = logging.getLogger(__name__)
 
 PAST = (ChatStatus.ENDED, ChatStatus.PUBLISHED)
 LISTED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, *PAST)
 DOWNLOADS = {
     ".md": "text/markdown; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
     ".json": "application/json; charset=utf-8",
     ".csv": "text/csv; charset=utf-8",
 }
@@ -147,12 +152,25 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
     stats = rendered.stats
     downloads = " ".join(
         f'<a href="{e(site.chat_url(chat.id, suffix))}" download>{label}</a>'
-        for suffix, label in ((".md", "Markdown"), (".json", "JSON"), (".csv", "CSV of messages"))
+        for suffix, label in (
+            (".html", "HTML"),
+            (".md", "Markdown"),
+            (".json", "JSON"),
+            (".csv", "CSV of messages"),
+        )
     )
     status = f'<span class="status">{e(chat.status)}</span>'
     body = [
         f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
         f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>',
+    ]
+    if chat.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
+        places = "; ".join(feeds.join_places(chat))
+        body.append(
+            f'<nav class="feeds" aria-label="Take part"><a href="{e(site.chat_url(chat.id, ".ics"))}"'
+            f' download>Add to calendar (.ics)</a> <span class="meta">Where: {e(places)}</span></nav>'
+        )
+    body += [
         f'<nav class="downloads" aria-label="Downloads">Download: {downloads}</nav>',
         '<article class="transcript">',
         transcript_body(rendered.html, rendered.markdown),
@@ -188,7 +206,9 @@ def _figure(heading: str, svg: str) -> str:
 def chat_download(
     store: Store, chat_id: str, suffix: str, cache: RenderCache | None = None
 ) -> Download:
-    """The chat's Markdown or JSON transcript, or its messages as CSV."""
+    """The chat's HTML, Markdown or JSON transcript, or its messages as CSV. The
+    transcripts are rendered here like the files the publisher writes (its transcripts dir
+    may be on another machine than the web archive), and the renders are cached."""
     chat = store.get_chat(chat_id)
     if chat.status == ChatStatus.CANCELLED:
         raise NotFoundError(f"chat {chat_id!r} was cancelled: it has no transcript")
@@ -201,9 +221,12 @@ def chat_download(
         )
     else:
         rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
-        text = rendered.markdown if suffix == ".md" else rendered.json
-    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", chat.id) or "chat"
-    return Download(text, content_type, safe_name + suffix)
+        text = {".md": rendered.markdown, ".html": rendered.html}.get(suffix, rendered.json)
+    return Download(text, content_type, _file_name(chat.id) + suffix)
+
+
+def _file_name(chat_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", chat_id) or "chat"
 
 
 # ---- hashtag -----------------------------------------------------------------------------
@@ -266,26 +289,54 @@ def _figure_plain(svg: str) -> str:
 # ---- search ------------------------------------------------------------------------------
 
 
+SEARCH_HELP = (
+    '<p class="meta">Words find their other forms too (<code>patients</code> finds'
+    " “patient”). Also: <code>quick*</code> for words that start so,"
+    ' <code>"exact phrase"</code>, <code>carers OR families</code>, <code>NOT</code> or'
+    " <code>-word</code> to leave a word out, <code>from:handle</code>,"
+    " <code>tag:WeDocs</code>.</p>"
+)
+
+
 def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
     """Matching messages, newest first, with highlighted snippets linking into transcripts."""
     q = q.strip()
-    query = fts_query(q)
+    query = parse_query(q)
     title = f"Search: {q}" if q else "Search"
     body = [f"<h1>{'Results for “' + e(q) + '”' if q else 'Search'}</h1>"]
     if not q:
         body.append("<p>Type words to find in every transcript, e.g. a hashtag or a name.</p>")
+        body.append(SEARCH_HELP)
         return layout(site, title, "\n".join(body))
-    if not query:
+    if query.empty:
         body.append("<p>Nothing to search for: type at least one word.</p>")
+        body.append(SEARCH_HELP)
         return layout(site, title, "\n".join(body), search_value=q)
     size = site.page_size
-    hits = store.search_messages(
-        query, limit=size + 1, offset=(page - 1) * size, marks=(MARK_OPEN, MARK_CLOSE)
-    )
+    try:
+        hits = store.search_messages(
+            query.match,
+            exclude=query.exclude,
+            authors=query.authors,
+            hashtag_keys=query.hashtag_keys,
+            limit=size + 1,
+            offset=(page - 1) * size,
+            marks=(MARK_OPEN, MARK_CLOSE),
+        )
+    except sqlite3.OperationalError as exc:
+        # parse_query builds only valid expressions; should one ever slip through, the
+        # reader gets a page that says so, not an error.
+        if "fts5" not in str(exc):
+            raise
+        logger.warning("search %r gave FTS5 query %r: %s", q, query, exc)
+        body.append("<p>This search could not be read. Try plain words.</p>")
+        body.append(SEARCH_HELP)
+        return layout(site, title, "\n".join(body), search_value=q)
     has_next = len(hits) > size
     hits = hits[:size]
     if not hits:
         body.append("<p>No message matches." + (" Try fewer words." if " " in q else "") + "</p>")
+        body.append(SEARCH_HELP)
         return layout(site, title, "\n".join(body), search_value=q)
     chats = {cid: store.get_chat(cid) for cid in dict.fromkeys(m.chat_id for m, _ in hits)}
     hidden = store.hidden_handles(list(chats))
@@ -328,6 +379,20 @@ def calendar_feed(store: Store, site: Site, origin: str, now: datetime, tag: str
         name = f"{site.name}: upcoming chats"
     urls = {c.id: site.absolute(chat_path(c.id), origin) for c in every}
     return feeds.ics_calendar(every, name=name, chat_url=urls, base_url=site.base_url, now=now)
+
+
+def chat_calendar(store: Store, site: Site, origin: str, now: datetime, chat_id: str) -> Download:
+    """One chat as an iCalendar file to add to a calendar (a cancelled one marked so)."""
+    chat = store.get_chat(chat_id)
+    url = site.absolute(chat_path(chat.id), origin)
+    text = feeds.ics_calendar(
+        [chat],
+        name=f"{chat.title} ({chat.hashtag})",
+        chat_url={chat.id: url},
+        base_url=site.base_url,
+        now=now,
+    )
+    return Download(text, "text/calendar; charset=utf-8", _file_name(chat.id) + ".ics")
 
 
 def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:

@@ -172,6 +172,7 @@ class Platform(abc.ABC):
         self.sink: EventSink | None = None
         self.services: PlatformServices | None = None
         self._stopping = asyncio.Event()  # set by `stop`; ends supervised tasks
+        self._failing: dict[str, str] = {}  # supervised task -> its last error, while it waits
         self.bot_user_id = ""  # this bot's author id on the platform, once known
 
     # ---- wiring -----------------------------------------------------------------------
@@ -207,7 +208,14 @@ class Platform(abc.ABC):
             alert=self.services.alert if self.services is not None else None,
             base=base,
             cap=cap,
+            failing=self._failing,
         )
+
+    def health(self) -> str | None:
+        """What is wrong with this network's connection right now (for ``/healthz``), or None
+        when it works. Default: the last error of a supervised task waiting to restart;
+        adapters add what they know of their connection (Discord: the gateway)."""
+        return "; ".join(f"{name}: {error}" for name, error in self._failing.items()) or None
 
     async def emit(self, event: Event) -> None:
         if self.sink is None:
@@ -288,6 +296,15 @@ class Platform(abc.ABC):
         return ""
 
     # ---- reading back -----------------------------------------------------------------
+
+    async def sweep(self, chat: Chat) -> None:
+        """Capture once more what was posted for `chat` up to the end of its window, and
+        return once it is delivered to the sink. The facilitator calls this on each of the
+        chat's platforms just before publishing, so posts of the window's last seconds (after
+        the last poll) are in the transcript. Default: nothing, for a network whose events
+        arrive as they happen; a network read by polling searches or reads once more.
+        Raises when the network cannot be read."""
+        return None
 
     async def history(
         self, channel: str, after: datetime, before: datetime

@@ -279,6 +279,20 @@ def test_has_hashtag_rejects_word_before_hash(tag: str, before: str) -> None:
         ("#WeDocs A2 agree", ("2",)),
         ("A1\U0001f389 yes", ("1",)),
         ("A1", ("1",)),
+        # Issue 14: any leading run of mentions, hashtags, punctuation and symbols.
+        (".@ann A3 agree #WeDocs", ("3",)),  # the X-era "dot mention"
+        (". @ann A3 agree", ("3",)),
+        ("•A1 co-design", ("1",)),
+        ("• A1 co-design", ("1",)),
+        ("- A2 money", ("2",)),
+        ("* A2 money", ("2",)),
+        ("(A1) yes", ("1",)),
+        ("\u201cA1: yes\u201d", ("1",)),
+        ("\U0001f449 A2 money", ("2",)),
+        ("\u27a1\ufe0f A2 money", ("2",)),  # an emoji with its variation selector
+        ("\u200bA1 behind a zero-width space", ("1",)),
+        (".@ann, @bob: #WeDocs \u2022 A1/A2 both", ("1", "2")),
+        ("#ＷｅＤｏｃｓ A4 one word", ("4",)),
     ],
 )
 def test_parse_answer_labels(text: str, expected: tuple[str, ...]) -> None:
@@ -301,7 +315,10 @@ def test_parse_answer_labels(text: str, expected: tuple[str, ...]) -> None:
         "A1_x",
         "a 1 in 10 chance",
         "RT @x: A1 we co-design",
+        ". RT @x: A1 we co-design",
         "I think A1 is right",
+        ". I think A1 is right",
+        "...and A1",
         "Q1: how?",
         "",
         "   ",
@@ -319,6 +336,7 @@ def test_parse_answer_labels_finds_none(text: str) -> None:
         ("Q2a What got in the way?", ("2a",)),
         ("q3 - who?", ("3",)),
         ("#WeDocs Q4 one word?", ("4",)),
+        ("\u2022 Q4 one word?", ("4",)),
         ("Q1/Q2 together", ("1", "2")),
         ("Questions soon", ()),
         ("A1 answer", ()),
@@ -332,12 +350,15 @@ NUMBERS = st.integers(1, 99)
 PARTS = st.sampled_from(["", "a", "b", "z"])
 AFTER = st.sampled_from(["", " ", ": ", ". ", ") ", " - ", "! ", "\n", ", ", "…"])
 SEPARATORS = st.sampled_from(["/", " & ", ", ", "+", " and ", " ", ",", "&"])
-LEADS = st.sampled_from(["", "@alice ", "@alice @bob ", "#WeDocs ", "<@1> ", "  "])
+LEADS = st.sampled_from(
+    ["", "@alice ", "@alice @bob ", "#WeDocs ", "<@1> ", "  ", ".@ann ", "\u2022 ", "- ", "("]
+)
+MORE_LEADS = st.sampled_from([".@ann @bob: #WeDocs ", "\U0001f449 ", "#ＷｅＤｏｃｓ ", "> "])
 
 
 @settings(max_examples=200)
 @given(
-    LEADS,
+    LEADS | MORE_LEADS,
     st.lists(st.tuples(NUMBERS, PARTS), min_size=1, max_size=4),
     SEPARATORS,
     st.sampled_from(["A", "a"]),
@@ -355,6 +376,22 @@ def test_every_label_form_parses(
     written = sep.join(f"{letter}{n}{p}" for n, p in labels)
     text = f"{lead}{written}{after}{rest}" if after else f"{lead}{written}"
     assert parse_answer_labels(text) == tuple(dict.fromkeys(f"{n}{p}" for n, p in labels))
+
+
+PUNCTUATION_OR_SYMBOL = st.characters(
+    categories=("Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Cf"),
+    exclude_characters="_",  # a word character, as in "A1_x"
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(PUNCTUATION_OR_SYMBOL | st.sampled_from(["@ann", "#WeDocs", " "]), max_size=6),
+    NUMBERS,
+)
+def test_a_label_follows_any_run_of_mentions_tags_and_punctuation(lead: list[str], n: int) -> None:
+    # A space before the label: "@" or "#" right before it would make "@A1" or "#A1".
+    assert parse_answer_labels(f"{''.join(lead)} A{n} yes") == (str(n),)
 
 
 @settings(max_examples=200)
@@ -577,6 +614,31 @@ def test_repost(changes: dict[str, Any]) -> None:
 def test_explicit_labels(text: str, keys: tuple[str, ...]) -> None:
     result = captured(message(text))
     assert (result.kind, result.question_keys) == (MessageKind.ANSWER, keys)
+
+
+def test_a_label_after_a_dot_mention_is_read() -> None:
+    # Issue 14: posted while Q2 was open, it answers Q3a as written, not the open question.
+    result = captured(message(".@ann A3a agree #WeDocs", created_at=START + 22 * MIN))
+    assert (result.kind, result.question_keys) == (MessageKind.ANSWER, ("3a",))
+
+
+def test_a_full_width_hashtag_is_the_chats() -> None:
+    # Issue 14: typed with an East Asian input method; X and Mastodon treat it as #WeDocs.
+    result = captured(message("A2 予算 #ＷｅＤｏｃｓ", created_at=START + 22 * MIN))
+    assert (result.kind, result.question_keys) == (MessageKind.ANSWER, ("2",))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A2 #WeDocś",
+        "A2 #ＷｅＤｏｃｓＣｈａｔ",
+        "A2 #ＷｅＤｏｃｓ＿２０２４",
+        "A2 https://e.com/#ＷｅＤｏｃｓ",
+    ],
+)
+def test_other_tags_in_full_width_are_not_the_chats(text: str) -> None:
+    assert capture(message(text), CTX) is None
 
 
 def test_labels_that_all_do_not_exist_fall_through_to_reply() -> None:

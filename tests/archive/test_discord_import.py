@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from archive.importers.discord_export import (
     ExportError,
     ImportResult,
+    RunProgress,
     TerminalProgress,
     import_discord_export,
     source_key,
     terminal_progress,
 )
-from archive.importers.jsonstream import iter_members
+from archive.importers.exportjson import ExportReader
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import publish_chat
 from archive.store import Store
@@ -322,7 +323,7 @@ def test_byte_offsets_count_bytes_not_characters(tmp_path: Path) -> None:
     path = tmp_path / "utf8.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ExportError, match=rf"at byte {text.index(' x') + 1 + 1 + 2 + 3}\b"):
-        list(iter_members(path, stream="messages"))
+        list(ExportReader(path, stream="messages"))
 
 
 def test_message_without_timestamp_is_named(
@@ -378,7 +379,7 @@ def test_bad_options_are_refused(store: Store, options: dict[str, str], message:
     assert store.list_chats() == []
 
 
-# ---- the incremental reader -------------------------------------------------------------------
+# ---- the streaming reader -------------------------------------------------------------------
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.text(max_size=8),
@@ -405,13 +406,9 @@ def test_reader_sees_the_same_values_as_json_load(
 ) -> None:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc, indent=indent, ensure_ascii=False), encoding="utf-8")
-    members: dict[str, Any] = {}
-    for member in iter_members(path, stream="messages", chunk_size=chunk):
-        if member.position:
-            members["messages"].append(member.value)
-        else:
-            members[member.key] = member.value
-    assert members == doc
+    reader = ExportReader(path, stream="messages", members=("guild", "channel"), chunk_size=chunk)
+    messages = [value for value, _position in reader]
+    assert {**reader.members, "messages": messages} == doc
 
 
 @settings(
@@ -424,13 +421,14 @@ def test_any_cut_short_export_is_refused(tmp_path: Path, doc: dict[str, Any], da
     path = tmp_path / "cut.json"
     path.write_text(text[:cut], encoding="utf-8")
     with pytest.raises(ExportError):
-        list(iter_members(path, stream="messages", chunk_size=7))
+        list(ExportReader(path, stream="messages", chunk_size=7))
 
 
 def test_message_offsets_point_at_each_message(tmp_path: Path) -> None:
     raw = EXPORT.read_bytes()
-    members = iter_members(EXPORT, stream="messages", chunk_size=64)
-    offsets = [m.offset for m in members if m.position]
+    reader = ExportReader(EXPORT, stream="messages", chunk_size=64)
+    assert [position for _value, position in reader] == list(range(1, 17))
+    offsets = [reader.offset_of(position) for position in range(1, 17)]
     assert [raw[o : o + 1] for o in offsets] == [b"{"] * 16
     assert raw[offsets[4] :].decode("utf-8").startswith('{\n      "id": "800000000000000005"')
 
@@ -546,3 +544,119 @@ def test_memory_stays_flat_as_the_export_grows(tmp_path: Path) -> None:
     small = peak_memory(tmp_path, 5_000)
     large = peak_memory(tmp_path, 20_000)
     assert large < 2 * small, (small, large)
+
+
+# ---- several files, folders, byte-order marks, failures late in the import -----------------
+
+
+def test_export_with_a_byte_order_mark_imports(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + EXPORT.read_bytes())
+    result = run_import(store, path)
+    assert (result.read, result.captured) == (16, 12)
+    assert result.chat.id == "wedocs-2026-03-03"
+
+
+def test_errors_in_a_file_with_a_byte_order_mark_count_its_bytes(tmp_path: Path) -> None:
+    text = '{"channel": {"id": "1"}, "messages": [{"content": "x"} x]}'
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    with pytest.raises(
+        ExportError, match=rf"at byte {3 + text.index(' x]') + 1} \(after element 1\)"
+    ):
+        list(ExportReader(path, stream="messages"))
+
+
+def test_a_failure_while_saving_leaves_the_archive_untouched(
+    store: Store, archived: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    save = store.save_messages
+
+    def failing_save(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        save(*args, **kwargs)  # the rows are written, then the disk fills up
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "save_messages", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        run_import(store, hashtag="OtherTag", hosts=())
+    assert calls == 1
+    assert dump(store) == archived
+
+
+def test_progress_runs_over_every_file_and_phase() -> None:
+    seen: list[tuple[str, float]] = []
+    small, large = DATA / "small.json", EXPORT  # sizes: 1 byte (missing) and the fixture
+    run = RunProgress(lambda verb, _n, fraction: seen.append((verb, fraction)), [small, large])
+    first = run.file(small)
+    first("reading", 1, 1.0)
+    first("published", 1, 1.0)
+    second = run.file(large)
+    second("reading", 8, 0.5)
+    second("imported", 16, 1.0)
+    second("publishing", 16, 0.0)
+    second("published", 16, 1.0)
+    fractions = [fraction for _verb, fraction in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[0][0] == "[1/2] small.json: reading"
+    assert seen[-1][0] == "[2/2] wedocs_discord.json: published"
+
+
+def test_cli_imports_several_files_and_a_folder_reporting_the_bad_one(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    doc = fixture_doc()
+    for m in doc["messages"]:  # the same chat a week later, in another channel
+        m["timestamp"] = m["timestamp"].replace("2026-03-03", "2026-03-10")
+    doc["channel"]["id"] = "900000000000000043"
+    write_export(folder / "b-later.json", doc)
+    (folder / "a-broken.json").write_bytes(EXPORT.read_bytes()[:3000])
+    (folder / "notes.txt").write_text("not an export", encoding="utf-8")
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + EXPORT.read_bytes())
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(bom), str(folder), "--hashtag", "WeDocs"]
+    done = tweetchat([*args, "--host", "drsmith"], config)
+    assert done.returncode == 2
+    assert "imported wedocs-2026-03-03:" in done.stdout
+    assert "imported wedocs-2026-03-10:" in done.stdout
+    errors = done.stderr.strip().splitlines()
+    assert any(
+        line.startswith(f"tweetchat: {folder / 'a-broken.json'}: the file ends too early")
+        for line in errors
+    )
+    assert errors[-1] == "tweetchat: 1 of 3 exports not imported (see above)"
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "out" / "wedocs-2026-03-10.md").exists()
+
+
+def test_cli_refuses_a_folder_without_exports(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = config_file(tmp_path)
+    done = tweetchat(["import", "discord-export", str(empty), "--hashtag", "WeDocs"], config)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"tweetchat: {empty}: no .json export in this folder"
+
+
+def test_cli_bad_option_is_reported_once(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(EXPORT), str(EXPORT), "--hashtag", "We Docs"]
+    done = tweetchat(args, config)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("--hashtag") == 1
+
+
+def test_a_message_that_is_not_an_object_is_named_with_its_offset(
+    tmp_path: Path, store: Store, archived: list[str]
+) -> None:
+    text = EXPORT.read_text(encoding="utf-8")
+    broken = text.replace('"messages": [', '"messages": [\n    "hello",', 1)
+    path = tmp_path / "scalar.json"
+    path.write_text(broken, encoding="utf-8")
+    offset = len(broken[: broken.index('"hello"')].encode("utf-8"))
+    with pytest.raises(ExportError, match=rf"message 1 \(at byte {offset}\) is not an object"):
+        run_import(store, path)
+    assert dump(store) == archived

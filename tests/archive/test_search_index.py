@@ -1,4 +1,5 @@
-"""Migration 3: save_messages indexes its new rows for search in its own transaction.
+"""Migration 3: save_messages indexes its new rows for search in its own transaction;
+migration 4: the index stems words (porter over unicode61), rebuilt in place.
 
 The search index (external-content FTS5) must always hold exactly the stored text: an
 FTS5 'delete' of text that was never indexed corrupts it silently, so every test ends
@@ -99,11 +100,36 @@ def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
         old.close()
     store = Store(path)
     try:
-        assert store.schema_version() == 3
+        assert store.schema_version() == migrations.MIGRATIONS[-1][0]
         store.save_messages([msg("c", "2", "bob", "bravo", PAST_START, 2)])
         store.edit_message("local", "1", "charlie", PAST_START + timedelta(minutes=9))
         assert _hits(store, "alpha") == set()
         assert _hits(store, "bravo") == {"2"} and _hits(store, "charlie") == {"1"}
+        _check_index(store)
+    finally:
+        store.close()
+
+
+def test_an_unstemmed_index_is_rebuilt_stemmed_and_stays_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.db"
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
+        old = Store(path)
+        old.add_chat(chat("c", PAST_START))
+        old.save_messages([msg("c", "1", "ann", "Our quickstarts", PAST_START, 1)])
+        old.save_messages([msg("c", "2", "bob", "running late", PAST_START, 2)])
+        old.mark_deleted("local", "2", PAST_START)
+        assert _hits(old, "quickstart") == set()
+        old.close()
+    store = Store(path)
+    try:
+        assert store.schema_version() == 4
+        assert _hits(store, "quickstart") == {"1"} and _hits(store, "run") == {"2"}
+        store.save_messages([msg("c", "3", "cat", "Quickstart day", PAST_START, 3)])
+        store.edit_message("local", "1", "charlie", PAST_START + timedelta(minutes=9))
+        assert _hits(store, "quickstarts") == {"3"} and _hits(store, "charlie") == {"1"}
         _check_index(store)
     finally:
         store.close()

@@ -61,7 +61,7 @@ def test_scheduler_posts_every_action_once_and_never_early() -> None:
 
 
 def test_import_benchmark_runs_or_reports_the_command_missing() -> None:
-    result = import_bench.run(n=300, repeats=1)
+    result = import_bench.run(n=300, repeats=1, peer=False)
     assert_checks_pass(result)
     if not import_bench.import_available():
         assert "n/a (import command not available)" in [f.value for f in result.figures]
@@ -101,6 +101,7 @@ def test_main_runs_a_chosen_benchmark_and_prints_one_table(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(import_bench, "QUICK_N", 200)  # the cheapest benchmark, made tiny
+    monkeypatch.setattr(import_bench, "PEER", "")  # no npm install in a unit test
     assert bench_main.main(["--quick", "--only", "import"]) == 0
     out = capsys.readouterr().out
     assert out.count("| benchmark") == 1 and "Machine:" in out

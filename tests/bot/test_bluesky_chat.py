@@ -13,9 +13,10 @@ import pytest
 from archive.models import ChatStatus
 from archive.store import Store
 from bot.app import App
-from bot.config import BlueskyConfig, Config, LocalConfig, SchedulerConfig
+from bot.config import Config, LocalConfig, SchedulerConfig
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import start_bot, until
+from tests.bot.networks import bluesky_config
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.conftest import ErrorLogCatcher
@@ -29,18 +30,6 @@ no_error_logs = fake_fixtures.no_error_logs  # fail on ERROR records
 async def fake() -> AsyncIterator[FakeBluesky]:
     async with FakeBluesky() as server:
         yield server
-
-
-def bluesky_config(fake: FakeBluesky, **changes: object) -> BlueskyConfig:
-    values: dict[str, object] = {
-        "enabled": True,
-        "handle": fake.bot.handle,
-        "service_url": fake.base_url,
-        "jetstream_url": fake.jetstream_url,
-        "idle_reconnect": 5.0,
-    }
-    values.update(changes)
-    return BlueskyConfig(**values)  # type: ignore[arg-type]
 
 
 def app_config(tmp_path: Path, fake: FakeBluesky) -> Config:

@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import ChatStatus
 from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig, XConfig
 from bot.platforms.bluesky.adapter import BlueskyPlatform
-from bot.platforms.discord.adapter import DiscordPlatform
 from bot.platforms.x.adapter import XPlatform
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import until
-from tests.bot.test_bluesky_chat import bluesky_config
+from tests.bot.networks import bluesky_config, discord_platform, published
 from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.bluesky_server import FakeBluesky
@@ -68,15 +66,8 @@ async def test_a_chat_on_bluesky_discord_and_x_merges_all_three(
         store = Store(config.database)
         store.add_chat(plan.chat)
         store.close()
-        discord = DiscordPlatform(
-            config.discord,
-            environ={"DISCORD_TOKEN": fake_discord.token},
-            backoff=0.01,
-            guild_ready_timeout=0.05,
-            ready_timeout=5,
-            identify_delay=0,
-        )
-        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01)
+        discord = discord_platform(config.discord, fake_discord)
+        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01, sweep_settle=0)
         bsky = BlueskyPlatform(
             config.bluesky, environ={"BLUESKY_APP_PASSWORD": fake_bsky.password}, backoff=0.01
         )
@@ -98,15 +89,7 @@ async def test_a_chat_on_bluesky_discord_and_x_merges_all_three(
             fake_discord.post_user_message(channel, bob, "A1 from Discord #WeDocs")
             fake_x.add_tweet(ALICE_X, "A1 from X #WeDocs")
             fake_bsky.add_post(carol, "A1 from Bluesky #WeDocs")
-
-            def published() -> bool:
-                s = Store(config.database)
-                try:
-                    return s.get_chat(plan.chat.id).status == ChatStatus.PUBLISHED
-                finally:
-                    s.close()
-
-            await until("the chat to be published", published)
+            await until("the chat to be published", lambda: published(config, plan.chat.id))
         finally:
             await app.stop()
 

@@ -15,9 +15,9 @@ from bot.platforms.base import PlatformServices, PostTooLong
 from bot.platforms.bluesky import records
 from bot.platforms.bluesky.adapter import BlueskyPlatform
 from tests.bot.helpers import until
+from tests.bot.networks import bluesky_config
 from tests.bot.test_bluesky_chat import (
     app_config,
-    bluesky_config,
     bot_post,
     environ,
     rows,

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import ChatStatus
 from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig, XConfig
-from bot.platforms.discord.adapter import DiscordPlatform
 from bot.platforms.x.adapter import XPlatform
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import until
+from tests.bot.networks import discord_platform, published
 from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -63,15 +62,8 @@ async def test_a_chat_on_discord_and_x_merges_both_networks(
         store = Store(config.database)
         store.add_chat(plan.chat)
         store.close()
-        discord = DiscordPlatform(
-            config.discord,
-            environ={"DISCORD_TOKEN": fake_discord.token},
-            backoff=0.01,
-            guild_ready_timeout=0.05,
-            ready_timeout=5,
-            identify_delay=0,
-        )
-        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01)
+        discord = discord_platform(config.discord, fake_discord)
+        x = XPlatform(config.x, environ=environ_for(fake_x), backoff=0.01, sweep_settle=0)
         app = App(config, platforms={"discord": discord, "x": x})
         await app.start()
         try:
@@ -88,15 +80,7 @@ async def test_a_chat_on_discord_and_x_merges_both_networks(
             await until("Q1 on both networks", q1_everywhere)
             fake_discord.post_user_message(channel, bob, "A1 from Discord #WeDocs")
             fake_x.add_tweet(ALICE_X, "A1 from X #WeDocs")
-
-            def published() -> bool:
-                s = Store(config.database)
-                try:
-                    return s.get_chat(plan.chat.id).status == ChatStatus.PUBLISHED
-                finally:
-                    s.close()
-
-            await until("the chat to be published", published)
+            await until("the chat to be published", lambda: published(config, plan.chat.id))
         finally:
             await app.stop()
 

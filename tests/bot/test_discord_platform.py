@@ -436,3 +436,14 @@ def test_start_up_says_nothing_about_voice(caplog: pytest.LogCaptureFixture) -> 
     caplog.set_level(logging.DEBUG)
     make_platform(DiscordConfig(enabled=True))
     assert not [r for r in caplog.records if "voice" in r.getMessage()], caplog.text
+
+
+async def test_health_says_when_the_gateway_is_not_connected(fake_discord: FakeDiscord) -> None:
+    platform = make_platform(DiscordConfig(enabled=True))
+    assert platform.health() == "gateway not connected"  # not started yet
+    await platform.start()
+    try:
+        assert platform.health() is None
+    finally:
+        await platform.stop()
+    assert platform.health() == "gateway not connected"

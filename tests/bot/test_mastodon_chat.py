@@ -13,29 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import ChatStatus
 from archive.store import Store
 from bot.app import App
-from bot.config import Config, DiscordConfig, LocalConfig, MastodonConfig, SchedulerConfig
-from bot.platforms.discord.adapter import DiscordPlatform
+from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
 from bot.platforms.mastodon.adapter import MastodonPlatform
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import chat_file, config_file, env_for, tweetchat, until
+from tests.bot.networks import (
+    MASTODON_ENV,
+    discord_platform,
+    mastodon_bot_status,
+    mastodon_config,
+    published,
+)
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.mastodon_server import TOKEN, FakeMastodon
+from tests.fakes.mastodon_server import FakeMastodon
 
 pytestmark = pytest.mark.timeout(90)
 
 no_error_logs = fake_fixtures.no_error_logs
 fake_discord = fake_fixtures.fake_discord
-ENV = {"MASTODON_ACCESS_TOKEN": TOKEN}
-
-
-def mastodon_config(fake: FakeMastodon) -> MastodonConfig:
-    # poll_interval below the config's minimum of 5 s: the dataclass is built directly.
-    return MastodonConfig(enabled=True, api_base_url=fake.base_url, poll_interval=0.3)
 
 
 def schedule(config: Config, targets: list[dict[str, str]], questions: list[dict[str, str]]) -> str:
@@ -60,18 +59,6 @@ def schedule(config: Config, targets: list[dict[str, str]], questions: list[dict
     return plan.chat.id
 
 
-def published(config: Config, chat_id: str) -> bool:
-    store = Store(config.database)
-    try:
-        return store.get_chat(chat_id).status == ChatStatus.PUBLISHED
-    finally:
-        store.close()
-
-
-def bot_status(fake: FakeMastodon, prefix: str) -> dict[str, object] | None:
-    return next((s for s in fake.by_bot() if "<p>" + prefix in str(s["content"])), None)
-
-
 async def test_a_chat_on_mastodon_alone(tmp_path: Path, no_error_logs: ErrorLogCatcher) -> None:
     async with FakeMastodon() as fake:
         config = Config(
@@ -89,12 +76,12 @@ async def test_a_chat_on_mastodon_alone(tmp_path: Path, no_error_logs: ErrorLogC
                 {"text": "What would you change?", "offset": "6s"},
             ],
         )
-        platform = MastodonPlatform(config.mastodon, environ=ENV, backoff=0.01)
+        platform = MastodonPlatform(config.mastodon, environ=MASTODON_ENV, backoff=0.01)
         app = App(config, platforms={"mastodon": platform})
         await app.start()
         try:
-            await until("Q1 on Mastodon", lambda: bot_status(fake, "Q1:"))
-            q1 = bot_status(fake, "Q1:")
+            await until("Q1 on Mastodon", lambda: mastodon_bot_status(fake, "Q1:"))
+            q1 = mastodon_bot_status(fake, "Q1:")
             assert q1 is not None
             ann = fake.add_account("ann", domain="nurses.example", display_name="Ann")
             bob = fake.add_account("bob", domain="library.example", display_name="Bob")
@@ -109,8 +96,8 @@ async def test_a_chat_on_mastodon_alone(tmp_path: Path, no_error_logs: ErrorLogC
         finally:
             await app.stop()
 
-    intro = bot_status(fake, "Hello") or fake.by_bot()[0]
-    q1, q2 = bot_status(fake, "Q1:"), bot_status(fake, "Q2:")
+    intro = mastodon_bot_status(fake, "Hello") or fake.by_bot()[0]
+    q1, q2 = mastodon_bot_status(fake, "Q1:"), mastodon_bot_status(fake, "Q2:")
     assert q1 is not None and q2 is not None
     assert q1["in_reply_to_id"] == intro["id"] == q2["in_reply_to_id"]
     data = json.loads((tmp_path / "transcripts" / f"{chat_id}.json").read_text())
@@ -139,15 +126,8 @@ async def test_a_chat_on_mastodon_and_discord_has_one_transcript(
             [{"platform": "discord", "channel": str(channel)}, {"platform": "mastodon"}],
             [{"text": "How do you involve patients?", "offset": "1s"}],
         )
-        discord = DiscordPlatform(
-            config.discord,
-            environ={"DISCORD_TOKEN": fake_discord.token},
-            backoff=0.01,
-            guild_ready_timeout=0.05,
-            ready_timeout=5,
-            identify_delay=0,
-        )
-        platform = MastodonPlatform(config.mastodon, environ=ENV, backoff=0.01)
+        discord = discord_platform(config.discord, fake_discord)
+        platform = MastodonPlatform(config.mastodon, environ=MASTODON_ENV, backoff=0.01)
         app = App(config, platforms={"discord": discord, "mastodon": platform})
         await app.start()
         try:
@@ -156,7 +136,7 @@ async def test_a_chat_on_mastodon_and_discord_has_one_transcript(
                 on_discord = any(
                     m["content"].startswith("Q1:") for m in fake_discord.messages(channel)
                 )
-                return on_discord and bot_status(fake, "Q1:") is not None
+                return on_discord and mastodon_bot_status(fake, "Q1:") is not None
 
             await until("Q1 on both networks", q1_everywhere)
             bob = fake_discord.add_user("bob_discord", global_name="Bob on Discord")
@@ -198,7 +178,7 @@ async def test_killed_after_posting_and_restarted_posts_nothing_twice(
         scheduled = tweetchat(["schedule", str(chat)], config)
         assert scheduled.returncode == 0, scheduled.stderr
         ann = fake.add_account("ann", domain="nurses.example")
-        env = env_for(config) | ENV
+        env = env_for(config) | MASTODON_ENV
         logs = [(tmp_path / f"run{i}.log").open("w") for i in (1, 2)]
         procs: list[subprocess.Popen[str]] = []
 
@@ -220,7 +200,7 @@ async def test_killed_after_posting_and_restarted_posts_nothing_twice(
             assert first.returncode == -signal.SIGKILL
             while_down = fake.post(ann, "A1: posted while the bot was down #WeDocs")
             run()
-            await until("Q2 from the second run", lambda: bot_status(fake, "Q2:"), 30)
+            await until("Q2 from the second run", lambda: mastodon_bot_status(fake, "Q2:"), 30)
             live = fake.post(ann, "A2: after the restart #WeDocs")
             db = Store(config.parent / "db.sqlite")
             try:

@@ -108,7 +108,9 @@ async def test_a_chat_on_x_is_captured_and_published_without_deleted_posts(
         duration="11s",
         grace="2s",
     )
-    x = XPlatform(config.x, environ=environ_for(fake), backoff=0.01, recheck_interval=0.3)
+    x = XPlatform(
+        config.x, environ=environ_for(fake), backoff=0.01, recheck_interval=0.3, sweep_settle=0
+    )
     app = App(config, platforms={"x": x})
     await app.start()
     try:
@@ -118,6 +120,7 @@ async def test_a_chat_on_x_is_captured_and_published_without_deleted_posts(
         reply = fake.add_tweet(BOB, "We ask patients first", reply_to=q1)
         unlabelled = fake.add_tweet(CAROL, "Patients sit on our QI board #WeDocs")
         quote = fake.add_tweet(DAVE, "Same here #WeDocs", quote_of=labelled)
+        quoted_q1 = fake.add_tweet(ERIN, "Patients on every interview panel", quote_of=q1)
         fake.add_tweet(ERIN, "", retweet_of=labelled)
         regretted = fake.add_tweet(DAVE, "A1: something I regret #WeDocs")
         await until("the first answers", lambda: captured(config, regretted))
@@ -135,12 +138,13 @@ async def test_a_chat_on_x_is_captured_and_published_without_deleted_posts(
         assert "We ask patients first" in q1_section  # a reply to the question post
         assert "Patients sit on our QI board" in q1_section  # unlabelled, while Q1 was open
         assert "Same here" in q1_section  # a quote
+        assert "Patients on every interview panel" in q1_section  # a quote of Q1, no tag
         assert "more time for patients" in q2_section
         assert "regret" not in markdown
         assert "RT @alice" not in markdown
         assert "X API cost estimate" in markdown
         ids = {str(r[0]) for r in rows(config, "SELECT platform_id FROM messages")}
-        assert {labelled, reply, unlabelled, quote, answer2} <= ids
+        assert {labelled, reply, unlabelled, quote, quoted_q1, answer2} <= ids
         assert len(ids) == len(rows(config, "SELECT platform_id FROM messages"))
         [quote_reply] = rows(config, "SELECT reply_to FROM messages WHERE platform_id=?", quote)
         assert quote_reply == (labelled,)

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
-from archive.publish import PublishResult
+from archive.publish import PublishResult, publish_chat
+from archive.stats import compute_stats
 from archive.store import AsyncStore
+from archive.transcripts.markdown import render_markdown
 from bot.config import XConfig, config_from_dict
 from bot.facilitator import Facilitator
 from bot.platforms.base import PlatformServices, PostTooLong
@@ -22,6 +24,7 @@ from bot.platforms.registry import post_limits
 from bot.platforms.x.adapter import XPlatform, XPostError
 from bot.platforms.x.cost import XUsage, cost_line, stored_cost_note
 from bot.platforms.x.length import weighted_length
+from bot.platforms.x.search import MAX_QUERIES, MAX_QUERY, search_queries
 from scheduler.plan import PlanError, parse_chat_plan
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -314,6 +317,39 @@ async def test_a_poll_captures_hashtag_posts_with_author_and_permalink(
     assert msg.mentions == ("bob_qi",)
 
 
+async def test_a_full_width_hashtag_that_x_returns_is_captured(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    # Issue 14: typed with an East Asian input method; X's search treats it as #WeDocs.
+    await with_chat(store, x)
+    tweet = fake.add_tweet(ALICE, "A1: 患者と一緒に #ＷｅＤｏｃｓ")
+
+    assert await x.poll_once() == 1
+
+    [msg] = await store.messages("wedocs")
+    assert (msg.platform_id, msg.question_keys) == (tweet, ("1",))
+
+
+async def test_a_post_whose_author_is_missing_from_includes_links_by_id(
+    fake: FakeX, store: AsyncStore, x: XPlatform, no_error_logs: ErrorLogCatcher
+) -> None:
+    # Issue 14: X answered with the post but without its author in includes.users (a
+    # partial error instead); the transcript showed "Unknown" and no link.
+    await with_chat(store, x)
+    fake.users_left_out.add(ALICE["id"])
+    tweet = fake.add_tweet(ALICE, "A1: We co-design #WeDocs")
+
+    assert await x.poll_once() == 1
+
+    [msg] = await store.messages("wedocs")
+    assert msg.permalink == f"https://x.com/i/status/{tweet}"
+    assert (msg.author_id, msg.author_handle, msg.author_name) == ("2001", "", "X user 2001")
+    chat = await store.get_chat("wedocs")
+    transcript = render_markdown(chat, [msg], compute_stats(chat, iter([msg])))
+    assert "Unknown" not in transcript and "**X user 2001**" in transcript
+    assert f"https://x.com/i/status/{tweet}" in transcript
+
+
 async def test_the_search_asks_for_the_fields_capture_needs_without_retweets(
     fake: FakeX, store: AsyncStore, x: XPlatform
 ) -> None:
@@ -439,6 +475,113 @@ async def test_a_reply_to_the_question_post_without_hashtag_is_attributed(
     assert by_id[reply].question_keys == ("1",)
     assert by_id[reply].reply_to == question.platform_message_id
     assert by_id[question.platform_message_id].kind == MessageKind.QUESTION
+
+
+@pytest.mark.parametrize("way", ["reply", "quote"])
+async def test_each_way_of_answering_a_question_without_the_hashtag_is_captured(
+    fake: FakeX, store: AsyncStore, x: XPlatform, way: str
+) -> None:
+    # Issue 14: a quote starts its own conversation, so conversation_id: never found it.
+    facilitator = await with_chat(store, x)
+    chat = await store.get_chat("wedocs")
+    question = await facilitator.post(chat, "q1", Target("x"), "Q1: How? #WeDocs")
+    assert question is not None
+    q1 = question.platform_message_id
+    answer = fake.add_tweet(
+        BOB,
+        "We ask them first",
+        reply_to=q1 if way == "reply" else None,
+        quote_of=q1 if way == "quote" else None,
+    )
+
+    await x.poll_once()
+
+    query = fake.requests_to(SEARCH)[-1].query["query"]
+    assert f"conversation_id:{q1}" in query and f"quotes_of_tweet_id:{q1}" in query
+    by_id = {m.platform_id: m for m in await store.messages("wedocs")}
+    assert by_id[answer].kind == MessageKind.ANSWER
+    assert (by_id[answer].question_keys, by_id[answer].reply_to) == (("1",), q1)
+
+
+def test_search_queries_stay_within_x_limits_newest_posts_first() -> None:
+    ids = [str(2127538752673808393 - n) for n in range(40)]
+
+    queries = search_queries("#WeDocs", ids)
+
+    assert len(queries) == MAX_QUERIES and all(len(q) <= MAX_QUERY for q in queries)
+    assert queries[0].startswith("(#WeDocs OR conversation_id:2127538752673808393 OR ")
+    assert f"quotes_of_tweet_id:{ids[0]}" in queries[0]
+    assert ids[-1] not in " ".join(queries)  # the oldest posts give way
+    assert search_queries("#WeDocs") == ["#WeDocs -is:retweet"]
+
+
+async def test_the_posts_of_a_long_chat_spread_over_a_few_searches_of_x_length(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    questions = tuple(Question(n, f"Question {n}?", timedelta(minutes=n)) for n in range(1, 11))
+    facilitator = await with_chat(store, x, live_chat(questions=questions))
+    chat = await store.get_chat("wedocs")
+    posts = []
+    for n in range(1, 11):
+        sent = await facilitator.post(chat, f"q{n}", Target("x"), f"Q{n}: Question {n}? #WeDocs")
+        assert sent is not None
+        posts.append(sent.platform_message_id)
+    first_quote = fake.add_tweet(ALICE, "Back to the first one", quote_of=posts[0])
+    last_reply = fake.add_tweet(BOB, "And the last", reply_to=posts[-1])
+
+    await x.poll_once()
+
+    queries = list(dict.fromkeys(r.query["query"] for r in fake.requests_to(SEARCH)))
+    assert len(queries) == 2 and all(len(q) <= 512 for q in queries)
+    assert queries[0].startswith("(#WeDocs OR ")
+    assert all(f"quotes_of_tweet_id:{p}" in " ".join(queries) for p in posts)
+    by_id = {m.platform_id: m for m in await store.messages("wedocs")}
+    assert by_id[first_quote].question_keys == ("1",)
+    assert by_id[last_reply].question_keys == ("10",)
+    assert await store.get_state("x:since:#wedocs") == last_reply
+
+
+async def test_a_post_of_the_last_seconds_before_the_grace_end_is_in_the_transcript(
+    fake: FakeX, store: AsyncStore, x: XPlatform, tmp_path: Path, no_error_logs: ErrorLogCatcher
+) -> None:
+    # Issue 14: the transcript was published at the grace end, after the last poll. Here the
+    # adapter's poll loop is idle (one poll an hour): only the sweep before publishing can
+    # find the post.
+    now = datetime.now(UTC)
+    chat = live_chat(
+        start=now - timedelta(minutes=60),
+        end=now - timedelta(minutes=5),
+        grace=timedelta(minutes=5, seconds=30),  # ends 30 s from now
+        status=ChatStatus.ENDED,
+    )
+    await store.add_chat(chat)
+
+    async def publish(chat: Chat) -> PublishResult:
+        return await store.write(publish_chat, chat, tmp_path / "out")
+
+    facilitator = Facilitator(store, {"x": x}, publisher=publish)
+    x.sweep_settle = 0.0  # the fake's search has every post at once
+    last = fake.add_tweet(ALICE, "A1: just in time #WeDocs")
+
+    await facilitator.publish(chat, announce=False)
+
+    assert "just in time" in (tmp_path / "out" / f"{chat.id}.md").read_text()
+    assert [m.platform_id for m in await store.messages(chat.id)] == [last]
+
+
+async def test_the_sweep_waits_for_x_to_settle_after_the_window_ends(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    now = datetime.now(UTC)
+    chat = live_chat(start=now - timedelta(minutes=60), end=now, grace=timedelta(0))
+    await store.add_chat(chat)
+    Facilitator(store, {"x": x}, publisher=no_publish)
+    x.sweep_settle = 0.3
+
+    await x.sweep(chat)
+
+    assert datetime.now(UTC) >= chat.grace_end + timedelta(seconds=0.3)
+    assert len(fake.requests_to(SEARCH)) == 1
 
 
 async def test_an_edit_updates_the_first_version_instead_of_adding_a_row(

@@ -138,6 +138,39 @@ async def test_search_resolves_authors_into_tweepy_users(fake: FakeX, client: As
     assert len(users) == 2
 
 
+async def test_a_user_left_out_of_includes_is_a_partial_error(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    fake.users_left_out.add(ALICE["id"])
+    tweet = fake.add_tweet(ALICE, "A1: yes #WeDocs")
+    fake.add_tweet(BOB, "A1: no #WeDocs")
+
+    response = await client.search_recent_tweets("#WeDocs", **FIELDS)
+
+    assert [t.id for t in response.data][-1] == int(tweet)
+    assert [u.username for u in response.includes["users"]] == ["bob_qi"]
+    [error] = response.errors
+    assert error["resource_type"] == "user" and error["resource_id"] == ALICE["id"]
+    assert error["type"].endswith("/resource-not-found")
+
+
+async def test_search_finds_quotes_of_a_post_which_start_their_own_conversation(
+    fake: FakeX, client: AsyncClient
+) -> None:
+    question = fake.add_tweet(fake.host_user, "Q1: What works? #WeDocs")
+    quote = fake.add_tweet(ALICE, "Huddles, every morning", quote_of=question)
+    fake.add_tweet(BOB, "Unrelated", reply_to=question)
+
+    response = await client.search_recent_tweets(f"quotes_of_tweet_id:{question}", **FIELDS)
+
+    (tweet,) = response.data
+    assert tweet.id == int(quote) and tweet.conversation_id == int(quote)
+    assert [(r.type, r.id) for r in tweet.referenced_tweets] == [("quoted", int(question))]
+    assert [t.id for t in response.includes["tweets"]] == [int(question)]
+    by_conversation = await client.search_recent_tweets(f"conversation_id:{question}")
+    assert [t.id for t in by_conversation.data] != [int(quote)]
+
+
 async def test_search_expands_the_tweet_replied_to(fake: FakeX, client: AsyncClient) -> None:
     question = fake.add_tweet(fake.host_user, "Q1: What works? #WeDocs")
     answer = fake.add_tweet(ALICE, "A1: huddles #WeDocs", reply_to=question)
@@ -518,6 +551,14 @@ def test_ids_are_snowflakes_of_the_creation_time() -> None:
 
 def _view(text: str) -> TweetView:
     return TweetView(text, "alice", "", "1", is_reply=False, is_quote=False, is_retweet=False)
+
+
+def test_hashtag_term_matches_full_width_forms_as_x_does() -> None:
+    matcher = parse_query("#WeDocs")
+
+    assert matcher(_view("A1: yes #ＷｅＤｏｃｓ"))
+    assert matcher(_view("A1: yes ＃ｗｅｄｏｃｓ!"))
+    assert not matcher(_view("A1: yes #ＷｅＤｏｃｓＣｈａｔ"))
 
 
 @settings(max_examples=200)

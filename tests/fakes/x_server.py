@@ -23,6 +23,8 @@ Worth knowing when writing tests against it:
 - With ``wait_on_rate_limit=True`` tweepy sleeps until ``x-rate-limit-reset`` by the *real*
   clock; inject a 429 with a past reset header rather than relying on the fake's clock.
 - Edits make a new id; search returns only the latest version, lookup returns any version.
+- ``users_left_out`` holds users X leaves out of ``includes`` (an account suspended after
+  it posted): their posts still come back, with a ``resource-not-found`` user error.
 """
 
 from __future__ import annotations
@@ -280,6 +282,19 @@ def not_found_error(tweet_id: str, parameter: str) -> dict[str, Any]:
     }
 
 
+def user_not_found_error(user_id: str, parameter: str) -> dict[str, Any]:
+    """The partial error X puts in ``errors`` for a user it leaves out of ``includes``."""
+    return {
+        "value": user_id,
+        "detail": f"Could not find user with {parameter}: [{user_id}].",
+        "title": "Not Found Error",
+        "resource_type": "user",
+        "parameter": parameter,
+        "resource_id": user_id,
+        "type": PROBLEMS + "resource-not-found",
+    }
+
+
 RATE_LIMITED = "Rate limit exceeded\n"
 """X's 429 body: plain text, not a problem-details JSON."""
 
@@ -331,6 +346,9 @@ class FakeX:
         self.rate_window = rate_window
         self.block_unsummoned_replies = block_unsummoned_replies
         self.users: dict[str, dict[str, str]] = {self.host_user["id"]: self.host_user}
+        # Users X leaves out of ``includes`` (an account suspended or deactivated after it
+        # posted): their posts still come back, with a partial error in place of the user.
+        self.users_left_out: set[str] = set()
         self.tweets: dict[str, FakeTweet] = {}
         self.requests: list[RecordedRequest] = []
         self.usage = Usage()
@@ -916,6 +934,7 @@ class FakeX:
             is_reply=tweet.reply_to is not None,
             is_quote=tweet.quote_of is not None,
             is_retweet=tweet.retweet_of is not None,
+            quote_of=tweet.quote_of or "",
         )
 
     def _tweets_payload(
@@ -944,7 +963,12 @@ class FakeX:
             user_ids.extend(t.author_id for t in ref_tweets)
         payload: dict[str, Any] = {"data": [self._render_tweet(t, tweet_fields) for t in tweets]}
         includes: dict[str, Any] = {}
-        unique_users = list(dict.fromkeys(user_ids))
+        unique_users = [u for u in dict.fromkeys(user_ids) if u not in self.users_left_out]
+        errors.extend(
+            user_not_found_error(u, "author_id")
+            for u in dict.fromkeys(user_ids)
+            if u in self.users_left_out
+        )
         if unique_users:
             includes["users"] = [self._render_user(u, user_fields) for u in unique_users]
         if ref_tweets:
@@ -1084,16 +1108,23 @@ class TweetView:
     is_reply: bool
     is_quote: bool
     is_retweet: bool
+    quote_of: str = ""  # id of the post quoted, or ""
 
 
 Matcher = Callable[[TweetView], bool]
 _TOKEN_RE = re.compile(r'-?"[^"]*"|-?\(|\)|[^\s()]+')
-_STANDALONE = ("from:", "to:", "conversation_id:")
+_STANDALONE = ("from:", "to:", "conversation_id:", "quotes_of_tweet_id:")
 
 
 def hashtags(text: str) -> list[str]:
     """The hashtags X would extract from ``text``, without '#'."""
     return [m.group(1) for m in HASHTAG_RE.finditer(text) if not m.group(1).isdigit()]
+
+
+def _tag_form(tag: str) -> str:
+    """How X compares hashtags: compatibility forms and case do not matter (``#ＷｅＤｏｃｓ``
+    is ``#WeDocs``)."""
+    return unicodedata.normalize("NFKC", tag).casefold()
 
 
 def parse_query(query: str) -> Matcher:
@@ -1155,8 +1186,8 @@ def _term(token: str) -> Matcher:
         phrase = lowered.strip('"')
         return lambda t: phrase in t.text.lower()
     if token.startswith(("#", "＃")) and len(token) > 1:
-        tag = lowered[1:]
-        return lambda t: tag in (h.lower() for h in hashtags(t.text))
+        tag = _tag_form(token[1:])
+        return lambda t: tag in (_tag_form(h) for h in hashtags(t.text))
     if token.startswith("@") and len(token) > 1:
         name = lowered[1:]
         return lambda t: name in (m.lower() for m in MENTION_RE.findall(t.text))
@@ -1176,6 +1207,8 @@ def _operator(operator: str, value: str, token: str) -> Matcher:
         return lambda t: t.in_reply_to.lower() == value
     if operator == "conversation_id":
         return lambda t: t.conversation_id == value
+    if operator == "quotes_of_tweet_id":  # quotes of that post (a quote is its own conversation)
+        return lambda t: t.quote_of == value
     if operator == "is" and value in ("retweet", "reply", "quote"):
         return lambda t: bool(getattr(t, "is_" + value))
     if operator == "has" and value in ("hashtags", "mentions", "links"):

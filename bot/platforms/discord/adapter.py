@@ -500,6 +500,13 @@ class DiscordPlatform(Platform):
         )
         return sent_post(replied)
 
+    def health(self) -> str | None:
+        """The gateway's state besides the supervised tasks' (see `Platform.health`)."""
+        problems = [p for p in (super().health(),) if p]
+        if self.client.is_closed() or not self.client.is_ready() or self.client.ws is None:
+            problems.insert(0, "gateway not connected")
+        return "; ".join(problems) or None
+
     async def notify_hosts(self, chat: Chat, text: str) -> None:
         """A host alert (a post failed...) in the announce channel or the chat's channel."""
         channels = [t.channel for t in chat.targets if t.platform == "discord" and t.channel]

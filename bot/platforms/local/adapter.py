@@ -34,6 +34,7 @@ from scheduler.limits import PostLimit
 logger = logging.getLogger(__name__)
 
 BOT_ID = "tweetchat-bot"
+_BATCH = 1000  # events read from the network file at once
 BOT_NAME = "Tweetchat Bot"
 ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 
@@ -304,6 +305,9 @@ class LocalPlatform(Platform):
         self._net: LocalNetwork | None = None
         self._cursor = 0
         self._task: asyncio.Task[None] | None = None
+        # One reader of the event log at a time (the poll loop, a sweep): the cursor moves
+        # past each event once, so nothing is delivered twice (a reaction would count twice).
+        self._reading = asyncio.Lock()
 
     @property
     def net(self) -> LocalNetwork:
@@ -340,10 +344,23 @@ class LocalPlatform(Platform):
         and restarts it, and the cursor, which moves only past what was delivered, makes the
         next run fetch again what could not be saved."""
         while not self._stopping.is_set():
-            rows = await asyncio.to_thread(self.net.events_after, self._cursor)
-            await self._deliver_rows(rows)
-            if len(rows) < 1000:
+            if await self._deliver_next() < _BATCH:
                 await asyncio.sleep(self.poll_interval)
+
+    async def _deliver_next(self) -> int:
+        """Read and deliver the next events after the cursor; returns how many there were."""
+        async with self._reading:
+            rows = await asyncio.to_thread(self.net.events_after, self._cursor, _BATCH)
+            await self._deliver_rows(rows)
+            return len(rows)
+
+    async def sweep(self, chat: Chat) -> None:
+        """Deliver every event the network file holds that is not delivered yet (the poll
+        loop may be sleeping between two reads), whatever chat it belongs to."""
+        if self._net is None:
+            return
+        while await self._deliver_next() == _BATCH:
+            pass
 
     async def _deliver_rows(self, rows: Sequence[sqlite3.Row]) -> None:
         """Deliver in order; runs of new messages go to the sink as one batch (one

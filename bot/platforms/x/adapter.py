@@ -28,7 +28,7 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from archive.hashtags import has_hashtag
+from archive.hashtags import has_hashtag, wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, ChatStatus, PostStatus
 from archive.store import iso, parse_iso
 from bot.config import XConfig, secret
@@ -41,7 +41,7 @@ from bot.platforms.x.search import (
     USER_FIELDS,
     page_messages,
     posts_read,
-    search_query,
+    search_queries,
     since_key,
     snowflake_time,
 )
@@ -55,6 +55,9 @@ TWEEPY_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
 _T = TypeVar("_T")
 SEARCH_WINDOW = timedelta(days=7)  # how far back recent search reaches
 LOOKUP_BATCH = 100
+SWEEP_SETTLE = 10.0
+"""Seconds after a chat's window ends before its last search: X's search may not return
+posts of the last seconds at once (it refuses an ``end_time`` less than 10 s ago)."""
 
 
 class XPostError(PostError, GiveUp):
@@ -127,6 +130,7 @@ class XPlatform(Platform):
         backoff: float = 1.0,
         rate_wait_cap: float = 900.0,
         recheck_interval: float = 24 * 3600.0,
+        sweep_settle: float = SWEEP_SETTLE,
     ) -> None:
         super().__init__()
         self.config = config
@@ -136,11 +140,15 @@ class XPlatform(Platform):
         self.backoff = backoff
         self.rate_wait_cap = rate_wait_cap
         self.recheck_interval = recheck_interval
+        self.sweep_settle = sweep_settle
         self.client: AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._search_limit: tuple[int, float] | None = None  # (remaining, reset epoch)
         self._reported: set[str] = set()
+        # One search of a hashtag at a time (the poll loop, a sweep before publishing): both
+        # read and move the same since_id.
+        self._searching = asyncio.Lock()
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -306,7 +314,10 @@ class XPlatform(Platform):
             await self._chat_for_post(text),
             XUsage(posts=0 if url_post else 1, posts_with_url=1 if url_post else 0),
         )
-        return SentPost(tweet_id, self.clock.now(), f"https://x.com/i/status/{tweet_id}")
+        # When X made the post, by X's clock: the one its search reports answers by (an answer
+        # posted right after the question must not seem older than it).
+        posted_at = snowflake_time(tweet_id) if tweet_id.isdigit() else self.clock.now()
+        return SentPost(tweet_id, posted_at, f"https://x.com/i/status/{tweet_id}")
 
     async def _chat_for_post(self, text: str) -> str | None:
         """The chat a post belongs to: the X chat nearest in time whose hashtag it carries."""
@@ -366,7 +377,8 @@ class XPlatform(Platform):
             pass
 
     async def _capture_chats(self) -> dict[str, list[Chat]]:
-        """Chats inside their capture window (start - 15 min .. grace end), by hashtag."""
+        """Chats inside their capture window (start - 15 min .. grace end), by hashtag (compared
+        as `archive.hashtags` compares tags)."""
         assert self.store is not None
         now = self.clock.now()
         margin = timedelta(seconds=self.config.poll_interval)  # one last poll after grace
@@ -375,15 +387,34 @@ class XPlatform(Platform):
             if not any(t.platform == self.name for t in chat.targets):
                 continue
             if chat.start - EARLY_WINDOW <= now <= chat.grace_end + margin:
-                groups.setdefault(chat.hashtag.casefold(), []).append(chat)
+                groups.setdefault(wanted_tag(chat.hashtag), []).append(chat)
         return groups
 
     async def poll_once(self) -> int:
         """Search once for every live X chat's hashtag; returns the number of posts emitted."""
         total = 0
         for chats in (await self._capture_chats()).values():
-            total += await self._poll_hashtag(sorted(chats, key=lambda c: c.start))
+            async with self._searching:
+                total += await self._poll_hashtag(sorted(chats, key=lambda c: c.start))
         return total
+
+    async def sweep(self, chat: Chat) -> None:
+        """Search once more for `chat`, up to now, just before it is published: the poll
+        loop may have searched last a whole interval before the window's end. Waits first
+        until `sweep_settle` seconds after the window's end (at most that long), so X's
+        search has the last seconds' posts. Does nothing before the adapter is started or
+        for a chat whose window is out of recent search's 7-day reach."""
+        if self.store is None or self.client is None:
+            return
+        wait = min(self.clock.seconds_until(chat.grace_end) + self.sweep_settle, self.sweep_settle)
+        if wait > 0:
+            await self._pause(wait)
+        if chat.grace_end <= self.clock.now() - SEARCH_WINDOW:
+            return
+        async with self._searching:
+            same_tag = (await self._capture_chats()).get(wanted_tag(chat.hashtag), [])
+            chats = {c.id: c for c in [*same_tag, chat]}
+            await self._poll_hashtag(sorted(chats.values(), key=lambda c: c.start))
 
     async def _poll_hashtag(self, chats: list[Chat]) -> int:
         assert self.store is not None
@@ -394,11 +425,9 @@ class XPlatform(Platform):
         pages = await self._retrying(
             f"searching {hashtag}", functools.partial(self._search_pages, chats)
         )
-        newest = ""
-        for page in pages:
-            newest = str((page.get("meta") or {}).get("newest_id") or "")
-            if newest:
-                break
+        # The newest post any query saw (each query's first page says its newest_id).
+        tops = [str((page.get("meta") or {}).get("newest_id") or "") for page in pages]
+        newest = max((t for t in tops if t.isdigit()), key=int, default="")
         messages = page_messages(pages, bot_user_id=self.bot_user_id)
         for message in messages:
             await self.emit(message)  # returns once the message is committed
@@ -422,27 +451,36 @@ class XPlatform(Platform):
             "user_fields": list(USER_FIELDS),
         }
         window_start = chats[0].start - EARLY_WINDOW
-        if since_id and since_id.isdigit() and snowflake_time(since_id) >= window_start:
+        oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
+        if (
+            since_id
+            and since_id.isdigit()
+            and snowflake_time(since_id) >= max(window_start, oldest)
+        ):
             params["since_id"] = since_id
         else:
-            # No since_id yet, or one left by an earlier chat of the hashtag (X refuses ids
-            # older than its 7-day window, and older posts are outside this chat anyway).
-            oldest = self.clock.now() - SEARCH_WINDOW + timedelta(minutes=1)
+            # No since_id yet, or one left by an earlier chat of the hashtag, or one older
+            # than X's 7-day window (which X refuses; older posts are out of reach anyway).
             params["start_time"] = max(window_start, oldest)
-        query = search_query(hashtag, await self._conversations(chats))
         pages: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            # Walk every page before emitting, so since_id only moves past a complete batch.
-            call = functools.partial(client.search_recent_tweets, query, next_token=token, **params)
-            payload = await self._call(f"searching {hashtag}", call)
-            pages.append(payload)
-            token = (payload.get("meta") or {}).get("next_token")
-            if not token:
-                return pages
+        for query in search_queries(hashtag, await self._conversations(chats)):
+            token: str | None = None
+            while True:
+                # Walk every page of every query before emitting, so since_id only moves
+                # past a complete batch.
+                call = functools.partial(
+                    client.search_recent_tweets, query, next_token=token, **params
+                )
+                payload = await self._call(f"searching {hashtag}", call)
+                pages.append(payload)
+                token = (payload.get("meta") or {}).get("next_token")
+                if not token:
+                    break
+        return pages
 
     async def _conversations(self, chats: Sequence[Chat]) -> list[str]:
-        """Ids of the bot's X posts for these chats, newest first (replies may lack the tag)."""
+        """Ids of the bot's X posts for these chats, newest first (replies and quotes of them
+        may lack the tag)."""
         assert self.store is not None
         sent: list[tuple[datetime, str]] = []
         for chat in chats:

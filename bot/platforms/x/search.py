@@ -26,22 +26,32 @@ USER_FIELDS = ("username", "name")
 
 
 MAX_QUERY = 512  # X's limit on a recent-search query
+MAX_QUERIES = 3  # searches a poll may make for one hashtag (each is one request per poll)
 
 
-def search_query(hashtag: str, conversation_ids: Sequence[str] = ()) -> str:
-    """The recent-search query for a chat's hashtag; retweets are never wanted.
+def search_queries(hashtag: str, post_ids: Sequence[str] = ()) -> list[str]:
+    """The recent-search queries of one poll for a chat's hashtag; retweets are never wanted.
 
-    Replies in the conversations of the bot's posts (a question, the intro) are included
-    even without the hashtag, as many of them are answers. Conversations go in newest first
-    while the query stays within X's limit.
+    Besides the hashtag, each of the bot's posts for the chat (a question, the intro; newest
+    first) brings the two ways of answering it that may lack the hashtag: a reply, found by
+    its conversation (``conversation_id:``), and a quote, which starts a conversation of its
+    own and is found by what it quotes (``quotes_of_tweet_id:``). Terms go into the first
+    query while it stays within X's limit, then into further ones, at most `MAX_QUERIES`;
+    the oldest posts' terms are left out beyond that.
     """
+    queries: list[str] = []
     terms = [hashtag]
-    for conversation in conversation_ids:
-        candidate = [*terms, f"conversation_id:{conversation}"]
-        if len(_join(candidate)) > MAX_QUERY:
-            break
-        terms = candidate
-    return _join(terms)
+    for post_id in post_ids:
+        pair = [f"conversation_id:{post_id}", f"quotes_of_tweet_id:{post_id}"]
+        if len(_join([*terms, *pair])) <= MAX_QUERY:
+            terms.extend(pair)
+            continue
+        queries.append(_join(terms))
+        if len(queries) == MAX_QUERIES:
+            return queries
+        terms = pair
+    queries.append(_join(terms))
+    return queries
 
 
 def _join(terms: Sequence[str]) -> str:
@@ -86,6 +96,8 @@ def tweet_message(
     An edited post keeps the id of its first version (so the stored row is updated, not
     duplicated) and its creation time; ``edited_at`` is when the newest version was made.
     A reply or a quote points at the post it answers, so replies to a question post count.
+    An author missing from ``users`` is named ``X user <id>``, and the permalink is then
+    ``https://x.com/i/status/<id>``, which X resolves for any post.
     """
     tweet_id = str(tweet["id"])
     history = [str(i) for i in tweet.get("edit_history_tweet_ids") or (tweet_id,)]
@@ -96,18 +108,21 @@ def tweet_message(
     author_id = str(tweet.get("author_id", ""))
     author = users.get(author_id, {})
     handle = str(author.get("username", ""))
+    # X may leave a post's author out of ``includes`` (an account suspended or deactivated
+    # meanwhile): name them by id, and link the post by the form that needs no handle.
+    name = str(author.get("name") or handle or (f"X user {author_id}" if author_id else "X user"))
     mentions = tuple(
         str(m["username"])
         for m in (tweet.get("entities") or {}).get("mentions") or ()
         if m.get("username")
     )
-    permalink = f"https://x.com/{handle}/status/{tweet_id}" if handle else ""
+    permalink = f"https://x.com/{handle or 'i'}/status/{tweet_id}"
     return IncomingMessage(
         platform="x",
         platform_id=first_id,
         channel="",
         author_id=author_id,
-        author_name=str(author.get("name", handle)),
+        author_name=name,
         author_handle=handle,
         text=str(tweet.get("text", "")),
         created_at=snowflake_time(first_id) if edited else version_time,
@@ -124,15 +139,14 @@ def tweet_message(
 def page_messages(
     pages: Sequence[Mapping[str, Any]], *, bot_user_id: str = ""
 ) -> list[IncomingMessage]:
-    """Every tweet of a walk through search pages (newest first), as messages oldest first."""
-    tweets: list[tuple[int, IncomingMessage]] = []
+    """Every tweet of a walk through search pages (newest first), as messages oldest first;
+    a tweet that several searches of a poll returned is there once."""
+    tweets: dict[int, IncomingMessage] = {}
     for payload in pages:
         users = users_by_id(payload)
         for tweet in payload.get("data") or ():
-            message = tweet_message(tweet, users, bot_user_id=bot_user_id)
-            tweets.append((int(tweet["id"]), message))
-    tweets.sort(key=lambda pair: pair[0])
-    return [message for _, message in tweets]
+            tweets[int(tweet["id"])] = tweet_message(tweet, users, bot_user_id=bot_user_id)
+    return [tweets[tweet_id] for tweet_id in sorted(tweets)]
 
 
 def posts_read(payload: Mapping[str, Any]) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from icalendar import Calendar
 
 from archive.store import Store
 from archive.web import WebArchiveError, make_app
@@ -65,8 +66,30 @@ async def test_chat_page_shows_transcript_and_charts(client: TestClient) -> None
 
 async def test_chat_page_links_downloads(client: TestClient) -> None:
     text = await (await client.get("/chats/wedocs-past")).text()
-    for suffix in (".md", ".json", ".csv"):
+    for suffix in (".html", ".md", ".json", ".csv"):
         assert f'href="/chats/wedocs-past{suffix}"' in text
+
+
+async def test_html_download_is_the_standalone_transcript(client: TestClient) -> None:
+    resp = await client.get("/chats/wedocs-past.html")
+    text = await resp.text()
+    assert resp.status == 200 and resp.charset == "utf-8"
+    assert text.startswith("<!DOCTYPE html>") and "co-design with the patient council" in text
+    assert 'href="/static/style.css"' not in text  # its own styles: it reads offline
+
+
+async def test_a_cancelled_chat_has_no_html_transcript(client: TestClient) -> None:
+    assert (await client.get("/chats/wedocs-off.html")).status == 404
+
+
+async def test_pages_link_the_stylesheet_that_holds_the_print_rules(client: TestClient) -> None:
+    page = await (await client.get("/chats/wedocs-past")).text()
+    assert '<link rel="stylesheet" href="/static/style.css">' in page
+    css = await (await client.get("/static/style.css")).text()
+    rules = css[css.index("@media print") :]
+    for hidden in ("header.site", "footer.site", "nav.crumbs", "nav.downloads", "form"):
+        assert hidden in rules.split("display: none")[0]
+    assert "break-inside: avoid" in rules
 
 
 async def test_hostile_title_is_escaped_everywhere(client: TestClient) -> None:
@@ -90,7 +113,7 @@ async def test_deleted_and_opted_out_messages_never_appear(client: TestClient, p
         assert leak not in text, (path, leak)
 
 
-@pytest.mark.parametrize("suffix", [".md", ".json", ".csv"])
+@pytest.mark.parametrize("suffix", [".html", ".md", ".json", ".csv"])
 async def test_downloads_leave_out_deleted_and_opted_out(client: TestClient, suffix: str) -> None:
     text = await (await client.get(f"/chats/wedocs-past{suffix}")).text()
     assert "patient council" in text
@@ -115,7 +138,12 @@ async def test_opted_out_handle_mentioned_by_others_is_redacted_in_search(
 
 @pytest.mark.parametrize(
     ("suffix", "content_type"),
-    [(".md", "text/markdown"), (".json", "application/json"), (".csv", "text/csv")],
+    [
+        (".html", "text/html"),
+        (".md", "text/markdown"),
+        (".json", "application/json"),
+        (".csv", "text/csv"),
+    ],
 )
 async def test_download_is_an_attachment_of_its_type(
     client: TestClient, suffix: str, content_type: str
@@ -187,6 +215,33 @@ async def test_the_message_anchor_exists_on_the_chat_page(client: TestClient) ->
     assert 'id="m-local-p3"' in page
 
 
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("Stories", ["p2"]),  # stemmed: "stories" and "story" are one word
+        ("story", ["p2"]),
+        ("secret*", ["p3"]),
+        ('"patient council"', ["p1", "e1"]),
+        ("patient -co-design", ["p2", "e1"]),
+        ("council NOT ask", ["p1"]),
+        ("stories OR secretword", ["p3", "p2"]),
+        ("from:bob", ["p2"]),
+        ("from:@ALICE council", ["p1", "e1"]),
+        ("from:olivia", []),  # opted out
+        ("tag:WeDocs council", ["p1", "e1"]),
+        ("tag:#NoSuchTag council", []),
+    ],
+)
+async def test_search_finds_what_people_type(client: TestClient, q: str, found: list[str]) -> None:
+    text = await (await client.get("/search", params={"q": q})).text()
+    assert re.findall(r'href="/chats/wedocs-\w+#m-local-(\w+)"', text) == found
+
+
+async def test_search_explains_its_syntax(client: TestClient) -> None:
+    text = await (await client.get("/search")).text()
+    assert "<code>from:handle</code>" in text and "<code>quick*</code>" in text
+
+
 async def test_search_echoes_query_escaped(client: TestClient) -> None:
     text = await (await client.get("/search", params={"q": '"><img src=x>'})).text()
     assert "<img" not in text
@@ -222,6 +277,34 @@ async def test_calendar_lists_upcoming_and_cancelled_chats(client: TestClient) -
     assert "DTSTART:20990303T200000Z" in text
     assert "STATUS:CANCELLED" in text
     assert "wedocs-past" not in text
+
+
+async def test_an_upcoming_chat_page_offers_it_for_the_calendar(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-next")).text()
+    assert '<a href="/chats/wedocs-next.ics" download>Add to calendar (.ics)</a>' in text
+    assert "Where: the local platform, room main" in text
+    past = await (await client.get("/chats/wedocs-past")).text()
+    assert "Add to calendar" not in past
+
+
+async def test_a_chats_calendar_file_holds_that_chat_alone(client: TestClient) -> None:
+    resp = await client.get("/chats/wedocs-next.ics")
+    assert resp.status == 200 and resp.content_type == "text/calendar"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="wedocs-next.ics"'
+    (event,) = Calendar.from_ical(await resp.text()).walk("VEVENT")
+    assert str(event["UID"]).startswith("wedocs-next@")
+    assert str(event["LOCATION"]) == "the local platform, room main"
+    assert "A1 for Q1, A2 for Q2" in str(event["DESCRIPTION"])
+    assert str(event["URL"]).endswith("/chats/wedocs-next")
+
+
+async def test_a_cancelled_chats_calendar_file_cancels_it(client: TestClient) -> None:
+    text = await (await client.get("/chats/wedocs-off.ics")).text()
+    assert "STATUS:CANCELLED" in text
+
+
+async def test_an_unknown_chats_calendar_file_is_not_found(client: TestClient) -> None:
+    assert (await client.get("/chats/no-such-chat.ics")).status == 404
 
 
 async def test_tag_calendar_names_the_hashtag(client: TestClient) -> None:

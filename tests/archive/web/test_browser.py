@@ -122,3 +122,26 @@ async def test_phone_screenshot_has_no_horizontal_scroll(page, server: str, tmp_
         for name in ("home", "chat", "tag"):
             shot = tmp_path / f"{name}-phone.png"
             (Path(keep) / shot.name).write_bytes(shot.read_bytes())
+
+
+async def test_a_chat_page_prints_as_the_transcript_alone(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(server + "chats/wedocs-past")
+    await page.emulate_media(media="print")
+    for chrome in ("header.site", "footer.site", "nav.crumbs", "nav.downloads"):
+        assert await page.locator(chrome).is_hidden(), chrome
+    assert await page.locator("article.transcript h1").is_visible()
+    assert await page.get_by_role("img", name="Answers per question").is_visible()
+    pdf = await page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF-")
+    assert page.errors == []
+
+
+async def test_html_download(page, server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(server + "chats/wedocs-earlier")
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="HTML").click()
+    download = await info.value
+    assert download.suggested_filename == "wedocs-earlier.html"
+    target = tmp_path / download.suggested_filename
+    await download.save_as(target)
+    assert "<h1>Patients as partners</h1>" in target.read_text(encoding="utf-8")

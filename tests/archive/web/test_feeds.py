@@ -7,12 +7,22 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
-from archive.models import Chat, ChatStatus, Question
-from archive.web.feeds import FeedEntry, atom_feed, entry_id, feed_text, ics_calendar
+from archive.models import Chat, ChatStatus, Question, Target
+from archive.web.feeds import (
+    FeedEntry,
+    atom_feed,
+    entry_id,
+    event_description,
+    feed_text,
+    how_to_answer,
+    ics_calendar,
+    join_places,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
@@ -96,7 +106,7 @@ def test_folded_lines_fit_75_octets_and_unfold_to_the_original(text: str) -> Non
     chat = _chat(intro=text, questions=())
     out = ics_calendar([chat], name="All", chat_url={}, now=NOW)
     assert all(len(part.encode("utf-8")) <= 75 for part in out.split("\r\n"))
-    assert str(_event(out)["DESCRIPTION"]) == feed_text(text.strip())
+    assert str(_event(out)["DESCRIPTION"]) == feed_text(event_description(chat))
 
 
 def test_calendar_event_has_utc_times_and_escaped_summary() -> None:
@@ -123,17 +133,60 @@ def test_calendar_times_are_the_right_instant_from_any_zone() -> None:
     assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(minutes=45)
 
 
-def test_calendar_description_has_intro_questions_and_link() -> None:
+def test_calendar_description_has_intro_where_how_questions_and_link() -> None:
     url = "https://ex.org/chats/wedocs-2026-02-03"
-    chat = _chat()
+    chat = _chat(targets=(Target("x"),))
     text = ics_calendar([chat], name="x", chat_url={chat.id: url}, now=NOW)
     event = _event(text)
     assert str(event["DESCRIPTION"]) == (
-        f"Line one\nLine two\nQ1: {'Ünïcode question ' * 10}\n{url}"
+        "Line one\nLine two\n\n"
+        "Where to join:\nX, #WeDocs: https://x.com/hashtag/WeDocs?f=live\n\n"
+        "How to answer: start each answer with its question's label (A1 for Q1)"
+        " and add #WeDocs, so that it is counted.\n\n"
+        f"Q1: {'Ünïcode question ' * 10}\n\n{url}"
     )
     assert str(event["URL"]) == url
     assert event["CATEGORIES"].cats == ["#WeDocs"]
     assert str(event["STATUS"]) == "CONFIRMED"
+
+
+@pytest.mark.parametrize(
+    ("target", "place"),
+    [
+        (Target("x"), "X, #WeDocs: https://x.com/hashtag/WeDocs?f=live"),
+        (Target("bluesky"), "Bluesky, #WeDocs: https://bsky.app/hashtag/WeDocs"),
+        (Target("mastodon"), "Mastodon, #WeDocs (follow the hashtag from your instance)"),
+        (Target("discord", "123456789012345678"), "Discord, channel 123456789012345678"),
+        (Target("local", "main"), "the local platform, room main"),
+    ],
+)
+def test_each_network_says_where_to_join(target: Target, place: str) -> None:
+    assert join_places(_chat(targets=(target,))) == [place]
+
+
+def test_the_location_names_every_network_of_the_chat() -> None:
+    chat = _chat(targets=(Target("discord", "42"), Target("bluesky"), Target("x")))
+    assert str(_event(ics_calendar([chat], name="x", chat_url={}, now=NOW))["LOCATION"]) == (
+        "Discord, channel 42; Bluesky, #WeDocs: https://bsky.app/hashtag/WeDocs;"
+        " X, #WeDocs: https://x.com/hashtag/WeDocs?f=live"
+    )
+
+
+def test_a_hashtag_link_is_url_encoded() -> None:
+    assert join_places(_chat(hashtag="#Santé", targets=(Target("bluesky"),))) == [
+        "Bluesky, #Santé: https://bsky.app/hashtag/Sant%C3%A9"
+    ]
+
+
+def test_how_to_answer_gives_the_first_labels_as_the_chat_numbers_them() -> None:
+    questions = (
+        Question(1, "a", timedelta(minutes=5), part="a"),
+        Question(1, "b", timedelta(minutes=9), part="b"),
+        Question(2, "c", timedelta(minutes=15)),
+    )
+    assert "(A1a for Q1a, A1b for Q1b…) and add #WeDocs" in how_to_answer(
+        _chat(questions=questions)
+    )
 
 
 def test_calendar_uses_crlf_line_endings_only() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -100,3 +101,57 @@ def test_timestamps_are_aware(store: Store) -> None:
     ((m, _),) = store.search_messages('"x"', limit=1)
     assert m.created_at == PAST_START + timedelta(minutes=1)
     assert m.created_at.tzinfo is UTC or m.created_at.utcoffset() == datetime.now(UTC).utcoffset()
+
+
+# ---- search_messages: filters ------------------------------------------------------------
+
+
+def _found(store: Store, match: str = "", **filters: object) -> list[str]:
+    return [m.platform_id for m, _ in store.search_messages(match, limit=50, **filters)]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def two_series(store: Store) -> Store:
+    other = replace(chat("o", PAST_START + timedelta(days=1)), hashtag="#NHSWales")
+    store.add_chat(other)
+    store.save_messages(
+        [
+            msg("c", "1", "Ann", "patients first", PAST_START, 1),
+            replace(
+                msg("c", "2", "bob", "patients too", PAST_START, 2), author_handle="bob@mas.to"
+            ),
+            msg("c", "3", "b_b", "carers", PAST_START, 3),
+            msg("o", "4", "ann", "patients in Wales", PAST_START, 4),
+        ]
+    )
+    return store
+
+
+def test_search_keeps_to_an_author_case_insensitively(two_series: Store) -> None:
+    assert _found(two_series, '"patients"', authors=["ANN"]) == ["4", "1"]
+
+
+def test_an_author_filter_finds_a_mastodon_handle_by_its_user(two_series: Store) -> None:
+    assert _found(two_series, authors=["bob"]) == ["2"]
+    assert _found(two_series, authors=["bob@mas.to"]) == ["2"]
+
+
+def test_an_author_filter_takes_like_wildcards_literally(two_series: Store) -> None:
+    assert _found(two_series, authors=["b_b"]) == ["3"]
+    assert _found(two_series, authors=["b%"]) == []
+
+
+def test_search_keeps_to_a_hashtags_chats(two_series: Store) -> None:
+    assert _found(two_series, '"patients"', hashtag_keys=["#nhswales"]) == ["4"]
+    assert _found(two_series, hashtag_keys=["#wedocs"]) == ["3", "2", "1"]
+
+
+def test_search_without_words_can_leave_some_out(two_series: Store) -> None:
+    assert _found(two_series, exclude='"wales"', authors=["ann"]) == ["1"]
+
+
+def test_a_search_without_words_gives_the_start_of_the_text(two_series: Store) -> None:
+    long = "x" * 400
+    two_series.save_messages([msg("c", "5", "dan", long, PAST_START, 5)])
+    ((_, snippet),) = two_series.search_messages("", authors=["dan"], limit=5)
+    assert snippet == "x" * 280 + "…"

@@ -1,0 +1,142 @@
+"""The streaming importer's output is byte-identical to the two-pass importer's it replaced.
+
+The digests below were taken with the two-pass importer (``jsonstream``, before issue 17)
+on exports made by the import benchmark's generator: the rows of the archive (every
+column but the capture time) and the published Markdown, HTML and JSON. A change to them
+means the import (or publishing) now produces something else for the same export.
+(The JSON digests were taken again on main 8b2f6e1, whose JSON transcript changed; the
+two-pass importer there gives the same digests as the streaming one.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from archive.importers.discord_export import import_discord_export
+from archive.publish import publish_chat
+from archive.store import Store
+from benchmarks.import_bench import write_export
+
+_MESSAGE_COLUMNS = (
+    "id, chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,"
+    " created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,"
+    " mentions, reactions, raw"
+)
+_CHAT_COLUMNS = (
+    "id, title, hashtag, hashtag_key, start, end, timezone, intro, closing, grace_seconds,"
+    " targets, hosts, reminders, status, series_id, source"
+)
+
+
+def _digest(rows: object) -> str:
+    return hashlib.sha256(repr(rows).encode("utf-8")).hexdigest()[:16]
+
+
+def import_digests(
+    tmp: Path, n: int, hosts: tuple[str, ...], timezone: str, *, shuffle: bool = False
+) -> dict[str, str]:
+    """What the import of an ``n``-message generated export produces, as short digests."""
+    export = tmp / f"export-{n}.json"
+    write_export(export, n)
+    if shuffle:  # the messages out of time order: answers before their question, say
+        doc = json.loads(export.read_text(encoding="utf-8"))
+        random.Random(17).shuffle(doc["messages"])
+        export.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    store = Store(tmp / "archive.sqlite")
+    try:
+        result = import_discord_export(
+            store, export, hashtag="#WeDocs", hosts=hosts, timezone=timezone
+        )
+        published = publish_chat(store, result.chat, tmp / "out")
+        conn = store.conn
+        got = {
+            "messages": _digest(
+                [
+                    tuple(r)
+                    for r in conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages ORDER BY id")
+                ]
+            ),
+            "chats": _digest(
+                [tuple(r) for r in conn.execute(f"SELECT {_CHAT_COLUMNS} FROM chats")]
+            ),
+            "search": _digest(
+                [
+                    tuple(r)
+                    for r in conn.execute("SELECT rowid, text FROM messages_fts ORDER BY rowid")
+                ]
+            ),
+        }
+        for fmt, path in sorted(published.paths.items()):
+            got[fmt] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        got["counts"] = f"{result.read}/{result.captured}/{result.new_messages}"
+        return got
+    finally:
+        store.close()
+
+
+CASES = {
+    "bot-questions": (
+        3_000,
+        (),
+        "UTC",
+        False,
+        {
+            "messages": "6ce2d6c89d3170ec",
+            "chats": "dee411198a22caaa",
+            "search": "472911358a3da374",
+            "html": "37e958e800f02ba1",
+            "json": "8fd0cab17513d838",
+            "md": "2d488eeb1787152f",
+            "counts": "3000/2859/2859",
+        },
+    ),
+    "host-by-name": (
+        2_500,
+        ("person3", "880000000000000007"),
+        "Europe/London",
+        False,
+        {
+            "messages": "356cdfd2338ccaae",
+            "chats": "d03b0f0b101a2d87",
+            "search": "cefcc54f031ddb17",
+            "html": "aaca4e74b9851ff1",
+            "json": "ae35fd5392e6b84a",
+            "md": "f3f97dd17022c4ca",
+            "counts": "2500/2387/2387",
+        },
+    ),
+    "shuffled": (
+        1_500,
+        ("person5",),
+        "America/New_York",
+        True,
+        {
+            "messages": "189e4cdd3ac28c5a",
+            "chats": "33b5b3208b5b0072",
+            "search": "ee7a88f09e32bda0",
+            "html": "ad0b5d8055bfaf7c",
+            "json": "24583d9c4de0f7cc",
+            "md": "736a549b5df25577",
+            "counts": "1500/1442/1442",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_import_matches_the_two_pass_importer(tmp_path: Path, case: str) -> None:
+    n, hosts, timezone, shuffle, expected = CASES[case]
+    assert import_digests(tmp_path, n, hosts, timezone, shuffle=shuffle) == expected
+
+
+if __name__ == "__main__":  # print the digests of this checkout
+    import tempfile
+
+    for name, (n, hosts, timezone, shuffle, _) in sorted(CASES.items()):
+        with tempfile.TemporaryDirectory() as tmp:
+            print(name, import_digests(Path(tmp), n, hosts, timezone, shuffle=shuffle))
