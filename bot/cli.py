@@ -20,7 +20,6 @@ from bot.reports import format_stats, local_time
 from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
-    from archive.models import Post
     from archive.store import Store
     from scheduler.series import ChatPlan
 
@@ -478,18 +477,6 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     for fmt, path in sorted(transcripts.items()):
         print(f"  transcript ({fmt}): {path}")
     return 0
-
-
-def post_state(post: Post) -> str:
-    """``x:sent``, ``x:failed (X credits are exhausted...)``, ``x:retrying (...)``: where one
-    post stands, with the reason when it failed or is being tried again."""
-    from archive.models import PostStatus
-
-    status = str(post.status)
-    if post.status == PostStatus.INTENT and post.error:
-        status = "retrying"
-    reason = f" ({post.error})" if post.error and status in ("failed", "retrying") else ""
-    return f"{post.platform}:{status}{reason}"
 
 
 TRANSCRIPT_FORMATS = ("md", "html", "json", "csv")

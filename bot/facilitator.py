@@ -49,9 +49,6 @@ from scheduler.timeline import Action, ActionKind
 logger = logging.getLogger(__name__)
 
 
-RECONCILE_WAIT = 120.0
-"""Seconds capture on a platform waits for its half-done posts to be reconciled."""
-
 RECHECK_TRIES = 3
 """Tries of a chat's publish step whose deletion re-check failed before it publishes anyway."""
 
@@ -97,8 +94,9 @@ class Facilitator:
         self._open_loaded_at: datetime | None = None
         self._cache_lock = asyncio.Lock()
         self._recheck_failures: dict[tuple[str, str], int] = {}  # (chat, platform) -> tries
-        # Platforms whose half-done posts are not reconciled yet: capture waits for them.
-        self._unreconciled: dict[str, asyncio.Event] = {}
+        # Platforms with half-done posts not reconciled yet: reconciled before any capture.
+        self._unreconciled: set[str] = set()
+        self._reconcile_locks: dict[str, asyncio.Lock] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
         for platform in platforms.values():
@@ -409,9 +407,10 @@ class Facilitator:
     # ---- start-up ----------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Before the platforms start: hold capture back on every platform that has a
-        half-done post (an intent a crash left unrecorded) it can look for, until
-        `reconnected` has reconciled it, so a reply to that post is attributed to it."""
+        """Before the platforms start: note every platform that has a half-done post (an
+        intent a crash left unrecorded) it can look for. Its first capture, or its
+        `reconnected`, reconciles them before anything it delivers is attributed, so a reply
+        to such a post is attributed to it."""
         for chat in await self.store.list_chats(OPEN_STATUSES):
             for p in await self.store.posts(chat.id):
                 platform = self.platforms.get(p.platform)
@@ -420,7 +419,7 @@ class Facilitator:
                     and platform is not None
                     and platform.capabilities.find_posts
                 ):
-                    self._unreconciled.setdefault(p.platform, asyncio.Event())
+                    self._unreconciled.add(p.platform)
 
     async def finish_published(self) -> int:
         """Finish the announcement of every published chat that has one half-done (left by
@@ -453,48 +452,42 @@ class Facilitator:
     async def reconcile(self, platform: Platform) -> int:
         """Record as sent every half-done post of an open chat that went out on this platform
         (found by its text); what did not go out stays for the runner to post. Returns how
-        many were found. Capture on the platform, held back by `prepare`, goes on after."""
+        many were found. Runs when the platform (re)connects, or first thing when it delivers
+        messages before saying so, whichever comes first (see `prepare`)."""
+        if not platform.capabilities.find_posts:
+            self._unreconciled.discard(platform.name)
+            return 0
         found = 0
-        try:
-            if not platform.capabilities.find_posts:
-                return 0
-            for chat in await self.store.list_chats(OPEN_STATUSES):
-                for row in await self.store.posts(chat.id):
-                    if row.platform != platform.name or row.status != PostStatus.INTENT:
-                        continue
-                    try:
-                        if await self._reconcile(chat, row, platform) is not None:
-                            found += 1
-                    except Exception as exc:
-                        logger.warning(
-                            "chat %s: reconciling %s on %s failed: %s",
-                            chat.id,
-                            row.action_key,
-                            platform.name,
-                            one_line(exc),
-                        )
-        finally:
-            gate = self._unreconciled.pop(platform.name, None)
-            if gate is not None:
-                gate.set()
+        async with self._reconcile_locks.setdefault(platform.name, asyncio.Lock()):
+            try:
+                for chat in await self.store.list_chats(OPEN_STATUSES):
+                    for row in await self.store.posts(chat.id):
+                        if row.platform != platform.name or row.status != PostStatus.INTENT:
+                            continue
+                        try:
+                            if await self._reconcile(chat, row, platform) is not None:
+                                found += 1
+                        except Exception as exc:
+                            logger.warning(
+                                "chat %s: reconciling %s on %s failed: %s",
+                                chat.id,
+                                row.action_key,
+                                platform.name,
+                                one_line(exc),
+                            )
+            finally:
+                # Tried once: capture goes on (a post not found is the runner's to post).
+                self._unreconciled.discard(platform.name)
         return found
 
     async def _reconciled(self, messages: Sequence[IncomingMessage]) -> None:
-        """Wait (bounded) until the platforms of these messages have reconciled their
-        half-done posts, so replies to those posts are attributed to them."""
+        """Reconcile the half-done posts of these messages' platforms first (once), so that
+        replies to those posts are attributed to them, whichever order an adapter delivers
+        messages and says it (re)connected in."""
         for name in {m.platform for m in messages}:
-            gate = self._unreconciled.get(name)
-            if gate is None:
-                continue
-            try:
-                await asyncio.wait_for(gate.wait(), RECONCILE_WAIT)
-            except TimeoutError:
-                logger.warning(
-                    "%s: half-done posts still not reconciled after %.0fs; capturing anyway",
-                    name,
-                    RECONCILE_WAIT,
-                )
-                self._unreconciled.pop(name, None)
+            platform = self.platforms.get(name)
+            if name in self._unreconciled and platform is not None:
+                await self.reconcile(platform)
 
     # ---- EventSink ---------------------------------------------------------------------
 

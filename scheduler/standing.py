@@ -113,7 +113,11 @@ def _handled(chat: Chat, action: Action, rows: Sequence[Post]) -> Step | None:
     sent = [p.posted_at for p in rows if p.status == PostStatus.SENT and p.posted_at]
     others = [p for p in rows if p.status != PostStatus.SENT]
     note = "; ".join(
-        f"{p.platform}: {p.error or p.status}" for p in others if p.status != PostStatus.INTENT
+        f"{p.platform}: retrying after {p.error}"
+        if p.status == PostStatus.INTENT
+        else f"{p.platform}: {p.error or p.status}"
+        for p in others
+        if p.status != PostStatus.INTENT or p.error  # an error on an intent: being retried
     )
     if sent and not others:
         return Step(action.key, label, StepState.POSTED, min(sent))

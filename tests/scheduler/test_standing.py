@@ -52,3 +52,14 @@ def test_a_question_brought_forward_shows_when_it_really_went_out() -> None:
 def test_a_cancelled_chat_lists_nothing_as_next() -> None:
     c = chat(ChatStatus.CANCELLED)
     assert {s.state for s in standing(c, timeline(c), [], S)} == {StepState.CANCELLED}
+
+
+def test_a_post_being_tried_again_shows_why_and_one_refused_for_good_shows_the_refusal() -> None:
+    c = chat()
+    retrying = Post("x", "q1", "x", "", status=PostStatus.INTENT, error="X server error: 503")
+    refused = Post("x", "q2", "x", "", status=PostStatus.FAILED, error="X credits are exhausted")
+    steps = {s.key: s for s in standing(c, timeline(c), [retrying, refused], S + 25 * M)}
+    assert steps["q1"].state == StepState.POSTING
+    assert steps["q1"].note == "x: retrying after X server error: 503"
+    assert steps["q2"].state == StepState.FAILED
+    assert steps["q2"].note == "x: X credits are exhausted"
