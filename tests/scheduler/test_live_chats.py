@@ -303,7 +303,7 @@ def test_show_gives_the_schedule_as_it_now_stands(tmp_path: Path) -> None:
         first_question="1s",
         interval="120s",
         duration="600s",
-        grace="1s",
+        grace="4s",  # longer than the bot's 2 s refresh: publish comes after close
     )
     assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
     planned = schedule_lines(tweetchat(["show", "wedocs"], config).stdout)
