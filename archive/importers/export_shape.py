@@ -80,7 +80,9 @@ def _attachments(files: Any, stickers: Any) -> tuple[Attachment, ...]:
                 found.append(Attachment(name or "file", url))
     for item in stickers if isinstance(stickers, list) else ():
         if isinstance(item, dict):
-            found.append(Attachment(_text(item.get("name")) or "sticker", "", AttachmentKind.STICKER))
+            found.append(
+                Attachment(_text(item.get("name")) or "sticker", "", AttachmentKind.STICKER)
+            )
     return tuple(found)
 
 

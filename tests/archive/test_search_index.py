@@ -100,9 +100,11 @@ def _before_attachments(m: pytest.MonkeyPatch) -> None:
         "captured_at, attachments\n", "captured_at\n"
     ).replace("?,?,?)", "?,?)", 1)
     assert upsert != messages_module.UPSERT_MESSAGE
-    m.setattr(messages_module, "UPSERT_MESSAGE", upsert.replace(
-        "    attachments = excluded.attachments,\n", ""
-    ))
+    m.setattr(
+        messages_module,
+        "UPSERT_MESSAGE",
+        upsert.replace("    attachments = excluded.attachments,\n", ""),
+    )
     row = messages_module.message_row
     m.setattr(messages_module, "message_row", lambda *args: row(*args)[:20])
 
