@@ -296,6 +296,15 @@ class MessageTables(Connection):
         ).fetchone()
         return int(row[0])
 
+    def has_attachments(self, chat_id: str) -> bool:
+        """Whether any undeleted message of the chat carries files or stickers."""
+        row = self.conn.execute(
+            "SELECT 1 FROM messages WHERE chat_id = ? AND attachments != ''"
+            " AND deleted_at IS NULL LIMIT 1",
+            (chat_id,),
+        ).fetchone()
+        return row is not None
+
     def chat_platforms(self, chat_id: str) -> set[str]:
         """The platforms of the chat's undeleted messages."""
         rows = self.conn.execute(
