@@ -34,9 +34,8 @@ importer (a DiscordChatExporter JSON export, mapped in
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive.models import Attachment, IncomingMessage
 
@@ -46,7 +45,9 @@ __all__ = [
     "WRITTEN_TYPES",
     "DiscordMessage",
     "Forwarded",
+    "Reading",
     "ReferenceKind",
+    "read",
     "to_incoming",
 ]
 
@@ -71,17 +72,16 @@ class ReferenceKind(enum.StrEnum):
     FORWARD = "forward"  # type 1, FORWARD: "a message at a point in time"
 
 
-@dataclass(frozen=True, slots=True)
-class Forwarded:
+class Forwarded(NamedTuple):
     """The forwarded message a forward carries (its snapshot: no author, no id of its own)."""
 
     content: str = ""
     attachments: tuple[Attachment, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DiscordMessage:
-    """What the capture rules need of one Discord message, from any source.
+class DiscordMessage(NamedTuple):
+    """What the capture rules need of one Discord message, from any source (a named tuple:
+    an import makes one per exported message, and tuples are cheap to make).
 
     ``channel`` is the channel the message counts for (a thread's parent channel);
     ``type`` the Discord message type number; ``reference``/``reference_id`` the kind and
@@ -108,14 +108,23 @@ class DiscordMessage:
     mentions: tuple[str, ...] = ()
 
 
-def to_incoming(
-    message: DiscordMessage, *, bot_id: str | None, raw: dict[str, Any] | None = None
-) -> IncomingMessage | None:
-    """The neutral form of ``message``, or None when it is never captured (a system
-    notice, or nothing of its own: see the module's rules).
+class Reading(NamedTuple):
+    """What the rules make of a message (:func:`read`): the fields of its neutral form that
+    are not copied from the shape."""
+
+    text: str
+    reply_to: str  # the message replied to, or forwarded
+    is_repost: bool
+    is_bot: bool
+    attachments: tuple[Attachment, ...]
+    mentions: tuple[str, ...]  # lower-cased, once each
+
+
+def read(message: DiscordMessage, *, bot_id: str | None) -> Reading | None:
+    """The rules (see the module's docstring): None when ``message`` is never captured.
 
     ``bot_id``: this bot's user id, whose messages are the bot's own; None when it is not
-    known (an export), and then every bot account's messages are. ``raw`` is kept with it.
+    known (an export), and then every bot account's messages are.
     """
     if message.type not in WRITTEN_TYPES:
         return None
@@ -135,6 +144,25 @@ def to_incoming(
         is_bot = message.author_bot
     else:
         is_bot = bool(bot_id) and message.author_id == bot_id
+    mentions = message.mentions
+    return Reading(
+        text,
+        reply_to,
+        repost,
+        is_bot,
+        attachments,
+        tuple(dict.fromkeys(m.lower() for m in mentions if m)) if mentions else (),
+    )
+
+
+def to_incoming(
+    message: DiscordMessage, *, bot_id: str | None, raw: dict[str, Any] | None = None
+) -> IncomingMessage | None:
+    """The neutral form of ``message``, or None when it is never captured (:func:`read`
+    decides; ``bot_id`` as there). ``raw`` is kept with it."""
+    reading = read(message, bot_id=bot_id)
+    if reading is None:
+        return None
     return IncomingMessage(
         platform=PLATFORM,
         platform_id=message.id,
@@ -142,16 +170,16 @@ def to_incoming(
         author_id=message.author_id,
         author_name=message.author_name,
         author_handle=message.author_handle,
-        text=text,
+        text=reading.text,
         created_at=message.created_at,
-        reply_to=reply_to,
-        is_repost=repost,
-        is_bot=is_bot,
+        reply_to=reading.reply_to,
+        is_repost=reading.is_repost,
+        is_bot=reading.is_bot,
         permalink=message.permalink,
         edited_at=message.edited_at,
-        mentions=tuple(dict.fromkeys(m.lower() for m in message.mentions if m)),
+        mentions=reading.mentions,
         raw=raw if raw is not None else {},
-        attachments=attachments,
+        attachments=reading.attachments,
     )
 
 

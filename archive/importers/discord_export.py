@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import ijson
 
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
-from archive.discord_messages import to_incoming
+from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
@@ -164,7 +164,7 @@ def _bad_message(path: Path, index: int, offset: int, problem: str) -> ExportErr
 
 def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
     """The fields of one exported message (None when it is never captured: a system notice,
-    or nothing of its own, as :func:`archive.discord_messages.to_incoming` decides), its
+    or nothing of its own, as :func:`archive.discord_messages.read` decides), its
     id and its time; ValueError says what is wrong."""
     if not isinstance(raw, dict):
         raise ValueError("is not an object")
@@ -180,15 +180,15 @@ def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
     if edited is not None:
         _time(edited, "'timestampEdited'")
     shape = export_message(raw, at)
-    msg = to_incoming(shape, bot_id=None)
+    msg = read(shape, bot_id=None)  # the one reading of a Discord message, live or imported
     if msg is None:
         return None, mid, at
     staged: _Staged = (
         index,
         mid,
-        msg.author_id,
-        msg.author_name,
-        msg.author_handle,
+        shape.author_id,
+        shape.author_name,
+        shape.author_handle,
         msg.text,
         cast(str, stamp),  # checked by _time()
         msg.reply_to,
@@ -198,7 +198,7 @@ def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
         _reactions(raw),
         raw,
         msg.is_repost,
-        tuple((a.name, a.url, a.kind.value) for a in msg.attachments),
+        tuple((a.name, a.url, a.kind.value) for a in msg.attachments) if msg.attachments else (),
     )
     return staged, mid, at
 

@@ -58,6 +58,9 @@ def message_type(value: Any) -> int:
     """The Discord message type of an exported ``type`` (missing: ``Default``)."""
     if value is None:
         return DEFAULT
+    known = _TYPES.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = str(value).strip()
@@ -95,7 +98,7 @@ def export_message(raw: dict[str, Any], created_at: datetime) -> DiscordMessage:
     name = _text(author.get("name"))
     reference = raw.get("reference")
     kind, target = ReferenceKind.NONE, ""
-    if isinstance(reference, dict):
+    if reference and isinstance(reference, dict):
         target = _text(reference.get("messageId"))
         if target:
             forward = _text(reference.get("type")) == "Forward"
@@ -109,20 +112,25 @@ def export_message(raw: dict[str, Any], created_at: datetime) -> DiscordMessage:
                 _attachments(snapshot.get("attachments"), snapshot.get("stickers")),
             )
     mentions = raw.get("mentions")
+    files, stickers = raw.get("attachments"), raw.get("stickers")
+    # Positional, in field order (an import makes one per message; keywords cost more).
     return DiscordMessage(
-        id=_text(raw["id"]),
-        author_id=_text(author["id"]),
-        author_name=_text(author.get("nickname")) or name,
-        author_handle=name,
-        author_bot=bool(author.get("isBot")),
-        content=_text(raw.get("content")),
-        created_at=created_at,
-        type=message_type(raw.get("type")),
-        reference=kind,
-        reference_id=target,
-        forwarded=forwarded,
-        attachments=_attachments(raw.get("attachments"), raw.get("stickers")),
-        mentions=tuple(_text(m.get("name")) for m in mentions if isinstance(m, dict))
-        if isinstance(mentions, list)
-        else (),
+        _text(raw["id"]),  # id
+        _text(author["id"]),  # author_id
+        _text(author.get("nickname")) or name,  # author_name
+        name,  # author_handle
+        bool(author.get("isBot")),  # author_bot
+        _text(raw.get("content")),  # content
+        created_at,  # created_at
+        message_type(raw.get("type")),  # type
+        kind,  # reference
+        target,  # reference_id
+        forwarded,  # forwarded
+        _attachments(files, stickers) if files or stickers else (),  # attachments
+        "",  # channel: the importer's
+        "",  # permalink: the importer's
+        None,  # edited_at: the importer's
+        tuple(_text(m.get("name")) for m in mentions if isinstance(m, dict))
+        if mentions and isinstance(mentions, list)
+        else (),  # mentions
     )
