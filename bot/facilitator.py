@@ -171,8 +171,11 @@ class Facilitator:
             platform = self.platforms.get(target.platform)
             why = reason
             if platform is not None and platform.capabilities.find_posts:
-                if await self._reconcile(chat, row, platform) is not None:
-                    continue
+                try:
+                    if await self._reconcile(chat, row, platform) is not None:
+                        continue
+                except StepFailed:
+                    why = f"{reason}; it may have gone out before a crash"
             elif not row.error:
                 why = f"{reason}; it may have gone out before a crash"
             await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
@@ -315,9 +318,17 @@ class Facilitator:
         """Look for the post of an ``intent`` row on its platform (one that can find our own
         posts); when it went out, record it as sent. The text looked for is the one recorded
         with the intent: a later attempt's text may differ (a "posted late" note)."""
-        found = await platform.find_post(
-            row.channel, row.text, self.clock.now() - timedelta(days=1)
-        )
+        try:
+            found = await platform.find_post(
+                row.channel, row.text, self.clock.now() - timedelta(days=1)
+            )
+        except (PostError, OSError, TimeoutError) as exc:
+            # Cannot tell whether it went out: keep the intent (never post blindly twice) and
+            # let the runner ask again later.
+            raise StepFailed(
+                f"looking for an earlier post of {row.action_key} on {row.platform}: "
+                f"{one_line(exc)}"
+            ) from exc
         if found is None:
             return None
         await self.store.mark_sent(
