@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import IncomingMessage
-from archive.publish import publish_chat
+from archive.models import Chat, IncomingMessage, PostStatus
+from archive.publish import PublishResult, publish_chat
 from bot.config import Config, config_from_dict
+from bot.facilitator import Facilitator
 from bot.platforms.base import MessageDeleted, Platform, PostTooLong
 from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import SystemClock
+from scheduler.runner import StepFailed
 from tests.platforms.harness import HARNESSES, TAG, Harness
 
 pytestmark = pytest.mark.timeout(30)
@@ -32,6 +34,10 @@ ADAPTER_MODULES = sorted(
 
 def is_aware_utc(at: datetime | None) -> bool:
     return at is not None and at.utcoffset() == timedelta(0)
+
+
+async def _publish_nothing(chat: Chat) -> PublishResult:
+    raise AssertionError("nothing is published here")
 
 
 def since_a_moment_ago() -> datetime:
@@ -225,6 +231,35 @@ async def test_find_post_finds_our_own_post(adapter: Harness) -> None:
     assert found is not None and found.platform_message_id == sent.platform_message_id
     assert is_aware_utc(found.posted_at)
     assert await platform.find_post(adapter.channel, f"Q3: never posted {TAG}", since) is None
+
+
+async def test_an_outage_longer_than_the_adapters_retries_is_retried_later(
+    adapter: Harness,
+) -> None:
+    """A network that keeps failing with server errors is not a refusal: the post's intent
+    stays (with the reason, for `show`), the runner is told to try again, and once the
+    network is back the post goes out exactly once."""
+    platform = adapter.platform
+    if not adapter.outage(True):
+        pytest.skip(f"{adapter.name}: no server that can fail")
+    facilitator = Facilitator(
+        adapter.store, {adapter.name: platform}, publisher=_publish_nothing, post_backoff=0.01
+    )
+    target = adapter.chat.targets[0]
+    text = f"Q1: How do you involve patients? {TAG}"
+    try:
+        with pytest.raises(StepFailed):
+            await facilitator.post(adapter.chat, "q1", target, text)
+    finally:
+        adapter.outage(False)
+    [row] = [p for p in await adapter.store.posts(adapter.chat.id) if p.action_key == "q1"]
+    assert row.status == PostStatus.INTENT and row.error, row
+
+    sent = await facilitator.post(adapter.chat, "q1", target, text)
+
+    assert sent is not None and adapter.stored_text(sent.platform_message_id) == text
+    [row] = [p for p in await adapter.store.posts(adapter.chat.id) if p.action_key == "q1"]
+    assert row.status == PostStatus.SENT
 
 
 # ---- 7. the post limit --------------------------------------------------------------------------

@@ -274,8 +274,10 @@ class BlueskyPlatform(Platform):
                 delay_hint=lambda exc: exc.wait if isinstance(exc, _Transient) else None,
             )
         except RetryError as exc:
+            # The service kept failing (5xx, connection, rate limit): it may pass, so the
+            # facilitator keeps the intent and the runner tries the step again later.
             raise BlueskyPostError(
-                f"{what} failed after {self.attempts} attempts: {exc.__cause__}"
+                f"{what} failed after {self.attempts} attempts: {exc.__cause__}", transient=True
             ) from exc
 
     @staticmethod

@@ -406,7 +406,9 @@ class DiscordPlatform(Platform):
                 retry_on=(_Transient, aiohttp.ClientError, OSError, TimeoutError),
             )
         except RetryError as exc:
-            raise DiscordPostError(str(exc)) from exc
+            # Discord kept failing (5xx, connection): it may pass, so the facilitator keeps
+            # the intent and the runner tries the step again later.
+            raise DiscordPostError(str(exc), transient=True) from exc
 
     async def channel(self, channel_id: str | int) -> discord.abc.Messageable:
         """A text channel or thread by id, from the cache or over REST."""
