@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.hashtags import wanted_tag
 from archive.store import AsyncStore
 from bot.app import App
 from bot.platforms.base import PlatformServices, PostTooLong
@@ -99,6 +100,20 @@ def test_a_jetstream_record_becomes_a_message() -> None:
     assert not msg.is_bot
     assert records.carries_tag(record, {"wedocs"})
     assert not records.carries_tag(record, {"hcsm"})
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"text": "A1: 患者と一緒に #ＷｅＤｏｃｓ"},  # full width, as East Asian input methods type
+        {"text": "A1: yes", "tags": ["WEDOCS"]},
+        {"text": "A1: yes #wedocs"},
+    ],
+)
+def test_a_tag_is_matched_by_the_one_hashtag_rule(record: dict[str, object]) -> None:
+    # The same comparison as capture's (archive.hashtags.tag_key: NFKC and case folding).
+    assert records.carries_tag(record, {wanted_tag("#WeDocs")})
+    assert not records.carries_tag(record, {wanted_tag("#WeDocsChat")})
 
 
 async def test_posts_carry_facets_and_are_found_again_in_the_author_feed(

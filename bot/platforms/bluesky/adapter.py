@@ -54,6 +54,7 @@ from atproto_core.exceptions import AtProtocolError
 from atproto_jetstream import AsyncJetstreamClient
 from atproto_jetstream.exceptions import JetstreamCursorTooOldError
 
+from archive.hashtags import wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import BlueskyConfig, ConfigError, secret
 from bot.platforms.base import (
@@ -473,7 +474,7 @@ class BlueskyPlatform(Platform):
                 continue
             if chat.start - EARLY_WINDOW <= now <= chat.grace_end + timedelta(seconds=5):
                 chats.append(chat)
-        tags = frozenset(c.hashtag.lstrip("#").casefold() for c in chats)
+        tags = frozenset(wanted_tag(c.hashtag) for c in chats)
         watch = _Watch(tuple(chats), tags)
         for chat in chats:  # the bot's posts of these chats (replies to them belong)
             for post in await self.store.posts(chat.id):

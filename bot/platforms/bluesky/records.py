@@ -17,6 +17,7 @@ from typing import Any
 
 import regex
 
+from archive.hashtags import tag_key
 from archive.models import IncomingMessage
 
 PLATFORM = "bluesky"
@@ -166,15 +167,15 @@ def quoted(record: Mapping[str, Any]) -> str:
 
 
 def carries_tag(record: Mapping[str, Any], tags: Iterable[str]) -> bool:
-    """Whether the record carries one of `tags` (case-folded bodies, without '#') in a tag
-    facet, its ``tags`` field or its text."""
+    """Whether the record carries one of `tags` (bodies as `archive.hashtags.tag_key` gives
+    them, without '#') in a tag facet, its ``tags`` field or its text."""
     wanted = set(tags)
     if not wanted:
         return False
-    if any(t.casefold() in wanted for t in record_tags(record)):
+    if any(tag_key(t) in wanted for t in record_tags(record)):
         return True
     return any(
-        m.group(1).casefold() in wanted for m in _TAG_RE.finditer(str(record.get("text", "")))
+        tag_key(m.group(1)) in wanted for m in _TAG_RE.finditer(str(record.get("text", "")))
     )
 
 
@@ -182,11 +183,11 @@ def visible_text(record: Mapping[str, Any]) -> str:
     """The post's text, with the hashtags it carries only outside the text (the ``tags``
     field) appended, so the one capture rule (which reads text) sees every tag."""
     text = str(record.get("text", ""))
-    in_text = {m.group(1).casefold() for m in _TAG_RE.finditer(text)}
+    in_text = {tag_key(m.group(1)) for m in _TAG_RE.finditer(text)}
     extra = []
     for tag in record_tags(record):
-        if tag.casefold() not in in_text:
-            in_text.add(tag.casefold())
+        if tag_key(tag) not in in_text:
+            in_text.add(tag_key(tag))
             extra.append(f"#{tag}")
     return f"{text} {' '.join(extra)}".strip() if extra else text
 

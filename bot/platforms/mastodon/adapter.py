@@ -47,6 +47,7 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
+from archive.hashtags import wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import MastodonConfig, secret
 from bot.platforms.base import (
@@ -401,7 +402,7 @@ class MastodonPlatform(Platform):
             if not any(t.platform == self.name for t in chat.targets):
                 continue
             if chat.start - EARLY_WINDOW <= now <= chat.grace_end + margin:
-                groups.setdefault(chat.hashtag.casefold(), []).append(chat)
+                groups.setdefault(wanted_tag(chat.hashtag), []).append(chat)
         return groups
 
     async def poll_once(self) -> int:
@@ -521,7 +522,7 @@ class MastodonPlatform(Platform):
 
     async def _follow_tag(self, hashtag: str) -> None:
         """The bot's account follows the hashtag, so its instance fetches more of it."""
-        body = tag_body(hashtag).casefold()
+        body = wanted_tag(hashtag)
         if body in self._followed:
             return
         try:
@@ -593,7 +594,7 @@ class MastodonPlatform(Platform):
         """On every (re)connect: read what the timeline has since the cursor, then let the
         facilitator sweep deletions."""
         groups = await self._capture_chats()
-        chats = groups.get(hashtag.casefold())
+        chats = groups.get(wanted_tag(hashtag))
         if chats:
             try:
                 await self.read_timeline(sorted(chats, key=lambda c: c.start))
