@@ -174,6 +174,7 @@ class Platform(abc.ABC):
         self._stopping = asyncio.Event()  # set by `stop`; ends supervised tasks
         self._failing: dict[str, str] = {}  # supervised task -> its last error, while it waits
         self.bot_user_id = ""  # this bot's author id on the platform, once known
+        self._reported: set[str] = set()  # failures already logged loudly
 
     # ---- wiring -----------------------------------------------------------------------
 
@@ -189,6 +190,16 @@ class Platform(abc.ABC):
     def store(self) -> AsyncStore | None:
         """The archive, once the app gave its services (None in bare adapter tests)."""
         return self.services.store if self.services is not None else None
+
+    def report_failure(self, message: str) -> None:
+        """Log a failure that a loop will meet again (a network down, a refused read): at
+        ERROR the first time, then at WARNING, so a long outage does not flood the log at
+        ERROR every poll. `message` should name the network ("x: capture failed: ...")."""
+        if message in self._reported:
+            logger.warning("%s", message)
+        else:
+            self._reported.add(message)
+            logger.error("%s", message)
 
     async def supervised(
         self,

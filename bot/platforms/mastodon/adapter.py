@@ -145,7 +145,6 @@ class MastodonPlatform(Platform):
         self._tasks: list[asyncio.Task[None]] = []
         self._streams: dict[str, asyncio.Task[None]] = {}  # hashtag (folded) -> stream task
         self._followed: set[str] = set()
-        self._reported: set[str] = set()
 
     # ---- life cycle -----------------------------------------------------------------------
 
@@ -165,7 +164,7 @@ class MastodonPlatform(Platform):
         try:
             await self._connect()
         except (PostError, MastodonError) as exc:
-            self._report(f"mastodon: cannot connect; retrying in the background: {exc}")
+            self.report_failure(f"mastodon: cannot connect; retrying in the background: {exc}")
         if self.store is not None:
             self._tasks = [
                 asyncio.create_task(
@@ -261,14 +260,6 @@ class MastodonPlatform(Platform):
             raise PostError(
                 f"{what} failed after {self.attempts} attempts: {exc.__cause__}"
             ) from exc
-
-    def _report(self, message: str) -> None:
-        """Log a persistent failure loudly once, then quietly (the loop repeats it)."""
-        if message in self._reported:
-            logger.warning("%s", message)
-        else:
-            self._reported.add(message)
-            logger.error("%s", message)
 
     # ---- posting --------------------------------------------------------------------------
 
@@ -381,7 +372,7 @@ class MastodonPlatform(Platform):
                     await self._connect()
                 await self.poll_once()
             except (PostError, MastodonError) as exc:
-                self._report(f"mastodon: capture failed: {exc}")
+                self.report_failure(f"mastodon: capture failed: {exc}")
             except Exception:
                 logger.warning("mastodon: capture failed unexpectedly; retrying", exc_info=True)
             await self._pause(self.config.poll_interval)
@@ -575,7 +566,7 @@ class MastodonPlatform(Platform):
             url, params={"tag": tag_body(hashtag)}, headers=headers, timeout=timeout
         ) as response:
             if response.status == 401:
-                self._report(
+                self.report_failure(
                     f"mastodon: the streaming server refused {self.config.access_token_env}"
                 )
             if response.status != 200:

@@ -159,7 +159,6 @@ class XPlatform(Platform):
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._search_limit: tuple[int, float] | None = None  # (remaining, reset epoch)
-        self._reported: set[str] = set()
         # One search of a hashtag at a time (the poll loop, a sweep before publishing): both
         # read and move the same since_id.
         self._searching = asyncio.Lock()
@@ -362,18 +361,10 @@ class XPlatform(Platform):
             try:
                 await self.poll_once()
             except XPostError as exc:
-                self._report(f"x: capture failed: {exc}")
+                self.report_failure(f"x: capture failed: {exc}")
             except Exception:
                 logger.warning("x: capture failed unexpectedly; retrying next poll", exc_info=True)
             await self._pause(self._poll_delay())
-
-    def _report(self, message: str) -> None:
-        """Log a persistent failure loudly once, then quietly (polling repeats it)."""
-        if message in self._reported:
-            logger.warning("%s", message)
-        else:
-            self._reported.add(message)
-            logger.error("%s", message)
 
     def _poll_delay(self) -> float:
         delay = self.config.poll_interval
