@@ -69,6 +69,7 @@ def opt_reply_key(platform: str, platform_id: str) -> str:
     network and id) as answered, so that it is answered once."""
     return f"opt-reply:{platform}:{platform_id}"
 
+
 Publisher = Callable[[Chat], Awaitable[PublishResult]]
 Notifier = Callable[[Chat, str], Awaitable[None]]
 
