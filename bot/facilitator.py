@@ -62,6 +62,7 @@ OPTED_OUT_REPLY = (
 OPTED_IN_REPLY = "You are opted in: transcripts include your messages again."
 NOT_OPTED_OUT_REPLY = "You had not opted out: transcripts include your messages."
 OPT_REPLIES = frozenset({OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY})
+_LEADING_MENTIONS = re.compile(r"^\s*(?:@\S+\s+)+")
 
 
 def opt_reply_key(platform: str, platform_id: str) -> str:
@@ -578,8 +579,8 @@ class Facilitator:
             if not msg.is_bot and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
-            if msg.is_bot and msg.text in OPT_REPLIES:
-                continue  # our answer to an opt-out: not part of any chat
+            if msg.is_bot and _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES:
+                continue  # our answer to an opt-out (on Mastodon after an @mention): no chat's
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:
