@@ -156,8 +156,8 @@ def chat_page(
     now: datetime | None = None,
 ) -> str:
     """The transcript with its statistics, charts and downloads; for a chat not yet
-    published, first its schedule as it stands at ``now`` (from ``schedule``, see
-    `archive.standing`), as `tweetchat show` gives it."""
+    published, its schedule as it stands at ``now`` (from ``schedule``, see
+    `archive.standing`) under the transcript's header, as `tweetchat show` gives it."""
     chat = store.get_chat(chat_id)
     if chat.status == ChatStatus.CANCELLED:
         return cancelled_page(site, chat)
@@ -183,12 +183,17 @@ def chat_page(
             f'<nav class="feeds" aria-label="Take part"><a href="{e(site.chat_url(chat.id, ".ics"))}"'
             f' download>Add to calendar (.ics)</a> <span class="meta">Where: {e(places)}</span></nav>'
         )
+    transcript = transcript_body(rendered.html, rendered.markdown)
     if schedule is not None and now is not None and chat.status in UNPUBLISHED:
-        body.append(schedule_section(chat, schedule(store, chat, now), now))
+        # Under the transcript's header (title, when, hosts, intro), before its sections.
+        at = transcript.find("<h2")
+        at = len(transcript) if at < 0 else at
+        standing = schedule_section(chat, schedule(store, chat, now), now)
+        transcript = f"{transcript[:at]}{standing}\n{transcript[at:]}"
     body += [
         f'<nav class="downloads" aria-label="Downloads">Download: {downloads}</nav>',
         '<article class="transcript">',
-        transcript_body(rendered.html, rendered.markdown),
+        transcript,
         "</article>",
         '<section aria-labelledby="charts"><h2 id="charts">Charts</h2>',
         _figure("Activity", charts.activity_chart(chat, stats)),
