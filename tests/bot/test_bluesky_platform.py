@@ -191,7 +191,7 @@ async def test_hosts_are_alerted_in_a_post_that_mentions_them(
         timezone="Europe/London",
         questions=(Question(1, "How?", timedelta(minutes=5)),),
         targets=(Target("bluesky"),),
-        hosts=("bluesky:ann.test", "@bob.test", "nobody.test", "discord:1234567890"),
+        hosts=("bluesky:ann.test", "@bob.test", "nobody.test", "drjane", "discord:1234567890"),
         status=ChatStatus.LIVE,
     )
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,12 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# A handle (atproto's syntax: a domain name) or a DID.
+_ACTOR_RE = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"|did:[a-z]+:[a-zA-Z0-9._:%-]+",
+    re.IGNORECASE,
+)
 THREAD_ACTIONS = ("q", "wrapup", "close")  # posted as replies under the intro
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
@@ -371,15 +378,23 @@ class BlueskyPlatform(Platform):
         ask for: the alert is public, as the alerts in a Discord or local channel are.
         Nothing is posted when no host resolves. Never captured (it begins with
         `ALERT_PREFIX`)."""
-        wanted = hosts_on(chat, self.name)
+        # Only what can be a Bluesky handle (a domain name) or a DID is asked about:
+        # getProfiles refuses the whole call for one malformed actor ("drjane").
+        wanted = [h for h in hosts_on(chat, self.name) if _ACTOR_RE.fullmatch(h)]
         if not wanted:
             return
         client = self._api()
         page = await self._call(
             "resolving the hosts", functools.partial(client.get_profiles, wanted[:PROFILE_BATCH])
         )
-        found = {p.handle.casefold(): (p.handle, p.did) for p in page.profiles}
-        hosts = [found[h.casefold()] for h in wanted if h.casefold() in found]
+        found: dict[str, tuple[str, str]] = {}
+        for profile in page.profiles:
+            found[profile.handle.casefold()] = found[profile.did] = (profile.handle, profile.did)
+        hosts: list[tuple[str, str]] = []  # (handle, DID), in the chat's order
+        for host in wanted:
+            hit = found.get(host) or found.get(host.casefold())
+            if hit is not None and hit not in hosts:
+                hosts.append(hit)
         if not hosts:
             logger.warning("bluesky: no host of %s has a Bluesky account to alert", chat.id)
             return
