@@ -62,6 +62,14 @@ OPTED_OUT_REPLY = (
 OPTED_IN_REPLY = "You are opted in: transcripts include your messages again."
 NOT_OPTED_OUT_REPLY = "You had not opted out: transcripts include your messages."
 OPT_REPLIES = frozenset({OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY})
+_LEADING_MENTIONS = re.compile(r"^\s*(?:@\S+\s+)+")
+
+
+def opt_reply_key(platform: str, platform_id: str) -> str:
+    """The state key that marks a participant's ``!optout`` / ``!optin`` message (by its
+    network and id) as answered, so that it is answered once."""
+    return f"opt-reply:{platform}:{platform_id}"
+
 
 Publisher = Callable[[Chat], Awaitable[PublishResult]]
 Notifier = Callable[[Chat, str], Awaitable[None]]
@@ -582,8 +590,8 @@ class Facilitator:
             if not msg.is_bot and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
-            if msg.is_bot and msg.text in OPT_REPLIES:
-                continue  # our answer to an opt-out: not part of any chat
+            if msg.is_bot and _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES:
+                continue  # our answer to an opt-out (on Mastodon after an @mention): no chat's
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:
@@ -612,10 +620,17 @@ class Facilitator:
             was_out = await self.store.opt_in(msg.platform, msg.author_id)
             logger.info("%s:%s opted back in", msg.platform, msg.author_handle)
             answer = OPTED_IN_REPLY if was_out else NOT_OPTED_OUT_REPLY
-        if msg.edited_at is not None or self.clock.now() - msg.created_at > timedelta(hours=1):
+        now = self.clock.now()
+        if msg.edited_at is not None or now - msg.created_at > timedelta(hours=1):
             return  # an edit, or an old message met again by a backfill: answered already
         platform = self.platforms.get(msg.platform)
         if platform is None:
+            return
+        # One answer per message, however often it is delivered (live, then a backfill after
+        # a reconnect or a restart, the sweep before publishing): the first delivery marks
+        # it in the store, in the same writer queue as every other delivery's mark.
+        mark = opt_reply_key(msg.platform, msg.platform_id)
+        if not await self.store.mark_once(mark, now.isoformat()):
             return
         try:
             await platform.reply(msg, answer)
@@ -623,6 +638,7 @@ class Facilitator:
             logger.warning(
                 "%s: could not answer %s's %s: %s", msg.platform, msg.author_handle, word, exc
             )
+            await self.store.set_state(mark, "")  # not answered: a later delivery may try
 
     async def reconnected(self, platform: Platform) -> None:
         """Reconcile the platform's half-done posts, then backfill every open chat on it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,12 +18,12 @@ import pytest
 from archive.models import Chat, IncomingMessage, PostStatus
 from archive.publish import PublishResult, publish_chat
 from bot.config import Config, config_from_dict
-from bot.facilitator import Facilitator
+from bot.facilitator import Facilitator, opt_reply_key
 from bot.platforms.base import MessageDeleted, Platform, PostTooLong
 from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import SystemClock
 from scheduler.runner import StepFailed
-from tests.platforms.harness import HARNESSES, TAG, Harness
+from tests.platforms.harness import HARNESSES, TAG, Harness, _no_publish
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -360,3 +361,38 @@ async def test_reply_answers_the_participant_where_the_network_allows_it(adapter
     await adapter.deliver()
     (own,) = adapter.messages(sent.platform_message_id)
     assert own.is_bot and own.reply_to == platform_id
+
+
+async def test_a_replayed_optout_is_answered_once(adapter: Harness) -> None:
+    """The same `!optout` met again (a backfill after a reconnect, the sweep before
+    publishing) was answered each time: one answer per message id, on every network."""
+    platform = adapter.platform
+    question = await platform.post_action(
+        adapter.chat, "q1", adapter.channel, f"Q1: How do you involve patients? {TAG}"
+    )
+    platform_id = await adapter.user_posts("!optout", reply_to=question.platform_message_id)
+    await adapter.deliver()
+    if not adapter.messages(platform_id):
+        # Mastodon brings replies to the bot with its catch-up (at every (re)connect).
+        await adapter.go_down()
+        await adapter.come_back()
+        platform = adapter.platform
+    delivered = adapter.messages(platform_id)
+    if adapter.name == "x":
+        # X refuses automated replies nobody summoned: `!optout` is never answered there
+        # (test_reply_answers_the_participant_where_the_network_allows_it).
+        pytest.skip("x: the bot answers no !optout")
+    assert delivered, f"{adapter.name} did not deliver the !optout"
+    msg = delivered[0]
+    # A facilitator that answers on this network (the harness's own sink answers nowhere).
+    answering = Facilitator(adapter.store, {adapter.name: platform}, publisher=_no_publish)
+    before = adapter.post_requests()
+
+    await answering.capture_messages([msg])
+    assert adapter.post_requests() == before + 1, "the first delivery was not answered"
+    await answering.capture_messages([msg])  # the same message, delivered again
+    await answering.backfill(platform)  # and what a backfill after a reconnect reads again
+    await answering.capture_messages([replace(msg, raw=dict(msg.raw))])  # as the sweep brings it
+
+    assert adapter.post_requests() == before + 1, "a replayed !optout was answered again"
+    assert await adapter.store.mark_once(opt_reply_key(adapter.name, platform_id), "x") is False

@@ -39,6 +39,7 @@ from archive.publish import PublishResult
 from archive.store import Store
 from bot.config import ConfigError, DiscordConfig, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
@@ -59,7 +60,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 API_PATH = "/api/v10"
-ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 
 
 class DiscordPostError(PostError, GiveUp):

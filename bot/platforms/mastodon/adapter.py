@@ -51,11 +51,13 @@ from archive.hashtags import wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import MastodonConfig, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
     PostError,
     SentPost,
+    hosts_on,
 )
 from bot.platforms.mastodon.content import html_to_text
 from bot.platforms.mastodon.limits import post_limit
@@ -269,7 +271,12 @@ class MastodonPlatform(Platform):
         return self._limit
 
     async def _status(
-        self, text: str, *, reply_to: str | None = None, key: str | None = None
+        self,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        key: str | None = None,
+        visibility: str = "",
     ) -> SentPost:
         api = self._api()
         status = await self._call(
@@ -278,7 +285,7 @@ class MastodonPlatform(Platform):
                 api.status_post,
                 text,
                 in_reply_to_id=reply_to,
-                visibility=self.config.visibility,
+                visibility=visibility or self.config.visibility,
                 idempotency_key=key,
             ),
         )
@@ -309,6 +316,19 @@ class MastodonPlatform(Platform):
         text = text if text.startswith(mention) else f"{mention}{text}"
         self.check_length(text)
         return await self._status(text, reply_to=message.platform_id)
+
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert as a direct status (``visibility = "direct"``: only the accounts it
+        mentions, and the bot, can see it) that mentions each of the chat's hosts who may
+        have a Mastodon account (`hosts_on`: ``mastodon:ann@example.social``, or a handle
+        given for no network); the instance notifies each of them. Mastodon resolves the
+        mentions itself; a handle that names no account there mentions nobody. Nothing is
+        posted when no host may be on Mastodon. Direct statuses are never captured."""
+        hosts = hosts_on(chat, self.name)
+        if not hosts:
+            return
+        head = f"{ALERT_PREFIX} {' '.join('@' + h for h in hosts)} {chat.id}: "
+        await self._status(_clip_to(self.post_limit, head, text), visibility="direct")
 
     async def _intro_id(self, chat: Chat) -> str:
         if self.store is None:
@@ -614,6 +634,15 @@ class MastodonPlatform(Platform):
 
 def _comparable(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+def _clip_to(limit: PostLimit, head: str, text: str) -> str:
+    """``head + text``, the text cut (with an ellipsis) until it fits ``limit``."""
+    message = head + text
+    while text and limit.count(message) > limit.max_length:
+        text = text[: max(0, len(text) - max(1, limit.count(message) - limit.max_length) - 1)]
+        message = f"{head}{text}\u2026"
+    return message
 
 
 def _one_line(exc: BaseException) -> str:
