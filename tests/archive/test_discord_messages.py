@@ -4,6 +4,8 @@ issue's case end to end: an exported forward of the host's Q1 is a repost, not a
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from archive.models import Attachment, AttachmentKind, MessageKind
 from archive.publish import render_chat
 from archive.stats import compute_stats
 from archive.store import Store
+from tests.bot.helpers import config_file, tweetchat
 
 AT = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
 PHOTO = Attachment("photo.png", "https://cdn.discordapp.com/attachments/1/2/photo.png")
@@ -208,7 +211,10 @@ def _message(n: int, minute: int, author: str, content: str, **kw: Any) -> dict[
     } | kw
 
 
-def test_an_exported_forward_of_the_hosts_question_is_a_repost(tmp_path: Path) -> None:
+def issue_export(tmp_path: Path) -> Path:
+    """The issue's export: the host's Q1, an answer, two forwards of Q1 (one from before
+    DiscordChatExporter wrote snapshots, one by the host), a reply, a sticker replying to
+    Q1 and a thread notice."""
     forward_ref = {"type": "Forward", "messageId": "8001", "channelId": "42", "guildId": "9"}
     doc = {
         "guild": {"id": "9", "name": "QI"},
@@ -242,6 +248,11 @@ def test_an_exported_forward_of_the_hosts_question_is_a_repost(tmp_path: Path) -
     }
     path = tmp_path / "qi.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_an_exported_forward_of_the_hosts_question_is_a_repost(tmp_path: Path) -> None:
+    path = issue_export(tmp_path)
     store = Store(tmp_path / "archive.db")
     try:
         chat = import_discord_export(store, path, hashtag="WeDocs", hosts=("drsmith",)).chat
@@ -258,3 +269,20 @@ def test_an_exported_forward_of_the_hosts_question_is_a_repost(tmp_path: Path) -
         assert "Sticker: Wave" in render_chat(store, chat).markdown
     finally:
         store.close()
+
+
+def test_the_import_command_and_the_csv_transcript_show_it(tmp_path: Path) -> None:
+    config = config_file(tmp_path)
+    path = issue_export(tmp_path)
+    done = tweetchat(["import", "discord-export", str(path), "--hashtag", "WeDocs",
+                      "--host", "drsmith"], config)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    md = (tmp_path / "out" / "wedocs-2026-03-03.md").read_text(encoding="utf-8")
+    q1 = md.split("## Q1", 1)[1].split("\n## ", 1)[0]
+    assert "2 answers from 1 participant" in q1 and "Sticker: Wave" in q1
+    assert "@bob" not in q1  # bob only forwarded Q1
+    done = tweetchat(["transcript", "wedocs-2026-03-03", "--format", "csv"], config)
+    assert done.returncode == 0, done.stderr
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(done.stdout))}
+    assert rows["8006"]["attachments"] == "sticker: Wave"
+    assert rows["8003"]["kind"] == "repost" and rows["8002"]["attachments"] == ""
