@@ -197,3 +197,53 @@ async def test_the_same_messages_live_and_imported_are_captured_alike(
         ),
         "last": ("answer", "1", "A1: and one more #WeDocs", []),
     }
+
+
+async def test_forwarding_someones_optout_opts_nobody_out(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    fake = fake_discord
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    chat = Chat(
+        id="wedocs-live",
+        title="Patients in QI",
+        hashtag="#WeDocs",
+        start=start,
+        end=start + timedelta(minutes=30),
+        timezone="Europe/London",
+        questions=(Question(1, "What do you measure?", timedelta(minutes=1)),),
+        targets=(Target("discord", str(fake.channel_id)),),
+    )
+    platform = make_platform()
+    store = AsyncStore(tmp_path / "live.db")
+    try:
+        platform.use_services(PlatformServices(store=store))
+        await store.add_chat(chat)
+        facilitator = Facilitator(store, {"discord": platform}, publisher=_no_publish)
+        await platform.start()
+        alice, bob = fake.add_user("alice"), fake.add_user("bob")
+        optout = fake.post_user_message(fake.channel_id, alice, "!optout")
+        fake.store_message(
+            fake.channel_id, bob, "", forward_of=(fake.channel_id, int(optout["id"]))
+        )
+        marker = fake.post_user_message(fake.channel_id, bob, "A1: still here #WeDocs")
+        await until(
+            "alice's opt-out and bob's answer",
+            lambda: rows(tmp_path / "live.db").keys() >= {marker["id"]},
+            15,
+        )
+        await until("alice's opt-out", lambda: bool(_opted_out(tmp_path / "live.db")), 15)
+        # Once more through the history, awaited here: the forward is read again.
+        window = await platform.history(str(fake.channel_id), start, datetime.now(UTC))
+        assert any(m.is_repost and m.text == "!optout" for m in window)
+        await facilitator.capture_messages(window)
+        assert _opted_out(tmp_path / "live.db") == {"discord:" + str(alice.id)}
+    finally:
+        await platform.stop()
+        await store.aclose()
+
+
+def _opted_out(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        found = conn.execute("SELECT platform, author_id FROM optouts").fetchall()
+    return {f"{platform}:{author}" for platform, author in found}
