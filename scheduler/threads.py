@@ -19,6 +19,7 @@ action's own row (``intro``) holds the whole text and is sent once every part is
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -99,7 +100,7 @@ def _units(text: str) -> list[_Unit]:
         cuts.append(at)
     cuts.append(len(text))
     units = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         chunk = text[start:end]
         stripped = chunk.strip()
         if not stripped:

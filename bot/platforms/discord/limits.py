@@ -9,6 +9,4 @@ MESSAGE_LIMIT = 2000
 
 # A split intro or closing goes out as consecutive messages, which Discord shows as one
 # block under the bot's name: no part numbers.
-POST_LIMIT = PostLimit(
-    "Discord", MESSAGE_LIMIT, "characters", count_characters, number_parts=False
-)
+POST_LIMIT = PostLimit("Discord", MESSAGE_LIMIT, "characters", count_characters, number_parts=False)
