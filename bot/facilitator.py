@@ -10,6 +10,7 @@ Store first: a captured message is committed before anything else happens with i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -44,7 +45,15 @@ from bot.retry import RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.runner import StepFailed
 from scheduler.supervision import one_line
-from scheduler.threads import SPLIT_KINDS, SplitError, part_key, split_post
+from scheduler.threads import (
+    SPLIT_KINDS,
+    SplitError,
+    action_of,
+    is_part_key,
+    part_key,
+    part_number,
+    split_post,
+)
 from scheduler.timeline import Action, ActionKind
 
 logger = logging.getLogger(__name__)
@@ -100,6 +109,10 @@ class Facilitator:
         self._reconcile_locks: dict[str, asyncio.Lock] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
+        # The parts of posts split into a thread: (platform, id or text) -> (part number,
+        # the whole text). Capture keeps such a post once, whole, as its first part.
+        self._part_ids: dict[tuple[str, str], tuple[int, str]] = {}
+        self._part_texts: dict[tuple[str, str], tuple[int, str]] = {}
         for platform in platforms.values():
             platform.attach(self)
 
@@ -251,6 +264,8 @@ class Facilitator:
             )
             return None
         await self.store.record_intent(chat.id, action_key, target.platform, target.channel, text)
+        for number, part in enumerate(parts, 1):
+            self._part_texts[(target.platform, part)] = (number, text)
         first: SentPost | None = None
         previous: SentPost | None = None
         for number, part in enumerate(parts, 1):
@@ -286,6 +301,7 @@ class Facilitator:
                     )
                     return None
                 _fault_point(f"crash-after-part:{key}")
+            self._part_ids[(target.platform, sent.platform_message_id)] = (number, text)
             first = first or sent
             previous = sent
         assert first is not None
@@ -535,7 +551,9 @@ class Facilitator:
         `reconnected`, reconciles them before anything it delivers is attributed, so a reply
         to such a post is attributed to it."""
         for chat in await self.store.list_chats(OPEN_STATUSES):
-            for p in await self.store.posts(chat.id):
+            posts = await self.store.posts(chat.id)
+            self._remember_parts(posts)
+            for p in posts:
                 platform = self.platforms.get(p.platform)
                 if (
                     p.status == PostStatus.INTENT
@@ -543,6 +561,37 @@ class Facilitator:
                     and platform.capabilities.find_posts
                 ):
                     self._unreconciled.add(p.platform)
+
+    def _remember_parts(self, posts: Sequence[Post]) -> None:
+        """Note the parts of split posts already out (from the ledger), so that capture keeps
+        each such post once, whole, whenever its parts arrive again (a backfill, an edit)."""
+        whole = {
+            (p.action_key, p.platform, p.channel): p.text
+            for p in posts
+            if not is_part_key(p.action_key)
+        }
+        for p in posts:
+            if is_part_key(p.action_key) and p.status == PostStatus.SENT:
+                text = whole.get((action_of(p.action_key), p.platform, p.channel), "")
+                number = part_number(p.action_key)
+                if text:
+                    self._part_ids[(p.platform, p.platform_message_id)] = (number, text)
+
+    def _as_whole(self, msg: IncomingMessage) -> IncomingMessage | None:
+        """The bot's own post as capture keeps it: a part of a split post becomes the whole
+        text under its first part's id and later parts are dropped (None), so transcripts
+        show the intro or closing once, as the host wrote it; any other message unchanged."""
+        found = self._part_ids.get((msg.platform, msg.platform_id)) or self._part_texts.get(
+            (msg.platform, msg.text)
+        )
+        if found is None:
+            return msg
+        platform = self.platforms.get(msg.platform)
+        bot_id = platform.bot_user_id if platform is not None else ""
+        if not (msg.is_bot or (bot_id and msg.author_id == bot_id)):
+            return msg
+        number, whole = found
+        return dataclasses.replace(msg, text=whole) if number == 1 else None
 
     async def finish_published(self) -> int:
         """Finish the announcement of every published chat that has one half-done (left by
@@ -696,6 +745,11 @@ class Facilitator:
                 continue
             if msg.is_bot and msg.text in OPT_REPLIES:
                 continue  # our answer to an opt-out: not part of any chat
+            if self._part_ids or self._part_texts:
+                whole = self._as_whole(msg)
+                if whole is None:
+                    continue  # a later part of a split post: kept whole with the first
+                msg = whole
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:

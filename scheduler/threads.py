@@ -77,6 +77,12 @@ def is_part_key(key: str) -> bool:
     return _PART_SEP in key
 
 
+def part_number(key: str) -> int:
+    """The part a ledger key names: 2 for ``intro#2``; 0 for an action's own key."""
+    _action, _sep, number = key.partition(_PART_SEP)
+    return int(number) if number.isdigit() else 0
+
+
 def part_suffix(number: int, total: int) -> str:
     """`` (2/3)``: what ends part ``number`` of ``total`` where parts are numbered."""
     return f" ({number}/{total})"

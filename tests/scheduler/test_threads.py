@@ -20,6 +20,7 @@ from scheduler.threads import (
     action_of,
     is_part_key,
     part_key,
+    part_number,
     split_post,
     split_problem,
 )
@@ -132,6 +133,7 @@ def test_ledger_keys_of_parts() -> None:
     assert part_key("intro", 2) == "intro#2"
     assert action_of("intro#2") == "intro" == action_of("intro")
     assert is_part_key("close#1") and not is_part_key("close")
+    assert part_number("close#3") == 3 and part_number("close") == 0
 
 
 # -- properties ---------------------------------------------------------------------------
