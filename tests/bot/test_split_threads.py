@@ -1,0 +1,293 @@
+"""Long intros and closings go out as threads (issue 14, item 1; ``split_long_posts``):
+whole chats through bot.app.App with the real tweepy and atproto clients against the X and
+Bluesky fakes, and `tweetchat run` on the local platform, asserting the posts each network
+received (how many, in order, each a reply to the one before, each within the limit) and
+that the transcript has each such post once, whole."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.models import Chat, ChatStatus
+from archive.store import Store
+from bot.app import App
+from bot.config import Config, LocalConfig, SchedulerConfig, XConfig
+from bot.platforms.bluesky.limits import post_limit as bluesky_limit
+from bot.platforms.local.adapter import LocalNetwork
+from bot.platforms.local.limits import POST_LIMIT as LOCAL_LIMIT
+from bot.platforms.x.adapter import XPlatform
+from bot.platforms.x.length import post_limit as x_limit
+from scheduler.plan import parse_chat_plan
+from scheduler.threads import split_post
+from scheduler.timeline import format_close, format_intro
+from tests.bot.helpers import chat_file, config_file, tweetchat, until
+from tests.bot.networks import bluesky_config
+from tests.bot.test_x_platform import environ_for
+from tests.fakes import conftest as fake_fixtures
+from tests.fakes.bluesky_server import FakeBluesky
+from tests.fakes.conftest import ErrorLogCatcher
+from tests.fakes.x_server import FakeX
+
+pytestmark = pytest.mark.timeout(120)
+
+no_error_logs = fake_fixtures.no_error_logs  # fail on ERROR records
+
+INTRO = (
+    "Welcome to #WeDocs, the monthly chat on patients as partners in quality improvement. "
+    "Tonight Dr. Jane Smith of St. Mary's hospital is our guest host, and she brings stories "
+    "from ten years of co-design with patients and carers. "
+    "We go through two questions, a few minutes apart, with room for your own stories. "
+    "Please be kind: people share real experiences here, and some of them are hard. "
+    "The reading list is at https://example.org/wedocs/reading-list.html if you want it."
+)
+CLOSING = (
+    "Thank you all for joining tonight, and thank you Dr. Smith for hosting. "
+    "Your stories on co-design were generous and practical, and we will share them widely. "
+    "We could not have done it without the patients and carers who joined us tonight. "
+    "Next month we talk about measuring what matters to patients, same time, same hashtag. "
+    "Transcript to follow."
+)
+NUMBER = re.compile(r" \((\d+)/(\d+)\)$")
+
+
+def schedule(config: Config, platform: str, start_in: float = 2) -> Chat:
+    """Store a #WeDocs chat with a long intro and closing, split_long_posts on, checked
+    against the network's limit as `tweetchat schedule` does."""
+    from bot.platforms.registry import post_limits
+
+    start = datetime.now(UTC) + timedelta(seconds=start_in)
+    plan = parse_chat_plan(
+        {
+            "title": "Patients in QI",
+            "hashtag": "#WeDocs",
+            "start": start.isoformat(),
+            "timezone": "UTC",
+            "duration": "8s",
+            "grace": "2s",
+            "intro": INTRO,
+            "closing": CLOSING,
+            "split_long_posts": True,
+            "targets": [{"platform": platform}],
+            "questions": [
+                {"text": "How do you involve patients?", "offset": "1s"},
+                {"text": "What would you change?", "offset": "4s"},
+            ],
+        },
+        post_limits=post_limits(config),
+    )
+    store = Store(config.database)
+    try:
+        store.add_chat(plan.chat)
+    finally:
+        store.close()
+    return plan.chat
+
+
+def ledger(db: Path, chat_id: str) -> dict[str, tuple[str, str]]:
+    """action key -> (status, platform message id)."""
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            k: (s, m)
+            for k, s, m in conn.execute(
+                "SELECT action_key, status, platform_message_id FROM posts WHERE chat_id = ?",
+                (chat_id,),
+            )
+        }
+    finally:
+        conn.close()
+
+
+def status(db: Path, chat_id: str) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        found = conn.execute("SELECT status FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        return str(found[0]) if found else ""
+    finally:
+        conn.close()
+
+
+def check_numbered(texts: list[str]) -> None:
+    """Each part ends with its number, (1/n) to (n/n)."""
+    found = [NUMBER.search(t) for t in texts]
+    assert [(int(m.group(1)), int(m.group(2))) for m in found if m] == [
+        (i, len(texts)) for i in range(1, len(texts) + 1)
+    ], texts
+
+
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", NUMBER.sub("", text))
+
+
+def check_transcript(markdown: str) -> None:
+    """The intro is quoted in the header and listed once, whole, as the bot's post; no
+    part of it or of the closing is listed on its own."""
+    assert markdown.count("Tonight Dr. Jane Smith") == 2  # the header's quote and the post
+    assert markdown.count("if you want it.") == 2
+    assert markdown.count("Next month we talk about measuring") == 1
+    assert not any(f"({n}/{total})" in markdown for total in (2, 3) for n in (1, 2, 3))
+
+
+@pytest.fixture
+async def fake_x() -> AsyncIterator[FakeX]:
+    async with FakeX() as server:
+        yield server
+
+
+async def test_a_long_intro_and_closing_go_out_on_x_as_threads_of_replies(
+    tmp_path: Path, fake_x: FakeX, no_error_logs: ErrorLogCatcher
+) -> None:
+    fake_x.block_unsummoned_replies = True  # as X does since 2026: our own thread is allowed
+    config = Config(
+        database=tmp_path / "tweetchat.db",
+        transcripts_dir=tmp_path / "transcripts",
+        scheduler=SchedulerConfig(reminders=()),
+        local=LocalConfig(enabled=False),
+        x=XConfig(enabled=True, api_base_url=fake_x.base_url, poll_interval=0.2, max_results=10),
+    )
+    chat = schedule(config, "x")
+    x = XPlatform(
+        config.x, environ=environ_for(fake_x), backoff=0.01, recheck_interval=0.3, sweep_settle=0
+    )
+    app = App(config, platforms={"x": x})
+    await app.start()
+    try:
+        await until(
+            "publishing",
+            lambda: status(config.database, chat.id) == ChatStatus.PUBLISHED,
+            within=60,
+        )
+    finally:
+        await app.stop()
+
+    limit = x_limit()
+    posts = fake_x.posts_by_host()
+    intro_parts = split_post(format_intro(chat), limit)
+    closing_parts = split_post(format_close(chat), limit)
+    assert len(intro_parts) == 3 and len(closing_parts) == 2
+    texts = [t.text for t in posts]
+    # In order: the intro's parts, Q1, Q2, the closing's parts (then the announcement).
+    assert texts[: len(intro_parts)] == intro_parts
+    assert texts[3].startswith("Q1:") and texts[4].startswith("Q2:")
+    assert texts[5:7] == closing_parts
+    for thread in (posts[0:3], posts[5:7]):
+        check_numbered([t.text for t in thread])
+        assert thread[0].reply_to is None
+        for before, after in itertools.pairwise(thread):
+            assert after.reply_to == before.id  # each a reply to the part before
+    assert all(limit.count(t) <= 280 for t in texts)
+    assert "".join(squeezed(p) for p in intro_parts) == squeezed(format_intro(chat))
+    assert posts[3].reply_to is None  # questions stay standalone on X
+
+    rows = ledger(config.database, chat.id)
+    assert rows["intro"] == ("sent", posts[0].id)
+    assert [rows[f"intro#{n}"] for n in (1, 2, 3)] == [("sent", t.id) for t in posts[0:3]]
+    assert rows["close"] == ("sent", posts[5].id)
+    check_transcript((config.transcripts_dir / f"{chat.id}.md").read_text())
+
+
+@pytest.fixture
+async def fake_bluesky() -> AsyncIterator[FakeBluesky]:
+    async with FakeBluesky() as server:
+        yield server
+
+
+async def test_a_long_intro_and_closing_go_out_on_bluesky_in_the_chat_thread(
+    tmp_path: Path, fake_bluesky: FakeBluesky, no_error_logs: ErrorLogCatcher
+) -> None:
+    fake = fake_bluesky
+    config = Config(
+        database=tmp_path / "tweetchat.db",
+        transcripts_dir=tmp_path / "transcripts",
+        scheduler=SchedulerConfig(reminders=()),
+        local=LocalConfig(enabled=False),
+        bluesky=bluesky_config(fake),
+    )
+    chat = schedule(config, "bluesky")
+    app = App(config, environ={"BLUESKY_APP_PASSWORD": fake.password})
+    await app.start()
+    try:
+        await until(
+            "publishing",
+            lambda: status(config.database, chat.id) == ChatStatus.PUBLISHED,
+            within=60,
+        )
+    finally:
+        await app.stop()
+
+    limit = bluesky_limit()
+    intro_parts = split_post(format_intro(chat), limit)
+    closing_parts = split_post(format_close(chat), limit)
+    assert len(intro_parts) == 3 and len(closing_parts) == 2
+    posts = fake.bot_posts()
+    thread = posts[:7]  # no wrap-up in an 8-second chat
+    texts = [p.text for p in thread]
+    assert texts[:3] == intro_parts
+    assert texts[3].startswith("Q1:") and texts[4].startswith("Q2:")
+    assert texts[5:7] == closing_parts
+    assert len(posts) == 8 and "reply" not in posts[7].record  # the announcement, alone
+    check_numbered(texts[:3])
+    check_numbered(texts[5:7])
+    assert all(limit.count(t) <= 300 for t in texts)
+    # One thread: the intro's first part is its root, each post replies to the one before.
+    root = thread[0]
+    assert "reply" not in root.record
+    for before, post in itertools.pairwise(thread):
+        reply = post.record["reply"]
+        assert (reply["root"]["uri"], reply["root"]["cid"]) == (root.uri, root.cid)
+        assert (reply["parent"]["uri"], reply["parent"]["cid"]) == (before.uri, before.cid)
+    check_transcript((config.transcripts_dir / f"{chat.id}.md").read_text())
+
+
+def local_messages(net_path: Path) -> list[sqlite3.Row]:
+    net = LocalNetwork(net_path)
+    try:
+        return [r for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+
+
+def test_a_long_intro_goes_out_on_the_local_platform_as_consecutive_messages(
+    tmp_path: Path,
+) -> None:
+    long_intro = " ".join(
+        f"Story {n}: we met patients on the ward every week and wrote down what they said."
+        for n in range(60)
+    )
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("One?",),
+        first_question="2s",
+        duration="5s",
+        grace="1s",
+        intro=long_intro,
+        extra="split_long_posts = true",
+    )
+    refused = tweetchat(["check", "chat.toml"], config)
+    assert refused.returncode == 0, refused.stderr
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    result = tweetchat(["run", "--until-idle"], config, timeout=90)
+    assert result.returncode == 0, result.stderr
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        (chat,) = store.list_chats()
+    finally:
+        store.close()
+    parts = split_post(format_intro(chat), LOCAL_LIMIT)
+    assert len(parts) == 2
+    posted = [r["text"] for r in local_messages(tmp_path / "net.sqlite")]
+    assert posted[:2] == parts  # consecutive, unnumbered, each within 4,000
+    assert posted[2].startswith("Q1:")
+    assert all(len(t) <= 4000 for t in posted)
+    assert not any(NUMBER.search(t) for t in posted)
+    markdown = next((tmp_path / "out").glob("*.md")).read_text()
+    assert markdown.count("Story 59: we met patients") == 2  # the header, and the post once
