@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from scheduler.threads import split_post
 from scheduler.timeline import format_close, format_intro
 from tests.bot.helpers import chat_file, config_file, tweetchat, until
 from tests.bot.networks import bluesky_config
+from tests.bot.test_crash_reconcile import run_bot
 from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.bluesky_server import FakeBluesky
@@ -291,3 +293,110 @@ def test_a_long_intro_goes_out_on_the_local_platform_as_consecutive_messages(
     assert not any(NUMBER.search(t) for t in posted)
     markdown = next((tmp_path / "out").glob("*.md")).read_text()
     assert markdown.count("Story 59: we met patients") == 2  # the header, and the post once
+
+
+# -- a crash between parts -----------------------------------------------------------------
+
+THREE_PART_INTRO = " ".join(
+    f"Story {n}: we met patients on the ward every week and wrote down what they said."
+    for n in range(110)
+)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "crash-after-part:intro#1",  # part 1 out and recorded; part 2 never tried
+        "crash-after-send:intro#2",  # part 2 out, its record lost with the process
+    ],
+)
+def test_a_crash_between_parts_resumes_without_posting_a_part_twice(
+    tmp_path: Path, fault: str
+) -> None:
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("One?", "Two?"),
+        first_question="2s",
+        interval="4s",
+        duration="9s",
+        grace="1s",
+        intro=THREE_PART_INTRO,
+        extra="split_long_posts = true",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    db, net = tmp_path / "db.sqlite", tmp_path / "net.sqlite"
+    with (tmp_path / "run1.log").open("w") as log1:
+        crashing = run_bot(config, log1, fault=fault)
+        crashing.wait(timeout=60)
+    assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+    before = [r["text"] for r in local_messages(net)]
+    assert len(before) == (1 if fault.endswith("#1") else 2)
+    with (tmp_path / "run2.log").open("w") as log2:
+        bot = run_bot(config, log2, "--until-idle")
+        bot.wait(timeout=90)
+    out = (tmp_path / "run2.log").read_text()
+    assert bot.returncode == 0, out
+    store = Store(db)
+    try:
+        (chat,) = store.list_chats()
+    finally:
+        store.close()
+    parts = split_post(format_intro(chat), LOCAL_LIMIT)
+    assert len(parts) == 3
+    posted = local_messages(net)
+    texts = [r["text"] for r in posted]
+    assert texts[:3] == parts, out  # each part once, in order
+    assert texts.count(parts[1]) == 1 and texts[3].startswith("Q1:")
+    rows = ledger(db, chat.id)
+    assert rows["intro"] == ("sent", str(posted[0]["seq"]))
+    assert [rows[f"intro#{n}"] for n in (1, 2, 3)] == [("sent", str(r["seq"])) for r in posted[:3]]
+    assert "Traceback" not in out
+    markdown = next((tmp_path / "out").glob("*.md")).read_text()
+    assert markdown.count("Story 109: we met patients") == 2  # the header, and the post once
+
+
+async def test_on_x_a_crash_after_a_part_resumes_with_the_next_part_replying_to_it(
+    tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environ_for(fake_x).items():
+        monkeypatch.setenv(name, value)
+    config = config_file(
+        tmp_path,
+        "enabled = false\n[scheduler]\nreminders = []\n"
+        f'[x]\nenabled = true\napi_base_url = "{fake_x.base_url}"\npoll_interval = 5\n',
+    )
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("One?",),
+        first_question="3s",
+        duration="6s",
+        grace="1s",
+        intro=INTRO,
+        extra='split_long_posts = true\n[[targets]]\nplatform = "x"\n',
+    )
+    result = tweetchat(["schedule", "chat.toml"], config)
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "run1.log").open("w") as log1:
+        crashing = run_bot(config, log1, fault="crash-after-part:intro#1")
+        await until("the crash after part 1", lambda: crashing.poll() is not None, within=60)
+    assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+    assert len(fake_x.posts_by_host()) == 1
+    with (tmp_path / "run2.log").open("w") as log2:
+        bot = run_bot(config, log2, "--until-idle")
+        await until("the second run to finish", lambda: bot.poll() is not None, within=90)
+    out = (tmp_path / "run2.log").read_text()
+    assert bot.returncode == 0, out
+    posts = fake_x.posts_by_host()
+    texts = [t.text for t in posts]
+    # The intro's three parts each once, then Q1, the closing and the announcement.
+    assert len(posts) == 6 and texts[3].startswith("Q1:"), texts
+    assert texts[4].startswith("Bye") and texts[5].startswith("Thank you for joining")
+    intro = posts[:3]
+    assert "".join(squeezed(t.text) for t in intro).startswith(squeezed(INTRO))
+    check_numbered([t.text for t in intro])
+    assert intro[0].reply_to is None
+    assert intro[1].reply_to == intro[0].id and intro[2].reply_to == intro[1].id
+    assert all(x_limit().count(t.text) <= 280 for t in posts)
