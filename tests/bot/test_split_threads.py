@@ -11,6 +11,7 @@ import re
 import signal
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,11 +36,13 @@ from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.conftest import ErrorLogCatcher
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.x_server import FakeX
 
 pytestmark = pytest.mark.timeout(120)
 
 no_error_logs = fake_fixtures.no_error_logs  # fail on ERROR records
+fake_discord = fake_fixtures.fake_discord
 
 INTRO = (
     "Welcome to #WeDocs, the monthly chat on patients as partners in quality improvement. "
@@ -400,3 +403,87 @@ async def test_on_x_a_crash_after_a_part_resumes_with_the_next_part_replying_to_
     assert intro[0].reply_to is None
     assert intro[1].reply_to == intro[0].id and intro[2].reply_to == intro[1].id
     assert all(x_limit().count(t.text) <= 280 for t in posts)
+
+
+# -- Discord and Mastodon: the facilitator's thread through the real adapters ---------------
+
+
+async def test_on_discord_parts_are_consecutive_messages_and_the_thread_opens_on_the_first(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    from archive.store import AsyncStore
+    from bot.config import DiscordConfig
+    from bot.facilitator import Facilitator
+    from bot.platforms.base import PlatformServices
+    from bot.platforms.discord.limits import POST_LIMIT as DISCORD_LIMIT
+    from tests.bot.test_discord_platform import _no_publish, chat_in, make_platform
+
+    platform = make_platform(DiscordConfig(enabled=True, capture_mode="thread"))
+    store = AsyncStore(tmp_path / "db.sqlite")
+    try:
+        platform.use_services(PlatformServices(store=store))
+        chat = replace(chat_in(fake_discord.channel_id), split_long_posts=True)
+        await store.add_chat(chat)
+        facilitator = Facilitator(store, {"discord": platform}, publisher=_no_publish)
+        await platform.start()
+        target = chat.targets[0]
+        intro_text = THREE_PART_INTRO[:3000] + "."
+        closing_text = THREE_PART_INTRO[3000:6000] + "."
+        intro = await facilitator.post_thread(chat, "intro", target, intro_text)
+        q1 = await facilitator.post(chat, "q1", target, "Q1: One? #WeDocs")
+        close = await facilitator.post_thread(chat, "close", target, closing_text)
+        assert intro is not None and q1 is not None and close is not None
+        intro_parts = split_post(intro_text, DISCORD_LIMIT)
+        closing_parts = split_post(closing_text, DISCORD_LIMIT)
+        assert len(intro_parts) == 2 and len(closing_parts) == 2
+        channel = fake_discord.messages(fake_discord.channel_id)
+        # The intro's parts one after the other in the channel, unnumbered, no references.
+        assert [m["content"] for m in channel] == intro_parts
+        assert not any(m.get("message_reference") for m in channel)
+        assert all(len(m["content"]) <= 2000 for m in channel)
+        # The thread is opened on the first part; the closing's parts follow Q1 there.
+        assert int(channel[0]["id"]) == int(intro.platform_message_id)
+        thread = fake_discord.messages(int(intro.platform_message_id))
+        assert [m["content"] for m in thread] == ["Q1: One? #WeDocs", *closing_parts]
+        assert not any(m.get("message_reference") for m in thread)
+    finally:
+        await platform.stop()
+        await store.aclose()
+
+
+async def test_on_mastodon_each_part_replies_to_the_one_before_and_questions_to_the_last(
+    tmp_path: Path, no_error_logs: ErrorLogCatcher
+) -> None:
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.mastodon.limits import post_limit as mastodon_limit
+    from tests.bot.test_mastodon_platform import live_chat, no_publish, started
+    from tests.fakes.mastodon_server import FakeMastodon
+
+    async with FakeMastodon() as fake:
+        store = AsyncStore(tmp_path / "db.sqlite")
+        platform = await started(fake, store)
+        try:
+            chat = live_chat(split_long_posts=True)
+            await store.add_chat(chat)
+            facilitator = Facilitator(store, {"mastodon": platform}, publisher=no_publish)
+            target = chat.targets[0]
+            intro = await facilitator.post_thread(chat, "intro", target, INTRO + " " + INTRO)
+            q1 = await facilitator.post(chat, "q1", target, "Q1: One? #WeDocs")
+            assert intro is not None and q1 is not None
+            parts = split_post(INTRO + " " + INTRO, mastodon_limit())
+            assert len(parts) == 2
+            statuses = fake.by_bot()
+            assert len(statuses) == 3
+            assert statuses[0]["in_reply_to_id"] is None
+            assert statuses[1]["in_reply_to_id"] == statuses[0]["id"]
+            assert statuses[2]["in_reply_to_id"] == statuses[1]["id"]  # Q1: the intro's last
+            for status in statuses[:2]:
+                assert re.search(r"\((\d)/2\)</p>$", str(status["content"]))
+            assert all(mastodon_limit().count(p) <= 500 for p in parts)
+            # Posting again (a retry) posts nothing: every part is in the ledger.
+            again = await facilitator.post_thread(chat, "intro", target, INTRO + " " + INTRO)
+            assert again is None and len(fake.by_bot()) == 3
+        finally:
+            await platform.stop()
+            await store.aclose()
