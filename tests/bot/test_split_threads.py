@@ -487,3 +487,48 @@ async def test_on_mastodon_each_part_replies_to_the_one_before_and_questions_to_
         finally:
             await platform.stop()
             await store.aclose()
+
+
+async def test_a_part_refused_for_good_fails_the_whole_post_and_show_says_why(
+    tmp_path: Path, fake_x: FakeX
+) -> None:
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.base import PlatformServices
+    from scheduler.standing import StepState, standing
+    from scheduler.timeline import timeline
+    from tests.bot.test_x_platform import live_chat, no_publish, x_config
+
+    store = AsyncStore(tmp_path / "db.sqlite")
+    platform = XPlatform(
+        x_config(fake_x, poll_interval=3600.0), environ=environ_for(fake_x), backoff=0.01
+    )
+    platform.use_services(PlatformServices(store=store))
+    await platform.start()
+    try:
+        chat = replace(live_chat(), intro=INTRO, split_long_posts=True)
+        await store.add_chat(chat)
+        facilitator = Facilitator(store, {"x": platform}, publisher=no_publish)
+        parts = split_post(format_intro(chat), x_limit())
+        fake_x.add_tweet(fake_x.host_user, parts[1])  # X refuses part 2 as a duplicate
+        target = chat.targets[0]
+
+        first = await facilitator.post_thread(chat, "intro", target, format_intro(chat))
+
+        assert first is None
+        assert [t.text for t in fake_x.posts_by_host()] == [parts[1], parts[0]]  # no part 3
+        rows = ledger(tmp_path / "db.sqlite", chat.id)
+        assert rows["intro"][0] == "failed" and rows["intro#2"][0] == "failed"
+        assert rows["intro#1"][0] == "sent" and "intro#3" not in rows
+        posts = await store.posts(chat.id)
+        (step,) = [
+            s for s in standing(chat, timeline(chat), posts, datetime.now(UTC)) if s.key == "intro"
+        ]
+        assert step.state == StepState.FAILED
+        assert "part 2 of 3" in step.note and "duplicate content" in step.note
+        # Tried again, nothing more is posted.
+        assert await facilitator.post_thread(chat, "intro", target, format_intro(chat)) is None
+        assert len(fake_x.posts_by_host()) == 2
+    finally:
+        await platform.stop()
+        await store.aclose()
