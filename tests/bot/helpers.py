@@ -41,7 +41,7 @@ def chat_file(
         f'title = "Quick chat"\nhashtag = "{hashtag}"\n'
         f'start = "{start:%Y-%m-%dT%H:%M:%SZ}"\ntimezone = "Europe/London"\n'
         f'duration = "{duration}"\ninterval = "{interval}"\nfirst_question = "{first_question}"\n'
-        f"grace = \"{grace}\"\nintro = {_toml_text(intro)}\nclosing = {_toml_text(closing)}\n"
+        f'grace = "{grace}"\nintro = {_toml_text(intro)}\nclosing = {_toml_text(closing)}\n'
         f"reminders = {reminders}\n{extra}\n{qs}",
         encoding="utf-8",
     )
