@@ -103,6 +103,8 @@ class Chat:
     status: ChatStatus = ChatStatus.SCHEDULED
     series_id: str = ""  # set when the chat is one occurrence of a recurring series
     created_at: datetime | None = None
+    # The chat file's `split_long_posts`: a too-long intro or closing goes out as a thread.
+    split_long_posts: bool = False
 
     @property
     def zone(self) -> ZoneInfo:

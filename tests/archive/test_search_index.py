@@ -45,6 +45,18 @@ def _check_index(store: Store) -> None:
     )
 
 
+def _add_old_chat(store: Store, chat_id: str) -> None:
+    """What the code of an older schema wrote for a chat (no column added since)."""
+    start = PAST_START.isoformat()
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO chats (id, title, hashtag, hashtag_key, start, end, timezone,"
+            " grace_seconds, targets, hosts, status, created_at)"
+            " VALUES (?, 'T', '#WeDocs', '#wedocs', ?, ?, 'UTC', 0, '[]', '[]', 'published', ?)",
+            (chat_id, start, start, start),
+        )
+
+
 def _edited(m: CapturedMessage, text: str, minutes: int) -> CapturedMessage:
     return replace(m, text=text, edited_at=m.created_at + timedelta(minutes=minutes))
 
@@ -116,7 +128,7 @@ def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
         old = Store(path)
-        old.add_chat(chat("c", PAST_START))
+        _add_old_chat(old, "c")
         # What the code of schema 2 did: a plain upsert, indexed by the insert trigger.
         row = message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")[:20]
         with old.transaction():
@@ -143,7 +155,7 @@ def test_an_unstemmed_index_is_rebuilt_stemmed_and_stays_in_step(
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
         _before_attachments(m)
         old = Store(path)
-        old.add_chat(chat("c", PAST_START))
+        _add_old_chat(old, "c")
         old.save_messages([msg("c", "1", "ann", "Our quickstarts", PAST_START, 1)])
         old.save_messages([msg("c", "2", "bob", "running late", PAST_START, 2)])
         old.mark_deleted("local", "2", PAST_START)

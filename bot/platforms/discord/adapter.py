@@ -484,6 +484,25 @@ class DiscordPlatform(Platform):
             return await self.send(channel, text)
         return sent_post(await self._post(thread, text))
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: the next message where the first part
+        went, without a reply reference (consecutive messages show as one block under the
+        bot's name; a reference would quote the part before above each). The intro's parts
+        stay in the channel; in thread mode the thread is opened on its first part, and the
+        closing's parts go to the thread."""
+        if action_key == "intro":
+            return await self.send(channel, text)
+        return await self.post_action(chat, action_key, channel, text)
+
     async def announce(self, chat: Chat, channel: str, result: PublishResult) -> SentPost:
         """The close: a summary embed with the Markdown transcript attached (and the web link)."""
         base = self.services.web_base_url if self.services is not None else ""
