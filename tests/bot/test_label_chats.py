@@ -143,3 +143,53 @@ def test_a_welsh_chat_from_the_configs_labels_posts_c_questions(tmp_path: Path) 
     assert [q["label"] for q in data["chat"]["questions"]] == ["C1", "C2"]
     assert "## C1 · Sut ydych chi'n cynnwys cleifion?" in md
     assert "| C2 | " in md and "## Q" not in md
+
+
+def test_after_a_crash_a_french_chat_is_reconciled_and_backfilled_in_its_letters(
+    tmp_path: Path,
+) -> None:
+    """The bot dies right after Q1 went out, before the store recorded it. While it is
+    down, participants answer ``R2`` ahead of time (with the tag) and reply to Q1 (without).
+    The next start reconciles the half-done Q1 and reads what came in with the stored
+    convention: ``R2`` names question 2, though question 1 is the one open."""
+    import signal
+
+    from tests.bot.test_crash_reconcile import captured, ledger_status, run_bot
+
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=8,
+        questions=("Un ?", "Deux ?"),
+        first_question="2s",
+        interval="8s",
+        duration="16s",
+        grace="2s",
+        extra='[labels]\nquestion = "Q"\nanswer = "R"\n',
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    db = tmp_path / "db.sqlite"
+    with (tmp_path / "run1.log").open("w") as log1:
+        crashing = run_bot(config, log1, fault="crash-after-send:q1")
+        crashing.wait(timeout=60)
+    assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+    assert ledger_status(db, "q1") == "intent"
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        (q1,) = [r for r in net.messages("main") if r["is_bot"] and r["text"].startswith("Q1:")]
+        net.post("main", AMELIE, "R2 en avance : le temps #WeDocs", at=now())
+        net.post("main", BENOIT, "réponse sans dièse", at=now(), reply_to=str(q1["seq"]))
+    finally:
+        net.close()
+    with (tmp_path / "run2.log").open("w") as log2:
+        bot = run_bot(config, log2, "--until-idle")
+        bot.wait(timeout=90)
+    out = (tmp_path / "run2.log").read_text()
+    assert bot.returncode == 0, out
+    assert ledger_status(db, "q1") == "sent"
+    got = captured(db)
+    assert got["R2 en avance : le temps #WeDocs"] == "2"
+    assert got["réponse sans dièse"] == "1"
+    assert [t for t in bot_texts(tmp_path / "net.sqlite") if t.startswith("Q1:")] == [
+        "Q1: Un ? #WeDocs"
+    ]  # found on the network, not posted again
