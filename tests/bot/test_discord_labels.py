@@ -149,3 +149,15 @@ def test_form_lines_lose_the_chats_own_typed_labels() -> None:
         values | {"labels": "Q/A"}, channel_id="1", host="discord:2", default_zone="UTC"
     )
     assert english["questions"] == ["C1: Un?", "Dau?"]
+
+
+def test_the_summary_embed_names_the_busiest_question_in_the_chats_letter() -> None:
+    from archive.stats import compute_stats
+    from bot.platforms.discord.embeds import summary_embed
+    from tests.archive.test_transcript_labels import relabelled
+
+    chat, messages = relabelled(Labels("C", "A"))
+    embed = summary_embed(chat, compute_stats(chat, iter(messages)))
+    busiest = next(f.value for f in embed.fields if f.name == "Busiest question")
+    assert busiest is not None and busiest.startswith("C")
+    assert busiest.split(":")[0] in {"C1", "C2", "C3"}
