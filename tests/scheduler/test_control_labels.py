@@ -63,3 +63,18 @@ def test_a_live_chats_letters_cannot_change_from_its_file(store: Store) -> None:
     with pytest.raises(ControlError, match="labels"):
         revise_started_chat(store, c, replace(c, labels=WELSH), now=START + 5 * M, by="t")
     assert store.get_chat(c.id).labels == Labels()
+
+
+def test_the_web_page_of_a_chat_not_yet_published_shows_its_schedule_in_its_letters(
+    store: Store,
+) -> None:
+    from archive.web.templates import Site
+    from archive.web.views import chat_page
+    from scheduler.standing import standing_source
+    from tests.archive.web.test_live_schedule import page_rows
+
+    c = store.add_chat(replace(chat(), labels=WELSH))
+    apply_control(store, c.id, "next", now=START + 12 * M, by="t")
+    text = chat_page(store, Site(), c.id, schedule=standing_source(), now=START + 12 * M)
+    labels = [label for _, label, _ in page_rows(text)]
+    assert labels[1:5] == ["C1", "C2", "C3", "C4"]
