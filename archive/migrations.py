@@ -200,7 +200,14 @@ def _m004_stemmed_search(conn: sqlite3.Connection) -> None:
     )
 
 
-def _m005_chat_labels(conn: sqlite3.Connection) -> None:
+def _m005_message_attachments(conn: sqlite3.Connection) -> None:
+    # Files and stickers a message carries besides its text (Discord), which transcripts
+    # show: a JSON list of {"kind", "name", "url"}, or '' for none (almost every message,
+    # so existing rows need no rewrite and a message without any costs one empty string).
+    conn.execute("ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT ''")
+
+
+def _m006_chat_labels(conn: sqlite3.Connection) -> None:
     # Each chat's label convention (archive.labels): the letters of its questions and
     # answers. Chats stored before it have the English one, Q1 / A1.
     conn.executescript(
@@ -216,7 +223,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
-    (5, "each chat's question and answer label letters", _m005_chat_labels),
+    (5, "messages keep their attachments and stickers", _m005_message_attachments),
+    (6, "each chat's question and answer label letters", _m006_chat_labels),
 ]
 
 

@@ -538,6 +538,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                     hide=store.opted_out_handles(chat.id),
                     opted_out=store.opted_out(),
                     zone=chat.zone,
+                    attachments=store.has_attachments(chat.id),
                 )
                 if out is not None:
                     write_atomic_chunks(out, chunks)

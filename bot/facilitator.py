@@ -590,7 +590,9 @@ class Facilitator:
         raws = []
         edits = []
         for msg in messages:
-            if not msg.is_bot and _OPTOUT_RE.match(msg.text):
+            # A repost carries someone else's words: forwarding (or boosting) another
+            # participant's "!optout" opts nobody out.
+            if not msg.is_bot and not msg.is_repost and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
             if msg.is_bot and _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES:

@@ -1,4 +1,4 @@
-"""A chat's label convention is stored with it (migration 5), on real database files."""
+"""A chat's label convention is stored with it (migration 6), on real database files."""
 
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ def test_chats_archived_before_labels_existed_have_the_english_convention(
 ) -> None:
     path = tmp_path / "a.db"
     with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
         old = Store(path)
-        old.conn.execute(  # what the code of schema 4 wrote: no label columns
+        old.conn.execute(  # what the code of schema 5 wrote: no label columns
             "INSERT INTO chats (id, title, hashtag, hashtag_key, start, end, timezone,"
             " grace_seconds, targets, hosts, status, created_at) VALUES"
             " ('old', 'Old', '#WeDocs', '#wedocs', '2026-01-01T20:00:00+00:00',"
@@ -50,11 +50,11 @@ def test_chats_archived_before_labels_existed_have_the_english_convention(
             " '2026-01-01T19:00:00+00:00')"
         )
         old.conn.commit()
-        assert old.schema_version() == 4
+        assert old.schema_version() == 5
         old.close()
     store = Store(path)
     try:
-        assert store.schema_version() >= 5
+        assert store.schema_version() >= 6
         assert store.get_chat("old").labels == Labels("Q", "A")
         columns = {row[1] for row in store.conn.execute("PRAGMA table_info(chats)")}
         assert {"question_label", "answer_label"} <= columns
@@ -62,4 +62,4 @@ def test_chats_archived_before_labels_existed_have_the_english_convention(
         store.close()
     with sqlite3.connect(path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY version")]
-    assert names[4] == "each chat's question and answer label letters"
+    assert names[5] == "each chat's question and answer label letters"
