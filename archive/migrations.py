@@ -210,6 +210,15 @@ def _m005_message_attachments(conn: sqlite3.Connection) -> None:
 def _m006_split_long_posts(conn: sqlite3.Connection) -> None:
     # The chat file's `split_long_posts` (a long intro or closing may go out as a thread).
     conn.execute("ALTER TABLE chats ADD COLUMN split_long_posts INTEGER NOT NULL DEFAULT 0")
+def _m007_chat_labels(conn: sqlite3.Connection) -> None:
+    # Each chat's label convention (archive.labels): the letters of its questions and
+    # answers. Chats stored before it have the English one, Q1 / A1.
+    conn.executescript(
+        """
+        ALTER TABLE chats ADD COLUMN question_label TEXT NOT NULL DEFAULT 'Q';
+        ALTER TABLE chats ADD COLUMN answer_label TEXT NOT NULL DEFAULT 'A';
+        """
+    )
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -219,6 +228,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
     (5, "messages keep their attachments and stickers", _m005_message_attachments),
     (6, "chats may split long intros and closings", _m006_split_long_posts),
+    (7, "each chat's question and answer label letters", _m007_chat_labels),
 ]
 
 
