@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bot scheduler archive tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The bot's words: extract the English messages, merge them into every catalogue, compile.
+# Translate what is new or fuzzy in archive/i18n/locales/*/LC_MESSAGES/tweetchat.po, then
+# run it again (tests/archive/test_i18n.py fails on a missing or fuzzy translation).
+I18N := archive/i18n/locales
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k count:1,2 -c Translators: --no-location \
+	    --project tweetchat --copyright-holder "tweetchat contributors" \
+	    -o $(I18N)/tweetchat.pot bot scheduler archive
+	$(BIN)/pybabel update -i $(I18N)/tweetchat.pot -d $(I18N) -D tweetchat --no-location
+	$(BIN)/pybabel compile -d $(I18N) -D tweetchat --statistics
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
