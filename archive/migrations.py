@@ -200,11 +200,18 @@ def _m004_stemmed_search(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m005_chat_language(conn: sqlite3.Connection) -> None:
+    # The language of the bot's words for a chat (a BCP 47 tag, archive.i18n); chats stored
+    # before languages existed were English.
+    conn.execute("ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
+    (5, "a chat's language", _m005_chat_language),
 ]
 
 

@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--title", default="", help='default: "#tag in #channel-name"')
     s.add_argument("--timezone", metavar="ZONE", help="default: the config's timezone")
+    s.add_argument(
+        "--language",
+        metavar="TAG",
+        help="the chat's language (en, fr, cy; transcripts in it); default: the config's language",
+    )
     return parser
 
 
@@ -296,6 +301,7 @@ def load_plan(path: Path, config: Config, now: datetime | None) -> ChatPlan:
         now=now,
         post_limits=post_limits(config),
         wrapup_lead=config.scheduler.wrapup_lead,
+        default_language=config.language,
     )
     warnings = [f"{where}: {text}" for where, text in plan.warnings]
     on = enabled_networks(config)
@@ -766,6 +772,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     title=args.title,
                     timezone=timezone,
                     progress=progress,
+                    language=args.language or config.language,
                 )
                 if progress is not None:
                     progress("publishing", result.read, 0.0)

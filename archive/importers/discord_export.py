@@ -36,6 +36,7 @@ import ijson
 
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.i18n import language_tag
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
 from archive.models import (
@@ -392,20 +393,28 @@ def import_discord_export(
     title: str = "",
     timezone: str = "UTC",
     progress: Progress | None = None,
+    language: str = "en",
 ) -> ImportResult:
     """Archive the export at ``path`` as a published chat; re-importing changes nothing.
 
+    ``language`` is the chat's (BCP 47, ``archive.i18n``): its transcripts are written in it.
     Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
     Transcripts are not written here: publish the returned chat afterwards.
     """
     tag = _validate(hashtag, timezone)
+    try:
+        language = language_tag(language)
+    except ValueError as e:
+        raise ExportError(f"--language: {e}") from None
     hosts = tuple(h.strip() for h in hosts if h.strip())
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     try:
         with paused_gc():
             scan = _read(path, tag, hosts, spill, progress)
-            return _capture(store, path, scan, spill, tag, hosts, title, timezone, progress)
+            return _capture(
+                store, path, scan, spill, tag, hosts, title, timezone, progress, language
+            )
     finally:
         spill.close()
 
@@ -437,11 +446,15 @@ def _capture(
     title: str,
     timezone: str,
     progress: Progress | None,
+    language: str = "en",
 ) -> ImportResult:
     """Put the staged messages through the capture rules and save them, in one transaction."""
     guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
-    draft = _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone)
+    draft = replace(
+        _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone),
+        language=language,
+    )
     question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
     question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
     place = guild_id if guild_id and guild_id != "0" else "@me"

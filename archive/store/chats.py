@@ -43,6 +43,7 @@ def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
         hosts=tuple(json.loads(row["hosts"])),
         status=ChatStatus(row["status"]),
         series_id=row["series_id"],
+        language=row["language"],
         created_at=parse_iso(row["created_at"]),
     )
 
@@ -84,6 +85,7 @@ class ChatTables(Connection):
                 "reminders": json.dumps(sorted(int(r.total_seconds()) for r in reminders)),
                 "status": str(chat.status),
                 "series_id": chat.series_id,
+                "language": chat.language,
                 "source": source,
                 "created_at": iso(created),
             }

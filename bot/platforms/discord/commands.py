@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 MAX_CHAT_FILE = 256 * 1024
 SERIES_OCCURRENCES = 6
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "cy": "Cymraeg"}
+"""The ``language`` choices of ``/tweetchat schedule``: each language in its own name."""
 MODAL_FIELDS = {
     "title": "Title",
     "hashtag": "Hashtag",
@@ -57,6 +59,7 @@ MODAL_FIELDS = {
     "interval": "Question interval",
     "duration": "Question interval",
     "first_question": "Question interval",
+    "language": "Language",
 }
 _QUESTION_PATH = re.compile(r"^questions\[(\d+)\]")
 _LEADING_LABEL = re.compile(r"^\s*(?:Q\s?\d{1,2}[a-z]?|\d{1,2})\s*[.:)\-]\s*", re.IGNORECASE)
@@ -88,9 +91,10 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
         max_length=4000,
     )
 
-    def __init__(self, commands: HostCommands) -> None:
+    def __init__(self, commands: HostCommands, language: str = "") -> None:
         super().__init__()
         self.commands = commands
+        self.language = language  # chosen with the command; "" for the config's default
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         values = {
@@ -100,6 +104,8 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
             "interval": self.interval.value,
             "questions": self.questions.value,
         }
+        if self.language:
+            values["language"] = self.language
         await self.commands.schedule_from_form(interaction, values)
 
 
@@ -107,6 +113,9 @@ def form_plan_data(
     values: dict[str, str], *, channel_id: str, host: str, default_zone: str
 ) -> dict[str, Any]:
     """Chat-file data from the schedule form (the same validation then applies).
+
+    ``values["language"]``, when given (the command's ``language`` option), is the chat's
+    language; otherwise the config's default applies.
 
     The chat lasts one interval more than its questions: Q1 comes one interval after the
     start, and the last answers get an interval too.
@@ -127,7 +136,7 @@ def form_plan_data(
         length = duration_from(interval) * (len(questions) + 1)
     except ValueError:
         length = timedelta(hours=1)  # the interval's own problem is reported
-    return {
+    data: dict[str, Any] = {
         "title": values.get("title", ""),
         "hashtag": values.get("hashtag", ""),
         "start": start_text,
@@ -138,6 +147,9 @@ def form_plan_data(
         "targets": [{"platform": "discord", "channel": channel_id}],
         "hosts": [host],
     }
+    if values.get("language", "").strip():
+        data["language"] = values["language"].strip()
+    return data
 
 
 def form_problem(problem: Problem) -> str:
@@ -203,14 +215,22 @@ class HostCommands:
         chat_help = "chat id or a unique prefix (default: this channel's live or next chat)"
 
         @group.command(name="schedule", description="Schedule a chat (a form, or a chat file)")
-        @app_commands.describe(file="a chat file (TOML) instead of the form")
+        @app_commands.describe(
+            file="a chat file (TOML) instead of the form",
+            language="the language of the bot's posts and transcripts (default: the config's)",
+        )
+        @app_commands.choices(
+            language=[app_commands.Choice(name=n, value=v) for v, n in LANGUAGE_NAMES.items()]
+        )
         async def schedule(
-            interaction: discord.Interaction, file: discord.Attachment | None = None
+            interaction: discord.Interaction,
+            file: discord.Attachment | None = None,
+            language: str | None = None,
         ) -> None:
             if await self._refuse(interaction):
                 return
             if file is None:
-                await interaction.response.send_modal(ScheduleModal(self))
+                await interaction.response.send_modal(ScheduleModal(self, language or ""))
             else:
                 await self.schedule_from_file(interaction, file)
 
@@ -414,6 +434,7 @@ class HostCommands:
             now=self.platform.clock.now(),
             post_limits=self.services.post_limits,
             wrapup_lead=self.services.wrapup_lead,
+            default_language=self.services.default_language,
         )
 
     async def _store_plan(
