@@ -162,7 +162,7 @@ TRANSCRIPT_NOTE = "Transcript to follow."
 
 
 def transcript_note(tr: Translator) -> str:
-    """"Transcript to follow." in ``tr``'s language."""
+    """ "Transcript to follow." in ``tr``'s language."""
     return tr.gettext("Transcript to follow.")
 
 

@@ -232,9 +232,7 @@ class Translator:
         ]
         units = [u for u in units if u]
         if len(units) == 1:
-            return format_timedelta(
-                units[0], threshold=1, add_direction=True, locale=self.locale
-            )
+            return format_timedelta(units[0], threshold=1, add_direction=True, locale=self.locale)
         return self.gettext("in {duration}").format(duration=self.units(units))
 
     def units(self, parts: Iterable[timedelta]) -> str:

@@ -376,9 +376,7 @@ def markdown_parts(
                 "Not shown: {participants} who asked not to appear"
                 " ({messages}, counted in the totals above)."
             ).format(
-                participants=tr.count(
-                    "{n} participant", "{n} participants", len(hidden)
-                ),
+                participants=tr.count("{n} participant", "{n} participants", len(hidden)),
                 messages=tr.count("{n} message", "{n} messages", n_msgs),
             )
             out += [f"*{note}*", ""]

@@ -257,9 +257,7 @@ def time_range(start: datetime, end: datetime, zone: tzinfo, tr: Translator | No
     else:
         # Translators: "Tue 1 Dec 2026, 20:00–21:00 GMT".
         text = tr.gettext("{day}, {start}–{end} {zone}")
-    return text.format(
-        day=day_s, start=at_s, zone=zone_s, end_day=day_e, end=at_e, end_zone=zone_e
-    )
+    return text.format(day=day_s, start=at_s, zone=zone_s, end_day=day_e, end=at_e, end_zone=zone_e)
 
 
 def clock(moment: datetime, zone: tzinfo, tr: Translator | None = None) -> str:
