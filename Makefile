@@ -40,10 +40,10 @@ lint: $(STAMP)
 # run it again (tests/archive/test_i18n.py fails on a missing or fuzzy translation).
 I18N := archive/i18n/locales
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k count:1,2 -c Translators: --no-location \
+	$(BIN)/pybabel extract -F babel.cfg -k counted:1,2 -k t -c Translators: --no-location --no-wrap --omit-header \
 	    --project tweetchat --copyright-holder "tweetchat contributors" \
 	    -o $(I18N)/tweetchat.pot bot scheduler archive
-	$(BIN)/pybabel update -i $(I18N)/tweetchat.pot -d $(I18N) -D tweetchat --no-location
+	$(BIN)/pybabel update -i $(I18N)/tweetchat.pot -d $(I18N) -D tweetchat --no-wrap --ignore-obsolete
 	$(BIN)/pybabel compile -d $(I18N) -D tweetchat --statistics
 
 bench: $(STAMP)

@@ -167,9 +167,9 @@ class Translator:
         (a context such as ``"summary table"``)."""
         return self._catalogue.pgettext(context, message)
 
-    def count(self, singular: str, plural: str, n: int) -> str:
-        """``ngettext`` with ``{n}`` filled in: ``tr.count("{n} answer", "{n} answers", 3)``.
-        (Extraction knows ``count`` as a plural keyword, like ``ngettext``.)"""
+    def counted(self, singular: str, plural: str, n: int) -> str:
+        """``ngettext`` with ``{n}`` filled in: ``tr.counted("{n} answer", "{n} answers", 3)``.
+        (Extraction knows ``counted`` as a plural keyword, like ``ngettext``.)"""
         return self._catalogue.ngettext(singular, plural, n).format(n=self.number(n))
 
     # -- numbers, dates, times ---------------------------------------------------------

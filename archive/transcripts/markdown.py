@@ -43,7 +43,7 @@ def _summary(stats: ChatStats, chat: Chat, tr: Translator) -> list[str]:
             n(stats.participants)
             + (
                 tr.gettext(" (incl. {hosts})").format(
-                    hosts=tr.count("{n} host", "{n} hosts", stats.hosts)
+                    hosts=tr.counted("{n} host", "{n} hosts", stats.hosts)
                 )
                 if stats.hosts
                 else ""
@@ -67,7 +67,7 @@ def _summary(stats: ChatStats, chat: Chat, tr: Translator) -> list[str]:
     ]
     if stats.busiest_question:
         key = stats.busiest_question
-        answers = tr.count("{n} answer", "{n} answers", stats.answers_per_question[key])
+        answers = tr.counted("{n} answer", "{n} answers", stats.answers_per_question[key])
         rows.append(
             (
                 tr.gettext("Busiest question"),
@@ -304,8 +304,8 @@ def markdown_parts(
             line = "*" + tr.gettext("Not posted ({reason})").format(reason=escape_inline(reason))
         # Translators: "3 answers from 2 participants" under a question's heading.
         line += " · " + tr.gettext("{answers} from {participants}").format(
-            answers=tr.count("{n} answer", "{n} answers", answers),
-            participants=tr.count("{n} participant", "{n} participants", answering),
+            answers=tr.counted("{n} answer", "{n} answers", answers),
+            participants=tr.counted("{n} participant", "{n} participants", answering),
         )
         late_here = lists.late_count.get(q.key, 0)
         if late_here:
@@ -344,7 +344,7 @@ def markdown_parts(
                     tr.gettext("first time")
                     if c.first_time
                     else tr.gettext("returning ({chats})").format(
-                        chats=tr.count("{n} earlier chat", "{n} earlier chats", c.earlier_chats)
+                        chats=tr.counted("{n} earlier chat", "{n} earlier chats", c.earlier_chats)
                     )
                 ),
             ]
@@ -376,8 +376,8 @@ def markdown_parts(
                 "Not shown: {participants} who asked not to appear"
                 " ({messages}, counted in the totals above)."
             ).format(
-                participants=tr.count("{n} participant", "{n} participants", len(hidden)),
-                messages=tr.count("{n} message", "{n} messages", n_msgs),
+                participants=tr.counted("{n} participant", "{n} participants", len(hidden)),
+                messages=tr.counted("{n} message", "{n} messages", n_msgs),
             )
             out += [f"*{note}*", ""]
 

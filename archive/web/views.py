@@ -117,7 +117,7 @@ def home_page(store: Store, site: Site, page: int = 1, tr: Translator | None = N
             parts.append(f'<section aria-labelledby="tags"><h2 id="tags">{e(t("Hashtags"))}</h2>')
             parts.append('<ul class="tags">')
             for hashtag, _key, n, _latest in tags:
-                chats = tr.count("{n} chat", "{n} chats", n)
+                chats = tr.counted("{n} chat", "{n} chats", n)
                 parts.append(
                     f'<li><a href="{e(site.tag_url(hashtag))}">{e(hashtag)}</a>'
                     f' <span class="meta">({e(chats)})</span></li>'
@@ -141,7 +141,7 @@ def home_page(store: Store, site: Site, page: int = 1, tr: Translator | None = N
 
 
 def _messages(n: int, tr: Translator) -> str:
-    return e(tr.count("{n} message", "{n} messages", n))
+    return e(tr.counted("{n} message", "{n} messages", n))
 
 
 def _chat_list(

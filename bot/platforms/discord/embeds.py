@@ -35,7 +35,7 @@ def summary_embed(chat: Chat, stats: ChatStats | None, link: str = "") -> discor
     embed.add_field(name=tr.pgettext("summary table", "Messages"), value=tr.number(stats.messages))
     top = [
         tr.gettext("{name}: {answers}").format(
-            name=c.name or c.handle, answers=tr.count("{n} answer", "{n} answers", c.answers)
+            name=c.name or c.handle, answers=tr.counted("{n} answer", "{n} answers", c.answers)
         )
         if not c.hidden
         else tr.gettext("(opted out)")
@@ -56,7 +56,7 @@ def summary_embed(chat: Chat, stats: ChatStats | None, link: str = "") -> discor
                 tr.gettext("{label}: {text} ({answers})").format(
                     label=label,
                     text=question.text if question is not None else "",
-                    answers=tr.count("{n} answer", "{n} answers", count),
+                    answers=tr.counted("{n} answer", "{n} answers", count),
                 )
             ),
             inline=False,
