@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, localedata
 from babel.dates import format_datetime, format_timedelta, get_timezone_name
 from babel.lists import format_list
 from babel.numbers import format_decimal, format_percent
@@ -74,10 +74,8 @@ def language_tag(value: object) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for language {value.strip()!r}; use one of {have}")
     tag = f"{language}-{region}" if region else language
-    try:
-        Locale.parse(tag, sep="-")
-    except (UnknownLocaleError, ValueError):
-        raise ValueError(f"unknown locale {value.strip()!r}; use one of {have}") from None
+    if not localedata.exists(tag.replace("-", "_")):  # CLDR has no such locale
+        raise ValueError(f"unknown locale {value.strip()!r}; use one of {have}")
     return tag
 
 
