@@ -200,7 +200,18 @@ def _m004_stemmed_search(conn: sqlite3.Connection) -> None:
     )
 
 
-def _m005_chat_language(conn: sqlite3.Connection) -> None:
+def _m005_chat_labels(conn: sqlite3.Connection) -> None:
+    # Each chat's label convention (archive.labels): the letters of its questions and
+    # answers. Chats stored before it have the English one, Q1 / A1.
+    conn.executescript(
+        """
+        ALTER TABLE chats ADD COLUMN question_label TEXT NOT NULL DEFAULT 'Q';
+        ALTER TABLE chats ADD COLUMN answer_label TEXT NOT NULL DEFAULT 'A';
+        """
+    )
+
+
+def _m006_chat_language(conn: sqlite3.Connection) -> None:
     # The language of the bot's words for a chat (a BCP 47 tag, archive.i18n); chats stored
     # before languages existed were English.
     conn.execute("ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
@@ -211,7 +222,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
-    (5, "a chat's language", _m005_chat_language),
+    (5, "each chat's question and answer label letters", _m005_chat_labels),
+    (6, "a chat's language", _m006_chat_language),
 ]
 
 

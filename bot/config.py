@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from archive.i18n import language_tag
-
+from archive.labels import Labels, label_letter
 from scheduler.durations import duration_from
 
 logger = logging.getLogger(__name__)
@@ -201,6 +201,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelsConfig:
+    """The label convention of chats that set none (``[labels]`` in a chat file)."""
+
+    question: str = "Q"  # one letter: Q1, Q2... ("C" for Welsh chats)
+    answer: str = "A"  # one letter: A1, A2... ("R" for French chats; = question for topics)
+
+    @property
+    def convention(self) -> Labels:
+        return Labels(self.question, self.answer)
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     participants: int = 40
     speed: float = 200.0  # time compression: chat seconds per real second
@@ -225,6 +237,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     mastodon: MastodonConfig = field(default_factory=MastodonConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -240,6 +253,7 @@ _SECTIONS: Final[dict[str, type]] = {
     "web": WebConfig,
     "demo": DemoConfig,
     "mastodon": MastodonConfig,
+    "labels": LabelsConfig,
 }
 
 
@@ -327,6 +341,7 @@ def config_from_dict(
         web=section("web", _parse_web),
         demo=section("demo", _parse_demo),
         mastodon=section("mastodon", _parse_mastodon),
+        labels=section("labels", _parse_labels),
     )
     if len(problems) == 1:
         raise problems[0]
@@ -577,6 +592,10 @@ class _Table:
 
         return self._get(key, convert)
 
+    def letter(self, key: str) -> str:
+        """A label letter (:func:`archive.labels.label_letter`), upper-case."""
+        return self._get(key, lambda value: label_letter(value, ""))
+
     def ids(self, key: str) -> tuple[str, ...]:
         """A list of Discord snowflakes, written as strings (integers are accepted too)."""
         value = self.raw(key)
@@ -627,6 +646,7 @@ for _getter in (
     "env_name",
     "url",
     "zone",
+    "letter",
     "ids",
 ):
     setattr(_Table, _getter, _collecting(getattr(_Table, _getter)))
@@ -758,6 +778,10 @@ def _parse_mastodon(t: _Table) -> MastodonConfig:
             "must be the instance's URL, like 'https://mastodon.social', when Mastodon is enabled",
         )
     return config
+
+
+def _parse_labels(t: _Table) -> LabelsConfig:
+    return LabelsConfig(question=t.letter("question"), answer=t.letter("answer"))
 
 
 @functools.cache

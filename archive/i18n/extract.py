@@ -23,7 +23,7 @@ def extract_python_ast(
     keywords: Mapping[str, Any],
     comment_tags: Collection[str],
     options: Mapping[str, Any],
-) -> Iterator[tuple[int, str, str | None | tuple[str | None, ...], list[str]]]:
+) -> Iterator[tuple[int, str, str | tuple[str | None, ...] | None, list[str]]]:
     """Every call of a keyword (``gettext``, ``tr.ngettext``...) with its literal arguments."""
     source = fileobj.read().decode(options.get("encoding", "utf-8"))
     comments: dict[int, str] = {}
@@ -35,7 +35,7 @@ def extract_python_ast(
     for node in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if name not in keywords or not node.args:
+        if not isinstance(name, str) or name not in keywords or not node.args:
             continue
         messages = tuple(
             arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None

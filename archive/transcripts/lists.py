@@ -132,7 +132,7 @@ class TranscriptLists:
         self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html, tr=tr)
         # Translators: the mark before a host's message that answers no question.
         self._host = tr.gettext("Host")
-        self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
+        self._labels = {q.key: chat.labels.answer_label(q.key) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
         self.others = new_list()
         self.late = new_list()

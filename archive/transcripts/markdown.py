@@ -35,7 +35,7 @@ _BAR_WIDTH = 40
 
 
 def _summary(stats: ChatStats, chat: Chat, tr: Translator) -> list[str]:
-    labels = {q.key: q.label for q in chat.questions}
+    labels = {q.key: chat.label(q) for q in chat.questions}
     n = tr.number
     rows: list[tuple[str, str]] = [
         (
@@ -71,7 +71,7 @@ def _summary(stats: ChatStats, chat: Chat, tr: Translator) -> list[str]:
         rows.append(
             (
                 tr.gettext("Busiest question"),
-                f"{labels.get(key, 'Q' + key)} ({answers})",
+                f"{labels.get(key) or chat.labels.question_label(key)} ({answers})",
             )
         )
     if stats.per_platform:
@@ -106,7 +106,7 @@ def _question_table(
     for q in chat.questions:
         went = clock(posted[q.key], zone, tr) if q.key in posted else tr.gettext("not posted")
         lines.append(
-            f"| {q.label} | {went}"
+            f"| {chat.label(q)} | {went}"
             f" | {tr.number(stats.answers_per_question.get(q.key, 0))}"
             f" | {tr.number(stats.participants_per_question.get(q.key, 0))}"
             f" | {delay_label(stats.median_first_answer.get(q.key), tr)} |"
@@ -132,7 +132,7 @@ def _activity(
         if q.key not in posted:
             continue
         went_out = (posted[q.key] - chat.start) // timedelta(minutes=step) * step
-        marks.setdefault(went_out, []).append(q.label)
+        marks.setdefault(went_out, []).append(chat.label(q))
     # Translators: the mark of the chat's close in the activity chart (keep it short).
     close = tr.gettext("close")
     marks.setdefault(chat.duration // timedelta(minutes=step) * step, []).append(close)
@@ -291,7 +291,7 @@ def markdown_parts(
     for q in chat.questions:
         answers = stats.answers_per_question.get(q.key, 0)
         answering = stats.participants_per_question.get(q.key, 0)
-        out += [f"## {q.label} · {escape_inline(q.text)}", ""]
+        out += [f"## {chat.label(q)} · {escape_inline(q.text)}", ""]
         went = posted.get(q.key)
         if went is not None:
             line = "*" + tr.gettext("Went out at {time} {zone}").format(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import archive.migrations as migrations
 from archive.models import CapturedMessage
-from archive.store import Store
+from archive.store import Store, iso
 from archive.store.messages import UPSERT_MESSAGE, message_row
 from tests.archive.web.conftest import PAST_START, chat, msg
 
@@ -46,6 +46,29 @@ def _check_index(store: Store) -> None:
 
 def _edited(m: CapturedMessage, text: str, minutes: int) -> CapturedMessage:
     return replace(m, text=text, edited_at=m.created_at + timedelta(minutes=minutes))
+
+
+def _add_old_chat(store: Store, chat_id: str) -> None:
+    """A chat as the code of an older schema stored it: the columns of schema 1 only (the
+    store's add_chat writes the columns later migrations added)."""
+    new = chat(chat_id, PAST_START)
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO chats (id, title, hashtag, hashtag_key, start, end, timezone,"
+            " grace_seconds, targets, hosts, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 0, '[]', '[]', ?, ?)",
+            (
+                new.id,
+                new.title,
+                new.hashtag,
+                new.hashtag.casefold(),
+                iso(new.start),
+                iso(new.end),
+                new.timezone,
+                str(new.status),
+                iso(new.start),
+            ),
+        )
 
 
 @pytest.fixture
@@ -91,7 +114,7 @@ def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
         old = Store(path)
-        old.add_chat(chat("c", PAST_START))
+        _add_old_chat(old, "c")
         # What the code of schema 2 did: a plain upsert, indexed by the insert trigger.
         row = message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")
         with old.transaction():
@@ -117,7 +140,7 @@ def test_an_unstemmed_index_is_rebuilt_stemmed_and_stays_in_step(
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
         old = Store(path)
-        old.add_chat(chat("c", PAST_START))
+        _add_old_chat(old, "c")
         old.save_messages([msg("c", "1", "ann", "Our quickstarts", PAST_START, 1)])
         old.save_messages([msg("c", "2", "bob", "running late", PAST_START, 2)])
         old.mark_deleted("local", "2", PAST_START)
@@ -125,7 +148,7 @@ def test_an_unstemmed_index_is_rebuilt_stemmed_and_stays_in_step(
         old.close()
     store = Store(path)
     try:
-        assert store.schema_version() == 4
+        assert store.schema_version() == migrations.MIGRATIONS[-1][0]
         assert _hits(store, "quickstart") == {"1"} and _hits(store, "run") == {"2"}
         store.save_messages([msg("c", "3", "cat", "Quickstart day", PAST_START, 3)])
         store.edit_message("local", "1", "charlie", PAST_START + timedelta(minutes=9))

@@ -48,7 +48,7 @@ def summary_embed(chat: Chat, stats: ChatStats | None, link: str = "") -> discor
     if stats.busiest_question:
         key = stats.busiest_question
         question = next((q for q in chat.questions if q.key == key), None)
-        label = question.label if question is not None else f"Q{key}"
+        label = chat.labels.question_label(key)
         count = stats.answers_per_question.get(key, 0)
         embed.add_field(
             name=tr.gettext("Busiest question"),
