@@ -177,8 +177,8 @@ class Translator:
         return format_decimal(n, locale=self.locale, group_separator=False)
 
     def percent(self, share: float) -> str:
-        """``0.25`` as ``25%`` / ``25 %`` (whole percent)."""
-        return format_percent(share, "#,##0%", locale=self.locale)
+        """``0.25`` as ``25%`` / ``25 %`` (whole percent, the locale's pattern)."""
+        return format_percent(share, locale=self.locale)
 
     def pattern(self, moment: datetime, pattern: str) -> str:
         """``moment`` (aware; shown in its own zone) by a CLDR pattern, in this locale."""

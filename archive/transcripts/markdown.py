@@ -78,7 +78,10 @@ def _summary(stats: ChatStats, chat: Chat, tr: Translator) -> list[str]:
         rows.append(
             (
                 tr.gettext("Platforms"),
-                ", ".join(f"{escape_inline(p)} {n(c)}" for p, c in stats.per_platform.items()),
+                ", ".join(
+                    f"{escape_inline(tr.gettext('local') if p == 'local' else p)} {n(c)}"
+                    for p, c in stats.per_platform.items()
+                ),
             )
         )
     rows.append((tr.gettext("Edited / deleted"), f"{n(stats.edits)} / {n(stats.deletions)}"))
