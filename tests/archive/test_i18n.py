@@ -313,3 +313,21 @@ def test_english_formats_are_unchanged() -> None:
     assert en.percent(0.125) == f"{0.125:.0%}"
     assert en.number(12345) == "12345"
     assert re.fullmatch(r"in 1 hour 30 minutes", en.relative(timedelta(minutes=90)))
+
+
+def test_calendar_events_say_how_to_answer_in_the_chat_s_language() -> None:
+    import dataclasses
+
+    from archive.labels import labels_from
+    from archive.web.feeds import event_description
+
+    chat = dataclasses.replace(
+        _chat(datetime(2026, 3, 8, 23, 0, tzinfo=UTC), "America/Toronto", "fr"),
+        labels=labels_from("Q/R", "test"),
+    )
+    text = event_description(chat)
+    assert "Où participer\u00a0:\nla plateforme locale, salon main" in text
+    assert "(R1 pour Q1, R2 pour Q2)" in text and "Pour répondre\u00a0:" in text
+    english = event_description(dataclasses.replace(chat, language="en"))
+    assert "Where to join:\nthe local platform, room main" in english
+    assert "(R1 for Q1, R2 for Q2)" in english
