@@ -12,18 +12,25 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The demo needs only the bot; the tests add their tools (a much larger install).
+# The message catalogues are compiled (.po to .mo) beside their sources; a .mo older than
+# its .po is ignored, and archive.i18n then compiles the .po in memory.
+COMPILE_MESSAGES = $(BIN)/pybabel -q compile -d archive/i18n/locales -D tweetchat
+
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(COMPILE_MESSAGES)
 	touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(COMPILE_MESSAGES)
 	touch $(STAMP) $(RUN_STAMP)
 
 demo: $(RUN_STAMP)
 	$(BIN)/tweetchat demo
 
 test: $(STAMP)
+	$(COMPILE_MESSAGES)
 	$(BIN)/ruff check bot scheduler archive tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
