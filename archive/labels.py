@@ -24,9 +24,17 @@ and a space may follow the upper-case letter only (``R 1``, not ``r 1``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_LABELS", "LabelError", "Labels", "label_letter", "labels_from"]
+__all__ = [
+    "DEFAULT_LABELS",
+    "LabelError",
+    "Labels",
+    "label_key",
+    "label_letter",
+    "labels_from",
+]
 
 
 class LabelError(ValueError):
@@ -111,3 +119,18 @@ def labels_from(value: str, what: str = "labels") -> Labels:
         return Labels(label_letter(letters[0], "question"), label_letter(letters[1], "answer"))
     except LabelError as e:
         raise LabelError(f"{what}: {e}") from None
+
+
+_LABEL_RE = re.compile(r"\s*[^\W\d_](\d{1,2}[a-zA-Z]?)\s*")
+
+
+def label_key(label: str) -> str | None:
+    """The question key a label names, whatever its letter: ``"Q3"`` and ``"C3"`` give
+    ``"3"``, ``"R2A"`` gives ``"2a"``; None for anything else (``"intro"``, ``""``).
+
+    For what the bot records in its own words, such as the question a ``next`` control
+    named (``next: C3`` in a Welsh chat, ``next: Q3`` in chats recorded before labels
+    were per chat).
+    """
+    found = _LABEL_RE.fullmatch(label)
+    return found.group(1).lower() if found else None

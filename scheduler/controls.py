@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from archive.labels import label_key
 from archive.models import Chat, ChatStatus
 from archive.store import Store
 from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
@@ -34,7 +35,8 @@ def compute_shifts(
     """Per-action delays implied by the recorded controls (pure).
 
     `actions` is the unshifted timeline; `controls` are (at, kind, detail) in time order.
-    - next at t, detail ``Q3``: the question the host was told about (``Q3``) moves to t,
+    - next at t, detail ``Q3`` (``C3`` in a Welsh chat: the question's label in the chat's
+      letter): the question the host was told about moves to t,
       and every question (and the wrap-up) after it moves with it. The detail names the
       question, so a skipped question still ahead in time is never the one moved.
     - pause at t: questions still ahead are held; resume at t2 releases them, delayed by
@@ -51,7 +53,8 @@ def compute_shifts(
 
     for at, kind, detail in controls:
         if kind == "next" and paused_at is None:
-            named = detail.strip().lower()
+            key = label_key(detail)
+            named = f"q{key}" if key is not None else ""
             if named not in base:  # no question named: the first question still ahead
                 named = next((k for k in ahead(at) if k.startswith("q")), "")
             if named and base[named] + shift[named] > at:

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import quote
 from archive.i18n import Translator, translator
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
+from archive.standing import ScheduleSource, Step, StepState, step_cells
 from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
@@ -33,6 +34,8 @@ from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
 logger = logging.getLogger(__name__)
 
 PAST = (ChatStatus.ENDED, ChatStatus.PUBLISHED)
+# Chats whose page shows the schedule as it stands: something is still to happen.
+UNPUBLISHED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 LISTED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, *PAST)
 DOWNLOADS = {
     ".md": "text/markdown; charset=utf-8",
@@ -165,8 +168,18 @@ def transcript_body(html_page: str, markdown_text: str) -> str:
     return sanitize_html(body)
 
 
-def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None = None) -> str:
-    """The transcript with its statistics, charts and downloads, in the chat's language."""
+def chat_page(
+    store: Store,
+    site: Site,
+    chat_id: str,
+    cache: RenderCache | None = None,
+    *,
+    schedule: ScheduleSource | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The transcript with its statistics, charts and downloads; for a chat not yet
+    published, its schedule as it stands at ``now`` (from ``schedule``, see
+    `archive.standing`) under the transcript's header, as `tweetchat show` gives it."""
     chat = store.get_chat(chat_id)
     tr = translator(chat.language)
     t = tr.gettext
@@ -193,11 +206,18 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
             f" download>{e(t('Add to calendar (.ics)'))}</a>"
             f' <span class="meta">{e(t("Where: {places}").format(places=places))}</span></nav>'
         )
+    transcript = transcript_body(rendered.html, rendered.markdown)
+    if schedule is not None and now is not None and chat.status in UNPUBLISHED:
+        # Under the transcript's header (title, when, hosts, intro), before its sections.
+        at = transcript.find("<h2")
+        at = len(transcript) if at < 0 else at
+        standing = schedule_section(chat, schedule(store, chat, now), now)
+        transcript = f"{transcript[:at]}{standing}\n{transcript[at:]}"
     body += [
         f'<nav class="downloads" aria-label="{e(t("Downloads"))}">'
         f"{e(t('Download:'))} {downloads}</nav>",
         '<article class="transcript">',
-        transcript_body(rendered.html, rendered.markdown),
+        transcript,
         "</article>",
         f'<section aria-labelledby="charts"><h2 id="charts">{e(t("Charts"))}</h2>',
         _figure(t("Activity"), charts.activity_chart(chat, stats)),
@@ -225,6 +245,40 @@ def _crumbs(site: Site, chat: Chat, status: str, tr: Translator) -> str:
         f'<nav class="crumbs" aria-label="{e(tr.gettext("Breadcrumb"))}">'
         f'<a href="{e(site.url("/"))}">{e(tr.gettext("Archive"))}</a>'
         f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>'
+    )
+
+
+def schedule_section(chat: Chat, steps: Sequence[Step], now: datetime) -> str:
+    """The chat's schedule as it stands, one row per step in time order: the same time,
+    step and state as each line of `tweetchat show` (``20:09 | Q2 | posted at 20:09``,
+    ``20:19 | Q4 | next, in 6 min``), the next step marked for the eye."""
+    local = now.astimezone(chat.zone)
+    rows = []
+    for step in steps:
+        when, label, state = step_cells(chat, step, now)
+        mark = ' class="next"' if step.state == StepState.NEXT else ""
+        rows.append(
+            f'<tr{mark}><td>{e(when)}</td><th scope="row">{e(label)}</th><td>{e(state)}</td></tr>'
+        )
+    tr = translator(chat.language)
+    t = tr.gettext
+    # Translators: the host controls are the commands next, pause, skip and extend.
+    meta = t(
+        "At {time} {zone}, every host control applied (next, pause, skip, extend...);"
+        " times in {zone_name}."
+    ).format(time=tr.clock(local), zone=zone_label(local, tr), zone_name=chat.zone.key)
+    return "\n".join(
+        [
+            '<section class="schedule" aria-labelledby="schedule">',
+            f'<h2 id="schedule">{e(t("Schedule as it stands"))}</h2>',
+            f'<p class="meta">{e(meta)}</p>',
+            f'<table class="schedule"><thead><tr><th scope="col">{e(t("Time"))}</th>'
+            f'<th scope="col">{e(t("Step"))}</th><th scope="col">{e(t("Status"))}</th>'
+            "</tr></thead><tbody>",
+            *rows,
+            "</tbody></table>",
+            "</section>",
+        ]
     )
 
 
