@@ -30,13 +30,15 @@ LOCALTIME_JS = """\
       minute: "2-digit", timeZoneName: "short"
     });
   } catch (err) { return; }
+  // The page's own words for it, in its language ("{time}" stands for the reader's time).
+  var words = document.documentElement.getAttribute("data-your-time") || " (your time: {time})";
   var nodes = document.querySelectorAll("time.local[datetime]");
   for (var i = 0; i < nodes.length; i++) {
     var when = new Date(nodes[i].getAttribute("datetime"));
     if (isNaN(when.getTime())) { continue; }
     var span = document.createElement("span");
     span.className = "yours";
-    span.textContent = " (your time: " + fmt.format(when) + ")";
+    span.textContent = words.replace("{time}", fmt.format(when));
     nodes[i].parentNode.insertBefore(span, nodes[i].nextSibling);
   }
 })();
@@ -147,8 +149,11 @@ def layout(
     tr = tr or translator()
     t = tr.gettext
     page_title = f"{title} · {site.name}" if title != site.name else title
+    # The reader's-time script says " (your time: ...)" unless the page gives its words.
+    your_time = t(" (your time: {time})")
+    your_time = "" if tr.language == "en" else f' data-your-time="{e(your_time)}"'
     return f"""<!DOCTYPE html>
-<html lang="{e(tr.tag)}">
+<html lang="{e(tr.tag)}"{your_time}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -295,6 +295,8 @@ def test_a_chat_s_language_is_stored_and_older_archives_are_english(tmp_path: Pa
         assert old.get_chat("soins-fr").language == "fr-CA"
     finally:
         old.close()
+
+
 def test_a_mark_is_set_once_across_connections_until_cleared(tmp_path: Path) -> None:
     first, second = Store(tmp_path / "a.db"), Store(tmp_path / "a.db")
     try:
