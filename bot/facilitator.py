@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
+from archive.i18n import translator
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
@@ -432,8 +433,12 @@ class Facilitator:
                 target.platform,
                 reason,
             )
+            # Translators: an alert to the hosts; {reason} is the network's own (English) error.
+            alert = translator(chat.language).gettext(
+                "Could not post {action} on {platform}: {reason}"
+            )
             await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {reason}"
+                chat, alert.format(action=action_key, platform=target.platform, reason=reason)
             )
             return None
         _fault_point(f"crash-after-send:{action_key}")
