@@ -48,6 +48,7 @@ from archive.models import (
     chat_id_for,
 )
 from archive.store import Store
+from archive.store.messages import raw_json
 
 __all__ = [
     "ExportError",
@@ -198,16 +199,24 @@ def _staged(raw: Any, index: int) -> tuple[_Staged, datetime]:
     return staged, at
 
 
+# A staged message as spilled: the raw payload already encoded as the JSON text the store
+# keeps (its ``raw`` column), so the spill holds only strings and the capture does not
+# rebuild, then re-encode, every payload's dict.
+_Spilled = tuple[
+    int, str, str, str, str, str, str, str, bool, "str | None", tuple[str, ...], int, str
+]
+
+
 class _Spill:
     """Staged messages on disk between the read and the capture (memory stays flat):
     batches of tuples in ``marshal`` format, each behind its length, read back in order."""
 
     def __init__(self, directory: Path | None) -> None:
         self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
-        self._batch: list[_Staged] = []
+        self._batch: list[_Spilled] = []
 
     def add(self, staged: _Staged) -> None:
-        self._batch.append(staged)
+        self._batch.append((*staged[:-1], raw_json(staged[-1])))  # type: ignore[arg-type]
         if len(self._batch) >= BATCH:
             self._flush()
 
@@ -219,11 +228,11 @@ class _Spill:
             self._fh.write(data)
             self._batch = []
 
-    def batches(self) -> Iterator[list[_Staged]]:
+    def batches(self) -> Iterator[list[_Spilled]]:
         self._flush()
         self._fh.seek(0)
         while size := int.from_bytes(self._fh.read(8), "little"):
-            batch: list[_Staged] = marshal.loads(self._fh.read(size))
+            batch: list[_Spilled] = marshal.loads(self._fh.read(size))
             yield batch
 
     def close(self) -> None:
@@ -467,7 +476,7 @@ def _capture(
         )
         for staged_batch in spill.batches():
             batch: list[CapturedMessage] = []
-            raws: list[dict[str, Any]] = []
+            raws: list[str] = []
             for (
                 _index,
                 mid,
@@ -510,9 +519,11 @@ def _capture(
                 raws.append(raw)
             done += len(staged_batch)
             captured += len(batch)
-            store.save_messages(batch, raws)
+            # The search index is written once, below, for every row of the import.
+            store.save_encoded_messages(batch, raws, index=False)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
+        store.index_new_messages()
         new = store.count_messages(chat.id) - before
     if progress is not None:
         progress("imported", scan.count, 1.0)
