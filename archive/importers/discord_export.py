@@ -457,7 +457,7 @@ def _capture(
     link = f"https://discord.com/channels/{place}/{channel_id}/"
     parse_time = datetime.fromisoformat
     captured = done = 0
-    with store.transaction():
+    with store.bulk_load(), store.transaction():
         existing = store.find_chat_by_source(source)
         if existing is not None:
             chat = replace(draft, id=existing.id, created_at=existing.created_at)
