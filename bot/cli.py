@@ -525,6 +525,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                     hide=store.opted_out_handles(chat.id),
                     opted_out=store.opted_out(),
                     zone=chat.zone,
+                    attachments=store.has_attachments(chat.id),
                 )
                 if out is not None:
                     write_atomic_chunks(out, chunks)
@@ -698,6 +699,7 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from archive.store import Store
     from archive.web import WebArchiveError, start_server
+    from scheduler.standing import standing_source
 
     # The web app only reads; opening the store once here creates or migrates the file.
     Store(config.database).close()
@@ -716,6 +718,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                 port=port,
                 base_url=web.base_url,
                 page_size=web.page_size,
+                schedule=standing_source(wrapup_lead=config.scheduler.wrapup_lead),
             )
         except (OSError, WebArchiveError) as exc:
             raise UsageError(f"cannot serve the archive on {host}:{port}: {exc}") from exc

@@ -10,12 +10,14 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
       "stats": ChatStats.to_dict(),
       "messages": [{"platform", "id", "author": {"name", "handle", "id"}, "text",
                     "created_at", "kind", "questions": [key], "late", "permalink",
-                    "edited", "edited_at"}],
+                    "edited", "edited_at",
+                    "attachments": [{"kind": "file" | "sticker", "name", "url"}]}],
       "controls": [{"at", "event"}],
       "cost_note": str
     }
 
-Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
+``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
+sticker) is there only for a message that has any. Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
 are in time order; deleted messages and opted-out participants' messages are left out,
 and ``@handle`` mentions of opted-out participants are redacted in the texts shown.
 """
@@ -160,7 +162,8 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
     )
     return (
-        f'{{\n      "author": {author},'
+        ("{\n      " + _attachments_json(m) + ",\n      " if m.attachments else "{\n      ")
+        + f'"author": {author},'
         f'\n      "created_at": "{created.isoformat()}",'
         f'\n      "edited": {edited},'
         f'\n      "id": {s(m.platform_id)},'
@@ -172,6 +175,17 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         f'\n      "text": {s(text)}'
         "\n    }"
     )
+
+
+def _attachments_json(m: CapturedMessage) -> str:
+    """``"attachments": [...]`` as json.dumps(indent=2) writes it at a message's depth."""
+    s = _str
+    items = ",\n        ".join(
+        f'{{\n          "kind": {s(a.kind.value)},\n          "name": {s(a.name)},'
+        f'\n          "url": {s(a.url)}\n        }}'
+        for a in m.attachments
+    )
+    return f'"attachments": [\n        {items}\n      ]'
 
 
 def _author_json(handle: str, author_id: str, name: str) -> str:
