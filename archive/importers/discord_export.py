@@ -213,9 +213,25 @@ def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, 
 # A staged message as spilled: the raw payload already encoded as the JSON text the store
 # keeps (its ``raw`` column), so the spill holds only strings and the capture does not
 # rebuild, then re-encode, every payload's dict.
+# Its fields are those of _Staged, in the same order, but for the one at _RAW.
 _Spilled = tuple[
-    int, str, str, str, str, str, str, str, bool, "str | None", tuple[str, ...], int, str
+    int,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    bool,
+    "str | None",
+    tuple[str, ...],
+    int,
+    str,  # the message as exported, as JSON text (raw_json)
+    bool,
+    tuple[tuple[str, str, str], ...],
 ]
+_RAW = 12  # where _Staged holds the message as exported
 
 
 class _Spill:
@@ -227,7 +243,9 @@ class _Spill:
         self._batch: list[_Spilled] = []
 
     def add(self, staged: _Staged) -> None:
-        self._batch.append((*staged[:-1], raw_json(staged[-1])))  # type: ignore[arg-type]
+        raw = staged[_RAW]
+        assert isinstance(raw, dict)  # a change to _Staged must move _RAW with it
+        self._batch.append((*staged[:_RAW], raw_json(raw), *staged[_RAW + 1 :]))  # type: ignore[arg-type]
         if len(self._batch) >= BATCH:
             self._flush()
 
