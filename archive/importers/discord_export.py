@@ -9,7 +9,8 @@ question post is known, so the work is split in two:
    question posts (host or bot messages that begin with a ``Q`` label), and stages every
    message, already converted, in a temporary file (``marshal`` batches);
 2. the capture builds the chat and puts every staged message through the same capture
-   rules as live messages, saving in batches inside one transaction.
+   rules as live messages, saving in batches inside one transaction, and indexes the
+   saved rows for search at once before it commits.
 
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later rolls the one transaction back. Re-importing the same export

@@ -4,7 +4,8 @@ Capture is idempotent: one row per (platform, platform message id); an edit upda
 deletion marks it. The FTS5 index (``messages_fts``) is kept in step by the saves
 themselves, through a cursor in the ``state`` table (see migration 3): every row at or
 below the cursor is indexed, every row above it is not, and each save indexes its new rows
-in its own transaction. The index stems words (Porter over unicode61, diacritics folded:
+in its own transaction (a bulk load such as an import may instead index all its rows at once,
+before its one transaction commits). The index stems words (Porter over unicode61, diacritics folded:
 migration 4), at writing and at querying alike; FTS5's integrity check against this table
 holds after any sequence of saves, edits and deletions (tests/archive/test_search_index.py).
 """
@@ -220,7 +221,8 @@ class MessageTables(Connection):
 
     def index_new_messages(self) -> int:
         """Add rows written to ``messages`` other than by :meth:`save_messages` (a bulk
-        load in SQL) to the search index; returns how many. Saves index their own rows."""
+        load in SQL, or :meth:`save_encoded_messages` with ``index=False``) to the search
+        index; returns how many. Saves index their own rows."""
         with self.transaction():
             return self._index_past(self._search_cursor())
 
