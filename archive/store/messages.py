@@ -4,9 +4,10 @@ Capture is idempotent: one row per (platform, platform message id); an edit upda
 deletion marks it. The FTS5 index (``messages_fts``) is kept in step by the saves
 themselves, through a cursor in the ``state`` table (see migration 3): every row at or
 below the cursor is indexed, every row above it is not, and each save indexes its new rows
-in its own transaction (a bulk load such as an import may instead index all its rows at once,
-before its one transaction commits). The index stems words (Porter over unicode61, diacritics folded:
-migration 4), at writing and at querying alike; FTS5's integrity check against this table
+in its own transaction (a bulk load such as an import may instead index all its rows at
+once, before its one transaction commits). The index stems words (Porter over unicode61,
+diacritics folded: migration 4), at writing and at querying alike; FTS5's integrity check
+against this table
 holds after any sequence of saves, edits and deletions (tests/archive/test_search_index.py).
 """
 
