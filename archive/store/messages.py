@@ -7,8 +7,8 @@ below the cursor is indexed, every row above it is not, and each save indexes it
 in its own transaction (a bulk load such as an import may instead index all its rows at
 once, before its one transaction commits). The index stems words (Porter over unicode61,
 diacritics folded: migration 4), at writing and at querying alike; FTS5's integrity check
-against this table
-holds after any sequence of saves, edits and deletions (tests/archive/test_search_index.py).
+against this table holds after any sequence of saves, edits and deletions
+(tests/archive/test_search_index.py).
 """
 
 from __future__ import annotations
