@@ -212,6 +212,23 @@ def _m006_split_long_posts(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE chats ADD COLUMN split_long_posts INTEGER NOT NULL DEFAULT 0")
 
 
+def _m007_chat_labels(conn: sqlite3.Connection) -> None:
+    # Each chat's label convention (archive.labels): the letters of its questions and
+    # answers. Chats stored before it have the English one, Q1 / A1.
+    conn.executescript(
+        """
+        ALTER TABLE chats ADD COLUMN question_label TEXT NOT NULL DEFAULT 'Q';
+        ALTER TABLE chats ADD COLUMN answer_label TEXT NOT NULL DEFAULT 'A';
+        """
+    )
+
+
+def _m008_chat_language(conn: sqlite3.Connection) -> None:
+    # The language of the bot's words for a chat (a BCP 47 tag, archive.i18n); chats stored
+    # before languages existed were English.
+    conn.execute("ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
@@ -219,6 +236,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
     (5, "messages keep their attachments and stickers", _m005_message_attachments),
     (6, "chats may split long intros and closings", _m006_split_long_posts),
+    (7, "each chat's question and answer label letters", _m007_chat_labels),
+    (8, "a chat's language", _m008_chat_language),
 ]
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
+from archive.i18n import translator
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
@@ -44,6 +45,7 @@ from bot.platforms.base import (
 from bot.retry import RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.runner import StepFailed
+from scheduler.standing import label_of
 from scheduler.supervision import one_line
 from scheduler.threads import (
     SPLIT_KINDS,
@@ -212,7 +214,9 @@ class Facilitator:
                 why = f"{reason}; it may have gone out before a crash"
             await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
         if action.kind != ActionKind.REMIND:
-            label = action.key.upper() if action.kind == ActionKind.QUESTION else action.key
+            label = (
+                label_of(action, chat.labels) if action.kind == ActionKind.QUESTION else action.key
+            )
             await self.store.record_control(
                 chat.id, self.clock.now(), "skipped", f"{label}: {reason}", "bot"
             )
@@ -429,8 +433,12 @@ class Facilitator:
                 target.platform,
                 reason,
             )
+            # Translators: an alert to the hosts; {reason} is the network's own (English) error.
+            alert = translator(chat.language).gettext(
+                "Could not post {action} on {platform}: {reason}"
+            )
             await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {reason}"
+                chat, alert.format(action=action_key, platform=target.platform, reason=reason)
             )
             return None
         _fault_point(f"crash-after-send:{action_key}")
