@@ -520,11 +520,14 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"chat {chat.id} was cancelled: it has no transcript")
         if args.format == "csv":
             with store.snapshot():
+                opted_out = store.opted_out()
+                groups = store.group_mix(chat, opted_out)
                 chunks = csv_chunks(
                     store.iter_messages(chat.id, include_deleted=False),
                     hide=store.opted_out_handles(chat.id),
-                    opted_out=store.opted_out(),
+                    opted_out=opted_out,
                     zone=chat.zone,
+                    groups=None if groups is None else groups.member_groups,
                 )
                 if out is not None:
                     write_atomic_chunks(out, chunks)

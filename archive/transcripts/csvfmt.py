@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -40,13 +40,15 @@ def render_csv(
     *,
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
+    groups: Mapping[str, str] | None = None,
 ) -> str:
     """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
-    apostrophe."""
+    apostrophe. ``groups`` (participant key -> group key, ``GroupMix.member_groups``) adds
+    a last column, ``group``, when the chat has a stakeholder mix."""
     rows = list(messages)
     hide = hidden_handles(rows, opted_out)
-    return "".join(csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone))
+    return "".join(csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone, groups=groups))
 
 
 def csv_chunks(
@@ -56,6 +58,7 @@ def csv_chunks(
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
     rows_per_chunk: int = 1000,
+    groups: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
     to redact in texts (the opted-out participants', as ``Store.opted_out_handles``)."""
@@ -63,28 +66,29 @@ def csv_chunks(
     hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS if groups is None else (*COLUMNS, "group"))
     pending = 0
     for m in messages:
         if not is_shown(m, opted_out):
             continue
-        writer.writerow(
-            [
-                m.created_at.astimezone(UTC).isoformat(),
-                m.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                m.platform,
-                m.platform_id,
-                _cell(m.author_name),
-                _cell(m.author_handle),
-                m.author_id,
-                m.kind.value,
-                ";".join(m.question_keys),
-                "yes" if m.late else "",
-                "yes" if m.edited_at is not None else "",
-                m.permalink if m.permalink.startswith(("http://", "https://")) else "",
-                _cell(redact_handles(m.text, hidden)),
-            ]
-        )
+        row = [
+            m.created_at.astimezone(UTC).isoformat(),
+            m.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
+            m.platform,
+            m.platform_id,
+            _cell(m.author_name),
+            _cell(m.author_handle),
+            m.author_id,
+            m.kind.value,
+            ";".join(m.question_keys),
+            "yes" if m.late else "",
+            "yes" if m.edited_at is not None else "",
+            m.permalink if m.permalink.startswith(("http://", "https://")) else "",
+            _cell(redact_handles(m.text, hidden)),
+        ]
+        if groups is not None:
+            row.append(groups.get(f"{m.platform}:{m.author_id}", ""))
+        writer.writerow(row)
         pending += 1
         if pending == rows_per_chunk:
             yield buffer.getvalue()

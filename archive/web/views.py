@@ -214,10 +214,13 @@ def chat_download(
         raise NotFoundError(f"chat {chat_id!r} was cancelled: it has no transcript")
     content_type = DOWNLOADS[suffix]
     if suffix == ".csv":
+        opted_out = store.opted_out()
+        groups = store.group_mix(chat, opted_out)
         text = render_csv(
             store.iter_messages(chat.id, include_deleted=False),
-            opted_out=store.opted_out(),
+            opted_out=opted_out,
             zone=chat.zone,
+            groups=None if groups is None else groups.member_groups,
         )
     else:
         rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
