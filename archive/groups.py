@@ -58,7 +58,8 @@ SOURCES = ("self", "role")
 TEXT: dict[str, str] = {
     "heading": "Stakeholder mix",
     "intro": (
-        "Groups as participants declared them (`!iam <group>`), from the organisers' roster"
+        "Groups as participants declared them (`!iam` and the group), from the organisers'"
+        " roster"
         " or from Discord roles. A group of fewer than {small} participants is not counted"
         " separately; participants who opted out count only in the totals."
     ),

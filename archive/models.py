@@ -139,6 +139,9 @@ class IncomingMessage:
     edited_at: datetime | None = None
     mentions: tuple[str, ...] = ()  # handles mentioned, without '@'
     raw: dict[str, Any] = field(default_factory=dict)  # the platform payload, kept verbatim
+    # The stakeholder group the author's network roles map to (Discord: [discord]
+    # group_roles); "" elsewhere. See archive/groups.py.
+    role_group: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,8 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def open_store(config: Config) -> Store:
     from archive.store import Store
+    from bot.groups import sync_groups
 
-    return Store(config.database)
+    store = Store(config.database)
+    try:
+        sync_groups(store, config)  # the groups and roster the transcripts use
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _now() -> datetime:
@@ -566,12 +573,13 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     try:
         chat = store.find_chat(args.chat)
         stats = chat_stats(store, chat)
+        groups = store.group_mix(chat, store.opted_out())
     finally:
         store.close()
     if args.json:
         print(json.dumps(stats.to_dict(), indent=2, sort_keys=True))
         return 0
-    print(format_stats(chat, stats))
+    print(format_stats(chat, stats, groups))
     return 0
 
 

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
+from archive.groups import DEFAULT_GROUPS, Group, declaration_only, find_declaration, groups_of
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
     OPEN_STATUSES,
+    CapturedMessage,
     Chat,
     ChatStatus,
     IncomingMessage,
@@ -32,6 +34,7 @@ from archive.models import (
 )
 from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError
+from bot.groups import GroupDesk, is_group_reply
 from bot.platforms.base import (
     Event,
     MessageDeleted,
@@ -83,6 +86,7 @@ class Facilitator:
         clock: Clock | None = None,
         post_attempts: int = 4,
         post_backoff: float = 0.5,
+        groups: Sequence[Group] = groups_of(DEFAULT_GROUPS),
     ) -> None:
         self.store = store
         self.platforms = platforms
@@ -99,6 +103,7 @@ class Facilitator:
         self._reconcile_locks: dict[str, asyncio.Lock] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
+        self.group_desk = GroupDesk(store, platforms, groups, self.clock)
         for platform in platforms.values():
             platform.attach(self)
 
@@ -567,22 +572,32 @@ class Facilitator:
         captured = []
         raws = []
         edits = []
+        roles: list[tuple[IncomingMessage, CapturedMessage, str]] = []
         for msg in messages:
             if not msg.is_bot and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
-            if msg.is_bot and msg.text in OPT_REPLIES:
-                continue  # our answer to an opt-out: not part of any chat
+            if msg.is_bot and (msg.text in OPT_REPLIES or is_group_reply(msg.text)):
+                continue  # our answer to an opt-out or a declaration: not part of any chat
+            declared = None if msg.is_bot else find_declaration(msg.text)
+            if declared is not None:
+                await self.group_desk.declare(msg, declared, [c.ctx for c in caches])
+                if declaration_only(msg.text):
+                    continue
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:
                     captured.append(got)
                     raws.append(msg.raw)
+                    if msg.role_group:
+                        roles.append((msg, got, cache.chat.hashtag))
                     break
             else:
                 if msg.edited_at is not None:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
+        for msg, got, hashtag in roles:
+            await self.group_desk.role_group(msg, got, hashtag)
         for msg in edits:
             # An edit that no longer matches a chat still updates a message we hold.
             assert msg.edited_at is not None

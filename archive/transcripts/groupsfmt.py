@@ -1,5 +1,6 @@
 """The stakeholder-mix section of the transcripts (Markdown, hence HTML; the one-line text
-summary), from a :class:`archive.groups.GroupMix`. Strings come from ``archive.groups.TEXT``."""
+summary), from a :class:`archive.groups.GroupMix`. Strings come from ``archive.groups.TEXT``
+(trusted Markdown); group labels come from the config and are escaped as any text."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _row(label: str, r: GroupRow, mix: GroupMix) -> str:
 def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
     """The section's Markdown lines (ending with a blank line): participants and answers
     per group, overall, then answers per question by group."""
-    lines = [f"## {say('heading')}", "", f"*{escape_inline(say('intro'))}*", ""]
+    lines = [f"## {say('heading')}", "", f"*{say('intro')}*", ""]
     lines += [
         f"| {say('col_group')} | {say('col_participants')} | {say('col_share')}"
         f" | {say('col_answers')} | {say('col_answer_share')} |",
@@ -38,7 +39,7 @@ def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
     shown = mix.shown
     if not chat.questions or not shown:
         return lines
-    lines += [f"### {say('per_question')}", "", f"*{escape_inline(say('per_question_note'))}*", ""]
+    lines += [f"### {say('per_question')}", "", f"*{say('per_question_note')}*", ""]
     head = [say("col_question"), *(escape_inline(r.label) for r in shown), say("total")]
     lines += ["| " + " | ".join(head) + " |", "|:--|" + "--:|" * (len(head) - 1)]
     labels = {q.key: q.label for q in chat.questions}

@@ -363,7 +363,11 @@ class DiscordPlatform(Platform):
 
     def _incoming(self, message: discord.Message) -> IncomingMessage:
         user = self.client.user
-        return to_incoming(message, bot_id=user.id if user is not None else None)
+        return to_incoming(
+            message,
+            bot_id=user.id if user is not None else None,
+            group_roles=self.config.group_roles,
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         if self._accepts(message):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 
 from archive.models import IncomingMessage
@@ -19,8 +21,29 @@ def channel_key(channel: object) -> str:
     return str(getattr(channel, "id", ""))
 
 
-def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMessage:
-    """The neutral form of a Discord message."""
+def role_group(author: object, group_roles: Sequence[tuple[str, str]]) -> str:
+    """The stakeholder group of the first entry of ``group_roles`` (role id or name ->
+    group, ``[discord] group_roles``) that the author, a guild member, has; "" for none.
+    The gateway sends the member's role ids with every guild message (``member.roles``);
+    names are matched case-insensitively, through the guild's role cache."""
+    roles = getattr(author, "roles", None) if isinstance(author, discord.Member) else None
+    if not roles or not group_roles:
+        return ""
+    ids = {str(r.id) for r in roles}
+    names = {r.name.casefold() for r in roles}
+    for role, group in group_roles:
+        if role in ids or role.casefold() in names:
+            return group
+    return ""
+
+
+def to_incoming(
+    message: discord.Message,
+    *,
+    bot_id: int | None,
+    group_roles: Sequence[tuple[str, str]] = (),
+) -> IncomingMessage:
+    """The neutral form of a Discord message; ``group_roles`` as :func:`role_group`."""
     reference = message.reference
     reply_to = ""
     if (
@@ -45,6 +68,7 @@ def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMess
         permalink=message.jump_url,
         edited_at=message.edited_at,
         mentions=tuple(dict.fromkeys(u.name for u in message.mentions)),
+        role_group=role_group(author, group_roles),
         raw={
             "id": str(message.id),
             "channel_id": str(message.channel.id),

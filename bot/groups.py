@@ -1,0 +1,177 @@
+"""Stakeholder groups in the running bot: the roster file, the configured groups in the
+archive, and the declarations participants make (``!iam patient``) or their Discord roles
+imply (see :mod:`archive.groups` for the rules).
+
+A declaration is filed under the hashtag of every open chat the post belongs to (capture
+says which); a post that belongs to none but names an open chat's hashtag counts for that
+chat. The bot answers each declaring post once (never an edit, nor an old post met again
+by a backfill), as it answers ``!optout``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from archive.capture import CaptureContext, capture
+from archive.groups import (
+    TEXT,
+    Group,
+    RosterEntry,
+    RosterError,
+    groups_of,
+    match_group,
+    parse_roster,
+    say,
+)
+from archive.hashtags import has_hashtag
+from archive.models import CapturedMessage, IncomingMessage
+from archive.store import AsyncStore, Store
+from bot.config import Config, ConfigError
+from bot.platforms.registry import post_limits
+from scheduler.clock import Clock
+
+if TYPE_CHECKING:
+    from bot.platforms.base import Platform
+
+logger = logging.getLogger(__name__)
+
+REPLY_WITHIN = timedelta(hours=1)
+"""A declaring post older than this when first seen (a backfill) gets no answer."""
+
+
+def roster_entries(config: Config) -> tuple[RosterEntry, ...]:
+    """The roster file named by ``[groups] roster`` (none: no entries). Raises ConfigError
+    naming the file (and the line) when it cannot be read or is wrong."""
+    path = config.groups.roster
+    if path is None:
+        return ()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot read the roster file: {reason}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the roster file is not valid UTF-8", source=str(path)) from None
+    try:
+        return parse_roster(
+            text,
+            source=str(path),
+            groups=groups_of(config.groups.labels),
+            platforms=post_limits(config),
+        )
+    except RosterError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def sync_groups(store: Store, config: Config) -> None:
+    """Put the config's groups and roster in the archive, where transcripts and the web
+    archive read them. Raises ConfigError for a bad roster (nothing is changed then)."""
+    store.set_group_setup(config.groups.labels, roster_entries(config))
+
+
+def is_group_reply(text: str) -> bool:
+    """Whether ``text`` is one of the bot's answers to a declaration (never captured)."""
+    unknown_tail = TEXT["unknown_group"].split("}", 1)[1].split("{", 1)[0]
+    return (
+        text.startswith(TEXT["declared_prefix"]) or text == say("no_chat") or unknown_tail in text
+    )
+
+
+class GroupDesk:
+    """Where declarations arrive: from posts (the facilitator) and Discord's roles."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        platforms: dict[str, Platform],
+        groups: Sequence[Group],
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.platforms = platforms
+        self.groups = tuple(groups)
+        self.clock = clock
+        # (hashtag, platform, author id) -> group: role-implied groups recorded already,
+        # so a member's every message does not cost a write.
+        self._roles_seen: dict[tuple[str, str, str], str] = {}
+
+    async def declare(
+        self, msg: IncomingMessage, word: str, contexts: Sequence[CaptureContext]
+    ) -> None:
+        """Record ``msg``'s ``!iam <word>`` for the chats it belongs to, and answer it."""
+        group = match_group(word, self.groups)
+        if group is None:
+            answer = say("unknown_group", group=word, groups=", ".join(g.key for g in self.groups))
+            news = True
+        else:
+            hashtags = _hashtags_for(msg, contexts)
+            news = False
+            for hashtag in hashtags:
+                news |= await self.store.declare_group(
+                    hashtag,
+                    msg.platform,
+                    msg.author_id,
+                    group.key,
+                    msg.created_at,
+                    handle=msg.author_handle,
+                    message_id=msg.platform_id,
+                )
+            if hashtags:
+                logger.info(
+                    "%s:%s declared %s in %s",
+                    msg.platform,
+                    msg.author_handle,
+                    group.key,
+                    " ".join(hashtags),
+                )
+                answer = say("declared", label=group.label, hashtag=" ".join(hashtags))
+            else:
+                answer, news = say("no_chat"), True
+        if not news or msg.edited_at is not None:
+            return  # answered already (the same post met again), or an edit
+        if self.clock.now() - msg.created_at > REPLY_WITHIN:
+            return
+        await self._answer(msg, answer)
+
+    async def role_group(
+        self, msg: IncomingMessage, captured: CapturedMessage, hashtag: str
+    ) -> None:
+        """Record the group ``msg``'s author's network roles put them in (``role_group``)."""
+        if not msg.role_group:
+            return
+        seen = (hashtag.casefold(), msg.platform, msg.author_id)
+        if self._roles_seen.get(seen) == msg.role_group:
+            return
+        await self.store.declare_group(
+            hashtag,
+            msg.platform,
+            msg.author_id,
+            msg.role_group,
+            captured.created_at,
+            source="role",
+            handle=msg.author_handle,
+        )
+        self._roles_seen[seen] = msg.role_group
+
+    async def _answer(self, msg: IncomingMessage, text: str) -> None:
+        platform = self.platforms.get(msg.platform)
+        if platform is None:
+            return
+        try:
+            await platform.reply(msg, text)
+        except Exception as exc:  # the declaration is stored; the answer is a courtesy
+            logger.warning(
+                "%s: could not answer %s's declaration: %s", msg.platform, msg.author_handle, exc
+            )
+
+
+def _hashtags_for(msg: IncomingMessage, contexts: Sequence[CaptureContext]) -> list[str]:
+    """The hashtags of the open chats ``msg`` belongs to (capture's decision), else of
+    those whose hashtag it names."""
+    found = [c.chat.hashtag for c in contexts if capture(msg, c) is not None]
+    if not found:
+        found = [c.chat.hashtag for c in contexts if has_hashtag(msg.text, c.chat.hashtag)]
+    return list(dict.fromkeys(found))
