@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from archive.groups import say
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
 from archive.store import NotFoundError, Store
@@ -26,6 +27,7 @@ from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
 from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
 from archive.web import charts, feeds
+from archive.web import groups as group_figures
 from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
 
@@ -181,6 +183,8 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
         _figure("Top contributors", charts.contributors_chart(stats)),
         "</section>",
     ]
+    if rendered.groups is not None:
+        body.insert(-1, _figure(say("chart_chat"), group_figures.group_chart(rendered.groups)))
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body))
 
 
@@ -282,6 +286,9 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
         else "<p>No chat has taken place yet.</p>",
         "</section>",
     ]
+    mix = group_figures.series_section(store, [c for c in chats if c.id in took_place])
+    if mix:
+        body.insert(-3, mix)
     return layout(site, hashtag, "\n".join(body))
 
 
