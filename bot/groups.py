@@ -11,6 +11,7 @@ by a backfill), as it answers ``!optout``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from bot.platforms.base import Platform
 
 logger = logging.getLogger(__name__)
+
+_MENTIONS_RE = re.compile(r"^(?:@\S+\s+)+")
 
 REPLY_WITHIN = timedelta(hours=1)
 """A declaring post older than this when first seen (a backfill) gets no answer."""
@@ -73,7 +76,9 @@ def sync_groups(store: Store, config: Config) -> None:
 
 
 def is_group_reply(text: str) -> bool:
-    """Whether ``text`` is one of the bot's answers to a declaration (never captured)."""
+    """Whether ``text`` is one of the bot's answers to a declaration (never captured), with
+    or without the @mentions a network puts first (Mastodon)."""
+    text = _MENTIONS_RE.sub("", text)
     unknown_tail = TEXT["unknown_group"].split("}", 1)[1].split("{", 1)[0]
     return (
         text.startswith(TEXT["declared_prefix"]) or text == say("no_chat") or unknown_tail in text
@@ -127,7 +132,7 @@ class GroupDesk:
                     group.key,
                     " ".join(hashtags),
                 )
-                answer = say("declared", label=group.label, hashtag=" ".join(hashtags))
+                answer = say("declared", label=group.label, hashtag=tags_named(hashtags))
             else:
                 answer, news = say("no_chat"), True
         if not news or msg.edited_at is not None:
@@ -166,6 +171,12 @@ class GroupDesk:
             logger.warning(
                 "%s: could not answer %s's declaration: %s", msg.platform, msg.author_handle, exc
             )
+
+
+def tags_named(hashtags: Sequence[str]) -> str:
+    """The hashtags as an answer names them: without '#', so that the bot's answer is not
+    itself a post of the chat on a network that follows the hashtag."""
+    return " ".join(h.lstrip("#") for h in hashtags)
 
 
 def _hashtags_for(msg: IncomingMessage, contexts: Sequence[CaptureContext]) -> list[str]:

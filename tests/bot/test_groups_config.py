@@ -39,7 +39,10 @@ def test_labels_keep_the_files_order_and_the_roster_path_is_resolved() -> None:
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        ({"groups": {"labels": {"Bad Key": "x"}}}, "config.toml: groups.labels.Bad Key: a group key"),
+        (
+            {"groups": {"labels": {"Bad Key": "x"}}},
+            "config.toml: groups.labels.Bad Key: a group key",
+        ),
         ({"groups": {"labels": {}}}, "config.toml: groups.labels: must name at least one group"),
         ({"groups": {"labels": {"pt": 3}}}, "config.toml: groups.labels.pt: must be its label"),
         (
@@ -83,5 +86,5 @@ def test_sync_puts_the_config_in_the_archive(tmp_path: Path) -> None:
     finally:
         store.close()
     missing = load({"groups": {"roster": str(tmp_path / "nope.csv")}})
-    with pytest.raises(ConfigError, match="nope.csv: cannot read the roster file"):
+    with pytest.raises(ConfigError, match=r"nope\.csv: cannot read the roster file"):
         roster_entries(missing)

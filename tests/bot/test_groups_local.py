@@ -73,8 +73,8 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     thanks = [t for t in replies if t.startswith("Thank you: you are counted as")]
     # One answer per declaring post (7), none for the edit; the typo gets the list of groups.
     assert len(thanks) == 7
-    assert thanks.count(say("declared", label="Clinician", hashtag="#WeDocs")) == 3
-    assert say("declared", label="Patient", hashtag="#WeDocs") in thanks  # the reply to Q1
+    assert thanks.count(say("declared", label="Clinician", hashtag="WeDocs")) == 3
+    assert say("declared", label="Patient", hashtag="WeDocs") in thanks  # the reply to Q1
     assert any(t.startswith("“astronaut” is not one of the groups") for t in replies)
 
     out_dir = tmp_path / "out"
@@ -110,7 +110,9 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     rows = list(csv.DictReader(io.StringIO(shown.stdout)))
     assert {r["author_id"]: r["group"] for r in rows if r["kind"] == "answer"}["b3"] == "patient"
     stats = tweetchat(["stats", chat_id], config)
-    assert "groups: Patient 3, Carer fewer than 3, Clinician 3, Manager fewer than 3" in stats.stdout
+    assert (
+        "groups: Patient 3, Carer fewer than 3, Clinician 3, Manager fewer than 3" in stats.stdout
+    )
 
     # The hashtag's next chat: nobody declares again, the groups hold.
     store = Store(tmp_path / "db.sqlite")

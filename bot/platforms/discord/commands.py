@@ -312,7 +312,10 @@ class HostCommands:
                     handle=user.name,
                 )
             label = labels.get(group.value, group.name)
-            await self._reply(interaction, say("declared", label=label, hashtag=" ".join(hashtags)))
+            await self._reply(
+                interaction,
+                say("declared", label=label, hashtag=" ".join(h.lstrip("#") for h in hashtags)),
+            )
 
     def _control_command(
         self, kind: str, text: str, chat_help: str
