@@ -44,6 +44,9 @@ _MENTIONS_RE = re.compile(r"^(?:@\S+\s+)+")
 REPLY_WITHIN = timedelta(hours=1)
 """A declaring post older than this when first seen (a backfill) gets no answer."""
 
+ANSWERED_KEPT = 10_000
+"""How many answered posts the desk remembers (redeliveries come within minutes)."""
+
 
 def roster_entries(config: Config) -> tuple[RosterEntry, ...]:
     """The roster file named by ``[groups] roster`` (none: no entries). Raises ConfigError
@@ -102,6 +105,9 @@ class GroupDesk:
         # (hashtag, platform, author id) -> group: role-implied groups recorded already,
         # so a member's every message does not cost a write.
         self._roles_seen: dict[tuple[str, str, str], str] = {}
+        # (platform, message id) of the posts answered in this run, oldest first: a post
+        # delivered twice (live, then a backfill) is answered once.
+        self._answered: dict[tuple[str, str], None] = {}
 
     async def declare(
         self, msg: IncomingMessage, word: str, contexts: Sequence[CaptureContext]
@@ -163,8 +169,12 @@ class GroupDesk:
 
     async def _answer(self, msg: IncomingMessage, text: str) -> None:
         platform = self.platforms.get(msg.platform)
-        if platform is None:
+        key = (msg.platform, msg.platform_id)
+        if platform is None or key in self._answered:
             return
+        self._answered[key] = None
+        if len(self._answered) > ANSWERED_KEPT:
+            del self._answered[next(iter(self._answered))]
         try:
             await platform.reply(msg, text)
         except Exception as exc:  # the declaration is stored; the answer is a courtesy

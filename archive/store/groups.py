@@ -39,7 +39,8 @@ class GroupTables(MessageTables):
         """Record that the participant is in ``group`` on ``hashtag``'s chats, as of ``at``
         (the declaring post's time, so a backfilled older post never overrides a newer
         declaration). Returns whether this is news: False when the same post was recorded
-        already, or a later declaration of the same source stands."""
+        already (an edit of it still changes the group), or a later declaration of the
+        same source stands."""
         with self.transaction():
             row = self.conn.execute(
                 "SELECT message_id, at FROM group_declarations WHERE hashtag_key = ?"
@@ -47,10 +48,11 @@ class GroupTables(MessageTables):
                 (hashtag_key(hashtag), platform, author_id, source),
             ).fetchone()
             when = iso(at)
+            news = True
             if row is not None:
                 if message_id and row["message_id"] == message_id:
-                    return False
-                if row["at"] > when:
+                    news = False  # the same post again, or edited: keep its group up to date
+                elif row["at"] > when:
                     return False
             self.conn.execute(
                 "INSERT OR REPLACE INTO group_declarations (hashtag_key, platform, author_id,"
@@ -66,7 +68,7 @@ class GroupTables(MessageTables):
                     when,
                 ),
             )
-            return True
+            return news
 
     def set_group_setup(
         self, groups: Sequence[tuple[str, str]], roster: Iterable[RosterEntry]

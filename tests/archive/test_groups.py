@@ -317,3 +317,13 @@ def test_roster_errors_name_the_file_and_line(text: str, problem: str) -> None:
     with pytest.raises(RosterError) as info:
         parse_roster(text, source="roster.csv", groups=GROUPS, platforms=("x", "discord"))
     assert str(info.value).startswith(problem)
+
+
+def test_an_edited_declaration_changes_the_group_without_news(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.db")
+    try:
+        assert store.declare_group("#WeDocs", "x", "1", "carer", at(1), message_id="m")
+        assert not store.declare_group("#WeDocs", "x", "1", "patient", at(1), message_id="m")
+        assert store.group_sources("#WeDocs").own == {("x", "1"): "patient"}
+    finally:
+        store.close()
