@@ -145,3 +145,55 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     again = tweetchat(["transcript", later.id], config)
     assert "| Clinician | 3 | 75% | 3 | 75% |" in again.stdout
     assert "| Patient | fewer than 3 | — | — | — |" in again.stdout
+
+
+async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
+    from archive.models import Chat, ChatStatus, IncomingMessage, Question, Target
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.local.adapter import LocalPlatform
+    from tests.bot.test_late_note import no_publish
+
+    start = now() - timedelta(minutes=5)
+    chat = Chat(
+        id="wedocs-twice",
+        title="Twice",
+        hashtag="#WeDocs",
+        start=start,
+        end=start + timedelta(hours=1),
+        timezone="Europe/London",
+        questions=(Question(1, "One?", timedelta(minutes=1)),),
+        targets=(Target("local", "main"),),
+        status=ChatStatus.LIVE,
+    )
+    store = AsyncStore(tmp_path / "db.sqlite")
+    await store.add_chat(chat)
+    platform = LocalPlatform(tmp_path / "net.sqlite")
+    facilitator = Facilitator(store, {"local": platform}, publisher=no_publish)
+    await platform.start()
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        posts = [(B1, "!iam patient #WeDocs"), (F1, "!iam astronaut #WeDocs")]
+        incoming = [
+            IncomingMessage(
+                "local",
+                net.post("main", who, text, at=now()),
+                "main",
+                who.id,
+                who.name,
+                who.handle,
+                text,
+                now(),
+            )
+            for who, text in posts
+        ]
+        for _ in range(2):  # live, then again from a backfill
+            await facilitator.capture_messages(incoming)
+        answers = [r["text"] for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+        await platform.stop()
+        await store.aclose()
+    assert answers[0] == say("declared", label="Patient", hashtag="WeDocs")
+    assert answers[1].startswith("“astronaut” is not one of the groups")
+    assert len(answers) == 2
