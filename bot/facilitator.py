@@ -572,6 +572,8 @@ class Facilitator:
         captured = []
         raws = []
         edits = []
+        # Stakeholder groups (bot/groups.py): recorded and answered once the batch is stored.
+        declarations: list[tuple[IncomingMessage, str]] = []
         roles: list[tuple[IncomingMessage, CapturedMessage, str]] = []
         for msg in messages:
             if not msg.is_bot and _OPTOUT_RE.match(msg.text):
@@ -581,7 +583,7 @@ class Facilitator:
                 continue  # our answer to an opt-out or a declaration: not part of any chat
             declared = None if msg.is_bot else find_declaration(msg.text)
             if declared is not None:
-                await self.group_desk.declare(msg, declared, [c.ctx for c in caches])
+                declarations.append((msg, declared))
                 if declaration_only(msg.text):
                     continue
             for cache in caches:
@@ -596,6 +598,8 @@ class Facilitator:
                 if msg.edited_at is not None:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
+        for msg, declared in declarations:
+            await self.group_desk.declare(msg, declared, [c.ctx for c in caches])
         for msg, got, hashtag in roles:
             await self.group_desk.role_group(msg, got, hashtag)
         for msg in edits:
