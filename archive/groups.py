@@ -91,6 +91,7 @@ TEXT: dict[str, str] = {
     ),
     "declared_prefix": "Thank you: you are counted as ",
     "unknown_group": "“{group}” is not one of the groups. Send !iam followed by one of: {groups}.",
+    "which_group": "Which group? Send !iam followed by one of: {groups}.",
     "no_chat": "No chat runs here now: write !iam with the chat's hashtag, during the chat.",
 }
 
@@ -114,7 +115,7 @@ def groups_of(pairs: Iterable[tuple[str, str]]) -> tuple[Group, ...]:
     return tuple(Group(k, v) for k, v in pairs)
 
 
-_IAM_RE = re.compile(r"(?<![\w!])!iam\b[ \t]*([^\s#@!.,;:]*)", re.IGNORECASE)
+_IAM_RE = re.compile(r"(?<![\w!])!iam\b[ \t:]*([^\s#@!.,;:]*)", re.IGNORECASE)
 _LEFTOVER_RE = re.compile(r"(?:[#＃@][\w.-]+|[\s.,;:!?'\"()\-–—])+")
 
 

@@ -84,7 +84,10 @@ def is_group_reply(text: str) -> bool:
     text = _MENTIONS_RE.sub("", text)
     unknown_tail = TEXT["unknown_group"].split("}", 1)[1].split("{", 1)[0]
     return (
-        text.startswith(TEXT["declared_prefix"]) or text == say("no_chat") or unknown_tail in text
+        text.startswith(TEXT["declared_prefix"])
+        or text == say("no_chat")
+        or unknown_tail in text
+        or text.startswith(TEXT["which_group"].split("{", 1)[0])
     )
 
 
@@ -113,9 +116,14 @@ class GroupDesk:
         self, msg: IncomingMessage, word: str, contexts: Sequence[CaptureContext]
     ) -> None:
         """Record ``msg``'s ``!iam <word>`` for the chats it belongs to, and answer it."""
-        group = match_group(word, self.groups)
+        group = match_group(word, self.groups) if word else None
         if group is None:
-            answer = say("unknown_group", group=word, groups=", ".join(g.key for g in self.groups))
+            keys = ", ".join(g.key for g in self.groups)
+            answer = (
+                say("unknown_group", group=word, groups=keys)
+                if word
+                else say("which_group", groups=keys)
+            )
             news = True
         else:
             hashtags = _hashtags_for(msg, contexts)

@@ -286,6 +286,7 @@ def test_only_opted_out_declarations_leave_the_section_out(tmp_path: Path) -> No
         ("@wedocsbot !iam carer", "carer", True),
         ("Hi all, nurse here !iam clinician #WeDocs", "clinician", False),
         ("!iam", "", True),
+        ("!iam: carer", "carer", True),
         ("I am a patient #WeDocs", None, False),
         ("email me at x!iam", None, False),
     ],

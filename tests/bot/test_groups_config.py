@@ -88,3 +88,17 @@ def test_sync_puts_the_config_in_the_archive(tmp_path: Path) -> None:
     missing = load({"groups": {"roster": str(tmp_path / "nope.csv")}})
     with pytest.raises(ConfigError, match=r"nope\.csv: cannot read the roster file"):
         roster_entries(missing)
+
+
+def test_the_bots_answers_are_recognised_with_or_without_a_mention() -> None:
+    from archive.groups import say
+    from bot.groups import is_group_reply
+
+    for text in (
+        say("declared", label="Patient", hashtag="WeDocs"),
+        say("unknown_group", group="x", groups="patient"),
+        say("which_group", groups="patient"),
+        say("no_chat"),
+    ):
+        assert is_group_reply(text) and is_group_reply("@ann@nurses.example " + text)
+    assert not is_group_reply("Thank you all, see you next week #WeDocs")
