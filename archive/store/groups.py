@@ -73,17 +73,33 @@ class GroupTables(MessageTables):
     def set_group_setup(
         self, groups: Sequence[tuple[str, str]], roster: Iterable[RosterEntry]
     ) -> None:
-        """Replace the configured groups (key, label) and the roster with the config's."""
+        """Replace the configured groups (key, label) and the roster with the config's. Nothing
+        is written when the archive holds them already (every command of the CLI calls this:
+        a read-only command then stays a reader)."""
+        labels = [(k, v) for k, v in groups]
+        entries = sorted({(e.platform, e.ident, e.group) for e in roster})
+        held_labels = [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT group_key, label FROM group_labels ORDER BY position"
+            )
+        ]
+        held_roster = sorted(
+            (r[0], r[1], r[2])
+            for r in self.conn.execute("SELECT platform, ident, group_key FROM group_roster")
+        )
+        if held_labels == labels and held_roster == entries:
+            return
         with self.transaction():
             self.conn.execute("DELETE FROM group_labels")
             self.conn.executemany(
                 "INSERT INTO group_labels (position, group_key, label) VALUES (?,?,?)",
-                [(i, k, v) for i, (k, v) in enumerate(groups)],
+                [(i, k, v) for i, (k, v) in enumerate(labels)],
             )
             self.conn.execute("DELETE FROM group_roster")
             self.conn.executemany(
                 "INSERT INTO group_roster (platform, ident, group_key) VALUES (?,?,?)",
-                [(e.platform, e.ident, e.group) for e in roster],
+                entries,
             )
 
     def configured_groups(self) -> tuple[Group, ...]:

@@ -80,6 +80,9 @@ def test_sync_puts_the_config_in_the_archive(tmp_path: Path) -> None:
     try:
         sync_groups(store, config)
         assert [g.key for g in store.configured_groups()] == ["patient", "carer"]
+        written = store.conn.total_changes
+        sync_groups(store, config)  # the same again: nothing is written
+        assert store.conn.total_changes == written
         sources = store.group_sources("#Any")
         assert sources.group_of("x", "999", "ann") == "patient"
         assert sources.group_of("local", "u7", "whoever") == "carer"
