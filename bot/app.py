@@ -184,6 +184,7 @@ class App:
         self._finishing = asyncio.create_task(self._finish_published(), name="finish-published")
         if self.config.web.enabled:
             from archive.web import start_server
+            from scheduler.standing import standing_source
 
             web = self.config.web
             # The web archive reads through the store's own read pool.
@@ -195,6 +196,7 @@ class App:
                 page_size=web.page_size,
                 now=self.clock.now,
                 health=self.health,
+                schedule=standing_source(wrapup_lead=self.config.scheduler.wrapup_lead),
             )
 
     async def _finish_published(self) -> None:

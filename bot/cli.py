@@ -709,6 +709,7 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from archive.store import Store
     from archive.web import WebArchiveError, start_server
+    from scheduler.standing import standing_source
 
     # The web app only reads; opening the store once here creates or migrates the file.
     Store(config.database).close()
@@ -727,6 +728,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                 port=port,
                 base_url=web.base_url,
                 page_size=web.page_size,
+                schedule=standing_source(wrapup_lead=config.scheduler.wrapup_lead),
             )
         except (OSError, WebArchiveError) as exc:
             raise UsageError(f"cannot serve the archive on {host}:{port}: {exc}") from exc

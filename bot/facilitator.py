@@ -65,6 +65,14 @@ OPTED_OUT_REPLY = (
 OPTED_IN_REPLY = "You are opted in: transcripts include your messages again."
 NOT_OPTED_OUT_REPLY = "You had not opted out: transcripts include your messages."
 OPT_REPLIES = frozenset({OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY})
+_LEADING_MENTIONS = re.compile(r"^\s*(?:@\S+\s+)+")
+
+
+def opt_reply_key(platform: str, platform_id: str) -> str:
+    """The state key that marks a participant's ``!optout`` / ``!optin`` message (by its
+    network and id) as answered, so that it is answered once."""
+    return f"opt-reply:{platform}:{platform_id}"
+
 
 Publisher = Callable[[Chat], Awaitable[PublishResult]]
 Notifier = Callable[[Chat, str], Awaitable[None]]
@@ -176,8 +184,11 @@ class Facilitator:
             platform = self.platforms.get(target.platform)
             why = reason
             if platform is not None and platform.capabilities.find_posts:
-                if await self._reconcile(chat, row, platform) is not None:
-                    continue
+                try:
+                    if await self._reconcile(chat, row, platform) is not None:
+                        continue
+                except StepFailed:
+                    why = f"{reason}; it may have gone out before a crash"
             elif not row.error:
                 why = f"{reason}; it may have gone out before a crash"
             await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
@@ -320,9 +331,17 @@ class Facilitator:
         """Look for the post of an ``intent`` row on its platform (one that can find our own
         posts); when it went out, record it as sent. The text looked for is the one recorded
         with the intent: a later attempt's text may differ (a "posted late" note)."""
-        found = await platform.find_post(
-            row.channel, row.text, self.clock.now() - timedelta(days=1)
-        )
+        try:
+            found = await platform.find_post(
+                row.channel, row.text, self.clock.now() - timedelta(days=1)
+            )
+        except (PostError, OSError, TimeoutError) as exc:
+            # Cannot tell whether it went out: keep the intent (never post blindly twice) and
+            # let the runner ask again later.
+            raise StepFailed(
+                f"looking for an earlier post of {row.action_key} on {row.platform}: "
+                f"{one_line(exc)}"
+            ) from exc
         if found is None:
             return None
         await self.store.mark_sent(
@@ -579,8 +598,12 @@ class Facilitator:
             if not msg.is_bot and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
-            if msg.is_bot and (msg.text in OPT_REPLIES or is_group_reply(msg.text)):
-                continue  # our answer to an opt-out or a declaration: not part of any chat
+            if msg.is_bot and (
+                _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES or is_group_reply(msg.text)
+            ):
+                # our answer to an opt-out or a declaration (on Mastodon after an @mention):
+                # no chat's message
+                continue
             declared = None if msg.is_bot else find_declaration(msg.text)
             if declared is not None:
                 declarations.append((msg, declared))
@@ -620,10 +643,17 @@ class Facilitator:
             was_out = await self.store.opt_in(msg.platform, msg.author_id)
             logger.info("%s:%s opted back in", msg.platform, msg.author_handle)
             answer = OPTED_IN_REPLY if was_out else NOT_OPTED_OUT_REPLY
-        if msg.edited_at is not None or self.clock.now() - msg.created_at > timedelta(hours=1):
+        now = self.clock.now()
+        if msg.edited_at is not None or now - msg.created_at > timedelta(hours=1):
             return  # an edit, or an old message met again by a backfill: answered already
         platform = self.platforms.get(msg.platform)
         if platform is None:
+            return
+        # One answer per message, however often it is delivered (live, then a backfill after
+        # a reconnect or a restart, the sweep before publishing): the first delivery marks
+        # it in the store, in the same writer queue as every other delivery's mark.
+        mark = opt_reply_key(msg.platform, msg.platform_id)
+        if not await self.store.mark_once(mark, now.isoformat()):
             return
         try:
             await platform.reply(msg, answer)
@@ -631,6 +661,7 @@ class Facilitator:
             logger.warning(
                 "%s: could not answer %s's %s: %s", msg.platform, msg.author_handle, word, exc
             )
+            await self.store.set_state(mark, "")  # not answered: a later delivery may try
 
     async def reconnected(self, platform: Platform) -> None:
         """Reconcile the platform's half-done posts, then backfill every open chat on it

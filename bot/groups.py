@@ -44,8 +44,10 @@ _MENTIONS_RE = re.compile(r"^(?:@\S+\s+)+")
 REPLY_WITHIN = timedelta(hours=1)
 """A declaring post older than this when first seen (a backfill) gets no answer."""
 
-ANSWERED_KEPT = 10_000
-"""How many answered posts the desk remembers (redeliveries come within minutes)."""
+
+def group_reply_key(platform: str, platform_id: str) -> str:
+    """The state key that marks a declaring post (by its network and id) as answered."""
+    return f"group-reply:{platform}:{platform_id}"
 
 
 def roster_entries(config: Config) -> tuple[RosterEntry, ...]:
@@ -108,9 +110,6 @@ class GroupDesk:
         # (hashtag, platform, author id) -> group: role-implied groups recorded already,
         # so a member's every message does not cost a write.
         self._roles_seen: dict[tuple[str, str, str], str] = {}
-        # (platform, message id) of the posts answered in this run, oldest first: a post
-        # delivered twice (live, then a backfill) is answered once.
-        self._answered: dict[tuple[str, str], None] = {}
 
     async def declare(
         self, msg: IncomingMessage, word: str, contexts: Sequence[CaptureContext]
@@ -177,18 +176,20 @@ class GroupDesk:
 
     async def _answer(self, msg: IncomingMessage, text: str) -> None:
         platform = self.platforms.get(msg.platform)
-        key = (msg.platform, msg.platform_id)
-        if platform is None or key in self._answered:
+        if platform is None:
             return
-        self._answered[key] = None
-        if len(self._answered) > ANSWERED_KEPT:
-            del self._answered[next(iter(self._answered))]
+        # One answer per post, however often it is delivered (live, a backfill after a
+        # reconnect or a restart, the last sweep): marked in the store first, as !optout's.
+        mark = group_reply_key(msg.platform, msg.platform_id)
+        if not await self.store.mark_once(mark, self.clock.now().isoformat()):
+            return
         try:
             await platform.reply(msg, text)
         except Exception as exc:  # the declaration is stored; the answer is a courtesy
             logger.warning(
                 "%s: could not answer %s's declaration: %s", msg.platform, msg.author_handle, exc
             )
+            await self.store.set_state(mark, "")  # not answered: a later delivery may try
 
 
 def tags_named(hashtags: Sequence[str]) -> str:

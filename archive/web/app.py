@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from archive.standing import ScheduleSource
 from archive.store import NotFoundError, Now, ReadPool, Store, system_now
 from archive.web import views
 from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
@@ -44,6 +45,7 @@ HealthCheck = Callable[[], Mapping[str, str | None]]
 """What the running bot reports for ``/healthz``: a part's name (``runner``, ``discord``)
 to what is wrong with it, or None when it works."""
 HEALTH: web.AppKey[HealthCheck | None] = web.AppKey("health")
+SCHEDULE: web.AppKey[ScheduleSource | None] = web.AppKey("schedule")
 
 
 def check_database(path: Path) -> None:
@@ -109,7 +111,16 @@ async def chat(request: web.Request) -> web.Response:
                     "Content-Disposition": f'attachment; filename="{dl.filename}"',
                 },
             )
-    return _html(await app[POOL].run(views.chat_page, app[SITE], ref, app[CACHE]))
+    return _html(
+        await app[POOL].run(
+            views.chat_page,
+            app[SITE],
+            ref,
+            app[CACHE],
+            schedule=app[SCHEDULE],
+            now=app[NOW](),
+        )
+    )
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -209,6 +220,7 @@ def make_app(
     page_size: int = 50,
     now: Now = system_now,
     health: HealthCheck | None = None,
+    schedule: ScheduleSource | None = None,
 ) -> web.Application:
     """The read-only web archive, served under the path of ``base_url`` (e.g.
     ``https://example.org/chats`` -> ``/chats/...``).
@@ -217,7 +229,9 @@ def make_app(
     the app shares and leaves open, or the path of a database file, for which the app
     opens a pool of its own and closes it on cleanup. ``now`` dates the feeds (aware UTC).
     ``health`` adds the running bot's parts to ``/healthz`` (the archive alone checks its
-    database).
+    database). ``schedule`` computes a chat's schedule as it stands (bot/ passes the
+    scheduler's ``chat_standing``, which the archive may not import); with it, the page of
+    a chat not yet published shows that schedule first, as `tweetchat show` does.
     Raises WebArchiveError when a file is missing or not migrated far enough."""
     if isinstance(archive, ReadPool):
         pool, owned = archive, False
@@ -232,6 +246,7 @@ def make_app(
     app[CACHE] = views.RenderCache()
     app[NOW] = now
     app[HEALTH] = health
+    app[SCHEDULE] = schedule
 
     if owned:
 
@@ -294,11 +309,18 @@ async def start_server(
     page_size: int = 50,
     now: Now = system_now,
     health: HealthCheck | None = None,
+    schedule: ScheduleSource | None = None,
 ) -> web.AppRunner:
     """Start serving the archive (see :func:`make_app` for ``archive``); stop it with
     ``await runner.cleanup()``. Raises WebArchiveError, or OSError when the port is taken."""
     app = await asyncio.to_thread(
-        make_app, archive, base_url=base_url, page_size=page_size, now=now, health=health
+        make_app,
+        archive,
+        base_url=base_url,
+        page_size=page_size,
+        now=now,
+        health=health,
+        schedule=schedule,
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

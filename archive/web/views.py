@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import quote
 from archive.groups import say
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
+from archive.standing import ScheduleSource, Step, StepState, step_cells
 from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
@@ -34,6 +35,8 @@ from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
 logger = logging.getLogger(__name__)
 
 PAST = (ChatStatus.ENDED, ChatStatus.PUBLISHED)
+# Chats whose page shows the schedule as it stands: something is still to happen.
+UNPUBLISHED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 LISTED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, *PAST)
 DOWNLOADS = {
     ".md": "text/markdown; charset=utf-8",
@@ -145,8 +148,18 @@ def transcript_body(html_page: str, markdown_text: str) -> str:
     return sanitize_html(body)
 
 
-def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None = None) -> str:
-    """The transcript with its statistics, charts and downloads."""
+def chat_page(
+    store: Store,
+    site: Site,
+    chat_id: str,
+    cache: RenderCache | None = None,
+    *,
+    schedule: ScheduleSource | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The transcript with its statistics, charts and downloads; for a chat not yet
+    published, its schedule as it stands at ``now`` (from ``schedule``, see
+    `archive.standing`) under the transcript's header, as `tweetchat show` gives it."""
     chat = store.get_chat(chat_id)
     if chat.status == ChatStatus.CANCELLED:
         return cancelled_page(site, chat)
@@ -172,10 +185,17 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
             f'<nav class="feeds" aria-label="Take part"><a href="{e(site.chat_url(chat.id, ".ics"))}"'
             f' download>Add to calendar (.ics)</a> <span class="meta">Where: {e(places)}</span></nav>'
         )
+    transcript = transcript_body(rendered.html, rendered.markdown)
+    if schedule is not None and now is not None and chat.status in UNPUBLISHED:
+        # Under the transcript's header (title, when, hosts, intro), before its sections.
+        at = transcript.find("<h2")
+        at = len(transcript) if at < 0 else at
+        standing = schedule_section(chat, schedule(store, chat, now), now)
+        transcript = f"{transcript[:at]}{standing}\n{transcript[at:]}"
     body += [
         f'<nav class="downloads" aria-label="Downloads">Download: {downloads}</nav>',
         '<article class="transcript">',
-        transcript_body(rendered.html, rendered.markdown),
+        transcript,
         "</article>",
         '<section aria-labelledby="charts"><h2 id="charts">Charts</h2>',
         _figure("Activity", charts.activity_chart(chat, stats)),
@@ -186,6 +206,33 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
     if rendered.groups is not None:
         body.insert(-1, _figure(say("chart_chat"), group_figures.group_chart(rendered.groups)))
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body))
+
+
+def schedule_section(chat: Chat, steps: Sequence[Step], now: datetime) -> str:
+    """The chat's schedule as it stands, one row per step in time order: the same time,
+    step and state as each line of `tweetchat show` (``20:09 | Q2 | posted at 20:09``,
+    ``20:19 | Q4 | next, in 6 min``), the next step marked for the eye."""
+    local = now.astimezone(chat.zone)
+    rows = []
+    for step in steps:
+        when, label, state = step_cells(chat, step, now)
+        mark = ' class="next"' if step.state == StepState.NEXT else ""
+        rows.append(
+            f'<tr{mark}><td>{e(when)}</td><th scope="row">{e(label)}</th><td>{e(state)}</td></tr>'
+        )
+    return "\n".join(
+        [
+            '<section class="schedule" aria-labelledby="schedule">',
+            '<h2 id="schedule">Schedule as it stands</h2>',
+            f'<p class="meta">At {local:%H:%M} {e(zone_label(local))}, every host control'
+            f" applied (next, pause, skip, extend...); times in {e(chat.zone.key)}.</p>",
+            '<table class="schedule"><thead><tr><th scope="col">Time</th>'
+            '<th scope="col">Step</th><th scope="col">Status</th></tr></thead><tbody>',
+            *rows,
+            "</tbody></table>",
+            "</section>",
+        ]
+    )
 
 
 def cancelled_page(site: Site, chat: Chat) -> str:

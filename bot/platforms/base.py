@@ -32,6 +32,27 @@ if TYPE_CHECKING:  # heavy modules, needed here for annotations only
 
 logger = logging.getLogger(__name__)
 
+ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"
+"""How every host alert of the bot begins (`Platform.notify_hosts`); a bot post that begins
+so is never captured into a transcript."""
+
+
+def hosts_on(chat: Chat, network: str) -> list[str]:
+    """The handles of ``chat.hosts`` that may name an account on ``network``: those written
+    for it (``mastodon:ann@example.social`` -> ``ann@example.social``) and those written
+    for no network in particular (``drjane``, ``@drjane``), in the chat's order, without
+    the leading ``@``; hosts written for another network (``discord:123``) are left out."""
+    found = []
+    for host in chat.hosts:
+        prefix, sep, rest = host.strip().partition(":")
+        handle = rest if sep else prefix
+        if sep and prefix.strip().casefold() != network.casefold():
+            continue
+        handle = handle.strip().removeprefix("@")
+        if handle and handle not in found:
+            found.append(handle)
+    return found
+
 
 @dataclass(frozen=True, slots=True)
 class SentPost:
@@ -177,6 +198,7 @@ class Platform(abc.ABC):
         self._stopping = asyncio.Event()  # set by `stop`; ends supervised tasks
         self._failing: dict[str, str] = {}  # supervised task -> its last error, while it waits
         self.bot_user_id = ""  # this bot's author id on the platform, once known
+        self._reported: set[str] = set()  # failures already logged loudly
 
     # ---- wiring -----------------------------------------------------------------------
 
@@ -192,6 +214,16 @@ class Platform(abc.ABC):
     def store(self) -> AsyncStore | None:
         """The archive, once the app gave its services (None in bare adapter tests)."""
         return self.services.store if self.services is not None else None
+
+    def report_failure(self, message: str) -> None:
+        """Log a failure that a loop will meet again (a network down, a refused read): at
+        ERROR the first time, then at WARNING, so a long outage does not flood the log at
+        ERROR every poll. `message` should name the network ("x: capture failed: ...")."""
+        if message in self._reported:
+            logger.warning("%s", message)
+        else:
+            self._reported.add(message)
+            logger.error("%s", message)
 
     async def supervised(
         self,
@@ -279,7 +311,10 @@ class Platform(abc.ABC):
         return await self.send(channel, result.announcement)
 
     async def notify_hosts(self, chat: Chat, text: str) -> None:
-        """Tell the chat's hosts something went wrong (a post failed...). Default: nowhere."""
+        """Tell the chat's hosts something went wrong (a post failed...), in a post that
+        begins with `ALERT_PREFIX`, where this network lets the bot reach them (Discord and
+        local: the chat's channel; Mastodon: a direct status mentioning them; Bluesky: a
+        post mentioning them). Default: nowhere (X: automated mentions are refused)."""
         return None
 
     async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:

@@ -265,3 +265,17 @@ def test_a_snapshot_keeps_one_state_while_another_process_writes(
     finally:
         writer.close()
     assert (before, during, after) == (1, 1, 2)
+
+
+def test_a_mark_is_set_once_across_connections_until_cleared(tmp_path: Path) -> None:
+    first, second = Store(tmp_path / "a.db"), Store(tmp_path / "a.db")
+    try:
+        assert first.mark_once("opt-reply:local:7", "20:00") is True
+        assert second.mark_once("opt-reply:local:7", "20:01") is False  # another process
+        assert first.get_state("opt-reply:local:7") == "20:00"
+        first.set_state("opt-reply:local:7", "")  # cleared: the next one may set it
+        assert second.mark_once("opt-reply:local:7", "20:02") is True
+        assert first.mark_once("opt-reply:local:8", "20:03") is True
+    finally:
+        first.close()
+        second.close()

@@ -21,9 +21,11 @@ import pytest
 
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from tests.bot.helpers import bot_posts, chat_file, config_file, env_for, tweetchat, until
+from tests.bot.test_x_platform import environ_for
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.x_server import FakeX
 
 no_error_logs = fake_fixtures.no_error_logs
 
@@ -146,4 +148,48 @@ async def test_replies_to_a_half_done_question_are_kept_on_discord(
         out = (tmp_path / "run2.log").read_text()
         assert ledger_status(db, "q1") == "sent", out
         assert len(bot_posts(fake, "Q1:")) == 1
+        assert "Traceback" not in out, out
+
+
+@pytest.mark.timeout(150)
+async def test_replies_to_a_half_done_question_are_kept_on_x(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X has no idempotency key: the bot finds its own Q1 in the account's timeline
+    (GET /2/users/:id/tweets) instead of posting it again, and the replies to it (found by
+    their conversation, no hashtag) are attributed to Q1."""
+    async with FakeX() as fake:
+        for name, value in environ_for(fake).items():
+            monkeypatch.setenv(name, value)
+        config = config_file(
+            tmp_path,
+            "enabled = false\n"
+            f'[x]\nenabled = true\napi_base_url = "{fake.base_url}"\npoll_interval = 5\n',
+        )
+        schedule(tmp_path, config, '[[targets]]\nplatform = "x"\n')
+        db = tmp_path / "db.sqlite"
+        with (tmp_path / "run1.log").open("w") as log1:
+            crashing = run_bot(config, log1, fault="crash-after-send:q1")
+            await until("the crash after Q1", lambda: crashing.poll() is not None, within=60)
+        assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+        assert ledger_status(db, "q1") == "intent"
+        (q1,) = [t for t in fake.posts_by_host() if t.text.startswith("Q1:")]
+        for n, text in enumerate(REPLIES):
+            person = {"id": str(4000 + n), "username": f"person{n}", "name": f"Person {n}"}
+            fake.add_tweet(person, text, reply_to=q1.id)
+        with (tmp_path / "run2.log").open("w") as log2:
+            bot = run_bot(config, log2)
+            try:
+                await until(
+                    "the replies, attributed to Q1",
+                    lambda: all(captured(db).get(text) == "1" for text in REPLIES),
+                    within=60,
+                )
+            finally:
+                bot.send_signal(signal.SIGTERM)
+                await until("the bot to stop", lambda: bot.poll() is not None, within=30)
+        out = (tmp_path / "run2.log").read_text()
+        assert ledger_status(db, "q1") == "sent", out
+        assert [t.id for t in fake.posts_by_host() if t.text.startswith("Q1:")] == [q1.id]
+        assert fake.requests_to(f"/2/users/{fake.host_user['id']}/tweets"), out
         assert "Traceback" not in out, out

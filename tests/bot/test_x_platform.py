@@ -317,6 +317,54 @@ async def test_a_poll_captures_hashtag_posts_with_author_and_permalink(
     assert msg.mentions == ("bob_qi",)
 
 
+async def test_text_is_stored_as_written_though_x_escapes_it_and_shortens_links(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    # X returns "&", "<", ">" as HTML entities and every link as t.co (entities.urls keeps
+    # the original): the transcript must quote what the participant wrote.
+    await with_chat(store, x)
+    written = "A1: patients & carers <first> https://example.org/qi?a=1&b=2 #WeDocs"
+    fake.add_tweet(ALICE, written)
+
+    assert await x.poll_once() == 1
+
+    [msg] = await store.messages("wedocs")
+    assert msg.text == written
+    # The fake is faithful: what went over the wire was escaped and shortened.
+    async with fake.session().get(
+        f"{fake.base_url}/2/tweets",
+        params={"ids": msg.platform_id},
+        headers={"Authorization": f"Bearer {fake.bearer_token}"},
+    ) as response:
+        wire = (await response.json())["data"][0]["text"]
+    assert "&amp; carers &lt;first&gt;" in wire and "https://t.co/" in wire
+
+
+async def test_find_post_finds_our_post_in_the_timeline_as_x_returns_it(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    text = "Q1: Patients & carers: what works? https://example.org/guide #WeDocs"
+    sent = await x.send("", text)
+    fake.add_tweet(ALICE, text)  # the same words by someone else are not ours
+
+    found = await x.find_post("", text, since)
+
+    assert found is not None and found.platform_message_id == sent.platform_message_id
+    assert found.permalink == f"https://x.com/i/status/{sent.platform_message_id}"
+    assert await x.find_post("", "Q2: never posted #WeDocs", since) is None
+    request = fake.requests_to(f"/2/users/{fake.host_user['id']}/tweets")[0]
+    assert request.query["exclude"] == "retweets" and request.auth == "bearer"
+
+
+async def test_find_post_raises_when_x_cannot_be_asked(fake: FakeX, x: XPlatform) -> None:
+    # Not knowing is not "not posted": the facilitator must keep the intent, never repost.
+    fake.fail_next(f"/2/users/{fake.host_user['id']}/tweets", 503, times=10)
+
+    with pytest.raises(XPostError):
+        await x.find_post("", "Q1: anything #WeDocs", datetime.now(UTC) - timedelta(hours=1))
+
+
 async def test_a_full_width_hashtag_that_x_returns_is_captured(
     fake: FakeX, store: AsyncStore, x: XPlatform
 ) -> None:

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import hmac
+import html
 import http
 import itertools
 import json
@@ -66,6 +68,7 @@ DEFAULT_RATE_LIMITS: Mapping[str, int] = {
     "POST /2/tweets": 100,
     "DELETE /2/tweets/{id}": 50,
     "GET /2/users/me": 75,
+    "GET /2/users/{id}/tweets": 1500,
 }
 TWEET_FIELDS = frozenset(
     "article attachments author_id card_uri community_id context_annotations conversation_id "
@@ -101,6 +104,11 @@ SEARCH_PARAMS = frozenset(
     | set(OTHER_FIELD_PARAMS)
 )
 LOOKUP_PARAMS = frozenset({"ids", "expansions", "tweet.fields", "user.fields", *OTHER_FIELD_PARAMS})
+TIMELINE_PARAMS = frozenset(
+    {"start_time", "end_time", "since_id", "until_id", "max_results", "pagination_token"}
+    | {"exclude", "expansions", "tweet.fields", "user.fields"}
+    | set(OTHER_FIELD_PARAMS)
+)
 HASHTAG_RE = re.compile(r"(?<![\w&/#])[#＃](\w+)")
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,15})")
 URL_RE = re.compile(r"https?://\S+")
@@ -381,6 +389,7 @@ class FakeX:
         app.router.add_get("/2/tweets/{id}", self._lookup_one)
         app.router.add_delete("/2/tweets/{id}", self._delete)
         app.router.add_get("/2/users/me", self._me)
+        app.router.add_get("/2/users/{id}/tweets", self._user_tweets)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -736,6 +745,59 @@ class FakeX:
         self.usage.users_read += 1
         return web.json_response({"data": self._render_user(self.host_user["id"], fields)})
 
+    async def _user_tweets(self, request: web.Request) -> web.Response:
+        """GET /2/users/:id/tweets: a user's posts, newest first (docs.x.com, "User Posts
+        timeline"): ``max_results`` 5..100, ``exclude`` retweets and/or replies,
+        ``start_time`` / ``end_time`` inclusive, ``pagination_token``; ``meta`` as search's."""
+        self._check_params(request, TIMELINE_PARAMS)
+        q = request.query
+        user_id = request.match_info["id"]
+        if user_id not in self.users:
+            return web.json_response({"errors": [user_not_found_error(user_id, "id")]})
+        max_results = self._int_param(request, "max_results", "10")
+        if not 5 <= max_results <= 100:
+            raise invalid_request(
+                "max_results",
+                str(max_results),
+                f"The `max_results` query parameter value [{max_results}] is not between 5 and 100",
+            )
+        exclude = {e for e in q.get("exclude", "").split(",") if e}
+        for kind in exclude - {"retweets", "replies"}:
+            raise invalid_request(
+                "exclude",
+                kind,
+                f"The `exclude` query parameter value [{kind}] is not one of [replies,retweets]",
+            )
+        start = self._time_param(request, "start_time")
+        end = self._time_param(request, "end_time")
+        token = q.get("pagination_token")
+        older_than = self._decode_token(token) if token else None
+        hits = [
+            t
+            for t in self.tweets.values()
+            if t.author_id == user_id
+            and not (t.deleted or t.superseded_by)
+            and not ("retweets" in exclude and t.retweet_of)
+            and not ("replies" in exclude and t.reply_to)
+            and (older_than is None or int(t.id) < older_than)
+            and (start is None or t.created_at >= start)
+            and (end is None or t.created_at <= end)
+        ]
+        hits.sort(key=lambda t: int(t.id), reverse=True)
+        page = hits[:max_results]
+        if not page:
+            return web.json_response({"meta": {"result_count": 0}})
+        payload = self._tweets_payload(request, page, [])
+        meta: dict[str, Any] = {
+            "result_count": len(page),
+            "newest_id": page[0].id,
+            "oldest_id": page[-1].id,
+        }
+        if len(hits) > max_results:
+            meta["next_token"] = _NEXT_TOKEN_PREFIX + _base36(int(page[-1].id))
+        payload["meta"] = meta
+        return web.json_response(payload)
+
     async def _lookup(self, request: web.Request) -> web.Response:
         self._check_params(request, LOOKUP_PARAMS)
         raw = request.query.get("ids", "")
@@ -1001,8 +1063,37 @@ class FakeX:
             found.append(entity)
         return found
 
+    @staticmethod
+    def _returned_text(text: str) -> tuple[str, list[dict[str, Any]]]:
+        """A post's text as X's API returns it, and its ``entities.urls``: every link
+        rewritten to a t.co link (``expanded_url`` keeps the original) and ``&``, ``<``, ``>``
+        as HTML entities (X escapes them in ``text``, v1.1 and v2 alike)."""
+        out: list[str] = []
+        urls: list[dict[str, Any]] = []
+        pos = 0
+        for m in URL_RE.finditer(text):
+            out.append(html.escape(text[pos : m.start()], quote=False))
+            short = "https://t.co/" + hashlib.sha1(m.group(0).encode()).hexdigest()[:10]
+            start = sum(len(part) for part in out)
+            out.append(short)
+            urls.append(
+                {
+                    "start": start,
+                    "end": start + len(short),
+                    "url": short,
+                    "expanded_url": m.group(0),
+                    "display_url": m.group(0).split("://", 1)[1][:26],
+                }
+            )
+            pos = m.end()
+        out.append(html.escape(text[pos:], quote=False))
+        return "".join(out), urls
+
     def _entities(self, text: str) -> dict[str, Any]:
+        """``entities`` of a post, with indices into its text as returned (see
+        `_returned_text`)."""
         entities: dict[str, Any] = {}
+        text, urls = self._returned_text(text)
         hashtags = [
             {"start": m.start(), "end": m.end(), "tag": m.group(1)}
             for m in HASHTAG_RE.finditer(text)
@@ -1012,16 +1103,6 @@ class FakeX:
             entities["hashtags"] = hashtags
         if mentions := self._mentions(text):
             entities["mentions"] = mentions
-        urls = [
-            {
-                "start": m.start(),
-                "end": m.end(),
-                "url": m.group(0),
-                "expanded_url": m.group(0),
-                "display_url": m.group(0).split("://", 1)[1][:26],
-            }
-            for m in URL_RE.finditer(text)
-        ]
         if urls:
             entities["urls"] = urls
         return entities
@@ -1029,7 +1110,7 @@ class FakeX:
     def _render_tweet(self, tweet: FakeTweet, fields: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": tweet.id,
-            "text": tweet.text,
+            "text": self._returned_text(tweet.text)[0],
             "edit_history_tweet_ids": list(tweet.edit_history),
         }
         if "author_id" in fields:

@@ -264,6 +264,11 @@ class Harness(abc.ABC):
     async def post_as_barrier(self, text: str) -> str:
         raise NotImplementedError(f"{self.name} delivers without barriers")
 
+    def outage(self, down: bool) -> bool:
+        """Make every posting request fail with a server error (5xx) until called with
+        False; returns False where the network has no server that can fail (local)."""
+        return False
+
     def stored_text(self, platform_id: str) -> str:
         return self.stored(platform_id).text
 
@@ -348,6 +353,13 @@ class DiscordHarness(Harness):
         self.user_id = str(self.alice.id)
         self.user_handle = "alice"
 
+    def outage(self, down: bool) -> bool:
+        if down:
+            self.fake.fail_next("POST /channels/*/messages", 503, times=1_000_000)
+        else:
+            self.fake.clear_failures()
+        return True
+
     def make_platform(self) -> Platform:
         return DiscordPlatform(
             self.config.discord,
@@ -424,6 +436,13 @@ class XHarness(Harness):
             "X_ACCESS_TOKEN_SECRET": creds["access_token_secret"],
         }
         self.channel = ""  # X has one public timeline: targets name no channel
+
+    def outage(self, down: bool) -> bool:
+        if down:
+            self.fake.fail_next("/2/tweets", 503, times=1_000_000, method="POST")
+        else:
+            self.fake._injections.clear()
+        return True
 
     def make_platform(self) -> Platform:
         return XPlatform(self.config.x, environ=self.environ, backoff=0.01)
@@ -503,6 +522,13 @@ class BlueskyHarness(Harness):
         self.barrier_user = self.fake.add_account("barrier.bsky.social", "Barrier")
         self.user_id = self.alice.did
         self.user_handle = self.alice.handle
+
+    def outage(self, down: bool) -> bool:
+        if down:
+            self.fake.fail_next("com.atproto.repo.createRecord", 502, times=1_000_000)
+        else:
+            self.fake._injections.clear()
+        return True
 
     def make_platform(self) -> Platform:
         return BlueskyPlatform(
@@ -585,6 +611,13 @@ class MastodonHarness(Harness):
         self.barrier_user = self.fake.add_account("barrier")
         self.user_id = str(self.alice["id"])
         self.user_handle = f"alice@{self.fake.domain}"
+
+    def outage(self, down: bool) -> bool:
+        if down:
+            self.fake.fail_next("POST", "/api/v1/statuses", 503, times=1_000_000)
+        else:
+            self.fake._failures.clear()
+        return True
 
     def make_platform(self) -> Platform:
         return MastodonPlatform(self.config.mastodon, environ=self.environ, backoff=0.01)

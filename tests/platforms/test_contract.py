@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from archive.models import IncomingMessage
-from archive.publish import publish_chat
+from archive.models import Chat, IncomingMessage, PostStatus
+from archive.publish import PublishResult, publish_chat
 from bot.config import Config, config_from_dict
+from bot.facilitator import Facilitator, opt_reply_key
 from bot.platforms.base import MessageDeleted, Platform, PostTooLong
 from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import SystemClock
-from tests.platforms.harness import HARNESSES, TAG, Harness
+from scheduler.runner import StepFailed
+from tests.platforms.harness import HARNESSES, TAG, Harness, _no_publish
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -32,6 +35,10 @@ ADAPTER_MODULES = sorted(
 
 def is_aware_utc(at: datetime | None) -> bool:
     return at is not None and at.utcoffset() == timedelta(0)
+
+
+async def _publish_nothing(chat: Chat) -> PublishResult:
+    raise AssertionError("nothing is published here")
 
 
 def since_a_moment_ago() -> datetime:
@@ -227,6 +234,35 @@ async def test_find_post_finds_our_own_post(adapter: Harness) -> None:
     assert await platform.find_post(adapter.channel, f"Q3: never posted {TAG}", since) is None
 
 
+async def test_an_outage_longer_than_the_adapters_retries_is_retried_later(
+    adapter: Harness,
+) -> None:
+    """A network that keeps failing with server errors is not a refusal: the post's intent
+    stays (with the reason, for `show`), the runner is told to try again, and once the
+    network is back the post goes out exactly once."""
+    platform = adapter.platform
+    if not adapter.outage(True):
+        pytest.skip(f"{adapter.name}: no server that can fail")
+    facilitator = Facilitator(
+        adapter.store, {adapter.name: platform}, publisher=_publish_nothing, post_backoff=0.01
+    )
+    target = adapter.chat.targets[0]
+    text = f"Q1: How do you involve patients? {TAG}"
+    try:
+        with pytest.raises(StepFailed):
+            await facilitator.post(adapter.chat, "q1", target, text)
+    finally:
+        adapter.outage(False)
+    [row] = [p for p in await adapter.store.posts(adapter.chat.id) if p.action_key == "q1"]
+    assert row.status == PostStatus.INTENT and row.error, row
+
+    sent = await facilitator.post(adapter.chat, "q1", target, text)
+
+    assert sent is not None and adapter.stored_text(sent.platform_message_id) == text
+    [row] = [p for p in await adapter.store.posts(adapter.chat.id) if p.action_key == "q1"]
+    assert row.status == PostStatus.SENT
+
+
 # ---- 7. the post limit --------------------------------------------------------------------------
 
 
@@ -325,3 +361,38 @@ async def test_reply_answers_the_participant_where_the_network_allows_it(adapter
     await adapter.deliver()
     (own,) = adapter.messages(sent.platform_message_id)
     assert own.is_bot and own.reply_to == platform_id
+
+
+async def test_a_replayed_optout_is_answered_once(adapter: Harness) -> None:
+    """The same `!optout` met again (a backfill after a reconnect, the sweep before
+    publishing) was answered each time: one answer per message id, on every network."""
+    platform = adapter.platform
+    question = await platform.post_action(
+        adapter.chat, "q1", adapter.channel, f"Q1: How do you involve patients? {TAG}"
+    )
+    platform_id = await adapter.user_posts("!optout", reply_to=question.platform_message_id)
+    await adapter.deliver()
+    if not adapter.messages(platform_id):
+        # Mastodon brings replies to the bot with its catch-up (at every (re)connect).
+        await adapter.go_down()
+        await adapter.come_back()
+        platform = adapter.platform
+    delivered = adapter.messages(platform_id)
+    if adapter.name == "x":
+        # X refuses automated replies nobody summoned: `!optout` is never answered there
+        # (test_reply_answers_the_participant_where_the_network_allows_it).
+        pytest.skip("x: the bot answers no !optout")
+    assert delivered, f"{adapter.name} did not deliver the !optout"
+    msg = delivered[0]
+    # A facilitator that answers on this network (the harness's own sink answers nowhere).
+    answering = Facilitator(adapter.store, {adapter.name: platform}, publisher=_no_publish)
+    before = adapter.post_requests()
+
+    await answering.capture_messages([msg])
+    assert adapter.post_requests() == before + 1, "the first delivery was not answered"
+    await answering.capture_messages([msg])  # the same message, delivered again
+    await answering.backfill(platform)  # and what a backfill after a reconnect reads again
+    await answering.capture_messages([replace(msg, raw=dict(msg.raw))])  # as the sweep brings it
+
+    assert adapter.post_requests() == before + 1, "a replayed !optout was answered again"
+    assert await adapter.store.mark_once(opt_reply_key(adapter.name, platform_id), "x") is False

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,15 +55,18 @@ from atproto_core.exceptions import AtProtocolError
 from atproto_jetstream import AsyncJetstreamClient
 from atproto_jetstream.exceptions import JetstreamCursorTooOldError
 
+from archive.hashtags import wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import BlueskyConfig, ConfigError, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
     PostError,
     PostTooLong,
     SentPost,
+    hosts_on,
 )
 from bot.platforms.bluesky import records
 from bot.platforms.bluesky.limits import MAX_TEXT_BYTES, post_limit
@@ -74,6 +78,12 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# A handle (atproto's syntax: a domain name) or a DID.
+_ACTOR_RE = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"|did:[a-z]+:[a-zA-Z0-9._:%-]+",
+    re.IGNORECASE,
+)
 THREAD_ACTIONS = ("q", "wrapup", "close")  # posted as replies under the intro
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
@@ -274,8 +284,10 @@ class BlueskyPlatform(Platform):
                 delay_hint=lambda exc: exc.wait if isinstance(exc, _Transient) else None,
             )
         except RetryError as exc:
+            # The service kept failing (5xx, connection, rate limit): it may pass, so the
+            # facilitator keeps the intent and the runner tries the step again later.
             raise BlueskyPostError(
-                f"{what} failed after {self.attempts} attempts: {exc.__cause__}"
+                f"{what} failed after {self.attempts} attempts: {exc.__cause__}", transient=True
             ) from exc
 
     @staticmethod
@@ -360,16 +372,54 @@ class BlueskyPlatform(Platform):
             cid = next((p.cid for p in found.posts if p.uri == uri), None)
         return records.StrongRef(uri, cid) if cid else None
 
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert as a post that mentions each of the chat's hosts with a Bluesky
+        account (`hosts_on`: ``bluesky:ann.bsky.social``, or a handle given for no network,
+        resolved to its DID with ``getProfiles``; a handle that resolves to nobody is left
+        out) through mention facets, so Bluesky notifies them. Bluesky has no private post,
+        and direct messages need an app password with DM access, which the bot does not
+        ask for: the alert is public, as the alerts in a Discord or local channel are.
+        Nothing is posted when no host resolves. Never captured (it begins with
+        `ALERT_PREFIX`)."""
+        # Only what can be a Bluesky handle (a domain name) or a DID is asked about:
+        # getProfiles refuses the whole call for one malformed actor ("drjane").
+        wanted = [h for h in hosts_on(chat, self.name) if _ACTOR_RE.fullmatch(h)]
+        if not wanted:
+            return
+        client = self._api()
+        page = await self._call(
+            "resolving the hosts", functools.partial(client.get_profiles, wanted[:PROFILE_BATCH])
+        )
+        found: dict[str, tuple[str, str]] = {}
+        for profile in page.profiles:
+            found[profile.handle.casefold()] = found[profile.did] = (profile.handle, profile.did)
+        hosts: list[tuple[str, str]] = []  # (handle, DID), in the chat's order
+        for host in wanted:
+            hit = found.get(host) or found.get(host.casefold())
+            if hit is not None and hit not in hosts:
+                hosts.append(hit)
+        if not hosts:
+            logger.warning("bluesky: no host of %s has a Bluesky account to alert", chat.id)
+            return
+        head = f"{ALERT_PREFIX} {' '.join('@' + h for h, _ in hosts)} {chat.id}: "
+        message = head + text
+        limit = self.post_limit
+        while limit.count(message) > limit.max_length and text:
+            text = text[: len(text) - max(1, limit.count(message) - limit.max_length) - 1]
+            message = f"{head}{text}\u2026"
+        await self._create(message, mentions=dict(hosts))
+
     async def _create(
         self,
         text: str,
         *,
         root: records.StrongRef | None = None,
         parent: records.StrongRef | None = None,
+        mentions: Mapping[str, str] | None = None,
     ) -> SentPost:
         client = self._api()
         now = self.clock.now()
-        record = records.post_record(text, now, root=root, parent=parent)
+        record = records.post_record(text, now, root=root, parent=parent, mentions=mentions)
         data = {"repo": self._did(), "collection": records.POST, "record": record}
         created = await self._call("posting", lambda: client.com.atproto.repo.create_record(data))
         await self._remember_post(created.uri, created.cid)
@@ -471,7 +521,7 @@ class BlueskyPlatform(Platform):
                 continue
             if chat.start - EARLY_WINDOW <= now <= chat.grace_end + timedelta(seconds=5):
                 chats.append(chat)
-        tags = frozenset(c.hashtag.lstrip("#").casefold() for c in chats)
+        tags = frozenset(wanted_tag(c.hashtag) for c in chats)
         watch = _Watch(tuple(chats), tags)
         for chat in chats:  # the bot's posts of these chats (replies to them belong)
             for post in await self.store.posts(chat.id):
@@ -624,7 +674,7 @@ class BlueskyPlatform(Platform):
         """Whether a post may belong to a live chat: its hashtag, a reply to or quote of the
         bot's posts, a mention of the bot, or the bot's own."""
         if did == self.bot_user_id and self.bot_user_id:
-            return True
+            return not str(record.get("text", "")).startswith(ALERT_PREFIX)  # a host alert
         if records.carries_tag(record, self._watch.tags):
             return True
         for target in (records.reply_parent(record), records.quoted(record)):

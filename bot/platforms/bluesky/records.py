@@ -17,6 +17,7 @@ from typing import Any
 
 import regex
 
+from archive.hashtags import tag_key
 from archive.models import IncomingMessage
 
 PLATFORM = "bluesky"
@@ -53,9 +54,17 @@ def _span(text: str, start: int, end: int) -> dict[str, int]:
     }
 
 
-def facets(text: str) -> list[dict[str, Any]]:
-    """Tag facets for hashtags and link facets for URLs, in text order."""
+def facets(text: str, mentions: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Tag facets for hashtags, link facets for URLs and, for each ``@handle`` of
+    ``mentions`` (handle -> DID) in the text, a mention facet with its DID, in text order."""
     found: list[tuple[int, dict[str, Any]]] = []
+    for handle, did in (mentions or {}).items():
+        start = text.find(f"@{handle}")
+        if start < 0:
+            continue
+        feature = {"$type": MENTION, "did": did}
+        span = _span(text, start, start + 1 + len(handle))
+        found.append((start, {"index": span, "features": [feature]}))
     for match in _LINK_RE.finditer(text):
         url = match.group().rstrip(_TRAILING)
         end = match.start() + len(url)
@@ -80,14 +89,16 @@ def post_record(
     *,
     root: StrongRef | None = None,
     parent: StrongRef | None = None,
+    mentions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An ``app.bsky.feed.post`` record; with `root` and `parent`, a reply in that thread."""
+    """An ``app.bsky.feed.post`` record; with `root` and `parent`, a reply in that thread;
+    ``mentions`` (handle -> DID) makes each ``@handle`` in the text a mention facet."""
     record: dict[str, Any] = {
         "$type": POST,
         "text": text,
         "createdAt": atproto_time(created_at),
     }
-    found = facets(text)
+    found = facets(text, mentions)
     if found:
         record["facets"] = found
     if root is not None and parent is not None:
@@ -166,27 +177,25 @@ def quoted(record: Mapping[str, Any]) -> str:
 
 
 def carries_tag(record: Mapping[str, Any], tags: Iterable[str]) -> bool:
-    """Whether the record carries one of `tags` (case-folded bodies, without '#') in a tag
-    facet, its ``tags`` field or its text."""
+    """Whether the record carries one of `tags` (bodies as `archive.hashtags.tag_key` gives
+    them, without '#') in a tag facet, its ``tags`` field or its text."""
     wanted = set(tags)
     if not wanted:
         return False
-    if any(t.casefold() in wanted for t in record_tags(record)):
+    if any(tag_key(t) in wanted for t in record_tags(record)):
         return True
-    return any(
-        m.group(1).casefold() in wanted for m in _TAG_RE.finditer(str(record.get("text", "")))
-    )
+    return any(tag_key(m.group(1)) in wanted for m in _TAG_RE.finditer(str(record.get("text", ""))))
 
 
 def visible_text(record: Mapping[str, Any]) -> str:
     """The post's text, with the hashtags it carries only outside the text (the ``tags``
     field) appended, so the one capture rule (which reads text) sees every tag."""
     text = str(record.get("text", ""))
-    in_text = {m.group(1).casefold() for m in _TAG_RE.finditer(text)}
+    in_text = {tag_key(m.group(1)) for m in _TAG_RE.finditer(text)}
     extra = []
     for tag in record_tags(record):
-        if tag.casefold() not in in_text:
-            in_text.add(tag.casefold())
+        if tag_key(tag) not in in_text:
+            in_text.add(tag_key(tag))
             extra.append(f"#{tag}")
     return f"{text} {' '.join(extra)}".strip() if extra else text
 

@@ -39,6 +39,7 @@ from archive.publish import PublishResult
 from archive.store import Store
 from bot.config import ConfigError, DiscordConfig, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
@@ -59,7 +60,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 API_PATH = "/api/v10"
-ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 
 
 class DiscordPostError(PostError, GiveUp):
@@ -410,7 +410,9 @@ class DiscordPlatform(Platform):
                 retry_on=(_Transient, aiohttp.ClientError, OSError, TimeoutError),
             )
         except RetryError as exc:
-            raise DiscordPostError(str(exc)) from exc
+            # Discord kept failing (5xx, connection): it may pass, so the facilitator keeps
+            # the intent and the runner tries the step again later.
+            raise DiscordPostError(str(exc), transient=True) from exc
 
     async def channel(self, channel_id: str | int) -> discord.abc.Messageable:
         """A text channel or thread by id, from the cache or over REST."""

@@ -47,14 +47,17 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
+from archive.hashtags import wanted_tag
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import MastodonConfig, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
     PostError,
     SentPost,
+    hosts_on,
 )
 from bot.platforms.mastodon.content import html_to_text
 from bot.platforms.mastodon.limits import post_limit
@@ -144,7 +147,6 @@ class MastodonPlatform(Platform):
         self._tasks: list[asyncio.Task[None]] = []
         self._streams: dict[str, asyncio.Task[None]] = {}  # hashtag (folded) -> stream task
         self._followed: set[str] = set()
-        self._reported: set[str] = set()
 
     # ---- life cycle -----------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class MastodonPlatform(Platform):
         try:
             await self._connect()
         except (PostError, MastodonError) as exc:
-            self._report(f"mastodon: cannot connect; retrying in the background: {exc}")
+            self.report_failure(f"mastodon: cannot connect; retrying in the background: {exc}")
         if self.store is not None:
             self._tasks = [
                 asyncio.create_task(
@@ -261,14 +263,6 @@ class MastodonPlatform(Platform):
                 f"{what} failed after {self.attempts} attempts: {exc.__cause__}"
             ) from exc
 
-    def _report(self, message: str) -> None:
-        """Log a persistent failure loudly once, then quietly (the loop repeats it)."""
-        if message in self._reported:
-            logger.warning("%s", message)
-        else:
-            self._reported.add(message)
-            logger.error("%s", message)
-
     # ---- posting --------------------------------------------------------------------------
 
     @property
@@ -277,7 +271,12 @@ class MastodonPlatform(Platform):
         return self._limit
 
     async def _status(
-        self, text: str, *, reply_to: str | None = None, key: str | None = None
+        self,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        key: str | None = None,
+        visibility: str = "",
     ) -> SentPost:
         api = self._api()
         status = await self._call(
@@ -286,7 +285,7 @@ class MastodonPlatform(Platform):
                 api.status_post,
                 text,
                 in_reply_to_id=reply_to,
-                visibility=self.config.visibility,
+                visibility=visibility or self.config.visibility,
                 idempotency_key=key,
             ),
         )
@@ -317,6 +316,19 @@ class MastodonPlatform(Platform):
         text = text if text.startswith(mention) else f"{mention}{text}"
         self.check_length(text)
         return await self._status(text, reply_to=message.platform_id)
+
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert as a direct status (``visibility = "direct"``: only the accounts it
+        mentions, and the bot, can see it) that mentions each of the chat's hosts who may
+        have a Mastodon account (`hosts_on`: ``mastodon:ann@example.social``, or a handle
+        given for no network); the instance notifies each of them. Mastodon resolves the
+        mentions itself; a handle that names no account there mentions nobody. Nothing is
+        posted when no host may be on Mastodon. Direct statuses are never captured."""
+        hosts = hosts_on(chat, self.name)
+        if not hosts:
+            return
+        head = f"{ALERT_PREFIX} {' '.join('@' + h for h in hosts)} {chat.id}: "
+        await self._status(_clip_to(self.post_limit, head, text), visibility="direct")
 
     async def _intro_id(self, chat: Chat) -> str:
         if self.store is None:
@@ -380,7 +392,7 @@ class MastodonPlatform(Platform):
                     await self._connect()
                 await self.poll_once()
             except (PostError, MastodonError) as exc:
-                self._report(f"mastodon: capture failed: {exc}")
+                self.report_failure(f"mastodon: capture failed: {exc}")
             except Exception:
                 logger.warning("mastodon: capture failed unexpectedly; retrying", exc_info=True)
             await self._pause(self.config.poll_interval)
@@ -401,7 +413,7 @@ class MastodonPlatform(Platform):
             if not any(t.platform == self.name for t in chat.targets):
                 continue
             if chat.start - EARLY_WINDOW <= now <= chat.grace_end + margin:
-                groups.setdefault(chat.hashtag.casefold(), []).append(chat)
+                groups.setdefault(wanted_tag(chat.hashtag), []).append(chat)
         return groups
 
     async def poll_once(self) -> int:
@@ -521,7 +533,7 @@ class MastodonPlatform(Platform):
 
     async def _follow_tag(self, hashtag: str) -> None:
         """The bot's account follows the hashtag, so its instance fetches more of it."""
-        body = tag_body(hashtag).casefold()
+        body = wanted_tag(hashtag)
         if body in self._followed:
             return
         try:
@@ -574,7 +586,7 @@ class MastodonPlatform(Platform):
             url, params={"tag": tag_body(hashtag)}, headers=headers, timeout=timeout
         ) as response:
             if response.status == 401:
-                self._report(
+                self.report_failure(
                     f"mastodon: the streaming server refused {self.config.access_token_env}"
                 )
             if response.status != 200:
@@ -593,7 +605,7 @@ class MastodonPlatform(Platform):
         """On every (re)connect: read what the timeline has since the cursor, then let the
         facilitator sweep deletions."""
         groups = await self._capture_chats()
-        chats = groups.get(hashtag.casefold())
+        chats = groups.get(wanted_tag(hashtag))
         if chats:
             try:
                 await self.read_timeline(sorted(chats, key=lambda c: c.start))
@@ -622,6 +634,15 @@ class MastodonPlatform(Platform):
 
 def _comparable(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+def _clip_to(limit: PostLimit, head: str, text: str) -> str:
+    """``head + text``, the text cut (with an ellipsis) until it fits ``limit``."""
+    message = head + text
+    while text and limit.count(message) > limit.max_length:
+        text = text[: max(0, len(text) - max(1, limit.count(message) - limit.max_length) - 1)]
+        message = f"{head}{text}\u2026"
+    return message
 
 
 def _one_line(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from archive.hashtags import wanted_tag
 from archive.models import IncomingMessage
 from bot.platforms.mastodon.content import html_to_text
 
@@ -137,7 +138,7 @@ def tag_body(hashtag: str) -> str:
 
 
 def cursor_key(hashtag: str) -> str:
-    return f"mastodon:min_id:{tag_body(hashtag).casefold()}"
+    return f"mastodon:min_id:{wanted_tag(hashtag)}"
 
 
 NOTIFICATIONS_KEY = "mastodon:notifications:min_id"

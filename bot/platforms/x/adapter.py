@@ -18,9 +18,10 @@ import functools
 import http
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
@@ -40,10 +41,12 @@ from bot.platforms.x.search import (
     TWEET_FIELDS,
     USER_FIELDS,
     page_messages,
+    parse_x_time,
     posts_read,
     search_queries,
     since_key,
     snowflake_time,
+    tweet_text,
 )
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
@@ -91,6 +94,16 @@ def redirect_middleware(base_url: str) -> aiohttp.ClientMiddlewareType:
     return redirect
 
 
+_LINK = re.compile(r"https?://\S+")
+
+
+def comparable_text(text: str) -> str:
+    """A post's text reduced for comparing what we posted with what X returns (after
+    `tweet_text` restored it): every link one placeholder (X may normalise a link it expands),
+    whitespace runs one space, ends trimmed."""
+    return " ".join(_LINK.sub("\x00", text).split())
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
@@ -117,8 +130,9 @@ class XPlatform(Platform):
 
     name: ClassVar[str] = "x"
     # An edit is a new version that recent search returns (reported under the first id);
-    # search has no reactions of the kind we count; lookups tell deletions.
-    capabilities: ClassVar[Capabilities] = Capabilities(edits=True, existence=True)
+    # search has no reactions of the kind we count; lookups tell deletions; the account's own
+    # timeline finds a post whose outcome a crash hid.
+    capabilities: ClassVar[Capabilities] = Capabilities(edits=True, existence=True, find_posts=True)
 
     def __init__(
         self,
@@ -145,7 +159,6 @@ class XPlatform(Platform):
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._search_limit: tuple[int, float] | None = None  # (remaining, reset epoch)
-        self._reported: set[str] = set()
         # One search of a hashtag at a time (the poll loop, a sweep before publishing): both
         # read and move the same since_id.
         self._searching = asyncio.Lock()
@@ -348,18 +361,10 @@ class XPlatform(Platform):
             try:
                 await self.poll_once()
             except XPostError as exc:
-                self._report(f"x: capture failed: {exc}")
+                self.report_failure(f"x: capture failed: {exc}")
             except Exception:
                 logger.warning("x: capture failed unexpectedly; retrying next poll", exc_info=True)
             await self._pause(self._poll_delay())
-
-    def _report(self, message: str) -> None:
-        """Log a persistent failure loudly once, then quietly (polling repeats it)."""
-        if message in self._reported:
-            logger.warning("%s", message)
-        else:
-            self._reported.add(message)
-            logger.error("%s", message)
 
     def _poll_delay(self) -> float:
         delay = self.config.poll_interval
@@ -490,6 +495,46 @@ class XPlatform(Platform):
         return [post_id for _, post_id in sorted(sent, reverse=True) if post_id.isdigit()]
 
     # ---- deletions ------------------------------------------------------------------------
+
+    async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
+        """Our own post with this text since `after`, from the account's timeline
+        (GET /2/users/:id/tweets, newest first, retweets excluded; docs.x.com "User Posts
+        timeline"), so a crash between posting and recording never posts twice.
+
+        Texts are compared once X's escaping and t.co links are undone (`tweet_text`),
+        links and whitespace normalised (`comparable_text`). One
+        page of 100 posts (a chat's own posts are the newest); the reads are billed to the
+        chat. None when nothing matches; raises `XPostError` when X cannot be asked, so the
+        facilitator keeps the step pending instead of posting again blindly.
+        """
+        client = self._api()
+        if not self.bot_user_id:
+            me = await self._request(
+                "finding our account", functools.partial(client.get_me, user_auth=True)
+            )
+            self.bot_user_id = str((me.get("data") or {}).get("id", ""))
+        since = max(after, self.clock.now() - SEARCH_WINDOW)
+        call = functools.partial(
+            client.get_users_tweets,
+            self.bot_user_id,
+            start_time=since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            exclude=["retweets"],
+            max_results=100,
+            tweet_fields=["created_at", "entities"],
+        )
+        payload = await self._request("looking for our earlier post", call)
+        await self._add_usage(await self._chat_for_post(text), XUsage(reads=posts_read(payload)))
+        wanted = comparable_text(text)
+        for tweet in payload.get("data") or ():
+            if comparable_text(tweet_text(tweet)) != wanted:
+                continue
+            tweet_id = str(tweet["id"])
+            if tweet.get("created_at"):
+                posted_at = parse_x_time(str(tweet["created_at"]))
+            else:
+                posted_at = snowflake_time(tweet_id) if tweet_id.isdigit() else since
+            return SentPost(tweet_id, posted_at, f"https://x.com/i/status/{tweet_id}")
+        return None
 
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
         """Which captured posts X still returns (100 per lookup); None if X cannot be asked."""

@@ -6,6 +6,7 @@ with the users of its ``includes``, into the neutral `IncomingMessage` that capt
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +89,19 @@ def _reference(tweet: Mapping[str, Any], kind: str) -> str:
     return ""
 
 
+def tweet_text(tweet: Mapping[str, Any]) -> str:
+    """A post's text as its author wrote it: X's API returns ``text`` with ``&``, ``<`` and
+    ``>`` as HTML entities and every link as a t.co link, the original in
+    ``entities.urls[].expanded_url`` (X API v2 "Post object"; the escaping is long-standing,
+    see tweepy issue #1080). Links are put back first, then the entities decoded once."""
+    text = str(tweet.get("text", ""))
+    for url in (tweet.get("entities") or {}).get("urls") or ():
+        short, expanded = url.get("url"), url.get("expanded_url")
+        if short and expanded:
+            text = text.replace(str(short), html.escape(str(expanded), quote=False))
+    return html.unescape(text)
+
+
 def tweet_message(
     tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], *, bot_user_id: str = ""
 ) -> IncomingMessage:
@@ -124,7 +138,7 @@ def tweet_message(
         author_id=author_id,
         author_name=name,
         author_handle=handle,
-        text=str(tweet.get("text", "")),
+        text=tweet_text(tweet),
         created_at=snowflake_time(first_id) if edited else version_time,
         reply_to=_reference(tweet, "replied_to") or _reference(tweet, "quoted"),
         is_repost=bool(_reference(tweet, "retweeted")),
