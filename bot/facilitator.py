@@ -531,6 +531,12 @@ class Facilitator:
         """Forget cached chats and capture contexts (posts or statuses changed)."""
         self._open = None
 
+    async def _fresh(self) -> list[CaptureContext]:
+        """The open chats' capture contexts read again from the store (a reply to a post
+        whose sending was recorded after the cached contexts were read)."""
+        self.invalidate()
+        return [c.ctx for c in await self._open_chats()]
+
     async def _open_chats(self) -> list[_ChatCache]:
         now = self.clock.now()
         if (
@@ -622,7 +628,7 @@ class Facilitator:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
         for msg, declared in declarations:
-            await self.group_desk.declare(msg, declared, [c.ctx for c in caches])
+            await self.group_desk.declare(msg, declared, [c.ctx for c in caches], self._fresh)
         for msg, got, hashtag in roles:
             await self.group_desk.role_group(msg, got, hashtag)
         for msg in edits:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -112,9 +112,15 @@ class GroupDesk:
         self._roles_seen: dict[tuple[str, str, str], str] = {}
 
     async def declare(
-        self, msg: IncomingMessage, word: str, contexts: Sequence[CaptureContext]
+        self,
+        msg: IncomingMessage,
+        word: str,
+        contexts: Sequence[CaptureContext],
+        fresh: Callable[[], Awaitable[Sequence[CaptureContext]]] | None = None,
     ) -> None:
-        """Record ``msg``'s ``!iam <word>`` for the chats it belongs to, and answer it."""
+        """Record ``msg``'s ``!iam <word>`` for the chats it belongs to, and answer it.
+        ``fresh()`` reads the contexts again when ``contexts`` (a cache) place the post in
+        no chat: a reply to a question may come before the cache knows the question."""
         group = match_group(word, self.groups) if word else None
         if group is None:
             keys = ", ".join(g.key for g in self.groups)
@@ -123,12 +129,13 @@ class GroupDesk:
                 if word
                 else say("which_group", groups=keys)
             )
-            news = True
         else:
             hashtags = _hashtags_for(msg, contexts)
-            news = False
+            if not hashtags and fresh is not None:
+                hashtags = _hashtags_for(msg, await fresh())
+            stands = False
             for hashtag in hashtags:
-                news |= await self.store.declare_group(
+                stands |= await self.store.declare_group(
                     hashtag,
                     msg.platform,
                     msg.author_id,
@@ -137,6 +144,8 @@ class GroupDesk:
                     handle=msg.author_handle,
                     message_id=msg.platform_id,
                 )
+            if hashtags and not stands:
+                return  # a later declaration stands: this older post (a backfill) is moot
             if hashtags:
                 logger.info(
                     "%s:%s declared %s in %s",
@@ -145,13 +154,13 @@ class GroupDesk:
                     group.key,
                     " ".join(hashtags),
                 )
-                answer = say("declared", label=group.label, hashtag=tags_named(hashtags))
-            else:
-                answer, news = say("no_chat"), True
-        if not news or msg.edited_at is not None:
-            return  # answered already (the same post met again), or an edit
-        if self.clock.now() - msg.created_at > REPLY_WITHIN:
-            return
+            answer = (
+                say("declared", label=group.label, hashtag=tags_named(hashtags))
+                if hashtags
+                else say("no_chat")
+            )
+        if msg.edited_at is not None or self.clock.now() - msg.created_at > REPLY_WITHIN:
+            return  # an edit, or an old post met again by a backfill: answered already
         await self._answer(msg, answer)
 
     async def role_group(

@@ -38,9 +38,8 @@ class GroupTables(MessageTables):
     ) -> bool:
         """Record that the participant is in ``group`` on ``hashtag``'s chats, as of ``at``
         (the declaring post's time, so a backfilled older post never overrides a newer
-        declaration). Returns whether this is news: False when the same post was recorded
-        already (an edit of it still changes the group), or a later declaration of the
-        same source stands."""
+        declaration; the same post again, or edited, updates the group). Returns whether
+        this declaration stands: False when a later one of the same source does."""
         with self.transaction():
             row = self.conn.execute(
                 "SELECT message_id, at FROM group_declarations WHERE hashtag_key = ?"
@@ -48,11 +47,8 @@ class GroupTables(MessageTables):
                 (hashtag_key(hashtag), platform, author_id, source),
             ).fetchone()
             when = iso(at)
-            news = True
-            if row is not None:
-                if message_id and row["message_id"] == message_id:
-                    news = False  # the same post again, or edited: keep its group up to date
-                elif row["at"] > when:
+            if row is not None and row["at"] > when:
+                if not (message_id and row["message_id"] == message_id):
                     return False
             self.conn.execute(
                 "INSERT OR REPLACE INTO group_declarations (hashtag_key, platform, author_id,"
@@ -68,7 +64,7 @@ class GroupTables(MessageTables):
                     when,
                 ),
             )
-            return news
+            return True
 
     def set_group_setup(
         self, groups: Sequence[tuple[str, str]], roster: Iterable[RosterEntry]

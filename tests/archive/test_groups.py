@@ -129,7 +129,7 @@ def build(path: Path) -> Store:
     declare = store.declare_group
     assert declare("#WeDocs", "x", "201", "patient", at(0), message_id="a")
     assert declare("#wedocs", "x", "201", "clinician", at(1), message_id="b")  # the latest wins
-    # The older post met again (a backfill): no news, and it does not override.
+    # The older post met again (a backfill): it does not override the later one.
     assert not declare("#WeDocs", "x", "201", "patient", at(0), message_id="a")
     assert not declare("#WeDocs", "x", "201", "patient", at(0.5), message_id="c")
     declare("#WeDocs", "x", "202", "clinician", at(1), message_id="d")  # beats the roster
@@ -320,11 +320,11 @@ def test_roster_errors_name_the_file_and_line(text: str, problem: str) -> None:
     assert str(info.value).startswith(problem)
 
 
-def test_an_edited_declaration_changes_the_group_without_news(tmp_path: Path) -> None:
+def test_an_edited_declaration_changes_the_group(tmp_path: Path) -> None:
     store = Store(tmp_path / "a.db")
     try:
         assert store.declare_group("#WeDocs", "x", "1", "carer", at(1), message_id="m")
-        assert not store.declare_group("#WeDocs", "x", "1", "patient", at(1), message_id="m")
+        assert store.declare_group("#WeDocs", "x", "1", "patient", at(1), message_id="m")
         assert store.group_sources("#WeDocs").own == {("x", "1"): "patient"}
     finally:
         store.close()

@@ -145,7 +145,8 @@ async def test_groups_from_every_route_on_discord_and_mastodon(
     assert len(thanks) == 2
     assert any(m.get("message_reference", {}).get("message_id") == said["id"] for m in thanks)
     masto_thanks = [s for s in fake_masto.by_bot() if "Thank you: you are counted" in s["content"]]
-    assert len(masto_thanks) == 2 and all(s["in_reply_to_id"] for s in masto_thanks)
+    assert len(masto_thanks) == 2, [s["content"] for s in fake_masto.by_bot()]
+    assert all(s["in_reply_to_id"] for s in masto_thanks)
 
     out = tmp_path / "transcripts"
     md = (out / f"{plan.chat.id}.md").read_text(encoding="utf-8")
