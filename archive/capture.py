@@ -426,4 +426,5 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
         tuple(msg.mentions) or mentions_in(msg.text),  # mentions
         0,  # reactions
         msg.channel,  # channel
+        msg.attachments,  # attachments
     )

@@ -200,7 +200,19 @@ def _m004_stemmed_search(conn: sqlite3.Connection) -> None:
     )
 
 
-def _m005_stakeholder_groups(conn: sqlite3.Connection) -> None:
+def _m005_message_attachments(conn: sqlite3.Connection) -> None:
+    # Files and stickers a message carries besides its text (Discord), which transcripts
+    # show: a JSON list of {"kind", "name", "url"}, or '' for none (almost every message,
+    # so existing rows need no rewrite and a message without any costs one empty string).
+    conn.execute("ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT ''")
+
+
+def _m006_split_long_posts(conn: sqlite3.Connection) -> None:
+    # The chat file's `split_long_posts` (a long intro or closing may go out as a thread).
+    conn.execute("ALTER TABLE chats ADD COLUMN split_long_posts INTEGER NOT NULL DEFAULT 0")
+
+
+def _m007_stakeholder_groups(conn: sqlite3.Connection) -> None:
     # Stakeholder groups (archive/groups.py): declarations per hashtag and participant, the
     # latest of each source kept (a participant's own, their Discord roles'); the organisers'
     # roster and the configured groups, as the running bot last read them from its config.
@@ -237,7 +249,9 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
-    (5, "stakeholder groups: declarations, roster, labels", _m005_stakeholder_groups),
+    (5, "messages keep their attachments and stickers", _m005_message_attachments),
+    (6, "chats may split long intros and closings", _m006_split_long_posts),
+    (7, "stakeholder groups: declarations, roster, labels", _m007_stakeholder_groups),
 ]
 
 

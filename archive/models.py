@@ -103,6 +103,8 @@ class Chat:
     status: ChatStatus = ChatStatus.SCHEDULED
     series_id: str = ""  # set when the chat is one occurrence of a recurring series
     created_at: datetime | None = None
+    # The chat file's `split_long_posts`: a too-long intro or closing goes out as a thread.
+    split_long_posts: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -120,6 +122,20 @@ class Chat:
         return self.start + q.offset
 
 
+class AttachmentKind(enum.StrEnum):
+    FILE = "file"  # an uploaded file (image, document...): its name and link
+    STICKER = "sticker"  # a sticker: its name (its picture belongs to the network)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Something attached to a message besides its text, as transcripts show it."""
+
+    name: str  # the file's name, or the sticker's
+    url: str = ""  # where the file is (as the network or export gave it); "" for none
+    kind: AttachmentKind = AttachmentKind.FILE
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A platform event turned into a neutral value by an adapter, before capture."""
@@ -132,13 +148,14 @@ class IncomingMessage:
     author_handle: str  # @handle / username, without '@'
     text: str
     created_at: datetime  # aware
-    reply_to: str = ""  # platform id of the message this one replies to / quotes
+    reply_to: str = ""  # platform id of the message this one replies to / quotes / forwards
     is_repost: bool = False
     is_bot: bool = False  # sent by this bot itself
     permalink: str = ""
     edited_at: datetime | None = None
     mentions: tuple[str, ...] = ()  # handles mentioned, without '@'
     raw: dict[str, Any] = field(default_factory=dict)  # the platform payload, kept verbatim
+    attachments: tuple[Attachment, ...] = ()  # files and stickers, in the message's order
     # The stakeholder group the author's network roles map to (Discord: [discord]
     # group_roles); "" elsewhere. See archive/groups.py.
     role_group: str = ""
@@ -166,6 +183,7 @@ class CapturedMessage:
     mentions: tuple[str, ...] = ()
     reactions: int = 0
     channel: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def deleted(self) -> bool:

@@ -534,6 +534,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                     hide=store.opted_out_handles(chat.id),
                     opted_out=opted_out,
                     zone=chat.zone,
+                    attachments=store.has_attachments(chat.id),
                     groups=None if groups is None else groups.member_groups,
                 )
                 if out is not None:

@@ -213,6 +213,7 @@ def revise_started_chat(store: Store, chat: Chat, planned: Chat, *, now: datetim
             ("hosts", chat.hosts, planned.hosts),
             ("intro", chat.intro, planned.intro),
             ("grace", chat.grace, planned.grace),
+            ("split_long_posts", chat.split_long_posts, planned.split_long_posts),
         )
         if old != new
     ]

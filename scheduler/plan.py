@@ -38,6 +38,7 @@ from scheduler.durations import (
 )
 from scheduler.limits import PostLimit
 from scheduler.series import ChatPlan, local_start, occurrence_chat, read_series
+from scheduler.threads import SPLIT_KINDS, SPLIT_SETTING, split_problem
 from scheduler.timeline import WRAPUP_LEAD, ActionKind, question_post, timeline
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ TOP_KEYS = (
     "targets",
     "questions",
     "series",
+    SPLIT_SETTING,
 )
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
@@ -235,6 +237,7 @@ class _Reader:
         grace = self.duration(data, "grace", "", default=DEFAULT_GRACE)
         intro = self.text(data, "intro", "") or ""
         closing = self.text(data, "closing", "") or ""
+        split = self.flag(data, SPLIT_SETTING, "")
         hosts = self.hosts()
         reminders = self.reminders(default_reminders)
         targets = self.targets()
@@ -289,6 +292,7 @@ class _Reader:
             grace=grace,
             targets=targets,
             hosts=hosts,
+            split_long_posts=split,
         )
         if series is None or first_date is None:
             self.check_posts(chat, reminders, limits)
@@ -325,18 +329,31 @@ class _Reader:
     ) -> None:
         """Every post the bot makes for ``chat`` besides its questions (checked one by one as
         they are read) must fit each network's limit: reminders, the intro with the line the
-        bot adds, the wrap-up, the closing with what the bot adds. ``where`` and ``fields``
-        place the problems of a series date's own title, intro or closing."""
+        bot adds, the wrap-up, the closing with what the bot adds. With ``split_long_posts``
+        the intro and the closing may be longer, as long as they can be split into a thread
+        (`scheduler.threads`); without it, their problem says that setting exists. ``where``
+        and ``fields`` place the problems of a series date's own title, intro or closing."""
         for action in timeline(chat, reminders=reminders, wrapup_lead=self.wrapup_lead):
             field, what = _POST_FIELDS.get(action.kind, ("", ""))
             if not field:
                 continue
             if fields is not None and field not in fields:
                 continue  # a series date that only inherits this post: checked once above
+            splittable = action.kind in SPLIT_KINDS
             for limit in limits:
                 problem = limit.problem(action.text, what=what)
                 if problem is None:
                     continue
+                if splittable and chat.split_long_posts:
+                    unsplittable = split_problem(action.text, limit)
+                    if unsplittable is None:
+                        continue  # it goes out as a thread
+                    problem = f"{problem}, and it cannot be split into a thread: {unsplittable}"
+                elif splittable:
+                    problem = (
+                        f"{problem} (or set {SPLIT_SETTING} = true to post it as a thread, "
+                        "split between sentences)"
+                    )
                 if action.kind == ActionKind.REMIND:
                     lead = format_duration(chat.start - action.at)
                     problem = f"the reminder {lead} before the start is {problem}"
@@ -355,6 +372,14 @@ class _Reader:
         except ValueError as e:
             self.add(_join(path, key), str(e))
             return None
+
+    def flag(self, table: Mapping[str, object], key: str, path: str) -> bool:
+        """A true/false setting (false when absent)."""
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.add(_join(path, key), f"expected true or false, not {describe(value)}")
+            return False
+        return value
 
     def check_keys(self, table: Mapping[str, object], known: Sequence[str], path: str) -> None:
         for key in table:

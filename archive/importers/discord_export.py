@@ -35,10 +35,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import ijson
 
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
+from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
 from archive.models import (
+    Attachment,
+    AttachmentKind,
     CapturedMessage,
     Chat,
     ChatStatus,
@@ -67,9 +71,6 @@ logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 BATCH = 2000
-# Message types that people (or bots) write; system notices such as ThreadCreated or
-# ChannelPinnedMessage carry generated text that is not part of the conversation.
-CHAT_TYPES = frozenset({"Default", "Reply", "ChatInputCommand", "ContextMenuCommand"})
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -132,7 +133,10 @@ _Staged = tuple[
     tuple[str, ...],  # mentions
     int,  # reactions
     dict[str, Any],  # the message as exported
+    bool,  # is_repost (a forward)
+    tuple[tuple[str, str, str], ...],  # attachments: (name, url, kind)
 ]
+_NO_RAW: dict[str, Any] = {}  # the IncomingMessage's raw: the export's is saved beside it
 
 
 @dataclass
@@ -158,8 +162,10 @@ def _bad_message(path: Path, index: int, offset: int, problem: str) -> ExportErr
     return ExportError(f"{path}: message {index} (at byte {offset}) {problem}")
 
 
-def _staged(raw: Any, index: int) -> tuple[_Staged, datetime]:
-    """The fields of one exported message, and its time; ValueError says what is wrong."""
+def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
+    """The fields of one exported message (None when it is never captured: a system notice,
+    or nothing of its own, as :func:`archive.discord_messages.read` decides), its
+    id and its time; ValueError says what is wrong."""
     if not isinstance(raw, dict):
         raise ValueError("is not an object")
     mid = _text(raw.get("id"))
@@ -168,34 +174,39 @@ def _staged(raw: Any, index: int) -> tuple[_Staged, datetime]:
     author = raw.get("author")
     if not isinstance(author, dict) or not _text(author.get("id")):
         raise ValueError("has no 'author' with an 'id'")
-    name = _text(author.get("name"))
     stamp = raw.get("timestamp")
     at = _time(stamp, "'timestamp'")
     edited = raw.get("timestampEdited")
     if edited is not None:
         _time(edited, "'timestampEdited'")
-    reference = raw.get("reference")
-    mentions = raw.get("mentions")
+    shape = export_message(raw, at)
+    msg = read(shape, bot_id=None)  # the one reading of a Discord message, live or imported
+    if msg is None:
+        return None, mid, at
     staged: _Staged = (
         index,
         mid,
-        _text(author["id"]),
-        _text(author.get("nickname")) or name,
-        name,
-        _text(raw.get("content")),
+        shape.author_id,
+        shape.author_name,
+        shape.author_handle,
+        msg.text,
         cast(str, stamp),  # checked by _time()
-        _text(reference.get("messageId")) if isinstance(reference, dict) else "",
-        bool(author.get("isBot")),
+        msg.reply_to,
+        msg.is_bot,
         edited,
-        tuple(
-            _text(m.get("name")).lower() for m in mentions if isinstance(m, dict) and m.get("name")
-        )
-        if mentions
-        else (),
+        msg.mentions,
         _reactions(raw),
         raw,
+        msg.is_repost,
+        tuple((a.name, a.url, a.kind.value) for a in msg.attachments) if msg.attachments else (),
     )
-    return staged, at
+    return staged, mid, at
+
+
+def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, ...]:
+    if not staged:
+        return ()
+    return tuple(Attachment(name, url, AttachmentKind(kind)) for name, url, kind in staged)
 
 
 class _Spill:
@@ -257,17 +268,17 @@ def _read(
     first_at = last_at = None
     for raw, index in reader:
         try:
-            staged, at = _staged(raw, index)
+            staged, mid, at = _staged(raw, index)
         except ValueError as e:
             raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
         if first_at is None:
-            scan.first_id = staged[1]
+            scan.first_id = mid
             first_at = last_at = at
         elif at < first_at:
             first_at = at
         elif at > last_at:  # type: ignore[operator]
             last_at = at
-        if raw.get("type", "Default") not in CHAT_TYPES:
+        if staged is None:
             continue
         spill.add(staged)
         scan.staged += 1
@@ -276,7 +287,7 @@ def _read(
         if is_bot:
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
-        keys = parse_question_labels(text)
+        keys = parse_question_labels(text) if not staged[13] else ()  # a forward asks nothing
         if not keys:
             continue
         if not is_bot:
@@ -482,6 +493,8 @@ def _capture(
                 mentions,
                 reactions,
                 raw,
+                is_repost,
+                attachments,
             ) in staged_batch:
                 incoming = IncomingMessage(
                     PLATFORM,  # platform
@@ -493,11 +506,13 @@ def _capture(
                     text,  # text
                     parse_time(stamp),  # created_at
                     reply_to,  # reply_to
-                    False,  # is_repost
+                    is_repost,  # is_repost
                     is_bot,  # is_bot
                     link + mid,  # permalink
                     None if edited is None else parse_time(edited),  # edited_at
                     mentions,  # mentions
+                    _NO_RAW,  # raw
+                    _attachments(attachments),  # attachments
                 )
                 found = capture(incoming, ctx)
                 if found is None:

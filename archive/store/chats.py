@@ -44,6 +44,7 @@ def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
         status=ChatStatus(row["status"]),
         series_id=row["series_id"],
         created_at=parse_iso(row["created_at"]),
+        split_long_posts=bool(row["split_long_posts"]),
     )
 
 
@@ -86,6 +87,7 @@ class ChatTables(Connection):
                 "series_id": chat.series_id,
                 "source": source,
                 "created_at": iso(created),
+                "split_long_posts": int(chat.split_long_posts),
             }
             if exists:
                 # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from archive.models import CapturedMessage
+from archive.models import Attachment, AttachmentKind, CapturedMessage
 from archive.transcripts.text import (
     NETWORK_NAMES,
     _escape_plain,
@@ -125,10 +125,6 @@ class ItemRenderer:
             lines = [text] if text else []
         else:
             lines = _lines(text)
-        if not lines:
-            if not html:
-                return item, None
-            return item, f'<li><a id="{anchor}"{_REL}></a>' + " · ".join(ht) + "</li>"
         out = [f'<li><a id="{anchor}"{_REL}></a>', " · ".join(ht)] if html else []
         for line in lines:
             if "://" not in line:
@@ -144,10 +140,40 @@ class ItemRenderer:
             elif html:
                 out.append("<br>\n" if line_html.startswith("<a ") else "<br>\n  ")
                 out.append(line_html)
+        for attachment in m.attachments:
+            line_md, line_html = attachment_line(attachment)
+            item += "  \n  " + line_md
+            if line_html is None:
+                html = False
+            elif html:
+                out.append("<br>\n  ")
+                out.append(line_html)
         if not html:
             return item, None
         out.append("</li>")
         return item, "".join(out)
+
+
+def attachment_line(attachment: Attachment) -> tuple[str, str | None]:
+    """One attachment as a line of its message's item: ``Attachment: [name](link)`` (the
+    name alone when the link is not http(s), e.g. a file an export downloaded) or
+    ``Sticker: name``; in Markdown and as HTML (None when only Python-Markdown can say:
+    a link holding ``&``)."""
+    name = " ".join(_lines(attachment.name)) or (
+        "sticker" if attachment.kind is AttachmentKind.STICKER else "file"
+    )
+    if attachment.kind is AttachmentKind.STICKER:
+        return f"Sticker: {_escape_plain(name, line_start=False)}", f"Sticker: {html_text(name)}"
+    link = safe_url(attachment.url) if attachment.url else None
+    if not link:
+        return (
+            f"Attachment: {_escape_plain(name, line_start=False)}",
+            f"Attachment: {html_text(name)}",
+        )
+    md = f"Attachment: [{_escape_plain(name, line_start=False)}]({link})"
+    if "&" in link:
+        return md, None
+    return md, f'Attachment: <a href="{link}"{_REL}>{html_text(name)}</a>'
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -10,15 +10,17 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
       "stats": ChatStats.to_dict(),
       "messages": [{"platform", "id", "author": {"name", "handle", "id"}, "text",
                     "created_at", "kind", "questions": [key], "late", "permalink",
-                    "edited", "edited_at", "group"}],
+                    "edited", "edited_at", "group",
+                    "attachments": [{"kind": "file" | "sticker", "name", "url"}]}],
       "controls": [{"at", "event"}],
       "cost_note": str,
       "groups": GroupMix.to_dict()
     }
 
-``groups`` and each message's ``group`` (a group key, or null: not declared, or a group of
-fewer than 3 participants) are there only when someone in the chat has a stakeholder group
-(:mod:`archive.groups`).
+``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
+sticker) is there only for a message that has any. ``groups`` and each message's
+``group`` (a group key, or null: not declared, or a group of fewer than 3 participants)
+are there only when someone in the chat has a stakeholder group (:mod:`archive.groups`).
 
 Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
 are in time order; deleted messages and opted-out participants' messages are left out,
@@ -186,7 +188,8 @@ def message_json(
         else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
     )
     return (
-        f'{{\n      "author": {author},'
+        ("{\n      " + _attachments_json(m) + ",\n      " if m.attachments else "{\n      ")
+        + f'"author": {author},'
         f'\n      "created_at": "{created.isoformat()}",'
         f'\n      "edited": {edited},'
         + ("" if groups is None else _group_json(groups, m))
@@ -204,6 +207,17 @@ def message_json(
 def _group_json(groups: Mapping[str, str], m: CapturedMessage) -> str:
     group = groups.get(f"{m.platform}:{m.author_id}")
     return f'\n      "group": {"null" if group is None else _str(group)},'
+
+
+def _attachments_json(m: CapturedMessage) -> str:
+    """``"attachments": [...]`` as json.dumps(indent=2) writes it at a message's depth."""
+    s = _str
+    items = ",\n        ".join(
+        f'{{\n          "kind": {s(a.kind.value)},\n          "name": {s(a.name)},'
+        f'\n          "url": {s(a.url)}\n        }}'
+        for a in m.attachments
+    )
+    return f'"attachments": [\n        {items}\n      ]'
 
 
 def _author_json(handle: str, author_id: str, name: str) -> str:

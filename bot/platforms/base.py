@@ -302,6 +302,23 @@ class Platform(abc.ABC):
         in the target channel; a network may place it elsewhere (Discord: the chat's thread)."""
         return await self.send(channel, text)
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """Post a later part of an action split into a thread (`scheduler.threads`: a long
+        intro or closing): ``first`` is the action's first part (posted by `post_action`),
+        ``previous`` the part just before this one. Networks with replies make it a reply to
+        ``previous`` (X, Bluesky, Mastodon). Default: the next message in the channel, as
+        Discord and the local platform do (consecutive messages read as one there)."""
+        return await self.send(channel, text)
+
     async def announce(self, chat: Chat, channel: str, result: PublishResult) -> SentPost:
         """Announce a published transcript. Default: the announcement with the transcript
         attached where the network takes files; a network may post something richer."""

@@ -104,6 +104,33 @@ async def test_send_returns_the_id_of_the_post_the_network_holds(adapter: Harnes
     assert is_aware_utc(action.posted_at)
 
 
+# Networks where a post split into a thread (`split_long_posts`) replies to the part before;
+# elsewhere (Discord, local) the parts are consecutive messages.
+THREADED = {"x", "bluesky", "mastodon"}
+
+
+async def test_a_later_part_of_a_split_post_follows_the_part_before(adapter: Harness) -> None:
+    platform = adapter.platform
+    first = await platform.post_action(
+        adapter.chat, "intro", adapter.channel, f"Welcome, part one. {TAG} (1/2)"
+    )
+    text = f"Part two, the rest of it. {TAG} (2/2)"
+
+    second = await platform.post_part(
+        adapter.chat, "intro", adapter.channel, text, first=first, previous=first
+    )
+    await adapter.deliver()
+
+    assert adapter.stored_text(second.platform_message_id) == text
+    assert second.platform_message_id != first.platform_message_id
+    assert is_aware_utc(second.posted_at)
+    (msg,) = adapter.messages(second.platform_message_id)
+    threaded = platform.name in THREADED
+    assert msg.reply_to == (first.platform_message_id if threaded else ""), msg
+    # Parts are numbered exactly where each is read on its own, as a reply.
+    assert platform.post_limit.number_parts == threaded
+
+
 # ---- 2. receiving -------------------------------------------------------------------------------
 
 

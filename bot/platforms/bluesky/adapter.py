@@ -73,6 +73,7 @@ from bot.platforms.bluesky.limits import MAX_TEXT_BYTES, post_limit
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
+from scheduler.threads import action_of
 
 logger = logging.getLogger(__name__)
 
@@ -326,6 +327,29 @@ class BlueskyPlatform(Platform):
             return await self._create(text)
         return await self._create(text, root=root, parent=parent)
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: a reply to the part before (``parent``),
+        in the thread of the chat's intro (``root``: the intro's first part; for the intro
+        itself, ``first``)."""
+        self.check_length(text)
+        root = None
+        if action_key.startswith(THREAD_ACTIONS) and self.store is not None:
+            root, _parent = await self._thread_refs(chat)
+        root = root or await self._strong_ref(first.platform_message_id)
+        parent = await self._strong_ref(previous.platform_message_id)
+        if root is None or parent is None:
+            raise PostError(f"bluesky: cannot continue the thread of {action_key}: post not found")
+        return await self._create(text, root=root, parent=parent)
+
     async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
         """A reply to the participant's post, in its thread (root: the thread's root when the
         post is itself a reply, else the post), so they are notified."""
@@ -345,7 +369,8 @@ class BlueskyPlatform(Platform):
     async def _thread_refs(
         self, chat: Chat
     ) -> tuple[records.StrongRef | None, records.StrongRef | None]:
-        """(root, parent): the chat's intro and its latest threaded post on Bluesky."""
+        """(root, parent): the chat's intro and its latest threaded post on Bluesky (the
+        last part of a post split into a thread: ``intro#3``)."""
         assert self.store is not None
         sent = [
             p
@@ -353,12 +378,17 @@ class BlueskyPlatform(Platform):
             if p.platform == self.name
             and p.status == "sent"
             and p.platform_message_id
-            and (p.action_key == "intro" or p.action_key.startswith(THREAD_ACTIONS))
+            and (action_of(p.action_key) == "intro" or p.action_key.startswith(THREAD_ACTIONS))
         ]
         intro = next((p for p in sent if p.action_key == "intro"), None)
         if intro is None:
             return None, None
-        latest = max(sent, key=lambda p: p.posted_at or intro.posted_at or self.clock.now())
+        # The latest by time, then by the ledger's order (parts of one thread may share it).
+        order = {id(p): i for i, p in enumerate(sent)}
+        latest = max(
+            sent,
+            key=lambda p: (p.posted_at or intro.posted_at or self.clock.now(), order[id(p)]),
+        )
         root = await self._strong_ref(intro.platform_message_id)
         parent = await self._strong_ref(latest.platform_message_id)
         return root, parent

@@ -79,6 +79,7 @@ from bot.platforms.mastodon.stream import HEARTBEAT, EventParser, StreamEvent
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
+from scheduler.threads import action_of
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,25 @@ class MastodonPlatform(Platform):
         key = idempotency_key(chat.id, action_key, f"{self.name}:{channel}")
         return await self._status(text, reply_to=reply_to, key=key)
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: a reply to the part before
+        (``in_reply_to_id``), with an idempotency key of its own (the action and the part it
+        follows), so a retry returns it instead of posting it twice."""
+        self.check_length(text)
+        key = idempotency_key(
+            chat.id, f"{action_key}>{previous.platform_message_id}", f"{self.name}:{channel}"
+        )
+        return await self._status(text, reply_to=previous.platform_message_id, key=key)
+
     async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
         """A reply to the participant's status. It starts with their @mention: on Mastodon
         only a mention notifies them (a reply alone does not)."""
@@ -331,12 +351,19 @@ class MastodonPlatform(Platform):
         await self._status(_clip_to(self.post_limit, head, text), visibility="direct")
 
     async def _intro_id(self, chat: Chat) -> str:
+        """The intro's status that questions reply to: its last part when it went out as a
+        thread (``intro#3``), so the chat reads as one thread."""
         if self.store is None:
             return ""
-        for post in await self.store.posts(chat.id):
-            if post.action_key == "intro" and post.platform == self.name and post.status == "sent":
-                return post.platform_message_id
-        return ""
+        found = ""
+        for post in await self.store.posts(chat.id):  # in the ledger's order
+            if (
+                action_of(post.action_key) == "intro"
+                and post.platform == self.name
+                and post.status == "sent"
+            ):
+                found = post.platform_message_id
+        return found
 
     async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
         """Our status with this text since `after` (the bot's latest statuses, compared as
