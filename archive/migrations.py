@@ -212,7 +212,18 @@ def _m006_split_long_posts(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE chats ADD COLUMN split_long_posts INTEGER NOT NULL DEFAULT 0")
 
 
-def _m007_stakeholder_groups(conn: sqlite3.Connection) -> None:
+def _m007_chat_labels(conn: sqlite3.Connection) -> None:
+    # Each chat's label convention (archive.labels): the letters of its questions and
+    # answers. Chats stored before it have the English one, Q1 / A1.
+    conn.executescript(
+        """
+        ALTER TABLE chats ADD COLUMN question_label TEXT NOT NULL DEFAULT 'Q';
+        ALTER TABLE chats ADD COLUMN answer_label TEXT NOT NULL DEFAULT 'A';
+        """
+    )
+
+
+def _m008_stakeholder_groups(conn: sqlite3.Connection) -> None:
     # Stakeholder groups (archive/groups.py): declarations per hashtag and participant, the
     # latest of each source kept (a participant's own, their Discord roles'); the organisers'
     # roster and the configured groups, as the running bot last read them from its config.
@@ -251,7 +262,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
     (5, "messages keep their attachments and stickers", _m005_message_attachments),
     (6, "chats may split long intros and closings", _m006_split_long_posts),
-    (7, "stakeholder groups: declarations, roster, labels", _m007_stakeholder_groups),
+    (7, "each chat's question and answer label letters", _m007_chat_labels),
+    (8, "stakeholder groups: declarations, roster, labels", _m008_stakeholder_groups),
 ]
 
 

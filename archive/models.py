@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from archive.labels import DEFAULT_LABELS, Labels
+
 
 class ChatStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
@@ -52,7 +54,7 @@ class MessageKind(enum.StrEnum):
     ANSWER = "answer"  # a participant's answer to one or more questions
     COMMENT = "comment"  # a participant's message that answers no question
     HOST = "host"  # a host's (or the bot's) message that is not a question
-    QUESTION = "question"  # a question post (Q1, Q2a...), by the bot or a host
+    QUESTION = "question"  # a question (or topic) post (Q1, Q2a...), by the bot or a host
     REPOST = "repost"  # a retweet / re-share: counted, not shown as an answer
 
 
@@ -72,11 +74,6 @@ class Question:
     text: str
     offset: timedelta  # from the chat's start
     part: str = ""  # "" or a lower-case letter for sub-parts
-
-    @property
-    def label(self) -> str:
-        """The question's label as posted: ``Q1``, ``Q2a``."""
-        return f"Q{self.number}{self.part}"
 
     @property
     def key(self) -> str:
@@ -105,6 +102,7 @@ class Chat:
     created_at: datetime | None = None
     # The chat file's `split_long_posts`: a too-long intro or closing goes out as a thread.
     split_long_posts: bool = False
+    labels: Labels = DEFAULT_LABELS  # the letters of its questions and answers (Q1, A1)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -120,6 +118,10 @@ class Chat:
 
     def question_time(self, q: Question) -> datetime:
         return self.start + q.offset
+
+    def label(self, q: Question) -> str:
+        """The question's label as posted, in the chat's convention: ``Q1``, ``R2a``, ``T3``."""
+        return self.labels.question_label(q.key)
 
 
 class AttachmentKind(enum.StrEnum):

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.groups import GroupMix
+from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
@@ -135,8 +136,7 @@ def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
     events = []
     for at, kind, detail, _by in store.controls(chat.id):
         event = f"{kind}: {detail}" if detail else kind
-        if kind == "next" and detail.lower().startswith("q"):
-            key = detail[1:].lower()
+        if kind == "next" and (key := label_key(detail)) is not None:
             if key in posted:
                 local = posted[key].astimezone(chat.zone)
                 event += f" (went out at {local:%H:%M})"

@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, help="time compression (chat seconds per real second)")
     p.add_argument("--participants", type=int, help="number of simulated participants")
     p.add_argument("--seed", type=int, default=7, help="random seed for the simulated participants")
+    p.add_argument(
+        "--labels",
+        metavar="Q/A",
+        help="the chat's question and answer letters, e.g. Q/R, C/A, T (topics); "
+        "default: the config's [labels]",
+    )
 
     p = sub.add_parser("schedule", help="schedule a chat (or a series) from a chat file")
     p.add_argument("file", type=Path, help="the chat file (TOML), e.g. examples/wedocs.toml")
@@ -195,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--title", default="", help='default: "#tag in #channel-name"')
     s.add_argument("--timezone", metavar="ZONE", help="default: the config's timezone")
+    s.add_argument(
+        "--labels",
+        metavar="Q/A",
+        help="the question and answer letters, e.g. Q/R (French), C/A (Welsh), T (topics: "
+        "T1 for both); default: the config's [labels]",
+    )
     return parser
 
 
@@ -300,6 +312,7 @@ def load_plan(path: Path, config: Config, now: datetime | None) -> ChatPlan:
     plan = load_chat_file(
         path,
         default_reminders=config.scheduler.reminders,
+        default_labels=config.labels.convention,
         now=now,
         post_limits=post_limits(config),
         wrapup_lead=config.scheduler.wrapup_lead,
@@ -627,9 +640,14 @@ async def _wait_idle(app: Any) -> None:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from archive.labels import LabelError, labels_from
     from bot.demo import run_demo
 
-    return run_demo(args, config)
+    try:
+        labels = labels_from(args.labels, "--labels") if args.labels else config.labels.convention
+    except LabelError as exc:
+        raise UsageError(str(exc)) from None
+    return run_demo(args, config, labels=labels)
 
 
 @command("local")
@@ -754,12 +772,18 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         paused_gc,
         terminal_progress,
     )
+    from archive.labels import LabelError, labels_from
     from archive.publish import publish_chat
 
     timezone = args.timezone or config.timezone
     try:
         check_options(args.hashtag, timezone)
-    except ExportError as exc:
+        labels = (
+            labels_from(args.labels, "--labels")
+            if args.labels is not None
+            else config.labels.convention
+        )
+    except (ExportError, LabelError) as exc:
         raise UsageError(str(exc)) from None
     files, problems = export_files(args.files)
     failed = len(problems)
@@ -780,6 +804,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     title=args.title,
                     timezone=timezone,
                     progress=progress,
+                    labels=labels,
                 )
                 if progress is not None:
                     progress("publishing", result.read, 0.0)

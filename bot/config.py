@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from archive.groups import DEFAULT_GROUPS, GROUP_KEY_RE
+from archive.labels import Labels, label_letter
 from scheduler.durations import duration_from
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelsConfig:
+    """The label convention of chats that set none (``[labels]`` in a chat file)."""
+
+    question: str = "Q"  # one letter: Q1, Q2... ("C" for Welsh chats)
+    answer: str = "A"  # one letter: A1, A2... ("R" for French chats; = question for topics)
+
+    @property
+    def convention(self) -> Labels:
+        return Labels(self.question, self.answer)
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     participants: int = 40
     speed: float = 200.0  # time compression: chat seconds per real second
@@ -235,6 +248,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     mastodon: MastodonConfig = field(default_factory=MastodonConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
 
     @property
@@ -251,6 +265,7 @@ _SECTIONS: Final[dict[str, type]] = {
     "web": WebConfig,
     "demo": DemoConfig,
     "mastodon": MastodonConfig,
+    "labels": LabelsConfig,
     "groups": GroupsConfig,
 }
 
@@ -338,6 +353,7 @@ def config_from_dict(
         web=section("web", _parse_web),
         demo=section("demo", _parse_demo),
         mastodon=section("mastodon", _parse_mastodon),
+        labels=section("labels", _parse_labels),
         groups=section("groups", _parse_groups),
     )
     if not problems:
@@ -587,6 +603,10 @@ class _Table:
 
         return self._get(key, convert)
 
+    def letter(self, key: str) -> str:
+        """A label letter (:func:`archive.labels.label_letter`), upper-case."""
+        return self._get(key, lambda value: label_letter(value, ""))
+
     def ids(self, key: str) -> tuple[str, ...]:
         """A list of Discord snowflakes, written as strings (integers are accepted too)."""
         value = self.raw(key)
@@ -637,6 +657,7 @@ for _getter in (
     "env_name",
     "url",
     "zone",
+    "letter",
     "ids",
 ):
     setattr(_Table, _getter, _collecting(getattr(_Table, _getter)))
@@ -823,6 +844,10 @@ def _parse_mastodon(t: _Table) -> MastodonConfig:
             "must be the instance's URL, like 'https://mastodon.social', when Mastodon is enabled",
         )
     return config
+
+
+def _parse_labels(t: _Table) -> LabelsConfig:
+    return LabelsConfig(question=t.letter("question"), answer=t.letter("answer"))
 
 
 @functools.cache

@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from archive.groups import DEFAULT_GROUPS
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import ChatStatus
 from bot.config import Config
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
@@ -245,8 +246,12 @@ def simulate(
     grace_end: datetime,
     participants: int,
     rng: random.Random,
+    labels: Labels = DEFAULT_LABELS,
 ) -> tuple[list[Planned], dict[str, int]]:
-    """Plan what every simulated participant posts and when (chat time)."""
+    """Plan what every simulated participant posts and when (chat time); labelled answers
+    and the hosts' mentions of questions use ``labels`` (``A1``, ``Q1``; ``R1`` in a
+    French chat)."""
+    q, a = labels.question_label, labels.answer_label
     people = demo_people(participants)
     hosts = [LocalUser("h1", "Dr Jane Host", "drjane"), LocalUser("h2", "Sam (QI coach)", "qi_sam")]
     plan: list[Planned] = []
@@ -318,7 +323,7 @@ def simulate(
             style = rng.random()
             if style < 0.6:
                 sep = rng.choice([":", "", ".", ")", " -"])
-                text = f"A{n}{sep} {body} #WeDocs"
+                text = f"{a(str(n))}{sep} {body} #WeDocs"
                 counts["labelled"] += 1
                 idx = add(at, "post", p, text)
             elif style < 0.8:
@@ -344,14 +349,14 @@ def simulate(
             qt + timedelta(seconds=200),
             "post",
             hosts[n % 2],
-            f"Love these answers to Q{n} — keep them coming #WeDocs",
+            f"Love these answers to {q(str(n))} — keep them coming #WeDocs",
         )
     # Multi-answers, a repost, hostile markup, noise that must not be captured.
     add(
         question_times[1] + timedelta(seconds=300),
         "post",
         people[1],
-        "A1/A2: Both come back to paying partners properly #WeDocs",
+        f"{a('1')}/{a('2')}: Both come back to paying partners properly #WeDocs",
     )
     add(
         question_times[2] + timedelta(seconds=100),
@@ -374,7 +379,7 @@ def simulate(
             end + timedelta(seconds=rng.uniform(30, 400)),
             "post",
             p,
-            f"A6: Late to the party but I will {rng.choice(ANSWERS[6]).lower()} #WeDocs",
+            f"{a('6')}: Late to the party but I will {rng.choice(ANSWERS[6]).lower()} #WeDocs",
         )
         counts["late"] += 1
     assert grace_end > end
@@ -382,7 +387,11 @@ def simulate(
 
 
 async def drive(
-    net: LocalNetwork, clock: ScaledClock, plan: list[Planned], stop: asyncio.Event
+    net: LocalNetwork,
+    clock: ScaledClock,
+    plan: list[Planned],
+    stop: asyncio.Event,
+    labels: Labels = DEFAULT_LABELS,
 ) -> None:
     """Post the planned messages at their chat times, as participants would."""
     ids: dict[int, str] = {}
@@ -400,7 +409,9 @@ async def drive(
             assert item.author is not None
             reply_to = ""
             if item.reply_to_question:
-                reply_to = await asyncio.to_thread(_question_post_id, net, item.reply_to_question)
+                reply_to = await asyncio.to_thread(
+                    _question_post_id, net, item.reply_to_question, labels
+                )
             ids[i] = await asyncio.to_thread(
                 net.post, "main", item.author, item.text, at=clock.now(), reply_to=reply_to
             )
@@ -410,9 +421,9 @@ async def drive(
             await asyncio.to_thread(net.delete, ids[item.ref], at=clock.now())
 
 
-def _question_post_id(net: LocalNetwork, n: int) -> str:
+def _question_post_id(net: LocalNetwork, n: int, labels: Labels = DEFAULT_LABELS) -> str:
     for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(f"Q{n}:"):
+        if row["is_bot"] and row["text"].startswith(f"{labels.question_label(str(n))}:"):
             return str(row["seq"])
     return ""
 
@@ -426,7 +437,8 @@ def _next_evening(now: datetime) -> datetime:
     return evening.astimezone(UTC)
 
 
-def run_demo(args: argparse.Namespace, config: Config) -> int:
+def run_demo(args: argparse.Namespace, config: Config, *, labels: Labels | None = None) -> int:
+    """Run the demo chat; ``labels``: its label convention (default: the config's)."""
     from bot.app import App
     from bot.reports import format_stats
 
@@ -451,12 +463,19 @@ def run_demo(args: argparse.Namespace, config: Config) -> int:
     # Chat time begins 30 chat-seconds before the next 20:00 in London, when such chats run.
     start = _next_evening(datetime.now(UTC))
     origin = start - timedelta(seconds=30)
-    chat_plan = parse_chat_plan(demo_plan(start), source="<demo>", now=origin)
+    chat_plan = parse_chat_plan(
+        demo_plan(start),
+        source="<demo>",
+        now=origin,
+        default_labels=labels or config.labels.convention,
+    )
     chat = chat_plan.chat
     clock = ScaledClock(origin, speed)
     rng = random.Random(args.seed)
     qtimes = [chat.start + q.offset for q in chat.questions]
-    plan, counts = simulate(chat.start, qtimes, chat.end, chat.grace_end, participants, rng)
+    plan, counts = simulate(
+        chat.start, qtimes, chat.end, chat.grace_end, participants, rng, chat.labels
+    )
     span = (chat.grace_end - origin).total_seconds() / speed
     print(
         f"Demo: “{chat.title}” {chat.hashtag}, {len(chat.questions)} questions, "
@@ -475,7 +494,7 @@ def run_demo(args: argparse.Namespace, config: Config) -> int:
         await app.start()
         net = LocalNetwork(demo_config.local.network)
         stop = asyncio.Event()
-        driver = asyncio.create_task(drive(net, clock, plan, stop))
+        driver = asyncio.create_task(drive(net, clock, plan, stop, chat.labels))
         deadline = span + 30
         loop = asyncio.get_running_loop()
         t0 = loop.time()

@@ -47,6 +47,7 @@ from bot.platforms.base import (
 from bot.retry import RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.runner import StepFailed
+from scheduler.standing import label_of
 from scheduler.supervision import one_line
 from scheduler.threads import (
     SPLIT_KINDS,
@@ -217,7 +218,9 @@ class Facilitator:
                 why = f"{reason}; it may have gone out before a crash"
             await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
         if action.kind != ActionKind.REMIND:
-            label = action.key.upper() if action.kind == ActionKind.QUESTION else action.key
+            label = (
+                label_of(action, chat.labels) if action.kind == ActionKind.QUESTION else action.key
+            )
             await self.store.record_control(
                 chat.id, self.clock.now(), "skipped", f"{label}: {reason}", "bot"
             )

@@ -24,6 +24,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.labels import DEFAULT_LABELS, LabelError, Labels, label_letter
 from archive.models import Chat, Question, Target, chat_id_for
 from scheduler.durations import (
     EXAMPLE_START,
@@ -61,7 +62,9 @@ TOP_KEYS = (
     "questions",
     "series",
     SPLIT_SETTING,
+    "labels",
 )
+LABEL_KEYS = ("question", "answer")
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
 PLATFORMS = ("local", "discord", "x", "mastodon", "bluesky")
@@ -77,26 +80,28 @@ class Problem:
 
     path: str
     message: str
+    letter: str = "Q"  # the chat's question letter, to name questions as hosts number them
 
     def __str__(self) -> str:
         """``questions[3].offset (Q4): must be after Q3 (25m)``: the place in the file, and
-        the question as hosts number it (the file's list counts from 0, hosts from Q1)."""
-        message = _QUESTION_PLACE.sub(lambda m: _question_label(m), self.message)
+        the question as hosts number it (the file's list counts from 0, hosts from Q1; a
+        Welsh chat's from C1)."""
+        message = _QUESTION_PLACE.sub(lambda m: _question_label(m, self.letter), self.message)
         if not self.path:
             return message
         found = _QUESTION_PLACE.search(self.path)
-        where = f"{self.path} ({_question_label(found)})" if found else self.path
+        where = f"{self.path} ({_question_label(found, self.letter)})" if found else self.path
         return f"{where}: {message}"
 
 
 _QUESTION_PLACE = re.compile(r"questions\[(\d+)\](?:\.parts\[(\d+)\])?")
 
 
-def _question_label(found: re.Match[str]) -> str:
+def _question_label(found: re.Match[str], letter: str = "Q") -> str:
     """``Q4`` for ``questions[3]``, ``Q3b`` for ``questions[2].parts[1]``."""
     part = found.group(2)
-    letter = _PART_LETTERS[int(part)] if part is not None and int(part) < len(_PART_LETTERS) else ""
-    return f"Q{int(found.group(1)) + 1}{letter}"
+    sub = _PART_LETTERS[int(part)] if part is not None and int(part) < len(_PART_LETTERS) else ""
+    return f"{letter}{int(found.group(1)) + 1}{sub}"
 
 
 class PlanError(Exception):
@@ -123,6 +128,7 @@ def load_chat_file(
     path: Path,
     *,
     default_reminders: Sequence[timedelta] = (),
+    default_labels: Labels = DEFAULT_LABELS,
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
     wrapup_lead: timedelta = WRAPUP_LEAD,
@@ -152,6 +158,7 @@ def load_chat_file(
         data,
         source=source,
         default_reminders=default_reminders,
+        default_labels=default_labels,
         now=now,
         post_limits=post_limits,
         wrapup_lead=wrapup_lead,
@@ -163,11 +170,15 @@ def parse_chat_plan(
     *,
     source: str = "<chat>",
     default_reminders: Sequence[timedelta] = (),
+    default_labels: Labels = DEFAULT_LABELS,
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
     wrapup_lead: timedelta = WRAPUP_LEAD,
 ) -> ChatPlan:
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
+
+    ``default_labels`` is the label convention of a file without a ``[labels]`` table (the
+    config's ``[labels]``).
 
     ``now`` (aware) enables the "start is in the past" check and makes a series' plan chat
     the next one after ``now``. A series without ``start`` is looked up from ``now``, or from
@@ -184,7 +195,7 @@ def parse_chat_plan(
             [Problem("", f"expected a table of settings, not {describe(data)}")], source
         )
     reader = _Reader(data, now, post_limits or {}, wrapup_lead)
-    plan = reader.read(default_reminders)
+    plan = reader.read(default_reminders, default_labels)
     if reader.problems or plan is None:
         raise PlanError(reader.problems or [Problem("", "the chat file is incomplete")], source)
     return plan
@@ -216,13 +227,19 @@ class _Reader:
         self.wrapup_lead = wrapup_lead
         self.problems: list[Problem] = []
         self.warnings: list[tuple[str, str]] = []
+        self.letter = "Q"  # the question letter problems name questions with
 
     def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+        self.problems.append(Problem(path, message, self.letter))
 
-    def read(self, default_reminders: Sequence[timedelta]) -> ChatPlan | None:
+    def read(
+        self, default_reminders: Sequence[timedelta], default_labels: Labels = DEFAULT_LABELS
+    ) -> ChatPlan | None:
         data = self.data
         self.check_keys(data, TOP_KEYS, "")
+        labels = self.labels(default_labels)
+        if labels is not None:
+            self.letter = labels.question
         title = self.text(data, "title", "", required=True)
         hashtag = self.hashtag()
         zone = self.value(data, "timezone", "", zone_from)
@@ -247,7 +264,9 @@ class _Reader:
         limits = [self.post_limits[n] for n in networks if n in self.post_limits]
 
         def read_questions(value: object, path: str) -> tuple[Question, ...] | None:
-            return self.questions(value, path, interval, first, length, hashtag, limits)
+            return self.questions(
+                value, path, interval, first, length, hashtag, limits, labels or default_labels
+            )
 
         questions = read_questions(data.get("questions"), "questions")
         series, first_date = None, None
@@ -275,10 +294,11 @@ class _Reader:
         if (
             None in (title, hashtag, zone, start, length, questions, reminders, targets, hosts)
             or grace is None
+            or labels is None
         ):
             return None
         assert title and hashtag and zone and start and length and questions  # for mypy
-        assert reminders is not None and targets and hosts is not None
+        assert reminders is not None and targets and hosts is not None and labels is not None
         chat = Chat(
             id=chat_id_for(hashtag, start.astimezone(zone)),
             title=title,
@@ -293,6 +313,7 @@ class _Reader:
             targets=targets,
             hosts=hosts,
             split_long_posts=split,
+            labels=labels,
         )
         if series is None or first_date is None:
             self.check_posts(chat, reminders, limits)
@@ -457,6 +478,33 @@ class _Reader:
             return None
         return end - start
 
+    def labels(self, default: Labels) -> Labels | None:
+        """The ``[labels]`` table: the question and answer letters, each defaulting to
+        ``default``'s (``question = "Q"``, ``answer = "R"`` for a French chat)."""
+        if "labels" not in self.data:
+            return default
+        table = self.data["labels"]
+        if not isinstance(table, Mapping):
+            self.add(
+                "labels",
+                f'expected a table like [labels] question = "Q", answer = "R"; '
+                f"not {describe(table)}",
+            )
+            return None
+        self.check_keys(table, LABEL_KEYS, "labels")
+        letters: dict[str, str] = {}
+        for key in LABEL_KEYS:
+            if key not in table:
+                letters[key] = getattr(default, key)
+                continue
+            try:
+                letters[key] = label_letter(table[key], "")
+            except LabelError as e:
+                self.add(f"labels.{key}", str(e))
+        if len(letters) != len(LABEL_KEYS):
+            return None
+        return Labels(letters["question"], letters["answer"])
+
     def hosts(self) -> tuple[str, ...] | None:
         value = self.data.get("hosts", [])
         if not isinstance(value, list):
@@ -574,6 +622,7 @@ class _Reader:
         length: timedelta | None,
         hashtag: str | None,
         limits: Sequence[PostLimit] = (),
+        labels: Labels = DEFAULT_LABELS,
     ) -> tuple[Question, ...] | None:
         """The questions of a ``questions`` list; their offsets follow ``interval`` by default."""
         if value is None or value == []:
@@ -618,7 +667,7 @@ class _Reader:
             letters = _PART_LETTERS if len(texts) > 1 else ""
             for n, text in enumerate(texts):
                 q = Question(i + 1, text, offset, letters[n] if letters else "")
-                post = question_post(q, hashtag) if hashtag else ""
+                post = question_post(q, hashtag, labels) if hashtag else ""
                 for limit in limits:
                     problem = limit.problem(post, what="with the label and hashtag")
                     if problem is not None:  # noted; the chat is still built, so that the

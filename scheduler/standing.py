@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, ChatStatus, Post, PostStatus
 from archive.standing import ScheduleSource, Step, StepState, standing_lines
 from archive.store import Store
@@ -36,7 +37,11 @@ _HELD_BEYOND = timedelta(days=365)
 _UNTIMED = frozenset({StepState.SKIPPED, StepState.FAILED, StepState.NOT_POSTED, StepState.HELD})
 
 
-def label_of(action: Action) -> str:
+def label_of(action: Action, labels: Labels = DEFAULT_LABELS) -> str:
+    """What a host calls ``action``: ``Q1`` (in the chat's convention: ``C1``), ``intro``,
+    ``reminder``, ``wrap-up``..."""
+    if action.kind == ActionKind.QUESTION and action.question_keys:
+        return labels.question_label(action.question_keys[0])
     if action.kind == ActionKind.QUESTION:
         return action.key.upper()
     if action.kind == ActionKind.REMIND:
@@ -65,19 +70,20 @@ def standing(
         rows = by_key.get(action.key, [])
         step = _handled(chat, action, rows)
         if step is None:
+            label = label_of(action, chat.labels)
             if chat.status == ChatStatus.CANCELLED:
-                step = Step(action.key, label_of(action), StepState.CANCELLED, action.at)
+                step = Step(action.key, label, StepState.CANCELLED, action.at)
             elif chat.status == ChatStatus.PUBLISHED or (
                 chat.status == ChatStatus.ENDED and action.kind != ActionKind.PUBLISH
             ):
-                step = Step(action.key, label_of(action), StepState.NOT_POSTED, action.at)
+                step = Step(action.key, label, StepState.NOT_POSTED, action.at)
             elif action.at - now > _HELD_BEYOND:
-                step = Step(action.key, label_of(action), StepState.HELD, None)
+                step = Step(action.key, label, StepState.HELD, None)
             elif not upcoming_seen:
                 upcoming_seen = True
-                step = Step(action.key, label_of(action), StepState.NEXT, action.at)
+                step = Step(action.key, label, StepState.NEXT, action.at)
             else:
-                step = Step(action.key, label_of(action), StepState.PENDING, action.at)
+                step = Step(action.key, label, StepState.PENDING, action.at)
         steps.append(step)
     # Steps with a time (posted, due) in time order; a step that has none (held) or never
     # went out (skipped, failed) stays right after the step before it in the plan.
@@ -91,7 +97,7 @@ def standing(
 
 
 def _handled(chat: Chat, action: Action, rows: Sequence[Post]) -> Step | None:
-    label = label_of(action)
+    label = label_of(action, chat.labels)
     if action.kind == ActionKind.PUBLISH:
         if chat.status == ChatStatus.PUBLISHED:
             return Step(action.key, label, StepState.DONE, action.at)

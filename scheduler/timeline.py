@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.hashtags import has_hashtag
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, Question
 
 WRAPUP_LEAD = timedelta(minutes=5)
@@ -115,13 +116,15 @@ def with_hashtag(text: str, hashtag: str) -> str:
 
 
 def format_question(chat: Chat, q: Question) -> str:
-    """``Q1: How do you ...? #WeDocs`` (the hashtag appended unless already in the text)."""
-    return question_post(q, chat.hashtag)
+    """``Q1: How do you ...? #WeDocs`` (the label in the chat's convention, ``C1: ...`` in a
+    Welsh chat; the hashtag appended unless already in the text)."""
+    return question_post(q, chat.hashtag, chat.labels)
 
 
-def question_post(q: Question, hashtag: str) -> str:
-    """The post text of a question, given only the hashtag (for checks before a Chat exists)."""
-    return with_hashtag(f"{q.label}: {q.text}", hashtag)
+def question_post(q: Question, hashtag: str, labels: Labels = DEFAULT_LABELS) -> str:
+    """The post text of a question, given only the hashtag and the label convention (for
+    checks before a Chat exists)."""
+    return with_hashtag(f"{labels.question_label(q.key)}: {q.text}", hashtag)
 
 
 def format_intro(chat: Chat) -> str:
@@ -178,9 +181,11 @@ def format_local_time(chat: Chat, at: datetime) -> str:
 
 
 def _answer_labels(chat: Chat) -> str:
+    """``A1, A2…`` in the chat's convention (``R1, R2…`` in a French chat)."""
     first = chat.questions[0].key if chat.questions else "1"
     second = chat.questions[1].key if len(chat.questions) > 1 else None
-    return f"A{first}, A{second}…" if second else f"A{first}"
+    answer = chat.labels.answer_label
+    return f"{answer(first)}, {answer(second)}…" if second else answer(first)
 
 
 def _relative(lead: timedelta) -> str:

@@ -6,8 +6,11 @@ flat however large it is. Which question a message answers can only be settled o
 question post is known, so the work is split in two:
 
 1. the read validates the whole file, finds the channel, the time range, the bots and the
-   question posts (host or bot messages that begin with a ``Q`` label), and stages every
-   message, already converted, in a temporary file (``marshal`` batches);
+   question posts (host or bot messages that begin with a question label in the chat's
+   convention: ``Q1`` by default, ``C1`` with ``--labels C/A``; in a topic convention,
+   ``T``/``T``, only the first such post of each label, as the host's later ``T1 ...``
+   posts are the host's answers), and stages every message, already converted, in a
+   temporary file (``marshal`` batches);
 2. the capture builds the chat and puts every staged message through the same capture
    rules as live messages, saving in batches inside one transaction.
 
@@ -19,6 +22,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import marshal
@@ -40,6 +44,7 @@ from archive.hashtags import HashtagError, normalise_hashtag
 from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     Attachment,
     AttachmentKind,
@@ -100,16 +105,21 @@ def _reactions(raw: dict[str, Any]) -> int:
     return total
 
 
-_Q_HEAD = re.compile(
-    r"\s*(?:(?:@[\w.-]+|<@!?\d+>|[#＃]\w+)[\s,:;]*)*"
-    r"[Qq]\s?\d{1,2}[a-zA-Z]?(?:\s*(?:[/&,+]|and)\s*[Qq]\s?\d{1,2}[a-zA-Z]?)*"
-    r"(?:[-–][Qq]?\d{1,2})?\s*[:.)\-–—]?\s*"
-)
+@functools.lru_cache(maxsize=16)
+def _question_head(letter: str) -> re.Pattern[str]:
+    """What goes before a question's words in its post (mentions, tags, its label or
+    labels, punctuation), for the question letter ``letter``."""
+    q = f"[{re.escape(letter.upper())}{re.escape(letter.lower())}]"
+    return re.compile(
+        r"\s*(?:(?:@[\w.-]+|<@!?\d+>|[#＃]\w+)[\s,:;]*)*"
+        rf"{q}\s?\d{{1,2}}[a-zA-Z]?(?:\s*(?:[/&,+]|and)\s*{q}\s?\d{{1,2}}[a-zA-Z]?)*"
+        rf"(?:[-–]{q}?\d{{1,2}})?\s*[:.)\-–—]?\s*"
+    )
 
 
-def _question_text(text: str, hashtag: str) -> str:
+def _question_text(text: str, hashtag: str, labels: Labels = DEFAULT_LABELS) -> str:
     """A question post's text without its label and without the trailing hashtag."""
-    body = _Q_HEAD.sub("", text, count=1)
+    body = _question_head(labels.question).sub("", text, count=1)
     tag = re.escape(hashtag.lstrip("#"))
     body = re.sub(rf"\s*[#＃]{tag}\s*\Z", "", body, flags=re.IGNORECASE).strip()
     return body or text.strip()
@@ -242,7 +252,12 @@ class _Spill:
 
 
 def _read(
-    path: Path, hashtag: str, hosts: tuple[str, ...], spill: _Spill, progress: Progress | None
+    path: Path,
+    hashtag: str,
+    hosts: tuple[str, ...],
+    spill: _Spill,
+    progress: Progress | None,
+    labels: Labels = DEFAULT_LABELS,
 ) -> _Scan:
     """Read the export once: validate it, stage its messages, find the question posts."""
     scan = _Scan()
@@ -287,7 +302,8 @@ def _read(
         if is_bot:
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
-        keys = parse_question_labels(text) if not staged[13] else ()  # a forward asks nothing
+        # a forward asks nothing
+        keys = parse_question_labels(text, labels) if not staged[13] else ()
         if not keys:
             continue
         if not is_bot:
@@ -297,7 +313,7 @@ def _read(
                 host = hosted[author] = is_host(_probe_message(staged), probe)
             if not host:
                 continue
-        scan.questions.append((at, staged[1], keys, _question_text(text, hashtag)))
+        scan.questions.append((at, staged[1], keys, _question_text(text, hashtag, labels)))
     scan.count = reader.count
     scan.first_at, scan.last_at = first_at, last_at
     scan.guild = _member(reader, "guild")
@@ -365,8 +381,28 @@ class ImportResult:
     new_messages: int  # rows the archive did not have before
 
 
+def _topic_posts(scan: _Scan) -> None:
+    """Keep, of a topic chat's labelled host and bot posts, the first of each label: the
+    topic itself (a later ``T1 ...`` by a host is the host's answer to it)."""
+    seen: set[str] = set()
+    topics = []
+    for entry in sorted(scan.questions, key=lambda q: q[0]):
+        keys = entry[2]
+        if any(key in seen for key in keys):
+            continue
+        seen.update(keys)
+        topics.append(entry)
+    scan.questions = topics
+
+
 def _build_chat(
-    scan: _Scan, *, hashtag: str, hosts: tuple[str, ...], title: str, timezone: str
+    scan: _Scan,
+    *,
+    hashtag: str,
+    hosts: tuple[str, ...],
+    title: str,
+    timezone: str,
+    labels: Labels = DEFAULT_LABELS,
 ) -> Chat:
     assert scan.first_at is not None and scan.last_at is not None
     start = min(at for at, *_ in scan.questions) if scan.questions else scan.first_at
@@ -391,6 +427,7 @@ def _build_chat(
         hosts=hosts,
         status=ChatStatus.PUBLISHED,
         grace=timedelta(0),
+        labels=labels,
     )
 
 
@@ -403,9 +440,13 @@ def import_discord_export(
     title: str = "",
     timezone: str = "UTC",
     progress: Progress | None = None,
+    labels: Labels = DEFAULT_LABELS,
 ) -> ImportResult:
     """Archive the export at ``path`` as a published chat; re-importing changes nothing.
 
+    ``labels`` is the chat's label convention (:mod:`archive.labels`): which posts are
+    questions (``Q1``; ``C1`` in a Welsh chat) and which labels answer them (``A1``; ``R1``
+    in a French chat); it is stored with the chat, for its transcripts.
     Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
     Transcripts are not written here: publish the returned chat afterwards.
     """
@@ -415,8 +456,10 @@ def import_discord_export(
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     try:
         with paused_gc():
-            scan = _read(path, tag, hosts, spill, progress)
-            return _capture(store, path, scan, spill, tag, hosts, title, timezone, progress)
+            scan = _read(path, tag, hosts, spill, progress, labels)
+            if labels.topics:
+                _topic_posts(scan)
+            return _capture(store, path, scan, spill, tag, hosts, title, timezone, progress, labels)
     finally:
         spill.close()
 
@@ -448,11 +491,14 @@ def _capture(
     title: str,
     timezone: str,
     progress: Progress | None,
+    labels: Labels = DEFAULT_LABELS,
 ) -> ImportResult:
     """Put the staged messages through the capture rules and save them, in one transaction."""
     guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
-    draft = _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone)
+    draft = _build_chat(
+        scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels
+    )
     question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
     question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
     place = guild_id if guild_id and guild_id != "0" else "@me"

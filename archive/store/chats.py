@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from archive.labels import Labels
 from archive.models import Chat, ChatStatus, Question, Target
 from archive.store.connection import Connection, iso, parse_iso
 from archive.store.errors import DuplicateChatError, NotFoundError
@@ -45,6 +46,7 @@ def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
         series_id=row["series_id"],
         created_at=parse_iso(row["created_at"]),
         split_long_posts=bool(row["split_long_posts"]),
+        labels=Labels(row["question_label"], row["answer_label"]),
     )
 
 
@@ -88,6 +90,8 @@ class ChatTables(Connection):
                 "source": source,
                 "created_at": iso(created),
                 "split_long_posts": int(chat.split_long_posts),
+                "question_label": chat.labels.question,
+                "answer_label": chat.labels.answer,
             }
             if exists:
                 # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the

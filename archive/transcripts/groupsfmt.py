@@ -42,7 +42,7 @@ def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
     lines += [f"### {say('per_question')}", "", f"*{say('per_question_note')}*", ""]
     head = [say("col_question"), *(escape_inline(r.label) for r in shown), say("total")]
     lines += ["| " + " | ".join(head) + " |", "|:--|" + "--:|" * (len(head) - 1)]
-    labels = {q.key: q.label for q in chat.questions}
+    labels = {q.key: chat.label(q) for q in chat.questions}
     for q in mix.questions:
         cells = [labels.get(q.key, "Q" + q.key)]
         for r in shown:

@@ -46,8 +46,9 @@ def html_text(text: str) -> str:
 
 _REL = ' rel="nofollow noopener noreferrer"'
 # The list prefixes Python-Markdown renders as plain text in an item's head (html.py's
-# direct list rendering expects the same); a chat's own odd labels take the slow path.
-_PREFIX_RE = re.compile(r"(?:Host|A[0-9a-z/A]+)")
+# direct list rendering expects the same): "Host", or late answers' labels in the chat's
+# letter ("A1/A2", "R1", "T2a"); anything else takes the slow path.
+_PREFIX_RE = re.compile(r"Host|([^\W\d_])[0-9a-z]+(?:/\1[0-9a-z]+)*")
 
 
 class ItemRenderer:

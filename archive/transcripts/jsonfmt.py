@@ -110,7 +110,7 @@ def json_chunks(
             "questions": [
                 {
                     "key": q.key,
-                    "label": q.label,
+                    "label": chat.label(q),
                     "text": q.text,
                     # null when the question never went out (stats.not_posted says why)
                     "posted_at": _iso(posted[q.key]) if q.key in posted else None,

@@ -128,7 +128,7 @@ class TranscriptLists:
     ) -> None:
         self.opted_out = opted_out
         self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html)
-        self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
+        self._labels = {q.key: chat.labels.answer_label(q.key) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
         self.others = new_list()
         self.late = new_list()

@@ -38,7 +38,7 @@ _BAR_WIDTH = 40
 
 
 def _summary(stats: ChatStats, chat: Chat) -> list[str]:
-    labels = {q.key: q.label for q in chat.questions}
+    labels = {q.key: chat.label(q) for q in chat.questions}
     rows: list[tuple[str, str]] = [
         (
             "Participants",
@@ -61,7 +61,7 @@ def _summary(stats: ChatStats, chat: Chat) -> list[str]:
         rows.append(
             (
                 "Busiest question",
-                f"{labels.get(key, 'Q' + key)} ({_plural(stats.answers_per_question[key], 'answer')})",
+                f"{labels.get(key) or chat.labels.question_label(key)} ({_plural(stats.answers_per_question[key], 'answer')})",
             )
         )
     if stats.per_platform:
@@ -86,7 +86,7 @@ def _question_table(
     ]
     for q in chat.questions:
         lines.append(
-            f"| {q.label} | {clock(posted[q.key], zone) if q.key in posted else 'not posted'}"
+            f"| {chat.label(q)} | {clock(posted[q.key], zone) if q.key in posted else 'not posted'}"
             f" | {stats.answers_per_question.get(q.key, 0)}"
             f" | {stats.participants_per_question.get(q.key, 0)}"
             f" | {delay_label(stats.median_first_answer.get(q.key))} |"
@@ -112,7 +112,7 @@ def _activity(
         if q.key not in posted:
             continue
         went_out = (posted[q.key] - chat.start) // timedelta(minutes=step) * step
-        marks.setdefault(went_out, []).append(q.label)
+        marks.setdefault(went_out, []).append(chat.label(q))
     marks.setdefault(chat.duration // timedelta(minutes=step) * step, []).append("close")
     labels = {start: " ".join(marks.get(start, [])) for start in buckets}
     label_width = max(len(label) for label in labels.values())
@@ -261,7 +261,7 @@ def markdown_parts(
     for q in chat.questions:
         answers = stats.answers_per_question.get(q.key, 0)
         answering = stats.participants_per_question.get(q.key, 0)
-        out += [f"## {q.label} · {escape_inline(q.text)}", ""]
+        out += [f"## {chat.label(q)} · {escape_inline(q.text)}", ""]
         went = posted.get(q.key)
         line = (
             f"*Went out at {clock(went, zone)} {zone_label(went.astimezone(zone))}"

@@ -68,9 +68,19 @@ def join_places(chat: Chat) -> list[str]:
 
 
 def how_to_answer(chat: Chat) -> str:
-    """The A1/A2 convention the chat's intro post gives: ``A1`` answers ``Q1``."""
-    pairs = [f"A{q.key} for {q.label}" for q in chat.questions[:2]] or ["A1 for Q1"]
+    """The label convention the chat's intro post gives, in the chat's letters: ``A1``
+    answers ``Q1`` (``R1`` answers ``Q1`` in a French chat; a topic chat's answers carry
+    the topic's own label, ``T1``)."""
+    labels = chat.labels
+    keys = [q.key for q in chat.questions[:2]] or ["1"]
     more = "…" if len(chat.questions) > 2 else ""
+    if labels.topics:
+        named = ", ".join(labels.answer_label(key) for key in keys)
+        return (
+            f"How to answer: start each answer with its topic's label ({named}{more})"
+            f" and add {chat.hashtag}, so that it is counted."
+        )
+    pairs = [f"{labels.answer_label(key)} for {labels.question_label(key)}" for key in keys]
     return (
         f"How to answer: start each answer with its question's label ({', '.join(pairs)}{more})"
         f" and add {chat.hashtag}, so that it is counted."
@@ -84,7 +94,7 @@ def event_description(chat: Chat, url: str = "") -> str:
     parts.append("Where to join:\n" + "\n".join(join_places(chat)))
     parts.append(how_to_answer(chat))
     if chat.questions:
-        parts.append("\n".join(f"{q.label}: {q.text}" for q in chat.questions))
+        parts.append("\n".join(f"{chat.label(q)}: {q.text}" for q in chat.questions))
     if url:
         parts.append(url)
     return "\n\n".join(parts)

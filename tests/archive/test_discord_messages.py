@@ -256,7 +256,7 @@ def test_an_exported_forward_of_the_hosts_question_is_a_repost(tmp_path: Path) -
     store = Store(tmp_path / "archive.db")
     try:
         chat = import_discord_export(store, path, hashtag="WeDocs", hosts=("drsmith",)).chat
-        assert [q.label for q in chat.questions] == ["Q1"]  # the host's forward asks nothing
+        assert [chat.label(q) for q in chat.questions] == ["Q1"]  # the host's forward asks nothing
         found = {m.platform_id: m for m in store.messages(chat.id)}
         assert found.keys() == {"8001", "8002", "8003", "8004", "8006"}
         assert (found["8003"].kind, found["8003"].text) == (MessageKind.REPOST, "")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import archive.migrations as migrations
 from archive.models import CapturedMessage
-from archive.store import Store
+from archive.store import Store, iso
 from archive.store import messages as messages_module
 from archive.store.messages import UPSERT_MESSAGE, message_row
 from tests.archive.web.conftest import PAST_START, chat, msg
@@ -59,6 +59,29 @@ def _add_old_chat(store: Store, chat_id: str) -> None:
 
 def _edited(m: CapturedMessage, text: str, minutes: int) -> CapturedMessage:
     return replace(m, text=text, edited_at=m.created_at + timedelta(minutes=minutes))
+
+
+def _add_old_chat(store: Store, chat_id: str) -> None:
+    """A chat as the code of an older schema stored it: the columns of schema 1 only (the
+    store's add_chat writes the columns later migrations added)."""
+    new = chat(chat_id, PAST_START)
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO chats (id, title, hashtag, hashtag_key, start, end, timezone,"
+            " grace_seconds, targets, hosts, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 0, '[]', '[]', ?, ?)",
+            (
+                new.id,
+                new.title,
+                new.hashtag,
+                new.hashtag.casefold(),
+                iso(new.start),
+                iso(new.end),
+                new.timezone,
+                str(new.status),
+                iso(new.start),
+            ),
+        )
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def test_chat_round_trips_with_questions_targets_and_reminders(store: Store) -> 
     store.add_chat(chat, reminders=[timedelta(hours=1), timedelta(minutes=10)])
     got = store.get_chat(chat.id)
     assert replace(got, created_at=None) == chat
-    assert got.questions[1].label == "Q2a"
+    assert got.label(got.questions[1]) == "Q2a"
     assert store.chat_reminders(chat.id) == (timedelta(minutes=10), timedelta(hours=1))
 
 

@@ -506,9 +506,13 @@ class FakeDiscordState:
         components: list[dict[str, Any]] | None = None,
         flags: int = 0,
         dispatch: bool = True,
+        gateway: bool = True,
         **extra: Any,
     ) -> dict[str, Any]:
         """Store a message in the channel's history and dispatch MESSAGE_CREATE.
+
+        ``dispatch`` False: only build the payload (neither stored nor sent). ``gateway``
+        False: stored in the history, but its MESSAGE_CREATE is lost in flight (never sent).
 
         ``forward_of`` (channel id, message id): a forward of that message, as Discord
         makes one: type 0, a reference of type 1 (FORWARD), the message's snapshot, no
@@ -571,7 +575,8 @@ class FakeDiscordState:
             if channel["type"] in (PUBLIC_THREAD, PRIVATE_THREAD):
                 channel["message_count"] += 1
                 channel["total_message_sent"] += 1
-            self.dispatch("MESSAGE_CREATE", self.event_view(message))
+            if gateway:
+                self.dispatch("MESSAGE_CREATE", self.event_view(message))
         return message
 
     def apply_edit(

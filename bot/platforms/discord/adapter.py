@@ -35,7 +35,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
-from archive.models import OPEN_STATUSES, Chat, IncomingMessage, PostStatus
+from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage, PostStatus
 from archive.publish import PublishResult
 from archive.store import Store
 from bot.config import ConfigError, DiscordConfig, secret
@@ -57,6 +57,9 @@ from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
 
 logger = logging.getLogger(__name__)
+SWEEP_SPAN = timedelta(minutes=5)
+"""How much of a chat's window the last sweep before publishing reads again (the gateway
+delivered the rest as it happened)."""
 
 T = TypeVar("T")
 
@@ -628,6 +631,24 @@ class DiscordPlatform(Platform):
             ]
 
         return await self.call(f"reading channel {getattr(target, 'id', '?')}", read)
+
+    async def sweep(self, chat: Chat) -> None:
+        """Read the last `SWEEP_SPAN` of the chat's window from each of its channels (and
+        their threads) once more, just before publishing: the gateway delivers as messages
+        are posted, but one posted in the last seconds may still be in flight, or lost in a
+        reconnect just before the close. Capture keeps one row per message, so what was
+        delivered already is not counted twice. Raises `DiscordPostError` when Discord
+        cannot be read."""
+        if self.sink is None:
+            return
+        end = min(self.clock.now(), chat.grace_end)
+        after = max(chat.start - EARLY_WINDOW, chat.grace_end - SWEEP_SPAN)
+        for target in chat.targets:
+            if target.platform != self.name or not target.channel:
+                continue
+            messages = await self.history(target.channel, after, end)
+            if messages:
+                await self.sink.capture_messages(list(messages))
 
     async def history(
         self, channel: str, after: datetime, before: datetime

@@ -23,6 +23,7 @@ import discord
 from discord import app_commands
 
 from archive.groups import say
+from archive.labels import DEFAULT_LABELS, LabelError, Labels, labels_from
 from archive.models import OPEN_STATUSES, Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
 from bot.config import DiscordConfig
@@ -60,7 +61,7 @@ MODAL_FIELDS = {
     "first_question": "Question interval",
 }
 _QUESTION_PATH = re.compile(r"^questions\[(\d+)\]")
-_LEADING_LABEL = re.compile(r"^\s*(?:Q\s?\d{1,2}[a-z]?|\d{1,2})\s*[.:)\-]\s*", re.IGNORECASE)
+_LEADING_LABEL = r"^\s*(?:{letter}\s?\d{{1,2}}[a-z]?|\d{{1,2}})\s*[.:)\-]\s*"
 _TIME_TOKEN = re.compile(r"^[\dT:.+\-Z]+$")
 
 
@@ -89,9 +90,10 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
         max_length=4000,
     )
 
-    def __init__(self, commands: HostCommands) -> None:
+    def __init__(self, commands: HostCommands, labels: str = "") -> None:
         super().__init__()
         self.commands = commands
+        self.labels = labels  # the command's `labels` option, "" when not given
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         values = {
@@ -100,18 +102,29 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
             "start": self.start.value,
             "interval": self.interval.value,
             "questions": self.questions.value,
+            "labels": self.labels,
         }
         await self.commands.schedule_from_form(interaction, values)
 
 
 def form_plan_data(
-    values: dict[str, str], *, channel_id: str, host: str, default_zone: str
+    values: dict[str, str],
+    *,
+    channel_id: str,
+    host: str,
+    default_zone: str,
+    default_labels: Labels = DEFAULT_LABELS,
 ) -> dict[str, Any]:
     """Chat-file data from the schedule form (the same validation then applies).
 
     The chat lasts one interval more than its questions: Q1 comes one interval after the
-    start, and the last answers get an interval too.
+    start, and the last answers get an interval too. ``values["labels"]`` is the command's
+    ``labels`` option (``"Q/R"``; :class:`LabelError` when it is not a convention); a label
+    a host typed before a question (``Q1:``, ``C1:`` in a Welsh chat, ``1.``) is dropped.
     """
+    option = values.get("labels", "").strip()
+    labels = labels_from(option, "Labels") if option else default_labels
+    leading = re.compile(_LEADING_LABEL.format(letter=re.escape(labels.question)), re.IGNORECASE)
     start_text = values.get("start", "").strip()
     tokens = start_text.split()
     zone = default_zone
@@ -119,7 +132,7 @@ def form_plan_data(
         zone = tokens[-1]
         start_text = " ".join(tokens[:-1])
     questions = [
-        _LEADING_LABEL.sub("", line).strip()
+        leading.sub("", line).strip()
         for line in values.get("questions", "").splitlines()
         if line.strip()
     ]
@@ -138,6 +151,7 @@ def form_plan_data(
         "questions": questions,
         "targets": [{"platform": "discord", "channel": channel_id}],
         "hosts": [host],
+        "labels": {"question": labels.question, "answer": labels.answer},
     }
 
 
@@ -204,16 +218,27 @@ class HostCommands:
         chat_help = "chat id or a unique prefix (default: this channel's live or next chat)"
 
         @group.command(name="schedule", description="Schedule a chat (a form, or a chat file)")
-        @app_commands.describe(file="a chat file (TOML) instead of the form")
+        @app_commands.describe(
+            file="a chat file (TOML) instead of the form",
+            labels="question and answer letters: Q/A, Q/R (French), C/A (Welsh), T (topics)",
+        )
         async def schedule(
-            interaction: discord.Interaction, file: discord.Attachment | None = None
+            interaction: discord.Interaction,
+            file: discord.Attachment | None = None,
+            labels: str | None = None,
         ) -> None:
             if await self._refuse(interaction):
                 return
+            if labels:
+                try:  # checked before the form opens, so nothing typed in it is lost
+                    labels_from(labels, "Labels")
+                except LabelError as exc:
+                    await self._reply(interaction, _fix_message([str(exc)]))
+                    return
             if file is None:
-                await interaction.response.send_modal(ScheduleModal(self))
+                await interaction.response.send_modal(ScheduleModal(self, labels or ""))
             else:
-                await self.schedule_from_file(interaction, file)
+                await self.schedule_from_file(interaction, file, labels or "")
 
         @group.command(name="list", description="Upcoming, live and ended chats")
         async def list_chats(interaction: discord.Interaction) -> None:
@@ -399,6 +424,7 @@ class HostCommands:
             channel_id=self._channel_id(interaction),
             host=f"discord:{interaction.user.id}",
             default_zone=self.services.default_timezone,
+            default_labels=self.services.default_labels,
         )
         try:
             plan = self._plan(data, "the schedule form")
@@ -408,8 +434,10 @@ class HostCommands:
         await self._store_plan(interaction, plan, "discord:form")
 
     async def schedule_from_file(
-        self, interaction: discord.Interaction, file: discord.Attachment
+        self, interaction: discord.Interaction, file: discord.Attachment, labels: str = ""
     ) -> None:
+        """Schedule the attached chat file; ``labels`` (the command's option, ``"Q/R"``)
+        stands in for a ``[labels]`` table the file does not have."""
         name = file.filename
         if file.size > MAX_CHAT_FILE:
             await self._reply(
@@ -434,6 +462,9 @@ class HostCommands:
             "targets", [{"platform": "discord", "channel": self._channel_id(interaction)}]
         )
         data.setdefault("hosts", [f"discord:{interaction.user.id}"])
+        if labels:
+            given = labels_from(labels, "Labels")
+            data.setdefault("labels", {"question": given.question, "answer": given.answer})
         try:
             plan = self._plan(data, name)
         except PlanError as exc:
@@ -446,6 +477,7 @@ class HostCommands:
             data,
             source=source,
             default_reminders=self.services.default_reminders,
+            default_labels=self.services.default_labels,
             now=self.platform.clock.now(),
             post_limits=self.services.post_limits,
             wrapup_lead=self.services.wrapup_lead,
@@ -512,7 +544,7 @@ class HostCommands:
             "```",
             *standing_lines(chat, steps, now),
             "```",
-            *(f"{q.label}: {q.text}" for q in chat.questions),
+            *(f"{chat.label(q)}: {q.text}" for q in chat.questions),
             *(f"{kind} {detail} ({by})" for _at, kind, detail, by in controls),
         ]
         await self._reply(interaction, "\n".join(lines)[:1900])

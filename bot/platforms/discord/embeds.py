@@ -38,7 +38,7 @@ def summary_embed(chat: Chat, stats: ChatStats | None, link: str = "") -> discor
         count = stats.answers_per_question.get(key, 0)
         embed.add_field(
             name="Busiest question",
-            value=clip(f"Q{key}: {text} ({count} answers)"),
+            value=clip(f"{chat.labels.question_label(key)}: {text} ({count} answers)"),
             inline=False,
         )
     if link:

@@ -58,7 +58,7 @@ def event_name(chat: Chat) -> str:
 def event_description(chat: Chat) -> str:
     lines = [chat.intro] if chat.intro else []
     lines.append(f"A hashtag chat: {len(chat.questions)} questions, answer with {chat.hashtag}.")
-    lines += [f"{q.label}: {q.text}" for q in chat.questions]
+    lines += [f"{chat.label(q)}: {q.text}" for q in chat.questions]
     return "\n".join(lines)[:1000]
 
 

@@ -457,6 +457,18 @@ class MastodonPlatform(Platform):
         total += await self._read_mentions()
         return total
 
+    async def sweep(self, chat: Chat) -> None:
+        """Read the hashtag's timeline from the stored cursor and the replies to the chat's
+        posts once more, just before publishing: the stream delivers as statuses are posted,
+        but one of the last seconds may still be in flight (or federated late). Raises
+        `PostError` when the instance cannot be read."""
+        if self.store is None or self.api is None:
+            return
+        group = (await self._capture_chats()).get(wanted_tag(chat.hashtag), [])
+        chats = sorted({c.id: c for c in [*group, chat]}.values(), key=lambda c: c.start)
+        await self.read_timeline(chats)
+        await self._read_replies(chats)
+
     async def read_timeline(self, chats: Sequence[Chat]) -> int:
         """The hashtag's statuses after the stored cursor (``min_id``), page by page, oldest
         page first; the cursor moves once each page is committed. Reads run one at a time,
