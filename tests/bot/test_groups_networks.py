@@ -5,6 +5,7 @@ to the bot's Mastodon post, and the roster; one transcript counts them all."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,7 +63,9 @@ async def test_groups_from_every_route_on_discord_and_mastodon(
                 guilds=(str(fake_discord.guild_id),),
                 group_roles=(("clinicians", "clinician"), (str(patients), "patient")),
             ),
-            mastodon=mastodon_config(fake_masto),
+            # Reads every second, not every 0.3 s: a 20 s chat stays within the fake
+            # instance's rate limit (the stream brings posts at once anyway).
+            mastodon=dataclasses.replace(mastodon_config(fake_masto), poll_interval=1.0),
             groups=GroupsConfig(roster=roster),
         )
         plan = parse_chat_plan(
