@@ -223,7 +223,13 @@ def _m007_chat_labels(conn: sqlite3.Connection) -> None:
     )
 
 
-def _m008_stakeholder_groups(conn: sqlite3.Connection) -> None:
+def _m008_chat_language(conn: sqlite3.Connection) -> None:
+    # The language of the bot's words for a chat (a BCP 47 tag, archive.i18n); chats stored
+    # before languages existed were English.
+    conn.execute("ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+
+
+def _m009_stakeholder_groups(conn: sqlite3.Connection) -> None:
     # Stakeholder groups (archive/groups.py): declarations per hashtag and participant, the
     # latest of each source kept (a participant's own, their Discord roles'); the organisers'
     # roster and the configured groups, as the running bot last read them from its config.
@@ -263,7 +269,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "messages keep their attachments and stickers", _m005_message_attachments),
     (6, "chats may split long intros and closings", _m006_split_long_posts),
     (7, "each chat's question and answer label letters", _m007_chat_labels),
-    (8, "stakeholder groups: declarations, roster, labels", _m008_stakeholder_groups),
+    (8, "a chat's language", _m008_chat_language),
+    (9, "stakeholder groups: declarations, roster, labels", _m009_stakeholder_groups),
 ]
 
 

@@ -99,6 +99,7 @@ class Chat:
     hosts: tuple[str, ...] = ()  # author handles/ids treated as hosts, on any platform
     status: ChatStatus = ChatStatus.SCHEDULED
     series_id: str = ""  # set when the chat is one occurrence of a recurring series
+    language: str = "en"  # BCP 47 tag of the bot's words for the chat (archive.i18n)
     created_at: datetime | None = None
     # The chat file's `split_long_posts`: a too-long intro or closing goes out as a thread.
     split_long_posts: bool = False

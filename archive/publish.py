@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.groups import GroupMix
+from archive.i18n import translator
 from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
@@ -377,10 +378,19 @@ def publish_chat(
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)
     link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
+    tr = translator(chat.language)
     announcement = (
-        f"Thank you for joining {chat.hashtag}! Transcript of “{chat.title}”: "
-        f"{stats.participants} participants, {stats.messages} messages, "
-        f"{stats.answers} answers.{link}"
+        tr.gettext(
+            "Thank you for joining {hashtag}! Transcript of “{title}”: "
+            "{participants}, {messages}, {answers}."
+        ).format(
+            hashtag=chat.hashtag,
+            title=chat.title,
+            participants=tr.counted("{n} participant", "{n} participants", stats.participants),
+            messages=tr.counted("{n} message", "{n} messages", stats.messages),
+            answers=tr.counted("{n} answer", "{n} answers", stats.answers),
+        )
+        + link
     )
     attachment = None
     size = paths["md"].stat().st_size

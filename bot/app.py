@@ -129,6 +129,7 @@ class App:
             post_limits=post_limits(self.config),
             default_timezone=self.config.timezone,
             default_reminders=tuple(self.config.scheduler.reminders),
+            default_language=self.config.language,
             default_labels=self.config.labels.convention,
             wrapup_lead=self.config.scheduler.wrapup_lead,
             web_base_url=self.config.web.base_url,

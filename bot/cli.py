@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the chat's question and answer letters, e.g. Q/R, C/A, T (topics); "
         "default: the config's [labels]",
     )
+    p.add_argument(
+        "--language",
+        metavar="TAG",
+        help="the language of the bot's words and transcripts: en, fr or cy (default: the "
+        "config's); French and Welsh demos use Q/R and C/A labels unless --labels says otherwise",
+    )
 
     p = sub.add_parser("schedule", help="schedule a chat (or a series) from a chat file")
     p.add_argument("file", type=Path, help="the chat file (TOML), e.g. examples/wedocs.toml")
@@ -207,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the question and answer letters, e.g. Q/R (French), C/A (Welsh), T (topics: "
         "T1 for both); default: the config's [labels]",
     )
+    s.add_argument(
+        "--language",
+        metavar="TAG",
+        help="the chat's language (en, fr, cy; transcripts in it); default: the config's language",
+    )
     return parser
 
 
@@ -316,6 +327,7 @@ def load_plan(path: Path, config: Config, now: datetime | None) -> ChatPlan:
         now=now,
         post_limits=post_limits(config),
         wrapup_lead=config.scheduler.wrapup_lead,
+        default_language=config.language,
     )
     warnings = [f"{where}: {text}" for where, text in plan.warnings]
     on = enabled_networks(config)
@@ -640,14 +652,24 @@ async def _wait_idle(app: Any) -> None:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from archive.i18n import language_tag
     from archive.labels import LabelError, labels_from
-    from bot.demo import run_demo
+    from bot.demo import CUSTOMARY_LABELS, run_demo
 
     try:
-        labels = labels_from(args.labels, "--labels") if args.labels else config.labels.convention
+        language = language_tag(args.language) if args.language else config.language
+    except ValueError as exc:
+        raise UsageError(f"--language: {exc}") from None
+    try:
+        if args.labels:
+            labels = labels_from(args.labels, "--labels")
+        elif args.language:
+            labels = labels_from(CUSTOMARY_LABELS[language.split("-")[0]], "--language")
+        else:
+            labels = config.labels.convention
     except LabelError as exc:
         raise UsageError(str(exc)) from None
-    return run_demo(args, config, labels=labels)
+    return run_demo(args, config, labels=labels, language=language)
 
 
 @command("local")
@@ -805,6 +827,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     timezone=timezone,
                     progress=progress,
                     labels=labels,
+                    language=args.language or config.language,
                 )
                 if progress is not None:
                     progress("publishing", result.read, 0.0)

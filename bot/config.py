@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from archive.groups import DEFAULT_GROUPS, GROUP_KEY_RE
+from archive.i18n import language_tag
 from archive.labels import Labels, label_letter
 from scheduler.durations import duration_from
 
@@ -240,6 +241,7 @@ class Config:
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"  # "json": one JSON object a line, for log collectors
     timezone: str = "UTC"  # default IANA zone for chats that name none
+    language: str = "en"  # default BCP 47 tag of the bot's words, for chats that name none
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     local: LocalConfig = field(default_factory=LocalConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
@@ -345,6 +347,7 @@ def config_from_dict(
         log_level=top.choice("log_level", LOG_LEVELS, normalise=str.upper),
         log_format=top.choice("log_format", LOG_FORMATS, normalise=str.lower),
         timezone=top.zone("timezone"),
+        language=top.language("language"),
         scheduler=section("scheduler", _parse_scheduler),
         local=section("local", _parse_local),
         discord=section("discord", _parse_discord),
@@ -589,6 +592,10 @@ class _Table:
             return value.rstrip("/")
 
         return self._get(key, convert)
+
+    def language(self, key: str) -> str:
+        """A language we have catalogues for (``archive.i18n.language_tag``)."""
+        return self._get(key, language_tag)
 
     def zone(self, key: str) -> str:
         def convert(value: object) -> str:

@@ -217,10 +217,16 @@ class Planned:
     )  # index of the planned post edited/deleted
 
 
-def demo_plan(start: datetime) -> dict[str, object]:
-    """The demo chat, in the chat-file format hosts write."""
+CUSTOMARY_LABELS = {"en": "Q/A", "fr": "Q/R", "cy": "C/A"}
+"""The label convention a demo in each language uses unless ``--labels`` says otherwise."""
+
+
+def demo_plan(start: datetime, language: str = "en") -> dict[str, object]:
+    """The demo chat, in the chat-file format hosts write. In another language than English
+    the hosts' own intro and closing are left out, so the bot's (translated) ones are used;
+    the questions and the simulated participants stay English."""
     local = start.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
-    return {
+    plan = {
         "title": "Patients as partners in quality improvement",
         "hashtag": "WeDocs",
         "start": local,
@@ -236,7 +242,11 @@ def demo_plan(start: datetime) -> dict[str, object]:
         "questions": [{"text": q} for q in QUESTIONS],
         "targets": [{"platform": "local", "channel": "main"}],
         "reminders": [],
+        "language": language,
     }
+    if language.split("-")[0] != "en":
+        del plan["intro"], plan["closing"]
+    return plan
 
 
 def simulate(
@@ -437,8 +447,15 @@ def _next_evening(now: datetime) -> datetime:
     return evening.astimezone(UTC)
 
 
-def run_demo(args: argparse.Namespace, config: Config, *, labels: Labels | None = None) -> int:
-    """Run the demo chat; ``labels``: its label convention (default: the config's)."""
+def run_demo(
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    labels: Labels | None = None,
+    language: str | None = None,
+) -> int:
+    """Run the demo chat; ``labels``: its label convention, ``language``: its language (a
+    BCP 47 tag; both default to the config's)."""
     from bot.app import App
     from bot.reports import format_stats
 
@@ -464,7 +481,7 @@ def run_demo(args: argparse.Namespace, config: Config, *, labels: Labels | None 
     start = _next_evening(datetime.now(UTC))
     origin = start - timedelta(seconds=30)
     chat_plan = parse_chat_plan(
-        demo_plan(start),
+        demo_plan(start, language or config.language),
         source="<demo>",
         now=origin,
         default_labels=labels or config.labels.convention,

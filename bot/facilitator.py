@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
 from archive.groups import DEFAULT_GROUPS, Group, declaration_only, find_declaration, groups_of
+from archive.i18n import translator
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
@@ -437,8 +438,12 @@ class Facilitator:
                 target.platform,
                 reason,
             )
+            # Translators: an alert to the hosts; {reason} is the network's own (English) error.
+            alert = translator(chat.language).gettext(
+                "Could not post {action} on {platform}: {reason}"
+            )
             await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {reason}"
+                chat, alert.format(action=action_key, platform=target.platform, reason=reason)
             )
             return None
         _fault_point(f"crash-after-send:{action_key}")

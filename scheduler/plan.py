@@ -24,6 +24,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.i18n import DEFAULT_LANGUAGE, language_tag
 from archive.labels import DEFAULT_LABELS, LabelError, Labels, label_letter
 from archive.models import Chat, Question, Target, chat_id_for
 from scheduler.durations import (
@@ -62,6 +63,7 @@ TOP_KEYS = (
     "questions",
     "series",
     SPLIT_SETTING,
+    "language",
     "labels",
 )
 LABEL_KEYS = ("question", "answer")
@@ -132,6 +134,7 @@ def load_chat_file(
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
     wrapup_lead: timedelta = WRAPUP_LEAD,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> ChatPlan:
     """Read and validate a chat file. Raises PlanError (only) when it cannot be used."""
     source = str(path)
@@ -162,6 +165,7 @@ def load_chat_file(
         now=now,
         post_limits=post_limits,
         wrapup_lead=wrapup_lead,
+        default_language=default_language,
     )
 
 
@@ -174,6 +178,7 @@ def parse_chat_plan(
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
     wrapup_lead: timedelta = WRAPUP_LEAD,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> ChatPlan:
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
 
@@ -187,6 +192,7 @@ def parse_chat_plan(
     limit of each of the chat's networks, counted as that network counts, and so must every
     other post the bot makes for the chat (reminders, the intro and closing with what the bot
     adds, the wrap-up, which says how long is left: ``wrapup_lead``, the config's).
+    ``default_language`` is the chat's language (a BCP 47 tag) when the file names none.
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -194,7 +200,7 @@ def parse_chat_plan(
         raise PlanError(
             [Problem("", f"expected a table of settings, not {describe(data)}")], source
         )
-    reader = _Reader(data, now, post_limits or {}, wrapup_lead)
+    reader = _Reader(data, now, post_limits or {}, wrapup_lead, default_language)
     plan = reader.read(default_reminders, default_labels)
     if reader.problems or plan is None:
         raise PlanError(reader.problems or [Problem("", "the chat file is incomplete")], source)
@@ -220,8 +226,10 @@ class _Reader:
         now: datetime | None,
         post_limits: Mapping[str, PostLimit],
         wrapup_lead: timedelta = WRAPUP_LEAD,
+        default_language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.data = data
+        self.default_language = default_language
         self.now = now
         self.post_limits = post_limits
         self.wrapup_lead = wrapup_lead
@@ -252,6 +260,9 @@ class _Reader:
         interval = self.duration(data, "interval", "", default=DEFAULT_INTERVAL, positive=True)
         first = self.duration(data, "first_question", "", default=interval or DEFAULT_INTERVAL)
         grace = self.duration(data, "grace", "", default=DEFAULT_GRACE)
+        language = self.value(data, "language", "", language_tag)
+        if "language" not in data:
+            language = self.default_language
         intro = self.text(data, "intro", "") or ""
         closing = self.text(data, "closing", "") or ""
         split = self.flag(data, SPLIT_SETTING, "")
@@ -292,13 +303,15 @@ class _Reader:
         if series is not None and first_date is not None and zone is not None:
             start = local_start(first_date, series.time, zone)
         if (
-            None in (title, hashtag, zone, start, length, questions, reminders, targets, hosts)
+            None
+            in (title, hashtag, zone, start, length, questions, reminders, targets, hosts, language)
             or grace is None
             or labels is None
         ):
             return None
         assert title and hashtag and zone and start and length and questions  # for mypy
         assert reminders is not None and targets and hosts is not None and labels is not None
+        assert language
         chat = Chat(
             id=chat_id_for(hashtag, start.astimezone(zone)),
             title=title,
@@ -313,6 +326,7 @@ class _Reader:
             targets=targets,
             hosts=hosts,
             split_long_posts=split,
+            language=language,
             labels=labels,
         )
         if series is None or first_date is None:

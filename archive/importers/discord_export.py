@@ -41,6 +41,7 @@ import ijson
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
 from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.i18n import language_tag
 from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
@@ -441,16 +442,22 @@ def import_discord_export(
     timezone: str = "UTC",
     progress: Progress | None = None,
     labels: Labels = DEFAULT_LABELS,
+    language: str = "en",
 ) -> ImportResult:
     """Archive the export at ``path`` as a published chat; re-importing changes nothing.
 
     ``labels`` is the chat's label convention (:mod:`archive.labels`): which posts are
     questions (``Q1``; ``C1`` in a Welsh chat) and which labels answer them (``A1``; ``R1``
     in a French chat); it is stored with the chat, for its transcripts.
+    ``language`` is the chat's (BCP 47, ``archive.i18n``): its transcripts are written in it.
     Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
     Transcripts are not written here: publish the returned chat afterwards.
     """
     tag = _validate(hashtag, timezone)
+    try:
+        language = language_tag(language)
+    except ValueError as e:
+        raise ExportError(f"--language: {e}") from None
     hosts = tuple(h.strip() for h in hosts if h.strip())
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
@@ -459,7 +466,9 @@ def import_discord_export(
             scan = _read(path, tag, hosts, spill, progress, labels)
             if labels.topics:
                 _topic_posts(scan)
-            return _capture(store, path, scan, spill, tag, hosts, title, timezone, progress, labels)
+            return _capture(
+                store, path, scan, spill, tag, hosts, title, timezone, progress, labels, language
+            )
     finally:
         spill.close()
 
@@ -492,12 +501,14 @@ def _capture(
     timezone: str,
     progress: Progress | None,
     labels: Labels = DEFAULT_LABELS,
+    language: str = "en",
 ) -> ImportResult:
     """Put the staged messages through the capture rules and save them, in one transaction."""
     guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
-    draft = _build_chat(
-        scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels
+    draft = replace(
+        _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels),
+        language=language,
     )
     question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
     question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}

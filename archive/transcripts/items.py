@@ -13,14 +13,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from archive.i18n import Translator, translator
 from archive.models import Attachment, AttachmentKind, CapturedMessage
 from archive.transcripts.text import (
-    NETWORK_NAMES,
     _escape_plain,
     _lines,
     escape_inline,
     link_segments,
     message_anchor,
+    network_name,
     redact_handles,
     safe_url,
 )
@@ -46,17 +47,31 @@ def html_text(text: str) -> str:
 
 _REL = ' rel="nofollow noopener noreferrer"'
 # The list prefixes Python-Markdown renders as plain text in an item's head (html.py's
-# direct list rendering expects the same): "Host", or late answers' labels in the chat's
-# letter ("A1/A2", "R1", "T2a"); anything else takes the slow path.
-_PREFIX_RE = re.compile(r"Host|([^\W\d_])[0-9a-z]+(?:/\1[0-9a-z]+)*")
+# direct list rendering expects the same): the host mark, a word in the chat's language
+# ("Host", "Hôte", "Gwesteiwr"), or late answers' labels in the chat's letter ("A1/A2",
+# "R1", "T2a"); anything else takes the slow path.
+_PREFIX_RE = re.compile(r"[^\W\d_]+|([^\W\d_])[0-9a-z]+(?:/\1[0-9a-z]+)*")
 
 
 class ItemRenderer:
     """Renders the items of one transcript: the chat's settings are held once, and the
     clock label of the last minute seen is reused (messages come in time order)."""
 
-    def __init__(self, zone: tzinfo, hide: set[str], *, network: bool, html: bool) -> None:
+    def __init__(
+        self,
+        zone: tzinfo,
+        hide: set[str],
+        *,
+        network: bool,
+        html: bool,
+        tr: Translator | None = None,
+    ) -> None:
         self.zone = zone
+        self.tr = tr or translator()
+        # Translators: the name shown for a message's author who has neither name nor handle.
+        self._unknown = self.tr.gettext("Unknown")
+        # Translators: the text of the link to a message on its network.
+        self._link = self.tr.gettext("link")
         self.hide = hide
         self.network = network
         self.html = html
@@ -71,7 +86,7 @@ class ItemRenderer:
         if start <= moment < end:
             return label
         local = moment.astimezone(self.zone)
-        label = f"{local:%H:%M}"
+        label = self.tr.clock(local)
         start = local.replace(second=0, microsecond=0).astimezone(UTC)
         end = start + _MINUTE
         offset = local.utcoffset()
@@ -90,14 +105,14 @@ class ItemRenderer:
         author = (m.author_name, m.author_handle)
         who = self._authors.get(author)
         if who is None:
-            who = self._authors[author] = _who(*author)
+            who = self._authors[author] = _who(*author, self._unknown)
         who_md, who_html = who
         at = self.clock(m.created_at)
         md = [who_md, at]
         ht = [who_html, at]
         if self.network:
             # A chat on several networks marks each message with the one it came from.
-            net = NETWORK_NAMES.get(m.platform, m.platform)
+            net = network_name(m.platform, self.tr)
             md.insert(1, escape_inline(net))
             ht.insert(1, html_text(" ".join(_lines(net))))
         if m.edited_at is not None:
@@ -105,8 +120,8 @@ class ItemRenderer:
             ht.append("edited")
         link = safe_url(m.permalink) if m.permalink else None
         if link:
-            md.append(f"[link]({link})")
-            ht.append(f'<a href="{link}"{_REL}>link</a>')
+            md.append(f"[{self._link}]({link})")
+            ht.append(f'<a href="{link}"{_REL}>{self._link}</a>')
             if "&" in link:
                 html = False
         if prefix:
@@ -183,12 +198,12 @@ _TICK = timedelta(microseconds=1)
 _PLAIN_ID_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
-def _who(author_name: str, author_handle: str) -> tuple[str, str]:
-    name = escape_inline(author_name) or escape_inline(author_handle) or "Unknown"
+def _who(author_name: str, author_handle: str, unknown: str = "Unknown") -> tuple[str, str]:
+    name = escape_inline(author_name) or escape_inline(author_handle) or escape_inline(unknown)
     handle = escape_inline(author_handle)
     md = f"**{name}**" + (f" @{handle}" if handle else "")
     # escape_inline escapes the text of " ".join(_lines(...)); the HTML shows that text.
-    name_text = " ".join(_lines(author_name)) or " ".join(_lines(author_handle)) or "Unknown"
+    name_text = " ".join(_lines(author_name)) or " ".join(_lines(author_handle)) or unknown
     handle_text = " ".join(_lines(author_handle))
     html = f"<strong>{html_text(name_text)}</strong>" + (
         f" @{html_text(handle_text)}" if handle_text else ""

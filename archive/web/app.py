@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from archive.i18n import Translator, negotiate, translator
 from archive.standing import ScheduleSource
 from archive.store import NotFoundError, Now, ReadPool, Store, system_now
 from archive.web import views
@@ -78,13 +79,25 @@ def _origin(request: web.Request) -> str:
     return str(request.url.origin())
 
 
-def _html(text: str) -> web.Response:
-    return web.Response(text=text, content_type=HTML, charset="utf-8")
+def _html(text: str, reader: Translator | None = None) -> web.Response:
+    """A page; ``reader``: it was chosen by the request's Accept-Language (RFC 9110 §12.5.5:
+    say so in ``Vary``, so caches keep one copy per language)."""
+    response = web.Response(text=text, content_type=HTML, charset="utf-8")
+    if reader is not None:
+        response.headers["Content-Language"] = reader.tag
+        response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def _reader(request: web.Request) -> Translator:
+    """The reader's language among those the archive has (``Accept-Language``)."""
+    return translator(negotiate(request.headers.get("Accept-Language")))
 
 
 async def home(request: web.Request) -> web.Response:
     app = request.app
-    return _html(await app[POOL].run(views.home_page, app[SITE], _page(request)))
+    reader = _reader(request)
+    return _html(await app[POOL].run(views.home_page, app[SITE], _page(request), reader), reader)
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -125,13 +138,17 @@ async def chat(request: web.Request) -> web.Response:
 
 async def tag(request: web.Request) -> web.Response:
     app = request.app
-    return _html(await app[POOL].run(views.tag_page, app[SITE], request.match_info["tag"]))
+    reader = _reader(request)
+    page = await app[POOL].run(views.tag_page, app[SITE], request.match_info["tag"], reader)
+    return _html(page, reader)
 
 
 async def search(request: web.Request) -> web.Response:
     app = request.app
     q = request.query.get("q", "")
-    return _html(await app[POOL].run(views.search_page, app[SITE], q, _page(request)))
+    reader = _reader(request)
+    page = await app[POOL].run(views.search_page, app[SITE], q, _page(request), reader)
+    return _html(page, reader)
 
 
 def _calendar(text: str) -> web.Response:
@@ -183,19 +200,22 @@ async def error_pages(
 ) -> web.StreamResponse:
     """Unknown routes and ids get the site's 404 page; crashes a logged 500 page."""
     site = request.app[SITE]
+    reader = _reader(request)
     try:
         return await handler(request)
     except NotFoundError:
         return web.Response(
-            status=404, text=error_page(site, 404, "No such chat or hashtag."), content_type=HTML
+            status=404,
+            text=error_page(site, 404, reader.gettext("No such chat or hashtag."), reader),
+            content_type=HTML,
         )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        message = "No such page." if exc.status == 404 else exc.reason
+        message = reader.gettext("No such page.") if exc.status == 404 else exc.reason
         return web.Response(
             status=exc.status,
-            text=error_page(site, exc.status, message),
+            text=error_page(site, exc.status, message, reader),
             content_type=HTML,
             headers={k: v for k, v in exc.headers.items() if k == "Allow"},
         )
@@ -203,7 +223,12 @@ async def error_pages(
         logger.exception("web archive: %s %s failed", request.method, request.path)
         return web.Response(
             status=500,
-            text=error_page(site, 500, "The archive could not answer; the error was logged."),
+            text=error_page(
+                site,
+                500,
+                reader.gettext("The archive could not answer; the error was logged."),
+                reader,
+            ),
             content_type=HTML,
         )
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from archive.groups import say
+from archive.i18n import Translator, translator
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
 from archive.standing import ScheduleSource, Step, StepState, step_cells
@@ -82,8 +83,11 @@ class Download:
 # ---- home --------------------------------------------------------------------------------
 
 
-def home_page(store: Store, site: Site, page: int = 1) -> str:
-    """Live and upcoming chats, the hashtags, and past chats newest first (paged)."""
+def home_page(store: Store, site: Site, page: int = 1, tr: Translator | None = None) -> str:
+    """Live and upcoming chats, the hashtags, and past chats newest first (paged), in the
+    reader's language ``tr`` (English by default)."""
+    tr = tr or translator()
+    t = tr.gettext
     live = store.chats_page([ChatStatus.LIVE])
     upcoming = store.chats_page([ChatStatus.SCHEDULED], limit=site.page_size)
     past = store.chats_page(
@@ -96,45 +100,63 @@ def home_page(store: Store, site: Site, page: int = 1) -> str:
 
     parts = [f"<h1>{e(site.name)}</h1>"]
     if page == 1:
-        parts.append(
-            "<p>Transcripts and statistics of hashtag chats: browse by hashtag, search"
-            " everything that was said, or subscribe to the calendar of upcoming chats.</p>"
+        intro = t(
+            "Transcripts and statistics of hashtag chats: browse by hashtag, search"
+            " everything that was said, or subscribe to the calendar of upcoming chats."
         )
+        parts.append(f"<p>{e(intro)}</p>")
         if live:
-            parts.append('<section aria-labelledby="live"><h2 id="live">Live now</h2>')
-            parts.append(_chat_list(site, live))
+            parts.append(f'<section aria-labelledby="live"><h2 id="live">{e(t("Live now"))}</h2>')
+            parts.append(_chat_list(site, live, tr=tr))
             parts.append("</section>")
-        parts.append('<section aria-labelledby="upcoming"><h2 id="upcoming">Upcoming</h2>')
-        parts.append(_chat_list(site, upcoming) if upcoming else "<p>No chat is scheduled.</p>")
+        parts.append(
+            f'<section aria-labelledby="upcoming"><h2 id="upcoming">{e(t("Upcoming"))}</h2>'
+        )
+        parts.append(
+            _chat_list(site, upcoming, tr=tr)
+            if upcoming
+            else f"<p>{e(t('No chat is scheduled.'))}</p>"
+        )
         parts.append("</section>")
         if tags:
-            parts.append('<section aria-labelledby="tags"><h2 id="tags">Hashtags</h2>')
+            parts.append(f'<section aria-labelledby="tags"><h2 id="tags">{e(t("Hashtags"))}</h2>')
             parts.append('<ul class="tags">')
             for hashtag, _key, n, _latest in tags:
+                chats = tr.counted("{n} chat", "{n} chats", n)
                 parts.append(
                     f'<li><a href="{e(site.tag_url(hashtag))}">{e(hashtag)}</a>'
-                    f' <span class="meta">({n} chat{"" if n == 1 else "s"})</span></li>'
+                    f' <span class="meta">({e(chats)})</span></li>'
                 )
             parts.append("</ul></section>")
-    parts.append('<section aria-labelledby="past"><h2 id="past">Past chats</h2>')
+    parts.append(f'<section aria-labelledby="past"><h2 id="past">{e(t("Past chats"))}</h2>')
     if past:
         parts.append(
-            _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
+            _chat_list(
+                site,
+                past,
+                {c.id: " · " + _messages(counts.get(c.id, 0), tr) for c in past},
+                tr=tr,
+            )
         )
     else:
-        parts.append("<p>No chat has taken place yet.</p>")
-    parts.append(pager(site, "/", page, has_next))
+        parts.append(f"<p>{e(t('No chat has taken place yet.'))}</p>")
+    parts.append(pager(site, "/", page, has_next, tr=tr))
     parts.append("</section>")
-    return layout(site, site.name, "\n".join(parts))
+    return layout(site, site.name, "\n".join(parts), tr=tr)
 
 
-def _messages(n: int) -> str:
-    return f"{n} message" + ("" if n == 1 else "s")
+def _messages(n: int, tr: Translator) -> str:
+    return e(tr.counted("{n} message", "{n} messages", n))
 
 
-def _chat_list(site: Site, chats: Iterable[Chat], extra: dict[str, str] | None = None) -> str:
+def _chat_list(
+    site: Site,
+    chats: Iterable[Chat],
+    extra: dict[str, str] | None = None,
+    tr: Translator | None = None,
+) -> str:
     extra = extra or {}
-    items = "\n".join(chat_line(site, c, extra.get(c.id, "")) for c in chats)
+    items = "\n".join(chat_line(site, c, extra.get(c.id, ""), tr) for c in chats)
     return f'<ul class="chats">\n{items}\n</ul>'
 
 
@@ -161,6 +183,8 @@ def chat_page(
     published, its schedule as it stands at ``now`` (from ``schedule``, see
     `archive.standing`) under the transcript's header, as `tweetchat show` gives it."""
     chat = store.get_chat(chat_id)
+    tr = translator(chat.language)
+    t = tr.gettext
     if chat.status == ChatStatus.CANCELLED:
         return cancelled_page(site, chat)
     rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
@@ -171,19 +195,18 @@ def chat_page(
             (".html", "HTML"),
             (".md", "Markdown"),
             (".json", "JSON"),
-            (".csv", "CSV of messages"),
+            (".csv", e(t("CSV of messages"))),
         )
     )
-    status = f'<span class="status">{e(chat.status)}</span>'
-    body = [
-        f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
-        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>',
-    ]
+    status = f'<span class="status">{e(status_name(chat.status, tr))}</span>'
+    body = [_crumbs(site, chat, status, tr)]
     if chat.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
         places = "; ".join(feeds.join_places(chat))
         body.append(
-            f'<nav class="feeds" aria-label="Take part"><a href="{e(site.chat_url(chat.id, ".ics"))}"'
-            f' download>Add to calendar (.ics)</a> <span class="meta">Where: {e(places)}</span></nav>'
+            f'<nav class="feeds" aria-label="{e(t("Take part"))}">'
+            f'<a href="{e(site.chat_url(chat.id, ".ics"))}"'
+            f" download>{e(t('Add to calendar (.ics)'))}</a>"
+            f' <span class="meta">{e(t("Where: {places}").format(places=places))}</span></nav>'
         )
     transcript = transcript_body(rendered.html, rendered.markdown)
     if schedule is not None and now is not None and chat.status in UNPUBLISHED:
@@ -193,19 +216,40 @@ def chat_page(
         standing = schedule_section(chat, schedule(store, chat, now), now)
         transcript = f"{transcript[:at]}{standing}\n{transcript[at:]}"
     body += [
-        f'<nav class="downloads" aria-label="Downloads">Download: {downloads}</nav>',
+        f'<nav class="downloads" aria-label="{e(t("Downloads"))}">'
+        f"{e(t('Download:'))} {downloads}</nav>",
         '<article class="transcript">',
         transcript,
         "</article>",
-        '<section aria-labelledby="charts"><h2 id="charts">Charts</h2>',
-        _figure("Activity", charts.activity_chart(chat, stats)),
-        _figure("Answers per question", charts.answers_chart(chat, stats)),
-        _figure("Top contributors", charts.contributors_chart(stats)),
+        f'<section aria-labelledby="charts"><h2 id="charts">{e(t("Charts"))}</h2>',
+        _figure(t("Activity"), charts.activity_chart(chat, stats)),
+        _figure(t("Answers per question"), charts.answers_chart(chat, stats)),
+        _figure(t("Top contributors"), charts.contributors_chart(stats)),
         "</section>",
     ]
     if rendered.groups is not None:
         body.insert(-1, _figure(say("chart_chat"), group_figures.group_chart(rendered.groups)))
-    return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body))
+    return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body), tr=tr)
+
+
+def status_name(status: ChatStatus, tr: Translator) -> str:
+    """A chat's status as a reader sees it, in ``tr``'s language."""
+    names = {
+        ChatStatus.SCHEDULED: tr.pgettext("chat status", "scheduled"),
+        ChatStatus.LIVE: tr.pgettext("chat status", "live"),
+        ChatStatus.ENDED: tr.pgettext("chat status", "ended"),
+        ChatStatus.PUBLISHED: tr.pgettext("chat status", "published"),
+        ChatStatus.CANCELLED: tr.pgettext("chat status", "cancelled"),
+    }
+    return names.get(status, str(status))
+
+
+def _crumbs(site: Site, chat: Chat, status: str, tr: Translator) -> str:
+    return (
+        f'<nav class="crumbs" aria-label="{e(tr.gettext("Breadcrumb"))}">'
+        f'<a href="{e(site.url("/"))}">{e(tr.gettext("Archive"))}</a>'
+        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>'
+    )
 
 
 def schedule_section(chat: Chat, steps: Sequence[Step], now: datetime) -> str:
@@ -220,14 +264,21 @@ def schedule_section(chat: Chat, steps: Sequence[Step], now: datetime) -> str:
         rows.append(
             f'<tr{mark}><td>{e(when)}</td><th scope="row">{e(label)}</th><td>{e(state)}</td></tr>'
         )
+    tr = translator(chat.language)
+    t = tr.gettext
+    # Translators: the host controls are the commands next, pause, skip and extend.
+    meta = t(
+        "At {time} {zone}, every host control applied (next, pause, skip, extend...);"
+        " times in {zone_name}."
+    ).format(time=tr.clock(local), zone=zone_label(local, tr), zone_name=chat.zone.key)
     return "\n".join(
         [
             '<section class="schedule" aria-labelledby="schedule">',
-            '<h2 id="schedule">Schedule as it stands</h2>',
-            f'<p class="meta">At {local:%H:%M} {e(zone_label(local))}, every host control'
-            f" applied (next, pause, skip, extend...); times in {e(chat.zone.key)}.</p>",
-            '<table class="schedule"><thead><tr><th scope="col">Time</th>'
-            '<th scope="col">Step</th><th scope="col">Status</th></tr></thead><tbody>',
+            f'<h2 id="schedule">{e(t("Schedule as it stands"))}</h2>',
+            f'<p class="meta">{e(meta)}</p>',
+            f'<table class="schedule"><thead><tr><th scope="col">{e(t("Time"))}</th>'
+            f'<th scope="col">{e(t("Step"))}</th><th scope="col">{e(t("Status"))}</th>'
+            "</tr></thead><tbody>",
             *rows,
             "</tbody></table>",
             "</section>",
@@ -239,15 +290,26 @@ def cancelled_page(site: Site, chat: Chat) -> str:
     """A cancelled chat: what it would have been, and that it did not take place (no
     transcript, no downloads: nothing happened to transcribe)."""
     local = chat.start.astimezone(chat.zone)
+    tr = translator(chat.language)
+    status = f'<span class="status">{e(status_name(chat.status, tr))}</span>'
+    note = tr.gettext(
+        "This {hashtag} chat, planned for {day}, {time} {zone}, was cancelled."
+        " It has no transcript."
+    ).format(
+        hashtag=chat.hashtag,
+        day=day_label(local, tr),
+        time=tr.clock(local),
+        zone=zone_label(local, tr),
+    )
     body = [
-        f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
-        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> ›'
-        f' <span class="status">{e(chat.status)}</span></nav>',
+        _crumbs(site, chat, status, tr),
         f"<h1>{e(chat.title)}</h1>",
-        f'<p class="cancelled">This {e(chat.hashtag)} chat, planned for {e(day_label(local))},'
-        f" {local:%H:%M} {e(zone_label(local))}, was cancelled. It has no transcript.</p>",
+        f'<p class="cancelled">{e(note)}</p>',
     ]
-    return layout(site, f"{chat.title} ({chat.hashtag}): cancelled", "\n".join(body))
+    title = tr.gettext("{title} ({hashtag}): cancelled").format(
+        title=chat.title, hashtag=chat.hashtag
+    )
+    return layout(site, title, "\n".join(body), tr=tr)
 
 
 def _figure(heading: str, svg: str) -> str:
@@ -290,8 +352,10 @@ def _tag_key(tag: str) -> str:
     return "#" + tag.lstrip("#").casefold()
 
 
-def tag_page(store: Store, site: Site, tag: str) -> str:
-    """Every chat of a hashtag, with participation over time."""
+def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -> str:
+    """Every chat of a hashtag, with participation over time, in the reader's language."""
+    tr = tr or translator()
+    t = tr.gettext
     key = _tag_key(tag)
     chats = store.chats_page(LISTED, hashtag_key=key)
     if not chats:
@@ -308,7 +372,11 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
         first = len(people - seen)
         points.append(
             charts.SeriesPoint(
-                day_label(took_place[chat_id].start.astimezone(took_place[chat_id].zone))[4:],
+                tr.pattern(
+                    took_place[chat_id].start.astimezone(took_place[chat_id].zone),
+                    # Translators: a CLDR date pattern for a chart's axis: "1 Dec 2026".
+                    tr.gettext("d MMM y"),
+                ),
                 first,
                 len(people) - first,
             )
@@ -317,26 +385,30 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
     counts = store.message_counts([c.id for c in past])
     body = [
         f"<h1>{e(hashtag)}</h1>",
-        f'<nav class="feeds" aria-label="Subscribe"><a href="{e(site.tag_url(hashtag, "/calendar.ics"))}">'
-        f"Calendar of upcoming {e(hashtag)} chats (.ics)</a></nav>",
+        f'<nav class="feeds" aria-label="{e(t("Subscribe"))}">'
+        f'<a href="{e(site.tag_url(hashtag, "/calendar.ics"))}">'
+        f"{e(t('Calendar of upcoming {hashtag} chats (.ics)').format(hashtag=hashtag))}</a></nav>",
     ]
     if upcoming:
-        body += ['<section aria-labelledby="upcoming"><h2 id="upcoming">Upcoming</h2>']
-        body += [_chat_list(site, upcoming), "</section>"]
+        body += [f'<section aria-labelledby="upcoming"><h2 id="upcoming">{e(t("Upcoming"))}</h2>']
+        body += [_chat_list(site, upcoming, tr=tr), "</section>"]
     body += [
-        '<section aria-labelledby="participation"><h2 id="participation">Participation over time</h2>',
+        '<section aria-labelledby="participation"><h2 id="participation">'
+        f"{e(t('Participation over time'))}</h2>",
         _figure_plain(charts.participation_chart(points)),
         "</section>",
-        '<section aria-labelledby="past"><h2 id="past">Past chats</h2>',
-        _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
+        f'<section aria-labelledby="past"><h2 id="past">{e(t("Past chats"))}</h2>',
+        _chat_list(
+            site, past, {c.id: " · " + _messages(counts.get(c.id, 0), tr) for c in past}, tr=tr
+        )
         if past
-        else "<p>No chat has taken place yet.</p>",
+        else f"<p>{e(t('No chat has taken place yet.'))}</p>",
         "</section>",
     ]
     mix = group_figures.series_section(store, [c for c in chats if c.id in took_place])
     if mix:
         body.insert(-3, mix)
-    return layout(site, hashtag, "\n".join(body))
+    return layout(site, hashtag, "\n".join(body), tr=tr)
 
 
 def _figure_plain(svg: str) -> str:
@@ -344,6 +416,35 @@ def _figure_plain(svg: str) -> str:
 
 
 # ---- search ------------------------------------------------------------------------------
+
+
+def search_help(tr: Translator) -> str:
+    """How to search, in ``tr``'s language (:data:`SEARCH_HELP` is the English)."""
+    if tr.language == "en":
+        return SEARCH_HELP
+    t = tr.gettext
+    # Translators: the examples in <code> are search syntax; keep them as they are.
+    return (
+        '<p class="meta">'
+        + e(t("Words find their other forms too ({example} finds “patient”).")).replace(
+            "{example}", "<code>patients</code>"
+        )
+        + " "
+        + e(
+            t(
+                "Also: {prefix} for words that start so, {phrase}, {either}, {not_} or {minus}"
+                " to leave a word out, {author}, {tag}."
+            )
+        )
+        .replace("{prefix}", "<code>quick*</code>")
+        .replace("{phrase}", "<code>&quot;exact phrase&quot;</code>")
+        .replace("{either}", "<code>carers OR families</code>")
+        .replace("{not_}", "<code>NOT</code>")
+        .replace("{minus}", "<code>-word</code>")
+        .replace("{author}", "<code>from:handle</code>")
+        .replace("{tag}", "<code>tag:WeDocs</code>")
+        + "</p>"
+    )
 
 
 SEARCH_HELP = (
@@ -355,20 +456,29 @@ SEARCH_HELP = (
 )
 
 
-def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
-    """Matching messages, newest first, with highlighted snippets linking into transcripts."""
+def search_page(
+    store: Store, site: Site, q: str, page: int = 1, tr: Translator | None = None
+) -> str:
+    """Matching messages, newest first, with highlighted snippets linking into transcripts,
+    in the reader's language ``tr`` (English by default)."""
+    tr = tr or translator()
+    t = tr.gettext
+    help_html = search_help(tr)
     q = q.strip()
     query = parse_query(q)
-    title = f"Search: {q}" if q else "Search"
-    body = [f"<h1>{'Results for “' + e(q) + '”' if q else 'Search'}</h1>"]
+    title = t("Search: {query}").format(query=q) if q else t("Search")
+    heading = e(t("Results for “{query}”").format(query=q)) if q else e(t("Search"))
+    body = [f"<h1>{heading}</h1>"]
     if not q:
-        body.append("<p>Type words to find in every transcript, e.g. a hashtag or a name.</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body))
+        body.append(
+            f"<p>{e(t('Type words to find in every transcript, e.g. a hashtag or a name.'))}</p>"
+        )
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), tr=tr)
     if query.empty:
-        body.append("<p>Nothing to search for: type at least one word.</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body), search_value=q)
+        body.append(f"<p>{e(t('Nothing to search for: type at least one word.'))}</p>")
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), search_value=q, tr=tr)
     size = site.page_size
     try:
         hits = store.search_messages(
@@ -386,15 +496,16 @@ def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
         if "fts5" not in str(exc):
             raise
         logger.warning("search %r gave FTS5 query %r: %s", q, query, exc)
-        body.append("<p>This search could not be read. Try plain words.</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body), search_value=q)
+        body.append(f"<p>{e(t('This search could not be read. Try plain words.'))}</p>")
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), search_value=q, tr=tr)
     has_next = len(hits) > size
     hits = hits[:size]
     if not hits:
-        body.append("<p>No message matches." + (" Try fewer words." if " " in q else "") + "</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body), search_value=q)
+        none = t("No message matches. Try fewer words.") if " " in q else t("No message matches.")
+        body.append(f"<p>{e(none)}</p>")
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), search_value=q, tr=tr)
     chats = {cid: store.get_chat(cid) for cid in dict.fromkeys(m.chat_id for m, _ in hits)}
     hidden = store.hidden_handles(list(chats))
     body.append('<ol class="results">')
@@ -402,18 +513,18 @@ def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
         chat = chats[m.chat_id]
         at = m.created_at.astimezone(chat.zone)
         href = site.chat_url(chat.id) + "#" + message_anchor(m.platform, m.platform_id)
-        who = m.author_name or m.author_handle or "Unknown"
+        who = m.author_name or m.author_handle or t("Unknown")
         handle = f" @{m.author_handle}" if m.author_handle else ""
         body.append(
             f'<li><p><a href="{e(href)}">{e(chat.title or chat.hashtag)}</a>'
-            f' <span class="meta">{e(chat.hashtag)} · {e(day_label(at))}, {e(clock(at, chat.zone))}'
-            f" {e(zone_label(at))}</span></p>"
+            f' <span class="meta">{e(chat.hashtag)} · {e(day_label(at, tr))},'
+            f" {e(clock(at, chat.zone, tr))} {e(zone_label(at, tr))}</span></p>"
             f'<p class="meta">{e(who)}{e(handle)}</p>'
             f"<p>{snippet_html(snippet, hidden)}</p></li>"
         )
     body.append("</ol>")
-    body.append(pager(site, "/search", page, has_next, query=f"q={quote(q)}&"))
-    return layout(site, title, "\n".join(body), search_value=q)
+    body.append(pager(site, "/search", page, has_next, query=f"q={quote(q)}&", tr=tr))
+    return layout(site, title, "\n".join(body), search_value=q, tr=tr)
 
 
 # ---- feeds -------------------------------------------------------------------------------
@@ -462,7 +573,7 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
             chat=c,
             url=site.absolute(chat_path(c.id), origin),
             updated=generated.get(c.id, c.grace_end),
-            summary=f"{time_range(c.start, c.end, c.zone)}. {_messages(counts.get(c.id, 0))}.",
+            summary=f"{time_range(c.start, c.end, c.zone)}. {_english_messages(counts.get(c.id, 0))}.",
         )
         for c in chats
     ]
@@ -473,3 +584,8 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
         home_url=site.absolute("/", origin),
         now=now,
     )
+
+
+def _english_messages(n: int) -> str:
+    """The Atom feed's summaries are English (a feed has one language for every chat)."""
+    return f"{n} message" + ("" if n == 1 else "s")

@@ -161,8 +161,8 @@ class PlatformServices:
         forget cached capture contexts, at once.
     post_limits: every network's post limit by platform name (chat files are checked
         against the limits of their targets when scheduled).
-    default_timezone, default_reminders, default_labels: defaults for chats scheduled from
-        the network (the label convention: the config's ``[labels]``).
+    default_timezone, default_reminders, default_labels, default_language: defaults for
+        chats scheduled from the network (the label convention: the config's ``[labels]``).
     wrapup_lead: how long before the end the wrap-up goes out (its text says so).
     alert(message): tell the hosts of the chats running now that something keeps failing
         (a supervised task's streak of failures); never raises.
@@ -177,6 +177,7 @@ class PlatformServices:
     post_limits: Mapping[str, PostLimit] = field(default_factory=dict)
     default_timezone: str = "UTC"
     default_reminders: tuple[timedelta, ...] = ()
+    default_language: str = "en"
     default_labels: Labels = DEFAULT_LABELS
     wrapup_lead: timedelta = timedelta(minutes=5)
     web_base_url: str = ""

@@ -267,6 +267,36 @@ def test_a_snapshot_keeps_one_state_while_another_process_writes(
     assert (before, during, after) == (1, 1, 2)
 
 
+def test_a_chat_s_language_is_stored_and_older_archives_are_english(tmp_path: Path) -> None:
+    """Migration 6 adds the language; chats stored before it read back as English."""
+    import sqlite3
+
+    from archive.migrations import MIGRATIONS, migrate_in_tx
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL)"
+    )
+    for version, name, migrate in MIGRATIONS:
+        if version >= 6:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        migrate_in_tx(conn, migrate)
+        conn.execute("INSERT INTO _migrations VALUES (?, ?, '2026-01-01')", (version, name))
+        conn.execute("COMMIT")
+    conn.close()
+    old = Store(path)
+    try:
+        old.add_chat(make_chat())
+        assert old.get_chat("wedocs-2026-12-01").language == "en"
+        old.add_chat(replace(make_chat("soins-fr"), language="fr-CA"))
+        assert old.get_chat("soins-fr").language == "fr-CA"
+    finally:
+        old.close()
+
+
 def test_a_mark_is_set_once_across_connections_until_cleared(tmp_path: Path) -> None:
     first, second = Store(tmp_path / "a.db"), Store(tmp_path / "a.db")
     try:

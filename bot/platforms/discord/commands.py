@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 MAX_CHAT_FILE = 256 * 1024
 SERIES_OCCURRENCES = 6
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "cy": "Cymraeg"}
+"""The ``language`` choices of ``/tweetchat schedule``: each language in its own name."""
 MODAL_FIELDS = {
     "title": "Title",
     "hashtag": "Hashtag",
@@ -59,6 +61,7 @@ MODAL_FIELDS = {
     "interval": "Question interval",
     "duration": "Question interval",
     "first_question": "Question interval",
+    "language": "Language",
 }
 _QUESTION_PATH = re.compile(r"^questions\[(\d+)\]")
 _LEADING_LABEL = r"^\s*(?:{letter}\s?\d{{1,2}}[a-z]?|\d{{1,2}})\s*[.:)\-]\s*"
@@ -90,10 +93,11 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
         max_length=4000,
     )
 
-    def __init__(self, commands: HostCommands, labels: str = "") -> None:
+    def __init__(self, commands: HostCommands, labels: str = "", language: str = "") -> None:
         super().__init__()
         self.commands = commands
         self.labels = labels  # the command's `labels` option, "" when not given
+        self.language = language  # the command's `language` option, "" when not given
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         values = {
@@ -104,6 +108,8 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
             "questions": self.questions.value,
             "labels": self.labels,
         }
+        if self.language:
+            values["language"] = self.language
         await self.commands.schedule_from_form(interaction, values)
 
 
@@ -116,6 +122,9 @@ def form_plan_data(
     default_labels: Labels = DEFAULT_LABELS,
 ) -> dict[str, Any]:
     """Chat-file data from the schedule form (the same validation then applies).
+
+    ``values["language"]``, when given (the command's ``language`` option), is the chat's
+    language; otherwise the config's default applies.
 
     The chat lasts one interval more than its questions: Q1 comes one interval after the
     start, and the last answers get an interval too. ``values["labels"]`` is the command's
@@ -141,7 +150,7 @@ def form_plan_data(
         length = duration_from(interval) * (len(questions) + 1)
     except ValueError:
         length = timedelta(hours=1)  # the interval's own problem is reported
-    return {
+    data: dict[str, Any] = {
         "title": values.get("title", ""),
         "hashtag": values.get("hashtag", ""),
         "start": start_text,
@@ -153,6 +162,9 @@ def form_plan_data(
         "hosts": [host],
         "labels": {"question": labels.question, "answer": labels.answer},
     }
+    if values.get("language", "").strip():
+        data["language"] = values["language"].strip()
+    return data
 
 
 def form_problem(problem: Problem) -> str:
@@ -221,11 +233,16 @@ class HostCommands:
         @app_commands.describe(
             file="a chat file (TOML) instead of the form",
             labels="question and answer letters: Q/A, Q/R (French), C/A (Welsh), T (topics)",
+            language="the language of the bot's posts and transcripts (default: the config's)",
+        )
+        @app_commands.choices(
+            language=[app_commands.Choice(name=n, value=v) for v, n in LANGUAGE_NAMES.items()]
         )
         async def schedule(
             interaction: discord.Interaction,
             file: discord.Attachment | None = None,
             labels: str | None = None,
+            language: str | None = None,
         ) -> None:
             if await self._refuse(interaction):
                 return
@@ -236,9 +253,11 @@ class HostCommands:
                     await self._reply(interaction, _fix_message([str(exc)]))
                     return
             if file is None:
-                await interaction.response.send_modal(ScheduleModal(self, labels or ""))
+                await interaction.response.send_modal(
+                    ScheduleModal(self, labels or "", language or "")
+                )
             else:
-                await self.schedule_from_file(interaction, file, labels or "")
+                await self.schedule_from_file(interaction, file, labels or "", language or "")
 
         @group.command(name="list", description="Upcoming, live and ended chats")
         async def list_chats(interaction: discord.Interaction) -> None:
@@ -434,10 +453,15 @@ class HostCommands:
         await self._store_plan(interaction, plan, "discord:form")
 
     async def schedule_from_file(
-        self, interaction: discord.Interaction, file: discord.Attachment, labels: str = ""
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        labels: str = "",
+        language: str = "",
     ) -> None:
         """Schedule the attached chat file; ``labels`` (the command's option, ``"Q/R"``)
-        stands in for a ``[labels]`` table the file does not have."""
+        stands in for a ``[labels]`` table the file does not have, and ``language`` (the
+        command's option) for its ``language``."""
         name = file.filename
         if file.size > MAX_CHAT_FILE:
             await self._reply(
@@ -462,6 +486,8 @@ class HostCommands:
             "targets", [{"platform": "discord", "channel": self._channel_id(interaction)}]
         )
         data.setdefault("hosts", [f"discord:{interaction.user.id}"])
+        if language:
+            data.setdefault("language", language)
         if labels:
             given = labels_from(labels, "Labels")
             data.setdefault("labels", {"question": given.question, "answer": given.answer})
@@ -481,6 +507,7 @@ class HostCommands:
             now=self.platform.clock.now(),
             post_limits=self.services.post_limits,
             wrapup_lead=self.services.wrapup_lead,
+            default_language=self.services.default_language,
         )
 
     async def _store_plan(
