@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from archive.groups import GroupMix
 from archive.i18n import translator
 from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
@@ -56,6 +57,7 @@ class Rendered:
     markdown: str
     html: str
     json: str
+    groups: GroupMix | None = None  # the stakeholder mix, when anyone has a group
 
 
 @dataclass
@@ -166,6 +168,7 @@ def render_chat(
     controls = control_events(store, chat)
     stats = chat_stats(store, chat, opted_out=opted_out)
     messages = store.messages(chat.id, include_deleted=False)
+    groups = store.group_mix(chat, opted_out)
     md = render_markdown(
         chat,
         messages,
@@ -175,6 +178,7 @@ def render_chat(
         controls=controls,
         cost_note=cost_note,
         generated_at=generated_at,
+        groups=groups,
     )
     html = render_html(chat, md, title=f"{chat.title} ({chat.hashtag})")
     js = render_json(
@@ -185,8 +189,9 @@ def render_chat(
         question_posted_at=posted,
         controls=controls,
         cost_note=cost_note,
+        groups=groups,
     )
-    return Rendered(chat, stats, md, html, js)
+    return Rendered(chat, stats, md, html, js, groups)
 
 
 def _umask() -> int:
@@ -263,6 +268,8 @@ def write_transcripts(
             posted = question_posted_at(store, chat)
             controls = control_events(store, chat)
             hide = store.opted_out_handles(chat.id)
+            groups = store.group_mix(chat, opted_out)
+            member_groups = None if groups is None else groups.member_groups
             lists = TranscriptLists(
                 chat,
                 hide=hide,
@@ -286,7 +293,11 @@ def write_transcripts(
                     if is_shown(m, opted_out):
                         lists.add(m)
                         if json_entries is not None:
-                            json_entries.write(message_entry(m, hide, first=first, authors=authors))
+                            json_entries.write(
+                                message_entry(
+                                    m, hide, first=first, authors=authors, groups=member_groups
+                                )
+                            )
                             first = False
                     yield m
 
@@ -307,6 +318,7 @@ def write_transcripts(
             controls=controls,
             cost_note=cost_note,
             generated_at=generated_at,
+            groups=groups,
         )
         amp_link = False
 
@@ -342,6 +354,7 @@ def write_transcripts(
                 question_posted_at=posted,
                 controls=controls,
                 cost_note=cost_note,
+                groups=groups,
             ),
         )
     return stats

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -62,15 +62,24 @@ def render_csv(
     *,
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
+    groups: Mapping[str, str] | None = None,
 ) -> str:
     """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
-    apostrophe."""
+    apostrophe. ``groups`` (participant key -> group key, ``GroupMix.member_groups``) adds
+    a last column, ``group``, when the chat has a stakeholder mix."""
     rows = list(messages)
     hide = hidden_handles(rows, opted_out)
     attachments = any(m.attachments and m.deleted_at is None for m in rows)
     return "".join(
-        csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone, attachments=attachments)
+        csv_chunks(
+            rows,
+            hide=hide,
+            opted_out=opted_out,
+            zone=zone,
+            attachments=attachments,
+            groups=groups,
+        )
     )
 
 
@@ -82,15 +91,18 @@ def csv_chunks(
     zone: tzinfo | str = UTC,
     rows_per_chunk: int = 1000,
     attachments: bool = False,
+    groups: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
     to redact in texts (the opted-out participants', as ``Store.opted_out_handles``);
-    ``attachments``: add the ``attachments`` column (``Store.has_attachments``)."""
+    ``attachments``: add the ``attachments`` column (``Store.has_attachments``); ``groups``
+    as :func:`render_csv`."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow((*COLUMNS, ATTACHMENTS_COLUMN) if attachments else COLUMNS)
+    header = (*COLUMNS, ATTACHMENTS_COLUMN) if attachments else COLUMNS
+    writer.writerow(header if groups is None else (*header, "group"))
     pending = 0
     for m in messages:
         if not is_shown(m, opted_out):
@@ -112,6 +124,8 @@ def csv_chunks(
         ]
         if attachments:
             row.append(_cell(attachments_cell(m.attachments)))
+        if groups is not None:
+            row.append(groups.get(f"{m.platform}:{m.author_id}", ""))
         writer.writerow(row)
         pending += 1
         if pending == rows_per_chunk:

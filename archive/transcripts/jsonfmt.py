@@ -10,14 +10,19 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
       "stats": ChatStats.to_dict(),
       "messages": [{"platform", "id", "author": {"name", "handle", "id"}, "text",
                     "created_at", "kind", "questions": [key], "late", "permalink",
-                    "edited", "edited_at",
+                    "edited", "edited_at", "group",
                     "attachments": [{"kind": "file" | "sticker", "name", "url"}]}],
       "controls": [{"at", "event"}],
-      "cost_note": str
+      "cost_note": str,
+      "groups": GroupMix.to_dict()
     }
 
 ``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
-sticker) is there only for a message that has any. Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
+sticker) is there only for a message that has any. ``groups`` and each message's
+``group`` (a group key, or null: not declared, or a group of fewer than 3 participants)
+are there only when someone in the chat has a stakeholder group (:mod:`archive.groups`).
+
+Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
 are in time order; deleted messages and opted-out participants' messages are left out,
 and ``@handle`` mentions of opted-out participants are redacted in the texts shown.
 """
@@ -29,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from archive.groups import GroupMix
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
@@ -51,19 +57,25 @@ def render_json(
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    groups: GroupMix | None = None,
 ) -> str:
     """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
     hide = hidden_handles(messages, opted_out)
     shown = (m for m in messages if is_shown(m, opted_out))
     authors: AuthorCache = {}
+    member_groups = None if groups is None else groups.member_groups
     return "".join(
         json_chunks(
             chat,
             stats,
-            (message_entry(m, hide, first=i == 0, authors=authors) for i, m in enumerate(shown)),
+            (
+                message_entry(m, hide, first=i == 0, authors=authors, groups=member_groups)
+                for i, m in enumerate(shown)
+            ),
             question_posted_at=question_posted_at,
             controls=controls,
             cost_note=cost_note,
+            groups=groups,
         )
     )
 
@@ -76,6 +88,7 @@ def json_chunks(
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    groups: GroupMix | None = None,
 ) -> Iterator[str]:
     """The JSON document around ``entries``, the shown messages already written by
     :func:`message_entry` (possibly several to a piece, as read back from a file)."""
@@ -112,6 +125,8 @@ def json_chunks(
         ],
         "cost_note": cost_note,
     }
+    if groups is not None:
+        document["groups"] = groups.to_dict()
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     # Newlines inside JSON strings are escaped, so this top-level line is unique.
     head, tail = text.split(_MESSAGES_SLOT, 1)
@@ -128,18 +143,29 @@ AuthorCache = dict[tuple[str, str, str], str]
 
 
 def message_entry(
-    m: CapturedMessage, hide: set[str], *, first: bool, authors: AuthorCache | None = None
+    m: CapturedMessage,
+    hide: set[str],
+    *,
+    first: bool,
+    authors: AuthorCache | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> str:
     """One message of the document's list, with the separator before it. ``authors``:
     the author blocks written so far for this document (a chat has far fewer authors than
-    messages), kept by the caller for as long as the document."""
-    return ("\n    " if first else ",\n    ") + message_json(m, hide, authors)
+    messages), kept by the caller for as long as the document. ``groups``: participant key
+    -> group key (``GroupMix.member_groups``), when the document has a stakeholder mix."""
+    return ("\n    " if first else ",\n    ") + message_json(m, hide, authors, groups)
 
 
 _MESSAGES_SLOT = '\n  "messages": []'
 
 
-def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None = None) -> str:
+def message_json(
+    m: CapturedMessage,
+    hide: set[str],
+    authors: AuthorCache | None = None,
+    groups: Mapping[str, str] | None = None,
+) -> str:
     """``json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)``
     indented by four more spaces, written out directly: with ``indent`` the json module
     falls back to its pure-Python encoder, which took most of the JSON's time."""
@@ -166,7 +192,8 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         + f'"author": {author},'
         f'\n      "created_at": "{created.isoformat()}",'
         f'\n      "edited": {edited},'
-        f'\n      "id": {s(m.platform_id)},'
+        + ("" if groups is None else _group_json(groups, m))
+        + f'\n      "id": {s(m.platform_id)},'
         f'\n      "kind": "{m.kind.value}",'
         f'\n      "late": {"true" if m.late else "false"},'
         f'\n      "permalink": {s(m.permalink)},'
@@ -175,6 +202,11 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         f'\n      "text": {s(text)}'
         "\n    }"
     )
+
+
+def _group_json(groups: Mapping[str, str], m: CapturedMessage) -> str:
+    group = groups.get(f"{m.platform}:{m.author_id}")
+    return f'\n      "group": {"null" if group is None else _str(group)},'
 
 
 def _attachments_json(m: CapturedMessage) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from archive.groups import GroupMix
 from archive.i18n import Translator, translator, utc_offset
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
+from archive.transcripts.groupsfmt import groups_markdown
 from archive.transcripts.lists import Block, TranscriptLists
 from archive.transcripts.tables import Table, plain_cell, text_cell
 from archive.transcripts.text import (
@@ -182,8 +184,10 @@ def render_markdown(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
+    groups: GroupMix | None = None,
 ) -> str:
-    """The chat's transcript as Markdown (pure: the same inputs give the same text)."""
+    """The chat's transcript as Markdown (pure: the same inputs give the same text);
+    ``groups``: the stakeholder mix, a section of its own when given."""
     lists = TranscriptLists(
         chat,
         hide=hidden_handles(messages, opted_out),
@@ -202,6 +206,7 @@ def render_markdown(
                 controls=controls,
                 cost_note=cost_note,
                 generated_at=generated_at,
+                groups=groups,
             )
         )
     )
@@ -251,6 +256,7 @@ def markdown_parts(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
+    groups: GroupMix | None = None,
 ) -> Iterator[str | Block]:
     """The transcript's lines (without their newline), with each non-empty message list
     of ``lists`` (already filled) as one part of its own, where its items go."""
@@ -287,6 +293,8 @@ def markdown_parts(
     out += [*_summary(stats, chat, tr), ""]
     if chat.questions:
         out += [*_question_table(chat, stats, posted, zone, tr), ""]
+    if groups is not None:
+        out += groups_markdown(chat, groups)
 
     yield from out
     out = []
