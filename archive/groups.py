@@ -29,23 +29,39 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from archive.i18n import Translator, translator
 from archive.models import CapturedMessage, Chat, MessageKind
 from archive.stats import counts_as_participant
 
 SMALL_GROUP = 3
 """A group with fewer participants than this in a chat is not counted separately."""
 
+LABEL_CONTEXT = "stakeholder group"
+"""The catalogue context of the default groups' labels."""
+TEXT_CONTEXT = "stakeholder mix"
+"""The catalogue context of :data:`TEXT`."""
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` as it is: marks it, under ``context``, for ``make messages`` (the
+    extractor knows ``pgettext``); it is translated where it is shown (:func:`say`,
+    :func:`group_label`), in the chat's language."""
+    del context
+    return message
+
+
 DEFAULT_GROUPS: tuple[tuple[str, str], ...] = (
-    ("patient", "Patient"),
-    ("carer", "Carer"),
-    ("clinician", "Clinician"),
-    ("manager", "Manager"),
-    ("student", "Student"),
-    ("researcher", "Researcher"),
-    ("organisation", "Organisation"),
-    ("other", "Other"),
+    ("patient", pgettext(LABEL_CONTEXT, "Patient")),
+    ("carer", pgettext(LABEL_CONTEXT, "Carer")),
+    ("clinician", pgettext(LABEL_CONTEXT, "Clinician")),
+    ("manager", pgettext(LABEL_CONTEXT, "Manager")),
+    ("student", pgettext(LABEL_CONTEXT, "Student")),
+    ("researcher", pgettext(LABEL_CONTEXT, "Researcher")),
+    ("organisation", pgettext(LABEL_CONTEXT, "Organisation")),
+    ("other", pgettext(LABEL_CONTEXT, "Other")),
 )
 """The groups when the config names none: (key, label), in the order transcripts list them."""
+_DEFAULT_PAIRS = frozenset(DEFAULT_GROUPS)
 
 GROUP_KEY_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 """What a group key looks like (what a participant types after ``!iam``)."""
@@ -56,49 +72,63 @@ SOURCES = ("self", "role")
 # -- every user-facing string of the stakeholder mix --------------------------------------
 
 TEXT: dict[str, str] = {
-    "heading": "Stakeholder mix",
-    "intro": (
+    "heading": pgettext(TEXT_CONTEXT, "Stakeholder mix"),
+    "intro": pgettext(
+        TEXT_CONTEXT,
         "Groups as participants declared them (`!iam` and the group), from the organisers'"
         " roster"
         " or from Discord roles. A group of fewer than {small} participants is not counted"
         " separately; participants who opted out count only in the totals."
     ),
-    "col_group": "Group",
-    "col_participants": "Participants",
-    "col_share": "Share",
-    "col_answers": "Answers",
-    "col_answer_share": "Share of answers",
-    "col_question": "Question",
-    "not_declared": "Not declared",
-    "total": "Total",
-    "fewer": "fewer than {small}",
-    "per_question": "Answers per question by group",
-    "per_question_note": (
+    "col_group": pgettext(TEXT_CONTEXT, "Group"),
+    "col_participants": pgettext(TEXT_CONTEXT, "Participants"),
+    "col_share": pgettext(TEXT_CONTEXT, "Share"),
+    "col_answers": pgettext(TEXT_CONTEXT, "Answers"),
+    "col_answer_share": pgettext(TEXT_CONTEXT, "Share of answers"),
+    "col_question": pgettext(TEXT_CONTEXT, "Question"),
+    "not_declared": pgettext(TEXT_CONTEXT, "Not declared"),
+    "total": pgettext(TEXT_CONTEXT, "Total"),
+    "fewer": pgettext(TEXT_CONTEXT, "fewer than {small}"),
+    "per_question": pgettext(TEXT_CONTEXT, "Answers per question by group"),
+    "per_question_note": pgettext(
+        TEXT_CONTEXT,
         "Each cell: answers (share of the question's answers) from how many participants."
         " Groups of fewer than {small} are in the total only."
     ),
-    "cell": "{answers} ({share}) from {participants}",
-    "summary": "  groups: {groups}",
-    "summary_item": "{label} {participants}",
-    "chart_chat": "Participants by group",
-    "chart_series": "Stakeholder mix per chat",
-    "chart_rest": "Not declared or fewer than {small}",
-    "chart_none": "No group declared yet.",
+    "cell": pgettext(TEXT_CONTEXT, "{answers} ({share}) from {participants}"),
+    "summary": pgettext(TEXT_CONTEXT, "groups: {groups}"),
+    "summary_item": pgettext(TEXT_CONTEXT, "{label} {participants}"),
+    "chart_chat": pgettext(TEXT_CONTEXT, "Participants by group"),
+    "chart_series": pgettext(TEXT_CONTEXT, "Stakeholder mix per chat"),
+    "chart_rest": pgettext(TEXT_CONTEXT, "Not declared or fewer than {small}"),
+    "chart_none": pgettext(TEXT_CONTEXT, "No group declared yet."),
     # the bot's answers to a declaration (`Platform.reply`; ephemeral on Discord)
-    "declared": (
+    "declared": pgettext(
+        TEXT_CONTEXT,
         "Thank you: you are counted as {label} in {hashtag} chats."
         " Send !iam with another group to change it."
     ),
-    "declared_prefix": "Thank you: you are counted as ",
-    "unknown_group": "“{group}” is not one of the groups. Send !iam followed by one of: {groups}.",
-    "which_group": "Which group? Send !iam followed by one of: {groups}.",
-    "no_chat": "No chat runs here now: write !iam with the chat's hashtag, during the chat.",
+    "unknown_group": pgettext(TEXT_CONTEXT, "“{group}” is not one of the groups. Send !iam followed by one of: {groups}."),
+    "which_group": pgettext(TEXT_CONTEXT, "Which group? Send !iam followed by one of: {groups}."),
+    "no_chat": pgettext(TEXT_CONTEXT, "No chat runs here now: write !iam with the chat's hashtag, during the chat."),
 }
 
 
-def say(name: str, **values: object) -> str:
-    """The user-facing string ``name`` of :data:`TEXT`, filled with ``values``."""
-    return TEXT[name].format(small=SMALL_GROUP, **values)
+def say(name: str, tr: Translator | None = None, **values: object) -> str:
+    """The user-facing string ``name`` of :data:`TEXT` in ``tr``'s language (English when
+    None), filled with ``values`` (``{small}`` is :data:`SMALL_GROUP` in the locale's
+    digits). Raises KeyError for an unknown name."""
+    tr = tr or translator()
+    return tr.pgettext(TEXT_CONTEXT, TEXT[name]).format(small=tr.number(SMALL_GROUP), **values)
+
+
+def group_label(key: str, label: str, tr: Translator | None = None) -> str:
+    """A group's label as a chat in ``tr``'s language shows it: a default group's label
+    (:data:`DEFAULT_GROUPS`, key and label unchanged) translated; a label the config gives
+    as it is."""
+    if tr is None or (key, label) not in _DEFAULT_PAIRS:
+        return label
+    return tr.pgettext(LABEL_CONTEXT, label)
 
 
 # -- groups and declarations ------------------------------------------------------------
@@ -330,11 +360,12 @@ def _ratio(part: int | None, whole: int) -> float | None:
     return round(part / whole, 4) if whole else 0.0
 
 
-def share(part: int | None, whole: int) -> str:
-    """``part`` of ``whole`` as a whole percentage ("40%"), "—" when suppressed."""
+def share(part: int | None, whole: int, tr: Translator | None = None) -> str:
+    """``part`` of ``whole`` as a whole percentage in ``tr``'s locale ("40%", "40 %"),
+    "—" when suppressed."""
     if part is None:
         return "—"
-    return f"{part / whole:.0%}" if whole else "0%"
+    return (tr or translator()).percent(part / whole if whole else 0)
 
 
 @dataclass
@@ -359,7 +390,8 @@ def compute_mix(
 
     ``group_of(platform, author_id, handle)`` is the participant's group key or None
     (:meth:`GroupSources.group_of`). A declared key that is not among ``groups`` (a group
-    since removed from the config) gets a row of its own, labelled with its key.
+    since removed from the config) gets a row of its own, labelled with its key. Labels
+    are in the chat's language (:func:`group_label`).
     """
     people: dict[str, _Person] = {}
     for m in messages:
@@ -389,7 +421,8 @@ def compute_mix(
         return None
 
     order = [g.key for g in groups]
-    labels = {g.key: g.label for g in groups}
+    tr = translator(chat.language)
+    labels = {g.key: group_label(g.key, g.label, tr) for g in groups}
     for g in of.values():
         if g is not None and g not in labels:
             order.append(g)
@@ -415,7 +448,7 @@ def compute_mix(
     if undeclared:
         shown_groups[""] = undeclared
     not_declared = GroupRow(
-        "", say("not_declared"), len(undeclared), sum(counted[k].answers for k in undeclared)
+        "", say("not_declared", tr), len(undeclared), sum(counted[k].answers for k in undeclared)
     )
 
     questions = []

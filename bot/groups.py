@@ -10,8 +10,10 @@ by a backfill), as it answers ``!optout``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import string
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -19,15 +21,18 @@ from typing import TYPE_CHECKING
 from archive.capture import CaptureContext, capture
 from archive.groups import (
     TEXT,
+    TEXT_CONTEXT,
     Group,
     RosterEntry,
     RosterError,
+    group_label,
     groups_of,
     match_group,
     parse_roster,
     say,
 )
 from archive.hashtags import has_hashtag
+from archive.i18n import LANGUAGES, translator
 from archive.models import CapturedMessage, IncomingMessage
 from archive.store import AsyncStore, Store
 from bot.config import Config, ConfigError
@@ -80,17 +85,30 @@ def sync_groups(store: Store, config: Config) -> None:
     store.set_group_setup(config.groups.labels, roster_entries(config))
 
 
+_ANSWERS = ("declared", "unknown_group", "which_group", "no_chat")
+"""The :data:`archive.groups.TEXT` entries the bot answers a declaration with."""
+
+
+@functools.cache
+def _answer_patterns() -> tuple[re.Pattern[str], ...]:
+    """The bot's answers to a declaration, in every language we have: each template's
+    literal text in order, anything where a placeholder is (a label, hashtags, groups)."""
+    patterns = []
+    for language in LANGUAGES:
+        tr = translator(language)
+        for name in _ANSWERS:
+            template = tr.pgettext(TEXT_CONTEXT, TEXT[name])
+            pieces = [literal for literal, _, _, _ in string.Formatter().parse(template)]
+            patterns.append(re.compile(".*?".join(map(re.escape, pieces)), re.DOTALL))
+    return tuple(patterns)
+
+
 def is_group_reply(text: str) -> bool:
-    """Whether ``text`` is one of the bot's answers to a declaration (never captured), with
-    or without the @mentions a network puts first (Mastodon)."""
-    text = _MENTIONS_RE.sub("", text)
-    unknown_tail = TEXT["unknown_group"].split("}", 1)[1].split("{", 1)[0]
-    return (
-        text.startswith(TEXT["declared_prefix"])
-        or text == say("no_chat")
-        or unknown_tail in text
-        or text.startswith(TEXT["which_group"].split("{", 1)[0])
-    )
+    """Whether ``text`` is one of the bot's answers to a declaration (never captured), in
+    any of the languages (a chat's language picks the answer's), with or without the
+    @mentions a network puts first (Mastodon)."""
+    text = _MENTIONS_RE.sub("", text).strip()
+    return any(p.match(text) for p in _answer_patterns())
 
 
 class GroupDesk:
@@ -122,12 +140,13 @@ class GroupDesk:
         ``fresh()`` reads the contexts again when ``contexts`` (a cache) place the post in
         no chat: a reply to a question may come before the cache knows the question."""
         group = match_group(word, self.groups) if word else None
+        tr = translator(_language_for(msg, contexts))
         if group is None:
             keys = ", ".join(g.key for g in self.groups)
             answer = (
-                say("unknown_group", group=word, groups=keys)
+                say("unknown_group", tr, group=word, groups=keys)
                 if word
-                else say("which_group", groups=keys)
+                else say("which_group", tr, groups=keys)
             )
         else:
             hashtags = _hashtags_for(msg, contexts)
@@ -155,9 +174,14 @@ class GroupDesk:
                     " ".join(hashtags),
                 )
             answer = (
-                say("declared", label=group.label, hashtag=tags_named(hashtags))
+                say(
+                    "declared",
+                    tr,
+                    label=group_label(group.key, group.label, tr),
+                    hashtag=tags_named(hashtags),
+                )
                 if hashtags
-                else say("no_chat")
+                else say("no_chat", tr)
             )
         if msg.edited_at is not None or self.clock.now() - msg.created_at > REPLY_WITHIN:
             return  # an edit, or an old post met again by a backfill: answered already
@@ -214,3 +238,13 @@ def _hashtags_for(msg: IncomingMessage, contexts: Sequence[CaptureContext]) -> l
     if not found:
         found = [c.chat.hashtag for c in contexts if has_hashtag(msg.text, c.chat.hashtag)]
     return list(dict.fromkeys(found))
+
+
+def _language_for(msg: IncomingMessage, contexts: Sequence[CaptureContext]) -> str:
+    """The language to answer ``msg`` in: that of the first open chat it belongs to (or
+    names the hashtag of), else of the only open chat, else English."""
+    for c in contexts:
+        if capture(msg, c) is not None or has_hashtag(msg.text, c.chat.hashtag):
+            return c.chat.language
+    languages = {c.chat.language for c in contexts}
+    return languages.pop() if len(languages) == 1 else "en"

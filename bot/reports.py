@@ -31,7 +31,8 @@ def format_stats(chat: Chat, stats: ChatStats, groups: GroupMix | None = None) -
         top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
         lines.append(f"  top contributors: {top}")
     if groups is not None:
+        from archive.i18n import translator
         from archive.transcripts.groupsfmt import groups_summary
 
-        lines.append(groups_summary(groups))
+        lines.append(groups_summary(groups, translator(chat.language)))
     return "\n".join(lines)

@@ -157,7 +157,7 @@ class ItemRenderer:
                 out.append("<br>\n" if line_html.startswith("<a ") else "<br>\n  ")
                 out.append(line_html)
         for attachment in m.attachments:
-            line_md, line_html = attachment_line(attachment)
+            line_md, line_html = attachment_line(attachment, self.tr)
             item += "  \n  " + line_md
             if line_html is None:
                 html = False
@@ -170,26 +170,26 @@ class ItemRenderer:
         return item, "".join(out)
 
 
-def attachment_line(attachment: Attachment) -> tuple[str, str | None]:
-    """One attachment as a line of its message's item: ``Attachment: [name](link)`` (the
-    name alone when the link is not http(s), e.g. a file an export downloaded) or
-    ``Sticker: name``; in Markdown and as HTML (None when only Python-Markdown can say:
-    a link holding ``&``)."""
-    name = " ".join(_lines(attachment.name)) or (
-        "sticker" if attachment.kind is AttachmentKind.STICKER else "file"
-    )
-    if attachment.kind is AttachmentKind.STICKER:
-        return f"Sticker: {_escape_plain(name, line_start=False)}", f"Sticker: {html_text(name)}"
-    link = safe_url(attachment.url) if attachment.url else None
+def attachment_line(attachment: Attachment, tr: Translator | None = None) -> tuple[str, str | None]:
+    """One attachment as a line of its message's item, in ``tr``'s language (English when
+    None): ``Attachment: [name](link)`` (the name alone when the link is not http(s), e.g.
+    a file an export downloaded) or ``Sticker: name``; in Markdown and as HTML (None when
+    only Python-Markdown can say: a link holding ``&``)."""
+    tr = tr or translator()
+    sticker = attachment.kind is AttachmentKind.STICKER
+    # Translators: the name shown for a sticker, or a file, that has none of its own.
+    unnamed = tr.gettext("sticker") if sticker else tr.gettext("file")
+    name = " ".join(_lines(attachment.name)) or unnamed
+    # Translators: lines under a message; {name} is the sticker's, or the file's (a link).
+    said = tr.gettext("Sticker: {name}") if sticker else tr.gettext("Attachment: {name}")
+    plain = _escape_plain(name, line_start=False)
+    link = None if sticker or not attachment.url else safe_url(attachment.url)
     if not link:
-        return (
-            f"Attachment: {_escape_plain(name, line_start=False)}",
-            f"Attachment: {html_text(name)}",
-        )
-    md = f"Attachment: [{_escape_plain(name, line_start=False)}]({link})"
+        return said.format(name=plain), said.format(name=html_text(name))
+    md = said.format(name=f"[{plain}]({link})")
     if "&" in link:
         return md, None
-    return md, f'Attachment: <a href="{link}"{_REL}>{html_text(name)}</a>'
+    return md, said.format(name=f'<a href="{link}"{_REL}>{html_text(name)}</a>')
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -1,6 +1,7 @@
 """The web archive's stakeholder-group figures: the chat page's chart of participants per
 group, and the series page's mix over time (archive/groups.py has the rules). Charts are
-SVG, like :mod:`archive.web.charts`; strings come from ``archive.groups.TEXT``."""
+SVG, like :mod:`archive.web.charts`; strings come from ``archive.groups.TEXT``, in the
+chat's language (a series: its latest chat's)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from archive.groups import GroupMix, say
+from archive.i18n import Translator, translator
 from archive.models import Chat
 from archive.store import Store
 from archive.transcripts.text import day_label
@@ -16,10 +18,12 @@ from archive.web.charts import WIDTH, _e, _short, _svg, hbar_chart
 PALETTE = 8  # colour classes grp0..grp7 in static.css; further groups share grp-rest
 
 
-def group_chart(mix: GroupMix, chart_id: str = "chart-groups") -> str:
+def group_chart(
+    mix: GroupMix, chart_id: str = "chart-groups", tr: Translator | None = None
+) -> str:
     """Participants per group of one chat: the groups shown with figures of their own."""
     rows = [(r.label, r.participants or 0) for r in mix.shown]
-    return hbar_chart(chart_id, say("chart_chat"), rows, "participant")
+    return hbar_chart(chart_id, say("chart_chat", tr), rows, "participant")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +59,17 @@ def series_points(store: Store, chats: Sequence[Chat]) -> tuple[list[MixPoint], 
 
 
 def series_chart(
-    points: Sequence[MixPoint], labels: dict[str, str], chart_id: str = "chart-group-mix"
+    points: Sequence[MixPoint],
+    labels: dict[str, str],
+    chart_id: str = "chart-group-mix",
+    tr: Translator | None = None,
 ) -> str:
     """Each chat's participants as one bar of 100%, split by group (the groups' order),
-    then the rest (not declared, or fewer than 3)."""
-    title = say("chart_series")
+    then the rest (not declared, or fewer than 3); words in ``tr``'s language."""
+    tr = tr or translator()
+    title = say("chart_series", tr)
     if not points:
-        return _svg(chart_id, title, say("chart_none"), 40, [])
+        return _svg(chart_id, title, say("chart_none", tr), 40, [])
     order = list(dict.fromkeys(k for p in points for k, n in p.groups if n))
     colour = {k: f"grp{i}" if i < PALETTE else "grp-rest" for i, k in enumerate(order)}
     left, right, top = 36, 8, 10 + 18 * ((len(order) + 4) // 4)
@@ -71,7 +79,7 @@ def series_chart(
     for i, key in enumerate([*order, ""]):
         lx, ly = left + (i % 4) * 110, 6 + 18 * (i // 4)
         cls = colour.get(key, "grp-rest")
-        name = labels.get(key, key) if key else say("chart_rest")
+        name = labels.get(key, key) if key else say("chart_rest", tr)
         body.append(f'<rect class="{cls}" x="{lx}" y="{ly}" width="10" height="10"/>')
         body.append(f'<text x="{lx + 14}" y="{ly + 9}">{_e(_short(name, 14))}</text>')
     step = plot_w / len(points)
@@ -99,8 +107,8 @@ def series_chart(
     recent = points[-10:]
     desc = "; ".join(
         f"{p.label}: "
-        + ", ".join(f"{labels.get(k, k)} {n}" for k, n in p.groups if n)
-        + (f", {say('chart_rest')} {p.rest}" if p.rest else "")
+        + ", ".join(f"{labels.get(k, k)} {tr.number(n)}" for k, n in p.groups if n)
+        + (f", {say('chart_rest', tr)} {tr.number(p.rest)}" if p.rest else "")
         for p in recent
     )
     return _svg(chart_id, title, desc + ".", height, body)
@@ -111,11 +119,12 @@ def series_section(store: Store, chats: Sequence[Chat]) -> str:
     points, labels = series_points(store, chats)
     if not points:
         return ""
+    tr = translator(chats[-1].language)
     return "\n".join(
         [
             '<section aria-labelledby="group-mix">'
-            f'<h2 id="group-mix">{_e(say("chart_series"))}</h2>',
-            f'<figure class="chart">\n{series_chart(points, labels)}\n</figure>',
+            f'<h2 id="group-mix">{_e(say("chart_series", tr))}</h2>',
+            f'<figure class="chart">\n{series_chart(points, labels, tr=tr)}\n</figure>',
             "</section>",
         ]
     )

@@ -228,7 +228,12 @@ def chat_page(
         "</section>",
     ]
     if rendered.groups is not None:
-        body.insert(-1, _figure(say("chart_chat"), group_figures.group_chart(rendered.groups)))
+        body.insert(
+            -1,
+            _figure(
+                say("chart_chat", tr), group_figures.group_chart(rendered.groups, tr=tr)
+            ),
+        )
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body), tr=tr)
 
 
