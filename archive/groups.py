@@ -51,14 +51,14 @@ def pgettext(context: str, message: str) -> str:
 
 
 DEFAULT_GROUPS: tuple[tuple[str, str], ...] = (
-    ("patient", pgettext(LABEL_CONTEXT, "Patient")),
-    ("carer", pgettext(LABEL_CONTEXT, "Carer")),
-    ("clinician", pgettext(LABEL_CONTEXT, "Clinician")),
-    ("manager", pgettext(LABEL_CONTEXT, "Manager")),
-    ("student", pgettext(LABEL_CONTEXT, "Student")),
-    ("researcher", pgettext(LABEL_CONTEXT, "Researcher")),
-    ("organisation", pgettext(LABEL_CONTEXT, "Organisation")),
-    ("other", pgettext(LABEL_CONTEXT, "Other")),
+    ("patient", pgettext("stakeholder group", "Patient")),
+    ("carer", pgettext("stakeholder group", "Carer")),
+    ("clinician", pgettext("stakeholder group", "Clinician")),
+    ("manager", pgettext("stakeholder group", "Manager")),
+    ("student", pgettext("stakeholder group", "Student")),
+    ("researcher", pgettext("stakeholder group", "Researcher")),
+    ("organisation", pgettext("stakeholder group", "Organisation")),
+    ("other", pgettext("stakeholder group", "Other")),
 )
 """The groups when the config names none: (key, label), in the order transcripts list them."""
 _DEFAULT_PAIRS = frozenset(DEFAULT_GROUPS)
@@ -72,45 +72,45 @@ SOURCES = ("self", "role")
 # -- every user-facing string of the stakeholder mix --------------------------------------
 
 TEXT: dict[str, str] = {
-    "heading": pgettext(TEXT_CONTEXT, "Stakeholder mix"),
+    "heading": pgettext("stakeholder mix", "Stakeholder mix"),
     "intro": pgettext(
-        TEXT_CONTEXT,
+        "stakeholder mix",
         "Groups as participants declared them (`!iam` and the group), from the organisers'"
         " roster"
         " or from Discord roles. A group of fewer than {small} participants is not counted"
         " separately; participants who opted out count only in the totals."
     ),
-    "col_group": pgettext(TEXT_CONTEXT, "Group"),
-    "col_participants": pgettext(TEXT_CONTEXT, "Participants"),
-    "col_share": pgettext(TEXT_CONTEXT, "Share"),
-    "col_answers": pgettext(TEXT_CONTEXT, "Answers"),
-    "col_answer_share": pgettext(TEXT_CONTEXT, "Share of answers"),
-    "col_question": pgettext(TEXT_CONTEXT, "Question"),
-    "not_declared": pgettext(TEXT_CONTEXT, "Not declared"),
-    "total": pgettext(TEXT_CONTEXT, "Total"),
-    "fewer": pgettext(TEXT_CONTEXT, "fewer than {small}"),
-    "per_question": pgettext(TEXT_CONTEXT, "Answers per question by group"),
+    "col_group": pgettext("stakeholder mix", "Group"),
+    "col_participants": pgettext("stakeholder mix", "Participants"),
+    "col_share": pgettext("stakeholder mix", "Share"),
+    "col_answers": pgettext("stakeholder mix", "Answers"),
+    "col_answer_share": pgettext("stakeholder mix", "Share of answers"),
+    "col_question": pgettext("stakeholder mix", "Question"),
+    "not_declared": pgettext("stakeholder mix", "Not declared"),
+    "total": pgettext("stakeholder mix", "Total"),
+    "fewer": pgettext("stakeholder mix", "fewer than {small}"),
+    "per_question": pgettext("stakeholder mix", "Answers per question by group"),
     "per_question_note": pgettext(
-        TEXT_CONTEXT,
+        "stakeholder mix",
         "Each cell: answers (share of the question's answers) from how many participants."
         " Groups of fewer than {small} are in the total only."
     ),
-    "cell": pgettext(TEXT_CONTEXT, "{answers} ({share}) from {participants}"),
-    "summary": pgettext(TEXT_CONTEXT, "groups: {groups}"),
-    "summary_item": pgettext(TEXT_CONTEXT, "{label} {participants}"),
-    "chart_chat": pgettext(TEXT_CONTEXT, "Participants by group"),
-    "chart_series": pgettext(TEXT_CONTEXT, "Stakeholder mix per chat"),
-    "chart_rest": pgettext(TEXT_CONTEXT, "Not declared or fewer than {small}"),
-    "chart_none": pgettext(TEXT_CONTEXT, "No group declared yet."),
+    "cell": pgettext("stakeholder mix", "{answers} ({share}) from {participants}"),
+    "summary": pgettext("stakeholder mix", "groups: {groups}"),
+    "summary_item": pgettext("stakeholder mix", "{label} {participants}"),
+    "chart_chat": pgettext("stakeholder mix", "Participants by group"),
+    "chart_series": pgettext("stakeholder mix", "Stakeholder mix per chat"),
+    "chart_rest": pgettext("stakeholder mix", "Not declared or fewer than {small}"),
+    "chart_none": pgettext("stakeholder mix", "No group declared yet."),
     # the bot's answers to a declaration (`Platform.reply`; ephemeral on Discord)
     "declared": pgettext(
-        TEXT_CONTEXT,
+        "stakeholder mix",
         "Thank you: you are counted as {label} in {hashtag} chats."
         " Send !iam with another group to change it."
     ),
-    "unknown_group": pgettext(TEXT_CONTEXT, "“{group}” is not one of the groups. Send !iam followed by one of: {groups}."),
-    "which_group": pgettext(TEXT_CONTEXT, "Which group? Send !iam followed by one of: {groups}."),
-    "no_chat": pgettext(TEXT_CONTEXT, "No chat runs here now: write !iam with the chat's hashtag, during the chat."),
+    "unknown_group": pgettext("stakeholder mix", "“{group}” is not one of the groups. Send !iam followed by one of: {groups}."),
+    "which_group": pgettext("stakeholder mix", "Which group? Send !iam followed by one of: {groups}."),
+    "no_chat": pgettext("stakeholder mix", "No chat runs here now: write !iam with the chat's hashtag, during the chat."),
 }
 
 
