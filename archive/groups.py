@@ -78,7 +78,7 @@ TEXT: dict[str, str] = {
         "Groups as participants declared them (`!iam` and the group), from the organisers'"
         " roster"
         " or from Discord roles. A group of fewer than {small} participants is not counted"
-        " separately; participants who opted out count only in the totals."
+        " separately; participants who opted out count only in the totals.",
     ),
     "col_group": pgettext("stakeholder mix", "Group"),
     "col_participants": pgettext("stakeholder mix", "Participants"),
@@ -93,7 +93,7 @@ TEXT: dict[str, str] = {
     "per_question_note": pgettext(
         "stakeholder mix",
         "Each cell: answers (share of the question's answers) from how many participants."
-        " Groups of fewer than {small} are in the total only."
+        " Groups of fewer than {small} are in the total only.",
     ),
     "cell": pgettext("stakeholder mix", "{answers} ({share}) from {participants}"),
     "summary": pgettext("stakeholder mix", "groups: {groups}"),
@@ -106,11 +106,19 @@ TEXT: dict[str, str] = {
     "declared": pgettext(
         "stakeholder mix",
         "Thank you: you are counted as {label} in {hashtag} chats."
-        " Send !iam with another group to change it."
+        " Send !iam with another group to change it.",
     ),
-    "unknown_group": pgettext("stakeholder mix", "“{group}” is not one of the groups. Send !iam followed by one of: {groups}."),
-    "which_group": pgettext("stakeholder mix", "Which group? Send !iam followed by one of: {groups}."),
-    "no_chat": pgettext("stakeholder mix", "No chat runs here now: write !iam with the chat's hashtag, during the chat."),
+    "unknown_group": pgettext(
+        "stakeholder mix",
+        "“{group}” is not one of the groups. Send !iam followed by one of: {groups}.",
+    ),
+    "which_group": pgettext(
+        "stakeholder mix", "Which group? Send !iam followed by one of: {groups}."
+    ),
+    "no_chat": pgettext(
+        "stakeholder mix",
+        "No chat runs here now: write !iam with the chat's hashtag, during the chat.",
+    ),
 }
 
 

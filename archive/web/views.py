@@ -230,9 +230,7 @@ def chat_page(
     if rendered.groups is not None:
         body.insert(
             -1,
-            _figure(
-                say("chart_chat", tr), group_figures.group_chart(rendered.groups, tr=tr)
-            ),
+            _figure(say("chart_chat", tr), group_figures.group_chart(rendered.groups, tr=tr)),
         )
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body), tr=tr)
 
