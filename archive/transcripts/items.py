@@ -183,13 +183,14 @@ def attachment_line(attachment: Attachment, tr: Translator | None = None) -> tup
     # Translators: lines under a message; {name} is the sticker's, or the file's (a link).
     said = tr.gettext("Sticker: {name}") if sticker else tr.gettext("Attachment: {name}")
     plain = _escape_plain(name, line_start=False)
+    said_html = html_text(said)
     link = None if sticker or not attachment.url else safe_url(attachment.url)
     if not link:
-        return said.format(name=plain), said.format(name=html_text(name))
+        return said.format(name=plain), said_html.format(name=html_text(name))
     md = said.format(name=f"[{plain}]({link})")
     if "&" in link:
         return md, None
-    return md, said.format(name=f'<a href="{link}"{_REL}>{html_text(name)}</a>')
+    return md, said_html.format(name=f'<a href="{link}"{_REL}>{html_text(name)}</a>')
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -119,11 +119,13 @@ x,202,patient
 """
 
 
-def build(path: Path) -> Store:
+def build(
+    path: Path, chat: Chat = CHAT, messages: list[CapturedMessage] = MESSAGES
+) -> Store:
     """The chat in a real archive file, with every kind of declaration."""
     store = Store(path, now=lambda: at(40))
-    store.add_chat(CHAT)
-    store.save_messages(MESSAGES)
+    store.add_chat(chat)
+    store.save_messages(messages)
     roster = parse_roster(ROSTER, source="roster.csv", groups=GROUPS, platforms=("x", "discord"))
     store.set_group_setup(DEFAULT_GROUPS, roster)
     declare = store.declare_group
