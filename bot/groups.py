@@ -139,8 +139,16 @@ class GroupDesk:
         """Record ``msg``'s ``!iam <word>`` for the chats it belongs to, and answer it.
         ``fresh()`` reads the contexts again when ``contexts`` (a cache) place the post in
         no chat: a reply to a question may come before the cache knows the question."""
-        group = match_group(word, self.groups) if word else None
         tr = translator(_language_for(msg, contexts))
+        # By key or label, the label as the config gives it or in the chat's language.
+        group = (
+            match_group(word, self.groups)
+            or match_group(
+                word, [Group(g.key, group_label(g.key, g.label, tr)) for g in self.groups]
+            )
+            if word
+            else None
+        )
         if group is None:
             keys = ", ".join(g.key for g in self.groups)
             answer = (

@@ -119,9 +119,7 @@ x,202,patient
 """
 
 
-def build(
-    path: Path, chat: Chat = CHAT, messages: list[CapturedMessage] = MESSAGES
-) -> Store:
+def build(path: Path, chat: Chat = CHAT, messages: list[CapturedMessage] = MESSAGES) -> Store:
     """The chat in a real archive file, with every kind of declaration."""
     store = Store(path, now=lambda: at(40))
     store.add_chat(chat)

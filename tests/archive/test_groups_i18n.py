@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import Attachment, AttachmentKind, ChatStatus
+from archive.models import Attachment, AttachmentKind, CapturedMessage, ChatStatus
 from archive.publish import render_chat
 from archive.web.templates import Site
 from archive.web.views import chat_page
@@ -22,7 +22,7 @@ WAVE = Attachment("Wave", "", AttachmentKind.STICKER)
 UNNAMED = Attachment("", "", AttachmentKind.STICKER)
 
 
-def _messages() -> list:  # type: ignore[type-arg]
+def _messages() -> list[CapturedMessage]:
     out = []
     for m in MESSAGES:
         if m.platform_id == "5":

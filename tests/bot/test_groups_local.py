@@ -11,9 +11,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from archive.groups import say
+import pytest
+
+from archive.groups import group_label, say
+from archive.i18n import LANGUAGES, translator
 from archive.models import CapturedMessage, MessageKind
 from archive.store import Store
+from bot.groups import is_group_reply
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, until, wait_for
 from tests.bot.test_run_end_to_end import bot_post
@@ -203,3 +207,75 @@ async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
     assert len(answers) == 2
     assert say("declared", label="Patient", hashtag="WeDocs") in answers
     assert any(t.startswith("“astronaut” is not one of the groups") for t in answers)
+
+
+def test_a_french_chat_answers_declarations_in_french(tmp_path: Path) -> None:
+    """`!iam` in a French chat: the answer is French (the translated label, which a
+    participant may also type), and the bot's answers are no messages of the chat."""
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=3,
+        questions=("Un?",),
+        duration="8s",
+        hashtag="SoinsQC",
+        extra='language = "fr-CA"\n[labels]\nquestion = "Q"\nanswer = "R"\n',
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        wait_for(lambda: bot_post(net, "Q1"), what="Q1")
+        for who in (A1, A2, A3):
+            net.post("main", who, "!iam Clinicien #SoinsQC", at=now())  # the French label
+        net.post("main", C1, "!iam carer #SoinsQC", at=now())  # the key
+        net.post("main", F1, "!iam astronaute #SoinsQC", at=now())
+        for who in (A1, A2, A3, C1, F1):
+            net.post("main", who, f"R1 : {who.name} répond #SoinsQC", at=now())
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        net.close()
+    assert bot.returncode == 0, out
+    assert "Traceback" not in out
+
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        replies = [r["text"] for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+    nb = "\u00a0"
+    merci = (
+        f"Merci{nb}: vous êtes compté dans le groupe {{}} pour les clavardages SoinsQC."
+        " Envoyez !iam suivi d’un autre groupe pour en changer."
+    )
+    assert replies.count(merci.format("Clinicien")) == 3
+    assert merci.format("Proche aidant") in replies
+    assert any(
+        r.startswith(f"«{nb}astronaute{nb}» ne fait pas partie des groupes") for r in replies
+    )
+    assert not any(r.startswith("Thank you") or "is not one of" in r for r in replies)
+
+    md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
+    mix = md.split("## Répartition des parties prenantes", 1)[1].split("\n## ", 1)[0]
+    assert f"| Clinicien | 3 | 60{nb}% | 3 | 60{nb}% |" in mix
+    assert "| Proche aidant | moins de 3 | — | — | — |" in mix
+    # The bot's answers (recognised as its own, in French) are in no transcript.
+    assert "Merci" not in md and "ne fait pas partie" not in md
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_bots_answers_are_its_own_in_every_language(language: str) -> None:
+    tr = translator(language)
+    answers = [
+        say("declared", tr, label=group_label("carer", "Carer", tr), hashtag="WeDocs"),
+        say("unknown_group", tr, group="astronaut", groups="patient, carer"),
+        say("which_group", tr, groups="patient, carer"),
+        say("no_chat", tr),
+    ]
+    for text in answers:
+        assert is_group_reply(text) and is_group_reply("@someone@example.org " + text)
+    # A participant's words are not the bot's answers, in any language.
+    for text in ("Merci à tous #WeDocs", "Diolch i bawb", "Thank you all!", "!iam patient"):
+        assert not is_group_reply(text)
