@@ -200,11 +200,32 @@ def _m004_stemmed_search(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m005_engagement(conn: sqlite3.Connection) -> None:
+    # What the networks count on each captured post, read once at publishing (likes,
+    # reposts...; archive/highlights.py). Reactions stay in messages.reactions, which live
+    # events keep current. No foreign key: a refresh may name a post not captured (yet).
+    conn.executescript(
+        """
+        CREATE TABLE engagement (
+            platform TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            likes INTEGER NOT NULL DEFAULT 0,
+            reposts INTEGER NOT NULL DEFAULT 0,
+            quotes INTEGER NOT NULL DEFAULT 0,
+            replies INTEGER NOT NULL DEFAULT 0,
+            refreshed_at TEXT NOT NULL,
+            PRIMARY KEY (platform, platform_id)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
+    (5, "engagement of captured posts (likes, reposts) for highlights", _m005_engagement),
 ]
 
 

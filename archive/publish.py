@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
+from archive.transcripts import highlights as highlights_section
 from archive.transcripts.html import (
     has_amp_link,
     render_html,
@@ -157,10 +159,17 @@ def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = N
 
 
 def render_chat(
-    store: Store, chat: Chat, *, generated_at: datetime | None = None, cost_note: str = ""
+    store: Store,
+    chat: Chat,
+    *,
+    generated_at: datetime | None = None,
+    cost_note: str = "",
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> Rendered:
-    """Compute statistics and render Markdown, HTML and JSON for one chat."""
+    """Compute statistics and render Markdown, HTML and JSON for one chat; ``highlights``:
+    the most answers each question's Highlights keep (0: no section)."""
     opted_out = store.opted_out()
+    best = store.highlights(chat, highlights, opted_out=opted_out)
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
     stats = chat_stats(store, chat, opted_out=opted_out)
@@ -174,6 +183,7 @@ def render_chat(
         controls=controls,
         cost_note=cost_note,
         generated_at=generated_at,
+        highlights=best,
     )
     html = render_html(chat, md, title=f"{chat.title} ({chat.hashtag})")
     js = render_json(
@@ -184,6 +194,7 @@ def render_chat(
         question_posted_at=posted,
         controls=controls,
         cost_note=cost_note,
+        highlights=best,
     )
     return Rendered(chat, stats, md, html, js)
 
@@ -234,9 +245,11 @@ def write_transcripts(
     *,
     generated_at: datetime | None = None,
     cost_note: str = "",
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> ChatStats:
     """Write the chat's transcripts in the formats of ``paths`` (``md``, ``html``, ``json``,
     any of them) to those files; returns the statistics. Nothing is recorded in the store.
+    ``highlights``: the most answers each question's Highlights section keeps (0: none).
 
     The same documents as :func:`render_chat`, but streamed: the chat's messages are read
     once, in time order; the statistics count them while each shown message is rendered
@@ -262,6 +275,7 @@ def write_transcripts(
             posted = question_posted_at(store, chat)
             controls = control_events(store, chat)
             hide = store.opted_out_handles(chat.id)
+            best = store.highlights(chat, highlights, opted_out=opted_out)
             lists = TranscriptLists(
                 chat,
                 hide=hide,
@@ -306,6 +320,8 @@ def write_transcripts(
             controls=controls,
             cost_note=cost_note,
             generated_at=generated_at,
+            highlights=best,
+            hide=hide,
         )
         amp_link = False
 
@@ -341,6 +357,7 @@ def write_transcripts(
                 question_posted_at=posted,
                 controls=controls,
                 cost_note=cost_note,
+                highlights=highlights_section.json_entries(best, hide=hide),
             ),
         )
     return stats
@@ -355,11 +372,14 @@ def publish_chat(
     cost_note: str = "",
     web_base_url: str = "",
     attachment_limit: int = ATTACHMENT_LIMIT,
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> PublishResult:
     """Write the chat's transcripts under `out_dir` and record them in the store; the
     Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes."""
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
-    stats = write_transcripts(store, chat, paths, generated_at=generated_at, cost_note=cost_note)
+    stats = write_transcripts(
+        store, chat, paths, generated_at=generated_at, cost_note=cost_note, highlights=highlights
+    )
     when = generated_at or chat.grace_end
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)

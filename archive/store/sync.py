@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archive.store.chats import ChatTables
+from archive.store.engagement import EngagementTable
 from archive.store.ledger import PostLedger
 from archive.store.messages import MessageTables
 from archive.store.participants import Participants
@@ -10,7 +11,9 @@ from archive.store.queries import WebQueries
 from archive.store.state import StateTable
 
 
-class Store(ChatTables, PostLedger, MessageTables, Participants, StateTable, WebQueries):
+class Store(
+    ChatTables, PostLedger, MessageTables, Participants, StateTable, WebQueries, EngagementTable
+):
     """Synchronous access to the archive database through one connection.
 
     ``Store(path, now=...)`` opens (creating and migrating) the file for reading and writing;

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
 from archive.models import CapturedMessage
+from archive.transcripts.highlights import CSV_COLUMN
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
 COLUMNS = (
@@ -40,13 +41,16 @@ def render_csv(
     *,
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
+    engagement: Mapping[tuple[str, str], int] | None = None,
 ) -> str:
     """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
     apostrophe."""
     rows = list(messages)
     hide = hidden_handles(rows, opted_out)
-    return "".join(csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone))
+    return "".join(
+        csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone, engagement=engagement)
+    )
 
 
 def csv_chunks(
@@ -56,14 +60,17 @@ def csv_chunks(
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
     rows_per_chunk: int = 1000,
+    engagement: Mapping[tuple[str, str], int] | None = None,
 ) -> Iterator[str]:
     """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
-    to redact in texts (the opted-out participants', as ``Store.opted_out_handles``)."""
+    to redact in texts (the opted-out participants', as ``Store.opted_out_handles``).
+    ``engagement``, (platform, id) -> score (``Store.engagement_scores``): when it holds any,
+    a last column ``engagement`` gives each message's score (0 for the others)."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow((*COLUMNS, CSV_COLUMN) if engagement else COLUMNS)
     pending = 0
     for m in messages:
         if not is_shown(m, opted_out):
@@ -83,6 +90,7 @@ def csv_chunks(
                 "yes" if m.edited_at is not None else "",
                 m.permalink if m.permalink.startswith(("http://", "https://")) else "",
                 _cell(redact_handles(m.text, hidden)),
+                *((str(engagement.get((m.platform, m.platform_id), 0)),) if engagement else ()),
             ]
         )
         pending += 1

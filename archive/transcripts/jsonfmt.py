@@ -12,7 +12,11 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
                     "created_at", "kind", "questions": [key], "late", "permalink",
                     "edited", "edited_at"}],
       "controls": [{"at", "event"}],
-      "cost_note": str
+      "cost_note": str,
+      "highlights": [{"question": key,          (only when any answer drew engagement)
+                      "answers": [{"platform", "id", "author_handle", "created_at",
+                                   "reactions", "likes", "reposts", "quotes",
+                                   "replies", "score"}]}]
     }
 
 Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
@@ -27,8 +31,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from archive.highlights import Highlight
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
+from archive.transcripts import highlights as highlights_section
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
 FORMAT_VERSION = 1
@@ -49,6 +55,7 @@ def render_json(
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    highlights: Mapping[str, Sequence[Highlight]] | None = None,
 ) -> str:
     """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
     hide = hidden_handles(messages, opted_out)
@@ -62,6 +69,7 @@ def render_json(
             question_posted_at=question_posted_at,
             controls=controls,
             cost_note=cost_note,
+            highlights=highlights_section.json_entries(highlights or {}, hide=hide),
         )
     )
 
@@ -74,9 +82,12 @@ def json_chunks(
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    highlights: Sequence[Mapping[str, Any]] = (),
 ) -> Iterator[str]:
     """The JSON document around ``entries``, the shown messages already written by
-    :func:`message_entry` (possibly several to a piece, as read back from a file)."""
+    :func:`message_entry` (possibly several to a piece, as read back from a file).
+    ``highlights`` (`archive.transcripts.highlights.json_entries`) becomes the document's
+    ``highlights`` key, present only when there are any."""
     posted = question_times(
         chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
     )
@@ -110,6 +121,8 @@ def json_chunks(
         ],
         "cost_note": cost_note,
     }
+    if highlights:
+        document["highlights"] = list(highlights)
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     # Newlines inside JSON strings are escaped, so this top-level line is unique.
     head, tail = text.split(_MESSAGES_SLOT, 1)

@@ -127,6 +127,7 @@ class TranscriptLists:
         html: bool = False,
     ) -> None:
         self.opted_out = opted_out
+        self.network = network  # messages are marked with their network
         self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html)
         self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}

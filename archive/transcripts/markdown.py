@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from archive.highlights import Highlight
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
+from archive.transcripts import highlights as highlights_section
 from archive.transcripts.lists import Block, TranscriptLists
 from archive.transcripts.tables import Table, plain_cell, text_cell
 from archive.transcripts.text import (
@@ -149,11 +151,13 @@ def render_markdown(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
+    highlights: Mapping[str, Sequence[Highlight]] | None = None,
 ) -> str:
     """The chat's transcript as Markdown (pure: the same inputs give the same text)."""
+    hide = hidden_handles(messages, opted_out)
     lists = TranscriptLists(
         chat,
-        hide=hidden_handles(messages, opted_out),
+        hide=hide,
         opted_out=opted_out,
         network=network_marks(chat, stats.per_platform),
     )
@@ -169,6 +173,8 @@ def render_markdown(
                 controls=controls,
                 cost_note=cost_note,
                 generated_at=generated_at,
+                highlights=highlights,
+                hide=hide,
             )
         )
     )
@@ -218,9 +224,12 @@ def markdown_parts(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
+    highlights: Mapping[str, Sequence[Highlight]] | None = None,
+    hide: Iterable[str] = (),
 ) -> Iterator[str | Block]:
     """The transcript's lines (without their newline), with each non-empty message list
-    of ``lists`` (already filled) as one part of its own, where its items go."""
+    of ``lists`` (already filled) as one part of its own, where its items go; the
+    ``highlights`` section (``hide``: handles redacted in it) comes before the summary."""
     zone = chat.zone
     posted = question_times(
         chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
@@ -242,6 +251,9 @@ def markdown_parts(
     out += [*facts, ""]
     if chat.intro.strip():
         out += ["> " + escape_text(chat.intro, line_sep="  \n> "), ""]
+    out += highlights_section.markdown_lines(
+        chat, highlights or {}, hide=hide, network=lists.network
+    )
 
     out += [*_summary(stats, chat), ""]
     if chat.questions:

@@ -17,7 +17,7 @@ from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
 
 logger = logging.getLogger(__name__)
 
-MIN_SCHEMA = 2  # the full-text index of migration 2
+MIN_SCHEMA = 5  # the engagement table of migration 5 (highlights; the search index is 2)
 MAX_PAGE = 10_000
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self';"
