@@ -214,6 +214,7 @@ class Config:
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"  # "json": one JSON object a line, for log collectors
     timezone: str = "UTC"  # default IANA zone for chats that name none
+    highlights_per_question: int = 3  # answers a question's Highlights keep (0: no section)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     local: LocalConfig = field(default_factory=LocalConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
@@ -315,6 +316,7 @@ def config_from_dict(
         log_level=top.choice("log_level", LOG_LEVELS, normalise=str.upper),
         log_format=top.choice("log_format", LOG_FORMATS, normalise=str.lower),
         timezone=top.zone("timezone"),
+        highlights_per_question=top.integer("highlights_per_question", 0, 50),
         scheduler=section("scheduler", _parse_scheduler),
         local=section("local", _parse_local),
         discord=section("discord", _parse_discord),

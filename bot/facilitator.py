@@ -32,6 +32,7 @@ from archive.models import (
 )
 from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError
+from bot.engagement import refresh_engagement
 from bot.platforms.base import (
     Event,
     MessageDeleted,
@@ -385,6 +386,7 @@ class Facilitator:
                     name,
                     one_line(exc),
                 )
+        await refresh_engagement(self.store, chat, self.platforms)  # for the Highlights
         try:
             result = await self.publisher(chat)
         except Exception as exc:

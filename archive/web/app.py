@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.store import NotFoundError, Now, ReadPool, Store, system_now
 from archive.web import views
 from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
@@ -209,6 +210,7 @@ def make_app(
     page_size: int = 50,
     now: Now = system_now,
     health: HealthCheck | None = None,
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> web.Application:
     """The read-only web archive, served under the path of ``base_url`` (e.g.
     ``https://example.org/chats`` -> ``/chats/...``).
@@ -217,7 +219,7 @@ def make_app(
     the app shares and leaves open, or the path of a database file, for which the app
     opens a pool of its own and closes it on cleanup. ``now`` dates the feeds (aware UTC).
     ``health`` adds the running bot's parts to ``/healthz`` (the archive alone checks its
-    database).
+    database). ``highlights``: answers each question's Highlights keep on chat pages.
     Raises WebArchiveError when a file is missing or not migrated far enough."""
     if isinstance(archive, ReadPool):
         pool, owned = archive, False
@@ -229,7 +231,7 @@ def make_app(
     app = web.Application(middlewares=[error_pages])
     app[SITE] = site
     app[POOL] = pool
-    app[CACHE] = views.RenderCache()
+    app[CACHE] = views.RenderCache(highlights=highlights)
     app[NOW] = now
     app[HEALTH] = health
 
@@ -294,11 +296,18 @@ async def start_server(
     page_size: int = 50,
     now: Now = system_now,
     health: HealthCheck | None = None,
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> web.AppRunner:
     """Start serving the archive (see :func:`make_app` for ``archive``); stop it with
     ``await runner.cleanup()``. Raises WebArchiveError, or OSError when the port is taken."""
     app = await asyncio.to_thread(
-        make_app, archive, base_url=base_url, page_size=page_size, now=now, health=health
+        make_app,
+        archive,
+        base_url=base_url,
+        page_size=page_size,
+        now=now,
+        health=health,
+        highlights=highlights,
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

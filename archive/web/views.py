@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
 from archive.store import NotFoundError, Store
@@ -46,8 +47,11 @@ class RenderCache:
     """Rendered chats, reused while their store fingerprint is unchanged and for at most
     ``ttl`` seconds (the first-time/returning figures also depend on earlier chats)."""
 
-    def __init__(self, size: int = 32, ttl: float = 60.0) -> None:
+    def __init__(
+        self, size: int = 32, ttl: float = 60.0, *, highlights: int = HIGHLIGHTS_PER_QUESTION
+    ) -> None:
         self.size, self.ttl = size, ttl
+        self.highlights = highlights  # answers each question's Highlights keep
         self._items: OrderedDict[tuple[Any, ...], tuple[float, Rendered]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -59,7 +63,7 @@ class RenderCache:
             if hit is not None and now - hit[0] < self.ttl:
                 self._items.move_to_end(key)
                 return hit[1]
-        rendered = render_chat(store, chat)
+        rendered = render_chat(store, chat, highlights=self.highlights)
         with self._lock:
             self._items[key] = (now, rendered)
             while len(self._items) > self.size:
@@ -218,6 +222,7 @@ def chat_download(
             store.iter_messages(chat.id, include_deleted=False),
             opted_out=store.opted_out(),
             zone=chat.zone,
+            engagement=store.engagement_scores(chat.id),
         )
     else:
         rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)

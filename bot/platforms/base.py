@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from archive.highlights import Engagement
 from archive.models import Chat, IncomingMessage
 from bot.retry import GiveUp
 from scheduler.clock import Clock, SystemClock
@@ -103,6 +104,8 @@ class Capabilities:
     edits: edited messages arrive again and update the captured row.
     reactions: reaction counts arrive as `ReactionChanged`.
     attachments: `send_file()` attaches the file (else only the text is posted).
+    engagement: `engagement()` reads what the network counts on posts (reactions, likes,
+        reposts) once at publishing, for the transcripts' Highlights.
     """
 
     history: bool = False
@@ -111,6 +114,7 @@ class Capabilities:
     edits: bool = False
     reactions: bool = False
     attachments: bool = False
+    engagement: bool = False
 
 
 async def _no_republish(chat: Chat) -> None:
@@ -333,3 +337,11 @@ class Platform(abc.ABC):
         """Which of these message ids still exist; None where the network cannot tell
         (`capabilities.existence` false)."""
         return None
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """What the network counts now on each of these posts (platform id -> counts; posts
+        it cannot find are left out), read in as few calls as the network allows. Called
+        once per chat just before publishing, for the transcripts' Highlights; empty where
+        `capabilities.engagement` is false. Raises when the network cannot be read (the
+        transcripts are then published with the counts already stored)."""
+        return {}
