@@ -13,7 +13,7 @@ from aiohttp import web
 
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.store import NotFoundError, Now, ReadPool, Store, system_now
-from archive.web import views
+from archive.web import chart_files, views
 from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,30 @@ async def chat(request: web.Request) -> web.Response:
                 },
             )
     return _html(await app[POOL].run(views.chat_page, app[SITE], ref, app[CACHE]))
+
+
+def _chart_response(chart: chart_files.ChartFile) -> web.Response:
+    return web.Response(
+        body=chart.body,
+        headers={
+            "Content-Type": chart.content_type,
+            "Content-Disposition": f'attachment; filename="{chart.filename}"',
+        },
+    )
+
+
+async def chat_chart(request: web.Request) -> web.Response:
+    """``/chats/CHAT-ID/charts/NAME.svg|.png``: one chart of a chat page as a file."""
+    app = request.app
+    ref, name = request.match_info["ref"], request.match_info["name"]
+    return _chart_response(await app[POOL].run(views.chat_chart, ref, name, app[CACHE]))
+
+
+async def tag_chart(request: web.Request) -> web.Response:
+    """``/tags/TAG/charts/participation.svg|.png``: the series chart as a file."""
+    app = request.app
+    tag_name, name = request.match_info["tag"], request.match_info["name"]
+    return _chart_response(await app[POOL].run(views.tag_chart, tag_name, name))
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -248,8 +272,10 @@ def make_app(
     routes = [
         web.get(p + "/", home),
         web.get(p + "/chats/{ref}", chat),
+        web.get(p + "/chats/{ref}/charts/{name}", chat_chart),
         web.get(p + "/tags/{tag}", tag),
         web.get(p + "/tags/{tag}/calendar.ics", tag_calendar),
+        web.get(p + "/tags/{tag}/charts/{name}", tag_chart),
         web.get(p + "/search", search),
         web.get(p + "/calendar.ics", calendar),
         web.get(p + "/feed.atom", atom),

@@ -26,7 +26,7 @@ from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
 from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
-from archive.web import charts, feeds
+from archive.web import chart_files, charts, feeds
 from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
 
@@ -180,9 +180,19 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
         transcript_body(rendered.html, rendered.markdown),
         "</article>",
         '<section aria-labelledby="charts"><h2 id="charts">Charts</h2>',
-        _figure("Activity", charts.activity_chart(chat, stats)),
-        _figure("Answers per question", charts.answers_chart(chat, stats)),
-        _figure("Top contributors", charts.contributors_chart(stats)),
+        _figure(
+            "Activity", charts.activity_chart(chat, stats), _chart_links(site, chat, "activity")
+        ),
+        _figure(
+            "Answers per question",
+            charts.answers_chart(chat, stats),
+            _chart_links(site, chat, "answers"),
+        ),
+        _figure(
+            "Top contributors",
+            charts.contributors_chart(stats),
+            _chart_links(site, chat, "contributors"),
+        ),
         "</section>",
     ]
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body))
@@ -203,8 +213,47 @@ def cancelled_page(site: Site, chat: Chat) -> str:
     return layout(site, f"{chat.title} ({chat.hashtag}): cancelled", "\n".join(body))
 
 
-def _figure(heading: str, svg: str) -> str:
-    return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n</figure>'
+def _figure(heading: str, svg: str, links: str = "") -> str:
+    return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n{links}</figure>'
+
+
+def _chart_links(site: Site, chat: Chat, name: str) -> str:
+    return chart_files.download_links(
+        lambda suffix: site.chat_url(chat.id, f"/charts/{name}{suffix}"), name
+    )
+
+
+def chat_chart(
+    store: Store, chat_id: str, ref: str, cache: RenderCache | None = None
+) -> chart_files.ChartFile:
+    """One chart of a chat page as a file (``activity.svg``, ``answers.png``...); raises
+    NotFoundError for an unknown chart, format or chat, or a cancelled chat."""
+    chat = store.get_chat(chat_id)
+    parts = chart_files.split_name(ref)
+    if (
+        chat.status == ChatStatus.CANCELLED
+        or parts is None
+        or parts[0] not in chart_files.CHAT_CHARTS
+    ):
+        raise NotFoundError(f"no chart {ref!r} for chat {chat_id!r}")
+    name, suffix = parts
+    stats = (cache.render(store, chat) if cache is not None else render_chat(store, chat)).stats
+    svg = chart_files.CHAT_CHARTS[name](chat, stats)
+    return chart_files.chart_file(svg, f"{_file_name(chat.id)}-{name}", suffix)
+
+
+def tag_chart(store: Store, tag: str, ref: str) -> chart_files.ChartFile:
+    """The participation chart of a hashtag's series as a file; NotFoundError otherwise."""
+    parts = chart_files.split_name(ref)
+    if parts is None or parts[0] not in chart_files.SERIES_CHARTS:
+        raise NotFoundError(f"no chart {ref!r} for #{tag}")
+    key = _tag_key(tag)
+    chats = store.chats_page(LISTED, hashtag_key=key)
+    if not chats:
+        raise NotFoundError(f"no chats with the hashtag #{tag}")
+    took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
+    svg = charts.participation_chart(chart_files.series_points(store, key, took_place))
+    return chart_files.chart_file(svg, f"{_file_name(key.lstrip('#'))}-{parts[0]}", parts[1])
 
 
 def chat_download(
@@ -251,20 +300,7 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
     upcoming = [c for c in chats if c.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE)]
     past = [c for c in reversed(chats) if c.status in PAST]
     took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
-    points: list[charts.SeriesPoint] = []
-    seen: set[str] = set()
-    for chat_id, people in store.series_participants(key):
-        if chat_id not in took_place:
-            continue
-        first = len(people - seen)
-        points.append(
-            charts.SeriesPoint(
-                day_label(took_place[chat_id].start.astimezone(took_place[chat_id].zone))[4:],
-                first,
-                len(people) - first,
-            )
-        )
-        seen |= people
+    points = chart_files.series_points(store, key, took_place)
     counts = store.message_counts([c.id for c in past])
     body = [
         f"<h1>{e(hashtag)}</h1>",
@@ -276,7 +312,13 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
         body += [_chat_list(site, upcoming), "</section>"]
     body += [
         '<section aria-labelledby="participation"><h2 id="participation">Participation over time</h2>',
-        _figure_plain(charts.participation_chart(points)),
+        _figure_plain(
+            charts.participation_chart(points),
+            chart_files.download_links(
+                lambda suffix: site.tag_url(hashtag, f"/charts/participation{suffix}"),
+                "participation",
+            ),
+        ),
         "</section>",
         '<section aria-labelledby="past"><h2 id="past">Past chats</h2>',
         _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
@@ -287,8 +329,8 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
     return layout(site, hashtag, "\n".join(body))
 
 
-def _figure_plain(svg: str) -> str:
-    return f'<figure class="chart">\n{svg}\n</figure>'
+def _figure_plain(svg: str, links: str = "") -> str:
+    return f'<figure class="chart">\n{svg}\n{links}</figure>'
 
 
 # ---- search ------------------------------------------------------------------------------
