@@ -204,6 +204,7 @@ def _m005_engagement(conn: sqlite3.Connection) -> None:
     # What the networks count on each captured post, read once at publishing (likes,
     # reposts...; archive/highlights.py). Reactions stay in messages.reactions, which live
     # events keep current. No foreign key: a refresh may name a post not captured (yet).
+    # chats.digest: the chat file's `digest = true` (the top answers posted at publishing).
     conn.executescript(
         """
         CREATE TABLE engagement (
@@ -216,6 +217,7 @@ def _m005_engagement(conn: sqlite3.Connection) -> None:
             refreshed_at TEXT NOT NULL,
             PRIMARY KEY (platform, platform_id)
         );
+        ALTER TABLE chats ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
         """
     )
 
@@ -225,7 +227,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
-    (5, "engagement of captured posts (likes, reposts) for highlights", _m005_engagement),
+    (5, "engagement of captured posts for highlights; the chats' digest setting", _m005_engagement),
 ]
 
 

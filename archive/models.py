@@ -103,6 +103,7 @@ class Chat:
     status: ChatStatus = ChatStatus.SCHEDULED
     series_id: str = ""  # set when the chat is one occurrence of a recurring series
     created_at: datetime | None = None
+    digest: bool = False  # post the top answer of each question at publishing (chat file)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -59,6 +59,7 @@ TOP_KEYS = (
     "targets",
     "questions",
     "series",
+    "digest",
 )
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
@@ -236,6 +237,7 @@ class _Reader:
         intro = self.text(data, "intro", "") or ""
         closing = self.text(data, "closing", "") or ""
         hosts = self.hosts()
+        digest = self.digest()
         reminders = self.reminders(default_reminders)
         targets = self.targets()
         start = self.value(data, "start", "", lambda v: datetime_from(v, zone))
@@ -289,6 +291,7 @@ class _Reader:
             grace=grace,
             targets=targets,
             hosts=hosts,
+            digest=digest,
         )
         if series is None or first_date is None:
             self.check_posts(chat, reminders, limits)
@@ -431,6 +434,15 @@ class _Reader:
             self.add("end", f"must be within {format_duration(MAX_DURATION)} of start")
             return None
         return end - start
+
+    def digest(self) -> bool:
+        """``digest = true``: at publishing, the top answer of each question is posted on
+        the chat's networks (default false)."""
+        value = self.data.get("digest", False)
+        if not isinstance(value, bool):
+            self.add("digest", f"expected true or false, not {describe(value)}")
+            return False
+        return value
 
     def hosts(self) -> tuple[str, ...] | None:
         value = self.data.get("hosts", [])

@@ -44,6 +44,7 @@ def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
         status=ChatStatus(row["status"]),
         series_id=row["series_id"],
         created_at=parse_iso(row["created_at"]),
+        digest=bool(row["digest"]),
     )
 
 
@@ -86,6 +87,7 @@ class ChatTables(Connection):
                 "series_id": chat.series_id,
                 "source": source,
                 "created_at": iso(created),
+                "digest": int(chat.digest),
             }
             if exists:
                 # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the

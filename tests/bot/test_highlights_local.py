@@ -44,7 +44,14 @@ def test_reactions_make_the_highlights_of_a_published_chat(tmp_path: Path) -> No
     config.write_text(
         "highlights_per_question = 2\n" + config.read_text(encoding="utf-8"), encoding="utf-8"
     )
-    chat_file(tmp_path / "chat.toml", start_in=4, duration="16s", grace="3s", interval="5s")
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=4,
+        duration="16s",
+        grace="3s",
+        interval="5s",
+        extra="digest = true",
+    )
     assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
 
     bot = start_bot(config, "--until-idle")
@@ -91,3 +98,17 @@ def test_reactions_make_the_highlights_of_a_published_chat(tmp_path: Path) -> No
     rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
     scores = {r["id"]: r["engagement"] for r in rows}
     assert (scores[a], scores[b], scores[c], scores[d]) == ("1", "2", "2", "0")
+
+    # The digest (the chat file's `digest = true`): after the announcement, a header and the
+    # top answer of Q1 (the only question answered), posted once.
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        texts = [r["text"] for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+    assert texts[-2:] == [
+        "Highlights of #WeDocs “Quick chat”: the answer with the most reactions, likes and"
+        " reposts for each question.",
+        "Top answer to Q1, by Bob Carer: “A1: ask carers first #WeDocs” (2 reactions) #WeDocs",
+    ]
+    assert texts[-3].startswith("Thank you for joining")

@@ -1,7 +1,9 @@
 """Highlights of one chat on Mastodon, Bluesky and Discord at once: the real App and adapters
 against their loopback fakes. Participants favourite, like and react; at publishing each
-network is read once, and the transcript's Highlights rank the answers across networks
-(score = reactions + likes + reposts + quotes; a tie goes to the earlier answer)."""
+network is read once, the transcript's Highlights rank the answers across networks
+(score = reactions + likes + reposts + quotes; a tie goes to the earlier answer), and the
+chat file's ``digest = true`` posts the top answer on every network, threaded where the
+network threads."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
 from bot.platforms.bluesky.adapter import BlueskyPlatform
 from bot.platforms.mastodon.adapter import MastodonPlatform
+from bot.platforms.mastodon.content import html_to_text
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import bot_posts, until
 from tests.bot.networks import (
@@ -65,7 +68,11 @@ async def test_highlights_rank_answers_from_every_network(
                     {"platform": "bluesky"},
                     {"platform": "discord", "channel": str(channel)},
                 ],
-                "questions": [{"text": "How do you involve patients?", "offset": "1s"}],
+                "questions": [
+                    {"text": "How do you involve patients?", "offset": "1s"},
+                    {"text": "What got in the way?", "offset": "6s"},
+                ],
+                "digest": True,
             }
         )
         chat_id = plan.chat.id
@@ -131,3 +138,19 @@ async def test_highlights_rank_answers_from_every_network(
     ]
     # Mastodon was asked once, for every answer in one call (GET /api/v1/statuses?id[]=...).
     assert len(fake_masto.requests_to("/api/v1/statuses", "GET")) == 1
+
+    # The digest: a header and Ann's answer (Q2 drew no answers), on each network, once.
+    top = "Top answer to Q1, by Ann: “A1: our patient council co-designs #WeDocs” (3 likes, 1 repost) #WeDocs"
+    masto = [html_to_text(str(s["content"])) for s in fake_masto.by_bot()]
+    assert masto.count(top) == 1 and sum(t.startswith("Highlights of #WeDocs") for t in masto) == 1
+    intro = fake_masto.by_bot()[0]
+    (digest_status,) = [s for s in fake_masto.by_bot() if html_to_text(str(s["content"])) == top]
+    assert digest_status["in_reply_to_id"] == intro["id"]  # threaded under the intro
+    (bsky_top,) = fake_bsky.bot_posts("Top answer to Q1")
+    assert bsky_top.text == top
+    (bsky_header,) = fake_bsky.bot_posts("Highlights of #WeDocs")
+    reply = bsky_top.record["reply"]
+    assert reply["parent"]["uri"] == bsky_header.uri  # the thread goes on
+    assert reply["root"]["uri"] == fake_bsky.bot_posts()[0].uri
+    assert [m["content"] for m in bot_posts(fake_discord, "Top answer to")] == [top]
+    assert len(bot_posts(fake_discord, "Highlights of #WeDocs")) == 1

@@ -76,7 +76,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-THREAD_ACTIONS = ("q", "wrapup", "close")  # posted as replies under the intro
+THREAD_ACTIONS = ("q", "wrapup", "close", "digest")  # posted as replies under the intro
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
 CURSOR_SAVE_INTERVAL = 2.0  # seconds between cursor saves while nothing is captured

@@ -299,10 +299,13 @@ class MastodonPlatform(Platform):
         return await self._status(text)
 
     async def post_action(self, chat: Chat, action_key: str, channel: str, text: str) -> SentPost:
-        """A chat's status, with its idempotency key; questions reply to the intro."""
+        """A chat's status, with its idempotency key; questions and the digest's posts reply
+        to the intro."""
         self.check_length(text)
         reply_to = None
-        if action_key.startswith("q") and action_key[1:2].isdigit():
+        if (action_key.startswith("q") and action_key[1:2].isdigit()) or action_key.startswith(
+            "digest"
+        ):
             reply_to = await self._intro_id(chat) or None
         key = idempotency_key(chat.id, action_key, f"{self.name}:{channel}")
         return await self._status(text, reply_to=reply_to, key=key)
