@@ -423,6 +423,7 @@ class BlueskyPlatform(Platform):
         uris = list(dict.fromkeys(i for i in platform_ids if i.startswith("at://")))
         client = self._api()
         found: set[str] = set()
+        self._counts.clear()  # only the latest re-check's counts wait for `engagement`
         for start in range(0, len(uris), POSTS_BATCH):
             batch = uris[start : start + POSTS_BATCH]
             try:

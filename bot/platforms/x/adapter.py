@@ -551,6 +551,7 @@ class XPlatform(Platform):
         client = self._api()
         found: set[str] = set()
         reads = 0
+        self._metrics.clear()  # only the latest re-check's counts wait for `engagement`
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]
             call = functools.partial(
