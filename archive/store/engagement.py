@@ -85,10 +85,6 @@ class EngagementTable(Connection):
         for r in cur:
             yield Highlight(message_from_tuple(r[:width]), *r[width:])
 
-    def has_engagement(self, chat_id: str) -> bool:
-        """Whether any undeleted answer of the chat drew engagement."""
-        return next(self.engaged_answers(chat_id), None) is not None
-
     def highlights(
         self,
         chat: Chat,

@@ -30,6 +30,7 @@ TEXT: Mapping[str, str] = {
         "The answers with the most reactions, likes and reposts, for each question"
         " (score: reactions + likes + reposts + quotes; ties: the earlier answer first)."
     ),
+    "question": "Top answers to {label}:",
     "in_transcript": "answer",
     "link": "link",
     "reactions": "reaction|reactions",
@@ -68,7 +69,7 @@ def markdown_lines(
     out = [f"## {TEXT['heading']}", "", f"*{TEXT['intro']}*", ""]
     for key, found in highlights.items():
         q = labels[key]
-        out += [f"### {q.label} · {escape_inline(q.text)}", ""]
+        out += [f"### {TEXT['question'].format(label=q.label)} {escape_inline(q.text)}", ""]
         for h in found:
             out.append(_item(chat, h, hidden, network))
         out.append("")

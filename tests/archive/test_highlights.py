@@ -174,8 +174,10 @@ def test_section_comes_first_and_reads_right() -> None:
     md = highlighted_markdown()
     assert md.index("## Highlights") < md.index("## Summary")
     text = section(md, "## Highlights")
-    assert "### Q1 · How do you involve patients in QI?" in text
-    q1 = text[text.index("### Q1") : text.index("### Q2")]
+    assert "### Top answers to Q1: How do you involve patients in QI?" in text
+    # Never "## Q1 ·", which heads the question's own section further down.
+    assert "## Q1" not in text and "## Q2" not in text
+    q1 = text[text.index("to Q1:") : text.index("to Q2:")]
     assert q1.index("Alice Jones") < q1.index("Carol White") < q1.index("Bob Brown")
     assert "2 likes, 1 repost" in q1 and "3 reactions" in q1 and "1 reaction" in q1
     assert "[answer](#m-x-2)" in q1
