@@ -13,6 +13,7 @@ from typing import Any
 
 from archive.highlights import Highlight, engagement_counts
 from archive.models import Chat
+from archive.transcripts.items import _linked_line
 from archive.transcripts.text import (
     NETWORK_NAMES,
     _escape_plain,
@@ -91,7 +92,10 @@ def _item(chat: Chat, h: Highlight, hide: frozenset[str], network: bool) -> str:
     item = "- " + " · ".join(head)
     text = redact_handles(m.text, hide) if hide else m.text
     for line in _lines(text):
-        item += "  \n  " + _escape_plain(line)
+        # As in the answer lists: URLs become safe links, the rest is escaped text.
+        item += "  \n  " + (
+            _linked_line(line, html=False)[0] if "://" in line else _escape_plain(line)
+        )
     return item
 
 
