@@ -112,3 +112,5 @@ def test_reactions_make_the_highlights_of_a_published_chat(tmp_path: Path) -> No
         "Top answer to Q1, by Bob Carer: “A1: ask carers first #WeDocs” (2 reactions) #WeDocs",
     ]
     assert texts[-3].startswith("Thank you for joining")
+    shown = tweetchat(["show", "wedocs"], config)
+    assert shown.returncode == 0 and "published" in shown.stdout, shown.stderr
