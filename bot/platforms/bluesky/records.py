@@ -174,9 +174,7 @@ def carries_tag(record: Mapping[str, Any], tags: Iterable[str]) -> bool:
         return False
     if any(tag_key(t) in wanted for t in record_tags(record)):
         return True
-    return any(
-        tag_key(m.group(1)) in wanted for m in _TAG_RE.finditer(str(record.get("text", "")))
-    )
+    return any(tag_key(m.group(1)) in wanted for m in _TAG_RE.finditer(str(record.get("text", ""))))
 
 
 def visible_text(record: Mapping[str, Any]) -> str:

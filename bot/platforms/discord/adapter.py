@@ -208,6 +208,9 @@ class DiscordPlatform(Platform):
         self._redirected = False
         self._backfills: set[asyncio.Task[None]] = set()
         self._event_syncs: set[asyncio.Task[None]] = set()
+        # The last deletion re-check: the ids it asked for, and the reactions of those it
+        # found, until `engagement` takes them (publishing asks for both, one after the other).
+        self._checked: tuple[frozenset[str], dict[str, int]] = (frozenset(), {})
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -670,6 +673,7 @@ class DiscordPlatform(Platform):
         One history read of the ids' time span per channel (Discord has no bulk lookup);
         None (cannot tell) when any read fails, so an outage never looks like deletions.
         """
+        self._checked = (frozenset(), {})
         try:
             messages = await self._span_messages(platform_ids)
         except (DiscordPostError, ValueError) as exc:
@@ -678,19 +682,26 @@ class DiscordPlatform(Platform):
         if messages is None:
             return None
         seen = {str(m.id) for m in messages}
+        self._checked = (frozenset(platform_ids), {str(m.id): _reactions(m) for m in messages})
         return {i for i in platform_ids if i in seen}
 
     async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
         """Each message's reactions now: the sum of the ``count`` of every emoji in the
-        message's ``reactions`` array, read from the same history span as `existing` (one
-        read per 100 messages a channel). Live reaction events keep the count between."""
+        message's ``reactions`` array. The deletion re-check just before publishing
+        (`existing`) read them already; otherwise the same history span is read (one read
+        per 100 messages a channel). Live reaction events keep the count between."""
         wanted = set(platform_ids)
-        messages = await self._span_messages(platform_ids) or []
-        return {
-            str(m.id): Engagement(reactions=sum(r.count for r in m.reactions))
-            for m in messages
-            if str(m.id) in wanted
-        }
+        asked, counts = self._checked
+        self._checked = (frozenset(), {})
+        if not wanted <= asked:
+            messages = await self._span_messages(platform_ids) or []
+            counts = {str(m.id): _reactions(m) for m in messages}
+        return {i: Engagement(reactions=n) for i, n in counts.items() if i in wanted}
+
+
+def _reactions(message: discord.Message) -> int:
+    """Every reaction on a message: the sum of each emoji's ``count``."""
+    return sum(r.count for r in message.reactions)
 
 
 def _chats_of(store: Store, platform_ids: Sequence[str]) -> list[Chat]:
