@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from archive.models import CapturedMessage, Chat, MessageKind
 
@@ -65,10 +66,10 @@ class Highlight:
         """``reactions + likes + reposts + quotes`` (see the module's docstring)."""
         return self.message.reactions + self.likes + self.reposts + self.quotes
 
-    def sort_key(self) -> tuple[int, str, str, str]:
+    def sort_key(self) -> tuple[int, datetime, str, str]:
         """Highest score first, then earlier first, then network and id."""
         m = self.message
-        return (-self.score, m.created_at.isoformat(), m.platform, m.platform_id)
+        return (-self.score, m.created_at, m.platform, m.platform_id)
 
 
 def select_highlights(
