@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archive.highlights import Engagement, Highlight, select_highlights
 from archive.models import MessageKind
@@ -258,3 +260,45 @@ def test_deleted_answers_leave_the_highlights(store: Store) -> None:
 def test_section_is_in_render_markdown_for_the_pure_path_too() -> None:
     md = render_markdown(CHAT, MESSAGES, stats_of(), opted_out=OPTED_OUT, highlights=best(1))
     assert section(md, "## Highlights").count("\n- **") == 3  # one answer a question
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1", "2", "3"]),
+            st.integers(0, 30),  # minute
+            st.integers(0, 4),  # reactions
+            st.integers(0, 4),  # likes
+            st.integers(0, 2),  # reposts
+        ),
+        max_size=25,
+    ),
+    st.integers(1, 4),
+)
+def test_any_set_of_answers_ranks_by_score_then_time(
+    rows: list[tuple[str, int, int, int, int]], per_question: int
+) -> None:
+    found = [
+        Highlight(
+            replace(
+                MESSAGES[1],
+                platform_id=f"h{i}",
+                question_keys=(key,),
+                created_at=CHAT.start + timedelta(minutes=minute),
+                reactions=reactions,
+            ),
+            likes=likes,
+            reposts=reposts,
+        )
+        for i, (key, minute, reactions, likes, reposts) in enumerate(rows)
+    ]
+    best = select_highlights(CHAT, found, per_question)
+    for key, kept in best.items():
+        rest = [h for h in found if key in h.message.question_keys and h not in kept]
+        assert 0 < len(kept) <= per_question and all(h.score > 0 for h in kept)
+        ranks = [(-h.score, h.message.created_at) for h in kept]
+        assert ranks == sorted(ranks)
+        for dropped in rest:  # every answer left out is below the last one kept, or scores 0
+            assert dropped.score == 0 or (-dropped.score, dropped.message.created_at) >= ranks[-1]
+    assert set(best) == {h.message.question_keys[0] for h in found if h.score > 0}
