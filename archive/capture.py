@@ -4,13 +4,17 @@ Everything here is pure (no clock, no I/O): a function of the message and a
 :class:`CaptureContext`, so the rules can be tested exhaustively. What a hashtag is and
 whether a text carries the chat's is decided by :mod:`archive.hashtags`.
 
-Label grammar (``parse_answer_labels`` / ``parse_question_labels``), read at the start of
-the text after any leading run of @mentions (``@alice``, ``@a@host.social``, Discord
+Label grammar (:class:`LabelGrammar`, used by ``parse_answer_labels`` /
+``parse_question_labels``), one grammar built from the letter of the chat's convention
+(:mod:`archive.labels`: ``A`` answers and ``Q`` questions by default, ``R`` answers in a
+French chat, ``C`` questions in a Welsh one, ``T`` for both in a topic chat), read at the
+start of the text after any leading run of @mentions (``@alice``, ``@a@host.social``, Discord
 ``<@123>``), hashtags (``#WeDocs A1: ...`` is common on X), whitespace, and punctuation or
 symbols (anything that is not a letter, digit or ``_``): the X-era "dot mention"
 ``.@ann A3 ...`` that made a reply public, a bullet ``• A1``, an emoji ``👉 A2``:
 
-- a label is the letter (``A``/``a`` or ``Q``/``q``), an optional single space or tab
+- a label is the letter in either case (``A``/``a``; another letter is no label: in a
+  ``Q``/``R`` chat ``A1`` answers nothing), an optional single space or tab
   after an upper-case letter only (``A 1``), a number 1..99 (leading zero allowed:
   ``A01``), an optional sub-part letter (``A1a``, ``A1B`` -> ``1b``), and then the end of
   the text or any character that is not a letter, digit or ``_`` (``A1st`` is no label);
@@ -24,6 +28,7 @@ symbols (anything that is not a letter, digit or ``_``): the X-era "dot mention"
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from bisect import bisect_right
@@ -33,6 +38,7 @@ from datetime import UTC, datetime
 from typing import TypeGuard, TypeVar, cast
 
 from archive.hashtags import HASH_CHARS, URL_RE, WORD_CHAR, ascii_tag, has_tag, wanted_tag
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     EARLY_WINDOW,
     CapturedMessage,
@@ -44,8 +50,10 @@ from archive.models import (
 
 __all__ = [
     "CaptureContext",
+    "LabelGrammar",
     "capture",
     "is_host",
+    "label_grammar",
     "mentions_in",
     "parse_answer_labels",
     "parse_question_labels",
@@ -72,85 +80,100 @@ _PREFIX_RE = re.compile(
 )
 
 
-def _label_re(letter: str) -> re.Pattern[str]:
-    up, low = letter.upper(), letter.lower()
-    return re.compile(rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{WORD_CHAR})")
+def _letter_re(letter: str) -> str:
+    """The letter of a label: upper case with an optional space or tab after it, or lower case."""
+    return rf"(?:{re.escape(letter.upper())}[ \t]?|{re.escape(letter.lower())})"
 
 
-def _next_re(letter: str) -> re.Pattern[str]:
-    up, low = letter.upper(), letter.lower()
-    return re.compile(
-        rf"(?:[ \t]*(?:[/&,+]|(?i:and)(?=[ \t]))[ \t]*|[ \t]+)"
-        rf"(?:{up}[ \t]?|{low})(\d{{1,2}})([a-zA-Z])?(?!{WORD_CHAR})"
-    )
-
-
-def _range_re(letter: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"[-\u2013](?:[{letter.upper()}{letter.lower()}])?(\d{{1,2}})(?!{WORD_CHAR})"
-    )
-
-
-_LABEL_LETTERS = {"A": ("A", "a"), "Q": ("Q", "q")}
 # What a range or a further label must start with, right after a label ("A1-3", "A1/A2",
 # "A1 & A2", "A1 A2"); a label is never followed by a word character.
 _LIST_CHARS = frozenset(" \t/&,+-\u2013")
 
-_LABELS = {
-    letter: (_label_re(letter), _next_re(letter), _range_re(letter)) for letter in ("A", "Q")
-}
 
+@dataclass(frozen=True, slots=True)
+class LabelGrammar:
+    """The label grammar (see the module docstring) for one letter: ``A`` reads ``A1``,
+    ``R`` reads ``R1``. One grammar, built from the letter (:func:`label_grammar`)."""
 
-def _parse_labels(text: str, letter: str) -> tuple[str, ...]:
-    first, following, span = _LABELS[letter]
-    # Most texts start with a label or with a word: decide those without the prefix regex
-    # (str.lstrip and the regex's \s strip the same characters; a word character is what
-    # str.isalnum() or "_" says, as for the regex's \w).
-    body = text.lstrip()
-    lead = body[:1]
-    if lead in _LABEL_LETTERS[letter]:
-        pos = len(text) - len(body)  # nothing before the label
-    elif lead and not lead.isalnum() and lead != "_":
-        prefix = _PREFIX_RE.match(text)
-        pos = prefix.end() if prefix else 0
-    else:
-        return ()
-    match = first.match(text, pos)
-    if match is None:
-        return ()
-    end = match.end()
-    if end == len(text) or text[end] not in _LIST_CHARS:
-        # Nothing can follow this label (no range, no second label): the common "A1: ...".
-        number, part = int(match.group(1)), match.group(2)
-        if not 1 <= number <= MAX_LABEL_NUMBER:
+    letter: str  # upper-case
+    leads: frozenset[str]  # the letter in both cases (a text that starts with a label)
+    first: re.Pattern[str]  # a label
+    following: re.Pattern[str]  # a further label after a separator ("/A2", " & A2", " A2")
+    span: re.Pattern[str]  # the end of a tight range ("-3", "-A3")
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        """Question keys named by this letter's labels at the start of ``text``, in order,
+        without duplicates: ``("1",)``, ``("1", "2a")``; ``()`` when it starts with none."""
+        # Most texts start with a label or with a word: decide those without the prefix regex
+        # (str.lstrip and the regex's \s strip the same characters; a word character is what
+        # str.isalnum() or "_" says, as for the regex's \w).
+        body = text.lstrip()
+        lead = body[:1]
+        if lead in self.leads:
+            pos = len(text) - len(body)  # nothing before the label
+        elif lead and not lead.isalnum() and lead != "_":
+            prefix = _PREFIX_RE.match(text)
+            pos = prefix.end() if prefix else 0
+        else:
             return ()
-        return (f"{number}{part.lower()}" if part else str(number),)
-    keys: list[str] = []
-    while match is not None:
-        number, part = int(match.group(1)), (match.group(2) or "").lower()
-        if not 1 <= number <= MAX_LABEL_NUMBER:
-            break
-        keys.append(f"{number}{part}")
-        pos = match.end()
-        if not part and (upto := span.match(text, pos)) is not None:
-            last = int(upto.group(1))
-            if last > number:
-                keys.extend(str(n) for n in range(number + 1, last + 1))
-                pos = upto.end()
-        match = following.match(text, pos)
-    if len(keys) < 2:
-        return tuple(keys)
-    return tuple(dict.fromkeys(keys))
+        match = self.first.match(text, pos)
+        if match is None:
+            return ()
+        end = match.end()
+        if end == len(text) or text[end] not in _LIST_CHARS:
+            # Nothing can follow this label (no range, no second label): the common "A1: ...".
+            number, part = int(match.group(1)), match.group(2)
+            if not 1 <= number <= MAX_LABEL_NUMBER:
+                return ()
+            return (f"{number}{part.lower()}" if part else str(number),)
+        keys: list[str] = []
+        while match is not None:
+            number, part = int(match.group(1)), (match.group(2) or "").lower()
+            if not 1 <= number <= MAX_LABEL_NUMBER:
+                break
+            keys.append(f"{number}{part}")
+            pos = match.end()
+            if not part and (upto := self.span.match(text, pos)) is not None:
+                last = int(upto.group(1))
+                if last > number:
+                    keys.extend(str(n) for n in range(number + 1, last + 1))
+                    pos = upto.end()
+            match = self.following.match(text, pos)
+        if len(keys) < 2:
+            return tuple(keys)
+        return tuple(dict.fromkeys(keys))
 
 
-def parse_answer_labels(text: str) -> tuple[str, ...]:
-    """Question keys answered by explicit ``A`` labels at the start of ``text``."""
-    return _parse_labels(text, "A")
+@functools.lru_cache(maxsize=64)
+def label_grammar(letter: str) -> LabelGrammar:
+    """The grammar of labels with ``letter`` (one letter, :func:`archive.labels.label_letter`),
+    built once per letter."""
+    up, low = letter.upper(), letter.lower()
+    head = _letter_re(letter)
+    return LabelGrammar(
+        letter=up,
+        leads=frozenset((up, low)),
+        first=re.compile(rf"{head}(\d{{1,2}})([a-zA-Z])?(?!{WORD_CHAR})"),
+        following=re.compile(
+            rf"(?:[ \t]*(?:[/&,+]|(?i:and)(?=[ \t]))[ \t]*|[ \t]+)"
+            rf"{head}(\d{{1,2}})([a-zA-Z])?(?!{WORD_CHAR})"
+        ),
+        span=re.compile(
+            rf"[-\u2013](?:[{re.escape(up)}{re.escape(low)}])?(\d{{1,2}})(?!{WORD_CHAR})"
+        ),
+    )
 
 
-def parse_question_labels(text: str) -> tuple[str, ...]:
-    """Question keys named by explicit ``Q`` labels at the start of ``text``."""
-    return _parse_labels(text, "Q")
+def parse_answer_labels(text: str, labels: Labels = DEFAULT_LABELS) -> tuple[str, ...]:
+    """Question keys answered by explicit answer labels (``A1``; ``R1`` in a ``Q``/``R``
+    chat) at the start of ``text``."""
+    return label_grammar(labels.answer).parse(text)
+
+
+def parse_question_labels(text: str, labels: Labels = DEFAULT_LABELS) -> tuple[str, ...]:
+    """Question keys named by explicit question labels (``Q1``; ``C1`` in a ``C``/``A``
+    chat) at the start of ``text``."""
+    return label_grammar(labels.question).parse(text)
 
 
 def mentions_in(text: str) -> tuple[str, ...]:
@@ -264,6 +287,9 @@ class _Facts:
     hosts: frozenset[str]  # the hosts' identities (_ident forms)
     times: list[datetime]  # when each question went out (or is planned), sorted...
     keys: list[str]  # ... and its key
+    ask: LabelGrammar  # how the chat's question labels are read (Q1)
+    reply: LabelGrammar  # ... and its answer labels (A1)
+    topics: bool  # one letter for both (T1 topic, T1 answers)
     places: dict[tuple[str, str], bool] = field(default_factory=dict)  # (platform, channel)
     host_memo: dict[tuple[str, str, str], bool] = field(default_factory=dict)
 
@@ -284,6 +310,9 @@ def _build_facts(ctx: CaptureContext) -> _Facts:
         hosts=_host_idents(chat),
         times=[when for when, _ in schedule],
         keys=[key for _, key in schedule],
+        ask=label_grammar(chat.labels.question),
+        reply=label_grammar(chat.labels.answer),
+        topics=chat.labels.topics,
     )
 
 
@@ -341,19 +370,21 @@ def _classify(
     if by_bot:
         if asked is not None:
             return MessageKind.QUESTION, (asked,)
-        if q_keys := parse_question_labels(msg.text):
+        if q_keys := facts.ask.parse(msg.text):
             return MessageKind.QUESTION, q_keys
         return MessageKind.HOST, ()
     # A host's retweet is still a retweet, so reposts are recognised before hosts.
     if msg.is_repost or msg.text.lstrip().startswith("RT @"):
         return MessageKind.REPOST, ()
-    a_keys = parse_answer_labels(msg.text)
+    a_keys = facts.reply.parse(msg.text)
     known = facts.known
     labelled = a_keys if any(key in known for key in a_keys) else ()
     if _hosted(msg, facts):
         if asked is not None:
             return MessageKind.QUESTION, (asked,)
-        if q_keys := parse_question_labels(msg.text):
+        # In a topic chat (T1 topic, T1 answers) a host's labelled post that is not a known
+        # topic post is the host taking part, as everyone labels their answers.
+        if not facts.topics and (q_keys := facts.ask.parse(msg.text)):
             return MessageKind.QUESTION, q_keys
         if labelled:
             return MessageKind.ANSWER, labelled
@@ -426,4 +457,5 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
         tuple(msg.mentions) or mentions_in(msg.text),  # mentions
         0,  # reactions
         msg.channel,  # channel
+        msg.attachments,  # attachments
     )

@@ -200,7 +200,36 @@ def _m004_stemmed_search(conn: sqlite3.Connection) -> None:
     )
 
 
-def _m005_engagement(conn: sqlite3.Connection) -> None:
+def _m005_message_attachments(conn: sqlite3.Connection) -> None:
+    # Files and stickers a message carries besides its text (Discord), which transcripts
+    # show: a JSON list of {"kind", "name", "url"}, or '' for none (almost every message,
+    # so existing rows need no rewrite and a message without any costs one empty string).
+    conn.execute("ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT ''")
+
+
+def _m006_split_long_posts(conn: sqlite3.Connection) -> None:
+    # The chat file's `split_long_posts` (a long intro or closing may go out as a thread).
+    conn.execute("ALTER TABLE chats ADD COLUMN split_long_posts INTEGER NOT NULL DEFAULT 0")
+
+
+def _m007_chat_labels(conn: sqlite3.Connection) -> None:
+    # Each chat's label convention (archive.labels): the letters of its questions and
+    # answers. Chats stored before it have the English one, Q1 / A1.
+    conn.executescript(
+        """
+        ALTER TABLE chats ADD COLUMN question_label TEXT NOT NULL DEFAULT 'Q';
+        ALTER TABLE chats ADD COLUMN answer_label TEXT NOT NULL DEFAULT 'A';
+        """
+    )
+
+
+def _m008_chat_language(conn: sqlite3.Connection) -> None:
+    # The language of the bot's words for a chat (a BCP 47 tag, archive.i18n); chats stored
+    # before languages existed were English.
+    conn.execute("ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+
+
+def _m009_engagement(conn: sqlite3.Connection) -> None:
     # What the networks count on each captured post, read once at publishing (likes,
     # reposts...; archive/highlights.py). Reactions stay in messages.reactions, which live
     # events keep current. No foreign key: a refresh may name a post not captured (yet).
@@ -227,7 +256,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "full-text search over message text", _m002_messages_fts),
     (3, "search index written per transaction, not per row", _m003_batch_search_indexing),
     (4, "search stems words (porter over unicode61)", _m004_stemmed_search),
-    (5, "engagement of captured posts for highlights; the chats' digest setting", _m005_engagement),
+    (5, "messages keep their attachments and stickers", _m005_message_attachments),
+    (6, "chats may split long intros and closings", _m006_split_long_posts),
+    (7, "each chat's question and answer label letters", _m007_chat_labels),
+    (8, "a chat's language", _m008_chat_language),
+    (9, "engagement of captured posts for highlights; the chats' digest setting", _m009_engagement),
 ]
 
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from archive.labels import DEFAULT_LABELS, Labels
+
 
 class ChatStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
@@ -52,7 +54,7 @@ class MessageKind(enum.StrEnum):
     ANSWER = "answer"  # a participant's answer to one or more questions
     COMMENT = "comment"  # a participant's message that answers no question
     HOST = "host"  # a host's (or the bot's) message that is not a question
-    QUESTION = "question"  # a question post (Q1, Q2a...), by the bot or a host
+    QUESTION = "question"  # a question (or topic) post (Q1, Q2a...), by the bot or a host
     REPOST = "repost"  # a retweet / re-share: counted, not shown as an answer
 
 
@@ -72,11 +74,6 @@ class Question:
     text: str
     offset: timedelta  # from the chat's start
     part: str = ""  # "" or a lower-case letter for sub-parts
-
-    @property
-    def label(self) -> str:
-        """The question's label as posted: ``Q1``, ``Q2a``."""
-        return f"Q{self.number}{self.part}"
 
     @property
     def key(self) -> str:
@@ -102,8 +99,12 @@ class Chat:
     hosts: tuple[str, ...] = ()  # author handles/ids treated as hosts, on any platform
     status: ChatStatus = ChatStatus.SCHEDULED
     series_id: str = ""  # set when the chat is one occurrence of a recurring series
+    language: str = "en"  # BCP 47 tag of the bot's words for the chat (archive.i18n)
     created_at: datetime | None = None
     digest: bool = False  # post the top answer of each question at publishing (chat file)
+    # The chat file's `split_long_posts`: a too-long intro or closing goes out as a thread.
+    split_long_posts: bool = False
+    labels: Labels = DEFAULT_LABELS  # the letters of its questions and answers (Q1, A1)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -120,6 +121,24 @@ class Chat:
     def question_time(self, q: Question) -> datetime:
         return self.start + q.offset
 
+    def label(self, q: Question) -> str:
+        """The question's label as posted, in the chat's convention: ``Q1``, ``R2a``, ``T3``."""
+        return self.labels.question_label(q.key)
+
+
+class AttachmentKind(enum.StrEnum):
+    FILE = "file"  # an uploaded file (image, document...): its name and link
+    STICKER = "sticker"  # a sticker: its name (its picture belongs to the network)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Something attached to a message besides its text, as transcripts show it."""
+
+    name: str  # the file's name, or the sticker's
+    url: str = ""  # where the file is (as the network or export gave it); "" for none
+    kind: AttachmentKind = AttachmentKind.FILE
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
@@ -133,13 +152,14 @@ class IncomingMessage:
     author_handle: str  # @handle / username, without '@'
     text: str
     created_at: datetime  # aware
-    reply_to: str = ""  # platform id of the message this one replies to / quotes
+    reply_to: str = ""  # platform id of the message this one replies to / quotes / forwards
     is_repost: bool = False
     is_bot: bool = False  # sent by this bot itself
     permalink: str = ""
     edited_at: datetime | None = None
     mentions: tuple[str, ...] = ()  # handles mentioned, without '@'
     raw: dict[str, Any] = field(default_factory=dict)  # the platform payload, kept verbatim
+    attachments: tuple[Attachment, ...] = ()  # files and stickers, in the message's order
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +184,7 @@ class CapturedMessage:
     mentions: tuple[str, ...] = ()
     reactions: int = 0
     channel: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def deleted(self) -> bool:

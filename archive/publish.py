@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
+from archive.i18n import translator
+from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
@@ -135,8 +137,7 @@ def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
     events = []
     for at, kind, detail, _by in store.controls(chat.id):
         event = f"{kind}: {detail}" if detail else kind
-        if kind == "next" and detail.lower().startswith("q"):
-            key = detail[1:].lower()
+        if kind == "next" and (key := label_key(detail)) is not None:
             if key in posted:
                 local = posted[key].astimezone(chat.zone)
                 event += f" (went out at {local:%H:%M})"
@@ -384,10 +385,19 @@ def publish_chat(
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)
     link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
+    tr = translator(chat.language)
     announcement = (
-        f"Thank you for joining {chat.hashtag}! Transcript of “{chat.title}”: "
-        f"{stats.participants} participants, {stats.messages} messages, "
-        f"{stats.answers} answers.{link}"
+        tr.gettext(
+            "Thank you for joining {hashtag}! Transcript of “{title}”: "
+            "{participants}, {messages}, {answers}."
+        ).format(
+            hashtag=chat.hashtag,
+            title=chat.title,
+            participants=tr.counted("{n} participant", "{n} participants", stats.participants),
+            messages=tr.counted("{n} message", "{n} messages", stats.messages),
+            answers=tr.counted("{n} answer", "{n} answers", stats.answers),
+        )
+        + link
     )
     attachment = None
     size = paths["md"].stat().st_size

@@ -39,9 +39,9 @@ TARGET_RATIO = 0.5
 _COLUMNS = (
     "chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,"
     " created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,"
-    " mentions, reactions, raw, captured_at"
+    " mentions, reactions, raw, captured_at, attachments"
 )
-_RAW_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 20)})"
+_RAW_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 21)})"
 _RAW_INDEX = "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?"
 
 

@@ -128,6 +128,8 @@ class App:
             post_limits=post_limits(self.config),
             default_timezone=self.config.timezone,
             default_reminders=tuple(self.config.scheduler.reminders),
+            default_language=self.config.language,
+            default_labels=self.config.labels.convention,
             wrapup_lead=self.config.scheduler.wrapup_lead,
             web_base_url=self.config.web.base_url,
             alert=self._alert,
@@ -177,6 +179,7 @@ class App:
         self._finishing = asyncio.create_task(self._finish_published(), name="finish-published")
         if self.config.web.enabled:
             from archive.web import start_server
+            from scheduler.standing import standing_source
 
             web = self.config.web
             # The web archive reads through the store's own read pool.
@@ -189,6 +192,7 @@ class App:
                 now=self.clock.now,
                 health=self.health,
                 highlights=self.config.highlights_per_question,
+                schedule=standing_source(wrapup_lead=self.config.scheduler.wrapup_lead),
             )
 
     async def _finish_published(self) -> None:

@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, help="time compression (chat seconds per real second)")
     p.add_argument("--participants", type=int, help="number of simulated participants")
     p.add_argument("--seed", type=int, default=7, help="random seed for the simulated participants")
+    p.add_argument(
+        "--labels",
+        metavar="Q/A",
+        help="the chat's question and answer letters, e.g. Q/R, C/A, T (topics); "
+        "default: the config's [labels]",
+    )
+    p.add_argument(
+        "--language",
+        metavar="TAG",
+        help="the language of the bot's words and transcripts: en, fr or cy (default: the "
+        "config's); French and Welsh demos use Q/R and C/A labels unless --labels says otherwise",
+    )
 
     p = sub.add_parser("schedule", help="schedule a chat (or a series) from a chat file")
     p.add_argument("file", type=Path, help="the chat file (TOML), e.g. examples/wedocs.toml")
@@ -198,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--title", default="", help='default: "#tag in #channel-name"')
     s.add_argument("--timezone", metavar="ZONE", help="default: the config's timezone")
+    s.add_argument(
+        "--labels",
+        metavar="Q/A",
+        help="the question and answer letters, e.g. Q/R (French), C/A (Welsh), T (topics: "
+        "T1 for both); default: the config's [labels]",
+    )
+    s.add_argument(
+        "--language",
+        metavar="TAG",
+        help="the chat's language (en, fr, cy; transcripts in it); default: the config's language",
+    )
     return parser
 
 
@@ -296,9 +319,11 @@ def load_plan(path: Path, config: Config, now: datetime | None) -> ChatPlan:
     plan = load_chat_file(
         path,
         default_reminders=config.scheduler.reminders,
+        default_labels=config.labels.convention,
         now=now,
         post_limits=post_limits(config),
         wrapup_lead=config.scheduler.wrapup_lead,
+        default_language=config.language,
     )
     warnings = [f"{where}: {text}" for where, text in plan.warnings]
     on = enabled_networks(config)
@@ -529,6 +554,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                     opted_out=store.opted_out(),
                     zone=chat.zone,
                     engagement=store.engagement_scores(chat.id),
+                    attachments=store.has_attachments(chat.id),
                 )
                 if out is not None:
                     write_atomic_chunks(out, chunks)
@@ -620,9 +646,24 @@ async def _wait_idle(app: Any) -> None:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.demo import run_demo
+    from archive.i18n import language_tag
+    from archive.labels import LabelError, labels_from
+    from bot.demo import CUSTOMARY_LABELS, run_demo
 
-    return run_demo(args, config)
+    try:
+        language = language_tag(args.language) if args.language else config.language
+    except ValueError as exc:
+        raise UsageError(f"--language: {exc}") from None
+    try:
+        if args.labels:
+            labels = labels_from(args.labels, "--labels")
+        elif args.language:
+            labels = labels_from(CUSTOMARY_LABELS[language.split("-")[0]], "--language")
+        else:
+            labels = config.labels.convention
+    except LabelError as exc:
+        raise UsageError(str(exc)) from None
+    return run_demo(args, config, labels=labels, language=language)
 
 
 @command("local")
@@ -709,6 +750,7 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from archive.store import Store
     from archive.web import WebArchiveError, start_server
+    from scheduler.standing import standing_source
 
     # The web app only reads; opening the store once here creates or migrates the file.
     Store(config.database).close()
@@ -728,6 +770,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                 base_url=web.base_url,
                 page_size=web.page_size,
                 highlights=config.highlights_per_question,
+                schedule=standing_source(wrapup_lead=config.scheduler.wrapup_lead),
             )
         except (OSError, WebArchiveError) as exc:
             raise UsageError(f"cannot serve the archive on {host}:{port}: {exc}") from exc
@@ -752,12 +795,18 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         paused_gc,
         terminal_progress,
     )
+    from archive.labels import LabelError, labels_from
     from archive.publish import publish_chat
 
     timezone = args.timezone or config.timezone
     try:
         check_options(args.hashtag, timezone)
-    except ExportError as exc:
+        labels = (
+            labels_from(args.labels, "--labels")
+            if args.labels is not None
+            else config.labels.convention
+        )
+    except (ExportError, LabelError) as exc:
         raise UsageError(str(exc)) from None
     files, problems = export_files(args.files)
     failed = len(problems)
@@ -778,6 +827,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     title=args.title,
                     timezone=timezone,
                     progress=progress,
+                    labels=labels,
+                    language=args.language or config.language,
                 )
                 if progress is not None:
                     progress("publishing", result.read, 0.0)

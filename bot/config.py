@@ -27,6 +27,8 @@ from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
+from archive.i18n import language_tag
+from archive.labels import Labels, label_letter
 from scheduler.durations import duration_from
 
 logger = logging.getLogger(__name__)
@@ -199,6 +201,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelsConfig:
+    """The label convention of chats that set none (``[labels]`` in a chat file)."""
+
+    question: str = "Q"  # one letter: Q1, Q2... ("C" for Welsh chats)
+    answer: str = "A"  # one letter: A1, A2... ("R" for French chats; = question for topics)
+
+    @property
+    def convention(self) -> Labels:
+        return Labels(self.question, self.answer)
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     participants: int = 40
     speed: float = 200.0  # time compression: chat seconds per real second
@@ -215,6 +229,7 @@ class Config:
     log_format: LogFormat = "text"  # "json": one JSON object a line, for log collectors
     timezone: str = "UTC"  # default IANA zone for chats that name none
     highlights_per_question: int = 3  # answers a question's Highlights keep (0: no section)
+    language: str = "en"  # default BCP 47 tag of the bot's words, for chats that name none
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     local: LocalConfig = field(default_factory=LocalConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
@@ -223,6 +238,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     mastodon: MastodonConfig = field(default_factory=MastodonConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -238,6 +254,7 @@ _SECTIONS: Final[dict[str, type]] = {
     "web": WebConfig,
     "demo": DemoConfig,
     "mastodon": MastodonConfig,
+    "labels": LabelsConfig,
 }
 
 
@@ -317,6 +334,7 @@ def config_from_dict(
         log_format=top.choice("log_format", LOG_FORMATS, normalise=str.lower),
         timezone=top.zone("timezone"),
         highlights_per_question=top.integer("highlights_per_question", 0, 50),
+        language=top.language("language"),
         scheduler=section("scheduler", _parse_scheduler),
         local=section("local", _parse_local),
         discord=section("discord", _parse_discord),
@@ -325,6 +343,7 @@ def config_from_dict(
         web=section("web", _parse_web),
         demo=section("demo", _parse_demo),
         mastodon=section("mastodon", _parse_mastodon),
+        labels=section("labels", _parse_labels),
     )
     if len(problems) == 1:
         raise problems[0]
@@ -558,6 +577,10 @@ class _Table:
 
         return self._get(key, convert)
 
+    def language(self, key: str) -> str:
+        """A language we have catalogues for (``archive.i18n.language_tag``)."""
+        return self._get(key, language_tag)
+
     def zone(self, key: str) -> str:
         def convert(value: object) -> str:
             if not isinstance(value, str):
@@ -570,6 +593,10 @@ class _Table:
             raise ValueError(f"must be an IANA time zone name, got {_show(value)}{hint}")
 
         return self._get(key, convert)
+
+    def letter(self, key: str) -> str:
+        """A label letter (:func:`archive.labels.label_letter`), upper-case."""
+        return self._get(key, lambda value: label_letter(value, ""))
 
     def ids(self, key: str) -> tuple[str, ...]:
         """A list of Discord snowflakes, written as strings (integers are accepted too)."""
@@ -621,6 +648,7 @@ for _getter in (
     "env_name",
     "url",
     "zone",
+    "letter",
     "ids",
 ):
     setattr(_Table, _getter, _collecting(getattr(_Table, _getter)))
@@ -752,6 +780,10 @@ def _parse_mastodon(t: _Table) -> MastodonConfig:
             "must be the instance's URL, like 'https://mastodon.social', when Mastodon is enabled",
         )
     return config
+
+
+def _parse_labels(t: _Table) -> LabelsConfig:
+    return LabelsConfig(question=t.letter("question"), answer=t.letter("answer"))
 
 
 @functools.cache

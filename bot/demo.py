@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import ChatStatus
 from bot.config import Config
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
@@ -168,10 +169,16 @@ class Planned:
     )  # index of the planned post edited/deleted
 
 
-def demo_plan(start: datetime) -> dict[str, object]:
-    """The demo chat, in the chat-file format hosts write."""
+CUSTOMARY_LABELS = {"en": "Q/A", "fr": "Q/R", "cy": "C/A"}
+"""The label convention a demo in each language uses unless ``--labels`` says otherwise."""
+
+
+def demo_plan(start: datetime, language: str = "en") -> dict[str, object]:
+    """The demo chat, in the chat-file format hosts write. In another language than English
+    the hosts' own intro and closing are left out, so the bot's (translated) ones are used;
+    the questions and the simulated participants stay English."""
     local = start.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
-    return {
+    plan = {
         "title": "Patients as partners in quality improvement",
         "hashtag": "WeDocs",
         "start": local,
@@ -187,7 +194,11 @@ def demo_plan(start: datetime) -> dict[str, object]:
         "questions": [{"text": q} for q in QUESTIONS],
         "targets": [{"platform": "local", "channel": "main"}],
         "reminders": [],
+        "language": language,
     }
+    if language.split("-")[0] != "en":
+        del plan["intro"], plan["closing"]
+    return plan
 
 
 def simulate(
@@ -197,8 +208,12 @@ def simulate(
     grace_end: datetime,
     participants: int,
     rng: random.Random,
+    labels: Labels = DEFAULT_LABELS,
 ) -> tuple[list[Planned], dict[str, int]]:
-    """Plan what every simulated participant posts and when (chat time)."""
+    """Plan what every simulated participant posts and when (chat time); labelled answers
+    and the hosts' mentions of questions use ``labels`` (``A1``, ``Q1``; ``R1`` in a
+    French chat)."""
+    q, a = labels.question_label, labels.answer_label
     people = [
         LocalUser(
             f"u{i:03d}",
@@ -268,7 +283,7 @@ def simulate(
             style = rng.random()
             if style < 0.6:
                 sep = rng.choice([":", "", ".", ")", " -"])
-                text = f"A{n}{sep} {body} #WeDocs"
+                text = f"{a(str(n))}{sep} {body} #WeDocs"
                 counts["labelled"] += 1
                 idx = add(at, "post", p, text)
             elif style < 0.8:
@@ -300,14 +315,14 @@ def simulate(
             qt + timedelta(seconds=200),
             "post",
             hosts[n % 2],
-            f"Love these answers to Q{n} — keep them coming #WeDocs",
+            f"Love these answers to {q(str(n))} — keep them coming #WeDocs",
         )
     # Multi-answers, a repost, hostile markup, noise that must not be captured.
     add(
         question_times[1] + timedelta(seconds=300),
         "post",
         people[1],
-        "A1/A2: Both come back to paying partners properly #WeDocs",
+        f"{a('1')}/{a('2')}: Both come back to paying partners properly #WeDocs",
     )
     add(
         question_times[2] + timedelta(seconds=100),
@@ -330,7 +345,7 @@ def simulate(
             end + timedelta(seconds=rng.uniform(30, 400)),
             "post",
             p,
-            f"A6: Late to the party but I will {rng.choice(ANSWERS[6]).lower()} #WeDocs",
+            f"{a('6')}: Late to the party but I will {rng.choice(ANSWERS[6]).lower()} #WeDocs",
         )
         counts["late"] += 1
     assert grace_end > end
@@ -343,7 +358,11 @@ def _reactions(rng: random.Random) -> int:
 
 
 async def drive(
-    net: LocalNetwork, clock: ScaledClock, plan: list[Planned], stop: asyncio.Event
+    net: LocalNetwork,
+    clock: ScaledClock,
+    plan: list[Planned],
+    stop: asyncio.Event,
+    labels: Labels = DEFAULT_LABELS,
 ) -> None:
     """Post the planned messages at their chat times, as participants would."""
     ids: dict[int, str] = {}
@@ -361,7 +380,9 @@ async def drive(
             assert item.author is not None
             reply_to = ""
             if item.reply_to_question:
-                reply_to = await asyncio.to_thread(_question_post_id, net, item.reply_to_question)
+                reply_to = await asyncio.to_thread(
+                    _question_post_id, net, item.reply_to_question, labels
+                )
             ids[i] = await asyncio.to_thread(
                 net.post, "main", item.author, item.text, at=clock.now(), reply_to=reply_to
             )
@@ -373,9 +394,9 @@ async def drive(
             await asyncio.to_thread(net.react, ids[item.ref], at=clock.now())
 
 
-def _question_post_id(net: LocalNetwork, n: int) -> str:
+def _question_post_id(net: LocalNetwork, n: int, labels: Labels = DEFAULT_LABELS) -> str:
     for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(f"Q{n}:"):
+        if row["is_bot"] and row["text"].startswith(f"{labels.question_label(str(n))}:"):
             return str(row["seq"])
     return ""
 
@@ -389,7 +410,15 @@ def _next_evening(now: datetime) -> datetime:
     return evening.astimezone(UTC)
 
 
-def run_demo(args: argparse.Namespace, config: Config) -> int:
+def run_demo(
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    labels: Labels | None = None,
+    language: str | None = None,
+) -> int:
+    """Run the demo chat; ``labels``: its label convention, ``language``: its language (a
+    BCP 47 tag; both default to the config's)."""
     from bot.app import App
     from bot.reports import format_stats
 
@@ -412,12 +441,19 @@ def run_demo(args: argparse.Namespace, config: Config) -> int:
     # Chat time begins 30 chat-seconds before the next 20:00 in London, when such chats run.
     start = _next_evening(datetime.now(UTC))
     origin = start - timedelta(seconds=30)
-    chat_plan = parse_chat_plan(demo_plan(start), source="<demo>", now=origin)
+    chat_plan = parse_chat_plan(
+        demo_plan(start, language or config.language),
+        source="<demo>",
+        now=origin,
+        default_labels=labels or config.labels.convention,
+    )
     chat = chat_plan.chat
     clock = ScaledClock(origin, speed)
     rng = random.Random(args.seed)
     qtimes = [chat.start + q.offset for q in chat.questions]
-    plan, counts = simulate(chat.start, qtimes, chat.end, chat.grace_end, participants, rng)
+    plan, counts = simulate(
+        chat.start, qtimes, chat.end, chat.grace_end, participants, rng, chat.labels
+    )
     span = (chat.grace_end - origin).total_seconds() / speed
     print(
         f"Demo: “{chat.title}” {chat.hashtag}, {len(chat.questions)} questions, "
@@ -436,7 +472,7 @@ def run_demo(args: argparse.Namespace, config: Config) -> int:
         await app.start()
         net = LocalNetwork(demo_config.local.network)
         stop = asyncio.Event()
-        driver = asyncio.create_task(drive(net, clock, plan, stop))
+        driver = asyncio.create_task(drive(net, clock, plan, stop, chat.labels))
         deadline = span + 30
         loop = asyncio.get_running_loop()
         t0 = loop.time()

@@ -10,6 +10,7 @@ Store first: a captured message is committed before anything else happens with i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
+from archive.i18n import translator
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
@@ -45,7 +47,17 @@ from bot.platforms.base import (
 from bot.retry import RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.runner import StepFailed
+from scheduler.standing import label_of
 from scheduler.supervision import one_line
+from scheduler.threads import (
+    SPLIT_KINDS,
+    SplitError,
+    action_of,
+    is_part_key,
+    part_key,
+    part_number,
+    split_post,
+)
 from scheduler.timeline import Action, ActionKind
 
 logger = logging.getLogger(__name__)
@@ -64,6 +76,14 @@ OPTED_OUT_REPLY = (
 OPTED_IN_REPLY = "You are opted in: transcripts include your messages again."
 NOT_OPTED_OUT_REPLY = "You had not opted out: transcripts include your messages."
 OPT_REPLIES = frozenset({OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY})
+_LEADING_MENTIONS = re.compile(r"^\s*(?:@\S+\s+)+")
+
+
+def opt_reply_key(platform: str, platform_id: str) -> str:
+    """The state key that marks a participant's ``!optout`` / ``!optin`` message (by its
+    network and id) as answered, so that it is answered once."""
+    return f"opt-reply:{platform}:{platform_id}"
+
 
 Publisher = Callable[[Chat], Awaitable[PublishResult]]
 Notifier = Callable[[Chat, str], Awaitable[None]]
@@ -101,6 +121,10 @@ class Facilitator:
         self._reconcile_locks: dict[str, asyncio.Lock] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
+        # The parts of posts split into a thread: (platform, id or text) -> (part number,
+        # the whole text). Capture keeps such a post once, whole, as its first part.
+        self._part_ids: dict[tuple[str, str], tuple[int, str]] = {}
+        self._part_texts: dict[tuple[str, str], tuple[int, str]] = {}
         for platform in platforms.values():
             platform.attach(self)
 
@@ -133,10 +157,14 @@ class Facilitator:
         ):
             await self.store.set_status(chat.id, ChatStatus.LIVE)
         failures: list[str] = []
+        split = chat.split_long_posts and action.kind in SPLIT_KINDS
         for target in chat.targets:
-            text = self._with_note(action.text, note, target)
+            text = self._with_note(action.text, note, target, split=split)
             try:
-                await self.post(chat, action.key, target, text)
+                if split:
+                    await self.post_thread(chat, action.key, target, text)
+                else:
+                    await self.post(chat, action.key, target, text)
             except StepFailed as exc:
                 failures.append(str(exc))
         self.invalidate()
@@ -146,15 +174,21 @@ class Facilitator:
             await self.store.set_status(chat.id, ChatStatus.ENDED)
             self.invalidate()
 
-    def _with_note(self, text: str, note: str, target: Target) -> str:
+    def _with_note(self, text: str, note: str, target: Target, *, split: bool = False) -> str:
         """``text`` with the runner's note ("(posted late)") when it fits the network: the
-        post itself was checked against the limit when scheduled, the note was not."""
+        post itself was checked against the limit when scheduled, the note was not. A post
+        that may be split (``split``) takes the note when it can still be split."""
         if not note:
             return text
         noted = f"{text} {note}"
         platform = self.platforms.get(target.platform)
         if platform is not None and platform.post_limit.excess(noted) is not None:
-            return text
+            if not split:
+                return text
+            try:
+                split_post(noted, platform.post_limit)
+            except SplitError:
+                return text
         return noted
 
     async def skip(self, chat: Chat, action: Action, reason: str) -> None:
@@ -182,7 +216,9 @@ class Facilitator:
                 why = f"{reason}; it may have gone out before a crash"
             await self.store.mark_skipped(chat.id, action.key, target.platform, target.channel, why)
         if action.kind != ActionKind.REMIND:
-            label = action.key.upper() if action.kind == ActionKind.QUESTION else action.key
+            label = (
+                label_of(action, chat.labels) if action.kind == ActionKind.QUESTION else action.key
+            )
             await self.store.record_control(
                 chat.id, self.clock.now(), "skipped", f"{label}: {reason}", "bot"
             )
@@ -203,6 +239,121 @@ class Facilitator:
             text,
             lambda platform: platform.post_action(chat, action_key, target.channel, text),
         )
+
+    async def post_thread(
+        self, chat: Chat, action_key: str, target: Target, text: str
+    ) -> SentPost | None:
+        """Post an action that may be split (a long intro or closing, ``split_long_posts``):
+        as one post (`post`) when it fits the network, else as a thread of parts at sentence
+        boundaries (`scheduler.threads.split_post`), each a reply to the one before where the
+        network has replies (`Platform.post_part`).
+
+        The action's ledger row (``intro``) holds the whole text and is recorded sent, with
+        the first part's id and time, once every part is; each part has its own row
+        (``intro#1``, ``intro#2``...), posted once whatever crashes in between (`post`'s
+        rules, part by part). A run that resumes splits the text recorded first, so that the
+        parts are the same ones. Returns the first part, or None when there is nothing to
+        post (done, failed, skipped); a part refused for good fails the whole action. Raises
+        `StepFailed` when a part could not go out yet: the runner tries again and the parts
+        already out are not posted again.
+        """
+        platform = self.platforms.get(target.platform)
+        row = await self._ledger_row(chat.id, action_key, target)
+        if row is not None and row.status != PostStatus.INTENT:
+            return None
+        if row is not None and row.text:
+            text = row.text  # a resumed action: the parts of the text first intended
+        if platform is None or (
+            platform.post_limit.excess(text) is None
+            and not await self._has_parts(chat.id, action_key, target)
+        ):
+            return await self.post(chat, action_key, target, text)
+        try:
+            parts = split_post(text, platform.post_limit)
+        except SplitError as exc:  # a limit lower than when the chat was checked
+            reason = f"{platform.post_limit.problem(text)}, and it cannot be split: {exc}"
+            await self.store.record_intent(
+                chat.id, action_key, target.platform, target.channel, text
+            )
+            await self._fail_thread(chat, action_key, target, reason)
+            await self.notify_hosts(
+                chat, f"Could not post {action_key} on {target.platform}: {reason}"
+            )
+            return None
+        await self.store.record_intent(chat.id, action_key, target.platform, target.channel, text)
+        for number, part in enumerate(parts, 1):
+            self._part_texts[(target.platform, part)] = (number, text)
+        first: SentPost | None = None
+        previous: SentPost | None = None
+        for number, part in enumerate(parts, 1):
+            key = part_key(action_key, number)
+            done = await self._ledger_row(chat.id, key, target)
+            sent: SentPost | None
+            if done is not None and done.status == PostStatus.SENT:
+                sent = SentPost(done.platform_message_id, done.posted_at or self.clock.now(), "")
+            elif done is not None and done.status != PostStatus.INTENT:
+                await self._fail_thread(
+                    chat, action_key, target, f"part {number} of {len(parts)}: {done.error}"
+                )
+                return None
+            else:
+                try:
+                    sent = await self._send_once(
+                        chat,
+                        key,
+                        target,
+                        part,
+                        _part_sender(chat, action_key, target, part, first, previous),
+                    )
+                except StepFailed as exc:
+                    await self.store.note_post_error(
+                        chat.id, action_key, target.platform, target.channel, str(exc)
+                    )
+                    raise
+                if sent is None:  # refused for good, or its outcome unknown after a crash
+                    failed = await self._ledger_row(chat.id, key, target)
+                    why = failed.error if failed is not None else "not posted"
+                    await self._fail_thread(
+                        chat, action_key, target, f"part {number} of {len(parts)}: {why}"
+                    )
+                    return None
+                _fault_point(f"crash-after-part:{key}")
+            self._part_ids[(target.platform, sent.platform_message_id)] = (number, text)
+            first = first or sent
+            previous = sent
+        assert first is not None
+        await self.store.mark_sent(
+            chat.id,
+            action_key,
+            target.platform,
+            target.channel,
+            first.platform_message_id,
+            first.posted_at,
+        )
+        logger.info(
+            "chat %s: %s posted on %s as a thread of %d",
+            chat.id,
+            action_key,
+            target.platform,
+            len(parts),
+        )
+        self.invalidate()
+        return first
+
+    async def _has_parts(self, chat_id: str, action_key: str, target: Target) -> bool:
+        """Whether a part of ``action_key`` is in the ledger (a thread under way)."""
+        return await self._ledger_row(chat_id, part_key(action_key, 1), target) is not None
+
+    async def _fail_thread(self, chat: Chat, action_key: str, target: Target, reason: str) -> None:
+        await self.store.mark_failed(chat.id, action_key, target.platform, target.channel, reason)
+        logger.error(
+            "chat %s: %s could not be posted on %s: %s",
+            chat.id,
+            action_key,
+            target.platform,
+            reason,
+        )
+        self.invalidate()
 
     async def _send_once(
         self,
@@ -284,8 +435,12 @@ class Facilitator:
                 target.platform,
                 reason,
             )
+            # Translators: an alert to the hosts; {reason} is the network's own (English) error.
+            alert = translator(chat.language).gettext(
+                "Could not post {action} on {platform}: {reason}"
+            )
             await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {reason}"
+                chat, alert.format(action=action_key, platform=target.platform, reason=reason)
             )
             return None
         _fault_point(f"crash-after-send:{action_key}")
@@ -435,7 +590,9 @@ class Facilitator:
         `reconnected`, reconciles them before anything it delivers is attributed, so a reply
         to such a post is attributed to it."""
         for chat in await self.store.list_chats(OPEN_STATUSES):
-            for p in await self.store.posts(chat.id):
+            posts = await self.store.posts(chat.id)
+            self._remember_parts(posts)
+            for p in posts:
                 platform = self.platforms.get(p.platform)
                 if (
                     p.status == PostStatus.INTENT
@@ -443,6 +600,37 @@ class Facilitator:
                     and platform.capabilities.find_posts
                 ):
                     self._unreconciled.add(p.platform)
+
+    def _remember_parts(self, posts: Sequence[Post]) -> None:
+        """Note the parts of split posts already out (from the ledger), so that capture keeps
+        each such post once, whole, whenever its parts arrive again (a backfill, an edit)."""
+        whole = {
+            (p.action_key, p.platform, p.channel): p.text
+            for p in posts
+            if not is_part_key(p.action_key)
+        }
+        for p in posts:
+            if is_part_key(p.action_key) and p.status == PostStatus.SENT:
+                text = whole.get((action_of(p.action_key), p.platform, p.channel), "")
+                number = part_number(p.action_key)
+                if text:
+                    self._part_ids[(p.platform, p.platform_message_id)] = (number, text)
+
+    def _as_whole(self, msg: IncomingMessage) -> IncomingMessage | None:
+        """The bot's own post as capture keeps it: a part of a split post becomes the whole
+        text under its first part's id and later parts are dropped (None), so transcripts
+        show the intro or closing once, as the host wrote it; any other message unchanged."""
+        found = self._part_ids.get((msg.platform, msg.platform_id)) or self._part_texts.get(
+            (msg.platform, msg.text)
+        )
+        if found is None:
+            return msg
+        platform = self.platforms.get(msg.platform)
+        bot_id = platform.bot_user_id if platform is not None else ""
+        if not (msg.is_bot or (bot_id and msg.author_id == bot_id)):
+            return msg
+        number, whole = found
+        return dataclasses.replace(msg, text=whole) if number == 1 else None
 
     async def finish_published(self) -> int:
         """Finish the announcement of every published chat that has one half-done (left by
@@ -591,11 +779,18 @@ class Facilitator:
         raws = []
         edits = []
         for msg in messages:
-            if not msg.is_bot and _OPTOUT_RE.match(msg.text):
+            # A repost carries someone else's words: forwarding (or boosting) another
+            # participant's "!optout" opts nobody out.
+            if not msg.is_bot and not msg.is_repost and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
-            if msg.is_bot and msg.text in OPT_REPLIES:
-                continue  # our answer to an opt-out: not part of any chat
+            if msg.is_bot and _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES:
+                continue  # our answer to an opt-out (on Mastodon after an @mention): no chat's
+            if self._part_ids or self._part_texts:
+                whole = self._as_whole(msg)
+                if whole is None:
+                    continue  # a later part of a split post: kept whole with the first
+                msg = whole
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:
@@ -624,10 +819,17 @@ class Facilitator:
             was_out = await self.store.opt_in(msg.platform, msg.author_id)
             logger.info("%s:%s opted back in", msg.platform, msg.author_handle)
             answer = OPTED_IN_REPLY if was_out else NOT_OPTED_OUT_REPLY
-        if msg.edited_at is not None or self.clock.now() - msg.created_at > timedelta(hours=1):
+        now = self.clock.now()
+        if msg.edited_at is not None or now - msg.created_at > timedelta(hours=1):
             return  # an edit, or an old message met again by a backfill: answered already
         platform = self.platforms.get(msg.platform)
         if platform is None:
+            return
+        # One answer per message, however often it is delivered (live, then a backfill after
+        # a reconnect or a restart, the sweep before publishing): the first delivery marks
+        # it in the store, in the same writer queue as every other delivery's mark.
+        mark = opt_reply_key(msg.platform, msg.platform_id)
+        if not await self.store.mark_once(mark, now.isoformat()):
             return
         try:
             await platform.reply(msg, answer)
@@ -635,6 +837,7 @@ class Facilitator:
             logger.warning(
                 "%s: could not answer %s's %s: %s", msg.platform, msg.author_handle, word, exc
             )
+            await self.store.set_state(mark, "")  # not answered: a later delivery may try
 
     async def reconnected(self, platform: Platform) -> None:
         """Reconcile the platform's half-done posts, then backfill every open chat on it
@@ -674,6 +877,27 @@ class Facilitator:
         for platform_id in gone:
             await self.store.mark_deleted(platform.name, platform_id, self.clock.now())
         return len(gone)
+
+
+def _part_sender(
+    chat: Chat,
+    action_key: str,
+    target: Target,
+    text: str,
+    first: SentPost | None,
+    previous: SentPost | None,
+) -> Callable[[Platform], Awaitable[SentPost]]:
+    """How to post one part of a split action: the first where the action goes
+    (`Platform.post_action`), the others after the part before (`Platform.post_part`)."""
+
+    async def send(platform: Platform) -> SentPost:
+        if first is None or previous is None:
+            return await platform.post_action(chat, action_key, target.channel, text)
+        return await platform.post_part(
+            chat, action_key, target.channel, text, first=first, previous=previous
+        )
+
+    return send
 
 
 def _announcer(

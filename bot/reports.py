@@ -27,7 +27,7 @@ def format_stats(chat: Chat, stats: ChatStats) -> str:
     ]
     for q in chat.questions:
         n = stats.answers_per_question.get(q.key, 0)
-        lines.append(f"  {q.label:<4} {n:>4} answers  {q.text[:60]}")
+        lines.append(f"  {chat.label(q):<4} {n:>4} answers  {q.text[:60]}")
     if stats.top_contributors:
         top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
         lines.append(f"  top contributors: {top}")

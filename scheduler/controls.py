@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from archive.labels import label_key
 from archive.models import Chat, ChatStatus
 from archive.store import Store
 from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind, timeline
@@ -34,7 +35,8 @@ def compute_shifts(
     """Per-action delays implied by the recorded controls (pure).
 
     `actions` is the unshifted timeline; `controls` are (at, kind, detail) in time order.
-    - next at t, detail ``Q3``: the question the host was told about (``Q3``) moves to t,
+    - next at t, detail ``Q3`` (``C3`` in a Welsh chat: the question's label in the chat's
+      letter): the question the host was told about moves to t,
       and every question (and the wrap-up) after it moves with it. The detail names the
       question, so a skipped question still ahead in time is never the one moved.
     - pause at t: questions still ahead are held; resume at t2 releases them, delayed by
@@ -51,7 +53,8 @@ def compute_shifts(
 
     for at, kind, detail in controls:
         if kind == "next" and paused_at is None:
-            named = detail.strip().lower()
+            key = label_key(detail)
+            named = f"q{key}" if key is not None else ""
             if named not in base:  # no question named: the first question still ahead
                 named = next((k for k in ahead(at) if k.startswith("q")), "")
             if named and base[named] + shift[named] > at:
@@ -138,7 +141,7 @@ def apply_control(
         upcoming = _upcoming_questions(store, chat, now)
         if not upcoming:
             raise ControlError(f"chat {chat.id} has no question left to post")
-        label = upcoming[0].key.upper()
+        label = chat.labels.question_label(upcoming[0].question_keys[0])
         store.record_control(chat.id, now, "next", label, by)
         return f"{label} goes out now; later questions move up with it."
     if kind == "pause":
@@ -173,8 +176,9 @@ def apply_control(
             for t in chat.targets:
                 if store.record_intent(chat.id, key, t.platform, t.channel, "") is not None:
                     store.mark_skipped(chat.id, key, t.platform, t.channel, f"skipped by {by}")
-            store.record_control(chat.id, now, "skip", key.upper(), by)
-        return f"{key.upper()} will not be posted."
+            label = chat.labels.question_label(upcoming[0].question_keys[0])
+            store.record_control(chat.id, now, "skip", label, by)
+        return f"{label} will not be posted."
     # end: the questions still to come and the wrap-up ("... 5 minutes left") are skipped.
     done = {p.action_key for p in store.posts(chat.id)}
     pending = [a for a in chat_actions(store, chat) if a.kind in MOVABLE and a.key not in done]
@@ -213,11 +217,13 @@ def revise_started_chat(store: Store, chat: Chat, planned: Chat, *, now: datetim
             ("hosts", chat.hosts, planned.hosts),
             ("intro", chat.intro, planned.intro),
             ("grace", chat.grace, planned.grace),
+            ("split_long_posts", chat.split_long_posts, planned.split_long_posts),
+            ("labels", chat.labels, planned.labels),
         )
         if old != new
     ]
-    if [(q.label, q.offset) for q in chat.questions] != [
-        (q.label, q.offset) for q in planned.questions
+    if [(q.key, q.offset) for q in chat.questions] != [
+        (q.key, q.offset) for q in planned.questions
     ]:
         problems.append("the questions' number or times")
     changed = [
@@ -225,7 +231,7 @@ def revise_started_chat(store: Store, chat: Chat, planned: Chat, *, now: datetim
         for old, new in zip(chat.questions, planned.questions, strict=False)
         if old.text != new.text
     ]
-    problems += [f"{q.label} (already posted)" for q in changed if f"q{q.key}" in handled]
+    problems += [f"{chat.label(q)} (already posted)" for q in changed if f"q{q.key}" in handled]
     closing = planned.closing if planned.closing != chat.closing else None
     if closing is not None and "close" in handled:
         problems.append("closing (already posted)")
@@ -237,7 +243,7 @@ def revise_started_chat(store: Store, chat: Chat, planned: Chat, *, now: datetim
         )
     if not changed and closing is None:
         return f"{chat.id} is live and the file changes nothing that is still to come."
-    what = [q.label for q in changed] + (["closing"] if closing is not None else [])
+    what = [chat.label(q) for q in changed] + (["closing"] if closing is not None else [])
     with store.transaction():
         store.set_wording(chat.id, changed, closing)
         store.record_control(chat.id, now, "revised", f"wording of {', '.join(what)}", by)

@@ -29,13 +29,17 @@ class PostLimit:
 
     ``network`` is the name people know ("X", "Discord"); ``unit`` says what is counted, as
     shown to hosts ("characters", "characters as X counts them (...)"); ``count`` maps a
-    post's text to that count.
+    post's text to that count. ``number_parts`` says how a post split into a thread
+    (`scheduler.threads`) reads there: each part numbered `` (1/3)`` where each is read on
+    its own (X, Bluesky, Mastodon), not where consecutive messages read as one (Discord,
+    the local platform).
     """
 
     network: str
     max_length: int
     unit: str
     count: Callable[[str], int]
+    number_parts: bool = True
 
     def excess(self, text: str) -> int | None:
         """The post's length in this network's unit when it is over the limit, else None."""

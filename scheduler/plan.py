@@ -24,6 +24,8 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.i18n import DEFAULT_LANGUAGE, language_tag
+from archive.labels import DEFAULT_LABELS, LabelError, Labels, label_letter
 from archive.models import Chat, Question, Target, chat_id_for
 from scheduler.durations import (
     EXAMPLE_START,
@@ -38,6 +40,7 @@ from scheduler.durations import (
 )
 from scheduler.limits import PostLimit
 from scheduler.series import ChatPlan, local_start, occurrence_chat, read_series
+from scheduler.threads import SPLIT_KINDS, SPLIT_SETTING, split_problem
 from scheduler.timeline import WRAPUP_LEAD, ActionKind, question_post, timeline
 
 T = TypeVar("T")
@@ -60,7 +63,11 @@ TOP_KEYS = (
     "questions",
     "series",
     "digest",
+    SPLIT_SETTING,
+    "language",
+    "labels",
 )
+LABEL_KEYS = ("question", "answer")
 QUESTION_KEYS = ("text", "offset", "parts")
 TARGET_KEYS = ("platform", "channel")
 PLATFORMS = ("local", "discord", "x", "mastodon", "bluesky")
@@ -76,26 +83,28 @@ class Problem:
 
     path: str
     message: str
+    letter: str = "Q"  # the chat's question letter, to name questions as hosts number them
 
     def __str__(self) -> str:
         """``questions[3].offset (Q4): must be after Q3 (25m)``: the place in the file, and
-        the question as hosts number it (the file's list counts from 0, hosts from Q1)."""
-        message = _QUESTION_PLACE.sub(lambda m: _question_label(m), self.message)
+        the question as hosts number it (the file's list counts from 0, hosts from Q1; a
+        Welsh chat's from C1)."""
+        message = _QUESTION_PLACE.sub(lambda m: _question_label(m, self.letter), self.message)
         if not self.path:
             return message
         found = _QUESTION_PLACE.search(self.path)
-        where = f"{self.path} ({_question_label(found)})" if found else self.path
+        where = f"{self.path} ({_question_label(found, self.letter)})" if found else self.path
         return f"{where}: {message}"
 
 
 _QUESTION_PLACE = re.compile(r"questions\[(\d+)\](?:\.parts\[(\d+)\])?")
 
 
-def _question_label(found: re.Match[str]) -> str:
+def _question_label(found: re.Match[str], letter: str = "Q") -> str:
     """``Q4`` for ``questions[3]``, ``Q3b`` for ``questions[2].parts[1]``."""
     part = found.group(2)
-    letter = _PART_LETTERS[int(part)] if part is not None and int(part) < len(_PART_LETTERS) else ""
-    return f"Q{int(found.group(1)) + 1}{letter}"
+    sub = _PART_LETTERS[int(part)] if part is not None and int(part) < len(_PART_LETTERS) else ""
+    return f"{letter}{int(found.group(1)) + 1}{sub}"
 
 
 class PlanError(Exception):
@@ -122,9 +131,11 @@ def load_chat_file(
     path: Path,
     *,
     default_reminders: Sequence[timedelta] = (),
+    default_labels: Labels = DEFAULT_LABELS,
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
     wrapup_lead: timedelta = WRAPUP_LEAD,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> ChatPlan:
     """Read and validate a chat file. Raises PlanError (only) when it cannot be used."""
     source = str(path)
@@ -151,9 +162,11 @@ def load_chat_file(
         data,
         source=source,
         default_reminders=default_reminders,
+        default_labels=default_labels,
         now=now,
         post_limits=post_limits,
         wrapup_lead=wrapup_lead,
+        default_language=default_language,
     )
 
 
@@ -162,11 +175,16 @@ def parse_chat_plan(
     *,
     source: str = "<chat>",
     default_reminders: Sequence[timedelta] = (),
+    default_labels: Labels = DEFAULT_LABELS,
     now: datetime | None = None,
     post_limits: Mapping[str, PostLimit] | None = None,
     wrapup_lead: timedelta = WRAPUP_LEAD,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> ChatPlan:
     """Validate parsed chat-file data, or raise one PlanError listing every problem.
+
+    ``default_labels`` is the label convention of a file without a ``[labels]`` table (the
+    config's ``[labels]``).
 
     ``now`` (aware) enables the "start is in the past" check and makes a series' plan chat
     the next one after ``now``. A series without ``start`` is looked up from ``now``, or from
@@ -175,6 +193,7 @@ def parse_chat_plan(
     limit of each of the chat's networks, counted as that network counts, and so must every
     other post the bot makes for the chat (reminders, the intro and closing with what the bot
     adds, the wrap-up, which says how long is left: ``wrapup_lead``, the config's).
+    ``default_language`` is the chat's language (a BCP 47 tag) when the file names none.
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -182,8 +201,8 @@ def parse_chat_plan(
         raise PlanError(
             [Problem("", f"expected a table of settings, not {describe(data)}")], source
         )
-    reader = _Reader(data, now, post_limits or {}, wrapup_lead)
-    plan = reader.read(default_reminders)
+    reader = _Reader(data, now, post_limits or {}, wrapup_lead, default_language)
+    plan = reader.read(default_reminders, default_labels)
     if reader.problems or plan is None:
         raise PlanError(reader.problems or [Problem("", "the chat file is incomplete")], source)
     return plan
@@ -208,20 +227,28 @@ class _Reader:
         now: datetime | None,
         post_limits: Mapping[str, PostLimit],
         wrapup_lead: timedelta = WRAPUP_LEAD,
+        default_language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.data = data
+        self.default_language = default_language
         self.now = now
         self.post_limits = post_limits
         self.wrapup_lead = wrapup_lead
         self.problems: list[Problem] = []
         self.warnings: list[tuple[str, str]] = []
+        self.letter = "Q"  # the question letter problems name questions with
 
     def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+        self.problems.append(Problem(path, message, self.letter))
 
-    def read(self, default_reminders: Sequence[timedelta]) -> ChatPlan | None:
+    def read(
+        self, default_reminders: Sequence[timedelta], default_labels: Labels = DEFAULT_LABELS
+    ) -> ChatPlan | None:
         data = self.data
         self.check_keys(data, TOP_KEYS, "")
+        labels = self.labels(default_labels)
+        if labels is not None:
+            self.letter = labels.question
         title = self.text(data, "title", "", required=True)
         hashtag = self.hashtag()
         zone = self.value(data, "timezone", "", zone_from)
@@ -234,8 +261,12 @@ class _Reader:
         interval = self.duration(data, "interval", "", default=DEFAULT_INTERVAL, positive=True)
         first = self.duration(data, "first_question", "", default=interval or DEFAULT_INTERVAL)
         grace = self.duration(data, "grace", "", default=DEFAULT_GRACE)
+        language = self.value(data, "language", "", language_tag)
+        if "language" not in data:
+            language = self.default_language
         intro = self.text(data, "intro", "") or ""
         closing = self.text(data, "closing", "") or ""
+        split = self.flag(data, SPLIT_SETTING, "")
         hosts = self.hosts()
         digest = self.digest()
         reminders = self.reminders(default_reminders)
@@ -246,7 +277,9 @@ class _Reader:
         limits = [self.post_limits[n] for n in networks if n in self.post_limits]
 
         def read_questions(value: object, path: str) -> tuple[Question, ...] | None:
-            return self.questions(value, path, interval, first, length, hashtag, limits)
+            return self.questions(
+                value, path, interval, first, length, hashtag, limits, labels or default_labels
+            )
 
         questions = read_questions(data.get("questions"), "questions")
         series, first_date = None, None
@@ -272,12 +305,15 @@ class _Reader:
         if series is not None and first_date is not None and zone is not None:
             start = local_start(first_date, series.time, zone)
         if (
-            None in (title, hashtag, zone, start, length, questions, reminders, targets, hosts)
+            None
+            in (title, hashtag, zone, start, length, questions, reminders, targets, hosts, language)
             or grace is None
+            or labels is None
         ):
             return None
         assert title and hashtag and zone and start and length and questions  # for mypy
-        assert reminders is not None and targets and hosts is not None
+        assert reminders is not None and targets and hosts is not None and labels is not None
+        assert language
         chat = Chat(
             id=chat_id_for(hashtag, start.astimezone(zone)),
             title=title,
@@ -292,6 +328,9 @@ class _Reader:
             targets=targets,
             hosts=hosts,
             digest=digest,
+            split_long_posts=split,
+            language=language,
+            labels=labels,
         )
         if series is None or first_date is None:
             self.check_posts(chat, reminders, limits)
@@ -328,18 +367,31 @@ class _Reader:
     ) -> None:
         """Every post the bot makes for ``chat`` besides its questions (checked one by one as
         they are read) must fit each network's limit: reminders, the intro with the line the
-        bot adds, the wrap-up, the closing with what the bot adds. ``where`` and ``fields``
-        place the problems of a series date's own title, intro or closing."""
+        bot adds, the wrap-up, the closing with what the bot adds. With ``split_long_posts``
+        the intro and the closing may be longer, as long as they can be split into a thread
+        (`scheduler.threads`); without it, their problem says that setting exists. ``where``
+        and ``fields`` place the problems of a series date's own title, intro or closing."""
         for action in timeline(chat, reminders=reminders, wrapup_lead=self.wrapup_lead):
             field, what = _POST_FIELDS.get(action.kind, ("", ""))
             if not field:
                 continue
             if fields is not None and field not in fields:
                 continue  # a series date that only inherits this post: checked once above
+            splittable = action.kind in SPLIT_KINDS
             for limit in limits:
                 problem = limit.problem(action.text, what=what)
                 if problem is None:
                     continue
+                if splittable and chat.split_long_posts:
+                    unsplittable = split_problem(action.text, limit)
+                    if unsplittable is None:
+                        continue  # it goes out as a thread
+                    problem = f"{problem}, and it cannot be split into a thread: {unsplittable}"
+                elif splittable:
+                    problem = (
+                        f"{problem} (or set {SPLIT_SETTING} = true to post it as a thread, "
+                        "split between sentences)"
+                    )
                 if action.kind == ActionKind.REMIND:
                     lead = format_duration(chat.start - action.at)
                     problem = f"the reminder {lead} before the start is {problem}"
@@ -358,6 +410,14 @@ class _Reader:
         except ValueError as e:
             self.add(_join(path, key), str(e))
             return None
+
+    def flag(self, table: Mapping[str, object], key: str, path: str) -> bool:
+        """A true/false setting (false when absent)."""
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.add(_join(path, key), f"expected true or false, not {describe(value)}")
+            return False
+        return value
 
     def check_keys(self, table: Mapping[str, object], known: Sequence[str], path: str) -> None:
         for key in table:
@@ -443,6 +503,33 @@ class _Reader:
             self.add("digest", f"expected true or false, not {describe(value)}")
             return False
         return value
+
+    def labels(self, default: Labels) -> Labels | None:
+        """The ``[labels]`` table: the question and answer letters, each defaulting to
+        ``default``'s (``question = "Q"``, ``answer = "R"`` for a French chat)."""
+        if "labels" not in self.data:
+            return default
+        table = self.data["labels"]
+        if not isinstance(table, Mapping):
+            self.add(
+                "labels",
+                f'expected a table like [labels] question = "Q", answer = "R"; '
+                f"not {describe(table)}",
+            )
+            return None
+        self.check_keys(table, LABEL_KEYS, "labels")
+        letters: dict[str, str] = {}
+        for key in LABEL_KEYS:
+            if key not in table:
+                letters[key] = getattr(default, key)
+                continue
+            try:
+                letters[key] = label_letter(table[key], "")
+            except LabelError as e:
+                self.add(f"labels.{key}", str(e))
+        if len(letters) != len(LABEL_KEYS):
+            return None
+        return Labels(letters["question"], letters["answer"])
 
     def hosts(self) -> tuple[str, ...] | None:
         value = self.data.get("hosts", [])
@@ -561,6 +648,7 @@ class _Reader:
         length: timedelta | None,
         hashtag: str | None,
         limits: Sequence[PostLimit] = (),
+        labels: Labels = DEFAULT_LABELS,
     ) -> tuple[Question, ...] | None:
         """The questions of a ``questions`` list; their offsets follow ``interval`` by default."""
         if value is None or value == []:
@@ -605,7 +693,7 @@ class _Reader:
             letters = _PART_LETTERS if len(texts) > 1 else ""
             for n, text in enumerate(texts):
                 q = Question(i + 1, text, offset, letters[n] if letters else "")
-                post = question_post(q, hashtag) if hashtag else ""
+                post = question_post(q, hashtag, labels) if hashtag else ""
                 for limit in limits:
                     problem = limit.problem(post, what="with the label and hashtag")
                     if problem is not None:  # noted; the chat is still built, so that the

@@ -34,6 +34,7 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from archive.i18n import translator
 from archive.models import OPEN_STATUSES, Chat
 from archive.store import AsyncStore, NotFoundError
 from scheduler.clock import Clock, SystemClock
@@ -299,11 +300,12 @@ class Runner:
             await self.performer.skip(chat, action, f"time passed {why}")
         else:
             note = ""
-            if verdict == "late":
+            if verdict == "late":  # a catch-up note, in the chat's language
+                tr = translator(chat.language)
                 note = (
-                    "(posted late: the bot was offline)"
+                    tr.gettext("(posted late: the bot was offline)")
                     if action.at < self._started_at
-                    else "(posted late)"
+                    else tr.gettext("(posted late)")
                 )
             await self.performer.perform(chat, action, note=note)
 
@@ -323,8 +325,16 @@ class Runner:
             logger.error("%s %d times in a row; still retrying", message, failures)
             if self.notify is not None and chat is not None:
                 try:
+                    tr = translator(chat.language)
+                    # Translators: an alert to the hosts; {step} names the step ("posting
+                    # q2 on x") and {reason} is the error, both in English.
+                    alert = tr.ngettext(
+                        "{step} has failed {n} time in a row: {reason}",
+                        "{step} has failed {n} times in a row: {reason}",
+                        failures,
+                    )
                     await self.notify(
-                        chat, f"{step} has failed {failures} times in a row: {reason}"
+                        chat, alert.format(step=step, n=tr.number(failures), reason=reason)
                     )
                 except Exception as alert_exc:
                     logger.warning("alerting the hosts failed: %s", one_line(alert_exc))

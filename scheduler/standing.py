@@ -1,54 +1,47 @@
 """A chat's schedule as it now stands: every step, in time order, with what became of it
 (pure: the shifted timeline, the post ledger and the clock are given).
 
-One answer for every place a host asks "where are we?" (`tweetchat show`, the Discord
-`/tweetchat show`): what went out and when (from the post ledger, not the plan), what was
-skipped or failed and why, what is next and when, and what is held by a pause.
+One answer for every place a host or reader asks "where are we?" (`tweetchat show`, the
+Discord `/tweetchat show`, the web archive's page of a chat that has not been published):
+what went out and when (from the post ledger, not the plan), what was skipped or failed and
+why, what is next and when, and what is held by a pause. The steps and their wording are
+`archive.standing`'s (the web archive may not import the scheduler: bot/ hands it
+`chat_standing`); the computation, which needs the timeline, is here.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, ChatStatus, Post, PostStatus
+from archive.standing import ScheduleSource, Step, StepState, standing_lines
 from archive.store import Store
 from scheduler.controls import chat_actions
 from scheduler.timeline import WRAPUP_LEAD, Action, ActionKind
 
+__all__ = [
+    "Step",
+    "StepState",
+    "chat_standing",
+    "label_of",
+    "standing",
+    "standing_lines",
+    "standing_source",
+]
+
 # A paused question clock holds questions about ten years ahead (controls.HELD).
 _HELD_BEYOND = timedelta(days=365)
-
-
-class StepState(enum.StrEnum):
-    POSTED = "posted"  # every target accepted it (at = the earliest post)
-    PARTLY = "partly posted"  # some targets did, others failed or were skipped
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    POSTING = "posting"  # the intent is recorded; the network call is under way
-    NEXT = "next"  # the first step still to come
-    PENDING = "pending"
-    HELD = "held"  # waiting for `resume`
-    CANCELLED = "cancelled"  # the chat was cancelled before it happened
-    NOT_POSTED = "not posted"  # the chat is over and this never went out
-    DONE = "done"  # publish: the transcript is out
-
 
 _UNTIMED = frozenset({StepState.SKIPPED, StepState.FAILED, StepState.NOT_POSTED, StepState.HELD})
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    key: str  # action key: intro, q1, wrapup...
-    label: str  # what a host reads: intro, Q1, wrap-up...
-    state: StepState
-    at: datetime | None  # when it went out, is due, or (skipped, failed) was due; None: held
-    note: str = ""  # why it was skipped or failed, per platform where they differ
-
-
-def label_of(action: Action) -> str:
+def label_of(action: Action, labels: Labels = DEFAULT_LABELS) -> str:
+    """What a host calls ``action``: ``Q1`` (in the chat's convention: ``C1``), ``intro``,
+    ``reminder``, ``wrap-up``..."""
+    if action.kind == ActionKind.QUESTION and action.question_keys:
+        return labels.question_label(action.question_keys[0])
     if action.kind == ActionKind.QUESTION:
         return action.key.upper()
     if action.kind == ActionKind.REMIND:
@@ -77,19 +70,20 @@ def standing(
         rows = by_key.get(action.key, [])
         step = _handled(chat, action, rows)
         if step is None:
+            label = label_of(action, chat.labels)
             if chat.status == ChatStatus.CANCELLED:
-                step = Step(action.key, label_of(action), StepState.CANCELLED, action.at)
+                step = Step(action.key, label, StepState.CANCELLED, action.at)
             elif chat.status == ChatStatus.PUBLISHED or (
                 chat.status == ChatStatus.ENDED and action.kind != ActionKind.PUBLISH
             ):
-                step = Step(action.key, label_of(action), StepState.NOT_POSTED, action.at)
+                step = Step(action.key, label, StepState.NOT_POSTED, action.at)
             elif action.at - now > _HELD_BEYOND:
-                step = Step(action.key, label_of(action), StepState.HELD, None)
+                step = Step(action.key, label, StepState.HELD, None)
             elif not upcoming_seen:
                 upcoming_seen = True
-                step = Step(action.key, label_of(action), StepState.NEXT, action.at)
+                step = Step(action.key, label, StepState.NEXT, action.at)
             else:
-                step = Step(action.key, label_of(action), StepState.PENDING, action.at)
+                step = Step(action.key, label, StepState.PENDING, action.at)
         steps.append(step)
     # Steps with a time (posted, due) in time order; a step that has none (held) or never
     # went out (skipped, failed) stays right after the step before it in the plan.
@@ -103,7 +97,7 @@ def standing(
 
 
 def _handled(chat: Chat, action: Action, rows: Sequence[Post]) -> Step | None:
-    label = label_of(action)
+    label = label_of(action, chat.labels)
     if action.kind == ActionKind.PUBLISH:
         if chat.status == ChatStatus.PUBLISHED:
             return Step(action.key, label, StepState.DONE, action.at)
@@ -139,40 +133,11 @@ def chat_standing(
     return standing(chat, actions, store.posts(chat.id), now)
 
 
-def standing_lines(chat: Chat, steps: Sequence[Step], now: datetime) -> list[str]:
-    """One line per step for a host: ``20:14  Q2        posted at 20:14``, in the chat's zone."""
-    lines = []
-    for step in steps:
-        when = _clock(chat, step.at) if step.at is not None else "--:--"
-        state = str(step.state)
-        if step.state in (StepState.POSTED, StepState.PARTLY):
-            state += f" at {when}"
-        elif step.state == StepState.NEXT and step.at is not None:
-            state = f"next, {_until(step.at - now)}"
-        elif step.state == StepState.HELD:
-            state = "held until the chat is resumed"
-        elif step.state in (StepState.SKIPPED, StepState.FAILED, StepState.NOT_POSTED):
-            when = "--:--"  # it never went out
-        if step.note:
-            state += f" ({step.note})"
-        lines.append(f"{when}  {step.label:<9} {state}")
-    return lines
+def standing_source(*, wrapup_lead: timedelta = WRAPUP_LEAD) -> ScheduleSource:
+    """``chat_standing`` with the configured wrap-up lead, as the web archive takes it
+    (``archive.web.make_app(schedule=...)``): the archive may not import the scheduler."""
 
+    def source(store: Store, chat: Chat, now: datetime) -> list[Step]:
+        return chat_standing(store, chat, now, wrapup_lead=wrapup_lead)
 
-def _clock(chat: Chat, at: datetime) -> str:
-    return at.astimezone(chat.zone).strftime("%H:%M")
-
-
-def _until(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds <= 0:
-        return "going out now"
-    if seconds < 60:
-        return f"in {seconds} s"
-    if seconds < 24 * 3600:
-        hours, minutes = divmod(round(seconds / 60), 60)
-        if not hours:
-            return f"in {minutes} min"
-        return f"in {hours} h {minutes} min" if minutes else f"in {hours} h"
-    days = round(seconds / 86400)
-    return f"in {days} day{'' if days == 1 else 's'}"
+    return source

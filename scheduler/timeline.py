@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.hashtags import has_hashtag
+from archive.i18n import Translator, translator
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, Question
 
 WRAPUP_LEAD = timedelta(minutes=5)
 """The default of ``[scheduler] wrapup_lead``: the wrap-up goes out this long before the end."""
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ActionKind(enum.StrEnum):
@@ -115,84 +114,105 @@ def with_hashtag(text: str, hashtag: str) -> str:
 
 
 def format_question(chat: Chat, q: Question) -> str:
-    """``Q1: How do you ...? #WeDocs`` (the hashtag appended unless already in the text)."""
-    return question_post(q, chat.hashtag)
+    """``Q1: How do you ...? #WeDocs`` (the label in the chat's convention, ``C1: ...`` in a
+    Welsh chat; the hashtag appended unless already in the text)."""
+    return question_post(q, chat.hashtag, chat.labels)
 
 
-def question_post(q: Question, hashtag: str) -> str:
-    """The post text of a question, given only the hashtag (for checks before a Chat exists)."""
-    return with_hashtag(f"{q.label}: {q.text}", hashtag)
+def question_post(q: Question, hashtag: str, labels: Labels = DEFAULT_LABELS) -> str:
+    """The post text of a question, given only the hashtag and the label convention (for
+    checks before a Chat exists)."""
+    return with_hashtag(f"{labels.question_label(q.key)}: {q.text}", hashtag)
 
 
 def format_intro(chat: Chat) -> str:
     """The opening post: the host's intro (or a default welcome) and how to take part."""
-    intro = chat.intro.strip() or f"Welcome to {chat.hashtag}! Tonight: {chat.title}."
-    labels = _answer_labels(chat)
-    return f"{intro}\n\nReply with {labels} and {chat.hashtag} so your answers are counted."
+    tr = translator(chat.language)
+    intro = chat.intro.strip() or tr.gettext("Welcome to {hashtag}! Tonight: {title}.").format(
+        hashtag=chat.hashtag, title=chat.title
+    )
+    how = tr.gettext("Reply with {labels} and {hashtag} so your answers are counted.")
+    return f"{intro}\n\n{how.format(labels=_answer_labels(chat), hashtag=chat.hashtag)}"
 
 
 def format_wrapup(chat: Chat, lead: timedelta = WRAPUP_LEAD) -> str:
     """``Last question done — 5 minutes left. Any final thoughts...? #WeDocs``; ``lead`` is
     how long before the end it is posted (zero: nothing is said about time left)."""
+    tr = translator(chat.language)
     minutes = int(lead.total_seconds() // 60)
     if minutes >= 1:
-        left = f" — {minutes} minute{'' if minutes == 1 else 's'} left"
+        text = tr.ngettext(
+            "Last question done — {n} minute left. Any final thoughts, or questions still on "
+            "your mind? {hashtag}",
+            "Last question done — {n} minutes left. Any final thoughts, or questions still on "
+            "your mind? {hashtag}",
+            minutes,
+        )
+    elif lead > timedelta(0):
+        text = tr.gettext(
+            "Last question done — less than a minute left. Any final thoughts, or questions "
+            "still on your mind? {hashtag}"
+        )
     else:
-        left = " — less than a minute left" if lead > timedelta(0) else ""
-    return (
-        f"Last question done{left}. Any final thoughts, or questions "
-        f"still on your mind? {chat.hashtag}"
-    )
+        text = tr.gettext(
+            "Last question done. Any final thoughts, or questions still on your mind? {hashtag}"
+        )
+    return text.format(n=tr.number(minutes), hashtag=chat.hashtag)
 
 
 TRANSCRIPT_NOTE = "Transcript to follow."
+"""The note the closing post ends with (English; :func:`transcript_note` in a language)."""
+
+
+def transcript_note(tr: Translator) -> str:
+    """ "Transcript to follow." in ``tr``'s language."""
+    return tr.gettext("Transcript to follow.")
 
 
 def format_close(chat: Chat) -> str:
     """The closing post: the host's closing words and a note that the transcript follows,
-    unless the host's words already speak of the transcript (then nothing is added but the
-    hashtag, when missing)."""
-    closing = chat.closing.strip() or f"That's a wrap — thank you all for joining {chat.hashtag}!"
-    if "transcript" not in closing.casefold():
-        closing = f"{closing}\n\n{TRANSCRIPT_NOTE}"
+    unless the host's words already speak of the transcript (in English or the chat's
+    language; then nothing is added but the hashtag, when missing)."""
+    tr = translator(chat.language)
+    closing = chat.closing.strip() or tr.gettext(
+        "That's a wrap — thank you all for joining {hashtag}!"
+    ).format(hashtag=chat.hashtag)
+    # Translators: the word a host's closing words would use for "transcript"; when they
+    # contain it, the bot does not add "Transcript to follow." (lower case).
+    words = {"transcript", tr.gettext("transcript").casefold()}
+    if not any(word in closing.casefold() for word in words):
+        closing = f"{closing}\n\n{transcript_note(tr)}"
     return with_hashtag(closing, chat.hashtag)
 
 
 def format_reminder(chat: Chat, lead: timedelta) -> str:
     """A reminder: topic, start time in the chat's zone, how long until, and how to take part."""
-    return (
-        f"Coming up {_relative(lead)}: {chat.hashtag} chat on “{chat.title}” — "
-        f"{format_local_time(chat, chat.start)}. "
-        f"To take part, follow {chat.hashtag} and answer with {_answer_labels(chat)} "
-        f"plus {chat.hashtag}."
+    tr = translator(chat.language)
+    return tr.gettext(
+        "Coming up {when}: {hashtag} chat on “{title}” — {start}. "
+        "To take part, follow {hashtag} and answer with {labels} plus {hashtag}."
+    ).format(
+        when=tr.relative(lead),
+        hashtag=chat.hashtag,
+        title=chat.title,
+        start=format_local_time(chat, chat.start),
+        labels=_answer_labels(chat),
     )
 
 
 def format_local_time(chat: Chat, at: datetime) -> str:
-    """``Tue 1 Dec, 20:00 GMT``: a time in the chat's zone, independent of the locale."""
+    """``Tue 1 Dec, 20:00 GMT``: a time in the chat's zone and language (Babel, CLDR)."""
+    tr = translator(chat.language)
     local = at.astimezone(chat.zone)
-    return (
-        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}, "
-        f"{local:%H:%M} {local.tzname() or chat.timezone}"
+    # Translators: a day, its time and the zone: "Tue 1 Dec, 20:00 GMT".
+    return tr.gettext("{day}, {time} {zone}").format(
+        day=tr.short_day(local), time=tr.clock(local), zone=tr.zone(local)
     )
 
 
 def _answer_labels(chat: Chat) -> str:
+    """``A1, A2…`` in the chat's convention (``R1, R2…`` in a French chat)."""
     first = chat.questions[0].key if chat.questions else "1"
     second = chat.questions[1].key if len(chat.questions) > 1 else None
-    return f"A{first}, A{second}…" if second else f"A{first}"
-
-
-def _relative(lead: timedelta) -> str:
-    seconds = int(lead.total_seconds())
-    if seconds < 60:
-        return "in a moment"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [
-        f"{amount} {unit}{'' if amount == 1 else 's'}"
-        for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
-        if amount
-    ]
-    return "in " + " ".join(parts)
+    answer = chat.labels.answer_label
+    return f"{answer(first)}, {answer(second)}…" if second else answer(first)

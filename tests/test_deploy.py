@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -90,9 +91,19 @@ def test_a_built_wheel_installs_the_tweetchat_command(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "archive/web/static.css" in names and "bot/platforms/base.py" in names
+    # The message catalogues, compiled by the build (setup.py), and their sources.
+    for language in ("en", "fr", "cy"):
+        assert f"archive/i18n/locales/{language}/LC_MESSAGES/tweetchat.mo" in names
+        assert f"archive/i18n/locales/{language}/LC_MESSAGES/tweetchat.po" in names
     venv = tmp_path / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120
+    )
+    # ...and this venv's too (Babel may be only here): a plain path, so that this venv's
+    # editable install of tweetchat (a .pth of its own) does not shadow the wheel.
+    site = sysconfig.get_paths()["purelib"]
+    (venv / Path(site).relative_to(sys.prefix) / "parent-venv.pth").write_text(
+        site + "\n", encoding="utf-8"
     )
     installed = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
@@ -105,3 +116,17 @@ def test_a_built_wheel_installs_the_tweetchat_command(tmp_path: Path) -> None:
         [str(venv / "bin" / "tweetchat"), "--version"], capture_output=True, text=True, timeout=60
     )
     assert version.returncode == 0 and version.stdout.startswith("tweetchat "), version.stderr
+    # The installed package reads its compiled French catalogue.
+    said = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import archive.i18n as i; print(i._catalogue_file('fr', '.mo').is_file(),"
+            " i.translator('fr').gettext('Transcript to follow.'))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert said.stdout.split(maxsplit=1) == ["True", "La transcription suivra.\n"], said.stderr

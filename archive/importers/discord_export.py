@@ -6,8 +6,11 @@ flat however large it is. Which question a message answers can only be settled o
 question post is known, so the work is split in two:
 
 1. the read validates the whole file, finds the channel, the time range, the bots and the
-   question posts (host or bot messages that begin with a ``Q`` label), and stages every
-   message, already converted, in a temporary file (``marshal`` batches);
+   question posts (host or bot messages that begin with a question label in the chat's
+   convention: ``Q1`` by default, ``C1`` with ``--labels C/A``; in a topic convention,
+   ``T``/``T``, only the first such post of each label, as the host's later ``T1 ...``
+   posts are the host's answers), and stages every message, already converted, in a
+   temporary file (``marshal`` batches);
 2. the capture builds the chat and puts every staged message through the same capture
    rules as live messages, saving in batches inside one transaction.
 
@@ -19,6 +22,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import marshal
@@ -35,10 +39,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import ijson
 
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
+from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
+from archive.i18n import language_tag
+from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
+    Attachment,
+    AttachmentKind,
     CapturedMessage,
     Chat,
     ChatStatus,
@@ -67,9 +77,6 @@ logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 BATCH = 2000
-# Message types that people (or bots) write; system notices such as ThreadCreated or
-# ChannelPinnedMessage carry generated text that is not part of the conversation.
-CHAT_TYPES = frozenset({"Default", "Reply", "ChatInputCommand", "ContextMenuCommand"})
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -99,16 +106,21 @@ def _reactions(raw: dict[str, Any]) -> int:
     return total
 
 
-_Q_HEAD = re.compile(
-    r"\s*(?:(?:@[\w.-]+|<@!?\d+>|[#＃]\w+)[\s,:;]*)*"
-    r"[Qq]\s?\d{1,2}[a-zA-Z]?(?:\s*(?:[/&,+]|and)\s*[Qq]\s?\d{1,2}[a-zA-Z]?)*"
-    r"(?:[-–][Qq]?\d{1,2})?\s*[:.)\-–—]?\s*"
-)
+@functools.lru_cache(maxsize=16)
+def _question_head(letter: str) -> re.Pattern[str]:
+    """What goes before a question's words in its post (mentions, tags, its label or
+    labels, punctuation), for the question letter ``letter``."""
+    q = f"[{re.escape(letter.upper())}{re.escape(letter.lower())}]"
+    return re.compile(
+        r"\s*(?:(?:@[\w.-]+|<@!?\d+>|[#＃]\w+)[\s,:;]*)*"
+        rf"{q}\s?\d{{1,2}}[a-zA-Z]?(?:\s*(?:[/&,+]|and)\s*{q}\s?\d{{1,2}}[a-zA-Z]?)*"
+        rf"(?:[-–]{q}?\d{{1,2}})?\s*[:.)\-–—]?\s*"
+    )
 
 
-def _question_text(text: str, hashtag: str) -> str:
+def _question_text(text: str, hashtag: str, labels: Labels = DEFAULT_LABELS) -> str:
     """A question post's text without its label and without the trailing hashtag."""
-    body = _Q_HEAD.sub("", text, count=1)
+    body = _question_head(labels.question).sub("", text, count=1)
     tag = re.escape(hashtag.lstrip("#"))
     body = re.sub(rf"\s*[#＃]{tag}\s*\Z", "", body, flags=re.IGNORECASE).strip()
     return body or text.strip()
@@ -132,7 +144,10 @@ _Staged = tuple[
     tuple[str, ...],  # mentions
     int,  # reactions
     dict[str, Any],  # the message as exported
+    bool,  # is_repost (a forward)
+    tuple[tuple[str, str, str], ...],  # attachments: (name, url, kind)
 ]
+_NO_RAW: dict[str, Any] = {}  # the IncomingMessage's raw: the export's is saved beside it
 
 
 @dataclass
@@ -158,8 +173,10 @@ def _bad_message(path: Path, index: int, offset: int, problem: str) -> ExportErr
     return ExportError(f"{path}: message {index} (at byte {offset}) {problem}")
 
 
-def _staged(raw: Any, index: int) -> tuple[_Staged, datetime]:
-    """The fields of one exported message, and its time; ValueError says what is wrong."""
+def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
+    """The fields of one exported message (None when it is never captured: a system notice,
+    or nothing of its own, as :func:`archive.discord_messages.read` decides), its
+    id and its time; ValueError says what is wrong."""
     if not isinstance(raw, dict):
         raise ValueError("is not an object")
     mid = _text(raw.get("id"))
@@ -168,34 +185,39 @@ def _staged(raw: Any, index: int) -> tuple[_Staged, datetime]:
     author = raw.get("author")
     if not isinstance(author, dict) or not _text(author.get("id")):
         raise ValueError("has no 'author' with an 'id'")
-    name = _text(author.get("name"))
     stamp = raw.get("timestamp")
     at = _time(stamp, "'timestamp'")
     edited = raw.get("timestampEdited")
     if edited is not None:
         _time(edited, "'timestampEdited'")
-    reference = raw.get("reference")
-    mentions = raw.get("mentions")
+    shape = export_message(raw, at)
+    msg = read(shape, bot_id=None)  # the one reading of a Discord message, live or imported
+    if msg is None:
+        return None, mid, at
     staged: _Staged = (
         index,
         mid,
-        _text(author["id"]),
-        _text(author.get("nickname")) or name,
-        name,
-        _text(raw.get("content")),
+        shape.author_id,
+        shape.author_name,
+        shape.author_handle,
+        msg.text,
         cast(str, stamp),  # checked by _time()
-        _text(reference.get("messageId")) if isinstance(reference, dict) else "",
-        bool(author.get("isBot")),
+        msg.reply_to,
+        msg.is_bot,
         edited,
-        tuple(
-            _text(m.get("name")).lower() for m in mentions if isinstance(m, dict) and m.get("name")
-        )
-        if mentions
-        else (),
+        msg.mentions,
         _reactions(raw),
         raw,
+        msg.is_repost,
+        tuple((a.name, a.url, a.kind.value) for a in msg.attachments) if msg.attachments else (),
     )
-    return staged, at
+    return staged, mid, at
+
+
+def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, ...]:
+    if not staged:
+        return ()
+    return tuple(Attachment(name, url, AttachmentKind(kind)) for name, url, kind in staged)
 
 
 class _Spill:
@@ -231,7 +253,12 @@ class _Spill:
 
 
 def _read(
-    path: Path, hashtag: str, hosts: tuple[str, ...], spill: _Spill, progress: Progress | None
+    path: Path,
+    hashtag: str,
+    hosts: tuple[str, ...],
+    spill: _Spill,
+    progress: Progress | None,
+    labels: Labels = DEFAULT_LABELS,
 ) -> _Scan:
     """Read the export once: validate it, stage its messages, find the question posts."""
     scan = _Scan()
@@ -257,17 +284,17 @@ def _read(
     first_at = last_at = None
     for raw, index in reader:
         try:
-            staged, at = _staged(raw, index)
+            staged, mid, at = _staged(raw, index)
         except ValueError as e:
             raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
         if first_at is None:
-            scan.first_id = staged[1]
+            scan.first_id = mid
             first_at = last_at = at
         elif at < first_at:
             first_at = at
         elif at > last_at:  # type: ignore[operator]
             last_at = at
-        if raw.get("type", "Default") not in CHAT_TYPES:
+        if staged is None:
             continue
         spill.add(staged)
         scan.staged += 1
@@ -276,7 +303,8 @@ def _read(
         if is_bot:
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
-        keys = parse_question_labels(text)
+        # a forward asks nothing
+        keys = parse_question_labels(text, labels) if not staged[13] else ()
         if not keys:
             continue
         if not is_bot:
@@ -286,7 +314,7 @@ def _read(
                 host = hosted[author] = is_host(_probe_message(staged), probe)
             if not host:
                 continue
-        scan.questions.append((at, staged[1], keys, _question_text(text, hashtag)))
+        scan.questions.append((at, staged[1], keys, _question_text(text, hashtag, labels)))
     scan.count = reader.count
     scan.first_at, scan.last_at = first_at, last_at
     scan.guild = _member(reader, "guild")
@@ -354,8 +382,28 @@ class ImportResult:
     new_messages: int  # rows the archive did not have before
 
 
+def _topic_posts(scan: _Scan) -> None:
+    """Keep, of a topic chat's labelled host and bot posts, the first of each label: the
+    topic itself (a later ``T1 ...`` by a host is the host's answer to it)."""
+    seen: set[str] = set()
+    topics = []
+    for entry in sorted(scan.questions, key=lambda q: q[0]):
+        keys = entry[2]
+        if any(key in seen for key in keys):
+            continue
+        seen.update(keys)
+        topics.append(entry)
+    scan.questions = topics
+
+
 def _build_chat(
-    scan: _Scan, *, hashtag: str, hosts: tuple[str, ...], title: str, timezone: str
+    scan: _Scan,
+    *,
+    hashtag: str,
+    hosts: tuple[str, ...],
+    title: str,
+    timezone: str,
+    labels: Labels = DEFAULT_LABELS,
 ) -> Chat:
     assert scan.first_at is not None and scan.last_at is not None
     start = min(at for at, *_ in scan.questions) if scan.questions else scan.first_at
@@ -380,6 +428,7 @@ def _build_chat(
         hosts=hosts,
         status=ChatStatus.PUBLISHED,
         grace=timedelta(0),
+        labels=labels,
     )
 
 
@@ -392,20 +441,34 @@ def import_discord_export(
     title: str = "",
     timezone: str = "UTC",
     progress: Progress | None = None,
+    labels: Labels = DEFAULT_LABELS,
+    language: str = "en",
 ) -> ImportResult:
     """Archive the export at ``path`` as a published chat; re-importing changes nothing.
 
+    ``labels`` is the chat's label convention (:mod:`archive.labels`): which posts are
+    questions (``Q1``; ``C1`` in a Welsh chat) and which labels answer them (``A1``; ``R1``
+    in a French chat); it is stored with the chat, for its transcripts.
+    ``language`` is the chat's (BCP 47, ``archive.i18n``): its transcripts are written in it.
     Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
     Transcripts are not written here: publish the returned chat afterwards.
     """
     tag = _validate(hashtag, timezone)
+    try:
+        language = language_tag(language)
+    except ValueError as e:
+        raise ExportError(f"--language: {e}") from None
     hosts = tuple(h.strip() for h in hosts if h.strip())
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     try:
         with paused_gc():
-            scan = _read(path, tag, hosts, spill, progress)
-            return _capture(store, path, scan, spill, tag, hosts, title, timezone, progress)
+            scan = _read(path, tag, hosts, spill, progress, labels)
+            if labels.topics:
+                _topic_posts(scan)
+            return _capture(
+                store, path, scan, spill, tag, hosts, title, timezone, progress, labels, language
+            )
     finally:
         spill.close()
 
@@ -437,11 +500,16 @@ def _capture(
     title: str,
     timezone: str,
     progress: Progress | None,
+    labels: Labels = DEFAULT_LABELS,
+    language: str = "en",
 ) -> ImportResult:
     """Put the staged messages through the capture rules and save them, in one transaction."""
     guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
-    draft = _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone)
+    draft = replace(
+        _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels),
+        language=language,
+    )
     question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
     question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
     place = guild_id if guild_id and guild_id != "0" else "@me"
@@ -482,6 +550,8 @@ def _capture(
                 mentions,
                 reactions,
                 raw,
+                is_repost,
+                attachments,
             ) in staged_batch:
                 incoming = IncomingMessage(
                     PLATFORM,  # platform
@@ -493,11 +563,13 @@ def _capture(
                     text,  # text
                     parse_time(stamp),  # created_at
                     reply_to,  # reply_to
-                    False,  # is_repost
+                    is_repost,  # is_repost
                     is_bot,  # is_bot
                     link + mid,  # permalink
                     None if edited is None else parse_time(edited),  # edited_at
                     mentions,  # mentions
+                    _NO_RAW,  # raw
+                    _attachments(attachments),  # attachments
                 )
                 found = capture(incoming, ctx)
                 if found is None:

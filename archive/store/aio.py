@@ -286,6 +286,10 @@ class AsyncStore:
     async def set_state(self, key: str, value: str) -> None:
         await self.write(Store.set_state, key, value)
 
+    async def mark_once(self, key: str, value: str) -> bool:
+        """See :meth:`Store.mark_once`: True when this call set the mark."""
+        return await self.write(Store.mark_once, key, value)
+
     # ---- closing ------------------------------------------------------------------------
 
     async def aclose(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from archive.labels import Labels
 from archive.models import Chat, ChatStatus, Question, Target
 from archive.store.connection import Connection, iso, parse_iso
 from archive.store.errors import DuplicateChatError, NotFoundError
@@ -43,7 +44,10 @@ def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
         hosts=tuple(json.loads(row["hosts"])),
         status=ChatStatus(row["status"]),
         series_id=row["series_id"],
+        language=row["language"],
         created_at=parse_iso(row["created_at"]),
+        split_long_posts=bool(row["split_long_posts"]),
+        labels=Labels(row["question_label"], row["answer_label"]),
         digest=bool(row["digest"]),
     )
 
@@ -85,12 +89,16 @@ class ChatTables(Connection):
                 "reminders": json.dumps(sorted(int(r.total_seconds()) for r in reminders)),
                 "status": str(chat.status),
                 "series_id": chat.series_id,
+                "language": chat.language,
                 "source": source,
                 "created_at": iso(created),
+                "split_long_posts": int(chat.split_long_posts),
+                "question_label": chat.labels.question,
+                "answer_label": chat.labels.answer,
             }
             if chat.digest or exists:
                 # The column's default covers a new chat without a digest: such a row is
-                # written as before migration 5 (tests build archives of older schemas
+                # written as before migration 9 (tests build archives of older schemas
                 # with this code).
                 row["digest"] = int(chat.digest)
             if exists:

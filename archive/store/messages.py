@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.migrations import SEARCH_CURSOR_KEY
-from archive.models import CapturedMessage, MessageKind
+from archive.models import Attachment, AttachmentKind, CapturedMessage, MessageKind
 from archive.store.connection import Connection, iso, opt_parse
 
 SQLRow = Sequence[Any]
@@ -30,7 +30,7 @@ Raw = Mapping[str, object]
 STREAM_COLUMNS = (
     "chat_id, platform, platform_id, author_id, author_name, author_handle, text, created_at,"
     " kind, question_keys, late, reply_to, permalink, edited_at, deleted_at, mentions,"
-    " reactions, channel"
+    " reactions, channel, attachments"
 )
 STREAM_COLUMNS_OF_M = ", ".join(f"m.{c.strip()}" for c in STREAM_COLUMNS.split(","))
 _KINDS = {k.value: k for k in MessageKind}
@@ -40,10 +40,11 @@ UPSERT_MESSAGE = """
 INSERT INTO messages (
     chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,
     created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,
-    mentions, reactions, raw, captured_at
-) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    mentions, reactions, raw, captured_at, attachments
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (platform, platform_id) DO UPDATE SET
     text = excluded.text,
+    attachments = excluded.attachments,
     edited_at = excluded.edited_at,
     kind = excluded.kind,
     question_keys = excluded.question_keys,
@@ -80,6 +81,27 @@ def raw_json(raw: Raw) -> str:
     return _RAW_ENCODER.encode(raw)
 
 
+def attachments_json(attachments: tuple[Attachment, ...]) -> str:
+    """A message's attachments as stored: a JSON list of ``{"kind", "name", "url"}``, or
+    ``""`` when it has none (migration 5)."""
+    if not attachments:
+        return ""
+    return json.dumps(
+        [{"kind": a.kind.value, "name": a.name, "url": a.url} for a in attachments],
+        ensure_ascii=False,
+    )
+
+
+def attachments_from_json(text: str) -> tuple[Attachment, ...]:
+    """The attachments stored by :func:`attachments_json`."""
+    if not text:
+        return ()
+    return tuple(
+        Attachment(str(a.get("name", "")), str(a.get("url", "")), AttachmentKind(a["kind"]))
+        for a in json.loads(text)
+    )
+
+
 def message_row(m: CapturedMessage, raw_text: str, now: str) -> tuple[object, ...]:
     """The parameters of ``UPSERT_MESSAGE`` for ``m``, captured at ``now`` (as :func:`iso`)."""
     return (
@@ -103,6 +125,7 @@ def message_row(m: CapturedMessage, raw_text: str, now: str) -> tuple[object, ..
         m.reactions,
         raw_text,
         now,
+        attachments_json(m.attachments) if m.attachments else "",
     )
 
 
@@ -133,6 +156,7 @@ def message_from_tuple(r: SQLRow) -> CapturedMessage:
         tuple(r[15].split()) if r[15] else (),  # mentions
         r[16],  # reactions
         r[17],  # channel
+        attachments_from_json(r[18]) if r[18] else (),  # attachments
     )
 
 
@@ -271,6 +295,15 @@ class MessageTables(Connection):
             "SELECT COUNT(*) FROM messages WHERE chat_id = ? AND deleted_at IS NULL", (chat_id,)
         ).fetchone()
         return int(row[0])
+
+    def has_attachments(self, chat_id: str) -> bool:
+        """Whether any undeleted message of the chat carries files or stickers."""
+        row = self.conn.execute(
+            "SELECT 1 FROM messages WHERE chat_id = ? AND attachments != ''"
+            " AND deleted_at IS NULL LIMIT 1",
+            (chat_id,),
+        ).fetchone()
+        return row is not None
 
     def chat_platforms(self, chat_id: str) -> set[str]:
         """The platforms of the chat's undeleted messages."""

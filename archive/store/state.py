@@ -28,3 +28,16 @@ class StateTable(Connection):
             self.conn.execute(
                 "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value)
             )
+
+    def mark_once(self, key: str, value: str) -> bool:
+        """Store ``value`` under ``key`` unless a non-empty value is there already; True
+        when this call stored it (the one caller, across threads and processes, that may
+        go on: a mark such as "this message was answered"). Clear a mark with
+        ``set_state(key, "")``."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET value = excluded.value WHERE state.value = ''",
+                (key, value),
+            )
+        return cursor.rowcount == 1

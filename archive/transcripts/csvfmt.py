@@ -1,4 +1,10 @@
-"""The CSV transcript: one row per shown message, for spreadsheets."""
+"""The CSV transcript: one row per shown message, for spreadsheets.
+
+A last column, ``attachments``, is there when the chat's messages carry files or stickers
+(Discord): one line per attachment in the cell, ``name (link)`` for a file (the name
+alone without an http(s) link) and ``sticker: name`` for a sticker. Chats without any keep
+the columns they always had.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
-from archive.models import CapturedMessage
+from archive.models import Attachment, AttachmentKind, CapturedMessage
 from archive.transcripts.highlights import CSV_COLUMN
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
@@ -36,6 +42,22 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+ATTACHMENTS_COLUMN = "attachments"
+
+
+def attachments_cell(attachments: tuple[Attachment, ...]) -> str:
+    """The ``attachments`` cell of a message (see the module's docstring)."""
+    lines = []
+    for a in attachments:
+        if a.kind is AttachmentKind.STICKER:
+            lines.append(f"sticker: {a.name}")
+        elif a.url.startswith(("http://", "https://")):
+            lines.append(f"{a.name} ({a.url})")
+        else:
+            lines.append(a.name)
+    return "\n".join(lines)
+
+
 def render_csv(
     messages: Iterable[CapturedMessage],
     *,
@@ -48,8 +70,16 @@ def render_csv(
     apostrophe."""
     rows = list(messages)
     hide = hidden_handles(rows, opted_out)
+    attachments = any(m.attachments and m.deleted_at is None for m in rows)
     return "".join(
-        csv_chunks(rows, hide=hide, opted_out=opted_out, zone=zone, engagement=engagement)
+        csv_chunks(
+            rows,
+            hide=hide,
+            opted_out=opted_out,
+            zone=zone,
+            attachments=attachments,
+            engagement=engagement,
+        )
     )
 
 
@@ -60,39 +90,49 @@ def csv_chunks(
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
     rows_per_chunk: int = 1000,
+    attachments: bool = False,
     engagement: Mapping[tuple[str, str], int] | None = None,
 ) -> Iterator[str]:
     """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
-    to redact in texts (the opted-out participants', as ``Store.opted_out_handles``).
+    to redact in texts (the opted-out participants', as ``Store.opted_out_handles``);
+    ``attachments``: add the ``attachments`` column (``Store.has_attachments``).
     ``engagement``, (platform, id) -> score (``Store.engagement_scores``): when it holds any,
     a last column ``engagement`` gives each message's score (0 for the others)."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow((*COLUMNS, CSV_COLUMN) if engagement else COLUMNS)
+    writer.writerow(
+        (
+            *COLUMNS,
+            *((ATTACHMENTS_COLUMN,) if attachments else ()),
+            *((CSV_COLUMN,) if engagement else ()),
+        )
+    )
     pending = 0
     for m in messages:
         if not is_shown(m, opted_out):
             continue
-        writer.writerow(
-            [
-                m.created_at.astimezone(UTC).isoformat(),
-                m.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                m.platform,
-                m.platform_id,
-                _cell(m.author_name),
-                _cell(m.author_handle),
-                m.author_id,
-                m.kind.value,
-                ";".join(m.question_keys),
-                "yes" if m.late else "",
-                "yes" if m.edited_at is not None else "",
-                m.permalink if m.permalink.startswith(("http://", "https://")) else "",
-                _cell(redact_handles(m.text, hidden)),
-                *((str(engagement.get((m.platform, m.platform_id), 0)),) if engagement else ()),
-            ]
-        )
+        row = [
+            m.created_at.astimezone(UTC).isoformat(),
+            m.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
+            m.platform,
+            m.platform_id,
+            _cell(m.author_name),
+            _cell(m.author_handle),
+            m.author_id,
+            m.kind.value,
+            ";".join(m.question_keys),
+            "yes" if m.late else "",
+            "yes" if m.edited_at is not None else "",
+            m.permalink if m.permalink.startswith(("http://", "https://")) else "",
+            _cell(redact_handles(m.text, hidden)),
+        ]
+        if attachments:
+            row.append(_cell(attachments_cell(m.attachments)))
+        if engagement:
+            row.append(str(engagement.get((m.platform, m.platform_id), 0)))
+        writer.writerow(row)
         pending += 1
         if pending == rows_per_chunk:
             yield buffer.getvalue()

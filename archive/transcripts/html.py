@@ -11,6 +11,7 @@ from typing import cast
 import markdown
 import nh3
 
+from archive.i18n import translator
 from archive.models import Chat
 from archive.transcripts.lists import Block
 
@@ -376,10 +377,16 @@ def render_html_lines_chunks(
 
 
 def _page_head(chat: Chat, title: str | None) -> str:
-    page_title = title if title is not None else f"{chat.title} · {chat.hashtag} transcript"
+    tr = translator(chat.language)
+    if title is None:
+        # Translators: the page title of a transcript: "Patients in QI · #WeDocs transcript".
+        title = tr.gettext("{title} · {hashtag} transcript").format(
+            title=chat.title, hashtag=chat.hashtag
+        )
+    page_title = title
     head = [
         "<!DOCTYPE html>",
-        '<html lang="en">',
+        f'<html lang="{html.escape(tr.tag)}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -13,14 +13,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from archive.models import CapturedMessage
+from archive.i18n import Translator, translator
+from archive.models import Attachment, AttachmentKind, CapturedMessage
 from archive.transcripts.text import (
-    NETWORK_NAMES,
     _escape_plain,
     _lines,
     escape_inline,
     link_segments,
     message_anchor,
+    network_name,
     redact_handles,
     safe_url,
 )
@@ -46,16 +47,31 @@ def html_text(text: str) -> str:
 
 _REL = ' rel="nofollow noopener noreferrer"'
 # The list prefixes Python-Markdown renders as plain text in an item's head (html.py's
-# direct list rendering expects the same); a chat's own odd labels take the slow path.
-_PREFIX_RE = re.compile(r"(?:Host|A[0-9a-z/A]+)")
+# direct list rendering expects the same): the host mark, a word in the chat's language
+# ("Host", "Hôte", "Gwesteiwr"), or late answers' labels in the chat's letter ("A1/A2",
+# "R1", "T2a"); anything else takes the slow path.
+_PREFIX_RE = re.compile(r"[^\W\d_]+|([^\W\d_])[0-9a-z]+(?:/\1[0-9a-z]+)*")
 
 
 class ItemRenderer:
     """Renders the items of one transcript: the chat's settings are held once, and the
     clock label of the last minute seen is reused (messages come in time order)."""
 
-    def __init__(self, zone: tzinfo, hide: set[str], *, network: bool, html: bool) -> None:
+    def __init__(
+        self,
+        zone: tzinfo,
+        hide: set[str],
+        *,
+        network: bool,
+        html: bool,
+        tr: Translator | None = None,
+    ) -> None:
         self.zone = zone
+        self.tr = tr or translator()
+        # Translators: the name shown for a message's author who has neither name nor handle.
+        self._unknown = self.tr.gettext("Unknown")
+        # Translators: the text of the link to a message on its network.
+        self._link = self.tr.gettext("link")
         self.hide = hide
         self.network = network
         self.html = html
@@ -70,7 +86,7 @@ class ItemRenderer:
         if start <= moment < end:
             return label
         local = moment.astimezone(self.zone)
-        label = f"{local:%H:%M}"
+        label = self.tr.clock(local)
         start = local.replace(second=0, microsecond=0).astimezone(UTC)
         end = start + _MINUTE
         offset = local.utcoffset()
@@ -89,14 +105,14 @@ class ItemRenderer:
         author = (m.author_name, m.author_handle)
         who = self._authors.get(author)
         if who is None:
-            who = self._authors[author] = _who(*author)
+            who = self._authors[author] = _who(*author, self._unknown)
         who_md, who_html = who
         at = self.clock(m.created_at)
         md = [who_md, at]
         ht = [who_html, at]
         if self.network:
             # A chat on several networks marks each message with the one it came from.
-            net = NETWORK_NAMES.get(m.platform, m.platform)
+            net = network_name(m.platform, self.tr)
             md.insert(1, escape_inline(net))
             ht.insert(1, html_text(" ".join(_lines(net))))
         if m.edited_at is not None:
@@ -104,8 +120,8 @@ class ItemRenderer:
             ht.append("edited")
         link = safe_url(m.permalink) if m.permalink else None
         if link:
-            md.append(f"[link]({link})")
-            ht.append(f'<a href="{link}"{_REL}>link</a>')
+            md.append(f"[{self._link}]({link})")
+            ht.append(f'<a href="{link}"{_REL}>{self._link}</a>')
             if "&" in link:
                 html = False
         if prefix:
@@ -125,10 +141,6 @@ class ItemRenderer:
             lines = [text] if text else []
         else:
             lines = _lines(text)
-        if not lines:
-            if not html:
-                return item, None
-            return item, f'<li><a id="{anchor}"{_REL}></a>' + " · ".join(ht) + "</li>"
         out = [f'<li><a id="{anchor}"{_REL}></a>', " · ".join(ht)] if html else []
         for line in lines:
             if "://" not in line:
@@ -144,10 +156,40 @@ class ItemRenderer:
             elif html:
                 out.append("<br>\n" if line_html.startswith("<a ") else "<br>\n  ")
                 out.append(line_html)
+        for attachment in m.attachments:
+            line_md, line_html = attachment_line(attachment)
+            item += "  \n  " + line_md
+            if line_html is None:
+                html = False
+            elif html:
+                out.append("<br>\n  ")
+                out.append(line_html)
         if not html:
             return item, None
         out.append("</li>")
         return item, "".join(out)
+
+
+def attachment_line(attachment: Attachment) -> tuple[str, str | None]:
+    """One attachment as a line of its message's item: ``Attachment: [name](link)`` (the
+    name alone when the link is not http(s), e.g. a file an export downloaded) or
+    ``Sticker: name``; in Markdown and as HTML (None when only Python-Markdown can say:
+    a link holding ``&``)."""
+    name = " ".join(_lines(attachment.name)) or (
+        "sticker" if attachment.kind is AttachmentKind.STICKER else "file"
+    )
+    if attachment.kind is AttachmentKind.STICKER:
+        return f"Sticker: {_escape_plain(name, line_start=False)}", f"Sticker: {html_text(name)}"
+    link = safe_url(attachment.url) if attachment.url else None
+    if not link:
+        return (
+            f"Attachment: {_escape_plain(name, line_start=False)}",
+            f"Attachment: {html_text(name)}",
+        )
+    md = f"Attachment: [{_escape_plain(name, line_start=False)}]({link})"
+    if "&" in link:
+        return md, None
+    return md, f'Attachment: <a href="{link}"{_REL}>{html_text(name)}</a>'
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -156,12 +198,12 @@ _TICK = timedelta(microseconds=1)
 _PLAIN_ID_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
-def _who(author_name: str, author_handle: str) -> tuple[str, str]:
-    name = escape_inline(author_name) or escape_inline(author_handle) or "Unknown"
+def _who(author_name: str, author_handle: str, unknown: str = "Unknown") -> tuple[str, str]:
+    name = escape_inline(author_name) or escape_inline(author_handle) or escape_inline(unknown)
     handle = escape_inline(author_handle)
     md = f"**{name}**" + (f" @{handle}" if handle else "")
     # escape_inline escapes the text of " ".join(_lines(...)); the HTML shows that text.
-    name_text = " ".join(_lines(author_name)) or " ".join(_lines(author_handle)) or "Unknown"
+    name_text = " ".join(_lines(author_name)) or " ".join(_lines(author_handle)) or unknown
     handle_text = " ".join(_lines(author_handle))
     html = f"<strong>{html_text(name_text)}</strong>" + (
         f" @{html_text(handle_text)}" if handle_text else ""

@@ -10,7 +10,8 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
       "stats": ChatStats.to_dict(),
       "messages": [{"platform", "id", "author": {"name", "handle", "id"}, "text",
                     "created_at", "kind", "questions": [key], "late", "permalink",
-                    "edited", "edited_at"}],
+                    "edited", "edited_at",
+                    "attachments": [{"kind": "file" | "sticker", "name", "url"}]}],
       "controls": [{"at", "event"}],
       "cost_note": str,
       "highlights": [{"question": key,          (only when any answer drew engagement)
@@ -19,7 +20,8 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
                                    "replies", "score"}]}]
     }
 
-Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
+``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
+sticker) is there only for a message that has any. Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
 are in time order; deleted messages and opted-out participants' messages are left out,
 and ``@handle`` mentions of opted-out participants are redacted in the texts shown.
 """
@@ -106,7 +108,7 @@ def json_chunks(
             "questions": [
                 {
                     "key": q.key,
-                    "label": q.label,
+                    "label": chat.label(q),
                     "text": q.text,
                     # null when the question never went out (stats.not_posted says why)
                     "posted_at": _iso(posted[q.key]) if q.key in posted else None,
@@ -173,7 +175,8 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
     )
     return (
-        f'{{\n      "author": {author},'
+        ("{\n      " + _attachments_json(m) + ",\n      " if m.attachments else "{\n      ")
+        + f'"author": {author},'
         f'\n      "created_at": "{created.isoformat()}",'
         f'\n      "edited": {edited},'
         f'\n      "id": {s(m.platform_id)},'
@@ -185,6 +188,17 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         f'\n      "text": {s(text)}'
         "\n    }"
     )
+
+
+def _attachments_json(m: CapturedMessage) -> str:
+    """``"attachments": [...]`` as json.dumps(indent=2) writes it at a message's depth."""
+    s = _str
+    items = ",\n        ".join(
+        f'{{\n          "kind": {s(a.kind.value)},\n          "name": {s(a.name)},'
+        f'\n          "url": {s(a.url)}\n        }}'
+        for a in m.attachments
+    )
+    return f'"attachments": [\n        {items}\n      ]'
 
 
 def _author_json(handle: str, author_id: str, name: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+from archive.i18n import translator
 from archive.models import CapturedMessage, Chat, MessageKind
 from archive.transcripts.items import ItemRenderer
 from archive.transcripts.text import is_shown
@@ -128,8 +129,11 @@ class TranscriptLists:
     ) -> None:
         self.opted_out = opted_out
         self.network = network  # messages are marked with their network
-        self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html)
-        self._labels = {q.key: q.label.replace("Q", "A", 1) for q in chat.questions}
+        tr = translator(chat.language)
+        self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html, tr=tr)
+        # Translators: the mark before a host's message that answers no question.
+        self._host = tr.gettext("Host")
+        self._labels = {q.key: chat.labels.answer_label(q.key) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
         self.others = new_list()
         self.late = new_list()
@@ -163,7 +167,7 @@ class TranscriptLists:
             prefix = ""
             targets = [self.others]
         elif kind is MessageKind.HOST:
-            prefix = "Host"
+            prefix = self._host
             targets = [self.others]
         else:  # questions and reposts are not listed
             return

@@ -10,15 +10,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.highlights import Highlight
+from archive.i18n import Translator, translator, utc_offset
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
 from archive.transcripts import highlights as highlights_section
 from archive.transcripts.lists import Block, TranscriptLists
 from archive.transcripts.tables import Table, plain_cell, text_cell
 from archive.transcripts.text import (
-    NETWORK_NAMES,
     _lines,
-    _plural,
     clock,
     day_label,
     delay_label,
@@ -26,8 +25,8 @@ from archive.transcripts.text import (
     escape_inline,
     escape_text,
     hidden_handles,
+    network_name,
     time_range,
-    utc_offset,
     zone_label,
 )
 
@@ -37,65 +36,91 @@ _BAR_WIDTH = 40
 # -- rendering -------------------------------------------------------------------------
 
 
-def _summary(stats: ChatStats, chat: Chat) -> list[str]:
-    labels = {q.key: q.label for q in chat.questions}
+def _summary(stats: ChatStats, chat: Chat, tr: Translator) -> list[str]:
+    labels = {q.key: chat.label(q) for q in chat.questions}
+    n = tr.number
     rows: list[tuple[str, str]] = [
         (
-            "Participants",
-            f"{stats.participants}"
-            + (f" (incl. {_plural(stats.hosts, 'host')})" if stats.hosts else ""),
+            tr.pgettext("summary table", "Participants"),
+            n(stats.participants)
+            + (
+                tr.gettext(" (incl. {hosts})").format(
+                    hosts=tr.counted("{n} host", "{n} hosts", stats.hosts)
+                )
+                if stats.hosts
+                else ""
+            ),
         ),
-        ("First-time participants", f"{stats.first_time}"),
-        ("Returning participants", f"{stats.returning}"),
-        ("Messages", f"{stats.messages}"),
+        (tr.gettext("First-time participants"), n(stats.first_time)),
+        (tr.gettext("Returning participants"), n(stats.returning)),
+        (tr.pgettext("summary table", "Messages"), n(stats.messages)),
         (
-            "Answers",
-            f"{stats.answers}" + (f" ({stats.late_answers} late)" if stats.late_answers else ""),
+            tr.pgettext("summary table", "Answers"),
+            n(stats.answers)
+            + (
+                tr.gettext(" ({n} late)").format(n=n(stats.late_answers))
+                if stats.late_answers
+                else ""
+            ),
         ),
-        ("Comments", f"{stats.comments}"),
-        ("Reposts", f"{stats.reposts}"),
-        ("Hosts' share of messages", f"{stats.hosts_share:.0%}"),
+        (tr.gettext("Comments"), n(stats.comments)),
+        (tr.gettext("Reposts"), n(stats.reposts)),
+        (tr.gettext("Hosts' share of messages"), tr.percent(stats.hosts_share)),
     ]
     if stats.busiest_question:
         key = stats.busiest_question
+        answers = tr.counted("{n} answer", "{n} answers", stats.answers_per_question[key])
         rows.append(
             (
-                "Busiest question",
-                f"{labels.get(key, 'Q' + key)} ({_plural(stats.answers_per_question[key], 'answer')})",
+                tr.gettext("Busiest question"),
+                f"{labels.get(key) or chat.labels.question_label(key)} ({answers})",
             )
         )
     if stats.per_platform:
         rows.append(
             (
-                "Platforms",
-                ", ".join(f"{escape_inline(p)} {n}" for p, n in stats.per_platform.items()),
+                tr.gettext("Platforms"),
+                ", ".join(
+                    f"{escape_inline(tr.gettext('local') if p == 'local' else p)} {n(c)}"
+                    for p, c in stats.per_platform.items()
+                ),
             )
         )
-    rows.append(("Edited / deleted", f"{stats.edits} / {stats.deletions}"))
-    lines = ["## Summary", "", "| Figure | Value |", "|:--|--:|"]
+    rows.append((tr.gettext("Edited / deleted"), f"{n(stats.edits)} / {n(stats.deletions)}"))
+    lines = [
+        f"## {tr.gettext('Summary')}",
+        "",
+        f"| {tr.gettext('Figure')} | {tr.gettext('Value')} |",
+        "|:--|--:|",
+    ]
     lines += [f"| {label} | {value} |" for label, value in rows]
     return lines
 
 
 def _question_table(
-    chat: Chat, stats: ChatStats, posted: Mapping[str, datetime], zone: tzinfo
+    chat: Chat, stats: ChatStats, posted: Mapping[str, datetime], zone: tzinfo, tr: Translator
 ) -> list[str]:
-    lines = [
-        "| Question | Went out | Answers | Participants | Median first answer |",
-        "|:--|:--|--:|--:|--:|",
+    header = [
+        tr.pgettext("question table", "Question"),
+        tr.pgettext("question table", "Went out"),
+        tr.pgettext("question table", "Answers"),
+        tr.pgettext("question table", "Participants"),
+        tr.pgettext("question table", "Median first answer"),
     ]
+    lines = ["| " + " | ".join(header) + " |", "|:--|:--|--:|--:|--:|"]
     for q in chat.questions:
+        went = clock(posted[q.key], zone, tr) if q.key in posted else tr.gettext("not posted")
         lines.append(
-            f"| {q.label} | {clock(posted[q.key], zone) if q.key in posted else 'not posted'}"
-            f" | {stats.answers_per_question.get(q.key, 0)}"
-            f" | {stats.participants_per_question.get(q.key, 0)}"
-            f" | {delay_label(stats.median_first_answer.get(q.key))} |"
+            f"| {chat.label(q)} | {went}"
+            f" | {tr.number(stats.answers_per_question.get(q.key, 0))}"
+            f" | {tr.number(stats.participants_per_question.get(q.key, 0))}"
+            f" | {delay_label(stats.median_first_answer.get(q.key), tr)} |"
         )
     return lines
 
 
 def _activity(
-    chat: Chat, stats: ChatStats, posted: Mapping[str, datetime], zone: tzinfo
+    chat: Chat, stats: ChatStats, posted: Mapping[str, datetime], zone: tzinfo, tr: Translator
 ) -> list[str]:
     per_minute = stats.activity_per_minute
     if not per_minute:
@@ -112,21 +137,29 @@ def _activity(
         if q.key not in posted:
             continue
         went_out = (posted[q.key] - chat.start) // timedelta(minutes=step) * step
-        marks.setdefault(went_out, []).append(q.label)
-    marks.setdefault(chat.duration // timedelta(minutes=step) * step, []).append("close")
+        marks.setdefault(went_out, []).append(chat.label(q))
+    # Translators: the mark of the chat's close in the activity chart (keep it short).
+    close = tr.gettext("close")
+    marks.setdefault(chat.duration // timedelta(minutes=step) * step, []).append(close)
     labels = {start: " ".join(marks.get(start, [])) for start in buckets}
     label_width = max(len(label) for label in labels.values())
+    per = (
+        tr.gettext("Messages per minute ({zone}), marked where the questions went out.")
+        if step == 1
+        else tr.gettext(
+            "Messages per {step} minutes ({zone}), marked where the questions went out."
+        )
+    )
     lines = [
-        "## Activity",
+        f"## {tr.gettext('Activity')}",
         "",
-        f"Messages per {'minute' if step == 1 else f'{step} minutes'}"
-        f" ({zone_label(chat.start.astimezone(zone))}), marked where the questions went out.",
+        per.format(step=tr.number(step), zone=zone_label(chat.start.astimezone(zone), tr)),
         "",
         "```text",
     ]
     width = len(str(peak))
     for start, count in sorted(buckets.items()):
-        at = clock(chat.start + timedelta(minutes=start), zone)
+        at = clock(chat.start + timedelta(minutes=start), zone, tr)
         bar = _BAR * (round(count * _BAR_WIDTH / peak) if peak else 0)
         if count and not bar:
             bar = "▏"
@@ -231,23 +264,31 @@ def markdown_parts(
     of ``lists`` (already filled) as one part of its own, where its items go; the
     ``highlights`` section (``hide``: handles redacted in it) comes before the summary."""
     zone = chat.zone
+    tr = translator(chat.language)
+    n = tr.number
     posted = question_times(
         chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
     )
 
     title = escape_inline(chat.title) or escape_inline(chat.hashtag)
     out: list[str] = [f"# {title}", ""]
+    when = time_range(chat.start, chat.end, zone, tr)
+    duration = duration_label(chat.duration, tr)
+    if chat.grace:
+        duration = tr.gettext("{duration}, late answers until {time}").format(
+            duration=duration, time=clock(chat.grace_end, zone, tr)
+        )
     facts = [
-        f"- **Hashtag:** {escape_inline(chat.hashtag)}",
-        f"- **When:** {time_range(chat.start, chat.end, zone)} ({utc_offset(chat.start.astimezone(zone))})",
-        f"- **Duration:** {duration_label(chat.duration)}"
-        + (f", late answers until {clock(chat.grace_end, zone)}" if chat.grace else ""),
+        f"- **{tr.gettext('Hashtag:')}** {escape_inline(chat.hashtag)}",
+        f"- **{tr.gettext('When:')}** {when} ({utc_offset(chat.start.astimezone(zone))})",
+        f"- **{tr.gettext('Duration:')}** {duration}",
     ]
     if chat.hosts:
         facts.append(
-            "- **Hosted by:** " + ", ".join("@" + escape_inline(h.lstrip("@")) for h in chat.hosts)
+            f"- **{tr.gettext('Hosted by:')}** "
+            + ", ".join("@" + escape_inline(h.lstrip("@")) for h in chat.hosts)
         )
-    facts.append(f"- **Questions:** {len(chat.questions)}")
+    facts.append(f"- **{tr.gettext('Questions:')}** {n(len(chat.questions))}")
     out += [*facts, ""]
     if chat.intro.strip():
         out += ["> " + escape_text(chat.intro, line_sep="  \n> "), ""]
@@ -255,9 +296,9 @@ def markdown_parts(
         chat, highlights or {}, hide=hide, network=lists.network
     )
 
-    out += [*_summary(stats, chat), ""]
+    out += [*_summary(stats, chat, tr), ""]
     if chat.questions:
-        out += [*_question_table(chat, stats, posted, zone), ""]
+        out += [*_question_table(chat, stats, posted, zone, tr), ""]
 
     yield from out
     out = []
@@ -265,96 +306,135 @@ def markdown_parts(
     for q in chat.questions:
         answers = stats.answers_per_question.get(q.key, 0)
         answering = stats.participants_per_question.get(q.key, 0)
-        out += [f"## {q.label} · {escape_inline(q.text)}", ""]
+        out += [f"## {chat.label(q)} · {escape_inline(q.text)}", ""]
         went = posted.get(q.key)
-        line = (
-            f"*Went out at {clock(went, zone)} {zone_label(went.astimezone(zone))}"
-            if went is not None
-            else f"*Not posted ({escape_inline(stats.not_posted.get(q.key, 'never sent'))})"
-        ) + f" · {_plural(answers, 'answer')} from {_plural(answering, 'participant')}"
+        if went is not None:
+            line = "*" + tr.gettext("Went out at {time} {zone}").format(
+                time=clock(went, zone, tr), zone=zone_label(went.astimezone(zone), tr)
+            )
+        else:
+            reason = stats.not_posted.get(q.key)
+            if reason is None:
+                reason = tr.gettext("never sent")
+            line = "*" + tr.gettext("Not posted ({reason})").format(reason=escape_inline(reason))
+        # Translators: "3 answers from 2 participants" under a question's heading.
+        line += " · " + tr.gettext("{answers} from {participants}").format(
+            answers=tr.counted("{n} answer", "{n} answers", answers),
+            participants=tr.counted("{n} participant", "{n} participants", answering),
+        )
         late_here = lists.late_count.get(q.key, 0)
         if late_here:
-            line += f" ({late_here} late, listed under Late answers)"
+            line += tr.gettext(" ({n} late, listed under Late answers)").format(n=n(late_here))
         yield from [*out, line + "*", ""]
         out = []
         answer_list = lists.answers[q.key]
-        yield answer_list if answer_list.count else "*No answers shown.*"
+        yield answer_list if answer_list.count else "*" + tr.gettext("No answers shown.") + "*"
         yield ""
 
     if lists.others.count:
-        yield from ["## Other messages", ""]
+        yield from [f"## {tr.gettext('Other messages')}", ""]
         yield lists.others
         yield ""
 
     if lists.late.count:
-        yield from ["## Late answers", "", f"*After the close at {clock(chat.end, zone)}.*", ""]
+        after = tr.gettext("After the close at {time}.").format(time=clock(chat.end, zone, tr))
+        yield from [f"## {tr.gettext('Late answers')}", "", f"*{after}*", ""]
         yield lists.late
         yield ""
 
     people = [c for c in stats.contributors if not c.hidden]
     hidden = [c for c in stats.contributors if c.hidden]
     if stats.contributors:
+        host_mark = tr.gettext(" (host)")
         rows = [
             [
-                text_cell(c.name, " (host)" if c.host else "", empty="—"),
+                text_cell(c.name, host_mark if c.host else "", empty="—"),
                 ("@" + escape_inline(c.handle), "@" + " ".join(_lines(c.handle)))
                 if c.handle
                 else ("—", "—"),
-                text_cell(NETWORK_NAMES.get(c.platform, c.platform)),
-                plain_cell(f"{c.messages}"),
-                plain_cell(f"{c.answers}"),
+                text_cell(network_name(c.platform, tr)),
+                plain_cell(n(c.messages)),
+                plain_cell(n(c.answers)),
                 plain_cell(
-                    "first time"
+                    tr.gettext("first time")
                     if c.first_time
-                    else f"returning ({_plural(c.earlier_chats, 'earlier chat')})"
+                    else tr.gettext("returning ({chats})").format(
+                        chats=tr.counted("{n} earlier chat", "{n} earlier chats", c.earlier_chats)
+                    )
                 ),
             ]
             for c in people
         ]
-        header = ["Name", "Handle", "Platform", "Messages", "Answers", "Taking part"]
+        header = [
+            tr.pgettext("participant table", "Name"),
+            tr.pgettext("participant table", "Handle"),
+            tr.pgettext("participant table", "Platform"),
+            tr.pgettext("participant table", "Messages"),
+            tr.pgettext("participant table", "Answers"),
+            tr.pgettext("participant table", "Taking part"),
+        ]
         aligns = [":--", ":--", ":--", "--:", "--:", ":--"]
+        heading = f"## {tr.pgettext('heading', 'Participants')}"
         if rows:  # rendered ahead, for the HTML: a row per participant
-            out += ["## Participants", ""]
+            out += [heading, ""]
             yield from out
             out = []
             yield Table(header, aligns, rows)
         else:
-            out += ["## Participants", "", "| " + " | ".join(header) + " |"]
+            out += [heading, "", "| " + " | ".join(header) + " |"]
             out.append("|" + "|".join(aligns) + "|")
         out.append("")
         if hidden:
             n_msgs = sum(c.messages for c in hidden)
-            out += [
-                f"*Not shown: {_plural(len(hidden), 'participant')} who asked not to appear"
-                f" ({_plural(n_msgs, 'message')}, counted in the totals above).*",
-                "",
-            ]
+            # Translators: {participants} and {messages} are counts with their nouns.
+            note = tr.gettext(
+                "Not shown: {participants} who asked not to appear"
+                " ({messages}, counted in the totals above)."
+            ).format(
+                participants=tr.counted("{n} participant", "{n} participants", len(hidden)),
+                messages=tr.counted("{n} message", "{n} messages", n_msgs),
+            )
+            out += [f"*{note}*", ""]
 
-    out += _activity(chat, stats, posted, zone)
+    out += _activity(chat, stats, posted, zone, tr)
     if stats.activity_per_minute:
         out.append("")
 
     if stats.most_mentioned:
-        out += ["## Most mentioned", "", "| Handle | Mentions |", "|:--|--:|"]
-        out += [f"| @{escape_inline(h)} | {n} |" for h, n in stats.most_mentioned]
+        out += [
+            f"## {tr.gettext('Most mentioned')}",
+            "",
+            f"| {tr.pgettext('mention table', 'Handle')} | {tr.gettext('Mentions')} |",
+            "|:--|--:|",
+        ]
+        out += [f"| @{escape_inline(h)} | {n(c)} |" for h, c in stats.most_mentioned]
         out.append("")
     if stats.top_domains:
-        out += ["## Most shared sites", "", "| Site | Links |", "|:--|--:|"]
-        out += [f"| {escape_inline(d)} | {n} |" for d, n in stats.top_domains]
+        out += [
+            f"## {tr.gettext('Most shared sites')}",
+            "",
+            f"| {tr.gettext('Site')} | {tr.gettext('Links')} |",
+            "|:--|--:|",
+        ]
+        out += [f"| {escape_inline(d)} | {n(c)} |" for d, c in stats.top_domains]
         out.append("")
 
     if controls:
-        out += ["## Timeline", ""]
+        out += [f"## {tr.gettext('Timeline')}", ""]
         for at, event in sorted(controls, key=lambda c: c[0]):
-            out.append(f"- {clock(at, zone)} · {escape_inline(event)}")
+            out.append(f"- {clock(at, zone, tr)} · {escape_inline(event)}")
         out.append("")
 
     footer = []
     if generated_at is not None:
         local = generated_at.astimezone(zone)
         footer.append(
-            f"Generated {day_label(local)}, {local:%H:%M} {zone_label(local)}"
-            f" ({generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+            tr.gettext("Generated {day}, {time} {zone} ({utc} UTC)").format(
+                day=day_label(local, tr),
+                time=tr.clock(local),
+                zone=zone_label(local, tr),
+                utc=f"{generated_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+            )
         )
     if cost_note.strip():
         footer.append(escape_inline(cost_note))

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import quote, urlsplit
 
+from archive.i18n import Translator, translator
 from archive.models import CapturedMessage
 from archive.stats import participant_key
 
@@ -229,60 +230,71 @@ def is_shown(m: CapturedMessage, opted_out: frozenset[str]) -> bool:
 # -- time formatting -------------------------------------------------------------------
 
 
-def utc_offset(moment: datetime) -> str:
-    """``UTC+1``, ``UTC-3``, ``UTC+5:30``, ``UTC+0``."""
-    offset = moment.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    hours, mins = divmod(minutes, 60)
-    return f"UTC{sign}{hours}" + (f":{mins:02d}" if mins else "")
+def zone_label(moment: datetime, tr: Translator | None = None) -> str:
+    """The zone's abbreviation (``GMT``, ``BST``), or the UTC offset when it has none
+    (:meth:`archive.i18n.Translator.zone`, in ``tr``'s language; English by default)."""
+    return (tr or translator()).zone(moment)
 
 
-def zone_label(moment: datetime) -> str:
-    """The zone's abbreviation (``GMT``, ``BST``), or the UTC offset when it has none."""
-    name = moment.tzname() or ""
-    return name if name and name[0] not in "+-" else utc_offset(moment)
+def day_label(moment: datetime, tr: Translator | None = None) -> str:
+    """``Tue 1 Dec 2026`` (in ``tr``'s language; English by default)."""
+    return (tr or translator()).day(moment)
 
 
-def day_label(moment: datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b %Y}"
-
-
-def time_range(start: datetime, end: datetime, zone: tzinfo) -> str:
-    """``Tue 1 Dec 2026, 20:00–21:00 GMT``, in ``zone``."""
+def time_range(start: datetime, end: datetime, zone: tzinfo, tr: Translator | None = None) -> str:
+    """``Tue 1 Dec 2026, 20:00–21:00 GMT``, in ``zone`` and ``tr``'s language."""
+    tr = tr or translator()
     s, e = start.astimezone(zone), end.astimezone(zone)
+    day_s, day_e = tr.day(s), tr.day(e)
+    at_s, at_e = tr.clock(s), tr.clock(e)
+    zone_s, zone_e = tr.zone(s), tr.zone(e)
     if s.date() != e.date():
-        return (
-            f"{day_label(s)}, {s:%H:%M} {zone_label(s)} – {day_label(e)}, {e:%H:%M} {zone_label(e)}"
-        )
-    if zone_label(s) != zone_label(e):  # a daylight-saving change inside the chat
-        return f"{day_label(s)}, {s:%H:%M} {zone_label(s)}–{e:%H:%M} {zone_label(e)}"
-    return f"{day_label(s)}, {s:%H:%M}–{e:%H:%M} {zone_label(s)}"
+        # Translators: a chat over two days: "Tue 1 Dec 2026, 23:30 GMT – Wed 2 Dec 2026, 00:30 GMT".
+        text = tr.gettext("{day}, {start} {zone} – {end_day}, {end} {end_zone}")
+    elif zone_s != zone_e:  # a daylight-saving change inside the chat
+        # Translators: a chat across a clock change: "Sun 25 Oct 2026, 01:30 BST–01:30 GMT".
+        text = tr.gettext("{day}, {start} {zone}–{end} {end_zone}")
+    else:
+        # Translators: "Tue 1 Dec 2026, 20:00–21:00 GMT".
+        text = tr.gettext("{day}, {start}–{end} {zone}")
+    return text.format(day=day_s, start=at_s, zone=zone_s, end_day=day_e, end=at_e, end_zone=zone_e)
 
 
-def clock(moment: datetime, zone: tzinfo) -> str:
-    return f"{moment.astimezone(zone):%H:%M}"
+def clock(moment: datetime, zone: tzinfo, tr: Translator | None = None) -> str:
+    """``20:00``: the time of day in ``zone`` (``20 h 00`` in Canadian French)."""
+    return (tr or translator()).clock(moment.astimezone(zone))
 
 
-def duration_label(delta: timedelta) -> str:
+def duration_label(delta: timedelta, tr: Translator | None = None) -> str:
     """``1 h``, ``1 h 30 min``, ``45 min``."""
+    tr = tr or translator()
     minutes = round(delta.total_seconds() / 60)
     hours, mins = divmod(minutes, 60)
     if hours and mins:
-        return f"{hours} h {mins} min"
-    return f"{hours} h" if hours else f"{mins} min"
+        text = tr.gettext("{hours} h {minutes} min")
+    elif hours:
+        text = tr.gettext("{hours} h")
+    else:
+        text = tr.gettext("{minutes} min")
+    return text.format(hours=tr.number(hours), minutes=tr.number(mins))
 
 
-def delay_label(delta: timedelta | None) -> str:
+def delay_label(delta: timedelta | None, tr: Translator | None = None) -> str:
     """``45 s``, ``2 min 05 s``, or an em dash when there is none."""
     if delta is None:
         return "—"
+    tr = tr or translator()
     seconds = round(delta.total_seconds())
     minutes, secs = divmod(seconds, 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+    if minutes:
+        return tr.gettext("{minutes} min {seconds} s").format(
+            minutes=tr.number(minutes), seconds=f"{secs:02d}"
+        )
+    return tr.gettext("{seconds} s").format(seconds=tr.number(secs))
 
 
 def _plural(n: int, word: str, plural: str = "") -> str:
+    """English only (the web archive's charts); the transcripts use ``Translator.count``."""
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
@@ -294,7 +306,16 @@ def message_anchor(platform: str, platform_id: str) -> str:
 NETWORK_NAMES = {
     "x": "X",
     "discord": "Discord",
-    "local": "local",
+    "local": "local",  # the demo's network; :func:`network_name` says it in a language
     "mastodon": "Mastodon",
     "bluesky": "Bluesky",
 }
+
+
+def network_name(platform: str, tr: Translator | None = None) -> str:
+    """A network's name as a transcript shows it (``Discord``; the demo's ``local`` in
+    ``tr``'s language)."""
+    if platform == "local":
+        # Translators: the name of the demo's stand-in network, in a participant table.
+        return (tr or translator()).gettext("local")
+    return NETWORK_NAMES.get(platform, platform)

@@ -12,13 +12,15 @@ from pathlib import Path
 from aiohttp import web
 
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
+from archive.i18n import Translator, negotiate, translator
+from archive.standing import ScheduleSource
 from archive.store import NotFoundError, Now, ReadPool, Store, system_now
 from archive.web import chart_files, views
 from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
 
 logger = logging.getLogger(__name__)
 
-MIN_SCHEMA = 5  # the engagement table of migration 5 (highlights; the search index is 2)
+MIN_SCHEMA = 9  # every table and column it reads: chats.language (8), engagement (9)
 MAX_PAGE = 10_000
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self';"
@@ -45,6 +47,7 @@ HealthCheck = Callable[[], Mapping[str, str | None]]
 """What the running bot reports for ``/healthz``: a part's name (``runner``, ``discord``)
 to what is wrong with it, or None when it works."""
 HEALTH: web.AppKey[HealthCheck | None] = web.AppKey("health")
+SCHEDULE: web.AppKey[ScheduleSource | None] = web.AppKey("schedule")
 
 
 def check_database(path: Path) -> None:
@@ -77,13 +80,25 @@ def _origin(request: web.Request) -> str:
     return str(request.url.origin())
 
 
-def _html(text: str) -> web.Response:
-    return web.Response(text=text, content_type=HTML, charset="utf-8")
+def _html(text: str, reader: Translator | None = None) -> web.Response:
+    """A page; ``reader``: it was chosen by the request's Accept-Language (RFC 9110 §12.5.5:
+    say so in ``Vary``, so caches keep one copy per language)."""
+    response = web.Response(text=text, content_type=HTML, charset="utf-8")
+    if reader is not None:
+        response.headers["Content-Language"] = reader.tag
+        response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def _reader(request: web.Request) -> Translator:
+    """The reader's language among those the archive has (``Accept-Language``)."""
+    return translator(negotiate(request.headers.get("Accept-Language")))
 
 
 async def home(request: web.Request) -> web.Response:
     app = request.app
-    return _html(await app[POOL].run(views.home_page, app[SITE], _page(request)))
+    reader = _reader(request)
+    return _html(await app[POOL].run(views.home_page, app[SITE], _page(request), reader), reader)
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -110,7 +125,16 @@ async def chat(request: web.Request) -> web.Response:
                     "Content-Disposition": f'attachment; filename="{dl.filename}"',
                 },
             )
-    return _html(await app[POOL].run(views.chat_page, app[SITE], ref, app[CACHE]))
+    return _html(
+        await app[POOL].run(
+            views.chat_page,
+            app[SITE],
+            ref,
+            app[CACHE],
+            schedule=app[SCHEDULE],
+            now=app[NOW](),
+        )
+    )
 
 
 def _chart_response(chart: chart_files.ChartFile) -> web.Response:
@@ -134,18 +158,23 @@ async def tag_chart(request: web.Request) -> web.Response:
     """``/tags/TAG/charts/participation.svg|.png``: the series chart as a file."""
     app = request.app
     tag_name, name = request.match_info["tag"], request.match_info["name"]
-    return _chart_response(await app[POOL].run(views.tag_chart, tag_name, name))
+    reader = _reader(request)
+    return _chart_response(await app[POOL].run(views.tag_chart, tag_name, name, reader))
 
 
 async def tag(request: web.Request) -> web.Response:
     app = request.app
-    return _html(await app[POOL].run(views.tag_page, app[SITE], request.match_info["tag"]))
+    reader = _reader(request)
+    page = await app[POOL].run(views.tag_page, app[SITE], request.match_info["tag"], reader)
+    return _html(page, reader)
 
 
 async def search(request: web.Request) -> web.Response:
     app = request.app
     q = request.query.get("q", "")
-    return _html(await app[POOL].run(views.search_page, app[SITE], q, _page(request)))
+    reader = _reader(request)
+    page = await app[POOL].run(views.search_page, app[SITE], q, _page(request), reader)
+    return _html(page, reader)
 
 
 def _calendar(text: str) -> web.Response:
@@ -197,19 +226,22 @@ async def error_pages(
 ) -> web.StreamResponse:
     """Unknown routes and ids get the site's 404 page; crashes a logged 500 page."""
     site = request.app[SITE]
+    reader = _reader(request)
     try:
         return await handler(request)
     except NotFoundError:
         return web.Response(
-            status=404, text=error_page(site, 404, "No such chat or hashtag."), content_type=HTML
+            status=404,
+            text=error_page(site, 404, reader.gettext("No such chat or hashtag."), reader),
+            content_type=HTML,
         )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        message = "No such page." if exc.status == 404 else exc.reason
+        message = reader.gettext("No such page.") if exc.status == 404 else exc.reason
         return web.Response(
             status=exc.status,
-            text=error_page(site, exc.status, message),
+            text=error_page(site, exc.status, message, reader),
             content_type=HTML,
             headers={k: v for k, v in exc.headers.items() if k == "Allow"},
         )
@@ -217,7 +249,12 @@ async def error_pages(
         logger.exception("web archive: %s %s failed", request.method, request.path)
         return web.Response(
             status=500,
-            text=error_page(site, 500, "The archive could not answer; the error was logged."),
+            text=error_page(
+                site,
+                500,
+                reader.gettext("The archive could not answer; the error was logged."),
+                reader,
+            ),
             content_type=HTML,
         )
 
@@ -235,6 +272,7 @@ def make_app(
     now: Now = system_now,
     health: HealthCheck | None = None,
     highlights: int = HIGHLIGHTS_PER_QUESTION,
+    schedule: ScheduleSource | None = None,
 ) -> web.Application:
     """The read-only web archive, served under the path of ``base_url`` (e.g.
     ``https://example.org/chats`` -> ``/chats/...``).
@@ -244,6 +282,9 @@ def make_app(
     opens a pool of its own and closes it on cleanup. ``now`` dates the feeds (aware UTC).
     ``health`` adds the running bot's parts to ``/healthz`` (the archive alone checks its
     database). ``highlights``: answers each question's Highlights keep on chat pages.
+    ``schedule`` computes a chat's schedule as it stands (bot/ passes the
+    scheduler's ``chat_standing``, which the archive may not import); with it, the page of
+    a chat not yet published shows that schedule first, as `tweetchat show` does.
     Raises WebArchiveError when a file is missing or not migrated far enough."""
     if isinstance(archive, ReadPool):
         pool, owned = archive, False
@@ -258,6 +299,7 @@ def make_app(
     app[CACHE] = views.RenderCache(highlights=highlights)
     app[NOW] = now
     app[HEALTH] = health
+    app[SCHEDULE] = schedule
 
     if owned:
 
@@ -323,6 +365,7 @@ async def start_server(
     now: Now = system_now,
     health: HealthCheck | None = None,
     highlights: int = HIGHLIGHTS_PER_QUESTION,
+    schedule: ScheduleSource | None = None,
 ) -> web.AppRunner:
     """Start serving the archive (see :func:`make_app` for ``archive``); stop it with
     ``await runner.cleanup()``. Raises WebArchiveError, or OSError when the port is taken."""
@@ -334,6 +377,7 @@ async def start_server(
         now=now,
         health=health,
         highlights=highlights,
+        schedule=schedule,
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import resvg_py
 
+from archive.i18n import Translator, translator
 from archive.models import Chat
 from archive.stats import ChatStats
 from archive.store import Store
-from archive.transcripts.text import day_label
 from archive.web import charts
 
 SVG_TYPE = "image/svg+xml"
@@ -40,13 +40,6 @@ CHAT_CHARTS: Mapping[str, Callable[[Chat, ChatStats], str]] = {
 """The charts of a chat page, by the name in their download URLs."""
 
 SERIES_CHARTS = ("participation",)
-
-TEXT: Mapping[str, str] = {
-    "download": "Download",
-    "svg": "SVG",
-    "png": "PNG",
-}
-"""The user-facing strings of the download links (one place, for translation later)."""
 
 # The stylesheet's light-mode colours (static.css), for a chart outside its page.
 _STYLE = (
@@ -104,21 +97,29 @@ def split_name(ref: str) -> tuple[str, str] | None:
     return None
 
 
-def download_links(href: Callable[[str], str], name: str) -> str:
-    """The links under a chart: ``Download: SVG PNG``; ``href(suffix)`` is the URL of the
-    chart ``name`` with that suffix (already built with the site's prefix)."""
+def download_links(href: Callable[[str], str], name: str, tr: Translator | None = None) -> str:
+    """The links under a chart: ``Download: SVG PNG`` (in ``tr``'s language, English by
+    default); ``href(suffix)`` is the URL of the chart ``name`` with that suffix (already
+    built with the site's prefix)."""
+    tr = tr or translator()
+    # SVG and PNG are the formats' names, the same in every language.
     links = " ".join(
-        f'<a href="{html.escape(href(suffix), quote=True)}" download>{TEXT[suffix[1:]]}</a>'
+        f'<a href="{html.escape(href(suffix), quote=True)}" download>{suffix[1:].upper()}</a>'
         for suffix in FORMATS
     )
-    return f'<figcaption class="chart-files">{TEXT["download"]}: {links}</figcaption>'
+    label = html.escape(tr.gettext("Download:"))
+    return f'<figcaption class="chart-files">{label} {links}</figcaption>'
 
 
 def series_points(
-    store: Store, hashtag_key: str, took_place: Mapping[str, Chat]
+    store: Store,
+    hashtag_key: str,
+    took_place: Mapping[str, Chat],
+    tr: Translator | None = None,
 ) -> list[charts.SeriesPoint]:
     """Participants per chat of a series (first-time and returning), in time order, for
-    the chats of ``took_place`` (chat id -> chat)."""
+    the chats of ``took_place`` (chat id -> chat); each dated in ``tr``'s language."""
+    tr = tr or translator()
     points: list[charts.SeriesPoint] = []
     seen: set[str] = set()
     for chat_id, people in store.series_participants(hashtag_key):
@@ -128,7 +129,13 @@ def series_points(
         chat = took_place[chat_id]
         points.append(
             charts.SeriesPoint(
-                day_label(chat.start.astimezone(chat.zone))[4:], first, len(people) - first
+                tr.pattern(
+                    chat.start.astimezone(chat.zone),
+                    # Translators: a CLDR date pattern for a chart's axis: "1 Dec 2026".
+                    tr.gettext("d MMM y"),
+                ),
+                first,
+                len(people) - first,
             )
         )
         seen |= people

@@ -70,7 +70,7 @@ def hbar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, int]], unit:
 
 def answers_chart(chat: Chat, stats: ChatStats, chart_id: str = "chart-answers") -> str:
     """Answers per question, in question order."""
-    rows = [(q.label, stats.answers_per_question.get(q.key, 0)) for q in chat.questions]
+    rows = [(chat.label(q), stats.answers_per_question.get(q.key, 0)) for q in chat.questions]
     return hbar_chart(chart_id, "Answers per question", rows, "answer")
 
 
@@ -126,7 +126,7 @@ def activity_chart(chat: Chat, stats: ChatStats, chart_id: str = "chart-activity
             continue
         x = round(left + (minute - first) * step_w, 1)
         body.append(f'<line class="mark" x1="{x}" y1="{top}" x2="{x}" y2="{top + plot_h}"/>')
-        body.append(f'<text x="{x + 2}" y="{top - 6}">{_e(q.label)}</text>')
+        body.append(f'<text x="{x + 2}" y="{top - 6}">{_e(chat.label(q))}</text>')
     busiest_minute, busiest = max(points, key=lambda p: p[1])
     local = (chat.start + timedelta(minutes=first)).astimezone(zone)
     end = chat.start + timedelta(minutes=first + n)

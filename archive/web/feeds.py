@@ -15,6 +15,7 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from icalendar import Calendar, Event, vDuration, vText
 
+from archive.i18n import translator
 from archive.models import Chat, ChatStatus
 
 PRODID = "-//tweetchat//web archive//EN"
@@ -49,6 +50,7 @@ def join_places(chat: Chat) -> list[str]:
     (Mastodon's hashtag pages are per instance; a Discord link needs the server's id)."""
     tag = chat.hashtag
     slug = quote(tag.lstrip("#"), safe="")
+    tr = translator(chat.language)
     places = []
     for target in chat.targets:
         platform, channel = target.platform, target.channel
@@ -57,34 +59,61 @@ def join_places(chat: Chat) -> list[str]:
         elif platform == "bluesky":
             places.append(f"Bluesky, {tag}: https://bsky.app/hashtag/{slug}")
         elif platform == "mastodon":
-            places.append(f"Mastodon, {tag} (follow the hashtag from your instance)")
+            places.append(
+                tr.gettext("Mastodon, {hashtag} (follow the hashtag from your instance)").format(
+                    hashtag=tag
+                )
+            )
         elif platform == "discord":
-            places.append(f"Discord, channel {channel}" if channel else f"Discord, {tag}")
+            places.append(
+                tr.gettext("Discord, channel {channel}").format(channel=channel)
+                if channel
+                else f"Discord, {tag}"
+            )
         elif platform == "local":
-            places.append(f"the local platform, room {channel or 'main'}")
+            places.append(
+                tr.gettext("the local platform, room {room}").format(room=channel or "main")
+            )
         else:
             places.append(f"{platform}, {channel or tag}")
     return list(dict.fromkeys(places))
 
 
 def how_to_answer(chat: Chat) -> str:
-    """The A1/A2 convention the chat's intro post gives: ``A1`` answers ``Q1``."""
-    pairs = [f"A{q.key} for {q.label}" for q in chat.questions[:2]] or ["A1 for Q1"]
+    """The label convention the chat's intro post gives, in the chat's letters: ``A1``
+    answers ``Q1`` (``R1`` answers ``Q1`` in a French chat; a topic chat's answers carry
+    the topic's own label, ``T1``)."""
+    labels = chat.labels
+    tr = translator(chat.language)
+    keys = [q.key for q in chat.questions[:2]] or ["1"]
     more = "…" if len(chat.questions) > 2 else ""
-    return (
-        f"How to answer: start each answer with its question's label ({', '.join(pairs)}{more})"
-        f" and add {chat.hashtag}, so that it is counted."
-    )
+    if labels.topics:
+        named = ", ".join(labels.answer_label(key) for key in keys)
+        return tr.gettext(
+            "How to answer: start each answer with its topic's label ({labels})"
+            " and add {hashtag}, so that it is counted."
+        ).format(labels=named + more, hashtag=chat.hashtag)
+    # Translators: "A1 for Q1", in how to answer: "(A1 for Q1, A2 for Q2…)".
+    pair = tr.gettext("{answer} for {question}")
+    pairs = [
+        pair.format(answer=labels.answer_label(key), question=labels.question_label(key))
+        for key in keys
+    ]
+    return tr.gettext(
+        "How to answer: start each answer with its question's label ({labels})"
+        " and add {hashtag}, so that it is counted."
+    ).format(labels=", ".join(pairs) + more, hashtag=chat.hashtag)
 
 
 def event_description(chat: Chat, url: str = "") -> str:
     """What an event says: the intro, where to join, how to answer, the questions, and the
     chat's page."""
     parts = [chat.intro.strip()] if chat.intro.strip() else []
-    parts.append("Where to join:\n" + "\n".join(join_places(chat)))
+    where = translator(chat.language).gettext("Where to join:")
+    parts.append(where + "\n" + "\n".join(join_places(chat)))
     parts.append(how_to_answer(chat))
     if chat.questions:
-        parts.append("\n".join(f"{q.label}: {q.text}" for q in chat.questions))
+        parts.append("\n".join(f"{chat.label(q)}: {q.text}" for q in chat.questions))
     if url:
         parts.append(url)
     return "\n\n".join(parts)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from archive.i18n import Translator, translator
 from archive.models import Chat
 from archive.transcripts.text import time_range
 
@@ -29,13 +30,15 @@ LOCALTIME_JS = """\
       minute: "2-digit", timeZoneName: "short"
     });
   } catch (err) { return; }
+  // The page's own words for it, in its language ("{time}" stands for the reader's time).
+  var words = document.documentElement.getAttribute("data-your-time") || " (your time: {time})";
   var nodes = document.querySelectorAll("time.local[datetime]");
   for (var i = 0; i < nodes.length; i++) {
     var when = new Date(nodes[i].getAttribute("datetime"));
     if (isNaN(when.getTime())) { continue; }
     var span = document.createElement("span");
     span.className = "yours";
-    span.textContent = " (your time: " + fmt.format(when) + ")";
+    span.textContent = words.replace("{time}", fmt.format(when));
     nodes[i].parentNode.insertBefore(span, nodes[i].nextSibling);
   }
 })();
@@ -88,38 +91,48 @@ def tag_slug(hashtag: str) -> str:
     return hashtag.lstrip("#").casefold()
 
 
-def when_html(chat: Chat) -> str:
+def when_html(chat: Chat, tr: Translator | None = None) -> str:
     """The chat's time range in its own zone, marked up for the reader's-time script."""
     utc = chat.start.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return (
         f'<time class="local" datetime="{e(utc)}">'
-        f"{e(time_range(chat.start, chat.end, chat.zone))}</time>"
+        f"{e(time_range(chat.start, chat.end, chat.zone, tr))}</time>"
     )
 
 
-def chat_line(site: Site, chat: Chat, extra: str = "") -> str:
-    """One chat in a list: linked title, hashtag, time."""
+def chat_line(site: Site, chat: Chat, extra: str = "", tr: Translator | None = None) -> str:
+    """One chat in a list: linked title, hashtag, time (in ``tr``'s language)."""
     return (
         f'<li><a href="{e(site.chat_url(chat.id))}">{e(chat.title or chat.hashtag)}</a>'
         f' <a class="tag" href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a>'
-        f'<br><span class="meta">{when_html(chat)}{extra}</span></li>'
+        f'<br><span class="meta">{when_html(chat, tr)}{extra}</span></li>'
     )
 
 
-def pager(site: Site, path: str, page: int, has_next: bool, query: str = "") -> str:
+def pager(
+    site: Site,
+    path: str,
+    page: int,
+    has_next: bool,
+    query: str = "",
+    tr: Translator | None = None,
+) -> str:
     """Previous / next links; ``query`` is extra, already-encoded query text (``q=...&``)."""
+    tr = tr or translator()
     links = []
     if page > 1:
         links.append(
-            f'<a rel="prev" href="{e(site.url(path))}?{e(query)}page={page - 1}">Newer</a>'
+            f'<a rel="prev" href="{e(site.url(path))}?{e(query)}page={page - 1}">'
+            f"{e(tr.gettext('Newer'))}</a>"
         )
     if has_next:
         links.append(
-            f'<a rel="next" href="{e(site.url(path))}?{e(query)}page={page + 1}">Older</a>'
+            f'<a rel="next" href="{e(site.url(path))}?{e(query)}page={page + 1}">'
+            f"{e(tr.gettext('Older'))}</a>"
         )
     if not links:
         return ""
-    return f'<nav class="pager" aria-label="Pages">{" ".join(links)}</nav>'
+    return f'<nav class="pager" aria-label="{e(tr.gettext("Pages"))}">{" ".join(links)}</nav>'
 
 
 def layout(
@@ -129,11 +142,18 @@ def layout(
     *,
     head_extra: str = "",
     search_value: str = "",
+    tr: Translator | None = None,
 ) -> str:
-    """A complete page: header with search, main content, footer."""
+    """A complete page: header with search, main content, footer, in ``tr``'s language
+    (the chat's on a chat's pages, the reader's elsewhere; English by default)."""
+    tr = tr or translator()
+    t = tr.gettext
     page_title = f"{title} · {site.name}" if title != site.name else title
+    # The reader's-time script says " (your time: ...)" unless the page gives its words.
+    your_time = t(" (your time: {time})")
+    your_time = "" if tr.language == "en" else f' data-your-time="{e(your_time)}"'
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{e(tr.tag)}"{your_time}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -141,18 +161,18 @@ def layout(
 <link rel="icon" href="data:,">
 <title>{e(page_title)}</title>
 <link rel="stylesheet" href="{e(site.url("/static/style.css"))}">
-<link rel="alternate" type="application/atom+xml" title="New transcripts" href="{e(site.url("/feed.atom"))}">
+<link rel="alternate" type="application/atom+xml" title="{e(t("New transcripts"))}" href="{e(site.url("/feed.atom"))}">
 {head_extra}<script src="{e(site.url("/static/localtime.js"))}" defer></script>
 </head>
 <body>
-<a class="skip" href="#content">Skip to content</a>
+<a class="skip" href="#content">{e(t("Skip to content"))}</a>
 <header class="site">
 <a class="brand" href="{e(site.url("/"))}">{e(site.name)}</a>
-<nav aria-label="Site">
+<nav aria-label="{e(t("Site"))}">
 <form role="search" action="{e(site.url("/search"))}" method="get">
-<label for="q" class="visually-hidden">Search transcripts</label>
-<input id="q" name="q" type="search" value="{e(search_value)}" placeholder="Search transcripts">
-<button type="submit">Search</button>
+<label for="q" class="visually-hidden">{e(t("Search transcripts"))}</label>
+<input id="q" name="q" type="search" value="{e(search_value)}" placeholder="{e(t("Search transcripts"))}">
+<button type="submit">{e(t("Search"))}</button>
 </form>
 </nav>
 </header>
@@ -160,23 +180,29 @@ def layout(
 {body}
 </main>
 <footer class="site">
-<p><a href="{e(site.url("/calendar.ics"))}">Calendar of upcoming chats (.ics)</a>
-· <a href="{e(site.url("/feed.atom"))}">New transcripts (Atom)</a></p>
-<p>Participants who opted out are not shown; deleted messages are removed.</p>
+<p><a href="{e(site.url("/calendar.ics"))}">{e(t("Calendar of upcoming chats (.ics)"))}</a>
+· <a href="{e(site.url("/feed.atom"))}">{e(t("New transcripts (Atom)"))}</a></p>
+<p>{e(t("Participants who opted out are not shown; deleted messages are removed."))}</p>
 </footer>
 </body>
 </html>
 """
 
 
-def error_page(site: Site, status: int, message: str) -> str:
-    titles = {404: "Not found", 405: "Method not allowed", 500: "Something went wrong"}
-    title = titles.get(status, "Error")
+def error_page(site: Site, status: int, message: str, tr: Translator | None = None) -> str:
+    """An error page; ``message`` is already in ``tr``'s language."""
+    tr = tr or translator()
+    titles = {
+        404: tr.gettext("Not found"),
+        405: tr.gettext("Method not allowed"),
+        500: tr.gettext("Something went wrong"),
+    }
+    title = titles.get(status, tr.gettext("Error"))
     body = (
         f"<h1>{e(title)}</h1>\n<p>{e(message)}</p>\n"
-        f'<p><a href="{e(site.url("/"))}">Back to the archive</a></p>'
+        f'<p><a href="{e(site.url("/"))}">{e(tr.gettext("Back to the archive"))}</a></p>'
     )
-    return layout(site, title, body)
+    return layout(site, title, body, tr=tr)
 
 
 def stamp(moment: datetime) -> str:

@@ -13,15 +13,17 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
+from archive.i18n import Translator, translator
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
+from archive.standing import ScheduleSource, Step, StepState, step_cells
 from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
@@ -33,6 +35,8 @@ from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
 logger = logging.getLogger(__name__)
 
 PAST = (ChatStatus.ENDED, ChatStatus.PUBLISHED)
+# Chats whose page shows the schedule as it stands: something is still to happen.
+UNPUBLISHED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 LISTED = (ChatStatus.SCHEDULED, ChatStatus.LIVE, *PAST)
 DOWNLOADS = {
     ".md": "text/markdown; charset=utf-8",
@@ -81,8 +85,11 @@ class Download:
 # ---- home --------------------------------------------------------------------------------
 
 
-def home_page(store: Store, site: Site, page: int = 1) -> str:
-    """Live and upcoming chats, the hashtags, and past chats newest first (paged)."""
+def home_page(store: Store, site: Site, page: int = 1, tr: Translator | None = None) -> str:
+    """Live and upcoming chats, the hashtags, and past chats newest first (paged), in the
+    reader's language ``tr`` (English by default)."""
+    tr = tr or translator()
+    t = tr.gettext
     live = store.chats_page([ChatStatus.LIVE])
     upcoming = store.chats_page([ChatStatus.SCHEDULED], limit=site.page_size)
     past = store.chats_page(
@@ -95,45 +102,63 @@ def home_page(store: Store, site: Site, page: int = 1) -> str:
 
     parts = [f"<h1>{e(site.name)}</h1>"]
     if page == 1:
-        parts.append(
-            "<p>Transcripts and statistics of hashtag chats: browse by hashtag, search"
-            " everything that was said, or subscribe to the calendar of upcoming chats.</p>"
+        intro = t(
+            "Transcripts and statistics of hashtag chats: browse by hashtag, search"
+            " everything that was said, or subscribe to the calendar of upcoming chats."
         )
+        parts.append(f"<p>{e(intro)}</p>")
         if live:
-            parts.append('<section aria-labelledby="live"><h2 id="live">Live now</h2>')
-            parts.append(_chat_list(site, live))
+            parts.append(f'<section aria-labelledby="live"><h2 id="live">{e(t("Live now"))}</h2>')
+            parts.append(_chat_list(site, live, tr=tr))
             parts.append("</section>")
-        parts.append('<section aria-labelledby="upcoming"><h2 id="upcoming">Upcoming</h2>')
-        parts.append(_chat_list(site, upcoming) if upcoming else "<p>No chat is scheduled.</p>")
+        parts.append(
+            f'<section aria-labelledby="upcoming"><h2 id="upcoming">{e(t("Upcoming"))}</h2>'
+        )
+        parts.append(
+            _chat_list(site, upcoming, tr=tr)
+            if upcoming
+            else f"<p>{e(t('No chat is scheduled.'))}</p>"
+        )
         parts.append("</section>")
         if tags:
-            parts.append('<section aria-labelledby="tags"><h2 id="tags">Hashtags</h2>')
+            parts.append(f'<section aria-labelledby="tags"><h2 id="tags">{e(t("Hashtags"))}</h2>')
             parts.append('<ul class="tags">')
             for hashtag, _key, n, _latest in tags:
+                chats = tr.counted("{n} chat", "{n} chats", n)
                 parts.append(
                     f'<li><a href="{e(site.tag_url(hashtag))}">{e(hashtag)}</a>'
-                    f' <span class="meta">({n} chat{"" if n == 1 else "s"})</span></li>'
+                    f' <span class="meta">({e(chats)})</span></li>'
                 )
             parts.append("</ul></section>")
-    parts.append('<section aria-labelledby="past"><h2 id="past">Past chats</h2>')
+    parts.append(f'<section aria-labelledby="past"><h2 id="past">{e(t("Past chats"))}</h2>')
     if past:
         parts.append(
-            _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
+            _chat_list(
+                site,
+                past,
+                {c.id: " · " + _messages(counts.get(c.id, 0), tr) for c in past},
+                tr=tr,
+            )
         )
     else:
-        parts.append("<p>No chat has taken place yet.</p>")
-    parts.append(pager(site, "/", page, has_next))
+        parts.append(f"<p>{e(t('No chat has taken place yet.'))}</p>")
+    parts.append(pager(site, "/", page, has_next, tr=tr))
     parts.append("</section>")
-    return layout(site, site.name, "\n".join(parts))
+    return layout(site, site.name, "\n".join(parts), tr=tr)
 
 
-def _messages(n: int) -> str:
-    return f"{n} message" + ("" if n == 1 else "s")
+def _messages(n: int, tr: Translator) -> str:
+    return e(tr.counted("{n} message", "{n} messages", n))
 
 
-def _chat_list(site: Site, chats: Iterable[Chat], extra: dict[str, str] | None = None) -> str:
+def _chat_list(
+    site: Site,
+    chats: Iterable[Chat],
+    extra: dict[str, str] | None = None,
+    tr: Translator | None = None,
+) -> str:
     extra = extra or {}
-    items = "\n".join(chat_line(site, c, extra.get(c.id, "")) for c in chats)
+    items = "\n".join(chat_line(site, c, extra.get(c.id, ""), tr) for c in chats)
     return f'<ul class="chats">\n{items}\n</ul>'
 
 
@@ -147,9 +172,21 @@ def transcript_body(html_page: str, markdown_text: str) -> str:
     return sanitize_html(body)
 
 
-def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None = None) -> str:
-    """The transcript with its statistics, charts and downloads."""
+def chat_page(
+    store: Store,
+    site: Site,
+    chat_id: str,
+    cache: RenderCache | None = None,
+    *,
+    schedule: ScheduleSource | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The transcript with its statistics, charts and downloads; for a chat not yet
+    published, its schedule as it stands at ``now`` (from ``schedule``, see
+    `archive.standing`) under the transcript's header, as `tweetchat show` gives it."""
     chat = store.get_chat(chat_id)
+    tr = translator(chat.language)
+    t = tr.gettext
     if chat.status == ChatStatus.CANCELLED:
         return cancelled_page(site, chat)
     rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
@@ -160,66 +197,140 @@ def chat_page(store: Store, site: Site, chat_id: str, cache: RenderCache | None 
             (".html", "HTML"),
             (".md", "Markdown"),
             (".json", "JSON"),
-            (".csv", "CSV of messages"),
+            (".csv", e(t("CSV of messages"))),
         )
     )
-    status = f'<span class="status">{e(chat.status)}</span>'
-    body = [
-        f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
-        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>',
-    ]
+    status = f'<span class="status">{e(status_name(chat.status, tr))}</span>'
+    body = [_crumbs(site, chat, status, tr)]
     if chat.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE):
         places = "; ".join(feeds.join_places(chat))
         body.append(
-            f'<nav class="feeds" aria-label="Take part"><a href="{e(site.chat_url(chat.id, ".ics"))}"'
-            f' download>Add to calendar (.ics)</a> <span class="meta">Where: {e(places)}</span></nav>'
+            f'<nav class="feeds" aria-label="{e(t("Take part"))}">'
+            f'<a href="{e(site.chat_url(chat.id, ".ics"))}"'
+            f" download>{e(t('Add to calendar (.ics)'))}</a>"
+            f' <span class="meta">{e(t("Where: {places}").format(places=places))}</span></nav>'
         )
+    transcript = transcript_body(rendered.html, rendered.markdown)
+    if schedule is not None and now is not None and chat.status in UNPUBLISHED:
+        # Under the transcript's header (title, when, hosts, intro), before its sections.
+        at = transcript.find("<h2")
+        at = len(transcript) if at < 0 else at
+        standing = schedule_section(chat, schedule(store, chat, now), now)
+        transcript = f"{transcript[:at]}{standing}\n{transcript[at:]}"
     body += [
-        f'<nav class="downloads" aria-label="Downloads">Download: {downloads}</nav>',
+        f'<nav class="downloads" aria-label="{e(t("Downloads"))}">'
+        f"{e(t('Download:'))} {downloads}</nav>",
         '<article class="transcript">',
-        transcript_body(rendered.html, rendered.markdown),
+        transcript,
         "</article>",
-        '<section aria-labelledby="charts"><h2 id="charts">Charts</h2>',
+        f'<section aria-labelledby="charts"><h2 id="charts">{e(t("Charts"))}</h2>',
         _figure(
-            "Activity", charts.activity_chart(chat, stats), _chart_links(site, chat, "activity")
+            t("Activity"),
+            charts.activity_chart(chat, stats),
+            _chart_links(site, chat, "activity", tr),
         ),
         _figure(
-            "Answers per question",
+            t("Answers per question"),
             charts.answers_chart(chat, stats),
-            _chart_links(site, chat, "answers"),
+            _chart_links(site, chat, "answers", tr),
         ),
         _figure(
-            "Top contributors",
+            t("Top contributors"),
             charts.contributors_chart(stats),
-            _chart_links(site, chat, "contributors"),
+            _chart_links(site, chat, "contributors", tr),
         ),
         "</section>",
     ]
-    return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body))
+    return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body), tr=tr)
+
+
+def status_name(status: ChatStatus, tr: Translator) -> str:
+    """A chat's status as a reader sees it, in ``tr``'s language."""
+    names = {
+        ChatStatus.SCHEDULED: tr.pgettext("chat status", "scheduled"),
+        ChatStatus.LIVE: tr.pgettext("chat status", "live"),
+        ChatStatus.ENDED: tr.pgettext("chat status", "ended"),
+        ChatStatus.PUBLISHED: tr.pgettext("chat status", "published"),
+        ChatStatus.CANCELLED: tr.pgettext("chat status", "cancelled"),
+    }
+    return names.get(status, str(status))
+
+
+def _crumbs(site: Site, chat: Chat, status: str, tr: Translator) -> str:
+    return (
+        f'<nav class="crumbs" aria-label="{e(tr.gettext("Breadcrumb"))}">'
+        f'<a href="{e(site.url("/"))}">{e(tr.gettext("Archive"))}</a>'
+        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> › {status}</nav>'
+    )
+
+
+def schedule_section(chat: Chat, steps: Sequence[Step], now: datetime) -> str:
+    """The chat's schedule as it stands, one row per step in time order: the same time,
+    step and state as each line of `tweetchat show` (``20:09 | Q2 | posted at 20:09``,
+    ``20:19 | Q4 | next, in 6 min``), the next step marked for the eye."""
+    local = now.astimezone(chat.zone)
+    rows = []
+    for step in steps:
+        when, label, state = step_cells(chat, step, now)
+        mark = ' class="next"' if step.state == StepState.NEXT else ""
+        rows.append(
+            f'<tr{mark}><td>{e(when)}</td><th scope="row">{e(label)}</th><td>{e(state)}</td></tr>'
+        )
+    tr = translator(chat.language)
+    t = tr.gettext
+    # Translators: the host controls are the commands next, pause, skip and extend.
+    meta = t(
+        "At {time} {zone}, every host control applied (next, pause, skip, extend...);"
+        " times in {zone_name}."
+    ).format(time=tr.clock(local), zone=zone_label(local, tr), zone_name=chat.zone.key)
+    return "\n".join(
+        [
+            '<section class="schedule" aria-labelledby="schedule">',
+            f'<h2 id="schedule">{e(t("Schedule as it stands"))}</h2>',
+            f'<p class="meta">{e(meta)}</p>',
+            f'<table class="schedule"><thead><tr><th scope="col">{e(t("Time"))}</th>'
+            f'<th scope="col">{e(t("Step"))}</th><th scope="col">{e(t("Status"))}</th>'
+            "</tr></thead><tbody>",
+            *rows,
+            "</tbody></table>",
+            "</section>",
+        ]
+    )
 
 
 def cancelled_page(site: Site, chat: Chat) -> str:
     """A cancelled chat: what it would have been, and that it did not take place (no
     transcript, no downloads: nothing happened to transcribe)."""
     local = chat.start.astimezone(chat.zone)
+    tr = translator(chat.language)
+    status = f'<span class="status">{e(status_name(chat.status, tr))}</span>'
+    note = tr.gettext(
+        "This {hashtag} chat, planned for {day}, {time} {zone}, was cancelled."
+        " It has no transcript."
+    ).format(
+        hashtag=chat.hashtag,
+        day=day_label(local, tr),
+        time=tr.clock(local),
+        zone=zone_label(local, tr),
+    )
     body = [
-        f'<nav class="crumbs" aria-label="Breadcrumb"><a href="{e(site.url("/"))}">Archive</a>'
-        f' › <a href="{e(site.tag_url(chat.hashtag))}">{e(chat.hashtag)}</a> ›'
-        f' <span class="status">{e(chat.status)}</span></nav>',
+        _crumbs(site, chat, status, tr),
         f"<h1>{e(chat.title)}</h1>",
-        f'<p class="cancelled">This {e(chat.hashtag)} chat, planned for {e(day_label(local))},'
-        f" {local:%H:%M} {e(zone_label(local))}, was cancelled. It has no transcript.</p>",
+        f'<p class="cancelled">{e(note)}</p>',
     ]
-    return layout(site, f"{chat.title} ({chat.hashtag}): cancelled", "\n".join(body))
+    title = tr.gettext("{title} ({hashtag}): cancelled").format(
+        title=chat.title, hashtag=chat.hashtag
+    )
+    return layout(site, title, "\n".join(body), tr=tr)
 
 
 def _figure(heading: str, svg: str, links: str = "") -> str:
     return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n{links}</figure>'
 
 
-def _chart_links(site: Site, chat: Chat, name: str) -> str:
+def _chart_links(site: Site, chat: Chat, name: str, tr: Translator) -> str:
     return chart_files.download_links(
-        lambda suffix: site.chat_url(chat.id, f"/charts/{name}{suffix}"), name
+        lambda suffix: site.chat_url(chat.id, f"/charts/{name}{suffix}"), name, tr
     )
 
 
@@ -242,8 +353,11 @@ def chat_chart(
     return chart_files.chart_file(svg, f"{_file_name(chat.id)}-{name}", suffix)
 
 
-def tag_chart(store: Store, tag: str, ref: str) -> chart_files.ChartFile:
-    """The participation chart of a hashtag's series as a file; NotFoundError otherwise."""
+def tag_chart(
+    store: Store, tag: str, ref: str, tr: Translator | None = None
+) -> chart_files.ChartFile:
+    """The participation chart of a hashtag's series as a file, dated in ``tr``'s language
+    (the reader's, as on the tag page); NotFoundError otherwise."""
     parts = chart_files.split_name(ref)
     if parts is None or parts[0] not in chart_files.SERIES_CHARTS:
         raise NotFoundError(f"no chart {ref!r} for #{tag}")
@@ -252,7 +366,7 @@ def tag_chart(store: Store, tag: str, ref: str) -> chart_files.ChartFile:
     if not chats:
         raise NotFoundError(f"no chats with the hashtag #{tag}")
     took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
-    svg = charts.participation_chart(chart_files.series_points(store, key, took_place))
+    svg = charts.participation_chart(chart_files.series_points(store, key, took_place, tr))
     return chart_files.chart_file(svg, f"{_file_name(key.lstrip('#'))}-{parts[0]}", parts[1])
 
 
@@ -290,8 +404,10 @@ def _tag_key(tag: str) -> str:
     return "#" + tag.lstrip("#").casefold()
 
 
-def tag_page(store: Store, site: Site, tag: str) -> str:
-    """Every chat of a hashtag, with participation over time."""
+def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -> str:
+    """Every chat of a hashtag, with participation over time, in the reader's language."""
+    tr = tr or translator()
+    t = tr.gettext
     key = _tag_key(tag)
     chats = store.chats_page(LISTED, hashtag_key=key)
     if not chats:
@@ -300,33 +416,38 @@ def tag_page(store: Store, site: Site, tag: str) -> str:
     upcoming = [c for c in chats if c.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE)]
     past = [c for c in reversed(chats) if c.status in PAST]
     took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
-    points = chart_files.series_points(store, key, took_place)
+    points = chart_files.series_points(store, key, took_place, tr)
     counts = store.message_counts([c.id for c in past])
     body = [
         f"<h1>{e(hashtag)}</h1>",
-        f'<nav class="feeds" aria-label="Subscribe"><a href="{e(site.tag_url(hashtag, "/calendar.ics"))}">'
-        f"Calendar of upcoming {e(hashtag)} chats (.ics)</a></nav>",
+        f'<nav class="feeds" aria-label="{e(t("Subscribe"))}">'
+        f'<a href="{e(site.tag_url(hashtag, "/calendar.ics"))}">'
+        f"{e(t('Calendar of upcoming {hashtag} chats (.ics)').format(hashtag=hashtag))}</a></nav>",
     ]
     if upcoming:
-        body += ['<section aria-labelledby="upcoming"><h2 id="upcoming">Upcoming</h2>']
-        body += [_chat_list(site, upcoming), "</section>"]
+        body += [f'<section aria-labelledby="upcoming"><h2 id="upcoming">{e(t("Upcoming"))}</h2>']
+        body += [_chat_list(site, upcoming, tr=tr), "</section>"]
     body += [
-        '<section aria-labelledby="participation"><h2 id="participation">Participation over time</h2>',
+        '<section aria-labelledby="participation"><h2 id="participation">'
+        f"{e(t('Participation over time'))}</h2>",
         _figure_plain(
             charts.participation_chart(points),
             chart_files.download_links(
                 lambda suffix: site.tag_url(hashtag, f"/charts/participation{suffix}"),
                 "participation",
+                tr,
             ),
         ),
         "</section>",
-        '<section aria-labelledby="past"><h2 id="past">Past chats</h2>',
-        _chat_list(site, past, {c.id: " · " + _messages(counts.get(c.id, 0)) for c in past})
+        f'<section aria-labelledby="past"><h2 id="past">{e(t("Past chats"))}</h2>',
+        _chat_list(
+            site, past, {c.id: " · " + _messages(counts.get(c.id, 0), tr) for c in past}, tr=tr
+        )
         if past
-        else "<p>No chat has taken place yet.</p>",
+        else f"<p>{e(t('No chat has taken place yet.'))}</p>",
         "</section>",
     ]
-    return layout(site, hashtag, "\n".join(body))
+    return layout(site, hashtag, "\n".join(body), tr=tr)
 
 
 def _figure_plain(svg: str, links: str = "") -> str:
@@ -334,6 +455,35 @@ def _figure_plain(svg: str, links: str = "") -> str:
 
 
 # ---- search ------------------------------------------------------------------------------
+
+
+def search_help(tr: Translator) -> str:
+    """How to search, in ``tr``'s language (:data:`SEARCH_HELP` is the English)."""
+    if tr.language == "en":
+        return SEARCH_HELP
+    t = tr.gettext
+    # Translators: the examples in <code> are search syntax; keep them as they are.
+    return (
+        '<p class="meta">'
+        + e(t("Words find their other forms too ({example} finds “patient”).")).replace(
+            "{example}", "<code>patients</code>"
+        )
+        + " "
+        + e(
+            t(
+                "Also: {prefix} for words that start so, {phrase}, {either}, {not_} or {minus}"
+                " to leave a word out, {author}, {tag}."
+            )
+        )
+        .replace("{prefix}", "<code>quick*</code>")
+        .replace("{phrase}", "<code>&quot;exact phrase&quot;</code>")
+        .replace("{either}", "<code>carers OR families</code>")
+        .replace("{not_}", "<code>NOT</code>")
+        .replace("{minus}", "<code>-word</code>")
+        .replace("{author}", "<code>from:handle</code>")
+        .replace("{tag}", "<code>tag:WeDocs</code>")
+        + "</p>"
+    )
 
 
 SEARCH_HELP = (
@@ -345,20 +495,29 @@ SEARCH_HELP = (
 )
 
 
-def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
-    """Matching messages, newest first, with highlighted snippets linking into transcripts."""
+def search_page(
+    store: Store, site: Site, q: str, page: int = 1, tr: Translator | None = None
+) -> str:
+    """Matching messages, newest first, with highlighted snippets linking into transcripts,
+    in the reader's language ``tr`` (English by default)."""
+    tr = tr or translator()
+    t = tr.gettext
+    help_html = search_help(tr)
     q = q.strip()
     query = parse_query(q)
-    title = f"Search: {q}" if q else "Search"
-    body = [f"<h1>{'Results for “' + e(q) + '”' if q else 'Search'}</h1>"]
+    title = t("Search: {query}").format(query=q) if q else t("Search")
+    heading = e(t("Results for “{query}”").format(query=q)) if q else e(t("Search"))
+    body = [f"<h1>{heading}</h1>"]
     if not q:
-        body.append("<p>Type words to find in every transcript, e.g. a hashtag or a name.</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body))
+        body.append(
+            f"<p>{e(t('Type words to find in every transcript, e.g. a hashtag or a name.'))}</p>"
+        )
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), tr=tr)
     if query.empty:
-        body.append("<p>Nothing to search for: type at least one word.</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body), search_value=q)
+        body.append(f"<p>{e(t('Nothing to search for: type at least one word.'))}</p>")
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), search_value=q, tr=tr)
     size = site.page_size
     try:
         hits = store.search_messages(
@@ -376,15 +535,16 @@ def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
         if "fts5" not in str(exc):
             raise
         logger.warning("search %r gave FTS5 query %r: %s", q, query, exc)
-        body.append("<p>This search could not be read. Try plain words.</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body), search_value=q)
+        body.append(f"<p>{e(t('This search could not be read. Try plain words.'))}</p>")
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), search_value=q, tr=tr)
     has_next = len(hits) > size
     hits = hits[:size]
     if not hits:
-        body.append("<p>No message matches." + (" Try fewer words." if " " in q else "") + "</p>")
-        body.append(SEARCH_HELP)
-        return layout(site, title, "\n".join(body), search_value=q)
+        none = t("No message matches. Try fewer words.") if " " in q else t("No message matches.")
+        body.append(f"<p>{e(none)}</p>")
+        body.append(help_html)
+        return layout(site, title, "\n".join(body), search_value=q, tr=tr)
     chats = {cid: store.get_chat(cid) for cid in dict.fromkeys(m.chat_id for m, _ in hits)}
     hidden = store.hidden_handles(list(chats))
     body.append('<ol class="results">')
@@ -392,18 +552,18 @@ def search_page(store: Store, site: Site, q: str, page: int = 1) -> str:
         chat = chats[m.chat_id]
         at = m.created_at.astimezone(chat.zone)
         href = site.chat_url(chat.id) + "#" + message_anchor(m.platform, m.platform_id)
-        who = m.author_name or m.author_handle or "Unknown"
+        who = m.author_name or m.author_handle or t("Unknown")
         handle = f" @{m.author_handle}" if m.author_handle else ""
         body.append(
             f'<li><p><a href="{e(href)}">{e(chat.title or chat.hashtag)}</a>'
-            f' <span class="meta">{e(chat.hashtag)} · {e(day_label(at))}, {e(clock(at, chat.zone))}'
-            f" {e(zone_label(at))}</span></p>"
+            f' <span class="meta">{e(chat.hashtag)} · {e(day_label(at, tr))},'
+            f" {e(clock(at, chat.zone, tr))} {e(zone_label(at, tr))}</span></p>"
             f'<p class="meta">{e(who)}{e(handle)}</p>'
             f"<p>{snippet_html(snippet, hidden)}</p></li>"
         )
     body.append("</ol>")
-    body.append(pager(site, "/search", page, has_next, query=f"q={quote(q)}&"))
-    return layout(site, title, "\n".join(body), search_value=q)
+    body.append(pager(site, "/search", page, has_next, query=f"q={quote(q)}&", tr=tr))
+    return layout(site, title, "\n".join(body), search_value=q, tr=tr)
 
 
 # ---- feeds -------------------------------------------------------------------------------
@@ -452,7 +612,7 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
             chat=c,
             url=site.absolute(chat_path(c.id), origin),
             updated=generated.get(c.id, c.grace_end),
-            summary=f"{time_range(c.start, c.end, c.zone)}. {_messages(counts.get(c.id, 0))}.",
+            summary=f"{time_range(c.start, c.end, c.zone)}. {_english_messages(counts.get(c.id, 0))}.",
         )
         for c in chats
     ]
@@ -463,3 +623,8 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
         home_url=site.absolute("/", origin),
         now=now,
     )
+
+
+def _english_messages(n: int) -> str:
+    """The Atom feed's summaries are English (a feed has one language for every chat)."""
+    return f"{n} message" + ("" if n == 1 else "s")

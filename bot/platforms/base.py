@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from archive.highlights import Engagement
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, IncomingMessage
 from bot.retry import GiveUp
 from scheduler.clock import Clock, SystemClock
@@ -31,6 +32,27 @@ if TYPE_CHECKING:  # heavy modules, needed here for annotations only
     from archive.store import AsyncStore
 
 logger = logging.getLogger(__name__)
+
+ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"
+"""How every host alert of the bot begins (`Platform.notify_hosts`); a bot post that begins
+so is never captured into a transcript."""
+
+
+def hosts_on(chat: Chat, network: str) -> list[str]:
+    """The handles of ``chat.hosts`` that may name an account on ``network``: those written
+    for it (``mastodon:ann@example.social`` -> ``ann@example.social``) and those written
+    for no network in particular (``drjane``, ``@drjane``), in the chat's order, without
+    the leading ``@``; hosts written for another network (``discord:123``) are left out."""
+    found = []
+    for host in chat.hosts:
+        prefix, sep, rest = host.strip().partition(":")
+        handle = rest if sep else prefix
+        if sep and prefix.strip().casefold() != network.casefold():
+            continue
+        handle = handle.strip().removeprefix("@")
+        if handle and handle not in found:
+            found.append(handle)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +164,8 @@ class PlatformServices:
         forget cached capture contexts, at once.
     post_limits: every network's post limit by platform name (chat files are checked
         against the limits of their targets when scheduled).
-    default_timezone, default_reminders: defaults for chats scheduled from the network.
+    default_timezone, default_reminders, default_labels, default_language: defaults for
+        chats scheduled from the network (the label convention: the config's ``[labels]``).
     wrapup_lead: how long before the end the wrap-up goes out (its text says so).
     alert(message): tell the hosts of the chats running now that something keeps failing
         (a supervised task's streak of failures); never raises.
@@ -156,6 +179,8 @@ class PlatformServices:
     post_limits: Mapping[str, PostLimit] = field(default_factory=dict)
     default_timezone: str = "UTC"
     default_reminders: tuple[timedelta, ...] = ()
+    default_language: str = "en"
+    default_labels: Labels = DEFAULT_LABELS
     wrapup_lead: timedelta = timedelta(minutes=5)
     web_base_url: str = ""
     alert: Callable[[str], Awaitable[None]] = _no_alert
@@ -282,6 +307,23 @@ class Platform(abc.ABC):
         in the target channel; a network may place it elsewhere (Discord: the chat's thread)."""
         return await self.send(channel, text)
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """Post a later part of an action split into a thread (`scheduler.threads`: a long
+        intro or closing): ``first`` is the action's first part (posted by `post_action`),
+        ``previous`` the part just before this one. Networks with replies make it a reply to
+        ``previous`` (X, Bluesky, Mastodon). Default: the next message in the channel, as
+        Discord and the local platform do (consecutive messages read as one there)."""
+        return await self.send(channel, text)
+
     async def announce(self, chat: Chat, channel: str, result: PublishResult) -> SentPost:
         """Announce a published transcript. Default: the announcement with the transcript
         attached where the network takes files; a network may post something richer."""
@@ -291,7 +333,10 @@ class Platform(abc.ABC):
         return await self.send(channel, result.announcement)
 
     async def notify_hosts(self, chat: Chat, text: str) -> None:
-        """Tell the chat's hosts something went wrong (a post failed...). Default: nowhere."""
+        """Tell the chat's hosts something went wrong (a post failed...), in a post that
+        begins with `ALERT_PREFIX`, where this network lets the bot reach them (Discord and
+        local: the chat's channel; Mastodon: a direct status mentioning them; Bluesky: a
+        post mentioning them). Default: nowhere (X: automated mentions are refused)."""
         return None
 
     async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from archive.models import CapturedMessage, MessageKind
+from archive.models import Attachment, AttachmentKind, CapturedMessage, MessageKind
 from archive.transcripts.html import _item_html, markdown_to_html, sanitize_html
 from archive.transcripts.items import (
     _HTML_TEXT,
@@ -27,6 +27,7 @@ from archive.transcripts.text import (
     clock,
     escape_chars,
     link_segments,
+    safe_url,
 )
 from benchmarks import bench_chat
 
@@ -71,12 +72,41 @@ def message_items(
     return ItemRenderer(zone, hide, network=network, html=True).items(m, prefix)
 
 
-def _message(text: str, name: str, handle: str, *, permalink: str, edited: bool) -> CapturedMessage:
+def _message(
+    text: str,
+    name: str,
+    handle: str,
+    *,
+    permalink: str,
+    edited: bool,
+    attachments: tuple[Attachment, ...] = (),
+) -> CapturedMessage:
     return CapturedMessage(
         "c", "local", "id 1/é", "u1", name, handle, text, AT, MessageKind.ANSWER,
         question_keys=("1",), permalink=permalink,
-        edited_at=AT + timedelta(minutes=1) if edited else None,
+        edited_at=AT + timedelta(minutes=1) if edited else None, attachments=attachments,
     )  # fmt: skip
+
+
+# Files (with links as Discord and exports give them, or none) and stickers, hostile names.
+_ATTACHMENTS = st.lists(
+    st.builds(
+        Attachment,
+        _TEXT,
+        st.sampled_from(
+            [
+                "",
+                "https://cdn.discordapp.com/attachments/1/2/photo.png",
+                "https://cdn.discordapp.com/attachments/1/2/a_b%20(1).png?ex=1&is=2&hm=3",
+                "https://e.com/(x) y",
+                "qi-chat.json_Files/photo-5A1B.png",
+                "javascript:alert(1)",
+            ]
+        ),
+        st.sampled_from(list(AttachmentKind)),
+    ),
+    max_size=3,
+).map(tuple)
 
 
 @settings(max_examples=400, deadline=None)
@@ -90,14 +120,23 @@ def _message(text: str, name: str, handle: str, *, permalink: str, edited: bool)
     prefix=st.sampled_from(["", "Host", "A1", "A1/A2a", "A1 b", "*A*"]),
     network=st.booleans(),
     edited=st.booleans(),
+    attachments=_ATTACHMENTS,
 )
 @example(
     text="= x\nhttps://e.com/a. then\n\u00a0", name="=", handle="", permalink="", prefix="",
-    network=False, edited=False,
+    network=False, edited=False, attachments=(),
+)  # fmt: skip
+@example(
+    text="", name="a", handle="", permalink="", prefix="", network=False, edited=False,
+    attachments=(
+        Attachment("_x_ [1].png", "https://cdn.example/a/b.png"),
+        Attachment("= 1. #", "https://e.com/(x)"),
+        Attachment("*Wave*", "", AttachmentKind.STICKER),
+    ),
 )  # fmt: skip
 @example(
     text="see!https://e.com/a\n!http://q.org 1. x", name="_a_", handle="b_c", permalink="",
-    prefix="", network=False, edited=False,
+    prefix="", network=False, edited=False, attachments=(),
 )  # fmt: skip
 def test_direct_li_equals_the_converted_markdown_item(
     text: str,
@@ -107,15 +146,20 @@ def test_direct_li_equals_the_converted_markdown_item(
     prefix: str,
     network: bool,
     edited: bool,
+    attachments: tuple[Attachment, ...],
 ) -> None:
-    m = _message(text, name, handle, permalink=permalink, edited=edited)
+    m = _message(text, name, handle, permalink=permalink, edited=edited, attachments=attachments)
     hide = {"user3"}
     md, li = message_items(m, ZONE, hide, prefix, network=network)
     assert md == message_item(m, ZONE, hide, prefix, network=network)
     # No direct <li> exactly when Python-Markdown must decide: an odd prefix, or a link
     # whose (safe) URL holds '&'.
-    amp_link = "&" in permalink or any(
-        "&" in safe for line in _lines(text) for _, url, safe in link_segments(line) if url
+    amp_link = (
+        "&" in permalink
+        or any("&" in safe for line in _lines(text) for _, url, safe in link_segments(line) if url)
+        or any(
+            a.kind is AttachmentKind.FILE and "&" in (safe_url(a.url) or "") for a in attachments
+        )
     )
     assert (li is None) == (prefix in ("A1 b", "*A*") or amp_link)
     if li is None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.capture import capture
-from archive.models import CapturedMessage, Chat, MessageKind
+from archive.models import Attachment, AttachmentKind, CapturedMessage, Chat, MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
 from archive.transcripts.jsonfmt import message_json
@@ -99,7 +99,7 @@ def _reference_entry(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
     def when(moment: datetime | None) -> str | None:
         return None if moment is None else moment.astimezone(UTC).isoformat()
 
-    return {
+    entry: dict[str, Any] = {
         "platform": m.platform,
         "id": m.platform_id,
         "author": {"name": m.author_name, "handle": m.author_handle, "id": m.author_id},
@@ -112,6 +112,11 @@ def _reference_entry(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
         "edited": m.edited_at is not None,
         "edited_at": when(m.edited_at),
     }
+    if m.attachments:
+        entry["attachments"] = [
+            {"kind": a.kind.value, "name": a.name, "url": a.url} for a in m.attachments
+        ]
+    return entry
 
 
 @settings(max_examples=200, deadline=None)
@@ -121,15 +126,23 @@ def _reference_entry(m: CapturedMessage, hide: set[str]) -> dict[str, Any]:
     keys=st.lists(st.sampled_from(["1", "2a", "3"]), max_size=3),
     late=st.booleans(),
     edited=st.booleans(),
+    attachments=st.lists(
+        st.builds(Attachment, _TEXT, _TEXT, st.sampled_from(list(AttachmentKind))), max_size=2
+    ).map(tuple),
 )
 def test_message_json_equals_json_dumps(
-    text: str, name: str, keys: list[str], late: bool, edited: bool
+    text: str,
+    name: str,
+    keys: list[str],
+    late: bool,
+    edited: bool,
+    attachments: tuple[Attachment, ...],
 ) -> None:
     at = datetime(2026, 12, 1, 20, 5, tzinfo=UTC)
     m = CapturedMessage(
         "c", "local", "id-1", "u1", name, "handle", text, at, MessageKind.ANSWER,
         question_keys=tuple(keys), late=late, permalink="https://example.org/1",
-        edited_at=at + timedelta(minutes=1) if edited else None,
+        edited_at=at + timedelta(minutes=1) if edited else None, attachments=attachments,
     )  # fmt: skip
     hide = {"handle2"}
     expected = json.dumps(_reference_entry(m, hide), sort_keys=True, indent=2, ensure_ascii=False)

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import archive.migrations as migrations
 from archive.models import CapturedMessage
-from archive.store import Store
+from archive.store import Store, iso
+from archive.store import messages as messages_module
 from archive.store.messages import UPSERT_MESSAGE, message_row
 from tests.archive.web.conftest import PAST_START, chat, msg
 
@@ -44,8 +45,43 @@ def _check_index(store: Store) -> None:
     )
 
 
+def _add_old_chat(store: Store, chat_id: str) -> None:
+    """What the code of an older schema wrote for a chat (no column added since)."""
+    start = PAST_START.isoformat()
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO chats (id, title, hashtag, hashtag_key, start, end, timezone,"
+            " grace_seconds, targets, hosts, status, created_at)"
+            " VALUES (?, 'T', '#WeDocs', '#wedocs', ?, ?, 'UTC', 0, '[]', '[]', 'published', ?)",
+            (chat_id, start, start, start),
+        )
+
+
 def _edited(m: CapturedMessage, text: str, minutes: int) -> CapturedMessage:
     return replace(m, text=text, edited_at=m.created_at + timedelta(minutes=minutes))
+
+
+def _add_old_chat(store: Store, chat_id: str) -> None:
+    """A chat as the code of an older schema stored it: the columns of schema 1 only (the
+    store's add_chat writes the columns later migrations added)."""
+    new = chat(chat_id, PAST_START)
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO chats (id, title, hashtag, hashtag_key, start, end, timezone,"
+            " grace_seconds, targets, hosts, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 0, '[]', '[]', ?, ?)",
+            (
+                new.id,
+                new.title,
+                new.hashtag,
+                new.hashtag.casefold(),
+                iso(new.start),
+                iso(new.end),
+                new.timezone,
+                str(new.status),
+                iso(new.start),
+            ),
+        )
 
 
 @pytest.fixture
@@ -84,6 +120,30 @@ def test_a_failed_save_leaves_neither_rows_nor_index_entries(store: Store) -> No
     _check_index(store)
 
 
+# The message columns of schema 2 (migration 5 added ``attachments``, last in message_row).
+SCHEMA_2_INSERT = (
+    "INSERT INTO messages (chat_id, platform, platform_id, channel, author_id, author_name,"
+    " author_handle, text, created_at, kind, question_keys, late, reply_to, permalink,"
+    " edited_at, deleted_at, mentions, reactions, raw, captured_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _before_attachments(m: pytest.MonkeyPatch) -> None:
+    """Saves write the rows of schema 4 (as the code before migration 5 did)."""
+    upsert = messages_module.UPSERT_MESSAGE.replace(
+        "captured_at, attachments\n", "captured_at\n"
+    ).replace("?,?,?)", "?,?)", 1)
+    assert upsert != messages_module.UPSERT_MESSAGE
+    m.setattr(
+        messages_module,
+        "UPSERT_MESSAGE",
+        upsert.replace("    attachments = excluded.attachments,\n", ""),
+    )
+    row = messages_module.message_row
+    m.setattr(messages_module, "message_row", lambda *args: row(*args)[:20])
+
+
 def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,11 +151,11 @@ def test_an_archive_indexed_by_the_old_trigger_upgrades_in_place(
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
         old = Store(path)
-        old.add_chat(chat("c", PAST_START))
+        _add_old_chat(old, "c")
         # What the code of schema 2 did: a plain upsert, indexed by the insert trigger.
-        row = message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")
+        row = message_row(msg("c", "1", "ann", "alpha", PAST_START, 1), "{}", "now")[:20]
         with old.transaction():
-            old.conn.execute(UPSERT_MESSAGE, row)
+            old.conn.execute(SCHEMA_2_INSERT, row)
         assert old.schema_version() == 2
         old.close()
     store = Store(path)
@@ -116,8 +176,9 @@ def test_an_unstemmed_index_is_rebuilt_stemmed_and_stays_in_step(
     path = tmp_path / "a.db"
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
+        _before_attachments(m)
         old = Store(path)
-        old.add_chat(chat("c", PAST_START))
+        _add_old_chat(old, "c")
         old.save_messages([msg("c", "1", "ann", "Our quickstarts", PAST_START, 1)])
         old.save_messages([msg("c", "2", "bob", "running late", PAST_START, 2)])
         old.mark_deleted("local", "2", PAST_START)

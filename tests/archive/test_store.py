@@ -72,7 +72,7 @@ def test_chat_round_trips_with_questions_targets_and_reminders(store: Store) -> 
     store.add_chat(chat, reminders=[timedelta(hours=1), timedelta(minutes=10)])
     got = store.get_chat(chat.id)
     assert replace(got, created_at=None) == chat
-    assert got.questions[1].label == "Q2a"
+    assert got.label(got.questions[1]) == "Q2a"
     assert store.chat_reminders(chat.id) == (timedelta(minutes=10), timedelta(hours=1))
 
 
@@ -265,3 +265,47 @@ def test_a_snapshot_keeps_one_state_while_another_process_writes(
     finally:
         writer.close()
     assert (before, during, after) == (1, 1, 2)
+
+
+def test_a_chat_s_language_is_stored_and_older_archives_are_english(tmp_path: Path) -> None:
+    """Migration 6 adds the language; chats stored before it read back as English."""
+    import sqlite3
+
+    from archive.migrations import MIGRATIONS, migrate_in_tx
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL)"
+    )
+    for version, name, migrate in MIGRATIONS:
+        if version >= 6:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        migrate_in_tx(conn, migrate)
+        conn.execute("INSERT INTO _migrations VALUES (?, ?, '2026-01-01')", (version, name))
+        conn.execute("COMMIT")
+    conn.close()
+    old = Store(path)
+    try:
+        old.add_chat(make_chat())
+        assert old.get_chat("wedocs-2026-12-01").language == "en"
+        old.add_chat(replace(make_chat("soins-fr"), language="fr-CA"))
+        assert old.get_chat("soins-fr").language == "fr-CA"
+    finally:
+        old.close()
+
+
+def test_a_mark_is_set_once_across_connections_until_cleared(tmp_path: Path) -> None:
+    first, second = Store(tmp_path / "a.db"), Store(tmp_path / "a.db")
+    try:
+        assert first.mark_once("opt-reply:local:7", "20:00") is True
+        assert second.mark_once("opt-reply:local:7", "20:01") is False  # another process
+        assert first.get_state("opt-reply:local:7") == "20:00"
+        first.set_state("opt-reply:local:7", "")  # cleared: the next one may set it
+        assert second.mark_once("opt-reply:local:7", "20:02") is True
+        assert first.mark_once("opt-reply:local:8", "20:03") is True
+    finally:
+        first.close()
+        second.close()

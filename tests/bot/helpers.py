@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,8 @@ def chat_file(
     hashtag: str = "WeDocs",
     extra: str = "",
     reminders: str = "[]",
+    intro: str = "Hello",
+    closing: str = "Bye",
 ) -> datetime:
     """Write a chat file whose chat starts `start_in` seconds from now; returns the start."""
     start = (datetime.now(UTC) + timedelta(seconds=start_in)).replace(microsecond=0)
@@ -38,10 +41,16 @@ def chat_file(
         f'title = "Quick chat"\nhashtag = "{hashtag}"\n'
         f'start = "{start:%Y-%m-%dT%H:%M:%SZ}"\ntimezone = "Europe/London"\n'
         f'duration = "{duration}"\ninterval = "{interval}"\nfirst_question = "{first_question}"\n'
-        f'grace = "{grace}"\nintro = "Hello"\nclosing = "Bye"\nreminders = {reminders}\n{extra}\n{qs}',
+        f'grace = "{grace}"\nintro = {_toml_text(intro)}\nclosing = {_toml_text(closing)}\n'
+        f"reminders = {reminders}\n{extra}\n{qs}",
         encoding="utf-8",
     )
     return start
+
+
+def _toml_text(text: str) -> str:
+    """A TOML basic string holding ``text`` (JSON's escapes are valid TOML)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def config_file(tmp: Path, extra: str = "") -> Path:

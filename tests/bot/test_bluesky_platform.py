@@ -182,3 +182,54 @@ async def test_optout_in_a_reply_to_the_bot(
         )
     finally:
         await app.stop()
+
+
+async def test_hosts_are_alerted_in_a_post_that_mentions_them(
+    platform: BlueskyPlatform, fake: FakeBluesky, no_error_logs: ErrorLogCatcher
+) -> None:
+    """`notify_hosts` was the default no-op: a failing chat on Bluesky told nobody there.
+    The alert mentions each host with a Bluesky account through a mention facet (the
+    facet, not the text, is what makes Bluesky notify them)."""
+    from dataclasses import replace
+
+    from archive.models import Chat, ChatStatus, Question, Target
+    from bot.platforms.base import ALERT_PREFIX
+
+    ann, bob = fake.add_account("ann.test"), fake.add_account("bob.test")
+    now = datetime.now(UTC)
+    chat = Chat(
+        id="wedocs-2026-12-01",
+        title="Patients in QI",
+        hashtag="#WeDocs",
+        start=now,
+        end=now + timedelta(hours=1),
+        timezone="Europe/London",
+        questions=(Question(1, "How?", timedelta(minutes=5)),),
+        targets=(Target("bluesky"),),
+        hosts=("bluesky:ann.test", "@bob.test", "nobody.test", "drjane", "discord:1234567890"),
+        status=ChatStatus.LIVE,
+    )
+
+    await platform.notify_hosts(chat, "q2 has failed 3 times in a row: 503")
+
+    (alert,) = fake.bot_posts(ALERT_PREFIX)
+    assert alert.text == (
+        f"{ALERT_PREFIX} @ann.test @bob.test wedocs-2026-12-01: q2 has failed 3 times in a row: 503"
+    )
+    raw = alert.text.encode("utf-8")
+    mentions = [
+        (raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f["features"][0])
+        for f in alert.record["facets"]
+    ]
+    assert mentions == [
+        ("@ann.test", {"$type": records.MENTION, "did": ann.did}),
+        ("@bob.test", {"$type": records.MENTION, "did": bob.did}),
+    ]
+    assert "reply" not in alert.record  # a post of its own, in no chat's thread
+    # Capture keeps the bot's own posts, but not its alerts.
+    assert not platform._wanted(platform.bot_user_id, alert.uri, alert.record)
+    assert platform._wanted(platform.bot_user_id, alert.uri, {**alert.record, "text": "Q1: x"})
+
+    # No host resolves to a Bluesky account: nothing is posted.
+    await platform.notify_hosts(replace(chat, hosts=("nobody.test", "discord:1")), "again")
+    assert len(fake.bot_posts(ALERT_PREFIX)) == 1

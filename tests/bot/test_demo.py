@@ -46,3 +46,48 @@ def test_demo_runs_a_full_chat_and_writes_three_transcripts(tmp_path: Path) -> N
         keys = [(-a["score"], a["created_at"]) for a in answers]
         assert keys == sorted(keys) and all(a["reactions"] == a["score"] > 0 for a in answers)
     assert "Highlights" in html
+
+
+def test_the_demo_runs_in_french_and_in_welsh(tmp_path: Path) -> None:
+    """`tweetchat demo --language fr` (and cy): the simulated people write English, but the
+    bot's words, the label letters and the transcripts are in the chat's language."""
+    from bot.platforms.local.adapter import LocalNetwork
+
+    config = config_file(tmp_path)
+    for language, question, answer, late, closing in (
+        ("fr", "Q", "R", "## Réponses tardives", "La transcription suivra."),
+        ("cy", "C", "A", "## Atebion hwyr", "Bydd trawsgrifiad yn dilyn."),
+    ):
+        out = tmp_path / f"demo-{language}"
+        result = tweetchat(
+            [
+                "demo",
+                "--language",
+                language,
+                "--out",
+                str(out),
+                "--speed",
+                "900",
+                "--participants",
+                "20",
+            ],
+            config,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        md = Path(re.findall(r"^\s+md\s+(\S+)$", result.stdout, re.MULTILINE)[0]).read_text(
+            encoding="utf-8"
+        )
+        assert len(re.findall(rf"^## {question}\d ", md, re.MULTILINE)) == 6
+        assert late in md and "## Late answers" not in md
+        assert re.search(rf"^  {answer}\d", md, re.MULTILINE), "answers by the chat's letter"
+        net = LocalNetwork(out / "local-network.db")
+        try:
+            posts = [r["text"] for r in net.messages("main") if r["is_bot"]]
+        finally:
+            net.close()
+        assert posts[0].startswith({"fr": "Bienvenue", "cy": "Croeso"}[language])
+        assert f"{answer}1, {answer}2…" in posts[0]
+        assert any(closing in p for p in posts)
+    refused = tweetchat(["demo", "--language", "de"], config)
+    assert refused.returncode == 2 and "--language" in refused.stderr

@@ -180,3 +180,63 @@ async def test_live_controls_change_what_is_posted(running: Running) -> None:
         "SELECT status FROM posts WHERE chat_id = ? AND action_key = 'q3'", chat_id
     )
     assert skipped == [("skipped",)]
+
+
+async def test_a_typed_optout_is_answered_once_and_leaves_the_transcript(
+    running: Running, no_error_logs: ErrorLogCatcher
+) -> None:
+    """A participant who types `!optout` in the channel during a live chat is answered
+    there (a reply to their message), once, even when the backfill after a reconnect reads
+    the same message again; their messages leave the transcript, their counts stay."""
+    from bot.facilitator import OPTED_OUT_REPLY
+
+    no_error_logs.allow(r"discord\.client$")  # discord.py logs each failed reconnect at ERROR
+    fake, channel = running.fake, running.fake.channel_id
+    chat_id = await schedule(
+        running,
+        chat_file(
+            [("How do you involve patients?", "1s"), ("What next?", "8s")],
+            duration="11s",
+            grace="2s",
+        ),
+    )
+    await until("Q1", lambda: bot_posts(fake, "Q1:"))
+    alice, bob = fake.add_user("alice", global_name="Alice"), fake.add_user("bob")
+    before = fake.post_user_message(channel, alice, "A1: said before opting out #WeDocs")
+    kept = fake.post_user_message(channel, bob, "A1: Bob stays in #WeDocs")
+    typed = fake.post_user_message(channel, alice, "!optout")
+
+    def answers() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in fake.messages(channel)
+            if m["author"]["id"] == str(fake.bot_user.id)
+            and (m.get("message_reference") or {}).get("message_id") == typed["id"]
+        ]
+
+    await until("the answer to !optout", answers)
+    (answer,) = answers()
+    assert answer["content"] == OPTED_OUT_REPLY
+    after = fake.post_user_message(channel, alice, "A1: said after opting out #WeDocs")
+    for message in (before, kept, after):
+        await until("capture", lambda m=message: captured(running, m))
+
+    # The gateway drops; the new session has no replay, and the backfill reads the channel's
+    # history again, `!optout` included.
+    fake.invalidate_sessions()
+    fake.disconnect_all()
+    late = fake.post_user_message(channel, bob, "A2: while the bot reconnected #WeDocs")
+    await until("the backfill", lambda: captured(running, late))
+    await until("publishing", lambda: status(running) == ChatStatus.PUBLISHED, within=30)
+
+    def transcripts() -> list[Any]:
+        return [a for a in fake.attachments(channel) if a.filename == f"{chat_id}.md"]
+
+    await until("the announcement", transcripts, within=15)
+    assert len(answers()) == 1, "the replayed !optout was answered again"
+    (md,) = transcripts()
+    transcript = md.text
+    assert "Bob stays in" in transcript and "while the bot reconnected" in transcript
+    for text in ("said before opting out", "said after opting out", "!optout", "You are opted out"):
+        assert text not in transcript, text
+    assert "Not shown: 1 participant who asked not to appear" in transcript

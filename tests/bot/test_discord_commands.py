@@ -633,3 +633,42 @@ async def test_a_bot_that_connects_late_registers_its_commands_and_events(
         )
     finally:
         await late.app.stop()
+
+
+async def test_the_schedule_command_takes_the_chat_s_language(running: Running) -> None:
+    """`/tweetchat schedule language:Cymraeg` opens the form; the chat is then Welsh (its
+    posts, checked against Discord's limit when scheduled, are Welsh too)."""
+    fake = running.fake
+    command = fake.find_command("tweetchat", fake.guild_id)
+    assert command is not None
+    (schedule,) = [o for o in command["options"] if o["name"] == "schedule"]
+    (language,) = [o for o in schedule.get("options", []) if o["name"] == "language"]
+    assert [(c["name"], c["value"]) for c in language["choices"]] == [
+        ("English", "en"),
+        ("Français", "fr"),
+        ("Cymraeg", "cy"),
+    ]
+    opened = fake.invoke_command("tweetchat", "schedule", options={"language": "cy"})
+    response = await fake.wait_for_response(opened)
+    assert response["type"] == 9, response
+    submitted = fake.submit_modal(opened, form())
+    await fake.wait_for_response(submitted)
+    assert "Scheduled" in submitted.content
+    (row,) = running.rows("SELECT language FROM chats")
+    assert row[0] == "cy"
+
+
+def test_the_form_s_language_goes_into_the_chat_file_data() -> None:
+    data = form_plan_data(
+        {"start": "2026-12-01 20:00", "questions": "Un?", "interval": "5m", "language": "fr"},
+        channel_id="1",
+        host="discord:2",
+        default_zone="America/Toronto",
+    )
+    assert data["language"] == "fr"
+    assert "language" not in form_plan_data(
+        {"start": "2026-12-01 20:00", "questions": "Un?", "interval": "5m"},
+        channel_id="1",
+        host="discord:2",
+        default_zone="America/Toronto",
+    )

@@ -1,11 +1,13 @@
 """Before a chat is published, each of its networks is swept once more up to the end of the
 window (issue 14): a post of the last seconds, after the adapter's last read, is in the
-transcript. X is tested with its fake in test_x_platform; here the local network."""
+transcript. X is tested with its fake in test_x_platform; here the local network, Discord
+and Mastodon."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,8 +16,14 @@ import pytest
 from archive.models import Chat, ChatStatus, Question, Target
 from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
+from bot.config import DiscordConfig
 from bot.facilitator import Facilitator
+from bot.platforms.base import PlatformServices
 from bot.platforms.local.adapter import LocalNetwork, LocalPlatform, LocalUser
+from bot.platforms.mastodon.adapter import MastodonPlatform
+from tests.bot.networks import MASTODON_ENV, discord_platform, mastodon_config
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.mastodon_server import FakeMastodon
 
 SAM = LocalUser("u-sam", "Sam Nurse", "samnurse")
 
@@ -97,3 +105,92 @@ async def test_a_sweep_delivers_each_pending_event_once(tmp_path: Path, store: A
     finally:
         await platform.stop()
         net.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_discord_message_the_gateway_never_delivered_is_in_the_transcript(
+    tmp_path: Path, store: AsyncStore
+) -> None:
+    # Lost in flight (or in a reconnect) just before the close: the last read of the
+    # channel's history before publishing brings it, and what came live stays one row.
+    async with FakeDiscord(patch_discord=False) as fake:
+        chat = ended_chat((Target("discord", str(fake.channel_id)),))
+        await store.add_chat(chat)
+        config = DiscordConfig(
+            enabled=True,
+            guilds=(str(fake.guild_id),),
+            api_base_url=fake.base_url,
+            gateway_url=fake.gateway_url,
+        )
+        platform = discord_platform(config, fake)
+        facilitator = Facilitator(
+            store, {"discord": platform}, publisher=publisher(store, tmp_path)
+        )
+        platform.attach(facilitator)
+        platform.use_services(PlatformServices(store=store))
+        await platform.start()
+        try:
+            bob = fake.add_user("bob", global_name="Bob")
+            live = fake.post_user_message(fake.channel_id, bob, "A1: delivered live #WeDocs")
+            await until_async("the live message", lambda: _has(store, chat.id, str(live["id"])))
+            lost = fake.store_message(
+                fake.channel_id,
+                fake.user(bob),
+                "A1: lost in flight #WeDocs",
+                gateway=False,
+            )
+
+            await facilitator.publish(chat, announce=False)
+
+            transcript = (tmp_path / f"{chat.id}.md").read_text()
+            assert "delivered live" in transcript and "lost in flight" in transcript, [
+                (m.text, m.kind) for m in await store.messages(chat.id)
+            ]
+            ids = sorted(m.platform_id for m in await store.messages(chat.id))
+            assert ids == sorted([str(live["id"]), str(lost["id"])])
+        finally:
+            await platform.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_a_mastodon_status_the_stream_never_delivered_is_in_the_transcript(
+    tmp_path: Path, store: AsyncStore
+) -> None:
+    async with FakeMastodon() as fake:
+        chat = ended_chat((Target("mastodon"),))
+        await store.add_chat(chat)
+        platform = MastodonPlatform(
+            replace(mastodon_config(fake), poll_interval=3600.0),
+            environ=MASTODON_ENV,
+            backoff=0.01,
+        )
+        facilitator = Facilitator(
+            store, {"mastodon": platform}, publisher=publisher(store, tmp_path)
+        )
+        platform.attach(facilitator)
+        platform.use_services(PlatformServices(store=store))
+        await platform.start()
+        try:
+            ann = fake.add_account("ann", domain="nurses.example", display_name="Ann")
+            await asyncio.sleep(0.3)  # the start's catch-up read (nothing yet), then its sleep
+            late = fake.post(ann, "A1: federated late #WeDocs", stream=False)
+
+            await facilitator.publish(chat, announce=False)
+
+            transcript = (tmp_path / f"{chat.id}.md").read_text()
+            assert "federated late" in transcript
+            assert [m.platform_id for m in await store.messages(chat.id)] == [str(late["id"])]
+        finally:
+            await platform.stop()
+
+
+async def _has(store: AsyncStore, chat_id: str, platform_id: str) -> bool:
+    return any(m.platform_id == platform_id for m in await store.messages(chat_id))
+
+
+async def until_async(what: str, check: Callable[[], Awaitable[bool]], within: float = 20) -> None:
+    for _ in range(int(within / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

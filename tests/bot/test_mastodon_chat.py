@@ -17,6 +17,7 @@ from archive.store import Store
 from bot.app import App
 from bot.config import Config, DiscordConfig, LocalConfig, SchedulerConfig
 from bot.platforms.mastodon.adapter import MastodonPlatform
+from bot.platforms.mastodon.content import html_to_text
 from scheduler.plan import parse_chat_plan
 from tests.bot.helpers import chat_file, config_file, env_for, tweetchat, until
 from tests.bot.networks import (
@@ -230,3 +231,53 @@ async def test_killed_after_posting_and_restarted_posts_nothing_twice(
         assert sent["q1"].status == "sent" and sent["q1"].platform_message_id == q1s[0]["id"]
         log = (tmp_path / "run2.log").read_text()
         assert "Traceback" not in log and " ERROR " not in log, log
+
+
+async def test_an_optout_replying_to_a_question_is_answered_once_and_stays_out(
+    tmp_path: Path, no_error_logs: ErrorLogCatcher
+) -> None:
+    """`!optout` in reply to a question: the bot answers it once (the timeline read every
+    poll brings the same status again) and neither the participant's messages nor the
+    bot's answer, which begins with their @mention, reach the transcript."""
+    from bot.facilitator import OPTED_OUT_REPLY
+
+    async with FakeMastodon() as fake:
+        config = Config(
+            database=tmp_path / "tweetchat.db",
+            transcripts_dir=tmp_path / "transcripts",
+            scheduler=SchedulerConfig(reminders=()),
+            local=LocalConfig(enabled=False),
+            mastodon=mastodon_config(fake),
+        )
+        chat_id = schedule(
+            config,
+            [{"platform": "mastodon"}],
+            [{"text": "How do you involve patients?", "offset": "1s"}],
+        )
+        platform = MastodonPlatform(config.mastodon, environ=MASTODON_ENV, backoff=0.01)
+        app = App(config, platforms={"mastodon": platform})
+        await app.start()
+        try:
+            await until("Q1 on Mastodon", lambda: mastodon_bot_status(fake, "Q1:"))
+            q1 = mastodon_bot_status(fake, "Q1:")
+            assert q1 is not None
+            ann = fake.add_account("ann", display_name="Ann")
+            carol = fake.add_account("carol", display_name="Carol")
+            fake.post(ann, "A1: Ann stays in #WeDocs")
+            fake.post(carol, "A1: Carol's words #WeDocs")
+            optout = fake.post(carol, "!optout", in_reply_to_id=str(q1["id"]))
+
+            def answers() -> list[dict[str, object]]:
+                return [s for s in fake.by_bot() if s["in_reply_to_id"] == optout["id"]]
+
+            await until("the answer", answers)
+            await until("the chat to be published", lambda: published(config, chat_id), 40)
+        finally:
+            await app.stop()
+
+    (answer,) = answers()
+    assert html_to_text(str(answer["content"])) == f"@carol {OPTED_OUT_REPLY}"
+    md = (tmp_path / "transcripts" / f"{chat_id}.md").read_text(encoding="utf-8")
+    assert "Ann stays in" in md
+    for text in ("Carol's words", "!optout", "You are opted out"):
+        assert text not in md, text

@@ -18,6 +18,7 @@ from bot.config import MastodonConfig
 from bot.facilitator import Facilitator
 from bot.platforms.base import PlatformServices, PostTooLong
 from bot.platforms.mastodon.adapter import MastodonPlatform
+from bot.platforms.mastodon.content import html_to_text
 from bot.platforms.mastodon.payloads import cursor_key, idempotency_key, url_key
 from tests.fakes import conftest as fake_fixtures
 from tests.fakes.conftest import ErrorLogCatcher
@@ -442,3 +443,48 @@ async def test_an_instance_without_the_batch_endpoint_is_asked_status_by_status(
 
     assert {i: c.likes for i, c in counts.items()} == {ids[0]: 0, ids[1]: 0, ids[2]: 5}
     assert all(len(fake.requests_to(f"/api/v1/statuses/{i}", "GET")) == 1 for i in ids)
+
+
+async def test_hosts_are_alerted_in_a_direct_status_that_mentions_them(
+    fake: FakeMastodon, store: AsyncStore, no_error_logs: ErrorLogCatcher
+) -> None:
+    """`notify_hosts` was the default no-op: a failing chat on Mastodon told nobody there."""
+    from bot.platforms.base import ALERT_PREFIX
+
+    ann = fake.add_account("ann")
+    bob = fake.add_account("bob", domain="other.example")
+    platform = await started(fake, store)
+    try:
+        chat = live_chat(hosts=("mastodon:ann", "@bob@other.example", "discord:1234567890"))
+        posts = len(fake.requests_to(STATUSES, "POST"))
+
+        await platform.notify_hosts(chat, "q2 has failed 3 times in a row: X refused it")
+
+        assert len(fake.requests_to(STATUSES, "POST")) == posts + 1
+        (status,) = [s for s in fake.by_bot() if s["visibility"] == "direct"]
+        assert {m["id"] for m in status["mentions"]} == {ann["id"], bob["id"]}
+        text = html_to_text(status["content"])
+        assert text == (
+            f"{ALERT_PREFIX} @ann @bob wedocs: q2 has failed 3 times in a row: X refused it"
+        )
+        assert status["in_reply_to_id"] is None and not status["tags"]
+
+        # No host may be on Mastodon (a Discord id only): nothing is posted.
+        await platform.notify_hosts(replace(chat, hosts=("discord:1234567890",)), "again")
+        assert len(fake.requests_to(STATUSES, "POST")) == posts + 1
+    finally:
+        await platform.stop()
+
+
+async def test_a_long_alert_is_cut_to_the_instances_limit(
+    fake: FakeMastodon, store: AsyncStore
+) -> None:
+    fake.add_account("ann")
+    platform = await started(fake, store)
+    try:
+        await platform.notify_hosts(live_chat(hosts=("ann",)), "error " * 200)
+        (status,) = [s for s in fake.by_bot() if s["visibility"] == "direct"]
+        text = html_to_text(status["content"])
+        assert text.endswith("\u2026") and platform.post_limit.count(text) <= 500
+    finally:
+        await platform.stop()

@@ -231,8 +231,14 @@ def message_payload(
     interaction_metadata: dict[str, Any] | None = None,
     application_id: int | None = None,
     message_type: int | None = None,
+    sticker_items: list[dict[str, Any]] | None = None,
+    message_snapshots: list[dict[str, Any]] | None = None,
+    poll: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A message object as the REST API returns it (no guild_id / member: events add them)."""
+    """A message object as the REST API returns it (no guild_id / member: events add them).
+
+    A reference makes a reply (type 19) unless ``message_type`` says otherwise (a forward
+    is type 0 with a reference of type 1 and ``message_snapshots``)."""
     payload: dict[str, Any] = {
         "id": str(message_id),
         "type": message_type if message_type is not None else (19 if reference else 0),
@@ -254,6 +260,12 @@ def message_payload(
     if reference is not None:
         payload["message_reference"] = reference
         payload["referenced_message"] = referenced_message
+    if sticker_items is not None:
+        payload["sticker_items"] = sticker_items
+    if message_snapshots is not None:
+        payload["message_snapshots"] = message_snapshots
+    if poll is not None:
+        payload["poll"] = poll
     if webhook_id is not None:
         payload["webhook_id"] = str(webhook_id)
     if interaction_metadata is not None:
@@ -261,6 +273,37 @@ def message_payload(
     if application_id is not None:
         payload["application_id"] = str(application_id)
     return payload
+
+
+def sticker_item_payload(sticker_id: int, name: str, format_type: int = 1) -> dict[str, Any]:
+    """A sticker item of a message (Discord API "Sticker Item Object"; 1 is PNG)."""
+    return {"id": str(sticker_id), "name": name, "format_type": format_type}
+
+
+def snapshot_payload(message: dict[str, Any]) -> dict[str, Any]:
+    """The ``message_snapshots`` entry of a forward of ``message`` (Discord API "Message
+    Snapshot Object": a subset of the message's fields, no author, no id)."""
+    fields = (
+        "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags",
+        "mentions", "mention_roles", "components",
+    )  # fmt: skip
+    snapshot = {k: message[k] for k in fields if k in message}
+    if "sticker_items" in message:
+        snapshot["sticker_items"] = message["sticker_items"]
+    return {"message": snapshot}
+
+
+def poll_payload(question: str, answers: list[str], expiry: datetime) -> dict[str, Any]:
+    """A message's poll (Discord API "Poll Object")."""
+    return {
+        "question": {"text": question},
+        "answers": [
+            {"answer_id": i, "poll_media": {"text": text}} for i, text in enumerate(answers, 1)
+        ],
+        "expiry": iso(expiry),
+        "allow_multiselect": False,
+        "layout_type": 1,
+    }
 
 
 def attachment_payload(

@@ -34,6 +34,7 @@ from tests.fakes.discord_payloads import (
     message_payload,
     role_payload,
     scheduled_event_payload,
+    snapshot_payload,
     text_channel_payload,
     thread_payload,
 )
@@ -498,20 +499,41 @@ class FakeDiscordState:
         content: str,
         *,
         reply_to: int | None = None,
+        forward_of: tuple[int, int] | None = None,
         at: datetime | None = None,
         attachments: list[dict[str, Any]] | None = None,
         embeds: list[dict[str, Any]] | None = None,
         components: list[dict[str, Any]] | None = None,
         flags: int = 0,
         dispatch: bool = True,
+        gateway: bool = True,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Store a message in the channel's history and dispatch MESSAGE_CREATE."""
+        """Store a message in the channel's history and dispatch MESSAGE_CREATE.
+
+        ``dispatch`` False: only build the payload (neither stored nor sent). ``gateway``
+        False: stored in the history, but its MESSAGE_CREATE is lost in flight (never sent).
+
+        ``forward_of`` (channel id, message id): a forward of that message, as Discord
+        makes one: type 0, a reference of type 1 (FORWARD), the message's snapshot, no
+        content of its own.
+        """
         channel = self.require_channel(channel_id)
         created = at if at is not None else self.now()
         message_id = self.snowflakes.next(created)
-        reference = None
-        if reply_to is not None:
+        reference = extra.pop("reference", None)  # as given (a pin's, a thread starter's)
+        if forward_of is not None:
+            source_channel, source_id = forward_of
+            source = self.require_message(source_channel, source_id)
+            reference = {
+                "type": 1,
+                "message_id": str(source_id),
+                "channel_id": str(source_channel),
+                "guild_id": self.require_channel(source_channel)["guild_id"],
+            }
+            extra.setdefault("message_type", 0)
+            extra["message_snapshots"] = [snapshot_payload(source)]
+        elif reply_to is not None:
             reference = {
                 "type": 0,
                 "message_id": str(reply_to),
@@ -553,7 +575,8 @@ class FakeDiscordState:
             if channel["type"] in (PUBLIC_THREAD, PRIVATE_THREAD):
                 channel["message_count"] += 1
                 channel["total_message_sent"] += 1
-            self.dispatch("MESSAGE_CREATE", self.event_view(message))
+            if gateway:
+                self.dispatch("MESSAGE_CREATE", self.event_view(message))
         return message
 
     def apply_edit(

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+import regex
 from aiohttp import web
 
 TOKEN = "fake-mastodon-token"
@@ -351,9 +352,11 @@ class FakeMastodon:
         return str(base + next(self._ids) % 65536)
 
     def _length(self, text: str) -> int:
+        """As Mastodon's StatusLengthValidator: grapheme clusters (``⚠️`` is one), a link
+        23, a mention without its domain."""
         text = _URL_RE.sub("x" * 23, text)
         text = _MENTION_RE.sub(lambda m: "@" + m.group(1), text)
-        return len(text)
+        return len(regex.findall(r"\X", text))
 
     def _broadcast(self, event: str, status: dict[str, Any], *, payload: str | None = None) -> None:
         if status["visibility"] != "public":

@@ -150,7 +150,7 @@ def test_parts_become_lettered_questions_with_the_stem_before_part_a() -> None:
         {"questions": ["a", {"text": "Two parts:", "parts": ["What worked?", "What not?"]}]}
     )
     questions = parse_chat_plan(data).chat.questions
-    assert [(q.label, q.text) for q in questions] == [
+    assert [(f"Q{q.key}", q.text) for q in questions] == [
         ("Q1", "a"),
         ("Q2a", "Two parts: What worked?"),
         ("Q2b", "What not?"),

@@ -136,3 +136,85 @@ def test_problems_name_questions_as_hosts_number_them() -> None:
     with pytest.raises(PlanError) as caught:
         parse_chat_plan(parts, post_limits=LIMITS)
     assert "questions[1].parts[1] (Q2b): too long for X" in str(caught.value)
+
+
+# -- split_long_posts: a long intro or closing as a thread (issue 14, item 1) --------------
+
+
+def test_without_the_setting_a_long_intro_or_closing_names_the_setting() -> None:
+    found = problems(chat(targets=ON_X, intro=sentence(600), closing=sentence(400)))
+    assert [p.path for p in found] == ["intro", "closing"]
+    for p in found:
+        assert "too long for X" in p.message
+        assert "or set split_long_posts = true to post it as a thread" in p.message
+
+
+def test_with_the_setting_long_intros_and_closings_that_split_are_accepted() -> None:
+    plan = parse_chat_plan(
+        chat(
+            targets=ON_DISCORD + ON_X,
+            intro=sentence(2405),
+            closing=sentence(900),
+            split_long_posts=True,
+        ),
+        post_limits=LIMITS,
+    )
+    assert plan.chat.split_long_posts
+
+
+def test_with_the_setting_questions_and_reminders_are_still_refused_whole() -> None:
+    found = problems(
+        chat(
+            targets=ON_X,
+            split_long_posts=True,
+            title="T" * 240,
+            reminders=["1h"],
+            questions=[{"text": "Short?"}, {"text": sentence(290)}],
+        )
+    )
+    assert [p.path for p in found] == ["questions[1].text", "title"]
+    assert not any("split" in p.message for p in found)
+
+
+def test_with_the_setting_a_sentence_longer_than_a_post_is_refused_and_named() -> None:
+    endless = "Our guest tonight " + "and her colleagues " * 20 + "will join us"
+    (problem,) = problems(
+        chat(targets=ON_X, intro=f"Welcome. {endless}. Enjoy.", split_long_posts=True)
+    )
+    assert problem.path == "intro"
+    assert problem.message.startswith("too long for X: ")
+    assert "and it cannot be split into a thread: the sentence 'Our guest tonight" in (
+        problem.message
+    )
+    assert problem.message.endswith("alone is 417 with its part number")
+
+
+def test_the_setting_must_be_true_or_false() -> None:
+    (problem,) = problems(chat(split_long_posts="yes"))
+    assert problem.path == "split_long_posts"
+    assert problem.message.startswith("expected true or false")
+
+
+def test_check_and_schedule_accept_it_with_the_setting_and_the_store_keeps_it(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, extra="[discord]\nenabled = false\n")
+    (tmp_path / "long.toml").write_text(
+        'title = "Patients in QI"\nhashtag = "WeDocs"\nstart = 2030-12-03T20:00:00\n'
+        'timezone = "Europe/London"\nduration = "60m"\nreminders = []\n'
+        f'intro = "{sentence(2405)}"\nsplit_long_posts = true\n'
+        '[[targets]]\nplatform = "discord"\nchannel = "123"\n'
+        '[[questions]]\ntext = "One?"\n',
+        encoding="utf-8",
+    )
+    for command in ("check", "schedule"):
+        result = tweetchat([command, "long.toml"], config)
+        assert result.returncode == 0, result.stderr
+    from archive.store import Store
+
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        (stored,) = store.list_chats()
+        assert stored.split_long_posts and len(stored.intro) > 2000
+    finally:
+        store.close()

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,23 +60,32 @@ from archive.highlights import Engagement
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import BlueskyConfig, ConfigError, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
     PostError,
     PostTooLong,
     SentPost,
+    hosts_on,
 )
 from bot.platforms.bluesky import records
 from bot.platforms.bluesky.limits import MAX_TEXT_BYTES, post_limit
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
+from scheduler.threads import action_of
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# A handle (atproto's syntax: a domain name) or a DID.
+_ACTOR_RE = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"|did:[a-z]+:[a-zA-Z0-9._:%-]+",
+    re.IGNORECASE,
+)
 THREAD_ACTIONS = ("q", "wrapup", "close", "digest")  # posted as replies under the intro
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
@@ -322,6 +332,29 @@ class BlueskyPlatform(Platform):
             return await self._create(text)
         return await self._create(text, root=root, parent=parent)
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: a reply to the part before (``parent``),
+        in the thread of the chat's intro (``root``: the intro's first part; for the intro
+        itself, ``first``)."""
+        self.check_length(text)
+        root = None
+        if action_key.startswith(THREAD_ACTIONS) and self.store is not None:
+            root, _parent = await self._thread_refs(chat)
+        root = root or await self._strong_ref(first.platform_message_id)
+        parent = await self._strong_ref(previous.platform_message_id)
+        if root is None or parent is None:
+            raise PostError(f"bluesky: cannot continue the thread of {action_key}: post not found")
+        return await self._create(text, root=root, parent=parent)
+
     async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
         """A reply to the participant's post, in its thread (root: the thread's root when the
         post is itself a reply, else the post), so they are notified."""
@@ -341,7 +374,8 @@ class BlueskyPlatform(Platform):
     async def _thread_refs(
         self, chat: Chat
     ) -> tuple[records.StrongRef | None, records.StrongRef | None]:
-        """(root, parent): the chat's intro and its latest threaded post on Bluesky."""
+        """(root, parent): the chat's intro and its latest threaded post on Bluesky (the
+        last part of a post split into a thread: ``intro#3``)."""
         assert self.store is not None
         sent = [
             p
@@ -349,12 +383,17 @@ class BlueskyPlatform(Platform):
             if p.platform == self.name
             and p.status == "sent"
             and p.platform_message_id
-            and (p.action_key == "intro" or p.action_key.startswith(THREAD_ACTIONS))
+            and (action_of(p.action_key) == "intro" or p.action_key.startswith(THREAD_ACTIONS))
         ]
         intro = next((p for p in sent if p.action_key == "intro"), None)
         if intro is None:
             return None, None
-        latest = max(sent, key=lambda p: p.posted_at or intro.posted_at or self.clock.now())
+        # The latest by time, then by the ledger's order (parts of one thread may share it).
+        order = {id(p): i for i, p in enumerate(sent)}
+        latest = max(
+            sent,
+            key=lambda p: (p.posted_at or intro.posted_at or self.clock.now(), order[id(p)]),
+        )
         root = await self._strong_ref(intro.platform_message_id)
         parent = await self._strong_ref(latest.platform_message_id)
         return root, parent
@@ -368,16 +407,54 @@ class BlueskyPlatform(Platform):
             cid = next((p.cid for p in found.posts if p.uri == uri), None)
         return records.StrongRef(uri, cid) if cid else None
 
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert as a post that mentions each of the chat's hosts with a Bluesky
+        account (`hosts_on`: ``bluesky:ann.bsky.social``, or a handle given for no network,
+        resolved to its DID with ``getProfiles``; a handle that resolves to nobody is left
+        out) through mention facets, so Bluesky notifies them. Bluesky has no private post,
+        and direct messages need an app password with DM access, which the bot does not
+        ask for: the alert is public, as the alerts in a Discord or local channel are.
+        Nothing is posted when no host resolves. Never captured (it begins with
+        `ALERT_PREFIX`)."""
+        # Only what can be a Bluesky handle (a domain name) or a DID is asked about:
+        # getProfiles refuses the whole call for one malformed actor ("drjane").
+        wanted = [h for h in hosts_on(chat, self.name) if _ACTOR_RE.fullmatch(h)]
+        if not wanted:
+            return
+        client = self._api()
+        page = await self._call(
+            "resolving the hosts", functools.partial(client.get_profiles, wanted[:PROFILE_BATCH])
+        )
+        found: dict[str, tuple[str, str]] = {}
+        for profile in page.profiles:
+            found[profile.handle.casefold()] = found[profile.did] = (profile.handle, profile.did)
+        hosts: list[tuple[str, str]] = []  # (handle, DID), in the chat's order
+        for host in wanted:
+            hit = found.get(host) or found.get(host.casefold())
+            if hit is not None and hit not in hosts:
+                hosts.append(hit)
+        if not hosts:
+            logger.warning("bluesky: no host of %s has a Bluesky account to alert", chat.id)
+            return
+        head = f"{ALERT_PREFIX} {' '.join('@' + h for h, _ in hosts)} {chat.id}: "
+        message = head + text
+        limit = self.post_limit
+        while limit.count(message) > limit.max_length and text:
+            text = text[: len(text) - max(1, limit.count(message) - limit.max_length) - 1]
+            message = f"{head}{text}\u2026"
+        await self._create(message, mentions=dict(hosts))
+
     async def _create(
         self,
         text: str,
         *,
         root: records.StrongRef | None = None,
         parent: records.StrongRef | None = None,
+        mentions: Mapping[str, str] | None = None,
     ) -> SentPost:
         client = self._api()
         now = self.clock.now()
-        record = records.post_record(text, now, root=root, parent=parent)
+        record = records.post_record(text, now, root=root, parent=parent, mentions=mentions)
         data = {"repo": self._did(), "collection": records.POST, "record": record}
         created = await self._call("posting", lambda: client.com.atproto.repo.create_record(data))
         await self._remember_post(created.uri, created.cid)
@@ -651,7 +728,7 @@ class BlueskyPlatform(Platform):
         """Whether a post may belong to a live chat: its hashtag, a reply to or quote of the
         bot's posts, a mention of the bot, or the bot's own."""
         if did == self.bot_user_id and self.bot_user_id:
-            return True
+            return not str(record.get("text", "")).startswith(ALERT_PREFIX)  # a host alert
         if records.carries_tag(record, self._watch.tags):
             return True
         for target in (records.reply_parent(record), records.quoted(record)):

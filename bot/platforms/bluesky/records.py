@@ -54,9 +54,17 @@ def _span(text: str, start: int, end: int) -> dict[str, int]:
     }
 
 
-def facets(text: str) -> list[dict[str, Any]]:
-    """Tag facets for hashtags and link facets for URLs, in text order."""
+def facets(text: str, mentions: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Tag facets for hashtags, link facets for URLs and, for each ``@handle`` of
+    ``mentions`` (handle -> DID) in the text, a mention facet with its DID, in text order."""
     found: list[tuple[int, dict[str, Any]]] = []
+    for handle, did in (mentions or {}).items():
+        start = text.find(f"@{handle}")
+        if start < 0:
+            continue
+        feature = {"$type": MENTION, "did": did}
+        span = _span(text, start, start + 1 + len(handle))
+        found.append((start, {"index": span, "features": [feature]}))
     for match in _LINK_RE.finditer(text):
         url = match.group().rstrip(_TRAILING)
         end = match.start() + len(url)
@@ -81,14 +89,16 @@ def post_record(
     *,
     root: StrongRef | None = None,
     parent: StrongRef | None = None,
+    mentions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An ``app.bsky.feed.post`` record; with `root` and `parent`, a reply in that thread."""
+    """An ``app.bsky.feed.post`` record; with `root` and `parent`, a reply in that thread;
+    ``mentions`` (handle -> DID) makes each ``@handle`` in the text a mention facet."""
     record: dict[str, Any] = {
         "$type": POST,
         "text": text,
         "createdAt": atproto_time(created_at),
     }
-    found = facets(text)
+    found = facets(text, mentions)
     if found:
         record["facets"] = found
     if root is not None and parent is not None:

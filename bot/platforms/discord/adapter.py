@@ -1,6 +1,7 @@
 """The Discord adapter: discord.py's gateway and REST client behind the `Platform` contract.
 
-Capture: every guild message (default or reply type) becomes an `IncomingMessage`; edits,
+Capture: every guild message someone wrote becomes an `IncomingMessage` through the
+conversion the importer shares (``payloads.py``, ``archive/discord_messages.py``); edits,
 deletions and reactions come from the *raw* gateway events, so messages that are not in
 discord.py's cache count too. A message in a thread is reported with its parent channel's id
 as ``channel``, so capture's channel check (the chat's `Target` names the channel) passes for
@@ -35,11 +36,12 @@ from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
 from archive.highlights import Engagement
-from archive.models import OPEN_STATUSES, Chat, IncomingMessage, PostStatus
+from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage, PostStatus
 from archive.publish import PublishResult
 from archive.store import Store
 from bot.config import ConfigError, DiscordConfig, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
@@ -50,17 +52,19 @@ from bot.platforms.base import (
 from bot.platforms.discord.commands import HostCommands
 from bot.platforms.discord.embeds import clip, summary_embed
 from bot.platforms.discord.limits import POST_LIMIT
-from bot.platforms.discord.payloads import CAPTURED_TYPES, sent_post, to_incoming
+from bot.platforms.discord.payloads import sent_post, to_incoming
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
 
 logger = logging.getLogger(__name__)
+SWEEP_SPAN = timedelta(minutes=5)
+"""How much of a chat's window the last sweep before publishing reads again (the gateway
+delivered the rest as it happened)."""
 
 T = TypeVar("T")
 
 API_PATH = "/api/v10"
-ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 
 
 class DiscordPostError(PostError, GiveUp):
@@ -359,7 +363,7 @@ class DiscordPlatform(Platform):
             logger.warning("discord: backfill after %s failed: %s", why, exc)
 
     def _accepts(self, message: discord.Message) -> bool:
-        if message.guild is None or message.type not in CAPTURED_TYPES:
+        if message.guild is None:
             return False
         guilds = self.config.guilds
         if guilds and str(message.guild.id) not in guilds:
@@ -371,19 +375,23 @@ class DiscordPlatform(Platform):
         user = self.client.user
         return user is not None and user.id == user_id
 
-    def _incoming(self, message: discord.Message) -> IncomingMessage:
+    def _incoming(self, message: discord.Message) -> IncomingMessage | None:
+        """The neutral message, if ``message`` is one capture may take."""
+        if not self._accepts(message):
+            return None
         user = self.client.user
         return to_incoming(message, bot_id=user.id if user is not None else None)
 
     async def on_message(self, message: discord.Message) -> None:
-        if self._accepts(message):
-            await self.emit(self._incoming(message))
+        incoming = self._incoming(message)
+        if incoming is not None:
+            await self.emit(incoming)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         # Updates without an edit time are embeds unfurling, not the author's edit.
-        if message.edited_at is not None and self._accepts(message):
-            await self.emit(self._incoming(message))
+        if message.edited_at is not None and (incoming := self._incoming(message)) is not None:
+            await self.emit(incoming)
 
     async def on_deleted(self, message_ids: Sequence[int]) -> None:
         at = self.clock.now()
@@ -488,6 +496,25 @@ class DiscordPlatform(Platform):
         if thread is None:
             return await self.send(channel, text)
         return sent_post(await self._post(thread, text))
+
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: the next message where the first part
+        went, without a reply reference (consecutive messages show as one block under the
+        bot's name; a reference would quote the part before above each). The intro's parts
+        stay in the channel; in thread mode the thread is opened on its first part, and the
+        closing's parts go to the thread."""
+        if action_key == "intro":
+            return await self.send(channel, text)
+        return await self.post_action(chat, action_key, channel, text)
 
     async def announce(self, chat: Chat, channel: str, result: PublishResult) -> SentPost:
         """The close: a summary embed with the Markdown transcript attached (and the web link)."""
@@ -611,6 +638,24 @@ class DiscordPlatform(Platform):
 
         return await self.call(f"reading channel {getattr(target, 'id', '?')}", read)
 
+    async def sweep(self, chat: Chat) -> None:
+        """Read the last `SWEEP_SPAN` of the chat's window from each of its channels (and
+        their threads) once more, just before publishing: the gateway delivers as messages
+        are posted, but one posted in the last seconds may still be in flight, or lost in a
+        reconnect just before the close. Capture keeps one row per message, so what was
+        delivered already is not counted twice. Raises `DiscordPostError` when Discord
+        cannot be read."""
+        if self.sink is None:
+            return
+        end = min(self.clock.now(), chat.grace_end)
+        after = max(chat.start - EARLY_WINDOW, chat.grace_end - SWEEP_SPAN)
+        for target in chat.targets:
+            if target.platform != self.name or not target.channel:
+                continue
+            messages = await self.history(target.channel, after, end)
+            if messages:
+                await self.sink.capture_messages(list(messages))
+
     async def history(
         self, channel: str, after: datetime, before: datetime
     ) -> Sequence[IncomingMessage]:
@@ -621,7 +666,9 @@ class DiscordPlatform(Platform):
         found: list[IncomingMessage] = []
         for target in targets:
             found += [
-                self._incoming(m) for m in await self._read(target, low, high) if self._accepts(m)
+                incoming
+                for m in await self._read(target, low, high)
+                if (incoming := self._incoming(m)) is not None
             ]
         return sorted(found, key=lambda m: (m.created_at, int(m.platform_id)))
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 from discord import app_commands
 
+from archive.labels import DEFAULT_LABELS, LabelError, Labels, labels_from
 from archive.models import OPEN_STATUSES, Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
 from bot.config import DiscordConfig
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 MAX_CHAT_FILE = 256 * 1024
 SERIES_OCCURRENCES = 6
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "cy": "Cymraeg"}
+"""The ``language`` choices of ``/tweetchat schedule``: each language in its own name."""
 MODAL_FIELDS = {
     "title": "Title",
     "hashtag": "Hashtag",
@@ -57,9 +60,10 @@ MODAL_FIELDS = {
     "interval": "Question interval",
     "duration": "Question interval",
     "first_question": "Question interval",
+    "language": "Language",
 }
 _QUESTION_PATH = re.compile(r"^questions\[(\d+)\]")
-_LEADING_LABEL = re.compile(r"^\s*(?:Q\s?\d{1,2}[a-z]?|\d{1,2})\s*[.:)\-]\s*", re.IGNORECASE)
+_LEADING_LABEL = r"^\s*(?:{letter}\s?\d{{1,2}}[a-z]?|\d{{1,2}})\s*[.:)\-]\s*"
 _TIME_TOKEN = re.compile(r"^[\dT:.+\-Z]+$")
 
 
@@ -88,9 +92,11 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
         max_length=4000,
     )
 
-    def __init__(self, commands: HostCommands) -> None:
+    def __init__(self, commands: HostCommands, labels: str = "", language: str = "") -> None:
         super().__init__()
         self.commands = commands
+        self.labels = labels  # the command's `labels` option, "" when not given
+        self.language = language  # the command's `language` option, "" when not given
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         values = {
@@ -99,18 +105,34 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a tweetchat"):
             "start": self.start.value,
             "interval": self.interval.value,
             "questions": self.questions.value,
+            "labels": self.labels,
         }
+        if self.language:
+            values["language"] = self.language
         await self.commands.schedule_from_form(interaction, values)
 
 
 def form_plan_data(
-    values: dict[str, str], *, channel_id: str, host: str, default_zone: str
+    values: dict[str, str],
+    *,
+    channel_id: str,
+    host: str,
+    default_zone: str,
+    default_labels: Labels = DEFAULT_LABELS,
 ) -> dict[str, Any]:
     """Chat-file data from the schedule form (the same validation then applies).
 
+    ``values["language"]``, when given (the command's ``language`` option), is the chat's
+    language; otherwise the config's default applies.
+
     The chat lasts one interval more than its questions: Q1 comes one interval after the
-    start, and the last answers get an interval too.
+    start, and the last answers get an interval too. ``values["labels"]`` is the command's
+    ``labels`` option (``"Q/R"``; :class:`LabelError` when it is not a convention); a label
+    a host typed before a question (``Q1:``, ``C1:`` in a Welsh chat, ``1.``) is dropped.
     """
+    option = values.get("labels", "").strip()
+    labels = labels_from(option, "Labels") if option else default_labels
+    leading = re.compile(_LEADING_LABEL.format(letter=re.escape(labels.question)), re.IGNORECASE)
     start_text = values.get("start", "").strip()
     tokens = start_text.split()
     zone = default_zone
@@ -118,7 +140,7 @@ def form_plan_data(
         zone = tokens[-1]
         start_text = " ".join(tokens[:-1])
     questions = [
-        _LEADING_LABEL.sub("", line).strip()
+        leading.sub("", line).strip()
         for line in values.get("questions", "").splitlines()
         if line.strip()
     ]
@@ -127,7 +149,7 @@ def form_plan_data(
         length = duration_from(interval) * (len(questions) + 1)
     except ValueError:
         length = timedelta(hours=1)  # the interval's own problem is reported
-    return {
+    data: dict[str, Any] = {
         "title": values.get("title", ""),
         "hashtag": values.get("hashtag", ""),
         "start": start_text,
@@ -137,7 +159,11 @@ def form_plan_data(
         "questions": questions,
         "targets": [{"platform": "discord", "channel": channel_id}],
         "hosts": [host],
+        "labels": {"question": labels.question, "answer": labels.answer},
     }
+    if values.get("language", "").strip():
+        data["language"] = values["language"].strip()
+    return data
 
 
 def form_problem(problem: Problem) -> str:
@@ -203,16 +229,34 @@ class HostCommands:
         chat_help = "chat id or a unique prefix (default: this channel's live or next chat)"
 
         @group.command(name="schedule", description="Schedule a chat (a form, or a chat file)")
-        @app_commands.describe(file="a chat file (TOML) instead of the form")
+        @app_commands.describe(
+            file="a chat file (TOML) instead of the form",
+            labels="question and answer letters: Q/A, Q/R (French), C/A (Welsh), T (topics)",
+            language="the language of the bot's posts and transcripts (default: the config's)",
+        )
+        @app_commands.choices(
+            language=[app_commands.Choice(name=n, value=v) for v, n in LANGUAGE_NAMES.items()]
+        )
         async def schedule(
-            interaction: discord.Interaction, file: discord.Attachment | None = None
+            interaction: discord.Interaction,
+            file: discord.Attachment | None = None,
+            labels: str | None = None,
+            language: str | None = None,
         ) -> None:
             if await self._refuse(interaction):
                 return
+            if labels:
+                try:  # checked before the form opens, so nothing typed in it is lost
+                    labels_from(labels, "Labels")
+                except LabelError as exc:
+                    await self._reply(interaction, _fix_message([str(exc)]))
+                    return
             if file is None:
-                await interaction.response.send_modal(ScheduleModal(self))
+                await interaction.response.send_modal(
+                    ScheduleModal(self, labels or "", language or "")
+                )
             else:
-                await self.schedule_from_file(interaction, file)
+                await self.schedule_from_file(interaction, file, labels or "", language or "")
 
         @group.command(name="list", description="Upcoming, live and ended chats")
         async def list_chats(interaction: discord.Interaction) -> None:
@@ -364,6 +408,7 @@ class HostCommands:
             channel_id=self._channel_id(interaction),
             host=f"discord:{interaction.user.id}",
             default_zone=self.services.default_timezone,
+            default_labels=self.services.default_labels,
         )
         try:
             plan = self._plan(data, "the schedule form")
@@ -373,8 +418,15 @@ class HostCommands:
         await self._store_plan(interaction, plan, "discord:form")
 
     async def schedule_from_file(
-        self, interaction: discord.Interaction, file: discord.Attachment
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        labels: str = "",
+        language: str = "",
     ) -> None:
+        """Schedule the attached chat file; ``labels`` (the command's option, ``"Q/R"``)
+        stands in for a ``[labels]`` table the file does not have, and ``language`` (the
+        command's option) for its ``language``."""
         name = file.filename
         if file.size > MAX_CHAT_FILE:
             await self._reply(
@@ -399,6 +451,11 @@ class HostCommands:
             "targets", [{"platform": "discord", "channel": self._channel_id(interaction)}]
         )
         data.setdefault("hosts", [f"discord:{interaction.user.id}"])
+        if language:
+            data.setdefault("language", language)
+        if labels:
+            given = labels_from(labels, "Labels")
+            data.setdefault("labels", {"question": given.question, "answer": given.answer})
         try:
             plan = self._plan(data, name)
         except PlanError as exc:
@@ -411,9 +468,11 @@ class HostCommands:
             data,
             source=source,
             default_reminders=self.services.default_reminders,
+            default_labels=self.services.default_labels,
             now=self.platform.clock.now(),
             post_limits=self.services.post_limits,
             wrapup_lead=self.services.wrapup_lead,
+            default_language=self.services.default_language,
         )
 
     async def _store_plan(
@@ -477,7 +536,7 @@ class HostCommands:
             "```",
             *standing_lines(chat, steps, now),
             "```",
-            *(f"{q.label}: {q.text}" for q in chat.questions),
+            *(f"{chat.label(q)}: {q.text}" for q in chat.questions),
             *(f"{kind} {detail} ({by})" for _at, kind, detail, by in controls),
         ]
         await self._reply(interaction, "\n".join(lines)[:1900])

@@ -1,15 +1,21 @@
 """Discord payloads as neutral values: pure functions, used by every path that meets them
-(the live gateway, backfill from history, finding our own posts)."""
+(the live gateway, backfill from history, finding our own posts).
+
+A gateway message is mapped to the shape :class:`archive.discord_messages.DiscordMessage`,
+and :func:`archive.discord_messages.to_incoming` decides what it is, the same conversion
+the DiscordChatExporter importer uses, so a message reads the same live and imported.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import discord
 
-from archive.models import IncomingMessage
+from archive.discord_messages import DiscordMessage, Forwarded, ReferenceKind
+from archive.discord_messages import to_incoming as shape_to_incoming
+from archive.models import Attachment, AttachmentKind, IncomingMessage
 from bot.platforms.base import SentPost
-
-CAPTURED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
-"""Message types that can be answers (joins, pins and system messages are not)."""
 
 
 def channel_key(channel: object) -> str:
@@ -19,43 +25,70 @@ def channel_key(channel: object) -> str:
     return str(getattr(channel, "id", ""))
 
 
-def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMessage:
-    """The neutral form of a Discord message."""
+def _attachments(
+    files: Iterable[discord.Attachment], stickers: Iterable[discord.StickerItem]
+) -> tuple[Attachment, ...]:
+    return tuple(Attachment(a.filename, a.url) for a in files) + tuple(
+        Attachment(s.name, "", AttachmentKind.STICKER) for s in stickers
+    )
+
+
+def message_shape(message: discord.Message) -> DiscordMessage:
+    """What the capture rules need of a gateway message (Discord API "Message Object":
+    ``type``, ``message_reference`` with its ``type``, ``message_snapshots``,
+    ``attachments``, ``sticker_items``)."""
     reference = message.reference
-    reply_to = ""
-    if (
-        reference is not None
-        and reference.message_id is not None
-        and getattr(reference, "type", discord.MessageReferenceType.reply)
-        == discord.MessageReferenceType.reply
-    ):
-        reply_to = str(reference.message_id)
+    kind, target = ReferenceKind.NONE, ""
+    if reference is not None and reference.message_id is not None:
+        target = str(reference.message_id)
+        forward = reference.type == discord.MessageReferenceType.forward
+        kind = ReferenceKind.FORWARD if forward else ReferenceKind.REPLY
+    forwarded = None
+    if kind is ReferenceKind.FORWARD and message.message_snapshots:
+        snapshot = message.message_snapshots[0]
+        forwarded = Forwarded(
+            snapshot.content, _attachments(snapshot.attachments, snapshot.stickers)
+        )
     author = message.author
-    return IncomingMessage(
-        platform="discord",
-        platform_id=str(message.id),
-        channel=channel_key(message.channel),
+    return DiscordMessage(
+        id=str(message.id),
         author_id=str(author.id),
         author_name=author.display_name,
         author_handle=author.name,
-        text=message.content,
+        author_bot=author.bot,
+        content=message.content,
         created_at=message.created_at,
-        reply_to=reply_to,
-        is_bot=bot_id is not None and author.id == bot_id,
+        type=message.type.value,
+        reference=kind,
+        reference_id=target,
+        forwarded=forwarded,
+        attachments=_attachments(message.attachments, message.stickers),
+        channel=channel_key(message.channel),
         permalink=message.jump_url,
         edited_at=message.edited_at,
-        mentions=tuple(dict.fromkeys(u.name for u in message.mentions)),
-        raw={
-            "id": str(message.id),
-            "channel_id": str(message.channel.id),
-            "guild_id": str(message.guild.id) if message.guild else "",
-            "author": {"id": str(author.id), "username": author.name, "bot": author.bot},
-            "content": message.content,
-            "timestamp": message.created_at.isoformat(),
-            "edited_timestamp": message.edited_at.isoformat() if message.edited_at else None,
-            "reference": reply_to or None,
-        },
+        mentions=tuple(u.name for u in message.mentions),
     )
+
+
+def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMessage | None:
+    """The neutral form of a Discord message; None when it is never captured (a system
+    notice, or a message with nothing of its own: see :mod:`archive.discord_messages`)."""
+    shape = message_shape(message)
+    author = message.author
+    raw = {
+        "id": shape.id,
+        "type": shape.type,
+        "channel_id": str(message.channel.id),
+        "guild_id": str(message.guild.id) if message.guild else "",
+        "author": {"id": shape.author_id, "username": author.name, "bot": author.bot},
+        "content": message.content,
+        "timestamp": message.created_at.isoformat(),
+        "edited_timestamp": message.edited_at.isoformat() if message.edited_at else None,
+        "reference": {"type": shape.reference.value, "message_id": shape.reference_id}
+        if shape.reference_id
+        else None,
+    }
+    return shape_to_incoming(shape, bot_id="" if bot_id is None else str(bot_id), raw=raw)
 
 
 def sent_post(message: discord.Message) -> SentPost:

@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 
 import discord
 
+from archive.i18n import translator
 from archive.models import Chat, ChatStatus
 from archive.store import AsyncStore, NotFoundError
 from bot.platforms.base import PostError
@@ -57,8 +58,15 @@ def event_name(chat: Chat) -> str:
 
 def event_description(chat: Chat) -> str:
     lines = [chat.intro] if chat.intro else []
-    lines.append(f"A hashtag chat: {len(chat.questions)} questions, answer with {chat.hashtag}.")
-    lines += [f"{q.label}: {q.text}" for q in chat.questions]
+    tr = translator(chat.language)
+    lines.append(
+        tr.ngettext(
+            "A hashtag chat: {n} question, answer with {hashtag}.",
+            "A hashtag chat: {n} questions, answer with {hashtag}.",
+            len(chat.questions),
+        ).format(n=tr.number(len(chat.questions)), hashtag=chat.hashtag)
+    )
+    lines += [f"{chat.label(q)}: {q.text}" for q in chat.questions]
     return "\n".join(lines)[:1000]
 
 

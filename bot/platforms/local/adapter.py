@@ -21,6 +21,7 @@ from typing import ClassVar
 from archive.highlights import Engagement
 from archive.models import Chat, IncomingMessage
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 BOT_ID = "tweetchat-bot"
 _BATCH = 1000  # events read from the network file at once
 BOT_NAME = "Tweetchat Bot"
-ALERT_PREFIX = "\u26a0\ufe0f tweetchat:"  # host alerts; never captured into a transcript
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

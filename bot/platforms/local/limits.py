@@ -5,4 +5,7 @@ from __future__ import annotations
 
 from scheduler.limits import PostLimit, count_characters
 
-POST_LIMIT = PostLimit("the local platform", 4000, "characters", count_characters)
+# A room like Discord's channel: a split post's parts are consecutive messages, unnumbered.
+POST_LIMIT = PostLimit(
+    "the local platform", 4000, "characters", count_characters, number_parts=False
+)

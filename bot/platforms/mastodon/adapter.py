@@ -53,11 +53,13 @@ from archive.highlights import Engagement
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import MastodonConfig, secret
 from bot.platforms.base import (
+    ALERT_PREFIX,
     Capabilities,
     MessageDeleted,
     Platform,
     PostError,
     SentPost,
+    hosts_on,
 )
 from bot.platforms.mastodon.content import html_to_text
 from bot.platforms.mastodon.limits import post_limit
@@ -79,6 +81,7 @@ from bot.platforms.mastodon.stream import HEARTBEAT, EventParser, StreamEvent
 from bot.retry import GiveUp, RetryError, retry
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
+from scheduler.threads import action_of
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +277,12 @@ class MastodonPlatform(Platform):
         return self._limit
 
     async def _status(
-        self, text: str, *, reply_to: str | None = None, key: str | None = None
+        self,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        key: str | None = None,
+        visibility: str = "",
     ) -> SentPost:
         api = self._api()
         status = await self._call(
@@ -283,7 +291,7 @@ class MastodonPlatform(Platform):
                 api.status_post,
                 text,
                 in_reply_to_id=reply_to,
-                visibility=self.config.visibility,
+                visibility=visibility or self.config.visibility,
                 idempotency_key=key,
             ),
         )
@@ -310,6 +318,25 @@ class MastodonPlatform(Platform):
         key = idempotency_key(chat.id, action_key, f"{self.name}:{channel}")
         return await self._status(text, reply_to=reply_to, key=key)
 
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: a reply to the part before
+        (``in_reply_to_id``), with an idempotency key of its own (the action and the part it
+        follows), so a retry returns it instead of posting it twice."""
+        self.check_length(text)
+        key = idempotency_key(
+            chat.id, f"{action_key}>{previous.platform_message_id}", f"{self.name}:{channel}"
+        )
+        return await self._status(text, reply_to=previous.platform_message_id, key=key)
+
     async def reply(self, message: IncomingMessage, text: str) -> SentPost | None:
         """A reply to the participant's status. It starts with their @mention: on Mastodon
         only a mention notifies them (a reply alone does not)."""
@@ -318,13 +345,33 @@ class MastodonPlatform(Platform):
         self.check_length(text)
         return await self._status(text, reply_to=message.platform_id)
 
+    async def notify_hosts(self, chat: Chat, text: str) -> None:
+        """A host alert as a direct status (``visibility = "direct"``: only the accounts it
+        mentions, and the bot, can see it) that mentions each of the chat's hosts who may
+        have a Mastodon account (`hosts_on`: ``mastodon:ann@example.social``, or a handle
+        given for no network); the instance notifies each of them. Mastodon resolves the
+        mentions itself; a handle that names no account there mentions nobody. Nothing is
+        posted when no host may be on Mastodon. Direct statuses are never captured."""
+        hosts = hosts_on(chat, self.name)
+        if not hosts:
+            return
+        head = f"{ALERT_PREFIX} {' '.join('@' + h for h in hosts)} {chat.id}: "
+        await self._status(_clip_to(self.post_limit, head, text), visibility="direct")
+
     async def _intro_id(self, chat: Chat) -> str:
+        """The intro's status that questions reply to: its last part when it went out as a
+        thread (``intro#3``), so the chat reads as one thread."""
         if self.store is None:
             return ""
-        for post in await self.store.posts(chat.id):
-            if post.action_key == "intro" and post.platform == self.name and post.status == "sent":
-                return post.platform_message_id
-        return ""
+        found = ""
+        for post in await self.store.posts(chat.id):  # in the ledger's order
+            if (
+                action_of(post.action_key) == "intro"
+                and post.platform == self.name
+                and post.status == "sent"
+            ):
+                found = post.platform_message_id
+        return found
 
     async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
         """Our status with this text since `after` (the bot's latest statuses, compared as
@@ -448,6 +495,18 @@ class MastodonPlatform(Platform):
             total += await self._read_replies(ordered)
         total += await self._read_mentions()
         return total
+
+    async def sweep(self, chat: Chat) -> None:
+        """Read the hashtag's timeline from the stored cursor and the replies to the chat's
+        posts once more, just before publishing: the stream delivers as statuses are posted,
+        but one of the last seconds may still be in flight (or federated late). Raises
+        `PostError` when the instance cannot be read."""
+        if self.store is None or self.api is None:
+            return
+        group = (await self._capture_chats()).get(wanted_tag(chat.hashtag), [])
+        chats = sorted({c.id: c for c in [*group, chat]}.values(), key=lambda c: c.start)
+        await self.read_timeline(chats)
+        await self._read_replies(chats)
 
     async def read_timeline(self, chats: Sequence[Chat]) -> int:
         """The hashtag's statuses after the stored cursor (``min_id``), page by page, oldest
@@ -653,6 +712,15 @@ class MastodonPlatform(Platform):
 
 def _comparable(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+def _clip_to(limit: PostLimit, head: str, text: str) -> str:
+    """``head + text``, the text cut (with an ellipsis) until it fits ``limit``."""
+    message = head + text
+    while text and limit.count(message) > limit.max_length:
+        text = text[: max(0, len(text) - max(1, limit.count(message) - limit.max_length) - 1)]
+        message = f"{head}{text}\u2026"
+    return message
 
 
 def _one_line(exc: BaseException) -> str:

@@ -322,16 +322,46 @@ class XPlatform(Platform):
 
     async def _send(self, channel: str, text: str) -> SentPost:
         """Post `text` as a standalone post from the host account."""
+        return await self._tweet(text)
+
+    async def post_action(self, chat: Chat, action_key: str, channel: str, text: str) -> SentPost:
+        """A chat's post, standalone; its cost goes to that chat (the first part of a split
+        intro may not carry the hashtag the cost is otherwise attributed by)."""
+        self.check_length(text)
+        return await self._tweet(text, chat_id=chat.id)
+
+    async def post_part(
+        self,
+        chat: Chat,
+        action_key: str,
+        channel: str,
+        text: str,
+        *,
+        first: SentPost,
+        previous: SentPost,
+    ) -> SentPost:
+        """A later part of a split intro or closing: a reply to the part before
+        (``reply.in_reply_to_tweet_id``), the host account replying to itself, which X
+        allows (only replies nobody summoned are refused)."""
+        self.check_length(text)
+        return await self._tweet(text, reply_to=previous.platform_message_id, chat_id=chat.id)
+
+    async def _tweet(
+        self, text: str, *, reply_to: str = "", chat_id: str | None = None
+    ) -> SentPost:
+        """Create a post (a reply to ``reply_to`` when given); its cost goes to ``chat_id``,
+        or to the chat whose hashtag it carries."""
         client = self._api()
-        payload = await self._request(
-            "posting", functools.partial(client.create_tweet, text=text, user_auth=True)
-        )
+        options: dict[str, object] = {"text": text, "user_auth": True}
+        if reply_to:
+            options["in_reply_to_tweet_id"] = reply_to
+        payload = await self._request("posting", functools.partial(client.create_tweet, **options))
         tweet_id = str((payload.get("data") or {}).get("id", ""))
         if not tweet_id:
             raise XPostError(f"X accepted the post but returned no id: {payload!r:.200}")
         url_post = has_url(text)
         await self._add_usage(
-            await self._chat_for_post(text),
+            chat_id or await self._chat_for_post(text),
             XUsage(posts=0 if url_post else 1, posts_with_url=1 if url_post else 0),
         )
         # When X made the post, by X's clock: the one its search reports answers by (an answer

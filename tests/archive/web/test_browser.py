@@ -75,6 +75,18 @@ async def test_reader_local_time_script_runs_under_the_csp(page, server: str) ->
     assert "your time:" in await page.locator("#upcoming ~ ul .yours").first.inner_text()
 
 
+async def test_a_welsh_reader_gets_the_archive_and_the_script_s_words_in_welsh(  # type: ignore[no-untyped-def]
+    page, server: str
+) -> None:
+    """The browser's Accept-Language picks the page's language, and the reader's-time
+    script takes its words from the page."""
+    await page.set_extra_http_headers({"Accept-Language": "cy-GB,cy;q=0.9,en;q=0.5"})
+    await page.goto(server)
+    assert await page.locator("h2#upcoming").inner_text() == "I ddod"
+    assert "(eich amser chi:" in await page.locator("#upcoming ~ ul .yours").first.inner_text()
+    assert page.errors == []
+
+
 async def test_following_a_chat_shows_transcript_and_charts(page, server: str) -> None:  # type: ignore[no-untyped-def]
     await page.goto(server)
     past = page.locator("section", has=page.locator("#past"))
