@@ -18,20 +18,12 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from archive.highlights import Highlight
+from archive.i18n import translator
 from archive.models import Chat, Target
 from archive.store import Store
 from archive.transcripts.highlights import counts_label
 from archive.transcripts.text import redact_handles
 from scheduler.limits import PostLimit
-
-TEXT: Mapping[str, str] = {
-    "header": "Highlights of {hashtag} “{title}”: the answer with the most reactions, likes"
-    " and reposts for each question.",
-    "short_header": "Highlights of {hashtag}",
-    "answer": "Top answer to {label}, by {name}: “{excerpt}” ({counts}) {hashtag}",
-    "unknown": "someone",
-}
-"""The digest's words (one place, for translation later)."""
 
 _SPACE_RE = re.compile(r"\s+")
 _MIN_EXCERPT = 20  # characters of the answer kept at least, before the post is given up
@@ -49,22 +41,32 @@ def digest_posts(
     that cannot fit even with a short excerpt (a very long title or name) is left out."""
     if not highlights:
         return []
+    tr = translator(chat.language)
+    # Translators: the first post of the digest, posted when the transcript is out.
+    header_text = tr.gettext(
+        "Highlights of {hashtag} “{title}”: the answer with the most reactions, likes"
+        " and reposts for each question."
+    )
     header = _fit(
-        lambda title: TEXT["header"].format(hashtag=chat.hashtag, title=title), chat.title, limit
-    ) or TEXT["short_header"].format(hashtag=chat.hashtag)
+        lambda title: header_text.format(hashtag=chat.hashtag, title=title), chat.title, limit
+    ) or tr.gettext("Highlights of {hashtag}").format(hashtag=chat.hashtag)
     posts = [("digest", header)]
-    labels = {q.key: q.label for q in chat.questions}
+    labels = {q.key: chat.label(q) for q in chat.questions}
+    # Translators: a digest post: {label} is the question's ("Q1"), {counts} "4 reactions".
+    answer_text = tr.gettext("Top answer to {label}, by {name}: “{excerpt}” ({counts}) {hashtag}")
+    # Translators: the author of a top answer whose name and handle are unknown.
+    someone = tr.gettext("someone")
     for key, found in highlights.items():
         top = found[0]
         m = top.message
         text = _SPACE_RE.sub(" ", redact_handles(m.text, hide) if hide else m.text).strip()
 
         def post(excerpt: str, top: Highlight = top, key: str = key) -> str:
-            return TEXT["answer"].format(
+            return answer_text.format(
                 label=labels[key],
-                name=top.message.author_name or top.message.author_handle or TEXT["unknown"],
+                name=top.message.author_name or top.message.author_handle or someone,
                 excerpt=excerpt,
-                counts=counts_label(top),
+                counts=counts_label(top, tr),
                 hashtag=chat.hashtag,
             )
 

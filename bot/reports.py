@@ -41,7 +41,7 @@ def format_highlights(chat: Chat, highlights: Mapping[str, Sequence[Highlight]])
 
     if not highlights:
         return "Highlights: none (no answer drew a reaction, like or repost)"
-    labels = {q.key: q.label for q in chat.questions}
+    labels = {q.key: chat.label(q) for q in chat.questions}
     lines = ["Highlights (the top answer of each question):"]
     for key, found in highlights.items():
         top = found[0].message

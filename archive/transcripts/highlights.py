@@ -1,7 +1,7 @@
 """The Highlights section of a transcript (Markdown, hence HTML; JSON; the CSV's column).
 
-What is ranked, and how, is :mod:`archive.highlights`; this module only shows it. Every
-sentence a reader sees is in ``TEXT`` (one place, ready to be wrapped for translation).
+What is ranked, and how, is :mod:`archive.highlights`; this module only shows it, in the
+chat's language (:mod:`archive.i18n`) and with its label letters (``Q1``, ``C1``).
 A chat without highlights gets no section: its transcripts are exactly what they were.
 """
 
@@ -12,45 +12,36 @@ from datetime import UTC
 from typing import Any
 
 from archive.highlights import Highlight, engagement_counts
+from archive.i18n import Translator, translator
 from archive.models import Chat
 from archive.transcripts.items import _linked_line
 from archive.transcripts.text import (
-    NETWORK_NAMES,
     _escape_plain,
     _lines,
     clock,
     escape_inline,
     message_anchor,
+    network_name,
     redact_handles,
     safe_url,
 )
 
-TEXT: Mapping[str, str] = {
-    "heading": "Highlights",
-    "intro": (
-        "The answers with the most reactions, likes and reposts, for each question"
-        " (score: reactions + likes + reposts + quotes; ties: the earlier answer first)."
-    ),
-    "question": "Top answers to {label}:",
-    "in_transcript": "answer",
-    "link": "link",
-    "reactions": "reaction|reactions",
-    "likes": "like|likes",
-    "reposts": "repost|reposts",
-    "quotes": "quote|quotes",
-    "unknown": "Unknown",
-}
-"""The section's user-facing strings; ``one|many`` pairs are counted forms."""
 
-
-def _count(name: str, n: int) -> str:
-    one, many = TEXT[name].split("|")
-    return f"{n} {one if n == 1 else many}"
-
-
-def counts_label(h: Highlight) -> str:
-    """``4 reactions, 1 like``: an answer's non-zero counts."""
-    return ", ".join(_count(name, n) for name, n in engagement_counts(h).items())
+def counts_label(h: Highlight, tr: Translator | None = None) -> str:
+    """``4 reactions, 1 like``: an answer's non-zero counts, in ``tr``'s language (English
+    by default)."""
+    tr = tr or translator()
+    parts = []
+    for name, n in engagement_counts(h).items():
+        if name == "reactions":
+            parts.append(tr.counted("{n} reaction", "{n} reactions", n))
+        elif name == "likes":
+            parts.append(tr.counted("{n} like", "{n} likes", n))
+        elif name == "reposts":
+            parts.append(tr.counted("{n} repost", "{n} reposts", n))
+        else:
+            parts.append(tr.counted("{n} quote", "{n} quotes", n))
+    return ", ".join(parts)
 
 
 def markdown_lines(
@@ -66,29 +57,44 @@ def markdown_lines(
     if not highlights:
         return []
     hidden = frozenset(hide)
-    labels = {q.key: q for q in chat.questions}
-    out = [f"## {TEXT['heading']}", "", f"*{TEXT['intro']}*", ""]
+    tr = translator(chat.language)
+    questions = {q.key: q for q in chat.questions}
+    # Translators: how the Highlights section ranks the answers, under its heading.
+    intro = tr.gettext(
+        "The answers with the most reactions, likes and reposts, for each question"
+        " (score: reactions + likes + reposts + quotes; ties: the earlier answer first)."
+    )
+    # Translators: the heading of the section that opens a transcript with the top answers.
+    out = [f"## {tr.gettext('Highlights')}", "", f"*{intro}*", ""]
     for key, found in highlights.items():
-        q = labels[key]
-        out += [f"### {TEXT['question'].format(label=q.label)} {escape_inline(q.text)}", ""]
+        q = questions[key]
+        # Translators: {label} is a question's label, "Q1"; the question's text follows.
+        top = tr.gettext("Top answers to {label}:").format(label=chat.label(q))
+        out += [f"### {top} {escape_inline(q.text)}", ""]
         for h in found:
-            out.append(_item(chat, h, hidden, network))
+            out.append(_item(chat, h, hidden, network, tr))
         out.append("")
     return out
 
 
-def _item(chat: Chat, h: Highlight, hide: frozenset[str], network: bool) -> str:
+def _item(chat: Chat, h: Highlight, hide: frozenset[str], network: bool, tr: Translator) -> str:
     m = h.message
-    name = escape_inline(m.author_name) or escape_inline(m.author_handle) or TEXT["unknown"]
+    name = (
+        escape_inline(m.author_name)
+        or escape_inline(m.author_handle)
+        or escape_inline(tr.gettext("Unknown"))
+    )
     head = [f"**{name}**" + (f" @{escape_inline(m.author_handle)}" if m.author_handle else "")]
     if network:
-        head.append(escape_inline(NETWORK_NAMES.get(m.platform, m.platform)))
-    head.append(clock(m.created_at, chat.zone))
-    head.append(counts_label(h))
-    head.append(f"[{TEXT['in_transcript']}](#{message_anchor(m.platform, m.platform_id)})")
+        head.append(escape_inline(network_name(m.platform, tr)))
+    head.append(clock(m.created_at, chat.zone, tr))
+    head.append(counts_label(h, tr))
+    # Translators: a link from a highlight to the same answer further down the transcript.
+    answer = tr.pgettext("highlight", "answer")
+    head.append(f"[{answer}](#{message_anchor(m.platform, m.platform_id)})")
     link = safe_url(m.permalink) if m.permalink else None
     if link:
-        head.append(f"[{TEXT['link']}]({link})")
+        head.append(f"[{tr.gettext('link')}]({link})")
     item = "- " + " · ".join(head)
     text = redact_handles(m.text, hide) if hide else m.text
     for line in _lines(text):
