@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.highlights import Engagement, Highlight, select_highlights
+from archive.labels import Labels
 from archive.models import MessageKind
 from archive.publish import publish_chat, render_chat
 from archive.store import Store
@@ -185,6 +186,24 @@ def test_section_comes_first_and_reads_right() -> None:
     assert "[answer](#m-x-2)" in q1
     # Dave opted out: not in the highlights, and his handle is redacted in Alice's A2.
     assert "Dave" not in text and "davehid" not in text
+
+
+def test_the_section_is_in_the_chats_language_with_its_labels() -> None:
+    """A French chat (Q/R) and a Welsh one (C/A): the section's words and counts are the
+    chat's language's, the questions named by the chat's own letters."""
+    fr = replace(CHAT, language="fr", labels=Labels("Q", "R"))
+    md = markdown_of(fr, highlights=select_highlights(fr, candidates(), 3))
+    assert "## Highlights" not in md
+    text = section(md, "## Temps forts")
+    assert "### Meilleures réponses à Q1\u00a0: How do you involve patients in QI?" in text
+    assert "2 j’aime, 1 partage" in text and "3 réactions" in text and "1 réaction" in text
+    assert "[réponse](#m-x-2)" in text and "Top answers" not in text
+    cy = replace(CHAT, language="cy", labels=Labels("C", "A"))
+    md = markdown_of(cy, highlights=select_highlights(cy, candidates(), 3))
+    text = section(md, "## Uchafbwyntiau")
+    assert "### Atebion gorau i C1: How do you involve patients in QI?" in text
+    assert "2 hoffiad, 1 ailbostiad" in text and "3 adwaith" in text
+    assert "[ateb](#m-x-2)" in text and "Q1" not in text
 
 
 def test_hostile_text_in_highlights_stays_text() -> None:

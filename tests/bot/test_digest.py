@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.highlights import Highlight
+from archive.labels import Labels
 from archive.models import CapturedMessage, Chat, MessageKind, Question, Target
 from bot.config import Config
 from bot.digest import digest_posts
@@ -71,6 +72,26 @@ def test_a_header_then_a_post_per_question_with_a_highlight() -> None:
         ("digest-q3", "Top answer to Q3, by Ann Nurse: “A3: try huddles” (3 likes) #WeDocs"),
     ]
     assert digest_posts(CHAT, {}, LIMITS["local"]) == []
+
+
+def test_the_digest_is_in_the_chats_language_with_its_labels() -> None:
+    found = {"1": [answer("1", "R1: co-conception")], "2": [answer("2", "R2: oui", likes=1)]}
+    fr = replace(CHAT, language="fr", labels=Labels("Q", "R"))
+    nb = "\u00a0"
+    assert [text for _key, text in digest_posts(fr, found, LIMITS["local"])] == [
+        f"Temps forts de #WeDocs «{nb}Patients as partners{nb}»{nb}: la réponse qui a reçu le"
+        " plus de réactions, de j’aime et de partages pour chaque question.",
+        f"Meilleure réponse à Q1, par Ann Nurse{nb}: «{nb}R1: co-conception{nb}» (3 j’aime)"
+        " #WeDocs",
+        f"Meilleure réponse à Q2, par Ann Nurse{nb}: «{nb}R2: oui{nb}» (1 j’aime) #WeDocs",
+    ]
+    cy = replace(CHAT, language="cy", labels=Labels("C", "A"))
+    posts = digest_posts(cy, {"1": [answer("1", "A1: cyd-ddylunio")]}, LIMITS["local"])
+    assert posts[0][1].startswith("Uchafbwyntiau #WeDocs “Patients as partners”: yr ateb")
+    assert posts[1] == (
+        "digest-q1",
+        "Yr ateb gorau i C1, gan Ann Nurse: “A1: cyd-ddylunio” (3 hoffiad) #WeDocs",
+    )
 
 
 @pytest.mark.parametrize("network", ["x", "bluesky", "mastodon", "discord", "local"])

@@ -65,6 +65,16 @@ async def test_pages_link_each_chart_download(client: TestClient) -> None:
             assert (await client.get(href)).status == 200
     series = await (await client.get("/tags/wedocs")).text()
     assert 'href="/tags/wedocs/charts/participation.png" download' in series
+    assert '<figcaption class="chart-files">Download: <a ' in series
+
+
+async def test_the_download_links_read_in_the_readers_language(client: TestClient) -> None:
+    """The tag page follows Accept-Language, its chart's download links with it."""
+    french = await client.get("/tags/wedocs", headers={"Accept-Language": "fr"})
+    page = await french.text()
+    assert '<figcaption class="chart-files">Télécharger\u00a0: <a ' in page
+    welsh = await (await client.get("/tags/wedocs", headers={"Accept-Language": "cy"})).text()
+    assert '<figcaption class="chart-files">Lawrlwytho: <a ' in welsh
 
 
 @pytest.mark.parametrize(
