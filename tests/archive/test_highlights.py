@@ -173,6 +173,31 @@ def test_highlights_csv_column_matches_golden() -> None:
     }
 
 
+def test_a_csv_with_attachments_and_engagement_has_both_last_columns() -> None:
+    """The attachments column (main) and the engagement column (highlights) together: the
+    engagement last, each message's own values in each."""
+    from archive.models import Attachment
+
+    messages = [
+        replace(m, attachments=(Attachment("plan.pdf", "https://cdn.example/plan.pdf"),))
+        if m.platform_id == "2"
+        else m
+        for m in MESSAGES
+    ]
+    text = render_csv(
+        messages, opted_out=OPTED_OUT, zone="Europe/London", engagement={("x", "2"): 3}
+    )
+    header = text.splitlines()[0].split(",")
+    assert header[-2:] == ["attachments", "engagement"]
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["2"]["attachments"] == "plan.pdf (https://cdn.example/plan.pdf)"
+    assert (rows["2"]["engagement"], rows["3"]["engagement"], rows["3"]["attachments"]) == (
+        "3",
+        "0",
+        "",
+    )
+
+
 def test_section_comes_first_and_reads_right() -> None:
     md = highlighted_markdown()
     assert md.index("## Highlights") < md.index("## Summary")
