@@ -229,7 +229,39 @@ def _m008_chat_language(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
 
 
-def _m009_engagement(conn: sqlite3.Connection) -> None:
+def _m009_stakeholder_groups(conn: sqlite3.Connection) -> None:
+    # Stakeholder groups (archive/groups.py): declarations per hashtag and participant, the
+    # latest of each source kept (a participant's own, their Discord roles'); the organisers'
+    # roster and the configured groups, as the running bot last read them from its config.
+    conn.executescript(
+        """
+        CREATE TABLE group_declarations (
+            hashtag_key TEXT NOT NULL,          -- casefolded, as chats.hashtag_key
+            platform TEXT NOT NULL,
+            author_id TEXT NOT NULL,
+            source TEXT NOT NULL,               -- self | role
+            group_key TEXT NOT NULL,
+            handle TEXT NOT NULL DEFAULT '',
+            message_id TEXT NOT NULL DEFAULT '', -- the post that declared it ('' for a command)
+            at TEXT NOT NULL,                   -- when it was declared (ISO 8601 UTC)
+            PRIMARY KEY (hashtag_key, platform, author_id, source)
+        );
+        CREATE TABLE group_roster (
+            platform TEXT NOT NULL,
+            ident TEXT NOT NULL,                -- an author id or a handle, casefolded
+            group_key TEXT NOT NULL,
+            PRIMARY KEY (platform, ident)
+        );
+        CREATE TABLE group_labels (
+            position INTEGER PRIMARY KEY,
+            group_key TEXT NOT NULL UNIQUE,
+            label TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _m010_engagement(conn: sqlite3.Connection) -> None:
     # What the networks count on each captured post, read once at publishing (likes,
     # reposts...; archive/highlights.py). Reactions stay in messages.reactions, which live
     # events keep current. No foreign key: a refresh may name a post not captured (yet).
@@ -260,7 +292,12 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "chats may split long intros and closings", _m006_split_long_posts),
     (7, "each chat's question and answer label letters", _m007_chat_labels),
     (8, "a chat's language", _m008_chat_language),
-    (9, "engagement of captured posts for highlights; the chats' digest setting", _m009_engagement),
+    (9, "stakeholder groups: declarations, roster, labels", _m009_stakeholder_groups),
+    (
+        10,
+        "engagement of captured posts for highlights; the chats' digest setting",
+        _m010_engagement,
+    ),
 ]
 
 

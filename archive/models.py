@@ -160,6 +160,9 @@ class IncomingMessage:
     mentions: tuple[str, ...] = ()  # handles mentioned, without '@'
     raw: dict[str, Any] = field(default_factory=dict)  # the platform payload, kept verbatim
     attachments: tuple[Attachment, ...] = ()  # files and stickers, in the message's order
+    # The stakeholder group the author's network roles map to (Discord: [discord]
+    # group_roles); "" elsewhere. See archive/groups.py.
+    role_group: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from archive.groups import GroupMix
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import translator
 from archive.labels import label_key
@@ -58,6 +59,7 @@ class Rendered:
     markdown: str
     html: str
     json: str
+    groups: GroupMix | None = None  # the stakeholder mix, when anyone has a group
 
 
 @dataclass
@@ -175,6 +177,7 @@ def render_chat(
     controls = control_events(store, chat)
     stats = chat_stats(store, chat, opted_out=opted_out)
     messages = store.messages(chat.id, include_deleted=False)
+    groups = store.group_mix(chat, opted_out)
     md = render_markdown(
         chat,
         messages,
@@ -185,6 +188,7 @@ def render_chat(
         cost_note=cost_note,
         generated_at=generated_at,
         highlights=best,
+        groups=groups,
     )
     html = render_html(chat, md, title=f"{chat.title} ({chat.hashtag})")
     js = render_json(
@@ -196,8 +200,9 @@ def render_chat(
         controls=controls,
         cost_note=cost_note,
         highlights=best,
+        groups=groups,
     )
-    return Rendered(chat, stats, md, html, js)
+    return Rendered(chat, stats, md, html, js, groups)
 
 
 def _umask() -> int:
@@ -277,6 +282,8 @@ def write_transcripts(
             controls = control_events(store, chat)
             hide = store.opted_out_handles(chat.id)
             best = store.highlights(chat, highlights, opted_out=opted_out)
+            groups = store.group_mix(chat, opted_out)
+            member_groups = None if groups is None else groups.member_groups
             lists = TranscriptLists(
                 chat,
                 hide=hide,
@@ -300,7 +307,11 @@ def write_transcripts(
                     if is_shown(m, opted_out):
                         lists.add(m)
                         if json_entries is not None:
-                            json_entries.write(message_entry(m, hide, first=first, authors=authors))
+                            json_entries.write(
+                                message_entry(
+                                    m, hide, first=first, authors=authors, groups=member_groups
+                                )
+                            )
                             first = False
                     yield m
 
@@ -323,6 +334,7 @@ def write_transcripts(
             generated_at=generated_at,
             highlights=best,
             hide=hide,
+            groups=groups,
         )
         amp_link = False
 
@@ -359,6 +371,7 @@ def write_transcripts(
                 controls=controls,
                 cost_note=cost_note,
                 highlights=highlights_section.json_entries(best, hide=hide),
+                groups=groups,
             ),
         )
     return stats

@@ -184,17 +184,25 @@ def _vm_hwm_kib(pid: int) -> int:
 
 
 def measure(cmd: Sequence[str]) -> dict[str, Any]:
-    """Run ``cmd``; its exit code, seconds and peak RSS.
+    """Run ``cmd``; its exit code, seconds, CPU seconds and peak RSS.
 
     The peak is the child's ``VmHWM`` (a high-water mark, reset by exec) read every 20 ms
-    while it runs: ``ru_maxrss`` would include the RSS of whatever process forked it.
+    while it runs: ``ru_maxrss`` would include the RSS of whatever process forked it. The
+    CPU seconds (user + system, of the child and the children it waited for) come from
+    ``wait4``: on a loaded machine they move far less than the wall time.
     """
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err)
         peak = 0
-        while proc.poll() is None:
+        cpu = 0.0
+        while True:
             peak = max(peak, _vm_hwm_kib(proc.pid))
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                cpu = usage.ru_utime + usage.ru_stime
+                break
             time.sleep(0.02)
         seconds = time.perf_counter() - t0
         err.seek(0)
@@ -204,6 +212,7 @@ def measure(cmd: Sequence[str]) -> dict[str, Any]:
     return {
         "returncode": proc.returncode,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "maxrss_kib": peak,
         "stderr": stderr,
     }
@@ -349,10 +358,21 @@ def run(
             f"tweetchat import + transcript, {n:,} msgs (median of {repeats})",
             f"{median(ours):.2f} s, {our_peak / 1024:.0f} MB peak RSS",
         )
+        our_cpu = [
+            a["cpu_seconds"] + b["cpu_seconds"] for a, b in zip(imports, reports, strict=True)
+        ]
+        result.add(
+            f"tweetchat import + transcript, CPU (user+sys, median of {repeats})",
+            f"{median(our_cpu):.2f} s",
+        )
         if peers:
             peer_seconds = median([p["seconds"] for p in peers])
             peer_peak = max(p["maxrss_kib"] for p in peers)
             ratio = peer_seconds / median(ours)
+            result.add(
+                "CPU vs chat-analytics (its CPU / ours, medians; steadier under load)",
+                f"{median([p['cpu_seconds'] for p in peers]) / median(our_cpu):.2f}x",
+            )
             result.add(
                 f"{PEER}, {n:,} msgs (median of {len(peers)})",
                 f"{peer_seconds:.2f} s, {peer_peak / 1024:.0f} MB peak RSS",

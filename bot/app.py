@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from archive.groups import groups_of
 from archive.models import Chat, ChatStatus
 from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
 from bot.config import Config, SchedulerConfig
 from bot.facilitator import Facilitator
+from bot.groups import sync_groups
 from bot.instance_lock import InstanceLock
 from bot.platforms.base import Platform, PlatformServices
 from bot.platforms.registry import build_platforms, post_limits
@@ -133,6 +135,7 @@ class App:
             wrapup_lead=self.config.scheduler.wrapup_lead,
             web_base_url=self.config.web.base_url,
             alert=self._alert,
+            groups=groups_of(self.config.groups.labels),
         )
 
     async def start(self) -> None:
@@ -153,8 +156,13 @@ class App:
             if self._platforms is not None
             else build_platforms(self.config, self.clock, self.environ)
         )
+        await self.store.write(sync_groups, self.config)
         self.facilitator = Facilitator(
-            self.store, self.platforms, publisher=self._publish, clock=self.clock
+            self.store,
+            self.platforms,
+            publisher=self._publish,
+            clock=self.clock,
+            groups=groups_of(self.config.groups.labels),
         )
         self.runner = Runner(
             self.store,

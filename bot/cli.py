@@ -281,8 +281,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def open_store(config: Config) -> Store:
     from archive.store import Store
+    from bot.groups import sync_groups
 
-    return Store(config.database)
+    store = Store(config.database)
+    try:
+        sync_groups(store, config)  # the groups and roster the transcripts use
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _now() -> datetime:
@@ -548,13 +555,16 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"chat {chat.id} was cancelled: it has no transcript")
         if args.format == "csv":
             with store.snapshot():
+                opted_out = store.opted_out()
+                groups = store.group_mix(chat, opted_out)
                 chunks = csv_chunks(
                     store.iter_messages(chat.id, include_deleted=False),
                     hide=store.opted_out_handles(chat.id),
-                    opted_out=store.opted_out(),
+                    opted_out=opted_out,
                     zone=chat.zone,
                     engagement=store.engagement_scores(chat.id),
                     attachments=store.has_attachments(chat.id),
+                    groups=None if groups is None else groups.member_groups,
                 )
                 if out is not None:
                     write_atomic_chunks(out, chunks)
@@ -594,12 +604,13 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     try:
         chat = store.find_chat(args.chat)
         stats = chat_stats(store, chat)
+        groups = store.group_mix(chat, store.opted_out())
     finally:
         store.close()
     if args.json:
         print(json.dumps(stats.to_dict(), indent=2, sort_keys=True))
         return 0
-    print(format_stats(chat, stats))
+    print(format_stats(chat, stats, groups))
     return 0
 
 

@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
+from archive.groups import DEFAULT_GROUPS, GROUP_KEY_RE
 from archive.i18n import language_tag
 from archive.labels import Labels, label_letter
 from scheduler.durations import duration_from
@@ -117,6 +118,18 @@ class DiscordConfig:
     api_base_url: str = ""  # "" = discord.py's default
     gateway_url: str = ""  # "" = the gateway Discord announces
     announce_channel: str = ""
+    # Discord role id or name -> stakeholder group key ([groups]); read from the roles a
+    # member has when they post in a chat.
+    group_roles: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsConfig:
+    """Stakeholder groups (archive/groups.py): the groups with their labels, in order, and
+    the organisers' roster file (CSV: platform, handle or id, group), if any."""
+
+    labels: tuple[tuple[str, str], ...] = DEFAULT_GROUPS
+    roster: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +252,7 @@ class Config:
     demo: DemoConfig = field(default_factory=DemoConfig)
     mastodon: MastodonConfig = field(default_factory=MastodonConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
+    groups: GroupsConfig = field(default_factory=GroupsConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -255,6 +269,7 @@ _SECTIONS: Final[dict[str, type]] = {
     "demo": DemoConfig,
     "mastodon": MastodonConfig,
     "labels": LabelsConfig,
+    "groups": GroupsConfig,
 }
 
 
@@ -344,7 +359,10 @@ def config_from_dict(
         demo=section("demo", _parse_demo),
         mastodon=section("mastodon", _parse_mastodon),
         labels=section("labels", _parse_labels),
+        groups=section("groups", _parse_groups),
     )
+    if not problems:
+        _check_group_roles(config, source, problems)
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -691,7 +709,62 @@ def _parse_discord(t: _Table) -> DiscordConfig:
         api_base_url=t.url("api_base_url", ("https", "http")),
         gateway_url=t.url("gateway_url", ("wss", "ws")),
         announce_channel=t.string("announce_channel"),
+        group_roles=_mapping(t, "group_roles", "a role id or name", "a group key"),
     )
+
+
+def _mapping(t: _Table, key: str, what_key: str, what_value: str) -> tuple[tuple[str, str], ...]:
+    """A table of non-empty strings to non-empty strings, in the file's order."""
+    value = t.raw(key)
+    if value is _MISSING:
+        return t.defaults[key]  # type: ignore[no-any-return]
+    if not isinstance(value, Mapping):
+        t.problems.append(
+            t.error(key, f"must be a table of {what_key} = {what_value}, got {_show(value)}")
+        )
+        return t.defaults[key]  # type: ignore[no-any-return]
+    pairs = []
+    for k, v in value.items():
+        if not isinstance(v, str) or not v.strip() or not str(k).strip():
+            t.problems.append(t.error(f"{key}.{k}", f"must be {what_value}, got {_show(v)}"))
+            continue
+        pairs.append((str(k).strip(), v.strip()))
+    return tuple(pairs)
+
+
+def _parse_groups(t: _Table) -> GroupsConfig:
+    labels = _mapping(t, "labels", "a group key", "its label")
+    for k, _label in labels:
+        if not GROUP_KEY_RE.fullmatch(k):
+            t.problems.append(
+                t.error(
+                    f"labels.{k}",
+                    "a group key is 1-32 lower-case letters, digits, '-' or '_',"
+                    " starting with a letter or digit",
+                )
+            )
+    if not labels:
+        t.problems.append(t.error("labels", "must name at least one group"))
+        labels = DEFAULT_GROUPS
+    raw = t.raw("roster")
+    roster = None
+    if raw is not _MISSING and not (isinstance(raw, str) and not raw.strip()):
+        t.defaults["roster"] = Path()  # path() resolves a missing key only
+        roster = t.path("roster")
+    return GroupsConfig(labels=labels, roster=roster)
+
+
+def _check_group_roles(config: Config, source: str, problems: list[ConfigError]) -> None:
+    keys = {k for k, _ in config.groups.labels}
+    for role, group in config.discord.group_roles:
+        if group not in keys:
+            problems.append(
+                ConfigError(
+                    f"unknown group {group!r} (the [groups] labels are: {', '.join(sorted(keys))})",
+                    source=source,
+                    key=f"discord.group_roles.{role}",
+                )
+            )
 
 
 def _parse_x(t: _Table) -> XConfig:

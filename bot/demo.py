@@ -3,7 +3,10 @@
 Everything real runs: the scheduler fires the intro and six questions, the local platform
 delivers what ~40 simulated participants post (labelled, unlabelled, replies, late, edited
 and deleted answers, an opt-out, a repost, a hostile message full of markup), capture files
-it into SQLite, and the publisher writes the Markdown, HTML and JSON transcripts. Only time
+it into SQLite, and the publisher writes the Markdown, HTML and JSON transcripts. Most
+participants say which stakeholder group they are in, through each route the local
+platform has: ``!iam <group>`` in their hello, ``!iam <group>`` in a reply to a question,
+and the organisers' roster file; a few declare nothing. Only time
 is compressed: a scaled clock runs the 60-minute chat (plus its grace period) fast.
 """
 
@@ -21,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from archive.groups import DEFAULT_GROUPS
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import ChatStatus
 from bot.config import Config
@@ -97,6 +101,51 @@ ROLES = [
     "midwife",
     "OT",
 ]
+# The stakeholder group each role declares (archive/groups.py).
+ROLE_GROUPS = {
+    "nurse": "clinician",
+    "GP": "clinician",
+    "physio": "clinician",
+    "patient partner": "patient",
+    "QI lead": "manager",
+    "pharmacist": "researcher",
+    "carer": "carer",
+    "junior doctor": "student",
+    "midwife": "clinician",
+    "OT": "organisation",
+}
+
+
+def declaration_route(i: int) -> str:
+    """How simulated participant ``i`` declares a group: in their hello ("post"), in a
+    reply to the first question ("reply"), on the roster ("roster"), or not at all ("")."""
+    if i % 11 == 10:
+        return ""
+    return ("post", "reply", "roster")[i % 3]
+
+
+def demo_people(participants: int) -> list[LocalUser]:
+    """The simulated participants: ids, names and handles."""
+    return [
+        LocalUser(
+            f"u{i:03d}",
+            f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}",
+            f"{FIRST[i % len(FIRST)].lower()}_{ROLES[i % len(ROLES)].split()[0].lower()}{i}",
+        )
+        for i in range(participants)
+    ]
+
+
+def demo_roster(participants: int) -> str:
+    """The organisers' roster (CSV: platform, handle or id, group) of the participants
+    whose route is the roster: by handle, every other one by id."""
+    lines = ["platform,handle or id,group"]
+    for i, p in enumerate(demo_people(participants)):
+        if declaration_route(i) == "roster":
+            who = p.id if i % 2 else "@" + p.handle
+            lines.append(f"local,{who},{ROLE_GROUPS[ROLES[i % len(ROLES)]]}")
+    return "\n".join(lines) + "\n"
+
 
 ANSWERS = {
     1: [
@@ -214,14 +263,7 @@ def simulate(
     and the hosts' mentions of questions use ``labels`` (``A1``, ``Q1``; ``R1`` in a
     French chat)."""
     q, a = labels.question_label, labels.answer_label
-    people = [
-        LocalUser(
-            f"u{i:03d}",
-            f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}",
-            f"{FIRST[i % len(FIRST)].lower()}_{ROLES[i % len(ROLES)].split()[0].lower()}{i}",
-        )
-        for i in range(participants)
-    ]
+    people = demo_people(participants)
     hosts = [LocalUser("h1", "Dr Jane Host", "drjane"), LocalUser("h2", "Sam (QI coach)", "qi_sam")]
     plan: list[Planned] = []
     counts = {
@@ -250,15 +292,25 @@ def simulate(
         plan.append(Planned(at, seq, kind, author, text, reply, ref))
         return len(plan) - 1
 
-    # Intro round: most people say hello; hosts welcome them.
+    # Intro round: most people say hello (and many say their group); hosts welcome them.
     for i, p in enumerate(people):
-        if rng.random() < 0.7:
-            role = ROLES[i % len(ROLES)]
+        role = ROLES[i % len(ROLES)]
+        declares = declaration_route(i) == "post"
+        if rng.random() < 0.7 or declares:
+            iam = f" !iam {ROLE_GROUPS[role]}" if declares else ""
             add(
                 start + timedelta(seconds=rng.uniform(20, 400)),
                 "post",
                 p,
-                f"Hi all, {p.name.split()[0]} here, {role} from the north west #WeDocs",
+                f"Hi all, {p.name.split()[0]} here, {role} from the north west{iam} #WeDocs",
+            )
+        if declaration_route(i) == "reply":  # a reply to the bot's Q1: a declaration only
+            add(
+                question_times[0] + timedelta(seconds=rng.uniform(20, 60)),
+                "post",
+                p,
+                f"!iam {ROLE_GROUPS[role]}",
+                reply=1,
             )
     add(
         start + timedelta(seconds=90),
@@ -437,7 +489,9 @@ def run_demo(
         ),
         discord=dataclasses.replace(config.discord, enabled=False),
         x=dataclasses.replace(config.x, enabled=False),
+        groups=dataclasses.replace(config.groups, labels=DEFAULT_GROUPS, roster=out / "roster.csv"),
     )
+    (out / "roster.csv").write_text(demo_roster(participants), encoding="utf-8")
     # Chat time begins 30 chat-seconds before the next 20:00 in London, when such chats run.
     start = _next_evening(datetime.now(UTC))
     origin = start - timedelta(seconds=30)
@@ -509,9 +563,10 @@ def run_demo(
         try:
             stats = chat_stats(store, chat)
             best = store.highlights(chat, 1, opted_out=store.opted_out())
+            groups = store.group_mix(chat, store.opted_out())
         finally:
             store.close()
-        print(format_stats(published, stats))
+        print(format_stats(published, stats, groups))
         print(
             f"  simulated: {counts['labelled']} labelled, {counts['unlabelled']} unlabelled, "
             f"{counts['replies']} replies, {counts['late']} late, {counts['edits']} edits, "

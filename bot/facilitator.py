@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
+from archive.groups import DEFAULT_GROUPS, Group, declaration_only, find_declaration, groups_of
 from archive.i18n import translator
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
     OPEN_STATUSES,
+    CapturedMessage,
     Chat,
     ChatStatus,
     IncomingMessage,
@@ -36,6 +38,7 @@ from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError
 from bot.digest import post_digest, top_answers
 from bot.engagement import refresh_engagement
+from bot.groups import GroupDesk, is_group_reply
 from bot.platforms.base import (
     Event,
     MessageDeleted,
@@ -105,6 +108,7 @@ class Facilitator:
         clock: Clock | None = None,
         post_attempts: int = 4,
         post_backoff: float = 0.5,
+        groups: Sequence[Group] = groups_of(DEFAULT_GROUPS),
     ) -> None:
         self.store = store
         self.platforms = platforms
@@ -121,6 +125,7 @@ class Facilitator:
         self._reconcile_locks: dict[str, asyncio.Lock] = {}
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
+        self.group_desk = GroupDesk(store, platforms, groups, self.clock)
         # The parts of posts split into a thread: (platform, id or text) -> (part number,
         # the whole text). Capture keeps such a post once, whole, as its first part.
         self._part_ids: dict[tuple[str, str], tuple[int, str]] = {}
@@ -718,6 +723,12 @@ class Facilitator:
         """Forget cached chats and capture contexts (posts or statuses changed)."""
         self._open = None
 
+    async def _fresh(self) -> list[CaptureContext]:
+        """The open chats' capture contexts read again from the store (a reply to a post
+        whose sending was recorded after the cached contexts were read)."""
+        self.invalidate()
+        return [c.ctx for c in await self._open_chats()]
+
     async def _open_chats(self) -> list[_ChatCache]:
         now = self.clock.now()
         if (
@@ -778,29 +789,47 @@ class Facilitator:
         captured = []
         raws = []
         edits = []
+        # Stakeholder groups (bot/groups.py): recorded and answered once the batch is stored.
+        declarations: list[tuple[IncomingMessage, str]] = []
+        roles: list[tuple[IncomingMessage, CapturedMessage, str]] = []
         for msg in messages:
             # A repost carries someone else's words: forwarding (or boosting) another
             # participant's "!optout" opts nobody out.
             if not msg.is_bot and not msg.is_repost and _OPTOUT_RE.match(msg.text):
                 await self._opt(msg)
                 continue
-            if msg.is_bot and _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES:
-                continue  # our answer to an opt-out (on Mastodon after an @mention): no chat's
+            if msg.is_bot and (
+                _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES or is_group_reply(msg.text)
+            ):
+                # our answer to an opt-out or a declaration (on Mastodon after an @mention):
+                # no chat's message
+                continue
             if self._part_ids or self._part_texts:
                 whole = self._as_whole(msg)
                 if whole is None:
                     continue  # a later part of a split post: kept whole with the first
                 msg = whole
+            declared = None if msg.is_bot else find_declaration(msg.text)
+            if declared is not None:
+                declarations.append((msg, declared))
+                if declaration_only(msg.text):
+                    continue
             for cache in caches:
                 got = capture(msg, cache.ctx)
                 if got is not None:
                     captured.append(got)
                     raws.append(msg.raw)
+                    if msg.role_group:
+                        roles.append((msg, got, cache.chat.hashtag))
                     break
             else:
                 if msg.edited_at is not None:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
+        for msg, declared in declarations:
+            await self.group_desk.declare(msg, declared, [c.ctx for c in caches], self._fresh)
+        for msg, got, hashtag in roles:
+            await self.group_desk.role_group(msg, got, hashtag)
         for msg in edits:
             # An edit that no longer matches a chat still updates a message we hold.
             assert msg.edited_at is not None

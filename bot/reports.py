@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from archive.models import Chat
 
 if TYPE_CHECKING:
+    from archive.groups import GroupMix
     from archive.highlights import Highlight
     from archive.stats import ChatStats
 
@@ -17,8 +18,8 @@ def local_time(chat: Chat, at: datetime) -> str:
     return at.astimezone(chat.zone).strftime("%a %d %b %Y %H:%M %Z")
 
 
-def format_stats(chat: Chat, stats: ChatStats) -> str:
-    """A one-screen summary of a chat's statistics."""
+def format_stats(chat: Chat, stats: ChatStats, groups: GroupMix | None = None) -> str:
+    """A one-screen summary of a chat's statistics (and its stakeholder mix, if any)."""
     lines = [
         f"{chat.title} {chat.hashtag} — {local_time(chat, chat.start)}",
         f"  participants {stats.participants}  messages {stats.messages}  answers {stats.answers}"
@@ -31,6 +32,10 @@ def format_stats(chat: Chat, stats: ChatStats) -> str:
     if stats.top_contributors:
         top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
         lines.append(f"  top contributors: {top}")
+    if groups is not None:
+        from archive.transcripts.groupsfmt import groups_summary
+
+        lines.append(groups_summary(groups))
     return "\n".join(lines)
 
 

@@ -12,7 +12,8 @@ question post is known, so the work is split in two:
    posts are the host's answers), and stages every message, already converted, in a
    temporary file (``marshal`` batches);
 2. the capture builds the chat and puts every staged message through the same capture
-   rules as live messages, saving in batches inside one transaction.
+   rules as live messages, saving in batches inside one transaction, and indexes the
+   saved rows for search at once before it commits.
 
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later rolls the one transaction back. Re-importing the same export
@@ -58,6 +59,7 @@ from archive.models import (
     chat_id_for,
 )
 from archive.store import Store
+from archive.store.messages import raw_json
 
 __all__ = [
     "ExportError",
@@ -220,16 +222,42 @@ def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, 
     return tuple(Attachment(name, url, AttachmentKind(kind)) for name, url, kind in staged)
 
 
+# A staged message as spilled: the raw payload already encoded as the JSON text the store
+# keeps (its ``raw`` column), so the spill holds only strings and the capture does not
+# rebuild, then re-encode, every payload's dict.
+# Its fields are those of _Staged, in the same order, but for the one at _RAW.
+_Spilled = tuple[
+    int,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    bool,
+    "str | None",
+    tuple[str, ...],
+    int,
+    str,  # the message as exported, as JSON text (raw_json)
+    bool,
+    tuple[tuple[str, str, str], ...],
+]
+_RAW = 12  # where _Staged holds the message as exported
+
+
 class _Spill:
     """Staged messages on disk between the read and the capture (memory stays flat):
     batches of tuples in ``marshal`` format, each behind its length, read back in order."""
 
     def __init__(self, directory: Path | None) -> None:
         self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
-        self._batch: list[_Staged] = []
+        self._batch: list[_Spilled] = []
 
     def add(self, staged: _Staged) -> None:
-        self._batch.append(staged)
+        raw = staged[_RAW]
+        assert isinstance(raw, dict)  # a change to _Staged must move _RAW with it
+        self._batch.append((*staged[:_RAW], raw_json(raw), *staged[_RAW + 1 :]))  # type: ignore[arg-type]
         if len(self._batch) >= BATCH:
             self._flush()
 
@@ -241,11 +269,11 @@ class _Spill:
             self._fh.write(data)
             self._batch = []
 
-    def batches(self) -> Iterator[list[_Staged]]:
+    def batches(self) -> Iterator[list[_Spilled]]:
         self._flush()
         self._fh.seek(0)
         while size := int.from_bytes(self._fh.read(8), "little"):
-            batch: list[_Staged] = marshal.loads(self._fh.read(size))
+            batch: list[_Spilled] = marshal.loads(self._fh.read(size))
             yield batch
 
     def close(self) -> None:
@@ -516,7 +544,7 @@ def _capture(
     link = f"https://discord.com/channels/{place}/{channel_id}/"
     parse_time = datetime.fromisoformat
     captured = done = 0
-    with store.transaction():
+    with store.bulk_load(), store.transaction():
         existing = store.find_chat_by_source(source)
         if existing is not None:
             chat = replace(draft, id=existing.id, created_at=existing.created_at)
@@ -535,7 +563,7 @@ def _capture(
         )
         for staged_batch in spill.batches():
             batch: list[CapturedMessage] = []
-            raws: list[dict[str, Any]] = []
+            raws: list[str] = []
             for (
                 _index,
                 mid,
@@ -582,9 +610,11 @@ def _capture(
                 raws.append(raw)
             done += len(staged_batch)
             captured += len(batch)
-            store.save_messages(batch, raws)
+            # The search index is written once, below, for every row of the import.
+            store.save_encoded_messages(batch, raws, index=False)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
+        store.index_new_messages()
         new = store.count_messages(chat.id) - before
     if progress is not None:
         progress("imported", scan.count, 1.0)

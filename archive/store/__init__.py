@@ -9,6 +9,7 @@ The package is split by table family; ``Store`` is all of them on one connection
 - ``ledger``: the post ledger (intent -> sent / failed / skipped).
 - ``messages``: captured messages and their full-text search index.
 - ``participants``: opt-outs and participation history.
+- ``groups``: stakeholder-group declarations, the roster, the configured groups.
 - ``state``: cursors and other small state that survives restarts.
 - ``queries``: the web archive's read queries.
 - ``sync``: ``Store``, the synchronous store (one thread at a time).

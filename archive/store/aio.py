@@ -275,6 +275,31 @@ class AsyncStore:
         """Whether the participant had opted out."""
         return await self.write(Store.opt_in, platform, author_id)
 
+    async def declare_group(
+        self,
+        hashtag: str,
+        platform: str,
+        author_id: str,
+        group: str,
+        at: datetime,
+        *,
+        source: str = "self",
+        handle: str = "",
+        message_id: str = "",
+    ) -> bool:
+        """:meth:`Store.declare_group`: whether the declaration is news."""
+        return await self.write(
+            Store.declare_group,
+            hashtag,
+            platform,
+            author_id,
+            group,
+            at,
+            source=source,
+            handle=handle,
+            message_id=message_id,
+        )
+
     async def get_state(self, key: str, default: str | None = None) -> str | None:
         """The value stored under ``key``, or ``default``."""
         return await self.read(Store.get_state, key, default)

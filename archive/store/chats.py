@@ -98,7 +98,7 @@ class ChatTables(Connection):
             }
             if chat.digest or exists:
                 # The column's default covers a new chat without a digest: such a row is
-                # written as before migration 9 (tests build archives of older schemas
+                # written as before migration 10 (tests build archives of older schemas
                 # with this code).
                 row["digest"] = int(chat.digest)
             if exists:

@@ -2,7 +2,7 @@
 answers that drew any: what a transcript's Highlights section is made of.
 
 Reactions are kept in ``messages.reactions`` (live events add and remove them); the other
-counts in the ``engagement`` table (migration 9), one row per (platform, platform id).
+counts in the ``engagement`` table (migration 10), one row per (platform, platform id).
 """
 
 from __future__ import annotations

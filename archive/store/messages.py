@@ -4,9 +4,11 @@ Capture is idempotent: one row per (platform, platform message id); an edit upda
 deletion marks it. The FTS5 index (``messages_fts``) is kept in step by the saves
 themselves, through a cursor in the ``state`` table (see migration 3): every row at or
 below the cursor is indexed, every row above it is not, and each save indexes its new rows
-in its own transaction. The index stems words (Porter over unicode61, diacritics folded:
-migration 4), at writing and at querying alike; FTS5's integrity check against this table
-holds after any sequence of saves, edits and deletions (tests/archive/test_search_index.py).
+in its own transaction (a bulk load such as an import may instead index all its rows at
+once, before its one transaction commits). The index stems words (Porter over unicode61,
+diacritics folded: migration 4), at writing and at querying alike; FTS5's integrity check
+against this table holds after any sequence of saves, edits and deletions
+(tests/archive/test_search_index.py).
 """
 
 from __future__ import annotations
@@ -190,9 +192,38 @@ class MessageTables(Connection):
             self._index_past(indexed)
             return written
 
+    def save_encoded_messages(
+        self, messages: Sequence[CapturedMessage], raw_texts: Sequence[str], *, index: bool = True
+    ) -> int:
+        """:meth:`save_messages` for a bulk load whose raw payloads are already JSON text (as
+        :func:`raw_json` writes them, one per message, same order); returns rows written.
+
+        ``index=False`` leaves the new rows out of the search index for now: the caller
+        then indexes them all at once with :meth:`index_new_messages` before its enclosing
+        transaction commits (an import does; one statement for every row is cheaper than one
+        per batch). Rows left unindexed stay correct meanwhile: an update of a row above the
+        search cursor touches no index entry, and the final indexing reads its final text.
+        """
+        if len(raw_texts) != len(messages):
+            raise ValueError("save_encoded_messages: one raw text per message")
+        if not messages:
+            return 0
+        now = iso(self.now())
+        rows = [message_row(m, raw, now) for m, raw in zip(messages, raw_texts, strict=True)]
+        with self.transaction():
+            # Clamped before every insert, indexed or not (see _search_cursor): rows the
+            # deferred indexing must find are exactly those above it.
+            indexed = self._search_cursor()
+            cur = self.conn.executemany(UPSERT_MESSAGE, rows)
+            written = max(cur.rowcount, 0)
+            if index:
+                self._index_past(indexed)
+            return written
+
     def index_new_messages(self) -> int:
         """Add rows written to ``messages`` other than by :meth:`save_messages` (a bulk
-        load in SQL) to the search index; returns how many. Saves index their own rows."""
+        load in SQL, or :meth:`save_encoded_messages` with ``index=False``) to the search
+        index; returns how many. Saves index their own rows."""
         with self.transaction():
             return self._index_past(self._search_cursor())
 

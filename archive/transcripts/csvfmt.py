@@ -64,10 +64,13 @@ def render_csv(
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
     engagement: Mapping[tuple[str, str], int] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> str:
     """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
-    apostrophe."""
+    apostrophe. ``groups`` (participant key -> group key, ``GroupMix.member_groups``) adds
+    a column, ``group``, when the chat has a stakeholder mix; ``engagement`` (see
+    :func:`csv_chunks`) a last one, ``engagement``."""
     rows = list(messages)
     hide = hidden_handles(rows, opted_out)
     attachments = any(m.attachments and m.deleted_at is None for m in rows)
@@ -79,6 +82,7 @@ def render_csv(
             zone=zone,
             attachments=attachments,
             engagement=engagement,
+            groups=groups,
         )
     )
 
@@ -92,23 +96,21 @@ def csv_chunks(
     rows_per_chunk: int = 1000,
     attachments: bool = False,
     engagement: Mapping[tuple[str, str], int] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
     to redact in texts (the opted-out participants', as ``Store.opted_out_handles``);
-    ``attachments``: add the ``attachments`` column (``Store.has_attachments``).
-    ``engagement``, (platform, id) -> score (``Store.engagement_scores``): when it holds any,
-    a last column ``engagement`` gives each message's score (0 for the others)."""
+    ``attachments``: add the ``attachments`` column (``Store.has_attachments``); ``groups``
+    as :func:`render_csv`. ``engagement``, (platform, id) -> score
+    (``Store.engagement_scores``): when it holds any, a last column ``engagement`` gives
+    each message's score (0 for the others)."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(
-        (
-            *COLUMNS,
-            *((ATTACHMENTS_COLUMN,) if attachments else ()),
-            *((CSV_COLUMN,) if engagement else ()),
-        )
-    )
+    header = (*COLUMNS, ATTACHMENTS_COLUMN) if attachments else COLUMNS
+    header = header if groups is None else (*header, "group")
+    writer.writerow((*header, CSV_COLUMN) if engagement else header)
     pending = 0
     for m in messages:
         if not is_shown(m, opted_out):
@@ -130,6 +132,8 @@ def csv_chunks(
         ]
         if attachments:
             row.append(_cell(attachments_cell(m.attachments)))
+        if groups is not None:
+            row.append(groups.get(f"{m.platform}:{m.author_id}", ""))
         if engagement:
             row.append(str(engagement.get((m.platform, m.platform_id), 0)))
         writer.writerow(row)

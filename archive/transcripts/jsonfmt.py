@@ -10,10 +10,11 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
       "stats": ChatStats.to_dict(),
       "messages": [{"platform", "id", "author": {"name", "handle", "id"}, "text",
                     "created_at", "kind", "questions": [key], "late", "permalink",
-                    "edited", "edited_at",
+                    "edited", "edited_at", "group",
                     "attachments": [{"kind": "file" | "sticker", "name", "url"}]}],
       "controls": [{"at", "event"}],
       "cost_note": str,
+      "groups": GroupMix.to_dict(),
       "highlights": [{"question": key,          (only when any answer drew engagement)
                       "answers": [{"platform", "id", "author_handle", "created_at",
                                    "reactions", "likes", "reposts", "quotes",
@@ -21,7 +22,11 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
     }
 
 ``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
-sticker) is there only for a message that has any. Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
+sticker) is there only for a message that has any. ``groups`` and each message's
+``group`` (a group key, or null: not declared, or a group of fewer than 3 participants)
+are there only when someone in the chat has a stakeholder group (:mod:`archive.groups`).
+
+Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages
 are in time order; deleted messages and opted-out participants' messages are left out,
 and ``@handle`` mentions of opted-out participants are redacted in the texts shown.
 """
@@ -33,6 +38,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from archive.groups import GroupMix
 from archive.highlights import Highlight
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
@@ -58,20 +64,26 @@ def render_json(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     highlights: Mapping[str, Sequence[Highlight]] | None = None,
+    groups: GroupMix | None = None,
 ) -> str:
     """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
     hide = hidden_handles(messages, opted_out)
     shown = (m for m in messages if is_shown(m, opted_out))
     authors: AuthorCache = {}
+    member_groups = None if groups is None else groups.member_groups
     return "".join(
         json_chunks(
             chat,
             stats,
-            (message_entry(m, hide, first=i == 0, authors=authors) for i, m in enumerate(shown)),
+            (
+                message_entry(m, hide, first=i == 0, authors=authors, groups=member_groups)
+                for i, m in enumerate(shown)
+            ),
             question_posted_at=question_posted_at,
             controls=controls,
             cost_note=cost_note,
             highlights=highlights_section.json_entries(highlights or {}, hide=hide),
+            groups=groups,
         )
     )
 
@@ -85,6 +97,7 @@ def json_chunks(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     highlights: Sequence[Mapping[str, Any]] = (),
+    groups: GroupMix | None = None,
 ) -> Iterator[str]:
     """The JSON document around ``entries``, the shown messages already written by
     :func:`message_entry` (possibly several to a piece, as read back from a file).
@@ -125,6 +138,8 @@ def json_chunks(
     }
     if highlights:
         document["highlights"] = list(highlights)
+    if groups is not None:
+        document["groups"] = groups.to_dict()
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     # Newlines inside JSON strings are escaped, so this top-level line is unique.
     head, tail = text.split(_MESSAGES_SLOT, 1)
@@ -141,18 +156,29 @@ AuthorCache = dict[tuple[str, str, str], str]
 
 
 def message_entry(
-    m: CapturedMessage, hide: set[str], *, first: bool, authors: AuthorCache | None = None
+    m: CapturedMessage,
+    hide: set[str],
+    *,
+    first: bool,
+    authors: AuthorCache | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> str:
     """One message of the document's list, with the separator before it. ``authors``:
     the author blocks written so far for this document (a chat has far fewer authors than
-    messages), kept by the caller for as long as the document."""
-    return ("\n    " if first else ",\n    ") + message_json(m, hide, authors)
+    messages), kept by the caller for as long as the document. ``groups``: participant key
+    -> group key (``GroupMix.member_groups``), when the document has a stakeholder mix."""
+    return ("\n    " if first else ",\n    ") + message_json(m, hide, authors, groups)
 
 
 _MESSAGES_SLOT = '\n  "messages": []'
 
 
-def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None = None) -> str:
+def message_json(
+    m: CapturedMessage,
+    hide: set[str],
+    authors: AuthorCache | None = None,
+    groups: Mapping[str, str] | None = None,
+) -> str:
     """``json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)``
     indented by four more spaces, written out directly: with ``indent`` the json module
     falls back to its pure-Python encoder, which took most of the JSON's time."""
@@ -179,7 +205,8 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         + f'"author": {author},'
         f'\n      "created_at": "{created.isoformat()}",'
         f'\n      "edited": {edited},'
-        f'\n      "id": {s(m.platform_id)},'
+        + ("" if groups is None else _group_json(groups, m))
+        + f'\n      "id": {s(m.platform_id)},'
         f'\n      "kind": "{m.kind.value}",'
         f'\n      "late": {"true" if m.late else "false"},'
         f'\n      "permalink": {s(m.permalink)},'
@@ -188,6 +215,11 @@ def message_json(m: CapturedMessage, hide: set[str], authors: AuthorCache | None
         f'\n      "text": {s(text)}'
         "\n    }"
     )
+
+
+def _group_json(groups: Mapping[str, str], m: CapturedMessage) -> str:
+    group = groups.get(f"{m.platform}:{m.author_id}")
+    return f'\n      "group": {"null" if group is None else _str(group)},'
 
 
 def _attachments_json(m: CapturedMessage) -> str:

@@ -21,6 +21,7 @@ from archive.transcripts.items import ItemRenderer
 from archive.transcripts.text import is_shown
 
 _READ_SIZE = 1 << 20
+_PENDING = 512  # writes gathered before one write to the file
 
 
 class Block(Protocol):
@@ -65,15 +66,33 @@ class MemoryList:
 
 class Spill:
     """Text appended to an anonymous temporary file (gone when closed, or on a crash),
-    read back later in pieces."""
+    read back later in pieces.
+
+    Writes are gathered in a list and written a few hundred at a time: a write to a text
+    file opened for reading too resets its decoder every time, which cost more than the
+    write itself at one write per transcript item.
+    """
 
     def __init__(self, directory: Path) -> None:
         self._file = io.TextIOWrapper(
             tempfile.TemporaryFile(dir=directory), encoding="utf-8", newline="\n"
         )
-        self.write = self._file.write
+        self._pending: list[str] = []
+        self._append = self._pending.append
+
+    def write(self, text: str) -> None:
+        """Append ``text``."""
+        self._append(text)
+        if len(self._pending) >= _PENDING:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._file.write("".join(self._pending))
+            self._pending.clear()
 
     def chunks(self) -> Iterator[str]:
+        self._flush()
         self._file.seek(0)
         while piece := self._file.read(_READ_SIZE):
             yield piece

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from archive.groups import GroupMix
 from archive.highlights import Highlight
 from archive.i18n import Translator, translator, utc_offset
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
 from archive.transcripts import highlights as highlights_section
+from archive.transcripts.groupsfmt import groups_markdown
 from archive.transcripts.lists import Block, TranscriptLists
 from archive.transcripts.tables import Table, plain_cell, text_cell
 from archive.transcripts.text import (
@@ -185,8 +187,10 @@ def render_markdown(
     cost_note: str = "",
     generated_at: datetime | None = None,
     highlights: Mapping[str, Sequence[Highlight]] | None = None,
+    groups: GroupMix | None = None,
 ) -> str:
-    """The chat's transcript as Markdown (pure: the same inputs give the same text)."""
+    """The chat's transcript as Markdown (pure: the same inputs give the same text);
+    ``groups``: the stakeholder mix, a section of its own when given."""
     hide = hidden_handles(messages, opted_out)
     lists = TranscriptLists(
         chat,
@@ -208,6 +212,7 @@ def render_markdown(
                 generated_at=generated_at,
                 highlights=highlights,
                 hide=hide,
+                groups=groups,
             )
         )
     )
@@ -259,6 +264,7 @@ def markdown_parts(
     generated_at: datetime | None = None,
     highlights: Mapping[str, Sequence[Highlight]] | None = None,
     hide: Iterable[str] = (),
+    groups: GroupMix | None = None,
 ) -> Iterator[str | Block]:
     """The transcript's lines (without their newline), with each non-empty message list
     of ``lists`` (already filled) as one part of its own, where its items go; the
@@ -299,6 +305,8 @@ def markdown_parts(
     out += [*_summary(stats, chat, tr), ""]
     if chat.questions:
         out += [*_question_table(chat, stats, posted, zone, tr), ""]
+    if groups is not None:
+        out += groups_markdown(chat, groups)
 
     yield from out
     out = []

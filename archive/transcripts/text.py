@@ -10,7 +10,6 @@ is percent-encoded down to a safe character set.
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -37,24 +36,20 @@ _TRAILING_PUNCT = ".,;:!?'\"*_"
 def _dropped_chars() -> re.Pattern[str]:
     """A class of every control, format, private-use and surrogate character, except the
     tab (it becomes a space) and the zero-width joiners (they keep emoji sequences intact)."""
+    dropped = frozenset({"Cc", "Cf", "Co", "Cs"}).__contains__
     ranges: list[tuple[int, int]] = []
-    start = -1
-    # Planes 3-13 hold no Cc/Cf/Co/Cs characters; skipping them keeps the import fast.
-    for cp in itertools.chain(range(0x30000), range(0xE0000, 0x110000)):
-        drop = chr(cp) not in "\t\u200c\u200d" and unicodedata.category(chr(cp)) in (
-            "Cc",
-            "Cf",
-            "Co",
-            "Cs",
+    # Planes 3-13 hold no Cc/Cf/Co/Cs characters; skipping them keeps the import fast, and
+    # so does classifying the code points with C-level map() calls and finding the runs
+    # with a regex over one flag byte per code point (every process that imports this
+    # module pays for it; a Python loop over them took ~0.13 s).
+    for first, last in ((0, 0x30000), (0xE0000, 0x110000)):
+        flags = bytearray(map(dropped, map(unicodedata.category, map(chr, range(first, last)))))
+        for keep in "\t\u200c\u200d":
+            if first <= ord(keep) < last:
+                flags[ord(keep) - first] = 0
+        ranges.extend(
+            (first + run.start(), first + run.end() - 1) for run in re.finditer(b"\x01+", flags)
         )
-        if drop and start < 0:
-            start = cp
-        elif not drop and start >= 0:
-            ranges.append((start, cp - 1))
-            start = -1
-        if cp in (0x2FFFF, 0x10FFFF) and start >= 0:
-            ranges.append((start, cp))
-            start = -1
     return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
 
 

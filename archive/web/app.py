@@ -20,7 +20,7 @@ from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
 
 logger = logging.getLogger(__name__)
 
-MIN_SCHEMA = 9  # every table and column it reads: chats.language (8), engagement (9)
+MIN_SCHEMA = 10  # every table and column it reads: groups (9), engagement (10)
 MAX_PAGE = 10_000
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self';"

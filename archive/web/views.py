@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from archive.groups import say
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.models import Chat, ChatStatus
@@ -29,6 +30,7 @@ from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
 from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
 from archive.web import chart_files, charts, feeds
+from archive.web import groups as group_figures
 from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
 
@@ -241,6 +243,8 @@ def chat_page(
         ),
         "</section>",
     ]
+    if rendered.groups is not None:
+        body.insert(-1, _figure(say("chart_chat"), group_figures.group_chart(rendered.groups)))
     return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body), tr=tr)
 
 
@@ -381,11 +385,14 @@ def chat_download(
         raise NotFoundError(f"chat {chat_id!r} was cancelled: it has no transcript")
     content_type = DOWNLOADS[suffix]
     if suffix == ".csv":
+        opted_out = store.opted_out()
+        groups = store.group_mix(chat, opted_out)
         text = render_csv(
             store.iter_messages(chat.id, include_deleted=False),
-            opted_out=store.opted_out(),
+            opted_out=opted_out,
             zone=chat.zone,
             engagement=store.engagement_scores(chat.id),
+            groups=None if groups is None else groups.member_groups,
         )
     else:
         rendered = cache.render(store, chat) if cache is not None else render_chat(store, chat)
@@ -447,6 +454,9 @@ def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -
         else f"<p>{e(t('No chat has taken place yet.'))}</p>",
         "</section>",
     ]
+    mix = group_figures.series_section(store, [c for c in chats if c.id in took_place])
+    if mix:
+        body.insert(-3, mix)
     return layout(site, hashtag, "\n".join(body), tr=tr)
 
 

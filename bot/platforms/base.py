@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from archive.groups import DEFAULT_GROUPS, Group, groups_of
 from archive.highlights import Engagement
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, IncomingMessage
@@ -170,6 +171,7 @@ class PlatformServices:
     alert(message): tell the hosts of the chats running now that something keeps failing
         (a supervised task's streak of failures); never raises.
     web_base_url: where the web archive is published ('' when it is not).
+    groups: the stakeholder groups participants may declare (``[groups] labels``).
     """
 
     store: AsyncStore
@@ -184,6 +186,7 @@ class PlatformServices:
     wrapup_lead: timedelta = timedelta(minutes=5)
     web_base_url: str = ""
     alert: Callable[[str], Awaitable[None]] = _no_alert
+    groups: tuple[Group, ...] = groups_of(DEFAULT_GROUPS)
 
 
 class Platform(abc.ABC):

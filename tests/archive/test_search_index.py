@@ -257,3 +257,35 @@ def test_rows_written_in_sql_are_searchable_once_indexed(store: Store) -> None:
     assert store.index_new_messages() == 0
     assert _hits(store, "bravo") == {"2"} and _hits(store, "alpha") == {"1"}
     _check_index(store)
+
+
+def test_a_bulk_load_indexed_once_at_the_end_matches_the_stored_text(store: Store) -> None:
+    # What an import does: batches saved unindexed (one of them editing an earlier row, and
+    # after the newest chat was deleted so SQLite reuses its ids), one index at the end.
+    store.add_chat(chat("d", PAST_START + timedelta(days=1)))
+    store.save_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)])
+    store.save_messages([msg("d", "2", "bob", "delta", PAST_START, 2)])
+    store.delete_chat("d")
+    first = msg("c", "3", "cat", "bravo", PAST_START, 3)
+    with store.bulk_load(), store.transaction():
+        store.save_encoded_messages([first], ['{"id": "3"}'], index=False)
+        store.save_encoded_messages(
+            [_edited(first, "charlie", 1), msg("c", "4", "dan", "echo", PAST_START, 4)],
+            ['{"id": "3", "edited": true}', "{}"],
+            index=False,
+        )
+        assert _hits(store, "charlie") == set()  # not searchable until indexed
+        assert store.index_new_messages() == 2
+    assert _hits(store, "charlie") == {"3"} and _hits(store, "echo") == {"4"}
+    assert _hits(store, "bravo") == set() and _hits(store, "delta") == set()
+    assert (
+        store.conn.execute("SELECT raw FROM messages WHERE platform_id = '3'").fetchone()[0]
+        == '{"id": "3", "edited": true}'
+    )
+    assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == -2000  # put back
+    _check_index(store)
+
+
+def test_save_encoded_messages_wants_one_raw_text_per_message(store: Store) -> None:
+    with pytest.raises(ValueError, match="one raw text per message"):
+        store.save_encoded_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)], [])

@@ -62,4 +62,4 @@ def test_chats_archived_before_labels_existed_have_the_english_convention(
         store.close()
     with sqlite3.connect(path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY version")]
-    assert names[6] == "each chat's question and answer label letters"
+    assert "each chat's question and answer label letters" in names[5:]  # after schema 5

@@ -68,6 +68,7 @@ def test_defaults_are_the_documented_values() -> None:
         "",
         "",
         "",
+        (),
     )
     assert (config.x.enabled, config.x.poll_interval, config.x.max_results) == (False, 60, 100)
     assert (config.x.price_per_read, config.x.price_per_post) == (0.005, 0.01)
@@ -472,7 +473,7 @@ def _fields_of(instance: object, prefix: str = "") -> set[str]:
 def _keys_of(table: dict[str, object], prefix: str = "") -> set[str]:
     names: set[str] = set()
     for key, value in table.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not prefix:  # a table in a section is a key's value
             names.add(f"[{key}]")
             names |= _keys_of(value, f"{key}.")
         else:

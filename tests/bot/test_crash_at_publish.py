@@ -54,7 +54,7 @@ def test_a_crash_in_the_publish_step_is_finished_at_the_next_start(
     config = config_file(tmp_path)
     chat_file(
         tmp_path / "chat.toml",
-        start_in=2,
+        start_in=5,  # `schedule` must store it before it starts, on a loaded machine too
         questions=("One?",),
         first_question="1s",
         interval="2s",

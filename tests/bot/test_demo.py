@@ -46,6 +46,15 @@ def test_demo_runs_a_full_chat_and_writes_three_transcripts(tmp_path: Path) -> N
         keys = [(-a["score"], a["created_at"]) for a in answers]
         assert keys == sorted(keys) and all(a["reactions"] == a["score"] > 0 for a in answers)
     assert "Highlights" in html
+    # Most participants said which group they are in, through each route the local
+    # platform has: in their hello (u000), in a reply to Q1 (u001), on the roster (u002).
+    assert "## Stakeholder mix" in md and "<h2>Stakeholder mix</h2>" in html
+    assert re.search(r"^  groups: .*Clinician \d+", result.stdout, re.MULTILINE)
+    groups = {m["author"]["id"]: m["group"] for m in data["messages"] if "group" in m}
+    assert groups["u000"] == groups["u001"] == groups["u002"] == "clinician"
+    declared = sum(1 for g in groups.values() if g)
+    assert declared > len(groups) / 2
+    assert data["groups"]["not_declared"]["participants"] < data["groups"]["participants"] / 2
 
 
 def test_the_demo_runs_in_french_and_in_welsh(tmp_path: Path) -> None:

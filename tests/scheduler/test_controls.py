@@ -220,7 +220,7 @@ def test_replace_with_the_file_of_a_chat_under_way_fixes_wording_only(tmp_path: 
     from tests.bot.helpers import chat_file, config_file, tweetchat
 
     config = config_file(tmp_path)
-    start = chat_file(tmp_path / "chat.toml", start_in=2, questions=("One?", "Two?"))
+    start = chat_file(tmp_path / "chat.toml", start_in=5, questions=("One?", "Two?"))
     assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
     store = Store(tmp_path / "db.sqlite")
     try:

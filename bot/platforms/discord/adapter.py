@@ -380,7 +380,11 @@ class DiscordPlatform(Platform):
         if not self._accepts(message):
             return None
         user = self.client.user
-        return to_incoming(message, bot_id=user.id if user is not None else None)
+        return to_incoming(
+            message,
+            bot_id=user.id if user is not None else None,
+            group_roles=self.config.group_roles,
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         incoming = self._incoming(message)

@@ -1,8 +1,8 @@
 """The `/tweetchat` slash commands: hosts schedule and steer chats, participants opt out.
 
 Hosts are members with the Manage Events permission or the role named by
-``[discord] host_role``; everyone else gets an ephemeral refusal (``optout`` and ``optin`` are
-for everyone). Replies that only concern the host are ephemeral. Bad input gets an ephemeral
+``[discord] host_role``; everyone else gets an ephemeral refusal (``optout``, ``optin`` and
+``iam``, a participant's stakeholder group, are for everyone). Replies that only concern the host are ephemeral. Bad input gets an ephemeral
 message naming each thing to fix, and nothing is stored. Live controls go through the one
 control API (`scheduler.controls.apply_control`) on the store thread, then the runner reloads
 at once so the change takes effect now.
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 from discord import app_commands
 
+from archive.groups import say
 from archive.labels import DEFAULT_LABELS, LabelError, Labels, labels_from
 from archive.models import OPEN_STATUSES, Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
@@ -319,12 +320,46 @@ class HostCommands:
                 "(they may still count, anonymously). `/tweetchat optin` undoes it.",
             )
 
+        self._add_iam(group)
+
         @group.command(name="optin", description="Include your messages in transcripts again")
         async def optin(interaction: discord.Interaction) -> None:
             await self.store.opt_in("discord", str(interaction.user.id))
             await self._reply(interaction, "You are opted in: transcripts include your messages.")
 
         return group
+
+    def _add_iam(self, group: app_commands.Group) -> None:
+        """``/tweetchat iam group:<choice>``: the member's stakeholder group on the hashtags
+        of this channel's open chats (archive/groups.py); answered ephemerally."""
+        choices = [app_commands.Choice(name=g.label, value=g.key) for g in self.services.groups]
+        labels = {g.key: g.label for g in self.services.groups}
+
+        @group.command(name="iam", description="Say which group you take part as")
+        @app_commands.describe(group="patient, carer, clinician...")
+        @app_commands.choices(group=choices[:25])
+        async def iam(interaction: discord.Interaction, group: app_commands.Choice[str]) -> None:
+            user = interaction.user
+            here = Target("discord", self._channel_id(interaction))
+            chats = await self.store.read(Store.list_chats, OPEN_STATUSES)
+            hashtags = list(dict.fromkeys(c.hashtag for c in chats if here in c.targets))
+            if not hashtags:
+                await self._reply(interaction, say("no_chat"))
+                return
+            for hashtag in hashtags:
+                await self.store.declare_group(
+                    hashtag,
+                    "discord",
+                    str(user.id),
+                    group.value,
+                    interaction.created_at,
+                    handle=user.name,
+                )
+            label = labels.get(group.value, group.name)
+            await self._reply(
+                interaction,
+                say("declared", label=label, hashtag=" ".join(h.lstrip("#") for h in hashtags)),
+            )
 
     def _control_command(
         self, kind: str, text: str, chat_help: str

@@ -8,7 +8,8 @@ the DiscordChatExporter importer uses, so a message reads the same live and impo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 
 import discord
 
@@ -23,6 +24,22 @@ def channel_key(channel: object) -> str:
     if isinstance(channel, discord.Thread) and channel.parent_id:
         return str(channel.parent_id)
     return str(getattr(channel, "id", ""))
+
+
+def role_group(author: object, group_roles: Sequence[tuple[str, str]]) -> str:
+    """The stakeholder group of the first entry of ``group_roles`` (role id or name ->
+    group, ``[discord] group_roles``) that the author, a guild member, has; "" for none.
+    The gateway sends the member's role ids with every guild message (``member.roles``);
+    names are matched case-insensitively, through the guild's role cache."""
+    roles = getattr(author, "roles", None) if isinstance(author, discord.Member) else None
+    if not roles or not group_roles:
+        return ""
+    ids = {str(r.id) for r in roles}
+    names = {r.name.casefold() for r in roles}
+    for role, group in group_roles:
+        if role in ids or role.casefold() in names:
+            return group
+    return ""
 
 
 def _attachments(
@@ -70,9 +87,15 @@ def message_shape(message: discord.Message) -> DiscordMessage:
     )
 
 
-def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMessage | None:
+def to_incoming(
+    message: discord.Message,
+    *,
+    bot_id: int | None,
+    group_roles: Sequence[tuple[str, str]] = (),
+) -> IncomingMessage | None:
     """The neutral form of a Discord message; None when it is never captured (a system
-    notice, or a message with nothing of its own: see :mod:`archive.discord_messages`)."""
+    notice, or a message with nothing of its own: see :mod:`archive.discord_messages`).
+    ``group_roles``: the author's stakeholder group from their roles (:func:`role_group`)."""
     shape = message_shape(message)
     author = message.author
     raw = {
@@ -88,7 +111,11 @@ def to_incoming(message: discord.Message, *, bot_id: int | None) -> IncomingMess
         if shape.reference_id
         else None,
     }
-    return shape_to_incoming(shape, bot_id="" if bot_id is None else str(bot_id), raw=raw)
+    incoming = shape_to_incoming(shape, bot_id="" if bot_id is None else str(bot_id), raw=raw)
+    group = role_group(author, group_roles)
+    if incoming is None or not group:
+        return incoming
+    return dataclasses.replace(incoming, role_group=group)
 
 
 def sent_post(message: discord.Message) -> SentPost:

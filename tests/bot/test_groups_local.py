@@ -1,0 +1,205 @@
+"""Stakeholder groups end to end on the local platform, through `tweetchat run`: `!iam` in a
+post and in a reply to the bot, the roster, the latest declaration winning, answers once per
+post, small groups suppressed, and the declarations holding for the hashtag's next chat."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from archive.groups import say
+from archive.models import CapturedMessage, MessageKind
+from archive.store import Store
+from bot.platforms.local.adapter import LocalNetwork, LocalUser
+from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, until, wait_for
+from tests.bot.test_run_end_to_end import bot_post
+
+A1, A2, A3 = (LocalUser(f"a{i}", f"Clin {i}", f"clin{i}") for i in (1, 2, 3))
+B1 = LocalUser("b1", "Pat Reply", "patreply")
+B2 = LocalUser("b2", "Pat Handle", "pathandle")
+B3 = LocalUser("b3", "Pat Id", "patid")
+C1 = LocalUser("c1", "Kit Carer", "kit")
+D1 = LocalUser("d1", "Dee Changer", "dee")
+E1 = LocalUser("e1", "Eli Quiet", "eli")
+F1 = LocalUser("f1", "Fay Typo", "fay")
+EVERYONE = (A1, A2, A3, B1, B2, B3, C1, D1, E1, F1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Path) -> None:
+    (tmp_path / "roster.csv").write_text(
+        "platform,handle or id,group\nlocal,@PatHandle,patient\nlocal,b3,patient\n", "utf-8"
+    )
+    config = config_file(tmp_path, '[groups]\nroster = "roster.csv"\n')
+    chat_file(tmp_path / "chat.toml", start_in=3, questions=("One?",), duration="10s")
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+
+    bot = start_bot(config, "--until-idle")
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        post = net.post
+        first = post("main", A1, "Hello, nurse here !iam clinician #WeDocs", at=now())
+        for who in (A2, A3):
+            post("main", who, "!iam Clinician #WeDocs", at=now())
+        post("main", C1, "!iam carer #WeDocs", at=now())
+        post("main", D1, "!iam patient #WeDocs", at=now())
+        post("main", F1, "!iam astronaut #WeDocs", at=now())
+        q1 = wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
+        post("main", B1, "!iam patient", at=now(), reply_to=q1)  # a reply to the bot
+        post("main", D1, "!iam manager #WeDocs", at=now())  # the latest wins
+        net.edit(first, "Hello, nurse here !iam clinician #WeDocs (edited)", at=now())
+        for who in EVERYONE:
+            post("main", who, f"A1: {who.name}'s answer #WeDocs", at=now())
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        net.close()
+    assert bot.returncode == 0, out
+    assert "Traceback" not in out
+
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        replies = [r["text"] for r in net.messages("main") if r["is_bot"]]
+    finally:
+        net.close()
+    thanks = [t for t in replies if t.startswith("Thank you: you are counted as")]
+    # One answer per declaring post (7), none for the edit; the typo gets the list of groups.
+    assert len(thanks) == 7
+    assert thanks.count(say("declared", label="Clinician", hashtag="WeDocs")) == 3
+    assert say("declared", label="Patient", hashtag="WeDocs") in thanks  # the reply to Q1
+    assert any(t.startswith("“astronaut” is not one of the groups") for t in replies)
+
+    out_dir = tmp_path / "out"
+    md = next(out_dir.glob("*.md")).read_text(encoding="utf-8")
+    mix = md.split("## Stakeholder mix", 1)[1].split("\n## ", 1)[0]
+    # Hand count: 10 participants, one answer each; the bot's answers are in no transcript.
+    assert "| Clinician | 3 | 30% | 3 | 30% |" in mix
+    assert "| Patient | 3 | 30% | 3 | 30% |" in mix  # reply, roster by handle, roster by id
+    assert "| Carer | fewer than 3 | — | — | — |" in mix
+    assert "| Manager | fewer than 3 | — | — | — |" in mix  # Dee's latest declaration
+    assert "| Not declared | 2 | 20% | 2 | 20% |" in mix  # Eli, and Fay's unknown group
+    assert "| **Total** | 10 | 100% | 10 | 100% |" in mix
+    assert "Thank you: you are counted" not in md and "astronaut” is not" not in md
+    # A declaration-only post is not a message of the chat; one with more text is.
+    assert "Hello, nurse here" in md and "!iam Clinician #WeDocs" not in md
+
+    data = json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
+    groups = {m["author"]["id"]: m["group"] for m in data["messages"] if m["kind"] == "answer"}
+    assert groups == {
+        "a1": "clinician",
+        "a2": "clinician",
+        "a3": "clinician",
+        "b1": "patient",
+        "b2": "patient",
+        "b3": "patient",
+        "c1": None,
+        "d1": None,
+        "e1": None,
+        "f1": None,
+    }
+    chat_id = data["chat"]["id"]
+    shown = tweetchat(["transcript", chat_id, "--format", "csv"], config)
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert {r["author_id"]: r["group"] for r in rows if r["kind"] == "answer"}["b3"] == "patient"
+    stats = tweetchat(["stats", chat_id], config)
+    assert (
+        "groups: Patient 3, Carer fewer than 3, Clinician 3, Manager fewer than 3" in stats.stdout
+    )
+
+    # The hashtag's next chat: nobody declares again, the groups hold.
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        chat = store.get_chat(chat_id)
+        later = dataclasses.replace(
+            chat,
+            id=chat_id + "-next",
+            start=chat.start + timedelta(days=7),
+            end=chat.end + timedelta(days=7),
+        )
+        store.add_chat(later)
+        store.save_messages(
+            CapturedMessage(
+                chat_id=later.id,
+                platform="local",
+                platform_id=f"next-{who.id}",
+                author_id=who.id,
+                author_name=who.name,
+                author_handle=who.handle,
+                text="A1: again #WeDocs",
+                created_at=later.start + timedelta(minutes=1),
+                kind=MessageKind.ANSWER,
+                question_keys=("1",),
+            )
+            for who in (A1, A2, A3, B1)
+        )
+    finally:
+        store.close()
+    again = tweetchat(["transcript", later.id], config)
+    assert "| Clinician | 3 | 75% | 3 | 75% |" in again.stdout
+    assert "| Patient | fewer than 3 | — | — | — |" in again.stdout
+
+
+async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
+    from archive.models import Chat, ChatStatus, IncomingMessage, Question, Target
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.local.adapter import LocalPlatform
+    from tests.bot.test_late_note import no_publish
+
+    start = now() - timedelta(minutes=5)
+    chat = Chat(
+        id="wedocs-twice",
+        title="Twice",
+        hashtag="#WeDocs",
+        start=start,
+        end=start + timedelta(hours=1),
+        timezone="Europe/London",
+        questions=(Question(1, "One?", timedelta(minutes=1)),),
+        targets=(Target("local", "main"),),
+        status=ChatStatus.LIVE,
+    )
+    store = AsyncStore(tmp_path / "db.sqlite")
+    await store.add_chat(chat)
+    platform = LocalPlatform(tmp_path / "net.sqlite")
+    facilitator = Facilitator(store, {"local": platform}, publisher=no_publish)
+    await platform.start()
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        posts = [(B1, "!iam patient #WeDocs"), (F1, "!iam astronaut #WeDocs")]
+        incoming = [
+            IncomingMessage(
+                "local",
+                net.post("main", who, text, at=now()),
+                "main",
+                who.id,
+                who.name,
+                who.handle,
+                text,
+                now(),
+            )
+            for who, text in posts
+        ]
+
+        # The platform delivers them live too; then again as from a backfill, twice.
+        def answers_now() -> list[str]:
+            return [r["text"] for r in net.messages("main") if r["is_bot"]]
+
+        await facilitator.capture_messages(incoming)
+        await until("both answers", lambda: len(answers_now()) >= 2)
+        await facilitator.capture_messages(incoming)
+        answers = answers_now()
+    finally:
+        net.close()
+        await platform.stop()
+        await store.aclose()
+    assert len(answers) == 2
+    assert say("declared", label="Patient", hashtag="WeDocs") in answers
+    assert any(t.startswith("“astronaut” is not one of the groups") for t in answers)
