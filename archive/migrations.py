@@ -261,6 +261,28 @@ def _m009_stakeholder_groups(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m010_engagement(conn: sqlite3.Connection) -> None:
+    # What the networks count on each captured post, read once at publishing (likes,
+    # reposts...; archive/highlights.py). Reactions stay in messages.reactions, which live
+    # events keep current. No foreign key: a refresh may name a post not captured (yet).
+    # chats.digest: the chat file's `digest = true` (the top answers posted at publishing).
+    conn.executescript(
+        """
+        CREATE TABLE engagement (
+            platform TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            likes INTEGER NOT NULL DEFAULT 0,
+            reposts INTEGER NOT NULL DEFAULT 0,
+            quotes INTEGER NOT NULL DEFAULT 0,
+            replies INTEGER NOT NULL DEFAULT 0,
+            refreshed_at TEXT NOT NULL,
+            PRIMARY KEY (platform, platform_id)
+        );
+        ALTER TABLE chats ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
@@ -271,6 +293,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "each chat's question and answer label letters", _m007_chat_labels),
     (8, "a chat's language", _m008_chat_language),
     (9, "stakeholder groups: declarations, roster, labels", _m009_stakeholder_groups),
+    (
+        10,
+        "engagement of captured posts for highlights; the chats' digest setting",
+        _m010_engagement,
+    ),
 ]
 
 

@@ -101,6 +101,7 @@ class Chat:
     series_id: str = ""  # set when the chat is one occurrence of a recurring series
     language: str = "en"  # BCP 47 tag of the bot's words for the chat (archive.i18n)
     created_at: datetime | None = None
+    digest: bool = False  # post the top answer of each question at publishing (chat file)
     # The chat file's `split_long_posts`: a too-long intro or closing goes out as a thread.
     split_long_posts: bool = False
     labels: Labels = DEFAULT_LABELS  # the letters of its questions and answers (Q1, A1)

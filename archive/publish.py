@@ -18,11 +18,13 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.groups import GroupMix
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import translator
 from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
+from archive.transcripts import highlights as highlights_section
 from archive.transcripts.html import (
     has_amp_link,
     render_html,
@@ -160,10 +162,17 @@ def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = N
 
 
 def render_chat(
-    store: Store, chat: Chat, *, generated_at: datetime | None = None, cost_note: str = ""
+    store: Store,
+    chat: Chat,
+    *,
+    generated_at: datetime | None = None,
+    cost_note: str = "",
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> Rendered:
-    """Compute statistics and render Markdown, HTML and JSON for one chat."""
+    """Compute statistics and render Markdown, HTML and JSON for one chat; ``highlights``:
+    the most answers each question's Highlights keep (0: no section)."""
     opted_out = store.opted_out()
+    best = store.highlights(chat, highlights, opted_out=opted_out)
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
     stats = chat_stats(store, chat, opted_out=opted_out)
@@ -178,6 +187,7 @@ def render_chat(
         controls=controls,
         cost_note=cost_note,
         generated_at=generated_at,
+        highlights=best,
         groups=groups,
     )
     html = render_html(chat, md, title=f"{chat.title} ({chat.hashtag})")
@@ -189,6 +199,7 @@ def render_chat(
         question_posted_at=posted,
         controls=controls,
         cost_note=cost_note,
+        highlights=best,
         groups=groups,
     )
     return Rendered(chat, stats, md, html, js, groups)
@@ -240,9 +251,11 @@ def write_transcripts(
     *,
     generated_at: datetime | None = None,
     cost_note: str = "",
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> ChatStats:
     """Write the chat's transcripts in the formats of ``paths`` (``md``, ``html``, ``json``,
     any of them) to those files; returns the statistics. Nothing is recorded in the store.
+    ``highlights``: the most answers each question's Highlights section keeps (0: none).
 
     The same documents as :func:`render_chat`, but streamed: the chat's messages are read
     once, in time order; the statistics count them while each shown message is rendered
@@ -268,6 +281,7 @@ def write_transcripts(
             posted = question_posted_at(store, chat)
             controls = control_events(store, chat)
             hide = store.opted_out_handles(chat.id)
+            best = store.highlights(chat, highlights, opted_out=opted_out)
             groups = store.group_mix(chat, opted_out)
             member_groups = None if groups is None else groups.member_groups
             lists = TranscriptLists(
@@ -318,6 +332,8 @@ def write_transcripts(
             controls=controls,
             cost_note=cost_note,
             generated_at=generated_at,
+            highlights=best,
+            hide=hide,
             groups=groups,
         )
         amp_link = False
@@ -354,6 +370,7 @@ def write_transcripts(
                 question_posted_at=posted,
                 controls=controls,
                 cost_note=cost_note,
+                highlights=highlights_section.json_entries(best, hide=hide),
                 groups=groups,
             ),
         )
@@ -369,11 +386,14 @@ def publish_chat(
     cost_note: str = "",
     web_base_url: str = "",
     attachment_limit: int = ATTACHMENT_LIMIT,
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
 ) -> PublishResult:
     """Write the chat's transcripts under `out_dir` and record them in the store; the
     Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes."""
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
-    stats = write_transcripts(store, chat, paths, generated_at=generated_at, cost_note=cost_note)
+    stats = write_transcripts(
+        store, chat, paths, generated_at=generated_at, cost_note=cost_note, highlights=highlights
+    )
     when = generated_at or chat.grace_end
     for fmt, path in paths.items():
         store.record_transcript(chat.id, fmt, str(path), when)

@@ -74,6 +74,7 @@ class App:
             generated_at=generated,
             cost_note=await self._cost_note(chat),
             web_base_url=self.config.web.base_url,
+            highlights=self.config.highlights_per_question,
         )
         return result
 
@@ -198,6 +199,7 @@ class App:
                 page_size=web.page_size,
                 now=self.clock.now,
                 health=self.health,
+                highlights=self.config.highlights_per_question,
                 schedule=standing_source(wrapup_lead=self.config.scheduler.wrapup_lead),
             )
 

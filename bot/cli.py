@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("text")
     s = lsub.add_parser("delete", help="delete a message")
     s.add_argument("id")
+    s = lsub.add_parser("react", help="react to a message (counts toward the highlights)")
+    s.add_argument("id")
+    s.add_argument("--remove", action="store_true", help="take one reaction back")
     s = lsub.add_parser("log", help="print the room's messages")
     s.add_argument("--room")
 
@@ -559,6 +562,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                     hide=store.opted_out_handles(chat.id),
                     opted_out=opted_out,
                     zone=chat.zone,
+                    engagement=store.engagement_scores(chat.id),
                     attachments=store.has_attachments(chat.id),
                     groups=None if groups is None else groups.member_groups,
                 )
@@ -573,6 +577,7 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
                 chat,
                 cost_note=stored_cost_note(store, chat.id, config.x),
                 generated_at=datetime.now(UTC),  # like a publication, it says when it was made
+                highlights=config.highlights_per_question,
             )
             if out is not None:
                 write({args.format: out})
@@ -695,6 +700,12 @@ def cmd_local(args: argparse.Namespace, config: Config) -> int:
             net.edit(args.id, args.text, at=_now())
         elif args.local_command == "delete":
             net.delete(args.id, at=_now())
+        elif args.local_command == "react":
+            if args.id not in net.reaction_counts([args.id]):
+                raise UsageError(f"no message {args.id} on the local network {where}")
+            net.react(args.id, at=_now(), remove=args.remove)
+            count = net.reaction_counts([args.id])[args.id]
+            print(f"message {args.id} has {count} reaction{'' if count == 1 else 's'}")
         elif args.local_command == "log":
             for row in net.messages(args.room or config.local.room):
                 who = "bot" if row["is_bot"] else row["author_handle"]
@@ -769,6 +780,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                 port=port,
                 base_url=web.base_url,
                 page_size=web.page_size,
+                highlights=config.highlights_per_question,
                 schedule=standing_source(wrapup_lead=config.scheduler.wrapup_lead),
             )
         except (OSError, WebArchiveError) as exc:
@@ -833,7 +845,12 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     progress("publishing", result.read, 0.0)
                 chat = result.chat
                 with paused_gc():
-                    published = publish_chat(store, chat, config.transcripts_dir)
+                    published = publish_chat(
+                        store,
+                        chat,
+                        config.transcripts_dir,
+                        highlights=config.highlights_per_question,
+                    )
                 if progress is not None:
                     progress("published", result.read, 1.0)
             except ExportError as exc:

@@ -241,6 +241,7 @@ class Config:
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"  # "json": one JSON object a line, for log collectors
     timezone: str = "UTC"  # default IANA zone for chats that name none
+    highlights_per_question: int = 3  # answers a question's Highlights keep (0: no section)
     language: str = "en"  # default BCP 47 tag of the bot's words, for chats that name none
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     local: LocalConfig = field(default_factory=LocalConfig)
@@ -347,6 +348,7 @@ def config_from_dict(
         log_level=top.choice("log_level", LOG_LEVELS, normalise=str.upper),
         log_format=top.choice("log_format", LOG_FORMATS, normalise=str.lower),
         timezone=top.zone("timezone"),
+        highlights_per_question=top.integer("highlights_per_question", 0, 50),
         language=top.language("language"),
         scheduler=section("scheduler", _parse_scheduler),
         local=section("local", _parse_local),

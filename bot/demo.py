@@ -29,6 +29,7 @@ from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import ChatStatus
 from bot.config import Config
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
+from bot.reports import format_highlights
 from scheduler.clock import ScaledClock
 from scheduler.plan import parse_chat_plan
 
@@ -208,7 +209,7 @@ HOSTILE = (
 class Planned:
     at: datetime
     seq: int
-    kind: str = dataclasses.field(compare=False)  # post | edit | delete
+    kind: str = dataclasses.field(compare=False)  # post | edit | delete | react
     author: LocalUser | None = dataclasses.field(compare=False, default=None)
     text: str = dataclasses.field(compare=False, default="")
     reply_to_question: int = dataclasses.field(compare=False, default=0)
@@ -273,6 +274,7 @@ def simulate(
         "edits": 0,
         "deletions": 0,
         "uncaptured": 0,
+        "reactions": 0,
     }
     seq = 0
 
@@ -354,6 +356,12 @@ def simulate(
             elif rng.random() < 0.03:
                 add(at + timedelta(seconds=rng.uniform(20, 90)), "delete", p, ref=idx)
                 counts["deletions"] += 1
+            # Others react to it: most answers get none or one, a few strike a chord.
+            fans = [q for q in people if q is not p]
+            for fan in rng.sample(fans, min(len(fans), _reactions(rng))):
+                react_at = at + timedelta(seconds=rng.uniform(15, 360))
+                add(min(react_at, grace_end - timedelta(seconds=30)), "react", fan, ref=idx)
+                counts["reactions"] += 1
         # A host comment on each question.
         add(
             qt + timedelta(seconds=200),
@@ -396,6 +404,11 @@ def simulate(
     return plan, counts
 
 
+def _reactions(rng: random.Random) -> int:
+    """How many people react to one answer: 0 for most, a long tail up to 8."""
+    return min(8, int(rng.expovariate(0.9)))
+
+
 async def drive(
     net: LocalNetwork,
     clock: ScaledClock,
@@ -429,6 +442,8 @@ async def drive(
             await asyncio.to_thread(net.edit, ids[item.ref], item.text, at=clock.now())
         elif item.kind == "delete" and item.ref in ids:
             await asyncio.to_thread(net.delete, ids[item.ref], at=clock.now())
+        elif item.kind == "react" and item.ref in ids:
+            await asyncio.to_thread(net.react, ids[item.ref], at=clock.now())
 
 
 def _question_post_id(net: LocalNetwork, n: int, labels: Labels = DEFAULT_LABELS) -> str:
@@ -547,6 +562,7 @@ def run_demo(
         store = Store(demo_config.database)
         try:
             stats = chat_stats(store, chat)
+            best = store.highlights(chat, 1, opted_out=store.opted_out())
             groups = store.group_mix(chat, store.opted_out())
         finally:
             store.close()
@@ -554,8 +570,10 @@ def run_demo(
         print(
             f"  simulated: {counts['labelled']} labelled, {counts['unlabelled']} unlabelled, "
             f"{counts['replies']} replies, {counts['late']} late, {counts['edits']} edits, "
-            f"{counts['deletions']} deletions, 1 opt-out, 1 hostile message"
+            f"{counts['deletions']} deletions, {counts['reactions']} reactions, 1 opt-out, "
+            "1 hostile message"
         )
+        print(format_highlights(chat, best))
         print("Transcripts:")
         for fmt in ("md", "html", "json"):
             print(f"  {fmt:<5} {paths[fmt]}")

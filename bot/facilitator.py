@@ -36,6 +36,8 @@ from archive.models import (
 )
 from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError
+from bot.digest import post_digest, top_answers
+from bot.engagement import refresh_engagement
 from bot.groups import GroupDesk, is_group_reply
 from bot.platforms.base import (
     Event,
@@ -545,6 +547,7 @@ class Facilitator:
                     name,
                     one_line(exc),
                 )
+        await refresh_engagement(self.store, chat, self.platforms)  # for the Highlights
         try:
             result = await self.publisher(chat)
         except Exception as exc:
@@ -566,6 +569,8 @@ class Facilitator:
                     failures.append(str(exc))
             if failures:
                 raise StepFailed("; ".join(failures))
+        if announce and chat.digest:  # the chat file's `digest = true`
+            await self._post_digest(chat)
         await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
         logger.info(
             "chat %s: published (%s)",
@@ -574,6 +579,13 @@ class Facilitator:
         )
         self.invalidate()
         return result
+
+    async def _post_digest(self, chat: Chat) -> None:
+        """The top answer of each question on every network of the chat (`bot.digest`);
+        raises `StepFailed` when a post should be tried again."""
+        highlights, hide = await self.store.read(top_answers, chat)
+        limits = {name: platform.post_limit for name, platform in self.platforms.items()}
+        await post_digest(chat, highlights, hide, limits, self.post)
 
     # ---- start-up ----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from archive.models import Chat
 
 if TYPE_CHECKING:
     from archive.groups import GroupMix
+    from archive.highlights import Highlight
     from archive.stats import ChatStats
 
 
@@ -35,4 +37,20 @@ def format_stats(chat: Chat, stats: ChatStats, groups: GroupMix | None = None) -
         from archive.transcripts.groupsfmt import groups_summary
 
         lines.append(groups_summary(groups, translator(chat.language)))
+    return "\n".join(lines)
+
+
+def format_highlights(chat: Chat, highlights: Mapping[str, Sequence[Highlight]]) -> str:
+    """The top answer of each question, a line each (``Highlights: none`` when no answer
+    drew any reaction, like or repost)."""
+    from archive.transcripts.highlights import counts_label
+
+    if not highlights:
+        return "Highlights: none (no answer drew a reaction, like or repost)"
+    labels = {q.key: chat.label(q) for q in chat.questions}
+    lines = ["Highlights (the top answer of each question):"]
+    for key, found in highlights.items():
+        top = found[0].message
+        who = top.author_name or top.author_handle
+        lines.append(f"  {labels[key]:<4} {counts_label(found[0]):<14} {who}: {top.text[:50]}")
     return "\n".join(lines)

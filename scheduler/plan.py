@@ -62,6 +62,7 @@ TOP_KEYS = (
     "targets",
     "questions",
     "series",
+    "digest",
     SPLIT_SETTING,
     "language",
     "labels",
@@ -267,6 +268,7 @@ class _Reader:
         closing = self.text(data, "closing", "") or ""
         split = self.flag(data, SPLIT_SETTING, "")
         hosts = self.hosts()
+        digest = self.digest()
         reminders = self.reminders(default_reminders)
         targets = self.targets()
         start = self.value(data, "start", "", lambda v: datetime_from(v, zone))
@@ -325,6 +327,7 @@ class _Reader:
             grace=grace,
             targets=targets,
             hosts=hosts,
+            digest=digest,
             split_long_posts=split,
             language=language,
             labels=labels,
@@ -491,6 +494,15 @@ class _Reader:
             self.add("end", f"must be within {format_duration(MAX_DURATION)} of start")
             return None
         return end - start
+
+    def digest(self) -> bool:
+        """``digest = true``: at publishing, the top answer of each question is posted on
+        the chat's networks (default false)."""
+        value = self.data.get("digest", False)
+        if not isinstance(value, bool):
+            self.add("digest", f"expected true or false, not {describe(value)}")
+            return False
+        return value
 
     def labels(self, default: Labels) -> Labels | None:
         """The ``[labels]`` table: the question and answer letters, each defaulting to

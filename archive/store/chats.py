@@ -48,6 +48,7 @@ def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
         created_at=parse_iso(row["created_at"]),
         split_long_posts=bool(row["split_long_posts"]),
         labels=Labels(row["question_label"], row["answer_label"]),
+        digest=bool(row["digest"]),
     )
 
 
@@ -95,6 +96,11 @@ class ChatTables(Connection):
                 "question_label": chat.labels.question,
                 "answer_label": chat.labels.answer,
             }
+            if chat.digest or exists:
+                # The column's default covers a new chat without a digest: such a row is
+                # written as before migration 10 (tests build archives of older schemas
+                # with this code).
+                row["digest"] = int(chat.digest)
             if exists:
                 # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the
                 # cascade would take the chat's posts, messages and controls with it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archive.store.chats import ChatTables
+from archive.store.engagement import EngagementTable
 from archive.store.groups import GroupTables
 from archive.store.ledger import PostLedger
 from archive.store.messages import MessageTables
@@ -12,7 +13,14 @@ from archive.store.state import StateTable
 
 
 class Store(
-    GroupTables, ChatTables, PostLedger, MessageTables, Participants, StateTable, WebQueries
+    GroupTables,
+    ChatTables,
+    PostLedger,
+    MessageTables,
+    Participants,
+    StateTable,
+    WebQueries,
+    EngagementTable,
 ):
     """Synchronous access to the archive database through one connection.
 

@@ -15,6 +15,7 @@ from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
 from archive.models import Attachment, AttachmentKind, CapturedMessage
+from archive.transcripts.highlights import CSV_COLUMN
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
 COLUMNS = (
@@ -62,12 +63,14 @@ def render_csv(
     *,
     opted_out: frozenset[str] = frozenset(),
     zone: tzinfo | str = UTC,
+    engagement: Mapping[tuple[str, str], int] | None = None,
     groups: Mapping[str, str] | None = None,
 ) -> str:
     """Shown messages (not deleted, not opted out) as CSV with a header row; ``local_time``
     is in ``zone``. Text cells that a spreadsheet would run as formulas get a leading
     apostrophe. ``groups`` (participant key -> group key, ``GroupMix.member_groups``) adds
-    a last column, ``group``, when the chat has a stakeholder mix."""
+    a column, ``group``, when the chat has a stakeholder mix; ``engagement`` (see
+    :func:`csv_chunks`) a last one, ``engagement``."""
     rows = list(messages)
     hide = hidden_handles(rows, opted_out)
     attachments = any(m.attachments and m.deleted_at is None for m in rows)
@@ -78,6 +81,7 @@ def render_csv(
             opted_out=opted_out,
             zone=zone,
             attachments=attachments,
+            engagement=engagement,
             groups=groups,
         )
     )
@@ -91,18 +95,22 @@ def csv_chunks(
     zone: tzinfo | str = UTC,
     rows_per_chunk: int = 1000,
     attachments: bool = False,
+    engagement: Mapping[tuple[str, str], int] | None = None,
     groups: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """:func:`render_csv` in pieces, reading ``messages`` once; ``hide`` are the handles
     to redact in texts (the opted-out participants', as ``Store.opted_out_handles``);
     ``attachments``: add the ``attachments`` column (``Store.has_attachments``); ``groups``
-    as :func:`render_csv`."""
+    as :func:`render_csv`. ``engagement``, (platform, id) -> score
+    (``Store.engagement_scores``): when it holds any, a last column ``engagement`` gives
+    each message's score (0 for the others)."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     hidden = frozenset(hide)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     header = (*COLUMNS, ATTACHMENTS_COLUMN) if attachments else COLUMNS
-    writer.writerow(header if groups is None else (*header, "group"))
+    header = header if groups is None else (*header, "group")
+    writer.writerow((*header, CSV_COLUMN) if engagement else header)
     pending = 0
     for m in messages:
         if not is_shown(m, opted_out):
@@ -126,6 +134,8 @@ def csv_chunks(
             row.append(_cell(attachments_cell(m.attachments)))
         if groups is not None:
             row.append(groups.get(f"{m.platform}:{m.author_id}", ""))
+        if engagement:
+            row.append(str(engagement.get((m.platform, m.platform_id), 0)))
         writer.writerow(row)
         pending += 1
         if pending == rows_per_chunk:

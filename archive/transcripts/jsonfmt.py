@@ -14,7 +14,11 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
                     "attachments": [{"kind": "file" | "sticker", "name", "url"}]}],
       "controls": [{"at", "event"}],
       "cost_note": str,
-      "groups": GroupMix.to_dict()
+      "groups": GroupMix.to_dict(),
+      "highlights": [{"question": key,          (only when any answer drew engagement)
+                      "answers": [{"platform", "id", "author_handle", "created_at",
+                                   "reactions", "likes", "reposts", "quotes",
+                                   "replies", "score"}]}]
     }
 
 ``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
@@ -35,8 +39,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.groups import GroupMix
+from archive.highlights import Highlight
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
+from archive.transcripts import highlights as highlights_section
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 
 FORMAT_VERSION = 1
@@ -57,6 +63,7 @@ def render_json(
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    highlights: Mapping[str, Sequence[Highlight]] | None = None,
     groups: GroupMix | None = None,
 ) -> str:
     """The chat's transcript as a JSON document (sorted keys, two-space indent)."""
@@ -75,6 +82,7 @@ def render_json(
             question_posted_at=question_posted_at,
             controls=controls,
             cost_note=cost_note,
+            highlights=highlights_section.json_entries(highlights or {}, hide=hide),
             groups=groups,
         )
     )
@@ -88,10 +96,13 @@ def json_chunks(
     question_posted_at: Mapping[str, datetime] | None = None,
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
+    highlights: Sequence[Mapping[str, Any]] = (),
     groups: GroupMix | None = None,
 ) -> Iterator[str]:
     """The JSON document around ``entries``, the shown messages already written by
-    :func:`message_entry` (possibly several to a piece, as read back from a file)."""
+    :func:`message_entry` (possibly several to a piece, as read back from a file).
+    ``highlights`` (`archive.transcripts.highlights.json_entries`) becomes the document's
+    ``highlights`` key, present only when there are any."""
     posted = question_times(
         chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
     )
@@ -125,6 +136,8 @@ def json_chunks(
         ],
         "cost_note": cost_note,
     }
+    if highlights:
+        document["highlights"] = list(highlights)
     if groups is not None:
         document["groups"] = groups.to_dict()
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

@@ -147,6 +147,7 @@ class TranscriptLists:
         html: bool = False,
     ) -> None:
         self.opted_out = opted_out
+        self.network = network  # messages are marked with their network
         tr = translator(chat.language)
         self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html, tr=tr)
         # Translators: the mark before a host's message that answers no question.

@@ -10,9 +10,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.groups import GroupMix
+from archive.highlights import Highlight
 from archive.i18n import Translator, translator, utc_offset
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
+from archive.transcripts import highlights as highlights_section
 from archive.transcripts.groupsfmt import groups_markdown
 from archive.transcripts.lists import Block, TranscriptLists
 from archive.transcripts.tables import Table, plain_cell, text_cell
@@ -184,13 +186,15 @@ def render_markdown(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
+    highlights: Mapping[str, Sequence[Highlight]] | None = None,
     groups: GroupMix | None = None,
 ) -> str:
     """The chat's transcript as Markdown (pure: the same inputs give the same text);
     ``groups``: the stakeholder mix, a section of its own when given."""
+    hide = hidden_handles(messages, opted_out)
     lists = TranscriptLists(
         chat,
-        hide=hidden_handles(messages, opted_out),
+        hide=hide,
         opted_out=opted_out,
         network=network_marks(chat, stats.per_platform),
     )
@@ -206,6 +210,8 @@ def render_markdown(
                 controls=controls,
                 cost_note=cost_note,
                 generated_at=generated_at,
+                highlights=highlights,
+                hide=hide,
                 groups=groups,
             )
         )
@@ -256,10 +262,13 @@ def markdown_parts(
     controls: Sequence[tuple[datetime, str]] = (),
     cost_note: str = "",
     generated_at: datetime | None = None,
+    highlights: Mapping[str, Sequence[Highlight]] | None = None,
+    hide: Iterable[str] = (),
     groups: GroupMix | None = None,
 ) -> Iterator[str | Block]:
     """The transcript's lines (without their newline), with each non-empty message list
-    of ``lists`` (already filled) as one part of its own, where its items go."""
+    of ``lists`` (already filled) as one part of its own, where its items go; the
+    ``highlights`` section (``hide``: handles redacted in it) comes before the summary."""
     zone = chat.zone
     tr = translator(chat.language)
     n = tr.number
@@ -289,6 +298,9 @@ def markdown_parts(
     out += [*facts, ""]
     if chat.intro.strip():
         out += ["> " + escape_text(chat.intro, line_sep="  \n> "), ""]
+    out += highlights_section.markdown_lines(
+        chat, highlights or {}, hide=hide, network=lists.network
+    )
 
     out += [*_summary(stats, chat, tr), ""]
     if chat.questions:

@@ -11,15 +11,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, negotiate, translator
 from archive.standing import ScheduleSource
 from archive.store import NotFoundError, Now, ReadPool, Store, system_now
-from archive.web import views
+from archive.web import chart_files, views
 from archive.web.templates import LOCALTIME_JS, STATIC_CSS, Site, error_page
 
 logger = logging.getLogger(__name__)
 
-MIN_SCHEMA = 2  # the full-text index of migration 2
+MIN_SCHEMA = 10  # every table and column it reads: groups (9), engagement (10)
 MAX_PAGE = 10_000
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self';"
@@ -136,6 +137,31 @@ async def chat(request: web.Request) -> web.Response:
     )
 
 
+def _chart_response(chart: chart_files.ChartFile) -> web.Response:
+    return web.Response(
+        body=chart.body,
+        headers={
+            "Content-Type": chart.content_type,
+            "Content-Disposition": f'attachment; filename="{chart.filename}"',
+        },
+    )
+
+
+async def chat_chart(request: web.Request) -> web.Response:
+    """``/chats/CHAT-ID/charts/NAME.svg|.png``: one chart of a chat page as a file."""
+    app = request.app
+    ref, name = request.match_info["ref"], request.match_info["name"]
+    return _chart_response(await app[POOL].run(views.chat_chart, ref, name, app[CACHE]))
+
+
+async def tag_chart(request: web.Request) -> web.Response:
+    """``/tags/TAG/charts/participation.svg|.png``: the series chart as a file."""
+    app = request.app
+    tag_name, name = request.match_info["tag"], request.match_info["name"]
+    reader = _reader(request)
+    return _chart_response(await app[POOL].run(views.tag_chart, tag_name, name, reader))
+
+
 async def tag(request: web.Request) -> web.Response:
     app = request.app
     reader = _reader(request)
@@ -245,6 +271,7 @@ def make_app(
     page_size: int = 50,
     now: Now = system_now,
     health: HealthCheck | None = None,
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
     schedule: ScheduleSource | None = None,
 ) -> web.Application:
     """The read-only web archive, served under the path of ``base_url`` (e.g.
@@ -254,7 +281,8 @@ def make_app(
     the app shares and leaves open, or the path of a database file, for which the app
     opens a pool of its own and closes it on cleanup. ``now`` dates the feeds (aware UTC).
     ``health`` adds the running bot's parts to ``/healthz`` (the archive alone checks its
-    database). ``schedule`` computes a chat's schedule as it stands (bot/ passes the
+    database). ``highlights``: answers each question's Highlights keep on chat pages.
+    ``schedule`` computes a chat's schedule as it stands (bot/ passes the
     scheduler's ``chat_standing``, which the archive may not import); with it, the page of
     a chat not yet published shows that schedule first, as `tweetchat show` does.
     Raises WebArchiveError when a file is missing or not migrated far enough."""
@@ -268,7 +296,7 @@ def make_app(
     app = web.Application(middlewares=[error_pages])
     app[SITE] = site
     app[POOL] = pool
-    app[CACHE] = views.RenderCache()
+    app[CACHE] = views.RenderCache(highlights=highlights)
     app[NOW] = now
     app[HEALTH] = health
     app[SCHEDULE] = schedule
@@ -286,8 +314,10 @@ def make_app(
     routes = [
         web.get(p + "/", home),
         web.get(p + "/chats/{ref}", chat),
+        web.get(p + "/chats/{ref}/charts/{name}", chat_chart),
         web.get(p + "/tags/{tag}", tag),
         web.get(p + "/tags/{tag}/calendar.ics", tag_calendar),
+        web.get(p + "/tags/{tag}/charts/{name}", tag_chart),
         web.get(p + "/search", search),
         web.get(p + "/calendar.ics", calendar),
         web.get(p + "/feed.atom", atom),
@@ -334,6 +364,7 @@ async def start_server(
     page_size: int = 50,
     now: Now = system_now,
     health: HealthCheck | None = None,
+    highlights: int = HIGHLIGHTS_PER_QUESTION,
     schedule: ScheduleSource | None = None,
 ) -> web.AppRunner:
     """Start serving the archive (see :func:`make_app` for ``archive``); stop it with
@@ -345,6 +376,7 @@ async def start_server(
         page_size=page_size,
         now=now,
         health=health,
+        highlights=highlights,
         schedule=schedule,
     )
     runner = web.AppRunner(app, access_log=None)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from archive.groups import say
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.models import Chat, ChatStatus
 from archive.publish import Rendered, render_chat
@@ -28,7 +29,7 @@ from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
 from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
-from archive.web import charts, feeds
+from archive.web import chart_files, charts, feeds
 from archive.web import groups as group_figures
 from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
 from archive.web.templates import Site, chat_line, chat_path, e, layout, pager
@@ -52,8 +53,11 @@ class RenderCache:
     """Rendered chats, reused while their store fingerprint is unchanged and for at most
     ``ttl`` seconds (the first-time/returning figures also depend on earlier chats)."""
 
-    def __init__(self, size: int = 32, ttl: float = 60.0) -> None:
+    def __init__(
+        self, size: int = 32, ttl: float = 60.0, *, highlights: int = HIGHLIGHTS_PER_QUESTION
+    ) -> None:
         self.size, self.ttl = size, ttl
+        self.highlights = highlights  # answers each question's Highlights keep
         self._items: OrderedDict[tuple[Any, ...], tuple[float, Rendered]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -65,7 +69,7 @@ class RenderCache:
             if hit is not None and now - hit[0] < self.ttl:
                 self._items.move_to_end(key)
                 return hit[1]
-        rendered = render_chat(store, chat)
+        rendered = render_chat(store, chat, highlights=self.highlights)
         with self._lock:
             self._items[key] = (now, rendered)
             while len(self._items) > self.size:
@@ -222,9 +226,21 @@ def chat_page(
         transcript,
         "</article>",
         f'<section aria-labelledby="charts"><h2 id="charts">{e(t("Charts"))}</h2>',
-        _figure(t("Activity"), charts.activity_chart(chat, stats)),
-        _figure(t("Answers per question"), charts.answers_chart(chat, stats)),
-        _figure(t("Top contributors"), charts.contributors_chart(stats)),
+        _figure(
+            t("Activity"),
+            charts.activity_chart(chat, stats),
+            _chart_links(site, chat, "activity", tr),
+        ),
+        _figure(
+            t("Answers per question"),
+            charts.answers_chart(chat, stats),
+            _chart_links(site, chat, "answers", tr),
+        ),
+        _figure(
+            t("Top contributors"),
+            charts.contributors_chart(stats),
+            _chart_links(site, chat, "contributors", tr),
+        ),
         "</section>",
     ]
     if rendered.groups is not None:
@@ -315,8 +331,50 @@ def cancelled_page(site: Site, chat: Chat) -> str:
     return layout(site, title, "\n".join(body), tr=tr)
 
 
-def _figure(heading: str, svg: str) -> str:
-    return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n</figure>'
+def _figure(heading: str, svg: str, links: str = "") -> str:
+    return f'<figure class="chart"><h3>{e(heading)}</h3>\n{svg}\n{links}</figure>'
+
+
+def _chart_links(site: Site, chat: Chat, name: str, tr: Translator) -> str:
+    return chart_files.download_links(
+        lambda suffix: site.chat_url(chat.id, f"/charts/{name}{suffix}"), name, tr
+    )
+
+
+def chat_chart(
+    store: Store, chat_id: str, ref: str, cache: RenderCache | None = None
+) -> chart_files.ChartFile:
+    """One chart of a chat page as a file (``activity.svg``, ``answers.png``...); raises
+    NotFoundError for an unknown chart, format or chat, or a cancelled chat."""
+    chat = store.get_chat(chat_id)
+    parts = chart_files.split_name(ref)
+    if (
+        chat.status == ChatStatus.CANCELLED
+        or parts is None
+        or parts[0] not in chart_files.CHAT_CHARTS
+    ):
+        raise NotFoundError(f"no chart {ref!r} for chat {chat_id!r}")
+    name, suffix = parts
+    stats = (cache.render(store, chat) if cache is not None else render_chat(store, chat)).stats
+    svg = chart_files.CHAT_CHARTS[name](chat, stats)
+    return chart_files.chart_file(svg, f"{_file_name(chat.id)}-{name}", suffix)
+
+
+def tag_chart(
+    store: Store, tag: str, ref: str, tr: Translator | None = None
+) -> chart_files.ChartFile:
+    """The participation chart of a hashtag's series as a file, dated in ``tr``'s language
+    (the reader's, as on the tag page); NotFoundError otherwise."""
+    parts = chart_files.split_name(ref)
+    if parts is None or parts[0] not in chart_files.SERIES_CHARTS:
+        raise NotFoundError(f"no chart {ref!r} for #{tag}")
+    key = _tag_key(tag)
+    chats = store.chats_page(LISTED, hashtag_key=key)
+    if not chats:
+        raise NotFoundError(f"no chats with the hashtag #{tag}")
+    took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
+    svg = charts.participation_chart(chart_files.series_points(store, key, took_place, tr))
+    return chart_files.chart_file(svg, f"{_file_name(key.lstrip('#'))}-{parts[0]}", parts[1])
 
 
 def chat_download(
@@ -336,6 +394,7 @@ def chat_download(
             store.iter_messages(chat.id, include_deleted=False),
             opted_out=opted_out,
             zone=chat.zone,
+            engagement=store.engagement_scores(chat.id),
             groups=None if groups is None else groups.member_groups,
         )
     else:
@@ -367,24 +426,7 @@ def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -
     upcoming = [c for c in chats if c.status in (ChatStatus.SCHEDULED, ChatStatus.LIVE)]
     past = [c for c in reversed(chats) if c.status in PAST]
     took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
-    points: list[charts.SeriesPoint] = []
-    seen: set[str] = set()
-    for chat_id, people in store.series_participants(key):
-        if chat_id not in took_place:
-            continue
-        first = len(people - seen)
-        points.append(
-            charts.SeriesPoint(
-                tr.pattern(
-                    took_place[chat_id].start.astimezone(took_place[chat_id].zone),
-                    # Translators: a CLDR date pattern for a chart's axis: "1 Dec 2026".
-                    tr.gettext("d MMM y"),
-                ),
-                first,
-                len(people) - first,
-            )
-        )
-        seen |= people
+    points = chart_files.series_points(store, key, took_place, tr)
     counts = store.message_counts([c.id for c in past])
     body = [
         f"<h1>{e(hashtag)}</h1>",
@@ -398,7 +440,14 @@ def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -
     body += [
         '<section aria-labelledby="participation"><h2 id="participation">'
         f"{e(t('Participation over time'))}</h2>",
-        _figure_plain(charts.participation_chart(points)),
+        _figure_plain(
+            charts.participation_chart(points),
+            chart_files.download_links(
+                lambda suffix: site.tag_url(hashtag, f"/charts/participation{suffix}"),
+                "participation",
+                tr,
+            ),
+        ),
         "</section>",
         f'<section aria-labelledby="past"><h2 id="past">{e(t("Past chats"))}</h2>',
         _chat_list(
@@ -414,8 +463,8 @@ def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -
     return layout(site, hashtag, "\n".join(body), tr=tr)
 
 
-def _figure_plain(svg: str) -> str:
-    return f'<figure class="chart">\n{svg}\n</figure>'
+def _figure_plain(svg: str, links: str = "") -> str:
+    return f'<figure class="chart">\n{svg}\n{links}</figure>'
 
 
 # ---- search ------------------------------------------------------------------------------

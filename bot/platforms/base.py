@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from archive.groups import DEFAULT_GROUPS, Group, groups_of
+from archive.highlights import Engagement
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, IncomingMessage
 from bot.retry import GiveUp
@@ -126,6 +127,8 @@ class Capabilities:
     edits: edited messages arrive again and update the captured row.
     reactions: reaction counts arrive as `ReactionChanged`.
     attachments: `send_file()` attaches the file (else only the text is posted).
+    engagement: `engagement()` reads what the network counts on posts (reactions, likes,
+        reposts) once at publishing, for the transcripts' Highlights.
     """
 
     history: bool = False
@@ -134,6 +137,7 @@ class Capabilities:
     edits: bool = False
     reactions: bool = False
     attachments: bool = False
+    engagement: bool = False
 
 
 async def _no_republish(chat: Chat) -> None:
@@ -381,3 +385,11 @@ class Platform(abc.ABC):
         """Which of these message ids still exist; None where the network cannot tell
         (`capabilities.existence` false)."""
         return None
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """What the network counts now on each of these posts (platform id -> counts; posts
+        it cannot find are left out), read in as few calls as the network allows. Called
+        once per chat just before publishing, for the transcripts' Highlights; empty where
+        `capabilities.engagement` is false. Raises when the network cannot be read (the
+        transcripts are then published with the counts already stored)."""
+        return {}

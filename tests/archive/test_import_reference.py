@@ -5,7 +5,9 @@ on exports made by the import benchmark's generator: the rows of the archive (ev
 column but the capture time) and the published Markdown, HTML and JSON. A change to them
 means the import (or publishing) now produces something else for the same export.
 (The JSON digests were taken again on main 8b2f6e1, whose JSON transcript changed; the
-two-pass importer there gives the same digests as the streaming one.)
+two-pass importer there gives the same digests as the streaming one. The transcript
+digests were taken again when transcripts gained their Highlights section: the generated
+exports carry reactions; published with ``highlights=0`` they still give the old ones.)
 """
 
 from __future__ import annotations
@@ -89,9 +91,9 @@ CASES = {
             "messages": "6ce2d6c89d3170ec",
             "chats": "dee411198a22caaa",
             "search": "472911358a3da374",
-            "html": "37e958e800f02ba1",
-            "json": "8fd0cab17513d838",
-            "md": "2d488eeb1787152f",
+            "html": "cc05d1a4d3dabb71",
+            "json": "c8a68644c6e3400b",
+            "md": "96b88f4ecd43977e",
             "counts": "3000/2859/2859",
         },
     ),
@@ -104,9 +106,9 @@ CASES = {
             "messages": "356cdfd2338ccaae",
             "chats": "d03b0f0b101a2d87",
             "search": "cefcc54f031ddb17",
-            "html": "aaca4e74b9851ff1",
-            "json": "ae35fd5392e6b84a",
-            "md": "f3f97dd17022c4ca",
+            "html": "01939ca7386cb2b4",
+            "json": "7e658e9557709bc7",
+            "md": "7c7678b1cd48ee8d",
             "counts": "2500/2387/2387",
         },
     ),
@@ -119,9 +121,9 @@ CASES = {
             "messages": "189e4cdd3ac28c5a",
             "chats": "33b5b3208b5b0072",
             "search": "ee7a88f09e32bda0",
-            "html": "ad0b5d8055bfaf7c",
-            "json": "24583d9c4de0f7cc",
-            "md": "736a549b5df25577",
+            "html": "e6724b0e7e48d910",
+            "json": "15065150154b0abb",
+            "md": "be4a7a94cba7e70b",
             "counts": "1500/1442/1442",
         },
     ),

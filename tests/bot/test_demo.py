@@ -34,6 +34,18 @@ def test_demo_runs_a_full_chat_and_writes_three_transcripts(tmp_path: Path) -> N
     assert "Finn" not in md and "Finn" not in html
     # Late answers are kept and marked.
     assert "Late answers" in md
+    # The participants reacted to each other's answers: a Highlights section comes first,
+    # ranked as the archive counts the reactions, and the summary names each top answer.
+    assert md.index("## Highlights") < md.index("## Summary")
+    reacted = re.search(r"(\d+) reactions, 1 opt-out", result.stdout)
+    assert reacted is not None and int(reacted.group(1)) > 20
+    assert "Highlights (the top answer of each question):" in result.stdout
+    ranked = [h["answers"] for h in data["highlights"]]
+    assert ranked and all(len(answers) <= 3 for answers in ranked)
+    for answers in ranked:
+        keys = [(-a["score"], a["created_at"]) for a in answers]
+        assert keys == sorted(keys) and all(a["reactions"] == a["score"] > 0 for a in answers)
+    assert "Highlights" in html
     # Most participants said which group they are in, through each route the local
     # platform has: in their hello (u000), in a reply to Q1 (u001), on the roster (u002).
     assert "## Stakeholder mix" in md and "<h2>Stakeholder mix</h2>" in html

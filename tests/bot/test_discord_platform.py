@@ -359,6 +359,43 @@ async def test_existing_reports_what_was_deleted_while_away(
         await store.aclose()
 
 
+async def test_reactions_come_with_the_deletion_recheck_at_publishing(
+    tmp_path: Path, fake_discord: FakeDiscord, started: tuple[DiscordPlatform, Recorder]
+) -> None:
+    platform, _ = started
+    channel = str(fake_discord.channel_id)
+    store = AsyncStore(tmp_path / "db.sqlite")
+    try:
+        platform.use_services(PlatformServices(store=store))
+        chat = chat_in(fake_discord.channel_id, start=datetime.now(UTC) - timedelta(minutes=1))
+        await store.add_chat(chat)
+        alice, bob, cara = (fake_discord.add_user(n) for n in ("alice", "bob", "cara"))
+        liked = fake_discord.post_user_message(fake_discord.channel_id, alice, "A1: yes #WeDocs")
+        plain = fake_discord.post_user_message(fake_discord.channel_id, alice, "A1: no #WeDocs")
+        facilitator = Facilitator(store, {}, publisher=_no_publish)
+        await facilitator.capture_messages(
+            await platform.history(channel, chat.start, datetime.now(UTC))
+        )
+        for fan, emoji in ((bob, "❤️"), (cara, "❤️"), (bob, "👍")):
+            fake_discord.add_reaction(fake_discord.channel_id, int(liked["id"]), fan, emoji)
+        ids = [liked["id"], plain["id"]]
+
+        assert await platform.existing(ids) == set(ids)
+        reads = len(fake_discord.requests_to("GET /channels/*/messages"))
+        counts = await platform.engagement(ids)
+
+        # The reactions array's counts, summed over emoji; nothing read a second time.
+        assert {i: c.reactions for i, c in counts.items()} == {liked["id"]: 3, plain["id"]: 0}
+        assert len(fake_discord.requests_to("GET /channels/*/messages")) == reads
+        # Asked alone, it reads the channel's history itself.
+        fake_discord.remove_reaction(fake_discord.channel_id, int(liked["id"]), bob, "👍")
+        again = await platform.engagement([liked["id"]])
+        assert again[liked["id"]].reactions == 2
+        assert len(fake_discord.requests_to("GET /channels/*/messages")) > reads
+    finally:
+        await store.aclose()
+
+
 async def _no_publish(chat: Chat) -> PublishResult:
     raise AssertionError("nothing is published in these tests")
 

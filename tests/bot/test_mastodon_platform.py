@@ -411,6 +411,40 @@ async def test_find_post_without_the_instance_says_not_found(store: AsyncStore) 
         await platform.stop()
 
 
+# -- engagement (highlights) ---------------------------------------------------------------------
+
+
+async def test_engagement_reads_statuses_twenty_at_a_time(
+    fake: FakeMastodon, masto: MastodonPlatform
+) -> None:
+    ann = fake.add_account("ann", display_name="Ann")
+    ids = [str(fake.post(ann, f"A1: answer {n} #WeDocs")["id"]) for n in range(45)]
+    fake.favourite(ids[0], 3, reblogs=2)
+    fake.delete(ids[1])
+
+    counts = await masto.engagement(ids)
+
+    batches = fake.requests_to("/api/v1/statuses", "GET")
+    assert len(batches) == 3  # 20 + 20 + 5 ids: Mastodon takes at most 20 a request
+    assert set(counts) == set(ids) - {ids[1]}  # a deleted status is left out
+    assert (counts[ids[0]].likes, counts[ids[0]].reposts) == (3, 2)
+    assert (counts[ids[2]].likes, counts[ids[2]].reposts) == (0, 0)
+
+
+async def test_an_instance_without_the_batch_endpoint_is_asked_status_by_status(
+    fake: FakeMastodon, masto: MastodonPlatform
+) -> None:
+    ann = fake.add_account("ann", display_name="Ann")
+    ids = [str(fake.post(ann, f"A1: answer {n} #WeDocs")["id"]) for n in range(3)]
+    fake.favourite(ids[2], 5)
+    fake.fail_next("GET", "/api/v1/statuses", 404)  # before Mastodon 4.3
+
+    counts = await masto.engagement(ids)
+
+    assert {i: c.likes for i, c in counts.items()} == {ids[0]: 0, ids[1]: 0, ids[2]: 5}
+    assert all(len(fake.requests_to(f"/api/v1/statuses/{i}", "GET")) == 1 for i in ids)
+
+
 async def test_hosts_are_alerted_in_a_direct_status_that_mentions_them(
     fake: FakeMastodon, store: AsyncStore, no_error_logs: ErrorLogCatcher
 ) -> None:

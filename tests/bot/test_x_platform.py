@@ -761,3 +761,36 @@ def test_the_cost_line_names_the_prices() -> None:
 
 async def test_a_chat_that_never_used_x_has_no_cost_line(x: XPlatform) -> None:
     assert await x.cost_note(live_chat("local-only-chat")) == ""
+
+
+# -- engagement (highlights) ---------------------------------------------------------------------
+
+
+async def test_public_metrics_come_with_the_deletion_recheck_at_no_extra_cost(
+    fake: FakeX, store: AsyncStore, x: XPlatform
+) -> None:
+    await with_chat(store, x)
+    liked = fake.add_tweet(ALICE, "A1: liked #WeDocs")
+    quoted = fake.add_tweet(ALICE, "A1: quoted #WeDocs")
+    fake.like(liked, 4)
+    fake.add_tweet(ALICE, "so true", quote_of=quoted)
+    await x.poll_once()
+    usage_before = await x.cost_note(live_chat())
+
+    assert await x.existing([liked, quoted]) == {liked, quoted}  # the re-check at publishing
+    lookups = len(fake.requests_to("/2/tweets", "GET"))
+    counts = await x.engagement([liked, quoted])
+
+    assert len(fake.requests_to("/2/tweets", "GET")) == lookups  # nothing read twice
+    assert (counts[liked].likes, counts[liked].reposts, counts[liked].quotes) == (4, 0, 0)
+    assert (counts[quoted].likes, counts[quoted].quotes) == (0, 1)
+    request = fake.requests_to("/2/tweets", "GET")[-1]
+    assert "public_metrics" in request.query["tweet.fields"]
+    # The lookup is in the cost estimate (2 posts read), once.
+    after = await x.cost_note(live_chat())
+    assert after != usage_before and "posts read" in after
+    # Without a re-check first, engagement looks the posts up itself, and counts the reads.
+    fake.like(liked)
+    again = await x.engagement([liked])
+    assert again[liked].likes == 5
+    assert len(fake.requests_to("/2/tweets", "GET")) == lookups + 1

@@ -129,6 +129,8 @@ class FakePost:
     record: dict[str, Any]
     indexed_at: datetime
     deleted: bool = False
+    likes: int = 0  # likeCount of its postView (`FakeBluesky.like`)
+    reposts: int = 0  # repostCount
 
     @property
     def uri(self) -> str:
@@ -282,6 +284,12 @@ class FakeBluesky:
         post.cid = fake_cid(post.record)
         self._emit(post, "update")
 
+    def like(self, uri: str, times: int = 1, *, reposts: int = 0) -> None:
+        """``times`` accounts like the post and ``reposts`` repost it (the counts of its
+        postView: ``likeCount``, ``repostCount``)."""
+        self.posts[uri].likes += times
+        self.posts[uri].reposts += reposts
+
     def delete_post(self, uri: str) -> None:
         post = self.posts[uri]
         post.deleted = True
@@ -394,8 +402,8 @@ class FakeBluesky:
             "author": self._profile(self.accounts[post.did]),
             "record": post.record,
             "replyCount": len(replies),
-            "repostCount": 0,
-            "likeCount": 0,
+            "repostCount": post.reposts,
+            "likeCount": post.likes,
             "quoteCount": 0,
             "indexedAt": iso(post.indexed_at),
             "labels": [],

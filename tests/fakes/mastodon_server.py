@@ -124,6 +124,7 @@ class FakeMastodon:
         r.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
         r.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
         r.add_post("/api/v1/statuses", self._post_status)
+        r.add_get("/api/v1/statuses", self._get_statuses)
         r.add_get("/api/v1/statuses/{id}", self._get_status)
         r.add_put("/api/v1/statuses/{id}", self._put_status)
         r.add_delete("/api/v1/statuses/{id}", self._delete_status)
@@ -249,6 +250,13 @@ class FakeMastodon:
         status["mentions"] = self._mentions(text)
         self._broadcast("status.update", status)
         return status
+
+    def favourite(self, status_id: str, times: int = 1, *, reblogs: int = 0) -> None:
+        """``times`` accounts favourite the status and ``reblogs`` boost it (its
+        ``favourites_count`` and ``reblogs_count``)."""
+        status = self.statuses[status_id]
+        status["favourites_count"] += times
+        status["reblogs_count"] += reblogs
 
     def delete(self, status_id: str) -> None:
         status = self.statuses.pop(status_id)
@@ -492,6 +500,14 @@ class FakeMastodon:
         if key:
             self.idempotency[(self.token, key)] = status["id"]
         return web.json_response(status)
+
+    async def _get_statuses(self, request: web.Request) -> web.Response:
+        """``GET /api/v1/statuses?id[]=...`` (Mastodon 4.3): the statuses that exist, at
+        most 20 ids a request (more is a 422, as ``check_statuses_limit`` has it)."""
+        ids = list(dict.fromkeys(request.query.getall("id[]", [])))
+        if len(ids) > 20:
+            return web.json_response({"error": "Validation failed"}, status=422)
+        return web.json_response([self.statuses[i] for i in ids if i in self.statuses])
 
     async def _get_status(self, request: web.Request) -> web.Response:
         status = self.statuses.get(request.match_info["id"])

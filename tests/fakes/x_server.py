@@ -210,6 +210,7 @@ class FakeTweet:
     edit_history: list[str] = field(default_factory=list)
     deleted: bool = False
     superseded_by: str | None = None
+    likes: int = 0  # like_count in public_metrics (`FakeX.like`)
 
 
 @dataclass
@@ -492,6 +493,10 @@ class FakeX:
             self.tweets[version_id].edit_history = history
             self.tweets[version_id].superseded_by = new_id
         return new_id
+
+    def like(self, tweet_id: str, times: int = 1) -> None:
+        """``times`` accounts like the post (its ``public_metrics.like_count``)."""
+        self.tweets[tweet_id].likes += times
 
     def delete_tweet(self, tweet_id: str) -> None:
         """Delete a post as its author would (every version of an edited post goes)."""
@@ -1136,7 +1141,7 @@ class FakeX:
             out["public_metrics"] = {
                 "retweet_count": sum(t.retweet_of == tweet.id for t in live),
                 "reply_count": sum(t.reply_to == tweet.id for t in live),
-                "like_count": 0,
+                "like_count": tweet.likes,
                 "quote_count": sum(t.quote_of == tweet.id for t in live),
                 "bookmark_count": 0,
                 "impression_count": 0,

@@ -258,6 +258,10 @@ class Harness(abc.ABC):
         """What the fake holds for a post (proof that a post reached the network)."""
 
     @abc.abstractmethod
+    async def others_engage(self, platform_id: str, times: int) -> None:
+        """``times`` other people react to / like a post, the network's usual way."""
+
+    @abc.abstractmethod
     def post_requests(self) -> int:
         """How many posting requests the network has received so far."""
 
@@ -316,6 +320,10 @@ class LocalHarness(Harness):
 
     async def deliver(self) -> None:
         await self.barrier()
+
+    async def others_engage(self, platform_id: str, times: int) -> None:
+        for _ in range(times):
+            await asyncio.to_thread(self.net.react, platform_id, at=datetime.now(UTC))
 
     def _row(self, platform_id: str) -> dict[str, object]:
         for row in self.net.messages(include_deleted=True):
@@ -383,6 +391,11 @@ class DiscordHarness(Harness):
 
     async def user_deletes(self, platform_id: str) -> None:
         self.fake.delete_message(self.fake.channel_id, int(platform_id))
+
+    async def others_engage(self, platform_id: str, times: int) -> None:
+        for n in range(times):
+            fan = self.fake.add_user(f"fan{platform_id}-{n}")
+            self.fake.add_reaction(self.fake.channel_id, int(platform_id), fan, "👍")
 
     async def deliver(self) -> None:
         await self.barrier()
@@ -455,6 +468,9 @@ class XHarness(Harness):
 
     async def user_deletes(self, platform_id: str) -> None:
         self.fake.delete_tweet(platform_id)
+
+    async def others_engage(self, platform_id: str, times: int) -> None:
+        self.fake.like(platform_id, times)
 
     async def deliver(self) -> None:
         """Wait for the adapter's own polling: one whole poll after now, and the stored
@@ -567,6 +583,9 @@ class BlueskyHarness(Harness):
     async def user_deletes(self, platform_id: str) -> None:
         self.fake.delete_post(platform_id)
 
+    async def others_engage(self, platform_id: str, times: int) -> None:
+        self.fake.like(platform_id, times)
+
     async def deliver(self) -> None:
         await self.barrier()
 
@@ -646,6 +665,9 @@ class MastodonHarness(Harness):
 
     async def user_deletes(self, platform_id: str) -> None:
         self.fake.delete(platform_id)
+
+    async def others_engage(self, platform_id: str, times: int) -> None:
+        self.fake.favourite(platform_id, times)
 
     async def deliver(self) -> None:
         await self.barrier()

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from archive.highlights import Engagement
 from archive.models import Chat, IncomingMessage, PostStatus
 from archive.publish import PublishResult, publish_chat
+from archive.store import Store
 from bot.config import Config, config_from_dict
 from bot.facilitator import Facilitator, opt_reply_key
 from bot.platforms.base import MessageDeleted, Platform, PostTooLong
@@ -196,6 +198,37 @@ async def test_a_deletion_is_pushed_or_found_by_existing(adapter: Harness) -> No
     else:
         assert still is None, "existing() answers although capabilities.existence is false"
     assert pushed or platform.capabilities.existence, "the deletion can never be noticed"
+
+
+# ---- 4b. engagement, read once at publishing -----------------------------------------------
+
+
+async def test_engagement_is_read_for_the_posts_asked(adapter: Harness) -> None:
+    platform = adapter.platform
+    liked = await adapter.user_posts(f"A1: liked {TAG}")
+    plain = await adapter.user_posts(f"A1: plain {TAG}")
+    await adapter.deliver()
+
+    await adapter.others_engage(liked, 2)
+    await adapter.deliver()
+    counts = await platform.engagement([liked, plain])
+
+    if not platform.capabilities.engagement:
+        assert counts == {}, "engagement() answers although capabilities.engagement is false"
+        pytest.skip(f"{adapter.name}: the network reports no engagement")
+    assert set(counts) <= {liked, plain}
+
+    def score(platform_id: str) -> int:
+        e = counts.get(platform_id, Engagement())
+        return (e.reactions or 0) + e.likes + e.reposts + e.quotes
+
+    assert (score(liked), score(plain)) == (2, 0)
+    # Recorded, the counts make the answer the chat's highlight.
+    await adapter.store.write(Store.set_engagement, platform.name, counts)
+    chat = adapter.chat
+    found = await adapter.store.read(Store.highlights, chat, 3, opted_out=frozenset())
+    assert [h.message.platform_id for h in found["1"]] == [liked]
+    assert found["1"][0].score == 2
 
 
 # ---- 5. backfill after downtime -----------------------------------------------------------------

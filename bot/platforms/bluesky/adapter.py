@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from atproto import AsyncClient, SessionEvent
+from atproto import AsyncClient, SessionEvent, models
 from atproto_client.client.session import Session
 from atproto_client.exceptions import (
     BadRequestError,
@@ -56,6 +56,7 @@ from atproto_jetstream import AsyncJetstreamClient
 from atproto_jetstream.exceptions import JetstreamCursorTooOldError
 
 from archive.hashtags import wanted_tag
+from archive.highlights import Engagement
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import BlueskyConfig, ConfigError, secret
 from bot.platforms.base import (
@@ -85,7 +86,7 @@ _ACTOR_RE = re.compile(
     r"|did:[a-z]+:[a-zA-Z0-9._:%-]+",
     re.IGNORECASE,
 )
-THREAD_ACTIONS = ("q", "wrapup", "close")  # posted as replies under the intro
+THREAD_ACTIONS = ("q", "wrapup", "close", "digest")  # posted as replies under the intro
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
 CURSOR_SAVE_INTERVAL = 2.0  # seconds between cursor saves while nothing is captured
@@ -146,7 +147,9 @@ class BlueskyPlatform(Platform):
     """Posts from the bot's account; captures from Jetstream."""
 
     name: ClassVar[str] = "bluesky"
-    capabilities: ClassVar[Capabilities] = Capabilities(find_posts=True, existence=True, edits=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        find_posts=True, existence=True, edits=True, engagement=True
+    )
 
     def __init__(
         self,
@@ -171,6 +174,8 @@ class BlueskyPlatform(Platform):
         self._jetstream: AsyncJetstreamClient | None = None
         self._stream_error: BaseException | None = None
         self._profiles: dict[str, _Profile] = {}
+        # Counts read by the last deletion re-check's getPosts, until `engagement` takes them.
+        self._counts: dict[str, Engagement] = {}
         self._seq = 0  # the last event handled
         self._seq_time = ""
         self._saved_at = 0.0
@@ -495,6 +500,7 @@ class BlueskyPlatform(Platform):
         uris = list(dict.fromkeys(i for i in platform_ids if i.startswith("at://")))
         client = self._api()
         found: set[str] = set()
+        self._counts.clear()  # only the latest re-check's counts wait for `engagement`
         for start in range(0, len(uris), POSTS_BATCH):
             batch = uris[start : start + POSTS_BATCH]
             try:
@@ -505,7 +511,25 @@ class BlueskyPlatform(Platform):
                 logger.warning("bluesky: cannot tell which posts still exist: %s", exc)
                 return None
             found.update(p.uri for p in page.posts)
+            self._counts.update((p.uri, _engagement(p)) for p in page.posts)
         return found
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """Likes, reposts, quotes and replies of each post (``likeCount``, ``repostCount``,
+        ``quoteCount``, ``replyCount`` of its postView). The deletion re-check just before
+        publishing (`existing`) read them already with the same ``getPosts``; only posts it
+        did not read are looked up (25 URIs a call). Raises BlueskyPostError."""
+        uris = list(dict.fromkeys(i for i in platform_ids if i.startswith("at://")))
+        counts = {u: self._counts.pop(u) for u in uris if u in self._counts}
+        missing = [u for u in uris if u not in counts]
+        client = self._api()
+        for start in range(0, len(missing), POSTS_BATCH):
+            batch = missing[start : start + POSTS_BATCH]
+            page = await self._call(
+                "reading likes and reposts", functools.partial(client.get_posts, batch)
+            )
+            counts.update((p.uri, _engagement(p)) for p in page.posts)
+        return counts
 
     # ---- profiles -------------------------------------------------------------------------
 
@@ -789,3 +813,13 @@ class BlueskyPlatform(Platform):
         written = await self.sink.capture_messages(messages)
         logger.info("bluesky: backfilled %d posts", written)
         return written
+
+
+def _engagement(post: models.AppBskyFeedDefs.PostView) -> Engagement:
+    """The counts of an ``app.bsky.feed.defs#postView`` (absent counts are 0)."""
+    return Engagement(
+        likes=post.like_count or 0,
+        reposts=post.repost_count or 0,
+        quotes=post.quote_count or 0,
+        replies=post.reply_count or 0,
+    )

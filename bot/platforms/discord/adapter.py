@@ -35,6 +35,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
+from archive.highlights import Engagement
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage, PostStatus
 from archive.publish import PublishResult
 from archive.store import Store
@@ -171,7 +172,13 @@ class DiscordPlatform(Platform):
 
     name: ClassVar[str] = "discord"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        history=True, find_posts=True, existence=True, edits=True, reactions=True, attachments=True
+        history=True,
+        find_posts=True,
+        existence=True,
+        edits=True,
+        reactions=True,
+        attachments=True,
+        engagement=True,
     )
 
     def __init__(
@@ -205,6 +212,9 @@ class DiscordPlatform(Platform):
         self._redirected = False
         self._backfills: set[asyncio.Task[None]] = set()
         self._event_syncs: set[asyncio.Task[None]] = set()
+        # The last deletion re-check: the ids it asked for, and the reactions of those it
+        # found, until `engagement` takes them (publishing asks for both, one after the other).
+        self._checked: tuple[frozenset[str], dict[str, int]] = (frozenset(), {})
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -684,35 +694,65 @@ class DiscordPlatform(Platform):
                 return sent_post(found)
         return None
 
+    async def _span_messages(self, platform_ids: Sequence[str]) -> list[discord.Message] | None:
+        """The messages of the ids' time span in their chats' channels (and threads): one
+        history read per channel (Discord has no bulk lookup); None when there is nowhere
+        to read. Raises DiscordPostError or ValueError when a read fails."""
+        ids = sorted({int(i) for i in platform_ids if i.isdigit()})
+        if not ids or self.store is None:
+            return None
+        chats = await self.store.read(_chats_of, [str(i) for i in ids])
+        targets: list[discord.abc.Messageable] = []
+        for chat in chats:
+            for t in chat.targets:
+                if t.platform == self.name and t.channel:
+                    targets.append(await self.channel(t.channel))
+                    thread = await self.chat_thread(chat, t.channel, create=False)
+                    if thread is not None:
+                        targets.append(thread)
+        if not targets:
+            return None
+        found: list[discord.Message] = []
+        low, high = discord.Object(ids[0] - 1), discord.Object(ids[-1] + 1)
+        for target in targets:
+            found += await self._read(target, low, high)
+        return found
+
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
         """Which ids are still there, read from the history of their chats' channels.
 
         One history read of the ids' time span per channel (Discord has no bulk lookup);
         None (cannot tell) when any read fails, so an outage never looks like deletions.
         """
-        ids = sorted({int(i) for i in platform_ids if i.isdigit()})
-        if not ids or self.store is None:
-            return None
-        chats = await self.store.read(_chats_of, [str(i) for i in ids])
-        targets: list[discord.abc.Messageable] = []
+        self._checked = (frozenset(), {})
         try:
-            for chat in chats:
-                for t in chat.targets:
-                    if t.platform == self.name and t.channel:
-                        targets.append(await self.channel(t.channel))
-                        thread = await self.chat_thread(chat, t.channel, create=False)
-                        if thread is not None:
-                            targets.append(thread)
-            if not targets:
-                return None
-            seen: set[str] = set()
-            low, high = discord.Object(ids[0] - 1), discord.Object(ids[-1] + 1)
-            for target in targets:
-                seen.update(str(m.id) for m in await self._read(target, low, high))
+            messages = await self._span_messages(platform_ids)
         except (DiscordPostError, ValueError) as exc:
             logger.warning("discord: cannot check which messages still exist: %s", exc)
             return None
+        if messages is None:
+            return None
+        seen = {str(m.id) for m in messages}
+        self._checked = (frozenset(platform_ids), {str(m.id): _reactions(m) for m in messages})
         return {i for i in platform_ids if i in seen}
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """Each message's reactions now: the sum of the ``count`` of every emoji in the
+        message's ``reactions`` array. The deletion re-check just before publishing
+        (`existing`) read them already; otherwise the same history span is read (one read
+        per 100 messages a channel). Live reaction events keep the count between."""
+        wanted = set(platform_ids)
+        asked, counts = self._checked
+        self._checked = (frozenset(), {})
+        if not wanted <= asked:
+            messages = await self._span_messages(platform_ids) or []
+            counts = {str(m.id): _reactions(m) for m in messages}
+        return {i: Engagement(reactions=n) for i, n in counts.items() if i in wanted}
+
+
+def _reactions(message: discord.Message) -> int:
+    """Every reaction on a message: the sum of each emoji's ``count``."""
+    return sum(r.count for r in message.reactions)
 
 
 def _chats_of(store: Store, platform_ids: Sequence[str]) -> list[Chat]:

@@ -12,12 +12,13 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from archive.highlights import Engagement
 from archive.models import Chat, IncomingMessage
 from bot.platforms.base import (
     ALERT_PREFIX,
@@ -244,6 +245,24 @@ class LocalNetwork:
         )
         return rows[0] if rows else None
 
+    def reaction_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Message id -> its reactions now (reacts less unreacts, never below 0), for the
+        messages of ``ids`` that exist and are not deleted."""
+        counts: dict[str, int] = {}
+        numeric = [int(i) for i in ids if i.isdigit()]
+        for start in range(0, len(numeric), 500):
+            chunk = numeric[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT m.seq, COALESCE(SUM(CASE e.kind WHEN 'react' THEN 1"
+                " WHEN 'unreact' THEN -1 ELSE 0 END), 0) FROM messages m"
+                " LEFT JOIN events e ON e.message_seq = m.seq"
+                f" WHERE m.seq IN ({marks}) AND m.deleted_at IS NULL GROUP BY m.seq",
+                chunk,
+            )
+            counts.update((str(r[0]), max(0, int(r[1]))) for r in rows)
+        return counts
+
     def existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         numeric = [int(i) for i in ids if i.isdigit()]
@@ -290,7 +309,13 @@ class LocalPlatform(Platform):
 
     name: ClassVar[str] = "local"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        history=True, find_posts=True, existence=True, edits=True, reactions=True, attachments=True
+        history=True,
+        find_posts=True,
+        existence=True,
+        edits=True,
+        reactions=True,
+        attachments=True,
+        engagement=True,
     )
 
     def __init__(
@@ -463,3 +488,9 @@ class LocalPlatform(Platform):
 
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
         return await asyncio.to_thread(self.net.existing, platform_ids)
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """Each message's reactions as the network file counts them now (``tweetchat local
+        react``); the local platform has no likes or reposts."""
+        counts = await asyncio.to_thread(self.net.reaction_counts, platform_ids)
+        return {mid: Engagement(reactions=n) for mid, n in counts.items()}

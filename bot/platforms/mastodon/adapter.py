@@ -45,9 +45,11 @@ from mastodon import (
     MastodonRatelimitError,
     MastodonServerError,
     MastodonUnauthorizedError,
+    MastodonVersionError,
 )
 
 from archive.hashtags import wanted_tag
+from archive.highlights import Engagement
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
 from bot.config import MastodonConfig, secret
 from bot.platforms.base import (
@@ -87,6 +89,7 @@ T = TypeVar("T")
 
 PAGE_SIZE = 40  # the most a timeline page gives
 MAX_PAGES = 25  # per hashtag per read: 1,000 statuses; the rest comes on the next read
+STATUSES_BATCH = 20  # ids per GET /api/v1/statuses (Mastodon's DEFAULT_STATUSES_LIMIT)
 EXISTENCE_BUDGET = 100  # status lookups per `existing` call (300 requests per 5 minutes)
 USER_AGENT = "tweetchat-bot (Mastodon.py)"
 # A followers-only or direct status is never captured into a transcript; it is passed on only
@@ -110,7 +113,9 @@ class MastodonPlatform(Platform):
     """The bot's Mastodon account on one instance (``mastodon.api_base_url``)."""
 
     name: ClassVar[str] = "mastodon"
-    capabilities: ClassVar[Capabilities] = Capabilities(find_posts=True, existence=True, edits=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        find_posts=True, existence=True, edits=True, engagement=True
+    )
 
     def __init__(
         self,
@@ -302,10 +307,13 @@ class MastodonPlatform(Platform):
         return await self._status(text)
 
     async def post_action(self, chat: Chat, action_key: str, channel: str, text: str) -> SentPost:
-        """A chat's status, with its idempotency key; questions reply to the intro."""
+        """A chat's status, with its idempotency key; questions and the digest's posts reply
+        to the intro."""
         self.check_length(text)
         reply_to = None
-        if action_key.startswith("q") and action_key[1:2].isdigit():
+        if (action_key.startswith("q") and action_key[1:2].isdigit()) or action_key.startswith(
+            "digest"
+        ):
             reply_to = await self._intro_id(chat) or None
         key = idempotency_key(chat.id, action_key, f"{self.name}:{channel}")
         return await self._status(text, reply_to=reply_to, key=key)
@@ -409,6 +417,37 @@ class MastodonPlatform(Platform):
                 return None
             found.add(status_id)
         return found
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """Favourites, boosts and replies of each status (``favourites_count``,
+        ``reblogs_count``, ``replies_count``), read with ``GET /api/v1/statuses?id[]=`` (Mastodon
+        4.3; 20 ids a request), or one ``GET /api/v1/statuses/:id`` each, at most
+        `EXISTENCE_BUDGET` of the newest, on an older instance. Raises PostError or
+        MastodonError when the instance cannot be read."""
+        ids = list(dict.fromkeys(platform_ids))
+        api = self._api()
+        statuses: list[Mapping[str, Any]] = []
+        try:
+            for start in range(0, len(ids), STATUSES_BATCH):
+                batch = ids[start : start + STATUSES_BATCH]
+                statuses += await self._call("reading favourites and boosts", api.statuses, batch)
+        except (MastodonVersionError, MastodonNotFoundError):
+            statuses = []
+            for status_id in sorted(ids, key=id_key, reverse=True)[:EXISTENCE_BUDGET]:
+                try:
+                    statuses.append(
+                        await self._call("reading favourites and boosts", api.status, status_id)
+                    )
+                except MastodonNotFoundError:
+                    continue
+        return {
+            str(st["id"]): Engagement(
+                likes=int(st.get("favourites_count") or 0),
+                reposts=int(st.get("reblogs_count") or 0),
+                replies=int(st.get("replies_count") or 0),
+            )
+            for st in statuses
+        }
 
     # ---- capture: the timeline, replies and mentions -------------------------------------
 

@@ -30,6 +30,7 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from archive.hashtags import has_hashtag, wanted_tag
+from archive.highlights import Engagement
 from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, ChatStatus, PostStatus
 from archive.store import iso, parse_iso
 from bot.config import XConfig, secret
@@ -43,6 +44,7 @@ from bot.platforms.x.search import (
     page_messages,
     parse_x_time,
     posts_read,
+    public_metrics,
     search_queries,
     since_key,
     snowflake_time,
@@ -130,9 +132,12 @@ class XPlatform(Platform):
 
     name: ClassVar[str] = "x"
     # An edit is a new version that recent search returns (reported under the first id);
-    # search has no reactions of the kind we count; lookups tell deletions; the account's own
-    # timeline finds a post whose outcome a crash hid.
-    capabilities: ClassVar[Capabilities] = Capabilities(edits=True, existence=True, find_posts=True)
+    # search has no reactions of the kind we count; lookups tell deletions, and their
+    # public_metrics the likes and reposts of the highlights; the account's own timeline
+    # finds a post whose outcome a crash hid.
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        edits=True, existence=True, find_posts=True, engagement=True
+    )
 
     def __init__(
         self,
@@ -162,6 +167,8 @@ class XPlatform(Platform):
         # One search of a hashtag at a time (the poll loop, a sweep before publishing): both
         # read and move the same since_id.
         self._searching = asyncio.Lock()
+        # public_metrics read by the last deletion re-check, until `engagement` takes them.
+        self._metrics: dict[str, Engagement] = {}
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -574,10 +581,11 @@ class XPlatform(Platform):
         client = self._api()
         found: set[str] = set()
         reads = 0
+        self._metrics.clear()  # only the latest re-check's counts wait for `engagement`
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]
             call = functools.partial(
-                client.get_tweets, batch, tweet_fields=["edit_history_tweet_ids"]
+                client.get_tweets, batch, tweet_fields=["edit_history_tweet_ids", "public_metrics"]
             )
             try:
                 payload = await self._request("looking up captured posts", call)
@@ -585,6 +593,7 @@ class XPlatform(Platform):
                 logger.warning("x: cannot tell which posts still exist: %s", exc)
                 return None
             reads += posts_read(payload)
+            self._metrics.update(public_metrics(payload))
             for tweet in payload.get("data") or ():
                 found.add(str(tweet["id"]))
                 found.update(str(i) for i in tweet.get("edit_history_tweet_ids") or ())
@@ -595,6 +604,31 @@ class XPlatform(Platform):
         if self.store is not None:
             await self._add_usage(await self.store.message_chat(self.name, ids[0]), XUsage(reads))
         return found & set(ids)
+
+    async def engagement(self, platform_ids: Sequence[str]) -> Mapping[str, Engagement]:
+        """Likes, reposts, quotes and replies of each post (``public_metrics``). The
+        deletion re-check just before publishing (`existing`) already read them in the same
+        lookups, so they cost nothing more; only posts it did not read are looked up (100
+        a call, counted in the chat's cost estimate). Raises XPostError when X cannot be
+        asked."""
+        ids = list(dict.fromkeys(i for i in platform_ids if i.isdigit()))
+        counts = {i: self._metrics.pop(i) for i in ids if i in self._metrics}
+        missing = [i for i in ids if i not in counts]
+        reads = 0
+        for start in range(0, len(missing), LOOKUP_BATCH):
+            batch = missing[start : start + LOOKUP_BATCH]
+            call = functools.partial(
+                self._api().get_tweets,
+                batch,
+                tweet_fields=["edit_history_tweet_ids", "public_metrics"],
+            )
+            payload = await self._request("reading likes and reposts", call)
+            reads += posts_read(payload)
+            found = public_metrics(payload)
+            counts.update((i, found[i]) for i in batch if i in found)
+        if reads and self.store is not None:
+            await self._add_usage(await self.store.message_chat(self.name, ids[0]), XUsage(reads))
+        return counts
 
     async def _recheck_loop(self) -> None:
         while not self._stopping.is_set():

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from archive.highlights import Engagement
 from archive.models import IncomingMessage
 
 TWEPOCH_MS = 1288834974657  # the epoch of X's snowflake ids
@@ -170,3 +171,27 @@ def posts_read(payload: Mapping[str, Any]) -> int:
         data = (data,)
     included = (payload.get("includes") or {}).get("tweets") or ()
     return len(data) + len(included)
+
+
+def public_metrics(payload: Mapping[str, Any]) -> dict[str, Engagement]:
+    """Post id -> its counts, from a lookup asked for ``tweet.fields=public_metrics``
+    (``like_count``, ``retweet_count``, ``quote_count``, ``reply_count``; X API v2 post
+    object). Each count is also given under every id of the post's edit history, so a post
+    captured under its first version's id finds them."""
+    out: dict[str, Engagement] = {}
+    data = payload.get("data") or ()
+    if isinstance(data, Mapping):
+        data = (data,)
+    for tweet in data:
+        metrics = tweet.get("public_metrics")
+        if not isinstance(metrics, Mapping):
+            continue
+        counts = Engagement(
+            likes=int(metrics.get("like_count") or 0),
+            reposts=int(metrics.get("retweet_count") or 0),
+            quotes=int(metrics.get("quote_count") or 0),
+            replies=int(metrics.get("reply_count") or 0),
+        )
+        for i in (tweet["id"], *(tweet.get("edit_history_tweet_ids") or ())):
+            out[str(i)] = counts
+    return out

@@ -141,6 +141,7 @@ async def test_a_chat_page_prints_as_the_transcript_alone(page, server: str) -> 
     await page.emulate_media(media="print")
     for chrome in ("header.site", "footer.site", "nav.crumbs", "nav.downloads"):
         assert await page.locator(chrome).is_hidden(), chrome
+    assert await page.locator("figcaption.chart-files").first.is_hidden()
     assert await page.locator("article.transcript h1").is_visible()
     assert await page.get_by_role("img", name="Answers per question").is_visible()
     pdf = await page.pdf(format="A4")
@@ -157,3 +158,16 @@ async def test_html_download(page, server: str, tmp_path: Path) -> None:  # type
     target = tmp_path / download.suggested_filename
     await download.save_as(target)
     assert "<h1>Patients as partners</h1>" in target.read_text(encoding="utf-8")
+
+
+async def test_a_chart_downloads_as_png_from_its_link(page, server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(server + "chats/wedocs-past")
+    figure = page.locator("figure.chart", has=page.get_by_role("img", name="Answers per question"))
+    async with page.expect_download() as info:
+        await figure.get_by_role("link", name="PNG").click()
+    download = await info.value
+    assert download.suggested_filename == "wedocs-past-answers.png"
+    target = tmp_path / download.suggested_filename
+    await download.save_as(target)
+    assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert page.errors == []

@@ -1,0 +1,125 @@
+"""Engagement of captured posts (likes, reposts...), read once at publishing, and the
+answers that drew any: what a transcript's Highlights section is made of.
+
+Reactions are kept in ``messages.reactions`` (live events add and remove them); the other
+counts in the ``engagement`` table (migration 10), one row per (platform, platform id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from archive.highlights import HIGHLIGHTS_PER_QUESTION, Engagement, Highlight, select_highlights
+from archive.models import Chat
+from archive.stats import participant_key
+from archive.store.connection import Connection, iso
+from archive.store.messages import STREAM_COLUMNS_OF_M, message_from_tuple
+
+
+class EngagementTable(Connection):
+    """The ``engagement`` table."""
+
+    def set_engagement(self, platform: str, counts: Mapping[str, Engagement]) -> int:
+        """Record what ``platform`` counts on each of these posts (platform id -> counts),
+        replacing what was recorded before, in one transaction; where a count carries
+        ``reactions``, the message's reaction count is set to it. Returns how many posts."""
+        if not counts:
+            return 0
+        now = iso(self.now())
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO engagement (platform, platform_id, likes, reposts, quotes, replies,"
+                " refreshed_at) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT (platform, platform_id) DO UPDATE SET likes = excluded.likes,"
+                " reposts = excluded.reposts, quotes = excluded.quotes,"
+                " replies = excluded.replies, refreshed_at = excluded.refreshed_at",
+                [
+                    (platform, pid, e.likes, e.reposts, e.quotes, e.replies, now)
+                    for pid, e in counts.items()
+                ],
+            )
+            self.conn.executemany(
+                "UPDATE messages SET reactions = ? WHERE platform = ? AND platform_id = ?",
+                [
+                    (max(0, e.reactions), platform, pid)
+                    for pid, e in counts.items()
+                    if e.reactions is not None
+                ],
+            )
+        return len(counts)
+
+    def engagement(self, platform: str, platform_id: str) -> Engagement:
+        """What was recorded for one post (zeros when nothing was; reactions from the
+        message, 0 when it is not stored)."""
+        row = self.conn.execute(
+            "SELECT likes, reposts, quotes, replies FROM engagement"
+            " WHERE platform = ? AND platform_id = ?",
+            (platform, platform_id),
+        ).fetchone()
+        reacted = self.conn.execute(
+            "SELECT reactions FROM messages WHERE platform = ? AND platform_id = ?",
+            (platform, platform_id),
+        ).fetchone()
+        reactions = int(reacted[0]) if reacted is not None else 0
+        if row is None:
+            return Engagement(reactions=reactions)
+        return Engagement(int(row[0]), int(row[1]), int(row[2]), int(row[3]), reactions)
+
+    def engaged_answers(self, chat_id: str) -> Iterator[Highlight]:
+        """The chat's undeleted answers that drew any reaction, like, repost or quote, with
+        their counts, in time order (the candidates of `archive.highlights.select_highlights`;
+        opted-out authors are the caller's to leave out)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(
+            f"SELECT {STREAM_COLUMNS_OF_M}, COALESCE(e.likes, 0), COALESCE(e.reposts, 0),"
+            " COALESCE(e.quotes, 0), COALESCE(e.replies, 0)"
+            " FROM messages m LEFT JOIN engagement e"
+            " ON e.platform = m.platform AND e.platform_id = m.platform_id"
+            " WHERE m.chat_id = ? AND m.kind = 'answer' AND m.deleted_at IS NULL"
+            " AND (m.reactions > 0 OR e.likes > 0 OR e.reposts > 0 OR e.quotes > 0)"
+            " ORDER BY m.created_at, m.id",
+            (chat_id,),
+        )
+        width = len(STREAM_COLUMNS_OF_M.split(","))
+        for r in cur:
+            yield Highlight(message_from_tuple(r[:width]), *r[width:])
+
+    def highlights(
+        self,
+        chat: Chat,
+        per_question: int = HIGHLIGHTS_PER_QUESTION,
+        *,
+        opted_out: frozenset[str],
+    ) -> dict[str, list[Highlight]]:
+        """The chat's highlights (`archive.highlights.select_highlights`) among the answers a
+        transcript shows (``opted_out``: participant keys left out, ``Store.opted_out()``)."""
+        if per_question <= 0:
+            return {}
+        shown = (
+            h for h in self.engaged_answers(chat.id) if participant_key(h.message) not in opted_out
+        )
+        return select_highlights(chat, shown, per_question)
+
+    def engagement_scores(self, chat_id: str) -> dict[tuple[str, str], int]:
+        """(platform, platform id) -> score of every undeleted message of the chat that drew
+        any engagement (the CSV's ``engagement`` column; empty when none did)."""
+        rows = self.conn.execute(
+            "SELECT m.platform, m.platform_id, m.reactions + COALESCE(e.likes, 0)"
+            " + COALESCE(e.reposts, 0) + COALESCE(e.quotes, 0) AS score"
+            " FROM messages m LEFT JOIN engagement e"
+            " ON e.platform = m.platform AND e.platform_id = m.platform_id"
+            " WHERE m.chat_id = ? AND m.deleted_at IS NULL",
+            (chat_id,),
+        ).fetchall()
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows if r[2]}
+
+    def answer_ids(self, chat_id: str, platform: str) -> list[str]:
+        """Platform ids of the chat's undeleted answers on ``platform`` (whose engagement a
+        refresh at publishing reads)."""
+        rows = self.conn.execute(
+            "SELECT platform_id FROM messages WHERE chat_id = ? AND platform = ?"
+            " AND kind = 'answer' AND deleted_at IS NULL ORDER BY created_at, id",
+            (chat_id, platform),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
