@@ -61,7 +61,11 @@ def test_transcript_and_stats_commands_on_a_demo_archive(tmp_path: Path) -> None
     )
     assert demo.returncode == 0, demo.stderr
     config = tmp_path / "demo.toml"
-    config.write_text(f'database = "{out_dir / "demo.db"}"\n', encoding="utf-8")
+    # The demo's organisers keep a roster; the config is where the archive learns of it.
+    config.write_text(
+        f'database = "{out_dir / "demo.db"}"\n[groups]\nroster = "{out_dir / "roster.csv"}"\n',
+        encoding="utf-8",
+    )
     csv_path = tmp_path / "messages.csv"
     result = tweetchat(["transcript", "wedocs", "--format", "csv", "--out", str(csv_path)], config)
     assert result.returncode == 0, result.stderr
