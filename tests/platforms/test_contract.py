@@ -25,7 +25,7 @@ from bot.platforms.base import MessageDeleted, Platform, PostTooLong
 from bot.platforms.registry import build_platforms, post_limits
 from scheduler.clock import SystemClock
 from scheduler.runner import StepFailed
-from tests.platforms.harness import HARNESSES, TAG, Harness, _no_publish
+from tests.platforms.harness import HARNESSES, TAG, Harness, _no_publish, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -437,6 +437,10 @@ async def test_a_replayed_optout_is_answered_once(adapter: Harness) -> None:
         await adapter.go_down()
         await adapter.come_back()
         platform = adapter.platform
+        if adapter.name != "x":  # the catch-up runs in the background: wait for it
+            await until(
+                f"{adapter.name} to deliver the !optout", lambda: adapter.messages(platform_id)
+            )
     delivered = adapter.messages(platform_id)
     if adapter.name == "x":
         # X refuses automated replies nobody summoned: `!optout` is never answered there
