@@ -133,10 +133,12 @@ def control_events(
     never posted reads so, not just what was asked).
 
     The stored records (``kind``, ``detail``: see ``scheduler.controls``) are English data
-    and stay so; ``tr`` (default English) words them at rendering, with the chat's labels.
-    English reads exactly as the records (``next: Q4 (went out at 20:15)``). A reason for a
+    and stay so. Without ``tr`` each reads as recorded (``next: Q4 (went out at 20:15)``:
+    the JSON transcript's); ``tr`` words them at rendering in its language, with the
+    chat's labels (:func:`control_text`; English then reads as recorded too). A reason for a
     question not posted, from the post ledger, is shown as recorded.
     """
+    shown = tr
     tr = tr or translator()
     posts = store.posts(chat.id)
     posted = question_posted_at(store, chat)
@@ -147,7 +149,10 @@ def control_events(
     }
     events = []
     for at, kind, detail, _by in store.controls(chat.id):
-        event = control_text(chat, kind, detail, tr)
+        if shown is None:
+            event = f"{kind}: {detail}" if detail else kind
+        else:
+            event = control_text(chat, kind, detail, shown)
         if kind == "next" and (key := label_key(detail)) is not None:
             if key in posted:
                 local = posted[key].astimezone(chat.zone)
