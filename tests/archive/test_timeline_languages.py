@@ -91,16 +91,12 @@ def test_a_french_chats_timeline_is_in_french_with_its_labels(store: Store) -> N
         "fin anticipée",
     ]
     # the records and the JSON transcript keep their data
-    assert [(k, d) for _at, k, d, _by in store.controls(c.id)] == [
-        (k, d) for _m, k, d in CONTROLS
-    ]
+    assert [(k, d) for _at, k, d, _by in store.controls(c.id)] == [(k, d) for _m, k, d in CONTROLS]
     events = [e["event"] for e in json.loads(rendered.json)["controls"]]
     assert events[1] == "resume: after 3 min"
 
 
-def test_a_welsh_chats_timeline_is_in_welsh_with_its_letters(
-    store: Store, tmp_path: Path
-) -> None:
+def test_a_welsh_chats_timeline_is_in_welsh_with_its_letters(store: Store, tmp_path: Path) -> None:
     """Records made with Q labels read in the chat's C letters; the streamed transcript
     (what publishing writes) reads as the rendered one."""
     c = record(store, replace(chat(), language="cy", labels=Labels("C", "A")))
