@@ -228,17 +228,17 @@ def chat_page(
         f'<section aria-labelledby="charts"><h2 id="charts">{e(t("Charts"))}</h2>',
         _figure(
             t("Activity"),
-            charts.activity_chart(chat, stats),
+            charts.activity_chart(chat, stats, tr=tr),
             _chart_links(site, chat, "activity", tr),
         ),
         _figure(
             t("Answers per question"),
-            charts.answers_chart(chat, stats),
+            charts.answers_chart(chat, stats, tr=tr),
             _chart_links(site, chat, "answers", tr),
         ),
         _figure(
             t("Top contributors"),
-            charts.contributors_chart(stats),
+            charts.contributors_chart(stats, tr=tr),
             _chart_links(site, chat, "contributors", tr),
         ),
         "</section>",
@@ -356,7 +356,7 @@ def chat_chart(
         raise NotFoundError(f"no chart {ref!r} for chat {chat_id!r}")
     name, suffix = parts
     stats = (cache.render(store, chat) if cache is not None else render_chat(store, chat)).stats
-    svg = chart_files.CHAT_CHARTS[name](chat, stats)
+    svg = chart_files.CHAT_CHARTS[name](chat, stats, translator(chat.language))
     return chart_files.chart_file(svg, f"{_file_name(chat.id)}-{name}", suffix)
 
 
@@ -373,7 +373,7 @@ def tag_chart(
     if not chats:
         raise NotFoundError(f"no chats with the hashtag #{tag}")
     took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
-    svg = charts.participation_chart(chart_files.series_points(store, key, took_place, tr))
+    svg = charts.participation_chart(chart_files.series_points(store, key, took_place, tr), tr=tr)
     return chart_files.chart_file(svg, f"{_file_name(key.lstrip('#'))}-{parts[0]}", parts[1])
 
 
@@ -441,7 +441,7 @@ def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -
         '<section aria-labelledby="participation"><h2 id="participation">'
         f"{e(t('Participation over time'))}</h2>",
         _figure_plain(
-            charts.participation_chart(points),
+            charts.participation_chart(points, tr=tr),
             chart_files.download_links(
                 lambda suffix: site.tag_url(hashtag, f"/charts/participation{suffix}"),
                 "participation",
