@@ -625,7 +625,7 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
             chat=c,
             url=site.absolute(chat_path(c.id), origin),
             updated=generated.get(c.id, c.grace_end),
-            summary=f"{time_range(c.start, c.end, c.zone)}. {_english_messages(counts.get(c.id, 0))}.",
+            summary=_feed_summary(c, counts.get(c.id, 0)),
         )
         for c in chats
     ]
@@ -638,6 +638,13 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
     )
 
 
-def _english_messages(n: int) -> str:
-    """The Atom feed's summaries are English (a feed has one language for every chat)."""
-    return f"{n} message" + ("" if n == 1 else "s")
+def _feed_summary(chat: Chat, messages: int) -> str:
+    """An Atom entry's summary, in the chat's language (the entry says which, ``xml:lang``):
+    ``Tue 1 Dec 2026, 20:00–21:00 GMT. 42 messages.``"""
+    tr = translator(chat.language)
+    # Translators: an Atom feed entry's summary of a chat: when, then its messages
+    # ("Tue 1 Dec 2026, 20:00–21:00 GMT. 42 messages.").
+    return tr.gettext("{when}. {messages}.").format(
+        when=time_range(chat.start, chat.end, chat.zone, tr),
+        messages=tr.counted("{n} message", "{n} messages", messages),
+    )
