@@ -11,6 +11,7 @@ import functools
 import itertools
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from archive.groups import GroupMix
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
-from archive.i18n import translator
+from archive.i18n import Translator, translator
 from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, compute_stats
@@ -122,13 +123,23 @@ def question_not_posted(store: Store, chat: Chat) -> dict[str, str]:
     return out
 
 
-def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
+def control_events(
+    store: Store, chat: Chat, tr: Translator | None = None
+) -> list[tuple[datetime, str]]:
     """The chat's timeline as the transcript shows it: each control with what came of it.
 
     A ``next`` names the question it brought forward and says, from the post ledger,
     whether and when that question went out (a host who asked for a question that was then
     never posted reads so, not just what was asked).
+
+    The stored records (``kind``, ``detail``: see ``scheduler.controls``) are English data
+    and stay so. Without ``tr`` each reads as recorded (``next: Q4 (went out at 20:15)``:
+    the JSON transcript's); ``tr`` words them at rendering in its language, with the
+    chat's labels (:func:`control_text`; English then reads as recorded too). A reason for a
+    question not posted, from the post ledger, is shown as recorded.
     """
+    shown = tr
+    tr = tr or translator()
     posts = store.posts(chat.id)
     posted = question_posted_at(store, chat)
     why_not = {
@@ -138,15 +149,79 @@ def control_events(store: Store, chat: Chat) -> list[tuple[datetime, str]]:
     }
     events = []
     for at, kind, detail, _by in store.controls(chat.id):
-        event = f"{kind}: {detail}" if detail else kind
+        if shown is None:
+            event = f"{kind}: {detail}" if detail else kind
+        else:
+            event = control_text(chat, kind, detail, shown)
         if kind == "next" and (key := label_key(detail)) is not None:
             if key in posted:
                 local = posted[key].astimezone(chat.zone)
-                event += f" (went out at {local:%H:%M})"
+                event += tr.gettext(" (went out at {time})").format(time=tr.clock(local))
             else:
-                event += f" (not posted: {why_not.get(key, 'the chat ended first')})"
+                why = why_not.get(key) or tr.gettext("the chat ended first")
+                event += tr.gettext(" (not posted: {reason})").format(reason=why)
         events.append((at, event))
     return events
+
+
+_EXTEND = re.compile(r"^by (\d+) min$")
+_RESUME = re.compile(r"^after (\d+) (min|s)$")
+
+
+def _relabel(chat: Chat, label: str) -> str:
+    """A recorded question label in the chat's convention (``Q3`` read as ``C3``)."""
+    key = label_key(label)
+    if key is None:
+        return label
+    return chat.labels.question_label(key)
+
+
+def control_text(chat: Chat, kind: str, detail: str, tr: Translator) -> str:
+    """One stored control (``kind``, ``detail`` as ``scheduler.controls`` and the
+    facilitator record them) in ``tr``'s language; a record of a shape this does not know
+    is shown as stored (``kind: detail``)."""
+    raw = f"{kind}: {detail}" if detail else kind
+    if kind in ("next", "skip") and label_key(detail) is not None:
+        label = _relabel(chat, detail)
+        if kind == "next":
+            # Translators: a host brought question {label} forward (a timeline entry).
+            return tr.gettext("next: {label}").format(label=label)
+        # Translators: a host skipped question {label} (a timeline entry).
+        return tr.gettext("skip: {label}").format(label=label)
+    if kind == "pause" and not detail:
+        # Translators: a host paused the chat (a timeline entry).
+        return tr.gettext("pause")
+    if kind == "resume" and (m := _RESUME.match(detail)):
+        n = int(m.group(1))
+        if m.group(2) == "min":
+            # Translators: a host resumed the chat after a pause of {n} minutes.
+            return tr.counted("resume: after {n} min", "resume: after {n} min", n)
+        # Translators: a host resumed the chat after a pause of {n} seconds.
+        return tr.counted("resume: after {n} s", "resume: after {n} s", n)
+    if kind == "extend" and (m := _EXTEND.match(detail)):
+        n = int(m.group(1))
+        # Translators: a host extended the chat by {n} minutes (a timeline entry).
+        return tr.counted("extend: by {n} min", "extend: by {n} min", n)
+    if kind == "end" and detail == "early":
+        # Translators: a host ended the chat before its planned end (a timeline entry).
+        return tr.gettext("end: early")
+    if kind == "start" and detail == "started early":
+        # Translators: a host started the chat before its planned start (a timeline entry).
+        return tr.gettext("start: started early")
+    if kind == "cancelled" and not detail:
+        # Translators: a host cancelled the chat (a timeline entry).
+        return tr.gettext("cancelled")
+    if kind == "revised" and detail.startswith("wording of "):
+        labels = [_relabel(chat, x.strip()) for x in detail[len("wording of ") :].split(",")]
+        # Translators: a host changed the wording of questions {labels} (a timeline entry).
+        return tr.gettext("revised: wording of {labels}").format(labels=", ".join(labels))
+    if kind == "skipped" and ": " in detail:
+        what, reason = detail.split(": ", 1)
+        label = _relabel(chat, what)
+        # Translators: the bot did not post {label} (a question, "intro", "wrap-up"), for
+        # {reason} (as recorded, in English).
+        return tr.gettext("skipped: {label}: {reason}").format(label=label, reason=reason)
+    return raw
 
 
 def chat_stats(store: Store, chat: Chat, *, opted_out: frozenset[str] | None = None) -> ChatStats:
@@ -175,6 +250,7 @@ def render_chat(
     best = store.highlights(chat, highlights, opted_out=opted_out)
     posted = question_posted_at(store, chat)
     controls = control_events(store, chat)
+    shown_controls = control_events(store, chat, translator(chat.language))
     stats = chat_stats(store, chat, opted_out=opted_out)
     messages = store.messages(chat.id, include_deleted=False)
     groups = store.group_mix(chat, opted_out)
@@ -184,7 +260,7 @@ def render_chat(
         stats,
         opted_out=opted_out,
         question_posted_at=posted,
-        controls=controls,
+        controls=shown_controls,
         cost_note=cost_note,
         generated_at=generated_at,
         highlights=best,
@@ -279,7 +355,8 @@ def write_transcripts(
         with store.snapshot():
             opted_out = store.opted_out()
             posted = question_posted_at(store, chat)
-            controls = control_events(store, chat)
+            controls = control_events(store, chat)  # the JSON's: the records' words
+            shown_controls = control_events(store, chat, translator(chat.language))
             hide = store.opted_out_handles(chat.id)
             best = store.highlights(chat, highlights, opted_out=opted_out)
             groups = store.group_mix(chat, opted_out)
@@ -329,7 +406,7 @@ def write_transcripts(
             lists,
             stats,
             question_posted_at=posted,
-            controls=controls,
+            controls=shown_controls,
             cost_note=cost_note,
             generated_at=generated_at,
             highlights=best,

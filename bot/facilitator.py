@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
 from archive.groups import DEFAULT_GROUPS, Group, declaration_only, find_declaration, groups_of
-from archive.i18n import translator
+from archive.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 from archive.models import (
     DONE_POST_STATUSES,
     EARLY_WINDOW,
@@ -78,7 +78,29 @@ OPTED_OUT_REPLY = (
 )
 OPTED_IN_REPLY = "You are opted in: transcripts include your messages again."
 NOT_OPTED_OUT_REPLY = "You had not opted out: transcripts include your messages."
-OPT_REPLIES = frozenset({OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY})
+
+
+def opt_reply(answer: str, tr: Translator) -> str:
+    """One of the English opt replies above (``OPTED_OUT_REPLY``...) in ``tr``'s language
+    (the language of the chat the participant wrote in). Raises KeyError for another text."""
+    return {
+        OPTED_OUT_REPLY: tr.gettext(
+            "You are opted out: your messages are left out of every transcript (they may still "
+            "count, anonymously). Reply !optin to undo it."
+        ),
+        OPTED_IN_REPLY: tr.gettext("You are opted in: transcripts include your messages again."),
+        NOT_OPTED_OUT_REPLY: tr.gettext(
+            "You had not opted out: transcripts include your messages."
+        ),
+    }[answer]
+
+
+# Every language's: the bot's own replies are recognised (and not captured) in any of them.
+OPT_REPLIES = frozenset(
+    opt_reply(a, translator(lang))
+    for a in (OPTED_OUT_REPLY, OPTED_IN_REPLY, NOT_OPTED_OUT_REPLY)
+    for lang in LANGUAGES
+)
 _LEADING_MENTIONS = re.compile(r"^\s*(?:@\S+\s+)+")
 
 
@@ -96,6 +118,24 @@ Notifier = Callable[[Chat, str], Awaitable[None]]
 class _ChatCache:
     chat: Chat
     ctx: CaptureContext
+
+
+def _language_of(msg: IncomingMessage, caches: Sequence[_ChatCache]) -> str:
+    """The language of the open chat ``msg`` belongs to: the chat that captures it (a reply
+    to one of its posts), else the chats running where it was posted when they share one
+    language; English when there is none or they differ."""
+    for cache in caches:
+        if capture(msg, cache.ctx) is not None:
+            return cache.chat.language
+    here = {
+        cache.chat.language
+        for cache in caches
+        if any(
+            t.platform == msg.platform and (not t.channel or t.channel == msg.channel)
+            for t in cache.chat.targets
+        )
+    }
+    return here.pop() if len(here) == 1 else DEFAULT_LANGUAGE
 
 
 class Facilitator:
@@ -796,7 +836,7 @@ class Facilitator:
             # A repost carries someone else's words: forwarding (or boosting) another
             # participant's "!optout" opts nobody out.
             if not msg.is_bot and not msg.is_repost and _OPTOUT_RE.match(msg.text):
-                await self._opt(msg)
+                await self._opt(msg, caches)
                 continue
             if msg.is_bot and (
                 _LEADING_MENTIONS.sub("", msg.text) in OPT_REPLIES or is_group_reply(msg.text)
@@ -836,7 +876,7 @@ class Facilitator:
             await self.store.edit_message(msg.platform, msg.platform_id, msg.text, msg.edited_at)
         return written
 
-    async def _opt(self, msg: IncomingMessage) -> None:
+    async def _opt(self, msg: IncomingMessage, caches: Sequence[_ChatCache] = ()) -> None:
         match = _OPTOUT_RE.match(msg.text)
         assert match is not None
         word = re.sub(r"[\s-]", "", match.group(1).lower())
@@ -860,6 +900,7 @@ class Facilitator:
         mark = opt_reply_key(msg.platform, msg.platform_id)
         if not await self.store.mark_once(mark, now.isoformat()):
             return
+        answer = opt_reply(answer, translator(_language_of(msg, caches)))
         try:
             await platform.reply(msg, answer)
         except Exception as exc:  # the opt-out itself is stored; the answer is a courtesy

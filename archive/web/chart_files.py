@@ -32,12 +32,13 @@ SVG_TYPE = "image/svg+xml"
 PNG_TYPE = "image/png"
 FORMATS = {".svg": SVG_TYPE, ".png": PNG_TYPE}
 
-CHAT_CHARTS: Mapping[str, Callable[[Chat, ChatStats], str]] = {
-    "activity": charts.activity_chart,
-    "answers": charts.answers_chart,
-    "contributors": lambda _chat, stats: charts.contributors_chart(stats),
+CHAT_CHARTS: Mapping[str, Callable[[Chat, ChatStats, Translator], str]] = {
+    "activity": lambda chat, stats, tr: charts.activity_chart(chat, stats, tr=tr),
+    "answers": lambda chat, stats, tr: charts.answers_chart(chat, stats, tr=tr),
+    "contributors": lambda _chat, stats, tr: charts.contributors_chart(stats, tr=tr),
 }
-"""The charts of a chat page, by the name in their download URLs."""
+"""The charts of a chat page, by the name in their download URLs, in ``tr``'s language
+(the chat's)."""
 
 SERIES_CHARTS = ("participation",)
 

@@ -192,12 +192,25 @@ class _EntryLinkIsHtmlPage(BaseEntryExtension):
     ``type`` (lkiesow/python-feedgen#135). Every entry here has one link, the chat's HTML
     page, so say so again on the way out. Harmless once feedgen is fixed."""
 
+    language = ""  # the entry's xml:lang when it is not English (see _entry_extension)
+
     def extend_atom(self, entry: Any) -> Any:
+        if self.language:
+            entry.set("{http://www.w3.org/XML/1998/namespace}lang", self.language)
         for element in entry:
             if isinstance(element.tag, str) and element.tag.rpartition("}")[2] == "link":
                 element.set("rel", "alternate")
                 element.set("type", "text/html")
         return entry
+
+
+def _entry_extension(language: str) -> type[_EntryLinkIsHtmlPage]:
+    """The entry extension for a chat in ``language`` (a BCP 47 tag): an entry about a
+    chat in another language than English says so with ``xml:lang`` (RFC 4287 §2, XML 1.0
+    §2.12); an English entry is written as it always was."""
+    if language.split("-")[0] == "en":
+        return _EntryLinkIsHtmlPage
+    return type("_EntryInLanguage", (_EntryLinkIsHtmlPage,), {"language": language})
 
 
 def atom_feed(
@@ -210,7 +223,9 @@ def atom_feed(
 ) -> str:
     """An RFC 4287 Atom feed of transcripts, newest first as given; ``updated`` and
     ``published`` are RFC 3339 instants in UTC. Text constructs are ``type="text"``: the
-    library escapes titles and summaries, so they read as literal text."""
+    library escapes titles and summaries, so they read as literal text. Each summary is in
+    its chat's language (the caller's: ``archive.web.views``), and an entry not in English
+    carries its ``xml:lang``."""
     feed = FeedGenerator()
     feed.id(entry_id("feed"))
     feed.title(feed_text(title))
@@ -222,7 +237,9 @@ def atom_feed(
     for en in entries:
         c = en.chat
         item = feed.add_entry(order="append")  # feedgen prepends by default
-        item.register_extension("tweetchat_link", _EntryLinkIsHtmlPage, atom=True, rss=False)
+        item.register_extension(
+            "tweetchat_link", _entry_extension(c.language), atom=True, rss=False
+        )
         item.id(entry_id(c.id))
         item.title(feed_text(f"{c.title} ({c.hashtag})"))
         item.updated(_utc(en.updated))

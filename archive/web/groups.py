@@ -21,7 +21,7 @@ PALETTE = 8  # colour classes grp0..grp7 in static.css; further groups share grp
 def group_chart(mix: GroupMix, chart_id: str = "chart-groups", tr: Translator | None = None) -> str:
     """Participants per group of one chat: the groups shown with figures of their own."""
     rows = [(r.label, r.participants or 0) for r in mix.shown]
-    return hbar_chart(chart_id, say("chart_chat", tr), rows, "participant")
+    return hbar_chart(chart_id, say("chart_chat", tr), rows, "participant", tr)
 
 
 @dataclass(frozen=True, slots=True)

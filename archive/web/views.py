@@ -228,17 +228,17 @@ def chat_page(
         f'<section aria-labelledby="charts"><h2 id="charts">{e(t("Charts"))}</h2>',
         _figure(
             t("Activity"),
-            charts.activity_chart(chat, stats),
+            charts.activity_chart(chat, stats, tr=tr),
             _chart_links(site, chat, "activity", tr),
         ),
         _figure(
             t("Answers per question"),
-            charts.answers_chart(chat, stats),
+            charts.answers_chart(chat, stats, tr=tr),
             _chart_links(site, chat, "answers", tr),
         ),
         _figure(
             t("Top contributors"),
-            charts.contributors_chart(stats),
+            charts.contributors_chart(stats, tr=tr),
             _chart_links(site, chat, "contributors", tr),
         ),
         "</section>",
@@ -356,7 +356,7 @@ def chat_chart(
         raise NotFoundError(f"no chart {ref!r} for chat {chat_id!r}")
     name, suffix = parts
     stats = (cache.render(store, chat) if cache is not None else render_chat(store, chat)).stats
-    svg = chart_files.CHAT_CHARTS[name](chat, stats)
+    svg = chart_files.CHAT_CHARTS[name](chat, stats, translator(chat.language))
     return chart_files.chart_file(svg, f"{_file_name(chat.id)}-{name}", suffix)
 
 
@@ -373,7 +373,7 @@ def tag_chart(
     if not chats:
         raise NotFoundError(f"no chats with the hashtag #{tag}")
     took_place = {c.id: c for c in chats if c.status in (ChatStatus.LIVE, *PAST)}
-    svg = charts.participation_chart(chart_files.series_points(store, key, took_place, tr))
+    svg = charts.participation_chart(chart_files.series_points(store, key, took_place, tr), tr=tr)
     return chart_files.chart_file(svg, f"{_file_name(key.lstrip('#'))}-{parts[0]}", parts[1])
 
 
@@ -441,7 +441,7 @@ def tag_page(store: Store, site: Site, tag: str, tr: Translator | None = None) -
         '<section aria-labelledby="participation"><h2 id="participation">'
         f"{e(t('Participation over time'))}</h2>",
         _figure_plain(
-            charts.participation_chart(points),
+            charts.participation_chart(points, tr=tr),
             chart_files.download_links(
                 lambda suffix: site.tag_url(hashtag, f"/charts/participation{suffix}"),
                 "participation",
@@ -625,7 +625,7 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
             chat=c,
             url=site.absolute(chat_path(c.id), origin),
             updated=generated.get(c.id, c.grace_end),
-            summary=f"{time_range(c.start, c.end, c.zone)}. {_english_messages(counts.get(c.id, 0))}.",
+            summary=_feed_summary(c, counts.get(c.id, 0)),
         )
         for c in chats
     ]
@@ -638,6 +638,13 @@ def atom_feed(store: Store, site: Site, origin: str, now: datetime) -> str:
     )
 
 
-def _english_messages(n: int) -> str:
-    """The Atom feed's summaries are English (a feed has one language for every chat)."""
-    return f"{n} message" + ("" if n == 1 else "s")
+def _feed_summary(chat: Chat, messages: int) -> str:
+    """An Atom entry's summary, in the chat's language (the entry says which, ``xml:lang``):
+    ``Tue 1 Dec 2026, 20:00–21:00 GMT. 42 messages.``"""
+    tr = translator(chat.language)
+    # Translators: an Atom feed entry's summary of a chat: when, then its messages
+    # ("Tue 1 Dec 2026, 20:00–21:00 GMT. 42 messages.").
+    return tr.gettext("{when}. {messages}.").format(
+        when=time_range(chat.start, chat.end, chat.zone, tr),
+        messages=tr.counted("{n} message", "{n} messages", messages),
+    )

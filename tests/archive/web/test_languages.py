@@ -105,3 +105,77 @@ async def test_error_pages_speak_the_reader_s_language(client: TestClient) -> No
     assert response.status == 404
     text = await response.text()
     assert "Introuvable" in text and "Retour aux archives" in text
+
+
+NB = "\u00a0"
+
+
+def _svg_texts(page: str) -> list[str]:
+    """The titles, descriptions and texts of a page's SVG charts."""
+    import html
+    import re
+
+    svgs = re.findall(r"(?s)<svg\b.*?</svg>", page)
+    return [
+        html.unescape(t)
+        for s in svgs
+        for t in re.findall(r"(?s)<(?:title|desc|text)\b[^>]*>(.*?)</", s)
+    ]
+
+
+async def test_a_french_chat_s_charts_speak_french(client: TestClient) -> None:
+    page = await (await client.get("/chats/soins-fr", headers={"Accept-Language": "cy"})).text()
+    texts = _svg_texts(page)
+    assert "Réponses par question" in texts
+    assert f"Q1{NB}: 1 réponse{NB}; Q2{NB}: 0 réponse." in texts
+    assert "Principaux participants selon le nombre de messages" in texts
+    assert "Messages par minute" in texts
+    # fr-CA times ("20 h 12") and words in the activity chart's description
+    (activity,) = [t for t in texts if t.startswith("1 message de ")]
+    assert " h " in activity and f"minute la plus active{NB}:" in activity
+    assert not [t for t in texts if "answer" in t or "message from" in t]
+    # the chart as a file, too
+    svg = await (await client.get("/chats/soins-fr/charts/answers.svg")).text()
+    assert "Réponses par question" in svg
+
+
+async def test_a_series_chart_follows_the_reader(client: TestClient) -> None:
+    page = await (await client.get("/tags/wedocs", headers={"Accept-Language": "fr"})).text()
+    texts = _svg_texts(page)
+    assert f"Participants par clavardage{NB}: nouveaux et de retour" in texts
+    assert "première fois" in texts and "de retour" in texts
+    (desc,) = [t for t in texts if " du " in t]
+    assert desc.startswith("3 clavardages du ") and "janv." in desc, desc
+    english = await (await client.get("/tags/wedocs")).text()
+    assert "Participants per chat: first-time and returning" in _svg_texts(english)
+
+
+async def test_a_welsh_chat_s_feed_entry_is_in_welsh(
+    client: TestClient, archive_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    start = PAST_START + timedelta(days=2)
+    store = Store(archive_path)
+    try:
+        store.add_chat(
+            chat("iechyd-da", start, title="Iechyd da", status=ChatStatus.PUBLISHED, language="cy")
+        )
+        store.save_messages(
+            [msg("iechyd-da", f"c{i}", "alice", "A1 ie #WeDocs", start, 12 + i) for i in range(2)]
+        )
+    finally:
+        store.close()
+    root = ET.fromstring(await (await client.get("/feed.atom")).text())
+    atom = "{http://www.w3.org/2005/Atom}"
+    lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    entries = {e.findtext(f"{atom}title"): e for e in root.iter(f"{atom}entry")}
+    welsh = entries["Iechyd da (#WeDocs)"]
+    assert welsh.get(lang) == "cy"
+    assert welsh.findtext(f"{atom}summary") == "Iau 8 Ion 2026, 20:00–21:00 GMT. 2 neges."
+    french = entries["Soins partagés (#WeDocs)"]
+    assert french.get(lang) == "fr-CA"
+    assert french.findtext(f"{atom}summary", "").endswith(". 1 message.")
+    english = next(e for t, e in entries.items() if t.startswith("Patients as partners"))
+    assert english.get(lang) is None
+    assert english.findtext(f"{atom}summary", "").endswith(" 1 message.")
