@@ -267,6 +267,43 @@ async def test_optout_is_open_to_everyone_and_confirmed_ephemerally(running: Run
     assert running.rows("SELECT author_id FROM optouts") == [(str(alice.id),)]
 
 
+async def test_optout_and_iam_answer_in_the_language_of_the_channels_chat(
+    running: Running,
+) -> None:
+    fake = running.fake
+    now = datetime.now(UTC)
+    chat = Chat(
+        id="wedocs-fr",
+        title="Patients partenaires",
+        hashtag="#WeDocs",
+        start=now - timedelta(minutes=5),
+        end=now + timedelta(minutes=55),
+        timezone="America/Toronto",
+        questions=(),
+        targets=(Target("discord", str(fake.channel_id)),),
+        status=ChatStatus.LIVE,
+        language="fr",
+    )
+    store = Store(running.config.database)
+    try:
+        store.add_chat(chat)
+    finally:
+        store.close()
+    alice = fake.add_user("alice")
+
+    out = fake.invoke_command("tweetchat", "optout", user=alice)
+    await fake.wait_for_response(out)
+    back = fake.invoke_command("tweetchat", "optin", user=alice)
+    await fake.wait_for_response(back)
+    iam = fake.invoke_command("tweetchat", "iam", {"group": "clinician"}, user=alice)
+    await fake.wait_for_response(iam)
+
+    assert out.ephemeral and out.content.startswith("Vous vous êtes retiré(e) :")
+    assert "`/tweetchat optin` annule ce choix" in out.content
+    assert back.content == "Votre retrait est annulé : les transcriptions incluent vos messages."
+    assert "Clinicien" in iam.content and "WeDocs" in iam.content, iam.content
+
+
 # -- commands on a chat ---------------------------------------------------------------------
 
 

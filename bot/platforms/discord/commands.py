@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 from discord import app_commands
 
-from archive.groups import say
+from archive.groups import group_label, say
+from archive.i18n import Translator, translator
 from archive.labels import DEFAULT_LABELS, LabelError, Labels, labels_from
 from archive.models import OPEN_STATUSES, Chat, ChatStatus, Target
 from archive.store import DuplicateChatError, NotFoundError, Store, StoreError
@@ -37,6 +38,12 @@ from scheduler.standing import chat_standing, standing_lines
 
 if TYPE_CHECKING:
     from bot.platforms.base import PlatformServices
+
+
+def chats_translator(chats: Sequence[Chat]) -> Translator:
+    """The translator of these chats' one language; English when none or several."""
+    languages = {c.language for c in chats}
+    return translator(languages.pop() if len(languages) == 1 else "en")
 
 
 class CommandsHost(EventsHost, Protocol):
@@ -314,10 +321,13 @@ class HostCommands:
         async def optout(interaction: discord.Interaction) -> None:
             user = interaction.user
             await self.store.opt_out("discord", str(user.id), user.name)
+            tr = await self._channel_translator(interaction)
             await self._reply(
                 interaction,
-                "You are opted out: your messages are left out of every transcript "
-                "(they may still count, anonymously). `/tweetchat optin` undoes it.",
+                tr.gettext(
+                    "You are opted out: your messages are left out of every transcript "
+                    "(they may still count, anonymously). `/tweetchat optin` undoes it."
+                ),
             )
 
         self._add_iam(group)
@@ -325,7 +335,10 @@ class HostCommands:
         @group.command(name="optin", description="Include your messages in transcripts again")
         async def optin(interaction: discord.Interaction) -> None:
             await self.store.opt_in("discord", str(interaction.user.id))
-            await self._reply(interaction, "You are opted in: transcripts include your messages.")
+            tr = await self._channel_translator(interaction)
+            await self._reply(
+                interaction, tr.gettext("You are opted in: transcripts include your messages.")
+            )
 
         return group
 
@@ -343,8 +356,9 @@ class HostCommands:
             here = Target("discord", self._channel_id(interaction))
             chats = await self.store.read(Store.list_chats, OPEN_STATUSES)
             hashtags = list(dict.fromkeys(c.hashtag for c in chats if here in c.targets))
+            tr = chats_translator([c for c in chats if here in c.targets])
             if not hashtags:
-                await self._reply(interaction, say("no_chat"))
+                await self._reply(interaction, say("no_chat", tr))
                 return
             for hashtag in hashtags:
                 await self.store.declare_group(
@@ -358,7 +372,12 @@ class HostCommands:
             label = labels.get(group.value, group.name)
             await self._reply(
                 interaction,
-                say("declared", label=label, hashtag=" ".join(h.lstrip("#") for h in hashtags)),
+                say(
+                    "declared",
+                    tr,
+                    label=group_label(group.value, label, tr),
+                    hashtag=" ".join(h.lstrip("#") for h in hashtags),
+                ),
             )
 
     def _control_command(
@@ -426,6 +445,13 @@ class HostCommands:
             await self._reply(interaction, str(exc))
             return
         await action(interaction, chat)
+
+    async def _channel_translator(self, interaction: discord.Interaction) -> Translator:
+        """The language of the open chats of the channel the command was typed in (English
+        when there are none, or when they differ)."""
+        here = Target("discord", self._channel_id(interaction))
+        chats = await self.store.read(Store.list_chats, OPEN_STATUSES)
+        return chats_translator([c for c in chats if here in c.targets])
 
     def _channel_id(self, interaction: discord.Interaction) -> str:
         channel = interaction.channel
