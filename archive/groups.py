@@ -19,7 +19,7 @@ Definitions (organisers compare them across chats):
   shown, a lone small group's figures would follow by subtraction. So the small groups
   are *folded* with the smallest other groups (fewest participants, then the configured
   order) into one row, :data:`FOLD_KEY`, labelled with its members' labels: each member's
-  own row shows "combined", the fold shows the members' sum, in every format (tables,
+  own row shows "counted together", the fold shows the members' sum, in every format (tables,
   JSON, CSV, web chart, ``tweetchat stats``). Groups join the fold until its members'
   participant counts are not all the same and their answer counts are not all the same.
   Why that suffices: the figures show the fold's members only through their sum, and
@@ -107,7 +107,7 @@ TEXT: dict[str, str] = {
     "col_question": pgettext("stakeholder mix", "Question"),
     "not_declared": pgettext("stakeholder mix", "Not declared"),
     "total": pgettext("stakeholder mix", "Total"),
-    "combined": pgettext("stakeholder mix", "combined"),
+    "combined": pgettext("stakeholder mix", "counted together"),
     "fold": pgettext("stakeholder mix", "Counted together: {groups}"),
     "per_question": pgettext("stakeholder mix", "Answers per question by group"),
     "per_question_note": pgettext(
@@ -305,7 +305,7 @@ class GroupSources:
 
 @dataclass(frozen=True, slots=True)
 class GroupRow:
-    """One group's figures in a chat; ``None`` counts mean "combined": the group is counted
+    """One group's figures in a chat; ``None`` counts mean "counted together": the group is counted
     in the mix's fold (:attr:`GroupMix.fold`), with the small groups."""
 
     key: str  # "" for the participants who declared nothing; FOLD_KEY for the fold
@@ -358,7 +358,7 @@ class GroupMix:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON transcript's ``groups`` object: ``null`` counts in a group's row mean
-        "combined", counted in ``combined`` (``null`` when no group is small) with the
+        "counted together", in ``combined`` (``null`` when no group is small) with the
         ``members`` keys; a question's ``withheld`` means it shows its total only."""
 
         def row(r: GroupRow) -> dict[str, Any]:

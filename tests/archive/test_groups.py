@@ -184,9 +184,9 @@ def test_the_mix_matches_a_hand_count(store: Store) -> None:
 def test_the_markdown_section_shows_the_hand_count(store: Store) -> None:
     md = render_chat(store, CHAT).markdown
     mix = section(md, "## Stakeholder mix")
-    assert "| Patient | combined | — | — | — |" in mix
+    assert "| Patient | counted together | — | — | — |" in mix
     assert "| Clinician | 3 | 30% | 6 | 43% |" in mix
-    assert "| Carer | combined | — | — | — |" in mix
+    assert "| Carer | counted together | — | — | — |" in mix
     assert "| Counted together: Patient, Carer | 4 | 40% | 6 | 43% |" in mix
     assert "| Not declared | 2 | 20% | 1 | 7% |" in mix
     assert "| **Total** | 10 | 100% | 14 | 100% |" in mix
