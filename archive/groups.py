@@ -25,10 +25,13 @@ Definitions (organisers compare them across chats):
   Why that suffices: the figures show the fold's members only through their sum, and
   nothing says which member is the small one, so exchanging two members' figures gives
   another table consistent with everything shown; a member whose count differs from
-  another member's thus has at least two possible counts. Per question likewise: a
-  question on which the fold's members gave the same number of answers (or answered from
-  as many participants) shows no group cells, only its total. When even every group
-  folded together cannot differ, the chat shows no mix at all.
+  another member's thus has at least two possible counts. When even every group folded
+  together cannot differ, the chat shows no mix at all.
+- Per question, a chat with a fold shows no group cells, only each question's total (which
+  the transcript shows anyway): a question nobody in the fold answered would show the fold
+  at 0, and so each member at 0, and a rule that withheld just those cells (or the cells
+  where the members answered alike) would itself say so. A chat without a small group
+  shows every group's answers to every question.
 
 Every user-facing string of the stakeholder mix is in :data:`TEXT`, in one place, so that
 it can be wrapped for translation.
@@ -112,8 +115,12 @@ TEXT: dict[str, str] = {
     "per_question": pgettext("stakeholder mix", "Answers per question by group"),
     "per_question_note": pgettext(
         "stakeholder mix",
-        "Each cell: answers (share of the question's answers) from how many participants."
-        " A question whose groups counted together answered alike shows its total only.",
+        "Each cell: answers (share of the question's answers) from how many participants.",
+    ),
+    "per_question_withheld": pgettext(
+        "stakeholder mix",
+        "Not shown when groups are counted together: a group's answers to a question could"
+        " otherwise be worked out from the question's total.",
     ),
     "cell": pgettext("stakeholder mix", "{answers} ({share}) from {participants}"),
     "summary": pgettext("stakeholder mix", "groups: {groups}"),
@@ -320,10 +327,9 @@ class GroupRow:
 
 @dataclass(frozen=True, slots=True)
 class QuestionMix:
-    """One question's answers by group: group key (or FOLD_KEY) -> (answers, answering
-    participants), for the rows shown; totals over everyone. ``withheld``: the question
-    shows its total only (the fold's members answered it alike; see the module
-    docstring), and ``cells`` is empty."""
+    """One question's answers by group: group key -> (answers, answering participants),
+    for the rows shown; totals over everyone. ``withheld``: the mix has a fold, so the
+    question shows its total only (see the module docstring) and ``cells`` is empty."""
 
     key: str
     cells: Mapping[str, tuple[int, int]]
@@ -514,15 +520,10 @@ def compute_mix(
     questions = []
     for q in chat.questions:
         everyone = [p.questions[q.key] for p in counted.values() if q.key in p.questions]
-        alike = [cell(members[g], q.key) for g in fold]
-        if fold and (_all_same(a for a, _ in alike) or _all_same(p for _, p in alike)):
+        if fold:
             questions.append(QuestionMix(q.key, {}, sum(everyone), len(everyone), True))
             continue
-        cells = {g: cell(keys, q.key) for g, keys in shown_groups.items() if g}
-        if fold:
-            cells[FOLD_KEY] = (sum(a for a, _ in alike), sum(p for _, p in alike))
-        if undeclared:
-            cells[""] = cell(undeclared, q.key)
+        cells = {g: cell(keys, q.key) for g, keys in shown_groups.items()}
         questions.append(QuestionMix(q.key, cells, sum(everyone), len(everyone)))
 
     return GroupMix(

@@ -47,15 +47,21 @@ def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
     shown = mix.shown
     if not chat.questions or not shown:
         return lines
+    if mix.fold is not None:
+        return [
+            *lines,
+            f"### {say('per_question', tr)}",
+            "",
+            f"*{say('per_question_withheld', tr)}*",
+            "",
+        ]
     lines += [f"### {say('per_question', tr)}", "", f"*{say('per_question_note', tr)}*", ""]
     head = [say("col_question", tr), *(escape_inline(r.label) for r in shown), say("total", tr)]
     lines += ["| " + " | ".join(head) + " |", "|:--|" + "--:|" * (len(head) - 1)]
     labels = {q.key: chat.label(q) for q in chat.questions}
     for q in mix.questions:
         cells = [labels.get(q.key, "Q" + q.key)]
-        if q.withheld:
-            cells += ["—"] * len(shown)
-        for r in shown if not q.withheld else ():
+        for r in shown:
             answers, people = q.cells.get(r.key, (0, 0))
             cells.append(
                 say(
