@@ -12,8 +12,7 @@ knows the opted-out participants' figures exactly (so every residual is the fold
 knows the rule that builds the fold (small members of 1 or 2, others of at least 3 and no
 more than the smallest shown group, added one at a time only while the members were alike),
 and knows which questions show their total only and why. It does not combine a group's
-per-question figures with its overall ones (each figure is brute-forced on its own, with
-the bounds that tie it to the others).
+per-question answers with its overall figures (each is brute-forced on its own).
 """
 
 from __future__ import annotations
@@ -146,34 +145,16 @@ def _overall_candidates(shown: dict[str, Any]) -> tuple[set[int], set[int]]:
     return ns, answers
 
 
-def _question_candidates(shown: dict[str, Any], q: dict[str, Any], most: int) -> set[int]:
-    """The answers to question ``q`` any member of the fold could have given; ``most``: the
-    most participants any member could have."""
-    fold = shown["combined"]
-    m = len(fold["members"])
-    if q["withheld"]:
-        # No group cells: the question's answers, less the opted-out ones' (known to this
-        # attacker), among every group with participants; the members alike in answers or
-        # in answering participants.
-        others = sum(1 for g in [*shown["groups"], shown["not_declared"]] if g["participants"])
-        pool = q["answers"] - q["opted_out_answers"]
-        found: set[int] = set()
-        for values in _parts(pool, m + others):
-            mine = values[:m]
-            if others == 0 and sum(mine) != pool:
-                continue
-            if _alike(mine) or all(v > 0 for v in mine) or not any(mine):
-                found.update(mine)
-        return found
-    cell = next(c for c in q["groups"] if c["key"] == FOLD_KEY)
-    found = set()
-    for a in _parts(cell["answers"], m):
-        for p in _parts(cell["participants"], m, high=most):
-            if any(p[i] > a[i] or (a[i] > 0) != (p[i] > 0) for i in range(m)):
-                continue
-            if _alike(a) or _alike(p):
-                continue
-            found.update(a)
+def _question_candidates(shown: dict[str, Any], q: dict[str, Any]) -> set[int]:
+    """The answers to question ``q`` any member of the fold could have given: the mix
+    shows the question's total only, so every split of its answers (less the opted-out
+    ones', known to this attacker) among the groups with participants agrees with it."""
+    assert q["withheld"] and not q["groups"]
+    m = len(shown["combined"]["members"])
+    others = sum(1 for g in [*shown["groups"], shown["not_declared"]] if g["participants"])
+    found: set[int] = set()
+    for values in _parts(q["answers"] - q["opted_out_answers"], m + others):
+        found.update(values[:m])
     return found
 
 
@@ -220,11 +201,10 @@ def test_no_folded_groups_figures_can_be_worked_out(people: list[Person]) -> Non
         assert n in ns and a in answers  # the truth is among the candidates
     assert len(ns) >= 2, (fold, ns)
     assert len(answers) >= 2, (fold, answers)
-    most = fold["participants"] - (len(fold["members"]) - 1)
     for i, q in enumerate(shown["questions"]):
         if q["answers"] - q["opted_out_answers"] == 0:
             continue  # nobody but the opted-out answered: every group's 0 is public
-        found = _question_candidates(shown, q, most)
+        found = _question_candidates(shown, q)
         for k in fold["members"]:
             assert sum(a[i] for g, a in people if g == k) in found
         assert len(found) >= 2, (q, found)
@@ -265,22 +245,22 @@ def test_one_group_of_two_is_counted_with_the_smallest_other() -> None:
     assert set(mix.member_groups.values()) == {"patient"}
 
 
-def test_a_question_the_fold_answered_alike_shows_its_total_only() -> None:
-    # 1 carer and 3 patients: each group answered Q2 once, from one participant.
+def test_with_a_fold_the_questions_show_their_totals_only() -> None:
+    # 1 carer and 3 patients; nobody of the fold answered Q2, which a cell of 0 would say.
     people: list[Person] = [
-        ("carer", (2, 1)),
-        ("patient", (1, 1)),
+        ("carer", (3, 0)),
+        ("patient", (1, 0)),
         ("patient", (1, 0)),
         ("patient", (0, 0)),
         *[("clinician", (1, 1))] * 3,
     ]
     mix = _mix(people)
     assert mix is not None and mix.fold_keys == ("patient", "carer")
-    q1, q2 = mix.questions
-    assert not q1.withheld and q1.cells[FOLD_KEY] == (4, 3)
-    assert q2.withheld and not q2.cells and (q2.answers, q2.participants) == (5, 5)
+    assert all(q.withheld and not q.cells for q in mix.questions)
     md = "\n".join(groups_markdown(CHAT, mix))
-    assert "| Q2 | — | — | 5 (100%) from 5 |" in md
+    section = md.split("### Answers per question by group", 1)[1]
+    assert "Not shown when groups are counted together" in section
+    assert "| Q" not in section and " from " not in section.replace("worked out from", "")
 
 
 def test_small_groups_alike_with_nobody_to_fold_show_no_mix() -> None:
