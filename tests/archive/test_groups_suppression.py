@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.groups import DEFAULT_GROUPS, FOLD_KEY, SMALL_GROUP, compute_mix, groups_of
+from archive.groups import DEFAULT_GROUPS, SMALL_GROUP, compute_mix, groups_of
 from archive.models import CapturedMessage, Chat, MessageKind, Question, Target
 from archive.transcripts.groupsfmt import groups_markdown, groups_summary
 
