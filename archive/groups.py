@@ -25,8 +25,10 @@ Definitions (organisers compare them across chats):
   Why that suffices: the figures show the fold's members only through their sum, and
   nothing says which member is the small one, so exchanging two members' figures gives
   another table consistent with everything shown; a member whose count differs from
-  another member's thus has at least two possible counts. When even every group folded
-  together cannot differ, the chat shows no mix at all.
+  another member's thus has at least two possible counts (answers likewise).
+  tests/archive/test_groups_suppression.py checks it by brute force over the shown
+  figures, knowing this rule. When even every group folded together cannot differ, the
+  chat shows no mix at all.
 - Per question, a chat with a fold shows no group cells, only each question's total (which
   the transcript shows anyway): a question nobody in the fold answered would show the fold
   at 0, and so each member at 0, and a rule that withheld just those cells (or the cells
@@ -436,7 +438,8 @@ def compute_mix(
     opted_out: frozenset[str] = frozenset(),
 ) -> GroupMix | None:
     """The chat's stakeholder mix in one pass over its messages, or None when no shown
-    participant has a group (the transcripts then leave the section out).
+    participant has a group, or when small groups cannot be counted together safely (see
+    the module docstring; the transcripts then leave the section out).
 
     ``group_of(platform, author_id, handle)`` is the participant's group key or None
     (:meth:`GroupSources.group_of`). A declared key that is not among ``groups`` (a group
