@@ -12,9 +12,28 @@ Definitions (organisers compare them across chats):
   per hashtag, so they hold across the chats of a series.
 - Participants and answers are counted as :mod:`archive.stats` counts them (one rule for a
   participant; an answer to several questions is one answer, and counts under each).
-- Privacy: a group with fewer than :data:`SMALL_GROUP` participants in a chat is shown as
-  "fewer than 3": no counts of its own, and no message is marked with it. Opted-out
-  participants count only in the totals, never in a group.
+- Privacy: a group with fewer than :data:`SMALL_GROUP` participants in a chat has no
+  figures of its own, and no message is marked with it. Opted-out participants count only
+  in the totals, never in a group.
+- Complementary suppression: since the total, the other groups and "Not declared" are
+  shown, a lone small group's figures would follow by subtraction. So the small groups
+  are *folded* with the smallest other groups (fewest participants, then the configured
+  order) into one row, :data:`FOLD_KEY`, labelled with its members' labels: each member's
+  own row shows "counted together", the fold shows the members' sum, in every format (tables,
+  JSON, CSV, web chart, ``tweetchat stats``). Groups join the fold until its members'
+  participant counts are not all the same and their answer counts are not all the same.
+  Why that suffices: the figures show the fold's members only through their sum, and
+  nothing says which member is the small one, so exchanging two members' figures gives
+  another table consistent with everything shown; a member whose count differs from
+  another member's thus has at least two possible counts (answers likewise).
+  tests/archive/test_groups_suppression.py checks it by brute force over the shown
+  figures, knowing this rule. When even every group folded together cannot differ, the
+  chat shows no mix at all.
+- Per question, a chat with a fold shows no group cells, only each question's total (which
+  the transcript shows anyway): a question nobody in the fold answered would show the fold
+  at 0, and so each member at 0, and a rule that withheld just those cells (or the cells
+  where the members answered alike) would itself say so. A chat without a small group
+  shows every group's answers to every question.
 
 Every user-facing string of the stakeholder mix is in :data:`TEXT`, in one place, so that
 it can be wrapped for translation.
@@ -35,6 +54,9 @@ from archive.stats import counts_as_participant
 
 SMALL_GROUP = 3
 """A group with fewer participants than this in a chat is not counted separately."""
+
+FOLD_KEY = "+"
+"""The key of the row of groups counted together (never a group key: see GROUP_KEY_RE)."""
 
 LABEL_CONTEXT = "stakeholder group"
 """The catalogue context of the default groups' labels."""
@@ -78,7 +100,9 @@ TEXT: dict[str, str] = {
         "Groups as participants declared them (`!iam` and the group), from the organisers'"
         " roster"
         " or from Discord roles. A group of fewer than {small} participants is not counted"
-        " separately; participants who opted out count only in the totals.",
+        " separately: it is counted together with the smallest other groups, so that no"
+        " group's figures can be worked out by subtraction; participants who opted out count"
+        " only in the totals.",
     ),
     "col_group": pgettext("stakeholder mix", "Group"),
     "col_participants": pgettext("stakeholder mix", "Participants"),
@@ -88,19 +112,24 @@ TEXT: dict[str, str] = {
     "col_question": pgettext("stakeholder mix", "Question"),
     "not_declared": pgettext("stakeholder mix", "Not declared"),
     "total": pgettext("stakeholder mix", "Total"),
-    "fewer": pgettext("stakeholder mix", "fewer than {small}"),
+    "combined": pgettext("stakeholder mix", "counted together"),
+    "fold": pgettext("stakeholder mix", "Counted together: {groups}"),
     "per_question": pgettext("stakeholder mix", "Answers per question by group"),
     "per_question_note": pgettext(
         "stakeholder mix",
-        "Each cell: answers (share of the question's answers) from how many participants."
-        " Groups of fewer than {small} are in the total only.",
+        "Each cell: answers (share of the question's answers) from how many participants.",
+    ),
+    "per_question_withheld": pgettext(
+        "stakeholder mix",
+        "Not shown when groups are counted together: a group's answers to a question could"
+        " otherwise be worked out from the question's total.",
     ),
     "cell": pgettext("stakeholder mix", "{answers} ({share}) from {participants}"),
     "summary": pgettext("stakeholder mix", "groups: {groups}"),
     "summary_item": pgettext("stakeholder mix", "{label} {participants}"),
     "chart_chat": pgettext("stakeholder mix", "Participants by group"),
     "chart_series": pgettext("stakeholder mix", "Stakeholder mix per chat"),
-    "chart_rest": pgettext("stakeholder mix", "Not declared or fewer than {small}"),
+    "chart_rest": pgettext("stakeholder mix", "Not declared or counted together"),
     "chart_none": pgettext("stakeholder mix", "No group declared yet."),
     # the bot's answers to a declaration (`Platform.reply`; ephemeral on Discord)
     "declared": pgettext(
@@ -285,9 +314,10 @@ class GroupSources:
 
 @dataclass(frozen=True, slots=True)
 class GroupRow:
-    """One group's figures in a chat; ``None`` counts mean "fewer than 3" (suppressed)."""
+    """One group's figures in a chat; ``None`` counts mean "counted together": the group is counted
+    in the mix's fold (:attr:`GroupMix.fold`), with the small groups."""
 
-    key: str  # "" for the participants who declared nothing
+    key: str  # "" for the participants who declared nothing; FOLD_KEY for the fold
     label: str
     participants: int | None
     answers: int | None
@@ -300,12 +330,14 @@ class GroupRow:
 @dataclass(frozen=True, slots=True)
 class QuestionMix:
     """One question's answers by group: group key -> (answers, answering participants),
-    for the rows shown (not suppressed, with participants); totals over everyone."""
+    for the rows shown; totals over everyone. ``withheld``: the mix has a fold, so the
+    question shows its total only (see the module docstring) and ``cells`` is empty."""
 
     key: str
     cells: Mapping[str, tuple[int, int]]
     answers: int
     participants: int
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,18 +350,24 @@ class GroupMix:
     not_declared: GroupRow
     questions: tuple[QuestionMix, ...]
     member_groups: Mapping[str, str]  # participant key -> group key, shown groups only
+    fold: GroupRow | None = None  # the groups counted together (key FOLD_KEY), if any
+    fold_keys: tuple[str, ...] = ()  # the fold's members, in the rows' order
 
     @property
     def shown(self) -> tuple[GroupRow, ...]:
-        """The rows with figures of their own: not suppressed, with participants, and the
-        participants who declared nothing (when there are any)."""
+        """The rows with figures of their own: not suppressed, with participants, then the
+        fold, then the participants who declared nothing (when there are any)."""
         rows = [r for r in self.rows if not r.suppressed and r.participants]
+        if self.fold is not None:
+            rows.append(self.fold)
         if self.not_declared.participants:
             rows.append(self.not_declared)
         return tuple(rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON transcript's ``groups`` object (``null`` counts: fewer than 3)."""
+        """The JSON transcript's ``groups`` object: ``null`` counts in a group's row mean
+        "counted together", in ``combined`` (``null`` when no group is small) with the
+        ``members`` keys; a question's ``withheld`` means it shows its total only."""
 
         def row(r: GroupRow) -> dict[str, Any]:
             return {
@@ -342,17 +380,23 @@ class GroupMix:
                 "suppressed": r.suppressed,
             }
 
+        combined = None
+        if self.fold is not None:
+            combined = {**row(self.fold), "members": list(self.fold_keys)}
+            del combined["suppressed"]
         return {
             "participants": self.participants,
             "answers": self.answers,
             "small_group": SMALL_GROUP,
             "groups": [row(r) for r in self.rows],
+            "combined": combined,
             "not_declared": row(self.not_declared),
             "questions": [
                 {
                     "key": q.key,
                     "answers": q.answers,
                     "participants": q.participants,
+                    "withheld": q.withheld,
                     "groups": [
                         {"key": k, "answers": a, "participants": p} for k, (a, p) in q.cells.items()
                     ],
@@ -394,7 +438,8 @@ def compute_mix(
     opted_out: frozenset[str] = frozenset(),
 ) -> GroupMix | None:
     """The chat's stakeholder mix in one pass over its messages, or None when no shown
-    participant has a group (the transcripts then leave the section out).
+    participant has a group, or when small groups cannot be counted together safely (see
+    the module docstring; the transcripts then leave the section out).
 
     ``group_of(platform, author_id, handle)`` is the participant's group key or None
     (:meth:`GroupSources.group_of`). A declared key that is not among ``groups`` (a group
@@ -443,29 +488,45 @@ def compute_mix(
         elif k not in opted_out:
             undeclared.append(k)
 
+    size = {g: len(members[g]) for g in order}
+    answers_of = {g: sum(counted[k].answers for k in members[g]) for g in order}
+    fold = _fold(order, size, answers_of)
+    if fold is None:
+        return None
     rows = []
     shown_groups: dict[str, list[str]] = {}
     for g in order:
-        keys = members[g]
-        if 0 < len(keys) < SMALL_GROUP:
+        if g in fold:
             rows.append(GroupRow(g, labels[g], None, None))
             continue
-        rows.append(GroupRow(g, labels[g], len(keys), sum(counted[k].answers for k in keys)))
-        if keys:
-            shown_groups[g] = keys
+        rows.append(GroupRow(g, labels[g], size[g], answers_of[g]))
+        if members[g]:
+            shown_groups[g] = members[g]
+    fold_row = None
+    if fold:
+        fold_row = GroupRow(
+            FOLD_KEY,
+            say("fold", tr, groups=", ".join(labels[g] for g in fold)),
+            sum(size[g] for g in fold),
+            sum(answers_of[g] for g in fold),
+        )
     if undeclared:
         shown_groups[""] = undeclared
     not_declared = GroupRow(
         "", say("not_declared", tr), len(undeclared), sum(counted[k].answers for k in undeclared)
     )
 
+    def cell(keys: Iterable[str], qk: str) -> tuple[int, int]:
+        answering = [counted[k].questions[qk] for k in keys if qk in counted[k].questions]
+        return sum(answering), len(answering)
+
     questions = []
     for q in chat.questions:
-        cells = {}
-        for g, keys in shown_groups.items():
-            answering = [counted[k].questions[q.key] for k in keys if q.key in counted[k].questions]
-            cells[g] = (sum(answering), len(answering))
         everyone = [p.questions[q.key] for p in counted.values() if q.key in p.questions]
+        if fold:
+            questions.append(QuestionMix(q.key, {}, sum(everyone), len(everyone), True))
+            continue
+        cells = {g: cell(keys, q.key) for g, keys in shown_groups.items()}
         questions.append(QuestionMix(q.key, cells, sum(everyone), len(everyone)))
 
     return GroupMix(
@@ -475,4 +536,31 @@ def compute_mix(
         not_declared=not_declared,
         questions=tuple(questions),
         member_groups={k: g for g, keys in shown_groups.items() if g for k in keys},
+        fold=fold_row,
+        fold_keys=tuple(fold),
     )
+
+
+def _all_same(values: Iterable[int]) -> bool:
+    return len(set(values)) <= 1
+
+
+def _fold(
+    order: Sequence[str], size: Mapping[str, int], answers: Mapping[str, int]
+) -> tuple[str, ...] | None:
+    """The groups counted together (in ``order``): the small ones (1 or 2 participants)
+    and, one at a time, the other groups with participants, fewest first (then in
+    ``order``), until the members' participant counts are not all the same and neither are
+    their answer counts. ``()`` when no group is small; None when even every group with
+    participants, folded, cannot differ (the chat then shows no mix)."""
+    fold = [g for g in order if 0 < size[g] < SMALL_GROUP]
+    if not fold:
+        return ()
+    rest = sorted(
+        (g for g in order if size[g] >= SMALL_GROUP), key=lambda g: (size[g], order.index(g))
+    )
+    while _all_same(size[g] for g in fold) or _all_same(answers[g] for g in fold):
+        if not rest:
+            return None
+        fold.append(rest.pop(0))
+    return tuple(g for g in order if g in fold)

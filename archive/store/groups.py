@@ -125,7 +125,8 @@ class GroupTables(MessageTables):
 
     def group_mix(self, chat: Chat, opted_out: frozenset[str]) -> GroupMix | None:
         """The chat's stakeholder mix, or None when nobody in it has a group (no second
-        read of its messages then, when no declaration or roster could apply)."""
+        read of its messages then, when no declaration or roster could apply) or when its
+        small groups cannot be counted together safely (:func:`archive.groups.compute_mix`)."""
         sources = self.group_sources(chat.hashtag)
         if not sources:
             return None

@@ -12,7 +12,7 @@ from archive.transcripts.text import escape_inline
 
 
 def _count(n: int | None, tr: Translator) -> str:
-    return say("fewer", tr) if n is None else tr.number(n)
+    return say("combined", tr) if n is None else tr.number(n)
 
 
 def _row(label: str, r: GroupRow, mix: GroupMix, tr: Translator) -> str:
@@ -35,6 +35,8 @@ def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
         "|:--|--:|--:|--:|--:|",
     ]
     lines += [_row(escape_inline(r.label), r, mix, tr) for r in mix.rows]
+    if mix.fold is not None:
+        lines.append(_row(escape_inline(mix.fold.label), mix.fold, mix, tr))
     lines.append(_row(escape_inline(mix.not_declared.label), mix.not_declared, mix, tr))
     lines.append(
         f"| **{say('total', tr)}** | {n(mix.participants)}"
@@ -45,6 +47,14 @@ def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
     shown = mix.shown
     if not chat.questions or not shown:
         return lines
+    if mix.fold is not None:
+        return [
+            *lines,
+            f"### {say('per_question', tr)}",
+            "",
+            f"*{say('per_question_withheld', tr)}*",
+            "",
+        ]
     lines += [f"### {say('per_question', tr)}", "", f"*{say('per_question_note', tr)}*", ""]
     head = [say("col_question", tr), *(escape_inline(r.label) for r in shown), say("total", tr)]
     lines += ["| " + " | ".join(head) + " |", "|:--|" + "--:|" * (len(head) - 1)]
@@ -77,12 +87,13 @@ def groups_markdown(chat: Chat, mix: GroupMix) -> list[str]:
 
 
 def groups_summary(mix: GroupMix, tr: Translator | None = None) -> str:
-    """One line for the command line's summary (two spaces first): participants per group,
-    in ``tr``'s language (English when None)."""
+    """One line for the command line's summary (two spaces first): participants per group
+    (the groups counted together as one item), in ``tr``'s language (English when None)."""
     tr = tr or translator()
+    fold = () if mix.fold is None else (mix.fold,)
     items = [
         say("summary_item", tr, label=r.label, participants=_count(r.participants, tr))
-        for r in (*mix.rows, mix.not_declared)
-        if r.participants is None or r.participants
+        for r in (*mix.rows, *fold, mix.not_declared)
+        if r.participants
     ]
     return "  " + say("summary", tr, groups=", ".join(items))

@@ -23,7 +23,7 @@ Schema (``"format": 1``; fields are only ever added within a format version)::
 
 ``attachments`` (files, then stickers, in the message's order; ``url`` is ``""`` for a
 sticker) is there only for a message that has any. ``groups`` and each message's
-``group`` (a group key, or null: not declared, or a group of fewer than 3 participants)
+``group`` (a group key, or null: not declared, or counted together with a small group)
 are there only when someone in the chat has a stakeholder group (:mod:`archive.groups`).
 
 Instants are ISO 8601 in UTC with their offset (``2026-12-01T20:00:00+00:00``). Messages

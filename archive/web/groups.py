@@ -19,7 +19,8 @@ PALETTE = 8  # colour classes grp0..grp7 in static.css; further groups share grp
 
 
 def group_chart(mix: GroupMix, chart_id: str = "chart-groups", tr: Translator | None = None) -> str:
-    """Participants per group of one chat: the groups shown with figures of their own."""
+    """Participants per group of one chat: the groups shown with figures of their own, the
+    groups counted together as one bar, and the participants who declared nothing."""
     rows = [(r.label, r.participants or 0) for r in mix.shown]
     return hbar_chart(chart_id, say("chart_chat", tr), rows, "participant", tr)
 
@@ -27,7 +28,8 @@ def group_chart(mix: GroupMix, chart_id: str = "chart-groups", tr: Translator | 
 @dataclass(frozen=True, slots=True)
 class MixPoint:
     """One chat of a series: its label (a day) and participants per group key, in the
-    groups' order; ``rest``: not declared, or in a group of fewer than 3."""
+    groups' order; ``rest``: not declared, or in the groups counted together (the small
+    groups and the smallest others, see archive/groups.py), or opted out."""
 
     label: str
     groups: tuple[tuple[str, int], ...]
@@ -63,7 +65,7 @@ def series_chart(
     tr: Translator | None = None,
 ) -> str:
     """Each chat's participants as one bar of 100%, split by group (the groups' order),
-    then the rest (not declared, or fewer than 3); words in ``tr``'s language."""
+    then the rest (not declared, or counted together); words in ``tr``'s language."""
     tr = tr or translator()
     title = say("chart_series", tr)
     if not points:

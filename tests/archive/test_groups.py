@@ -156,39 +156,44 @@ def test_the_mix_matches_a_hand_count(store: Store) -> None:
     # 10 participants (the bot is none; the host is one), 14 undeleted answers.
     assert (mix.participants, mix.answers) == (10, 14)
     rows = {r.key: (r.participants, r.answers) for r in mix.rows}
-    assert rows["patient"] == (3, 4)  # p1 2, p2 1 (roster by handle), p3 1 (roster by id)
     assert rows["clinician"] == (3, 6)  # c1 3 (latest declaration), c2 2, c3 1 (role)
-    assert rows["carer"] == (None, None)  # one carer: fewer than 3
+    # One carer (2 answers): alone, 10 - 3 - 3 - 2 - 1 opted out would give it away, so it
+    # is counted together with the smallest other group, the patients (p1 2, p2 1 by the
+    # roster's handle, p3 1 by its id: 3 participants, 4 answers; tied with the
+    # clinicians, first in the configured order).
+    assert rows["carer"] == rows["patient"] == (None, None)
+    assert mix.fold_keys == ("patient", "carer")
+    assert mix.fold is not None
+    assert (mix.fold.participants, mix.fold.answers) == (4, 6)
+    assert mix.fold.label == "Counted together: Patient, Carer"
     assert rows["manager"] == (0, 0)  # declared on another hashtag only
     assert (mix.not_declared.participants, mix.not_declared.answers) == (2, 1)  # u1, the host
     q1, q2 = mix.questions
     assert (q1.answers, q1.participants) == (9, 8)
-    assert dict(q1.cells) == {"patient": (2, 2), "clinician": (4, 3), "": (1, 1)}
     assert (q2.answers, q2.participants) == (6, 5)
-    assert dict(q2.cells) == {"patient": (2, 2), "clinician": (3, 2), "": (0, 0)}
-    # Messages carry the groups shown only: never the carer's, never the opted-out one's.
+    # With groups counted together, the questions show their totals only.
+    assert q1.withheld and q2.withheld and not q1.cells and not q2.cells
+    # Messages carry the groups shown only: never the fold's, never the opted-out one's.
     assert mix.member_groups == {
         "x:201": "clinician",
         "x:202": "clinician",
         "discord:203": "clinician",
-        "x:301": "patient",
-        "x:302": "patient",
-        "discord:303": "patient",
     }
 
 
 def test_the_markdown_section_shows_the_hand_count(store: Store) -> None:
     md = render_chat(store, CHAT).markdown
     mix = section(md, "## Stakeholder mix")
-    assert "| Patient | 3 | 30% | 4 | 29% |" in mix
+    assert "| Patient | counted together | — | — | — |" in mix
     assert "| Clinician | 3 | 30% | 6 | 43% |" in mix
-    assert "| Carer | fewer than 3 | — | — | — |" in mix
+    assert "| Carer | counted together | — | — | — |" in mix
+    assert "| Counted together: Patient, Carer | 4 | 40% | 6 | 43% |" in mix
     assert "| Not declared | 2 | 20% | 1 | 7% |" in mix
     assert "| **Total** | 10 | 100% | 14 | 100% |" in mix
-    assert "| Q1 | 2 (22%) from 2 | 4 (44%) from 3 | 1 (11%) from 1 | 9 (100%) from 8 |" in mix
-    assert "| Q2 | 2 (33%) from 2 | 3 (50%) from 2 | 0 (0%) from 0 | 6 (100%) from 5 |" in mix
-    # The small group has no column, and the section names nobody.
-    assert "Carer |" not in mix.split("### ")[1]
+    per_question = mix.split("### ")[1]
+    assert "Not shown when groups are counted together" in per_question
+    assert "| Q1 |" not in per_question
+    # The section names nobody.
     for _platform, _id, name, handle in PEOPLE.values():
         assert name not in mix and handle not in mix
 
@@ -196,7 +201,8 @@ def test_the_markdown_section_shows_the_hand_count(store: Store) -> None:
 def test_json_and_csv_carry_each_messages_group(store: Store) -> None:
     data = json.loads(render_chat(store, CHAT).json)
     by_author = {m["author"]["id"]: m["group"] for m in data["messages"]}
-    assert by_author["201"] == "clinician" and by_author["303"] == "patient"
+    assert by_author["201"] == "clinician"
+    assert by_author["303"] is None  # a patient, counted together with the carer
     assert by_author["401"] is None  # fewer than 3 carers
     assert by_author["501"] is None  # not declared
     assert "304" not in by_author  # opted out: not shown at all
@@ -209,6 +215,15 @@ def test_json_and_csv_carry_each_messages_group(store: Store) -> None:
         "participant_share": None,
         "answer_share": None,
         "suppressed": True,
+    }
+    assert data["groups"]["combined"] == {
+        "key": "+",
+        "label": "Counted together: Patient, Carer",
+        "participants": 4,
+        "answers": 6,
+        "participant_share": 0.4,
+        "answer_share": 0.4286,
+        "members": ["patient", "carer"],
     }
     mix = store.group_mix(CHAT, store.opted_out())
     assert mix is not None
@@ -223,6 +238,7 @@ def test_json_and_csv_carry_each_messages_group(store: Store) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["author_id"]: r["group"] for r in rows}["202"] == "clinician"
     assert {r["author_id"]: r["group"] for r in rows}["401"] == ""
+    assert {r["author_id"]: r["group"] for r in rows}["301"] == ""
 
 
 def test_golden_transcripts_with_groups(store: Store, tmp_path: Path) -> None:

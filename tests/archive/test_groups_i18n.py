@@ -39,13 +39,14 @@ EXPECTED = {
         "heading": "## Répartition des parties prenantes",
         "rows": [
             "| Groupe | Participants | Part | Réponses | Part des réponses |",
-            f"| Patient | 3 | 30{NB}% | 4 | 29{NB}% |",
+            "| Patient | compté ensemble | — | — | — |",
             f"| Clinicien | 3 | 30{NB}% | 6 | 43{NB}% |",
-            "| Proche aidant | moins de 3 | — | — | — |",
+            "| Proche aidant | compté ensemble | — | — | — |",
+            f"| Comptés ensemble{NB}: Patient, Proche aidant | 4 | 40{NB}% | 6 | 43{NB}% |",
             f"| Non déclaré | 2 | 20{NB}% | 1 | 7{NB}% |",
             f"| **Total** | 10 | 100{NB}% | 14 | 100{NB}% |",
             "### Réponses par question, selon le groupe",
-            f"| Q1 | 2 (22{NB}%) de 2 | 4 (44{NB}%) de 3 | 1 (11{NB}%) de 1 | 9 (100{NB}%) de 8 |",
+            f"*Pas de détail quand des groupes sont comptés ensemble{NB}:",
         ],
         "lines": [
             f"Pièce jointe{NB}: [plan.pdf](https://example.org/plan.pdf)",
@@ -63,12 +64,14 @@ EXPECTED = {
         "heading": "## Cymysgedd rhanddeiliaid",
         "rows": [
             "| Grŵp | Cyfranogwyr | Cyfran | Atebion | Cyfran yr atebion |",
-            "| Claf | 3 | 30% | 4 | 29% |",
+            "| Claf | wedi’i gyfrif gydag eraill | — | — | — |",
             "| Clinigwr | 3 | 30% | 6 | 43% |",
-            "| Gofalwr | llai na 3 | — | — | — |",
+            "| Gofalwr | wedi’i gyfrif gydag eraill | — | — | — |",
+            "| Wedi’u cyfrif gyda’i gilydd: Claf, Gofalwr | 4 | 40% | 6 | 43% |",
             "| Heb ddatgan | 2 | 20% | 1 | 7% |",
             "| **Cyfanswm** | 10 | 100% | 14 | 100% |",
             "### Atebion fesul cwestiwn yn ôl grŵp",
+            "*Ni ddangosir hyn pan gaiff grwpiau eu cyfrif gyda’i gilydd:",
         ],
         "lines": [
             "Atodiad: [plan.pdf](https://example.org/plan.pdf)",
@@ -121,8 +124,12 @@ def test_config_labels_stay_as_configured_in_french(tmp_path: Path) -> None:
         labels = (("patient", "Usager"), ("clinician", "Clinician"), ("carer", "Family carer"))
         store.set_group_setup(labels, ())
         mix = section(render_chat(store, chat).markdown, "## Répartition des parties prenantes")
-        assert "| Family carer | moins de 3 |" in mix and f"| Clinicien | 3 | 30{NB}% |" in mix
-        # The roster's patients are gone with it; the declared one is fewer than 3.
-        assert "| Usager | moins de 3 |" in mix
+        # The roster's patients are gone with it: two patients and one carer, counted
+        # together (2 and 1 participants, 4 and 1 answers: they differ).
+        assert "| Family carer | compté ensemble |" in mix
+        assert "| Usager | compté ensemble |" in mix
+        assert f"| Clinicien | 3 | 30{NB}% |" in mix
+        assert f"| Comptés ensemble{NB}: Usager, Family carer | 3 | 30{NB}% | 5 |" in mix
+        assert "| Q1 |" not in mix
     finally:
         store.close()

@@ -86,9 +86,13 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     mix = md.split("## Stakeholder mix", 1)[1].split("\n## ", 1)[0]
     # Hand count: 10 participants, one answer each; the bot's answers are in no transcript.
     assert "| Clinician | 3 | 30% | 3 | 30% |" in mix
-    assert "| Patient | 3 | 30% | 3 | 30% |" in mix  # reply, roster by handle, roster by id
-    assert "| Carer | fewer than 3 | — | — | — |" in mix
-    assert "| Manager | fewer than 3 | — | — | — |" in mix  # Dee's latest declaration
+    # One carer and one manager (Dee's latest declaration), as many participants each, are
+    # counted together with the smallest other group: the patients (reply, roster by
+    # handle, roster by id).
+    assert "| Patient | counted together | — | — | — |" in mix
+    assert "| Carer | counted together | — | — | — |" in mix
+    assert "| Manager | counted together | — | — | — |" in mix
+    assert "| Counted together: Patient, Carer, Manager | 5 | 50% | 5 | 50% |" in mix
     assert "| Not declared | 2 | 20% | 2 | 20% |" in mix  # Eli, and Fay's unknown group
     assert "| **Total** | 10 | 100% | 10 | 100% |" in mix
     assert "Thank you: you are counted" not in md and "astronaut” is not" not in md
@@ -101,9 +105,9 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
         "a1": "clinician",
         "a2": "clinician",
         "a3": "clinician",
-        "b1": "patient",
-        "b2": "patient",
-        "b3": "patient",
+        "b1": None,
+        "b2": None,
+        "b3": None,
         "c1": None,
         "d1": None,
         "e1": None,
@@ -112,10 +116,12 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     chat_id = data["chat"]["id"]
     shown = tweetchat(["transcript", chat_id, "--format", "csv"], config)
     rows = list(csv.DictReader(io.StringIO(shown.stdout)))
-    assert {r["author_id"]: r["group"] for r in rows if r["kind"] == "answer"}["b3"] == "patient"
+    assert {r["author_id"]: r["group"] for r in rows if r["kind"] == "answer"}["b3"] == ""
+    assert {r["author_id"]: r["group"] for r in rows if r["kind"] == "answer"}["a3"] == "clinician"
     stats = tweetchat(["stats", chat_id], config)
     assert (
-        "groups: Patient 3, Carer fewer than 3, Clinician 3, Manager fewer than 3" in stats.stdout
+        "groups: Clinician 3, Counted together: Patient, Carer, Manager 5, Not declared 2"
+        in stats.stdout
     )
 
     # The hashtag's next chat: nobody declares again, the groups hold.
@@ -147,8 +153,10 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     finally:
         store.close()
     again = tweetchat(["transcript", later.id], config)
-    assert "| Clinician | 3 | 75% | 3 | 75% |" in again.stdout
-    assert "| Patient | fewer than 3 | — | — | — |" in again.stdout
+    # One patient: counted together with the clinicians, the only other group.
+    assert "| Patient | counted together | — | — | — |" in again.stdout
+    assert "| Clinician | counted together | — | — | — |" in again.stdout
+    assert "| Counted together: Patient, Clinician | 4 | 100% | 4 | 100% |" in again.stdout
 
 
 async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
@@ -259,8 +267,10 @@ def test_a_french_chat_answers_declarations_in_french(tmp_path: Path) -> None:
 
     md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
     mix = md.split("## Répartition des parties prenantes", 1)[1].split("\n## ", 1)[0]
-    assert f"| Clinicien | 3 | 60{nb}% | 3 | 60{nb}% |" in mix
-    assert "| Proche aidant | moins de 3 | — | — | — |" in mix
+    # One carer, counted together with the clinicians.
+    assert "| Clinicien | compté ensemble | — | — | — |" in mix
+    assert "| Proche aidant | compté ensemble | — | — | — |" in mix
+    assert f"| Comptés ensemble{nb}: Proche aidant, Clinicien | 4 | 80{nb}% |" in mix
     # The bot's answers (recognised as its own, in French) are in no transcript.
     assert "Merci" not in md and "ne fait pas partie" not in md
 

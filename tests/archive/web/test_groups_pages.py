@@ -42,15 +42,21 @@ def test_chat_and_series_pages_show_the_mix(tmp_path: Path) -> None:
         page = chat_page(store, site, CHAT.id)
         assert "<h2>Stakeholder mix</h2>" in page
         assert 'id="chart-groups"' in page
-        assert "Patient: 3 participants; Clinician: 3 participants; Not declared: 2" in page
+        # The carer is counted together with the patients (see tests/archive/test_groups.py).
+        assert (
+            "Clinician: 3 participants; Counted together: Patient, Carer: 4 participants;"
+            " Not declared: 2"
+        ) in page
         rows = list(csv.DictReader(io.StringIO(chat_download(store, CHAT.id, ".csv").body)))
-        assert {r["author_id"]: r["group"] for r in rows}["303"] == "patient"
+        assert {r["author_id"]: r["group"] for r in rows}["303"] == ""
+        assert {r["author_id"]: r["group"] for r in rows}["201"] == "clinician"
         series = tag_page(store, site, "WeDocs")
         assert 'id="chart-group-mix"' in series
-        # The first chat: 3 patients, 3 clinicians, 4 others (the carer, the opted-out
-        # patient, two undeclared); the next: 3 clinicians and one undeclared.
-        assert "Patient 3, Clinician 3, Not declared or fewer than 3 4" in series
-        assert "Clinician 3, Not declared or fewer than 3 1" in series
+        # The first chat: 3 clinicians, 7 others (3 patients and the carer counted
+        # together, the opted-out patient, two undeclared); the next: 3 clinicians and one
+        # undeclared.
+        assert "Clinician 3, Not declared or counted together 7" in series
+        assert "Clinician 3, Not declared or counted together 1" in series
     finally:
         store.close()
 
