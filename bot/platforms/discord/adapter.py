@@ -21,9 +21,10 @@ anything else fails at once with `DiscordPostError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -149,22 +150,28 @@ class TweetchatClient(discord.Client):
         await self.platform.on_resumed()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.platform.on_message(message)
+        with self.platform.handling():
+            await self.platform.on_message(message)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        await self.platform.on_raw_message_edit(payload)
+        with self.platform.handling():
+            await self.platform.on_raw_message_edit(payload)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self.platform.on_deleted([payload.message_id])
+        with self.platform.handling():
+            await self.platform.on_deleted([payload.message_id])
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        await self.platform.on_deleted(sorted(payload.message_ids))
+        with self.platform.handling():
+            await self.platform.on_deleted(sorted(payload.message_ids))
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.platform.emit(ReactionChanged("discord", str(payload.message_id), 1))
+        with self.platform.handling():
+            await self.platform.emit(ReactionChanged("discord", str(payload.message_id), 1))
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.platform.emit(ReactionChanged("discord", str(payload.message_id), -1))
+        with self.platform.handling():
+            await self.platform.emit(ReactionChanged("discord", str(payload.message_id), -1))
 
 
 class DiscordPlatform(Platform):
@@ -212,6 +219,7 @@ class DiscordPlatform(Platform):
         self._redirected = False
         self._backfills: set[asyncio.Task[None]] = set()
         self._event_syncs: set[asyncio.Task[None]] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()  # gateway events being handled
         # The last deletion re-check: the ids it asked for, and the reactions of those it
         # found, until `engagement` takes them (publishing asks for both, one after the other).
         self._checked: tuple[frozenset[str], dict[str, int]] = (frozenset(), {})
@@ -271,6 +279,19 @@ class DiscordPlatform(Platform):
         if commands is not None:
             self._background(commands.events.reconcile(), name="events-reconcile")
 
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        """Mark the running task as handling a gateway event, so that `stop` lets it finish
+        before the bot closes its store."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
+
     async def stop(self) -> None:
         self._stopping.set()
         if self._event_syncs:
@@ -279,6 +300,11 @@ class DiscordPlatform(Platform):
         for task in [*self._backfills, *self._event_syncs]:
             task.cancel()
         await self.client.close()
+        if self._handlers:
+            # discord.py runs each event handler in a task of its own, which close() does
+            # not wait for: let the ones capturing a message finish before the bot closes
+            # its store (what they miss is read back from history at the next start).
+            await asyncio.wait(set(self._handlers), timeout=10)
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, 10)
