@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +22,8 @@ from archive.groups import GroupMix
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.labels import label_key
-from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
-from archive.stats import ChatStats, compute_stats
+from archive.models import Chat, ChatStatus, PostStatus
+from archive.stats import ChatStats, StatsCounter, compute_stats
 from archive.store import Store
 from archive.transcripts import highlights as highlights_section
 from archive.transcripts.html import (
@@ -33,7 +33,7 @@ from archive.transcripts.html import (
     render_html_lines_chunks,
     render_html_parts_chunks,
 )
-from archive.transcripts.jsonfmt import AuthorCache, json_chunks, message_entry, render_json
+from archive.transcripts.jsonfmt import json_chunks, render_json
 from archive.transcripts.lists import Block, Spill, SpillList, TranscriptLists
 from archive.transcripts.markdown import (
     markdown_parts,
@@ -41,7 +41,7 @@ from archive.transcripts.markdown import (
     render_markdown,
     render_markdown_chunks,
 )
-from archive.transcripts.text import is_shown
+from archive.transcripts.rows import RowPass
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +347,6 @@ def write_transcripts(
     spill_dir = next(iter(paths.values())).parent
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    title = f"{chat.title} ({chat.hashtag})"
     with contextlib.ExitStack() as spills:
         # Every read below sees one state of the archive, even while another process
         # (an import, a command) writes to it: the lists, the network marks and the
@@ -361,81 +360,63 @@ def write_transcripts(
             best = store.highlights(chat, highlights, opted_out=opted_out)
             groups = store.group_mix(chat, opted_out)
             member_groups = None if groups is None else groups.member_groups
-            lists = TranscriptLists(
-                chat,
-                hide=hide,
-                opted_out=opted_out,
-                network=network_marks(chat, store.chat_platforms(chat.id)),
-                new_list=lambda: spills.enter_context(contextlib.closing(SpillList(spill_dir))),
-                html="html" in paths,
+            lists = (
+                TranscriptLists(
+                    chat,
+                    hide=hide,
+                    opted_out=opted_out,
+                    network=network_marks(chat, store.chat_platforms(chat.id)),
+                    new_list=lambda: spills.enter_context(contextlib.closing(SpillList(spill_dir))),
+                    html="html" in paths,
+                )
+                if "md" in paths or "html" in paths
+                else None
             )
             json_entries = (
                 spills.enter_context(contextlib.closing(Spill(spill_dir)))
                 if "json" in paths
                 else None
             )
-
-            def each_message() -> Iterator[CapturedMessage]:
-                # The one read of the chat's messages: the statistics consume it, and every
-                # shown message is rendered into the transcripts' files on the way.
-                first = True
-                authors: AuthorCache = {}
-                for m in store.iter_messages(chat.id):
-                    if is_shown(m, opted_out):
-                        lists.add(m)
-                        if json_entries is not None:
-                            json_entries.write(
-                                message_entry(
-                                    m, hide, first=first, authors=authors, groups=member_groups
-                                )
-                            )
-                            first = False
-                    yield m
-
-            stats = compute_stats(
-                chat,
-                each_message(),
+            # The one read of the chat's messages: the statistics count every row, and each
+            # shown message is rendered into the transcripts' files on the way.
+            counter = StatsCounter(chat)
+            rows = RowPass(
+                counter,
+                lists=lists,
+                json_write=None if json_entries is None else json_entries.write,
+                opted_out=opted_out,
+                hide=hide,
+                groups=member_groups,
+            )
+            for batch in store.iter_message_rows(chat.id):
+                rows.feed(batch)
+            stats = counter.result(
                 opted_out=opted_out,
                 history=store.participation_history(chat),
                 question_posted_at=posted,
                 not_posted=question_not_posted(store, chat),
             )
-        parts = functools.partial(
-            markdown_parts,
-            chat,
-            lists,
-            stats,
-            question_posted_at=posted,
-            controls=shown_controls,
-            cost_note=cost_note,
-            generated_at=generated_at,
-            highlights=best,
-            hide=hide,
-            groups=groups,
-        )
-        amp_link = False
-
-        def checked_parts() -> Iterator[str | Block]:
-            # Lines outside the lists (the intro) may hold links too; see has_amp_link.
-            nonlocal amp_link
-            for part in parts():
-                if isinstance(part, str) and has_amp_link(part):
-                    amp_link = True
-                yield part
-
-        md_path = paths.get("md")
-        if md_path is not None or "html" in paths:
-            if md_path is None:  # the HTML alone; its fallback reads the Markdown
-                md_path = spill_dir / f".{chat.id}.{os.getpid()}.md"
-                spills.callback(md_path.unlink, missing_ok=True)
-            write_atomic_chunks(md_path, render_markdown_chunks(checked_parts()))
-        if "html" in paths:
-            assert md_path is not None
-            if lists.html_direct and not amp_link:
-                pages = render_html_parts_chunks(chat, parts(), title=title)
-                write_atomic_chunks(paths["html"], pages)
-            else:  # rare: a part only Python-Markdown can convert; the Markdown file is read
-                _write_html_from_markdown(chat, md_path, paths["html"], title)
+        if lists is not None:
+            _write_markdown_and_html(
+                chat,
+                paths,
+                spills,
+                spill_dir,
+                functools.partial(
+                    markdown_parts,
+                    chat,
+                    lists,
+                    stats,
+                    question_posted_at=posted,
+                    controls=shown_controls,
+                    cost_note=cost_note,
+                    generated_at=generated_at,
+                    highlights=best,
+                    hide=hide,
+                    groups=groups,
+                ),
+                html_direct=lambda: lists.html_direct,
+            )
         if json_entries is None:
             return stats
         write_atomic_chunks(
@@ -452,6 +433,43 @@ def write_transcripts(
             ),
         )
     return stats
+
+
+def _write_markdown_and_html(
+    chat: Chat,
+    paths: Mapping[str, Path],
+    spills: contextlib.ExitStack,
+    spill_dir: Path,
+    parts: Callable[[], Iterator[str | Block]],
+    *,
+    html_direct: Callable[[], bool],
+) -> None:
+    """The Markdown and HTML of :func:`write_transcripts` (either, or both) from the
+    transcript's ``parts`` (its lists filled); the HTML needs the Markdown written first
+    only when an item or a line cannot be rendered directly (``html_direct()``)."""
+    amp_link = False
+
+    def checked_parts() -> Iterator[str | Block]:
+        # Lines outside the lists (the intro) may hold links too; see has_amp_link.
+        nonlocal amp_link
+        for part in parts():
+            if isinstance(part, str) and has_amp_link(part):
+                amp_link = True
+            yield part
+
+    md_path = paths.get("md")
+    if md_path is None:  # the HTML alone; its fallback reads the Markdown
+        md_path = spill_dir / f".{chat.id}.{os.getpid()}.md"
+        spills.callback(md_path.unlink, missing_ok=True)
+    write_atomic_chunks(md_path, render_markdown_chunks(checked_parts()))
+    if "html" not in paths:
+        return
+    title = f"{chat.title} ({chat.hashtag})"
+    if html_direct() and not amp_link:
+        pages = render_html_parts_chunks(chat, parts(), title=title)
+        write_atomic_chunks(paths["html"], pages)
+    else:  # rare: a part only Python-Markdown can convert; the Markdown file is read
+        _write_html_from_markdown(chat, md_path, paths["html"], title)
 
 
 def publish_chat(

@@ -232,69 +232,180 @@ def compute_stats(
 ) -> ChatStats:
     """Compute the chat's statistics in one pass; memory grows with authors, not messages.
     ``not_posted`` names the questions that never went out (from the post ledger) and why."""
-    history = history or {}
-    chat_keys = [q.key for q in chat.questions]
-    per_question: dict[str, int] = dict.fromkeys(chat_keys, 0)
-    # question key -> author key -> earliest answer time
-    first_by_author: dict[str, dict[str, datetime]] = {k: {} for k in chat_keys}
-    question_posts: dict[str, datetime] = {}
-    authors: dict[str, _Author] = {}
-    per_platform: Counter[str] = Counter()
-    per_minute: Counter[int] = Counter()
-    mentions: Counter[str] = Counter()
-    mention_display: dict[str, str] = {}
-    domains: Counter[str] = Counter()
-    total = answers = comments = reposts = edits = deletions = late = reactions = 0
-    minute = timedelta(minutes=1)
-    chat_start = chat.start
-
+    counter = StatsCounter(chat)
+    add = counter.add
     for m in messages:
         if m.deleted_at is not None:
-            deletions += 1
+            counter.deletions += 1
             continue
-        total += 1
-        key = f"{m.platform}:{m.author_id}"  # participant_key(m), without the call
-        author = authors.get(key)
+        add(
+            f"{m.platform}:{m.author_id}",  # participant_key(m), without the call
+            m.platform,
+            m.author_name,
+            m.author_handle,
+            m.kind,
+            m.created_at,
+            m.question_keys,
+            m.late,
+            m.edited_at is not None,
+            m.reactions,
+            m.mentions,
+            m.text,
+        )
+    return counter.result(
+        opted_out=opted_out,
+        history=history,
+        question_posted_at=question_posted_at,
+        not_posted=not_posted,
+    )
+
+
+_MINUTE = timedelta(minutes=1)
+
+
+class StatsCounter:
+    """:func:`compute_stats`'s one pass, fed one non-deleted message at a time by
+    :meth:`add` (deleted ones only count in ``deletions``), for a reader that holds the
+    messages in another shape than :class:`CapturedMessage` (the publication reads the
+    store's rows). Memory grows with authors, not messages."""
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+        self._hosts = {_norm_handle(h) for h in chat.hosts}
+        chat_keys = [q.key for q in chat.questions]
+        self.per_question: dict[str, int] = dict.fromkeys(chat_keys, 0)
+        # question key -> author key -> earliest answer time
+        self.first_by_author: dict[str, dict[str, datetime]] = {k: {} for k in chat_keys}
+        self.question_posts: dict[str, datetime] = {}
+        self.authors: dict[str, _Author] = {}
+        self.per_platform: Counter[str] = Counter()
+        self.per_minute: Counter[int] = Counter()
+        self.mentions: Counter[str] = Counter()
+        self.mention_display: dict[str, str] = {}
+        self.domains: Counter[str] = Counter()
+        self.total = self.answers = self.comments = self.reposts = 0
+        self.edits = self.deletions = self.late = self.reactions = 0
+
+    def _is_host(self, handle: str, author_id: str) -> bool:
+        hosts = self._hosts
+        return _norm_handle(handle) in hosts or author_id.casefold() in hosts
+
+    def add(
+        self,
+        key: str,
+        platform: str,
+        name: str,
+        handle: str,
+        kind: MessageKind,
+        created_at: datetime,
+        question_keys: Iterable[str],
+        late: bool,
+        edited: bool,
+        reactions: int,
+        mentions: Iterable[str],
+        text: str,
+    ) -> None:
+        """Count one non-deleted message; ``key``: its author's participant key
+        (``"platform:author_id"``, :func:`participant_key`), ``created_at`` aware."""
+        self.total += 1
+        author = self.authors.get(key)
         if author is None:
-            author = _Author(m.author_name, m.author_handle, m.platform, is_host(chat, m))
-            authors[key] = author
+            author_id = key[len(platform) + 1 :]
+            author = _Author(name, handle, platform, self._is_host(handle, author_id))
+            self.authors[key] = author
         else:  # the latest name and handle win
-            author.name, author.handle = m.author_name, m.author_handle
+            author.name, author.handle = name, handle
         author.messages += 1
-        per_platform[m.platform] += 1
-        per_minute[(m.created_at - chat_start) // minute] += 1
-        reactions += m.reactions
-        if m.edited_at is not None:
-            edits += 1
-        if m.kind is MessageKind.ANSWER:
-            answers += 1
+        self.per_platform[platform] += 1
+        self.per_minute[(created_at - self.chat.start) // _MINUTE] += 1
+        self.reactions += reactions
+        if edited:
+            self.edits += 1
+        if kind is MessageKind.ANSWER:
+            self.answers += 1
             author.answers += 1
-            if m.late:
-                late += 1
-            for qk in dict.fromkeys(m.question_keys):
+            if late:
+                self.late += 1
+            per_question = self.per_question
+            first_by_author = self.first_by_author
+            for qk in dict.fromkeys(question_keys):
                 per_question[qk] = per_question.get(qk, 0) + 1
-                firsts = first_by_author.setdefault(qk, {})
-                if key not in firsts or m.created_at < firsts[key]:
-                    firsts[key] = m.created_at
-        elif m.kind is MessageKind.COMMENT:
-            comments += 1
-        elif m.kind is MessageKind.REPOST:
-            reposts += 1
+                firsts = first_by_author.get(qk)
+                if firsts is None:
+                    firsts = first_by_author[qk] = {}
+                first = firsts.get(key)
+                if first is None or created_at < first:
+                    firsts[key] = created_at
+        elif kind is MessageKind.COMMENT:
+            self.comments += 1
+        elif kind is MessageKind.REPOST:
+            self.reposts += 1
+            return  # a repost's mentions and links are its original's
         else:  # QUESTION or HOST
             author.host_side += 1
-            if m.kind is MessageKind.QUESTION:
-                for qk in m.question_keys:
-                    if qk not in question_posts or m.created_at < question_posts[qk]:
-                        question_posts[qk] = m.created_at
-        if m.kind is not MessageKind.REPOST:
-            for handle in m.mentions:
-                norm = _norm_handle(handle)
-                if norm:
-                    mentions[norm] += 1
-                    mention_display.setdefault(norm, handle.strip().lstrip("@"))
-            if "://" in m.text:  # no URL without it
-                for domain in domains_in(m.text):
-                    domains[domain] += 1
+            if kind is MessageKind.QUESTION:
+                posts = self.question_posts
+                for qk in question_keys:
+                    if qk not in posts or created_at < posts[qk]:
+                        posts[qk] = created_at
+        for handle_mentioned in mentions:
+            norm = _norm_handle(handle_mentioned)
+            if norm:
+                self.mentions[norm] += 1
+                self.mention_display.setdefault(norm, handle_mentioned.strip().lstrip("@"))
+        if "://" in text:  # no URL without it
+            for domain in domains_in(text):
+                self.domains[domain] += 1
+
+    def result(
+        self,
+        *,
+        opted_out: frozenset[str] = frozenset(),
+        history: Mapping[str, int] | None = None,
+        question_posted_at: Mapping[str, datetime] | None = None,
+        not_posted: Mapping[str, str] | None = None,
+    ) -> ChatStats:
+        """The statistics of the messages counted so far (the arguments as
+        :func:`compute_stats`'s)."""
+        return _stats(
+            self,
+            opted_out=opted_out,
+            history=history or {},
+            question_posted_at=question_posted_at,
+            not_posted=not_posted,
+        )
+
+
+def _stats(
+    counter: StatsCounter,
+    *,
+    opted_out: frozenset[str],
+    history: Mapping[str, int],
+    question_posted_at: Mapping[str, datetime] | None,
+    not_posted: Mapping[str, str] | None,
+) -> ChatStats:
+    chat = counter.chat
+    per_question = counter.per_question
+    first_by_author = counter.first_by_author
+    question_posts = counter.question_posts
+    authors = counter.authors
+    per_platform = counter.per_platform
+    per_minute = counter.per_minute
+    mentions = counter.mentions
+    mention_display = counter.mention_display
+    domains = counter.domains
+    total, answers, comments, reposts = (
+        counter.total,
+        counter.answers,
+        counter.comments,
+        counter.reposts,
+    )
+    edits, deletions, late, reactions = (
+        counter.edits,
+        counter.deletions,
+        counter.late,
+        counter.reactions,
+    )
 
     posted = question_times(chat, question_posted_at or {}, question_posts, not_posted)
     first_answer: dict[str, timedelta | None] = {}

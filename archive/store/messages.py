@@ -36,6 +36,11 @@ STREAM_COLUMNS = (
 )
 STREAM_COLUMNS_OF_M = ", ".join(f"m.{c.strip()}" for c in STREAM_COLUMNS.split(","))
 _KINDS = {k.value: k for k in MessageKind}
+TRANSCRIPT_COLUMNS = (
+    "platform, platform_id, author_id, author_name, author_handle, text, created_at, kind,"
+    " question_keys, late, permalink, edited_at, deleted_at, mentions, reactions, attachments"
+)
+"""The columns of :meth:`MessageTables.iter_message_rows`, in this order."""
 
 
 UPSERT_MESSAGE = """
@@ -291,15 +296,20 @@ class MessageTables(Connection):
     ) -> Iterator[CapturedMessage]:
         """Messages matching ``where``, in time order, built from plain tuples (a quarter
         of the cost of ``sqlite3.Row`` look-ups by name at transcript scale)."""
-        cur = self.conn.cursor()
-        cur.row_factory = None
-        cur.execute(
-            f"SELECT {STREAM_COLUMNS} FROM messages WHERE {where} ORDER BY created_at, id",
-            params,
-        )
-        while rows := cur.fetchmany(batch):
+        for rows in self._stream_rows(STREAM_COLUMNS, where, params, batch):
             for r in rows:
                 yield message_from_tuple(r)
+
+    def _stream_rows(
+        self, columns: str, where: str, params: Sequence[object], batch: int
+    ) -> Iterator[list[SQLRow]]:
+        """Plain tuples of ``columns`` of the messages matching ``where``, in time order,
+        ``batch`` rows at a time."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(f"SELECT {columns} FROM messages WHERE {where} ORDER BY created_at, id", params)
+        while rows := cur.fetchmany(batch):
+            yield rows
 
     def iter_messages(
         self, chat_id: str, *, include_deleted: bool = True, batch: int = 5000
@@ -307,6 +317,14 @@ class MessageTables(Connection):
         """The chat's messages in time order, streamed in batches (memory stays flat)."""
         where = "chat_id = ?" + ("" if include_deleted else " AND deleted_at IS NULL")
         return self._stream_messages(where, (chat_id,), batch)
+
+    def iter_message_rows(self, chat_id: str, *, batch: int = 5000) -> Iterator[list[SQLRow]]:
+        """The chat's messages, deleted ones too, in time order, as lists of up to
+        ``batch`` plain tuples of :data:`TRANSCRIPT_COLUMNS` as stored (instants as
+        :func:`iso` text, ``question_keys`` and ``mentions`` space-separated, ``late`` 0 or 1,
+        ``attachments`` as :func:`attachments_json`): what a publication reads, without
+        building a :class:`CapturedMessage` per row (memory stays flat)."""
+        return self._stream_rows(TRANSCRIPT_COLUMNS, "chat_id = ?", (chat_id,), batch)
 
     def messages(self, chat_id: str, *, include_deleted: bool = True) -> list[CapturedMessage]:
         """The chat's messages in time order."""

@@ -11,6 +11,7 @@ checks the two against each other on hostile text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.i18n import Translator, translator
@@ -79,6 +80,8 @@ class ItemRenderer:
         # A chat has far fewer authors than messages; the cache lives as long as the
         # transcript (a module-level LRU of fixed size thrashed past 4,096 authors).
         self._authors: dict[tuple[str, str], tuple[str, str]] = {}
+        self._networks: dict[str, tuple[str, str]] = {}  # a network's mark, both ways
+        self._plain_platforms: dict[str, bool] = {}  # platform -> its name needs no quoting
 
     def clock(self, moment: datetime) -> str:
         """``clock(moment, zone)``, computed once per minute of a run of messages."""
@@ -99,49 +102,110 @@ class ItemRenderer:
             self._minute = (start, end, label)
         return label
 
-    def items(self, m: CapturedMessage, prefix: str) -> tuple[str, str | None]:
-        """The message's Markdown item and, when asked and direct, its ``<li>``."""
-        html = self.html
-        author = (m.author_name, m.author_handle)
+    def author(self, name: str, handle: str) -> tuple[str, str]:
+        """The head of an item by this author (``**name** @handle``), in Markdown and in
+        HTML; computed once per author and kept for as long as the renderer."""
+        author = (name, handle)
         who = self._authors.get(author)
         if who is None:
-            who = self._authors[author] = _who(*author, self._unknown)
+            who = self._authors[author] = _who(name, handle, self._unknown)
+        return who
+
+    def items(self, m: CapturedMessage, prefix: str) -> tuple[str, str | None]:
+        """The message's Markdown item and, when asked and direct, its ``<li>``."""
+        return self.item(
+            m.platform,
+            m.platform_id,
+            self.author(m.author_name, m.author_handle),
+            self.clock(m.created_at),
+            m.edited_at is not None,
+            m.permalink,
+            redact_handles(m.text, self.hide) if self.hide else m.text,
+            m.attachments,
+            prefix,
+        )
+
+    def item(
+        self,
+        platform: str,
+        platform_id: str,
+        who: tuple[str, str],
+        at: str,
+        edited: bool,
+        permalink: str,
+        text: str,
+        attachments: Sequence[Attachment],
+        prefix: str,
+    ) -> tuple[str, str | None]:
+        """:meth:`items` of a message given field by field: ``who`` from :meth:`author`,
+        ``at`` its :meth:`clock` label, ``text`` with the hidden handles already redacted
+        (``redact_handles``)."""
+        html = self.html
         who_md, who_html = who
-        at = self.clock(m.created_at)
-        md = [who_md, at]
-        ht = [who_html, at]
         if self.network:
             # A chat on several networks marks each message with the one it came from.
-            net = network_name(m.platform, self.tr)
-            md.insert(1, escape_inline(net))
-            ht.insert(1, html_text(" ".join(_lines(net))))
-        if m.edited_at is not None:
-            md.append("edited")
-            ht.append("edited")
-        link = safe_url(m.permalink) if m.permalink else None
-        if link:
-            md.append(f"[{self._link}]({link})")
-            ht.append(f'<a href="{link}"{_REL}>{self._link}</a>')
-            if "&" in link:
-                html = False
+            net = self._networks.get(platform)
+            if net is None:
+                name = network_name(platform, self.tr)
+                net = self._networks[platform] = (
+                    escape_inline(name),
+                    html_text(" ".join(_lines(name))),
+                )
+            head_md = f"{who_md} · {net[0]} · {at}"
+            head_html = f"{who_html} · {net[1]} · {at}"
+        else:
+            head_md = f"{who_md} · {at}"
+            head_html = f"{who_html} · {at}"
+        if edited:
+            head_md += " · edited"
+            head_html += " · edited"
+        if permalink:
+            link = safe_url(permalink)
+            if link:
+                head_md += f" · [{self._link}]({link})"
+                head_html += f' · <a href="{link}"{_REL}>{self._link}</a>'
+                if "&" in link:
+                    html = False
         if prefix:
-            md.insert(0, prefix)
-            ht.insert(0, prefix)
+            head_md = f"{prefix} · {head_md}"
+            head_html = f"{prefix} · {head_html}"
             if not _PREFIX_RE.fullmatch(prefix):
                 html = False
         # An invisible anchor per message, so search results and shared links can point at it.
-        if _PLAIN_ID_RE.fullmatch(m.platform) and _PLAIN_ID_RE.fullmatch(m.platform_id):
-            anchor = f"m-{m.platform}-{m.platform_id}"  # what quote() leaves as it is
+        plain = self._plain_platforms.get(platform)
+        if plain is None:
+            plain = self._plain_platforms[platform] = bool(_PLAIN_ID_RE.fullmatch(platform))
+        if plain and _PLAIN_ID_RE.fullmatch(platform_id):
+            anchor = f"m-{platform}-{platform_id}"  # what quote() leaves as it is
         else:
-            anchor = message_anchor(m.platform, m.platform_id)
-        item = f'- <a id="{anchor}"></a>' + " · ".join(md)
-        text = redact_handles(m.text, self.hide) if self.hide else m.text
+            anchor = message_anchor(platform, platform_id)
+        item = f'- <a id="{anchor}"></a>{head_md}'
         if text.isprintable():  # one line, nothing to drop (the common case)
             text = text.strip()
-            lines = [text] if text else []
+            if "://" not in text:  # no link either: the shortest way
+                if not text and not attachments:
+                    if not html:
+                        return item, None
+                    return item, f'<li><a id="{anchor}"{_REL}></a>{head_html}</li>'
+                if text:
+                    item += "  \n  " + _escape_plain(text)
+                if not attachments:
+                    if not html:
+                        return item, None
+                    return item, (
+                        f'<li><a id="{anchor}"{_REL}></a>{head_html}<br>\n  {html_text(text)}</li>'
+                    )
+                lines = []
+                out = [f'<li><a id="{anchor}"{_REL}></a>', head_html] if html else []
+                if html and text:
+                    out.append("<br>\n  ")
+                    out.append(html_text(text))
+            else:
+                lines = [text] if text else []
+                out = [f'<li><a id="{anchor}"{_REL}></a>', head_html] if html else []
         else:
             lines = _lines(text)
-        out = [f'<li><a id="{anchor}"{_REL}></a>', " · ".join(ht)] if html else []
+            out = [f'<li><a id="{anchor}"{_REL}></a>', head_html] if html else []
         for line in lines:
             if "://" not in line:
                 item += "  \n  " + _escape_plain(line)
@@ -156,7 +220,7 @@ class ItemRenderer:
             elif html:
                 out.append("<br>\n" if line_html.startswith("<a ") else "<br>\n  ")
                 out.append(line_html)
-        for attachment in m.attachments:
+        for attachment in attachments:
             line_md, line_html = attachment_line(attachment, self.tr)
             item += "  \n  " + line_md
             if line_html is None:

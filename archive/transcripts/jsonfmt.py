@@ -40,7 +40,7 @@ from typing import Any
 
 from archive.groups import GroupMix
 from archive.highlights import Highlight
-from archive.models import CapturedMessage, Chat
+from archive.models import Attachment, CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
 from archive.transcripts import highlights as highlights_section
 from archive.transcripts.text import hidden_handles, is_shown, redact_handles
@@ -182,58 +182,99 @@ def message_json(
     """``json.dumps(_message(m, hide), sort_keys=True, indent=2, ensure_ascii=False)``
     indented by four more spaces, written out directly: with ``indent`` the json module
     falls back to its pure-Python encoder, which took most of the JSON's time."""
-    s = _str
-    if m.question_keys:
-        questions = "[\n        " + ",\n        ".join(s(k) for k in m.question_keys) + "\n      ]"
-    else:
-        questions = "[]"
-    text = redact_handles(m.text, hide) if hide else m.text
     key = (m.author_handle, m.author_id, m.author_name)
     author = None if authors is None else authors.get(key)
     if author is None:
-        author = _author_json(*key)
+        author = author_json(*key)
         if authors is not None:
             authors[key] = author
     created = m.created_at if m.created_at.tzinfo is UTC else m.created_at.astimezone(UTC)
+    return entry_json(
+        author,
+        "" if groups is None else group_json(groups.get(f"{m.platform}:{m.author_id}")),
+        created.isoformat(),
+        None if m.edited_at is None else m.edited_at.astimezone(UTC).isoformat(),
+        m.platform_id,
+        m.kind.value,
+        m.late,
+        m.permalink,
+        m.platform,
+        questions_json(m.question_keys),
+        redact_handles(m.text, hide) if hide else m.text,
+        m.attachments,
+    )
+
+
+def entry_json(
+    author: str,
+    group: str,
+    created_at: str,
+    edited_at: str | None,
+    platform_id: str,
+    kind: str,
+    late: bool,
+    permalink: str,
+    platform: str,
+    questions: str,
+    text: str,
+    attachments: Sequence[Attachment],
+) -> str:
+    """:func:`message_json` of a message given field by field: ``author`` from
+    :func:`author_json`, ``group`` from :func:`group_json` ("" when the document has no
+    stakeholder mix), instants as ISO 8601 UTC text (``datetime.isoformat()``), ``kind``
+    the kind's value, ``questions`` from :func:`questions_json`, ``text`` with the hidden
+    handles already redacted."""
+    s = _str
     edited = (
         'false,\n      "edited_at": null'
-        if m.edited_at is None
-        else f'true,\n      "edited_at": {s(m.edited_at.astimezone(UTC).isoformat())}'
+        if edited_at is None
+        else f'true,\n      "edited_at": {s(edited_at)}'
     )
     return (
-        ("{\n      " + _attachments_json(m) + ",\n      " if m.attachments else "{\n      ")
-        + f'"author": {author},'
-        f'\n      "created_at": "{created.isoformat()}",'
-        f'\n      "edited": {edited},'
-        + ("" if groups is None else _group_json(groups, m))
-        + f'\n      "id": {s(m.platform_id)},'
-        f'\n      "kind": "{m.kind.value}",'
-        f'\n      "late": {"true" if m.late else "false"},'
-        f'\n      "permalink": {s(m.permalink)},'
-        f'\n      "platform": {s(m.platform)},'
+        f'{{\n      {_attachments_json(attachments)},\n      "author": {author},'
+        if attachments
+        else f'{{\n      "author": {author},'
+    ) + (
+        f'\n      "created_at": "{created_at}",'
+        f'\n      "edited": {edited},{group}'
+        f'\n      "id": {s(platform_id)},'
+        f'\n      "kind": "{kind}",'
+        f'\n      "late": {"true" if late else "false"},'
+        f'\n      "permalink": {s(permalink)},'
+        f'\n      "platform": {s(platform)},'
         f'\n      "questions": {questions},'
         f'\n      "text": {s(text)}'
         "\n    }"
     )
 
 
-def _group_json(groups: Mapping[str, str], m: CapturedMessage) -> str:
-    group = groups.get(f"{m.platform}:{m.author_id}")
+def questions_json(keys: Iterable[str]) -> str:
+    """A message's ``"questions"`` list as :func:`entry_json` writes it."""
+    keys = list(keys)
+    if not keys:
+        return "[]"
+    return "[\n        " + ",\n        ".join(_str(k) for k in keys) + "\n      ]"
+
+
+def group_json(group: str | None) -> str:
+    """A message's ``"group"`` member (after the comma of the one before it) as
+    :func:`entry_json` writes it: its author's group key, or null."""
     return f'\n      "group": {"null" if group is None else _str(group)},'
 
 
-def _attachments_json(m: CapturedMessage) -> str:
+def _attachments_json(attachments: Sequence[Attachment]) -> str:
     """``"attachments": [...]`` as json.dumps(indent=2) writes it at a message's depth."""
     s = _str
     items = ",\n        ".join(
         f'{{\n          "kind": {s(a.kind.value)},\n          "name": {s(a.name)},'
         f'\n          "url": {s(a.url)}\n        }}'
-        for a in m.attachments
+        for a in attachments
     )
     return f'"attachments": [\n        {items}\n      ]'
 
 
-def _author_json(handle: str, author_id: str, name: str) -> str:
+def author_json(handle: str, author_id: str, name: str) -> str:
+    """A message's ``"author"`` object as :func:`entry_json` writes it."""
     s = _str
     return (
         f'{{\n        "handle": {s(handle)},\n        "id": {s(author_id)},'

@@ -157,6 +157,9 @@ class TranscriptLists:
         self.others = new_list()
         self.late = new_list()
         self.late_count: dict[str, int] = {}  # late answers shown, per question key
+        self._routes: dict[
+            tuple[MessageKind, tuple[str, ...], bool], tuple[tuple[ItemList, ...], str] | None
+        ] = {}
 
     @property
     def html_direct(self) -> bool:
@@ -168,30 +171,51 @@ class TranscriptLists:
         """Route ``m`` to its lists, if a transcript shows it at all."""
         if not is_shown(m, self.opted_out):
             return
-        kind = m.kind
-        keys = m.question_keys
+        route = self.route(m.kind, m.question_keys, m.late)
+        if route is None:
+            return
+        md, html = self._renderer.items(m, route[1])
+        self.put(route[0], md, html)
+
+    @property
+    def renderer(self) -> ItemRenderer:
+        """The renderer of the items (for a caller that renders them field by field)."""
+        return self._renderer
+
+    def route(
+        self, kind: MessageKind, keys: tuple[str, ...], late: bool
+    ) -> tuple[tuple[ItemList, ...], str] | None:
+        """Where a shown message of ``kind`` answering ``keys`` goes: its lists and the
+        prefix of its item (late answers' labels, the host mark), or None when no list
+        shows it (questions, reposts). A late answer is counted under its questions."""
+        route = self._routes.get((kind, keys, late))
+        if route is None:
+            route = self._routes[(kind, keys, late)] = self._route(kind, keys, late)
+        if late and route is not None and route[0] and route[0][0] is self.late:
+            for k in set(keys):
+                self.late_count[k] = self.late_count.get(k, 0) + 1
+        return route
+
+    def _route(
+        self, kind: MessageKind, keys: tuple[str, ...], late: bool
+    ) -> tuple[tuple[ItemList, ...], str] | None:
         answers = self.answers
-        targets: list[ItemList]
         if kind is MessageKind.ANSWER and any(k in answers for k in keys):
-            if m.late:
-                for k in set(keys):
-                    self.late_count[k] = self.late_count.get(k, 0) + 1
+            if late:
                 labels = self._labels
                 prefix = "/".join(labels[k] for k in dict.fromkeys(keys) if k in labels)
-                targets = [self.late]
-            else:  # listed under each question it answers, once
-                prefix = ""
-                targets = [answers[k] for k in dict.fromkeys(keys) if k in answers]
-        elif kind is MessageKind.ANSWER or kind is MessageKind.COMMENT:
-            prefix = ""
-            targets = [self.others]
-        elif kind is MessageKind.HOST:
-            prefix = self._host
-            targets = [self.others]
-        else:  # questions and reposts are not listed
-            return
-        md, html = self._renderer.items(m, prefix)
-        if html is None and self.html_direct:
+                return (self.late,), prefix
+            # listed under each question it answers, once
+            return tuple(answers[k] for k in dict.fromkeys(keys) if k in answers), ""
+        if kind is MessageKind.ANSWER or kind is MessageKind.COMMENT:
+            return (self.others,), ""
+        if kind is MessageKind.HOST:
+            return (self.others,), self._host
+        return None  # questions and reposts are not listed
+
+    def put(self, targets: tuple[ItemList, ...], md: str, html: str | None) -> None:
+        """Append one rendered item to ``targets`` (from :meth:`route`)."""
+        if html is None and self._renderer.html:
             self._renderer.html = False  # the HTML will be converted from the Markdown
         for target in targets:
             target.add(md, html)

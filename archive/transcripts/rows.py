@@ -1,0 +1,191 @@
+"""A publication's one pass over a chat's stored rows: the statistics count each message,
+and each shown one is rendered (its Markdown item and ``<li>`` into the transcript's lists,
+its JSON entry) straight from the row, without building a :class:`CapturedMessage`.
+
+What depends only on the author (the participant key, whether they opted out, the item's
+head, the JSON author block and group) is worked out once per author, and what depends on
+the kind and the questions answered (the list an item goes to, the JSON list of keys) once
+per combination: a chat has thousands of messages per author and per combination. The
+rows are those of ``Store.iter_message_rows`` (``TRANSCRIPT_COLUMNS``); the output is the
+same as :meth:`TranscriptLists.add`, :func:`message_entry` and :func:`compute_stats` give
+for the same messages as :class:`CapturedMessage` values
+(``tests/archive/test_publish_streaming.py`` compares them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from archive.models import MessageKind
+from archive.stats import StatsCounter
+from archive.store.connection import parse_iso
+from archive.store.messages import attachments_from_json
+from archive.transcripts.jsonfmt import author_json, entry_json, group_json, questions_json
+from archive.transcripts.lists import TranscriptLists
+from archive.transcripts.text import redact_handles
+
+_KINDS = {k.value: k for k in MessageKind}
+
+# key, opted out, item head (Markdown, HTML), JSON author block, JSON group member
+_Card = tuple[str, bool, tuple[str, str], str, str]
+# kind, question keys, late, JSON list of the keys
+_Kind = tuple[MessageKind, tuple[str, ...], bool, str]
+
+
+def utc_text(text: str, moment: datetime) -> str:
+    """``moment.isoformat()`` (``moment`` is ``parse_iso(text)``), taken from the stored
+    ``text`` when it is already that text, or that text with a zero fraction, as the
+    store's fixed-width UTC text is: ``2026-12-01T20:05:00.000000+00:00`` →
+    ``2026-12-01T20:05:00+00:00``."""
+    if len(text) == 32 and text.endswith("+00:00") and text[19] == ".":
+        return text[:19] + text[26:] if text[20:26] == "000000" else text
+    return moment.isoformat()
+
+
+class RowPass:
+    """Counts and renders a chat's rows, batch after batch, in time order.
+
+    ``counter`` gets every row (deleted ones count only as deletions); a shown row (not
+    deleted, not by someone in ``opted_out``) goes to ``lists`` (None: no Markdown or HTML
+    is wanted) and, as a JSON entry with its separator, to ``json_write`` (None: no JSON).
+    ``hide``: handles redacted in the texts shown; ``groups``: participant key -> group key
+    when the JSON has a stakeholder mix (``GroupMix.member_groups``).
+    """
+
+    def __init__(
+        self,
+        counter: StatsCounter,
+        *,
+        lists: TranscriptLists | None,
+        json_write: Callable[[str], Any] | None,
+        opted_out: frozenset[str],
+        hide: set[str],
+        groups: Mapping[str, str] | None = None,
+    ) -> None:
+        self.counter = counter
+        self.lists = lists
+        self.json_write = json_write
+        self.opted_out = opted_out
+        self.hide = hide
+        self.groups = groups
+        self._cards: dict[tuple[str, str, str, str], _Card] = {}
+        self._kinds: dict[tuple[str, str, int], _Kind] = {}
+        self._first = True  # no JSON entry written yet
+
+    def _card(self, platform: str, author_id: str, name: str, handle: str) -> _Card:
+        key = f"{platform}:{author_id}"
+        who = ("", "") if self.lists is None else self.lists.renderer.author(name, handle)
+        group = "" if self.groups is None else group_json(self.groups.get(key))
+        card = (key, key in self.opted_out, who, author_json(handle, author_id, name), group)
+        self._cards[(platform, author_id, name, handle)] = card
+        return card
+
+    def _kind(self, kind: str, keys: str, late: int) -> _Kind:
+        question_keys = tuple(keys.split()) if keys else ()
+        decoded = (_KINDS[kind], question_keys, bool(late), questions_json(question_keys))
+        self._kinds[(kind, keys, late)] = decoded
+        return decoded
+
+    def feed(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Count and render ``rows`` (tuples of ``TRANSCRIPT_COLUMNS``), the chat's next
+        ones in time order."""
+        counter = self.counter
+        count = counter.add
+        cards = self._cards
+        kinds = self._kinds
+        hide = self.hide
+        lists = self.lists
+        if lists is not None:
+            renderer = lists.renderer
+            clock = renderer.clock
+            item = renderer.item
+            route = lists.route
+            put = lists.put
+        json_write = self.json_write
+        first = self._first
+        for (
+            platform,
+            platform_id,
+            author_id,
+            name,
+            handle,
+            text,
+            created,
+            kind_value,
+            keys_text,
+            late_value,
+            permalink,
+            edited,
+            deleted,
+            mentions,
+            reactions,
+            attachments_text,
+        ) in rows:
+            if deleted is not None:
+                counter.deletions += 1
+                continue
+            card = cards.get((platform, author_id, name, handle))
+            if card is None:
+                card = self._card(platform, author_id, name, handle)
+            decoded = kinds.get((kind_value, keys_text, late_value))
+            if decoded is None:
+                decoded = self._kind(kind_value, keys_text, late_value)
+            kind, keys, late, questions = decoded
+            at = parse_iso(created)
+            count(
+                card[0],
+                platform,
+                name,
+                handle,
+                kind,
+                at,
+                keys,
+                late,
+                edited is not None,
+                reactions,
+                mentions.split() if mentions else (),
+                text,
+            )
+            if card[1]:  # opted out: counted, never shown
+                continue
+            if hide and "@" in text:
+                text = redact_handles(text, hide)
+            attachments = attachments_from_json(attachments_text) if attachments_text else ()
+            if lists is not None:
+                where = route(kind, keys, late)
+                if where is not None:
+                    md, html = item(
+                        platform,
+                        platform_id,
+                        card[2],
+                        clock(at),
+                        edited is not None,
+                        permalink,
+                        text,
+                        attachments,
+                        where[1],
+                    )
+                    put(where[0], md, html)
+            if json_write is not None:
+                edited_at = None if edited is None else parse_iso(edited).isoformat()
+                json_write(
+                    ("\n    " if first else ",\n    ")
+                    + entry_json(
+                        card[3],
+                        card[4],
+                        utc_text(created, at),
+                        edited_at,
+                        platform_id,
+                        kind_value,
+                        late,
+                        permalink,
+                        platform,
+                        questions,
+                        text,
+                        attachments,
+                    )
+                )
+                first = False
+        self._first = first
