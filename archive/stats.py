@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,24 +271,22 @@ class StatsCounter:
 
     def __init__(self, chat: Chat) -> None:
         self.chat = chat
+        self._start = chat.start
         self._hosts = {_norm_handle(h) for h in chat.hosts}
         chat_keys = [q.key for q in chat.questions]
         self.per_question: dict[str, int] = dict.fromkeys(chat_keys, 0)
         # question key -> author key -> earliest answer time
         self.first_by_author: dict[str, dict[str, datetime]] = {k: {} for k in chat_keys}
         self.question_posts: dict[str, datetime] = {}
+        # The totals of messages and answers, and the messages per platform, are summed
+        # from the authors' figures at the end (one counter less per message).
         self.authors: dict[str, _Author] = {}
-        self.per_platform: Counter[str] = Counter()
         self.per_minute: Counter[int] = Counter()
         self.mentions: Counter[str] = Counter()
         self.mention_display: dict[str, str] = {}
         self.domains: Counter[str] = Counter()
-        self.total = self.answers = self.comments = self.reposts = 0
+        self.comments = self.reposts = 0
         self.edits = self.deletions = self.late = self.reactions = 0
-
-    def _is_host(self, handle: str, author_id: str) -> bool:
-        hosts = self._hosts
-        return _norm_handle(handle) in hosts or author_id.casefold() in hosts
 
     def add(
         self,
@@ -298,7 +296,7 @@ class StatsCounter:
         handle: str,
         kind: MessageKind,
         created_at: datetime,
-        question_keys: Iterable[str],
+        question_keys: Sequence[str],
         late: bool,
         edited: bool,
         reactions: int,
@@ -307,28 +305,28 @@ class StatsCounter:
     ) -> None:
         """Count one non-deleted message; ``key``: its author's participant key
         (``"platform:author_id"``, :func:`participant_key`), ``created_at`` aware."""
-        self.total += 1
         author = self.authors.get(key)
         if author is None:
+            hosts = self._hosts
             author_id = key[len(platform) + 1 :]
-            author = _Author(name, handle, platform, self._is_host(handle, author_id))
-            self.authors[key] = author
+            host = _norm_handle(handle) in hosts or author_id.casefold() in hosts
+            author = self.authors[key] = _Author(name, handle, platform, host)
         else:  # the latest name and handle win
-            author.name, author.handle = name, handle
+            author.name = name
+            author.handle = handle
         author.messages += 1
-        self.per_platform[platform] += 1
-        self.per_minute[(created_at - self.chat.start) // _MINUTE] += 1
-        self.reactions += reactions
+        self.per_minute[(created_at - self._start) // _MINUTE] += 1
+        if reactions:
+            self.reactions += reactions
         if edited:
             self.edits += 1
-        if kind is MessageKind.ANSWER:
-            self.answers += 1
+        if kind is _ANSWER:
             author.answers += 1
             if late:
                 self.late += 1
             per_question = self.per_question
             first_by_author = self.first_by_author
-            for qk in dict.fromkeys(question_keys):
+            for qk in question_keys if len(question_keys) == 1 else dict.fromkeys(question_keys):
                 per_question[qk] = per_question.get(qk, 0) + 1
                 firsts = first_by_author.get(qk)
                 if firsts is None:
@@ -336,14 +334,14 @@ class StatsCounter:
                 first = firsts.get(key)
                 if first is None or created_at < first:
                     firsts[key] = created_at
-        elif kind is MessageKind.COMMENT:
+        elif kind is _COMMENT:
             self.comments += 1
-        elif kind is MessageKind.REPOST:
+        elif kind is _REPOST:
             self.reposts += 1
             return  # a repost's mentions and links are its original's
         else:  # QUESTION or HOST
             author.host_side += 1
-            if kind is MessageKind.QUESTION:
+            if kind is _QUESTION:
                 posts = self.question_posts
                 for qk in question_keys:
                     if qk not in posts or created_at < posts[qk]:
@@ -376,6 +374,12 @@ class StatsCounter:
         )
 
 
+_ANSWER = MessageKind.ANSWER
+_COMMENT = MessageKind.COMMENT
+_REPOST = MessageKind.REPOST
+_QUESTION = MessageKind.QUESTION
+
+
 def _stats(
     counter: StatsCounter,
     *,
@@ -389,17 +393,16 @@ def _stats(
     first_by_author = counter.first_by_author
     question_posts = counter.question_posts
     authors = counter.authors
-    per_platform = counter.per_platform
+    per_platform: Counter[str] = Counter()
+    for a in counter.authors.values():
+        per_platform[a.platform] += a.messages
     per_minute = counter.per_minute
     mentions = counter.mentions
     mention_display = counter.mention_display
     domains = counter.domains
-    total, answers, comments, reposts = (
-        counter.total,
-        counter.answers,
-        counter.comments,
-        counter.reposts,
-    )
+    total = sum(a.messages for a in authors.values())
+    answers = sum(a.answers for a in authors.values())
+    comments, reposts = counter.comments, counter.reposts
     edits, deletions, late, reactions = (
         counter.edits,
         counter.deletions,

@@ -9,7 +9,7 @@ every list at once (instead of one query per list).
 
 from __future__ import annotations
 
-import io
+import codecs
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,15 +68,13 @@ class Spill:
     """Text appended to an anonymous temporary file (gone when closed, or on a crash),
     read back later in pieces.
 
-    Writes are gathered in a list and written a few hundred at a time: a write to a text
-    file opened for reading too resets its decoder every time, which cost more than the
-    write itself at one write per transcript item.
+    Writes are gathered in a list, and a few hundred at a time are encoded and written to
+    the binary file (a text file opened for reading too resets its decoder on every write,
+    which cost more than the write itself); reading back decodes incrementally.
     """
 
     def __init__(self, directory: Path) -> None:
-        self._file = io.TextIOWrapper(
-            tempfile.TemporaryFile(dir=directory), encoding="utf-8", newline="\n"
-        )
+        self._file = tempfile.TemporaryFile(dir=directory)
         self._pending: list[str] = []
         self._append = self._pending.append
 
@@ -88,14 +86,17 @@ class Spill:
 
     def _flush(self) -> None:
         if self._pending:
-            self._file.write("".join(self._pending))
+            self._file.write("".join(self._pending).encode("utf-8"))
             self._pending.clear()
 
     def chunks(self) -> Iterator[str]:
+        """The text written so far, in pieces of about a mebibyte."""
         self._flush()
         self._file.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
         while piece := self._file.read(_READ_SIZE):
-            yield piece
+            yield decoder.decode(piece)
+        decoder.decode(b"", final=True)  # raises if the file ended inside a character
 
     def close(self) -> None:
         self._file.close()
