@@ -140,8 +140,57 @@ class ItemRenderer:
         """:meth:`items` of a message given field by field: ``who`` from :meth:`author`,
         ``at`` its :meth:`clock` label, ``text`` with the hidden handles already redacted
         (``redact_handles``)."""
+        if not (prefix or attachments or self.network) and text.isprintable():
+            # The common shape, written in one go: one line of text (nothing to drop)
+            # without links, an anchor that needs no quoting, a plain permalink.
+            link = safe_url(permalink) if permalink else None
+            plain = self._plain_platforms.get(platform)
+            if plain is None:
+                plain = self._plain_platforms[platform] = bool(_PLAIN_ID_RE.fullmatch(platform))
+            if (
+                "://" not in text
+                and not (link and "&" in link)
+                and plain
+                and platform_id.isascii()
+                and platform_id.isalnum()
+            ):
+                text = text.strip()
+                tail = f" · [{self._link}]({link})" if link else ""
+                if edited:
+                    tail = " · edited" + tail
+                md = f'- <a id="m-{platform}-{platform_id}"></a>{who[0]} · {at}{tail}'
+                if text:
+                    md += "  \n  " + _escape_plain(text)
+                if not self.html:
+                    return md, None
+                tail = f' · <a href="{link}"{_REL}>{self._link}</a>' if link else ""
+                if edited:
+                    tail = " · edited" + tail
+                body = f"<br>\n  {html_text(text)}</li>" if text else "</li>"
+                return (
+                    md,
+                    f'<li><a id="m-{platform}-{platform_id}"{_REL}></a>{who[1]} · {at}{tail}{body}',
+                )
+        return self._item(
+            platform, platform_id, who, at, edited, permalink, text, attachments, prefix
+        )
+
+    def _item(
+        self,
+        platform: str,
+        platform_id: str,
+        who: tuple[str, str],
+        at: str,
+        edited: bool,
+        permalink: str,
+        text: str,
+        attachments: Sequence[Attachment],
+        prefix: str,
+    ) -> tuple[str, str | None]:
+        """:meth:`item` of any shape."""
         html = self.html
-        who_md, who_html = who
+        md = [who[0], at]
+        ht = [who[1], at]
         if self.network:
             # A chat on several networks marks each message with the one it came from.
             net = self._networks.get(platform)
@@ -151,61 +200,34 @@ class ItemRenderer:
                     escape_inline(name),
                     html_text(" ".join(_lines(name))),
                 )
-            head_md = f"{who_md} · {net[0]} · {at}"
-            head_html = f"{who_html} · {net[1]} · {at}"
-        else:
-            head_md = f"{who_md} · {at}"
-            head_html = f"{who_html} · {at}"
+            md.insert(1, net[0])
+            ht.insert(1, net[1])
         if edited:
-            head_md += " · edited"
-            head_html += " · edited"
-        if permalink:
-            link = safe_url(permalink)
-            if link:
-                head_md += f" · [{self._link}]({link})"
-                head_html += f' · <a href="{link}"{_REL}>{self._link}</a>'
-                if "&" in link:
-                    html = False
+            md.append("edited")
+            ht.append("edited")
+        link = safe_url(permalink) if permalink else None
+        if link:
+            md.append(f"[{self._link}]({link})")
+            ht.append(f'<a href="{link}"{_REL}>{self._link}</a>')
+            if "&" in link:
+                html = False
         if prefix:
-            head_md = f"{prefix} · {head_md}"
-            head_html = f"{prefix} · {head_html}"
+            md.insert(0, prefix)
+            ht.insert(0, prefix)
             if not _PREFIX_RE.fullmatch(prefix):
                 html = False
         # An invisible anchor per message, so search results and shared links can point at it.
-        plain = self._plain_platforms.get(platform)
-        if plain is None:
-            plain = self._plain_platforms[platform] = bool(_PLAIN_ID_RE.fullmatch(platform))
-        if plain and _PLAIN_ID_RE.fullmatch(platform_id):
+        if _PLAIN_ID_RE.fullmatch(platform) and _PLAIN_ID_RE.fullmatch(platform_id):
             anchor = f"m-{platform}-{platform_id}"  # what quote() leaves as it is
         else:
             anchor = message_anchor(platform, platform_id)
-        item = f'- <a id="{anchor}"></a>{head_md}'
+        item = f'- <a id="{anchor}"></a>' + " · ".join(md)
         if text.isprintable():  # one line, nothing to drop (the common case)
             text = text.strip()
-            if "://" not in text:  # no link either: the shortest way
-                if not text and not attachments:
-                    if not html:
-                        return item, None
-                    return item, f'<li><a id="{anchor}"{_REL}></a>{head_html}</li>'
-                if text:
-                    item += "  \n  " + _escape_plain(text)
-                if not attachments:
-                    if not html:
-                        return item, None
-                    return item, (
-                        f'<li><a id="{anchor}"{_REL}></a>{head_html}<br>\n  {html_text(text)}</li>'
-                    )
-                lines = []
-                out = [f'<li><a id="{anchor}"{_REL}></a>', head_html] if html else []
-                if html and text:
-                    out.append("<br>\n  ")
-                    out.append(html_text(text))
-            else:
-                lines = [text] if text else []
-                out = [f'<li><a id="{anchor}"{_REL}></a>', head_html] if html else []
+            lines = [text] if text else []
         else:
             lines = _lines(text)
-            out = [f'<li><a id="{anchor}"{_REL}></a>', head_html] if html else []
+        out = [f'<li><a id="{anchor}"{_REL}></a>', " · ".join(ht)] if html else []
         for line in lines:
             if "://" not in line:
                 item += "  \n  " + _escape_plain(line)

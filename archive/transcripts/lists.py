@@ -89,6 +89,11 @@ class Spill:
             self._file.write("".join(self._pending).encode("utf-8"))
             self._pending.clear()
 
+    def write_lines(self, lines: list[str]) -> None:
+        """Append each of ``lines`` followed by a newline, at once."""
+        self._flush()
+        self._file.write(("\n".join(lines) + "\n").encode("utf-8"))
+
     def chunks(self) -> Iterator[str]:
         """The text written so far, in pieces of about a mebibyte."""
         self._flush()
@@ -109,17 +114,32 @@ class SpillList:
         self.count = 0
         self._md = Spill(directory)
         self._html = Spill(directory)
+        # Items gathered here, written a few hundred at a time (see Spill).
+        self._md_items: list[str] = []
+        self._html_items: list[str] = []
 
     def add(self, md: str, html: str | None) -> None:
         self.count += 1
-        self._md.write(md + "\n")
+        self._md_items.append(md)
         if html is not None:
-            self._html.write(html + "\n")
+            self._html_items.append(html)
+        if len(self._md_items) >= _PENDING:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._md_items:
+            self._md.write_lines(self._md_items)
+            self._md_items.clear()
+        if self._html_items:
+            self._html.write_lines(self._html_items)
+            self._html_items.clear()
 
     def md_chunks(self) -> Iterator[str]:
+        self._flush()
         return self._md.chunks()
 
     def html_chunks(self) -> Iterator[str]:
+        self._flush()
         yield "<ul>\n"
         yield from self._html.chunks()
         yield "</ul>"

@@ -6,7 +6,7 @@ list is filled by :class:`archive.transcripts.lists.TranscriptLists`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.groups import GroupMix
@@ -170,6 +170,20 @@ def _activity(
     return lines
 
 
+def _numbers(tr: Translator) -> Callable[[int], str]:
+    """``tr.number``, each count formatted once (the participants table repeats the same
+    small counts thousands of times, and Babel takes ~20 µs a number)."""
+    done: dict[int, str] = {}
+
+    def number(value: int) -> str:
+        text = done.get(value)
+        if text is None:
+            text = done[value] = tr.number(value)
+        return text
+
+    return number
+
+
 def network_marks(chat: Chat, platforms: Iterable[str]) -> bool:
     """Whether a transcript marks each message with its network: the chat is on several
     (its targets, and ``platforms``, those of its undeleted messages)."""
@@ -271,7 +285,7 @@ def markdown_parts(
     ``highlights`` section (``hide``: handles redacted in it) comes before the summary."""
     zone = chat.zone
     tr = translator(chat.language)
-    n = tr.number
+    n = _numbers(tr)
     posted = question_times(
         chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
     )

@@ -15,7 +15,7 @@ for the same messages as :class:`CapturedMessage` values
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from archive.models import MessageKind
@@ -105,6 +105,7 @@ class RowPass:
             put = lists.put
         json_write = self.json_write
         first = self._first
+        fromisoformat = datetime.fromisoformat
         for (
             platform,
             platform_id,
@@ -133,7 +134,9 @@ class RowPass:
             if decoded is None:
                 decoded = self._kind(kind_value, keys_text, late_value)
             kind, keys, late, questions = decoded
-            at = parse_iso(created)
+            at = fromisoformat(created)
+            if at.tzinfo is not UTC:  # the store writes UTC; be safe anyway
+                at = parse_iso(created)
             count(
                 card[0],
                 platform,
