@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from archive.groups import GroupMix
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.labels import label_key
-from archive.models import Chat, ChatStatus, PostStatus
+from archive.models import Chat, ChatStatus, MessageKind, PostStatus
 from archive.stats import ChatStats, StatsCounter, compute_stats
 from archive.store import Store
 from archive.transcripts import highlights as highlights_section
@@ -33,8 +34,8 @@ from archive.transcripts.html import (
     render_html_lines_chunks,
     render_html_parts_chunks,
 )
-from archive.transcripts.jsonfmt import json_chunks, render_json
-from archive.transcripts.lists import Block, Spill, SpillList, TranscriptLists
+from archive.transcripts.jsonfmt import json_end, json_parts, render_json
+from archive.transcripts.lists import Block, SpillList, TextWriter, TranscriptLists
 from archive.transcripts.markdown import (
     markdown_parts,
     network_marks,
@@ -296,8 +297,10 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
-    """Write ``chunks`` one after another to a temporary file, then rename it into place.
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A new binary file that takes the place of ``path`` (renamed into place) when the
+    block ends without an error; on an error it is removed and ``path`` is left as it was.
 
     The file gets the permissions any new file of the process gets (0666 less the umask), not
     the 0600 of a temporary file, so a web server or another account can read transcripts.
@@ -306,9 +309,8 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -318,6 +320,14 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` one after another, in UTF-8, to a temporary file, then rename it
+    into place (:func:`atomic_file`)."""
+    with atomic_file(path) as fh:
+        for chunk in chunks:
+            fh.write(chunk.encode("utf-8"))
 
 
 def write_transcripts(
@@ -372,18 +382,32 @@ def write_transcripts(
                 if "md" in paths or "html" in paths
                 else None
             )
-            json_entries = (
-                spills.enter_context(contextlib.closing(Spill(spill_dir)))
-                if "json" in paths
-                else None
+            not_posted = question_not_posted(store, chat)
+            json_path = paths.get("json")
+            json_file = None
+            json_document = functools.partial(
+                json_parts,
+                chat,
+                question_posted_at=posted,
+                controls=controls,
+                cost_note=cost_note,
+                highlights=highlights_section.json_entries(best, hide=hide),
+                groups=groups,
             )
+            if json_path is not None:
+                # The JSON is written straight to its file in the same pass: what comes
+                # before its messages depends on the statistics only through the
+                # questions' times, known from the question posts alone.
+                head = json_document(_question_stats(store, chat, opted_out, posted, not_posted))[0]
+                json_file = TextWriter(spills.enter_context(atomic_file(json_path)))
+                json_file.write(head)
             # The one read of the chat's messages: the statistics count every row, and each
             # shown message is rendered into the transcripts' files on the way.
             counter = StatsCounter(chat)
             rows = RowPass(
                 counter,
                 lists=lists,
-                json_write=None if json_entries is None else json_entries.write,
+                json_write=None if json_file is None else json_file.write,
                 opted_out=opted_out,
                 hide=hide,
                 groups=member_groups,
@@ -394,8 +418,14 @@ def write_transcripts(
                 opted_out=opted_out,
                 history=store.participation_history(chat),
                 question_posted_at=posted,
-                not_posted=question_not_posted(store, chat),
+                not_posted=not_posted,
             )
+        if json_file is not None:
+            final_head, tail = json_document(stats)
+            if final_head != head:  # the same rows, in one snapshot: cannot differ
+                raise RuntimeError(f"chat {chat.id}: the JSON transcript's head changed")
+            json_file.write(json_end(tail, empty=not rows.json_entries))
+            json_file.flush()
         if lists is not None:
             _write_markdown_and_html(
                 chat,
@@ -417,22 +447,23 @@ def write_transcripts(
                 ),
                 html_direct=lambda: lists.html_direct,
             )
-        if json_entries is None:
-            return stats
-        write_atomic_chunks(
-            paths["json"],
-            json_chunks(
-                chat,
-                stats,
-                json_entries.chunks(),
-                question_posted_at=posted,
-                controls=controls,
-                cost_note=cost_note,
-                highlights=highlights_section.json_entries(best, hide=hide),
-                groups=groups,
-            ),
-        )
     return stats
+
+
+def _question_stats(
+    store: Store,
+    chat: Chat,
+    opted_out: frozenset[str],
+    posted: dict[str, datetime],
+    not_posted: dict[str, str],
+) -> ChatStats:
+    """The statistics of the chat's question posts alone: their questions' times
+    (``question_posted_at``, ``not_posted``) are those of the whole chat's statistics."""
+    questions = StatsCounter(chat)
+    question_rows = RowPass(questions, lists=None, json_write=None, opted_out=opted_out, hide=set())
+    for batch in store.iter_message_rows(chat.id, kind=MessageKind.QUESTION):
+        question_rows.feed(batch)
+    return questions.result(question_posted_at=posted, not_posted=not_posted)
 
 
 def _write_markdown_and_html(

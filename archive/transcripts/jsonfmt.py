@@ -103,6 +103,44 @@ def json_chunks(
     :func:`message_entry` (possibly several to a piece, as read back from a file).
     ``highlights`` (`archive.transcripts.highlights.json_entries`) becomes the document's
     ``highlights`` key, present only when there are any."""
+    head, tail = json_parts(
+        chat,
+        stats,
+        question_posted_at=question_posted_at,
+        controls=controls,
+        cost_note=cost_note,
+        highlights=highlights,
+        groups=groups,
+    )
+    yield head
+    empty = True
+    for entry in entries:
+        if entry:
+            empty = False
+            yield entry
+    yield json_end(tail, empty=empty)
+
+
+def json_end(tail: str, *, empty: bool) -> str:
+    """What follows the message entries: the end of their list (``empty``: none was
+    written), then ``tail`` from :func:`json_parts`."""
+    return ("]" if empty else "\n  ]") + tail
+
+
+def json_parts(
+    chat: Chat,
+    stats: ChatStats,
+    *,
+    question_posted_at: Mapping[str, datetime] | None = None,
+    controls: Sequence[tuple[datetime, str]] = (),
+    cost_note: str = "",
+    highlights: Sequence[Mapping[str, Any]] = (),
+    groups: GroupMix | None = None,
+) -> tuple[str, str]:
+    """The text of :func:`json_chunks`'s document before its message entries (up to the
+    list's ``[``) and after them (past the list's ``]``). Keys are sorted and ``"stats"``
+    comes after ``"messages"``: the first part depends on ``stats`` only through the
+    questions' times (``stats.question_posted_at`` and ``stats.not_posted``)."""
     posted = question_times(
         chat, question_posted_at or {}, stats.question_posted_at, stats.not_posted
     )
@@ -143,13 +181,7 @@ def json_chunks(
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     # Newlines inside JSON strings are escaped, so this top-level line is unique.
     head, tail = text.split(_MESSAGES_SLOT, 1)
-    yield head + '\n  "messages": ['
-    empty = True
-    for entry in entries:
-        if entry:
-            empty = False
-            yield entry
-    yield ("]" if empty else "\n  ]") + tail
+    return head + '\n  "messages": [', tail
 
 
 AuthorCache = dict[tuple[str, str, str], str]

@@ -13,7 +13,7 @@ import codecs
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from archive.i18n import translator
 from archive.models import CapturedMessage, Chat, MessageKind
@@ -64,17 +64,12 @@ class MemoryList:
         yield "<ul>\n" + "".join(item + "\n" for item in self._html) + "</ul>"
 
 
-class Spill:
-    """Text appended to an anonymous temporary file (gone when closed, or on a crash),
-    read back later in pieces.
+class TextWriter:
+    """Text appended to a binary file in UTF-8, gathered in a list and written a few
+    hundred pieces at a time (one write per transcript item cost more than the item)."""
 
-    Writes are gathered in a list, and a few hundred at a time are encoded and written to
-    the binary file (a text file opened for reading too resets its decoder on every write,
-    which cost more than the write itself); reading back decodes incrementally.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self._file = tempfile.TemporaryFile(dir=directory)
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
         self._pending: list[str] = []
         self._append = self._pending.append
 
@@ -82,29 +77,38 @@ class Spill:
         """Append ``text``."""
         self._append(text)
         if len(self._pending) >= _PENDING:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._file.write("".join(self._pending).encode("utf-8"))
-            self._pending.clear()
+            self.flush()
 
     def write_lines(self, lines: list[str]) -> None:
         """Append each of ``lines`` followed by a newline, at once."""
-        self._flush()
-        self._file.write(("\n".join(lines) + "\n").encode("utf-8"))
+        self.flush()
+        self.file.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+    def flush(self) -> None:
+        """Write what is gathered to the file (not flushing the file itself)."""
+        if self._pending:
+            self.file.write("".join(self._pending).encode("utf-8"))
+            self._pending.clear()
+
+
+class Spill(TextWriter):
+    """Text appended to an anonymous temporary file (gone when closed, or on a crash),
+    read back later in pieces (decoded incrementally)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(tempfile.TemporaryFile(dir=directory))
 
     def chunks(self) -> Iterator[str]:
         """The text written so far, in pieces of about a mebibyte."""
-        self._flush()
-        self._file.seek(0)
+        self.flush()
+        self.file.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
-        while piece := self._file.read(_READ_SIZE):
+        while piece := self.file.read(_READ_SIZE):
             yield decoder.decode(piece)
         decoder.decode(b"", final=True)  # raises if the file ended inside a character
 
     def close(self) -> None:
-        self._file.close()
+        self.file.close()
 
 
 class SpillList:

@@ -72,7 +72,7 @@ class RowPass:
         self.groups = groups
         self._cards: dict[tuple[str, str, str, str], _Card] = {}
         self._kinds: dict[tuple[str, str, int], _Kind] = {}
-        self._first = True  # no JSON entry written yet
+        self.json_entries = 0  # JSON entries written
 
     def _card(self, platform: str, author_id: str, name: str, handle: str) -> _Card:
         key = f"{platform}:{author_id}"
@@ -104,7 +104,7 @@ class RowPass:
             route = lists.route
             put = lists.put
         json_write = self.json_write
-        first = self._first
+        first = not self.json_entries
         fromisoformat = datetime.fromisoformat
         for (
             platform,
@@ -191,4 +191,4 @@ class RowPass:
                     )
                 )
                 first = False
-        self._first = first
+                self.json_entries += 1
