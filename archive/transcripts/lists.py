@@ -153,6 +153,9 @@ class SpillList:
         self._html.close()
 
 
+_UNKNOWN = object()
+
+
 class TranscriptLists:
     """A transcript's message lists, filled by :meth:`add` with the chat's messages in
     time order (deleted and opted-out ones are left out here).
@@ -210,16 +213,28 @@ class TranscriptLists:
     def route(
         self, kind: MessageKind, keys: tuple[str, ...], late: bool
     ) -> tuple[tuple[ItemList, ...], str] | None:
+        """:meth:`destination`, and a late answer listed is counted under its questions."""
+        where = self.destination(kind, keys, late)
+        if late and where is not None and where[0][0] is self.late:
+            self.count_late(keys)
+        return where
+
+    def destination(
+        self, kind: MessageKind, keys: tuple[str, ...], late: bool
+    ) -> tuple[tuple[ItemList, ...], str] | None:
         """Where a shown message of ``kind`` answering ``keys`` goes: its lists and the
         prefix of its item (late answers' labels, the host mark), or None when no list
-        shows it (questions, reposts). A late answer is counted under its questions."""
-        route = self._routes.get((kind, keys, late))
-        if route is None:
-            route = self._routes[(kind, keys, late)] = self._route(kind, keys, late)
-        if late and route is not None and route[0] and route[0][0] is self.late:
-            for k in set(keys):
-                self.late_count[k] = self.late_count.get(k, 0) + 1
-        return route
+        shows it (questions, reposts). Late answers (their list is :attr:`late`) must
+        also be counted (:meth:`count_late`)."""
+        where = self._routes.get((kind, keys, late), _UNKNOWN)
+        if where is _UNKNOWN:
+            where = self._routes[(kind, keys, late)] = self._route(kind, keys, late)
+        return where  # type: ignore[return-value]
+
+    def count_late(self, keys: tuple[str, ...]) -> None:
+        """Count one late answer listed, under each question it answers."""
+        for k in set(keys):
+            self.late_count[k] = self.late_count.get(k, 0) + 1
 
     def _route(
         self, kind: MessageKind, keys: tuple[str, ...], late: bool
@@ -240,7 +255,12 @@ class TranscriptLists:
 
     def put(self, targets: tuple[ItemList, ...], md: str, html: str | None) -> None:
         """Append one rendered item to ``targets`` (from :meth:`route`)."""
-        if html is None and self._renderer.html:
-            self._renderer.html = False  # the HTML will be converted from the Markdown
+        if html is None:
+            self.no_html()
         for target in targets:
             target.add(md, html)
+
+    def no_html(self) -> None:
+        """An item has no ``<li>`` of its own: the HTML will be converted from the Markdown
+        (the renderer stops making them)."""
+        self._renderer.html = False

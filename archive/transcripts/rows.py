@@ -23,25 +23,18 @@ from archive.stats import StatsCounter
 from archive.store.connection import parse_iso
 from archive.store.messages import attachments_from_json
 from archive.transcripts.jsonfmt import author_json, entry_json, group_json, questions_json
-from archive.transcripts.lists import TranscriptLists
+from archive.transcripts.lists import ItemList, TranscriptLists
 from archive.transcripts.text import redact_handles
 
 _KINDS = {k.value: k for k in MessageKind}
 
 # key, opted out, item head (Markdown, HTML), JSON author block, JSON group member
 _Card = tuple[str, bool, tuple[str, str], str, str]
-# kind, question keys, late, JSON list of the keys
-_Kind = tuple[MessageKind, tuple[str, ...], bool, str]
-
-
-def utc_text(text: str, moment: datetime) -> str:
-    """``moment.isoformat()`` (``moment`` is ``parse_iso(text)``), taken from the stored
-    ``text`` when it is already that text, or that text with a zero fraction, as the
-    store's fixed-width UTC text is: ``2026-12-01T20:05:00.000000+00:00`` →
-    ``2026-12-01T20:05:00+00:00``."""
-    if len(text) == 32 and text.endswith("+00:00") and text[19] == ".":
-        return text[:19] + text[26:] if text[20:26] == "000000" else text
-    return moment.isoformat()
+# kind, question keys, late, JSON list of the keys, where an item goes (lists, prefix),
+# whether it is listed as a late answer
+_Kind = tuple[
+    MessageKind, tuple[str, ...], bool, str, tuple[tuple[ItemList, ...], str] | None, bool
+]
 
 
 class RowPass:
@@ -82,10 +75,17 @@ class RowPass:
         self._cards[(platform, author_id, name, handle)] = card
         return card
 
-    def _kind(self, kind: str, keys: str, late: int) -> _Kind:
+    def _kind(self, kind_value: str, keys: str, late_value: int) -> _Kind:
+        kind = _KINDS[kind_value]
         question_keys = tuple(keys.split()) if keys else ()
-        decoded = (_KINDS[kind], question_keys, bool(late), questions_json(question_keys))
-        self._kinds[(kind, keys, late)] = decoded
+        late = bool(late_value)
+        where = None
+        late_listed = False
+        if self.lists is not None:
+            where = self.lists.destination(kind, question_keys, late)
+            late_listed = late and where is not None and where[0][0] is self.lists.late
+        decoded = (kind, question_keys, late, questions_json(question_keys), where, late_listed)
+        self._kinds[(kind_value, keys, late_value)] = decoded
         return decoded
 
     def feed(self, rows: Iterable[Sequence[Any]]) -> None:
@@ -101,8 +101,8 @@ class RowPass:
             renderer = lists.renderer
             clock = renderer.clock
             item = renderer.item
-            route = lists.route
-            put = lists.put
+            count_late = lists.count_late
+            no_html = lists.no_html
         json_write = self.json_write
         first = not self.json_entries
         fromisoformat = datetime.fromisoformat
@@ -133,7 +133,7 @@ class RowPass:
             decoded = kinds.get((kind_value, keys_text, late_value))
             if decoded is None:
                 decoded = self._kind(kind_value, keys_text, late_value)
-            kind, keys, late, questions = decoded
+            kind, keys, late, questions, where, late_listed = decoded
             at = fromisoformat(created)
             if at.tzinfo is not UTC:  # the store writes UTC; be safe anyway
                 at = parse_iso(created)
@@ -156,21 +156,24 @@ class RowPass:
             if hide and "@" in text:
                 text = redact_handles(text, hide)
             attachments = attachments_from_json(attachments_text) if attachments_text else ()
-            if lists is not None:
-                where = route(kind, keys, late)
-                if where is not None:
-                    md, html = item(
-                        platform,
-                        platform_id,
-                        card[2],
-                        clock(at),
-                        edited is not None,
-                        permalink,
-                        text,
-                        attachments,
-                        where[1],
-                    )
-                    put(where[0], md, html)
+            if where is not None:
+                if late_listed:
+                    count_late(keys)
+                md, html = item(
+                    platform,
+                    platform_id,
+                    card[2],
+                    clock(at),
+                    edited is not None,
+                    permalink,
+                    text,
+                    attachments,
+                    where[1],
+                )
+                if html is None:
+                    no_html()
+                for target in where[0]:
+                    target.add(md, html)
             if json_write is not None:
                 edited_at = None if edited is None else parse_iso(edited).isoformat()
                 json_write(
@@ -178,7 +181,13 @@ class RowPass:
                     + entry_json(
                         card[3],
                         card[4],
-                        utc_text(created, at),
+                        (
+                            (created[:19] + created[26:] if created[20:26] == "000000" else created)
+                            if len(created) == 32
+                            and created[19] == "."
+                            and created[26:] == "+00:00"
+                            else at.isoformat()
+                        ),  # utc_text(created, at), inline
                         edited_at,
                         platform_id,
                         kind_value,
