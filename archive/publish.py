@@ -322,12 +322,12 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
-    """Write ``chunks`` one after another, in UTF-8, to a temporary file, then rename it
-    into place (:func:`atomic_file`)."""
+def write_atomic_chunks(path: Path, chunks: Iterable[str | bytes]) -> None:
+    """Write ``chunks`` one after another, in UTF-8 (a ``bytes`` chunk is already encoded),
+    to a temporary file, then rename it into place (:func:`atomic_file`)."""
     with atomic_file(path) as fh:
         for chunk in chunks:
-            fh.write(chunk.encode("utf-8"))
+            fh.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
 
 
 def write_transcripts(

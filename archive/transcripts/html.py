@@ -6,14 +6,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator
-from typing import cast
+from typing import TypeVar, cast
 
 import markdown
 import nh3
 
 from archive.i18n import translator
 from archive.models import Chat
-from archive.transcripts.lists import Block
+from archive.transcripts.lists import Block, Chunk
 
 ALLOWED_TAGS = frozenset(
     {
@@ -314,7 +314,7 @@ def _part_sections(parts: Iterable[str | Block]) -> Iterator[list[str | Block]]:
         yield section
 
 
-def _html_blocks(parts: Iterable[str | Block]) -> Iterator[str]:
+def _html_blocks(parts: Iterable[str | Block]) -> Iterator[Chunk]:
     """The HTML body of a transcript's parts, piece by piece: the text around the message
     lists converted and sanitised a section at a time as before, and each list written
     from its rendered ``<li>`` items (sanitising a list of blocks piecewise gives the same
@@ -341,7 +341,7 @@ def _html_blocks(parts: Iterable[str | Block]) -> Iterator[str]:
 
 def render_html_parts_chunks(
     chat: Chat, parts: Iterable[str | Block], *, title: str | None = None
-) -> Iterator[str]:
+) -> Iterator[Chunk]:
     """:func:`render_html_chunks` of the transcript made of ``parts`` (from
     :func:`archive.transcripts.markdown.markdown_parts`), whose lists hold the ``<li>``
     of every item (their ``html_direct`` held to the end)."""
@@ -410,11 +410,25 @@ def _separated(pieces: Iterator[str], sep: str) -> Iterator[str]:
         yield piece
 
 
-def _stripped(pieces: Iterator[str]) -> Iterator[str]:
-    """The pieces of ``"".join(pieces).strip()``, without joining them."""
+_Piece = TypeVar("_Piece", str, Chunk)
+
+
+def _stripped(pieces: Iterable[_Piece]) -> Iterator[_Piece]:
+    """The pieces of ``"".join(pieces).strip()``, without joining them. Encoded pieces
+    (a message list's items, read back from a spill) only ever come between text ones
+    (the list's ``<ul>`` and ``</ul>``): they are passed on as they are."""
     started = False
     pending = ""  # trailing whitespace, emitted only if something follows it
     for piece in pieces:
+        if isinstance(piece, bytes):
+            if not started:
+                raise ValueError("an encoded piece cannot start an HTML page")
+            if piece:
+                if pending:
+                    yield pending
+                    pending = ""
+                yield piece
+            continue
         if not started:
             piece = piece.lstrip()
             if not piece:

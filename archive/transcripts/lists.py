@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -24,13 +24,30 @@ _READ_SIZE = 1 << 20
 _PENDING = 512  # writes gathered before one write to the file
 
 
+Chunk = str | bytes
+"""A piece of a transcript: text, or text already encoded in UTF-8 (read back from a
+spill, written to the transcript's file as it is)."""
+
+
+def decoded(chunks: Iterable[Chunk]) -> Iterator[str]:
+    """``chunks`` as text (a run of encoded ones decoded incrementally: a character may
+    be cut between two of them)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for chunk in chunks:
+        if isinstance(chunk, str):
+            yield decoder.decode(b"", final=True) + chunk
+        else:
+            yield decoder.decode(chunk)
+    yield decoder.decode(b"", final=True)
+
+
 class Block(Protocol):
     """A part of a transcript rendered ahead of the document: its Markdown (lines, each
     ending with a newline) and its sanitised HTML block, each in pieces."""
 
-    def md_chunks(self) -> Iterator[str]: ...
+    def md_chunks(self) -> Iterator[Chunk]: ...
 
-    def html_chunks(self) -> Iterator[str]: ...
+    def html_chunks(self) -> Iterator[Chunk]: ...
 
 
 class ItemList(Block, Protocol):
@@ -93,19 +110,17 @@ class TextWriter:
 
 class Spill(TextWriter):
     """Text appended to an anonymous temporary file (gone when closed, or on a crash),
-    read back later in pieces (decoded incrementally)."""
+    read back later in pieces, as UTF-8 (copied as they are into the transcript's file)."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__(tempfile.TemporaryFile(dir=directory))
 
-    def chunks(self) -> Iterator[str]:
-        """The text written so far, in pieces of about a mebibyte."""
+    def chunks(self) -> Iterator[bytes]:
+        """The text written so far, encoded, in pieces of about a mebibyte."""
         self.flush()
         self.file.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
         while piece := self.file.read(_READ_SIZE):
-            yield decoder.decode(piece)
-        decoder.decode(b"", final=True)  # raises if the file ended inside a character
+            yield piece
 
     def close(self) -> None:
         self.file.close()
@@ -138,11 +153,11 @@ class SpillList:
             self._html.write_lines(self._html_items)
             self._html_items.clear()
 
-    def md_chunks(self) -> Iterator[str]:
+    def md_chunks(self) -> Iterator[Chunk]:
         self._flush()
         return self._md.chunks()
 
-    def html_chunks(self) -> Iterator[str]:
+    def html_chunks(self) -> Iterator[Chunk]:
         self._flush()
         yield "<ul>\n"
         yield from self._html.chunks()

@@ -16,7 +16,7 @@ from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
 from archive.transcripts import highlights as highlights_section
 from archive.transcripts.groupsfmt import groups_markdown
-from archive.transcripts.lists import Block, TranscriptLists
+from archive.transcripts.lists import Block, Chunk, TranscriptLists, decoded
 from archive.transcripts.tables import Table, plain_cell, text_cell
 from archive.transcripts.text import (
     _lines,
@@ -215,18 +215,20 @@ def render_markdown(
     for m in messages:
         lists.add(m)
     return "".join(
-        render_markdown_chunks(
-            markdown_parts(
-                chat,
-                lists,
-                stats,
-                question_posted_at=question_posted_at,
-                controls=controls,
-                cost_note=cost_note,
-                generated_at=generated_at,
-                highlights=highlights,
-                hide=hide,
-                groups=groups,
+        decoded(
+            render_markdown_chunks(
+                markdown_parts(
+                    chat,
+                    lists,
+                    stats,
+                    question_posted_at=question_posted_at,
+                    controls=controls,
+                    cost_note=cost_note,
+                    generated_at=generated_at,
+                    highlights=highlights,
+                    hide=hide,
+                    groups=groups,
+                )
             )
         )
     )
@@ -234,7 +236,7 @@ def render_markdown(
 
 def render_markdown_chunks(
     parts: Iterable[str | Block], *, chunk_size: int = 1 << 16
-) -> Iterator[str]:
+) -> Iterator[Chunk]:
     """The Markdown text of :func:`markdown_parts` in pieces of about ``chunk_size``
     characters, each ending with a line, so the transcript is never whole in memory."""
     buffer: list[str] = []
