@@ -34,7 +34,7 @@ and ``@handle`` mentions of opted-out participants are redacted in the texts sho
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,8 @@ from archive.transcripts.text import hidden_handles, is_shown, redact_handles
 FORMAT_VERSION = 1
 # The json module's own string encoder (C), as json.dumps(..., ensure_ascii=False) uses it.
 _str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+json_string: Callable[[str], str] = _str
+"""A string as JSON text (``json.dumps(text, ensure_ascii=False)``), in C."""
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -255,29 +257,52 @@ def entry_json(
     :func:`author_json`, ``group`` from :func:`group_json` ("" when the document has no
     stakeholder mix), instants as ISO 8601 UTC text (``datetime.isoformat()``), ``kind``
     the kind's value, ``questions`` from :func:`questions_json`, ``text`` with the hidden
-    handles already redacted."""
+    handles already redacted.
+
+    An entry is its fixed pieces (:func:`entry_head`, :func:`entry_middle`,
+    :func:`entry_kind`, :func:`entry_tail`, which a caller may keep: they repeat from
+    message to message) around the encoded strings of each message."""
     s = _str
-    edited = (
-        'false,\n      "edited_at": null'
-        if edited_at is None
-        else f'true,\n      "edited_at": {s(edited_at)}'
-    )
     return (
-        f'{{\n      {_attachments_json(attachments)},\n      "author": {author},'
-        if attachments
-        else f'{{\n      "author": {author},'
-    ) + (
-        f'\n      "created_at": "{created_at}",'
-        f'\n      "edited": {edited},{group}'
-        f'\n      "id": {s(platform_id)},'
-        f'\n      "kind": "{kind}",'
-        f'\n      "late": {"true" if late else "false"},'
-        f'\n      "permalink": {s(permalink)},'
-        f'\n      "platform": {s(platform)},'
-        f'\n      "questions": {questions},'
-        f'\n      "text": {s(text)}'
-        "\n    }"
+        f"{entry_head(author, attachments)}{created_at}{entry_middle(edited_at, group)}"
+        f"{s(platform_id)}{entry_kind(kind, late)}{s(permalink)}"
+        f"{entry_tail(platform, questions)}{s(text)}{ENTRY_END}"
     )
+
+
+def entry_head(author: str, attachments: Sequence[Attachment]) -> str:
+    """An entry up to its ``created_at`` value (inside its quotes)."""
+    if attachments:
+        return (
+            f'{{\n      {_attachments_json(attachments)},\n      "author": {author},'
+            '\n      "created_at": "'
+        )
+    return f'{{\n      "author": {author},\n      "created_at": "'
+
+
+def entry_middle(edited_at: str | None, group: str) -> str:
+    """An entry from past its ``created_at`` value up to its ``id`` value."""
+    if edited_at is None:
+        return f'",\n      "edited": false,\n      "edited_at": null,{group}\n      "id": '
+    return f'",\n      "edited": true,\n      "edited_at": {_str(edited_at)},{group}\n      "id": '
+
+
+def entry_kind(kind: str, late: bool) -> str:
+    """An entry from past its ``id`` value up to its ``permalink`` value."""
+    return (
+        f',\n      "kind": "{kind}",\n      "late": {"true" if late else "false"},'
+        '\n      "permalink": '
+    )
+
+
+def entry_tail(platform: str, questions: str) -> str:
+    """An entry from past its ``permalink`` value up to its ``text`` value."""
+    return (
+        f',\n      "platform": {_str(platform)},\n      "questions": {questions},\n      "text": '
+    )
+
+
+ENTRY_END = "\n    }"
 
 
 def questions_json(keys: Iterable[str]) -> str:

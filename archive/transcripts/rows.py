@@ -22,18 +22,29 @@ from archive.models import MessageKind
 from archive.stats import StatsCounter
 from archive.store.connection import parse_iso
 from archive.store.messages import attachments_from_json
-from archive.transcripts.jsonfmt import author_json, entry_json, group_json, questions_json
+from archive.transcripts.jsonfmt import (
+    ENTRY_END,
+    author_json,
+    entry_head,
+    entry_kind,
+    entry_middle,
+    entry_tail,
+    group_json,
+    json_string,
+    questions_json,
+)
 from archive.transcripts.lists import ItemList, TranscriptLists
 from archive.transcripts.text import redact_handles
 
 _KINDS = {k.value: k for k in MessageKind}
 
-# key, opted out, item head (Markdown, HTML), JSON author block, JSON group member
-_Card = tuple[str, bool, tuple[str, str], str, str]
-# kind, question keys, late, JSON list of the keys, where an item goes (lists, prefix),
-# whether it is listed as a late answer
+# key, opted out, item head (Markdown, HTML), JSON author block, JSON group member, JSON
+# entry's head (no attachments) and middle (not edited)
+_Card = tuple[str, bool, tuple[str, str], str, str, str, str]
+# kind, question keys, late, where an item goes (lists, prefix), whether it is listed as a
+# late answer, the JSON entry's kind and tail pieces
 _Kind = tuple[
-    MessageKind, tuple[str, ...], bool, str, tuple[tuple[ItemList, ...], str] | None, bool
+    MessageKind, tuple[str, ...], bool, tuple[tuple[ItemList, ...], str] | None, bool, str, str
 ]
 
 
@@ -64,18 +75,27 @@ class RowPass:
         self.hide = hide
         self.groups = groups
         self._cards: dict[tuple[str, str, str, str], _Card] = {}
-        self._kinds: dict[tuple[str, str, int], _Kind] = {}
+        self._kinds: dict[tuple[str, str, str, int], _Kind] = {}
         self.json_entries = 0  # JSON entries written
 
     def _card(self, platform: str, author_id: str, name: str, handle: str) -> _Card:
         key = f"{platform}:{author_id}"
         who = ("", "") if self.lists is None else self.lists.renderer.author(name, handle)
         group = "" if self.groups is None else group_json(self.groups.get(key))
-        card = (key, key in self.opted_out, who, author_json(handle, author_id, name), group)
+        author = author_json(handle, author_id, name)
+        card = (
+            key,
+            key in self.opted_out,
+            who,
+            author,
+            group,
+            entry_head(author, ()),
+            entry_middle(None, group),
+        )
         self._cards[(platform, author_id, name, handle)] = card
         return card
 
-    def _kind(self, kind_value: str, keys: str, late_value: int) -> _Kind:
+    def _kind(self, platform: str, kind_value: str, keys: str, late_value: int) -> _Kind:
         kind = _KINDS[kind_value]
         question_keys = tuple(keys.split()) if keys else ()
         late = bool(late_value)
@@ -84,8 +104,16 @@ class RowPass:
         if self.lists is not None:
             where = self.lists.destination(kind, question_keys, late)
             late_listed = late and where is not None and where[0][0] is self.lists.late
-        decoded = (kind, question_keys, late, questions_json(question_keys), where, late_listed)
-        self._kinds[(kind_value, keys, late_value)] = decoded
+        decoded = (
+            kind,
+            question_keys,
+            late,
+            where,
+            late_listed,
+            entry_kind(kind_value, late),
+            entry_tail(platform, questions_json(question_keys)),
+        )
+        self._kinds[(platform, kind_value, keys, late_value)] = decoded
         return decoded
 
     def feed(self, rows: Iterable[Sequence[Any]]) -> None:
@@ -104,7 +132,7 @@ class RowPass:
             count_late = lists.count_late
             no_html = lists.no_html
         json_write = self.json_write
-        first = not self.json_entries
+        json_entries = self.json_entries
         fromisoformat = datetime.fromisoformat
         for (
             platform,
@@ -130,10 +158,10 @@ class RowPass:
             card = cards.get((platform, author_id, name, handle))
             if card is None:
                 card = self._card(platform, author_id, name, handle)
-            decoded = kinds.get((kind_value, keys_text, late_value))
+            decoded = kinds.get((platform, kind_value, keys_text, late_value))
             if decoded is None:
-                decoded = self._kind(kind_value, keys_text, late_value)
-            kind, keys, late, questions, where, late_listed = decoded
+                decoded = self._kind(platform, kind_value, keys_text, late_value)
+            kind, keys, late, where, late_listed, json_kind, json_tail = decoded
             at = fromisoformat(created)
             if at.tzinfo is not UTC:  # the store writes UTC; be safe anyway
                 at = parse_iso(created)
@@ -175,29 +203,20 @@ class RowPass:
                 for target in where[0]:
                     target.add(md, html)
             if json_write is not None:
-                edited_at = None if edited is None else parse_iso(edited).isoformat()
+                # entry_json(), from the pieces kept for the author and the kind; the time
+                # is at.isoformat() read off the store's fixed-width UTC text (which keeps
+                # a zero fraction: "20:05:00.000000+00:00" is "20:05:00+00:00")
+                if len(created) == 32 and created[19] == "." and created[26:] == "+00:00":
+                    if created[20:26] == "000000":
+                        created = created[:19] + created[26:]
+                else:
+                    created = at.isoformat()
                 json_write(
-                    ("\n    " if first else ",\n    ")
-                    + entry_json(
-                        card[3],
-                        card[4],
-                        (
-                            (created[:19] + created[26:] if created[20:26] == "000000" else created)
-                            if len(created) == 32
-                            and created[19] == "."
-                            and created[26:] == "+00:00"
-                            else at.isoformat()
-                        ),  # utc_text(created, at), inline
-                        edited_at,
-                        platform_id,
-                        kind_value,
-                        late,
-                        permalink,
-                        platform,
-                        questions,
-                        text,
-                        attachments,
-                    )
+                    f"{',' if json_entries else ''}\n    "
+                    f"{entry_head(card[3], attachments) if attachments else card[5]}{created}"
+                    f"{card[6] if edited is None else entry_middle(parse_iso(edited).isoformat(), card[4])}"
+                    f"{json_string(platform_id)}{json_kind}{json_string(permalink)}{json_tail}"
+                    f"{json_string(text)}{ENTRY_END}"
                 )
-                first = False
-                self.json_entries += 1
+                json_entries += 1
+        self.json_entries = json_entries
