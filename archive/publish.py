@@ -23,7 +23,7 @@ from archive.groups import GroupMix
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.labels import label_key
-from archive.models import Chat, ChatStatus, MessageKind, PostStatus
+from archive.models import Chat, ChatStatus, PostStatus
 from archive.stats import ChatStats, StatsCounter, compute_stats
 from archive.store import Store
 from archive.transcripts import highlights as highlights_section
@@ -35,7 +35,7 @@ from archive.transcripts.html import (
     render_html_parts_chunks,
 )
 from archive.transcripts.jsonfmt import json_end, json_parts, render_json
-from archive.transcripts.lists import Block, SpillList, TextWriter, TranscriptLists
+from archive.transcripts.lists import Block, Spill, SpillList, TranscriptLists
 from archive.transcripts.markdown import (
     markdown_parts,
     network_marks,
@@ -383,31 +383,20 @@ def write_transcripts(
                 else None
             )
             not_posted = question_not_posted(store, chat)
-            json_path = paths.get("json")
-            json_file = None
-            json_document = functools.partial(
-                json_parts,
-                chat,
-                question_posted_at=posted,
-                controls=controls,
-                cost_note=cost_note,
-                highlights=highlights_section.json_entries(best, hide=hide),
-                groups=groups,
+            # The JSON's entries wait in a spill too: what comes before them in the
+            # document depends on the statistics (the questions' times).
+            json_entries = (
+                spills.enter_context(contextlib.closing(Spill(spill_dir)))
+                if "json" in paths
+                else None
             )
-            if json_path is not None:
-                # The JSON is written straight to its file in the same pass: what comes
-                # before its messages depends on the statistics only through the
-                # questions' times, known from the question posts alone.
-                head = json_document(_question_stats(store, chat, opted_out, posted, not_posted))[0]
-                json_file = TextWriter(spills.enter_context(atomic_file(json_path)))
-                json_file.write(head)
             # The one read of the chat's messages: the statistics count every row, and each
             # shown message is rendered into the transcripts' files on the way.
             counter = StatsCounter(chat)
             rows = RowPass(
                 counter,
                 lists=lists,
-                json_write=None if json_file is None else json_file.write,
+                json_write=None if json_entries is None else json_entries.write,
                 opted_out=opted_out,
                 hide=hide,
                 groups=member_groups,
@@ -420,12 +409,6 @@ def write_transcripts(
                 question_posted_at=posted,
                 not_posted=not_posted,
             )
-        if json_file is not None:
-            final_head, tail = json_document(stats)
-            if final_head != head:  # the same rows, in one snapshot: cannot differ
-                raise RuntimeError(f"chat {chat.id}: the JSON transcript's head changed")
-            json_file.write(json_end(tail, empty=not rows.json_entries))
-            json_file.flush()
         if lists is not None:
             _write_markdown_and_html(
                 chat,
@@ -447,23 +430,21 @@ def write_transcripts(
                 ),
                 html_direct=lambda: lists.html_direct,
             )
+        if json_entries is not None:
+            head, tail = json_parts(
+                chat,
+                stats,
+                question_posted_at=posted,
+                controls=controls,
+                cost_note=cost_note,
+                highlights=highlights_section.json_entries(best, hide=hide),
+                groups=groups,
+            )
+            end = json_end(tail, empty=not rows.json_entries)
+            write_atomic_chunks(
+                paths["json"], itertools.chain([head], json_entries.chunks(), [end])
+            )
     return stats
-
-
-def _question_stats(
-    store: Store,
-    chat: Chat,
-    opted_out: frozenset[str],
-    posted: dict[str, datetime],
-    not_posted: dict[str, str],
-) -> ChatStats:
-    """The statistics of the chat's question posts alone: their questions' times
-    (``question_posted_at``, ``not_posted``) are those of the whole chat's statistics."""
-    questions = StatsCounter(chat)
-    question_rows = RowPass(questions, lists=None, json_write=None, opted_out=opted_out, hide=set())
-    for batch in store.iter_message_rows(chat.id, kind=MessageKind.QUESTION):
-        question_rows.feed(batch)
-    return questions.result(question_posted_at=posted, not_posted=not_posted)
 
 
 def _write_markdown_and_html(

@@ -318,19 +318,13 @@ class MessageTables(Connection):
         where = "chat_id = ?" + ("" if include_deleted else " AND deleted_at IS NULL")
         return self._stream_messages(where, (chat_id,), batch)
 
-    def iter_message_rows(
-        self, chat_id: str, *, kind: MessageKind | None = None, batch: int = 5000
-    ) -> Iterator[list[SQLRow]]:
-        """The chat's messages (those of ``kind`` only, when given), deleted ones too, in
-        time order, as lists of up to ``batch`` plain tuples of :data:`TRANSCRIPT_COLUMNS`
-        as stored (instants as :func:`iso` text, ``question_keys`` and ``mentions``
-        space-separated, ``late`` 0 or 1, ``attachments`` as :func:`attachments_json`):
-        what a publication reads, without building a :class:`CapturedMessage` per row
-        (memory stays flat)."""
-        if kind is None:
-            return self._stream_rows(TRANSCRIPT_COLUMNS, "chat_id = ?", (chat_id,), batch)
-        where = "chat_id = ? AND kind = ?"
-        return self._stream_rows(TRANSCRIPT_COLUMNS, where, (chat_id, kind.value), batch)
+    def iter_message_rows(self, chat_id: str, *, batch: int = 5000) -> Iterator[list[SQLRow]]:
+        """The chat's messages, deleted ones too, in time order, as lists of up to
+        ``batch`` plain tuples of :data:`TRANSCRIPT_COLUMNS` as stored (instants as
+        :func:`iso` text, ``question_keys`` and ``mentions`` space-separated, ``late`` 0 or 1,
+        ``attachments`` as :func:`attachments_json`): what a publication reads, without
+        building a :class:`CapturedMessage` per row (memory stays flat)."""
+        return self._stream_rows(TRANSCRIPT_COLUMNS, "chat_id = ?", (chat_id,), batch)
 
     def messages(self, chat_id: str, *, include_deleted: bool = True) -> list[CapturedMessage]:
         """The chat's messages in time order."""
