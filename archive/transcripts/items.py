@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from archive.i18n import Translator, translator
 from archive.models import Attachment, AttachmentKind, CapturedMessage
 from archive.transcripts.text import (
+    _PLAIN_URL_RE,
     _escape_plain,
     _lines,
     escape_inline,
@@ -82,6 +83,7 @@ class ItemRenderer:
         self._authors: dict[tuple[str, str], tuple[str, str]] = {}
         self._networks: dict[str, tuple[str, str]] = {}  # a network's mark, both ways
         self._plain_platforms: dict[str, bool] = {}  # platform -> its name needs no quoting
+        self._plain_urls: dict[str, bool] = {}  # a URL up to a '/' -> safe_url keeps it
 
     def clock(self, moment: datetime) -> str:
         """``clock(moment, zone)``, computed once per minute of a run of messages."""
@@ -143,7 +145,21 @@ class ItemRenderer:
         if not (prefix or attachments or self.network) and text.isprintable():
             # The common shape, written in one go: one line of text (nothing to drop)
             # without links, an anchor that needs no quoting, a plain permalink.
-            link = safe_url(permalink) if permalink else None
+            link = None
+            if permalink:
+                # A permalink's path up to its last '/' repeats from message to message
+                # (a channel's, an account's): when that part is plain and the rest is
+                # letters and digits, safe_url would return the permalink as it is.
+                cut = permalink.rfind("/") + 1
+                tail = permalink[cut:]
+                if tail.isascii() and tail.isalnum():
+                    head = permalink[:cut]
+                    plain_url = self._plain_urls.get(head)
+                    if plain_url is None:
+                        plain_url = self._plain_urls[head] = bool(_PLAIN_URL_RE.fullmatch(head))
+                    link = permalink if plain_url else safe_url(permalink)
+                else:
+                    link = safe_url(permalink)
             plain = self._plain_platforms.get(platform)
             if plain is None:
                 plain = self._plain_platforms[platform] = bool(_PLAIN_ID_RE.fullmatch(platform))
