@@ -344,10 +344,13 @@ def write_transcripts(
     ``highlights``: the most answers each question's Highlights section keeps (0: none).
 
     The same documents as :func:`render_chat`, but streamed: the chat's messages are read
-    once, in time order; the statistics count them while each shown message is rendered
-    (Markdown item, HTML ``<li>``, JSON entry) into temporary files, one per message list,
-    which are then copied into place around the parts that need the statistics. No
-    transcript, nor the list of the chat's messages, is ever whole in memory.
+    once, in time order, as the store's plain rows (:mod:`archive.transcripts.rows`: no
+    ``CapturedMessage`` per row, and the work that depends only on the author or on the
+    kind done once); the statistics count them while each shown message is rendered
+    (Markdown item, HTML ``<li>``, JSON entry) into temporary files, one per message list
+    and one for the JSON entries, whose bytes are then copied into place around the parts
+    that need the statistics. No transcript, nor the list of the chat's messages, is ever
+    whole in memory.
     """
     unknown = set(paths) - set(FORMATS)
     if unknown:
