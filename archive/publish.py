@@ -42,7 +42,7 @@ from archive.transcripts.markdown import (
     render_markdown,
     render_markdown_chunks,
 )
-from archive.transcripts.rows import RowPass
+from archive.transcripts.rows import RowPass, SeveralNetworks
 
 logger = logging.getLogger(__name__)
 
@@ -373,39 +373,36 @@ def write_transcripts(
             best = store.highlights(chat, highlights, opted_out=opted_out)
             groups = store.group_mix(chat, opted_out)
             member_groups = None if groups is None else groups.member_groups
-            lists = (
-                TranscriptLists(
-                    chat,
-                    hide=hide,
-                    opted_out=opted_out,
-                    network=network_marks(chat, store.chat_platforms(chat.id)),
-                    new_list=lambda: spills.enter_context(contextlib.closing(SpillList(spill_dir))),
-                    html="html" in paths,
-                )
-                if "md" in paths or "html" in paths
-                else None
-            )
             not_posted = question_not_posted(store, chat)
-            # The JSON's entries wait in a spill too: what comes before them in the
-            # document depends on the statistics (the questions' times).
-            json_entries = (
-                spills.enter_context(contextlib.closing(Spill(spill_dir)))
-                if "json" in paths
-                else None
-            )
-            # The one read of the chat's messages: the statistics count every row, and each
-            # shown message is rendered into the transcripts' files on the way.
-            counter = StatsCounter(chat)
-            rows = RowPass(
-                counter,
-                lists=lists,
-                json_write=None if json_entries is None else json_entries.write,
-                opted_out=opted_out,
-                hide=hide,
-                groups=member_groups,
-            )
-            for batch in store.iter_message_rows(chat.id):
-                rows.feed(batch)
+            # Items name their network when the chat is on several: its targets say so, or
+            # its messages do, which the pass reads. It starts from the targets, and
+            # starts again marking the items if it meets a second network.
+            network = network_marks(chat, ())
+            while True:
+                attempt = contextlib.ExitStack()
+                try:
+                    lists, json_entries, rows, counter = _read_chat(
+                        store,
+                        chat,
+                        paths,
+                        attempt,
+                        spill_dir,
+                        network=network,
+                        opted_out=opted_out,
+                        hide=hide,
+                        groups=member_groups,
+                    )
+                except SeveralNetworks:
+                    attempt.close()
+                    if network:
+                        raise
+                    network = True
+                    continue
+                except BaseException:
+                    attempt.close()
+                    raise
+                spills.enter_context(attempt)
+                break
             stats = counter.result(
                 opted_out=opted_out,
                 history=store.participation_history(chat),
@@ -448,6 +445,54 @@ def write_transcripts(
                 paths["json"], itertools.chain([head], json_entries.chunks(), [end])
             )
     return stats
+
+
+def _read_chat(
+    store: Store,
+    chat: Chat,
+    paths: Mapping[str, Path],
+    spills: contextlib.ExitStack,
+    spill_dir: Path,
+    *,
+    network: bool,
+    opted_out: frozenset[str],
+    hide: set[str],
+    groups: Mapping[str, str] | None,
+) -> tuple[TranscriptLists | None, Spill | None, RowPass, StatsCounter]:
+    """:func:`write_transcripts`'s one read of the chat: the lists (when Markdown or HTML
+    is asked; items marked with their network when ``network``) and the JSON entries
+    (when JSON is asked) spilled under ``spill_dir``, and the statistics counted. Raises
+    :class:`SeveralNetworks` when ``network`` is False and the messages are on several."""
+    lists = (
+        TranscriptLists(
+            chat,
+            hide=hide,
+            opted_out=opted_out,
+            network=network,
+            new_list=lambda: spills.enter_context(contextlib.closing(SpillList(spill_dir))),
+            html="html" in paths,
+        )
+        if "md" in paths or "html" in paths
+        else None
+    )
+    # The JSON's entries wait in a spill too: what comes before them in the document
+    # depends on the statistics (the questions' times).
+    json_entries = (
+        spills.enter_context(contextlib.closing(Spill(spill_dir))) if "json" in paths else None
+    )
+    counter = StatsCounter(chat)
+    rows = RowPass(
+        counter,
+        lists=lists,
+        json_write=None if json_entries is None else json_entries.write,
+        opted_out=opted_out,
+        hide=hide,
+        groups=groups,
+        networks={t.platform for t in chat.targets},
+    )
+    for batch in store.iter_message_rows(chat.id):
+        rows.feed(batch)
+    return lists, json_entries, rows, counter
 
 
 def _write_markdown_and_html(

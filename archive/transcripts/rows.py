@@ -48,6 +48,10 @@ _Kind = tuple[
 ]
 
 
+class SeveralNetworks(Exception):
+    """A message from a second network, in a pass rendering items without network marks."""
+
+
 class RowPass:
     """Counts and renders a chat's rows, batch after batch, in time order.
 
@@ -55,7 +59,11 @@ class RowPass:
     deleted, not by someone in ``opted_out``) goes to ``lists`` (None: no Markdown or HTML
     is wanted) and, as a JSON entry with its separator, to ``json_write`` (None: no JSON).
     ``hide``: handles redacted in the texts shown; ``groups``: participant key -> group key
-    when the JSON has a stakeholder mix (``GroupMix.member_groups``).
+    when the JSON has a stakeholder mix (``GroupMix.member_groups``). ``networks``: when
+    the lists' items carry no network marks, the networks the chat runs on (its targets'):
+    a non-deleted message from any other network, or from a second one, raises
+    :class:`SeveralNetworks` (the chat is on several after all, as ``network_marks``
+    defines it, and its items must be marked).
     """
 
     def __init__(
@@ -67,6 +75,7 @@ class RowPass:
         opted_out: frozenset[str],
         hide: set[str],
         groups: Mapping[str, str] | None = None,
+        networks: Iterable[str] = (),
     ) -> None:
         self.counter = counter
         self.lists = lists
@@ -75,10 +84,15 @@ class RowPass:
         self.hide = hide
         self.groups = groups
         self._cards: dict[tuple[str, str, str, str], _Card] = {}
+        self._networks = None if lists is None or lists.network else set(networks)
         self._kinds: dict[tuple[str, str, str, int], _Kind] = {}
         self.json_entries = 0  # JSON entries written
 
     def _card(self, platform: str, author_id: str, name: str, handle: str) -> _Card:
+        if self._networks is not None:  # a card per author: every network is met here
+            self._networks.add(platform)
+            if len(self._networks) > 1:
+                raise SeveralNetworks(", ".join(sorted(self._networks)))
         key = f"{platform}:{author_id}"
         who = ("", "") if self.lists is None else self.lists.renderer.author(name, handle)
         group = "" if self.groups is None else group_json(self.groups.get(key))

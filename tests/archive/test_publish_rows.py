@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from archive.models import Attachment, AttachmentKind, CapturedMessage, MessageKind
 from archive.publish import publish_chat, render_chat, write_atomic_chunks, write_transcripts
-from archive.stats import compute_stats
+from archive.stats import StatsCounter, compute_stats
 from archive.store import Store
 from archive.transcripts.items import ItemRenderer
+from archive.transcripts.lists import TranscriptLists
+from archive.transcripts.rows import RowPass, SeveralNetworks
 from archive.transcripts.text import safe_url
 from benchmarks import bench_chat
 from benchmarks.transcript_bench import GENERATED_AT
@@ -219,3 +221,46 @@ def test_encoded_chunks_are_written_as_they_are(tmp_path: Path) -> None:
     path = tmp_path / "t.md"
     write_atomic_chunks(path, ["a · ", "b · ".encode(), "c\n"])
     assert path.read_text(encoding="utf-8") == "a · b · c\n"
+
+
+def test_a_second_network_met_in_the_pass_marks_every_item(tmp_path: Path) -> None:
+    # The chat targets one network; its items are rendered unmarked until a message from
+    # another turns up, late in the chat: the pass starts again, marking them all.
+    store = Store(tmp_path / "chat.db")
+    try:
+        store.add_chat(CHAT)
+        store.save_messages(
+            [
+                CapturedMessage(
+                    CHAT.id, "local" if i < 39 else "discord", f"m{i}", f"u{i}", f"Name {i}",
+                    f"h{i}", f"answer {i}", AT + timedelta(minutes=6, seconds=i),
+                    MessageKind.ANSWER, question_keys=("1",),
+                )
+                for i in range(40)
+            ]
+        )  # fmt: skip
+        out = tmp_path / "out"
+        publish_chat(store, CHAT, out, generated_at=GENERATED_AT)
+        rendered = render_chat(store, CHAT, generated_at=GENERATED_AT)
+    finally:
+        store.close()
+    md = (out / f"{CHAT.id}.md").read_text(encoding="utf-8")
+    assert md == rendered.markdown
+    assert "**Name 0** @h0 · local · " in md and "**Name 39** @h39 · Discord · " in md
+    assert (out / f"{CHAT.id}.html").read_text(encoding="utf-8") == rendered.html
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{CHAT.id}.{f}" for f in ("html", "json", "md")
+    ]
+
+
+def test_the_row_pass_stops_at_a_second_network_when_items_are_unmarked() -> None:
+    lists = TranscriptLists(CHAT, hide=set(), opted_out=frozenset(), network=False)
+    rows = RowPass(
+        StatsCounter(CHAT), lists=lists, json_write=None, opted_out=frozenset(), hide=set(),
+        networks={"local"},
+    )  # fmt: skip
+    row = ("local", "m1", "u1", "Ann", "ann", "hi", "2026-12-01T20:06:00.000000+00:00",
+           "answer", "1", 0, "", None, None, "", 0, "")  # fmt: skip
+    rows.feed([row])
+    with pytest.raises(SeveralNetworks, match="discord, local"):
+        rows.feed([("discord", *row[1:])])
