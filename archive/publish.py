@@ -7,7 +7,6 @@ a half-written transcript where an organiser could find it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import logging
 import os
@@ -415,8 +414,7 @@ def write_transcripts(
                 paths,
                 spills,
                 spill_dir,
-                functools.partial(
-                    markdown_parts,
+                markdown_parts(
                     chat,
                     lists,
                     stats,
@@ -500,33 +498,31 @@ def _write_markdown_and_html(
     paths: Mapping[str, Path],
     spills: contextlib.ExitStack,
     spill_dir: Path,
-    parts: Callable[[], Iterator[str | Block]],
+    parts: Iterable[str | Block],
     *,
     html_direct: Callable[[], bool],
 ) -> None:
     """The Markdown and HTML of :func:`write_transcripts` (either, or both) from the
     transcript's ``parts`` (its lists filled); the HTML needs the Markdown written first
     only when an item or a line cannot be rendered directly (``html_direct()``)."""
+    # Made once for both documents (the participants table alone is a row per
+    # participant): the text around the lists is small, and the lists stay in their spills.
+    every = list(parts)
     amp_link = False
-
-    def checked_parts() -> Iterator[str | Block]:
+    for part in every:
         # Lines outside the lists (the intro) may hold links too; see has_amp_link.
-        nonlocal amp_link
-        for part in parts():
-            if isinstance(part, str) and has_amp_link(part):
-                amp_link = True
-            yield part
-
+        if isinstance(part, str) and has_amp_link(part):
+            amp_link = True
     md_path = paths.get("md")
     if md_path is None:  # the HTML alone; its fallback reads the Markdown
         md_path = spill_dir / f".{chat.id}.{os.getpid()}.md"
         spills.callback(md_path.unlink, missing_ok=True)
-    write_atomic_chunks(md_path, render_markdown_chunks(checked_parts()))
+    write_atomic_chunks(md_path, render_markdown_chunks(every))
     if "html" not in paths:
         return
     title = f"{chat.title} ({chat.hashtag})"
     if html_direct() and not amp_link:
-        pages = render_html_parts_chunks(chat, parts(), title=title)
+        pages = render_html_parts_chunks(chat, every, title=title)
         write_atomic_chunks(paths["html"], pages)
     else:  # rare: a part only Python-Markdown can convert; the Markdown file is read
         _write_html_from_markdown(chat, md_path, paths["html"], title)
