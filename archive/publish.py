@@ -482,7 +482,7 @@ def _read_chat(
     rows = RowPass(
         counter,
         lists=lists,
-        json_write=None if json_entries is None else json_entries.write,
+        json_write=None if json_entries is None else json_entries.write_now,
         opted_out=opted_out,
         hide=hide,
         groups=groups,

@@ -96,6 +96,11 @@ class TextWriter:
         if len(self._pending) >= _PENDING:
             self.flush()
 
+    def write_now(self, text: str) -> None:
+        """Append ``text`` (a large piece) at once."""
+        self.flush()
+        self.file.write(text.encode("utf-8"))
+
     def write_lines(self, lines: list[str]) -> None:
         """Append each of ``lines`` followed by a newline, at once."""
         self.flush()

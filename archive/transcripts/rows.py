@@ -57,7 +57,8 @@ class RowPass:
 
     ``counter`` gets every row (deleted ones count only as deletions); a shown row (not
     deleted, not by someone in ``opted_out``) goes to ``lists`` (None: no Markdown or HTML
-    is wanted) and, as a JSON entry with its separator, to ``json_write`` (None: no JSON).
+    is wanted) and, as a JSON entry with its separator, to ``json_write`` (None: no JSON;
+    it gets a batch's entries at once).
     ``hide``: handles redacted in the texts shown; ``groups``: participant key -> group key
     when the JSON has a stakeholder mix (``GroupMix.member_groups``). ``networks``: when
     the lists' items carry no network marks, the networks the chat runs on (its targets'):
@@ -147,6 +148,7 @@ class RowPass:
             no_html = lists.no_html
         json_write = self.json_write
         json_entries = self.json_entries
+        entries: list[str] = []  # this batch's JSON entries, written at once
         fromisoformat = datetime.fromisoformat
         for (
             platform,
@@ -225,7 +227,7 @@ class RowPass:
                         created = created[:19] + created[26:]
                 else:
                     created = at.isoformat()
-                json_write(
+                entries.append(
                     f"{',' if json_entries else ''}\n    "
                     f"{entry_head(card[3], attachments) if attachments else card[5]}{created}"
                     f"{card[6] if edited is None else entry_middle(parse_iso(edited).isoformat(), card[4])}"
@@ -234,3 +236,5 @@ class RowPass:
                 )
                 json_entries += 1
         self.json_entries = json_entries
+        if entries and json_write is not None:
+            json_write("".join(entries))
