@@ -37,6 +37,7 @@ from archive.transcripts.lists import ItemList, TranscriptLists
 from archive.transcripts.text import redact_handles
 
 _KINDS = {k.value: k for k in MessageKind}
+_PENDING = 512  # JSON entries gathered before one write
 
 # key, opted out, item head (Markdown, HTML), JSON author block, JSON group member, JSON
 # entry's head (no attachments) and middle (not edited)
@@ -58,7 +59,7 @@ class RowPass:
     ``counter`` gets every row (deleted ones count only as deletions); a shown row (not
     deleted, not by someone in ``opted_out``) goes to ``lists`` (None: no Markdown or HTML
     is wanted) and, as a JSON entry with its separator, to ``json_write`` (None: no JSON;
-    it gets a batch's entries at once).
+    it gets a few hundred entries at once).
     ``hide``: handles redacted in the texts shown; ``groups``: participant key -> group key
     when the JSON has a stakeholder mix (``GroupMix.member_groups``). ``networks``: when
     the lists' items carry no network marks, the networks the chat runs on (its targets'):
@@ -148,7 +149,7 @@ class RowPass:
             no_html = lists.no_html
         json_write = self.json_write
         json_entries = self.json_entries
-        entries: list[str] = []  # this batch's JSON entries, written at once
+        entries: list[str] = []  # JSON entries, written a few hundred at once
         fromisoformat = datetime.fromisoformat
         for (
             platform,
@@ -235,6 +236,9 @@ class RowPass:
                     f"{json_string(text)}{ENTRY_END}"
                 )
                 json_entries += 1
+                if len(entries) >= _PENDING:
+                    json_write("".join(entries))
+                    entries.clear()
         self.json_entries = json_entries
         if entries and json_write is not None:
             json_write("".join(entries))
