@@ -6,6 +6,7 @@ real SQLite file, published, and compared byte for byte with the in-memory rende
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -101,10 +102,11 @@ _chat_ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(tmp_path_factory.mktemp("rows") / "chat.db")
     s.opt_out("local", "hidden", "hidden")
-    return s
+    yield s
+    s.close()
 
 
 @settings(
