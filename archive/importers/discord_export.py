@@ -23,16 +23,24 @@ changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
 import marshal
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.process
+import pickle
 import re
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,7 +58,6 @@ from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     Attachment,
     AttachmentKind,
-    CapturedMessage,
     Chat,
     ChatStatus,
     IncomingMessage,
@@ -58,12 +65,13 @@ from archive.models import (
     Target,
     chat_id_for,
 )
-from archive.store import Store
-from archive.store.messages import raw_json
+from archive.store import Store, iso
+from archive.store.messages import export_json, message_row
 
 __all__ = [
     "ExportError",
     "ImportResult",
+    "ImportWorkerError",
     "Progress",
     "RunProgress",
     "TerminalProgress",
@@ -239,7 +247,7 @@ _Spilled = tuple[
     "str | None",
     tuple[str, ...],
     int,
-    str,  # the message as exported, as JSON text (raw_json)
+    str,  # the message as exported, as JSON text (export_json)
     bool,
     tuple[tuple[str, str, str], ...],
 ]
@@ -257,7 +265,7 @@ class _Spill:
     def add(self, staged: _Staged) -> None:
         raw = staged[_RAW]
         assert isinstance(raw, dict)  # a change to _Staged must move _RAW with it
-        self._batch.append((*staged[:_RAW], raw_json(raw), *staged[_RAW + 1 :]))  # type: ignore[arg-type]
+        self._batch.append((*staged[:_RAW], export_json(raw), *staged[_RAW + 1 :]))  # type: ignore[arg-type]
         if len(self._batch) >= BATCH:
             self._flush()
 
@@ -488,17 +496,12 @@ def import_discord_export(
         raise ExportError(f"--language: {e}") from None
     hosts = tuple(h.strip() for h in hosts if h.strip())
     # Beside the archive: the same file system, and the space the rows will need anyway.
-    spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
-    try:
-        with paused_gc():
-            scan = _read(path, tag, hosts, spill, progress, labels)
-            if labels.topics:
-                _topic_posts(scan)
-            return _capture(
-                store, path, scan, spill, tag, hosts, title, timezone, progress, labels, language
-            )
-    finally:
-        spill.close()
+    spill_dir = store.path.parent if store.path != Path(":memory:") else None
+    with paused_gc(), _Worker(path, tag, hosts, labels, spill_dir) as worker:
+        scan = worker.scan(progress)
+        return _capture(
+            store, path, scan, worker, tag, hosts, title, timezone, progress, labels, language
+        )
 
 
 @contextmanager
@@ -522,7 +525,7 @@ def _capture(
     store: Store,
     path: Path,
     scan: _Scan,
-    spill: _Spill,
+    worker: _Worker,
     tag: str,
     hosts: tuple[str, ...],
     title: str,
@@ -531,18 +534,14 @@ def _capture(
     labels: Labels = DEFAULT_LABELS,
     language: str = "en",
 ) -> ImportResult:
-    """Put the staged messages through the capture rules and save them, in one transaction."""
-    guild_id, channel_id = _ids(scan)
+    """Build (or find) the chat, have the worker put the staged messages through the capture
+    rules, and save the rows it sends back, in one transaction."""
+    _guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
     draft = replace(
         _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels),
         language=language,
     )
-    question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
-    question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
-    place = guild_id if guild_id and guild_id != "0" else "@me"
-    link = f"https://discord.com/channels/{place}/{channel_id}/"
-    parse_time = datetime.fromisoformat
     captured = done = 0
     with store.bulk_load(), store.transaction():
         existing = store.find_chat_by_source(source)
@@ -554,64 +553,12 @@ def _capture(
             base = chat_id_for(tag, draft.start.astimezone(draft.zone))
             chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
         before = store.count_messages(chat.id)
-        ctx = CaptureContext(
-            chat=chat,
-            question_posts=question_posts,
-            chat_posts=frozenset(scan.bot_posts | question_posts.keys()),
-            question_times=question_times,
-            bot_ids=frozenset(scan.bot_authors),
-        )
-        for staged_batch in spill.batches():
-            batch: list[CapturedMessage] = []
-            raws: list[str] = []
-            for (
-                _index,
-                mid,
-                author_id,
-                author_name,
-                handle,
-                text,
-                stamp,
-                reply_to,
-                is_bot,
-                edited,
-                mentions,
-                reactions,
-                raw,
-                is_repost,
-                attachments,
-            ) in staged_batch:
-                incoming = IncomingMessage(
-                    PLATFORM,  # platform
-                    mid,  # platform_id
-                    channel_id,  # channel
-                    author_id,  # author_id
-                    author_name,  # author_name
-                    handle,  # author_handle
-                    text,  # text
-                    parse_time(stamp),  # created_at
-                    reply_to,  # reply_to
-                    is_repost,  # is_repost
-                    is_bot,  # is_bot
-                    link + mid,  # permalink
-                    None if edited is None else parse_time(edited),  # edited_at
-                    mentions,  # mentions
-                    _NO_RAW,  # raw
-                    _attachments(attachments),  # attachments
-                )
-                found = capture(incoming, ctx)
-                if found is None:
-                    continue
-                if reactions:
-                    # ``found`` is new and seen by nothing else yet: set the count in place,
-                    # as __post_init__ would (dataclasses.replace costs ~8 µs a message).
-                    object.__setattr__(found, "reactions", reactions)
-                batch.append(found)
-                raws.append(raw)
-            done += len(staged_batch)
-            captured += len(batch)
+        # While the worker captures the next batch, this process saves the last one.
+        for count, rows in worker.capture(chat, iso(store.now())):
+            done += count
+            captured += len(rows)
             # The search index is written once, below, for every row of the import.
-            store.save_encoded_messages(batch, raws, index=False)
+            store.save_message_rows(rows, index=False)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
         store.index_new_messages()
@@ -627,6 +574,249 @@ def _capture(
         new,
     )
     return ImportResult(chat, existing is None, scan.count, captured, new)
+
+
+def _context(scan: _Scan, chat: Chat) -> CaptureContext:
+    """What the capture rules need to know about the export beside the chat."""
+    question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
+    question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
+    return CaptureContext(
+        chat=chat,
+        question_posts=question_posts,
+        chat_posts=frozenset(scan.bot_posts | question_posts.keys()),
+        question_times=question_times,
+        bot_ids=frozenset(scan.bot_authors),
+    )
+
+
+Row = tuple[object, ...]  # the parameters of UPSERT_MESSAGE (archive.store.messages.message_row)
+
+
+def _captured_rows(
+    scan: _Scan, spill: _Spill, chat: Chat, now: str
+) -> Iterator[tuple[int, list[Row]]]:
+    """For each staged batch: how many staged messages it held, and the rows of those that
+    belong to ``chat`` (captured at ``now``, as :func:`archive.store.iso`)."""
+    guild_id, channel_id = _ids(scan)
+    place = guild_id if guild_id and guild_id != "0" else "@me"
+    link = f"https://discord.com/channels/{place}/{channel_id}/"
+    ctx = _context(scan, chat)
+    parse_time = datetime.fromisoformat
+    for staged_batch in spill.batches():
+        rows: list[Row] = []
+        for (
+            _index,
+            mid,
+            author_id,
+            author_name,
+            handle,
+            text,
+            stamp,
+            reply_to,
+            is_bot,
+            edited,
+            mentions,
+            reactions,
+            raw,
+            is_repost,
+            attachments,
+        ) in staged_batch:
+            incoming = IncomingMessage(
+                PLATFORM,  # platform
+                mid,  # platform_id
+                channel_id,  # channel
+                author_id,  # author_id
+                author_name,  # author_name
+                handle,  # author_handle
+                text,  # text
+                parse_time(stamp),  # created_at
+                reply_to,  # reply_to
+                is_repost,  # is_repost
+                is_bot,  # is_bot
+                link + mid,  # permalink
+                None if edited is None else parse_time(edited),  # edited_at
+                mentions,  # mentions
+                _NO_RAW,  # raw
+                _attachments(attachments),  # attachments
+            )
+            found = capture(incoming, ctx)
+            if found is None:
+                continue
+            if reactions:
+                # ``found`` is new and seen by nothing else yet: set the count in place,
+                # as __post_init__ would (dataclasses.replace costs ~8 µs a message).
+                object.__setattr__(found, "reactions", reactions)
+            rows.append(message_row(found, raw, now))
+        yield len(staged_batch), rows
+
+
+# ---- the worker ------------------------------------------------------------------------------
+#
+# The read (parsing, converting, encoding every message) and the capture rules run in a
+# process of their own, forked, so that two cores share an import: while the worker captures
+# batch n + 1, this process writes batch n to SQLite. They talk over a pipe in frames, the
+# first byte saying what follows:
+#
+#   worker -> importer: P (messages read, fraction of the file), marshal
+#                       S the read is over: the _Scan, pickled
+#                       R (staged messages done, [row, ...]), marshal
+#                       D the capture is over
+#                       E an ExportError's message, pickled (the file is bad)
+#                       F a traceback, pickled (the worker failed: a bug, out of memory...)
+#   importer -> worker: C (the chat, captured_at), pickled: capture and send the rows
+#
+# Nothing is written before the worker's S, so a bad file fails before the transaction
+# opens; any failure after it (E, F, the worker's death, a save that fails here) rolls
+# the one transaction back. Without fork (not on Linux, macOS...) the worker is a thread:
+# the same frames, one core.
+
+
+class ImportWorkerError(RuntimeError):
+    """The import's worker process failed or died; the message says how (the archive is
+    left untouched)."""
+
+
+def _fork_context() -> multiprocessing.context.BaseContext | None:
+    """The ``fork`` start method where there is one: a forked worker needs no imports or
+    arguments pickled, and starts in milliseconds."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None  # pragma: no cover - Linux has it
+    return multiprocessing.get_context("fork")
+
+
+def _work(
+    conn: Connection,
+    path: Path,
+    tag: str,
+    hosts: tuple[str, ...],
+    labels: Labels,
+    spill_dir: Path | None,
+) -> None:
+    """The worker: read and stage the export, send the scan, wait for the chat, send the
+    rows of its captured messages (see the frames above)."""
+    spill = None
+    try:
+        spill = _Spill(spill_dir)
+
+        def report(_stage: str, n: int, fraction: float) -> None:
+            conn.send_bytes(b"P" + marshal.dumps((n, fraction)))
+
+        scan = _read(path, tag, hosts, spill, report, labels)
+        if labels.topics:
+            _topic_posts(scan)
+        conn.send_bytes(b"S" + pickle.dumps(scan))
+        frame = conn.recv_bytes()
+        chat, now = pickle.loads(frame[1:])
+        for count, rows in _captured_rows(scan, spill, chat, now):
+            conn.send_bytes(b"R" + marshal.dumps((count, rows)))
+        conn.send_bytes(b"D")
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the importer is gone (it failed, or was stopped): nothing to tell
+    except ExportError as e:
+        _tell(conn, b"E" + pickle.dumps(str(e)))
+    except BaseException:
+        _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
+    finally:
+        if spill is not None:
+            spill.close()
+        conn.close()
+
+
+def _tell(conn: Connection, frame: bytes) -> None:
+    with contextlib.suppress(OSError):
+        conn.send_bytes(frame)
+
+
+class _Worker:
+    """The importer's end of the worker (a context manager: leaving it stops the worker)."""
+
+    def __init__(
+        self,
+        path: Path,
+        tag: str,
+        hosts: tuple[str, ...],
+        labels: Labels,
+        spill_dir: Path | None,
+    ) -> None:
+        self._path = path
+        context = _fork_context()
+        self._conn, theirs = multiprocessing.Pipe()
+        args = (theirs, path, tag, hosts, labels, spill_dir)
+        self._process: multiprocessing.process.BaseProcess | None = None
+        if context is not None:
+            self._process = context.Process(
+                target=_work, args=args, name="tweetchat-import", daemon=True
+            )
+            self._process.start()
+            theirs.close()  # the worker's end: closed here, its death reads as EOF
+        else:  # pragma: no cover - exercised by the tests through a patched _fork_context
+            threading.Thread(target=_work, args=args, name="tweetchat-import", daemon=True).start()
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop talking; a worker still busy gets EOF or a broken pipe and ends; one that
+        does not within 10 s is terminated."""
+        self._conn.close()
+        if self._process is not None:
+            self._process.join(10)
+            if self._process.is_alive():  # pragma: no cover - stuck: it cannot be waited for
+                self._process.terminate()
+                self._process.join()
+
+    def _receive(self) -> tuple[bytes, bytes]:
+        try:
+            frame = self._conn.recv_bytes()
+        except (EOFError, OSError):
+            raise ImportWorkerError(self._died()) from None
+        kind, body = frame[:1], frame[1:]
+        if kind == b"E":
+            raise ExportError(pickle.loads(body))
+        if kind == b"F":
+            raise ImportWorkerError(
+                f"{self._path}: the import failed in its worker process:\n{pickle.loads(body)}"
+            )
+        return kind, body
+
+    def _died(self) -> str:
+        code = None
+        if self._process is not None:
+            self._process.join(5)
+            code = self._process.exitcode
+        how = f" (exit code {code})" if code is not None else ""
+        return f"{self._path}: the import's worker process stopped unexpectedly{how}"
+
+    def scan(self, progress: Progress | None) -> _Scan:
+        """Wait for the read to end (reporting its progress); raises :class:`ExportError`
+        for a bad file."""
+        while True:
+            kind, body = self._receive()
+            if kind == b"P":
+                if progress is not None:
+                    n, fraction = marshal.loads(body)
+                    progress("reading", n, fraction)
+            elif kind == b"S":
+                scan: _Scan = pickle.loads(body)
+                return scan
+            else:
+                raise ImportWorkerError(f"{self._path}: unexpected {kind!r} from the worker")
+
+    def capture(self, chat: Chat, now: str) -> Iterator[tuple[int, list[Row]]]:
+        """Have the worker capture the staged messages for ``chat``: (staged messages done,
+        rows) per batch, as :func:`_captured_rows`."""
+        self._conn.send_bytes(b"C" + pickle.dumps((chat, now)))
+        while True:
+            kind, body = self._receive()
+            if kind == b"D":
+                return
+            if kind != b"R":
+                raise ImportWorkerError(f"{self._path}: unexpected {kind!r} from the worker")
+            count, rows = marshal.loads(body)
+            yield count, rows
 
 
 def check_options(hashtag: str, timezone: str) -> str:
