@@ -26,11 +26,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import json
 import logging
 import marshal
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
+import os
 import pickle
 import re
 import tempfile
@@ -46,6 +48,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
+import orjson
 
 from archive.capture import CaptureContext, capture, is_host, parse_question_labels
 from archive.discord_messages import read
@@ -153,7 +156,7 @@ _Staged = tuple[
     "str | None",  # timestampEdited, as exported
     tuple[str, ...],  # mentions
     int,  # reactions
-    dict[str, Any],  # the message as exported
+    str,  # the message as exported, as the JSON text stored (export_json)
     bool,  # is_repost (a forward)
     tuple[tuple[str, str, str], ...],  # attachments: (name, url, kind)
 ]
@@ -183,10 +186,10 @@ def _bad_message(path: Path, index: int, offset: int, problem: str) -> ExportErr
     return ExportError(f"{path}: message {index} (at byte {offset}) {problem}")
 
 
-def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
+def _staged(raw: Any, index: int, text: str) -> tuple[_Staged | None, str, datetime]:
     """The fields of one exported message (None when it is never captured: a system notice,
     or nothing of its own, as :func:`archive.discord_messages.read` decides), its
-    id and its time; ValueError says what is wrong."""
+    id and its time; ValueError says what is wrong. ``text`` is ``raw`` as JSON text."""
     if not isinstance(raw, dict):
         raise ValueError("is not an object")
     mid = _text(raw.get("id"))
@@ -217,7 +220,7 @@ def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
         edited,
         msg.mentions,
         _reactions(raw),
-        raw,
+        text,
         msg.is_repost,
         tuple((a.name, a.url, a.kind.value) for a in msg.attachments) if msg.attachments else (),
     )
@@ -230,58 +233,43 @@ def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, 
     return tuple(Attachment(name, url, AttachmentKind(kind)) for name, url, kind in staged)
 
 
-# A staged message as spilled: the raw payload already encoded as the JSON text the store
-# keeps (its ``raw`` column), so the spill holds only strings and the capture does not
-# rebuild, then re-encode, every payload's dict.
-# Its fields are those of _Staged, in the same order, but for the one at _RAW.
-_Spilled = tuple[
-    int,
-    str,
-    str,
-    str,
-    str,
-    str,
-    str,
-    str,
-    bool,
-    "str | None",
-    tuple[str, ...],
-    int,
-    str,  # the message as exported, as JSON text (export_json)
-    bool,
-    tuple[tuple[str, str, str], ...],
-]
-_RAW = 12  # where _Staged holds the message as exported
-
-
 class _Spill:
     """Staged messages on disk between the read and the capture (memory stays flat):
-    batches of tuples in ``marshal`` format, each behind its length, read back in order."""
+    batches of tuples in ``marshal`` format, each behind its length, read back in order.
+
+    Written by the importer; read (with ``pread``, which moves no file offset) by the worker,
+    which shares the file: it is opened before the worker starts.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
-        self._batch: list[_Spilled] = []
+        self._batch: list[_Staged] = []
 
     def add(self, staged: _Staged) -> None:
-        raw = staged[_RAW]
-        assert isinstance(raw, dict)  # a change to _Staged must move _RAW with it
-        self._batch.append((*staged[:_RAW], export_json(raw), *staged[_RAW + 1 :]))  # type: ignore[arg-type]
+        self._batch.append(staged)
         if len(self._batch) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if self._batch:
-            # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
             data = marshal.dumps(self._batch)
             self._fh.write(len(data).to_bytes(8, "little"))
             self._fh.write(data)
             self._batch = []
 
-    def batches(self) -> Iterator[list[_Spilled]]:
+    def finish(self) -> None:
+        """Write out what is buffered: the file is complete for :meth:`batches`."""
         self._flush()
-        self._fh.seek(0)
-        while size := int.from_bytes(self._fh.read(8), "little"):
-            batch: list[_Spilled] = marshal.loads(self._fh.read(size))
+        self._fh.flush()
+
+    def batches(self) -> Iterator[list[_Staged]]:
+        """The batches written before :meth:`finish`, in order."""
+        fd = self._fh.fileno()
+        at = 0
+        while size := int.from_bytes(os.pread(fd, 8, at), "little"):
+            # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
+            batch: list[_Staged] = marshal.loads(os.pread(fd, size, at + 8))
+            at += 8 + size
             yield batch
 
     def close(self) -> None:
@@ -293,10 +281,12 @@ def _read(
     hashtag: str,
     hosts: tuple[str, ...],
     spill: _Spill,
+    worker: _Worker,
     progress: Progress | None,
     labels: Labels = DEFAULT_LABELS,
 ) -> _Scan:
-    """Read the export once: validate it, stage its messages, find the question posts."""
+    """Read the export once (parsed by the worker): validate it, stage its messages, find
+    the question posts."""
     scan = _Scan()
     probe = Chat(  # is_host() needs a chat only for its hosts
         id="",
@@ -310,19 +300,12 @@ def _read(
     )
     hosted: dict[tuple[str, str], bool] = {}
 
-    def report(n: int, fraction: float) -> None:
-        if progress is not None:
-            progress("reading", n, fraction)
-
-    reader = ExportReader(
-        path, stream="messages", members=("guild", "channel"), item="message", on_progress=report
-    )
     first_at = last_at = None
-    for raw, index in reader:
+    for raw, index, raw_text in worker.messages(progress):
         try:
-            staged, mid, at = _staged(raw, index)
+            staged, mid, at = _staged(raw, index, raw_text)
         except ValueError as e:
-            raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
+            raise _bad_message(path, index, worker.offset_of(index), str(e)) from None
         if first_at is None:
             scan.first_id = mid
             first_at = last_at = at
@@ -351,10 +334,10 @@ def _read(
             if not host:
                 continue
         scan.questions.append((at, staged[1], keys, _question_text(text, hashtag, labels)))
-    scan.count = reader.count
+    scan.count = worker.count
     scan.first_at, scan.last_at = first_at, last_at
-    scan.guild = _member(reader, "guild")
-    scan.channel = _member(reader, "channel")
+    scan.guild = _member(worker.members, "guild")
+    scan.channel = _member(worker.members, "channel")
     if scan.count == 0 and not _has_list(path, "messages"):
         raise ExportError(
             f"{path}: not a DiscordChatExporter export (no 'messages' list); "
@@ -370,8 +353,8 @@ def _read(
     return scan
 
 
-def _member(reader: ExportReader, name: str) -> dict[str, Any]:
-    value = reader.members.get(name)
+def _member(members: dict[str, Any], name: str) -> dict[str, Any]:
+    value = members.get(name)
     return value if isinstance(value, dict) else {}
 
 
@@ -496,12 +479,18 @@ def import_discord_export(
         raise ExportError(f"--language: {e}") from None
     hosts = tuple(h.strip() for h in hosts if h.strip())
     # Beside the archive: the same file system, and the space the rows will need anyway.
-    spill_dir = store.path.parent if store.path != Path(":memory:") else None
-    with paused_gc(), _Worker(path, tag, hosts, labels, spill_dir) as worker:
-        scan = worker.scan(progress)
-        return _capture(
-            store, path, scan, worker, tag, hosts, title, timezone, progress, labels, language
-        )
+    spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
+    try:
+        with paused_gc(), _Worker(path, spill) as worker:
+            scan = _read(path, tag, hosts, spill, worker, progress, labels)
+            spill.finish()
+            if labels.topics:
+                _topic_posts(scan)
+            return _capture(
+                store, path, scan, worker, tag, hosts, title, timezone, progress, labels, language
+            )
+    finally:
+        spill.close()
 
 
 @contextmanager
@@ -554,7 +543,7 @@ def _capture(
             chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
         before = store.count_messages(chat.id)
         # While the worker captures the next batch, this process saves the last one.
-        for count, rows in worker.capture(chat, iso(store.now())):
+        for count, rows in worker.capture(scan, chat, iso(store.now())):
             done += count
             captured += len(rows)
             # The search index is written once, below, for every row of the import.
@@ -652,23 +641,31 @@ def _captured_rows(
 
 # ---- the worker ------------------------------------------------------------------------------
 #
-# The read (parsing, converting, encoding every message) and the capture rules run in a
-# process of their own, forked, so that two cores share an import: while the worker captures
-# batch n + 1, this process writes batch n to SQLite. They talk over a pipe in frames, the
-# first byte saying what follows:
+# Two cores share an import. A worker process (forked) parses the export with ijson and
+# encodes each message as the JSON text the store keeps, while the importer converts the
+# messages, finds the questions and stages them in the spill; once the questions are known,
+# the worker puts the staged messages (read from the spill, which it shares) through the
+# capture rules while the importer writes the rows it sends back to SQLite. They talk over a
+# pipe in frames, the first byte saying what follows:
 #
-#   worker -> importer: P (messages read, fraction of the file), marshal
-#                       S the read is over: the _Scan, pickled
-#                       R (staged messages done, [row, ...]), marshal
+#   worker -> importer: P (messages read, fraction of the file), after each chunk; marshal
+#                       M [JSON text of a message, ...], in file order; marshal
+#                       S the parse is over: (messages, {member: value}); marshal
+#                       R (staged messages done, [row, ...]); marshal
 #                       D the capture is over
-#                       E an ExportError's message, pickled (the file is bad)
-#                       F a traceback, pickled (the worker failed: a bug, out of memory...)
-#   importer -> worker: C (the chat, captured_at), pickled: capture and send the rows
+#                       E an ExportError's message (the file is bad); pickle
+#                       F a traceback (the worker failed: a bug, out of memory...); pickle
+#   importer -> worker: C (the scan, the chat, captured_at): capture the spill; pickle
 #
-# Nothing is written before the worker's S, so a bad file fails before the transaction
-# opens; any failure after it (E, F, the worker's death, a save that fails here) rolls
-# the one transaction back. Without fork (not on Linux, macOS...) the worker is a thread:
-# the same frames, one core.
+# The messages parsed before a syntax error are sent before its E, so errors come in file
+# order, as from one process. Nothing is written before the read is over, so a bad file
+# fails before the transaction opens; any failure after it (E, F, the worker's death, a save
+# that fails here) rolls the one transaction back. Without fork (not on Linux, macOS...)
+# the worker is a thread: the same frames, one core.
+#
+# The texts cross as orjson wrote them and are parsed again here by orjson: exactly the
+# values ijson gave (ijson refuses integers beyond 64 bits and infinite numbers, and gives
+# no lone surrogates, so orjson encodes all it gives, and its floats read back the same).
 
 
 class ImportWorkerError(RuntimeError):
@@ -676,7 +673,7 @@ class ImportWorkerError(RuntimeError):
     left untouched)."""
 
 
-def _fork_context() -> multiprocessing.context.BaseContext | None:
+def _fork_context() -> multiprocessing.context.ForkContext | None:
     """The ``fork`` start method where there is one: a forked worker needs no imports or
     arguments pickled, and starts in milliseconds."""
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -684,29 +681,12 @@ def _fork_context() -> multiprocessing.context.BaseContext | None:
     return multiprocessing.get_context("fork")
 
 
-def _work(
-    conn: Connection,
-    path: Path,
-    tag: str,
-    hosts: tuple[str, ...],
-    labels: Labels,
-    spill_dir: Path | None,
-) -> None:
-    """The worker: read and stage the export, send the scan, wait for the chat, send the
-    rows of its captured messages (see the frames above)."""
-    spill = None
+def _work(conn: Connection, path: Path, spill: _Spill) -> None:
+    """The worker: parse the export and send its messages, wait for the chat, send the rows
+    of the staged messages that it captures (see the frames above)."""
     try:
-        spill = _Spill(spill_dir)
-
-        def report(_stage: str, n: int, fraction: float) -> None:
-            conn.send_bytes(b"P" + marshal.dumps((n, fraction)))
-
-        scan = _read(path, tag, hosts, spill, report, labels)
-        if labels.topics:
-            _topic_posts(scan)
-        conn.send_bytes(b"S" + pickle.dumps(scan))
-        frame = conn.recv_bytes()
-        chat, now = pickle.loads(frame[1:])
+        _parse(conn, path)
+        scan, chat, now = pickle.loads(conn.recv_bytes()[1:])
         for count, rows in _captured_rows(scan, spill, chat, now):
             conn.send_bytes(b"R" + marshal.dumps((count, rows)))
         conn.send_bytes(b"D")
@@ -714,12 +694,30 @@ def _work(
         pass  # the importer is gone (it failed, or was stopped): nothing to tell
     except ExportError as e:
         _tell(conn, b"E" + pickle.dumps(str(e)))
-    except BaseException:
+    except BaseException:  # every failure is reported to the importer
         _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
     finally:
-        if spill is not None:
-            spill.close()
         conn.close()
+
+
+def _parse(conn: Connection, path: Path) -> None:
+    def report(n: int, fraction: float) -> None:
+        conn.send_bytes(b"P" + marshal.dumps((n, fraction)))
+
+    reader = ExportReader(
+        path, stream="messages", members=("guild", "channel"), item="message", on_progress=report
+    )
+    texts: list[str] = []
+    try:
+        for raw, _index in reader:
+            texts.append(export_json(raw))
+            if len(texts) >= BATCH:
+                conn.send_bytes(b"M" + marshal.dumps(texts))
+                texts = []
+    finally:  # what was parsed before an error too: its messages' errors come first
+        if texts:
+            conn.send_bytes(b"M" + marshal.dumps(texts))
+    conn.send_bytes(b"S" + marshal.dumps((reader.count, reader.members)))
 
 
 def _tell(conn: Connection, frame: bytes) -> None:
@@ -727,21 +725,24 @@ def _tell(conn: Connection, frame: bytes) -> None:
         conn.send_bytes(frame)
 
 
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # pragma: no cover - export_json's json fallback
+        return json.loads(text)
+
+
 class _Worker:
     """The importer's end of the worker (a context manager: leaving it stops the worker)."""
 
-    def __init__(
-        self,
-        path: Path,
-        tag: str,
-        hosts: tuple[str, ...],
-        labels: Labels,
-        spill_dir: Path | None,
-    ) -> None:
+    def __init__(self, path: Path, spill: _Spill) -> None:
         self._path = path
+        self.count = 0  # messages in the export, once messages() is over
+        self.members: dict[str, Any] = {}  # its guild and channel, once messages() is over
+        self._counts: list[int] = []  # messages parsed after each chunk (for offset_of)
         context = _fork_context()
         self._conn, theirs = multiprocessing.Pipe()
-        args = (theirs, path, tag, hosts, labels, spill_dir)
+        args = (theirs, path, spill)
         self._process: multiprocessing.process.BaseProcess | None = None
         if context is not None:
             self._process = context.Process(
@@ -749,7 +750,7 @@ class _Worker:
             )
             self._process.start()
             theirs.close()  # the worker's end: closed here, its death reads as EOF
-        else:  # pragma: no cover - exercised by the tests through a patched _fork_context
+        else:
             threading.Thread(target=_work, args=args, name="tweetchat-import", daemon=True).start()
 
     def __enter__(self) -> _Worker:
@@ -790,31 +791,47 @@ class _Worker:
         how = f" (exit code {code})" if code is not None else ""
         return f"{self._path}: the import's worker process stopped unexpectedly{how}"
 
-    def scan(self, progress: Progress | None) -> _Scan:
-        """Wait for the read to end (reporting its progress); raises :class:`ExportError`
-        for a bad file."""
+    def _unexpected(self, kind: bytes) -> ImportWorkerError:
+        return ImportWorkerError(f"{self._path}: unexpected {kind!r} from the import's worker")
+
+    def messages(self, progress: Progress | None) -> Iterator[tuple[Any, int, str]]:
+        """Every message of the export as (its value, its 1-based position, its JSON text),
+        in file order, reporting the progress of the parse; raises :class:`ExportError`
+        for a file that is not JSON (at the point where the file breaks)."""
+        index = 0
+        loads = _loads
         while True:
             kind, body = self._receive()
-            if kind == b"P":
+            if kind == b"M":
+                for text in marshal.loads(body):
+                    index += 1
+                    yield loads(text), index, text
+            elif kind == b"P":
+                n, fraction = marshal.loads(body)
+                self._counts.append(n)
                 if progress is not None:
-                    n, fraction = marshal.loads(body)
                     progress("reading", n, fraction)
             elif kind == b"S":
-                scan: _Scan = pickle.loads(body)
-                return scan
+                self.count, self.members = marshal.loads(body)
+                return
             else:
-                raise ImportWorkerError(f"{self._path}: unexpected {kind!r} from the worker")
+                raise self._unexpected(kind)
 
-    def capture(self, chat: Chat, now: str) -> Iterator[tuple[int, list[Row]]]:
+    def offset_of(self, position: int) -> int:
+        """Where message ``position`` starts in the file (:meth:`ExportReader.offset_of`)."""
+        reader = ExportReader(self._path, stream="messages", item="message", counts=self._counts)
+        return reader.offset_of(position)
+
+    def capture(self, scan: _Scan, chat: Chat, now: str) -> Iterator[tuple[int, list[Row]]]:
         """Have the worker capture the staged messages for ``chat``: (staged messages done,
         rows) per batch, as :func:`_captured_rows`."""
-        self._conn.send_bytes(b"C" + pickle.dumps((chat, now)))
+        self._conn.send_bytes(b"C" + pickle.dumps((scan, chat, now)))
         while True:
             kind, body = self._receive()
             if kind == b"D":
                 return
             if kind != b"R":
-                raise ImportWorkerError(f"{self._path}: unexpected {kind!r} from the worker")
+                raise self._unexpected(kind)
             count, rows = marshal.loads(body)
             yield count, rows
 
