@@ -69,7 +69,7 @@ from archive.models import (
     chat_id_for,
 )
 from archive.store import Store, iso
-from archive.store.messages import export_json, message_row
+from archive.store.messages import RAW_COLUMN, export_json, message_row
 
 __all__ = [
     "ExportError",
@@ -142,7 +142,7 @@ def _question_text(text: str, hashtag: str, labels: Labels = DEFAULT_LABELS) -> 
 # ---- the read -------------------------------------------------------------------------------
 
 # One message as staged between the read and the capture: everything capture needs that does
-# not depend on the questions, and the raw payload that is stored with it.
+# not depend on the questions. (The raw payload that is stored with it is staged apart.)
 _Staged = tuple[
     int,  # position in the export
     str,  # id
@@ -156,7 +156,6 @@ _Staged = tuple[
     "str | None",  # timestampEdited, as exported
     tuple[str, ...],  # mentions
     int,  # reactions
-    str,  # the message as exported, as the JSON text stored (export_json)
     bool,  # is_repost (a forward)
     tuple[tuple[str, str, str], ...],  # attachments: (name, url, kind)
 ]
@@ -186,10 +185,10 @@ def _bad_message(path: Path, index: int, offset: int, problem: str) -> ExportErr
     return ExportError(f"{path}: message {index} (at byte {offset}) {problem}")
 
 
-def _staged(raw: Any, index: int, text: str) -> tuple[_Staged | None, str, datetime]:
+def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
     """The fields of one exported message (None when it is never captured: a system notice,
     or nothing of its own, as :func:`archive.discord_messages.read` decides), its
-    id and its time; ValueError says what is wrong. ``text`` is ``raw`` as JSON text."""
+    id and its time; ValueError says what is wrong."""
     if not isinstance(raw, dict):
         raise ValueError("is not an object")
     mid = _text(raw.get("id"))
@@ -220,7 +219,6 @@ def _staged(raw: Any, index: int, text: str) -> tuple[_Staged | None, str, datet
         edited,
         msg.mentions,
         _reactions(raw),
-        text,
         msg.is_repost,
         tuple((a.name, a.url, a.kind.value) for a in msg.attachments) if msg.attachments else (),
     )
@@ -235,45 +233,60 @@ def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, 
 
 class _Spill:
     """Staged messages on disk between the read and the capture (memory stays flat):
-    batches of tuples in ``marshal`` format, each behind its length, read back in order.
+    batches of tuples in ``marshal`` format, each behind its length, read back in order;
+    their raw payloads (JSON text) in a second file, in the same batches.
 
-    Written by the importer; read (with ``pread``, which moves no file offset) by the worker,
-    which shares the file: it is opened before the worker starts.
+    Written by the importer. The worker, which shares the files (they are opened before it
+    starts), reads the staged messages with ``pread`` (which moves no file offset) and sends
+    back rows without their payloads; the importer reads the payloads (:meth:`raws`) to
+    complete them: the payloads, nine tenths of the bytes, never cross the pipe twice.
     """
 
     def __init__(self, directory: Path | None) -> None:
         self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
+        self._raw_fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
         self._batch: list[_Staged] = []
+        self._raws: list[str] = []
 
-    def add(self, staged: _Staged) -> None:
+    def add(self, staged: _Staged, raw_text: str) -> None:
         self._batch.append(staged)
+        self._raws.append(raw_text)
         if len(self._batch) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if self._batch:
-            data = marshal.dumps(self._batch)
-            self._fh.write(len(data).to_bytes(8, "little"))
-            self._fh.write(data)
-            self._batch = []
+            for fh, batch in ((self._fh, self._batch), (self._raw_fh, self._raws)):
+                data = marshal.dumps(batch)
+                fh.write(len(data).to_bytes(8, "little"))
+                fh.write(data)
+            self._batch, self._raws = [], []
 
     def finish(self) -> None:
-        """Write out what is buffered: the file is complete for :meth:`batches`."""
+        """Write out what is buffered: the files are complete for :meth:`batches`."""
         self._flush()
         self._fh.flush()
+        self._raw_fh.flush()
 
     def batches(self) -> Iterator[list[_Staged]]:
-        """The batches written before :meth:`finish`, in order."""
-        fd = self._fh.fileno()
-        at = 0
-        while size := int.from_bytes(os.pread(fd, 8, at), "little"):
-            # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
-            batch: list[_Staged] = marshal.loads(os.pread(fd, size, at + 8))
-            at += 8 + size
-            yield batch
+        """The batches of staged messages written before :meth:`finish`, in order."""
+        return _batches(self._fh.fileno())
+
+    def raws(self) -> Iterator[list[str]]:
+        """The raw payloads of :meth:`batches`, batch for batch."""
+        return _batches(self._raw_fh.fileno())
 
     def close(self) -> None:
         self._fh.close()
+        self._raw_fh.close()
+
+
+def _batches(fd: int) -> Iterator[Any]:
+    at = 0
+    while size := int.from_bytes(os.pread(fd, 8, at), "little"):
+        # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
+        yield marshal.loads(os.pread(fd, size, at + 8))
+        at += 8 + size
 
 
 def _read(
@@ -303,7 +316,7 @@ def _read(
     first_at = last_at = None
     for raw, index, raw_text in worker.messages(progress):
         try:
-            staged, mid, at = _staged(raw, index, raw_text)
+            staged, mid, at = _staged(raw, index)
         except ValueError as e:
             raise _bad_message(path, index, worker.offset_of(index), str(e)) from None
         if first_at is None:
@@ -315,7 +328,7 @@ def _read(
             last_at = at
         if staged is None:
             continue
-        spill.add(staged)
+        spill.add(staged, raw_text)
         scan.staged += 1
         text = staged[5]
         is_bot = staged[8]
@@ -323,7 +336,7 @@ def _read(
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
         # a forward asks nothing
-        keys = parse_question_labels(text, labels) if not staged[13] else ()
+        keys = parse_question_labels(text, labels) if not staged[12] else ()
         if not keys:
             continue
         if not is_bot:
@@ -487,7 +500,18 @@ def import_discord_export(
             if labels.topics:
                 _topic_posts(scan)
             return _capture(
-                store, path, scan, worker, tag, hosts, title, timezone, progress, labels, language
+                store,
+                path,
+                scan,
+                spill,
+                worker,
+                tag,
+                hosts,
+                title,
+                timezone,
+                progress,
+                labels,
+                language,
             )
     finally:
         spill.close()
@@ -514,6 +538,7 @@ def _capture(
     store: Store,
     path: Path,
     scan: _Scan,
+    spill: _Spill,
     worker: _Worker,
     tag: str,
     hosts: tuple[str, ...],
@@ -543,14 +568,14 @@ def _capture(
             chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
         before = store.count_messages(chat.id)
         # While the worker captures the next batch, this process saves the last one.
-        for count, rows in worker.capture(scan, chat, iso(store.now())):
+        for count, rows in worker.capture(scan, spill, chat, iso(store.now())):
             done += count
             captured += len(rows)
-            # The search index is written once, below, for every row of the import.
-            store.save_message_rows(rows, index=False)
+            # Each batch indexes its rows for search: here, while the worker captures the
+            # next batch, rather than all at once after it is done.
+            store.save_message_rows(rows)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
-        store.index_new_messages()
         new = store.count_messages(chat.id) - before
     if progress is not None:
         progress("imported", scan.count, 1.0)
@@ -578,14 +603,15 @@ def _context(scan: _Scan, chat: Chat) -> CaptureContext:
     )
 
 
-Row = tuple[object, ...]  # the parameters of UPSERT_MESSAGE (archive.store.messages.message_row)
+Row = list[object]  # the parameters of UPSERT_MESSAGE (archive.store.messages.message_row)
 
 
 def _captured_rows(
     scan: _Scan, spill: _Spill, chat: Chat, now: str
-) -> Iterator[tuple[int, list[Row]]]:
-    """For each staged batch: how many staged messages it held, and the rows of those that
-    belong to ``chat`` (captured at ``now``, as :func:`archive.store.iso`)."""
+) -> Iterator[tuple[int, list[Row], list[int]]]:
+    """For each staged batch: how many staged messages it held, the rows of those that
+    belong to ``chat`` (captured at ``now``, as :func:`archive.store.iso`) without their
+    raw payload (``""`` at :data:`RAW_COLUMN`), and where in the batch each of them was."""
     guild_id, channel_id = _ids(scan)
     place = guild_id if guild_id and guild_id != "0" else "@me"
     link = f"https://discord.com/channels/{place}/{channel_id}/"
@@ -593,7 +619,8 @@ def _captured_rows(
     parse_time = datetime.fromisoformat
     for staged_batch in spill.batches():
         rows: list[Row] = []
-        for (
+        kept: list[int] = []
+        for position, (
             _index,
             mid,
             author_id,
@@ -606,10 +633,9 @@ def _captured_rows(
             edited,
             mentions,
             reactions,
-            raw,
             is_repost,
             attachments,
-        ) in staged_batch:
+        ) in enumerate(staged_batch):
             incoming = IncomingMessage(
                 PLATFORM,  # platform
                 mid,  # platform_id
@@ -635,8 +661,9 @@ def _captured_rows(
                 # ``found`` is new and seen by nothing else yet: set the count in place,
                 # as __post_init__ would (dataclasses.replace costs ~8 µs a message).
                 object.__setattr__(found, "reactions", reactions)
-            rows.append(message_row(found, raw, now))
-        yield len(staged_batch), rows
+            rows.append([*message_row(found, "", now)])
+            kept.append(position)
+        yield len(staged_batch), rows, kept
 
 
 # ---- the worker ------------------------------------------------------------------------------
@@ -651,7 +678,8 @@ def _captured_rows(
 #   worker -> importer: P (messages read, fraction of the file), after each chunk; marshal
 #                       M [JSON text of a message, ...], in file order; marshal
 #                       S the parse is over: (messages, {member: value}); marshal
-#                       R (staged messages done, [row, ...]); marshal
+#                       R (staged messages done, [row without its payload, ...],
+#                          [where each row's message was in its batch, ...]); marshal
 #                       D the capture is over
 #                       E an ExportError's message (the file is bad); pickle
 #                       F a traceback (the worker failed: a bug, out of memory...); pickle
@@ -687,8 +715,8 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
     try:
         _parse(conn, path)
         scan, chat, now = pickle.loads(conn.recv_bytes()[1:])
-        for count, rows in _captured_rows(scan, spill, chat, now):
-            conn.send_bytes(b"R" + marshal.dumps((count, rows)))
+        for count, rows, kept in _captured_rows(scan, spill, chat, now):
+            conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
         conn.send_bytes(b"D")
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the importer is gone (it failed, or was stopped): nothing to tell
@@ -822,17 +850,23 @@ class _Worker:
         reader = ExportReader(self._path, stream="messages", item="message", counts=self._counts)
         return reader.offset_of(position)
 
-    def capture(self, scan: _Scan, chat: Chat, now: str) -> Iterator[tuple[int, list[Row]]]:
+    def capture(
+        self, scan: _Scan, spill: _Spill, chat: Chat, now: str
+    ) -> Iterator[tuple[int, list[Row]]]:
         """Have the worker capture the staged messages for ``chat``: (staged messages done,
-        rows) per batch, as :func:`_captured_rows`."""
+        their rows) per batch, as :func:`_captured_rows`, with their raw payloads."""
         self._conn.send_bytes(b"C" + pickle.dumps((scan, chat, now)))
+        raw_batches = spill.raws()
         while True:
             kind, body = self._receive()
             if kind == b"D":
                 return
             if kind != b"R":
                 raise self._unexpected(kind)
-            count, rows = marshal.loads(body)
+            count, rows, kept = marshal.loads(body)
+            raws = next(raw_batches)
+            for row, position in zip(rows, kept, strict=True):
+                row[RAW_COLUMN] = raws[position]
             yield count, rows
 
 

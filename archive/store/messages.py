@@ -119,6 +119,10 @@ def attachments_from_json(text: str) -> tuple[Attachment, ...]:
     )
 
 
+RAW_COLUMN = 18
+"""Where :func:`message_row` puts the raw payload."""
+
+
 def message_row(m: CapturedMessage, raw_text: str, now: str) -> tuple[object, ...]:
     """The parameters of ``UPSERT_MESSAGE`` for ``m``, captured at ``now`` (as :func:`iso`)."""
     return (

@@ -571,7 +571,7 @@ def test_a_failure_while_saving_leaves_the_archive_untouched(
     store: Store, archived: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    save = store.save_encoded_messages  # what the import saves its batches with
+    save = store.save_message_rows  # what the import saves its batches with
 
     def failing_save(*args: Any, **kwargs: Any) -> int:
         nonlocal calls
@@ -579,7 +579,7 @@ def test_a_failure_while_saving_leaves_the_archive_untouched(
         save(*args, **kwargs)  # the rows are written, then the disk fills up
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "save_encoded_messages", failing_save)
+    monkeypatch.setattr(store, "save_message_rows", failing_save)
     with pytest.raises(OSError, match="disk full"):
         run_import(store, hashtag="OtherTag", hosts=())
     assert calls == 1
