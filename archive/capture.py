@@ -346,23 +346,6 @@ def _remember(memo: dict[_K, bool], key: _K, value: bool) -> bool:
     return value
 
 
-def _placed(msg: IncomingMessage, chat: Chat, facts: _Facts) -> bool:
-    place = (msg.platform, msg.channel)
-    found = facts.places.get(place)
-    if found is None:
-        return _remember(facts.places, place, _in_place(msg, chat))
-    return found
-
-
-def _hosted(msg: IncomingMessage, facts: _Facts) -> bool:
-    """``_is_host`` for the context's hosts, once per author."""
-    author = (msg.platform, msg.author_id, msg.author_handle)
-    found = facts.host_memo.get(author)
-    if found is None:
-        return _remember(facts.host_memo, author, _is_host(msg, facts.hosts))
-    return found
-
-
 def _classify(
     msg: IncomingMessage, ctx: CaptureContext, facts: _Facts, at: datetime, by_bot: bool
 ) -> tuple[MessageKind, tuple[str, ...]]:
@@ -377,9 +360,12 @@ def _classify(
     if msg.is_repost or msg.text.lstrip().startswith("RT @"):
         return MessageKind.REPOST, ()
     a_keys = facts.reply.parse(msg.text)
-    known = facts.known
-    labelled = a_keys if any(key in known for key in a_keys) else ()
-    if _hosted(msg, facts):
+    labelled = a_keys if a_keys and not facts.known.isdisjoint(a_keys) else ()
+    author = (msg.platform, msg.author_id, msg.author_handle)
+    hosted = facts.host_memo.get(author)
+    if hosted is None:  # _hosted(), inlined: this runs for every message
+        hosted = _remember(facts.host_memo, author, _is_host(msg, facts.hosts))
+    if hosted:
         if asked is not None:
             return MessageKind.QUESTION, (asked,)
         # In a topic chat (T1 topic, T1 answers) a host's labelled post that is not a known
@@ -411,11 +397,19 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
     chat = ctx.chat
     if chat.status == ChatStatus.CANCELLED:
         return None
-    facts = _facts(ctx)
-    if not _placed(msg, chat, facts):
+    # _facts() and _placed(), inlined: capture runs for every message, a few µs each.
+    facts = ctx._derived.get("facts")
+    if facts is None:
+        facts = _facts(ctx)
+    assert isinstance(facts, _Facts)
+    place = (msg.platform, msg.channel)
+    placed = facts.places.get(place)
+    if placed is None:
+        placed = _remember(facts.places, place, _in_place(msg, chat))
+    if not placed:
         return None
     created = msg.created_at
-    if not _is_aware(created):
+    if not (isinstance(created, datetime) and created.utcoffset() is not None):  # _is_aware
         logger.warning(
             "Ignoring %s message %s: created_at is not an aware datetime",
             msg.platform,
