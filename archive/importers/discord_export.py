@@ -9,16 +9,20 @@ question post is known, so the work is split in two:
    question posts (host or bot messages that begin with a question label in the chat's
    convention: ``Q1`` by default, ``C1`` with ``--labels C/A``; in a topic convention,
    ``T``/``T``, only the first such post of each label, as the host's later ``T1 ...``
-   posts are the host's answers), and stages every message, already converted, in a
-   temporary file (``marshal`` batches);
+   posts are the host's answers), and stages every message, already converted, in
+   temporary files (``marshal`` batches);
 2. the capture builds the chat and puts every staged message through the same capture
-   rules as live messages, saving in batches inside one transaction, and indexes the
-   saved rows for search at once before it commits.
+   rules as live messages, saving in batches inside one transaction, each batch indexed
+   for search as it is saved.
+
+Two processes share the work (see "the worker" below): a forked worker parses the file and
+encodes each message's raw payload while this process converts and stages the messages;
+then the worker applies the capture rules while this process writes the rows to SQLite.
 
 A file that turns out malformed or truncated fails in the read, before anything is
-written; any failure later rolls the one transaction back. Re-importing the same export
-(same channel, same first message) finds the chat it made before by its ``source`` and
-changes nothing.
+written; any failure later (the worker's too) rolls the one transaction back.
+Re-importing the same export (same channel, same first message) finds the chat it made
+before by its ``source`` and changes nothing.
 """
 
 from __future__ import annotations
