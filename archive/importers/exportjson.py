@@ -190,8 +190,11 @@ class ExportReader:
         """The byte offset where element ``position`` of the array starts (for messages
         about a bad element: the file is parsed again up to it)."""
         # The element started after the previous one was complete: in the first chunk
-        # whose count reached position - 1, or later.
-        chunk = next((i for i, n in enumerate(self._counts) if n >= position - 1), 0)
+        # whose count reached position - 1, or later. No count reached it yet (the pass is
+        # still in the chunk where it completed): in a chunk after those counted.
+        chunk = next(
+            (i for i, n in enumerate(self._counts) if n >= position - 1), len(self._counts)
+        )
         if position == 1:
             chunk = 0
         key = f"{self.stream}.item"

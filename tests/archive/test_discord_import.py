@@ -436,6 +436,20 @@ def test_message_offsets_point_at_each_message(tmp_path: Path) -> None:
     assert raw[offsets[4] :].decode("utf-8").startswith('{\n      "id": "800000000000000005"')
 
 
+def test_message_offsets_from_another_readers_counts_so_far(tmp_path: Path) -> None:
+    # The importer finds a bad message's offset with the counts the worker's reader has
+    # reported so far: any first part of them, as the worker may be a chunk ahead or not.
+    counts: list[int] = []
+    reader = ExportReader(
+        EXPORT, stream="messages", chunk_size=256, on_progress=lambda n, _f: counts.append(n)
+    )
+    assert len(list(reader)) == 16
+    offsets = {position: reader.offset_of(position) for position in (1, 2, 9, 16)}
+    for upto in range(len(counts) + 1):
+        other = ExportReader(EXPORT, stream="messages", chunk_size=256, counts=counts[:upto])
+        assert {p: other.offset_of(p) for p in offsets} == offsets, upto
+
+
 # ---- progress ---------------------------------------------------------------------------------
 
 
