@@ -39,6 +39,7 @@ import multiprocessing.process
 import os
 import pickle
 import re
+import sys
 import tempfile
 import threading
 import traceback
@@ -692,8 +693,8 @@ def _captured_rows(
 # The messages parsed before a syntax error are sent before its E, so errors come in file
 # order, as from one process. Nothing is written before the read is over, so a bad file
 # fails before the transaction opens; any failure after it (E, F, the worker's death, a save
-# that fails here) rolls the one transaction back. Without fork (not on Linux, macOS...)
-# the worker is a thread: the same frames, one core.
+# that fails here) rolls the one transaction back. Off Linux the worker is a thread: the
+# same frames, one core.
 #
 # The texts cross as orjson wrote them and are parsed again here by orjson: exactly the
 # values ijson gave (ijson refuses integers beyond 64 bits and infinite numbers, and gives
@@ -706,10 +707,11 @@ class ImportWorkerError(RuntimeError):
 
 
 def _fork_context() -> multiprocessing.context.ForkContext | None:
-    """The ``fork`` start method where there is one: a forked worker needs no imports or
-    arguments pickled, and starts in milliseconds."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None  # pragma: no cover - Linux has it
+    """The ``fork`` start method on Linux: a forked worker needs no imports or arguments
+    pickled, and starts in milliseconds. (macOS has ``fork`` too, but its system libraries
+    do not promise to work in a forked child: there, and elsewhere, the worker is a thread.)"""
+    if not sys.platform.startswith("linux"):
+        return None  # pragma: no cover - the tests run on Linux, and patch this for a thread
     return multiprocessing.get_context("fork")
 
 
