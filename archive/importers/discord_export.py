@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import ijson
 import orjson
 
-from archive.capture import CaptureContext, capture, is_host, parse_question_labels
+from archive.capture import CaptureContext, capture, is_host, label_grammar
 from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.i18n import language_tag
@@ -318,6 +318,7 @@ def _read(
     )
     hosted: dict[tuple[str, str], bool] = {}
 
+    ask = label_grammar(labels.question)  # parse_question_labels(), the grammar looked up once
     first_at = last_at = None
     for raw, index, raw_text in worker.messages(progress):
         try:
@@ -341,7 +342,7 @@ def _read(
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
         # a forward asks nothing
-        keys = parse_question_labels(text, labels) if not staged[12] else ()
+        keys = ask.parse(text) if not staged[12] else ()
         if not keys:
             continue
         if not is_bot:
