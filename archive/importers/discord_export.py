@@ -702,9 +702,10 @@ def _captured_rows(
 # no lone surrogates, so orjson encodes all it gives, and its floats read back the same).
 
 
-class ImportWorkerError(RuntimeError):
-    """The import's worker process failed or died; the message says how (the archive is
-    left untouched)."""
+class ImportWorkerError(ExportError):
+    """The import's worker process failed (the message carries its traceback) or died (its
+    exit code); the archive is left untouched. An :class:`ExportError`, so that a command
+    importing several files reports it by the file's name and goes on with the others."""
 
 
 def _fork_context() -> multiprocessing.context.ForkContext | None:
