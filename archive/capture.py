@@ -35,7 +35,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeGuard, TypeVar, cast
+from typing import NamedTuple, Protocol, TypeGuard, TypeVar, cast
 
 from archive.hashtags import HASH_CHARS, URL_RE, WORD_CHAR, ascii_tag, has_tag, wanted_tag
 from archive.labels import DEFAULT_LABELS, Labels
@@ -51,8 +51,11 @@ from archive.models import (
 __all__ = [
     "CaptureContext",
     "LabelGrammar",
+    "Message",
+    "Verdict",
     "capture",
     "is_host",
+    "judge",
     "label_grammar",
     "mentions_in",
     "parse_answer_labels",
@@ -200,12 +203,12 @@ def _host_idents(chat: Chat) -> frozenset[str]:
     return frozenset(_ident(host) for host in chat.hosts if host.strip())
 
 
-def is_host(msg: IncomingMessage, chat: Chat) -> bool:
+def is_host(msg: Message, chat: Chat) -> bool:
     """Whether the author of ``msg`` is one of ``chat.hosts`` (by handle or id, any platform)."""
     return _is_host(msg, _host_idents(chat))
 
 
-def _is_host(msg: IncomingMessage, hosts: frozenset[str]) -> bool:
+def _is_host(msg: Message, hosts: frozenset[str]) -> bool:
     if not hosts:
         return False
     handle = _ident(msg.author_handle) if msg.author_handle.strip() else ""
@@ -259,7 +262,7 @@ def _is_aware(value: object) -> TypeGuard[datetime]:
     return isinstance(value, datetime) and value.utcoffset() is not None
 
 
-def _in_place(msg: IncomingMessage, chat: Chat) -> bool:
+def _in_place(msg: Message, chat: Chat) -> bool:
     return any(
         msg.platform == t.platform and (not t.channel or msg.channel == t.channel)
         for t in chat.targets
@@ -347,7 +350,7 @@ def _remember(memo: dict[_K, bool], key: _K, value: bool) -> bool:
 
 
 def _classify(
-    msg: IncomingMessage, ctx: CaptureContext, facts: _Facts, at: datetime, by_bot: bool
+    msg: Message, ctx: CaptureContext, facts: _Facts, at: datetime, by_bot: bool
 ) -> tuple[MessageKind, tuple[str, ...]]:
     asked = ctx.question_posts.get(msg.platform_id) if msg.platform_id else None
     if by_bot:
@@ -385,8 +388,82 @@ def _classify(
     return MessageKind.COMMENT, ()
 
 
+class Message(Protocol):
+    """What the capture rules read of a message: an :class:`IncomingMessage`, or any value
+    with these fields (an import makes named tuples: a frozen dataclass of this size costs
+    ~4 µs to build, a tuple a tenth of that)."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def platform_id(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def author_id(self) -> str: ...
+    @property
+    def author_handle(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def reply_to(self) -> str: ...
+    @property
+    def is_repost(self) -> bool: ...
+    @property
+    def is_bot(self) -> bool: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+    @property
+    def mentions(self) -> tuple[str, ...]: ...
+
+
+class Verdict(NamedTuple):
+    """What the capture rules make of a message that belongs to the chat (:func:`judge`):
+    the fields of its :class:`CapturedMessage` that are not copied from the message."""
+
+    created_at: datetime  # in UTC
+    kind: MessageKind
+    question_keys: tuple[str, ...]
+    late: bool
+    edited_at: datetime | None  # in UTC
+    mentions: tuple[str, ...]
+
+
 def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None:
-    """The captured form of ``msg`` if it belongs to ``ctx.chat``, else None.
+    """The captured form of ``msg`` if it belongs to ``ctx.chat``, else None (the rules are
+    :func:`judge`'s)."""
+    verdict = judge(msg, ctx)
+    if verdict is None:
+        return None
+    # Positional, in field order (mypy checks each type): keyword arguments cost a
+    # frozen dataclass ~0.5 µs more per call, and this runs for every captured message.
+    return CapturedMessage(
+        ctx.chat.id,  # chat_id
+        msg.platform,  # platform
+        msg.platform_id,  # platform_id
+        msg.author_id,  # author_id
+        msg.author_name,  # author_name
+        msg.author_handle,  # author_handle
+        msg.text,  # text
+        verdict[0],  # created_at
+        verdict[1],  # kind
+        verdict[2],  # question_keys
+        verdict[3],  # late
+        msg.reply_to,  # reply_to
+        msg.permalink,  # permalink
+        verdict[4],  # edited_at
+        None,  # deleted_at
+        verdict[5],  # mentions
+        0,  # reactions
+        msg.channel,  # channel
+        msg.attachments,  # attachments
+    )
+
+
+def judge(msg: Message, ctx: CaptureContext) -> Verdict | None:
+    """What ``msg`` is in ``ctx.chat`` if it belongs there, else None: the capture rules.
 
     A message belongs when it was posted on one of the chat's targets, between 15 minutes
     before the start and the end of the grace window, and carries the hashtag, replies to
@@ -397,7 +474,7 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
     chat = ctx.chat
     if chat.status == ChatStatus.CANCELLED:
         return None
-    # _facts() and _placed(), inlined: capture runs for every message, a few µs each.
+    # _facts() and _placed(), inlined: this runs for every message, a few µs each.
     facts = ctx._derived.get("facts")
     if facts is None:
         facts = _facts(ctx)
@@ -430,26 +507,11 @@ def capture(msg: IncomingMessage, ctx: CaptureContext) -> CapturedMessage | None
     kind, keys = _classify(msg, ctx, facts, at, by_bot)
     late = at > chat.end and kind is not MessageKind.HOST and kind is not MessageKind.QUESTION
     edited = msg.edited_at
-    # Positional, in field order (mypy checks each type): keyword arguments cost a
-    # frozen dataclass ~0.5 µs more per call, and this runs for every captured message.
-    return CapturedMessage(
-        chat.id,  # chat_id
-        msg.platform,  # platform
-        msg.platform_id,  # platform_id
-        msg.author_id,  # author_id
-        msg.author_name,  # author_name
-        msg.author_handle,  # author_handle
-        msg.text,  # text
-        at,  # created_at
-        kind,  # kind
-        keys,  # question_keys
-        late,  # late
-        reply_to,  # reply_to
-        msg.permalink,  # permalink
-        _edited_utc(edited) if edited is not None else None,  # edited_at
-        None,  # deleted_at
-        tuple(msg.mentions) or mentions_in(msg.text),  # mentions
-        0,  # reactions
-        msg.channel,  # channel
-        msg.attachments,  # attachments
+    return Verdict(
+        at,
+        kind,
+        keys,
+        late,
+        _edited_utc(edited) if edited is not None else None,
+        tuple(msg.mentions) or mentions_in(msg.text),
     )

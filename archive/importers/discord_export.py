@@ -49,13 +49,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
 import orjson
 
-from archive.capture import CaptureContext, capture, is_host, label_grammar
+from archive.capture import CaptureContext, is_host, judge, label_grammar
 from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.i18n import language_tag
@@ -74,7 +74,7 @@ from archive.models import (
     chat_id_for,
 )
 from archive.store import Store, iso
-from archive.store.messages import RAW_COLUMN, export_json, message_row
+from archive.store.messages import RAW_COLUMN, export_json, row_of
 
 __all__ = [
     "ExportError",
@@ -164,7 +164,6 @@ _Staged = tuple[
     bool,  # is_repost (a forward)
     tuple[tuple[str, str, str], ...],  # attachments: (name, url, kind)
 ]
-_NO_RAW: dict[str, Any] = {}  # the IncomingMessage's raw: the export's is saved beside it
 
 
 @dataclass
@@ -612,6 +611,24 @@ def _context(scan: _Scan, chat: Chat) -> CaptureContext:
 Row = list[object]  # the parameters of UPSERT_MESSAGE (archive.store.messages.message_row)
 
 
+class _Incoming(NamedTuple):
+    """What the capture rules read of an imported message (:class:`archive.capture.Message`):
+    the fields of its :class:`IncomingMessage`, in a tuple a tenth as dear to build."""
+
+    platform_id: str
+    channel: str
+    author_id: str
+    author_handle: str
+    text: str
+    created_at: datetime
+    reply_to: str
+    is_repost: bool
+    is_bot: bool
+    edited_at: datetime | None
+    mentions: tuple[str, ...]
+    platform: str = PLATFORM
+
+
 def _captured_rows(
     scan: _Scan, spill: _Spill, chat: Chat, now: str
 ) -> Iterator[tuple[int, list[Row], list[int]]]:
@@ -622,6 +639,7 @@ def _captured_rows(
     place = guild_id if guild_id and guild_id != "0" else "@me"
     link = f"https://discord.com/channels/{place}/{channel_id}/"
     ctx = _context(scan, chat)
+    chat_id = chat.id
     parse_time = datetime.fromisoformat
     for staged_batch in spill.batches():
         rows: list[Row] = []
@@ -642,32 +660,53 @@ def _captured_rows(
             is_repost,
             attachments,
         ) in enumerate(staged_batch):
-            incoming = IncomingMessage(
-                PLATFORM,  # platform
-                mid,  # platform_id
-                channel_id,  # channel
-                author_id,  # author_id
-                author_name,  # author_name
-                handle,  # author_handle
-                text,  # text
-                parse_time(stamp),  # created_at
-                reply_to,  # reply_to
-                is_repost,  # is_repost
-                is_bot,  # is_bot
-                link + mid,  # permalink
-                None if edited is None else parse_time(edited),  # edited_at
-                mentions,  # mentions
-                _NO_RAW,  # raw
-                _attachments(attachments),  # attachments
+            verdict = judge(
+                _Incoming(
+                    mid,
+                    channel_id,
+                    author_id,
+                    handle,
+                    text,
+                    parse_time(stamp),
+                    reply_to,
+                    is_repost,
+                    is_bot,
+                    None if edited is None else parse_time(edited),
+                    mentions,
+                ),
+                ctx,
             )
-            found = capture(incoming, ctx)
-            if found is None:
+            if verdict is None:
                 continue
-            if reactions:
-                # ``found`` is new and seen by nothing else yet: set the count in place,
-                # as __post_init__ would (dataclasses.replace costs ~8 µs a message).
-                object.__setattr__(found, "reactions", reactions)
-            rows.append([*message_row(found, "", now)])
+            # The row of the CapturedMessage that capture() would make, without making it.
+            at, kind, keys, late, edited_at, mentioned = verdict
+            rows.append(
+                [
+                    *row_of(
+                        chat_id,
+                        PLATFORM,
+                        mid,
+                        channel_id,
+                        author_id,
+                        author_name,
+                        handle,
+                        text,
+                        at,
+                        kind,
+                        keys,
+                        late,
+                        reply_to,
+                        link + mid,
+                        edited_at,
+                        None,  # deleted_at
+                        mentioned,
+                        reactions,
+                        "",  # raw: joined by the importer
+                        now,
+                        _attachments(attachments),
+                    )
+                ]
+            )
             kept.append(position)
         yield len(staged_batch), rows, kept
 

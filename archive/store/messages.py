@@ -125,7 +125,7 @@ RAW_COLUMN = 18
 
 def message_row(m: CapturedMessage, raw_text: str, now: str) -> tuple[object, ...]:
     """The parameters of ``UPSERT_MESSAGE`` for ``m``, captured at ``now`` (as :func:`iso`)."""
-    return (
+    return row_of(
         m.chat_id,
         m.platform,
         m.platform_id,
@@ -134,19 +134,70 @@ def message_row(m: CapturedMessage, raw_text: str, now: str) -> tuple[object, ..
         m.author_name,
         m.author_handle,
         m.text,
-        iso(m.created_at),
-        str(m.kind),
-        " ".join(m.question_keys),
-        int(m.late),
+        m.created_at,
+        m.kind,
+        m.question_keys,
+        m.late,
         m.reply_to,
         m.permalink,
-        None if m.edited_at is None else iso(m.edited_at),
-        None if m.deleted_at is None else iso(m.deleted_at),
-        " ".join(m.mentions),
+        m.edited_at,
+        m.deleted_at,
+        m.mentions,
         m.reactions,
         raw_text,
         now,
-        attachments_json(m.attachments) if m.attachments else "",
+        m.attachments,
+    )
+
+
+def row_of(
+    chat_id: str,
+    platform: str,
+    platform_id: str,
+    channel: str,
+    author_id: str,
+    author_name: str,
+    author_handle: str,
+    text: str,
+    created_at: datetime,
+    kind: MessageKind,
+    question_keys: tuple[str, ...],
+    late: bool,
+    reply_to: str,
+    permalink: str,
+    edited_at: datetime | None,
+    deleted_at: datetime | None,
+    mentions: tuple[str, ...],
+    reactions: int,
+    raw_text: str,
+    now: str,
+    attachments: tuple[Attachment, ...],
+) -> tuple[object, ...]:
+    """:func:`message_row` from the fields of a :class:`CapturedMessage` (in the columns'
+    order), for a bulk load that has them without the message (an import: building ~95k
+    frozen dataclasses costs it ~0.5 s)."""
+    return (
+        chat_id,
+        platform,
+        platform_id,
+        channel,
+        author_id,
+        author_name,
+        author_handle,
+        text,
+        iso(created_at),
+        str(kind),
+        " ".join(question_keys),
+        int(late),
+        reply_to,
+        permalink,
+        None if edited_at is None else iso(edited_at),
+        None if deleted_at is None else iso(deleted_at),
+        " ".join(mentions),
+        reactions,
+        raw_text,
+        now,
+        attachments_json(attachments) if attachments else "",
     )
 
 
