@@ -757,9 +757,29 @@ class BlueskyPlatform(Platform):
 
     # ---- capture: backfill ----------------------------------------------------------------
 
+    async def sweep(self, chat: Chat) -> None:
+        """Read `chat`'s window once more just before it is published, as `backfill` does
+        (``searchPosts`` of the hashtag, up to the end of the window, and ``getPostThread`` of
+        each question post), and return once what was found is delivered to the sink:
+        Jetstream delivers as posts are made, but an event of the window's last seconds may
+        be lost in flight or in a reconnect. Capture keeps one row per post, so what came
+        live is not counted twice. Raises `BlueskyPostError` (``transient`` after the
+        retries of 5xx, connection failures and 429s) when Bluesky cannot be read; a
+        question post that is gone (its thread refused) is skipped. Does nothing before
+        the adapter is started."""
+        if self.store is None or self.client is None:
+            return
+        await self._read_back((chat,), strict=True)
+
     async def backfill(self, chats: Sequence[Chat]) -> int:
         """Posts of these chats' windows from ``searchPosts`` (the hashtag) and the question
-        posts' threads (``getPostThread``); returns how many were stored."""
+        posts' threads (``getPostThread``); returns how many were stored. A thread that
+        cannot be read is logged and skipped; a search that fails raises BlueskyPostError."""
+        return await self._read_back(chats, strict=False)
+
+    async def _read_back(self, chats: Sequence[Chat], *, strict: bool) -> int:
+        """`backfill`'s reads; with `strict`, a thread that cannot be read for a reason that
+        may pass (``transient``) raises instead of being skipped."""
         assert self.store is not None
         client = self._api()
         now = self.clock.now()
@@ -784,7 +804,7 @@ class BlueskyPlatform(Platform):
                 )
                 for view in page.posts:
                     msg = records.view_message(_plain(view), self.bot_user_id)
-                    if msg is not None:
+                    if msg is not None and not _is_alert(msg):
                         found[msg.platform_id] = msg
                 cursor = page.cursor
                 if not cursor or not page.posts:
@@ -801,11 +821,13 @@ class BlueskyPlatform(Platform):
                         functools.partial(client.get_post_thread, uri, depth=THREAD_DEPTH),
                     )
                 except BlueskyPostError as exc:
+                    if strict and exc.transient:
+                        raise
                     logger.warning("bluesky: cannot read the thread of %s: %s", uri, exc)
                     continue
                 for view in records.thread_views(_plain(thread.thread)):
                     msg = records.view_message(view, self.bot_user_id)
-                    if msg is not None:
+                    if msg is not None and not _is_alert(msg):
                         found[msg.platform_id] = msg
         messages = sorted(found.values(), key=lambda m: m.created_at)
         if not messages or self.sink is None:
@@ -813,6 +835,11 @@ class BlueskyPlatform(Platform):
         written = await self.sink.capture_messages(messages)
         logger.info("bluesky: backfilled %d posts", written)
         return written
+
+
+def _is_alert(msg: IncomingMessage) -> bool:
+    """A host alert of the bot (never captured, as on the live feed)."""
+    return msg.is_bot and msg.text.startswith(ALERT_PREFIX)
 
 
 def _engagement(post: models.AppBskyFeedDefs.PostView) -> Engagement:
