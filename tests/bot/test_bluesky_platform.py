@@ -227,8 +227,10 @@ async def test_hosts_are_alerted_in_a_post_that_mentions_them(
     ]
     assert "reply" not in alert.record  # a post of its own, in no chat's thread
     # Capture keeps the bot's own posts, but not its alerts.
-    assert not platform._wanted(platform.bot_user_id, alert.uri, alert.record)
-    assert platform._wanted(platform.bot_user_id, alert.uri, {**alert.record, "text": "Q1: x"})
+    assert not platform.capture.wanted(platform.bot_user_id, alert.uri, alert.record)
+    assert platform.capture.wanted(
+        platform.bot_user_id, alert.uri, {**alert.record, "text": "Q1: x"}
+    )
 
     # No host resolves to a Bluesky account: nothing is posted.
     await platform.notify_hosts(replace(chat, hosts=("nobody.test", "discord:1")), "again")
