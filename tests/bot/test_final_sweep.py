@@ -18,7 +18,7 @@ from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
 from bot.config import DiscordConfig
 from bot.facilitator import RECHECK_TRIES, Facilitator, StepFailed
-from bot.platforms.base import PlatformServices
+from bot.platforms.base import ALERT_PREFIX, PlatformServices
 from bot.platforms.bluesky.adapter import BlueskyPlatform, BlueskyPostError
 from bot.platforms.local.adapter import LocalNetwork, LocalPlatform, LocalUser
 from bot.platforms.mastodon.adapter import MastodonPlatform
@@ -215,6 +215,8 @@ async def test_a_bluesky_post_jetstream_never_delivered_is_in_the_transcript_onc
             # The backfill at subscribing has searched: from now on only a sweep searches.
             await until_async("the backfill", _searched(fake))
             lost = fake.add_post(ann, "A1: lost in flight #WeDocs", stream=False)
+            # A host alert of the bot that names the hashtag: never captured, swept or not.
+            fake.add_post(fake.bot, f"{ALERT_PREFIX} {chat.id}: #WeDocs is down", stream=False)
 
             fake.fail_next("app.bsky.feed.searchPosts", 502, times=2)
             with pytest.raises(BlueskyPostError) as raised:
@@ -231,6 +233,7 @@ async def test_a_bluesky_post_jetstream_never_delivered_is_in_the_transcript_onc
 
             transcript = (tmp_path / f"{chat.id}.md").read_text()
             assert "delivered live" in transcript and "lost in flight" in transcript
+            assert "is down" not in transcript
             assert sorted(m.platform_id for m in await store.messages(chat.id)) == sorted(
                 [live, lost]
             )

@@ -131,7 +131,7 @@ class JetstreamCapture:
         if self._jetstream is not None:
             await self._jetstream.stop()
 
-    # ---- capture: which chats are live ----------------------------------------------------
+    # ---- which chats are live --------------------------------------------------------------
 
     async def _watching(self) -> Watch:
         """The Bluesky chats inside their capture window now, and their hashtags."""
@@ -151,7 +151,7 @@ class JetstreamCapture:
                     self.bot_posts.add(post.platform_message_id)
         return watch
 
-    # ---- capture: the live feed -----------------------------------------------------------
+    # ---- the live feed ---------------------------------------------------------------------
 
     async def stream_once(self) -> None:
         """One Jetstream subscription, for as long as a Bluesky chat is in its window."""
@@ -325,7 +325,7 @@ class JetstreamCapture:
         except TimeoutError:
             pass
 
-    # ---- capture: backfill ----------------------------------------------------------------
+    # ---- reads of a window: the sweep before publishing, the backfill ----------------------
 
     async def sweep(self, chat: Chat) -> None:
         """Read `chat`'s window once more just before it is published, as `backfill` does
@@ -335,8 +335,8 @@ class JetstreamCapture:
         be lost in flight or in a reconnect. Capture keeps one row per post, so what came
         live is not counted twice. Raises `BlueskyPostError` (``transient`` after the
         retries of 5xx, connection failures and 429s) when Bluesky cannot be read; a
-        question post that is gone (its thread refused) is skipped. Does nothing before
-        the adapter is started."""
+        question post that is gone (its thread refused) is skipped. Does nothing without a
+        store (the adapter checks that it is started)."""
         if self.store is None:
             return
         await self._read_back((chat,), strict=True)
