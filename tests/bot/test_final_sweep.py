@@ -241,6 +241,58 @@ async def test_a_bluesky_post_jetstream_never_delivered_is_in_the_transcript_onc
             await platform.stop()
 
 
+@pytest.mark.timeout(60)
+async def test_a_bluesky_sweep_reads_the_question_threads_and_raises_while_they_fail(
+    tmp_path: Path, store: AsyncStore
+) -> None:
+    # An untagged reply to a question post is found in the post's thread (getPostThread).
+    # While a thread cannot be read (502 beyond the retries) the sweep raises; a question
+    # post that is gone (NotFound) is skipped.
+    async with FakeBluesky() as fake:
+        chat = ended_chat((Target("bluesky"),))
+        await store.add_chat(chat)
+        platform = BlueskyPlatform(
+            bluesky_config(fake),
+            environ={"BLUESKY_APP_PASSWORD": fake.password},
+            backoff=0.01,
+            attempts=2,
+        )
+        facilitator = Facilitator(
+            store, {"bluesky": platform}, publisher=publisher(store, tmp_path)
+        )
+        platform.attach(facilitator)
+        platform.use_services(PlatformServices(store=store))
+        await platform.start()
+        try:
+            ann = fake.add_account("ann.bsky.social", "Ann")
+            await until_async("the backfill", _searched(fake))
+            questions = {
+                "q1": fake.add_post(fake.bot, "Q1: How do you involve patients? #WeDocs"),
+                "q2": fake.add_post(fake.bot, "Q2: What would you change? #WeDocs"),
+            }
+            for key, uri in questions.items():
+                await store.record_intent(chat.id, key, "bluesky", "", key)
+                await store.mark_sent(chat.id, key, "bluesky", "", uri, datetime.now(UTC))
+            fake.delete_post(questions["q2"])
+            reply = fake.add_post(
+                ann, "We ask patients first", reply_to=questions["q1"], stream=False
+            )
+
+            fake.fail_next("app.bsky.feed.getPostThread", 502, times=2)
+            with pytest.raises(BlueskyPostError) as raised:
+                await platform.sweep(chat)
+            assert raised.value.transient
+            assert not await _has(store, chat.id, reply)
+
+            await platform.sweep(chat)
+
+            assert await _has(store, chat.id, reply)
+            threads = [r.query["uri"] for r in fake.requests_to("app.bsky.feed.getPostThread")]
+            assert threads[-2:] == [[questions["q1"]], [questions["q2"]]]
+        finally:
+            await platform.stop()
+
+
 def _connected(platform: BlueskyPlatform) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return platform.connected.is_set()
