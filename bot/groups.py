@@ -81,8 +81,23 @@ def roster_entries(config: Config) -> tuple[RosterEntry, ...]:
 
 def sync_groups(store: Store, config: Config) -> None:
     """Put the config's groups and roster in the archive, where transcripts and the web
-    archive read them. Raises ConfigError for a bad roster (nothing is changed then)."""
-    store.set_group_setup(config.groups.labels, roster_entries(config))
+    archive read them. Raises ConfigError for a bad roster (nothing is changed then).
+
+    A roster entry the archive held that the config no longer has is dropped, and a warning
+    says how many: a command run with another config (or none) would otherwise change the
+    group mix of every transcript published after it without a word."""
+    entries = roster_entries(config)
+    dropped = store.set_group_setup(config.groups.labels, entries)
+    if dropped:
+        where = f"the roster {config.groups.roster}" if config.groups.roster else "no roster"
+        logger.warning(
+            "groups: the config has %s; %d roster %s the archive held %s dropped "
+            "(transcripts published from now on count those participants as unknown)",
+            where,
+            dropped,
+            "entry" if dropped == 1 else "entries",
+            "was" if dropped == 1 else "were",
+        )
 
 
 _ANSWERS = ("declared", "unknown_group", "which_group", "no_chat")
