@@ -347,7 +347,7 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             migrate_in_tx(conn, migrate)
-            if _has_generation(conn):
+            if has_generation(conn):
                 # A migration may change what transcripts are made of (a column's default
                 # is a value they show): no transcript recorded before it is current after.
                 conn.execute(BUMP_GENERATION)
@@ -364,7 +364,9 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
     return applied
 
 
-def _has_generation(conn: sqlite3.Connection) -> bool:
+def has_generation(conn: sqlite3.Connection) -> bool:
+    """Whether the database has the generation (migration 11 applied: always, once
+    ``apply_migrations`` ran, but for the older schemas that tests build)."""
     return (
         conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"

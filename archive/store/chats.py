@@ -200,12 +200,16 @@ class ChatTables(Connection):
         return [chat_from_row(self.conn, r) for r in rows]
 
     def set_status(self, chat_id: str, status: ChatStatus) -> None:
-        """Raises NotFoundError."""
+        """Raises NotFoundError. A chat already in ``status`` is left alone: nothing is
+        written (a republished chat's transcripts stay current)."""
         with self.transaction():
             cur = self.conn.execute(
-                "UPDATE chats SET status = ? WHERE id = ?", (str(status), chat_id)
+                "UPDATE chats SET status = ? WHERE id = ? AND status != ?",
+                (str(status), chat_id, str(status)),
             )
-            if cur.rowcount == 0:
+            if cur.rowcount == 0 and not self.conn.execute(
+                "SELECT 1 FROM chats WHERE id = ?", (chat_id,)
+            ).fetchone():
                 raise NotFoundError(f"no chat with id {chat_id!r}")
 
     def set_end(self, chat_id: str, end: datetime) -> None:

@@ -11,7 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from archive.migrations import BUMP_GENERATION, READ_GENERATION, apply_migrations
+from archive.migrations import (
+    BUMP_GENERATION,
+    READ_GENERATION,
+    apply_migrations,
+    has_generation,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -72,6 +77,7 @@ class Connection:
     _tx_depth: int
     _counted: int  # conn.total_changes when the last transaction ended (or at opening)
     _exempt: int  # changes of the open transaction made inside bookkeeping()
+    _versioned: bool  # the schema has the generation (only tests build one without)
 
     def __init__(self, path: Path | str, *, now: Now = system_now) -> None:
         """Open (creating if needed) the database at ``path`` for reading and writing, in
@@ -91,6 +97,7 @@ class Connection:
         self.conn.execute("PRAGMA recursive_triggers=on")
         self.now = now
         apply_migrations(self.conn)  # each migration moves the generation itself
+        self._versioned = has_generation(self.conn)
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
@@ -109,6 +116,7 @@ class Connection:
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.conn.execute("PRAGMA recursive_triggers=on")
         self.now = now
+        self._versioned = False  # it writes nothing
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
@@ -125,7 +133,7 @@ class Connection:
     def close(self) -> None:
         """Close the connection (a transaction still open is rolled back by SQLite). Writes
         made outside :meth:`transaction` since the last one move the generation first."""
-        if not self._tx_depth and self.conn.total_changes != self._counted:
+        if self._versioned and not self._tx_depth and self.conn.total_changes != self._counted:
             with self.transaction():
                 pass
         self.conn.close()
@@ -202,7 +210,7 @@ class Connection:
         self._exempt = 0
         try:
             yield
-            if self.conn.total_changes - self._counted > self._exempt:
+            if self._versioned and self.conn.total_changes - self._counted > self._exempt:
                 self.conn.execute(BUMP_GENERATION)
         except BaseException:
             self.conn.execute("ROLLBACK")
