@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -56,6 +54,20 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for (reading the
+    package metadata costs more than a short command's whole work)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"tweetchat {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tweetchat",
@@ -67,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $TWEETCHAT_CONFIG, or built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--version", action="version", version=f"tweetchat {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--log-format",
         choices=("text", "json"),
@@ -287,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def open_store(config: Config) -> Store:
     from archive.store import Store
-    from bot.groups import sync_groups
+    from bot.roster import sync_groups
 
     store = Store(config.database)
     try:
@@ -674,6 +686,9 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
 
 @command("run")
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+    import signal
+
     from bot.app import App
 
     async def main_async() -> None:
@@ -704,6 +719,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 async def _wait_idle(app: Any) -> None:
     """Return once no chat has anything left to do."""
+    import asyncio
+
     from archive.models import OPEN_STATUSES
 
     while True:
@@ -817,6 +834,9 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+    import signal
+
     from archive.store import Store
     from archive.web import WebArchiveError, start_server
     from scheduler.standing import standing_source

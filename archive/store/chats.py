@@ -207,9 +207,10 @@ class ChatTables(Connection):
                 "UPDATE chats SET status = ? WHERE id = ? AND status != ?",
                 (str(status), chat_id, str(status)),
             )
-            if cur.rowcount == 0 and not self.conn.execute(
-                "SELECT 1 FROM chats WHERE id = ?", (chat_id,)
-            ).fetchone():
+            if (
+                cur.rowcount == 0
+                and not self.conn.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone()
+            ):
                 raise NotFoundError(f"no chat with id {chat_id!r}")
 
     def set_end(self, chat_id: str, end: datetime) -> None:
