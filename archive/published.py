@@ -145,10 +145,12 @@ def current_transcript(
     """The chat's recorded transcript in ``fmt`` when the archive is still at the
     generation it was rendered at and it was rendered with ``options``, and its file has
     the recorded size; else None. The content is checked by :func:`copy_transcript`."""
-    record = store.recorded_transcript(chat_id, fmt)
+    with store.snapshot():  # the record and the generation of one state of the archive
+        record = store.recorded_transcript(chat_id, fmt)
+        generation = store.generation()
     if record is None or record.generation is None or record.size is None:
         return None
-    if record.options != options or record.generation != store.generation():
+    if record.options != options or record.generation != generation:
         return None
     try:
         if record.path.stat().st_size != record.size:
