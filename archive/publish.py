@@ -23,7 +23,7 @@ from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.labels import label_key
 from archive.models import CapturedMessage, Chat, ChatStatus, PostStatus
-from archive.published import record_published, transcript_options
+from archive.published import move_into_place, record_published, transcript_options
 from archive.published import umask as _umask
 from archive.stats import ChatStats, compute_stats
 from archive.store import Store
@@ -458,17 +458,28 @@ def publish_chat(
     # Read before rendering: a write that lands meanwhile leaves the files not current
     # (archive.published), never the other way.
     generation = store.generation()
-    stats = write_transcripts(
-        store, chat, paths, generated_at=generated_at, cost_note=cost_note, highlights=highlights
-    )
-    options = transcript_options(cost_note=cost_note, highlights=highlights)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Written into a folder of our own beside them, hashed there, then moved into place:
+    # the digests recorded are of the bytes written here (archive.published).
+    with tempfile.TemporaryDirectory(prefix=".publishing-", dir=out_dir) as staging:
+        staged = {fmt: Path(staging) / path.name for fmt, path in paths.items()}
+        stats = write_transcripts(
+            store,
+            chat,
+            staged,
+            generated_at=generated_at,
+            cost_note=cost_note,
+            highlights=highlights,
+        )
+        digests = move_into_place(staged, paths)
     record_published(
         store,
         chat.id,
         paths,
+        digests,
         generated_at or chat.grace_end,
         generation=generation,
-        options=options,
+        options=transcript_options(cost_note=cost_note, highlights=highlights),
     )
     link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
     tr = translator(chat.language)

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from archive.store.chats import RecordedTranscript
 
 _CHUNK = 1 << 20
+Digest = tuple[int, str]
+"""A file's size in bytes and SHA-256 (hex)."""
 _PACKAGE = Path(__file__).resolve().parent
 _LIBRARIES = ("babel", "markdown", "nh3")
 """The libraries whose code shapes the transcripts (dates and numbers, HTML fallback,
@@ -99,7 +101,7 @@ def transcript_options(*, cost_note: str, highlights: int) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def file_digest(path: Path) -> tuple[int, str]:
+def file_digest(path: Path) -> Digest:
     """(size in bytes, SHA-256 hex) of the file, read in 1 MiB pieces. Raises OSError."""
     digest = hashlib.sha256()
     size = 0
@@ -110,20 +112,35 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def move_into_place(staged: Mapping[str, Path], paths: Mapping[str, Path]) -> dict[str, Digest]:
+    """Hash each file just written to ``staged`` (format -> file in a folder of the
+    publisher's own, beside the final ones), then move it to its place in ``paths``
+    (``os.replace``: atomic); the (size, SHA-256) of each format, as written.
+
+    Hashed before it is moved, so the digest is of the bytes this publisher wrote, never
+    those of another publisher of the same chat replacing the file meanwhile (whose
+    record then disagrees with one of the two files, which is then not served). Raises
+    OSError."""
+    digests = {fmt: file_digest(path) for fmt, path in staged.items()}
+    for fmt, path in staged.items():
+        os.replace(path, paths[fmt])
+    return digests
+
+
 def record_published(
     store: Store,
     chat_id: str,
     paths: Mapping[str, Path],
+    digests: Mapping[str, Digest],
     generated_at: datetime,
     *,
     generation: int,
     options: str,
 ) -> None:
-    """Record the transcripts just written (format -> file) with what they were made from:
-    the ``generation`` read *before* they were rendered, ``options``
-    (:func:`transcript_options`), and each file's size and SHA-256 now; in one transaction.
-    ``generated_at`` is the records' time. Raises OSError when a file cannot be read."""
-    digests = {fmt: file_digest(path) for fmt, path in paths.items()}
+    """Record the transcripts just published (format -> file) with what they were made
+    from: the ``generation`` read *before* they were rendered, ``options``
+    (:func:`transcript_options`), and each file's (size, SHA-256) as written (from
+    :func:`move_into_place`); in one transaction. ``generated_at`` is the records' time."""
     with store.transaction():
         for fmt, path in paths.items():
             size, sha = digests[fmt]

@@ -256,3 +256,40 @@ def test_a_record_made_inside_a_write_is_not_current_after_it(store: Store, tmp_
     options = transcript_options(cost_note="", highlights=3)
     assert current_transcript(store, CHAT, "md", options) is None
     store.close()
+
+
+def test_two_publishers_of_one_chat_never_make_a_wrong_file_current(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another publisher (other options) rewrites the chat's files while this one is
+    between writing its files and recording them: whatever is served is what a rendering
+    with the asked options writes."""
+    from archive.published import copy_transcript
+
+    out = tmp_path / "out"
+    render = publish_module.write_transcripts
+    calls = []
+
+    def render_then_another_publisher(*args: object, **kwargs: object) -> object:
+        stats = render(*args, **kwargs)  # type: ignore[arg-type]
+        if not calls:
+            calls.append(1)
+            other = Store(tmp_path / "a.db")
+            publish_chat(other, other.get_chat(CHAT), out, highlights=0)
+            other.close()
+        return stats
+
+    monkeypatch.setattr(publish_module, "write_transcripts", render_then_another_publisher)
+    store.set_engagement("local", {"1": Engagement(likes=5)})  # so highlights show
+    publish_chat(store, store.get_chat(CHAT), out, highlights=3)
+    monkeypatch.setattr(publish_module, "write_transcripts", render)
+    for highlights in (3, 0):
+        options = transcript_options(cost_note="", highlights=highlights)
+        expected = tmp_path / f"expected-{highlights}.md"
+        render(store, store.get_chat(CHAT), {"md": expected}, highlights=highlights)
+        record = current_transcript(store, CHAT, "md", options)
+        served = tmp_path / f"served-{highlights}.md"
+        if record is not None and copy_transcript(record, served):
+            assert served.read_bytes() == expected.read_bytes(), highlights
+    assert calls == [1]
+    store.close()
