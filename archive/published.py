@@ -17,7 +17,9 @@ would give. A recorded file (``Store.recorded_transcript``) is *current* when al
   the highlights per question, and the code that renders (:data:`CODE`);
 - **the file's bytes are the ones recorded**: its size, then its SHA-256, computed while it
   is copied (a file changed by hand, replaced, or restored from a backup is never served:
-  a modification time could be put back, its content cannot).
+  a modification time could be put back, its content cannot). The publisher hashes its
+  files in a folder of its own before moving them into place (:func:`move_into_place`),
+  so a record never pairs one publisher's generation and options with another's bytes.
 
 Not covered, on purpose: the footer's "Generated ..." time, which says when the file was
 made (a served file keeps its own); and writes to the database made outside tweetchat (a
