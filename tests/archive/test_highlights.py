@@ -109,6 +109,11 @@ def test_no_engagement_means_no_section_and_unchanged_transcripts() -> None:
     assert "Highlights" not in markdown_of()
 
 
+def test_a_liked_question_post_is_not_a_highlight() -> None:
+    """Readers like the bot's Q1 post too: it carries Q1's key but is not an answer."""
+    liked = candidates({"1": Engagement(likes=40), "3": Engagement(reactions=1)})
+    assert ids(select_highlights(CHAT, liked, 3)) == {"1": ["3"]}
+
 # -- the section in every format (goldens) ------------------------------------------------
 
 
