@@ -114,6 +114,7 @@ def test_a_liked_question_post_is_not_a_highlight() -> None:
     liked = candidates({"1": Engagement(likes=40), "3": Engagement(reactions=1)})
     assert ids(select_highlights(CHAT, liked, 3)) == {"1": ["3"]}
 
+
 # -- the section in every format (goldens) ------------------------------------------------
 
 
