@@ -300,6 +300,24 @@ def test_live_reactions_alone_make_highlights(store: Store) -> None:
     assert store.engagement("discord", "3") == Engagement(reactions=1)
 
 
+def test_an_answer_only_quoted_is_a_highlight_and_scores_in_the_csv(store: Store) -> None:
+    chat = store.get_chat(CHAT.id)
+    platform = BY_ID["2"].platform
+    store.set_engagement(platform, {"2": Engagement(quotes=2)})
+    found = store.highlights(chat, 3, opted_out=store.opted_out())
+    assert ids(found) == {"1": ["2"]} and found["1"][0].score == 2
+    assert store.engagement_scores(chat.id) == {(platform, "2"): 2}
+
+
+def test_a_refresh_that_reports_no_reactions_keeps_the_live_count(store: Store) -> None:
+    chat = store.get_chat(CHAT.id)
+    store.add_reactions("discord", "3", 1)
+    store.add_reactions("discord", "3", 1)
+    store.set_engagement("discord", {"3": Engagement(likes=1)})  # reactions: None
+    assert store.engagement("discord", "3") == Engagement(likes=1, reactions=2)
+    assert store.highlights(chat, 3, opted_out=store.opted_out())["1"][0].score == 3
+
+
 def test_deleted_answers_leave_the_highlights(store: Store) -> None:
     chat = store.get_chat(CHAT.id)
     store.set_engagement("x", {"2": Engagement(likes=4)})
