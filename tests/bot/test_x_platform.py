@@ -759,6 +759,16 @@ def test_the_cost_line_names_the_prices() -> None:
     )
 
 
+def test_the_cost_line_uses_the_configured_prices() -> None:
+    prices = XConfig(price_per_read=0.001, price_per_post=0.02, price_per_post_with_url=0.5)
+    line = cost_line(XUsage(reads=100, posts=2, posts_with_url=3), prices)
+
+    assert line == (
+        "X API cost estimate: 100 posts read, 5 posts created ≈ $1.64"
+        " (at $0.001/read, $0.02/post, $0.50/post with a link)"
+    )
+
+
 async def test_a_chat_that_never_used_x_has_no_cost_line(x: XPlatform) -> None:
     assert await x.cost_note(live_chat("local-only-chat")) == ""
 
