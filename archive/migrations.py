@@ -283,6 +283,36 @@ def _m010_engagement(conn: sqlite3.Connection) -> None:
     )
 
 
+GENERATION_KEY = "generation"
+"""``meta`` key: the archive's generation, a counter that every write transaction which
+changed rows moves by one (``Connection.transaction``), as does every migration from 11 on.
+A published transcript records the generation it was rendered at (``archive.published``):
+while the archive is still at that generation, nothing it was made from has changed."""
+
+READ_GENERATION = f"SELECT value FROM meta WHERE key = '{GENERATION_KEY}'"
+BUMP_GENERATION = f"UPDATE meta SET value = value + 1 WHERE key = '{GENERATION_KEY}'"
+
+
+def _m011_generation(conn: sqlite3.Connection) -> None:
+    # The archive's generation (see GENERATION_KEY), and what each recorded transcript was
+    # made from: the generation (NULL: not known, e.g. recorded before this migration, so
+    # never served as current), a fingerprint of the options and code that rendered it,
+    # and the file's size and SHA-256 as written.
+    conn.executescript(
+        f"""
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        INSERT INTO meta (key, value) VALUES ('{GENERATION_KEY}', 0);
+        ALTER TABLE transcripts ADD COLUMN generation INTEGER;
+        ALTER TABLE transcripts ADD COLUMN options TEXT NOT NULL DEFAULT '';
+        ALTER TABLE transcripts ADD COLUMN size INTEGER;
+        ALTER TABLE transcripts ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
@@ -298,6 +328,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "engagement of captured posts for highlights; the chats' digest setting",
         _m010_engagement,
     ),
+    (11, "the archive's generation; what each recorded transcript was made from", _m011_generation),
 ]
 
 
@@ -316,6 +347,10 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             migrate_in_tx(conn, migrate)
+            if has_generation(conn):
+                # A migration may change what transcripts are made of (a column's default
+                # is a value they show): no transcript recorded before it is current after.
+                conn.execute(BUMP_GENERATION)
             conn.execute(
                 "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, datetime.now(UTC).isoformat()),
@@ -327,6 +362,17 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
         logger.info("applied migration %d: %s", version, name)
         applied.append(version)
     return applied
+
+
+def has_generation(conn: sqlite3.Connection) -> bool:
+    """Whether the database has the generation (migration 11 applied: always, once
+    ``apply_migrations`` ran, but for the older schemas that tests build)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        is not None
+    )
 
 
 def migrate_in_tx(conn: sqlite3.Connection, migrate: Migration) -> None:

@@ -61,13 +61,16 @@ WHERE excluded.edited_at IS NOT NULL
 
 
 _SEARCH_CURSOR = f"SELECT CAST(value AS INTEGER) FROM state WHERE key = '{SEARCH_CURSOR_KEY}'"
+# Both write only when the value changes: a save that changed nothing changes no row, so it
+# leaves the archive's generation (and the published transcripts current).
+_MAX_ID = "(SELECT COALESCE(MAX(id), 0) FROM messages)"
 _CLAMP_SEARCH_CURSOR = (
-    "UPDATE state SET value = MIN(CAST(value AS INTEGER), (SELECT COALESCE(MAX(id), 0) FROM messages))"
-    f" WHERE key = '{SEARCH_CURSOR_KEY}'"
+    f"UPDATE state SET value = {_MAX_ID}"
+    f" WHERE key = '{SEARCH_CURSOR_KEY}' AND CAST(value AS INTEGER) > {_MAX_ID}"
 )
 _ADVANCE_SEARCH_CURSOR = (
-    "UPDATE state SET value = (SELECT COALESCE(MAX(id), 0) FROM messages)"
-    f" WHERE key = '{SEARCH_CURSOR_KEY}'"
+    f"UPDATE state SET value = {_MAX_ID}"
+    f" WHERE key = '{SEARCH_CURSOR_KEY}' AND CAST(value AS INTEGER) != {_MAX_ID}"
 )
 _INDEX_NEW_MESSAGES = (
     "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?"

@@ -29,7 +29,7 @@ from bot.platforms.x.length import post_limit as x_limit
 from scheduler.plan import parse_chat_plan
 from scheduler.threads import split_post
 from scheduler.timeline import format_close, format_intro
-from tests.bot.helpers import chat_file, config_file, tweetchat, until
+from tests.bot.helpers import chat_file, config_file, tweetchat, until, wait_for
 from tests.bot.networks import bluesky_config
 from tests.bot.test_crash_reconcile import run_bot
 from tests.bot.test_x_platform import environ_for
@@ -358,6 +358,49 @@ def test_a_crash_between_parts_resumes_without_posting_a_part_twice(
     assert "Traceback" not in out
     markdown = next((tmp_path / "out").glob("*.md")).read_text()
     assert markdown.count("Story 109: we met patients") == 2  # the header, and the post once
+
+
+def test_a_thread_resumed_late_goes_on_with_the_text_first_intended(tmp_path: Path) -> None:
+    """The second run finds the intro past ``misfire_grace`` and would add "(posted late...)":
+    the parts still to post are those of the text whose first part is out, so the thread
+    reads as one post."""
+    config = config_file(tmp_path, '[scheduler]\nmisfire_grace = "1s"\n')
+    start = chat_file(
+        tmp_path / "chat.toml",
+        start_in=6,
+        questions=("One?",),
+        first_question="8s",
+        duration="20s",
+        grace="1s",
+        intro=THREE_PART_INTRO,
+        extra="split_long_posts = true",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    db, net = tmp_path / "db.sqlite", tmp_path / "net.sqlite"
+    with (tmp_path / "run1.log").open("w") as log1:
+        crashing = run_bot(config, log1, fault="crash-after-part:intro#1")
+        crashing.wait(timeout=60)
+    assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+    assert len(local_messages(net)) == 1
+    conn = sqlite3.connect(db)
+    try:
+        [(intended,)] = conn.execute("SELECT text FROM posts WHERE action_key = 'intro'")
+    finally:
+        conn.close()
+    assert THREE_PART_INTRO[:40] in str(intended)
+    # Past the grace: the intro is now late.
+    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=3), what="the grace to pass")
+    with (tmp_path / "run2.log").open("w") as log2:
+        bot = run_bot(config, log2, "--until-idle")
+        bot.wait(timeout=90)
+    out = (tmp_path / "run2.log").read_text()
+    assert bot.returncode == 0, out
+    # The parts of the text the first run split (the intro, with a note only if that run
+    # was itself late), not of the text the second run would write now.
+    parts = split_post(str(intended), LOCAL_LIMIT)
+    texts = [r["text"] for r in local_messages(net)]
+    assert texts[:3] == parts, out
+    assert texts[3].startswith("Q1:")
 
 
 async def test_on_x_a_crash_after_a_part_resumes_with_the_next_part_replying_to_it(
