@@ -706,3 +706,52 @@ def rows_chat(tmp_path: Path) -> list[str]:
         return [c.id for c in store.list_chats()]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("max_post_length", [280, 2000])
+async def test_a_thread_begun_without_a_plan_goes_on_only_where_its_parts_match(
+    tmp_path: Path, fake_x: FakeX, max_post_length: int
+) -> None:
+    """A thread begun before plans were kept (migration 12: the ledger has the intro's
+    row and part 1, no plan) goes on when the text splits into the same first part under
+    today's limit; under a limit it fits whole, it fails with the reason, posting nothing."""
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.base import PlatformServices
+    from tests.bot.test_x_platform import live_chat, no_publish, x_config
+
+    store = AsyncStore(tmp_path / "db.sqlite")
+    platform = XPlatform(
+        x_config(fake_x, poll_interval=3600.0, max_post_length=max_post_length),
+        environ=environ_for(fake_x),
+        backoff=0.01,
+    )
+    platform.use_services(PlatformServices(store=store))
+    await platform.start()
+    try:
+        chat = replace(live_chat(), intro=INTRO, split_long_posts=True)
+        await store.add_chat(chat)
+        text = format_intro(chat)
+        parts = split_post(text, x_limit())
+        first = fake_x.add_tweet(fake_x.host_user, parts[0])
+        await store.record_intent(chat.id, "intro", "x", "", text)  # as an older version did
+        await store.record_intent(chat.id, "intro#1", "x", "", parts[0])
+        await store.mark_sent(chat.id, "intro#1", "x", "", first, datetime.now(UTC))
+        facilitator = Facilitator(store, {"x": platform}, publisher=no_publish)
+
+        sent = await facilitator.post_thread(chat, "intro", chat.targets[0], text)
+
+        texts = [t.text for t in fake_x.posts_by_host()]
+        rows = ledger(tmp_path / "db.sqlite", chat.id)
+        if max_post_length == 280:
+            assert sent is not None and sent.platform_message_id == first
+            assert texts == parts
+            assert rows["intro"] == ("sent", first)
+        else:
+            assert sent is None and texts == parts[:1]
+            assert rows["intro"][0] == "failed" and "intro#2" not in rows
+            (row,) = [p for p in await store.posts(chat.id) if p.action_key == "intro"]
+            assert "does not match the parts the text splits into now" in row.error
+    finally:
+        await platform.stop()
+        await store.aclose()
