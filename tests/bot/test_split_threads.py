@@ -585,8 +585,7 @@ def x_run_config(tmp_path: Path, fake_x: FakeX, max_post_length: int, local: boo
     ``local``), X's limit at ``max_post_length``."""
     return config_file(
         tmp_path,
-        ("" if local else "enabled = false\n")
-        + "[scheduler]\nreminders = []\n"
+        ("" if local else "enabled = false\n") + "[scheduler]\nreminders = []\n"
         f'[x]\nenabled = true\napi_base_url = "{fake_x.base_url}"\npoll_interval = 5\n'
         f"max_post_length = {max_post_length}\n",
     )
