@@ -554,13 +554,7 @@ class Facilitator:
                 target.platform,
                 reason,
             )
-            # Translators: an alert to the hosts; {reason} is the network's own (English) error.
-            alert = translator(chat.language).gettext(
-                "Could not post {action} on {platform}: {reason}"
-            )
-            await self.notify_hosts(
-                chat, alert.format(action=action_key, platform=target.platform, reason=reason)
-            )
+            await self._alert_failed(chat, action_key, target, reason)
             return None
         _fault_point(f"crash-after-send:{action_key}")
         await self.store.mark_sent(
