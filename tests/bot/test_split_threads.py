@@ -754,3 +754,75 @@ async def test_a_thread_begun_without_a_plan_goes_on_only_where_its_parts_match(
     finally:
         await platform.stop()
         await store.aclose()
+
+
+class _Crash(BaseException):
+    """The bot dying at a fault point, in-process (what SIGKILL does to a `tweetchat run`)."""
+
+
+@pytest.mark.parametrize("instance_limit", [1000, 300])
+async def test_on_mastodon_a_thread_resumed_under_the_instances_new_limit_keeps_its_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance_limit: int
+) -> None:
+    """Part 1 of 2 out at 500 characters, then the bot dies; at the next start the instance
+    reports another limit. Larger (the intro would fit one status now): part 2 goes out as
+    planned, replying to part 1. Smaller (part 2 no longer fits): nothing more is posted,
+    the intro fails with the reason and the hosts get a direct status saying so."""
+    import bot.facilitator as facilitator_module
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.mastodon.limits import post_limit as mastodon_limit
+    from bot.platforms.mastodon.payloads import status_text
+    from tests.bot.test_mastodon_platform import live_chat, no_publish, started
+    from tests.fakes.mastodon_server import FakeMastodon
+
+    def crash_after_part_1(name: str) -> None:
+        if name == "crash-after-part:intro#1":
+            raise _Crash(name)
+
+    text = INTRO + " " + INTRO
+    parts = split_post(text, mastodon_limit())
+    assert len(parts) == 2
+    async with FakeMastodon() as fake:
+        store = AsyncStore(tmp_path / "db.sqlite")
+        chat = live_chat(split_long_posts=True, hosts=("ann",))
+        await store.add_chat(chat)
+        target = chat.targets[0]
+        platform = await started(fake, store)
+        try:
+            with monkeypatch.context() as m:
+                m.setattr(facilitator_module, "_fault_point", crash_after_part_1)
+                with pytest.raises(_Crash):
+                    await Facilitator(
+                        store, {"mastodon": platform}, publisher=no_publish
+                    ).post_thread(chat, "intro", target, text)
+        finally:
+            await platform.stop()
+        assert [status_text(s) for s in fake.by_bot()] == parts[:1]
+
+        fake.max_characters = instance_limit
+        platform = await started(fake, store, max_post_length=max(instance_limit, 500))
+        try:
+            assert platform.post_limit.max_length == instance_limit
+            facilitator = Facilitator(store, {"mastodon": platform}, publisher=no_publish)
+            first = await facilitator.post_thread(chat, "intro", target, text)
+        finally:
+            await platform.stop()
+            rows = ledger(tmp_path / "db.sqlite", chat.id)
+            posts = await store.posts(chat.id)
+            await store.aclose()
+    statuses = fake.by_bot()
+    public = [s for s in statuses if s["visibility"] != "direct"]
+    if instance_limit > 500:
+        assert first is not None and rows["intro"] == ("sent", public[0]["id"])
+        assert [status_text(s) for s in public] == parts
+        assert public[1]["in_reply_to_id"] == public[0]["id"]
+        assert len(statuses) == 2
+    else:
+        assert first is None and len(public) == 1 and "intro#2" not in rows
+        (intro,) = [p for p in posts if p.action_key == "intro"]
+        assert intro.status == "failed"
+        assert "part 2 of 2 of the thread begun earlier is too long for Mastodon" in intro.error
+        (alert,) = [s for s in statuses if s["visibility"] == "direct"]
+        assert "Could not post intro on mastodon" in alert["content"]
+        assert "@ann" in alert["content"]
