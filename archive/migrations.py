@@ -313,6 +313,26 @@ def _m011_generation(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m012_thread_plans(conn: sqlite3.Connection) -> None:
+    # The posts an action that may be split (a long intro or closing) was planned as, per
+    # target, written once when it is first posted: part 0 alone is one post under the
+    # action's own key; parts 1..n are a thread (ledger keys ``intro#1``...). A run that
+    # resumes goes on with these texts, whatever the post limit is by then.
+    conn.executescript(
+        """
+        CREATE TABLE post_plans (
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            action_key TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT '',
+            number INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (chat_id, action_key, platform, channel, number)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
@@ -329,6 +349,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         _m010_engagement,
     ),
     (11, "the archive's generation; what each recorded transcript was made from", _m011_generation),
+    (
+        12,
+        "the parts a long intro or closing was planned as, kept for a resumed thread",
+        _m012_thread_plans,
+    ),
 ]
 
 

@@ -3,10 +3,12 @@ the Discord `/tweetchat show` and the web chat page share."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from archive.i18n import translator
 from archive.models import Chat, Question
 from archive.standing import Step, StepState, standing_lines, step_cells
 
@@ -48,6 +50,8 @@ def test_each_state_reads_with_its_time_in_the_chats_zone(
     step: Step, cells: tuple[str, str, str]
 ) -> None:
     assert step_cells(CHAT, step, NOW) == cells
+    # The web page of an English chat reads as `tweetchat show`.
+    assert step_cells(CHAT, step, NOW, translator("en")) == cells
 
 
 @pytest.mark.parametrize(
@@ -65,6 +69,53 @@ def test_each_state_reads_with_its_time_in_the_chats_zone(
 def test_the_next_step_says_how_soon(ahead: timedelta, said: str) -> None:
     step = Step("q1", "Q1", StepState.NEXT, NOW + ahead)
     assert step_cells(CHAT, step, NOW)[2] == said
+
+
+@pytest.mark.parametrize(
+    ("language", "step", "cells"),
+    [
+        (
+            "fr",
+            Step("intro", "intro", StepState.POSTED, NOW),
+            ("20 h 00", "introduction", "publiée à 20 h 00"),
+        ),
+        (
+            "fr",
+            Step("q2", "Q2", StepState.FAILED, NOW, "x: outcome unknown after a restart; y"),
+            ("-- h --", "Q2", "échec (x : résultat inconnu après un redémarrage; y)"),
+        ),
+        (
+            "fr",
+            Step("q2", "Q2", StepState.POSTING, NOW, "x: retrying after HTTP 503"),
+            (
+                "20 h 00",
+                "Q2",
+                "publication en cours (x : nouvel essai à venir après l’erreur : HTTP 503)",
+            ),
+        ),
+        (
+            "cy",
+            Step("wrapup", "wrap-up", StepState.NEXT, NOW + timedelta(days=2)),
+            ("20:00", "crynhoi", "nesaf, ymhen 2 ddiwrnod"),
+        ),
+        (
+            "cy",
+            Step("q3", "C3", StepState.SKIPPED, NOW, "time passed while the bot was offline"),
+            ("--:--", "C3", "hepgorwyd (aeth yr amser heibio tra oedd y bot all-lein)"),
+        ),
+        (
+            "cy",
+            Step("q3", "C3", StepState.HELD, None),
+            ("--:--", "C3", "wedi’i ddal yn ôl nes i’r sgwrs ailddechrau"),
+        ),
+    ],
+)
+def test_the_web_words_each_state_in_the_chats_language(
+    language: str, step: Step, cells: tuple[str, str, str]
+) -> None:
+    chat = replace(CHAT, language=language)
+    assert step_cells(chat, step, NOW, translator(language)) == cells
+    assert step_cells(chat, step, NOW)[2].startswith(str(step.state).split(" ")[0])  # show: English
 
 
 def test_lines_align_the_labels() -> None:
