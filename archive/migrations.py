@@ -283,6 +283,56 @@ def _m010_engagement(conn: sqlite3.Connection) -> None:
     )
 
 
+GENERATION_KEY = "generation"
+"""``meta`` key: the archive's generation, a counter that every write transaction which
+changed rows moves by one (``Connection.transaction``), as does every migration from 11 on.
+A published transcript records the generation it was rendered at (``archive.published``):
+while the archive is still at that generation, nothing it was made from has changed."""
+
+READ_GENERATION = f"SELECT value FROM meta WHERE key = '{GENERATION_KEY}'"
+BUMP_GENERATION = f"UPDATE meta SET value = value + 1 WHERE key = '{GENERATION_KEY}'"
+
+
+def _m011_generation(conn: sqlite3.Connection) -> None:
+    # The archive's generation (see GENERATION_KEY), and what each recorded transcript was
+    # made from: the generation (NULL: not known, e.g. recorded before this migration, so
+    # never served as current), a fingerprint of the options and code that rendered it,
+    # and the file's size and SHA-256 as written.
+    conn.executescript(
+        f"""
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        INSERT INTO meta (key, value) VALUES ('{GENERATION_KEY}', 0);
+        ALTER TABLE transcripts ADD COLUMN generation INTEGER;
+        ALTER TABLE transcripts ADD COLUMN options TEXT NOT NULL DEFAULT '';
+        ALTER TABLE transcripts ADD COLUMN size INTEGER;
+        ALTER TABLE transcripts ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''
+        """
+    )
+
+
+def _m012_thread_plans(conn: sqlite3.Connection) -> None:
+    # The posts an action that may be split (a long intro or closing) was planned as, per
+    # target, written once when it is first posted: part 0 alone is one post under the
+    # action's own key; parts 1..n are a thread (ledger keys ``intro#1``...). A run that
+    # resumes goes on with these texts, whatever the post limit is by then.
+    conn.executescript(
+        """
+        CREATE TABLE post_plans (
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            action_key TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT '',
+            number INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (chat_id, action_key, platform, channel, number)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
@@ -297,6 +347,12 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         10,
         "engagement of captured posts for highlights; the chats' digest setting",
         _m010_engagement,
+    ),
+    (11, "the archive's generation; what each recorded transcript was made from", _m011_generation),
+    (
+        12,
+        "the parts a long intro or closing was planned as, kept for a resumed thread",
+        _m012_thread_plans,
     ),
 ]
 
@@ -316,6 +372,10 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             migrate_in_tx(conn, migrate)
+            if has_generation(conn):
+                # A migration may change what transcripts are made of (a column's default
+                # is a value they show): no transcript recorded before it is current after.
+                conn.execute(BUMP_GENERATION)
             conn.execute(
                 "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, datetime.now(UTC).isoformat()),
@@ -327,6 +387,17 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
         logger.info("applied migration %d: %s", version, name)
         applied.append(version)
     return applied
+
+
+def has_generation(conn: sqlite3.Connection) -> bool:
+    """Whether the database has the generation (migration 11 applied: always, once
+    ``apply_migrations`` ran, but for the older schemas that tests build)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        is not None
+    )
 
 
 def migrate_in_tx(conn: sqlite3.Connection, migrate: Migration) -> None:

@@ -23,6 +23,8 @@ from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.labels import label_key
 from archive.models import Chat, ChatStatus, PostStatus
+from archive.published import move_into_place, record_published, transcript_options
+from archive.published import umask as _umask
 from archive.stats import ChatStats, StatsCounter, compute_stats
 from archive.store import Store
 from archive.transcripts import highlights as highlights_section
@@ -281,21 +283,6 @@ def render_chat(
     return Rendered(chat, stats, md, html, js, groups)
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux: /proc; elsewhere set and put
-    back at once)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """A new binary file that takes the place of ``path`` (renamed into place) when the
@@ -542,12 +529,32 @@ def publish_chat(
     """Write the chat's transcripts under `out_dir` and record them in the store; the
     Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes."""
     paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
-    stats = write_transcripts(
-        store, chat, paths, generated_at=generated_at, cost_note=cost_note, highlights=highlights
+    # Read before rendering: a write that lands meanwhile leaves the files not current
+    # (archive.published), never the other way.
+    generation = store.generation()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Written into a folder of our own beside them, hashed there, then moved into place:
+    # the digests recorded are of the bytes written here (archive.published).
+    with tempfile.TemporaryDirectory(prefix=".publishing-", dir=out_dir) as staging:
+        staged = {fmt: Path(staging) / path.name for fmt, path in paths.items()}
+        stats = write_transcripts(
+            store,
+            chat,
+            staged,
+            generated_at=generated_at,
+            cost_note=cost_note,
+            highlights=highlights,
+        )
+        digests = move_into_place(staged, paths)
+    record_published(
+        store,
+        chat.id,
+        paths,
+        digests,
+        generated_at or chat.grace_end,
+        generation=generation,
+        options=transcript_options(cost_note=cost_note, highlights=highlights),
     )
-    when = generated_at or chat.grace_end
-    for fmt, path in paths.items():
-        store.record_transcript(chat.id, fmt, str(path), when)
     link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
     tr = translator(chat.language)
     announcement = (

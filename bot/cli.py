@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bot import version
 from bot.config import Config, load_config, resolve_config_path
@@ -20,6 +18,7 @@ from bot.reports import format_stats, local_time
 from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
+    from archive.models import Chat
     from archive.store import Store
     from scheduler.series import ChatPlan
 
@@ -55,6 +54,20 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for (reading the
+    package metadata costs more than a short command's whole work)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"tweetchat {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tweetchat",
@@ -66,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $TWEETCHAT_CONFIG, or built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--version", action="version", version=f"tweetchat {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--log-format",
         choices=("text", "json"),
@@ -136,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--out", metavar="PATH", help="file to write (default: print to standard output)"
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="render the transcript even when the published file is current (see README)",
     )
 
     p = sub.add_parser("stats", help="print a chat's participation statistics")
@@ -281,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def open_store(config: Config) -> Store:
     from archive.store import Store
-    from bot.groups import sync_groups
+    from bot.roster import sync_groups
 
     store = Store(config.database)
     try:
@@ -535,17 +553,9 @@ def transcript_format(asked: str | None, out: Path | None) -> str:
 
 @command("transcript")
 def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
-    import functools
-    import shutil
-    import tempfile
-
     from archive.models import ChatStatus
-    from archive.publish import write_atomic_chunks, write_transcripts
-    from archive.transcripts.csvfmt import csv_chunks
     from bot.platforms.x.cost import stored_cost_note
 
-    # Streamed like a publication (the chat's messages read once, nothing whole in memory),
-    # and only the format asked for is rendered.
     out = Path(args.out) if args.out else None
     args.format = transcript_format(args.format, out)
     store = open_store(config)
@@ -553,45 +563,105 @@ def cmd_transcript(args: argparse.Namespace, config: Config) -> int:
         chat = store.find_chat(args.chat)
         if chat.status == ChatStatus.CANCELLED:
             raise UsageError(f"chat {chat.id} was cancelled: it has no transcript")
-        if args.format == "csv":
-            with store.snapshot():
-                opted_out = store.opted_out()
-                groups = store.group_mix(chat, opted_out)
-                chunks = csv_chunks(
-                    store.iter_messages(chat.id, include_deleted=False),
-                    hide=store.opted_out_handles(chat.id),
-                    opted_out=opted_out,
-                    zone=chat.zone,
-                    engagement=store.engagement_scores(chat.id),
-                    attachments=store.has_attachments(chat.id),
-                    groups=None if groups is None else groups.member_groups,
-                )
-                if out is not None:
-                    write_atomic_chunks(out, chunks)
-                else:
-                    sys.stdout.writelines(chunks)
+        if args.format == "csv":  # never published: always rendered
+            _write_csv(store, chat, out)
         else:
-            write = functools.partial(
-                write_transcripts,
-                store,
-                chat,
-                cost_note=stored_cost_note(store, chat.id, config.x),
-                generated_at=datetime.now(UTC),  # like a publication, it says when it was made
-                highlights=config.highlights_per_question,
-            )
-            if out is not None:
-                write({args.format: out})
-            else:
-                with tempfile.TemporaryDirectory(prefix="tweetchat-transcript-") as tmp:
-                    path = Path(tmp) / f"{chat.id}.{args.format}"
-                    write({args.format: path})
-                    with path.open(encoding="utf-8", newline="") as fh:
-                        shutil.copyfileobj(fh, sys.stdout)
+            cost_note = stored_cost_note(store, chat.id, config.x)
+            highlights = config.highlights_per_question
+            if args.fresh or not _copy_published(
+                store, chat.id, args.format, out, cost_note=cost_note, highlights=highlights
+            ):
+                _render_transcript(
+                    store, chat, args.format, out, cost_note=cost_note, highlights=highlights
+                )
     finally:
         store.close()
     if out is not None:
         print(f"wrote {args.out}")
     return 0
+
+
+def _stdout_bytes() -> IO[bytes]:
+    """Standard output for bytes (transcripts are UTF-8 files, written as they are)."""
+    sys.stdout.flush()
+    return sys.stdout.buffer
+
+
+def _copy_published(
+    store: Store, chat_id: str, fmt: str, out: Path | None, *, cost_note: str, highlights: int
+) -> bool:
+    """Serve the chat's published ``fmt`` transcript, when it is current (see
+    ``archive.published``), to ``out`` or standard output; whether it was."""
+    from archive.published import copy_transcript, current_transcript, transcript_options
+
+    options = transcript_options(cost_note=cost_note, highlights=highlights)
+    record = current_transcript(store, chat_id, fmt, options)
+    if record is None or not copy_transcript(record, out if out is not None else _stdout_bytes()):
+        logger.info("chat %s: no current published %s transcript: rendering it", chat_id, fmt)
+        return False
+    logger.info(
+        "chat %s: the published %s transcript is current (archive generation %d): copied %s",
+        chat_id,
+        fmt,
+        record.generation,
+        record.path,
+    )
+    return True
+
+
+def _render_transcript(
+    store: Store, chat: Chat, fmt: str, out: Path | None, *, cost_note: str, highlights: int
+) -> None:
+    """Render the chat's ``fmt`` transcript (md, html, json) to ``out`` or standard output.
+    Streamed like a publication (the chat's messages read once, nothing whole in memory),
+    and only the format asked for is rendered."""
+    import shutil
+    import tempfile
+
+    from archive.publish import write_transcripts
+
+    def write(path: Path) -> None:
+        write_transcripts(
+            store,
+            chat,
+            {fmt: path},
+            cost_note=cost_note,
+            generated_at=datetime.now(UTC),  # like a publication, it says when it was made
+            highlights=highlights,
+        )
+
+    if out is not None:
+        write(out)
+        return
+    with tempfile.TemporaryDirectory(prefix="tweetchat-transcript-") as tmp:
+        path = Path(tmp) / f"{chat.id}.{fmt}"
+        write(path)
+        with path.open("rb") as fh:
+            shutil.copyfileobj(fh, _stdout_bytes())
+
+
+def _write_csv(store: Store, chat: Chat, out: Path | None) -> None:
+    """The chat's messages as CSV, to ``out`` or standard output (never published: always
+    rendered)."""
+    from archive.publish import write_atomic_chunks
+    from archive.transcripts.csvfmt import csv_chunks
+
+    with store.snapshot():
+        opted_out = store.opted_out()
+        groups = store.group_mix(chat, opted_out)
+        chunks = csv_chunks(
+            store.iter_messages(chat.id, include_deleted=False),
+            hide=store.opted_out_handles(chat.id),
+            opted_out=opted_out,
+            zone=chat.zone,
+            engagement=store.engagement_scores(chat.id),
+            attachments=store.has_attachments(chat.id),
+            groups=None if groups is None else groups.member_groups,
+        )
+        if out is not None:
+            write_atomic_chunks(out, chunks)
+        else:
+            sys.stdout.writelines(chunks)
 
 
 @command("stats")
@@ -616,6 +686,9 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
 
 @command("run")
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+    import signal
+
     from bot.app import App
 
     async def main_async() -> None:
@@ -646,6 +719,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 async def _wait_idle(app: Any) -> None:
     """Return once no chat has anything left to do."""
+    import asyncio
+
     from archive.models import OPEN_STATUSES
 
     while True:
@@ -759,6 +834,9 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+    import signal
+
     from archive.store import Store
     from archive.web import WebArchiveError, start_server
     from scheduler.standing import standing_source

@@ -296,9 +296,14 @@ class Facilitator:
         The action's ledger row (``intro``) holds the whole text and is recorded sent, with
         the first part's id and time, once every part is; each part has its own row
         (``intro#1``, ``intro#2``...), posted once whatever crashes in between (`post`'s
-        rules, part by part). A run that resumes splits the text recorded first, so that the
-        parts are the same ones. Returns the first part, or None when there is nothing to
-        post (done, failed, skipped); a part refused for good fails the whole action. Raises
+        rules, part by part). Before the first post, the posts it is to go out as (one, or
+        the parts) are recorded as its plan (`AsyncStore.plan_posts`); a run that resumes
+        goes on with exactly those texts, whatever the post limit is by then (a changed
+        ``max_post_length``, a Mastodon instance's limit read at start), so no sentence is
+        repeated or lost. A planned part still to post that no longer fits the network's
+        limit fails the action, with the reason, and the hosts are told; it is never cut
+        or split again. Returns the first part, or None when there is nothing to post
+        (done, failed, skipped); a part refused for good fails the whole action. Raises
         `StepFailed` when a part could not go out yet: the runner tries again and the parts
         already out are not posted again.
         """
@@ -306,26 +311,33 @@ class Facilitator:
         row = await self._ledger_row(chat.id, action_key, target)
         if row is not None and row.status != PostStatus.INTENT:
             return None
-        if row is not None and row.text:
-            text = row.text  # a resumed action: the parts of the text first intended
-        if platform is None or (
-            platform.post_limit.excess(text) is None
-            and not await self._has_parts(chat.id, action_key, target)
-        ):
-            return await self.post(chat, action_key, target, text)
-        try:
-            parts = split_post(text, platform.post_limit)
-        except SplitError as exc:  # a limit lower than when the chat was checked
-            reason = f"{platform.post_limit.problem(text)}, and it cannot be split: {exc}"
-            await self.store.record_intent(
-                chat.id, action_key, target.platform, target.channel, text
-            )
-            await self._fail_thread(chat, action_key, target, reason)
-            await self.notify_hosts(
-                chat, f"Could not post {action_key} on {target.platform}: {reason}"
-            )
-            return None
-        await self.store.record_intent(chat.id, action_key, target.platform, target.channel, text)
+        if platform is None:
+            return await self.post(chat, action_key, target, text)  # fails: not enabled
+        plan = await self.store.post_plan(chat.id, action_key, target.platform, target.channel)
+        if not plan:
+            plan = await self._plan(chat, action_key, target, platform, row, text)
+            if not plan:
+                return None  # it cannot go out: failed, and the hosts were told
+        if plan[0][0] == 0:  # planned as one post
+            return await self.post(chat, action_key, target, plan[0][1])
+        row = await self._ledger_row(chat.id, action_key, target)
+        text = row.text if row is not None and row.text else text
+        parts = [part for _number, part in plan]
+        # Parts planned under another limit go out as planned, or not at all: never cut,
+        # never split again (that would repeat or drop sentences).
+        for number, part in plan:
+            if await self._ledger_row(chat.id, part_key(action_key, number), target) is not None:
+                continue  # out already, or its attempt is under way: its own rules apply
+            problem = platform.post_limit.problem(part)
+            if problem is not None:
+                reason = (
+                    f"part {number} of {len(plan)} of the thread begun earlier is {problem}"
+                    " (the limit is lower than when the thread was split; its parts are"
+                    " never split again)"
+                )
+                await self._fail_thread(chat, action_key, target, reason)
+                await self._alert_failed(chat, action_key, target, reason)
+                return None
         for number, part in enumerate(parts, 1):
             self._part_texts[(target.platform, part)] = (number, text)
         first: SentPost | None = None
@@ -384,6 +396,68 @@ class Facilitator:
         )
         self.invalidate()
         return first
+
+    async def _plan(
+        self,
+        chat: Chat,
+        action_key: str,
+        target: Target,
+        platform: Platform,
+        row: Post | None,
+        text: str,
+    ) -> list[tuple[int, str]]:
+        """Plan an action that may be split, on one target, and record the plan
+        (`AsyncStore.plan_posts`): one post (part 0) when it fits, else the thread's parts
+        (1..n). A thread's action row (the whole text) is recorded before its plan, so a
+        run that dies in between splits that same text again, none of it out yet. Returns
+        [] when it cannot be split to fit: then the action is failed and the hosts told."""
+        if row is not None and row.text:
+            text = row.text  # the text first intended (without a later "posted late" note)
+        has_parts = await self._has_parts(chat.id, action_key, target)
+        if platform.post_limit.excess(text) is None and not has_parts:
+            return await self.store.plan_posts(
+                chat.id, action_key, target.platform, target.channel, [text], thread=False
+            )
+        try:
+            parts = split_post(text, platform.post_limit)
+        except SplitError as exc:  # a limit lower than when the chat was checked
+            reason = f"{platform.post_limit.problem(text)}, and it cannot be split: {exc}"
+            await self.store.record_intent(
+                chat.id, action_key, target.platform, target.channel, text
+            )
+            await self._fail_thread(chat, action_key, target, reason)
+            await self._alert_failed(chat, action_key, target, reason)
+            return []
+        if has_parts:
+            # A thread begun by a version that kept no plan: go on only if its parts out
+            # so far are the first parts of this split.
+            for post in await self.store.posts(chat.id):
+                if (post.platform, post.channel) != (target.platform, target.channel):
+                    continue
+                number = part_number(post.action_key)
+                if action_of(post.action_key) != action_key or number == 0:
+                    continue
+                if number > len(parts) or parts[number - 1] != post.text:
+                    reason = (
+                        f"part {number} of the thread begun earlier does not match the "
+                        "parts the text splits into now (the post limit changed); "
+                        "not posting the rest, so that nothing is repeated or lost"
+                    )
+                    await self._fail_thread(chat, action_key, target, reason)
+                    await self._alert_failed(chat, action_key, target, reason)
+                    return []
+        await self.store.record_intent(chat.id, action_key, target.platform, target.channel, text)
+        return await self.store.plan_posts(
+            chat.id, action_key, target.platform, target.channel, parts, thread=True
+        )
+
+    async def _alert_failed(self, chat: Chat, action_key: str, target: Target, reason: str) -> None:
+        """Tell the hosts that ``action_key`` failed for good on ``target``'s network."""
+        # Translators: an alert to the hosts; {reason} is the network's own (English) error.
+        alert = translator(chat.language).gettext("Could not post {action} on {platform}: {reason}")
+        await self.notify_hosts(
+            chat, alert.format(action=action_key, platform=target.platform, reason=reason)
+        )
 
     async def _has_parts(self, chat_id: str, action_key: str, target: Target) -> bool:
         """Whether a part of ``action_key`` is in the ledger (a thread under way)."""
@@ -480,13 +554,7 @@ class Facilitator:
                 target.platform,
                 reason,
             )
-            # Translators: an alert to the hosts; {reason} is the network's own (English) error.
-            alert = translator(chat.language).gettext(
-                "Could not post {action} on {platform}: {reason}"
-            )
-            await self.notify_hosts(
-                chat, alert.format(action=action_key, platform=target.platform, reason=reason)
-            )
+            await self._alert_failed(chat, action_key, target, reason)
             return None
         _fault_point(f"crash-after-send:{action_key}")
         await self.store.mark_sent(

@@ -23,20 +23,16 @@ from archive.groups import (
     TEXT,
     TEXT_CONTEXT,
     Group,
-    RosterEntry,
-    RosterError,
     group_label,
-    groups_of,
     match_group,
-    parse_roster,
     say,
 )
 from archive.hashtags import has_hashtag
 from archive.i18n import LANGUAGES, translator
 from archive.models import CapturedMessage, IncomingMessage
-from archive.store import AsyncStore, Store
-from bot.config import Config, ConfigError
-from bot.platforms.registry import post_limits
+from archive.store import AsyncStore
+from bot.roster import roster_entries as roster_entries
+from bot.roster import sync_groups as sync_groups
 from scheduler.clock import Clock
 
 if TYPE_CHECKING:
@@ -53,36 +49,6 @@ REPLY_WITHIN = timedelta(hours=1)
 def group_reply_key(platform: str, platform_id: str) -> str:
     """The state key that marks a declaring post (by its network and id) as answered."""
     return f"group-reply:{platform}:{platform_id}"
-
-
-def roster_entries(config: Config) -> tuple[RosterEntry, ...]:
-    """The roster file named by ``[groups] roster`` (none: no entries). Raises ConfigError
-    naming the file (and the line) when it cannot be read or is wrong."""
-    path = config.groups.roster
-    if path is None:
-        return ()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"cannot read the roster file: {reason}", source=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("the roster file is not valid UTF-8", source=str(path)) from None
-    try:
-        return parse_roster(
-            text,
-            source=str(path),
-            groups=groups_of(config.groups.labels),
-            platforms=post_limits(config),
-        )
-    except RosterError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def sync_groups(store: Store, config: Config) -> None:
-    """Put the config's groups and roster in the archive, where transcripts and the web
-    archive read them. Raises ConfigError for a bad roster (nothing is changed then)."""
-    store.set_group_setup(config.groups.labels, roster_entries(config))
 
 
 _ANSWERS = ("declared", "unknown_group", "which_group", "no_chat")

@@ -35,11 +35,13 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel import Locale, localedata
-from babel.dates import format_datetime, format_timedelta, get_timezone_name
-from babel.lists import format_list
-from babel.numbers import format_decimal, format_percent
+# Babel is imported with the first Translator (or a tag with a region), not with this
+# module: the config and short commands (``tweetchat transcript`` serving a published
+# file) import it for language_tag alone.
+if TYPE_CHECKING:
+    from babel import Locale
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -74,9 +76,15 @@ def language_tag(value: object) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for language {value.strip()!r}; use one of {have}")
     tag = f"{language}-{region}" if region else language
-    if not localedata.exists(tag.replace("-", "_")):  # CLDR has no such locale
+    if region and not _cldr_has(tag):  # each of LANGUAGES alone is a CLDR locale
         raise ValueError(f"unknown locale {value.strip()!r}; use one of {have}")
     return tag
+
+
+def _cldr_has(tag: str) -> bool:
+    from babel import localedata
+
+    return bool(localedata.exists(tag.replace("-", "_")))
 
 
 def negotiate(accept_language: str | None, available: Sequence[str] = LANGUAGES) -> str:
@@ -140,11 +148,16 @@ class Translator:
     aware datetimes already in the zone they are to be shown in.
     """
 
+    locale: Locale
+
     def __init__(self, tag: str) -> None:
+        from babel import Locale, dates, lists, numbers
+
         self.tag = tag
         self.language = tag.split("-")[0]
         self.locale = Locale.parse(tag, sep="-")
         self._catalogue = _translations(self.language)
+        self._dates, self._lists, self._numbers = dates, lists, numbers
 
     def __repr__(self) -> str:
         return f"Translator({self.tag!r})"
@@ -174,15 +187,17 @@ class Translator:
 
     def number(self, n: float) -> str:
         """``n`` in the locale's digits and decimal sign, without grouping (``1234``)."""
-        return format_decimal(n, locale=self.locale, group_separator=False)
+        return self._numbers.format_decimal(n, locale=self.locale, group_separator=False)
 
     def percent(self, share: float) -> str:
         """``0.25`` as ``25%`` / ``25 %`` (whole percent, the locale's pattern)."""
-        return format_percent(share, locale=self.locale)
+        return self._numbers.format_percent(share, locale=self.locale)
 
     def pattern(self, moment: datetime, pattern: str) -> str:
         """``moment`` (aware; shown in its own zone) by a CLDR pattern, in this locale."""
-        return format_datetime(moment, pattern, tzinfo=moment.tzinfo, locale=self.locale)
+        return self._dates.format_datetime(
+            moment, pattern, tzinfo=moment.tzinfo, locale=self.locale
+        )
 
     def day(self, moment: datetime) -> str:
         """The day with its year: ``Tue 1 Dec 2026``."""
@@ -205,7 +220,7 @@ class Translator:
         abbreviation (``GMT``, ``BST``, ``EDT``), else the offset (``UTC+1``)."""
         if self.language != DEFAULT_LANGUAGE:
             try:
-                name = get_timezone_name(moment, "short", locale=self.locale)
+                name = self._dates.get_timezone_name(moment, "short", locale=self.locale)
             except (LookupError, AttributeError, ValueError):
                 name = ""
             if name and name.isalpha():
@@ -230,13 +245,15 @@ class Translator:
         ]
         units = [u for u in units if u]
         if len(units) == 1:
-            return format_timedelta(units[0], threshold=1, add_direction=True, locale=self.locale)
+            return self._dates.format_timedelta(
+                units[0], threshold=1, add_direction=True, locale=self.locale
+            )
         return self.gettext("in {duration}").format(duration=self.units(units))
 
     def units(self, parts: Iterable[timedelta]) -> str:
         """Whole units said in full and listed: ``1 hour 30 minutes``."""
-        said = [format_timedelta(p, threshold=1, locale=self.locale) for p in parts]
-        return format_list(said, style="unit-narrow", locale=self.locale)
+        said = [self._dates.format_timedelta(p, threshold=1, locale=self.locale) for p in parts]
+        return self._lists.format_list(said, style="unit-narrow", locale=self.locale)
 
 
 def utc_offset(moment: datetime) -> str:

@@ -9,37 +9,53 @@ question post is known, so the work is split in two:
    question posts (host or bot messages that begin with a question label in the chat's
    convention: ``Q1`` by default, ``C1`` with ``--labels C/A``; in a topic convention,
    ``T``/``T``, only the first such post of each label, as the host's later ``T1 ...``
-   posts are the host's answers), and stages every message, already converted, in a
-   temporary file (``marshal`` batches);
+   posts are the host's answers), and stages every message, already converted, in
+   temporary files (``marshal`` batches);
 2. the capture builds the chat and puts every staged message through the same capture
-   rules as live messages, saving in batches inside one transaction, and indexes the
-   saved rows for search at once before it commits.
+   rules as live messages, saving in batches inside one transaction, each batch indexed
+   for search as it is saved.
+
+Two processes share the work (see "the worker" below): a forked worker parses the file and
+encodes each message's raw payload while this process converts and stages the messages;
+then the worker applies the capture rules while this process writes the rows to SQLite.
 
 A file that turns out malformed or truncated fails in the read, before anything is
-written; any failure later rolls the one transaction back. Re-importing the same export
-(same channel, same first message) finds the chat it made before by its ``source`` and
-changes nothing.
+written; any failure later (the worker's too) rolls the one transaction back.
+Re-importing the same export (same channel, same first message) finds the chat it made
+before by its ``source`` and changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
+import json
 import logging
 import marshal
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.process
+import os
+import pickle
 import re
+import sys
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
+import orjson
 
-from archive.capture import CaptureContext, capture, is_host, parse_question_labels
+from archive.capture import CaptureContext, is_host, judge, label_grammar
 from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.i18n import language_tag
@@ -50,7 +66,6 @@ from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     Attachment,
     AttachmentKind,
-    CapturedMessage,
     Chat,
     ChatStatus,
     IncomingMessage,
@@ -58,12 +73,13 @@ from archive.models import (
     Target,
     chat_id_for,
 )
-from archive.store import Store
-from archive.store.messages import raw_json
+from archive.store import Store, iso
+from archive.store.messages import RAW_COLUMN, export_json, row_of
 
 __all__ = [
     "ExportError",
     "ImportResult",
+    "ImportWorkerError",
     "Progress",
     "RunProgress",
     "TerminalProgress",
@@ -131,7 +147,7 @@ def _question_text(text: str, hashtag: str, labels: Labels = DEFAULT_LABELS) -> 
 # ---- the read -------------------------------------------------------------------------------
 
 # One message as staged between the read and the capture: everything capture needs that does
-# not depend on the questions, and the raw payload that is stored with it.
+# not depend on the questions. (The raw payload that is stored with it is staged apart.)
 _Staged = tuple[
     int,  # position in the export
     str,  # id
@@ -145,11 +161,9 @@ _Staged = tuple[
     "str | None",  # timestampEdited, as exported
     tuple[str, ...],  # mentions
     int,  # reactions
-    dict[str, Any],  # the message as exported
     bool,  # is_repost (a forward)
     tuple[tuple[str, str, str], ...],  # attachments: (name, url, kind)
 ]
-_NO_RAW: dict[str, Any] = {}  # the IncomingMessage's raw: the export's is saved beside it
 
 
 @dataclass
@@ -209,7 +223,6 @@ def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
         edited,
         msg.mentions,
         _reactions(raw),
-        raw,
         msg.is_repost,
         tuple((a.name, a.url, a.kind.value) for a in msg.attachments) if msg.attachments else (),
     )
@@ -222,62 +235,62 @@ def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, 
     return tuple(Attachment(name, url, AttachmentKind(kind)) for name, url, kind in staged)
 
 
-# A staged message as spilled: the raw payload already encoded as the JSON text the store
-# keeps (its ``raw`` column), so the spill holds only strings and the capture does not
-# rebuild, then re-encode, every payload's dict.
-# Its fields are those of _Staged, in the same order, but for the one at _RAW.
-_Spilled = tuple[
-    int,
-    str,
-    str,
-    str,
-    str,
-    str,
-    str,
-    str,
-    bool,
-    "str | None",
-    tuple[str, ...],
-    int,
-    str,  # the message as exported, as JSON text (raw_json)
-    bool,
-    tuple[tuple[str, str, str], ...],
-]
-_RAW = 12  # where _Staged holds the message as exported
-
-
 class _Spill:
     """Staged messages on disk between the read and the capture (memory stays flat):
-    batches of tuples in ``marshal`` format, each behind its length, read back in order."""
+    batches of tuples in ``marshal`` format, each behind its length, read back in order;
+    their raw payloads (JSON text) in a second file, in the same batches.
+
+    Written by the importer. The worker, which shares the files (they are opened before it
+    starts), reads the staged messages with ``pread`` (which moves no file offset) and sends
+    back rows without their payloads; the importer reads the payloads (:meth:`raws`) to
+    complete them: the payloads, nine tenths of the bytes, never cross the pipe twice.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self._fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
-        self._batch: list[_Spilled] = []
+        self._raw_fh = tempfile.TemporaryFile(prefix="tweetchat-import-", dir=directory)
+        self._batch: list[_Staged] = []
+        self._raws: list[str] = []
 
-    def add(self, staged: _Staged) -> None:
-        raw = staged[_RAW]
-        assert isinstance(raw, dict)  # a change to _Staged must move _RAW with it
-        self._batch.append((*staged[:_RAW], raw_json(raw), *staged[_RAW + 1 :]))  # type: ignore[arg-type]
+    def add(self, staged: _Staged, raw_text: str) -> None:
+        self._batch.append(staged)
+        self._raws.append(raw_text)
         if len(self._batch) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if self._batch:
-            # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
-            data = marshal.dumps(self._batch)
-            self._fh.write(len(data).to_bytes(8, "little"))
-            self._fh.write(data)
-            self._batch = []
+            for fh, batch in ((self._fh, self._batch), (self._raw_fh, self._raws)):
+                data = marshal.dumps(batch)
+                fh.write(len(data).to_bytes(8, "little"))
+                fh.write(data)
+            self._batch, self._raws = [], []
 
-    def batches(self) -> Iterator[list[_Spilled]]:
+    def finish(self) -> None:
+        """Write out what is buffered: the files are complete for :meth:`batches`."""
         self._flush()
-        self._fh.seek(0)
-        while size := int.from_bytes(self._fh.read(8), "little"):
-            batch: list[_Spilled] = marshal.loads(self._fh.read(size))
-            yield batch
+        self._fh.flush()
+        self._raw_fh.flush()
+
+    def batches(self) -> Iterator[list[_Staged]]:
+        """The batches of staged messages written before :meth:`finish`, in order."""
+        return _batches(self._fh.fileno())
+
+    def raws(self) -> Iterator[list[str]]:
+        """The raw payloads of :meth:`batches`, batch for batch."""
+        return _batches(self._raw_fh.fileno())
 
     def close(self) -> None:
         self._fh.close()
+        self._raw_fh.close()
+
+
+def _batches(fd: int) -> Iterator[Any]:
+    at = 0
+    while size := int.from_bytes(os.pread(fd, 8, at), "little"):
+        # marshal.load() on a file reads it a few bytes at a time: 10x slower than this.
+        yield marshal.loads(os.pread(fd, size, at + 8))
+        at += 8 + size
 
 
 def _read(
@@ -285,10 +298,12 @@ def _read(
     hashtag: str,
     hosts: tuple[str, ...],
     spill: _Spill,
+    worker: _Worker,
     progress: Progress | None,
     labels: Labels = DEFAULT_LABELS,
 ) -> _Scan:
-    """Read the export once: validate it, stage its messages, find the question posts."""
+    """Read the export once (parsed by the worker): validate it, stage its messages, find
+    the question posts."""
     scan = _Scan()
     probe = Chat(  # is_host() needs a chat only for its hosts
         id="",
@@ -302,19 +317,13 @@ def _read(
     )
     hosted: dict[tuple[str, str], bool] = {}
 
-    def report(n: int, fraction: float) -> None:
-        if progress is not None:
-            progress("reading", n, fraction)
-
-    reader = ExportReader(
-        path, stream="messages", members=("guild", "channel"), item="message", on_progress=report
-    )
+    ask = label_grammar(labels.question)  # parse_question_labels(), the grammar looked up once
     first_at = last_at = None
-    for raw, index in reader:
+    for raw, index, raw_text in worker.messages(progress):
         try:
             staged, mid, at = _staged(raw, index)
         except ValueError as e:
-            raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
+            raise _bad_message(path, index, worker.offset_of(index), str(e)) from None
         if first_at is None:
             scan.first_id = mid
             first_at = last_at = at
@@ -324,7 +333,7 @@ def _read(
             last_at = at
         if staged is None:
             continue
-        spill.add(staged)
+        spill.add(staged, raw_text)
         scan.staged += 1
         text = staged[5]
         is_bot = staged[8]
@@ -332,7 +341,7 @@ def _read(
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
         # a forward asks nothing
-        keys = parse_question_labels(text, labels) if not staged[13] else ()
+        keys = ask.parse(text) if not staged[12] else ()
         if not keys:
             continue
         if not is_bot:
@@ -343,10 +352,10 @@ def _read(
             if not host:
                 continue
         scan.questions.append((at, staged[1], keys, _question_text(text, hashtag, labels)))
-    scan.count = reader.count
+    scan.count = worker.count
     scan.first_at, scan.last_at = first_at, last_at
-    scan.guild = _member(reader, "guild")
-    scan.channel = _member(reader, "channel")
+    scan.guild = _member(worker.members, "guild")
+    scan.channel = _member(worker.members, "channel")
     if scan.count == 0 and not _has_list(path, "messages"):
         raise ExportError(
             f"{path}: not a DiscordChatExporter export (no 'messages' list); "
@@ -362,8 +371,8 @@ def _read(
     return scan
 
 
-def _member(reader: ExportReader, name: str) -> dict[str, Any]:
-    value = reader.members.get(name)
+def _member(members: dict[str, Any], name: str) -> dict[str, Any]:
+    value = members.get(name)
     return value if isinstance(value, dict) else {}
 
 
@@ -490,12 +499,24 @@ def import_discord_export(
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     try:
-        with paused_gc():
-            scan = _read(path, tag, hosts, spill, progress, labels)
+        with paused_gc(), _Worker(path, spill) as worker:
+            scan = _read(path, tag, hosts, spill, worker, progress, labels)
+            spill.finish()
             if labels.topics:
                 _topic_posts(scan)
             return _capture(
-                store, path, scan, spill, tag, hosts, title, timezone, progress, labels, language
+                store,
+                path,
+                scan,
+                spill,
+                worker,
+                tag,
+                hosts,
+                title,
+                timezone,
+                progress,
+                labels,
+                language,
             )
     finally:
         spill.close()
@@ -523,6 +544,7 @@ def _capture(
     path: Path,
     scan: _Scan,
     spill: _Spill,
+    worker: _Worker,
     tag: str,
     hosts: tuple[str, ...],
     title: str,
@@ -531,18 +553,14 @@ def _capture(
     labels: Labels = DEFAULT_LABELS,
     language: str = "en",
 ) -> ImportResult:
-    """Put the staged messages through the capture rules and save them, in one transaction."""
-    guild_id, channel_id = _ids(scan)
+    """Build (or find) the chat, have the worker put the staged messages through the capture
+    rules, and save the rows it sends back, in one transaction."""
+    _guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
     draft = replace(
         _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels),
         language=language,
     )
-    question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
-    question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
-    place = guild_id if guild_id and guild_id != "0" else "@me"
-    link = f"https://discord.com/channels/{place}/{channel_id}/"
-    parse_time = datetime.fromisoformat
     captured = done = 0
     with store.bulk_load(), store.transaction():
         existing = store.find_chat_by_source(source)
@@ -554,67 +572,15 @@ def _capture(
             base = chat_id_for(tag, draft.start.astimezone(draft.zone))
             chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
         before = store.count_messages(chat.id)
-        ctx = CaptureContext(
-            chat=chat,
-            question_posts=question_posts,
-            chat_posts=frozenset(scan.bot_posts | question_posts.keys()),
-            question_times=question_times,
-            bot_ids=frozenset(scan.bot_authors),
-        )
-        for staged_batch in spill.batches():
-            batch: list[CapturedMessage] = []
-            raws: list[str] = []
-            for (
-                _index,
-                mid,
-                author_id,
-                author_name,
-                handle,
-                text,
-                stamp,
-                reply_to,
-                is_bot,
-                edited,
-                mentions,
-                reactions,
-                raw,
-                is_repost,
-                attachments,
-            ) in staged_batch:
-                incoming = IncomingMessage(
-                    PLATFORM,  # platform
-                    mid,  # platform_id
-                    channel_id,  # channel
-                    author_id,  # author_id
-                    author_name,  # author_name
-                    handle,  # author_handle
-                    text,  # text
-                    parse_time(stamp),  # created_at
-                    reply_to,  # reply_to
-                    is_repost,  # is_repost
-                    is_bot,  # is_bot
-                    link + mid,  # permalink
-                    None if edited is None else parse_time(edited),  # edited_at
-                    mentions,  # mentions
-                    _NO_RAW,  # raw
-                    _attachments(attachments),  # attachments
-                )
-                found = capture(incoming, ctx)
-                if found is None:
-                    continue
-                if reactions:
-                    # ``found`` is new and seen by nothing else yet: set the count in place,
-                    # as __post_init__ would (dataclasses.replace costs ~8 µs a message).
-                    object.__setattr__(found, "reactions", reactions)
-                batch.append(found)
-                raws.append(raw)
-            done += len(staged_batch)
-            captured += len(batch)
-            # The search index is written once, below, for every row of the import.
-            store.save_encoded_messages(batch, raws, index=False)
+        # While the worker captures the next batch, this process saves the last one.
+        for count, rows in worker.capture(scan, spill, chat, iso(store.now())):
+            done += count
+            captured += len(rows)
+            # Each batch indexes its rows for search: here, while the worker captures the
+            # next batch, rather than all at once after it is done.
+            store.save_message_rows(rows)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
-        store.index_new_messages()
         new = store.count_messages(chat.id) - before
     if progress is not None:
         progress("imported", scan.count, 1.0)
@@ -627,6 +593,328 @@ def _capture(
         new,
     )
     return ImportResult(chat, existing is None, scan.count, captured, new)
+
+
+def _context(scan: _Scan, chat: Chat) -> CaptureContext:
+    """What the capture rules need to know about the export beside the chat."""
+    question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
+    question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
+    return CaptureContext(
+        chat=chat,
+        question_posts=question_posts,
+        chat_posts=frozenset(scan.bot_posts | question_posts.keys()),
+        question_times=question_times,
+        bot_ids=frozenset(scan.bot_authors),
+    )
+
+
+Row = list[object]  # the parameters of UPSERT_MESSAGE (archive.store.messages.message_row)
+
+
+class _Incoming(NamedTuple):
+    """What the capture rules read of an imported message (:class:`archive.capture.Message`):
+    the fields of its :class:`IncomingMessage`, in a tuple a tenth as dear to build."""
+
+    platform_id: str
+    channel: str
+    author_id: str
+    author_handle: str
+    text: str
+    created_at: datetime
+    reply_to: str
+    is_repost: bool
+    is_bot: bool
+    edited_at: datetime | None
+    mentions: tuple[str, ...]
+    platform: str = PLATFORM
+
+
+def _captured_rows(
+    scan: _Scan, spill: _Spill, chat: Chat, now: str
+) -> Iterator[tuple[int, list[Row], list[int]]]:
+    """For each staged batch: how many staged messages it held, the rows of those that
+    belong to ``chat`` (captured at ``now``, as :func:`archive.store.iso`) without their
+    raw payload (``""`` at :data:`RAW_COLUMN`), and where in the batch each of them was."""
+    guild_id, channel_id = _ids(scan)
+    place = guild_id if guild_id and guild_id != "0" else "@me"
+    link = f"https://discord.com/channels/{place}/{channel_id}/"
+    ctx = _context(scan, chat)
+    chat_id = chat.id
+    parse_time = datetime.fromisoformat
+    for staged_batch in spill.batches():
+        rows: list[Row] = []
+        kept: list[int] = []
+        for position, (
+            _index,
+            mid,
+            author_id,
+            author_name,
+            handle,
+            text,
+            stamp,
+            reply_to,
+            is_bot,
+            edited,
+            mentions,
+            reactions,
+            is_repost,
+            attachments,
+        ) in enumerate(staged_batch):
+            verdict = judge(
+                _Incoming(
+                    mid,
+                    channel_id,
+                    author_id,
+                    handle,
+                    text,
+                    parse_time(stamp),
+                    reply_to,
+                    is_repost,
+                    is_bot,
+                    None if edited is None else parse_time(edited),
+                    mentions,
+                ),
+                ctx,
+            )
+            if verdict is None:
+                continue
+            # The row of the CapturedMessage that capture() would make, without making it.
+            at, kind, keys, late, edited_at, mentioned = verdict
+            rows.append(
+                [
+                    *row_of(
+                        chat_id,
+                        PLATFORM,
+                        mid,
+                        channel_id,
+                        author_id,
+                        author_name,
+                        handle,
+                        text,
+                        at,
+                        kind,
+                        keys,
+                        late,
+                        reply_to,
+                        link + mid,
+                        edited_at,
+                        None,  # deleted_at
+                        mentioned,
+                        reactions,
+                        "",  # raw: joined by the importer
+                        now,
+                        _attachments(attachments),
+                    )
+                ]
+            )
+            kept.append(position)
+        yield len(staged_batch), rows, kept
+
+
+# ---- the worker ------------------------------------------------------------------------------
+#
+# Two cores share an import. A worker process (forked) parses the export with ijson and
+# encodes each message as the JSON text the store keeps, while the importer converts the
+# messages, finds the questions and stages them in the spill; once the questions are known,
+# the worker puts the staged messages (read from the spill, which it shares) through the
+# capture rules while the importer writes the rows it sends back to SQLite. They talk over a
+# pipe in frames, the first byte saying what follows:
+#
+#   worker -> importer: P (messages read, fraction of the file), after each chunk; marshal
+#                       M [JSON text of a message, ...], in file order; marshal
+#                       S the parse is over: (messages, {member: value}); marshal
+#                       R (staged messages done, [row without its payload, ...],
+#                          [where each row's message was in its batch, ...]); marshal
+#                       D the capture is over
+#                       E an ExportError's message (the file is bad); pickle
+#                       F a traceback (the worker failed: a bug, out of memory...); pickle
+#   importer -> worker: C (the scan, the chat, captured_at): capture the spill; pickle
+#
+# The messages parsed before a syntax error are sent before its E, so errors come in file
+# order, as from one process. Nothing is written before the read is over, so a bad file
+# fails before the transaction opens; any failure after it (E, F, the worker's death, a save
+# that fails here) rolls the one transaction back. Off Linux the worker is a thread: the
+# same frames, one core.
+#
+# The texts cross as orjson wrote them and are parsed again here by orjson: exactly the
+# values ijson gave (ijson refuses integers beyond 64 bits and infinite numbers, and gives
+# no lone surrogates, so orjson encodes all it gives, and its floats read back the same).
+
+
+class ImportWorkerError(ExportError):
+    """The import's worker process failed (the message carries its traceback) or died (its
+    exit code); the archive is left untouched. An :class:`ExportError`, so that a command
+    importing several files reports it by the file's name and goes on with the others."""
+
+
+def _fork_context() -> multiprocessing.context.ForkContext | None:
+    """The ``fork`` start method on Linux: a forked worker needs no imports or arguments
+    pickled, and starts in milliseconds. (macOS has ``fork`` too, but its system libraries
+    do not promise to work in a forked child: there, and elsewhere, the worker is a thread.)"""
+    if not sys.platform.startswith("linux"):
+        return None  # pragma: no cover - the tests run on Linux, and patch this for a thread
+    return multiprocessing.get_context("fork")
+
+
+def _work(conn: Connection, path: Path, spill: _Spill) -> None:
+    """The worker: parse the export and send its messages, wait for the chat, send the rows
+    of the staged messages that it captures (see the frames above)."""
+    try:
+        _parse(conn, path)
+        scan, chat, now = pickle.loads(conn.recv_bytes()[1:])
+        for count, rows, kept in _captured_rows(scan, spill, chat, now):
+            conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
+        conn.send_bytes(b"D")
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the importer is gone (it failed, or was stopped): nothing to tell
+    except ExportError as e:
+        _tell(conn, b"E" + pickle.dumps(str(e)))
+    except BaseException:  # every failure is reported to the importer
+        _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _parse(conn: Connection, path: Path) -> None:
+    def report(n: int, fraction: float) -> None:
+        conn.send_bytes(b"P" + marshal.dumps((n, fraction)))
+
+    reader = ExportReader(
+        path, stream="messages", members=("guild", "channel"), item="message", on_progress=report
+    )
+    texts: list[str] = []
+    try:
+        for raw, _index in reader:
+            texts.append(export_json(raw))
+            if len(texts) >= BATCH:
+                conn.send_bytes(b"M" + marshal.dumps(texts))
+                texts = []
+    finally:  # what was parsed before an error too: its messages' errors come first
+        if texts:
+            conn.send_bytes(b"M" + marshal.dumps(texts))
+    conn.send_bytes(b"S" + marshal.dumps((reader.count, reader.members)))
+
+
+def _tell(conn: Connection, frame: bytes) -> None:
+    with contextlib.suppress(OSError):
+        conn.send_bytes(frame)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # pragma: no cover - export_json's json fallback
+        return json.loads(text)
+
+
+class _Worker:
+    """The importer's end of the worker (a context manager: leaving it stops the worker)."""
+
+    def __init__(self, path: Path, spill: _Spill) -> None:
+        self._path = path
+        self.count = 0  # messages in the export, once messages() is over
+        self.members: dict[str, Any] = {}  # its guild and channel, once messages() is over
+        self._counts: list[int] = []  # messages parsed after each chunk (for offset_of)
+        context = _fork_context()
+        self._conn, theirs = multiprocessing.Pipe()
+        args = (theirs, path, spill)
+        self._process: multiprocessing.process.BaseProcess | None = None
+        if context is not None:
+            self._process = context.Process(
+                target=_work, args=args, name="tweetchat-import", daemon=True
+            )
+            self._process.start()
+            theirs.close()  # the worker's end: closed here, its death reads as EOF
+        else:
+            threading.Thread(target=_work, args=args, name="tweetchat-import", daemon=True).start()
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop talking; a worker still busy gets EOF or a broken pipe and ends; one that
+        does not within 10 s is terminated."""
+        self._conn.close()
+        if self._process is not None:
+            self._process.join(10)
+            if self._process.is_alive():  # pragma: no cover - stuck: it cannot be waited for
+                self._process.terminate()
+                self._process.join()
+
+    def _receive(self) -> tuple[bytes, bytes]:
+        try:
+            frame = self._conn.recv_bytes()
+        except (EOFError, OSError):
+            raise ImportWorkerError(self._died()) from None
+        kind, body = frame[:1], frame[1:]
+        if kind == b"E":
+            raise ExportError(pickle.loads(body))
+        if kind == b"F":
+            raise ImportWorkerError(
+                f"{self._path}: the import failed in its worker process:\n{pickle.loads(body)}"
+            )
+        return kind, body
+
+    def _died(self) -> str:
+        code = None
+        if self._process is not None:
+            self._process.join(5)
+            code = self._process.exitcode
+        how = f" (exit code {code})" if code is not None else ""
+        return f"{self._path}: the import's worker process stopped unexpectedly{how}"
+
+    def _unexpected(self, kind: bytes) -> ImportWorkerError:
+        return ImportWorkerError(f"{self._path}: unexpected {kind!r} from the import's worker")
+
+    def messages(self, progress: Progress | None) -> Iterator[tuple[Any, int, str]]:
+        """Every message of the export as (its value, its 1-based position, its JSON text),
+        in file order, reporting the progress of the parse; raises :class:`ExportError`
+        for a file that is not JSON (at the point where the file breaks)."""
+        index = 0
+        loads = _loads
+        while True:
+            kind, body = self._receive()
+            if kind == b"M":
+                for text in marshal.loads(body):
+                    index += 1
+                    yield loads(text), index, text
+            elif kind == b"P":
+                n, fraction = marshal.loads(body)
+                self._counts.append(n)
+                if progress is not None:
+                    progress("reading", n, fraction)
+            elif kind == b"S":
+                self.count, self.members = marshal.loads(body)
+                return
+            else:
+                raise self._unexpected(kind)
+
+    def offset_of(self, position: int) -> int:
+        """Where message ``position`` starts in the file (:meth:`ExportReader.offset_of`)."""
+        reader = ExportReader(self._path, stream="messages", item="message", counts=self._counts)
+        return reader.offset_of(position)
+
+    def capture(
+        self, scan: _Scan, spill: _Spill, chat: Chat, now: str
+    ) -> Iterator[tuple[int, list[Row]]]:
+        """Have the worker capture the staged messages for ``chat``: (staged messages done,
+        their rows) per batch, as :func:`_captured_rows`, with their raw payloads."""
+        self._conn.send_bytes(b"C" + pickle.dumps((scan, chat, now)))
+        raw_batches = spill.raws()
+        while True:
+            kind, body = self._receive()
+            if kind == b"D":
+                return
+            if kind != b"R":
+                raise self._unexpected(kind)
+            count, rows, kept = marshal.loads(body)
+            raws = next(raw_batches)
+            for row, position in zip(rows, kept, strict=True):
+                row[RAW_COLUMN] = raws[position]
+            yield count, rows
 
 
 def check_options(hashtag: str, timezone: str) -> str:

@@ -95,7 +95,9 @@ def export_message(raw: dict[str, Any], created_at: datetime) -> DiscordMessage:
     Channel, permalink and edit time are left for the importer, which knows them.
     """
     author = raw["author"]
-    name = _text(author.get("name"))
+    name = author.get("name")
+    if name.__class__ is not str:
+        name = _text(name)
     reference = raw.get("reference")
     kind, target = ReferenceKind.NONE, ""
     if reference and isinstance(reference, dict):
@@ -113,16 +115,21 @@ def export_message(raw: dict[str, Any], created_at: datetime) -> DiscordMessage:
             )
     mentions = raw.get("mentions")
     files, stickers = raw.get("attachments"), raw.get("stickers")
+    # _text() and message_type() skipped for what they would return as is (the common case;
+    # an import makes one of these per message).
+    mid, author_id, nickname = raw["id"], author["id"], author.get("nickname")
+    content, kind_name = raw.get("content"), raw.get("type")
+    mtype = _TYPES.get(kind_name) if kind_name.__class__ is str else None
     # Positional, in field order (an import makes one per message; keywords cost more).
     return DiscordMessage(
-        _text(raw["id"]),  # id
-        _text(author["id"]),  # author_id
-        _text(author.get("nickname")) or name,  # author_name
+        mid if mid.__class__ is str else _text(mid),  # id
+        author_id if author_id.__class__ is str else _text(author_id),  # author_id
+        (nickname if nickname.__class__ is str else _text(nickname)) or name,  # author_name
         name,  # author_handle
         bool(author.get("isBot")),  # author_bot
-        _text(raw.get("content")),  # content
+        content if content.__class__ is str else _text(content),  # content
         created_at,  # created_at
-        message_type(raw.get("type")),  # type
+        mtype if mtype is not None else message_type(kind_name),  # type
         kind,  # reference
         target,  # reference_id
         forwarded,  # forwarded

@@ -53,7 +53,9 @@ class ExportReader:
     ``members`` (values found anywhere in the file, before or after the array);
     :attr:`count` is the number of elements read. ``item`` names an element in error
     messages ("message 7"). ``on_progress(elements, fraction of the file read)`` is called
-    after every chunk. Raises :class:`ExportError`.
+    after every chunk. ``counts``: the ``elements`` of every ``on_progress`` call of a pass
+    another reader made over the same file, for :meth:`offset_of` without a pass of this
+    one's. Raises :class:`ExportError`.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ExportReader:
         item: str = "element",
         on_progress: Callable[[int, float], None] | None = None,
         chunk_size: int = CHUNK,
+        counts: Sequence[int] = (),
     ) -> None:
         self.path = Path(path)
         self.stream = stream
@@ -75,8 +78,9 @@ class ExportReader:
         self._on_progress = on_progress
         self._chunk = chunk_size
         self._start = 0  # bytes before the JSON text: a byte-order mark
-        # the number of elements complete after each chunk, to find one again quickly
-        self._counts: list[int] = []
+        # the number of elements complete after each chunk, to find one again quickly (given
+        # by ``counts`` when another reader made the pass: the ``elements`` it reported)
+        self._counts: list[int] = list(counts)
 
     # ---- the pass --------------------------------------------------------------------------
 
@@ -186,8 +190,11 @@ class ExportReader:
         """The byte offset where element ``position`` of the array starts (for messages
         about a bad element: the file is parsed again up to it)."""
         # The element started after the previous one was complete: in the first chunk
-        # whose count reached position - 1, or later.
-        chunk = next((i for i, n in enumerate(self._counts) if n >= position - 1), 0)
+        # whose count reached position - 1, or later. No count reached it yet (the pass is
+        # still in the chunk where it completed): in a chunk after those counted.
+        chunk = next(
+            (i for i, n in enumerate(self._counts) if n >= position - 1), len(self._counts)
+        )
         if position == 1:
             chunk = 0
         key = f"{self.stream}.item"

@@ -20,11 +20,26 @@ Every timestamp the store itself writes (a chat's creation, a post's intent, a m
 capture, an opt-out) comes from the ``now`` clock given to it, never from the system.
 """
 
-from archive.store.aio import AsyncStore, ReadPool
+from typing import TYPE_CHECKING, Any
+
 from archive.store.connection import Now, iso, parse_iso, system_now
 from archive.store.errors import DuplicateChatError, NotFoundError, StoreError
 from archive.store.participants import participant_key
 from archive.store.sync import Store
+
+if TYPE_CHECKING:
+    from archive.store.aio import AsyncStore, ReadPool
+
+
+def __getattr__(name: str) -> Any:
+    # The async store (asyncio, thread pools) is imported when first asked for: a short
+    # command (`tweetchat transcript`) needs only the synchronous one.
+    if name in ("AsyncStore", "ReadPool"):
+        from archive.store import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AsyncStore",

@@ -219,6 +219,27 @@ class AsyncStore:
     ) -> None:
         await self.write(Store.mark_skipped, chat_id, action_key, platform, channel, reason)
 
+    async def plan_posts(
+        self,
+        chat_id: str,
+        action_key: str,
+        platform: str,
+        channel: str,
+        parts: list[str],
+        *,
+        thread: bool,
+    ) -> list[tuple[int, str]]:
+        """See :meth:`Store.plan_posts`: the plan that stands (the first recorded wins)."""
+        return await self.write(
+            Store.plan_posts, chat_id, action_key, platform, channel, parts, thread=thread
+        )
+
+    async def post_plan(
+        self, chat_id: str, action_key: str, platform: str, channel: str
+    ) -> list[tuple[int, str]]:
+        """See :meth:`Store.post_plan`: ``(number, text)`` in order, ``[]`` when none."""
+        return await self.read(Store.post_plan, chat_id, action_key, platform, channel)
+
     async def chats_with_intents(self) -> list[str]:
         """Ids of the chats that have a post still at ``intent`` (half-done)."""
         return await self.read(Store.chats_with_intents)

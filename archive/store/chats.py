@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +14,24 @@ from archive.labels import Labels
 from archive.models import Chat, ChatStatus, Question, Target
 from archive.store.connection import Connection, iso, parse_iso
 from archive.store.errors import DuplicateChatError, NotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTranscript:
+    """A transcript file as recorded when it was written: where, when (``generated_at``,
+    what its footer says, or the chat's grace end when it has none), the archive's
+    generation it was rendered at (None: not known), the fingerprint of the options and
+    code that rendered it (``archive.published.transcript_options``; '' unknown), and the
+    file's size in bytes and SHA-256 (hex) as written (None / '' unknown)."""
+
+    chat_id: str
+    format: str
+    path: Path
+    generated_at: datetime
+    generation: int | None = None
+    options: str = ""
+    size: int | None = None
+    sha256: str = ""
 
 
 def chat_from_row(conn: sqlite3.Connection, row: sqlite3.Row) -> Chat:
@@ -182,12 +200,17 @@ class ChatTables(Connection):
         return [chat_from_row(self.conn, r) for r in rows]
 
     def set_status(self, chat_id: str, status: ChatStatus) -> None:
-        """Raises NotFoundError."""
+        """Raises NotFoundError. A chat already in ``status`` is left alone: nothing is
+        written (a republished chat's transcripts stay current)."""
         with self.transaction():
             cur = self.conn.execute(
-                "UPDATE chats SET status = ? WHERE id = ?", (str(status), chat_id)
+                "UPDATE chats SET status = ? WHERE id = ? AND status != ?",
+                (str(status), chat_id, str(status)),
             )
-            if cur.rowcount == 0:
+            if (
+                cur.rowcount == 0
+                and not self.conn.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone()
+            ):
                 raise NotFoundError(f"no chat with id {chat_id!r}")
 
     def set_end(self, chat_id: str, end: datetime) -> None:
@@ -230,14 +253,49 @@ class ChatTables(Connection):
         ).fetchall()
         return [(parse_iso(r["at"]), r["kind"], r["detail"], r["by"]) for r in rows]
 
-    def record_transcript(self, chat_id: str, fmt: str, path: str, generated_at: datetime) -> None:
-        """Record the chat's transcript in format ``fmt`` (replacing any earlier one)."""
-        with self.transaction():
+    def record_transcript(
+        self,
+        chat_id: str,
+        fmt: str,
+        path: str,
+        generated_at: datetime,
+        *,
+        generation: int | None = None,
+        options: str = "",
+        size: int | None = None,
+        sha256: str = "",
+    ) -> None:
+        """Record the chat's transcript in format ``fmt`` (replacing any earlier one), with
+        what it was made from (see :class:`RecordedTranscript`; the defaults say "not
+        known", and such a file is never taken as current).
+
+        Bookkeeping: the record does not move the archive's generation, since no
+        transcript shows it (a transcript recorded at generation N stays current at N).
+        """
+        with self.transaction(), self.bookkeeping():
             self.conn.execute(
-                "INSERT OR REPLACE INTO transcripts (chat_id, format, path, generated_at)"
-                " VALUES (?,?,?,?)",
-                (chat_id, fmt, path, iso(generated_at)),
+                "INSERT OR REPLACE INTO transcripts (chat_id, format, path, generated_at,"
+                " generation, options, size, sha256) VALUES (?,?,?,?,?,?,?,?)",
+                (chat_id, fmt, path, iso(generated_at), generation, options, size, sha256),
             )
+
+    def recorded_transcript(self, chat_id: str, fmt: str) -> RecordedTranscript | None:
+        """The record of the chat's transcript in format ``fmt``, if one was written."""
+        row = self.conn.execute(
+            "SELECT * FROM transcripts WHERE chat_id = ? AND format = ?", (chat_id, fmt)
+        ).fetchone()
+        if row is None:
+            return None
+        return RecordedTranscript(
+            chat_id=row["chat_id"],
+            format=row["format"],
+            path=Path(row["path"]),
+            generated_at=parse_iso(row["generated_at"]),
+            generation=row["generation"],
+            options=row["options"],
+            size=row["size"],
+            sha256=row["sha256"],
+        )
 
     def transcripts(self, chat_id: str) -> dict[str, Path]:
         """format -> file of the chat's recorded transcripts."""

@@ -7,12 +7,19 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-import sqlite_utils
+from archive.migrations import (
+    BUMP_GENERATION,
+    READ_GENERATION,
+    apply_migrations,
+    has_generation,
+)
 
-from archive.migrations import apply_migrations
+if TYPE_CHECKING:
+    import sqlite_utils
 
 Now = Callable[[], datetime]
 """A clock: returns the current instant, timezone-aware, in UTC (``scheduler.clock.Clock.now``
@@ -53,6 +60,12 @@ def opt_parse(text: str | None) -> datetime | None:
 class Connection:
     """One connection to the archive database, with explicit transactions.
 
+    Every write transaction that changed rows moves the archive's generation by one before
+    it commits (:meth:`transaction`, :meth:`generation`), except for changes made inside
+    :meth:`bookkeeping` (the record of the transcripts written, which no transcript shows).
+    Writes must go through :meth:`transaction`; one made outside (autocommit) is counted at
+    the next transaction or at :meth:`close`.
+
     Not thread-safe: use an instance from one thread at a time (``AsyncStore`` gives each
     connection its own thread). The connection is made with ``check_same_thread=False`` so
     that it may be created on one thread, used on another and closed on a third.
@@ -60,9 +73,11 @@ class Connection:
 
     path: Path
     conn: sqlite3.Connection
-    db: sqlite_utils.Database
     now: Now
     _tx_depth: int
+    _counted: int  # conn.total_changes when the last transaction ended (or at opening)
+    _exempt: int  # changes of the open transaction made inside bookkeeping()
+    _versioned: bool  # the schema has the generation (only tests build one without)
 
     def __init__(self, path: Path | str, *, now: Now = system_now) -> None:
         """Open (creating if needed) the database at ``path`` for reading and writing, in
@@ -78,10 +93,14 @@ class Connection:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=5000")
-        self.db = sqlite_utils.Database(self.conn)
+        # What sqlite_utils.Database sets on a connection it wraps (``db`` is made lazily).
+        self.conn.execute("PRAGMA recursive_triggers=on")
         self.now = now
-        apply_migrations(self.conn)
+        apply_migrations(self.conn)  # each migration moves the generation itself
+        self._versioned = has_generation(self.conn)
         self._tx_depth = 0
+        self._counted = self.conn.total_changes
+        self._exempt = 0
 
     @classmethod
     def open_readonly(cls, path: Path | str, *, now: Now = system_now) -> Self:
@@ -95,14 +114,49 @@ class Connection:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA query_only=ON")
         self.conn.execute("PRAGMA busy_timeout=5000")
-        self.db = sqlite_utils.Database(self.conn)
+        self.conn.execute("PRAGMA recursive_triggers=on")
         self.now = now
+        self._versioned = False  # it writes nothing
         self._tx_depth = 0
+        self._counted = self.conn.total_changes
+        self._exempt = 0
         return self
 
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The connection wrapped by sqlite_utils, made on first use (importing
+        sqlite_utils costs more than a short command's whole work)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
     def close(self) -> None:
-        """Close the connection (a transaction still open is rolled back by SQLite)."""
+        """Close the connection (a transaction still open is rolled back by SQLite). Writes
+        made outside :meth:`transaction` since the last one move the generation first."""
+        if self._versioned and not self._tx_depth and self.conn.total_changes != self._counted:
+            with self.transaction():
+                pass
         self.conn.close()
+
+    def generation(self) -> int:
+        """The archive's generation: a counter that every committed write transaction
+        which changed rows has moved by one (see :meth:`transaction`). Two reads that
+        return the same number saw the same archive, but for :meth:`bookkeeping` rows.
+        Inside a write transaction, the value it started with."""
+        return int(self.conn.execute(READ_GENERATION).fetchone()[0])
+
+    @contextmanager
+    def bookkeeping(self) -> Iterator[None]:
+        """Inside a write transaction: the rows changed within do not move the generation.
+        Only for tables that no transcript, statistic or page is computed from (the record
+        of which transcript files were written); everything else must move it."""
+        if not self._tx_depth:
+            raise RuntimeError("bookkeeping() is for use inside transaction()")
+        before = self.conn.total_changes
+        try:
+            yield
+        finally:
+            self._exempt += self.conn.total_changes - before
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -137,7 +191,13 @@ class Connection:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; nested uses join the outer one. An exception rolls the
-        whole transaction back and propagates."""
+        whole transaction back and propagates.
+
+        When the transaction changed any row (``total_changes`` moved, outside
+        :meth:`bookkeeping`; writes made outside any transaction since the last one count
+        too), it moves the archive's generation by one before it commits, in the same
+        commit. A transaction that changed nothing writes nothing.
+        """
         if self._tx_depth:
             self._tx_depth += 1
             try:
@@ -147,8 +207,11 @@ class Connection:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         self._tx_depth = 1
+        self._exempt = 0
         try:
             yield
+            if self._versioned and self.conn.total_changes - self._counted > self._exempt:
+                self.conn.execute(BUMP_GENERATION)
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
@@ -156,3 +219,5 @@ class Connection:
             self.conn.execute("COMMIT")
         finally:
             self._tx_depth = 0
+            self._exempt = 0
+            self._counted = self.conn.total_changes

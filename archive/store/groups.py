@@ -68,10 +68,12 @@ class GroupTables(MessageTables):
 
     def set_group_setup(
         self, groups: Sequence[tuple[str, str]], roster: Iterable[RosterEntry]
-    ) -> None:
+    ) -> int:
         """Replace the configured groups (key, label) and the roster with the config's. Nothing
         is written when the archive holds them already (every command of the CLI calls this:
-        a read-only command then stays a reader)."""
+        a read-only command then stays a reader). Returns how many roster entries the archive
+        held that the new roster lacks (0 when nothing was dropped), so the caller can say
+        so: a config without the roster clears it for every transcript published after."""
         labels = [(k, v) for k, v in groups]
         entries = sorted({(e.platform, e.ident, e.group) for e in roster})
         held_labels = [
@@ -85,7 +87,8 @@ class GroupTables(MessageTables):
             for r in self.conn.execute("SELECT platform, ident, group_key FROM group_roster")
         )
         if held_labels == labels and held_roster == entries:
-            return
+            return 0
+        dropped = len(set(held_roster) - set(entries))
         with self.transaction():
             self.conn.execute("DELETE FROM group_labels")
             self.conn.executemany(
@@ -97,6 +100,7 @@ class GroupTables(MessageTables):
                 "INSERT INTO group_roster (platform, ident, group_key) VALUES (?,?,?)",
                 entries,
             )
+        return dropped
 
     def configured_groups(self) -> tuple[Group, ...]:
         """The groups as the bot last read them from its config (the defaults before)."""

@@ -3,6 +3,11 @@
 A row goes ``intent`` (committed before the network call) -> ``sent`` | ``failed`` |
 ``skipped``, so that an action is never posted twice, even across a crash. An ``intent``
 whose attempt failed in a way worth retrying keeps its ``error`` until the next attempt.
+
+An action that may be split into a thread (a long intro or closing) also has its *plan*
+(``post_plans``, migration 12): the texts of the posts it is to go out as on a target,
+written once, before the first of them, so that a run that resumes it posts exactly the
+parts first planned (never a re-split with the limit of the day).
 """
 
 from __future__ import annotations
@@ -98,6 +103,61 @@ class PostLedger(Connection):
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
                 (PostStatus.SKIPPED, reason, chat_id, action_key, platform, channel),
             )
+
+    def plan_posts(
+        self,
+        chat_id: str,
+        action_key: str,
+        platform: str,
+        channel: str,
+        parts: list[str],
+        *,
+        thread: bool,
+    ) -> list[tuple[int, str]]:
+        """The posts the action goes out as on this target: the plan recorded first, if any,
+        else ``parts``, recorded now (in one transaction, so the first plan always wins).
+
+        ``parts`` is the thread's parts in order when ``thread`` (stored as 1..n, the numbers
+        of the ``intro#1``... keys), else one text, one post under the action's own key
+        (stored as 0). Returns the plan that stands as ``(number, text)`` in order (see
+        `post_plan`). Raises ValueError for no parts, or several that are not a thread.
+        """
+        if not parts or (len(parts) > 1 and not thread):
+            raise ValueError(f"not a plan: {len(parts)} posts, thread={thread}")
+        if not parts:
+            raise ValueError("a plan needs at least one post")
+        with self.transaction():
+            found = self._plan(chat_id, action_key, platform, channel)
+            if found:
+                return found
+            first = 1 if thread else 0
+            self.conn.executemany(
+                "INSERT INTO post_plans (chat_id, action_key, platform, channel, number, text)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (chat_id, action_key, platform, channel, n, text)
+                    for n, text in enumerate(parts, first)
+                ],
+            )
+        return list(enumerate(parts, first))
+
+    def post_plan(
+        self, chat_id: str, action_key: str, platform: str, channel: str
+    ) -> list[tuple[int, str]]:
+        """The recorded plan of an action on a target: ``(number, text)`` in order, number 0
+        for one post under the action's own key, 1..n for a thread's parts; ``[]`` when the
+        action was never planned (not begun, or begun before migration 12)."""
+        return self._plan(chat_id, action_key, platform, channel)
+
+    def _plan(
+        self, chat_id: str, action_key: str, platform: str, channel: str
+    ) -> list[tuple[int, str]]:
+        rows = self.conn.execute(
+            "SELECT number, text FROM post_plans"
+            " WHERE chat_id=? AND action_key=? AND platform=? AND channel=? ORDER BY number",
+            (chat_id, action_key, platform, channel),
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def chats_with_intents(self) -> list[str]:
         """Ids of the chats that have a post still at ``intent`` (half-done), any status."""

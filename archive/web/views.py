@@ -274,17 +274,18 @@ def _crumbs(site: Site, chat: Chat, status: str, tr: Translator) -> str:
 def schedule_section(chat: Chat, steps: Sequence[Step], now: datetime) -> str:
     """The chat's schedule as it stands, one row per step in time order: the same time,
     step and state as each line of `tweetchat show` (``20:09 | Q2 | posted at 20:09``,
-    ``20:19 | Q4 | next, in 6 min``), the next step marked for the eye."""
+    ``20:19 | Q4 | next, in 6 min``), worded in the chat's language (``20 h 09 | Q2 |
+    publiée à 20 h 09``), the next step marked for the eye."""
     local = now.astimezone(chat.zone)
+    tr = translator(chat.language)
+    t = tr.gettext
     rows = []
     for step in steps:
-        when, label, state = step_cells(chat, step, now)
+        when, label, state = step_cells(chat, step, now, tr)
         mark = ' class="next"' if step.state == StepState.NEXT else ""
         rows.append(
             f'<tr{mark}><td>{e(when)}</td><th scope="row">{e(label)}</th><td>{e(state)}</td></tr>'
         )
-    tr = translator(chat.language)
-    t = tr.gettext
     # Translators: the host controls are the commands next, pause, skip and extend.
     meta = t(
         "At {time} {zone}, every host control applied (next, pause, skip, extend...);"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import tracemalloc
 from collections.abc import Iterator
@@ -15,9 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archive.importers import discord_export
 from archive.importers.discord_export import (
     ExportError,
     ImportResult,
+    ImportWorkerError,
     RunProgress,
     TerminalProgress,
     import_discord_export,
@@ -433,6 +436,20 @@ def test_message_offsets_point_at_each_message(tmp_path: Path) -> None:
     assert raw[offsets[4] :].decode("utf-8").startswith('{\n      "id": "800000000000000005"')
 
 
+def test_message_offsets_from_another_readers_counts_so_far(tmp_path: Path) -> None:
+    # The importer finds a bad message's offset with the counts the worker's reader has
+    # reported so far: any first part of them, as the worker may be a chunk ahead or not.
+    counts: list[int] = []
+    reader = ExportReader(
+        EXPORT, stream="messages", chunk_size=256, on_progress=lambda n, _f: counts.append(n)
+    )
+    assert len(list(reader)) == 16
+    offsets = {position: reader.offset_of(position) for position in (1, 2, 9, 16)}
+    for upto in range(len(counts) + 1):
+        other = ExportReader(EXPORT, stream="messages", chunk_size=256, counts=counts[:upto])
+        assert {p: other.offset_of(p) for p in offsets} == offsets, upto
+
+
 # ---- progress ---------------------------------------------------------------------------------
 
 
@@ -526,12 +543,16 @@ def peak_memory(tmp_path: Path, messages: int) -> int:
     path = tmp_path / f"big-{messages}.json"
     generate_export(path, messages)
     store = Store(tmp_path / f"big-{messages}.sqlite")
+    # The worker in a thread, not a process, so that tracemalloc sees both ends' memory.
+    mp = pytest.MonkeyPatch()
+    mp.setattr(discord_export, "_fork_context", lambda: None)
     try:
         tracemalloc.start()
         result = import_discord_export(store, path, hashtag="Big", hosts=("9",))
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     finally:
+        mp.undo()
         store.close()
     assert result.new_messages == messages
     return peak
@@ -571,7 +592,7 @@ def test_a_failure_while_saving_leaves_the_archive_untouched(
     store: Store, archived: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    save = store.save_encoded_messages  # what the import saves its batches with
+    save = store.save_message_rows  # what the import saves its batches with
 
     def failing_save(*args: Any, **kwargs: Any) -> int:
         nonlocal calls
@@ -579,7 +600,7 @@ def test_a_failure_while_saving_leaves_the_archive_untouched(
         save(*args, **kwargs)  # the rows are written, then the disk fills up
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "save_encoded_messages", failing_save)
+    monkeypatch.setattr(store, "save_message_rows", failing_save)
     with pytest.raises(OSError, match="disk full"):
         run_import(store, hashtag="OtherTag", hosts=())
     assert calls == 1
@@ -660,3 +681,84 @@ def test_a_message_that_is_not_an_object_is_named_with_its_offset(
     with pytest.raises(ExportError, match=rf"message 1 \(at byte {offset}\) is not an object"):
         run_import(store, path)
     assert dump(store) == archived
+
+
+# ---- the worker process ----------------------------------------------------------------------
+
+
+def message_rows(store: Store) -> list[tuple[Any, ...]]:
+    """Every stored message but its capture time (the store's clock)."""
+    return [
+        tuple(r)
+        for r in store.conn.execute(
+            "SELECT id, chat_id, platform, platform_id, channel, author_id, author_name,"
+            " author_handle, text, created_at, kind, question_keys, late, reply_to, permalink,"
+            " edited_at, deleted_at, mentions, reactions, raw, attachments FROM messages"
+            " ORDER BY id"
+        )
+    ]
+
+
+def test_the_worker_in_a_thread_imports_the_same(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_import(store)
+    monkeypatch.setattr(discord_export, "_fork_context", lambda: None)  # no fork: a thread
+    other = Store(tmp_path / "other.sqlite")
+    try:
+        run_import(other)
+        assert message_rows(other) == message_rows(store)
+        assert len(message_rows(store)) == 12  # the captured messages of the fixture
+    finally:
+        other.close()
+
+
+def test_a_worker_that_dies_is_reported_and_leaves_the_archive_untouched(
+    store: Store, archived: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def die(*_args: Any) -> Iterator[Any]:
+        os._exit(3)  # in the forked worker: killed, out of memory...
+        yield
+
+    monkeypatch.setattr(discord_export, "_captured_rows", die)
+    with pytest.raises(
+        ImportWorkerError,
+        match=r"wedocs_discord\.json: the import's worker process stopped unexpectedly"
+        r" \(exit code 3\)",
+    ):
+        run_import(store, hashtag="OtherTag", hosts=())
+    assert dump(store) == archived
+
+
+def test_a_failure_in_the_worker_is_reported_with_its_traceback(
+    store: Store, archived: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_args: Any) -> Iterator[Any]:
+        raise RuntimeError("the worker broke")
+        yield
+
+    monkeypatch.setattr(discord_export, "_captured_rows", fail)
+    with pytest.raises(ImportWorkerError) as err:
+        run_import(store, hashtag="OtherTag", hosts=())
+    assert "the import failed in its worker process" in str(err.value)
+    assert "RuntimeError: the worker broke" in str(err.value)
+    assert dump(store) == archived
+
+
+def test_a_bad_message_before_a_syntax_error_is_the_one_named(
+    tmp_path: Path, store: Store, archived: list[str]
+) -> None:
+    # The worker parses ahead of the importer, which checks the messages: the error that
+    # comes first in the file is still the one reported.
+    doc = fixture_doc()
+    del doc["messages"][2]["timestamp"]
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    cut = text.index('"id": "800000000000000012"')
+    path = tmp_path / "both.json"
+    path.write_text(text[:cut] + "oops " + text[cut:], encoding="utf-8")
+    with pytest.raises(ExportError, match=r"message 3 \(at byte \d+\) 'timestamp' is missing"):
+        run_import(store, path)
+    assert dump(store) == archived
+    path.write_text(json.dumps(fixture_doc())[:-40], encoding="utf-8")  # and alone
+    with pytest.raises(ExportError, match="the file ends too early"):
+        run_import(store, path)

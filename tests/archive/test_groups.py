@@ -18,6 +18,7 @@ import pytest
 
 from archive.groups import (
     DEFAULT_GROUPS,
+    RosterEntry,
     RosterError,
     declaration_only,
     find_declaration,
@@ -342,5 +343,39 @@ def test_an_edited_declaration_changes_the_group(tmp_path: Path) -> None:
         assert store.declare_group("#WeDocs", "x", "1", "carer", at(1), message_id="m")
         assert store.declare_group("#WeDocs", "x", "1", "patient", at(1), message_id="m")
         assert store.group_sources("#WeDocs").own == {("x", "1"): "patient"}
+    finally:
+        store.close()
+
+
+def test_the_same_post_met_again_updates_its_group_whatever_time_it_carries(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "a.db")
+    try:
+        assert store.declare_group("#WeDocs", "x", "1", "carer", at(2), message_id="m")
+        assert store.declare_group("#WeDocs", "x", "1", "patient", at(1), message_id="m")
+        assert store.group_sources("#WeDocs").own == {("x", "1"): "patient"}
+    finally:
+        store.close()
+
+
+def test_a_changed_roster_or_changed_groups_replace_the_held_ones(tmp_path: Path) -> None:
+    def roster(text: str) -> tuple[RosterEntry, ...]:
+        return parse_roster(text, source="roster.csv", groups=GROUPS, platforms=("x",))
+
+    store = Store(tmp_path / "a.db")
+    try:
+        store.set_group_setup(DEFAULT_GROUPS, roster("x,@ann,patient\n"))
+        # The organisers edit the roster, the groups unchanged: the new roster counts.
+        store.set_group_setup(DEFAULT_GROUPS, roster("x,@ann,carer\nx,@bob,patient\n"))
+        assert store.group_sources("#WeDocs").roster == {
+            ("x", "ann"): "carer",
+            ("x", "bob"): "patient",
+        }
+        # The groups edited, the roster unchanged: the new labels count.
+        renamed = (("patient", "Person with lived experience"), ("carer", "Carer"))
+        store.set_group_setup(renamed, roster("x,@ann,carer\nx,@bob,patient\n"))
+        assert store.configured_groups() == groups_of(renamed)
+        assert len(store.group_sources("#WeDocs").roster) == 2
     finally:
         store.close()

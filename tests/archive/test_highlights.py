@@ -109,6 +109,12 @@ def test_no_engagement_means_no_section_and_unchanged_transcripts() -> None:
     assert "Highlights" not in markdown_of()
 
 
+def test_a_liked_question_post_is_not_a_highlight() -> None:
+    """Readers like the bot's Q1 post too: it carries Q1's key but is not an answer."""
+    liked = candidates({"1": Engagement(likes=40), "3": Engagement(reactions=1)})
+    assert ids(select_highlights(CHAT, liked, 3)) == {"1": ["3"]}
+
+
 # -- the section in every format (goldens) ------------------------------------------------
 
 
@@ -292,6 +298,24 @@ def test_live_reactions_alone_make_highlights(store: Store) -> None:
     assert ids(found) == {"1": ["3"]}
     assert found["1"][0].reactions == 1
     assert store.engagement("discord", "3") == Engagement(reactions=1)
+
+
+def test_an_answer_only_quoted_is_a_highlight_and_scores_in_the_csv(store: Store) -> None:
+    chat = store.get_chat(CHAT.id)
+    platform = BY_ID["2"].platform
+    store.set_engagement(platform, {"2": Engagement(quotes=2)})
+    found = store.highlights(chat, 3, opted_out=store.opted_out())
+    assert ids(found) == {"1": ["2"]} and found["1"][0].score == 2
+    assert store.engagement_scores(chat.id) == {(platform, "2"): 2}
+
+
+def test_a_refresh_that_reports_no_reactions_keeps_the_live_count(store: Store) -> None:
+    chat = store.get_chat(CHAT.id)
+    store.add_reactions("discord", "3", 1)
+    store.add_reactions("discord", "3", 1)
+    store.set_engagement("discord", {"3": Engagement(likes=1)})  # reactions: None
+    assert store.engagement("discord", "3") == Engagement(likes=1, reactions=2)
+    assert store.highlights(chat, 3, opted_out=store.opted_out())["1"][0].score == 3
 
 
 def test_deleted_answers_leave_the_highlights(store: Store) -> None:

@@ -7,7 +7,10 @@ means the import (or publishing) now produces something else for the same export
 (The JSON digests were taken again on main 8b2f6e1, whose JSON transcript changed; the
 two-pass importer there gives the same digests as the streaming one. The transcript
 digests were taken again when transcripts gained their Highlights section: the generated
-exports carry reactions; published with ``highlights=0`` they still give the old ones.)
+exports carry reactions; published with ``highlights=0`` they still give the old ones.
+The raw payloads are digested as JSON values, re-encoded as ``json.dumps`` did when the
+digests were taken: since the import stores them as orjson writes them, compact, they
+differ from those in blanks only, and the digests stand.)
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ _CHAT_COLUMNS = (
 )
 
 
+def _as_json_dumps(raw: str) -> str:
+    """A stored raw payload as ``json.dumps`` wrote it before issue 17's orjson: the payload
+    is compared as JSON (its value and key order), not its blanks (orjson writes none)."""
+    return json.dumps(json.loads(raw), ensure_ascii=False)
+
+
 def _digest(rows: object) -> str:
     return hashlib.sha256(repr(rows).encode("utf-8")).hexdigest()[:16]
 
@@ -59,7 +68,7 @@ def import_digests(
         got = {
             "messages": _digest(
                 [
-                    tuple(r)
+                    (*r[:-1], _as_json_dumps(r[-1]))
                     for r in conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages ORDER BY id")
                 ]
             ),

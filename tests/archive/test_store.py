@@ -129,6 +129,24 @@ def test_intent_is_recorded_once_per_action_and_platform(store: Store) -> None:
     assert posts == {("local", "sent", "777"), ("discord", "intent", "")}
 
 
+def test_the_first_plan_of_a_split_post_stands(store: Store) -> None:
+    """A thread's plan is written once per action and target; a later plan (another limit)
+    changes nothing, and the plan of one target is not another's."""
+    store.add_chat(make_chat())
+    chat_id = "wedocs-2026-12-01"
+    assert store.post_plan(chat_id, "intro", "x", "") == []
+    planned = store.plan_posts(chat_id, "intro", "x", "", ["One. (1/2)", "Two. (2/2)"], thread=True)
+    assert planned == [(1, "One. (1/2)"), (2, "Two. (2/2)")]
+    again = store.plan_posts(chat_id, "intro", "x", "", ["One. Two."], thread=False)
+    assert again == planned == store.post_plan(chat_id, "intro", "x", "")
+    single = store.plan_posts(chat_id, "intro", "local", "main", ["One. Two."], thread=False)
+    assert single == [(0, "One. Two.")]
+    with pytest.raises(ValueError):
+        store.plan_posts(chat_id, "close", "x", "", ["a", "b"], thread=False)
+    with pytest.raises(ValueError):
+        store.plan_posts(chat_id, "close", "x", "", [], thread=True)
+
+
 def test_saving_the_same_message_twice_keeps_one_row(store: Store) -> None:
     store.add_chat(make_chat())
     assert store.save_messages([msg("1"), msg("2")]) == 2

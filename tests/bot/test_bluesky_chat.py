@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -259,3 +260,93 @@ async def test_a_refused_cursor_is_followed_by_a_backfill_from_search_and_thread
         for r in rows(config, "SELECT platform_id FROM messages WHERE chat_id = ?", chat_id)
     ]
     assert len(ids) == len(set(ids))
+
+
+async def test_a_reply_of_the_last_seconds_that_jetstream_lost_is_in_the_transcript(
+    tmp_path: Path, fake: FakeBluesky, no_error_logs: ErrorLogCatcher
+) -> None:
+    # The sweep before publishing reads the question post's thread and the hashtag's search
+    # once more: posts Jetstream never carried (lost in flight just before the window's end)
+    # are published; what came live stays one row.
+    config = app_config(tmp_path, fake)
+    alice = fake.add_account("alice.bsky.social", "Alice")
+    bob = fake.add_account("bob.bsky.social", "Bob")
+    chat_id = schedule(
+        config,
+        [{"text": "How do you involve patients?", "offset": "1s"}],
+        duration="6s",
+        grace="5s",
+    )
+    app = App(config, environ=environ(fake))
+    await app.start()
+    try:
+        await until("Q1 on Bluesky", lambda: bot_post(fake, "Q1:"))
+        q1 = bot_post(fake, "Q1:")
+        live = fake.add_post(alice, "A1: delivered live #WeDocs")
+        await until("the live answer", lambda: captured(config, live))
+        # The closing is out: the last seconds of the window (its grace) have begun.
+        await until(
+            "the closing", lambda: len([p for p in fake.bot_posts() if "reply" in p.record]) >= 2
+        )
+        assert status(config, chat_id) != ChatStatus.PUBLISHED
+        lost_reply = fake.add_post(bob, "We ask patients first", reply_to=q1, stream=False)
+        lost_tagged = fake.add_post(alice, "A1: one more thing #WeDocs", stream=False)
+        await until("publishing", lambda: status(config, chat_id) == ChatStatus.PUBLISHED, 30)
+    finally:
+        await app.stop()
+
+    markdown = (config.transcripts_dir / f"{chat_id}.md").read_text()
+    q1_section = markdown.split("## Q1")[1]
+    assert "delivered live" in q1_section
+    assert "We ask patients first" in q1_section  # an untagged reply: from Q1's thread
+    assert "one more thing" in q1_section  # from the hashtag's search
+    ids = [
+        str(r[0])
+        for r in rows(config, "SELECT platform_id FROM messages WHERE chat_id = ?", chat_id)
+    ]
+    assert {live, lost_reply, lost_tagged} <= set(ids)
+    assert len(ids) == len(set(ids))
+
+
+async def test_a_cursor_older_than_the_replay_window_gives_way_to_a_search_of_the_window(
+    tmp_path: Path, fake: FakeBluesky, no_error_logs: ErrorLogCatcher
+) -> None:
+    """``bluesky.replay_window`` and ``bluesky.search_page_size``: a stored cursor older than
+    the window is not replayed; the chat's window is searched instead, so many posts a page."""
+    config = replace(
+        app_config(tmp_path, fake),
+        bluesky=bluesky_config(fake, replay_window=timedelta(seconds=1), search_page_size=25),
+    )
+    chat_id = schedule(
+        config,
+        [{"text": "How do you involve patients?", "offset": "1s"}],
+        duration="1h",
+        grace="5m",
+    )
+    alice = fake.add_account("alice.bsky.social", "Alice")
+    first = App(config, environ=environ(fake))
+    await first.start()
+    try:
+        await until("Q1 on Bluesky", lambda: bot_post(fake, "Q1:"))
+        before = fake.add_post(alice, "A1: before the restart #WeDocs")
+        await until("the first answer", lambda: captured(config, before))
+    finally:
+        await first.stop()
+    [(saved,)] = rows(config, "SELECT value FROM state WHERE key = 'bluesky:jetstream:time'")
+    saved_at = datetime.fromisoformat(str(saved))
+    await until(
+        "the cursor to age past the window",
+        lambda: datetime.now(UTC) - saved_at > timedelta(seconds=2),
+    )
+    while_away = fake.add_post(alice, "A1: said while the bot was away #WeDocs")
+    dials = len(fake.subscriptions)
+    second = App(config, environ=environ(fake))
+    await second.start()
+    try:
+        await until("the post made while away", lambda: captured(config, while_away))
+    finally:
+        await second.stop()
+    assert "cursor" not in fake.subscriptions[dials]
+    searches = fake.requests_to("app.bsky.feed.searchPosts")
+    assert searches and {tuple(r.query["limit"]) for r in searches} == {("25",)}
+    assert status(config, chat_id) == "live"

@@ -227,9 +227,36 @@ async def test_hosts_are_alerted_in_a_post_that_mentions_them(
     ]
     assert "reply" not in alert.record  # a post of its own, in no chat's thread
     # Capture keeps the bot's own posts, but not its alerts.
-    assert not platform._wanted(platform.bot_user_id, alert.uri, alert.record)
-    assert platform._wanted(platform.bot_user_id, alert.uri, {**alert.record, "text": "Q1: x"})
+    assert not platform.capture.wanted(platform.bot_user_id, alert.uri, alert.record)
+    assert platform.capture.wanted(
+        platform.bot_user_id, alert.uri, {**alert.record, "text": "Q1: x"}
+    )
 
     # No host resolves to a Bluesky account: nothing is posted.
     await platform.notify_hosts(replace(chat, hosts=("nobody.test", "discord:1")), "again")
     assert len(fake.bot_posts(ALERT_PREFIX)) == 1
+
+
+@pytest.mark.parametrize(
+    ("cache", "names"),
+    [(timedelta(0), ["Alice", "Alice Bell"]), (timedelta(hours=1), ["Alice", "Alice"])],
+)
+async def test_profiles_are_kept_for_profile_cache(
+    tmp_path: Path, fake: FakeBluesky, cache: timedelta, names: list[str]
+) -> None:
+    """``bluesky.profile_cache``: a resolved name is used again until it expires."""
+    store = AsyncStore(tmp_path / "db.sqlite")
+    adapter = BlueskyPlatform(
+        bluesky_config(fake, profile_cache=cache), environ=environ(fake), backoff=0.01
+    )
+    adapter.use_services(PlatformServices(store=store))
+    alice = fake.add_account("alice.bsky.social", "Alice")
+    await adapter.start()
+    try:
+        first = await adapter.profiles([alice.did])
+        alice.display_name = "Alice Bell"
+        second = await adapter.profiles([alice.did])
+    finally:
+        await adapter.stop()
+        await store.aclose()
+    assert [first[alice.did][1], second[alice.did][1]] == names

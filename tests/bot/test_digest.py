@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.highlights import Highlight
+from archive.highlights import Engagement, Highlight
 from archive.labels import Labels
 from archive.models import CapturedMessage, Chat, MessageKind, Question, Target
+from archive.store import Store
 from bot.config import Config
-from bot.digest import digest_posts
+from bot.digest import digest_posts, top_answers
 from bot.platforms.registry import post_limits
 from scheduler.plan import PlanError, parse_chat_plan
 
@@ -127,6 +129,51 @@ def test_a_title_too_long_for_the_header_is_shortened() -> None:
     chat = replace(CHAT, title="Patients " * 60)
     header = digest_posts(chat, {"1": [answer("1", "A1: yes")]}, LIMITS["x"])[0][1]
     assert LIMITS["x"].excess(header) is None and "…”" in header
+
+
+def test_each_question_posts_its_top_answer_not_the_others() -> None:
+    found = {
+        "1": [
+            answer("1", "A1: huddles every morning", name="Top Voice", likes=9),
+            answer("1", "A1: a newsletter", name="Second Voice", likes=2),
+        ]
+    }
+    posts = dict(digest_posts(CHAT, found, LIMITS["local"]))
+    assert posts["digest-q1"] == (
+        "Top answer to Q1, by Top Voice: “A1: huddles every morning” (9 likes) #WeDocs"
+    )
+
+
+def test_an_answer_post_with_room_for_too_little_of_the_answer_is_left_out() -> None:
+    # A name so long that fewer than 20 characters of the answer would fit on X.
+    found = {
+        "1": [answer("1", "A1: patients on every project board " * 5, name="N" * 225)],
+        "2": [answer("2", "A2: time to listen")],
+    }
+    posts = digest_posts(CHAT, found, LIMITS["x"])
+    assert [key for key, _text in posts] == ["digest", "digest-q2"]
+
+
+def test_the_digest_from_the_archive_leaves_opted_out_participants_out(tmp_path: Path) -> None:
+    """`top_answers` on a real archive: an opted-out participant's answer is never the top
+    one, however liked, and their handle in another answer is redacted."""
+    olivia = replace(answer("1", "A1: ward rounds").message, author_id="o1", author_handle="olivia")
+    ann = replace(answer("1", "A1: what @olivia said, and huddles").message, platform_id="2")
+    store = Store(tmp_path / "archive.db")
+    try:
+        store.add_chat(CHAT)
+        store.save_messages([olivia, ann])
+        store.set_engagement("mastodon", {"1": Engagement(likes=40), "2": Engagement(likes=2)})
+        store.opt_out("mastodon", "o1", "olivia")
+        highlights, hide = top_answers(store, CHAT)
+    finally:
+        store.close()
+    (_header, (key, text)) = digest_posts(CHAT, highlights, LIMITS["local"], hide=hide)
+    assert key == "digest-q1"
+    assert text == (
+        "Top answer to Q1, by Ann Nurse: “A1: what @(opted out) said, and huddles” (2 likes)"
+        " #WeDocs"
+    )
 
 
 def plan(**extra: object) -> dict[str, object]:

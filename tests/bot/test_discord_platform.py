@@ -469,6 +469,38 @@ async def test_announce_posts_a_summary_embed_with_the_transcript(
     assert stored.filename == f"{chat.id}.md" and "Patients in QI" in stored.text
 
 
+async def test_announce_channel_takes_the_transcript_and_the_host_alerts(
+    tmp_path: Path, fake_discord: FakeDiscord, no_error_logs: ErrorLogCatcher
+) -> None:
+    """``announce_channel``: the summary and a host alert go there, not to the chat's channel."""
+    from archive.publish import publish_chat
+    from archive.store import Store
+
+    announcements = fake_discord.add_text_channel("announcements")
+    platform = make_platform(DiscordConfig(enabled=True, announce_channel=str(announcements)))
+    platform.attach(Recorder())
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        chat = store.add_chat(chat_in(fake_discord.channel_id))
+        result = publish_chat(store, chat, tmp_path / "out")
+    finally:
+        store.close()
+    services = AsyncStore(tmp_path / "db.sqlite")
+    await platform.start()
+    try:
+        platform.use_services(PlatformServices(store=services))
+        await platform.announce(chat, str(fake_discord.channel_id), result)
+        await platform.notify_hosts(chat, "Q1 could not be posted")
+    finally:
+        await platform.stop()
+        await services.aclose()
+    assert fake_discord.messages(fake_discord.channel_id) == []
+    summary, alert = fake_discord.messages(announcements)
+    assert [f["name"] for f in summary["embeds"][0]["fields"]][:1] == ["Participants"]
+    assert fake_discord.attachments(announcements)[0].filename == f"{chat.id}.md"
+    assert alert["content"].endswith(f"{chat.id}: Q1 could not be posted")
+
+
 def test_start_up_says_nothing_about_voice(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     make_platform(DiscordConfig(enabled=True))

@@ -1,7 +1,7 @@
 """Before a chat is published, each of its networks is swept once more up to the end of the
 window (issue 14): a post of the last seconds, after the adapter's last read, is in the
-transcript. X is tested with its fake in test_x_platform; here the local network, Discord
-and Mastodon."""
+transcript. X is tested with its fake in test_x_platform; here the local network, Discord,
+Mastodon and Bluesky (and a whole Bluesky chat in test_bluesky_chat)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from archive.models import Chat, ChatStatus, Question, Target
 from archive.publish import PublishResult, publish_chat
 from archive.store import AsyncStore
 from bot.config import DiscordConfig
-from bot.facilitator import Facilitator
-from bot.platforms.base import PlatformServices
+from bot.facilitator import RECHECK_TRIES, Facilitator, StepFailed
+from bot.platforms.base import ALERT_PREFIX, PlatformServices
+from bot.platforms.bluesky.adapter import BlueskyPlatform, BlueskyPostError
 from bot.platforms.local.adapter import LocalNetwork, LocalPlatform, LocalUser
 from bot.platforms.mastodon.adapter import MastodonPlatform
-from tests.bot.networks import MASTODON_ENV, discord_platform, mastodon_config
+from tests.bot.networks import MASTODON_ENV, bluesky_config, discord_platform, mastodon_config
+from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.mastodon_server import FakeMastodon
 
@@ -182,6 +184,127 @@ async def test_a_mastodon_status_the_stream_never_delivered_is_in_the_transcript
             assert [m.platform_id for m in await store.messages(chat.id)] == [str(late["id"])]
         finally:
             await platform.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_a_bluesky_post_jetstream_never_delivered_is_in_the_transcript_once_search_answers(
+    tmp_path: Path, store: AsyncStore
+) -> None:
+    # Lost in flight on Jetstream: the sweep's search brings it. While the search fails
+    # (502 beyond the adapter's retries), the sweep raises and publishing is tried again.
+    async with FakeBluesky() as fake:
+        chat = ended_chat((Target("bluesky"),))
+        await store.add_chat(chat)
+        platform = BlueskyPlatform(
+            bluesky_config(fake),
+            environ={"BLUESKY_APP_PASSWORD": fake.password},
+            backoff=0.01,
+            attempts=2,
+        )
+        facilitator = Facilitator(
+            store, {"bluesky": platform}, publisher=publisher(store, tmp_path)
+        )
+        platform.attach(facilitator)
+        platform.use_services(PlatformServices(store=store))
+        await platform.start()
+        try:
+            ann = fake.add_account("ann.bsky.social", "Ann")
+            await until_async("the subscription", _connected(platform))
+            live = fake.add_post(ann, "A1: delivered live #WeDocs")
+            await until_async("the live post", lambda: _has(store, chat.id, live))
+            # The backfill at subscribing has searched: from now on only a sweep searches.
+            await until_async("the backfill", _searched(fake))
+            lost = fake.add_post(ann, "A1: lost in flight #WeDocs", stream=False)
+            # A host alert of the bot that names the hashtag: never captured, swept or not.
+            fake.add_post(fake.bot, f"{ALERT_PREFIX} {chat.id}: #WeDocs is down", stream=False)
+
+            fake.fail_next("app.bsky.feed.searchPosts", 502, times=2)
+            with pytest.raises(BlueskyPostError) as raised:
+                await platform.sweep(chat)
+            assert raised.value.transient
+            assert not await _has(store, chat.id, lost)
+            fake.fail_next("app.bsky.feed.searchPosts", 502, times=2 * (RECHECK_TRIES - 1))
+            for _ in range(RECHECK_TRIES - 1):
+                with pytest.raises(StepFailed, match="bluesky"):
+                    await facilitator.publish(chat, announce=False)
+            assert not (tmp_path / f"{chat.id}.md").exists()
+
+            await facilitator.publish(chat, announce=False)  # the search answers again
+
+            transcript = (tmp_path / f"{chat.id}.md").read_text()
+            assert "delivered live" in transcript and "lost in flight" in transcript
+            assert "is down" not in transcript
+            assert sorted(m.platform_id for m in await store.messages(chat.id)) == sorted(
+                [live, lost]
+            )
+        finally:
+            await platform.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_a_bluesky_sweep_reads_the_question_threads_and_raises_while_they_fail(
+    tmp_path: Path, store: AsyncStore
+) -> None:
+    # An untagged reply to a question post is found in the post's thread (getPostThread).
+    # While a thread cannot be read (502 beyond the retries) the sweep raises; a question
+    # post that is gone (NotFound) is skipped.
+    async with FakeBluesky() as fake:
+        chat = ended_chat((Target("bluesky"),))
+        await store.add_chat(chat)
+        platform = BlueskyPlatform(
+            bluesky_config(fake),
+            environ={"BLUESKY_APP_PASSWORD": fake.password},
+            backoff=0.01,
+            attempts=2,
+        )
+        facilitator = Facilitator(
+            store, {"bluesky": platform}, publisher=publisher(store, tmp_path)
+        )
+        platform.attach(facilitator)
+        platform.use_services(PlatformServices(store=store))
+        await platform.start()
+        try:
+            ann = fake.add_account("ann.bsky.social", "Ann")
+            await until_async("the backfill", _searched(fake))
+            questions = {
+                "q1": fake.add_post(fake.bot, "Q1: How do you involve patients? #WeDocs"),
+                "q2": fake.add_post(fake.bot, "Q2: What would you change? #WeDocs"),
+            }
+            for key, uri in questions.items():
+                await store.record_intent(chat.id, key, "bluesky", "", key)
+                await store.mark_sent(chat.id, key, "bluesky", "", uri, datetime.now(UTC))
+            fake.delete_post(questions["q2"])
+            reply = fake.add_post(
+                ann, "We ask patients first", reply_to=questions["q1"], stream=False
+            )
+
+            fake.fail_next("app.bsky.feed.getPostThread", 502, times=2)
+            with pytest.raises(BlueskyPostError) as raised:
+                await platform.sweep(chat)
+            assert raised.value.transient
+            assert not await _has(store, chat.id, reply)
+
+            await platform.sweep(chat)
+
+            assert await _has(store, chat.id, reply)
+            threads = [r.query["uri"] for r in fake.requests_to("app.bsky.feed.getPostThread")]
+            assert threads[-2:] == [[questions["q1"]], [questions["q2"]]]
+        finally:
+            await platform.stop()
+
+
+def _connected(platform: BlueskyPlatform) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return platform.connected.is_set()
+
+    return check
+
+
+def _searched(fake: FakeBluesky) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return bool(fake.requests_to("app.bsky.feed.searchPosts"))
+
+    return check
 
 
 async def _has(store: AsyncStore, chat_id: str, platform_id: str) -> bool:

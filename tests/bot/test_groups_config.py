@@ -93,6 +93,32 @@ def test_sync_puts_the_config_in_the_archive(tmp_path: Path) -> None:
         roster_entries(missing)
 
 
+def test_a_command_run_without_the_roster_says_it_dropped_the_archives(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("x,@Ann,patient\nlocal,u7,carer\n", "utf-8")
+    with_roster = config_file(tmp_path, f'[groups]\nroster = "{roster.name}"\n')
+    listed = tweetchat(["chats"], with_roster)
+    assert listed.returncode == 0, listed.stderr
+    assert "roster" not in listed.stderr  # the archive learns the roster: nothing to say
+    again = tweetchat(["chats"], with_roster)
+    assert again.returncode == 0 and again.stderr == ""
+    bare = tmp_path / "other"
+    bare.mkdir()
+    without = config_file(bare).rename(tmp_path / "bare.toml")  # the same archive, no roster
+    dropped = tweetchat(["chats"], without)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "the config has no roster; 2 roster entries the archive held were dropped" in (
+        dropped.stderr
+    )
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        assert store.group_sources("#Any").group_of("x", "9", "ann") is None
+    finally:
+        store.close()
+    quiet = tweetchat(["chats"], without)  # nothing more to drop
+    assert quiet.returncode == 0 and "roster" not in quiet.stderr
+
+
 def test_the_bots_answers_are_recognised_with_or_without_a_mention() -> None:
     from archive.groups import say
     from bot.groups import is_group_reply

@@ -29,7 +29,7 @@ from bot.platforms.x.length import post_limit as x_limit
 from scheduler.plan import parse_chat_plan
 from scheduler.threads import split_post
 from scheduler.timeline import format_close, format_intro
-from tests.bot.helpers import chat_file, config_file, tweetchat, until
+from tests.bot.helpers import chat_file, config_file, tweetchat, until, wait_for
 from tests.bot.networks import bluesky_config
 from tests.bot.test_crash_reconcile import run_bot
 from tests.bot.test_x_platform import environ_for
@@ -360,6 +360,49 @@ def test_a_crash_between_parts_resumes_without_posting_a_part_twice(
     assert markdown.count("Story 109: we met patients") == 2  # the header, and the post once
 
 
+def test_a_thread_resumed_late_goes_on_with_the_text_first_intended(tmp_path: Path) -> None:
+    """The second run finds the intro past ``misfire_grace`` and would add "(posted late...)":
+    the parts still to post are those of the text whose first part is out, so the thread
+    reads as one post."""
+    config = config_file(tmp_path, '[scheduler]\nmisfire_grace = "1s"\n')
+    start = chat_file(
+        tmp_path / "chat.toml",
+        start_in=6,
+        questions=("One?",),
+        first_question="8s",
+        duration="20s",
+        grace="1s",
+        intro=THREE_PART_INTRO,
+        extra="split_long_posts = true",
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    db, net = tmp_path / "db.sqlite", tmp_path / "net.sqlite"
+    with (tmp_path / "run1.log").open("w") as log1:
+        crashing = run_bot(config, log1, fault="crash-after-part:intro#1")
+        crashing.wait(timeout=60)
+    assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+    assert len(local_messages(net)) == 1
+    conn = sqlite3.connect(db)
+    try:
+        [(intended,)] = conn.execute("SELECT text FROM posts WHERE action_key = 'intro'")
+    finally:
+        conn.close()
+    assert THREE_PART_INTRO[:40] in str(intended)
+    # Past the grace: the intro is now late.
+    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=3), what="the grace to pass")
+    with (tmp_path / "run2.log").open("w") as log2:
+        bot = run_bot(config, log2, "--until-idle")
+        bot.wait(timeout=90)
+    out = (tmp_path / "run2.log").read_text()
+    assert bot.returncode == 0, out
+    # The parts of the text the first run split (the intro, with a note only if that run
+    # was itself late), not of the text the second run would write now.
+    parts = split_post(str(intended), LOCAL_LIMIT)
+    texts = [r["text"] for r in local_messages(net)]
+    assert texts[:3] == parts, out
+    assert texts[3].startswith("Q1:")
+
+
 async def test_on_x_a_crash_after_a_part_resumes_with_the_next_part_replying_to_it(
     tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -532,3 +575,254 @@ async def test_a_part_refused_for_good_fails_the_whole_post_and_show_says_why(
     finally:
         await platform.stop()
         await store.aclose()
+
+
+# -- a thread resumed under another post limit ---------------------------------------------
+
+
+def x_run_config(tmp_path: Path, fake_x: FakeX, max_post_length: int, local: bool) -> Path:
+    """A config with X on the fake (and the local platform, where host alerts go, when
+    ``local``), X's limit at ``max_post_length``."""
+    return config_file(
+        tmp_path,
+        ("" if local else "enabled = false\n") + "[scheduler]\nreminders = []\n"
+        f'[x]\nenabled = true\napi_base_url = "{fake_x.base_url}"\npoll_interval = 5\n'
+        f"max_post_length = {max_post_length}\n",
+    )
+
+
+async def crash_after_intro_part_1(
+    tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch, *, local: bool = False
+) -> list[str]:
+    """Schedule a chat whose intro is a thread of 3 on X (280), run it until part 1 is out
+    and recorded, and SIGKILL the bot there. Returns the planned parts."""
+    for name, value in environ_for(fake_x).items():
+        monkeypatch.setenv(name, value)
+    config = x_run_config(tmp_path, fake_x, 280, local)
+    targets = '[[targets]]\nplatform = "x"\n' + (
+        '[[targets]]\nplatform = "local"\nchannel = "main"\n' if local else ""
+    )
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=6,
+        questions=("One?",),
+        first_question="3s",
+        duration="6s",
+        grace="1s",
+        intro=INTRO,
+        extra="split_long_posts = true\n" + targets,
+    )
+    result = tweetchat(["schedule", "chat.toml"], config)
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "run1.log").open("w") as log1:
+        crashing = run_bot(config, log1, fault="crash-after-part:intro#1")
+        await until("the crash after part 1", lambda: crashing.poll() is not None, within=60)
+    assert crashing.returncode == -signal.SIGKILL, (tmp_path / "run1.log").read_text()
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        (chat,) = store.list_chats()
+    finally:
+        store.close()
+    parts = split_post(format_intro(chat), x_limit())
+    assert len(parts) == 3
+    assert [t.text for t in fake_x.posts_by_host()] == parts[:1]
+    return parts
+
+
+async def resume(tmp_path: Path, fake_x: FakeX, max_post_length: int, local: bool) -> str:
+    """Run the bot again, X's limit now ``max_post_length``, until idle; its log."""
+    config = x_run_config(tmp_path, fake_x, max_post_length, local)
+    with (tmp_path / "run2.log").open("w") as log2:
+        bot = run_bot(config, log2, "--until-idle")
+        await until("the second run to finish", lambda: bot.poll() is not None, within=90)
+    out = (tmp_path / "run2.log").read_text()
+    assert bot.returncode == 0, out
+    return out
+
+
+async def test_a_thread_resumed_under_a_larger_limit_posts_the_parts_first_planned(
+    tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 1 out, then X's limit raised so that the whole intro fits one post: the rest
+    of the thread goes out as planned, not the whole intro again, nor nothing."""
+    parts = await crash_after_intro_part_1(tmp_path, fake_x, monkeypatch)
+    assert x_limit(2000).excess(INTRO + " " + parts[-1]) is None  # it would fit one post now
+
+    out = await resume(tmp_path, fake_x, 2000, local=False)
+
+    posts = fake_x.posts_by_host()
+    texts = [t.text for t in posts]
+    assert texts[:3] == parts, out  # each part once, as planned, numbered (n/3)
+    assert texts[3].startswith("Q1:"), texts
+    assert posts[1].reply_to == posts[0].id and posts[2].reply_to == posts[1].id
+    rows = ledger(tmp_path / "db.sqlite", next(iter(rows_chat(tmp_path))))
+    assert rows["intro"] == ("sent", posts[0].id)
+    assert [rows[f"intro#{n}"] for n in (1, 2, 3)] == [("sent", t.id) for t in posts[:3]]
+    markdown = next((tmp_path / "out").glob("*.md")).read_text()
+    assert markdown.count("Tonight Dr. Jane Smith") == 2  # the header's quote and the post
+    assert markdown.count("if you want it.") == 2
+    assert not any(f"({n}/3)" in markdown for n in (1, 2, 3))
+
+
+async def test_a_thread_resumed_under_a_smaller_limit_fails_clearly_and_alerts_the_hosts(
+    tmp_path: Path, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 1 out, then X's limit lowered below the planned parts: nothing more of the
+    intro goes out on X (no part cut, none split again), the intro is failed with the
+    reason, the hosts are told (in the local channel), and the chat goes on."""
+    parts = await crash_after_intro_part_1(tmp_path, fake_x, monkeypatch, local=True)
+    smaller = 200
+    assert any(x_limit(smaller).excess(p) is not None for p in parts[1:])
+
+    out = await resume(tmp_path, fake_x, smaller, local=True)
+
+    texts = [t.text for t in fake_x.posts_by_host()]
+    assert texts[0] == parts[0] and texts[1].startswith("Q1:"), texts
+    assert not any(squeezed(p)[:60] in squeezed(t) for p in parts[1:] for t in texts), texts
+    (chat_id,) = rows_chat(tmp_path)
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    try:
+        [(state, error)] = conn.execute(
+            "SELECT status, error FROM posts WHERE action_key = 'intro' AND platform = 'x'"
+        )
+    finally:
+        conn.close()
+    assert state == "failed", out
+    assert "of 3 of the thread begun earlier is too long for X" in error
+    assert f"at most {smaller}" in error
+    alerts = [
+        r["text"] for r in local_messages(tmp_path / "net.sqlite") if "Could not post" in r["text"]
+    ]
+    assert len(alerts) == 1 and "intro on x" in alerts[0] and chat_id in alerts[0], alerts
+    shown = tweetchat(["show", chat_id], tmp_path / "config.toml")
+    assert "thread begun earlier is too long for X" in shown.stdout, shown.stdout
+
+
+def rows_chat(tmp_path: Path) -> list[str]:
+    """The ids of the chats in the test's archive."""
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        return [c.id for c in store.list_chats()]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("max_post_length", [280, 2000])
+async def test_a_thread_begun_without_a_plan_goes_on_only_where_its_parts_match(
+    tmp_path: Path, fake_x: FakeX, max_post_length: int
+) -> None:
+    """A thread begun before plans were kept (migration 12: the ledger has the intro's
+    row and part 1, no plan) goes on when the text splits into the same first part under
+    today's limit; under a limit it fits whole, it fails with the reason, posting nothing."""
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.base import PlatformServices
+    from tests.bot.test_x_platform import live_chat, no_publish, x_config
+
+    store = AsyncStore(tmp_path / "db.sqlite")
+    platform = XPlatform(
+        x_config(fake_x, poll_interval=3600.0, max_post_length=max_post_length),
+        environ=environ_for(fake_x),
+        backoff=0.01,
+    )
+    platform.use_services(PlatformServices(store=store))
+    await platform.start()
+    try:
+        chat = replace(live_chat(), intro=INTRO, split_long_posts=True)
+        await store.add_chat(chat)
+        text = format_intro(chat)
+        parts = split_post(text, x_limit())
+        first = fake_x.add_tweet(fake_x.host_user, parts[0])
+        await store.record_intent(chat.id, "intro", "x", "", text)  # as an older version did
+        await store.record_intent(chat.id, "intro#1", "x", "", parts[0])
+        await store.mark_sent(chat.id, "intro#1", "x", "", first, datetime.now(UTC))
+        facilitator = Facilitator(store, {"x": platform}, publisher=no_publish)
+
+        sent = await facilitator.post_thread(chat, "intro", chat.targets[0], text)
+
+        texts = [t.text for t in fake_x.posts_by_host()]
+        rows = ledger(tmp_path / "db.sqlite", chat.id)
+        if max_post_length == 280:
+            assert sent is not None and sent.platform_message_id == first
+            assert texts == parts
+            assert rows["intro"] == ("sent", first)
+        else:
+            assert sent is None and texts == parts[:1]
+            assert rows["intro"][0] == "failed" and "intro#2" not in rows
+            (row,) = [p for p in await store.posts(chat.id) if p.action_key == "intro"]
+            assert "does not match the parts the text splits into now" in row.error
+    finally:
+        await platform.stop()
+        await store.aclose()
+
+
+class _Crash(BaseException):
+    """The bot dying at a fault point, in-process (what SIGKILL does to a `tweetchat run`)."""
+
+
+@pytest.mark.parametrize("instance_limit", [1000, 300])
+async def test_on_mastodon_a_thread_resumed_under_the_instances_new_limit_keeps_its_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance_limit: int
+) -> None:
+    """Part 1 of 2 out at 500 characters, then the bot dies; at the next start the instance
+    reports another limit. Larger (the intro would fit one status now): part 2 goes out as
+    planned, replying to part 1. Smaller (part 2 no longer fits): nothing more is posted,
+    the intro fails with the reason and the hosts get a direct status saying so."""
+    import bot.facilitator as facilitator_module
+    from archive.store import AsyncStore
+    from bot.facilitator import Facilitator
+    from bot.platforms.mastodon.limits import post_limit as mastodon_limit
+    from bot.platforms.mastodon.payloads import status_text
+    from tests.bot.test_mastodon_platform import live_chat, no_publish, started
+    from tests.fakes.mastodon_server import FakeMastodon
+
+    def crash_after_part_1(name: str) -> None:
+        if name == "crash-after-part:intro#1":
+            raise _Crash(name)
+
+    text = INTRO + " " + INTRO
+    parts = split_post(text, mastodon_limit())
+    assert len(parts) == 2
+    async with FakeMastodon() as fake:
+        store = AsyncStore(tmp_path / "db.sqlite")
+        chat = live_chat(split_long_posts=True, hosts=("ann",))
+        await store.add_chat(chat)
+        target = chat.targets[0]
+        platform = await started(fake, store)
+        try:
+            with monkeypatch.context() as m:
+                m.setattr(facilitator_module, "_fault_point", crash_after_part_1)
+                with pytest.raises(_Crash):
+                    await Facilitator(
+                        store, {"mastodon": platform}, publisher=no_publish
+                    ).post_thread(chat, "intro", target, text)
+        finally:
+            await platform.stop()
+        assert [status_text(s) for s in fake.by_bot()] == parts[:1]
+
+        fake.max_characters = instance_limit
+        platform = await started(fake, store, max_post_length=max(instance_limit, 500))
+        try:
+            assert platform.post_limit.max_length == instance_limit
+            facilitator = Facilitator(store, {"mastodon": platform}, publisher=no_publish)
+            first = await facilitator.post_thread(chat, "intro", target, text)
+        finally:
+            await platform.stop()
+            rows = ledger(tmp_path / "db.sqlite", chat.id)
+            posts = await store.posts(chat.id)
+            await store.aclose()
+    statuses = fake.by_bot()
+    public = [s for s in statuses if s["visibility"] != "direct"]
+    if instance_limit > 500:
+        assert first is not None and rows["intro"] == ("sent", public[0]["id"])
+        assert [status_text(s) for s in public] == parts
+        assert public[1]["in_reply_to_id"] == public[0]["id"]
+        assert len(statuses) == 2
+    else:
+        assert first is None and len(public) == 1 and "intro#2" not in rows
+        (intro,) = [p for p in posts if p.action_key == "intro"]
+        assert intro.status == "failed"
+        assert "part 2 of 2 of the thread begun earlier is too long for Mastodon" in intro.error
+        (alert,) = [s for s in statuses if s["visibility"] == "direct"]
+        assert "Could not post intro on mastodon" in alert["content"]
+        assert "@ann" in alert["content"]

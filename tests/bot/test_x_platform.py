@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import Chat, ChatStatus, MessageKind, Question, Target
+from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import PublishResult, publish_chat
 from archive.stats import compute_stats
 from archive.store import AsyncStore
@@ -759,8 +759,44 @@ def test_the_cost_line_names_the_prices() -> None:
     )
 
 
+def test_the_cost_line_uses_the_configured_prices() -> None:
+    prices = XConfig(price_per_read=0.001, price_per_post=0.02, price_per_post_with_url=0.5)
+    line = cost_line(XUsage(reads=100, posts=2, posts_with_url=3), prices)
+
+    assert line == (
+        "X API cost estimate: 100 posts read, 5 posts created ≈ $1.64"
+        " (at $0.001/read, $0.02/post, $0.50/post with a link)"
+    )
+
+
 async def test_a_chat_that_never_used_x_has_no_cost_line(x: XPlatform) -> None:
     assert await x.cost_note(live_chat("local-only-chat")) == ""
+
+
+@pytest.mark.parametrize(("days", "gone"), [(7, 1), (2, 0)])
+async def test_deletions_are_rechecked_for_recheck_days_after_a_chat(
+    fake: FakeX, store: AsyncStore, x: XPlatform, days: int, gone: int
+) -> None:
+    """``x.recheck_days``: a chat whose grace ended four days ago is still re-checked with
+    7 days, and left alone with 2."""
+    x.config = replace(x.config, recheck_days=days)
+    ended = datetime.now(UTC) - timedelta(days=4)
+    chat = live_chat(start=ended - timedelta(hours=1), end=ended, status=ChatStatus.PUBLISHED)
+    await store.add_chat(chat)
+    tweet = fake.add_tweet(ALICE, "A1: yes #WeDocs")
+    await store.save_messages(
+        [
+            CapturedMessage(
+                chat.id, "x", tweet, ALICE["id"], ALICE["name"], ALICE["username"],
+                "A1: yes #WeDocs", ended - timedelta(minutes=30), MessageKind.ANSWER, ("1",),
+            )
+        ]
+    )  # fmt: skip
+    await store.set_state(f"x:rechecked:{chat.id}", "2000-01-01T00:00:00+00:00")
+    fake.delete_tweet(tweet)
+
+    assert await x.recheck_deletions() == gone
+    assert await store.message_ids(chat.id, "x") == ([] if gone else [tweet])
 
 
 # -- engagement (highlights) ---------------------------------------------------------------------

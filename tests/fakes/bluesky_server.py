@@ -11,7 +11,7 @@ Jetstream README (bluesky-social/jetstream ``docs/README.md`` §5.2):
   ``access_ttl`` makes them short-lived to exercise ``refreshSession``.
 - Every record write (``createRecord``, ``deleteRecord``, and the test helpers ``add_post``,
   ``edit_post``, ``delete_post``) appends a Jetstream ``#commit`` event with the next
-  ``seq``. The websocket at ``/xrpc/network.bsky.jetstream.subscribeEvents`` negotiates
+  ``seq`` (``add_post(..., stream=False)`` leaves it out: an event lost in flight). The websocket at ``/xrpc/network.bsky.jetstream.subscribeEvents`` negotiates
   ``xrpc.v1.json``, replays ``seq >= cursor`` and then tails live; a cursor below
   ``floor_seq`` is refused before the upgrade with ``400 CursorTooOld``, as the real v2
   endpoint does.
@@ -249,8 +249,11 @@ class FakeBluesky:
         tags: Iterable[str] = (),
         facets: list[dict[str, Any]] | None = None,
         at: datetime | None = None,
+        stream: bool = True,
     ) -> str:
-        """A participant posts (as the Bluesky app would); returns the post's at:// URI."""
+        """A participant posts (as the Bluesky app would); returns the post's at:// URI.
+        With ``stream=False`` Jetstream never carries it (an event lost in flight): only
+        the AppView (search, threads, getPosts) has it."""
         record: dict[str, Any] = {
             "$type": POST,
             "text": text,
@@ -275,7 +278,7 @@ class FakeBluesky:
                 "$type": "app.bsky.embed.record",
                 "record": {"uri": quoted.uri, "cid": quoted.cid},
             }
-        return self._create(author.did, record).uri
+        return self._create(author.did, record, stream=stream).uri
 
     def edit_post(self, uri: str, text: str) -> None:
         """An edit (a putRecord on the same rkey): a new CID and an ``update`` event."""
@@ -354,14 +357,17 @@ class FakeBluesky:
         self._last_micros = micros
         return micros
 
-    def _create(self, did: str, record: dict[str, Any], rkey: str = "") -> FakePost:
+    def _create(
+        self, did: str, record: dict[str, Any], rkey: str = "", *, stream: bool = True
+    ) -> FakePost:
         micros = self._now_micros()
         rkey = rkey or tid(micros, next(self._clock_ids))
         post = FakePost(
             did, rkey, fake_cid(record), record, datetime.fromtimestamp(micros / 1e6, UTC)
         )
         self.posts[post.uri] = post
-        self._emit(post, "create")
+        if stream:
+            self._emit(post, "create")
         return post
 
     def _emit(self, post: FakePost, operation: str) -> None:

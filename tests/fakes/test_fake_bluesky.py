@@ -143,3 +143,16 @@ async def test_jetstream_refuses_a_cursor_below_its_floor(fake: FakeBluesky) -> 
     fake.forget_events_before(3)
     with pytest.raises(JetstreamCursorTooOldError):
         await collect(fake, {"cursor": 1}, 1)
+
+
+async def test_a_post_lost_in_flight_is_searchable_but_never_on_jetstream(
+    fake: FakeBluesky,
+) -> None:
+    alice = fake.add_account("alice.bsky.social", "Alice")
+    client = await login(fake)
+    lost = fake.add_post(alice, "A1: lost #WeDocs", stream=False)
+    kept = fake.add_post(alice, "A1: kept #WeDocs")
+    found = await client.app.bsky.feed.search_posts({"q": "#WeDocs", "sort": "latest"})
+    assert [p.uri for p in found.posts] == [kept, lost]
+    got = await collect(fake, {"collections": [POST], "cursor": 1}, 1)
+    assert [(m.seq, m.record["text"]) for m in got] == [(1, "A1: kept #WeDocs")]

@@ -268,6 +268,12 @@ class Harness(abc.ABC):
     async def post_as_barrier(self, text: str) -> str:
         raise NotImplementedError(f"{self.name} delivers without barriers")
 
+    async def user_posts_unseen(self, text: str) -> str:
+        """A participant posts in ``channel``, and the network's live feed never carries it
+        (lost in flight); returns the platform id. Default, for a network read by polling
+        (no live feed to lose it): a plain post, which a poll may also bring."""
+        return await self.user_posts(text)
+
     def outage(self, down: bool) -> bool:
         """Make every posting request fail with a server error (5xx) until called with
         False; returns False where the network has no server that can fail (local)."""
@@ -386,6 +392,12 @@ class DiscordHarness(Harness):
     async def post_as_barrier(self, text: str) -> str:
         return str(self.fake.post_user_message(self.fake.channel_id, self.barrier_user, text)["id"])
 
+    async def user_posts_unseen(self, text: str) -> str:
+        stored = self.fake.store_message(
+            self.fake.channel_id, self.fake.user(self.alice), text, gateway=False
+        )
+        return str(stored["id"])
+
     async def user_edits(self, platform_id: str, text: str) -> None:
         self.fake.edit_message(self.fake.channel_id, int(platform_id), text)
 
@@ -458,7 +470,7 @@ class XHarness(Harness):
         return True
 
     def make_platform(self) -> Platform:
-        return XPlatform(self.config.x, environ=self.environ, backoff=0.01)
+        return XPlatform(self.config.x, environ=self.environ, backoff=0.01, sweep_settle=0)
 
     async def user_posts(self, text: str, *, reply_to: str = "") -> str:
         return self.fake.add_tweet(ALICE_X, text, reply_to=reply_to or None)
@@ -577,6 +589,9 @@ class BlueskyHarness(Harness):
     async def post_as_barrier(self, text: str) -> str:
         return self.fake.add_post(self.barrier_user, f"{text} {TAG}")
 
+    async def user_posts_unseen(self, text: str) -> str:
+        return self.fake.add_post(self.alice, text, stream=False)
+
     async def user_edits(self, platform_id: str, text: str) -> None:
         self.fake.edit_post(platform_id, text)
 
@@ -659,6 +674,9 @@ class MastodonHarness(Harness):
 
     async def post_as_barrier(self, text: str) -> str:
         return str(self.fake.post(self.barrier_user, f"{text} {TAG}")["id"])
+
+    async def user_posts_unseen(self, text: str) -> str:
+        return str(self.fake.post(self.alice, text, stream=False)["id"])
 
     async def user_edits(self, platform_id: str, text: str) -> None:
         self.fake.edit(platform_id, text)

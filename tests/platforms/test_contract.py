@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from archive.highlights import Engagement
-from archive.models import Chat, IncomingMessage, PostStatus
+from archive.models import Chat, ChatStatus, IncomingMessage, PostStatus
 from archive.publish import PublishResult, publish_chat
 from archive.store import Store
 from bot.config import Config, config_from_dict
@@ -272,6 +272,30 @@ async def test_what_was_posted_while_down_comes_back_after_a_restart(adapter: Ha
     assert {p: len(adapter.messages(p)) for p in delivered} == delivered
     rows = [m.platform_id for m in await adapter.store.messages(adapter.chat.id)]
     assert all(rows.count(p) == 1 for p in delivered), "the store holds a message twice"
+
+
+# ---- 5b. the sweep before publishing ------------------------------------------------------------
+
+
+async def test_a_sweep_delivers_a_post_the_live_feed_lost(adapter: Harness) -> None:
+    # Just before publishing, the facilitator sweeps each of the chat's networks: once
+    # `sweep` returns, a post of the window's last seconds that the live feed never carried
+    # has reached the sink, and a second sweep leaves it one row in the store.
+    lost = await adapter.user_posts_unseen(f"A1: lost in flight {TAG}")
+    now = datetime.now(UTC)
+    closing = replace(
+        adapter.chat,
+        end=now - timedelta(seconds=10),
+        grace=timedelta(seconds=40),  # the grace period ends half a minute from now
+        status=ChatStatus.ENDED,
+    )
+
+    await adapter.platform.sweep(closing)
+
+    assert adapter.messages(lost), f"{adapter.name}: the sweep did not deliver the lost post"
+    await adapter.platform.sweep(closing)
+    rows = [m.platform_id for m in await adapter.store.messages(adapter.chat.id)]
+    assert rows.count(lost) == 1
 
 
 # ---- 6. finding our own post after a crash ------------------------------------------------------

@@ -188,3 +188,33 @@ def test_text_without_any_sentence_end_is_never_cut(words: list[str]) -> None:
         assert e.sentence == text  # one sentence: refused whole, never cut between words
         return
     assert parts == [text]
+
+
+def test_a_sentence_that_fits_exactly_with_its_number_is_kept() -> None:
+    sentence = "Patients join each board."
+    limit = small(len(sentence + " (1/2)"))
+    assert split_post(f"{sentence} {sentence}", limit) == [
+        f"{sentence} (1/2)",
+        f"{sentence} (2/2)",
+    ]
+
+
+def test_ten_parts_or_more_are_packed_for_their_wider_numbers() -> None:
+    # Two 16-character sentences fit a 40-character post with " (1/9)" but not with
+    # " (10/20)": a thread of ten parts or more holds one sentence a part.
+    limit = small(40)
+    text = " ".join(f"Sentences no {n:02d}." for n in range(20))
+    parts = split_post(text, limit)
+    assert len(parts) == 20
+    assert parts[9] == "Sentences no 09. (10/20)"
+    check_split(text, limit)
+
+
+def test_text_without_spaces_is_cut_after_its_cjk_full_stops() -> None:
+    sentence = "患者は委員会に参加します。"
+    parts = split_post(sentence * 5, small(40))
+    assert parts == [
+        f"{sentence * 2} (1/3)",
+        f"{sentence * 2} (2/3)",
+        f"{sentence} (3/3)",
+    ]

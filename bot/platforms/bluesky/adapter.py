@@ -12,21 +12,16 @@ because ``createSession`` is rate-limited per account per day; the client refres
 access token ahead of expiry and every change is stored again. The app password is read only
 when no stored session works.
 
-Capture (atproto ``AsyncJetstreamClient``, Jetstream v2, ``kinds=commit`` and
-``collections=app.bsky.feed.post``): while a Bluesky chat is inside its capture window the
-adapter keeps one subscription open and keeps only what matters - posts carrying a live
-chat's hashtag (tag facet, ``tags`` field or text), replies to and quotes of the bot's posts,
-posts to the bot (opt-out), the bot's own posts, and updates and deletions of captured
-posts. The cursor (Jetstream's ``seq``) is stored after each committed message, and at least
-every few seconds otherwise, so a restart resumes where it stopped; when Jetstream refuses
-the cursor (``CursorTooOld``) or it is older than ``replay_window``, the chat window is
-backfilled from ``searchPosts`` and the question posts' threads (``getPostThread``).
+Capture (`capture.JetstreamCapture`, run by the adapter as a supervised task): the
+Jetstream subscription with its stored cursor, the backfill from ``searchPosts`` and the
+question posts' threads, and the sweep before publishing; it makes its XRPC calls through
+the adapter (`call`, `profiles`).
 
 Events carry DIDs only: handles and display names come from ``getProfiles`` (25 a call),
-cached for ``profile_cache``. Failures: 429 waits for ``RateLimit-Reset`` (capped); network
-errors and 5xx are retried with bounded back-off and jitter; a refused app password gives up
-with a message for the host. If Bluesky fails, the facilitator carries on with the chat's
-other networks and tells the hosts.
+cached for ``profile_cache``. Failures (`xrpc`): 429 waits for ``RateLimit-Reset`` (capped);
+network errors and 5xx are retried with bounded back-off and jitter; a refused app password
+gives up with a message for the host. If Bluesky fails, the facilitator carries on with the
+chat's other networks and tells the hosts.
 """
 
 from __future__ import annotations
@@ -38,40 +33,30 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from datetime import datetime
+from typing import ClassVar, TypeVar
 
 from atproto import AsyncClient, SessionEvent, models
 from atproto_client.client.session import Session
-from atproto_client.exceptions import (
-    BadRequestError,
-    NetworkError,
-    RateLimitExceededError,
-    RequestException,
-    UnauthorizedError,
-)
-from atproto_client.models.utils import get_model_as_dict
+from atproto_client.exceptions import BadRequestError, UnauthorizedError
 from atproto_core.exceptions import AtProtocolError
-from atproto_jetstream import AsyncJetstreamClient
-from atproto_jetstream.exceptions import JetstreamCursorTooOldError
 
-from archive.hashtags import wanted_tag
 from archive.highlights import Engagement
-from archive.models import EARLY_WINDOW, OPEN_STATUSES, Chat, IncomingMessage
+from archive.models import Chat, IncomingMessage
 from bot.config import BlueskyConfig, ConfigError, secret
 from bot.platforms.base import (
     ALERT_PREFIX,
     Capabilities,
-    MessageDeleted,
     Platform,
     PostError,
     PostTooLong,
     SentPost,
     hosts_on,
 )
-from bot.platforms.bluesky import records
+from bot.platforms.bluesky import records, xrpc
+from bot.platforms.bluesky.capture import JetstreamCapture
 from bot.platforms.bluesky.limits import MAX_TEXT_BYTES, post_limit
-from bot.retry import GiveUp, RetryError, retry
+from bot.platforms.bluesky.xrpc import BlueskyPostError, plain
 from scheduler.clock import Clock, SystemClock
 from scheduler.limits import PostLimit
 from scheduler.threads import action_of
@@ -89,12 +74,6 @@ _ACTOR_RE = re.compile(
 THREAD_ACTIONS = ("q", "wrapup", "close", "digest")  # posted as replies under the intro
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 URIs
-CURSOR_SAVE_INTERVAL = 2.0  # seconds between cursor saves while nothing is captured
-IDLE_CHECK = 1.0  # seconds between checks for a chat entering its capture window
-THREAD_DEPTH = 10
-
-CURSOR_KEY = "bluesky:jetstream:seq"
-CURSOR_TIME_KEY = "bluesky:jetstream:time"
 
 
 def _session_key(handle: str) -> str:
@@ -105,42 +84,11 @@ def _cid_key(uri: str) -> str:
     return f"bluesky:cid:{uri}"
 
 
-class BlueskyPostError(PostError, GiveUp):
-    """A Bluesky call failed for good; retrying more cannot help."""
-
-
-class _Transient(Exception):
-    """A failure worth retrying; `wait` is the server's hint in seconds, if it gave one."""
-
-    def __init__(self, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.wait = wait
-
-
 @dataclass(frozen=True, slots=True)
 class _Profile:
     handle: str
     name: str
     until: float  # monotonic expiry
-
-
-@dataclass(frozen=True, slots=True)
-class _Watch:
-    """What the live feed keeps, for the chats inside their capture window."""
-
-    chats: tuple[Chat, ...]
-    tags: frozenset[str]  # case-folded hashtag bodies
-
-    @property
-    def active(self) -> bool:
-        return bool(self.chats)
-
-
-def _plain(value: Any) -> Any:
-    """A model from the SDK as plain JSON data (dicts pass through)."""
-    if value is None or isinstance(value, dict | list | str | int | float | bool):
-        return value
-    return get_model_as_dict(value)
 
 
 class BlueskyPlatform(Platform):
@@ -171,17 +119,15 @@ class BlueskyPlatform(Platform):
         self.client: AsyncClient | None = None
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._jetstream: AsyncJetstreamClient | None = None
-        self._stream_error: BaseException | None = None
         self._profiles: dict[str, _Profile] = {}
         # Counts read by the last deletion re-check's getPosts, until `engagement` takes them.
         self._counts: dict[str, Engagement] = {}
-        self._seq = 0  # the last event handled
-        self._seq_time = ""
-        self._saved_at = 0.0
-        self._watch = _Watch((), frozenset())
-        self._bot_posts: set[str] = set()
-        self.connected = asyncio.Event()  # set while the live feed is subscribed
+        self.capture = JetstreamCapture(self, config, clock=self.clock, stopping=self._stopping)
+
+    @property
+    def connected(self) -> asyncio.Event:
+        """Set while the live feed (Jetstream) is subscribed."""
+        return self.capture.connected
 
     # ---- wiring ---------------------------------------------------------------------------
 
@@ -193,7 +139,9 @@ class BlueskyPlatform(Platform):
         if self.store is not None:
             self._tasks = [
                 asyncio.create_task(
-                    self.supervised(self._stream_once, "Jetstream capture", base=0.5, cap=30),
+                    self.supervised(
+                        self.capture.stream_once, "Jetstream capture", base=0.5, cap=30
+                    ),
                     name="bluesky-jetstream",
                 )
             ]
@@ -202,8 +150,7 @@ class BlueskyPlatform(Platform):
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._jetstream is not None:
-            await self._jetstream.stop()
+        await self.capture.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -212,14 +159,14 @@ class BlueskyPlatform(Platform):
             except asyncio.CancelledError:
                 pass
         self._tasks = []
-        await self._save_cursor(force=True)
+        await self.capture.save_cursor(force=True)
         if self.client is not None:
             await self.client.request.close()
             self.client = None
 
     async def _login(self) -> None:
         """Reuse the stored session when it still works; else log in with the app password."""
-        client = self._api()
+        client = self.api()
         stored = (
             await self.store.get_state(_session_key(self.config.handle)) if self.store else None
         )
@@ -233,7 +180,7 @@ class BlueskyPlatform(Platform):
                 logger.info("bluesky: the stored session no longer works (%s); logging in", exc)
         password = secret(self.config.app_password_env, self.environ)
         try:
-            await self._call(
+            await self.call(
                 "logging in",
                 lambda: client.login(self.config.handle, password, fetch_bsky_profile=False),
             )
@@ -245,64 +192,29 @@ class BlueskyPlatform(Platform):
         if self.store is not None and event in (SessionEvent.CREATE, SessionEvent.REFRESH):
             await self.store.set_state(_session_key(self.config.handle), session.export())
 
-    def _api(self) -> AsyncClient:
+    def api(self) -> AsyncClient:
         if self.client is None:
             raise BlueskyPostError("the Bluesky platform is not started")
         return self.client
 
     def _did(self) -> str:
-        session = self._api()._session
+        session = self.api()._session
         return session.did if session is not None else ""
 
     # ---- requests -------------------------------------------------------------------------
 
-    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """One XRPC call with Bluesky's failure rules; raises BlueskyPostError for good."""
-
-        async def once() -> T:
-            try:
-                return await call()
-            except RateLimitExceededError as exc:
-                raise _Transient("rate limited by Bluesky (429)", self._rate_wait(exc)) from exc
-            except UnauthorizedError as exc:
-                raise BlueskyPostError(
-                    f"Bluesky refused the credentials while {what} ({exc}); check the app "
-                    f"password in {self.config.app_password_env} for @{self.config.handle}"
-                ) from exc
-            except BadRequestError as exc:
-                raise BlueskyPostError(f"Bluesky refused {what}: {exc}") from exc
-            except NetworkError as exc:
-                raise _Transient(f"connection to Bluesky failed: {exc!r}") from exc
-            except RequestException as exc:
-                status = exc.response.status_code if exc.response is not None else 0
-                if status >= 500:
-                    raise _Transient(f"Bluesky server error: {exc}") from exc
-                raise BlueskyPostError(f"Bluesky refused {what}: {exc}") from exc
-
-        try:
-            return await retry(
-                once,
-                what=f"bluesky: {what}",
-                attempts=self.attempts,
-                base=self.backoff,
-                cap=self.rate_wait_cap,
-                retry_on=(_Transient,),
-                delay_hint=lambda exc: exc.wait if isinstance(exc, _Transient) else None,
-            )
-        except RetryError as exc:
-            # The service kept failing (5xx, connection, rate limit): it may pass, so the
-            # facilitator keeps the intent and the runner tries the step again later.
-            raise BlueskyPostError(
-                f"{what} failed after {self.attempts} attempts: {exc.__cause__}", transient=True
-            ) from exc
-
-    @staticmethod
-    def _rate_wait(exc: RateLimitExceededError) -> float | None:
-        """Seconds until the window resets (``RateLimit-Reset``), or ``Retry-After``."""
-        if exc.retry_after is not None:
-            return exc.retry_after
-        reset = exc.reset_at
-        return None if reset is None else max(0.0, reset.timestamp() - time.time())
+    async def call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One XRPC call with Bluesky's failure rules (`xrpc.call`); raises BlueskyPostError
+        (``transient`` when the service kept failing)."""
+        return await xrpc.call(
+            what,
+            call,
+            attempts=self.attempts,
+            backoff=self.backoff,
+            cap=self.rate_wait_cap,
+            handle=self.config.handle,
+            password_env=self.config.app_password_env,
+        )
 
     # ---- posting --------------------------------------------------------------------------
 
@@ -402,8 +314,8 @@ class BlueskyPlatform(Platform):
         """A post's URI and CID: the CID kept when we posted it, else asked of the AppView."""
         cid = await self.store.get_state(_cid_key(uri)) if self.store is not None else None
         if not cid:
-            client = self._api()
-            found = await self._call("looking up a post", lambda: client.get_posts([uri]))
+            client = self.api()
+            found = await self.call("looking up a post", lambda: client.get_posts([uri]))
             cid = next((p.cid for p in found.posts if p.uri == uri), None)
         return records.StrongRef(uri, cid) if cid else None
 
@@ -421,8 +333,8 @@ class BlueskyPlatform(Platform):
         wanted = [h for h in hosts_on(chat, self.name) if _ACTOR_RE.fullmatch(h)]
         if not wanted:
             return
-        client = self._api()
-        page = await self._call(
+        client = self.api()
+        page = await self.call(
             "resolving the hosts", functools.partial(client.get_profiles, wanted[:PROFILE_BATCH])
         )
         found: dict[str, tuple[str, str]] = {}
@@ -452,16 +364,18 @@ class BlueskyPlatform(Platform):
         parent: records.StrongRef | None = None,
         mentions: Mapping[str, str] | None = None,
     ) -> SentPost:
-        client = self._api()
+        client = self.api()
         now = self.clock.now()
         record = records.post_record(text, now, root=root, parent=parent, mentions=mentions)
         data = {"repo": self._did(), "collection": records.POST, "record": record}
-        created = await self._call("posting", lambda: client.com.atproto.repo.create_record(data))
-        await self._remember_post(created.uri, created.cid)
+        created = await self.call("posting", lambda: client.com.atproto.repo.create_record(data))
+        await self.remember_post(created.uri, created.cid)
         return SentPost(created.uri, now, records.permalink(self.config.handle, created.uri))
 
-    async def _remember_post(self, uri: str, cid: str) -> None:
-        self._bot_posts.add(uri)
+    async def remember_post(self, uri: str, cid: str) -> None:
+        """Note a post of the bot: replies to it belong to the chat, and its CID (kept in
+        the store's state table) lets later posts reply to it."""
+        self.capture.bot_posts.add(uri)
         if self.store is not None:
             await self.store.set_state(_cid_key(uri), cid)
 
@@ -469,15 +383,15 @@ class BlueskyPlatform(Platform):
 
     async def find_post(self, channel: str, text: str, after: datetime) -> SentPost | None:
         """Our post with exactly this text since `after`, from the bot's author feed."""
-        client = self._api()
+        client = self.api()
         cursor: str | None = None
         while True:
-            page = await self._call(
+            page = await self.call(
                 "reading the bot's author feed",
                 functools.partial(client.get_author_feed, self._did(), cursor=cursor, limit=50),
             )
             for item in page.feed:
-                view = _plain(item.post)
+                view = plain(item.post)
                 record = view.get("record") or {}
                 at = records.parse_time(record.get("createdAt")) or records.parse_time(
                     view.get("indexedAt")
@@ -485,7 +399,7 @@ class BlueskyPlatform(Platform):
                 if at is not None and at < after:
                     return None
                 if view.get("author", {}).get("did") == self._did() and record.get("text") == text:
-                    await self._remember_post(view["uri"], view["cid"])
+                    await self.remember_post(view["uri"], view["cid"])
                     return SentPost(
                         view["uri"],
                         at or self.clock.now(),
@@ -498,13 +412,13 @@ class BlueskyPlatform(Platform):
     async def existing(self, platform_ids: Sequence[str]) -> set[str] | None:
         """Which captured posts the AppView still returns (25 per ``getPosts``)."""
         uris = list(dict.fromkeys(i for i in platform_ids if i.startswith("at://")))
-        client = self._api()
+        client = self.api()
         found: set[str] = set()
         self._counts.clear()  # only the latest re-check's counts wait for `engagement`
         for start in range(0, len(uris), POSTS_BATCH):
             batch = uris[start : start + POSTS_BATCH]
             try:
-                page = await self._call(
+                page = await self.call(
                     "looking up captured posts", functools.partial(client.get_posts, batch)
                 )
             except BlueskyPostError as exc:
@@ -522,14 +436,22 @@ class BlueskyPlatform(Platform):
         uris = list(dict.fromkeys(i for i in platform_ids if i.startswith("at://")))
         counts = {u: self._counts.pop(u) for u in uris if u in self._counts}
         missing = [u for u in uris if u not in counts]
-        client = self._api()
+        client = self.api()
         for start in range(0, len(missing), POSTS_BATCH):
             batch = missing[start : start + POSTS_BATCH]
-            page = await self._call(
+            page = await self.call(
                 "reading likes and reposts", functools.partial(client.get_posts, batch)
             )
             counts.update((p.uri, _engagement(p)) for p in page.posts)
         return counts
+
+    async def sweep(self, chat: Chat) -> None:
+        """The hashtag's search and the question posts' threads once more, up to the end of
+        the window (`JetstreamCapture.sweep`); returns once what was found is delivered.
+        Raises BlueskyPostError when Bluesky cannot be read. Nothing before `start`."""
+        if self.client is None:
+            return
+        await self.capture.sweep(chat)
 
     # ---- profiles -------------------------------------------------------------------------
 
@@ -541,12 +463,12 @@ class BlueskyPlatform(Platform):
             for d in dict.fromkeys(dids)
             if d not in self._profiles or self._profiles[d].until < now
         ]
-        client = self._api()
+        client = self.api()
         ttl = self.config.profile_cache.total_seconds()
         for start in range(0, len(wanted), PROFILE_BATCH):
             batch = wanted[start : start + PROFILE_BATCH]
             try:
-                page = await self._call(
+                page = await self.call(
                     "resolving profiles", functools.partial(client.get_profiles, batch)
                 )
             except BlueskyPostError as exc:
@@ -562,257 +484,6 @@ class BlueskyPlatform(Platform):
             else (d, "")
             for d in dids
         }
-
-    # ---- capture: which chats are live ----------------------------------------------------
-
-    async def _watching(self) -> _Watch:
-        """The Bluesky chats inside their capture window now, and their hashtags."""
-        assert self.store is not None
-        now = self.clock.now()
-        chats = []
-        for chat in await self.store.list_chats(OPEN_STATUSES):
-            if not any(t.platform == self.name for t in chat.targets):
-                continue
-            if chat.start - EARLY_WINDOW <= now <= chat.grace_end + timedelta(seconds=5):
-                chats.append(chat)
-        tags = frozenset(wanted_tag(c.hashtag) for c in chats)
-        watch = _Watch(tuple(chats), tags)
-        for chat in chats:  # the bot's posts of these chats (replies to them belong)
-            for post in await self.store.posts(chat.id):
-                if post.platform == self.name and post.platform_message_id:
-                    self._bot_posts.add(post.platform_message_id)
-        return watch
-
-    # ---- capture: the live feed -----------------------------------------------------------
-
-    async def _stream_once(self) -> None:
-        """One Jetstream subscription, for as long as a Bluesky chat is in its window."""
-        assert self.store is not None
-        self._watch = await self._watching()
-        if not self._watch.active:
-            await self._pause(IDLE_CHECK)
-            return
-        stored = await self.store.get_state(CURSOR_KEY)
-        stored_time = records.parse_time(await self.store.get_state(CURSOR_TIME_KEY))
-        now = self.clock.now()
-        # Resume only from a cursor inside this window: one left by an earlier chat would
-        # replay every post on the network since then (the window is backfilled instead).
-        opens = min(c.start - EARLY_WINDOW for c in self._watch.chats)
-        resume = (
-            stored is not None
-            and stored.isdigit()
-            and stored_time is not None
-            and now - stored_time < self.config.replay_window
-            and stored_time >= opens - timedelta(minutes=1)
-        )
-        cursor = int(stored) + 1 if resume and stored is not None else None
-        self._seq = int(stored) if resume and stored is not None else 0
-        try:
-            await self._subscribe(cursor, backfill=not resume)
-        except JetstreamCursorTooOldError:
-            logger.warning(
-                "bluesky: Jetstream no longer has events after seq %s; backfilling from search",
-                stored,
-            )
-            self._seq = 0
-            await self._subscribe(None, backfill=True)
-
-    async def _subscribe(self, cursor: int | None, *, backfill: bool) -> None:
-        params: dict[str, Any] = {"kinds": ["commit"], "collections": [records.POST]}
-        if cursor is not None:
-            params["cursor"] = cursor
-        client = AsyncJetstreamClient(
-            params=params,
-            base_uri=f"{self.config.jetstream}/xrpc",
-            recv_timeout=self.config.idle_reconnect,
-        )
-        self._jetstream = client
-        self._stream_error = None
-        watcher = asyncio.create_task(self._watch_window(client, backfill=backfill))
-        try:
-            await client.start(self._on_event, self._on_callback_error)
-        finally:
-            watcher.cancel()
-            self.connected.clear()
-            self._jetstream = None
-            await self._save_cursor(force=True)
-        if self._stream_error is not None:
-            raise self._stream_error
-
-    async def _watch_window(self, client: AsyncJetstreamClient, *, backfill: bool) -> None:
-        """While subscribed: backfill once connected (when asked), then follow the chats and
-        leave when none is in its window."""
-        try:
-            # The SDK has no "connected" hook; its websocket is set once the upgrade is done.
-            while client._client is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-            self.connected.set()
-            if backfill:
-                await self.backfill(self._watch.chats)
-            while True:
-                await self._pause(IDLE_CHECK)
-                if self._stopping.is_set():
-                    break
-                self._watch = await self._watching()
-                await self._save_cursor()
-                if not self._watch.active:
-                    break
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._stream_error = exc
-        await client.stop()
-
-    async def _on_callback_error(self, exc: BaseException) -> None:
-        """A captured event could not be committed: stop, and resume from the stored cursor."""
-        logger.warning("bluesky: handling a Jetstream event failed: %r", exc)
-        self._stream_error = exc
-        if self._jetstream is not None:
-            await self._jetstream.stop()
-
-    async def _on_event(self, event: Any) -> None:
-        """One Jetstream v2 message (``network.bsky.jetstream.subscribeEvents#commit``...)."""
-        if self._stream_error is not None:
-            return  # stopping after a failure: do not move the cursor past it
-        seq = getattr(event, "seq", None)
-        if getattr(event, "collection", None) == records.POST and seq is not None:
-            if seq <= self._seq:
-                return
-            captured = await self._handle_commit(event)
-            self._seq, self._seq_time = seq, str(event.time)
-            await self._save_cursor(force=captured)
-        elif seq is not None:
-            self._seq, self._seq_time = seq, str(getattr(event, "time", ""))
-
-    async def _handle_commit(self, event: Any) -> bool:
-        """Emit what this commit means for a chat; True when something was stored."""
-        assert self.store is not None
-        uri = records.at_uri(event.did, event.rkey)
-        if event.operation == "delete":
-            if await self.store.message_chat(self.name, uri) is None:
-                return False
-            seen = records.parse_time(str(event.time)) or self.clock.now()
-            await self.emit(MessageDeleted(self.name, uri, seen))
-            return True
-        record = _plain(event.record)
-        if not isinstance(record, dict) or record.get("$type") != records.POST:
-            return False
-        held = False
-        if not self._wanted(event.did, uri, record):
-            if event.operation != "update":
-                return False
-            held = await self.store.message_chat(self.name, uri) is not None
-            if not held:
-                return False
-        seen = records.parse_time(str(event.time)) or self.clock.now()
-        handle, name = (await self.profiles([event.did]))[event.did]
-        msg = records.message(
-            did=event.did,
-            uri=uri,
-            record=record,
-            handle=handle,
-            name=name,
-            bot_did=self.bot_user_id,
-            seen_at=seen,
-            edited_at=seen if event.operation == "update" else None,
-            raw={"did": event.did, "seq": event.seq, "cid": event.cid, "record": record},
-        )
-        if msg.is_bot and event.cid:
-            await self._remember_post(uri, str(event.cid))
-        if self.sink is None:
-            return False
-        await self.sink.capture_messages([msg])
-        return True
-
-    def _wanted(self, did: str, uri: str, record: Mapping[str, Any]) -> bool:
-        """Whether a post may belong to a live chat: its hashtag, a reply to or quote of the
-        bot's posts, a mention of the bot, or the bot's own."""
-        if did == self.bot_user_id and self.bot_user_id:
-            return not str(record.get("text", "")).startswith(ALERT_PREFIX)  # a host alert
-        if records.carries_tag(record, self._watch.tags):
-            return True
-        for target in (records.reply_parent(record), records.quoted(record)):
-            if target and (
-                target in self._bot_posts or records.uri_parts(target)[0] == self.bot_user_id
-            ):
-                return True
-        return bool(self.bot_user_id) and self.bot_user_id in records.mentioned_dids(record)
-
-    async def _save_cursor(self, *, force: bool = False) -> None:
-        if self.store is None or not self._seq:
-            return
-        now = time.monotonic()
-        if not force and now - self._saved_at < CURSOR_SAVE_INTERVAL:
-            return
-        self._saved_at = now
-        await self.store.set_state(CURSOR_KEY, str(self._seq))
-        if self._seq_time:
-            await self.store.set_state(CURSOR_TIME_KEY, self._seq_time)
-
-    async def _pause(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, seconds))
-        except TimeoutError:
-            pass
-
-    # ---- capture: backfill ----------------------------------------------------------------
-
-    async def backfill(self, chats: Sequence[Chat]) -> int:
-        """Posts of these chats' windows from ``searchPosts`` (the hashtag) and the question
-        posts' threads (``getPostThread``); returns how many were stored."""
-        assert self.store is not None
-        client = self._api()
-        now = self.clock.now()
-        found: dict[str, IncomingMessage] = {}
-        for chat in chats:
-            since = records.atproto_time(chat.start - EARLY_WINDOW)
-            until = records.atproto_time(min(now, chat.grace_end) + timedelta(seconds=1))
-            cursor: str | None = None
-            while True:
-                params: dict[str, Any] = {
-                    "q": chat.hashtag,
-                    "since": since,
-                    "until": until,
-                    "sort": "latest",
-                    "limit": self.config.search_page_size,
-                }
-                if cursor:
-                    params["cursor"] = cursor
-                page = await self._call(
-                    f"searching {chat.hashtag}",
-                    functools.partial(client.app.bsky.feed.search_posts, params),
-                )
-                for view in page.posts:
-                    msg = records.view_message(_plain(view), self.bot_user_id)
-                    if msg is not None:
-                        found[msg.platform_id] = msg
-                cursor = page.cursor
-                if not cursor or not page.posts:
-                    break
-            for post in await self.store.posts(chat.id):
-                if post.platform != self.name or not post.platform_message_id:
-                    continue
-                if not post.action_key.startswith("q"):
-                    continue
-                uri = post.platform_message_id
-                try:
-                    thread = await self._call(
-                        "reading a question's thread",
-                        functools.partial(client.get_post_thread, uri, depth=THREAD_DEPTH),
-                    )
-                except BlueskyPostError as exc:
-                    logger.warning("bluesky: cannot read the thread of %s: %s", uri, exc)
-                    continue
-                for view in records.thread_views(_plain(thread.thread)):
-                    msg = records.view_message(view, self.bot_user_id)
-                    if msg is not None:
-                        found[msg.platform_id] = msg
-        messages = sorted(found.values(), key=lambda m: m.created_at)
-        if not messages or self.sink is None:
-            return 0
-        written = await self.sink.capture_messages(messages)
-        logger.info("bluesky: backfilled %d posts", written)
-        return written
 
 
 def _engagement(post: models.AppBskyFeedDefs.PostView) -> Engagement:

@@ -156,3 +156,60 @@ def test_a_live_chats_page_shows_the_schedule_as_it_stands_after_next_and_pause(
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_a_french_chats_page_words_the_schedule_in_french_and_show_stays_english(
+    tmp_path: Path,
+) -> None:
+    """A chat in French: its page, fetched over HTTP, gives the states, the bot's own step
+    names and reasons, and the times in French (``publiée à 20 h 05``, ``-- h --`` for a
+    step that never went out); `tweetchat show`, the host's tool, stays in English."""
+    port = free_port()
+    config = config_file(tmp_path, f'[web]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n')
+    net = tmp_path / "net.sqlite"
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=10,
+        questions=("Un ?", "Deux ?", "Trois ?"),
+        first_question="1s",
+        interval="120s",
+        duration="600s",
+        grace="4s",
+        extra='language = "fr"',
+    )
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    (chat_id,) = [line.split()[0] for line in tweetchat(["chats"], config).stdout.splitlines()[1:2]]
+    bot = start_bot(config)
+    try:
+        wait_for(lambda: page(port, chat_id), timeout=60, what="the web archive")
+        wait_for(lambda: posted(net, "Q1:"), what="Q1")
+        assert tweetchat(["skip", chat_id], config).returncode == 0  # Q2
+
+        text = page(port, chat_id)
+        assert text is not None
+        rows = page_rows(text)
+        assert [label for _, label, _ in rows] == [
+            "introduction", "Q1", "Q2", "Q3", "synthèse", "clôture", "publication",
+        ]  # fmt: skip
+        (intro_at, _, intro), (q1_at, _, q1), (q2_at, _, q2) = rows[:3]
+        assert re.fullmatch(r"\d\d h \d\d", intro_at) and intro == f"publiée à {intro_at}"
+        assert q1 == f"publiée à {q1_at}"
+        assert q2_at == "-- h --"
+        assert re.fullmatch(r"sautée \(sautée par cli:\S+\)", q2), q2
+        assert re.fullmatch(r"prochaine étape, dans \d+ min", rows[3][2]), rows[3]
+        assert [state for _, _, state in rows[4:]] == ["à venir"] * 3
+        cells = " | ".join(cell for row in rows for cell in row)
+        for english in ("posted", "skipped", "next", "pending", "--:--", " at ", "intro "):
+            assert english not in cells, english
+        assert "Déroulement prévu à ce stade" in text
+
+        shown = shown_rows(config, chat_id)
+        assert [label for _, label, _ in shown][:3] == ["intro", "Q1", "Q2"]
+        assert shown[0][2].startswith("posted at ") and shown[2][0] == "--:--"
+        assert shown[2][2].startswith("skipped (skipped by cli:")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            bot.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            bot.kill()
