@@ -74,6 +74,8 @@ class ItemRenderer:
         self._unknown = self.tr.gettext("Unknown")
         # Translators: the text of the link to a message on its network.
         self._link = self.tr.gettext("link")
+        # Translators: after a message's time in a transcript, when it was changed after posting.
+        self._edited = self.tr.gettext("edited")
         self.hide = hide
         self.network = network
         self.html = html
@@ -173,7 +175,7 @@ class ItemRenderer:
                 text = text.strip()
                 tail = f" · [{self._link}]({link})" if link else ""
                 if edited:
-                    tail = " · edited" + tail
+                    tail = f" · {self._edited}" + tail
                 md = f'- <a id="m-{platform}-{platform_id}"></a>{who[0]} · {at}{tail}'
                 if text:
                     md += "  \n  " + _escape_plain(text)
@@ -181,7 +183,7 @@ class ItemRenderer:
                     return md, None
                 tail = f' · <a href="{link}"{_REL}>{self._link}</a>' if link else ""
                 if edited:
-                    tail = " · edited" + tail
+                    tail = f" · {self._edited}" + tail
                 body = f"<br>\n  {html_text(text)}</li>" if text else "</li>"
                 return (
                     md,
@@ -219,8 +221,8 @@ class ItemRenderer:
             md.insert(1, net[0])
             ht.insert(1, net[1])
         if edited:
-            md.append("edited")
-            ht.append("edited")
+            md.append(self._edited)
+            ht.append(self._edited)
         link = safe_url(permalink) if permalink else None
         if link:
             md.append(f"[{self._link}]({link})")

@@ -240,3 +240,35 @@ def test_reused_clock_labels_equal_clock_across_zone_changes(zone: str, around: 
     renderer = ItemRenderer(ZoneInfo(zone), set(), network=False, html=True)
     moments = [around + timedelta(seconds=s) for s in range(-3600, 3600, 7)]
     assert [renderer.clock(t) for t in moments] == [clock(t, ZoneInfo(zone)) for t in moments]
+
+
+@pytest.mark.parametrize(
+    ("language", "word"), [("en", "edited"), ("fr", "modifié"), ("cy", "golygwyd")]
+)
+@pytest.mark.parametrize(
+    "attachments",
+    [(), (Attachment("a.png", "https://e.org/a.png", AttachmentKind.FILE),)],
+    ids=["common shape", "any shape"],
+)
+def test_an_edited_message_says_so_in_the_chats_language(
+    language: str, word: str, attachments: tuple[Attachment, ...]
+) -> None:
+    from archive.i18n import translator
+
+    renderer = ItemRenderer(ZONE, set(), network=False, html=True, tr=translator(language))
+    m = CapturedMessage(
+        "c", "local", "m1", "u1", "Ann", "ann", "Hello", AT, MessageKind.ANSWER,
+        question_keys=("1",), permalink="https://e.org/m/1",
+        edited_at=AT + timedelta(minutes=1), attachments=attachments,
+    )  # fmt: skip
+    md, li = renderer.items(m, "")
+    assert f" · {word} · " in md
+    assert li is not None and f" · {word} · " in li
+    unedited = renderer.items(replace_edited(m), "")[0]
+    assert word not in unedited
+
+
+def replace_edited(m: CapturedMessage) -> CapturedMessage:
+    from dataclasses import replace
+
+    return replace(m, edited_at=None)
