@@ -300,6 +300,11 @@ def run(
         result.checks["the export is valid JSON with every message"] = (
             len(json.loads(export.read_text(encoding="utf-8"))["messages"]) == n
         )
+        # A fifth of the size, imported in every round too: time per message at both sizes
+        # says whether the import stays linear (its start-up weighs more on the small one).
+        small_n = max(n // 5, 50)
+        small_export = base / "export-small.json"
+        write_export(small_export, small_n)
         result.add(
             f"generate export ({n:,} msgs, {export.stat().st_size / 2**20:.0f} MB)",
             f"{time.perf_counter() - t0:.2f} s",
@@ -310,7 +315,7 @@ def run(
             return result
         result.add("JSON parser (ijson backend)", backend_name())
         peer_cmd, peer_note = install_peer(base / "peer") if peer else (None, "skipped")
-        imports, reports, peers = [], [], []
+        imports, reports, peers, smalls = [], [], [], []
         imported = []
         loads = [_load()]
         for i in range(repeats):
@@ -345,7 +350,36 @@ def run(
             result.checks["transcript written"] = (
                 reports[-1]["returncode"] == 0 and out.stat().st_size > 0
             )
+            small_dir = base / f"small{i}"
+            small_dir.mkdir()
+            small_config = small_dir / "tweetchat.toml"
+            small_config.write_text(
+                f'database = "{small_dir / "archive.db"}"\n'
+                f'transcripts_dir = "{small_dir / "transcripts"}"\n',
+                encoding="utf-8",
+            )
+            smalls.append(
+                _measured(
+                    _tweetchat(
+                        small_config,
+                        "import",
+                        "discord-export",
+                        str(small_export),
+                        "--hashtag",
+                        HASHTAG,
+                    )
+                )
+            )
             loads.append(_load())
+        growth = (median([r["seconds"] for r in imports]) / n) / (
+            median([r["seconds"] for r in smalls]) / small_n
+        )
+        result.add(
+            f"import time per message, {n:,} vs {small_n:,} msgs (start-up included)",
+            f"x{growth:.2f}",
+            "<= ~1 (linear)",
+            growth <= 1.3,
+        )
         for label, runs in (("import discord-export", imports), ("transcript (md)", reports)):
             result.add(
                 f"{label}, {n:,} msgs (median of {repeats})",

@@ -65,6 +65,12 @@ def test_import_benchmark_runs_or_reports_the_command_missing() -> None:
     assert_checks_pass(result)
     if not import_bench.import_available():
         assert "n/a (import command not available)" in [f.value for f in result.figures]
+    else:  # the linearity figure: per-message time at 300 against a fifth of it
+        growth = [f for f in result.figures if f.metric.startswith("import time per message")]
+        assert [f.metric for f in growth] == [
+            "import time per message, 300 vs 60 msgs (start-up included)"
+        ]
+        assert growth[0].value.startswith("x")
 
 
 def test_generated_export_has_the_documented_fields(tmp_path: Path) -> None:
