@@ -123,19 +123,19 @@ class ChatTables(Connection):
                 # UPDATE, never INSERT OR REPLACE: a replace deletes the row first, and the
                 # cascade would take the chat's posts, messages and controls with it.
                 self.conn.execute("DELETE FROM questions WHERE chat_id = ?", (chat.id,))
-                self.db.table("chats").update(chat.id, row)
+                sets = ", ".join(f"{name} = :{name}" for name in row)
+                self.conn.execute(f"UPDATE chats SET {sets} WHERE id = :id", row)
             else:
-                self.db.table("chats").insert(row)
-            self.db.table("questions").insert_all(
-                {
-                    "chat_id": chat.id,
-                    "position": i,
-                    "number": q.number,
-                    "part": q.part,
-                    "text": q.text,
-                    "offset_seconds": q.offset.total_seconds(),
-                }
-                for i, q in enumerate(chat.questions)
+                names = ", ".join(row)
+                values = ", ".join(f":{name}" for name in row)
+                self.conn.execute(f"INSERT INTO chats ({names}) VALUES ({values})", row)
+            self.conn.executemany(
+                "INSERT INTO questions (chat_id, position, number, part, text, offset_seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (chat.id, i, q.number, q.part, q.text, q.offset.total_seconds())
+                    for i, q in enumerate(chat.questions)
+                ],
             )
         return replace(chat, created_at=created)
 

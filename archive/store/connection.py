@@ -7,9 +7,8 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from archive.migrations import (
     BUMP_GENERATION,
@@ -17,9 +16,6 @@ from archive.migrations import (
     apply_migrations,
     has_generation,
 )
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 Now = Callable[[], datetime]
 """A clock: returns the current instant, timezone-aware, in UTC (``scheduler.clock.Clock.now``
@@ -93,7 +89,8 @@ class Connection:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=5000")
-        # What sqlite_utils.Database sets on a connection it wraps (``db`` is made lazily).
+        # Kept from when sqlite_utils wrapped the connection: with it, a REPLACE that removes
+        # a row fires its delete triggers too (SQLite docs, "recursive_triggers").
         self.conn.execute("PRAGMA recursive_triggers=on")
         self.now = now
         apply_migrations(self.conn)  # each migration moves the generation itself
@@ -121,14 +118,6 @@ class Connection:
         self._counted = self.conn.total_changes
         self._exempt = 0
         return self
-
-    @cached_property
-    def db(self) -> sqlite_utils.Database:
-        """The connection wrapped by sqlite_utils, made on first use (importing
-        sqlite_utils costs more than a short command's whole work)."""
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         """Close the connection (a transaction still open is rolled back by SQLite). Writes
