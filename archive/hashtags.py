@@ -51,16 +51,12 @@ def _mark_ranges() -> str:
     ``\\w`` does not include marks, yet many scripts (Devanagari, Thai, decomposed Latin)
     need them inside a word; without them ``#हिंदी`` would be cut short.
     """
-    category = unicodedata.category
-    ranges: list[tuple[int, int]] = []
-    start = -1
-    for cp in range(0x20000):
-        if category(chr(cp))[0] == "M":
-            if start < 0:
-                start = cp
-        elif start >= 0:
-            ranges.append((start, cp - 1))
-            start = -1
+    # Classified with C-level map() calls and the runs found by a regex over one flag byte
+    # per code point (every process that imports this module pays for it; a Python loop
+    # over the code points took ~45 ms).
+    is_mark = frozenset({"Mn", "Mc", "Me"}).__contains__
+    flags = bytes(map(is_mark, map(unicodedata.category, map(chr, range(0x20000)))))
+    ranges = [(run.start(), run.end() - 1) for run in re.finditer(b"\x01+", flags)]
     ranges.append((0xE0100, min(0xE01EF, sys.maxunicode)))
     return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
 

@@ -7,6 +7,7 @@ method); the properties pin the rule down for any tag, and check that the ASCII 
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.hashtags import HASHTAG_RE, has_hashtag, has_tag, tag_key, wanted_tag
+from archive.hashtags import HASHTAG_RE, WORD_CHAR, has_hashtag, has_tag, tag_key, wanted_tag
 
 
 def full_width(text: str) -> str:
@@ -113,3 +114,11 @@ ASCII_PIECES = st.sampled_from(
 @given(st.lists(ASCII_PIECES, max_size=8).map("".join), st.sampled_from(["wedocs", "we", "a1"]))
 def test_the_ascii_fast_path_agrees_with_the_general_path(text: str, want: str) -> None:
     assert has_tag(text, want, True) is has_tag(text, want, False)
+
+
+def test_a_word_character_is_every_combining_mark_of_planes_0_and_1() -> None:
+    word = re.compile(WORD_CHAR)
+    for cp in range(0x20000):
+        ch = chr(cp)
+        if unicodedata.category(ch)[0] == "M":
+            assert word.fullmatch(ch), f"U+{cp:04X}"

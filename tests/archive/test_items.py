@@ -5,6 +5,7 @@ like the transcript expects."""
 from __future__ import annotations
 
 import html
+import unicodedata
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -179,6 +180,16 @@ def test_direct_li_equals_the_converted_markdown_item(
 def test_replacement_escapes_equal_their_translation_tables(text: str) -> None:
     assert escape_chars(text) == text.translate(_ESCAPES)
     assert html_text(text) == text.translate(_HTML_TEXT)
+
+
+def test_dropped_characters_are_every_control_format_private_and_surrogate_in_all_planes() -> None:
+    # The class is built from planes 0-1 and 14-16 only (start-up time): nothing in the
+    # planes skipped may belong to it.
+    kept = {"\t", "\u200c", "\u200d"}
+    for cp in range(0x110000):
+        ch = chr(cp)
+        dropped = unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"} and ch not in kept
+        assert bool(_DROPPED_RE.match(ch)) == dropped, f"U+{cp:04X}"
 
 
 def test_html_text_escaping_is_what_nh3_writes_for_every_kept_character() -> None:
