@@ -73,6 +73,18 @@ def test_import_benchmark_runs_or_reports_the_command_missing() -> None:
         assert growth[0].value.startswith("x")
 
 
+def test_the_benchmark_compiles_the_packages_it_times(tmp_path: Path) -> None:
+    # timed with bytecode, as an installed copy runs (not compiling every module again)
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "mod.py").write_text("X = 1\n", encoding="utf-8")
+    (tmp_path / "pkg" / "sub" / "deep.py").write_text("Y = 2\n", encoding="utf-8")
+    assert import_bench.compile_bytecode(tmp_path, ("pkg",))
+    assert list((tmp_path / "pkg" / "__pycache__").glob("mod.*.pyc"))
+    assert list((tmp_path / "pkg" / "sub" / "__pycache__").glob("deep.*.pyc"))
+    (tmp_path / "pkg" / "bad.py").write_text("def (\n", encoding="utf-8")
+    assert not import_bench.compile_bytecode(tmp_path, ("pkg",))
+
+
 def test_generated_export_has_the_documented_fields(tmp_path: Path) -> None:
     path = tmp_path / "export.json"
     import_bench.write_export(path, 50)
