@@ -3,7 +3,9 @@ the clock the store takes its timestamps from."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +18,8 @@ from archive.migrations import (
     apply_migrations,
     has_generation,
 )
+
+logger = logging.getLogger(__name__)
 
 Now = Callable[[], datetime]
 """A clock: returns the current instant, timezone-aware, in UTC (``scheduler.clock.Clock.now``
@@ -98,6 +102,7 @@ class Connection:
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
+        self._checkpointer: threading.Thread | None = None
 
     @classmethod
     def open_readonly(cls, path: Path | str, *, now: Now = system_now) -> Self:
@@ -117,11 +122,14 @@ class Connection:
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
+        self._checkpointer = None
         return self
 
     def close(self) -> None:
         """Close the connection (a transaction still open is rolled back by SQLite). Writes
-        made outside :meth:`transaction` since the last one move the generation first."""
+        made outside :meth:`transaction` since the last one move the generation first.
+        Waits for a checkpoint that :meth:`bulk_load` left running."""
+        self.wait_for_checkpoint()
         if self._versioned and not self._tx_depth and self.conn.total_changes != self._counted:
             with self.transaction():
                 pass
@@ -163,19 +171,46 @@ class Connection:
     @contextmanager
     def bulk_load(self, cache_mib: int = 64) -> Iterator[None]:
         """A page cache of ``cache_mib`` MiB for this connection while inside (then the
-        previous size again), for one big write transaction such as an import.
+        previous size again), for one big write transaction such as an import; the WAL is
+        copied into the database file afterwards on another thread.
 
         With SQLite's default 2 MiB, a transaction that writes ~100 MB keeps spilling dirty
         pages to the WAL and dirtying the same index pages again: about a third more CPU
         for the import's inserts (benchmarks/README.md, issue 17). The cache grows only as
         pages are used, so memory stays bounded by ``cache_mib``.
+
+        Inside, the automatic checkpoint is off: the commit of a ~130 MB transaction would
+        copy it from the WAL into the database there and then (~0.3 s). Instead a thread
+        with its own connection runs a passive checkpoint once the block is left, while
+        this one goes on (publishing the import, say): SQLite works without the GIL, so it
+        takes the other core. What was committed is safe in the WAL either way; a failed
+        or unfinished checkpoint loses nothing (the next one, or the next opening, copies
+        it). :meth:`close` waits for it.
         """
         before = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
+        autocheckpoint = int(self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
         self.conn.execute(f"PRAGMA cache_size={-int(cache_mib) * 1024}")
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")
         try:
             yield
         finally:
             self.conn.execute(f"PRAGMA cache_size={before}")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+            self._checkpoint_later()
+
+    def _checkpoint_later(self) -> None:
+        if str(self.path) == ":memory:" or self._checkpointer is not None:
+            return  # no WAL; or one is running, and copies what it finds when it starts
+        self._checkpointer = threading.Thread(
+            target=_checkpoint, args=(self.path,), name="tweetchat-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def wait_for_checkpoint(self) -> None:
+        """Wait until the checkpoint that :meth:`bulk_load` started (if any) is over."""
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+            self._checkpointer = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -210,3 +245,20 @@ class Connection:
             self._tx_depth = 0
             self._exempt = 0
             self._counted = self.conn.total_changes
+
+
+def _checkpoint(path: Path) -> None:
+    """Copy the WAL of the database at ``path`` into it (a passive checkpoint: it waits for
+    no reader or writer, and copies what no reader still needs), on a connection of its
+    own; a failure is logged, never raised (the WAL keeps what it could not copy)."""
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        logger.warning(
+            "%s: checkpoint after a bulk load failed (%s); the WAL keeps the rows", path, e
+        )

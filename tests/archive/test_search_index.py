@@ -286,6 +286,38 @@ def test_a_bulk_load_indexed_once_at_the_end_matches_the_stored_text(store: Stor
     _check_index(store)
 
 
+def test_a_bulk_load_commits_without_checkpointing_and_a_thread_checkpoints_after(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "a.db")
+    store.add_chat(chat("c", PAST_START))
+    db_file = tmp_path / "a.db"
+    size_before = db_file.stat().st_size
+    rows = [msg("c", str(i), f"p{i % 7}", "word " * 200, PAST_START, i) for i in range(3000)]
+    with store.bulk_load():
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        with store.transaction():
+            store.save_messages(rows)
+        # committed, and all of it still in the WAL: nothing copied at the commit
+        assert db_file.stat().st_size == size_before
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # put back
+    store.wait_for_checkpoint()
+    # the thread copied the WAL into the file while this connection stayed open
+    assert db_file.stat().st_size > size_before + 3000 * 1000
+    assert store.count_messages("c") == 3000
+    store.close()
+
+
+def test_a_checkpoint_that_fails_is_logged_and_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from archive.store.connection import _checkpoint
+
+    _checkpoint(tmp_path)  # a folder: SQLite cannot open it
+    assert "checkpoint after a bulk load failed" in caplog.text
+    assert str(tmp_path) in caplog.text
+
+
 def test_save_encoded_messages_wants_one_raw_text_per_message(store: Store) -> None:
     with pytest.raises(ValueError, match="one raw text per message"):
         store.save_encoded_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)], [])
