@@ -370,3 +370,51 @@ def test_any_set_of_answers_ranks_by_score_then_time(
         for dropped in rest:  # every answer left out is below the last one kept, or scores 0
             assert dropped.score == 0 or (-dropped.score, dropped.message.created_at) >= ranks[-1]
     assert set(best) == {h.message.question_keys[0] for h in found if h.score > 0}
+
+
+_COUNTS = st.integers(min_value=0, max_value=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    engaged=st.dictionaries(
+        st.sampled_from(sorted(BY_ID)),
+        st.tuples(_COUNTS, _COUNTS, _COUNTS, _COUNTS, st.one_of(st.none(), _COUNTS)),
+    ),
+    per_question=st.integers(min_value=1, max_value=4),
+    opted_out=st.sets(st.sampled_from(sorted({f"{m.platform}:{m.author_id}" for m in MESSAGES}))),
+)
+def test_the_store_picks_what_select_highlights_picks_over_every_engaged_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+    engaged: dict[str, tuple[int, int, int, int, int | None]],
+    per_question: int,
+    opted_out: set[str],
+) -> None:
+    # The store ranks on a few columns and reads only the answers kept; the definition is
+    # select_highlights over every engaged answer, each read whole (ties, several
+    # questions per answer, opted-out authors, deleted answers, non-answers).
+    store = Store(tmp_path_factory.mktemp("h") / "archive.db")
+    try:
+        store.add_chat(CHAT)
+        store.save_messages(MESSAGES)
+        by_platform: dict[str, dict[str, Engagement]] = {}
+        for pid, (likes, reposts, quotes, replies, reactions) in engaged.items():
+            by_platform.setdefault(BY_ID[pid].platform, {})[pid] = Engagement(
+                likes, reposts, quotes, replies, reactions
+            )
+        for platform, counts in by_platform.items():
+            store.set_engagement(platform, counts)
+        chat = store.get_chat(CHAT.id)
+        hidden = frozenset(opted_out)
+        expected = select_highlights(
+            chat,
+            (
+                h
+                for h in store.engaged_answers(chat.id)
+                if f"{h.message.platform}:{h.message.author_id}" not in hidden
+            ),
+            per_question,
+        )
+        assert store.highlights(chat, per_question, opted_out=hidden) == expected
+    finally:
+        store.close()
