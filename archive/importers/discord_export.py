@@ -74,7 +74,7 @@ from archive.models import (
     chat_id_for,
 )
 from archive.store import Store, iso
-from archive.store.messages import RAW_COLUMN, export_json, row_of
+from archive.store.messages import RAW_COLUMN, export_json, index_search, row_of
 
 __all__ = [
     "ExportError",
@@ -562,7 +562,9 @@ def _capture(
         language=language,
     )
     captured = done = 0
-    with store.bulk_load(), store.transaction():
+    # The search index of the rows is made once they are committed, on another thread
+    # (while the import is published): one statement for all of them, off this core.
+    with store.bulk_load(after=index_search), store.transaction():
         existing = store.find_chat_by_source(source)
         if existing is not None:
             chat = replace(draft, id=existing.id, created_at=existing.created_at)
@@ -576,9 +578,7 @@ def _capture(
         for count, rows in worker.capture(scan, spill, chat, iso(store.now())):
             done += count
             captured += len(rows)
-            # Each batch indexes its rows for search: here, while the worker captures the
-            # next batch, rather than all at once after it is done.
-            store.save_message_rows(rows)
+            store.save_message_rows(rows, index=False)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
         new = store.count_messages(chat.id) - before

@@ -102,7 +102,12 @@ class Connection:
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
-        self._checkpointer: threading.Thread | None = None
+        self._background: threading.Thread | None = None
+        self._opened()
+
+    def _opened(self) -> None:
+        """Called once a read-write connection is open and migrated: a table family whose
+        state a stopped process may have left behind catches up here (call ``super()``)."""
 
     @classmethod
     def open_readonly(cls, path: Path | str, *, now: Now = system_now) -> Self:
@@ -122,14 +127,14 @@ class Connection:
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
-        self._checkpointer = None
+        self._background = None
         return self
 
     def close(self) -> None:
         """Close the connection (a transaction still open is rolled back by SQLite). Writes
         made outside :meth:`transaction` since the last one move the generation first.
-        Waits for a checkpoint that :meth:`bulk_load` left running."""
-        self.wait_for_checkpoint()
+        Waits for the work that :meth:`bulk_load` left to a thread."""
+        self.wait_for_background()
         if self._versioned and not self._tx_depth and self.conn.total_changes != self._counted:
             with self.transaction():
                 pass
@@ -169,10 +174,13 @@ class Connection:
             self.conn.execute("COMMIT")
 
     @contextmanager
-    def bulk_load(self, cache_mib: int = 64) -> Iterator[None]:
+    def bulk_load(
+        self, cache_mib: int = 64, *, after: Callable[[sqlite3.Connection], object] | None = None
+    ) -> Iterator[None]:
         """A page cache of ``cache_mib`` MiB for this connection while inside (then the
-        previous size again), for one big write transaction such as an import; the WAL is
-        copied into the database file afterwards on another thread.
+        previous size again), for one big write transaction such as an import; afterwards,
+        on another thread, ``after`` (given a connection of its own: the search index of
+        the rows loaded, say), then the WAL copied into the database file.
 
         With SQLite's default 2 MiB, a transaction that writes ~100 MB keeps spilling dirty
         pages to the WAL and dirtying the same index pages again: about a third more CPU
@@ -181,11 +189,14 @@ class Connection:
 
         Inside, the automatic checkpoint is off: the commit of a ~130 MB transaction would
         copy it from the WAL into the database there and then (~0.3 s). Instead a thread
-        with its own connection runs a passive checkpoint once the block is left, while
-        this one goes on (publishing the import, say): SQLite works without the GIL, so it
-        takes the other core. What was committed is safe in the WAL either way; a failed
-        or unfinished checkpoint loses nothing (the next one, or the next opening, copies
-        it). :meth:`close` waits for it.
+        runs ``after`` and a passive checkpoint once the block is left, while this
+        connection goes on (publishing the import, say): SQLite works without the GIL, so
+        the thread takes the other core. What was committed is safe in the WAL either way;
+        a failed or unfinished checkpoint loses nothing (the next one copies it); a failure
+        of ``after`` is logged (it must leave nothing half-done: one transaction). Before
+        reading what ``after`` writes, and at :meth:`close`, wait for it:
+        :meth:`wait_for_background`. An in-memory database runs ``after`` on this
+        connection, before the block is left.
         """
         before = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
         autocheckpoint = int(self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
@@ -196,21 +207,25 @@ class Connection:
         finally:
             self.conn.execute(f"PRAGMA cache_size={before}")
             self.conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
-            self._checkpoint_later()
-
-    def _checkpoint_later(self) -> None:
-        if str(self.path) == ":memory:" or self._checkpointer is not None:
-            return  # no WAL; or one is running, and copies what it finds when it starts
-        self._checkpointer = threading.Thread(
-            target=_checkpoint, args=(self.path,), name="tweetchat-checkpoint", daemon=True
+        if str(self.path) == ":memory:":
+            if after is not None:
+                after(self.conn)
+            return
+        # One at a time: a second bulk load waits for the first one's work to be over.
+        self.wait_for_background()
+        self._background = threading.Thread(
+            target=_after_bulk_load,
+            args=(self.path, after),
+            name="tweetchat-after-bulk-load",
+            daemon=True,
         )
-        self._checkpointer.start()
+        self._background.start()
 
-    def wait_for_checkpoint(self) -> None:
-        """Wait until the checkpoint that :meth:`bulk_load` started (if any) is over."""
-        if self._checkpointer is not None:
-            self._checkpointer.join()
-            self._checkpointer = None
+    def wait_for_background(self) -> None:
+        """Wait until the work that :meth:`bulk_load` left to a thread (if any) is over."""
+        if self._background is not None:
+            self._background.join()
+            self._background = None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -247,18 +262,32 @@ class Connection:
             self._counted = self.conn.total_changes
 
 
-def _checkpoint(path: Path) -> None:
-    """Copy the WAL of the database at ``path`` into it (a passive checkpoint: it waits for
-    no reader or writer, and copies what no reader still needs), on a connection of its
-    own; a failure is logged, never raised (the WAL keeps what it could not copy)."""
+def _after_bulk_load(path: Path, after: Callable[[sqlite3.Connection], object] | None) -> None:
+    """:meth:`Connection.bulk_load`'s thread: ``after`` then a passive checkpoint (it waits
+    for no reader or writer, and copies what no reader still needs), on a connection of its
+    own to the database at ``path``; failures are logged, never raised."""
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as e:
+        logger.warning("%s: could not open it after a bulk load (%s)", path, e)
+        return
+    try:
+        if after is not None:
+            try:
+                conn.execute("PRAGMA busy_timeout=5000")
+                after(conn)
+            except sqlite3.Error as e:
+                logger.warning("%s: after a bulk load, %s failed (%s)", path, _name(after), e)
         try:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        logger.warning(
-            "%s: checkpoint after a bulk load failed (%s); the WAL keeps the rows", path, e
-        )
+        except sqlite3.Error as e:
+            logger.warning(
+                "%s: checkpoint after a bulk load failed (%s); the WAL keeps the rows", path, e
+            )
+    finally:
+        conn.close()
+
+
+def _name(function: Callable[..., object]) -> str:
+    return getattr(function, "__qualname__", repr(function))

@@ -4,8 +4,10 @@ Capture is idempotent: one row per (platform, platform message id); an edit upda
 deletion marks it. The FTS5 index (``messages_fts``) is kept in step by the saves
 themselves, through a cursor in the ``state`` table (see migration 3): every row at or
 below the cursor is indexed, every row above it is not, and each save indexes its new rows
-in its own transaction (a bulk load such as an import may instead index all its rows at
-once, before its one transaction commits). The index stems words (Porter over unicode61,
+in its own transaction. A bulk load (an import) instead leaves its rows to
+:func:`index_search`, run on another thread once it has committed
+(``Connection.bulk_load(after=...)``); should that never happen (the process stopped), the
+next save, or the next opening of the store, indexes them. The index stems words (Porter over unicode61,
 diacritics folded: migration 4), at writing and at querying alike; FTS5's integrity check
 against this table holds after any sequence of saves, edits and deletions
 (tests/archive/test_search_index.py).
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +28,8 @@ import orjson
 from archive.migrations import SEARCH_CURSOR_KEY
 from archive.models import Attachment, AttachmentKind, CapturedMessage, MessageKind
 from archive.store.connection import Connection, iso, opt_parse
+
+logger = logging.getLogger(__name__)
 
 SQLRow = Sequence[Any]
 """A plain row as ``sqlite3`` returns it (its cells are whatever the columns hold)."""
@@ -80,6 +86,28 @@ _ADVANCE_SEARCH_CURSOR = (
 _INDEX_NEW_MESSAGES = (
     "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?"
 )
+
+
+def index_search(conn: sqlite3.Connection) -> int:
+    """Add the rows past the search cursor to the search index, in one transaction of its
+    own on ``conn`` (in autocommit mode); returns how many.
+
+    It moves no generation (``Connection.transaction`` is not used): the search index is no
+    transcript's input, and an import's transcripts, published meanwhile, stay current.
+    Raises ``sqlite3.Error`` (the transaction rolled back) when SQLite fails.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_CLAMP_SEARCH_CURSOR)
+        indexed = int(conn.execute(_SEARCH_CURSOR).fetchone()[0])
+        count = conn.execute(_INDEX_NEW_MESSAGES, (indexed,)).rowcount
+        conn.execute(_ADVANCE_SEARCH_CURSOR)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return max(count, 0)
+
 
 _NO_RAW: Raw = {}
 # json.dumps(raw, default=str, ensure_ascii=False), without building an encoder per call.
@@ -242,6 +270,19 @@ def message_from_tuple(r: SQLRow) -> CapturedMessage:
 
 class MessageTables(Connection):
     """The ``messages`` table and its search index ``messages_fts``."""
+
+    def _opened(self) -> None:
+        super()._opened()
+        # Rows an import left unindexed when it was stopped before its thread could index
+        # them (index_search); nothing to do, the usual case, costs two look-ups.
+        if not self._versioned:
+            return
+        pending = self.conn.execute(f"SELECT {_MAX_ID} > ({_SEARCH_CURSOR})").fetchone()[0]
+        if pending:
+            try:
+                index_search(self.conn)
+            except sqlite3.OperationalError as e:  # busy: another process is writing
+                logger.warning("%s: messages left to index for search (%s)", self.path, e)
 
     def save_messages(
         self, messages: Iterable[CapturedMessage], raws: Iterable[Raw] | None = None

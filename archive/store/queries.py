@@ -115,6 +115,7 @@ class WebQueries(Connection):
         one of ``hashtag_keys`` (casefolded ``#tag``), when given. Without ``match`` the
         snippet is the start of the text. Raises ``sqlite3.OperationalError`` for a query
         FTS5 cannot parse."""
+        self.wait_for_background()  # an import's rows are indexed on a thread
         where = [
             "m.deleted_at IS NULL AND m.kind != 'repost'",
             "NOT EXISTS (SELECT 1 FROM optouts o"

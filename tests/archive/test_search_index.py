@@ -301,21 +301,92 @@ def test_a_bulk_load_commits_without_checkpointing_and_a_thread_checkpoints_afte
         # committed, and all of it still in the WAL: nothing copied at the commit
         assert db_file.stat().st_size == size_before
     assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # put back
-    store.wait_for_checkpoint()
+    store.wait_for_background()
     # the thread copied the WAL into the file while this connection stayed open
     assert db_file.stat().st_size > size_before + 3000 * 1000
     assert store.count_messages("c") == 3000
     store.close()
 
 
-def test_a_checkpoint_that_fails_is_logged_and_loses_nothing(
+def test_a_checkpoint_or_after_step_that_fails_is_logged_and_raises_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from archive.store.connection import _checkpoint
+    from archive.store.connection import _after_bulk_load
 
-    _checkpoint(tmp_path)  # a folder: SQLite cannot open it
-    assert "checkpoint after a bulk load failed" in caplog.text
+    _after_bulk_load(tmp_path, None)  # a folder: SQLite cannot open it
+    assert "could not open it after a bulk load" in caplog.text
     assert str(tmp_path) in caplog.text
+    caplog.clear()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    Store(tmp_path / "a.db").close()
+    _after_bulk_load(tmp_path / "a.db", broken)
+    assert "after a bulk load" in caplog.text and "disk I/O error" in caplog.text
+    assert "checkpoint after a bulk load failed" not in caplog.text  # it still ran, and worked
+
+
+def _bulk_rows(n: int, start: int = 0) -> list[CapturedMessage]:
+    return [
+        msg("c", str(i), f"p{i % 5}", f"{WORDS[i % 5]} word{i}", PAST_START, i)
+        for i in range(start, start + n)
+    ]
+
+
+def test_a_bulk_loads_rows_are_indexed_on_a_thread_without_moving_the_generation(
+    store: Store,
+) -> None:
+    with store.bulk_load(after=messages_module.index_search), store.transaction():
+        store.save_encoded_messages(_bulk_rows(400), ["{}"] * 400, index=False)
+    committed = store.generation()
+    # a search on this connection waits for the thread; it sees every row
+    found = store.search_messages("word399", limit=10)
+    assert [m.platform_id for m, _snippet in found] == ["399"]
+    store.wait_for_background()
+    assert _hits(store, "word0") == {"0"} and len(_hits(store, "alpha")) == 80
+    assert store.generation() == committed  # the published transcripts stay current
+    _check_index(store)
+
+
+def test_rows_a_stopped_import_left_unindexed_are_indexed_at_the_next_opening(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "a.db")
+    store.add_chat(chat("c", PAST_START))
+    with store.transaction():  # committed, then the process stopped before the thread ran
+        store.save_encoded_messages(_bulk_rows(50), ["{}"] * 50, index=False)
+    generation = store.generation()
+    store.close()
+    reopened = Store(tmp_path / "a.db")
+    assert _hits(reopened, "word49") == {"49"}
+    assert reopened.generation() == generation
+    _check_index(reopened)
+    reopened.close()
+
+
+def test_an_opening_while_another_process_writes_leaves_the_indexing_to_the_next_save(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "a.db")
+    store.add_chat(chat("c", PAST_START))
+    with store.transaction():
+        store.save_encoded_messages(_bulk_rows(10), ["{}"] * 10, index=False)
+    store.close()
+    monkeypatch.setattr(messages_module, "index_search", _busy)
+    opened = Store(tmp_path / "a.db")  # opens all the same
+    assert "left to index for search" in caplog.text and "database is locked" in caplog.text
+    monkeypatch.undo()
+    assert _hits(opened, "word9") == set()
+    opened.save_messages(_bulk_rows(1, start=10))  # the next save indexes what is pending
+    assert _hits(opened, "word9") == {"9"} and _hits(opened, "word10") == {"10"}
+    _check_index(opened)
+    opened.close()
+
+
+def _busy(conn: sqlite3.Connection) -> int:
+    # what index_search meets when another process writes for longer than busy_timeout
+    raise sqlite3.OperationalError("database is locked")
 
 
 def test_save_encoded_messages_wants_one_raw_text_per_message(store: Store) -> None:
