@@ -578,7 +578,7 @@ def _capture(
         for count, rows in worker.capture(scan, spill, chat, iso(store.now())):
             done += count
             captured += len(rows)
-            store.save_message_rows(rows, index=False)
+            store.save_message_rows(rows, index=False, all_new=existing is None)
             if progress is not None:
                 progress("imported", scan.count, done / max(scan.staged, 1))
         new = store.count_messages(chat.id) - before

@@ -51,13 +51,18 @@ TRANSCRIPT_COLUMNS = (
 """The columns of :meth:`MessageTables.iter_message_rows`, in this order."""
 
 
-UPSERT_MESSAGE = """
+_INSERT = """
 INSERT INTO messages (
     chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,
     created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,
     mentions, reactions, raw, captured_at, attachments
 ) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-ON CONFLICT (platform, platform_id) DO UPDATE SET
+"""
+INSERT_MESSAGE = _INSERT
+"""A message row (:func:`message_row`) inserted; ``sqlite3.IntegrityError`` when stored."""
+UPSERT_MESSAGE = (
+    _INSERT
+    + """ON CONFLICT (platform, platform_id) DO UPDATE SET
     text = excluded.text,
     attachments = excluded.attachments,
     edited_at = excluded.edited_at,
@@ -69,6 +74,7 @@ WHERE excluded.edited_at IS NOT NULL
   AND (messages.edited_at IS NULL OR excluded.edited_at > messages.edited_at)
   AND messages.deleted_at IS NULL
 """
+)
 
 
 _SEARCH_CURSOR = f"SELECT CAST(value AS INTEGER) FROM state WHERE key = '{SEARCH_CURSOR_KEY}'"
@@ -331,17 +337,36 @@ class MessageTables(Connection):
         rows = [message_row(m, raw, now) for m, raw in zip(messages, raw_texts, strict=True)]
         return self.save_message_rows(rows, index=index)
 
-    def save_message_rows(self, rows: Sequence[SQLRow], *, index: bool = True) -> int:
+    def save_message_rows(
+        self, rows: Sequence[SQLRow], *, index: bool = True, all_new: bool = False
+    ) -> int:
         """:meth:`save_encoded_messages` for rows already made by :func:`message_row` (an
-        import makes them in its reader process); returns rows written. ``index`` as there."""
+        import makes them in its reader process); returns rows written. ``index`` as there.
+        ``all_new``: the rows are likely not stored yet (an import into a new chat): they
+        are inserted, and upserted only from the first one found stored. The result is the
+        same either way."""
         if not rows:
             return 0
+        written = 0
         with self.transaction():
             # Clamped before every insert, indexed or not (see _search_cursor): rows the
             # deferred indexing must find are exactly those above it.
             indexed = self._search_cursor()
-            cur = self.conn.executemany(UPSERT_MESSAGE, rows)
-            written = max(cur.rowcount, 0)
+            upsert = True
+            if all_new:
+                # Rows never seen before, the usual case of an import: a plain INSERT is
+                # ~15% cheaper than the upsert. At the first row already stored, the rows
+                # before it are in, and the batch is upserted from its start (which leaves
+                # those rows as they are: same text, same edit time, same ids).
+                before = self.conn.total_changes
+                try:
+                    self.conn.executemany(INSERT_MESSAGE, rows)
+                    written, upsert = len(rows), False
+                except sqlite3.IntegrityError:
+                    written = self.conn.total_changes - before  # no trigger fires on INSERT
+            if upsert:
+                cur = self.conn.executemany(UPSERT_MESSAGE, rows)
+                written += max(cur.rowcount, 0)
             if index:
                 self._index_past(indexed)
             return written

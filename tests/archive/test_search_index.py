@@ -392,3 +392,47 @@ def _busy(conn: sqlite3.Connection) -> int:
 def test_save_encoded_messages_wants_one_raw_text_per_message(store: Store) -> None:
     with pytest.raises(ValueError, match="one raw text per message"):
         store.save_encoded_messages([msg("c", "1", "ann", "alpha", PAST_START, 1)], [])
+
+
+# A stored message (pid), then entries of a batch: (pid, edit minute or None).
+_ENTRY = st.tuples(st.sampled_from("123456"), st.one_of(st.none(), st.integers(1, 3)))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    stored=st.lists(_ENTRY, max_size=4),
+    batches=st.lists(st.lists(_ENTRY, min_size=1, max_size=6), min_size=1, max_size=3),
+)
+def test_rows_saved_as_all_new_end_as_the_upsert_leaves_them(
+    tmp_path_factory: pytest.TempPathFactory,
+    stored: list[tuple[str, int | None]],
+    batches: list[list[tuple[str, int | None]]],
+) -> None:
+    # An import into a new chat inserts its rows, and upserts a batch from its start at
+    # the first row already stored (before it, or earlier in the same batch).
+    def row(pid: str, edit: int | None) -> list[object]:
+        m = msg("c", pid, f"p{pid}", f"{WORDS[int(pid) % 5]} v{edit}", PAST_START, int(pid))
+        if edit is not None:
+            m = _edited(m, f"{WORDS[int(pid) % 5]} v{edit}", edit)
+        return list(message_row(m, f'{{"v": {edit or 0}}}', "now"))
+
+    states = []
+    for all_new in (False, True):
+        store = Store(tmp_path_factory.mktemp("s") / "a.db")
+        try:
+            store.add_chat(chat("c", PAST_START))
+            store.save_message_rows([row(pid, edit) for pid, edit in stored])
+            with store.transaction():
+                for batch in batches:
+                    rows = [row(pid, edit) for pid, edit in batch]
+                    store.save_message_rows(rows, index=False, all_new=all_new)
+            store.index_new_messages()
+            _check_index(store)
+            states.append(
+                [tuple(r) for r in store.conn.execute("SELECT * FROM messages ORDER BY id")]
+            )
+        finally:
+            store.close()
+    assert states[0] == states[1]
