@@ -66,6 +66,7 @@ def run_import(store: Store, path: Path = EXPORT, **options: Any) -> ImportResul
 
 
 def dump(store: Store) -> list[str]:
+    store.wait_for_background()  # an import's search index is made on a thread
     return list(store.conn.iterdump())
 
 
