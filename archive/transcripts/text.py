@@ -38,12 +38,15 @@ def _dropped_chars() -> re.Pattern[str]:
     tab (it becomes a space) and the zero-width joiners (they keep emoji sequences intact)."""
     dropped = frozenset({"Cc", "Cf", "Co", "Cs"}).__contains__
     ranges: list[tuple[int, int]] = []
-    # Planes 2-13 hold no Cc/Cf/Co/Cs characters (CJK ideographs or unassigned: a test
-    # checks every plane against this); skipping them keeps the import fast, and
-    # so does classifying the code points with C-level map() calls and finding the runs
-    # with a regex over one flag byte per code point (every process that imports this
-    # module pays for it; a Python loop over them took ~0.13 s).
-    for first, last in ((0, 0x20000), (0xE0000, 0x110000)):
+    # Planes 2-13 hold no Cc/Cf/Co/Cs characters (CJK ideographs or unassigned), plane 14
+    # none past its first 4096 code points (tags, variation selectors), and planes 15-16
+    # are private use but for their last two code points (fixed by Unicode's stability
+    # policy); a test checks every plane against this. Skipping them keeps the import
+    # fast, and so does classifying the code points with C-level map() calls and finding
+    # the runs with a regex over one flag byte per code point (every process that imports
+    # this module pays for it; a Python loop over them took ~0.13 s).
+    ranges += [(0xF0000, 0xFFFFD), (0x100000, 0x10FFFD)]
+    for first, last in ((0, 0x20000), (0xE0000, 0xE1000)):
         flags = bytearray(map(dropped, map(unicodedata.category, map(chr, range(first, last)))))
         for keep in "\t\u200c\u200d":
             if first <= ord(keep) < last:
