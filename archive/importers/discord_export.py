@@ -498,6 +498,9 @@ def import_discord_export(
     hosts = tuple(h.strip() for h in hosts if h.strip())
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
+    # The worker is forked: not while the thread a previous import left (its search index
+    # and checkpoint, usually over by now) runs SQLite, whose locks the child would copy.
+    store.wait_for_background()
     try:
         with paused_gc(), _Worker(path, spill) as worker:
             scan = _read(path, tag, hosts, spill, worker, progress, labels)

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -277,6 +278,27 @@ def test_a_longer_export_of_the_same_channel_adds_only_new_messages(
     result = run_import(store, write_export(tmp_path / "longer.json", doc))
     assert (result.chat.id, result.created, result.new_messages) == (first.id, False, 1)
     assert store.get_chat(first.id).end == at("20:40")
+
+
+def test_the_next_imports_worker_is_forked_only_once_the_last_imports_thread_is_over(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thread after a bulk load (search index, checkpoint) runs SQLite; a process forked
+    # meanwhile would copy its locks. Two imports in a row: the second forks after it.
+    threads_at_fork: list[list[str]] = []
+    start = discord_export._Worker.__init__
+
+    def recorded(self: Any, *args: Any) -> None:
+        threads_at_fork.append([t.name for t in threading.enumerate()])
+        start(self, *args)
+
+    monkeypatch.setattr(discord_export._Worker, "__init__", recorded)
+    doc = fixture_doc()
+    doc["channel"]["id"] = "999"
+    run_import(store)
+    run_import(store, write_export(tmp_path / "other.json", doc))
+    assert len(threads_at_fork) == 2
+    assert all("tweetchat-after-bulk-load" not in names for names in threads_at_fork)
 
 
 # ---- bad files and options --------------------------------------------------------------------
