@@ -210,6 +210,8 @@ class Connection:
         if str(self.path) == ":memory:":
             if after is not None:
                 after(self.conn)
+                # what ``after`` wrote is not for the generation to count, as on a thread
+                self._counted = self.conn.total_changes
             return
         # One at a time: a second bulk load waits for the first one's work to be over.
         self.wait_for_background()

@@ -289,6 +289,8 @@ class MessageTables(Connection):
                 index_search(self.conn)
             except sqlite3.OperationalError as e:  # busy: another process is writing
                 logger.warning("%s: messages left to index for search (%s)", self.path, e)
+            # Not changes for the generation to count (see index_search).
+            self._counted = self.conn.total_changes
 
     def save_messages(
         self, messages: Iterable[CapturedMessage], raws: Iterable[Raw] | None = None

@@ -361,8 +361,13 @@ def test_rows_a_stopped_import_left_unindexed_are_indexed_at_the_next_opening(
     reopened = Store(tmp_path / "a.db")
     assert _hits(reopened, "word49") == {"49"}
     assert reopened.generation() == generation
-    _check_index(reopened)
+    with reopened.transaction():  # a transaction that changes nothing moves nothing
+        pass
     reopened.close()
+    again = Store(tmp_path / "a.db")
+    assert again.generation() == generation  # nor did closing: the transcripts stay current
+    _check_index(again)
+    again.close()
 
 
 def test_an_opening_while_another_process_writes_leaves_the_indexing_to_the_next_save(
@@ -436,3 +441,19 @@ def test_rows_saved_as_all_new_end_as_the_upsert_leaves_them(
         finally:
             store.close()
     assert states[0] == states[1]
+
+
+def test_an_in_memory_bulk_load_indexes_its_rows_before_the_block_is_left() -> None:
+    store = Store(":memory:")
+    try:
+        store.add_chat(chat("c", PAST_START))
+        with store.bulk_load(after=messages_module.index_search), store.transaction():
+            store.save_encoded_messages(_bulk_rows(20), ["{}"] * 20, index=False)
+        assert _hits(store, "word19") == {"19"}  # no thread: done when the block is left
+        generation = store.generation()
+        with store.transaction():  # the indexing is not counted as a change
+            pass
+        assert store.generation() == generation
+        _check_index(store)
+    finally:
+        store.close()
