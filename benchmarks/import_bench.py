@@ -275,8 +275,9 @@ def install_peer(folder: Path) -> tuple[list[str] | None, str]:
 
 
 def compile_bytecode(root: Path | None = None, packages: Sequence[str] = PACKAGES) -> bool:
-    """Compile the ``packages`` under ``root`` (this checkout's by default) to bytecode (``__pycache__``), as ``pip install``
-    does for an installed package; returns whether every module compiled.
+    """Compile the ``packages`` under ``root`` (this checkout's by default) to bytecode
+    (``__pycache__``), as ``pip install`` does for an installed package; returns whether
+    every module compiled.
 
     An editable checkout has none until a command writes it, and with
     ``PYTHONDONTWRITEBYTECODE`` set (as on the CI machines) no command ever does: every run

@@ -270,18 +270,18 @@ def _after_bulk_load(path: Path, after: Callable[[sqlite3.Connection], object] |
     own to the database at ``path``; failures are logged, never raised."""
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")
     except sqlite3.Error as e:
         logger.warning("%s: could not open it after a bulk load (%s)", path, e)
         return
     try:
         if after is not None:
             try:
-                conn.execute("PRAGMA busy_timeout=5000")
                 after(conn)
             except sqlite3.Error as e:
-                logger.warning("%s: after a bulk load, %s failed (%s)", path, _name(after), e)
+                name = getattr(after, "__qualname__", after)
+                logger.warning("%s: after a bulk load, %s failed (%s)", path, name, e)
         try:
-            conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as e:
             logger.warning(
@@ -289,7 +289,3 @@ def _after_bulk_load(path: Path, after: Callable[[sqlite3.Connection], object] |
             )
     finally:
         conn.close()
-
-
-def _name(function: Callable[..., object]) -> str:
-    return getattr(function, "__qualname__", repr(function))

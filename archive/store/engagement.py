@@ -14,15 +14,30 @@ from datetime import datetime
 from archive.highlights import HIGHLIGHTS_PER_QUESTION, Engagement, Highlight
 from archive.models import Chat
 from archive.store.connection import Connection, iso, parse_iso
-from archive.store.messages import STREAM_COLUMNS_OF_M, message_from_tuple
+from archive.store.messages import STREAM_COLUMNS_OF_M, SQLRow, message_from_tuple
 
-# The chat's (``?``) undeleted answers that drew any engagement.
-_ENGAGED_ANSWERS = (
+_WITH_ENGAGEMENT = (
     "FROM messages m LEFT JOIN engagement e"
     " ON e.platform = m.platform AND e.platform_id = m.platform_id"
-    " WHERE m.chat_id = ? AND m.kind = 'answer' AND m.deleted_at IS NULL"
+)
+# The chat's (``?``) undeleted answers that drew any engagement.
+_ENGAGED_ANSWER = (
+    "m.chat_id = ? AND m.kind = 'answer' AND m.deleted_at IS NULL"
     " AND (m.reactions > 0 OR e.likes > 0 OR e.reposts > 0 OR e.quotes > 0)"
 )
+# Highlight.score, in SQL.
+_SCORE = "m.reactions + COALESCE(e.likes, 0) + COALESCE(e.reposts, 0) + COALESCE(e.quotes, 0)"
+# A Highlight's columns (_highlight reads them).
+_HIGHLIGHT_COLUMNS = (
+    f"{STREAM_COLUMNS_OF_M}, COALESCE(e.likes, 0), COALESCE(e.reposts, 0),"
+    " COALESCE(e.quotes, 0), COALESCE(e.replies, 0)"
+)
+_WIDTH = len(STREAM_COLUMNS_OF_M.split(","))
+
+
+def _highlight(r: SQLRow) -> Highlight:
+    """A Highlight from a row of ``_HIGHLIGHT_COLUMNS``."""
+    return Highlight(message_from_tuple(r[:_WIDTH]), *r[_WIDTH:])
 
 
 class EngagementTable(Connection):
@@ -81,14 +96,12 @@ class EngagementTable(Connection):
         cur = self.conn.cursor()
         cur.row_factory = None
         cur.execute(
-            f"SELECT {STREAM_COLUMNS_OF_M}, COALESCE(e.likes, 0), COALESCE(e.reposts, 0),"
-            " COALESCE(e.quotes, 0), COALESCE(e.replies, 0)"
-            f" {_ENGAGED_ANSWERS} ORDER BY m.created_at, m.id",
+            f"SELECT {_HIGHLIGHT_COLUMNS} {_WITH_ENGAGEMENT} WHERE {_ENGAGED_ANSWER}"
+            " ORDER BY m.created_at, m.id",
             (chat_id,),
         )
-        width = len(STREAM_COLUMNS_OF_M.split(","))
         for r in cur:
-            yield Highlight(message_from_tuple(r[:width]), *r[width:])
+            yield _highlight(r)
 
     def highlights(
         self,
@@ -111,9 +124,7 @@ class EngagementTable(Connection):
         cur.row_factory = None
         cur.execute(
             "SELECT m.id, m.platform, m.platform_id, m.author_id, m.created_at,"
-            " m.question_keys, m.reactions + COALESCE(e.likes, 0) + COALESCE(e.reposts, 0)"
-            " + COALESCE(e.quotes, 0)"
-            f" {_ENGAGED_ANSWERS}",
+            f" m.question_keys, {_SCORE} {_WITH_ENGAGEMENT} WHERE {_ENGAGED_ANSWER}",
             (chat.id,),
         )
         # Highlight.sort_key, with the row id last to fetch the answers kept.
@@ -134,30 +145,23 @@ class EngagementTable(Connection):
         kept = sorted({row_id for ids in best.values() for row_id in ids})
         cur = self.conn.cursor()
         cur.row_factory = None
-        width = len(STREAM_COLUMNS_OF_M.split(","))
         answers: dict[int, Highlight] = {}
         for start in range(0, len(kept), 500):  # SQLite's limit on parameters
             chunk = kept[start : start + 500]
             cur.execute(
-                f"SELECT m.id, {STREAM_COLUMNS_OF_M}, COALESCE(e.likes, 0),"
-                " COALESCE(e.reposts, 0), COALESCE(e.quotes, 0), COALESCE(e.replies, 0)"
-                " FROM messages m LEFT JOIN engagement e"
-                " ON e.platform = m.platform AND e.platform_id = m.platform_id"
+                f"SELECT m.id, {_HIGHLIGHT_COLUMNS} {_WITH_ENGAGEMENT}"
                 f" WHERE m.id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
             for r in cur:
-                answers[r[0]] = Highlight(message_from_tuple(r[1 : width + 1]), *r[width + 1 :])
+                answers[r[0]] = _highlight(r[1:])
         return {key: [answers[row_id] for row_id in ids] for key, ids in best.items()}
 
     def engagement_scores(self, chat_id: str) -> dict[tuple[str, str], int]:
         """(platform, platform id) -> score of every undeleted message of the chat that drew
         any engagement (the CSV's ``engagement`` column; empty when none did)."""
         rows = self.conn.execute(
-            "SELECT m.platform, m.platform_id, m.reactions + COALESCE(e.likes, 0)"
-            " + COALESCE(e.reposts, 0) + COALESCE(e.quotes, 0) AS score"
-            " FROM messages m LEFT JOIN engagement e"
-            " ON e.platform = m.platform AND e.platform_id = m.platform_id"
+            f"SELECT m.platform, m.platform_id, {_SCORE} AS score {_WITH_ENGAGEMENT}"
             " WHERE m.chat_id = ? AND m.deleted_at IS NULL",
             (chat_id,),
         ).fetchall()

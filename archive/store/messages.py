@@ -7,9 +7,9 @@ below the cursor is indexed, every row above it is not, and each save indexes it
 in its own transaction. A bulk load (an import) instead leaves its rows to
 :func:`index_search`, run on another thread once it has committed
 (``Connection.bulk_load(after=...)``); should that never happen (the process stopped), the
-next save, or the next opening of the store, indexes them. The index stems words (Porter over unicode61,
-diacritics folded: migration 4), at writing and at querying alike; FTS5's integrity check
-against this table holds after any sequence of saves, edits and deletions
+next save, or the next opening of the store, indexes them. The index stems words (Porter
+over unicode61, diacritics folded: migration 4), at writing and at querying alike; FTS5's
+integrity check against this table holds after any sequence of saves, edits and deletions
 (tests/archive/test_search_index.py).
 """
 
@@ -51,17 +51,16 @@ TRANSCRIPT_COLUMNS = (
 """The columns of :meth:`MessageTables.iter_message_rows`, in this order."""
 
 
-_INSERT = """
+INSERT_MESSAGE = """
 INSERT INTO messages (
     chat_id, platform, platform_id, channel, author_id, author_name, author_handle, text,
     created_at, kind, question_keys, late, reply_to, permalink, edited_at, deleted_at,
     mentions, reactions, raw, captured_at, attachments
 ) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
-INSERT_MESSAGE = _INSERT
 """A message row (:func:`message_row`) inserted; ``sqlite3.IntegrityError`` when stored."""
 UPSERT_MESSAGE = (
-    _INSERT
+    INSERT_MESSAGE
     + """ON CONFLICT (platform, platform_id) DO UPDATE SET
     text = excluded.text,
     attachments = excluded.attachments,
@@ -104,15 +103,27 @@ def index_search(conn: sqlite3.Connection) -> int:
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(_CLAMP_SEARCH_CURSOR)
-        indexed = int(conn.execute(_SEARCH_CURSOR).fetchone()[0])
-        count = conn.execute(_INDEX_NEW_MESSAGES, (indexed,)).rowcount
-        conn.execute(_ADVANCE_SEARCH_CURSOR)
+        count = _index_past(conn, _search_cursor(conn))
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    return max(count, 0)
+    return count
+
+
+def _search_cursor(conn: sqlite3.Connection) -> int:
+    # Every row at or below the cursor is indexed. Clamp it to MAX(id) first: after the
+    # newest rows were deleted (a chat deleted), SQLite reuses their ids.
+    conn.execute(_CLAMP_SEARCH_CURSOR)
+    return int(conn.execute(_SEARCH_CURSOR).fetchone()[0])
+
+
+def _index_past(conn: sqlite3.Connection, indexed: int) -> int:
+    # New rows get ids above MAX(id), so they are exactly those past the cursor; one
+    # INSERT ... SELECT indexes them far cheaper than a trigger per row (migration 3).
+    cur = conn.execute(_INDEX_NEW_MESSAGES, (indexed,))
+    conn.execute(_ADVANCE_SEARCH_CURSOR)
+    return max(cur.rowcount, 0)
 
 
 _NO_RAW: Raw = {}
@@ -313,10 +324,10 @@ class MessageTables(Connection):
         if not rows:
             return 0
         with self.transaction():
-            indexed = self._search_cursor()
+            indexed = _search_cursor(self.conn)
             cur = self.conn.executemany(UPSERT_MESSAGE, rows)
             written = max(cur.rowcount, 0)
-            self._index_past(indexed)
+            _index_past(self.conn, indexed)
             return written
 
     def save_encoded_messages(
@@ -353,7 +364,7 @@ class MessageTables(Connection):
         with self.transaction():
             # Clamped before every insert, indexed or not (see _search_cursor): rows the
             # deferred indexing must find are exactly those above it.
-            indexed = self._search_cursor()
+            indexed = _search_cursor(self.conn)
             upsert = True
             if all_new:
                 # Rows never seen before, the usual case of an import: a plain INSERT is
@@ -370,7 +381,7 @@ class MessageTables(Connection):
                 cur = self.conn.executemany(UPSERT_MESSAGE, rows)
                 written += max(cur.rowcount, 0)
             if index:
-                self._index_past(indexed)
+                _index_past(self.conn, indexed)
             return written
 
     def index_new_messages(self) -> int:
@@ -378,20 +389,7 @@ class MessageTables(Connection):
         load in SQL, or :meth:`save_encoded_messages` with ``index=False``) to the search
         index; returns how many. Saves index their own rows."""
         with self.transaction():
-            return self._index_past(self._search_cursor())
-
-    def _search_cursor(self) -> int:
-        # Every row at or below the cursor is indexed. Clamp it to MAX(id) first: after
-        # the newest rows were deleted (a chat deleted), SQLite reuses their ids.
-        self.conn.execute(_CLAMP_SEARCH_CURSOR)
-        return int(self.conn.execute(_SEARCH_CURSOR).fetchone()[0])
-
-    def _index_past(self, indexed: int) -> int:
-        # New rows get ids above MAX(id), so they are exactly those past the cursor; one
-        # INSERT ... SELECT indexes them far cheaper than a trigger per row (migration 3).
-        cur = self.conn.execute(_INDEX_NEW_MESSAGES, (indexed,))
-        self.conn.execute(_ADVANCE_SEARCH_CURSOR)
-        return max(cur.rowcount, 0)
+            return _index_past(self.conn, _search_cursor(self.conn))
 
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
         """Mark a message deleted (it leaves every output). Returns whether it was known."""
