@@ -9,6 +9,7 @@ with FTS5's own integrity check against the content table.
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -287,10 +288,8 @@ def test_a_bulk_load_indexed_once_at_the_end_matches_the_stored_text(store: Stor
 
 
 def test_a_bulk_load_commits_without_checkpointing_and_a_thread_checkpoints_after(
-    tmp_path: Path,
+    store: Store, tmp_path: Path
 ) -> None:
-    store = Store(tmp_path / "a.db")
-    store.add_chat(chat("c", PAST_START))
     db_file = tmp_path / "a.db"
     size_before = db_file.stat().st_size
     rows = [msg("c", str(i), f"p{i % 7}", "word " * 200, PAST_START, i) for i in range(3000)]
@@ -305,7 +304,6 @@ def test_a_bulk_load_commits_without_checkpointing_and_a_thread_checkpoints_afte
     # the thread copied the WAL into the file while this connection stayed open
     assert db_file.stat().st_size > size_before + 3000 * 1000
     assert store.count_messages("c") == 3000
-    store.close()
 
 
 def test_a_checkpoint_or_after_step_that_fails_is_logged_and_raises_nothing(
@@ -337,9 +335,14 @@ def _bulk_rows(n: int, start: int = 0) -> list[CapturedMessage]:
 def test_a_bulk_loads_rows_are_indexed_on_a_thread_without_moving_the_generation(
     store: Store,
 ) -> None:
-    with store.bulk_load(after=messages_module.index_search), store.transaction():
+    def slow_index(conn: sqlite3.Connection) -> int:
+        time.sleep(0.5)  # still indexing when the search below comes
+        return messages_module.index_search(conn)
+
+    with store.bulk_load(after=slow_index), store.transaction():
         store.save_encoded_messages(_bulk_rows(400), ["{}"] * 400, index=False)
     committed = store.generation()
+    assert _hits(store, "word399") == set()  # not yet: the thread is sleeping
     # a search on this connection waits for the thread; it sees every row
     found = store.search_messages("word399", limit=10)
     assert [m.platform_id for m, _snippet in found] == ["399"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.bot.helpers import config_file, tweetchat
 
-HEAVY = ("discord", "tweepy", "aiohttp", "apscheduler", "sqlite_utils", "markdown", "nh3")
+HEAVY = ("discord", "tweepy", "aiohttp", "apscheduler", "markdown", "nh3")
 
 
 def test_help_imports_no_client_library() -> None:

@@ -261,7 +261,6 @@ LEAN = (
     "babel",
     "markdown",
     "nh3",
-    "sqlite_utils",
     "importlib.metadata",
     "discord",
     "tweepy",
