@@ -12,14 +12,14 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from archive.groups import GroupMix
-from archive.highlights import HIGHLIGHTS_PER_QUESTION
+from archive.highlights import HIGHLIGHTS_PER_QUESTION, Highlight
 from archive.i18n import Translator, translator
 from archive.labels import label_key
 from archive.models import Chat, ChatStatus, PostStatus
@@ -316,6 +316,59 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str | bytes]) -> None:
             fh.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class PublishOptions:
+    """Where and how :func:`publish_chat` writes a chat's transcripts (its keyword
+    arguments), for a caller that publishes later, such as an import."""
+
+    out_dir: Path
+    generated_at: datetime | None = None
+    cost_note: str = ""
+    web_base_url: str = ""
+    attachment_limit: int = ATTACHMENT_LIMIT
+    highlights: int = HIGHLIGHTS_PER_QUESTION
+
+
+@dataclass(frozen=True)
+class PublicationInputs:
+    """What a publication reads from the store beside the chat's rows (one state of it).
+
+    ``opted_out``: participant keys left out; ``hide``: handles redacted in the texts;
+    ``posted``/``not_posted``: the questions' posts (:func:`question_posted_at`,
+    :func:`question_not_posted`); ``controls`` as recorded (the JSON's) and
+    ``shown_controls`` in the chat's language; ``best``: the highlights; ``groups``: the
+    stakeholder mix or None; ``history``: earlier chats per participant
+    (``Store.participation_history``)."""
+
+    opted_out: frozenset[str]
+    hide: set[str]
+    posted: dict[str, datetime]
+    not_posted: dict[str, str]
+    controls: list[tuple[datetime, str]]
+    shown_controls: list[tuple[datetime, str]]
+    best: dict[str, list[Highlight]]
+    groups: GroupMix | None
+    history: dict[str, int]
+
+
+def publication_inputs(store: Store, chat: Chat, highlights: int) -> PublicationInputs:
+    """The :class:`PublicationInputs` of ``chat`` as the store has them now (call it inside
+    ``store.snapshot()`` or a transaction, for one state); ``highlights`` as in
+    :func:`write_transcripts`."""
+    opted_out = store.opted_out()
+    return PublicationInputs(
+        opted_out=opted_out,
+        hide=store.opted_out_handles(chat.id),
+        posted=question_posted_at(store, chat),
+        not_posted=question_not_posted(store, chat),
+        controls=control_events(store, chat),  # the JSON's: the records' words
+        shown_controls=control_events(store, chat, translator(chat.language)),
+        best=store.highlights(chat, highlights, opted_out=opted_out),
+        groups=store.group_mix(chat, opted_out),
+        history=store.participation_history(chat),
+    )
+
+
 def write_transcripts(
     store: Store,
     chat: Chat,
@@ -338,9 +391,7 @@ def write_transcripts(
     that need the statistics. No transcript, nor the list of the chat's messages, is ever
     whole in memory.
     """
-    unknown = set(paths) - set(FORMATS)
-    if unknown:
-        raise ValueError(f"unknown transcript formats: {', '.join(sorted(unknown))}")
+    _check_formats(paths)
     # Spills go beside the first output: same file system, and the space is checked where
     # the transcripts will need it anyway.
     spill_dir = next(iter(paths.values())).parent
@@ -351,15 +402,8 @@ def write_transcripts(
         # (an import, a command) writes to it: the lists, the network marks and the
         # statistics cannot disagree.
         with store.snapshot():
-            opted_out = store.opted_out()
-            posted = question_posted_at(store, chat)
-            controls = control_events(store, chat)  # the JSON's: the records' words
-            shown_controls = control_events(store, chat, translator(chat.language))
-            hide = store.opted_out_handles(chat.id)
-            best = store.highlights(chat, highlights, opted_out=opted_out)
-            groups = store.group_mix(chat, opted_out)
-            member_groups = None if groups is None else groups.member_groups
-            not_posted = question_not_posted(store, chat)
+            inputs = publication_inputs(store, chat, highlights)
+            member_groups = None if inputs.groups is None else inputs.groups.member_groups
             # Items name their network when the chat is on several: its targets say so, or
             # its messages do, which the pass reads. It starts from the targets, and
             # starts again marking the items if it meets a second network.
@@ -367,17 +411,18 @@ def write_transcripts(
             while True:
                 attempt = contextlib.ExitStack()
                 try:
-                    lists, json_entries, rows, counter = _read_chat(
-                        store,
+                    lists, json_entries, rows, counter = _row_pass(
                         chat,
                         paths,
                         attempt,
                         spill_dir,
                         network=network,
-                        opted_out=opted_out,
-                        hide=hide,
+                        opted_out=inputs.opted_out,
+                        hide=inputs.hide,
                         groups=member_groups,
                     )
+                    for batch in store.iter_message_rows(chat.id):
+                        rows.feed(batch)
                 except SeveralNetworks:
                     attempt.close()
                     if network:
@@ -389,51 +434,159 @@ def write_transcripts(
                     raise
                 spills.enter_context(attempt)
                 break
-            stats = counter.result(
-                opted_out=opted_out,
-                history=store.participation_history(chat),
-                question_posted_at=posted,
-                not_posted=not_posted,
-            )
-        if lists is not None:
-            _write_markdown_and_html(
+        return _write_documents(
+            chat,
+            paths,
+            spills,
+            spill_dir,
+            lists,
+            json_entries,
+            rows,
+            counter,
+            inputs,
+            generated_at=generated_at,
+            cost_note=cost_note,
+        )
+
+
+def _check_formats(paths: Mapping[str, Path]) -> None:
+    unknown = set(paths) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"unknown transcript formats: {', '.join(sorted(unknown))}")
+
+
+def _write_documents(
+    chat: Chat,
+    paths: Mapping[str, Path],
+    spills: contextlib.ExitStack,
+    spill_dir: Path,
+    lists: TranscriptLists | None,
+    json_entries: Spill | None,
+    rows: RowPass,
+    counter: StatsCounter,
+    inputs: PublicationInputs,
+    *,
+    generated_at: datetime | None,
+    cost_note: str,
+) -> ChatStats:
+    """The documents of :func:`write_transcripts` written to ``paths`` once every row has
+    gone through ``rows`` (the lists and JSON entries in their spills); the statistics."""
+    stats = counter.result(
+        opted_out=inputs.opted_out,
+        history=inputs.history,
+        question_posted_at=inputs.posted,
+        not_posted=inputs.not_posted,
+    )
+    if lists is not None:
+        _write_markdown_and_html(
+            chat,
+            paths,
+            spills,
+            spill_dir,
+            markdown_parts(
                 chat,
-                paths,
-                spills,
-                spill_dir,
-                markdown_parts(
-                    chat,
-                    lists,
-                    stats,
-                    question_posted_at=posted,
-                    controls=shown_controls,
-                    cost_note=cost_note,
-                    generated_at=generated_at,
-                    highlights=best,
-                    hide=hide,
-                    groups=groups,
-                ),
-                html_direct=lambda: lists.html_direct,
-            )
-        if json_entries is not None:
-            head, tail = json_parts(
-                chat,
+                lists,
                 stats,
-                question_posted_at=posted,
-                controls=controls,
+                question_posted_at=inputs.posted,
+                controls=inputs.shown_controls,
                 cost_note=cost_note,
-                highlights=highlights_section.json_entries(best, hide=hide),
-                groups=groups,
-            )
-            end = json_end(tail, empty=not rows.json_entries)
-            write_atomic_chunks(
-                paths["json"], itertools.chain([head], json_entries.chunks(), [end])
-            )
+                generated_at=generated_at,
+                highlights=inputs.best,
+                hide=inputs.hide,
+                groups=inputs.groups,
+            ),
+            html_direct=lambda: lists.html_direct,
+        )
+    if json_entries is not None:
+        head, tail = json_parts(
+            chat,
+            stats,
+            question_posted_at=inputs.posted,
+            controls=inputs.controls,
+            cost_note=cost_note,
+            highlights=highlights_section.json_entries(inputs.best, hide=inputs.hide),
+            groups=inputs.groups,
+        )
+        end = json_end(tail, empty=not rows.json_entries)
+        write_atomic_chunks(paths["json"], itertools.chain([head], json_entries.chunks(), [end]))
     return stats
 
 
-def _read_chat(
-    store: Store,
+class RowPublication:
+    """:func:`write_transcripts` fed the chat's rows instead of reading them from the store:
+    for a chat whose rows a caller already holds (an import, while it saves them), with
+    nobody's handle hidden, no stakeholder groups and its messages on its targets' network.
+
+    ``feed`` takes every row, in the store's order (``Store.iter_message_rows``: time, then
+    the order saved), as tuples of ``TRANSCRIPT_COLUMNS``; it raises :class:`SeveralNetworks`
+    for a message from another network. ``finish`` writes the documents to ``paths`` from
+    the :class:`PublicationInputs` read once the rows are stored (their ``opted_out`` must
+    be the one given here, ``hide`` empty, ``groups`` None: ``ValueError`` otherwise) and
+    returns the statistics: the same bytes :func:`write_transcripts` writes then. ``close``
+    removes the spills (a context manager closes it too).
+    """
+
+    def __init__(self, chat: Chat, paths: Mapping[str, Path], *, opted_out: frozenset[str]):
+        _check_formats(paths)
+        self.chat = chat
+        self.paths = dict(paths)
+        self.opted_out = opted_out
+        self._spill_dir = next(iter(paths.values())).parent
+        self._spills = contextlib.ExitStack()
+        try:
+            self._lists, self._json, self._rows, self._counter = _row_pass(
+                chat,
+                paths,
+                self._spills,
+                self._spill_dir,
+                network=network_marks(chat, ()),
+                opted_out=opted_out,
+                hide=set(),
+                groups=None,
+            )
+        except BaseException:
+            self._spills.close()
+            raise
+
+    def __enter__(self) -> RowPublication:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def feed(self, rows: Iterable[Sequence[object]]) -> None:
+        """Count and render the chat's next ``rows``."""
+        self._rows.feed(rows)
+
+    def finish(
+        self,
+        inputs: PublicationInputs,
+        *,
+        generated_at: datetime | None = None,
+        cost_note: str = "",
+    ) -> ChatStats:
+        """Write the documents; the statistics."""
+        if inputs.opted_out != self.opted_out or inputs.hide or inputs.groups is not None:
+            raise ValueError("the rows were rendered for other opt-outs, hidden handles or groups")
+        return _write_documents(
+            self.chat,
+            self.paths,
+            self._spills,
+            self._spill_dir,
+            self._lists,
+            self._json,
+            self._rows,
+            self._counter,
+            inputs,
+            generated_at=generated_at,
+            cost_note=cost_note,
+        )
+
+    def close(self) -> None:
+        self._spills.close()
+
+
+def _row_pass(
     chat: Chat,
     paths: Mapping[str, Path],
     spills: contextlib.ExitStack,
@@ -444,10 +597,11 @@ def _read_chat(
     hide: set[str],
     groups: Mapping[str, str] | None,
 ) -> tuple[TranscriptLists | None, Spill | None, RowPass, StatsCounter]:
-    """:func:`write_transcripts`'s one read of the chat: the lists (when Markdown or HTML
-    is asked; items marked with their network when ``network``) and the JSON entries
-    (when JSON is asked) spilled under ``spill_dir``, and the statistics counted. Raises
-    :class:`SeveralNetworks` when ``network`` is False and the messages are on several."""
+    """The row pass of a publication, to be fed the chat's rows: the lists (when Markdown
+    or HTML is asked; items marked with their network when ``network``) and the JSON
+    entries (when JSON is asked) spilled under ``spill_dir``, and the statistics counted.
+    Its ``feed`` raises :class:`SeveralNetworks` when ``network`` is False and the messages
+    are on several."""
     lists = (
         TranscriptLists(
             chat,
@@ -475,8 +629,6 @@ def _read_chat(
         groups=groups,
         networks={t.platform for t in chat.targets},
     )
-    for batch in store.iter_message_rows(chat.id):
-        rows.feed(batch)
     return lists, json_entries, rows, counter
 
 
@@ -528,15 +680,19 @@ def publish_chat(
 ) -> PublishResult:
     """Write the chat's transcripts under `out_dir` and record them in the store; the
     Markdown is returned as an attachment when it is at most ``attachment_limit`` bytes."""
-    paths = {fmt: out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
+    options = PublishOptions(
+        out_dir,
+        generated_at=generated_at,
+        cost_note=cost_note,
+        web_base_url=web_base_url,
+        attachment_limit=attachment_limit,
+        highlights=highlights,
+    )
     # Read before rendering: a write that lands meanwhile leaves the files not current
     # (archive.published), never the other way.
     generation = store.generation()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Written into a folder of our own beside them, hashed there, then moved into place:
-    # the digests recorded are of the bytes written here (archive.published).
-    with tempfile.TemporaryDirectory(prefix=".publishing-", dir=out_dir) as staging:
-        staged = {fmt: Path(staging) / path.name for fmt, path in paths.items()}
+    with staging_folder(out_dir) as staging:
+        staged = staged_paths(chat, staging)
         stats = write_transcripts(
             store,
             chat,
@@ -545,17 +701,52 @@ def publish_chat(
             cost_note=cost_note,
             highlights=highlights,
         )
-        digests = move_into_place(staged, paths)
+        return publish_staged(store, chat, staged, stats, options, generation=generation)
+
+
+@contextlib.contextmanager
+def staging_folder(out_dir: Path) -> Iterator[Path]:
+    """A folder of our own inside ``out_dir`` (made if missing) to write a chat's
+    transcripts into before :func:`publish_staged` moves them into place; removed after."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".publishing-", dir=out_dir) as staging:
+        yield Path(staging)
+
+
+def staged_paths(chat: Chat, staging: Path) -> dict[str, Path]:
+    """format -> where in ``staging`` (:func:`staging_folder`) the chat's transcript in it
+    is written, under the name it will have in place."""
+    return {fmt: staging / f"{chat.id}.{fmt}" for fmt in FORMATS}
+
+
+def publish_staged(
+    store: Store,
+    chat: Chat,
+    staged: Mapping[str, Path],
+    stats: ChatStats,
+    options: PublishOptions,
+    *,
+    generation: int,
+) -> PublishResult:
+    """Move the transcripts written to ``staged`` (:func:`staged_paths`, every format)
+    into ``options.out_dir``, record them in the store as rendered at ``generation`` (the
+    archive's, read before they were rendered: see :mod:`archive.published`), and make
+    the announcement; what :func:`publish_chat` returns."""
+    paths = {fmt: options.out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
+    # Written into a folder of our own beside them, hashed there, then moved into place:
+    # the digests recorded are of the bytes written there (archive.published).
+    digests = move_into_place(staged, paths)
     record_published(
         store,
         chat.id,
         paths,
         digests,
-        generated_at or chat.grace_end,
+        options.generated_at or chat.grace_end,
         generation=generation,
-        options=transcript_options(cost_note=cost_note, highlights=highlights),
+        options=transcript_options(cost_note=options.cost_note, highlights=options.highlights),
     )
-    link = f" {web_base_url.rstrip('/')}/chats/{chat.id}" if web_base_url else ""
+    base = options.web_base_url
+    link = f" {base.rstrip('/')}/chats/{chat.id}" if base else ""
     tr = translator(chat.language)
     announcement = (
         tr.gettext(
@@ -572,7 +763,7 @@ def publish_chat(
     )
     attachment = None
     size = paths["md"].stat().st_size
-    if size <= attachment_limit:
+    if size <= options.attachment_limit:
         attachment = (f"{chat.id}.md", paths["md"].read_bytes())
     else:
         logger.info("chat %s: transcript of %d bytes is too big to attach", chat.id, size)
