@@ -23,7 +23,13 @@ from archive.highlights import HIGHLIGHTS_PER_QUESTION, Highlight
 from archive.i18n import Translator, translator
 from archive.labels import label_key
 from archive.models import Chat, ChatStatus, PostStatus
-from archive.published import move_into_place, record_published, transcript_options
+from archive.published import (
+    Digest,
+    file_digest,
+    move_into_place,
+    record_published,
+    transcript_options,
+)
 from archive.published import umask as _umask
 from archive.stats import ChatStats, StatsCounter, compute_stats
 from archive.store import Store
@@ -468,15 +474,18 @@ def _write_documents(
     *,
     generated_at: datetime | None,
     cost_note: str,
+    stats: ChatStats | None = None,
 ) -> ChatStats:
     """The documents of :func:`write_transcripts` written to ``paths`` once every row has
-    gone through ``rows`` (the lists and JSON entries in their spills); the statistics."""
-    stats = counter.result(
-        opted_out=inputs.opted_out,
-        history=inputs.history,
-        question_posted_at=inputs.posted,
-        not_posted=inputs.not_posted,
-    )
+    gone through ``rows`` (the lists and JSON entries in their spills); the statistics
+    (``stats`` when given: counted elsewhere over the same rows)."""
+    if stats is None:
+        stats = counter.result(
+            opted_out=inputs.opted_out,
+            history=inputs.history,
+            question_posted_at=inputs.posted,
+            not_posted=inputs.not_posted,
+        )
     if lists is not None:
         _write_markdown_and_html(
             chat,
@@ -524,9 +533,19 @@ class RowPublication:
     be the one given here, ``hide`` empty, ``groups`` None: ``ValueError`` otherwise) and
     returns the statistics: the same bytes :func:`write_transcripts` writes then. ``close``
     removes the spills (a context manager closes it too).
+
+    ``counted=False`` leaves the statistics to another publication fed the same rows (the
+    formats split between two processes): ``finish`` is then given them.
     """
 
-    def __init__(self, chat: Chat, paths: Mapping[str, Path], *, opted_out: frozenset[str]):
+    def __init__(
+        self,
+        chat: Chat,
+        paths: Mapping[str, Path],
+        *,
+        opted_out: frozenset[str],
+        counted: bool = True,
+    ):
         _check_formats(paths)
         self.chat = chat
         self.paths = dict(paths)
@@ -543,6 +562,7 @@ class RowPublication:
                 opted_out=opted_out,
                 hide=set(),
                 groups=None,
+                counter=StatsCounter(chat) if counted else _NotCounted(chat),
             )
         except BaseException:
             self._spills.close()
@@ -564,10 +584,13 @@ class RowPublication:
         *,
         generated_at: datetime | None = None,
         cost_note: str = "",
+        stats: ChatStats | None = None,
     ) -> ChatStats:
-        """Write the documents; the statistics."""
+        """Write the documents; the statistics (``stats``, given when not counted here)."""
         if inputs.opted_out != self.opted_out or inputs.hide or inputs.groups is not None:
             raise ValueError("the rows were rendered for other opt-outs, hidden handles or groups")
+        if stats is None:
+            stats = self.stats(inputs)
         return _write_documents(
             self.chat,
             self.paths,
@@ -580,10 +603,36 @@ class RowPublication:
             inputs,
             generated_at=generated_at,
             cost_note=cost_note,
+            stats=stats,
+        )
+
+    def digests(self) -> dict[str, Digest]:
+        """format -> (size, SHA-256) of each file :meth:`finish` wrote
+        (:func:`archive.published.file_digest`), for :func:`publish_staged`."""
+        return {fmt: file_digest(path) for fmt, path in self.paths.items()}
+
+    def stats(self, inputs: PublicationInputs) -> ChatStats:
+        """The statistics of the rows fed, with ``inputs``; ``ValueError`` when they were
+        not counted here."""
+        if isinstance(self._counter, _NotCounted):
+            raise ValueError("the statistics of these rows are counted by another publication")
+        return self._counter.result(
+            opted_out=inputs.opted_out,
+            history=inputs.history,
+            question_posted_at=inputs.posted,
+            not_posted=inputs.not_posted,
         )
 
     def close(self) -> None:
         self._spills.close()
+
+
+class _NotCounted(StatsCounter):
+    """A counter that counts nothing: for a :class:`RowPublication` whose statistics are
+    counted by another."""
+
+    def add(self, *message: object) -> None:  # type: ignore[override]
+        return None
 
 
 def _row_pass(
@@ -596,6 +645,7 @@ def _row_pass(
     opted_out: frozenset[str],
     hide: set[str],
     groups: Mapping[str, str] | None,
+    counter: StatsCounter | None = None,
 ) -> tuple[TranscriptLists | None, Spill | None, RowPass, StatsCounter]:
     """The row pass of a publication, to be fed the chat's rows: the lists (when Markdown
     or HTML is asked; items marked with their network when ``network``) and the JSON
@@ -619,7 +669,7 @@ def _row_pass(
     json_entries = (
         spills.enter_context(contextlib.closing(Spill(spill_dir))) if "json" in paths else None
     )
-    counter = StatsCounter(chat)
+    counter = StatsCounter(chat) if counter is None else counter
     rows = RowPass(
         counter,
         lists=lists,
@@ -727,15 +777,17 @@ def publish_staged(
     options: PublishOptions,
     *,
     generation: int,
+    hashed: Mapping[str, Digest] | None = None,
 ) -> PublishResult:
     """Move the transcripts written to ``staged`` (:func:`staged_paths`, every format)
     into ``options.out_dir``, record them in the store as rendered at ``generation`` (the
     archive's, read before they were rendered: see :mod:`archive.published`), and make
-    the announcement; what :func:`publish_chat` returns."""
+    the announcement; what :func:`publish_chat` returns. ``hashed``: the digests of the
+    staged files already taken (:meth:`RowPublication.digests`)."""
     paths = {fmt: options.out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
     # Written into a folder of our own beside them, hashed there, then moved into place:
     # the digests recorded are of the bytes written there (archive.published).
-    digests = move_into_place(staged, paths)
+    digests = move_into_place(staged, paths, hashed)
     record_published(
         store,
         chat.id,

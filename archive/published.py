@@ -116,16 +116,24 @@ def file_digest(path: Path) -> Digest:
     return size, digest.hexdigest()
 
 
-def move_into_place(staged: Mapping[str, Path], paths: Mapping[str, Path]) -> dict[str, Digest]:
+def move_into_place(
+    staged: Mapping[str, Path],
+    paths: Mapping[str, Path],
+    hashed: Mapping[str, Digest] | None = None,
+) -> dict[str, Digest]:
     """Hash each file just written to ``staged`` (format -> file in a folder of the
     publisher's own, beside the final ones), then move it to its place in ``paths``
-    (``os.replace``: atomic); the (size, SHA-256) of each format, as written.
+    (``os.replace``: atomic); the (size, SHA-256) of each format, as written. ``hashed``:
+    the digests of formats the publisher already took (:func:`file_digest`) of its files.
 
     Hashed before it is moved, so the digest is of the bytes this publisher wrote, never
     those of another publisher of the same chat replacing the file meanwhile (whose
     record then disagrees with one of the two files, which is then not served). Raises
     OSError."""
-    digests = {fmt: file_digest(path) for fmt, path in staged.items()}
+    digests = {
+        fmt: hashed[fmt] if hashed and fmt in hashed else file_digest(path)
+        for fmt, path in staged.items()
+    }
     for fmt, path in staged.items():
         os.replace(path, paths[fmt])
     return digests

@@ -881,11 +881,10 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         check_options,
         export_files,
         import_discord_export,
-        paused_gc,
         terminal_progress,
     )
     from archive.labels import LabelError, labels_from
-    from archive.publish import publish_chat
+    from archive.publish import PublishOptions
 
     timezone = args.timezone or config.timezone
     try:
@@ -918,17 +917,13 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     progress=progress,
                     labels=labels,
                     language=args.language or config.language,
+                    publish=PublishOptions(
+                        config.transcripts_dir, highlights=config.highlights_per_question
+                    ),
                 )
-                if progress is not None:
-                    progress("publishing", result.read, 0.0)
                 chat = result.chat
-                with paused_gc():
-                    published = publish_chat(
-                        store,
-                        chat,
-                        config.transcripts_dir,
-                        highlights=config.highlights_per_question,
-                    )
+                published = result.published
+                assert published is not None  # asked for
                 if progress is not None:
                     progress("published", result.read, 1.0)
             except ExportError as exc:

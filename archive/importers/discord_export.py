@@ -18,6 +18,7 @@ question post is known, so the work is split in two:
 Two processes share the work (see "the worker" below): a forked worker parses the file and
 encodes each message's raw payload while this process converts and stages the messages;
 then the worker applies the capture rules while this process writes the rows to SQLite.
+Asked to publish a new chat, both render its transcripts from the rows meanwhile.
 
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later (the worker's too) rolls the one transaction back.
@@ -36,6 +37,7 @@ import marshal
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
+import operator
 import os
 import pickle
 import re
@@ -73,8 +75,22 @@ from archive.models import (
     Target,
     chat_id_for,
 )
+from archive.publish import (
+    PublicationInputs,
+    PublishOptions,
+    PublishResult,
+    RowPublication,
+    publication_inputs,
+    publish_chat,
+    publish_staged,
+    staged_paths,
+    staging_folder,
+)
+from archive.published import Digest
+from archive.stats import ChatStats
 from archive.store import Store, iso
 from archive.store.messages import RAW_COLUMN, export_json, index_search, row_of
+from archive.transcripts.rows import SeveralNetworks
 
 __all__ = [
     "ExportError",
@@ -417,6 +433,7 @@ class ImportResult:
     read: int  # messages in the export
     captured: int  # messages of the export that belong to the chat
     new_messages: int  # rows the archive did not have before
+    published: PublishResult | None = None  # when the import was asked to publish
 
 
 def _topic_posts(scan: _Scan) -> None:
@@ -480,6 +497,7 @@ def import_discord_export(
     progress: Progress | None = None,
     labels: Labels = DEFAULT_LABELS,
     language: str = "en",
+    publish: PublishOptions | None = None,
 ) -> ImportResult:
     """Archive the export at ``path`` as a published chat; re-importing changes nothing.
 
@@ -488,7 +506,14 @@ def import_discord_export(
     in a French chat); it is stored with the chat, for its transcripts.
     ``language`` is the chat's (BCP 47, ``archive.i18n``): its transcripts are written in it.
     Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
-    Transcripts are not written here: publish the returned chat afterwards.
+
+    ``publish``: also publish the chat there (``ImportResult.published``: what
+    :func:`archive.publish.publish_chat` returns, the same files and record). A new chat is
+    rendered by the worker from the rows it captures while this process saves them (see
+    "the worker"); otherwise (a re-import, a case the rows alone cannot settle: messages
+    out of time order, an opted-out participant's handle to hide, stakeholder groups, a
+    failure of the worker's rendering) it is published from the store once imported.
+    Without it, transcripts are not written: publish the returned chat afterwards.
     """
     tag = _validate(hashtag, timezone)
     try:
@@ -520,6 +545,7 @@ def import_discord_export(
                 progress,
                 labels,
                 language,
+                publish,
             )
     finally:
         spill.close()
@@ -555,9 +581,11 @@ def _capture(
     progress: Progress | None,
     labels: Labels = DEFAULT_LABELS,
     language: str = "en",
+    publish: PublishOptions | None = None,
 ) -> ImportResult:
     """Build (or find) the chat, have the worker put the staged messages through the capture
-    rules, and save the rows it sends back, in one transaction."""
+    rules, and save the rows it sends back, in one transaction; publish the chat when asked
+    (rendered by the worker as it captures, when it can be: see "the worker")."""
     _guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
     draft = replace(
@@ -565,28 +593,58 @@ def _capture(
         language=language,
     )
     captured = done = 0
-    # The search index of the rows is made once they are committed, on another thread
-    # (while the import is published): one statement for all of them, off this core.
-    with store.bulk_load(after=index_search), store.transaction():
-        existing = store.find_chat_by_source(source)
-        if existing is not None:
-            chat = replace(draft, id=existing.id, created_at=existing.created_at)
-            if chat != existing:  # a later export of the same channel: bring the chat up to date
-                chat = store.add_chat(chat, source=source, replace_existing=True)
-        else:
-            base = chat_id_for(tag, draft.start.astimezone(draft.zone))
-            chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
-        before = store.count_messages(chat.id)
-        # While the worker captures the next batch, this process saves the last one.
-        for count, rows in worker.capture(scan, spill, chat, iso(store.now())):
-            done += count
-            captured += len(rows)
-            store.save_message_rows(rows, index=False, all_new=existing is None)
-            if progress is not None:
-                progress("imported", scan.count, done / max(scan.staged, 1))
-        new = store.count_messages(chat.id) - before
-    if progress is not None:
-        progress("imported", scan.count, 1.0)
+    published = None
+    with contextlib.ExitStack() as stack:
+        # The search index of the rows is made once they are committed, on another thread
+        # (while the import is published): one statement for all of them, off this core.
+        with store.bulk_load(after=index_search), store.transaction():
+            existing = store.find_chat_by_source(source)
+            if existing is not None:
+                chat = replace(draft, id=existing.id, created_at=existing.created_at)
+                if chat != existing:  # a later export of the same channel: bring it up to date
+                    chat = store.add_chat(chat, source=source, replace_existing=True)
+            else:
+                base = chat_id_for(tag, draft.start.astimezone(draft.zone))
+                chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
+            before = store.count_messages(chat.id)
+            rendering = None
+            if publish is not None and existing is None and worker.forked:
+                staging = stack.enter_context(staging_folder(publish.out_dir))
+                # Closed before the staging folder is removed, whatever happens.
+                stack.callback(worker.close)
+                rendering = _Rendering(staged_paths(chat, staging), store.opted_out())
+            renderer = stack.enter_context(
+                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS))
+            )
+            # While the worker captures the next batch, this process saves the last one
+            # (and renders its share of the transcripts from it).
+            for count, rows in worker.capture(scan, spill, chat, iso(store.now()), rendering):
+                done += count
+                captured += len(rows)
+                store.save_message_rows(rows, index=False, all_new=existing is None)
+                renderer.feed(rows)
+                if progress is not None:
+                    progress("imported", scan.count, done / max(scan.staged, 1))
+            new = store.count_messages(chat.id) - before
+            generation = store.generation_at_commit()
+        # Committed: the search index is made on another thread from here on.
+        if progress is not None:
+            progress("imported", scan.count, 1.0)
+        if rendering is not None and worker.rendered:
+            assert publish is not None
+            # The rows rendered are the chat's rows only if every one was inserted as sent
+            # (none already stored, no repeat in the export).
+            published = _publish_rendered(
+                store,
+                chat,
+                worker,
+                renderer,
+                rendering,
+                publish,
+                generation=generation if new == captured else None,
+                progress=progress,
+                count=scan.count,
+            )
     logger.info(
         "imported %s from %s: %d messages read, %d captured, %d new",
         chat.id,
@@ -595,7 +653,71 @@ def _capture(
         captured,
         new,
     )
-    return ImportResult(chat, existing is None, scan.count, captured, new)
+    if publish is not None and published is None:
+        if progress is not None:
+            progress("publishing", scan.count, 0.0)
+        published = publish_chat(
+            store,
+            chat,
+            publish.out_dir,
+            generated_at=publish.generated_at,
+            cost_note=publish.cost_note,
+            web_base_url=publish.web_base_url,
+            attachment_limit=publish.attachment_limit,
+            highlights=publish.highlights,
+        )
+    return ImportResult(chat, existing is None, scan.count, captured, new, published)
+
+
+def _publish_rendered(
+    store: Store,
+    chat: Chat,
+    worker: _Worker,
+    renderer: _Renderer,
+    rendering: _Rendering,
+    publish: PublishOptions,
+    *,
+    generation: int | None,
+    progress: Progress | None,
+    count: int,
+) -> PublishResult | None:
+    """Publish the transcripts rendered as the chat's rows were captured (``renderer`` here,
+    the worker's part there), once the import committed them at ``generation`` (None: the
+    chat's rows are not those rendered); None (and the worker told) when they do not make
+    the transcripts a publication from the store would (see :class:`_Rendering`) or when
+    writing them failed (logged): the chat is then published from the store."""
+    inputs = None
+    if renderer.stopped:
+        logger.info("%s: not rendered while imported: %s", chat.id, renderer.stopped)
+    elif generation is not None:
+        with store.snapshot():
+            if store.generation() == generation:  # nothing written since the import
+                inputs = publication_inputs(store, chat, publish.highlights)
+    if inputs is None or not rendering.fits(inputs):
+        worker.abandon_rendering()
+        return None
+    assert generation is not None
+    if progress is not None:
+        progress("publishing", count, 0.0)
+    stats = renderer.stats(inputs)
+    worker.finish_rendering(inputs, stats, publish)
+    try:
+        renderer.finish(inputs, publish.generated_at, publish.cost_note, stats)
+        hashed = renderer.digests()  # while the worker hashes its files
+    except Exception as e:  # the import stands: the chat is published from the store
+        logger.warning("%s: writing its transcripts as imported failed: %r", chat.id, e)
+        return None
+    theirs = worker.rendered_digests()
+    if theirs is None:
+        return None
+    # The record is a write: it waits for the search index (a write transaction as long as
+    # the import is big) here, not on SQLite's busy timeout.
+    store.wait_for_background()
+    published = publish_staged(
+        store, chat, rendering.paths, stats, publish, generation=generation, hashed=hashed | theirs
+    )
+    logger.info("%s rendered from the import's rows while they were saved", chat.id)
+    return published
 
 
 def _context(scan: _Scan, chat: Chat) -> CaptureContext:
@@ -728,10 +850,28 @@ def _captured_rows(
 #                       S the parse is over: (messages, {member: value}); marshal
 #                       R (staged messages done, [row without its payload, ...],
 #                          [where each row's message was in its batch, ...]); marshal
-#                       D the capture is over
+#                       D the capture is over: why the rows were not rendered ("": they
+#                         were); marshal
+#                       W its share of the rendered transcripts is written: {format:
+#                         (size, SHA-256)}; marshal
 #                       E an ExportError's message (the file is bad); pickle
 #                       F a traceback (the worker failed: a bug, out of memory...); pickle
-#   importer -> worker: C (the scan, the chat, captured_at): capture the spill; pickle
+#   importer -> worker: C (the scan, the chat, captured_at, a _Rendering or None): capture
+#                         the spill (and render its rows); pickle
+#                       B (PublicationInputs, ChatStats, generated_at, cost_note): write
+#                         the rendered transcripts; pickle
+#                       X the rendering is not wanted after all
+#
+# A new chat that the import is asked to publish is rendered by the worker as it captures
+# (archive.publish.RowPublication: statistics, list items, JSON entries, in spills in the
+# publication's staging folder), from the rows it sends; the chat's rows in the store will
+# be exactly those, in that order, if every one is inserted (the importer checks) and the
+# export is in time order (the worker checks). Once the rows are saved, the importer reads
+# what the publication needs beside them (highlights, earlier chats...) inside the
+# transaction, so of the state it commits; the worker writes the documents from its spills
+# while the importer commits; the importer moves them into place and records them. When
+# the rows alone cannot settle the transcripts (see RowPublication) or the worker's
+# rendering fails, the chat is published from the store as after any import.
 #
 # The messages parsed before a syntax error are sent before its E, so errors come in file
 # order, as from one process. Nothing is written before the read is over, so a bad file
@@ -764,10 +904,21 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
     of the staged messages that it captures (see the frames above)."""
     try:
         _parse(conn, path)
-        scan, chat, now = pickle.loads(conn.recv_bytes()[1:])
-        for count, rows, kept in _captured_rows(scan, spill, chat, now):
-            conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
-        conn.send_bytes(b"D")
+        scan, chat, now, rendering = pickle.loads(conn.recv_bytes()[1:])
+        renderer = _Renderer(chat, rendering, WORKER_FORMATS, counted=False)
+        try:
+            for count, rows, kept in _captured_rows(scan, spill, chat, now):
+                conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
+                renderer.feed(rows)  # while the importer saves them
+            conn.send_bytes(b"D" + marshal.dumps(renderer.stopped))
+            if not renderer.stopped:
+                frame = conn.recv_bytes()
+                if frame[:1] == b"B":
+                    inputs, stats, generated_at, cost_note = pickle.loads(frame[1:])
+                    renderer.finish(inputs, generated_at, cost_note, stats)
+                    conn.send_bytes(b"W" + marshal.dumps(renderer.digests()))
+        finally:
+            renderer.close()
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the importer is gone (it failed, or was stopped): nothing to tell
     except ExportError as e:
@@ -776,6 +927,109 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
         _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
     finally:
         conn.close()
+
+
+# A row of _captured_rows (the parameters of INSERT_MESSAGE) as the store gives it back to a
+# publication: its TRANSCRIPT_COLUMNS (archive.store.messages), in that order.
+_TRANSCRIPT_ROW = operator.itemgetter(1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 20)
+
+
+# Who renders which transcript of a new chat as it is captured: the worker the Markdown and
+# HTML (their list items), the importer the JSON entries and the statistics, besides saving
+# the rows; measured to take about as long on either side (benchmarks/README.md).
+WORKER_FORMATS = ("json",)
+IMPORTER_FORMATS = ("md", "html")
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """A new chat's transcripts rendered as it is captured: format -> file in the
+    publication's staging folder, and the opt-outs as they stand."""
+
+    paths: dict[str, Path]
+    opted_out: frozenset[str]
+
+    def fits(self, inputs: PublicationInputs) -> bool:
+        """Whether the rows rendered make the transcripts of ``inputs`` (read once the rows
+        are saved): the same opt-outs, no handle to hide, no stakeholder groups."""
+        return inputs.opted_out == self.opted_out and not inputs.hide and inputs.groups is None
+
+
+class _Renderer:
+    """One side's share (``formats``) of a :class:`_Rendering` (None: nothing asked), in
+    the worker or the importer. ``stopped`` says why it rendered nothing, or stopped: the
+    rows out of time order, a second network, a failure (disk full...): the chat is then
+    published from the store."""
+
+    def __init__(
+        self,
+        chat: Chat,
+        rendering: _Rendering | None,
+        formats: tuple[str, ...],
+        *,
+        counted: bool = True,
+    ) -> None:
+        self.stopped = "" if rendering is not None else "not asked"
+        self._last = ""
+        self._publication: RowPublication | None = None
+        if rendering is not None:
+            paths = {fmt: rendering.paths[fmt] for fmt in formats}
+            try:
+                self._publication = RowPublication(
+                    chat, paths, opted_out=rendering.opted_out, counted=counted
+                )
+            except Exception as e:
+                self._stop(f"it could not start: {e}")
+
+    def feed(self, rows: list[Row]) -> None:
+        """Render the next captured rows (a batch of :func:`_captured_rows`)."""
+        if self._publication is None or not rows:
+            return
+        projected = list(map(_TRANSCRIPT_ROW, rows))
+        times = [row[6] for row in projected]  # iso() text: sorts as the instants do
+        # The store gives a chat's rows by time, then in the order saved (file order here).
+        if times[0] < self._last or times != sorted(times):
+            self._stop("the export's messages are not in time order")
+            return
+        self._last = times[-1]
+        try:
+            self._publication.feed(projected)
+        except SeveralNetworks as e:
+            self._stop(f"messages from several networks ({e})")
+        except Exception as e:
+            self._stop(f"it failed: {e!r}")
+
+    def _stop(self, why: str) -> None:
+        self.stopped = why
+        self.close()
+
+    def digests(self) -> dict[str, Digest]:
+        """The digests of the files written (:meth:`RowPublication.digests`)."""
+        assert self._publication is not None
+        return self._publication.digests()
+
+    def stats(self, inputs: PublicationInputs) -> ChatStats:
+        """The statistics of the rows (:meth:`RowPublication.stats`)."""
+        assert self._publication is not None
+        return self._publication.stats(inputs)
+
+    def finish(
+        self,
+        inputs: PublicationInputs,
+        generated_at: datetime | None,
+        cost_note: str,
+        stats: ChatStats | None = None,
+    ) -> ChatStats:
+        """Write the documents (:meth:`RowPublication.finish`); the statistics."""
+        assert self._publication is not None
+        return self._publication.finish(
+            inputs, generated_at=generated_at, cost_note=cost_note, stats=stats
+        )
+
+    def close(self) -> None:
+        if self._publication is not None:
+            self._publication.close()
+            self._publication = None
 
 
 def _parse(conn: Connection, path: Path) -> None:
@@ -818,6 +1072,7 @@ class _Worker:
         self.count = 0  # messages in the export, once messages() is over
         self.members: dict[str, Any] = {}  # its guild and channel, once messages() is over
         self._counts: list[int] = []  # messages parsed after each chunk (for offset_of)
+        self.rendered = False  # whether the worker rendered every row (capture() over)
         context = _fork_context()
         self._conn, theirs = multiprocessing.Pipe()
         args = (theirs, path, spill)
@@ -830,6 +1085,8 @@ class _Worker:
             theirs.close()  # the worker's end: closed here, its death reads as EOF
         else:
             threading.Thread(target=_work, args=args, name="tweetchat-import", daemon=True).start()
+        # A worker thread would render on this process's core: nothing gained.
+        self.forked = self._process is not None
 
     def __enter__(self) -> _Worker:
         return self
@@ -901,15 +1158,26 @@ class _Worker:
         return reader.offset_of(position)
 
     def capture(
-        self, scan: _Scan, spill: _Spill, chat: Chat, now: str
+        self,
+        scan: _Scan,
+        spill: _Spill,
+        chat: Chat,
+        now: str,
+        rendering: _Rendering | None = None,
     ) -> Iterator[tuple[int, list[Row]]]:
         """Have the worker capture the staged messages for ``chat``: (staged messages done,
-        their rows) per batch, as :func:`_captured_rows`, with their raw payloads."""
-        self._conn.send_bytes(b"C" + pickle.dumps((scan, chat, now)))
+        their rows) per batch, as :func:`_captured_rows`, with their raw payloads; and render
+        them as they go when ``rendering`` (:attr:`rendered` says, once over, whether every
+        one was: then :meth:`finish_rendering` or :meth:`abandon_rendering`)."""
+        self._conn.send_bytes(b"C" + pickle.dumps((scan, chat, now, rendering)))
         raw_batches = spill.raws()
         while True:
             kind, body = self._receive()
             if kind == b"D":
+                stopped = marshal.loads(body)
+                self.rendered = rendering is not None and not stopped
+                if rendering is not None and stopped:
+                    logger.info("%s: not rendered while imported: %s", self._path, stopped)
                 return
             if kind != b"R":
                 raise self._unexpected(kind)
@@ -918,6 +1186,31 @@ class _Worker:
             for row, position in zip(rows, kept, strict=True):
                 row[RAW_COLUMN] = raws[position]
             yield count, rows
+
+    def finish_rendering(
+        self, inputs: PublicationInputs, stats: ChatStats, options: PublishOptions
+    ) -> None:
+        """Have the worker write the transcripts it rendered, with ``inputs`` (read once
+        the rows were saved) and ``stats`` (counted here); :meth:`rendered_digests` waits."""
+        payload = (inputs, stats, options.generated_at, options.cost_note)
+        self._conn.send_bytes(b"B" + pickle.dumps(payload))
+
+    def abandon_rendering(self) -> None:
+        """Tell the worker its rendering is not wanted (it removes it and ends)."""
+        self._conn.send_bytes(b"X")
+
+    def rendered_digests(self) -> dict[str, Digest] | None:
+        """The digests of the transcripts the worker wrote (:meth:`finish_rendering`);
+        None, logged, when it failed to (the chat is then published from the store)."""
+        try:
+            kind, body = self._receive()
+        except ExportError as e:
+            logger.warning("the import's rendering of the transcripts failed: %s", e)
+            return None
+        if kind != b"W":
+            logger.warning("%s", self._unexpected(kind))
+            return None
+        return cast(dict[str, Digest], marshal.loads(body))
 
 
 def check_options(hashtag: str, timezone: str) -> str:

@@ -147,6 +147,16 @@ class Connection:
         Inside a write transaction, the value it started with."""
         return int(self.conn.execute(READ_GENERATION).fetchone()[0])
 
+    def generation_at_commit(self) -> int:
+        """Inside a write transaction: the generation its commit will leave the archive at,
+        as it stands (one more than :meth:`generation` once it changed a row). What was
+        rendered from this transaction's view is of that generation; no other writer can
+        commit in between (the transaction holds the write lock from its start)."""
+        if not self._tx_depth:
+            raise RuntimeError("generation_at_commit() is for use inside transaction()")
+        changed = self.conn.total_changes - self._counted > self._exempt
+        return self.generation() + (1 if self._versioned and changed else 0)
+
     @contextmanager
     def bookkeeping(self) -> Iterator[None]:
         """Inside a write transaction: the rows changed within do not move the generation.

@@ -293,3 +293,22 @@ def test_two_publishers_of_one_chat_never_make_a_wrong_file_current(
             assert served.read_bytes() == expected.read_bytes(), highlights
     assert calls == [1]
     store.close()
+
+
+@pytest.mark.parametrize("write", [*WRITES.values(), None], ids=[*WRITES.keys(), "nothing"])
+def test_generation_at_commit_is_the_generation_the_commit_leaves(
+    store: Store, write: Callable[[Store], object] | None
+) -> None:
+    """What an import renders inside its transaction is recorded at this number."""
+    with store.transaction():
+        if write is not None:
+            write(store)
+        expected = store.generation_at_commit()
+    assert store.generation() == expected
+    store.close()
+
+
+def test_generation_at_commit_is_only_for_inside_a_transaction(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="inside transaction"):
+        store.generation_at_commit()
+    store.close()

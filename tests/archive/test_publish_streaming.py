@@ -15,10 +15,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.capture import capture
+from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.models import Attachment, AttachmentKind, CapturedMessage, Chat, MessageKind
-from archive.publish import publish_chat, render_chat
+from archive.publish import (
+    RowPublication,
+    publication_inputs,
+    publish_chat,
+    render_chat,
+    write_transcripts,
+)
+from archive.published import file_digest
 from archive.store import Store
 from archive.transcripts.jsonfmt import message_json
+from archive.transcripts.rows import SeveralNetworks
 from archive.transcripts.text import _safe_url_general, redact_handles, safe_url
 from benchmarks import bench_chat, bench_context, incoming_messages
 from benchmarks.transcript_bench import GENERATED_AT, build_store
@@ -181,5 +190,79 @@ def test_amp_link_outside_the_lists_is_published_like_the_whole_conversion(
         captured = [capture(m, ctx) for m in incoming_messages(200, chat)]
         store.save_messages([m for m in captured if m is not None])
         _assert_amp_link_page_like_render_chat(store, chat, tmp_path / "out")
+    finally:
+        store.close()
+
+
+def _row_publications(
+    store: Store, chat: Chat, out: Path
+) -> tuple[RowPublication, RowPublication, dict[str, Path]]:
+    """The chat's transcripts rendered as an import does: split over two publications fed
+    the same rows, the Markdown and HTML one counting the statistics."""
+    out.mkdir()
+    paths = {fmt: out / f"{chat.id}.{fmt}" for fmt in ("md", "html", "json")}
+    opted_out = store.opted_out()
+    lists = RowPublication(chat, {f: paths[f] for f in ("md", "html")}, opted_out=opted_out)
+    entries = RowPublication(chat, {"json": paths["json"]}, opted_out=opted_out, counted=False)
+    for batch in store.iter_message_rows(chat.id):
+        lists.feed(batch)
+        entries.feed(batch)
+    return lists, entries, paths
+
+
+def test_row_publications_fed_the_rows_write_the_files_of_write_transcripts(
+    tmp_path: Path,
+) -> None:
+    build_store(tmp_path / "chat.db", 3000)
+    store = Store(tmp_path / "chat.db")
+    try:
+        chat = store.get_chat("bench-chat")
+        store.opt_in("local", "u7")  # the bench chat's opted-out author: a handle to hide
+        store.opt_out("local", "someone-else")  # not in the chat: nothing to hide
+        expected = {fmt: tmp_path / "ref" / f"{chat.id}.{fmt}" for fmt in ("md", "html", "json")}
+        stats = write_transcripts(store, chat, expected, generated_at=GENERATED_AT)
+        lists, entries, paths = _row_publications(store, chat, tmp_path / "rows")
+        with lists, entries:
+            inputs = publication_inputs(store, chat, HIGHLIGHTS_PER_QUESTION)
+            with pytest.raises(ValueError, match="counted by another"):
+                entries.stats(inputs)
+            assert lists.stats(inputs) == stats
+            lists.finish(inputs, generated_at=GENERATED_AT)
+            entries.finish(inputs, generated_at=GENERATED_AT, stats=stats)
+            assert lists.digests() == {f: file_digest(paths[f]) for f in ("md", "html")}
+        for fmt, path in expected.items():
+            assert paths[fmt].read_bytes() == path.read_bytes(), fmt
+        assert sorted(p.name for p in (tmp_path / "rows").iterdir()) == sorted(
+            p.name for p in paths.values()
+        )  # the spills are gone
+    finally:
+        store.close()
+
+
+def test_row_publication_refuses_inputs_it_cannot_render(tmp_path: Path) -> None:
+    build_store(tmp_path / "chat.db", 300)
+    store = Store(tmp_path / "chat.db")
+    try:
+        chat = store.get_chat("bench-chat")
+        store.opt_in("local", "u7")
+        lists, entries, _paths = _row_publications(store, chat, tmp_path / "rows")
+        with lists, entries:
+            store.opt_out("local", "u7", "user7")  # in the chat: a handle to hide
+            inputs = publication_inputs(store, chat, HIGHLIGHTS_PER_QUESTION)
+            with pytest.raises(ValueError, match="other opt-outs, hidden handles or groups"):
+                lists.finish(inputs)
+    finally:
+        store.close()
+
+
+def test_row_publication_meets_a_second_network(tmp_path: Path) -> None:
+    build_store(tmp_path / "chat.db", 300)
+    store = Store(tmp_path / "chat.db")
+    try:
+        messages = list(store.iter_messages("bench-chat", include_deleted=False))
+        store.save_messages([replace(messages[5], platform="discord", platform_id="d-1")])
+        chat = store.get_chat("bench-chat")
+        with pytest.raises(SeveralNetworks):
+            _row_publications(store, chat, tmp_path / "rows")
     finally:
         store.close()

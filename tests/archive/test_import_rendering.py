@@ -1,0 +1,331 @@
+"""An import asked to publish renders a new chat's transcripts from the rows it captures,
+while it saves them (the worker the JSON, the importer the Markdown and HTML): the files,
+their records and the statistics must be those of the chat published from the store after
+the import, in every case; and where the rows alone cannot settle the transcripts, the
+import publishes from the store instead."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.importers import discord_export
+from archive.importers.discord_export import ImportResult, import_discord_export
+from archive.publish import FORMATS, PublishOptions, PublishResult, RowPublication, publish_chat
+from archive.published import current_transcript, transcript_options
+from archive.store import Store
+from benchmarks.import_bench import write_export as write_generated_export
+
+DATA = Path(__file__).parent / "data"
+EXPORT = DATA / "wedocs_discord.json"
+HOST_ID = "100000000000000001"
+RENDERED = "rendered from the import's rows while they were saved"
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two empty archives: one imports and publishes, the other is the reference."""
+    a, b = Store(tmp_path / "a.sqlite"), Store(tmp_path / "b.sqlite")
+    yield a, b
+    a.close()
+    b.close()
+
+
+OPTIONS: dict[str, Any] = {"hashtag": "WeDocs", "hosts": (HOST_ID,), "timezone": "Europe/London"}
+
+
+def imported_and_published(store: Store, path: Path, out: Path, **extra: Any) -> ImportResult:
+    result = import_discord_export(
+        store, path, publish=PublishOptions(out, highlights=2), **OPTIONS, **extra
+    )
+    assert result.published is not None
+    return result
+
+
+def reference(store: Store, path: Path, out: Path) -> PublishResult:
+    """The chat imported, then published from the store, as before imports rendered."""
+    result = import_discord_export(store, path, **OPTIONS)
+    assert result.published is None  # not asked
+    return publish_chat(store, result.chat, out, highlights=2)
+
+
+def assert_same_publication(
+    store: Store, result: ImportResult, ref_store: Store, ref: PublishResult
+) -> None:
+    published = result.published
+    assert published is not None
+    assert published.chat.id == ref.chat.id
+    assert published.stats == ref.stats
+    assert published.announcement == ref.announcement
+    assert published.attachment == ref.attachment
+    for fmt in FORMATS:
+        assert published.paths[fmt].read_bytes() == ref.paths[fmt].read_bytes(), fmt
+        ours = store.recorded_transcript(published.chat.id, fmt)
+        theirs = ref_store.recorded_transcript(ref.chat.id, fmt)
+        assert ours is not None and theirs is not None
+        assert (ours.size, ours.sha256, ours.options) == (
+            theirs.size,
+            theirs.sha256,
+            theirs.options,
+        )
+        # recorded as of the archive the import left: current, as after a publication
+        opts = transcript_options(cost_note="", highlights=2)
+        assert current_transcript(store, published.chat.id, fmt, opts) is not None, fmt
+    # nothing left behind in the transcripts folder but the three files
+    folder = published.paths["md"].parent
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for p in published.paths.values()
+    )
+
+
+def rendered(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(RENDERED in r.getMessage() for r in caplog.records)
+
+
+def write_doc(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def fixture_doc() -> dict[str, Any]:
+    return json.loads(EXPORT.read_text(encoding="utf-8"))
+
+
+def compare(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    path: Path,
+    *,
+    setup: Callable[[Store], None] | None = None,
+) -> bool:
+    """Import ``path`` publishing into one archive, import-then-publish into the other
+    (both prepared by ``setup``); assert the same publication; whether it was rendered as
+    imported."""
+    caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    a, b = stores
+    if setup is not None:
+        setup(a)
+        setup(b)
+    ref = reference(b, path, tmp_path / "ref")
+    result = imported_and_published(a, path, tmp_path / "out")
+    assert_same_publication(a, result, b, ref)
+    return rendered(caplog)
+
+
+# ---- rendered as imported ---------------------------------------------------------------------
+
+
+def test_a_new_chat_is_rendered_as_imported_into_the_same_files(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert compare(tmp_path, stores, caplog, EXPORT)
+
+
+def test_a_big_export_over_many_batches_is_rendered_the_same(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "big.json"
+    write_generated_export(path, 5000)  # three of the import's batches; edits, forwards...
+    assert compare(tmp_path, stores, caplog, path)
+
+
+def test_an_opt_out_of_someone_not_in_the_chat_is_still_rendered_as_imported(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    def setup(store: Store) -> None:
+        store.opt_out("discord", "123456789")
+
+    assert compare(tmp_path, stores, caplog, EXPORT, setup=setup)
+
+
+def test_the_search_index_is_complete_once_published(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The publication's record waited for the import's index thread (a write transaction)
+    caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    a, _b = stores
+    imported_and_published(a, EXPORT, tmp_path / "out")
+    assert rendered(caplog)
+    indexed = a.conn.execute("SELECT COUNT(*) FROM messages_fts_docsize").fetchone()[0]
+    assert indexed == a.conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 12
+    hits = a.search_messages("patient council", limit=5)
+    assert [m.platform_id for m, _snippet in hits] == ["800000000000000005"]
+
+
+# ---- published from the store instead ------------------------------------------------------
+
+
+def test_messages_out_of_time_order_are_published_from_the_store(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = fixture_doc()
+    # A1 at 20:02 and A2 at 20:12 change places: both are captured
+    doc["messages"][4], doc["messages"][8] = doc["messages"][8], doc["messages"][4]
+    path = write_doc(tmp_path / "shuffled.json", doc)
+    assert not compare(tmp_path, stores, caplog, path)
+    assert any("not in time order" in r.getMessage() for r in caplog.records)
+
+
+def test_a_participant_who_opted_out_is_published_from_the_store(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    # drsmith opted out: their handle is hidden in carolw's "@drsmith", and their posts left out
+    def setup(store: Store) -> None:
+        store.opt_out("discord", HOST_ID, "drsmith")
+
+    assert not compare(tmp_path, stores, caplog, EXPORT, setup=setup)
+    md = (tmp_path / "out").glob("*.md").__next__().read_text(encoding="utf-8")
+    assert "@drsmith" not in md
+
+
+def test_stakeholder_groups_are_published_from_the_store(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "groups.json"
+    write_generated_export(path, 2000)
+    authors = sorted({m["author"]["id"] for m in json.loads(path.read_text())["messages"]})
+
+    def setup(store: Store) -> None:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        for n, author in enumerate(authors):
+            group = ("clinician", "patient", "manager")[n % 3]
+            store.declare_group("#WeDocs", "discord", author, group, at)
+
+    assert not compare(tmp_path, stores, caplog, path, setup=setup)
+    _a, b = stores
+    (chat,) = b.list_chats()
+    assert b.group_mix(chat, b.opted_out()) is not None  # the transcripts show the mix
+
+
+def test_a_message_repeated_in_the_export_is_published_from_the_store(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = fixture_doc()
+    doc["messages"].append(dict(doc["messages"][4], content="A1: said twice #WeDocs"))
+    path = write_doc(tmp_path / "repeated.json", doc)
+    assert not compare(tmp_path, stores, caplog, path)
+
+
+def test_a_message_already_archived_in_another_chat_is_published_from_the_store(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = fixture_doc()
+    first = write_doc(tmp_path / "first.json", {**doc, "messages": doc["messages"][:6]})
+    later = write_doc(
+        tmp_path / "later.json", {**doc, "messages": doc["messages"][3:]}
+    )  # another first message: another chat, sharing three messages with the first
+
+    def setup(store: Store) -> None:
+        import_discord_export(store, first, **OPTIONS)
+
+    assert not compare(tmp_path, stores, caplog, later, setup=setup)
+
+
+def test_a_reimport_is_published_from_the_store(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    def setup(store: Store) -> None:
+        import_discord_export(store, EXPORT, **OPTIONS)
+
+    assert not compare(tmp_path, stores, caplog, EXPORT, setup=setup)
+
+
+def test_a_worker_thread_leaves_the_publication_to_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(discord_export, "_fork_context", lambda: None)  # off Linux
+    assert not compare(tmp_path, stores, caplog, EXPORT)
+
+
+def test_a_write_between_the_import_and_its_publication_is_published_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    a, b = stores
+    other = Store(a.path)  # another process's connection to the same archive
+    publish_rendered = discord_export._publish_rendered
+
+    def written_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        other.opt_out("discord", "123456789")  # after the import's commit
+        return publish_rendered(*args, **kwargs)
+
+    monkeypatch.setattr(discord_export, "_publish_rendered", written_meanwhile)
+    try:
+        result = imported_and_published(a, EXPORT, tmp_path / "out")
+    finally:
+        other.close()
+    b.opt_out("discord", "123456789")
+    assert_same_publication(a, result, b, reference(b, EXPORT, tmp_path / "ref"))
+    assert not rendered(caplog)
+
+
+def fail_in(monkeypatch: pytest.MonkeyPatch, method: str, *, worker: bool) -> None:
+    """Make RowPublication's ``method`` fail as a full disk would, in the import's worker
+    (``worker``) or in the importer."""
+    importer = os.getpid()
+    real = getattr(RowPublication, method)
+
+    def broken(self: RowPublication, *args: Any, **kwargs: Any) -> Any:
+        if (os.getpid() != importer) == worker:
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RowPublication, method, broken)
+
+
+@pytest.mark.parametrize("method", ["feed", "finish"])
+def test_a_failure_of_the_workers_rendering_publishes_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+) -> None:
+    fail_in(monkeypatch, method, worker=True)
+    assert not compare(tmp_path, stores, caplog, EXPORT)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any("No space left on device" in m for m in messages)
+
+
+@pytest.mark.parametrize("method", ["feed", "finish"])
+def test_a_failure_of_the_importers_rendering_publishes_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+) -> None:
+    fail_in(monkeypatch, method, worker=False)
+    assert not compare(tmp_path, stores, caplog, EXPORT)
+
+
+def test_a_failed_import_leaves_no_transcript_and_no_staging_folder(
+    tmp_path: Path, stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _b = stores
+    save = Store.save_message_rows
+
+    def failing(self: Store, rows: Any, **kw: Any) -> int:
+        save(self, rows, **kw)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "save_message_rows", failing)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left"):
+        imported_and_published(a, EXPORT, out)
+    assert a.list_chats() == []
+    assert list(out.iterdir()) == []
