@@ -245,6 +245,15 @@ def _staged(raw: Any, index: int) -> tuple[_Staged | None, str, datetime]:
     return staged, mid, at
 
 
+def _stored_time(stamp: str, at: datetime) -> str:
+    """``iso(at)``, for ``at`` read from the exported ``stamp``: DiscordChatExporter's UTC
+    times to the millisecond (``2026-03-03T20:00:05.123+00:00``) give the store's text
+    without a round trip through the datetime (~2 µs a message); other forms, iso()."""
+    if len(stamp) == 29 and stamp[19] == "." and stamp.endswith("+00:00"):
+        return f"{stamp[:23]}000+00:00"
+    return iso(at)
+
+
 def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, ...]:
     if not staged:
         return ()
@@ -816,7 +825,7 @@ def _captured_rows(
                         author_name,
                         handle,
                         text,
-                        at,
+                        _stored_time(stamp, at),
                         kind,
                         keys,
                         late,

@@ -212,7 +212,7 @@ def row_of(
     author_name: str,
     author_handle: str,
     text: str,
-    created_at: datetime,
+    created_at: datetime | str,
     kind: MessageKind,
     question_keys: tuple[str, ...],
     late: bool,
@@ -228,7 +228,8 @@ def row_of(
 ) -> tuple[object, ...]:
     """:func:`message_row` from the fields of a :class:`CapturedMessage` (in the columns'
     order), for a bulk load that has them without the message (an import: building ~95k
-    frozen dataclasses costs it ~0.5 s)."""
+    frozen dataclasses costs it ~0.5 s). ``created_at`` may be given as :func:`iso` text
+    already."""
     return (
         chat_id,
         platform,
@@ -238,7 +239,7 @@ def row_of(
         author_name,
         author_handle,
         text,
-        iso(created_at),
+        created_at if isinstance(created_at, str) else iso(created_at),
         str(kind),
         " ".join(question_keys),
         int(late),

@@ -57,6 +57,10 @@ class Participants(Connection):
 
     def opted_out_handles(self, chat_id: str) -> set[str]:
         """Handles that opted-out participants used in the chat's undeleted messages."""
+        # Nobody opted out (the usual archive): no scan of the chat's messages (~0.1 s for
+        # 100k, on every publication).
+        if self.conn.execute("SELECT 1 FROM optouts LIMIT 1").fetchone() is None:
+            return set()
         rows = self.conn.execute(
             "SELECT DISTINCT m.author_handle FROM messages m"
             " WHERE m.chat_id = ? AND m.deleted_at IS NULL AND m.author_handle != ''"

@@ -9,7 +9,7 @@ import re
 import threading
 import tracemalloc
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from archive.importers.discord_export import (
 from archive.importers.exportjson import ExportReader
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import publish_chat
-from archive.store import Store
+from archive.store import Store, iso
 from tests.bot.helpers import config_file, tweetchat
 
 DATA = Path(__file__).parent / "data"
@@ -785,3 +785,27 @@ def test_a_bad_message_before_a_syntax_error_is_the_one_named(
     path.write_text(json.dumps(fixture_doc())[:-40], encoding="utf-8")  # and alone
     with pytest.raises(ExportError, match="the file ends too early"):
         run_import(store, path)
+
+
+@given(
+    st.datetimes(  # hypothesis takes naive bounds, and gives aware values in UTC
+        min_value=datetime(1970, 1, 1),  # noqa: DTZ001
+        max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    st.sampled_from(["ms", "us", "none", "offset", "Z"]),
+)
+def test_stored_time_is_iso_of_the_exported_stamp(moment: datetime, form: str) -> None:
+    # DiscordChatExporter writes milliseconds in UTC; any other form goes through iso()
+    if form == "ms":
+        stamp = moment.isoformat(timespec="milliseconds")
+    elif form == "us":
+        stamp = moment.isoformat(timespec="microseconds")
+    elif form == "none":
+        stamp = moment.isoformat(timespec="seconds")
+    elif form == "offset":
+        stamp = moment.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat()
+    else:
+        stamp = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    at = datetime.fromisoformat(stamp)
+    assert discord_export._stored_time(stamp, at) == iso(at)
