@@ -43,15 +43,15 @@ OPTIONS: dict[str, Any] = {"hashtag": "WeDocs", "hosts": (HOST_ID,), "timezone":
 
 def imported_and_published(store: Store, path: Path, out: Path, **extra: Any) -> ImportResult:
     result = import_discord_export(
-        store, path, publish=PublishOptions(out, highlights=2), **OPTIONS, **extra
+        store, path, publish=PublishOptions(out, highlights=2), **{**OPTIONS, **extra}
     )
     assert result.published is not None
     return result
 
 
-def reference(store: Store, path: Path, out: Path) -> PublishResult:
+def reference(store: Store, path: Path, out: Path, **extra: Any) -> PublishResult:
     """The chat imported, then published from the store, as before imports rendered."""
-    result = import_discord_export(store, path, **OPTIONS)
+    result = import_discord_export(store, path, **{**OPTIONS, **extra})
     assert result.published is None  # not asked
     return publish_chat(store, result.chat, out, highlights=2)
 
@@ -105,6 +105,7 @@ def compare(
     path: Path,
     *,
     setup: Callable[[Store], None] | None = None,
+    **extra: Any,
 ) -> bool:
     """Import ``path`` publishing into one archive, import-then-publish into the other
     (both prepared by ``setup``); assert the same publication; whether it was rendered as
@@ -114,8 +115,8 @@ def compare(
     if setup is not None:
         setup(a)
         setup(b)
-    ref = reference(b, path, tmp_path / "ref")
-    result = imported_and_published(a, path, tmp_path / "out")
+    ref = reference(b, path, tmp_path / "ref", **extra)
+    result = imported_and_published(a, path, tmp_path / "out", **extra)
     assert_same_publication(a, result, b, ref)
     return rendered(caplog)
 
@@ -135,6 +136,17 @@ def test_a_big_export_over_many_batches_is_rendered_the_same(
     path = tmp_path / "big.json"
     write_generated_export(path, 5000)  # three of the import's batches; edits, forwards...
     assert compare(tmp_path, stores, caplog, path)
+
+
+def test_a_chat_that_captured_nothing_is_rendered_the_same(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = fixture_doc()
+    doc["messages"] = [m for m in doc["messages"] if not m["author"]["isBot"]]
+    path = write_doc(tmp_path / "quiet.json", doc)
+    assert compare(tmp_path, stores, caplog, path, hashtag="NobodyUsesThis", hosts=())
+    a, _b = stores
+    assert a.conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
 
 
 def test_an_opt_out_of_someone_not_in_the_chat_is_still_rendered_as_imported(
