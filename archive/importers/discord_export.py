@@ -623,7 +623,7 @@ def _capture(
                 stack.callback(worker.close)
                 rendering = _Rendering(staged_paths(chat, staging), store.opted_out())
             renderer = stack.enter_context(
-                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS))
+                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
             )
             # While the worker captures the next batch, this process saves the last one
             # (and renders its share of the transcripts from it).
@@ -708,8 +708,10 @@ def _publish_rendered(
     assert generation is not None
     if progress is not None:
         progress("publishing", count, 0.0)
-    stats = renderer.stats(inputs)
-    worker.finish_rendering(inputs, stats, publish)
+    worker.finish_rendering(inputs, publish)
+    stats = worker.rendered_stats()
+    if stats is None:
+        return None
     try:
         renderer.finish(inputs, publish.generated_at, publish.cost_note, stats)
         hashed = renderer.digests()  # while the worker hashes its files
@@ -861,14 +863,15 @@ def _captured_rows(
 #                          [where each row's message was in its batch, ...]); marshal
 #                       D the capture is over: why the rows were not rendered ("": they
 #                         were); marshal
+#                       T the statistics of the rendered rows: ChatStats; pickle
 #                       W its share of the rendered transcripts is written: {format:
 #                         (size, SHA-256)}; marshal
 #                       E an ExportError's message (the file is bad); pickle
 #                       F a traceback (the worker failed: a bug, out of memory...); pickle
 #   importer -> worker: C (the scan, the chat, captured_at, a _Rendering or None): capture
 #                         the spill (and render its rows); pickle
-#                       B (PublicationInputs, ChatStats, generated_at, cost_note): write
-#                         the rendered transcripts; pickle
+#                       B (PublicationInputs, generated_at, cost_note): count the
+#                         statistics and write the rendered transcripts; pickle
 #                       X the rendering is not wanted after all
 #
 # A new chat that the import is asked to publish is rendered by the worker as it captures
@@ -914,7 +917,7 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
     try:
         _parse(conn, path)
         scan, chat, now, rendering = pickle.loads(conn.recv_bytes()[1:])
-        renderer = _Renderer(chat, rendering, WORKER_FORMATS, counted=False)
+        renderer = _Renderer(chat, rendering, WORKER_FORMATS)
         try:
             for count, rows, kept in _captured_rows(scan, spill, chat, now):
                 conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
@@ -923,7 +926,9 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
             if not renderer.stopped:
                 frame = conn.recv_bytes()
                 if frame[:1] == b"B":
-                    inputs, stats, generated_at, cost_note = pickle.loads(frame[1:])
+                    inputs, generated_at, cost_note = pickle.loads(frame[1:])
+                    stats = renderer.stats(inputs)
+                    conn.send_bytes(b"T" + pickle.dumps(stats))  # the importer's share needs them
                     renderer.finish(inputs, generated_at, cost_note, stats)
                     conn.send_bytes(b"W" + marshal.dumps(renderer.digests()))
         finally:
@@ -943,9 +948,9 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
 _TRANSCRIPT_ROW = operator.itemgetter(1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 20)
 
 
-# Who renders which transcript of a new chat as it is captured: the worker the Markdown and
-# HTML (their list items), the importer the JSON entries and the statistics, besides saving
-# the rows; measured to take about as long on either side (benchmarks/README.md).
+# Who renders which transcript of a new chat as it is captured: the worker the JSON entries
+# and the statistics, besides capturing; the importer the Markdown and HTML (their list
+# items), besides saving the rows: about as long on either side (benchmarks/README.md).
 WORKER_FORMATS = ("json",)
 IMPORTER_FORMATS = ("md", "html")
 
@@ -1196,30 +1201,38 @@ class _Worker:
                 row[RAW_COLUMN] = raws[position]
             yield count, rows
 
-    def finish_rendering(
-        self, inputs: PublicationInputs, stats: ChatStats, options: PublishOptions
-    ) -> None:
+    def finish_rendering(self, inputs: PublicationInputs, options: PublishOptions) -> None:
         """Have the worker write the transcripts it rendered, with ``inputs`` (read once
-        the rows were saved) and ``stats`` (counted here); :meth:`rendered_digests` waits."""
-        payload = (inputs, stats, options.generated_at, options.cost_note)
+        the rows were saved): :meth:`rendered_stats`, then :meth:`rendered_digests`."""
+        payload = (inputs, options.generated_at, options.cost_note)
         self._conn.send_bytes(b"B" + pickle.dumps(payload))
 
     def abandon_rendering(self) -> None:
         """Tell the worker its rendering is not wanted (it removes it and ends)."""
         self._conn.send_bytes(b"X")
 
-    def rendered_digests(self) -> dict[str, Digest] | None:
-        """The digests of the transcripts the worker wrote (:meth:`finish_rendering`);
-        None, logged, when it failed to (the chat is then published from the store)."""
+    def rendered_stats(self) -> ChatStats | None:
+        """The statistics the worker counted over the rows it rendered; None, logged, when
+        it failed (the chat is then published from the store)."""
+        body = self._rendered(b"T")
+        return None if body is None else cast(ChatStats, pickle.loads(body))
+
+    def _rendered(self, expected: bytes) -> bytes | None:
         try:
             kind, body = self._receive()
         except ExportError as e:
             logger.warning("the import's rendering of the transcripts failed: %s", e)
             return None
-        if kind != b"W":
+        if kind != expected:
             logger.warning("%s", self._unexpected(kind))
             return None
-        return cast(dict[str, Digest], marshal.loads(body))
+        return body
+
+    def rendered_digests(self) -> dict[str, Digest] | None:
+        """The digests of the transcripts the worker wrote (:meth:`finish_rendering`);
+        None, logged, when it failed to (the chat is then published from the store)."""
+        body = self._rendered(b"W")
+        return None if body is None else cast(dict[str, Digest], marshal.loads(body))
 
 
 def check_options(hashtag: str, timezone: str) -> str:
