@@ -249,9 +249,16 @@ def _stored_time(stamp: str, at: datetime) -> str:
     """``iso(at)``, for ``at`` read from the exported ``stamp``: DiscordChatExporter's UTC
     times to the millisecond (``2026-03-03T20:00:05.123+00:00``) give the store's text
     without a round trip through the datetime (~2 µs a message); other forms, iso()."""
-    if len(stamp) == 29 and stamp[19] == "." and stamp.endswith("+00:00"):
+    if _EXPORTED_UTC.fullmatch(stamp):
         return f"{stamp[:23]}000+00:00"
     return iso(at)
+
+
+# DiscordChatExporter's timestamps (fromisoformat() takes other forms too: a space for the T,
+# week dates... which iso() writes otherwise).
+_EXPORTED_UTC = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}\+00:00"
+)
 
 
 def _attachments(staged: tuple[tuple[str, str, str], ...]) -> tuple[Attachment, ...]:
@@ -541,7 +548,7 @@ def import_discord_export(
             spill.finish()
             if labels.topics:
                 _topic_posts(scan)
-            return _capture(
+            result = _capture(
                 store,
                 path,
                 scan,
@@ -558,6 +565,24 @@ def import_discord_export(
             )
     finally:
         spill.close()
+    if publish is not None and result.published is None:
+        # Published from the store, as any chat (the staged messages' files are gone: the
+        # publication's own take their place on the disk).
+        if progress is not None:
+            progress("publishing", result.read, 0.0)
+        with paused_gc():
+            published = publish_chat(
+                store,
+                result.chat,
+                publish.out_dir,
+                generated_at=publish.generated_at,
+                cost_note=publish.cost_note,
+                web_base_url=publish.web_base_url,
+                attachment_limit=publish.attachment_limit,
+                highlights=publish.highlights,
+            )
+        result = replace(result, published=published)
+    return result
 
 
 @contextmanager
@@ -594,7 +619,8 @@ def _capture(
 ) -> ImportResult:
     """Build (or find) the chat, have the worker put the staged messages through the capture
     rules, and save the rows it sends back, in one transaction; publish the chat when asked
-    (rendered by the worker as it captures, when it can be: see "the worker")."""
+    and its rows settle its transcripts (rendered as they are saved: see "the worker"; else
+    ``published`` is None and the caller publishes from the store)."""
     _guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
     draft = replace(
@@ -618,10 +644,14 @@ def _capture(
             before = store.count_messages(chat.id)
             rendering = None
             if publish is not None and existing is None and worker.forked:
-                staging = stack.enter_context(staging_folder(publish.out_dir))
-                # Closed before the staging folder is removed, whatever happens.
-                stack.callback(worker.close)
-                rendering = _Rendering(staged_paths(chat, staging), store.opted_out())
+                try:
+                    staging = stack.enter_context(staging_folder(publish.out_dir))
+                except OSError as e:  # the publication after the import reports it
+                    logger.info("%s: not rendered while imported: %s", path, e)
+                else:
+                    # Closed before the staging folder is removed, whatever happens.
+                    stack.callback(worker.close)
+                    rendering = _Rendering(staged_paths(chat, staging), store.opted_out())
             renderer = stack.enter_context(
                 contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
             )
@@ -662,19 +692,6 @@ def _capture(
         captured,
         new,
     )
-    if publish is not None and published is None:
-        if progress is not None:
-            progress("publishing", scan.count, 0.0)
-        published = publish_chat(
-            store,
-            chat,
-            publish.out_dir,
-            generated_at=publish.generated_at,
-            cost_note=publish.cost_note,
-            web_base_url=publish.web_base_url,
-            attachment_limit=publish.attachment_limit,
-            highlights=publish.highlights,
-        )
     return ImportResult(chat, existing is None, scan.count, captured, new, published)
 
 
@@ -708,7 +725,8 @@ def _publish_rendered(
     assert generation is not None
     if progress is not None:
         progress("publishing", count, 0.0)
-    worker.finish_rendering(inputs, publish)
+    if not worker.finish_rendering(inputs, publish):
+        return None
     stats = worker.rendered_stats()
     if stats is None:
         return None
@@ -878,12 +896,13 @@ def _captured_rows(
 # (archive.publish.RowPublication: statistics, list items, JSON entries, in spills in the
 # publication's staging folder), from the rows it sends; the chat's rows in the store will
 # be exactly those, in that order, if every one is inserted (the importer checks) and the
-# export is in time order (the worker checks). Once the rows are saved, the importer reads
-# what the publication needs beside them (highlights, earlier chats...) inside the
-# transaction, so of the state it commits; the worker writes the documents from its spills
-# while the importer commits; the importer moves them into place and records them. When
-# the rows alone cannot settle the transcripts (see RowPublication) or the worker's
-# rendering fails, the chat is published from the store as after any import.
+# export is in time order (the worker checks). Once the rows are committed, the importer
+# reads what the publication needs beside them (highlights, earlier chats...) in one
+# snapshot, checked to be the state its commit made (its generation); both write their
+# documents from their spills; the importer moves them into place and records them. When
+# the rows alone cannot settle the transcripts (see RowPublication), another process wrote
+# in between, or either side's rendering fails (or the worker is gone), the chat is
+# published from the store as after any import.
 #
 # The messages parsed before a syntax error are sent before its E, so errors come in file
 # order, as from one process. Nothing is written before the read is over, so a bad file
@@ -898,8 +917,10 @@ def _captured_rows(
 
 class ImportWorkerError(ExportError):
     """The import's worker process failed (the message carries its traceback) or died (its
-    exit code); the archive is left untouched. An :class:`ExportError`, so that a command
-    importing several files reports it by the file's name and goes on with the others."""
+    exit code) during the import; the archive is left untouched. (Once the import is
+    committed, a failure of its rendering is logged and the chat published from the store.)
+    An :class:`ExportError`, so that a command importing several files reports it by the
+    file's name and goes on with the others."""
 
 
 def _fork_context() -> multiprocessing.context.ForkContext | None:
@@ -1201,15 +1222,24 @@ class _Worker:
                 row[RAW_COLUMN] = raws[position]
             yield count, rows
 
-    def finish_rendering(self, inputs: PublicationInputs, options: PublishOptions) -> None:
+    def finish_rendering(self, inputs: PublicationInputs, options: PublishOptions) -> bool:
         """Have the worker write the transcripts it rendered, with ``inputs`` (read once
-        the rows were saved): :meth:`rendered_stats`, then :meth:`rendered_digests`."""
+        the rows were saved): :meth:`rendered_stats`, then :meth:`rendered_digests`. False,
+        logged, when the worker is gone (killed since the capture: the chat is then
+        published from the store)."""
         payload = (inputs, options.generated_at, options.cost_note)
-        self._conn.send_bytes(b"B" + pickle.dumps(payload))
+        try:
+            self._conn.send_bytes(b"B" + pickle.dumps(payload))
+        except OSError:
+            logger.warning("%s", self._died())
+            return False
+        return True
 
     def abandon_rendering(self) -> None:
-        """Tell the worker its rendering is not wanted (it removes it and ends)."""
-        self._conn.send_bytes(b"X")
+        """Tell the worker its rendering is not wanted (it removes it and ends); a worker
+        already gone needs no telling."""
+        with contextlib.suppress(OSError):
+            self._conn.send_bytes(b"X")
 
     def rendered_stats(self) -> ChatStats | None:
         """The statistics the worker counted over the rows it rendered; None, logged, when

@@ -793,11 +793,18 @@ def test_a_bad_message_before_a_syntax_error_is_the_one_named(
         max_value=datetime(2200, 1, 1),  # noqa: DTZ001
         timezones=st.just(UTC),
     ),
-    st.sampled_from(["ms", "us", "none", "offset", "Z"]),
+    st.sampled_from(["ms", "us", "none", "offset", "Z", "space", "week"]),
 )
 def test_stored_time_is_iso_of_the_exported_stamp(moment: datetime, form: str) -> None:
-    # DiscordChatExporter writes milliseconds in UTC; any other form goes through iso()
-    if form == "ms":
+    # DiscordChatExporter writes milliseconds in UTC; any other form fromisoformat() takes
+    # goes through iso()
+    clock = moment.time().isoformat(timespec="milliseconds")
+    if form == "space":
+        stamp = moment.isoformat(sep=" ", timespec="milliseconds")
+    elif form == "week":
+        year, week, day = moment.isocalendar()
+        stamp = f"{year:04d}-W{week:02d}-{day}T{clock}+00:00"
+    elif form == "ms":
         stamp = moment.isoformat(timespec="milliseconds")
     elif form == "us":
         stamp = moment.isoformat(timespec="microseconds")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -341,3 +342,58 @@ def test_a_failed_import_leaves_no_transcript_and_no_staging_folder(
         imported_and_published(a, EXPORT, out)
     assert a.list_chats() == []
     assert list(out.iterdir()) == []
+
+
+def test_a_worker_killed_after_the_capture_leaves_the_import_published_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    publish_rendered = discord_export._publish_rendered
+
+    def killed_first(store: Store, chat: Any, worker: Any, *args: Any, **kwargs: Any) -> Any:
+        os.kill(worker._process.pid, signal.SIGKILL)  # out of memory, say, once committed
+        worker._process.join()
+        return publish_rendered(store, chat, worker, *args, **kwargs)
+
+    monkeypatch.setattr(discord_export, "_publish_rendered", killed_first)
+    assert not compare(tmp_path, stores, caplog, EXPORT)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("stopped unexpectedly" in w for w in warnings)
+
+
+def test_an_unusable_transcripts_folder_fails_the_publication_not_the_import(
+    tmp_path: Path, stores: tuple[Store, Store]
+) -> None:
+    a, _b = stores
+    out = tmp_path / "out"
+    out.write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(OSError):
+        imported_and_published(a, EXPORT, out)
+    (chat,) = a.list_chats()  # imported, as before imports rendered
+    assert a.count_messages(chat.id) == 12
+
+
+def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
+    tmp_path: Path, stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The staged messages' files (as big as the export) and the publication's spills are
+    # never on the disk together.
+    a, _b = stores
+    a.opt_out("discord", HOST_ID, "drsmith")  # a case published from the store
+    events: list[str] = []
+    close, publish = discord_export._Spill.close, discord_export.publish_chat
+
+    def closing(self: Any) -> None:
+        events.append("staged messages removed")
+        close(self)
+
+    def publishing(*args: Any, **kwargs: Any) -> PublishResult:
+        events.append("published from the store")
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(discord_export._Spill, "close", closing)
+    monkeypatch.setattr(discord_export, "publish_chat", publishing)
+    imported_and_published(a, EXPORT, tmp_path / "out")
+    assert events == ["staged messages removed", "published from the store"]
