@@ -300,30 +300,20 @@ def fail_in(monkeypatch: pytest.MonkeyPatch, method: str, *, worker: bool) -> No
     monkeypatch.setattr(RowPublication, method, broken)
 
 
+@pytest.mark.parametrize("worker", [True, False], ids=["worker", "importer"])
 @pytest.mark.parametrize("method", ["feed", "finish"])
-def test_a_failure_of_the_workers_rendering_publishes_from_the_store(
+def test_a_failure_of_either_sides_rendering_publishes_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
     method: str,
+    worker: bool,
 ) -> None:
-    fail_in(monkeypatch, method, worker=True)
+    fail_in(monkeypatch, method, worker=worker)
     assert not compare(tmp_path, stores, caplog, EXPORT)
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert any("No space left on device" in m for m in messages)
-
-
-@pytest.mark.parametrize("method", ["feed", "finish"])
-def test_a_failure_of_the_importers_rendering_publishes_from_the_store(
-    tmp_path: Path,
-    stores: tuple[Store, Store],
-    caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
-    method: str,
-) -> None:
-    fail_in(monkeypatch, method, worker=False)
-    assert not compare(tmp_path, stores, caplog, EXPORT)
 
 
 def test_a_failed_import_leaves_no_transcript_and_no_staging_folder(
