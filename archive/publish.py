@@ -356,6 +356,20 @@ class PublicationInputs:
     groups: GroupMix | None
     history: dict[str, int]
 
+    def settled_by_rows(self, opted_out: frozenset[str]) -> bool:
+        """Whether rows rendered (by a :class:`RowPublication`) with ``opted_out``, no
+        hidden handle and no groups make the transcripts of these inputs."""
+        return self.opted_out == opted_out and not self.hide and self.groups is None
+
+    def stats(self, counter: StatsCounter) -> ChatStats:
+        """The statistics of the rows ``counter`` counted, with these inputs."""
+        return counter.result(
+            opted_out=self.opted_out,
+            history=self.history,
+            question_posted_at=self.posted,
+            not_posted=self.not_posted,
+        )
+
 
 def publication_inputs(store: Store, chat: Chat, highlights: int) -> PublicationInputs:
     """The :class:`PublicationInputs` of ``chat`` as the store has them now (call it inside
@@ -480,12 +494,7 @@ def _write_documents(
     gone through ``rows`` (the lists and JSON entries in their spills); the statistics
     (``stats`` when given: counted elsewhere over the same rows)."""
     if stats is None:
-        stats = counter.result(
-            opted_out=inputs.opted_out,
-            history=inputs.history,
-            question_posted_at=inputs.posted,
-            not_posted=inputs.not_posted,
-        )
+        stats = inputs.stats(counter)
     if lists is not None:
         _write_markdown_and_html(
             chat,
@@ -587,7 +596,7 @@ class RowPublication:
         stats: ChatStats | None = None,
     ) -> ChatStats:
         """Write the documents; the statistics (``stats``, given when not counted here)."""
-        if inputs.opted_out != self.opted_out or inputs.hide or inputs.groups is not None:
+        if not inputs.settled_by_rows(self.opted_out):
             raise ValueError("the rows were rendered for other opt-outs, hidden handles or groups")
         if stats is None:
             stats = self.stats(inputs)
@@ -616,12 +625,7 @@ class RowPublication:
         not counted here."""
         if isinstance(self._counter, _NotCounted):
             raise ValueError("the statistics of these rows are counted by another publication")
-        return self._counter.result(
-            opted_out=inputs.opted_out,
-            history=inputs.history,
-            question_posted_at=inputs.posted,
-            not_posted=inputs.not_posted,
-        )
+        return inputs.stats(self._counter)
 
     def close(self) -> None:
         self._spills.close()
@@ -738,18 +742,23 @@ def publish_chat(
         attachment_limit=attachment_limit,
         highlights=highlights,
     )
+    return publish_with(store, chat, options)
+
+
+def publish_with(store: Store, chat: Chat, options: PublishOptions) -> PublishResult:
+    """:func:`publish_chat` with its arguments in ``options``."""
     # Read before rendering: a write that lands meanwhile leaves the files not current
     # (archive.published), never the other way.
     generation = store.generation()
-    with staging_folder(out_dir) as staging:
+    with staging_folder(options.out_dir) as staging:
         staged = staged_paths(chat, staging)
         stats = write_transcripts(
             store,
             chat,
             staged,
-            generated_at=generated_at,
-            cost_note=cost_note,
-            highlights=highlights,
+            generated_at=options.generated_at,
+            cost_note=options.cost_note,
+            highlights=options.highlights,
         )
         return publish_staged(store, chat, staged, stats, options, generation=generation)
 

@@ -81,8 +81,8 @@ from archive.publish import (
     PublishResult,
     RowPublication,
     publication_inputs,
-    publish_chat,
     publish_staged,
+    publish_with,
     staged_paths,
     staging_folder,
 )
@@ -571,16 +571,7 @@ def import_discord_export(
         if progress is not None:
             progress("publishing", result.read, 0.0)
         with paused_gc():
-            published = publish_chat(
-                store,
-                result.chat,
-                publish.out_dir,
-                generated_at=publish.generated_at,
-                cost_note=publish.cost_note,
-                web_base_url=publish.web_base_url,
-                attachment_limit=publish.attachment_limit,
-                highlights=publish.highlights,
-            )
+            published = publish_with(store, result.chat, publish)
         result = replace(result, published=published)
     return result
 
@@ -719,7 +710,7 @@ def _publish_rendered(
         with store.snapshot():
             if store.generation() == generation:  # nothing written since the import
                 inputs = publication_inputs(store, chat, publish.highlights)
-    if inputs is None or not rendering.fits(inputs):
+    if inputs is None or not inputs.settled_by_rows(rendering.opted_out):
         worker.abandon_rendering()
         return None
     assert generation is not None
@@ -983,11 +974,6 @@ class _Rendering:
 
     paths: dict[str, Path]
     opted_out: frozenset[str]
-
-    def fits(self, inputs: PublicationInputs) -> bool:
-        """Whether the rows rendered make the transcripts of ``inputs`` (read once the rows
-        are saved): the same opt-outs, no handle to hide, no stakeholder groups."""
-        return inputs.opted_out == self.opted_out and not inputs.hide and inputs.groups is None
 
 
 class _Renderer:

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,10 +161,21 @@ def test_an_opt_out_of_someone_not_in_the_chat_is_still_rendered_as_imported(
 
 
 def test_the_search_index_is_complete_once_published(
-    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The publication's record waited for the import's index thread (a write transaction)
+    # The publication's record waits for the import's index thread (a write transaction),
+    # however slow it is: the import returns with the index complete.
     caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    index_search = discord_export.index_search
+
+    def slow_index(conn: Any) -> int:
+        time.sleep(0.5)
+        return index_search(conn)
+
+    monkeypatch.setattr(discord_export, "index_search", slow_index)
     a, _b = stores
     imported_and_published(a, EXPORT, tmp_path / "out")
     assert rendered(caplog)
@@ -373,7 +385,7 @@ def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
     a, _b = stores
     a.opt_out("discord", HOST_ID, "drsmith")  # a case published from the store
     events: list[str] = []
-    close, publish = discord_export._Spill.close, discord_export.publish_chat
+    close, publish = discord_export._Spill.close, discord_export.publish_with
 
     def closing(self: Any) -> None:
         events.append("staged messages removed")
@@ -384,6 +396,6 @@ def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
         return publish(*args, **kwargs)
 
     monkeypatch.setattr(discord_export._Spill, "close", closing)
-    monkeypatch.setattr(discord_export, "publish_chat", publishing)
+    monkeypatch.setattr(discord_export, "publish_with", publishing)
     imported_and_published(a, EXPORT, tmp_path / "out")
     assert events == ["staged messages removed", "published from the store"]
