@@ -102,7 +102,7 @@ class Connection:
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
-        self._background: threading.Thread | None = None
+        self._background: list[threading.Thread] = []
         self._opened()
 
     def _opened(self) -> None:
@@ -127,7 +127,7 @@ class Connection:
         self._tx_depth = 0
         self._counted = self.conn.total_changes
         self._exempt = 0
-        self._background = None
+        self._background = []
         return self
 
     def close(self) -> None:
@@ -198,10 +198,13 @@ class Connection:
         pages are used, so memory stays bounded by ``cache_mib``.
 
         Inside, the automatic checkpoint is off: the commit of a ~130 MB transaction would
-        copy it from the WAL into the database there and then (~0.3 s). Instead a thread
-        runs ``after`` and a passive checkpoint once the block is left, while this
-        connection goes on (publishing the import, say): SQLite works without the GIL, so
-        the thread takes the other core. What was committed is safe in the WAL either way;
+        copy it from the WAL into the database there and then (~0.3 s). Instead, once the
+        block is left, one thread runs ``after`` while another copies the WAL into the
+        database (a passive checkpoint: a checkpoint and a writer can work at once in WAL
+        mode), then what ``after`` wrote; this connection goes on meanwhile (publishing the
+        import, say): SQLite works without the GIL, so the threads take the other core as
+        it frees (run one after the other, the two were the last ~0.3 s of an import's
+        publication: benchmarks/README.md). What was committed is safe in the WAL either way;
         a failed or unfinished checkpoint loses nothing (the next one copies it); a failure
         of ``after`` is logged (it must leave nothing half-done: one transaction). Before
         reading what ``after`` writes, and at :meth:`close`, wait for it:
@@ -225,19 +228,27 @@ class Connection:
             return
         # One at a time: a second bulk load waits for the first one's work to be over.
         self.wait_for_background()
-        self._background = threading.Thread(
+        work = threading.Thread(
             target=_after_bulk_load,
             args=(self.path, after),
             name="tweetchat-after-bulk-load",
             daemon=True,
         )
-        self._background.start()
+        copy = threading.Thread(
+            target=_checkpoint_after,
+            args=(self.path, work),
+            name="tweetchat-checkpoint",
+            daemon=True,
+        )
+        self._background = [work, copy]
+        work.start()
+        copy.start()
 
     def wait_for_background(self) -> None:
-        """Wait until the work that :meth:`bulk_load` left to a thread (if any) is over."""
-        if self._background is not None:
-            self._background.join()
-            self._background = None
+        """Wait until the work that :meth:`bulk_load` left to threads (if any) is over."""
+        for thread in self._background:
+            thread.join()
+        self._background = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -275,27 +286,49 @@ class Connection:
 
 
 def _after_bulk_load(path: Path, after: Callable[[sqlite3.Connection], object] | None) -> None:
-    """:meth:`Connection.bulk_load`'s thread: ``after`` then a passive checkpoint (it waits
-    for no reader or writer, and copies what no reader still needs), on a connection of its
-    own to the database at ``path``; failures are logged, never raised."""
+    """:meth:`Connection.bulk_load`'s thread for ``after``, on a connection of its own to
+    the database at ``path``; failures are logged, never raised."""
+    if after is None:
+        return
+    conn = _thread_connection(path)
+    if conn is None:
+        return
+    try:
+        # Its commit leaves the WAL to the checkpoint thread (at the default, a commit past
+        # 1,000 pages of WAL copies all of it there and then, on this thread).
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        after(conn)
+    except sqlite3.Error as e:
+        name = getattr(after, "__qualname__", after)
+        logger.warning("%s: after a bulk load, %s failed (%s)", path, name, e)
+    finally:
+        conn.close()
+
+
+def _checkpoint_after(path: Path, work: threading.Thread) -> None:
+    """:meth:`Connection.bulk_load`'s checkpoint thread: a passive checkpoint (it waits for
+    no reader or writer, and copies what no reader still needs) while ``work`` runs, and
+    another once it is over, for what it wrote; failures are logged, never raised."""
+    conn = _thread_connection(path)
+    if conn is None:
+        return
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        work.join()
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error as e:
+        logger.warning(
+            "%s: checkpoint after a bulk load failed (%s); the WAL keeps the rows", path, e
+        )
+    finally:
+        conn.close()
+
+
+def _thread_connection(path: Path) -> sqlite3.Connection | None:
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=5000")
     except sqlite3.Error as e:
         logger.warning("%s: could not open it after a bulk load (%s)", path, e)
-        return
-    try:
-        if after is not None:
-            try:
-                after(conn)
-            except sqlite3.Error as e:
-                name = getattr(after, "__qualname__", after)
-                logger.warning("%s: after a bulk load, %s failed (%s)", path, name, e)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as e:
-            logger.warning(
-                "%s: checkpoint after a bulk load failed (%s); the WAL keeps the rows", path, e
-            )
-    finally:
-        conn.close()
+        return None
+    return conn

@@ -8,7 +8,9 @@ with FTS5's own integrity check against the content table.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -309,20 +311,54 @@ def test_a_bulk_load_commits_without_checkpointing_and_a_thread_checkpoints_afte
 def test_a_checkpoint_or_after_step_that_fails_is_logged_and_raises_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from archive.store.connection import _after_bulk_load
-
-    _after_bulk_load(tmp_path, None)  # a folder: SQLite cannot open it
-    assert "could not open it after a bulk load" in caplog.text
-    assert str(tmp_path) in caplog.text
-    caplog.clear()
+    from archive.store.connection import _after_bulk_load, _checkpoint_after
 
     def broken(conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
+    done = threading.Thread(target=lambda: None)
+    done.start()
+    for run in (lambda p: _after_bulk_load(p, broken), lambda p: _checkpoint_after(p, done)):
+        run(tmp_path)  # a folder: SQLite cannot open it
+        assert "could not open it after a bulk load" in caplog.text
+        assert str(tmp_path) in caplog.text
+        caplog.clear()
+
     Store(tmp_path / "a.db").close()
     _after_bulk_load(tmp_path / "a.db", broken)
     assert "after a bulk load" in caplog.text and "disk I/O error" in caplog.text
-    assert "checkpoint after a bulk load failed" not in caplog.text  # it still ran, and worked
+    caplog.clear()
+    _checkpoint_after(tmp_path / "a.db", done)
+    assert caplog.text == ""
+
+
+def test_the_checkpoint_runs_beside_the_after_step_then_copies_what_it_wrote(
+    store: Store, tmp_path: Path
+) -> None:
+    # The after step writes while the checkpoint thread copies the bulk load's pages; once
+    # both are over, the WAL holds nothing the database file lacks.
+    started = threading.Event()
+
+    def slow_index(conn: sqlite3.Connection) -> int:
+        started.set()
+        time.sleep(0.3)
+        return messages_module.index_search(conn)
+
+    with store.bulk_load(after=slow_index), store.transaction():
+        store.save_encoded_messages(_bulk_rows(2000), ["{}"] * 2000, index=False)
+    assert started.wait(5)
+    store.wait_for_background()
+    # The database file alone (without its WAL) holds the rows and their index.
+    alone = tmp_path / "alone.db"
+    shutil.copyfile(store.path, alone)
+    copy = sqlite3.connect(alone)
+    try:
+        assert copy.execute("SELECT COUNT(*) FROM messages").fetchone() == (2000,)
+        hits = copy.execute("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'alpha'")
+        assert hits.fetchone() == (400,)
+    finally:
+        copy.close()
+    _check_index(store)
 
 
 def _bulk_rows(n: int, start: int = 0) -> list[CapturedMessage]:
