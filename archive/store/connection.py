@@ -21,6 +21,8 @@ from archive.migrations import (
 
 logger = logging.getLogger(__name__)
 
+PAGE_SIZE = 16384  # bytes, of a new archive's pages (see Connection.__init__)
+
 Now = Callable[[], datetime]
 """A clock: returns the current instant, timezone-aware, in UTC (``scheduler.clock.Clock.now``
 fits; ``archive`` does not import ``scheduler``, so the store names only the callable)."""
@@ -89,6 +91,12 @@ class Connection:
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
+        # A new archive gets 16 KiB pages (SQLite's default is 4 KiB; an existing archive
+        # keeps its own, as the page size of a database in WAL mode is fixed): a captured
+        # message's row, with its raw payload, is 1-2 KiB, and an import of 100k of them
+        # reads and writes a quarter of the pages, each a system call, for ~7% less CPU and
+        # ~10% less time (benchmarks/README.md, issue 17).
+        self.conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from archive.migrations import MIGRATIONS
 from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Question, Target
 from archive.store import AsyncStore, DuplicateChatError, NotFoundError, Store, iso, parse_iso
+from archive.store.connection import PAGE_SIZE
 
 START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 
@@ -115,6 +116,29 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
 
 def test_database_is_in_wal_mode(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_archive_has_16_kib_pages_and_an_existing_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    Store(tmp_path / "new.db").close()
+    new = sqlite3.connect(tmp_path / "new.db")
+    assert new.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,) == (16384,)
+    new.close()
+    # An archive made with SQLite's default pages (as before this setting) opens, migrates
+    # and keeps them; what is saved reads back.
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("CREATE TABLE kept (x)")
+    old.close()
+    store = Store(tmp_path / "old.db")
+    store.add_chat(make_chat())
+    assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    store.close()
+    again = Store(tmp_path / "old.db")
+    assert again.get_chat("wedocs-2026-12-01").title == "Patients as partners"
+    again.close()
 
 
 def test_intent_is_recorded_once_per_action_and_platform(store: Store) -> None:
