@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 import string
-import sys
 import unicodedata
+
+from archive.unicode_classes import combining_marks
 
 __all__ = [
     "HASHTAG_RE",
@@ -45,23 +46,9 @@ __all__ = [
 MAX_HASHTAG_LEN = 100
 
 
-def _mark_ranges() -> str:
-    """A regex class body of every combining mark (Mn, Mc, Me) in planes 0-1 and the VS supplement.
-
-    ``\\w`` does not include marks, yet many scripts (Devanagari, Thai, decomposed Latin)
-    need them inside a word; without them ``#हिंदी`` would be cut short.
-    """
-    # Classified with C-level map() calls and the runs found by a regex over one flag byte
-    # per code point (every process that imports this module pays for it; a Python loop
-    # over the code points took ~45 ms).
-    is_mark = frozenset({"Mn", "Mc", "Me"}).__contains__
-    flags = bytes(map(is_mark, map(unicodedata.category, map(chr, range(0x20000)))))
-    ranges = [(run.start(), run.end() - 1) for run in re.finditer(b"\x01+", flags)]
-    ranges.append((0xE0100, min(0xE01EF, sys.maxunicode)))
-    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
-
-
-_MARKS = _mark_ranges()
+# Combining marks: ``\w`` does not include them, yet many scripts (Devanagari, Thai,
+# decomposed Latin) need them inside a word; without them ``#हिंदी`` would be cut short.
+_MARKS = combining_marks()
 # The compatibility forms of '_' (NFKC makes them '_'), such as the full-width '＿' of East
 # Asian input methods; ``\w`` does not include them, so '#WeDocs＿2024' would be cut short.
 _UNDERSCORES = "\ufe33\ufe34\ufe4d-\ufe4f\uff3f"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import quote, urlsplit
@@ -19,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from archive.i18n import Translator, translator
 from archive.models import CapturedMessage
 from archive.stats import participant_key
+from archive.unicode_classes import dropped
 
 # Python-Markdown's backslash-escapable characters (plus '|' from the tables extension);
 # '<', '>', '&' and '~' are not escapable there, so they become entities instead.
@@ -33,31 +33,9 @@ _URL_SAFE = "-._~:/?#@!$&*+,;=%"
 _TRAILING_PUNCT = ".,;:!?'\"*_"
 
 
-def _dropped_chars() -> re.Pattern[str]:
-    """A class of every control, format, private-use and surrogate character, except the
-    tab (it becomes a space) and the zero-width joiners (they keep emoji sequences intact)."""
-    dropped = frozenset({"Cc", "Cf", "Co", "Cs"}).__contains__
-    ranges: list[tuple[int, int]] = []
-    # Planes 2-13 hold no Cc/Cf/Co/Cs characters (CJK ideographs or unassigned), plane 14
-    # none past its first 4096 code points (tags, variation selectors), and planes 15-16
-    # are private use but for their last two code points (fixed by Unicode's stability
-    # policy); a test checks every plane against this. Skipping them keeps the import
-    # fast, and so does classifying the code points with C-level map() calls and finding
-    # the runs with a regex over one flag byte per code point (every process that imports
-    # this module pays for it; a Python loop over them took ~0.13 s).
-    ranges += [(0xF0000, 0xFFFFD), (0x100000, 0x10FFFD)]
-    for first, last in ((0, 0x20000), (0xE0000, 0xE1000)):
-        flags = bytearray(map(dropped, map(unicodedata.category, map(chr, range(first, last)))))
-        for keep in "\t\u200c\u200d":
-            if first <= ord(keep) < last:
-                flags[ord(keep) - first] = 0
-        ranges.extend(
-            (first + run.start(), first + run.end() - 1) for run in re.finditer(b"\x01+", flags)
-        )
-    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
-
-
-_DROPPED_RE = _dropped_chars()
+# Every control, format, private-use and surrogate character but the tab and the
+# zero-width joiners (archive.unicode_classes.compute_dropped).
+_DROPPED_RE = re.compile(f"[{dropped()}]")
 # Backslash escapes and entities, as one translation table (the definition) and as the
 # ordered replacements escape_chars makes: a '\\' before the characters it escapes, '&'
 # before the entities that hold one, '#' before the entity that holds one.
