@@ -955,6 +955,15 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
         conn.close()
 
 
+def _forked_work(conn: Connection, path: Path, spill: _Spill, importers_end: Connection) -> None:
+    """:func:`_work` in a forked worker, which first closes its copy of the importer's end
+    of the pipe: else, when the importer stops (an export refused once read, a failed
+    save), the worker waiting for its next frame would never read EOF, and the importer
+    would wait for it until its close() terminates it, 10 s later."""
+    importers_end.close()
+    _work(conn, path, spill)
+
+
 # A row of _captured_rows (the parameters of INSERT_MESSAGE) as the store gives it back to a
 # publication: its TRANSCRIPT_COLUMNS (archive.store.messages), in that order.
 _TRANSCRIPT_ROW = operator.itemgetter(1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 20)
@@ -1100,7 +1109,7 @@ class _Worker:
         self._process: multiprocessing.process.BaseProcess | None = None
         if context is not None:
             self._process = context.Process(
-                target=_work, args=args, name="tweetchat-import", daemon=True
+                target=_forked_work, args=(*args, self._conn), name="tweetchat-import", daemon=True
             )
             self._process.start()
             theirs.close()  # the worker's end: closed here, its death reads as EOF

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import multiprocessing.process
 import os
 import re
 import threading
@@ -381,13 +383,29 @@ def test_message_without_timestamp_is_named(
     ],
 )
 def test_files_that_are_not_exports_are_refused(
-    tmp_path: Path, store: Store, archived: list[str], content: bytes, message: str
+    tmp_path: Path,
+    store: Store,
+    archived: list[str],
+    content: bytes,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    terminated: list[object] = []
+    terminate = multiprocessing.process.BaseProcess.terminate
+
+    def recorded(process: multiprocessing.process.BaseProcess) -> None:
+        terminated.append(process)
+        terminate(process)
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "terminate", recorded)
     path = tmp_path / "bad.json"
     path.write_bytes(content)
     with pytest.raises(ExportError, match=rf"^{re.escape(str(path))}: {message}"):
         run_import(store, path)
     assert dump(store) == archived
+    # The worker ended by itself once the import stopped (it was once left waiting for its
+    # next frame, and the import failed only when it was terminated 10 s later).
+    assert terminated == []
 
 
 def test_missing_file_is_refused(tmp_path: Path, store: Store) -> None:
