@@ -644,7 +644,7 @@ def _capture(
                     stack.callback(worker.close)
                     rendering = _Rendering(staged_paths(chat, staging), store.opted_out())
             renderer = stack.enter_context(
-                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
+                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS))
             )
             # While the worker captures the next batch, this process saves the last one
             # (and renders its share of the transcripts from it).
@@ -716,10 +716,13 @@ def _publish_rendered(
     assert generation is not None
     if progress is not None:
         progress("publishing", count, 0.0)
-    if not worker.finish_rendering(inputs, publish):
+    try:
+        stats = renderer.stats(inputs)
+    except Exception as e:  # the import stands: the chat is published from the store
+        logger.warning("%s: its statistics as imported failed: %r", chat.id, e)
+        worker.abandon_rendering()
         return None
-    stats = worker.rendered_stats()
-    if stats is None:
+    if not worker.finish_rendering(inputs, publish, stats):
         return None
     try:
         renderer.finish(inputs, publish.generated_at, publish.cost_note, stats)
@@ -872,25 +875,25 @@ def _captured_rows(
 #                          [where each row's message was in its batch, ...]); marshal
 #                       D the capture is over: why the rows were not rendered ("": they
 #                         were); marshal
-#                       T the statistics of the rendered rows: ChatStats; pickle
 #                       W its share of the rendered transcripts is written: {format:
 #                         (size, SHA-256)}; marshal
 #                       E an ExportError's message (the file is bad); pickle
 #                       F a traceback (the worker failed: a bug, out of memory...); pickle
 #   importer -> worker: C (the scan, the chat, captured_at, a _Rendering or None): capture
 #                         the spill (and render its rows); pickle
-#                       B (PublicationInputs, generated_at, cost_note): count the
-#                         statistics and write the rendered transcripts; pickle
+#                       B (PublicationInputs, generated_at, cost_note, ChatStats): write
+#                         the rendered transcripts; pickle
 #                       X the rendering is not wanted after all
 #
-# A new chat that the import is asked to publish is rendered by the worker as it captures
+# A new chat that the import is asked to publish is rendered as it is captured, by both
 # (archive.publish.RowPublication: statistics, list items, JSON entries, in spills in the
-# publication's staging folder), from the rows it sends; the chat's rows in the store will
+# publication's staging folder), from the rows the worker sends; the chat's rows in the store will
 # be exactly those, in that order, if every one is inserted (the importer checks) and the
 # export is in time order (the worker checks). Once the rows are committed, the importer
 # reads what the publication needs beside them (highlights, earlier chats...) in one
 # snapshot, checked to be the state its commit made (its generation); both write their
-# documents from their spills; the importer moves them into place and records them. When
+# documents from their spills (the worker given the statistics the importer counted); the
+# importer moves them into place and records them. When
 # the rows alone cannot settle the transcripts (see RowPublication), another process wrote
 # in between, or either side's rendering fails (or the worker is gone), the chat is
 # published from the store as after any import.
@@ -929,7 +932,7 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
     try:
         _parse(conn, path)
         scan, chat, now, rendering = pickle.loads(conn.recv_bytes()[1:])
-        renderer = _Renderer(chat, rendering, WORKER_FORMATS)
+        renderer = _Renderer(chat, rendering, WORKER_FORMATS, counted=False)
         try:
             for count, rows, kept in _captured_rows(scan, spill, chat, now):
                 conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
@@ -938,9 +941,7 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
             if not renderer.stopped:
                 frame = conn.recv_bytes()
                 if frame[:1] == b"B":
-                    inputs, generated_at, cost_note = pickle.loads(frame[1:])
-                    stats = renderer.stats(inputs)
-                    conn.send_bytes(b"T" + pickle.dumps(stats))  # the importer's share needs them
+                    inputs, generated_at, cost_note, stats = pickle.loads(frame[1:])
                     renderer.finish(inputs, generated_at, cost_note, stats)
                     conn.send_bytes(b"W" + marshal.dumps(renderer.digests()))
         finally:
@@ -969,9 +970,9 @@ def _forked_work(conn: Connection, path: Path, spill: _Spill, importers_end: Con
 _TRANSCRIPT_ROW = operator.itemgetter(1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 20)
 
 
-# Who renders which transcript of a new chat as it is captured: the worker the JSON entries
-# and the statistics, besides capturing; the importer the Markdown and HTML (their list
-# items), besides saving the rows: about as long on either side (benchmarks/README.md).
+# Who renders which transcript of a new chat as it is captured: the worker the JSON entries,
+# besides capturing; the importer the Markdown and HTML (their list items) and the
+# statistics, besides saving the rows: about as long on either side (benchmarks/README.md).
 WORKER_FORMATS = ("json",)
 IMPORTER_FORMATS = ("md", "html")
 
@@ -1217,12 +1218,14 @@ class _Worker:
                 row[RAW_COLUMN] = raws[position]
             yield count, rows
 
-    def finish_rendering(self, inputs: PublicationInputs, options: PublishOptions) -> bool:
+    def finish_rendering(
+        self, inputs: PublicationInputs, options: PublishOptions, stats: ChatStats
+    ) -> bool:
         """Have the worker write the transcripts it rendered, with ``inputs`` (read once
-        the rows were saved): :meth:`rendered_stats`, then :meth:`rendered_digests`. False,
-        logged, when the worker is gone (killed since the capture: the chat is then
-        published from the store)."""
-        payload = (inputs, options.generated_at, options.cost_note)
+        the rows were saved) and the statistics this process counted: then
+        :meth:`rendered_digests`. False, logged, when the worker is gone (killed since the
+        capture: the chat is then published from the store)."""
+        payload = (inputs, options.generated_at, options.cost_note, stats)
         try:
             self._conn.send_bytes(b"B" + pickle.dumps(payload))
         except OSError:
@@ -1235,12 +1238,6 @@ class _Worker:
         already gone needs no telling."""
         with contextlib.suppress(OSError):
             self._conn.send_bytes(b"X")
-
-    def rendered_stats(self) -> ChatStats | None:
-        """The statistics the worker counted over the rows it rendered; None, logged, when
-        it failed (the chat is then published from the store)."""
-        body = self._rendered(b"T")
-        return None if body is None else cast(ChatStats, pickle.loads(body))
 
     def _rendered(self, expected: bytes) -> bytes | None:
         try:

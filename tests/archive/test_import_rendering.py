@@ -328,6 +328,19 @@ def test_a_failure_of_either_sides_rendering_publishes_from_the_store(
     assert any("No space left on device" in m for m in messages)
 
 
+def test_a_failure_of_the_statistics_counted_while_saving_publishes_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The importer counts them, and gives them to the worker for its JSON.
+    fail_in(monkeypatch, "stats", worker=False)
+    assert not compare(tmp_path, stores, caplog, EXPORT)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("statistics as imported failed" in m and "No space left" in m for m in messages)
+
+
 def test_a_failed_import_leaves_no_transcript_and_no_staging_folder(
     tmp_path: Path, stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
