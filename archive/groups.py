@@ -44,6 +44,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,8 +210,11 @@ def match_group(word: str, groups: Sequence[Group]) -> Group | None:
 
 
 def hashtag_key(hashtag: str) -> str:
-    """How declarations are filed: the chat's hashtag, casefolded (as the store's chats)."""
-    return hashtag.casefold()
+    """How declarations are filed: the chat's hashtag as the store keeps it (``#``, then
+    its body in NFC), casefolded. ``WeDocs``, ``#WeDocs`` and ``＃wedocs`` are one key (a
+    caller that left out the ``#`` once filed declarations no chat looked up)."""
+    body = unicodedata.normalize("NFC", hashtag.strip()).lstrip("#＃")
+    return f"#{body}".casefold()
 
 
 # -- the roster file ----------------------------------------------------------------------

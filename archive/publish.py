@@ -33,6 +33,7 @@ from archive.published import (
 from archive.published import umask as _umask
 from archive.stats import ChatStats, StatsCounter, compute_stats
 from archive.store import Store
+from archive.store.engagement import RowHighlights
 from archive.transcripts import highlights as highlights_section
 from archive.transcripts.html import (
     has_amp_link,
@@ -371,11 +372,25 @@ class PublicationInputs:
         )
 
 
-def publication_inputs(store: Store, chat: Chat, highlights: int) -> PublicationInputs:
+def publication_inputs(
+    store: Store, chat: Chat, highlights: int, *, rows_highlights: RowHighlights | None = None
+) -> PublicationInputs:
     """The :class:`PublicationInputs` of ``chat`` as the store has them now (call it inside
     ``store.snapshot()`` or a transaction, for one state); ``highlights`` as in
-    :func:`write_transcripts`."""
+    :func:`write_transcripts`. ``rows_highlights``: the highlights picked from the chat's
+    rows as they were saved (for ``highlights`` per question), taken instead of reading the
+    chat's answers back when they are the store's: same opt-outs, no engagement recorded
+    for the chat's messages."""
     opted_out = store.opted_out()
+    if (
+        rows_highlights is not None
+        and rows_highlights.per_question == highlights
+        and rows_highlights.opted_out == opted_out
+        and not store.chat_has_engagement(chat.id)
+    ):
+        best = rows_highlights.best()
+    else:
+        best = store.highlights(chat, highlights, opted_out=opted_out)
     return PublicationInputs(
         opted_out=opted_out,
         hide=store.opted_out_handles(chat.id),
@@ -383,7 +398,7 @@ def publication_inputs(store: Store, chat: Chat, highlights: int) -> Publication
         not_posted=question_not_posted(store, chat),
         controls=control_events(store, chat),  # the JSON's: the records' words
         shown_controls=control_events(store, chat, translator(chat.language)),
-        best=store.highlights(chat, highlights, opted_out=opted_out),
+        best=best,
         groups=store.group_mix(chat, opted_out),
         history=store.participation_history(chat),
     )

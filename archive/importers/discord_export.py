@@ -89,6 +89,7 @@ from archive.publish import (
 from archive.published import Digest
 from archive.stats import ChatStats
 from archive.store import Store, iso
+from archive.store.engagement import RowHighlights
 from archive.store.messages import RAW_COLUMN, export_json, index_search, row_of
 from archive.transcripts.rows import SeveralNetworks
 
@@ -634,6 +635,7 @@ def _capture(
                 chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
             before = store.count_messages(chat.id)
             rendering = None
+            picked = None
             if publish is not None and existing is None and worker.forked:
                 try:
                     staging = stack.enter_context(staging_folder(publish.out_dir))
@@ -642,7 +644,11 @@ def _capture(
                 else:
                     # Closed before the staging folder is removed, whatever happens.
                     stack.callback(worker.close)
-                    rendering = _Rendering(staged_paths(chat, staging), store.opted_out())
+                    opted_out = store.opted_out()
+                    rendering = _Rendering(staged_paths(chat, staging), opted_out)
+                    # The highlights are picked from the rows too (publication_inputs takes
+                    # them when nothing else decides them: no engagement recorded).
+                    picked = RowHighlights(chat, publish.highlights, opted_out=opted_out)
             renderer = stack.enter_context(
                 contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS))
             )
@@ -653,6 +659,8 @@ def _capture(
                 captured += len(rows)
                 store.save_message_rows(rows, index=False, all_new=existing is None)
                 renderer.feed(rows)
+                if picked is not None:
+                    picked.feed(rows)
                 if progress is not None:
                     progress("imported", scan.count, done / max(scan.staged, 1))
             new = store.count_messages(chat.id) - before
@@ -670,6 +678,7 @@ def _capture(
                 worker,
                 renderer,
                 rendering,
+                picked,
                 publish,
                 generation=generation if new == captured else None,
                 progress=progress,
@@ -692,6 +701,7 @@ def _publish_rendered(
     worker: _Worker,
     renderer: _Renderer,
     rendering: _Rendering,
+    picked: RowHighlights | None,
     publish: PublishOptions,
     *,
     generation: int | None,
@@ -709,7 +719,7 @@ def _publish_rendered(
     elif generation is not None:
         with store.snapshot():
             if store.generation() == generation:  # nothing written since the import
-                inputs = publication_inputs(store, chat, publish.highlights)
+                inputs = publication_inputs(store, chat, publish.highlights, rows_highlights=picked)
     if inputs is None or not inputs.settled_by_rows(rendering.opted_out):
         worker.abandon_rendering()
         return None

@@ -347,6 +347,24 @@ def test_an_edited_declaration_changes_the_group(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_hashtag_with_or_without_its_hash_files_declarations_under_one_key(
+    tmp_path: Path,
+) -> None:
+    # Declared without the '#', or with the full-width '＃', or another case: the chat
+    # #WeDocs finds them (they once went under a key no chat looked up).
+    store = Store(tmp_path / "a.db")
+    try:
+        assert store.declare_group("WeDocs", "x", "1", "carer", at(1))
+        assert store.declare_group("＃wedocs", "x", "2", "patient", at(1))
+        assert store.declare_group(" #WEDOCS ", "x", "3", "clinician", at(1))
+        expected = {("x", "1"): "carer", ("x", "2"): "patient", ("x", "3"): "clinician"}
+        assert store.group_sources("#WeDocs").own == expected
+        assert store.group_sources("wedocs").own == expected
+        assert store.group_sources("#OtherChat").own == {}
+    finally:
+        store.close()
+
+
 def test_the_same_post_met_again_updates_its_group_whatever_time_it_carries(
     tmp_path: Path,
 ) -> None:

@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,8 +21,10 @@ from hypothesis import strategies as st
 from archive.highlights import Engagement, Highlight, select_highlights
 from archive.labels import Labels
 from archive.models import MessageKind
-from archive.publish import publish_chat, render_chat
+from archive.publish import publication_inputs, publish_chat, render_chat
 from archive.store import Store
+from archive.store.engagement import RowHighlights
+from archive.store.messages import message_row
 from archive.transcripts import render_csv, render_html, render_json, render_markdown
 from archive.transcripts.highlights import counts_label
 from tests.archive.test_transcripts import (
@@ -418,3 +421,61 @@ def test_the_store_picks_what_select_highlights_picks_over_every_engaged_answer(
         assert store.highlights(chat, per_question, opted_out=hidden) == expected
     finally:
         store.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    reactions=st.dictionaries(st.sampled_from(sorted(BY_ID)), _COUNTS),
+    per_question=st.integers(min_value=0, max_value=4),
+    opted_out=st.sets(st.sampled_from(sorted({f"{m.platform}:{m.author_id}" for m in MESSAGES}))),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_highlights_picked_from_saved_rows_are_the_stores(
+    tmp_path_factory: pytest.TempPathFactory,
+    reactions: dict[str, int],
+    per_question: int,
+    opted_out: set[str],
+    order: Any,
+) -> None:
+    # RowHighlights (an import's rows, fed as saved, in any order) against the store's
+    # choice over the same rows with no engagement recorded: reactions alone score.
+    messages = [replace(m, reactions=reactions.get(m.platform_id, m.reactions)) for m in MESSAGES]
+    store = Store(tmp_path_factory.mktemp("h") / "archive.db")
+    try:
+        store.add_chat(CHAT)
+        store.save_messages(messages)
+        chat = store.get_chat(CHAT.id)
+        hidden = frozenset(opted_out)
+        picked = RowHighlights(chat, per_question, opted_out=hidden)
+        rows = [message_row(m, "{}", "2026-12-01T00:00:00.000000+00:00") for m in messages]
+        order.shuffle(rows)
+        for start in range(0, len(rows), 3):
+            picked.feed(rows[start : start + 3])
+        assert picked.best() == store.highlights(chat, per_question, opted_out=hidden)
+    finally:
+        store.close()
+
+
+def test_the_rows_highlights_are_taken_only_when_the_store_would_pick_the_same(
+    store: Store,
+) -> None:
+    chat = store.get_chat(CHAT.id)
+    opted_out = store.opted_out()
+    picked = RowHighlights(chat, 3, opted_out=opted_out)
+    picked.feed(message_row(m, "{}", "2026-12-01T00:00:00.000000+00:00") for m in MESSAGES)
+    # Planted: a choice the store would never make, to see which one is taken.
+    planted = {"1": [Highlight(MESSAGES[-1])]}
+    picked.best = lambda: planted  # type: ignore[method-assign]
+    assert publication_inputs(store, chat, 3, rows_highlights=picked).best == planted
+    # Other highlight counts, other opt-outs, or engagement recorded for one of the chat's
+    # messages (its likes count): the store's own choice.
+    assert publication_inputs(store, chat, 2, rows_highlights=picked).best != planted
+    store.opt_out("x", "someone")
+    assert publication_inputs(store, chat, 3, rows_highlights=picked).best != planted
+    store.opt_in("x", "someone")
+    assert publication_inputs(store, chat, 3, rows_highlights=picked).best == planted
+    answer = next(m for m in MESSAGES if m.kind == MessageKind.ANSWER)
+    store.set_engagement(answer.platform, {answer.platform_id: Engagement(likes=5)})
+    assert store.chat_has_engagement(chat.id)
+    store_best = store.highlights(chat, 3, opted_out=store.opted_out())
+    assert publication_inputs(store, chat, 3, rows_highlights=picked).best == store_best
