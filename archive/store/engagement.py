@@ -11,6 +11,7 @@ import heapq
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 from archive.highlights import HIGHLIGHTS_PER_QUESTION, Engagement, Highlight
 from archive.models import Chat
@@ -224,7 +225,7 @@ class RowHighlights:
         opted_out = self.opted_out
         for row in rows:
             # An undeleted answer with reactions (score > 0), by someone who did not opt out.
-            if not row[17] or row[9] != "answer" or row[15] is not None:
+            if cast(int, row[17]) <= 0 or row[9] != "answer" or row[15] is not None:
                 continue
             stream = _STREAM_OF_INSERTED(row)
             if f"{stream[1]}:{stream[3]}" in opted_out:

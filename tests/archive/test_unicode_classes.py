@@ -13,8 +13,14 @@ from archive import _unicode_data, unicode_classes
 
 
 def test_the_stored_tables_are_what_this_python_computes() -> None:
-    # Fails when Python's Unicode moved on: run `python -m archive.unicode_classes`.
-    assert _unicode_data.UNICODE_VERSION == unicodedata.unidata_version
+    # Under another Unicode version the tables are not used (the next test); under theirs
+    # they must be exactly what unicodedata gives (after an upgrade of the project's Python,
+    # run `python -m archive.unicode_classes` to store the new version's).
+    if _unicode_data.UNICODE_VERSION != unicodedata.unidata_version:
+        pytest.skip(
+            f"tables stored for Unicode {_unicode_data.UNICODE_VERSION}, "
+            f"this Python has {unicodedata.unidata_version}"
+        )
     assert _unicode_data.COMBINING_MARKS == unicode_classes.compute_combining_marks()
     assert _unicode_data.DROPPED == unicode_classes.compute_dropped()
     stored = Path(archive.__file__).with_name("_unicode_data.py").read_text(encoding="utf-8")
