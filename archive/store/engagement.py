@@ -11,7 +11,7 @@ import heapq
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 from archive.highlights import HIGHLIGHTS_PER_QUESTION, Engagement, Highlight
 from archive.models import Chat
@@ -139,19 +139,10 @@ class EngagementTable(Connection):
             f" m.question_keys, {_SCORE} {_WITH_ENGAGEMENT} WHERE {_ENGAGED_ANSWER}",
             (chat.id,),
         )
-        # Highlight.sort_key, with the row id last to fetch the answers kept.
-        by_question: dict[str, list[tuple[int, datetime, str, str, int]]] = {}
+        ranking: _Ranking[int] = _Ranking(per_question, opted_out)  # of row ids
         for row_id, platform, platform_id, author_id, created, keys, score in cur:
-            if score <= 0 or f"{platform}:{author_id}" in opted_out:
-                continue
-            rank = (-score, parse_iso(created), platform, platform_id, row_id)
-            for key in dict.fromkeys(keys.split()):
-                by_question.setdefault(key, []).append(rank)
-        best: dict[str, list[int]] = {}
-        for q in chat.questions:
-            found = by_question.get(q.key)
-            if found:
-                best[q.key] = [rank[-1] for rank in heapq.nsmallest(per_question, found)]
+            ranking.add(score, platform, platform_id, author_id, created, keys, row_id)
+        best = ranking.best(chat)
         if not best:
             return {}
         kept = sorted({row_id for ids in best.values() for row_id in ids})
@@ -190,10 +181,65 @@ class EngagementTable(Connection):
         return [str(r[0]) for r in rows]
 
 
+_T = TypeVar("_T")
+
 # A row of INSERT_MESSAGE's parameters (archive.store.messages) as a row of STREAM_COLUMNS.
 _STREAM_OF_INSERTED = operator.itemgetter(
     0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 3, 20
 )
+
+
+class _Ranking(Generic[_T]):
+    """The highlights' choice, shared by :meth:`EngagementTable.highlights` and
+    :class:`RowHighlights`: per question, the ``per_question`` best answers (each given with
+    an item to keep: a row id, a row) by :meth:`Highlight.sort_key`, among those scoring
+    above 0 by someone not in ``opted_out``. Memory stays bounded: each question keeps only
+    a few more candidates than it needs as they come."""
+
+    def __init__(self, per_question: int, opted_out: frozenset[str]) -> None:
+        self.per_question = per_question
+        self.opted_out = opted_out
+        self._found: dict[str, list[tuple[tuple[int, datetime, str, str], _T]]] = {}
+
+    def add(
+        self,
+        score: int,
+        platform: str,
+        platform_id: str,
+        author_id: str,
+        created: str,
+        question_keys: str,
+        item: _T,
+    ) -> None:
+        """One answer: its score, as stored (``created`` as iso() text, ``question_keys``
+        space-separated)."""
+        if score <= 0 or f"{platform}:{author_id}" in self.opted_out:
+            return
+        rank = (-score, parse_iso(created), platform, platform_id)  # Highlight.sort_key
+        keep = self.per_question
+        for key in dict.fromkeys(question_keys.split()):
+            ranked = self._found.setdefault(key, [])
+            ranked.append((rank, item))
+            if len(ranked) >= 8 * keep:  # prune: only the best few can be kept
+                ranked[:] = heapq.nsmallest(keep, ranked, key=_rank)
+
+    def best(self, chat: Chat) -> dict[str, list[_T]]:
+        """Question key -> the items of its best answers, best first, in the order of the
+        chat's questions; questions without any candidate are left out."""
+        out: dict[str, list[_T]] = {}
+        for q in chat.questions:
+            ranked = self._found.get(q.key)
+            if ranked:
+                out[q.key] = [
+                    item for _r, item in heapq.nsmallest(self.per_question, ranked, key=_rank)
+                ]
+        return out
+
+
+def _rank(
+    candidate: tuple[tuple[int, datetime, str, str], object],
+) -> tuple[int, datetime, str, str]:
+    return candidate[0]
 
 
 class RowHighlights:
@@ -201,10 +247,9 @@ class RowHighlights:
     (each a sequence of ``INSERT_MESSAGE``'s parameters, as an import saves them), for when
     no engagement is recorded for them: the score is then the reactions alone. Used by
     :func:`archive.publish.publication_inputs` only when ``opted_out`` is the store's and
-    :meth:`EngagementTable.chat_has_engagement` is False; the same choice, without reading
-    the chat's answers back (~0.1-0.2 s of an import's publication of 100k messages).
-
-    Memory stays bounded: each question keeps its best few candidates as rows come.
+    :meth:`EngagementTable.chat_has_engagement` is False; the same choice (:class:`_Ranking`),
+    without reading the chat's answers back (~0.1-0.2 s of an import's publication of 100k
+    messages).
     """
 
     def __init__(
@@ -213,43 +258,36 @@ class RowHighlights:
         self.chat = chat
         self.per_question = per_question
         self.opted_out = opted_out
-        # question key -> (rank, row of STREAM_COLUMNS) of its candidates so far
-        self._found: dict[str, list[tuple[tuple[int, datetime, str, str], SQLRow]]] = {}
+        self._ranking: _Ranking[SQLRow] = _Ranking(
+            per_question, opted_out
+        )  # rows of STREAM_COLUMNS
 
     def feed(self, rows: Iterable[Sequence[object]]) -> None:
         """Take the chat's next saved rows (any order)."""
         if self.per_question <= 0:
             return
-        found = self._found
-        keep = self.per_question
-        opted_out = self.opted_out
+        add = self._ranking.add
         for row in rows:
-            # An undeleted answer with reactions (score > 0), by someone who did not opt out.
-            if cast(int, row[17]) <= 0 or row[9] != "answer" or row[15] is not None:
+            # An undeleted answer (its score, the reactions, is checked by the ranking).
+            if row[9] != "answer" or row[15] is not None:
                 continue
             stream = _STREAM_OF_INSERTED(row)
-            if f"{stream[1]}:{stream[3]}" in opted_out:
-                continue
-            rank = (-int(stream[16]), parse_iso(stream[7]), stream[1], stream[2])
-            for key in dict.fromkeys(str(stream[9]).split()):
-                ranked = found.setdefault(key, [])
-                ranked.append((rank, stream))
-                if len(ranked) >= 8 * keep:  # prune: only the best few can be kept
-                    ranked[:] = heapq.nsmallest(keep, ranked, key=_rank)
+            add(
+                cast(int, stream[16]),  # reactions
+                cast(str, stream[1]),  # platform
+                cast(str, stream[2]),  # platform_id
+                cast(str, stream[3]),  # author_id
+                cast(str, stream[7]),  # created_at
+                cast(str, stream[9]),  # question_keys
+                stream,
+            )
 
     def best(self) -> dict[str, list[Highlight]]:
         """Question key -> its highlights, as :meth:`EngagementTable.highlights` gives them
         for these rows with no engagement recorded."""
-        out: dict[str, list[Highlight]] = {}
-        for q in self.chat.questions:
-            ranked = self._found.get(q.key)
-            if ranked:
-                picked = heapq.nsmallest(self.per_question, ranked, key=_rank)
-                out[q.key] = [Highlight(message_from_tuple(row), 0, 0, 0, 0) for _r, row in picked]
-        return out
-
-
-def _rank(
-    candidate: tuple[tuple[int, datetime, str, str], SQLRow],
-) -> tuple[int, datetime, str, str]:
-    return candidate[0]
+        if self.per_question <= 0:
+            return {}
+        return {
+            key: [Highlight(message_from_tuple(row), 0, 0, 0, 0) for row in rows]
+            for key, rows in self._ranking.best(self.chat).items()
+        }

@@ -341,6 +341,29 @@ def test_a_failure_of_the_statistics_counted_while_saving_publishes_from_the_sto
     assert any("statistics as imported failed" in m and "No space left" in m for m in messages)
 
 
+def test_the_highlights_are_picked_from_the_rows_not_read_back(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The import's publication takes the highlights it picked as it saved the rows (the
+    # store is never asked), and they are the ones a publication from the store shows.
+    a, b = stores
+    asked: list[Store] = []
+    highlights = Store.highlights
+
+    def recorded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        asked.append(self)
+        return highlights(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "highlights", recorded)
+    assert compare(tmp_path, stores, caplog, EXPORT)
+    assert b in asked and a not in asked
+    ref_chat = b.list_chats()[0]
+    assert b.highlights(ref_chat, 2, opted_out=b.opted_out())  # there are some to pick
+
+
 def test_a_failed_import_leaves_no_transcript_and_no_staging_folder(
     tmp_path: Path, stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
