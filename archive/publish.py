@@ -638,9 +638,16 @@ class RowPublication:
     def stats(self, inputs: PublicationInputs) -> ChatStats:
         """The statistics of the rows fed, with ``inputs``; ``ValueError`` when they were
         not counted here."""
+        return inputs.stats(self.counter)
+
+    @property
+    def counter(self) -> StatsCounter:
+        """What was counted of the rows fed (picklable: for another process that writes
+        the other formats, :meth:`PublicationInputs.stats`); ``ValueError`` when they were
+        not counted here."""
         if isinstance(self._counter, _NotCounted):
             raise ValueError("the statistics of these rows are counted by another publication")
-        return inputs.stats(self._counter)
+        return self._counter
 
     def close(self) -> None:
         self._spills.close()

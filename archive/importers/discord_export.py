@@ -650,7 +650,7 @@ def _capture(
                     # them when nothing else decides them: no engagement recorded).
                     picked = RowHighlights(chat, publish.highlights, opted_out=opted_out)
             renderer = stack.enter_context(
-                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS))
+                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
             )
             # While the worker captures the next batch, this process saves the last one
             # (and renders its share of the transcripts from it).
@@ -727,7 +727,8 @@ def _publish_rendered(
     if progress is not None:
         progress("publishing", count, 0.0)
     try:
-        stats = renderer.stats(inputs)
+        assert worker.counter is not None  # sent with the end of a capture fully rendered
+        stats = inputs.stats(worker.counter)
     except Exception as e:  # the import stands: the chat is published from the store
         logger.warning("%s: its statistics as imported failed: %r", chat.id, e)
         worker.abandon_rendering()
@@ -883,8 +884,8 @@ def _captured_rows(
 #                       S the parse is over: (messages, {member: value}); marshal
 #                       R (staged messages done, [row without its payload, ...],
 #                          [where each row's message was in its batch, ...]); marshal
-#                       D the capture is over: why the rows were not rendered ("": they
-#                         were); marshal
+#                       D the capture is over: (why the rows were not rendered, "" when
+#                         they were; then what it counted of them, a StatsCounter); pickle
 #                       W its share of the rendered transcripts is written: {format:
 #                         (size, SHA-256)}; marshal
 #                       E an ExportError's message (the file is bad); pickle
@@ -902,8 +903,9 @@ def _captured_rows(
 # export is in time order (the worker checks). Once the rows are committed, the importer
 # reads what the publication needs beside them (highlights, earlier chats...) in one
 # snapshot, checked to be the state its commit made (its generation); both write their
-# documents from their spills (the worker given the statistics the importer counted); the
-# importer moves them into place and records them. When
+# documents from their spills (the statistics made by the importer from what the worker
+# counted, sent with its D, and given back with the B); the importer moves them into place
+# and records them. When
 # the rows alone cannot settle the transcripts (see RowPublication), another process wrote
 # in between, or either side's rendering fails (or the worker is gone), the chat is
 # published from the store as after any import.
@@ -942,12 +944,12 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
     try:
         _parse(conn, path)
         scan, chat, now, rendering = pickle.loads(conn.recv_bytes()[1:])
-        renderer = _Renderer(chat, rendering, WORKER_FORMATS, counted=False)
+        renderer = _Renderer(chat, rendering, WORKER_FORMATS)
         try:
             for count, rows, kept in _captured_rows(scan, spill, chat, now):
                 conn.send_bytes(b"R" + marshal.dumps((count, rows, kept)))
                 renderer.feed(rows)  # while the importer saves them
-            conn.send_bytes(b"D" + marshal.dumps(renderer.stopped))
+            conn.send_bytes(b"D" + renderer.end_of_capture())
             if not renderer.stopped:
                 frame = conn.recv_bytes()
                 if frame[:1] == b"B":
@@ -980,9 +982,10 @@ def _forked_work(conn: Connection, path: Path, spill: _Spill, importers_end: Con
 _TRANSCRIPT_ROW = operator.itemgetter(1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 20)
 
 
-# Who renders which transcript of a new chat as it is captured: the worker the JSON entries,
-# besides capturing; the importer the Markdown and HTML (their list items) and the
-# statistics, besides saving the rows: about as long on either side (benchmarks/README.md).
+# Who renders which transcript of a new chat as it is captured: the worker the JSON entries
+# and the statistics, besides capturing; the importer the Markdown and HTML (their list
+# items), besides saving the rows and picking the highlights: about as long on either side
+# (benchmarks/README.md, "seventh round").
 WORKER_FORMATS = ("json",)
 IMPORTER_FORMATS = ("md", "html")
 
@@ -1049,10 +1052,18 @@ class _Renderer:
         assert self._publication is not None
         return self._publication.digests()
 
-    def stats(self, inputs: PublicationInputs) -> ChatStats:
-        """The statistics of the rows (:meth:`RowPublication.stats`)."""
-        assert self._publication is not None
-        return self._publication.stats(inputs)
+    def end_of_capture(self) -> bytes:
+        """The ``D`` frame's body: why nothing (more) was rendered ("" when every row was)
+        and, when every row was, what was counted of them (:attr:`RowPublication.counter`);
+        a counter that cannot be sent stops the rendering."""
+        counter = None
+        if self._publication is not None:
+            try:
+                counter = self._publication.counter
+                return pickle.dumps((self.stopped, counter))
+            except Exception as e:
+                self._stop(f"its statistics could not be sent: {e!r}")
+        return pickle.dumps((self.stopped, None))
 
     def finish(
         self,
@@ -1114,6 +1125,8 @@ class _Worker:
         self.members: dict[str, Any] = {}  # its guild and channel, once messages() is over
         self._counts: list[int] = []  # messages parsed after each chunk (for offset_of)
         self.rendered = False  # whether the worker rendered every row (capture() over)
+        # what the worker counted of the rows it rendered (StatsCounter), once capture() is over
+        self.counter: Any = None
         context = _fork_context()
         self._conn, theirs = multiprocessing.Pipe()
         args = (theirs, path, spill)
@@ -1215,7 +1228,7 @@ class _Worker:
         while True:
             kind, body = self._receive()
             if kind == b"D":
-                stopped = marshal.loads(body)
+                stopped, self.counter = pickle.loads(body)
                 self.rendered = rendering is not None and not stopped
                 if rendering is not None and stopped:
                     logger.info("%s: not rendered while imported: %s", self._path, stopped)
@@ -1232,7 +1245,7 @@ class _Worker:
         self, inputs: PublicationInputs, options: PublishOptions, stats: ChatStats
     ) -> bool:
         """Have the worker write the transcripts it rendered, with ``inputs`` (read once
-        the rows were saved) and the statistics this process counted: then
+        the rows were saved) and the statistics made of what it counted: then
         :meth:`rendered_digests`. False, logged, when the worker is gone (killed since the
         capture: the chat is then published from the store)."""
         payload = (inputs, options.generated_at, options.cost_note, stats)

@@ -328,14 +328,51 @@ def test_a_failure_of_either_sides_rendering_publishes_from_the_store(
     assert any("No space left on device" in m for m in messages)
 
 
-def test_a_failure_of_the_statistics_counted_while_saving_publishes_from_the_store(
+def test_statistics_the_worker_cannot_send_publish_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The importer counts them, and gives them to the worker for its JSON.
-    fail_in(monkeypatch, "stats", worker=False)
+    # The worker counts them and sends what it counted with the end of its capture.
+    importer = os.getpid()
+    real = RowPublication.counter
+
+    def counter(self: RowPublication) -> Any:
+        if os.getpid() != importer:
+            raise OSError(28, "No space left on device")
+        return real.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(RowPublication, "counter", property(counter))
+    assert not compare(tmp_path, stores, caplog, EXPORT)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any(
+        "not rendered while imported: its statistics could not be sent" in m
+        and "No space left" in m
+        for m in messages
+    )
+
+
+class _BrokenCounter:
+    def result(self, **_: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failure_of_the_statistics_made_of_the_workers_count_publishes_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The importer makes the statistics of what the worker counted, for both sides' files.
+    real = discord_export._Worker.capture
+
+    def capture(self: discord_export._Worker, *args: Any, **kwargs: Any) -> Any:
+        yield from real(self, *args, **kwargs)
+        if self.counter is not None:  # the import that renders (not the reference's)
+            self.counter = _BrokenCounter()
+
+    monkeypatch.setattr(discord_export._Worker, "capture", capture)
     assert not compare(tmp_path, stores, caplog, EXPORT)
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("statistics as imported failed" in m and "No space left" in m for m in messages)
