@@ -633,7 +633,8 @@ def _capture(
             else:
                 base = chat_id_for(tag, draft.start.astimezone(draft.zone))
                 chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
-            before = store.count_messages(chat.id)
+            # A chat just added holds no message (its id was free).
+            before = 0 if existing is None else store.count_messages(chat.id)
             rendering = None
             picked = None
             if publish is not None and existing is None and worker.forked:

@@ -47,6 +47,10 @@ class EngagementTable(Connection):
 
     def chat_has_engagement(self, chat_id: str) -> bool:
         """Whether the ``engagement`` table holds counts for any message of the chat."""
+        # An archive with no engagement recorded at all (imports, local chats) answers at
+        # once: the join walks every message of the chat (~0.03-0.15 s for 100k).
+        if not self.conn.execute("SELECT EXISTS (SELECT 1 FROM engagement)").fetchone()[0]:
+            return False
         row = self.conn.execute(
             "SELECT EXISTS (SELECT 1 FROM engagement e JOIN messages m"
             " ON m.platform = e.platform AND m.platform_id = e.platform_id"

@@ -480,3 +480,14 @@ def test_the_rows_highlights_are_taken_only_when_the_store_would_pick_the_same(
     assert store.chat_has_engagement(chat.id)
     store_best = store.highlights(chat, 3, opted_out=store.opted_out())
     assert publication_inputs(store, chat, 3, rows_highlights=picked).best == store_best
+
+
+def test_engagement_of_other_posts_is_not_the_chats(store: Store) -> None:
+    chat = store.get_chat(CHAT.id)
+    assert not store.chat_has_engagement(chat.id)  # none recorded at all
+    # Counts for a post the archive does not hold in this chat (another chat's, say).
+    store.set_engagement("x", {"not-in-this-chat": Engagement(likes=7)})
+    assert not store.chat_has_engagement(chat.id)
+    answer = next(m for m in MESSAGES if m.kind == MessageKind.ANSWER)
+    store.set_engagement(answer.platform, {answer.platform_id: Engagement(likes=5)})
+    assert store.chat_has_engagement(chat.id)
