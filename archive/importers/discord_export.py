@@ -41,6 +41,7 @@ import operator
 import os
 import pickle
 import re
+import socket
 import sys
 import tempfile
 import threading
@@ -1130,6 +1131,7 @@ class _Worker:
         self.counter: Any = None
         context = _fork_context()
         self._conn, theirs = multiprocessing.Pipe()
+        _widen(self._conn, theirs)
         args = (theirs, path, spill)
         self._process: multiprocessing.process.BaseProcess | None = None
         if context is not None:
@@ -1279,6 +1281,33 @@ class _Worker:
         None, logged, when it failed to (the chat is then published from the store)."""
         body = self._rendered(b"W")
         return None if body is None else cast(dict[str, Digest], marshal.loads(body))
+
+
+# What each end of the worker's pipe may hold in flight (the kernel caps it at
+# net.core.wmem_max / rmem_max: 208 KiB on most Linux systems, which it doubles).
+PIPE_BUFFER = 4 << 20
+
+
+def _widen(*ends: Connection) -> None:
+    """Ask for :data:`PIPE_BUFFER` bytes of socket buffer on each end (a socket pair on
+    Linux). The frames the two processes exchange weigh 0.5-1.2 MB (2,000 messages' texts,
+    or rows): with the default buffer, a side sending one waits until the other has read
+    it all, so each one's slower moments stall the other (per 100k messages, ~0.3 s of
+    blocked sends and ~0.4 s of waits for frames); a buffer of a few frames lets either run
+    ahead (benchmarks/README.md, "seventh round"). Not a socket (another platform's
+    pipe): left as it is."""
+    for end in ends:
+        try:
+            sock = socket.socket(fileno=end.fileno())
+        except OSError:
+            continue
+        try:
+            for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                sock.setsockopt(socket.SOL_SOCKET, option, PIPE_BUFFER)
+        except OSError as e:  # pragma: no cover - a socket that refuses: the default stays
+            logger.debug("the import's pipe keeps its default buffer: %s", e)
+        finally:
+            sock.detach()  # the Connection keeps the descriptor
 
 
 def check_options(hashtag: str, timezone: str) -> str:

@@ -834,3 +834,43 @@ def test_stored_time_is_iso_of_the_exported_stamp(moment: datetime, form: str) -
         stamp = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     at = datetime.fromisoformat(stamp)
     assert discord_export._stored_time(stamp, at) == iso(at)
+
+
+# ---- the worker's pipe -------------------------------------------------------------------------
+
+
+def _send_buffer(conn: Any) -> int:
+    import socket
+
+    sock = socket.socket(fileno=conn.fileno())
+    try:
+        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+    finally:
+        sock.detach()
+
+
+@pytest.mark.skipif(not Path("/proc/sys/net/core/wmem_max").exists(), reason="Linux sockets")
+def test_the_workers_pipe_holds_several_frames(tmp_path: Path) -> None:
+    # The kernel grants what is asked up to net.core.wmem_max, and doubles it.
+    limit = int(Path("/proc/sys/net/core/wmem_max").read_text())
+    granted = 2 * min(discord_export.PIPE_BUFFER, limit)
+    ours, theirs = multiprocessing.Pipe()
+    default = _send_buffer(ours)
+    discord_export._widen(ours, theirs)
+    assert _send_buffer(ours) == _send_buffer(theirs) == granted >= default
+    ours.close()
+    theirs.close()
+    # A pipe that is not a socket is left as it is.
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    discord_export._widen(reader, writer)
+    writer.send_bytes(b"still works")
+    assert reader.recv_bytes() == b"still works"
+    reader.close()
+    writer.close()
+    # And the import's worker gets the wide one.
+    spill = discord_export._Spill(tmp_path)
+    try:
+        with discord_export._Worker(EXPORT, spill) as worker:
+            assert _send_buffer(worker._conn) == granted
+    finally:
+        spill.close()
