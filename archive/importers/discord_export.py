@@ -113,6 +113,9 @@ logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 BATCH = 2000
+# Messages' texts per frame from the worker while it parses (~300 KB: a frame fits the
+# pipe's buffer even where the system caps it, see PIPE_BUFFER).
+TEXTS_PER_FRAME = 500
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -1097,7 +1100,7 @@ def _parse(conn: Connection, path: Path) -> None:
     try:
         for raw, _index in reader:
             texts.append(export_json(raw))
-            if len(texts) >= BATCH:
+            if len(texts) >= TEXTS_PER_FRAME:
                 conn.send_bytes(b"M" + marshal.dumps(texts))
                 texts = []
     finally:  # what was parsed before an error too: its messages' errors come first
