@@ -602,6 +602,20 @@ class RowPublication:
         """Count and render the chat's next ``rows``."""
         self._rows.feed(rows)
 
+    def add_question(self, chat: Chat, key: str) -> None:
+        """A question of the chat found after this publication was made (an import that
+        learns them as it reads; ``chat``: the chat as known now, holding it), before any
+        row that answers it."""
+        if self._lists is not None:
+            self._lists.add_question(chat, key)
+        self._counter.add_question(key)
+
+    def settle(self, chat: Chat) -> None:
+        """The chat now known whole (same id and start, every question added, its end):
+        :meth:`finish` writes its documents."""
+        self.chat = chat
+        self._counter.settle(chat)
+
     def finish(
         self,
         inputs: PublicationInputs,

@@ -288,6 +288,25 @@ class StatsCounter:
         self.comments = self.reposts = 0
         self.edits = self.deletions = self.late = self.reactions = 0
 
+    def add_question(self, key: str) -> None:
+        """Count a question found after the counter was made (an import that learns the
+        chat's questions as it reads); :meth:`settle` once the chat is known."""
+        self.per_question.setdefault(key, 0)
+        self.first_by_author.setdefault(key, {})
+
+    def settle(self, chat: Chat) -> None:
+        """Take ``chat`` (the one counted, now known whole: same start, every question
+        added) for the result: its questions' counts in its order, then the other keys
+        answered in the order first met, as a counter made with it would hold them."""
+        keys = [q.key for q in chat.questions]
+        counts = self.per_question
+        self.per_question = {k: counts.get(k, 0) for k in keys} | {
+            k: n for k, n in counts.items() if k not in set(keys)
+        }
+        for k in keys:
+            self.first_by_author.setdefault(k, {})
+        self.chat = chat
+
     def add(
         self,
         key: str,

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -342,19 +342,7 @@ def _read(
     """Read the export once (parsed by the worker): validate it, stage its messages, find
     the question posts."""
     scan = _Scan()
-    probe = Chat(  # is_host() needs a chat only for its hosts
-        id="",
-        title="",
-        hashtag=hashtag,
-        start=datetime.min.replace(tzinfo=UTC),
-        end=datetime.min.replace(tzinfo=UTC),
-        timezone="UTC",
-        questions=(),
-        hosts=hosts,
-    )
-    hosted: dict[tuple[str, str], bool] = {}
-
-    ask = label_grammar(labels.question)  # parse_question_labels(), the grammar looked up once
+    finder = _QuestionFinder(hashtag, hosts, labels)
     first_at = last_at = None
     for raw, index, raw_text in worker.messages(progress):
         try:
@@ -372,23 +360,12 @@ def _read(
             continue
         spill.add(staged, raw_text)
         scan.staged += 1
-        text = staged[5]
-        is_bot = staged[8]
-        if is_bot:
+        if staged[8]:  # is_bot
             scan.bot_authors.add(staged[2])
             scan.bot_posts.add(staged[1])
-        # a forward asks nothing
-        keys = ask.parse(text) if not staged[12] else ()
-        if not keys:
-            continue
-        if not is_bot:
-            author = (staged[2], staged[4])
-            host = hosted.get(author)
-            if host is None:
-                host = hosted[author] = is_host(_probe_message(staged), probe)
-            if not host:
-                continue
-        scan.questions.append((at, staged[1], keys, _question_text(text, hashtag, labels)))
+        entry = finder.entry(staged, at)
+        if entry is not None:
+            scan.questions.append(entry)
     scan.count = worker.count
     scan.first_at, scan.last_at = first_at, last_at
     scan.guild = _member(worker.members, "guild")
@@ -406,6 +383,45 @@ def _read(
     if scan.count == 0:
         raise ExportError(f"{path}: the export has no messages")
     return scan
+
+
+_Question = tuple[datetime, str, tuple[str, ...], str]  # (time, message id, keys, text)
+
+
+class _QuestionFinder:
+    """Which staged messages are question posts: the host's or a bot's that begin with a
+    question label (not a forward), in the chat's label convention."""
+
+    def __init__(self, hashtag: str, hosts: tuple[str, ...], labels: Labels) -> None:
+        self.hashtag = hashtag
+        self.labels = labels
+        self._ask = label_grammar(labels.question)  # the grammar looked up once
+        self._probe = Chat(  # is_host() needs a chat only for its hosts
+            id="",
+            title="",
+            hashtag=hashtag,
+            start=datetime.min.replace(tzinfo=UTC),
+            end=datetime.min.replace(tzinfo=UTC),
+            timezone="UTC",
+            questions=(),
+            hosts=hosts,
+        )
+        self._hosted: dict[tuple[str, str], bool] = {}
+
+    def entry(self, staged: _Staged, at: datetime) -> _Question | None:
+        """(time, id, keys, question text) when ``staged`` (posted at ``at``) asks."""
+        text = staged[5]
+        keys = self._ask.parse(text) if not staged[12] else ()  # a forward asks nothing
+        if not keys:
+            return None
+        if not staged[8]:  # not a bot's: a host's?
+            author = (staged[2], staged[4])
+            host = self._hosted.get(author)
+            if host is None:
+                host = self._hosted[author] = is_host(_probe_message(staged), self._probe)
+            if not host:
+                return None
+        return (at, staged[1], keys, _question_text(text, self.hashtag, self.labels))
 
 
 def _member(members: dict[str, Any], name: str) -> dict[str, Any]:
@@ -799,80 +815,103 @@ def _captured_rows(
     """For each staged batch: how many staged messages it held, the rows of those that
     belong to ``chat`` (captured at ``now``, as :func:`archive.store.iso`) without their
     raw payload (``""`` at :data:`RAW_COLUMN`), and where in the batch each of them was."""
-    guild_id, channel_id = _ids(scan)
-    place = guild_id if guild_id and guild_id != "0" else "@me"
-    link = f"https://discord.com/channels/{place}/{channel_id}/"
+    channel_id, link = _link_base(scan)
     ctx = _context(scan, chat)
     chat_id = chat.id
-    parse_time = datetime.fromisoformat
     for staged_batch in spill.batches():
         rows: list[Row] = []
         kept: list[int] = []
-        for position, (
-            _index,
+        for position, staged in enumerate(staged_batch):
+            row = _captured_row(staged, ctx, chat_id, channel_id, link, now)
+            if row is not None:
+                rows.append(row)
+                kept.append(position)
+        yield len(staged_batch), rows, kept
+
+
+def _link_base(scan: _Scan) -> tuple[str, str]:
+    """The channel's id, and its messages' permalinks up to their id."""
+    guild_id, channel_id = _ids(scan)
+    place = guild_id if guild_id and guild_id != "0" else "@me"
+    return channel_id, f"https://discord.com/channels/{place}/{channel_id}/"
+
+
+_parse_time = datetime.fromisoformat
+
+
+def _captured_row(
+    staged: _Staged,
+    ctx: CaptureContext,
+    chat_id: str,
+    channel_id: str,
+    link: str,
+    now: str,
+    raw: str = "",
+) -> Row | None:
+    """The row (``INSERT_MESSAGE``'s parameters) of a staged message that belongs to
+    ``ctx.chat`` under the capture rules, with ``raw`` as its payload; None when it does not
+    belong. ``link``: the channel's permalinks up to the message id (:func:`_link_base`)."""
+    (
+        _index,
+        mid,
+        author_id,
+        author_name,
+        handle,
+        text,
+        stamp,
+        reply_to,
+        is_bot,
+        edited,
+        mentions,
+        reactions,
+        is_repost,
+        attachments,
+    ) = staged
+    verdict = judge(
+        _Incoming(
             mid,
+            channel_id,
+            author_id,
+            handle,
+            text,
+            _parse_time(stamp),
+            reply_to,
+            is_repost,
+            is_bot,
+            None if edited is None else _parse_time(edited),
+            mentions,
+        ),
+        ctx,
+    )
+    if verdict is None:
+        return None
+    # The row of the CapturedMessage that capture() would make, without making it.
+    at, kind, keys, late, edited_at, mentioned = verdict
+    return [
+        *row_of(
+            chat_id,
+            PLATFORM,
+            mid,
+            channel_id,
             author_id,
             author_name,
             handle,
             text,
-            stamp,
+            _stored_time(stamp, at),
+            kind,
+            keys,
+            late,
             reply_to,
-            is_bot,
-            edited,
-            mentions,
+            link + mid,
+            edited_at,
+            None,  # deleted_at
+            mentioned,
             reactions,
-            is_repost,
-            attachments,
-        ) in enumerate(staged_batch):
-            verdict = judge(
-                _Incoming(
-                    mid,
-                    channel_id,
-                    author_id,
-                    handle,
-                    text,
-                    parse_time(stamp),
-                    reply_to,
-                    is_repost,
-                    is_bot,
-                    None if edited is None else parse_time(edited),
-                    mentions,
-                ),
-                ctx,
-            )
-            if verdict is None:
-                continue
-            # The row of the CapturedMessage that capture() would make, without making it.
-            at, kind, keys, late, edited_at, mentioned = verdict
-            rows.append(
-                [
-                    *row_of(
-                        chat_id,
-                        PLATFORM,
-                        mid,
-                        channel_id,
-                        author_id,
-                        author_name,
-                        handle,
-                        text,
-                        _stored_time(stamp, at),
-                        kind,
-                        keys,
-                        late,
-                        reply_to,
-                        link + mid,
-                        edited_at,
-                        None,  # deleted_at
-                        mentioned,
-                        reactions,
-                        "",  # raw: joined by the importer
-                        now,
-                        _attachments(attachments),
-                    )
-                ]
-            )
-            kept.append(position)
-        yield len(staged_batch), rows, kept
+            raw,
+            now,
+            _attachments(attachments),
+        )
+    ]
 
 
 # ---- the worker ------------------------------------------------------------------------------
@@ -973,13 +1012,16 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
         conn.close()
 
 
-def _forked_work(conn: Connection, path: Path, spill: _Spill, importers_end: Connection) -> None:
-    """:func:`_work` in a forked worker, which first closes its copy of the importer's end
-    of the pipe: else, when the importer stops (an export refused once read, a failed
-    save), the worker waiting for its next frame would never read EOF, and the importer
-    would wait for it until its close() terminates it, 10 s later."""
+def _forked_work(
+    importers_end: Connection, work: Callable[..., None], conn: Connection, *args: Any
+) -> None:
+    """``work(conn, *args)`` (:func:`_work`, or the one-pass import's) in a forked worker,
+    which first closes its copy of the importer's end of the pipe: else, when the importer
+    stops (an export refused once read, a failed save), the worker waiting for its next
+    frame would never read EOF, and the importer would wait for it until its close()
+    terminates it, 10 s later."""
     importers_end.close()
-    _work(conn, path, spill)
+    work(conn, *args)
 
 
 # A row of _captured_rows (the parameters of INSERT_MESSAGE) as the store gives it back to a
@@ -1124,7 +1166,16 @@ def _loads(text: str) -> Any:
 class _Worker:
     """The importer's end of the worker (a context manager: leaving it stops the worker)."""
 
-    def __init__(self, path: Path, spill: _Spill) -> None:
+    def __init__(
+        self,
+        path: Path,
+        spill: _Spill | None = None,
+        *,
+        work: Callable[..., None] | None = None,
+        args: tuple[Any, ...] = (),
+    ) -> None:
+        """Start the worker: ``work(its end of the pipe, *args)``, :func:`_work` on
+        ``path`` and ``spill`` by default."""
         self._path = path
         self.count = 0  # messages in the export, once messages() is over
         self.members: dict[str, Any] = {}  # its guild and channel, once messages() is over
@@ -1135,16 +1186,22 @@ class _Worker:
         context = _fork_context()
         self._conn, theirs = multiprocessing.Pipe()
         _widen(self._conn, theirs)
-        args = (theirs, path, spill)
+        if work is None:
+            work, args = _work, (path, spill)
         self._process: multiprocessing.process.BaseProcess | None = None
         if context is not None:
             self._process = context.Process(
-                target=_forked_work, args=(*args, self._conn), name="tweetchat-import", daemon=True
+                target=_forked_work,
+                args=(self._conn, work, theirs, *args),
+                name="tweetchat-import",
+                daemon=True,
             )
             self._process.start()
             theirs.close()  # the worker's end: closed here, its death reads as EOF
         else:
-            threading.Thread(target=_work, args=args, name="tweetchat-import", daemon=True).start()
+            threading.Thread(
+                target=work, args=(theirs, *args), name="tweetchat-import", daemon=True
+            ).start()
         # A worker thread would render on this process's core: nothing gained.
         self.forked = self._process is not None
 

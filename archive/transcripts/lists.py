@@ -202,12 +202,22 @@ class TranscriptLists:
         self._host = tr.gettext("Host")
         self._labels = {q.key: chat.labels.answer_label(q.key) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
+        self._new_list = new_list
         self.others = new_list()
         self.late = new_list()
         self.late_count: dict[str, int] = {}  # late answers shown, per question key
         self._routes: dict[
             tuple[MessageKind, tuple[str, ...], bool], tuple[tuple[ItemList, ...], str] | None
         ] = {}
+
+    def add_question(self, chat: Chat, key: str) -> None:
+        """Make the list of a question found after the lists were made (an import that
+        learns the chat's questions as it reads; ``chat`` holds it). Its answers must come
+        after it: routes already taken are forgotten."""
+        if key not in self.answers:
+            self._labels[key] = chat.labels.answer_label(key)
+            self.answers[key] = self._new_list()
+            self._routes.clear()
 
     @property
     def html_direct(self) -> bool:
