@@ -558,6 +558,28 @@ def import_discord_export(
     except ValueError as e:
         raise ExportError(f"--language: {e}") from None
     hosts = tuple(h.strip() for h in hosts if h.strip())
+    if publish is not None:
+        # A new chat to publish: read, captured and rendered in one pass when the export
+        # allows it (archive.importers.one_pass); else (None) the two passes below.
+        from archive.importers.one_pass import import_in_one_pass
+
+        with paused_gc():
+            done = import_in_one_pass(
+                store,
+                path,
+                tag=tag,
+                hosts=hosts,
+                title=title,
+                timezone=timezone,
+                progress=progress,
+                labels=labels,
+                language=language,
+                publish=publish,
+            )
+        if done is not None:
+            if done.published is None:
+                return _published_from_store(store, done, publish, progress)
+            return done
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     # The worker is forked: not while the thread a previous import left (its search index
@@ -589,12 +611,18 @@ def import_discord_export(
     if publish is not None and result.published is None:
         # Published from the store, as any chat (the staged messages' files are gone: the
         # publication's own take their place on the disk).
-        if progress is not None:
-            progress("publishing", result.read, 0.0)
-        with paused_gc():
-            published = publish_with(store, result.chat, publish)
-        result = replace(result, published=published)
+        result = _published_from_store(store, result, publish, progress)
     return result
+
+
+def _published_from_store(
+    store: Store, result: ImportResult, publish: PublishOptions, progress: Progress | None
+) -> ImportResult:
+    if progress is not None:
+        progress("publishing", result.read, 0.0)
+    with paused_gc():
+        published = publish_with(store, result.chat, publish)
+    return replace(result, published=published)
 
 
 @contextmanager
@@ -1098,6 +1126,21 @@ class _Renderer:
         """The digests of the files written (:meth:`RowPublication.digests`)."""
         assert self._publication is not None
         return self._publication.digests()
+
+    def stats(self, inputs: PublicationInputs) -> ChatStats:
+        """The statistics of the rows (:meth:`RowPublication.stats`)."""
+        assert self._publication is not None
+        return self._publication.stats(inputs)
+
+    def add_question(self, chat: Chat, key: str) -> None:
+        """:meth:`RowPublication.add_question` (nothing once stopped)."""
+        if self._publication is not None:
+            self._publication.add_question(chat, key)
+
+    def settle(self, chat: Chat) -> None:
+        """:meth:`RowPublication.settle` (nothing once stopped)."""
+        if self._publication is not None:
+            self._publication.settle(chat)
 
     def end_of_capture(self) -> bytes:
         """The ``D`` frame's body: why nothing (more) was rendered ("" when every row was)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from archive.importers import discord_export
+from archive.importers import discord_export, one_pass
 from archive.importers.discord_export import ImportResult, import_discord_export
 from archive.publish import FORMATS, PublishOptions, PublishResult, RowPublication, publish_chat
 from archive.published import current_transcript, transcript_options
@@ -41,6 +41,13 @@ def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
 
 
 OPTIONS: dict[str, Any] = {"hashtag": "WeDocs", "hosts": (HOST_ID,), "timezone": "Europe/London"}
+ONE_PASS = "in one pass"
+
+
+@pytest.fixture
+def two_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-pass import, as when the one pass gives up (archive.importers.one_pass)."""
+    monkeypatch.setattr(one_pass, "import_in_one_pass", lambda *args, **kwargs: None)
 
 
 def imported_and_published(store: Store, path: Path, out: Path, **extra: Any) -> ImportResult:
@@ -112,7 +119,7 @@ def compare(
     """Import ``path`` publishing into one archive, import-then-publish into the other
     (both prepared by ``setup``); assert the same publication; whether it was rendered as
     imported."""
-    caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    caplog.set_level(logging.INFO, logger="archive.importers")
     a, b = stores
     if setup is not None:
         setup(a)
@@ -168,7 +175,7 @@ def test_the_search_index_is_complete_once_published(
 ) -> None:
     # The publication's record waits for the import's index thread (a write transaction),
     # however slow it is: the import returns with the index complete.
-    caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    caplog.set_level(logging.INFO, logger="archive.importers")
     index_search = discord_export.index_search
 
     def slow_index(conn: Any) -> int:
@@ -273,13 +280,14 @@ def test_a_worker_thread_leaves_the_publication_to_the_store(
     assert not compare(tmp_path, stores, caplog, EXPORT)
 
 
-def test_a_write_between_the_import_and_its_publication_is_published_from_the_store(
+@pytest.mark.usefixtures("two_passes")
+def test_a_write_between_the_two_pass_import_and_its_publication_is_published_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="archive.importers.discord_export")
+    caplog.set_level(logging.INFO, logger="archive.importers")
     a, b = stores
     other = Store(a.path)  # another process's connection to the same archive
     publish_rendered = discord_export._publish_rendered
@@ -321,13 +329,17 @@ def test_a_failure_of_either_sides_rendering_publishes_from_the_store(
     monkeypatch: pytest.MonkeyPatch,
     method: str,
     worker: bool,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if worker:  # only the two-pass import has the worker render
+        request.getfixturevalue("two_passes")
     fail_in(monkeypatch, method, worker=worker)
     assert not compare(tmp_path, stores, caplog, EXPORT)
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert any("No space left on device" in m for m in messages)
 
 
+@pytest.mark.usefixtures("two_passes")
 def test_statistics_the_worker_cannot_send_publish_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
@@ -358,6 +370,7 @@ class _BrokenCounter:
         raise OSError(28, "No space left on device")
 
 
+@pytest.mark.usefixtures("two_passes")
 def test_a_failure_of_the_statistics_made_of_the_workers_count_publishes_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
@@ -419,6 +432,7 @@ def test_a_failed_import_leaves_no_transcript_and_no_staging_folder(
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.usefixtures("two_passes")
 def test_a_worker_killed_after_the_capture_leaves_the_import_published_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
@@ -450,6 +464,7 @@ def test_an_unusable_transcripts_folder_fails_the_publication_not_the_import(
     assert a.count_messages(chat.id) == 12
 
 
+@pytest.mark.usefixtures("two_passes")
 def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
     tmp_path: Path, stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
