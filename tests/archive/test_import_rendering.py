@@ -20,6 +20,7 @@ import pytest
 
 from archive.importers import discord_export, one_pass
 from archive.importers.discord_export import ImportResult, import_discord_export
+from archive.labels import Labels
 from archive.publish import FORMATS, PublishOptions, PublishResult, RowPublication, publish_chat
 from archive.published import current_transcript, transcript_options
 from archive.store import Store
@@ -487,3 +488,174 @@ def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
     monkeypatch.setattr(discord_export, "publish_with", publishing)
     imported_and_published(a, EXPORT, tmp_path / "out")
     assert events == ["staged messages removed", "published from the store"]
+
+
+# ---- the one pass, and when it gives up ------------------------------------------------------
+
+
+def one_pass_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if ONE_PASS in r.getMessage() or "imported in two passes" in r.getMessage()
+    ]
+
+
+def test_a_new_chat_is_imported_and_rendered_in_one_pass(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert compare(tmp_path, stores, caplog, EXPORT)
+    (line,) = one_pass_log(caplog)
+    assert ONE_PASS in line and "16 messages read, 12 captured, 12 new" in line
+
+
+def test_a_chat_without_a_question_is_imported_in_one_pass(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every message waits for a question that never comes: the chat starts with the first.
+    doc = fixture_doc()
+    doc["messages"] = [m for m in doc["messages"] if not m["content"].startswith("Q")]
+    assert compare(tmp_path, stores, caplog, write_doc(tmp_path / "none.json", doc))
+    assert ONE_PASS in one_pass_log(caplog)[0]
+
+
+def test_a_topic_chat_is_imported_in_one_pass(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    # T1 twice by the host: the first is the topic, the second the host's answer to it.
+    doc = fixture_doc()
+    for m in doc["messages"]:
+        m["content"] = m["content"].replace("Q1:", "T1:").replace("Q2:", "T2:")
+        m["content"] = m["content"].replace("Q3:", "T1:").replace("A1", "T1")
+    path = write_doc(tmp_path / "topics.json", doc)
+    assert compare(tmp_path, stores, caplog, path, labels=Labels("T", "T"))
+    assert ONE_PASS in one_pass_log(caplog)[0]
+
+
+def _message(doc: dict[str, Any], mid: int) -> dict[str, Any]:
+    return next(m for m in doc["messages"] if m["id"] == str(800000000000000000 + mid))
+
+
+def _early_label(doc: dict[str, Any]) -> None:
+    _message(doc, 10)["content"] = "A3 Our board never saw the data #WeDocs"  # before Q3
+
+
+def _reply_to_a_later_question(doc: dict[str, Any]) -> None:
+    # "brb", no hashtag: captured only as a reply to a question, Q3, which comes later.
+    _message(doc, 7)["type"] = "Reply"
+    _message(doc, 7)["reference"] = {"messageId": "800000000000000012"}
+
+
+def _person_then_bot(doc: dict[str, Any]) -> None:
+    _message(doc, 16)["author"] = {**_message(doc, 16)["author"], "isBot": True}
+
+
+def _same_time_as_a_question(doc: dict[str, Any]) -> None:
+    # Posted the instant Q2 goes out, listed before it: an answer to Q2, not Q1.
+    _message(doc, 7)["timestamp"] = _message(doc, 8)["timestamp"]
+    _message(doc, 7)["content"] = "brb #WeDocs"
+
+
+def _out_of_order(doc: dict[str, Any]) -> None:
+    doc["messages"][4], doc["messages"][5] = doc["messages"][5], doc["messages"][4]
+
+
+def _channel_last(doc: dict[str, Any]) -> None:
+    # After the messages, beyond the parser's first chunk of the file.
+    doc["notes"] = "x" * 100_000
+    doc["channel"] = doc.pop("channel")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_early_label, "an answer label came before its question"),
+        (_reply_to_a_later_question, "a message replies to a later post of the bot"),
+        (_person_then_bot, "an author turned out to be a bot after their first messages"),
+        (_same_time_as_a_question, "a question was posted at the same time as a message"),
+        (_out_of_order, "the export's messages are not in time order"),
+        (_channel_last, "the export's channel comes after its messages"),
+    ],
+    ids=["early label", "reply to later", "became a bot", "same time", "order", "channel"],
+)
+def test_what_a_later_message_changes_gives_the_two_pass_import(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    change: Callable[[dict[str, Any]], None],
+    reason: str,
+) -> None:
+    doc = fixture_doc()
+    change(doc)
+    # The same publication as the import then a publication from the store: made the
+    # two-pass way (rendered as imported, or published from the store after it).
+    compare(tmp_path, stores, caplog, write_doc(tmp_path / "changed.json", doc))
+    (line,) = one_pass_log(caplog)
+    assert "imported in two passes" in line and reason in line
+
+
+def test_too_many_messages_before_the_first_question_give_the_two_pass_import(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(one_pass, "WAITING_LIMIT", 2)  # three come before Q1
+    assert compare(tmp_path, stores, caplog, EXPORT)  # rendered, the two-pass way
+    (line,) = one_pass_log(caplog)
+    assert "more than 2 messages before the first question" in line
+
+
+def test_a_reimport_gives_the_two_pass_import(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, _b = stores
+    import_discord_export(a, EXPORT, **OPTIONS)
+    caplog.set_level(logging.INFO, logger="archive.importers")
+    result = imported_and_published(a, EXPORT, tmp_path / "out")
+    assert not result.created and result.new_messages == 0
+    assert any("imported in two passes (imported before)" in m for m in one_pass_log(caplog))
+
+
+def test_a_write_between_the_one_pass_and_its_publication_is_published_from_the_store(
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.INFO, logger="archive.importers")
+    a, b = stores
+    other = Store(a.path)  # another process's connection to the same archive
+    publish = one_pass._publish
+
+    def written_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        other.opt_out("discord", "123456789")  # after the import's commit
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(one_pass, "_publish", written_meanwhile)
+    try:
+        result = imported_and_published(a, EXPORT, tmp_path / "out")
+    finally:
+        other.close()
+    b.opt_out("discord", "123456789")
+    assert_same_publication(a, result, b, reference(b, EXPORT, tmp_path / "ref"))
+    assert not rendered(caplog)
+    assert ONE_PASS in one_pass_log(caplog)[0]
+
+
+def test_a_bad_message_fails_the_one_pass_as_the_two_pass_import(
+    tmp_path: Path, stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = stores
+    doc = fixture_doc()
+    del _message(doc, 9)["author"]
+    path = write_doc(tmp_path / "bad.json", doc)
+    with pytest.raises(discord_export.ExportError) as one:
+        imported_and_published(a, path, tmp_path / "out")
+    monkeypatch.setattr(one_pass, "import_in_one_pass", lambda *args, **kwargs: None)
+    with pytest.raises(discord_export.ExportError) as two:
+        imported_and_published(b, path, tmp_path / "out2")
+    assert str(one.value) == str(two.value)
+    assert "message 9 (at byte" in str(one.value)
+    assert a.list_chats() == [] and a.count_messages("wedocs-2026-03-03") == 0
+    assert list((tmp_path / "out").iterdir()) == []
