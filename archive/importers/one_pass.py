@@ -71,7 +71,7 @@ from archive.importers.discord_export import (
 from archive.importers.exportjson import ExportError, ExportReader
 from archive.importers.progress import Progress
 from archive.labels import Labels
-from archive.models import Chat, chat_id_for
+from archive.models import Chat, MessageKind, chat_id_for
 from archive.publish import (
     FORMATS,
     PublishOptions,
@@ -97,6 +97,9 @@ ROWS_PER_FRAME = 500
 # A chat's end while it is read: later than any message (the final chat's end is its last
 # message's time, so no message of the export is late or past the window either way).
 _OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+_NO_ANSWER_LABELS = frozenset({str(MessageKind.QUESTION), str(MessageKind.REPOST)})
 
 
 class _GiveUp(Exception):
@@ -127,7 +130,6 @@ class _Pass:
         self.now = now
         self.scan = _Scan()
         self.finder = _QuestionFinder(hashtag, hosts, labels)
-        self.reply = label_grammar(labels.answer)
         self.waiting: list[tuple[_Staged, datetime, str]] = []
         self.ctx: CaptureContext | None = None
         self.question_posts: dict[str, str] = {}
@@ -137,10 +139,9 @@ class _Pass:
         self.rows: list[Row] = []
         self.channel_id = self.link = ""
         # What the rules read of posts met later (checked at the end): the authors judged
-        # people, the replies' targets unknown then, the answer keys not yet asked.
+        # people, the replies' targets unknown then. (The importer checks the answer keys.)
         self.people: set[str] = set()
         self.unknown_targets: set[str] = set()
-        self.early_keys: set[str] = set()
         self.judged_at: datetime | None = None
 
     def add(self, staged: _Staged | None, mid: str, at: datetime, raw: str) -> None:
@@ -236,10 +237,6 @@ class _Pass:
         self.judged_at = at
         if row is None:
             return
-        if person:
-            for key in self.reply.parse(staged[5]):
-                if key not in self.known:
-                    self.early_keys.add(key)
         self.rows.append(row)
         if len(self.rows) >= ROWS_PER_FRAME:
             self._flush()
@@ -264,8 +261,6 @@ class _Pass:
         self._flush()
         scan.guild = _member(self.reader.members, "guild")
         scan.channel = _member(self.reader.members, "channel")
-        if self.early_keys & self.known:
-            raise _GiveUp("an answer label came before its question")
         if self.people & scan.bot_authors:
             raise _GiveUp("an author turned out to be a bot after their first messages")
         if self.unknown_targets & self.chat_posts:
@@ -385,6 +380,10 @@ def _import(
     scan: _Scan | None = None
     so_far: _Scan | None = None
     asked: set[str] = set()
+    # Answer labels (A3) of rows saved before their question was met (read by the importer:
+    # the worker is the busier side): any of them asked later gives up the pass.
+    reply = label_grammar(labels.answer)
+    early: set[str] = set()
     with store.bulk_load(after=index_search), store.transaction():
         while True:
             kind, body = worker._receive()
@@ -426,12 +425,19 @@ def _import(
                 chat_id = chat.id
                 for row in rows:
                     row[0] = chat_id
+                    # A question's or a repost's labels are not its answers' (row[9]: kind).
+                    if row[9] not in _NO_ANSWER_LABELS:
+                        for key in reply.parse(row[7]):  # row[7]: text
+                            if key not in asked:
+                                early.add(key)
                 store.save_message_rows(rows, index=False, all_new=True)
                 renderer.feed(rows)
                 picked.feed(rows)
                 captured += len(rows)
             elif kind == b"S":
                 scan = pickle.loads(body)
+                if early & asked:
+                    raise _GiveUp("an answer label came before its question")
                 break
             elif kind == b"A":
                 raise _GiveUp(pickle.loads(body))
