@@ -20,6 +20,10 @@ encodes each message's raw payload while this process converts and stages the me
 then the worker applies the capture rules while this process writes the rows to SQLite.
 Asked to publish a new chat, both render its transcripts from the rows meanwhile.
 
+A new chat asked to be published is first tried in one pass instead
+(:mod:`archive.importers.one_pass`: the capture rules applied as the file is read, with
+the questions met so far); the two passes here are for what that cannot settle.
+
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later (the worker's too) rolls the one transaction back.
 Re-importing the same export (same channel, same first message) finds the chat it made
@@ -546,8 +550,9 @@ def import_discord_export(
 
     ``publish``: also publish the chat there (``ImportResult.published``: what
     :func:`archive.publish.publish_chat` returns, the same files and record). A new chat is
-    rendered by the worker from the rows it captures while this process saves them (see
-    "the worker"); otherwise (a re-import, a case the rows alone cannot settle: messages
+    imported in one pass when the export allows it (:mod:`archive.importers.one_pass`),
+    else rendered by the worker from the rows it captures while this process saves them
+    (see "the worker"); otherwise (a re-import, a case the rows alone cannot settle: messages
     out of time order, an opted-out participant's handle to hide, stakeholder groups, a
     failure of the worker's rendering) it is published from the store once imported.
     Without it, transcripts are not written: publish the returned chat afterwards.
