@@ -1015,10 +1015,27 @@ def _fork_context() -> multiprocessing.context.ForkContext | None:
     return multiprocessing.get_context("fork")
 
 
+@contextmanager
+def reported(conn: Connection) -> Iterator[None]:
+    """Around a worker's work: its failure told to the importer (an :class:`ExportError`'s
+    message in an ``E`` frame, any other's traceback in an ``F`` frame; nothing when the
+    importer is gone), and its end of the pipe closed."""
+    try:
+        yield
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the importer is gone (it failed, gave up, or was stopped): nothing to tell
+    except ExportError as e:
+        _tell(conn, b"E" + pickle.dumps(str(e)))
+    except BaseException:  # every failure is reported to the importer
+        _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
+    finally:
+        conn.close()
+
+
 def _work(conn: Connection, path: Path, spill: _Spill) -> None:
     """The worker: parse the export and send its messages, wait for the chat, send the rows
     of the staged messages that it captures (see the frames above)."""
-    try:
+    with reported(conn):
         _parse(conn, path)
         scan, chat, now, rendering = pickle.loads(conn.recv_bytes()[1:])
         renderer = _Renderer(chat, rendering, WORKER_FORMATS)
@@ -1035,14 +1052,6 @@ def _work(conn: Connection, path: Path, spill: _Spill) -> None:
                     conn.send_bytes(b"W" + marshal.dumps(renderer.digests()))
         finally:
             renderer.close()
-    except (EOFError, BrokenPipeError, ConnectionResetError):
-        pass  # the importer is gone (it failed, or was stopped): nothing to tell
-    except ExportError as e:
-        _tell(conn, b"E" + pickle.dumps(str(e)))
-    except BaseException:  # every failure is reported to the importer
-        _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
-    finally:
-        conn.close()
 
 
 def _forked_work(

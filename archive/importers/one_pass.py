@@ -40,8 +40,7 @@ import contextlib
 import logging
 import marshal
 import pickle
-import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -66,9 +65,10 @@ from archive.importers.discord_export import (
     _tell,
     _text,
     _Worker,
+    reported,
     source_key,
 )
-from archive.importers.exportjson import ExportError, ExportReader
+from archive.importers.exportjson import ExportReader
 from archive.importers.progress import Progress
 from archive.labels import Labels
 from archive.models import Chat, MessageKind, chat_id_for
@@ -272,7 +272,7 @@ def _work(
     conn: Connection, path: Path, hashtag: str, hosts: tuple[str, ...], labels: Labels, now: str
 ) -> None:
     """The worker of the one pass (see the module's docstring)."""
-    try:
+    with reported(conn):
 
         def report(n: int, fraction: float) -> None:
             conn.send_bytes(b"P" + marshal.dumps((n, fraction)))
@@ -285,23 +285,16 @@ def _work(
             on_progress=report,
         )
         work = _Pass(conn, reader, hashtag, hosts, labels, now)
-        for raw, index in reader:
-            try:
-                staged, mid, at = _staged(raw, index)
-            except ValueError as e:
-                raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
-            work.add(staged, mid, at, export_json(raw) if staged is not None else "")
-        work.finish()
-    except _GiveUp as e:
-        _tell(conn, b"A" + pickle.dumps(str(e)))
-    except (EOFError, BrokenPipeError, ConnectionResetError):
-        pass  # the importer is gone (it failed, or gave up): nothing to tell
-    except ExportError as e:
-        _tell(conn, b"E" + pickle.dumps(str(e)))
-    except BaseException:  # every failure is reported to the importer
-        _tell(conn, b"F" + pickle.dumps(traceback.format_exc()))
-    finally:
-        conn.close()
+        try:
+            for raw, index in reader:
+                try:
+                    staged, mid, at = _staged(raw, index)
+                except ValueError as e:
+                    raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
+                work.add(staged, mid, at, export_json(raw) if staged is not None else "")
+            work.finish()
+        except _GiveUp as e:
+            _tell(conn, b"A" + pickle.dumps(str(e)))
 
 
 # ---- the importer ----------------------------------------------------------------------------
@@ -329,47 +322,45 @@ def import_in_one_pass(
     store.wait_for_background()  # forked: not while another thread runs SQLite
     now = iso(store.now())
     worker = _Worker(path, work=_work, args=(path, tag, hosts, labels, now))
+    job = _Job(tag, hosts, title, timezone, labels, language, publish, progress)
     try:
         with contextlib.ExitStack() as stack:
             stack.callback(worker.close)
-            return _import(
-                store,
-                path,
-                worker,
-                stack,
-                tag,
-                hosts,
-                title,
-                timezone,
-                progress,
-                labels,
-                language,
-                publish,
-            )
+            return _import(store, path, worker, stack, job)
     except _GiveUp as e:
         logger.info("%s: imported in two passes (%s)", path, e)
         return None
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What :func:`import_in_one_pass` was asked (its keyword arguments)."""
+
+    tag: str
+    hosts: tuple[str, ...]
+    title: str
+    timezone: str
+    labels: Labels
+    language: str
+    publish: PublishOptions
+    progress: Progress | None
+
+
 def _import(
-    store: Store,
-    path: Path,
-    worker: _Worker,
-    stack: contextlib.ExitStack,
-    tag: str,
-    hosts: tuple[str, ...],
-    title: str,
-    timezone: str,
-    progress: Progress | None,
-    labels: Labels,
-    language: str,
-    publish: PublishOptions,
+    store: Store, path: Path, worker: _Worker, stack: contextlib.ExitStack, job: _Job
 ) -> ImportResult:
+    tag, labels, publish, progress = job.tag, job.labels, job.publish, job.progress
+
     def chat_of(scan: _Scan) -> Chat:
         chat = _build_chat(
-            scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels
+            scan,
+            hashtag=tag,
+            hosts=job.hosts,
+            title=job.title,
+            timezone=job.timezone,
+            labels=labels,
         )
-        return replace(chat, language=language)
+        return replace(chat, language=job.language)
 
     chat: Chat | None = None
     renderer: _Renderer | None = None

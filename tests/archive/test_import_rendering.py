@@ -281,23 +281,28 @@ def test_a_worker_thread_leaves_the_publication_to_the_store(
     assert not compare(tmp_path, stores, caplog, EXPORT)
 
 
-@pytest.mark.usefixtures("two_passes")
-def test_a_write_between_the_two_pass_import_and_its_publication_is_published_from_the_store(
+@pytest.mark.parametrize("passes", [1, 2])
+def test_a_write_between_the_import_and_its_publication_is_published_from_the_store(
     tmp_path: Path,
     stores: tuple[Store, Store],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    passes: int,
 ) -> None:
     caplog.set_level(logging.INFO, logger="archive.importers")
+    if passes == 2:
+        request.getfixturevalue("two_passes")
+    module, name = (one_pass, "_publish") if passes == 1 else (discord_export, "_publish_rendered")
     a, b = stores
     other = Store(a.path)  # another process's connection to the same archive
-    publish_rendered = discord_export._publish_rendered
+    publish_rendered = getattr(module, name)
 
     def written_meanwhile(*args: Any, **kwargs: Any) -> Any:
         other.opt_out("discord", "123456789")  # after the import's commit
         return publish_rendered(*args, **kwargs)
 
-    monkeypatch.setattr(discord_export, "_publish_rendered", written_meanwhile)
+    monkeypatch.setattr(module, name, written_meanwhile)
     try:
         result = imported_and_published(a, EXPORT, tmp_path / "out")
     finally:
@@ -305,6 +310,7 @@ def test_a_write_between_the_two_pass_import_and_its_publication_is_published_fr
     b.opt_out("discord", "123456789")
     assert_same_publication(a, result, b, reference(b, EXPORT, tmp_path / "ref"))
     assert not rendered(caplog)
+    assert (ONE_PASS in " ".join(one_pass_log(caplog))) == (passes == 1)
 
 
 def fail_in(monkeypatch: pytest.MonkeyPatch, method: str, *, worker: bool) -> None:
@@ -615,32 +621,6 @@ def test_a_reimport_gives_the_two_pass_import(
     result = imported_and_published(a, EXPORT, tmp_path / "out")
     assert not result.created and result.new_messages == 0
     assert any("imported in two passes (imported before)" in m for m in one_pass_log(caplog))
-
-
-def test_a_write_between_the_one_pass_and_its_publication_is_published_from_the_store(
-    tmp_path: Path,
-    stores: tuple[Store, Store],
-    caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    caplog.set_level(logging.INFO, logger="archive.importers")
-    a, b = stores
-    other = Store(a.path)  # another process's connection to the same archive
-    publish = one_pass._publish
-
-    def written_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        other.opt_out("discord", "123456789")  # after the import's commit
-        return publish(*args, **kwargs)
-
-    monkeypatch.setattr(one_pass, "_publish", written_meanwhile)
-    try:
-        result = imported_and_published(a, EXPORT, tmp_path / "out")
-    finally:
-        other.close()
-    b.opt_out("discord", "123456789")
-    assert_same_publication(a, result, b, reference(b, EXPORT, tmp_path / "ref"))
-    assert not rendered(caplog)
-    assert ONE_PASS in one_pass_log(caplog)[0]
 
 
 def test_a_bad_message_fails_the_one_pass_as_the_two_pass_import(
