@@ -879,7 +879,7 @@ def _captured_row(
     channel_id: str,
     link: str,
     now: str,
-    raw: str = "",
+    raw: str | bytes = "",
 ) -> Row | None:
     """The row (``INSERT_MESSAGE``'s parameters) of a staged message that belongs to
     ``ctx.chat`` under the capture rules, with ``raw`` as its payload; None when it does not
@@ -940,7 +940,7 @@ def _captured_row(
             None,  # deleted_at
             mentioned,
             reactions,
-            raw,
+            raw,  # type: ignore[arg-type]  # bytes from the one pass: decoded by its importer
             now,
             _attachments(attachments),
         )

@@ -46,6 +46,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import cast
 
+import orjson
+
 from archive.capture import CaptureContext, label_grammar
 from archive.importers import discord_export
 from archive.importers.discord_export import (
@@ -83,7 +85,7 @@ from archive.publish import (
 )
 from archive.store import Store, iso
 from archive.store.engagement import RowHighlights
-from archive.store.messages import export_json, index_search
+from archive.store.messages import RAW_COLUMN, Raw, export_json, index_search
 
 __all__ = ["WAITING_LIMIT", "import_in_one_pass"]
 
@@ -100,6 +102,14 @@ _OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 _NO_ANSWER_LABELS = frozenset({str(MessageKind.QUESTION), str(MessageKind.REPOST)})
+
+
+def _payload(raw: Raw) -> bytes:
+    """:func:`export_json` of a parsed message, encoded in UTF-8 (orjson's own output)."""
+    try:
+        return orjson.dumps(raw)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: export_json's fallback
+        return export_json(raw).encode("utf-8")
 
 
 class _GiveUp(Exception):
@@ -130,7 +140,7 @@ class _Pass:
         self.now = now
         self.scan = _Scan()
         self.finder = _QuestionFinder(hashtag, hosts, labels)
-        self.waiting: list[tuple[_Staged, datetime, str]] = []
+        self.waiting: list[tuple[_Staged, datetime, bytes]] = []
         self.ctx: CaptureContext | None = None
         self.question_posts: dict[str, str] = {}
         self.chat_posts: set[str] = set()
@@ -144,7 +154,7 @@ class _Pass:
         self.unknown_targets: set[str] = set()
         self.judged_at: datetime | None = None
 
-    def add(self, staged: _Staged | None, mid: str, at: datetime, raw: str) -> None:
+    def add(self, staged: _Staged | None, mid: str, at: datetime, raw: bytes) -> None:
         scan = self.scan
         if scan.first_at is None:
             scan.first_id = mid
@@ -224,7 +234,7 @@ class _Pass:
         for staged, at, raw in waiting:
             self._judge(staged, at, raw)
 
-    def _judge(self, staged: _Staged, at: datetime, raw: str) -> None:
+    def _judge(self, staged: _Staged, at: datetime, raw: bytes) -> None:
         ctx = self.ctx
         assert ctx is not None
         author_id, reply_to = staged[2], staged[7]
@@ -291,7 +301,9 @@ def _work(
                     staged, mid, at = _staged(raw, index)
                 except ValueError as e:
                     raise _bad_message(path, index, reader.offset_of(index), str(e)) from None
-                work.add(staged, mid, at, export_json(raw) if staged is not None else "")
+                # The payload as UTF-8 bytes: the importer decodes it (marshal copies bytes
+                # as they are, where a str would be encoded again for the pipe).
+                work.add(staged, mid, at, _payload(raw) if staged is not None else b"")
             work.finish()
         except _GiveUp as e:
             _tell(conn, b"A" + pickle.dumps(str(e)))
@@ -416,6 +428,7 @@ def _import(
                 chat_id = chat.id
                 for row in rows:
                     row[0] = chat_id
+                    row[RAW_COLUMN] = row[RAW_COLUMN].decode("utf-8")
                     # A question's or a repost's labels are not its answers' (row[9]: kind).
                     if row[9] not in _NO_ANSWER_LABELS:
                         for key in reply.parse(row[7]):  # row[7]: text
