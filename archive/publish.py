@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -510,38 +511,49 @@ def _write_documents(
     (``stats`` when given: counted elsewhere over the same rows)."""
     if stats is None:
         stats = inputs.stats(counter)
-    if lists is not None:
-        _write_markdown_and_html(
-            chat,
-            paths,
-            spills,
-            spill_dir,
-            markdown_parts(
+    with contextlib.ExitStack() as jobs:
+        json_written = None
+        if json_entries is not None:
+            head, tail = json_parts(
                 chat,
-                lists,
                 stats,
                 question_posted_at=inputs.posted,
-                controls=inputs.shown_controls,
+                controls=inputs.controls,
                 cost_note=cost_note,
-                generated_at=generated_at,
-                highlights=inputs.best,
-                hide=inputs.hide,
+                highlights=highlights_section.json_entries(inputs.best, hide=inputs.hide),
                 groups=inputs.groups,
-            ),
-            html_direct=lambda: lists.html_direct,
-        )
-    if json_entries is not None:
-        head, tail = json_parts(
-            chat,
-            stats,
-            question_posted_at=inputs.posted,
-            controls=inputs.controls,
-            cost_note=cost_note,
-            highlights=highlights_section.json_entries(inputs.best, hide=inputs.hide),
-            groups=inputs.groups,
-        )
-        end = json_end(tail, empty=not rows.json_entries)
-        write_atomic_chunks(paths["json"], itertools.chain([head], json_entries.chunks(), [end]))
+            )
+            end = json_end(tail, empty=not rows.json_entries)
+            # Written on a thread while this one writes the Markdown and HTML: it copies the
+            # entries' spill into the file, which holds no lock the Python code needs.
+            pool = jobs.enter_context(ThreadPoolExecutor(1, thread_name_prefix="json"))
+            json_written = pool.submit(
+                write_atomic_chunks,
+                paths["json"],
+                itertools.chain([head], json_entries.chunks(), [end]),
+            )
+        if lists is not None:
+            _write_markdown_and_html(
+                chat,
+                paths,
+                spills,
+                spill_dir,
+                markdown_parts(
+                    chat,
+                    lists,
+                    stats,
+                    question_posted_at=inputs.posted,
+                    controls=inputs.shown_controls,
+                    cost_note=cost_note,
+                    generated_at=generated_at,
+                    highlights=inputs.best,
+                    hide=inputs.hide,
+                    groups=inputs.groups,
+                ),
+                html_direct=lambda: lists.html_direct,
+            )
+        if json_written is not None:
+            json_written.result()  # its failure (a full disk...) is this one's
     return stats
 
 
@@ -647,7 +659,11 @@ class RowPublication:
     def digests(self) -> dict[str, Digest]:
         """format -> (size, SHA-256) of each file :meth:`finish` wrote
         (:func:`archive.published.file_digest`), for :func:`publish_staged`."""
-        return {fmt: file_digest(path) for fmt, path in self.paths.items()}
+        # On threads: reading and hashing hold no lock the others need (hashlib lets go of
+        # the interpreter's for large pieces).
+        with ThreadPoolExecutor(len(self.paths), thread_name_prefix="digest") as pool:
+            digests = dict(zip(self.paths, pool.map(file_digest, self.paths.values()), strict=True))
+        return digests
 
     def stats(self, inputs: PublicationInputs) -> ChatStats:
         """The statistics of the rows fed, with ``inputs``; ``ValueError`` when they were
