@@ -144,7 +144,6 @@ class _Pass:
         self.ctx: CaptureContext | None = None
         self.question_posts: dict[str, str] = {}
         self.chat_posts: set[str] = set()
-        self.known: set[str] = set()  # every key of the questions met
         self.topics_seen: set[str] = set()
         self.rows: list[Row] = []
         self.channel_id = self.link = ""
@@ -183,7 +182,6 @@ class _Pass:
             scan.questions.append(entry)
             self.question_posts[entry[1]] = entry[2][0]
             self.chat_posts.add(entry[1])
-            self.known.update(entry[2])
         if self.ctx is None:
             self.waiting.append((staged, at, raw))
             if entry is not None:
@@ -271,6 +269,8 @@ class _Pass:
         self._flush()
         scan.guild = _member(self.reader.members, "guild")
         scan.channel = _member(self.reader.members, "channel")
+        if _link_base(scan) != (self.channel_id, self.link):
+            raise _GiveUp("the export's guild comes after its messages")
         if self.people & scan.bot_authors:
             raise _GiveUp("an author turned out to be a bot after their first messages")
         if self.unknown_targets & self.chat_posts:

@@ -572,6 +572,12 @@ def _channel_last(doc: dict[str, Any]) -> None:
     doc["channel"] = doc.pop("channel")
 
 
+def _guild_last(doc: dict[str, Any]) -> None:
+    # The channel first, the guild (in every permalink) after the messages.
+    doc["notes"] = "x" * 100_000
+    doc["guild"] = doc.pop("guild")
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -581,8 +587,9 @@ def _channel_last(doc: dict[str, Any]) -> None:
         (_same_time_as_a_question, "a question was posted at the same time as a message"),
         (_out_of_order, "the export's messages are not in time order"),
         (_channel_last, "the export's channel comes after its messages"),
+        (_guild_last, "the export's guild comes after its messages"),
     ],
-    ids=["early label", "reply to later", "became a bot", "same time", "order", "channel"],
+    ids=["early label", "reply to later", "became a bot", "same time", "order", "channel", "guild"],
 )
 def test_what_a_later_message_changes_gives_the_two_pass_import(
     tmp_path: Path,
