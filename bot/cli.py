@@ -880,9 +880,9 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         RunProgress,
         check_options,
         export_files,
-        import_discord_export,
         terminal_progress,
     )
+    from archive.importers.one_pass import import_discord_export
     from archive.labels import LabelError, labels_from
     from archive.publish import PublishOptions
 

@@ -21,8 +21,9 @@ then the worker applies the capture rules while this process writes the rows to 
 Asked to publish a new chat, both render its transcripts from the rows meanwhile.
 
 A new chat asked to be published is first tried in one pass instead
-(:mod:`archive.importers.one_pass`: the capture rules applied as the file is read, with
-the questions met so far); the two passes here are for what that cannot settle.
+(:mod:`archive.importers.one_pass`, whose ``import_discord_export`` the commands use: the
+capture rules applied as the file is read, with the questions met so far); the two passes
+here are for what that cannot settle.
 
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later (the worker's too) rolls the one transaction back.
@@ -549,42 +550,16 @@ def import_discord_export(
     Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
 
     ``publish``: also publish the chat there (``ImportResult.published``: what
-    :func:`archive.publish.publish_chat` returns, the same files and record). A new chat is
-    imported in one pass when the export allows it (:mod:`archive.importers.one_pass`),
-    else rendered by the worker from the rows it captures while this process saves them
-    (see "the worker"); otherwise (a re-import, a case the rows alone cannot settle: messages
+    :func:`archive.publish.publish_chat` returns, the same files and record). This is the
+    two-pass import: :func:`archive.importers.one_pass.import_discord_export` (the one
+    commands use) tries one pass first for a new chat to publish. A new chat is rendered by
+    the worker from the rows it captures while this process saves them (see "the worker");
+    otherwise (a re-import, a case the rows alone cannot settle: messages
     out of time order, an opted-out participant's handle to hide, stakeholder groups, a
     failure of the worker's rendering) it is published from the store once imported.
     Without it, transcripts are not written: publish the returned chat afterwards.
     """
-    tag = _validate(hashtag, timezone)
-    try:
-        language = language_tag(language)
-    except ValueError as e:
-        raise ExportError(f"--language: {e}") from None
-    hosts = tuple(h.strip() for h in hosts if h.strip())
-    if publish is not None:
-        # A new chat to publish: read, captured and rendered in one pass when the export
-        # allows it (archive.importers.one_pass); else (None) the two passes below.
-        from archive.importers.one_pass import import_in_one_pass
-
-        with paused_gc():
-            done = import_in_one_pass(
-                store,
-                path,
-                tag=tag,
-                hosts=hosts,
-                title=title,
-                timezone=timezone,
-                progress=progress,
-                labels=labels,
-                language=language,
-                publish=publish,
-            )
-        if done is not None:
-            if done.published is None:
-                return _published_from_store(store, done, publish, progress)
-            return done
+    tag, language, hosts = checked_request(hashtag, timezone, language, hosts)
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)
     # The worker is forked: not while the thread a previous import left (its search index
@@ -616,13 +591,27 @@ def import_discord_export(
     if publish is not None and result.published is None:
         # Published from the store, as any chat (the staged messages' files are gone: the
         # publication's own take their place on the disk).
-        result = _published_from_store(store, result, publish, progress)
+        result = published_from_store(store, result, publish, progress)
     return result
 
 
-def _published_from_store(
+def checked_request(
+    hashtag: str, timezone: str, language: str, hosts: tuple[str, ...]
+) -> tuple[str, str, tuple[str, ...]]:
+    """The hashtag normalised, the language as a BCP 47 tag, the hosts stripped;
+    :class:`ExportError` names a bad ``--hashtag``, ``--timezone`` or ``--language``."""
+    tag = _validate(hashtag, timezone)
+    try:
+        language = language_tag(language)
+    except ValueError as e:
+        raise ExportError(f"--language: {e}") from None
+    return tag, language, tuple(h.strip() for h in hosts if h.strip())
+
+
+def published_from_store(
     store: Store, result: ImportResult, publish: PublishOptions, progress: Progress | None
 ) -> ImportResult:
+    """``result`` with its chat published from the store (as any chat)."""
     if progress is not None:
         progress("publishing", result.read, 0.0)
     with paused_gc():

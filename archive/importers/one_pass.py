@@ -67,12 +67,15 @@ from archive.importers.discord_export import (
     _tell,
     _text,
     _Worker,
+    checked_request,
+    paused_gc,
+    published_from_store,
     reported,
     source_key,
 )
 from archive.importers.exportjson import ExportReader
 from archive.importers.progress import Progress
-from archive.labels import Labels
+from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, MessageKind, chat_id_for
 from archive.publish import (
     FORMATS,
@@ -87,7 +90,7 @@ from archive.store import Store, iso
 from archive.store.engagement import RowHighlights
 from archive.store.messages import RAW_COLUMN, Raw, export_json, index_search
 
-__all__ = ["WAITING_LIMIT", "import_in_one_pass"]
+__all__ = ["WAITING_LIMIT", "import_discord_export", "import_in_one_pass"]
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +313,55 @@ def _work(
 
 
 # ---- the importer ----------------------------------------------------------------------------
+
+
+def import_discord_export(
+    store: Store,
+    path: Path,
+    *,
+    hashtag: str,
+    hosts: tuple[str, ...] = (),
+    title: str = "",
+    timezone: str = "UTC",
+    progress: Progress | None = None,
+    labels: Labels = DEFAULT_LABELS,
+    language: str = "en",
+    publish: PublishOptions | None = None,
+) -> ImportResult:
+    """:func:`archive.importers.discord_export.import_discord_export` (the same arguments,
+    result and errors), a new chat asked to be published tried in one pass first
+    (:func:`import_in_one_pass`): what commands call."""
+    if publish is not None:
+        tag, checked_language, checked_hosts = checked_request(hashtag, timezone, language, hosts)
+        with paused_gc():
+            done = import_in_one_pass(
+                store,
+                path,
+                tag=tag,
+                hosts=checked_hosts,
+                title=title,
+                timezone=timezone,
+                progress=progress,
+                labels=labels,
+                language=checked_language,
+                publish=publish,
+            )
+        if done is not None:
+            if done.published is None:  # imported, not rendered: published from the store
+                return published_from_store(store, done, publish, progress)
+            return done
+    return discord_export.import_discord_export(
+        store,
+        path,
+        hashtag=hashtag,
+        hosts=hosts,
+        title=title,
+        timezone=timezone,
+        progress=progress,
+        labels=labels,
+        language=language,
+        publish=publish,
+    )
 
 
 def import_in_one_pass(

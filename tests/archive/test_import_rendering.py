@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from archive.importers import discord_export, one_pass
-from archive.importers.discord_export import ImportResult, import_discord_export
+from archive.importers.discord_export import ImportResult
+from archive.importers.one_pass import import_discord_export
 from archive.labels import Labels
 from archive.publish import FORMATS, PublishOptions, PublishResult, RowPublication, publish_chat
 from archive.published import current_transcript, transcript_options
