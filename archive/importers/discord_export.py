@@ -869,10 +869,12 @@ def _captured_row(
     link: str,
     now: str,
     raw: str | bytes = "",
+    at: datetime | None = None,
 ) -> Row | None:
     """The row (``INSERT_MESSAGE``'s parameters) of a staged message that belongs to
     ``ctx.chat`` under the capture rules, with ``raw`` as its payload; None when it does not
-    belong. ``link``: the channel's permalinks up to the message id (:func:`_link_base`)."""
+    belong. ``link``: the channel's permalinks up to the message id (:func:`_link_base`);
+    ``at``: its time, when the caller has it parsed already."""
     (
         _index,
         mid,
@@ -896,7 +898,7 @@ def _captured_row(
             author_id,
             handle,
             text,
-            _parse_time(stamp),
+            _parse_time(stamp) if at is None else at,
             reply_to,
             is_repost,
             is_bot,

@@ -244,7 +244,7 @@ class _Pass:
             self.people.add(author_id)
         if reply_to and reply_to not in self.chat_posts:
             self.unknown_targets.add(reply_to)
-        row = _captured_row(staged, ctx, "", self.channel_id, self.link, self.now, raw)
+        row = _captured_row(staged, ctx, "", self.channel_id, self.link, self.now, raw, at)
         self.judged_at = at
         if row is None:
             return
