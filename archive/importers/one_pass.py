@@ -17,8 +17,9 @@ When the pass is over, the worker checks that no message was judged on what a la
 changed: a question posted at the same instant as a message before it, an answer label
 (``A3``) for a question met only later, a reply to a post that turned out to be the bot's or
 a question, an author judged a person who turned out to be a bot, messages out of time
-order, or more than :data:`WAITING_LIMIT` messages before the first question. Any of these,
-or a chat imported before, rolls the transaction back and the import is made again the two
+order, a message listed twice (the two-pass import takes an id's last question post for
+every message), or more than :data:`WAITING_LIMIT` messages before the first question. Any
+of these, or a chat imported before, rolls the transaction back and the import is made again the two
 pass way (logged): the result is the same either way, only slower. The worker's frames:
 
   worker -> importer: P (messages read, fraction of the file); marshal
@@ -155,9 +156,15 @@ class _Pass:
         self.people: set[str] = set()
         self.unknown_targets: set[str] = set()
         self.judged_at: datetime | None = None
+        self.ids: set[str] = set()  # every message's id so far
 
     def add(self, staged: _Staged | None, mid: str, at: datetime, raw: bytes) -> None:
         scan = self.scan
+        # A repeated id: the two-pass import takes each id's last question post (and its
+        # key) for every message, those before it too, which one pass cannot.
+        if mid in self.ids:
+            raise _GiveUp(f"message {mid} is in the export twice")
+        self.ids.add(mid)
         if scan.first_at is None:
             scan.first_id = mid
             scan.first_at = scan.last_at = at

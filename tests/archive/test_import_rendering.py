@@ -573,6 +573,12 @@ def _channel_last(doc: dict[str, Any]) -> None:
     doc["channel"] = doc.pop("channel")
 
 
+def _id_again_as_a_question(doc: dict[str, Any]) -> None:
+    # Q2 exported under Q1's id (found in review): the two-pass import takes the id's last
+    # question post, Q2, for every message, the reply to "Q1" before it too.
+    _message(doc, 8)["id"] = "800000000000000004"
+
+
 def _guild_last(doc: dict[str, Any]) -> None:
     # The channel first, the guild (in every permalink) after the messages.
     doc["notes"] = "x" * 100_000
@@ -589,8 +595,18 @@ def _guild_last(doc: dict[str, Any]) -> None:
         (_out_of_order, "the export's messages are not in time order"),
         (_channel_last, "the export's channel comes after its messages"),
         (_guild_last, "the export's guild comes after its messages"),
+        (_id_again_as_a_question, "message 800000000000000004 is in the export twice"),
     ],
-    ids=["early label", "reply to later", "became a bot", "same time", "order", "channel", "guild"],
+    ids=[
+        "early label",
+        "reply to later",
+        "became a bot",
+        "same time",
+        "order",
+        "channel",
+        "guild",
+        "id again",
+    ],
 )
 def test_what_a_later_message_changes_gives_the_two_pass_import(
     tmp_path: Path,
