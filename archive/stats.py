@@ -299,9 +299,10 @@ class StatsCounter:
         added) for the result: its questions' counts in its order, then the other keys
         answered in the order first met, as a counter made with it would hold them."""
         keys = [q.key for q in chat.questions]
+        asked = set(keys)
         counts = self.per_question
         self.per_question = {k: counts.get(k, 0) for k in keys} | {
-            k: n for k, n in counts.items() if k not in set(keys)
+            k: n for k, n in counts.items() if k not in asked
         }
         for k in keys:
             self.first_by_author.setdefault(k, {})

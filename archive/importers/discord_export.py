@@ -738,6 +738,31 @@ def _capture(
     return ImportResult(chat, existing is None, scan.count, captured, new, published)
 
 
+def settled_inputs(
+    store: Store,
+    chat: Chat,
+    renderer: _Renderer,
+    rendering: _Rendering,
+    picked: RowHighlights | None,
+    publish: PublishOptions,
+    generation: int | None,
+) -> PublicationInputs | None:
+    """What the publication of the rows rendered as imported reads beside them, once
+    committed at ``generation`` (None: the chat's rows are not those rendered), when those
+    rows settle the transcripts a publication from the store would write; else None (the
+    chat is then published from the store; a stopped rendering is logged)."""
+    inputs = None
+    if renderer.stopped:
+        logger.info("%s: not rendered while imported: %s", chat.id, renderer.stopped)
+    elif generation is not None:
+        with store.snapshot():
+            if store.generation() == generation:  # nothing written since the import
+                inputs = publication_inputs(store, chat, publish.highlights, rows_highlights=picked)
+    if inputs is None or not inputs.settled_by_rows(rendering.opted_out):
+        return None
+    return inputs
+
+
 def _publish_rendered(
     store: Store,
     chat: Chat,
@@ -756,14 +781,8 @@ def _publish_rendered(
     chat's rows are not those rendered); None (and the worker told) when they do not make
     the transcripts a publication from the store would (see :class:`_Rendering`) or when
     writing them failed (logged): the chat is then published from the store."""
-    inputs = None
-    if renderer.stopped:
-        logger.info("%s: not rendered while imported: %s", chat.id, renderer.stopped)
-    elif generation is not None:
-        with store.snapshot():
-            if store.generation() == generation:  # nothing written since the import
-                inputs = publication_inputs(store, chat, publish.highlights, rows_highlights=picked)
-    if inputs is None or not inputs.settled_by_rows(rendering.opted_out):
+    inputs = settled_inputs(store, chat, renderer, rendering, picked, publish, generation)
+    if inputs is None:
         worker.abandon_rendering()
         return None
     assert generation is not None

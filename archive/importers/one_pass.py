@@ -72,6 +72,7 @@ from archive.importers.discord_export import (
     paused_gc,
     published_from_store,
     reported,
+    settled_inputs,
     source_key,
 )
 from archive.importers.exportjson import ExportReader
@@ -82,7 +83,6 @@ from archive.publish import (
     FORMATS,
     PublishOptions,
     PublishResult,
-    publication_inputs,
     publish_staged,
     staged_paths,
     staging_folder,
@@ -91,7 +91,7 @@ from archive.store import Store, iso
 from archive.store.engagement import RowHighlights
 from archive.store.messages import RAW_COLUMN, Raw, export_json, index_search
 
-__all__ = ["WAITING_LIMIT", "import_discord_export", "import_in_one_pass"]
+__all__ = ["WAITING_LIMIT", "OnePass", "import_discord_export", "import_in_one_pass"]
 
 logger = logging.getLogger(__name__)
 
@@ -341,18 +341,10 @@ def import_discord_export(
     if publish is not None:
         tag, checked_language, checked_hosts = checked_request(hashtag, timezone, language, hosts)
         with paused_gc():
-            done = import_in_one_pass(
-                store,
-                path,
-                tag=tag,
-                hosts=checked_hosts,
-                title=title,
-                timezone=timezone,
-                progress=progress,
-                labels=labels,
-                language=checked_language,
-                publish=publish,
+            job = OnePass(
+                tag, checked_hosts, title, timezone, labels, checked_language, publish, progress
             )
+            done = import_in_one_pass(store, path, job)
         if done is not None:
             if done.published is None:  # imported, not rendered: published from the store
                 return published_from_store(store, done, publish, progress)
@@ -371,41 +363,11 @@ def import_discord_export(
     )
 
 
-def import_in_one_pass(
-    store: Store,
-    path: Path,
-    *,
-    tag: str,
-    hosts: tuple[str, ...],
-    title: str,
-    timezone: str,
-    progress: Progress | None,
-    labels: Labels,
-    language: str,
-    publish: PublishOptions,
-) -> ImportResult | None:
-    """Import ``path`` as a new chat and publish it, in one pass (see the module's
-    docstring); None, with the archive untouched, when the one pass cannot stand (the
-    caller imports the two-pass way). Raises :class:`ExportError` for a bad file, as the
-    two-pass import does, leaving the archive untouched."""
-    if discord_export._fork_context() is None:
-        return None  # off Linux: one core, nothing to gain
-    store.wait_for_background()  # forked: not while another thread runs SQLite
-    now = iso(store.now())
-    worker = _Worker(path, work=_work, args=(path, tag, hosts, labels, now))
-    job = _Job(tag, hosts, title, timezone, labels, language, publish, progress)
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.callback(worker.close)
-            return _import(store, path, worker, stack, job)
-    except _GiveUp as e:
-        logger.info("%s: imported in two passes (%s)", path, e)
-        return None
-
-
 @dataclass(frozen=True)
-class _Job:
-    """What :func:`import_in_one_pass` was asked (its keyword arguments)."""
+class OnePass:
+    """What a one-pass import is asked: the export's hashtag (normalised), hosts, title,
+    time zone, label convention and language (checked), where to publish, and whom to tell
+    of its progress."""
 
     tag: str
     hosts: tuple[str, ...]
@@ -417,8 +379,27 @@ class _Job:
     progress: Progress | None
 
 
+def import_in_one_pass(store: Store, path: Path, job: OnePass) -> ImportResult | None:
+    """Import ``path`` as a new chat and publish it, in one pass (see the module's
+    docstring); None, with the archive untouched, when the one pass cannot stand (the
+    caller imports the two-pass way). Raises :class:`ExportError` for a bad file, as the
+    two-pass import does, leaving the archive untouched."""
+    if discord_export._fork_context() is None:
+        return None  # off Linux: one core, nothing to gain
+    store.wait_for_background()  # forked: not while another thread runs SQLite
+    now = iso(store.now())
+    worker = _Worker(path, work=_work, args=(path, job.tag, job.hosts, job.labels, now))
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(worker.close)
+            return _import(store, path, worker, stack, job)
+    except _GiveUp as e:
+        logger.info("%s: imported in two passes (%s)", path, e)
+        return None
+
+
 def _import(
-    store: Store, path: Path, worker: _Worker, stack: contextlib.ExitStack, job: _Job
+    store: Store, path: Path, worker: _Worker, stack: contextlib.ExitStack, job: OnePass
 ) -> ImportResult:
     tag, labels, publish, progress = job.tag, job.labels, job.publish, job.progress
 
@@ -554,14 +535,8 @@ def _publish(
     at ``generation`` (None: the chat's rows are not those rendered); None (logged) when
     they do not make the transcripts a publication from the store would, or writing them
     failed: the chat is then published from the store."""
-    inputs = None
-    if renderer.stopped:
-        logger.info("%s: not rendered while imported: %s", chat.id, renderer.stopped)
-    elif generation is not None:
-        with store.snapshot():
-            if store.generation() == generation:  # nothing written since the import
-                inputs = publication_inputs(store, chat, publish.highlights, rows_highlights=picked)
-    if inputs is None or not inputs.settled_by_rows(rendering.opted_out):
+    inputs = settled_inputs(store, chat, renderer, rendering, picked, publish, generation)
+    if inputs is None:
         return None
     assert generation is not None
     if progress is not None:
