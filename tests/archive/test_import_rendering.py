@@ -543,6 +543,24 @@ def _message(doc: dict[str, Any], mid: int) -> dict[str, Any]:
     return next(m for m in doc["messages"] if m["id"] == str(800000000000000000 + mid))
 
 
+def test_a_bot_met_after_the_chat_starts_counts_from_then_on_in_one_pass(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A second bot posts after Q3; later, its account posts unflagged (a bot's by its
+    # account) and someone replies to its post with no hashtag (captured as a reply to the
+    # chat). The capture rules must know of the bot from the message it was met in on.
+    doc = fixture_doc()
+    bot = {**_message(doc, 2)["author"], "id": "100000000000000098", "name": "RemindBot"}
+    _message(doc, 13).update(
+        author=bot, type="Default", reference=None, content="One more question to go"
+    )
+    _message(doc, 14)["author"] = {**bot, "isBot": False}
+    _message(doc, 16).update(type="Reply", reference={"messageId": "800000000000000013"})
+    assert compare(tmp_path, stores, caplog, write_doc(tmp_path / "bot.json", doc))
+    (line,) = one_pass_log(caplog)
+    assert ONE_PASS in line
+
+
 def _early_label(doc: dict[str, Any]) -> None:
     _message(doc, 10)["content"] = "A3 Our board never saw the data #WeDocs"  # before Q3
 
