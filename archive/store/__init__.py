@@ -4,7 +4,7 @@ The package is split by table family; ``Store`` is all of them on one connection
 
 - ``connection``: ``Connection`` (one connection, explicit transactions, snapshots), the
   time format (``iso`` / ``parse_iso``) and the clock type ``Now``.
-- ``errors``: ``StoreError``, ``NotFoundError``, ``DuplicateChatError``.
+- ``errors``: ``StoreError``, ``NotFoundError``, ``DuplicateChatError``, ``ArchiveBusyError``.
 - ``chats``: chats and their questions, host controls, recorded transcripts.
 - ``ledger``: the post ledger (intent -> sent / failed / skipped).
 - ``messages``: captured messages and their full-text search index.
@@ -23,7 +23,12 @@ capture, an opt-out) comes from the ``now`` clock given to it, never from the sy
 from typing import TYPE_CHECKING, Any
 
 from archive.store.connection import Now, iso, parse_iso, system_now
-from archive.store.errors import DuplicateChatError, NotFoundError, StoreError
+from archive.store.errors import (
+    ArchiveBusyError,
+    DuplicateChatError,
+    NotFoundError,
+    StoreError,
+)
 from archive.store.participants import participant_key
 from archive.store.sync import Store
 
@@ -42,6 +47,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ArchiveBusyError",
     "AsyncStore",
     "DuplicateChatError",
     "NotFoundError",

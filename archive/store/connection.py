@@ -18,10 +18,12 @@ from archive.migrations import (
     apply_migrations,
     has_generation,
 )
+from archive.store.errors import ArchiveBusyError, is_busy
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 16384  # bytes, of a new archive's pages (see Connection.__init__)
+BUSY_TIMEOUT = 5.0  # seconds a connection waits for another one's lock before it gives up
 
 Now = Callable[[], datetime]
 """A clock: returns the current instant, timezone-aware, in UTC (``scheduler.clock.Clock.now``
@@ -84,12 +86,30 @@ class Connection:
     def __init__(self, path: Path | str, *, now: Now = system_now) -> None:
         """Open (creating if needed) the database at ``path`` for reading and writing, in
         WAL mode, and apply any pending migrations. ``now`` stamps the rows the store
-        writes (when a chat was created, a post intended, a message captured...)."""
+        writes (when a chat was created, a post intended, a message captured...).
+
+        Raises `ArchiveBusyError` when another process holds the archive's lock for longer
+        than ``BUSY_TIMEOUT`` (migrating it, or in a write transaction of its own)."""
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
+        try:
+            self._set_up(now)
+        except sqlite3.OperationalError as e:
+            self.conn.close()
+            if is_busy(e):
+                raise ArchiveBusyError(self.path, e, BUSY_TIMEOUT) from e
+            raise
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _set_up(self, now: Now) -> None:
+        """The rest of ``__init__``, on the open connection."""
         self.conn.row_factory = sqlite3.Row
         # A new archive gets 16 KiB pages (SQLite's default is 4 KiB; an existing archive
         # keeps its own, as the page size of a database in WAL mode is fixed): a captured
@@ -100,7 +120,6 @@ class Connection:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA busy_timeout=5000")
         # Kept from when sqlite_utils wrapped the connection: with it, a REPLACE that removes
         # a row fires its delete triggers too (SQLite docs, "recursive_triggers").
         self.conn.execute("PRAGMA recursive_triggers=on")
@@ -125,10 +144,11 @@ class Connection:
         self = cls.__new__(cls)
         self.path = Path(path)
         uri = self.path.resolve().as_uri() + "?mode=ro"
-        self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        self.conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA query_only=ON")
-        self.conn.execute("PRAGMA busy_timeout=5000")
         self.conn.execute("PRAGMA recursive_triggers=on")
         self.now = now
         self._versioned = False  # it writes nothing
@@ -267,6 +287,9 @@ class Connection:
         :meth:`bookkeeping`; writes made outside any transaction since the last one count
         too), it moves the archive's generation by one before it commits, in the same
         commit. A transaction that changed nothing writes nothing.
+
+        Raises `ArchiveBusyError` when another process holds the write lock for longer than
+        ``BUSY_TIMEOUT``.
         """
         if self._tx_depth:
             self._tx_depth += 1
@@ -275,7 +298,12 @@ class Connection:
             finally:
                 self._tx_depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if is_busy(e):
+                raise ArchiveBusyError(self.path, e, BUSY_TIMEOUT) from e
+            raise
         self._tx_depth = 1
         self._exempt = 0
         try:
@@ -334,8 +362,9 @@ def _checkpoint_after(path: Path, work: threading.Thread) -> None:
 
 def _thread_connection(path: Path) -> sqlite3.Connection | None:
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
     except sqlite3.Error as e:
         logger.warning("%s: could not open it after a bulk load (%s)", path, e)
         return None

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from archive.store import Store
+from archive.store import connection as store_connection
 from tests.bot.helpers import config_file, tweetchat
+
+EXPORT = Path(__file__).parents[1] / "archive" / "data" / "wedocs_discord.json"
 
 HEAVY = ("discord", "tweepy", "aiohttp", "apscheduler", "markdown", "nh3")
 
@@ -98,3 +105,43 @@ def test_transcript_and_stats_commands_on_a_demo_archive(tmp_path: Path) -> None
 
 def _undated(text: str) -> str:
     return re.sub(r"Generated [^*<\n]*", "Generated (when)", text)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["import", "discord-export", str(EXPORT), "--hashtag", "WeDocs", "--host", "drsmith"],
+        ["chats"],
+    ],
+    ids=["import", "chats"],
+)
+def test_a_busy_archive_is_one_line_naming_it_not_a_traceback(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setattr(store_connection, "BUSY_TIMEOUT", 0.2)  # not 5 s
+    config = config_file(tmp_path)
+    database = tmp_path / "db.sqlite"
+    Store(database).close()
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process, writing for a while
+    try:
+        code = main(["--config", str(config), *command])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        f"tweetchat: the archive {database} is busy: another process holds it (database is "
+        "locked, after waiting 0.2 s); try again when it is done\n"
+    )
+    store = Store(database)
+    try:
+        assert store.list_chats() == []  # nothing written
+    finally:
+        store.close()

@@ -1,0 +1,89 @@
+"""The store beside other processes (a busy archive), on real database files."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.models import Chat, Target
+from archive.store import ArchiveBusyError, Store, StoreError
+from archive.store import connection as store_connection
+
+START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+
+
+def a_chat() -> Chat:
+    return Chat(
+        id="wedocs-2026-12-01",
+        title="Patients as partners",
+        hashtag="#WeDocs",
+        start=START,
+        end=START + timedelta(hours=1),
+        timezone="Europe/London",
+        questions=(),
+        targets=(Target("local", "main"),),
+        hosts=("drjane",),
+    )
+
+
+@pytest.fixture
+def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store waits 0.2 s for a lock, not 5 s: the tests below hold it on purpose."""
+    monkeypatch.setattr(store_connection, "BUSY_TIMEOUT", 0.2)
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection of another "process" holding the write lock of an existing archive."""
+    Store(tmp_path / "archive.sqlite").close()
+    conn = sqlite3.connect(tmp_path / "archive.sqlite", isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    yield conn
+    conn.execute("ROLLBACK")
+    conn.close()
+
+
+@pytest.mark.usefixtures("short_wait")
+def test_a_write_to_a_busy_archive_says_it_is_busy_and_writes_nothing(
+    tmp_path: Path, holder: sqlite3.Connection
+) -> None:
+    path = tmp_path / "archive.sqlite"
+    store = Store(path)  # reading needs no lock in WAL mode
+    try:
+        with pytest.raises(ArchiveBusyError) as caught:
+            store.add_chat(a_chat())
+        assert str(caught.value) == (
+            f"the archive {path} is busy: another process holds it (database is locked, "
+            "after waiting 0.2 s); try again when it is done"
+        )
+        # a StoreError for the command line, still an OperationalError for retry loops
+        assert isinstance(caught.value, StoreError)
+        assert isinstance(caught.value, sqlite3.OperationalError)
+        holder.execute("ROLLBACK")
+        holder.execute("BEGIN")  # for the fixture's ROLLBACK
+        assert store.list_chats() == []
+        store.add_chat(a_chat())  # the connection is usable once the lock is free
+        assert [c.id for c in store.list_chats()] == ["wedocs-2026-12-01"]
+    finally:
+        store.close()
+
+
+@pytest.mark.usefixtures("short_wait")
+def test_opening_a_new_archive_that_another_process_holds_says_it_is_busy(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "archive.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # a new file, locked before it is in WAL mode
+    try:
+        with pytest.raises(ArchiveBusyError, match=f"the archive {path} is busy"):
+            Store(path)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store = Store(path)
+    store.close()
