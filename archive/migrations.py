@@ -358,11 +358,17 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[int]:
-    """Apply every migration not yet recorded; return the versions applied now."""
+    """Apply every migration not yet recorded; return the versions applied now.
+
+    Safe when several processes open a new (or older) archive at once: each migration
+    takes the write lock, then looks again whether another process applied it meanwhile,
+    so the later ones wait for the first and find its migrations recorded. An archive
+    with every migration recorded is only read (no write lock)."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
+    # Read outside the lock, a first look: what is recorded never goes away.
     done = {row[0] for row in conn.execute("SELECT version FROM _migrations")}
     applied: list[int] = []
     for version, name, migrate in MIGRATIONS:
@@ -371,19 +377,28 @@ def apply_migrations(conn: sqlite3.Connection) -> list[int]:
         # executescript() commits first, so wrap the whole step in an explicit transaction.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            migrate_in_tx(conn, migrate)
-            if has_generation(conn):
-                # A migration may change what transcripts are made of (a column's default
-                # is a value they show): no transcript recorded before it is current after.
-                conn.execute(BUMP_GENERATION)
-            conn.execute(
-                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, name, datetime.now(UTC).isoformat()),
-            )
+            # Looked at again inside the lock: another process may have applied it while
+            # this one waited for the lock.
+            recorded = conn.execute(
+                "SELECT 1 FROM _migrations WHERE version = ?", (version,)
+            ).fetchone()
+            if recorded is None:
+                migrate_in_tx(conn, migrate)
+                if has_generation(conn):
+                    # A migration may change what transcripts are made of (a column's
+                    # default is a value they show): no transcript recorded before it is
+                    # current after.
+                    conn.execute(BUMP_GENERATION)
+                conn.execute(
+                    "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, datetime.now(UTC).isoformat()),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if recorded is not None:
+            continue
         logger.info("applied migration %d: %s", version, name)
         applied.append(version)
     return applied

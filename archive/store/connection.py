@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -117,7 +118,7 @@ class Connection:
         # reads and writes a quarter of the pages, each a system call, for ~7% less CPU and
         # ~10% less time (benchmarks/README.md, issue 17).
         self.conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self._enter_wal()
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         # Kept from when sqlite_utils wrapped the connection: with it, a REPLACE that removes
@@ -131,6 +132,23 @@ class Connection:
         self._exempt = 0
         self._background: list[threading.Thread] = []
         self._opened()
+
+    def _enter_wal(self) -> None:
+        """Put the database in WAL mode (once, for a new archive; a no-op after), waiting
+        up to ``BUSY_TIMEOUT`` for another process that opens the same new archive."""
+        # Two connections that switch a new file to WAL at once both hold a shared lock and
+        # both want the exclusive one: SQLite answers one of them "database is locked" at
+        # once, without calling the busy handler (it would wait for ever), so the wait is
+        # done here. The other connection's switch is over in microseconds.
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if not is_busy(e) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)
 
     def _opened(self) -> None:
         """Called once a read-write connection is open and migrated: a table family whose

@@ -1,14 +1,18 @@
-"""The store beside other processes (a busy archive), on real database files."""
+"""The store beside other processes: a busy archive, and a new archive opened by several
+processes at once, on real database files."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from archive.migrations import MIGRATIONS
 from archive.models import Chat, Target
 from archive.store import ArchiveBusyError, Store, StoreError
 from archive.store import connection as store_connection
@@ -87,3 +91,47 @@ def test_opening_a_new_archive_that_another_process_holds_says_it_is_busy(
         other.close()
     store = Store(path)
     store.close()
+
+
+def _open_at_once(path: Path, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        Store(path).close()
+        results.put("ok")
+    except BaseException as e:  # reported to the test, which shows it
+        results.put(f"{type(e).__name__}: {e}")
+
+
+def test_processes_opening_a_new_archive_at_once_all_find_it_migrated(tmp_path: Path) -> None:
+    """Two imports started at once into an archive that does not exist yet: each migration
+    takes the write lock and looks again, so every process finds it applied once. Before,
+    about half the rounds failed ('UNIQUE constraint failed: _migrations.version', 'table
+    chats already exists', or 'database is locked' when both switched the file to WAL)."""
+    reference = Store(tmp_path / "alone.sqlite")
+    alone = reference.generation()
+    reference.close()
+    context = multiprocessing.get_context("fork")
+    processes = 3
+    for round_ in range(8):
+        path = tmp_path / f"archive-{round_}.sqlite"
+        barrier = context.Barrier(processes)
+        results = context.Queue()
+        workers = [
+            context.Process(target=_open_at_once, args=(path, barrier, results))
+            for _ in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=30) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+        assert outcomes == ["ok"] * processes, (round_, outcomes)
+        conn = sqlite3.connect(path)
+        try:
+            versions = [row[0] for row in conn.execute("SELECT version FROM _migrations")]
+            generation = conn.execute("SELECT value FROM meta").fetchone()[0]
+        finally:
+            conn.close()
+        assert versions == [version for version, _name, _fn in MIGRATIONS]
+        # each migration moved the generation once, not once a process
+        assert generation == alone
