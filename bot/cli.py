@@ -883,6 +883,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         terminal_progress,
     )
     from archive.importers.one_pass import import_discord_export
+    from archive.importers.streams import is_stream
     from archive.labels import LabelError, labels_from
     from archive.publish import PublishOptions
 
@@ -905,6 +906,11 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     try:
         for path in files:
+            if screen is not None and is_stream(path):  # the log says so otherwise
+                print(
+                    f"{path}: not a regular file: copying it beside the archive first",
+                    file=sys.stderr,
+                )
             progress = run.file(path) if run is not None else None
             try:
                 result = import_discord_export(

@@ -70,6 +70,7 @@ from archive.i18n import language_tag
 from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
+from archive.importers.streams import readable_again
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     Attachment,
@@ -558,7 +559,39 @@ def import_discord_export(
     out of time order, an opted-out participant's handle to hide, stakeholder groups, a
     failure of the worker's rendering) it is published from the store once imported.
     Without it, transcripts are not written: publish the returned chat afterwards.
+
+    A stream (``/dev/stdin``, a FIFO) is copied to a regular file first, read twice
+    (:func:`archive.importers.streams.readable_again`).
     """
+    with readable_again(path, store.path) as readable:
+        return _import_file(
+            store,
+            readable,
+            hashtag=hashtag,
+            hosts=hosts,
+            title=title,
+            timezone=timezone,
+            progress=progress,
+            labels=labels,
+            language=language,
+            publish=publish,
+        )
+
+
+def _import_file(
+    store: Store,
+    path: Path,
+    *,
+    hashtag: str,
+    hosts: tuple[str, ...],
+    title: str,
+    timezone: str,
+    progress: Progress | None,
+    labels: Labels,
+    language: str,
+    publish: PublishOptions | None,
+) -> ImportResult:
+    """:func:`import_discord_export` of a file that can be read more than once."""
     tag, language, hosts = checked_request(hashtag, timezone, language, hosts)
     # Beside the archive: the same file system, and the space the rows will need anyway.
     spill = _Spill(store.path.parent if store.path != Path(":memory:") else None)

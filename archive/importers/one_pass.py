@@ -77,6 +77,7 @@ from archive.importers.discord_export import (
 )
 from archive.importers.exportjson import ExportReader
 from archive.importers.progress import Progress
+from archive.importers.streams import readable_again
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, MessageKind, chat_id_for
 from archive.publish import (
@@ -337,30 +338,34 @@ def import_discord_export(
 ) -> ImportResult:
     """:func:`archive.importers.discord_export.import_discord_export` (the same arguments,
     result and errors), a new chat asked to be published tried in one pass first
-    (:func:`import_in_one_pass`): what commands call."""
-    if publish is not None:
-        tag, checked_language, checked_hosts = checked_request(hashtag, timezone, language, hosts)
-        with paused_gc():
-            job = OnePass(
-                tag, checked_hosts, title, timezone, labels, checked_language, publish, progress
+    (:func:`import_in_one_pass`): what commands call. A stream (``/dev/stdin``, a FIFO) is
+    copied to a regular file first (:func:`readable_again`): the two passes read it twice."""
+    with readable_again(path, store.path) as readable:
+        if publish is not None:
+            tag, checked_language, checked_hosts = checked_request(
+                hashtag, timezone, language, hosts
             )
-            done = import_in_one_pass(store, path, job)
-        if done is not None:
-            if done.published is None:  # imported, not rendered: published from the store
-                return published_from_store(store, done, publish, progress)
-            return done
-    return discord_export.import_discord_export(
-        store,
-        path,
-        hashtag=hashtag,
-        hosts=hosts,
-        title=title,
-        timezone=timezone,
-        progress=progress,
-        labels=labels,
-        language=language,
-        publish=publish,
-    )
+            with paused_gc():
+                job = OnePass(
+                    tag, checked_hosts, title, timezone, labels, checked_language, publish, progress
+                )
+                done = import_in_one_pass(store, readable, job)
+            if done is not None:
+                if done.published is None:  # imported, not rendered: published from the store
+                    return published_from_store(store, done, publish, progress)
+                return done
+        return discord_export.import_discord_export(
+            store,
+            readable,
+            hashtag=hashtag,
+            hosts=hosts,
+            title=title,
+            timezone=timezone,
+            progress=progress,
+            labels=labels,
+            language=language,
+            publish=publish,
+        )
 
 
 @dataclass(frozen=True)

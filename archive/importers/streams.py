@@ -1,0 +1,102 @@
+"""Exports given as a stream (``/dev/stdin``, ``<(zcat export.json.gz)``, a FIFO): copied to
+a regular file first, as an import may read its file more than once.
+
+The one-pass import falls back to two passes, the two-pass import reads the file twice,
+and an error message about a bad message reads the file again to find where it is: a
+stream gives its bytes once, so a second read would find it empty (or mid-way). The copy
+is made beside the archive (the same file system as the rows the import writes, whose
+room it needs anyway), read under the name the user gave in every error message, and
+removed once the import is over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from archive.importers.exportjson import ExportError
+
+__all__ = ["is_stream", "readable_again"]
+
+logger = logging.getLogger(__name__)
+
+COPY_CHUNK = 1 << 20  # bytes per read of the stream being copied
+
+
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` names a pipe, a FIFO, a socket or a character device (a terminal):
+    input that gives its bytes once. False for a regular file, and for a path that cannot
+    be looked at (the import says what is wrong with it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+@contextmanager
+def readable_again(path: Path, archive: Path) -> Iterator[Path]:
+    """The file to import for ``path``: ``path`` itself unless it is a stream
+    (:func:`is_stream`); for a stream, a copy of all it gives in a temporary file in the
+    folder of the database ``archive`` (the system's temporary folder for ``:memory:``),
+    removed on leaving. An :class:`ExportError` raised inside names ``path``, never the copy.
+    Raises :class:`ExportError` when the stream cannot be read or copied."""
+    if not is_stream(path):
+        yield path
+        return
+    folder = None if str(archive) == ":memory:" else archive.parent
+    try:
+        fd, name = tempfile.mkstemp(prefix=".tweetchat-import-", suffix=".json", dir=folder)
+    except OSError as e:
+        raise ExportError(
+            f"{path}: not a regular file, and no copy of it can be made in {folder}"
+            f" ({e.strerror or e})"
+        ) from None
+    copy = Path(name)
+    try:
+        logger.info(
+            "%s is not a regular file: copying it to %s first (the import may read it twice)",
+            path,
+            copy,
+        )
+        size = _copy(path, fd, copy)
+        logger.info("%s: copied %d bytes", path, size)
+        try:
+            yield copy
+        except ExportError as e:
+            # The same class (ImportWorkerError too), naming what the user named.
+            raise type(e)(str(e).replace(str(copy), str(path))) from None
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _copy(path: Path, fd: int, copy: Path) -> int:
+    """Copy all that ``path`` gives into the open file ``fd`` (closed after); the bytes."""
+    size = 0
+    with os.fdopen(fd, "wb") as target:
+        try:
+            source = open(path, "rb")  # closed below; its errors told from the copy's
+        except OSError as e:
+            raise ExportError(f"{path}: cannot read the file: {e.strerror or e}") from None
+        with source:
+            while True:
+                try:
+                    data = source.read(COPY_CHUNK)
+                except OSError as e:
+                    raise ExportError(f"{path}: cannot read the file: {e.strerror or e}") from None
+                try:
+                    if not data:
+                        target.flush()  # a full disk may say so only now
+                        return size
+                    target.write(data)
+                except OSError as e:
+                    raise ExportError(
+                        f"{path}: not a regular file, and its copy in {copy.parent} failed"
+                        f" ({e.strerror or e})"
+                    ) from None
+                size += len(data)
