@@ -1494,12 +1494,13 @@ def _validate(hashtag: str, timezone: str) -> str:
 
 def export_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
     """The export files named by ``paths`` (a folder stands for its ``*.json`` files, by
-    name), and a problem line for each folder that has none."""
+    name, the suffix in any case), and a problem line for each folder that has none."""
     files: list[Path] = []
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.json") if p.is_file())
+            # *.JSON too: a name's case says nothing of its contents
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file())
             if not found:
                 problems.append(f"{path}: no .json export in this folder")
             files.extend(found)

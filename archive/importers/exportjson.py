@@ -111,6 +111,12 @@ class ExportReader:
     def _head(self, fh: IO[bytes]) -> bytes:
         """The first chunk, after a byte-order mark, once its first character is checked."""
         data = fh.read(self._chunk)
+        encoding = _wide_encoding(data[:4])
+        if encoding:
+            raise ExportError(
+                f"{self.path}: this is {encoding} text, not UTF-8: DiscordChatExporter's JSON"
+                " is UTF-8; export it again, or convert it (iconv -f UTF-16 -t UTF-8)"
+            )
         if data.startswith(BOM):
             self._start = len(BOM)
             data = data[len(BOM) :]
@@ -280,6 +286,23 @@ class _Source:
         reader._counts.append(reader.count)
         if reader._on_progress is not None:
             reader._on_progress(reader.count, 1.0)
+
+
+def _wide_encoding(head: bytes) -> str:
+    """The name of the encoding the first bytes of a file show, when it is UTF-16 or
+    UTF-32 (a byte-order mark, or JSON's first ASCII character padded with NUL bytes, as
+    without one); '' for anything else."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    if len(head) == 4 and head[:3] == b"\x00\x00\x00" and head[3]:
+        return "UTF-32"  # big-endian
+    if len(head) == 4 and head[0] and head[1:] == b"\x00\x00\x00":
+        return "UTF-32"  # little-endian
+    if len(head) >= 2 and (bool(head[0]) != bool(head[1])):
+        return "UTF-16"  # one byte of two NUL: an ASCII character, big- or little-endian
+    return ""
 
 
 def _starts(events: list[Any], prefix: str) -> int:

@@ -380,6 +380,15 @@ def test_message_without_timestamp_is_named(
         (b'{"channel": {"id": "1", "name": "x"}, "messages": []}', "the export has no messages"),
         (b'{"channel": {"id": "1"}, "messages": []} {}', "unexpected data after the export"),
         (b'{"channel": {"id": "1"}, "messages": [{"content": "\xff"}]}', "not UTF-8"),
+        # UTF-16 and UTF-32, with a byte-order mark and without (before: "not JSON")
+        *[
+            (
+                b'{"messages": []}'.decode().encode(codec),
+                f"this is {codec[:6].upper()} text, not UTF-8",
+            )
+            for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+        ],
+        (" \n{}".encode("utf-16-le"), "this is UTF-16 text, not UTF-8"),
     ],
 )
 def test_files_that_are_not_exports_are_refused(
@@ -874,3 +883,13 @@ def test_the_workers_pipe_holds_several_frames(tmp_path: Path) -> None:
             assert _send_buffer(worker._conn) == granted
     finally:
         spill.close()
+
+
+def test_export_files_takes_a_folder_s_json_files_in_any_case(tmp_path: Path) -> None:
+    """Before, ``MARCH.JSON`` was left out of its folder."""
+    for name in ("b.json", "MARCH.JSON", "c.Json", "notes.txt", "json"):
+        (tmp_path / name).write_bytes(b"{}")
+    (tmp_path / "sub.json").mkdir()
+    files, problems = discord_export.export_files([tmp_path])
+    assert [p.name for p in files] == ["MARCH.JSON", "b.json", "c.Json"]
+    assert problems == []
