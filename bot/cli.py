@@ -314,6 +314,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _zone_doubt(name: str) -> str | None:
+    """Why the (valid) zone ``name`` is probably not what was meant (an abbreviation or a
+    fixed offset, not a place): :func:`scheduler.durations.zone_warning`."""
+    from zoneinfo import ZoneInfo
+
+    from scheduler.durations import zone_warning
+
+    return zone_warning(ZoneInfo(name))
+
+
 def _user() -> str:
     return os.environ.get("USER", "host")
 
@@ -897,6 +907,10 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         )
     except (ExportError, LabelError) as exc:
         raise UsageError(str(exc)) from None
+    # The same doubt as `tweetchat check` has about a chat file's zone (EST, GMT...).
+    if (doubt := _zone_doubt(timezone)) is not None:
+        option = "--timezone" if args.timezone else "the config's timezone"
+        print(f"tweetchat: warning: {option}: {doubt}", file=sys.stderr)
     files, problems = export_files(args.files)
     failed = len(problems)
     for problem in problems:

@@ -893,3 +893,17 @@ def test_export_files_takes_a_folder_s_json_files_in_any_case(tmp_path: Path) ->
     files, problems = discord_export.export_files([tmp_path])
     assert [p.name for p in files] == ["MARCH.JSON", "b.json", "c.Json"]
     assert problems == []
+
+
+def test_cli_warns_of_a_zone_that_is_not_a_place_as_check_does(tmp_path: Path) -> None:
+    """Before, ``--timezone EST`` was taken without a word (``tweetchat check`` warns)."""
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(EXPORT), "--hashtag", "WeDocs", "--host", "drsmith"]
+    done = tweetchat([*args, "--timezone", "EST"], config)
+    assert done.returncode == 0, done.stderr
+    [warning] = done.stderr.strip().splitlines()
+    assert warning.startswith("tweetchat: warning: --timezone: ")
+    assert "EST" in warning and "is a fixed offset or abbreviation, not a place" in warning
+    assert "America/Toronto or America/New_York" in warning
+    again = tweetchat([*args, "--timezone", "Europe/London"], config)
+    assert again.returncode == 0 and again.stderr == ""
