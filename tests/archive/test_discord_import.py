@@ -85,10 +85,12 @@ def fixture_doc() -> dict[str, Any]:
 # ---- the chat -------------------------------------------------------------------------------
 
 
-def test_export_becomes_a_published_chat_on_its_channel(store: Store) -> None:
+def test_export_becomes_an_ended_chat_on_its_channel(store: Store) -> None:
+    # Published once its transcripts are written (an import asked to publish: see
+    # test_import_failures.py); not asked to, it is a chat over, not yet published.
     chat = run_import(store).chat
     assert store.get_chat(chat.id) == chat
-    assert chat.status == ChatStatus.PUBLISHED
+    assert chat.status == ChatStatus.ENDED
     assert chat.targets == (Target("discord", CHANNEL),)
     assert chat.hosts == (HOST_ID,)
     assert chat.timezone == "Europe/London"
