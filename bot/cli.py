@@ -499,6 +499,7 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
     from bot.platforms.x.cost import stored_cost_note
     from scheduler.standing import chat_standing, standing_lines
 
@@ -510,6 +511,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         count = store.count_messages(chat.id)
         controls = store.controls(chat.id)
         transcripts = store.transcripts(chat.id)
+        imported = store.is_imported(chat.id)
         cost = stored_cost_note(store, chat.id, config.x)
     finally:
         store.close()
@@ -533,6 +535,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):
         print(f"  transcript ({fmt}): {path}")
+    if imported and chat.status == ChatStatus.ENDED:  # its publication failed
+        print("  transcripts not written: run the same import again to write them")
     return 0
 
 

@@ -179,6 +179,11 @@ class ChatTables(Connection):
         ).fetchone()
         return None if row is None else chat_from_row(self.conn, row)
 
+    def is_imported(self, chat_id: str) -> bool:
+        """Whether the chat was imported from an export (which the bot never runs)."""
+        row = self.conn.execute("SELECT source FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        return row is not None and str(row["source"]).startswith(IMPORTED_SOURCE)
+
     def chat_reminders(self, chat_id: str) -> tuple[timedelta, ...]:
         """How long before its start each reminder of the chat goes out, shortest first.
         Raises NotFoundError."""

@@ -164,6 +164,9 @@ def test_a_full_disk_is_one_line_and_the_next_file_is_still_imported(
     assert run.files() == {}  # no file, no staging folder left behind
     code, out, err = run("chats")
     assert f"{CHAT:<28}" in out and " ended " in out and "published" not in out
+    code, out, err = run("show", CHAT)
+    assert "publish   not posted" in out  # not "next": the bot never runs an imported chat
+    assert out.endswith("  transcripts not written: run the same import again to write them\n")
 
     monkeypatch.undo()  # the space freed: the same import writes them
     code, out, err = run.import_(EXPORT, other)
@@ -173,6 +176,8 @@ def test_a_full_disk_is_one_line_and_the_next_file_is_still_imported(
         assert run.status(chat_id) == ChatStatus.PUBLISHED
         assert set(run.recorded(chat_id)) == set(FORMATS)
     assert sorted(run.files()) == sorted(f"{c}.{f}" for c in (CHAT, OTHER) for f in FORMATS)
+    code, out, err = run("show", CHAT)
+    assert "publish   done" in out and "not written" not in out
 
 
 def test_an_unwritable_transcripts_folder_says_what_to_do(

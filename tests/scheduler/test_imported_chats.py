@@ -13,6 +13,7 @@ from archive.importers.discord_export import source_key
 from archive.models import OPEN_STATUSES, ChatStatus, Target
 from archive.store import AsyncStore
 from scheduler.runner import Runner
+from scheduler.standing import StepState, chat_standing
 from tests.scheduler.test_runner_settings import CHAT, START, FixedClock, M, Recorder
 
 IMPORTED = replace(
@@ -51,3 +52,13 @@ async def test_listing_leaves_out_imported_chats_only_when_asked(store: AsyncSto
     run = await store.list_chats(OPEN_STATUSES, imported=False)
     assert [c.id for c in run] == ["ended"]
     assert [c.id for c in await store.list_chats(imported=False)] == ["ended"]
+
+
+async def test_an_imported_chats_publication_is_not_shown_as_to_come(store: AsyncStore) -> None:
+    steps = {
+        step.key: step.state for step in await store.read(chat_standing, IMPORTED, START + 120 * M)
+    }
+    assert steps["publish"] == StepState.NOT_POSTED
+    assert steps["close"] == StepState.NOT_POSTED
+    ended = {s.key: s.state for s in await store.read(chat_standing, ENDED, START + 120 * M)}
+    assert ended["publish"] == StepState.NEXT  # the bot's own chat: its runner publishes it
