@@ -38,6 +38,7 @@ class Run:
     """A config, its archive and transcripts' folder, and `tweetchat` run in this process."""
 
     def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        folder.mkdir(exist_ok=True)
         self.folder = folder
         self.capsys = capsys
         self.config = folder / "config.toml"
@@ -178,6 +179,10 @@ def test_a_full_disk_is_one_line_and_the_next_file_is_still_imported(
     assert sorted(run.files()) == sorted(f"{c}.{f}" for c in (CHAT, OTHER) for f in FORMATS)
     code, out, err = run("show", CHAT)
     assert "publish   done" in out and "not written" not in out
+    # The same bytes as an import that never failed.
+    clean = Run(run.folder / "clean", run.capsys)
+    assert clean.import_(EXPORT, other)[0] == 0
+    assert run.files() == clean.files()
 
 
 def test_an_unwritable_transcripts_folder_says_what_to_do(
@@ -269,6 +274,9 @@ def test_one_file_that_cannot_be_replaced_keeps_the_previous_set(
     assert "already imported as" in out
     assert "one more thought" in (run.out / f"{CHAT}.md").read_text(encoding="utf-8")
     assert run.status(CHAT) == ChatStatus.PUBLISHED
+    clean = Run(run.folder / "clean", run.capsys)
+    assert clean.import_(run.folder / "longer.json")[0] == 0
+    assert run.files() == clean.files()
 
 
 # ---- interrupts ------------------------------------------------------------------------------
