@@ -46,6 +46,7 @@ import operator
 import os
 import pickle
 import re
+import signal
 import socket
 import sqlite3
 import sys
@@ -1143,7 +1144,14 @@ def _forked_work(
     which first closes its copy of the importer's end of the pipe: else, when the importer
     stops (an export refused once read, a failed save), the worker waiting for its next
     frame would never read EOF, and the importer would wait for it until its close()
-    terminates it, 10 s later."""
+    terminates it, 10 s later.
+
+    SIGTERM and SIGHUP end the worker at once, as by default, even when its importer had
+    them raise KeyboardInterrupt (``tweetchat import``): the importer cleans up, and its
+    ``close()`` must be able to terminate a worker stuck where no handler runs."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is signal.default_int_handler:
+            signal.signal(sig, signal.SIG_DFL)
     importers_end.close()
     work(conn, *args)
 

@@ -876,3 +876,29 @@ def test_the_workers_pipe_holds_several_frames(tmp_path: Path) -> None:
             assert _send_buffer(worker._conn) == granted
     finally:
         spill.close()
+
+
+def _tell_sigterm_handler(conn: Any) -> None:
+    """A worker's work: send whether SIGTERM has its default action in the worker."""
+    import signal
+
+    conn.send_bytes(
+        b"T" + (b"default" if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL else b"taken")
+    )
+    conn.close()
+
+
+@pytest.mark.skipif(discord_export._fork_context() is None, reason="the worker is a thread")
+def test_the_worker_ends_on_sigterm_even_when_the_importer_interrupts_on_it(
+    tmp_path: Path,
+) -> None:
+    # `tweetchat import` turns SIGTERM into KeyboardInterrupt; the forked worker must not
+    # inherit that: its importer's close() terminates a stuck worker with SIGTERM.
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with discord_export._Worker(EXPORT, work=_tell_sigterm_handler) as worker:
+            assert worker._receive() == (b"T", b"default")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
