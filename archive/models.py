@@ -28,6 +28,10 @@ class ChatStatus(enum.StrEnum):
 OPEN_STATUSES: tuple[ChatStatus, ...] = (ChatStatus.SCHEDULED, ChatStatus.LIVE, ChatStatus.ENDED)
 """Chats the bot still works on: actions to run, messages to capture, a transcript to publish."""
 
+IMPORTED_SOURCE = "discord-export:"
+"""How the ``source`` of a chat imported from an export starts (a scheduled chat's is its
+chat file): the bot never runs such a chat (``Store.list_chats(imported=False)``)."""
+
 EARLY_WINDOW = timedelta(minutes=15)
 """How long before a chat's start its messages already count (people say hello early):
 capture, backfill and every adapter's search start this long before the start."""

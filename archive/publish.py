@@ -11,10 +11,12 @@ import itertools
 import logging
 import os
 import re
+import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +29,7 @@ from archive.models import Chat, ChatStatus, PostStatus
 from archive.published import (
     Digest,
     file_digest,
-    move_into_place,
+    placed,
     record_published,
     transcript_options,
 )
@@ -797,8 +799,12 @@ def publish_chat(
     return publish_with(store, chat, options)
 
 
-def publish_with(store: Store, chat: Chat, options: PublishOptions) -> PublishResult:
-    """:func:`publish_chat` with its arguments in ``options``."""
+def publish_with(
+    store: Store, chat: Chat, options: PublishOptions, *, mark_published: bool = False
+) -> PublishResult:
+    """:func:`publish_chat` with its arguments in ``options``; ``mark_published``: see
+    :func:`publish_staged`. Raises OSError when the files cannot be written (the folder
+    left as it was), sqlite3.Error when they cannot be recorded (the folder put back)."""
     # Read before rendering: a write that lands meanwhile leaves the files not current
     # (archive.published), never the other way.
     generation = store.generation()
@@ -812,15 +818,82 @@ def publish_with(store: Store, chat: Chat, options: PublishOptions) -> PublishRe
             cost_note=options.cost_note,
             highlights=options.highlights,
         )
-        return publish_staged(store, chat, staged, stats, options, generation=generation)
+        return publish_staged(
+            store,
+            chat,
+            staged,
+            stats,
+            options,
+            generation=generation,
+            mark_published=mark_published,
+        )
+
+
+_STAGING = ".publishing-"
+
+
+def _staging_prefix(pid: int) -> str:
+    """The start of the name of a staging folder of process ``pid`` on this host."""
+    # The host's name makes the pid checkable: a transcripts folder shared between hosts
+    # (a network file system) holds folders of processes this host cannot see. A name
+    # never holds "/"; "-" separates the parts (the random tail of tempfile has none).
+    host = socket.gethostname().replace("/", "_").replace("-", "_") or "host"
+    return f"{_STAGING}{pid}-{host}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)  # signal 0: the checks only, nothing sent
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, ValueError):  # not a pid at all
+        return False
+    return True
+
+
+def remove_abandoned_staging(out_dir: Path) -> list[Path]:
+    """Remove the staging folders (:func:`staging_folder`) in ``out_dir`` left by a process
+    of this host that no longer runs (killed with SIGKILL, or the machine stopped): a
+    publication's hidden partial files, as big as its transcripts. Returns those removed.
+
+    Never a live publisher's: each folder's name holds its process's id and host, and
+    only a folder of this host whose process is gone is removed. The pid is the one
+    thing that dies with its publisher (a lock file would need the same check, and an
+    age would remove a slow publisher's folder). A pid reused since keeps a folder until
+    that process ends too: the safe side. Folders named otherwise (a version before this
+    one) are left alone: nothing tells whether their publisher still runs."""
+    ours = _staging_prefix(0).removeprefix(f"{_STAGING}0")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(out_dir))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(_STAGING):
+            continue
+        pid_text, _, rest = entry.name.removeprefix(_STAGING).partition("-")
+        if not pid_text.isdigit() or not f"-{rest}".startswith(ours):
+            continue
+        if _pid_alive(int(pid_text)) or not entry.is_dir(follow_symlinks=False):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)  # another may be removing it too
+        logger.info("removed %s, left by a publisher that no longer runs", entry.path)
+        removed.append(Path(entry.path))
+    return removed
 
 
 @contextlib.contextmanager
 def staging_folder(out_dir: Path) -> Iterator[Path]:
     """A folder of our own inside ``out_dir`` (made if missing) to write a chat's
-    transcripts into before :func:`publish_staged` moves them into place; removed after."""
+    transcripts into before :func:`publish_staged` moves them into place; removed after
+    (an interrupt too). Those a killed process left are removed first
+    (:func:`remove_abandoned_staging`). Raises OSError when it cannot be made."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".publishing-", dir=out_dir) as staging:
+    remove_abandoned_staging(out_dir)
+    with tempfile.TemporaryDirectory(prefix=_staging_prefix(os.getpid()), dir=out_dir) as staging:
         yield Path(staging)
 
 
@@ -839,25 +912,35 @@ def publish_staged(
     *,
     generation: int,
     hashed: Mapping[str, Digest] | None = None,
+    mark_published: bool = False,
 ) -> PublishResult:
     """Move the transcripts written to ``staged`` (:func:`staged_paths`, every format)
     into ``options.out_dir``, record them in the store as rendered at ``generation`` (the
     archive's, read before they were rendered: see :mod:`archive.published`), and make
     the announcement; what :func:`publish_chat` returns. ``hashed``: the digests of the
-    staged files already taken (:meth:`RowPublication.digests`)."""
+    staged files already taken (:meth:`RowPublication.digests`). ``mark_published``: an
+    ended chat becomes published with the record (``Store.mark_published``; the result's
+    chat says so), for a publication nobody announces afterwards (an import's).
+
+    All or nothing: when a file cannot be moved into place (OSError) or the record cannot
+    be written (sqlite3.Error), the folder gets back the files it had, nothing is
+    recorded, and the error is raised."""
     paths = {fmt: options.out_dir / f"{chat.id}.{fmt}" for fmt in FORMATS}
     # Written into a folder of our own beside them, hashed there, then moved into place:
     # the digests recorded are of the bytes written there (archive.published).
-    digests = move_into_place(staged, paths, hashed)
-    record_published(
-        store,
-        chat.id,
-        paths,
-        digests,
-        options.generated_at or chat.grace_end,
-        generation=generation,
-        options=transcript_options(cost_note=options.cost_note, highlights=options.highlights),
-    )
+    with placed(staged, paths, hashed) as digests:
+        record_published(
+            store,
+            chat.id,
+            paths,
+            digests,
+            options.generated_at or chat.grace_end,
+            generation=generation,
+            options=transcript_options(cost_note=options.cost_note, highlights=options.highlights),
+            mark_published=mark_published,
+        )
+    if mark_published and chat.status == ChatStatus.ENDED:
+        chat = replace(chat, status=ChatStatus.PUBLISHED)
     base = options.web_base_url
     link = f" {base.rstrip('/')}/chats/{chat.id}" if base else ""
     tr = translator(chat.language)

@@ -32,10 +32,13 @@ This module is on the short path of ``tweetchat transcript``: it imports nothing
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
+import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -46,6 +49,8 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     from archive.store import Store
     from archive.store.chats import RecordedTranscript
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 Digest = tuple[int, str]
@@ -126,17 +131,71 @@ def move_into_place(
     (``os.replace``: atomic); the (size, SHA-256) of each format, as written. ``hashed``:
     the digests of formats the publisher already took (:func:`file_digest`) of its files.
 
+    All or nothing for the set (:func:`placed`): when one format cannot be moved, those
+    already moved get their previous file back. Raises OSError."""
+    with placed(staged, paths, hashed) as digests:
+        return digests
+
+
+@contextlib.contextmanager
+def placed(
+    staged: Mapping[str, Path],
+    paths: Mapping[str, Path],
+    hashed: Mapping[str, Digest] | None = None,
+) -> Iterator[dict[str, Digest]]:
+    """:func:`move_into_place` that is undone when the block fails (the record of the
+    files, say): every format's previous file is put back, and a file that had none is
+    removed, so the folder holds one publication's set or the one before, never a mix.
+
     Hashed before it is moved, so the digest is of the bytes this publisher wrote, never
     those of another publisher of the same chat replacing the file meanwhile (whose
-    record then disagrees with one of the two files, which is then not served). Raises
-    OSError."""
+    record then disagrees with one of the two files, which is then not served). The
+    previous files are kept (hard links, else copies) in the staging folder until the
+    block is over, taken before anything is moved: a format whose previous file cannot
+    be kept fails the set before it touches the folder. Raises OSError (the folder left
+    as it was), or what the block raised, after the folder is put back."""
     digests = {
         fmt: hashed[fmt] if hashed and fmt in hashed else file_digest(path)
         for fmt, path in staged.items()
     }
-    for fmt, path in staged.items():
-        os.replace(path, paths[fmt])
-    return digests
+    previous = {fmt: _keep_previous(paths[fmt], path) for fmt, path in staged.items()}
+    moved: list[str] = []
+    try:
+        for fmt, path in staged.items():
+            os.replace(path, paths[fmt])
+            moved.append(fmt)
+        yield digests
+    except BaseException:  # an interrupt too: the folder is put back before it ends us
+        for fmt in reversed(moved):
+            _put_back(paths[fmt], previous[fmt])
+        raise
+
+
+def _keep_previous(final: Path, staged: Path) -> Path | None:
+    """A copy of ``final`` (its previous version) beside ``staged``, for :func:`placed` to
+    put back; None when there is no previous file. Raises OSError."""
+    keep = staged.with_name(f".previous-{staged.name}")
+    try:
+        os.link(final, keep)  # no bytes copied: the staging folder is beside it
+    except FileNotFoundError:
+        return None
+    except OSError:  # no hard links here (some network file systems), or not allowed
+        if not final.exists():
+            return None
+        shutil.copy2(final, keep)
+    return keep
+
+
+def _put_back(final: Path, previous: Path | None) -> None:
+    """Undo one move of :func:`placed`; a failure is only logged (the error that undoes
+    the set is the one to report)."""
+    try:
+        if previous is None:
+            final.unlink(missing_ok=True)
+        else:
+            os.replace(previous, final)
+    except OSError as e:
+        logger.warning("%s: its previous version could not be put back: %s", final, e)
 
 
 def record_published(
@@ -148,12 +207,17 @@ def record_published(
     *,
     generation: int,
     options: str,
+    mark_published: bool = False,
 ) -> None:
     """Record the transcripts just published (format -> file) with what they were made
     from: the ``generation`` read *before* they were rendered, ``options``
     (:func:`transcript_options`), and each file's (size, SHA-256) as written (from
-    :func:`move_into_place`); in one transaction. ``generated_at`` is the records' time."""
+    :func:`move_into_place`); in one transaction. ``generated_at`` is the records' time.
+    ``mark_published``: an ended chat becomes published in the same transaction
+    (``Store.mark_published``: an import's). Raises sqlite3.Error (nothing recorded)."""
     with store.transaction():
+        if mark_published:
+            store.mark_published(chat_id)
         for fmt, path in paths.items():
             size, sha = digests[fmt]
             store.record_transcript(

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -18,6 +21,7 @@ from bot.reports import format_stats, local_time
 from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
+    from archive.importers.discord_export import PublishFailed
     from archive.models import Chat
     from archive.store import Store
     from scheduler.series import ChatPlan
@@ -505,6 +509,7 @@ def cmd_chats(args: argparse.Namespace, config: Config) -> int:
 
 @command("show")
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from archive.models import ChatStatus
     from bot.platforms.x.cost import stored_cost_note
     from scheduler.standing import chat_standing, standing_lines
 
@@ -516,6 +521,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         count = store.count_messages(chat.id)
         controls = store.controls(chat.id)
         transcripts = store.transcripts(chat.id)
+        imported = store.is_imported(chat.id)
         cost = stored_cost_note(store, chat.id, config.x)
     finally:
         store.close()
@@ -539,6 +545,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):
         print(f"  transcript ({fmt}): {path}")
+    if imported and chat.status == ChatStatus.ENDED:  # its publication failed
+        print("  transcripts not written: run the same import again to write them")
     return 0
 
 
@@ -735,7 +743,7 @@ async def _wait_idle(app: Any) -> None:
 
     while True:
         await asyncio.sleep(0.5)
-        chats = await app.store.list_chats(OPEN_STATUSES)
+        chats = await app.store.list_chats(OPEN_STATUSES, imported=False)  # as the runner
         if not chats:
             return
 
@@ -887,6 +895,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from archive.importers.discord_export import (
         ExportError,
+        PublishFailed,
         RunProgress,
         check_options,
         export_files,
@@ -917,57 +926,137 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         print(f"tweetchat: {problem}", file=sys.stderr)
     screen = terminal_progress(sys.stderr)
     run = RunProgress(screen, files) if screen is not None else None
-    store = open_store(config)
-    try:
-        for path in files:
-            if screen is not None and is_stream(path):  # the log says so otherwise
-                print(
-                    f"{path}: not a regular file: copying it beside the archive first",
-                    file=sys.stderr,
-                )
-            progress = run.file(path) if run is not None else None
-            try:
-                result = import_discord_export(
-                    store,
-                    path,
-                    hashtag=args.hashtag,
-                    hosts=tuple(args.host),
-                    title=args.title,
-                    timezone=timezone,
-                    progress=progress,
-                    labels=labels,
-                    language=args.language or config.language,
-                    publish=PublishOptions(
-                        config.transcripts_dir, highlights=config.highlights_per_question
-                    ),
-                )
-                chat = result.chat
-                published = result.published
-                assert published is not None  # asked for
-                if progress is not None:
-                    progress("published", result.read, 1.0)
-            except ExportError as exc:
+    unpublished = 0  # imported, but their transcripts not written
+    # SIGTERM and SIGHUP end the import as Ctrl-C does: the staging folder removed, the
+    # archive as committed, one line saying what stands.
+    with terminated_as_interrupt():
+        store = open_store(config)
+        try:
+            for path in files:
+                if screen is not None and is_stream(path):  # the log says so otherwise
+                    print(
+                        f"{path}: not a regular file: copying it beside the archive first",
+                        file=sys.stderr,
+                    )
+                progress = run.file(path) if run is not None else None
+                try:
+                    result = import_discord_export(
+                        store,
+                        path,
+                        hashtag=args.hashtag,
+                        hosts=tuple(args.host),
+                        title=args.title,
+                        timezone=timezone,
+                        progress=progress,
+                        labels=labels,
+                        language=args.language or config.language,
+                        publish=PublishOptions(
+                            config.transcripts_dir, highlights=config.highlights_per_question
+                        ),
+                    )
+                    chat = result.chat
+                    published = result.published
+                    assert published is not None  # asked for
+                    if progress is not None:
+                        progress("published", result.read, 1.0)
+                except ExportError as exc:
+                    if screen is not None:
+                        screen.done()
+                    print(f"tweetchat: {exc}", file=sys.stderr)
+                    failed += 1
+                    continue
+                except PublishFailed as exc:
+                    # The import stands; the next file is imported all the same.
+                    if screen is not None:
+                        screen.done()
+                    print(f"tweetchat: {unpublished_line(path, exc)}", file=sys.stderr)
+                    if exc.interrupted:
+                        return 130
+                    unpublished += 1
+                    continue
+                except KeyboardInterrupt:
+                    # Before the commit (rolled back) or after it (published next time):
+                    # the same import, run again, finishes it either way.
+                    if screen is not None:
+                        screen.done()
+                    print(
+                        f"tweetchat: {path}: interrupted; what was committed stands: "
+                        "run the same import again to finish it",
+                        file=sys.stderr,
+                    )
+                    return 130
                 if screen is not None:
                     screen.done()
-                print(f"tweetchat: {exc}", file=sys.stderr)
-                failed += 1
-                continue
+                verb = "imported" if result.created else "already imported as"
+                print(
+                    f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
+                    f"{len(chat.questions)} questions, {result.captured} of {result.read}"
+                    f" messages captured, {result.new_messages} new messages"
+                )
+                if not chat.questions:
+                    print("  no question posts found: give the hosts with --host (id or username)")
+                print(f"  transcript: {published.paths['md']}")
+        finally:
             if screen is not None:
                 screen.done()
-            verb = "imported" if result.created else "already imported as"
-            print(
-                f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
-                f"{len(chat.questions)} questions, {result.captured} of {result.read} messages"
-                f" captured, {result.new_messages} new messages"
-            )
-            if not chat.questions:
-                print("  no question posts found: give the hosts with --host (id or username)")
-            print(f"  transcript: {published.paths['md']}")
-    finally:
-        if screen is not None:
-            screen.done()
-        store.close()
+            store.close()
     total = len(files) + len(problems)
     if failed and total > 1:
         print(f"tweetchat: {failed} of {total} exports not imported (see above)", file=sys.stderr)
-    return 2 if failed else 0
+    if unpublished and total > 1:
+        print(
+            f"tweetchat: {unpublished} of {total} exports imported without their transcripts"
+            " (see above)",
+            file=sys.stderr,
+        )
+    return 2 if failed or unpublished else 0
+
+
+def unpublished_line(path: Path, failure: PublishFailed) -> str:
+    """What the user is told of an import committed whose transcripts were not written:
+    the file, the chat and its messages, why, and what to do (one line)."""
+    result, cause = failure.result, failure.cause
+    what = (
+        f"{path}: {'imported' if result.created else 'already imported'} as"
+        f" {result.chat.id} ({result.captured} messages), but"
+    )
+    again = "run the same import again to write them"
+    if failure.interrupted:
+        return f"{what} interrupted before its transcripts were written; {again}"
+    if isinstance(cause, OSError):
+        if cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "free the space"
+        elif cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = "make the transcripts' folder and its files writable"
+        else:
+            fix = "fix the transcripts' folder (transcripts_dir)"
+        why = str(cause)
+    else:  # sqlite3.Error: the files were put back, nothing recorded
+        fix = "fix the archive's database"
+        why = f"recording them failed: {cause}"
+    return f"{what} its transcripts were not written: {why}; {fix} and {again}"
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise KeyboardInterrupt as SIGINT does (their handlers
+    put back after), so a stopped command cleans up as after Ctrl-C. Only a signal left
+    to its default action is taken: an ignored one stays ignored (``nohup``), and one
+    that another handler took is left to it. In the main thread only (where Python runs
+    signal handlers); elsewhere nothing changes."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    taken = {}
+    # SIGHUP: a closed terminal or SSH session (not on Windows).
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    for sig in signals:
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            taken[sig] = signal.signal(sig, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, previous in taken.items():
+            signal.signal(sig, previous)

@@ -849,7 +849,9 @@ class Facilitator:
             if self._open is not None and self._open_loaded_at is not None:
                 if abs((now - self._open_loaded_at).total_seconds()) < 60:
                     return self._open
-            chats = await self.store.list_chats(OPEN_STATUSES)
+            # Not an imported chat (ended until its transcripts are written): its window is
+            # long past, and a backfill would read the exported channel's history again.
+            chats = await self.store.list_chats(OPEN_STATUSES, imported=False)
             caches = [_ChatCache(c, await self._context(c)) for c in chats]
             self._open = caches
             self._open_loaded_at = now

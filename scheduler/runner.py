@@ -176,7 +176,9 @@ class Runner:
 
     async def reload(self, *, force: bool = False) -> None:
         """Rebuild jobs when the stored chats changed (or always, with `force`)."""
-        chats = await self.store.list_chats(OPEN_STATUSES)
+        # Not an imported chat: ended until its transcripts are written (an import's
+        # publication failed), it was never the bot's to close or announce.
+        chats = await self.store.list_chats(OPEN_STATUSES, imported=False)
         controls = {c.id: await self.store.controls(c.id) for c in chats}
         seen: dict[str, tuple[object, ...]] = {
             c.id: (c.status, c.start, c.end, len(controls[c.id])) for c in chats

@@ -50,10 +50,17 @@ def label_of(action: Action, labels: Labels = DEFAULT_LABELS) -> str:
 
 
 def standing(
-    chat: Chat, actions: Sequence[Action], posts: Sequence[Post], now: datetime
+    chat: Chat,
+    actions: Sequence[Action],
+    posts: Sequence[Post],
+    now: datetime,
+    *,
+    imported: bool = False,
 ) -> list[Step]:
     """Every action of ``chat`` (``actions``: its timeline with the controls applied), with
-    its state from the ledger ``posts``, in the order things happened or will happen."""
+    its state from the ledger ``posts``, in the order things happened or will happen.
+    ``imported``: the chat came from an export, which the bot never runs: ended, even its
+    publication is not to come (the import, run again, writes it)."""
     by_key: dict[str, list[Post]] = {}
     for p in posts:
         by_key.setdefault(p.action_key, []).append(p)
@@ -74,7 +81,7 @@ def standing(
             if chat.status == ChatStatus.CANCELLED:
                 step = Step(action.key, label, StepState.CANCELLED, action.at)
             elif chat.status == ChatStatus.PUBLISHED or (
-                chat.status == ChatStatus.ENDED and action.kind != ActionKind.PUBLISH
+                chat.status == ChatStatus.ENDED and (imported or action.kind != ActionKind.PUBLISH)
             ):
                 step = Step(action.key, label, StepState.NOT_POSTED, action.at)
             elif action.at - now > _HELD_BEYOND:
@@ -130,7 +137,7 @@ def chat_standing(
 ) -> list[Step]:
     """``standing`` for a stored chat: its controls applied, its ledger read."""
     actions = chat_actions(store, chat, wrapup_lead=wrapup_lead)
-    return standing(chat, actions, store.posts(chat.id), now)
+    return standing(chat, actions, store.posts(chat.id), now, imported=store.is_imported(chat.id))
 
 
 def standing_source(*, wrapup_lead: timedelta = WRAPUP_LEAD) -> ScheduleSource:

@@ -46,7 +46,9 @@ import operator
 import os
 import pickle
 import re
+import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -73,6 +75,7 @@ from archive.importers.progress import Progress, RunProgress, TerminalProgress, 
 from archive.importers.streams import readable_again
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
+    IMPORTED_SOURCE,
     Attachment,
     AttachmentKind,
     Chat,
@@ -463,7 +466,7 @@ def _probe_message(staged: _Staged) -> IncomingMessage:
 
 def source_key(channel_id: str, first_message_id: str) -> str:
     """The ``source`` recorded for an imported chat: the same export always gives the same."""
-    return f"discord-export:{channel_id}:{first_message_id}"
+    return f"{IMPORTED_SOURCE}{channel_id}:{first_message_id}"
 
 
 # ---- the import -------------------------------------------------------------------------------
@@ -477,6 +480,39 @@ class ImportResult:
     captured: int  # messages of the export that belong to the chat
     new_messages: int  # rows the archive did not have before
     published: PublishResult | None = None  # when the import was asked to publish
+
+
+class PublishFailed(Exception):
+    """The import of an export was committed, but its transcripts were not written: the
+    disk or the transcripts' folder failed (OSError), the record of the files did
+    (sqlite3.Error), or an interrupt came (KeyboardInterrupt; Ctrl-C, or SIGTERM as the
+    command line turns it). ``result`` is the import (``published`` None), ``cause``
+    the failure. The chat stays ended (or as it was, re-imported) and the transcripts'
+    folder holds the files it had: importing the same export again writes them."""
+
+    def __init__(self, result: ImportResult, cause: BaseException) -> None:
+        super().__init__(f"{result.chat.id}: its transcripts were not written: {cause}")
+        self.result = result
+        self.cause = cause
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether an interrupt, not a failure, stopped the publication."""
+        return isinstance(self.cause, KeyboardInterrupt)
+
+
+# What stops the publication of an import already committed (see PublishFailed).
+PUBLICATION_FAILURES = (OSError, sqlite3.Error, KeyboardInterrupt)
+
+
+@contextmanager
+def publishing(result: ImportResult) -> Iterator[None]:
+    """Around what follows the commit of the import ``result``: a failure to write or record
+    its transcripts, or an interrupt, raises :class:`PublishFailed` naming it."""
+    try:
+        yield
+    except PUBLICATION_FAILURES as e:
+        raise PublishFailed(replace(result, published=None), e) from e
 
 
 def _topic_posts(scan: _Scan) -> None:
@@ -523,7 +559,9 @@ def _build_chat(
         questions=tuple(seen.values()),
         targets=(Target(PLATFORM, _ids(scan)[1]),),
         hosts=hosts,
-        status=ChatStatus.PUBLISHED,
+        # Published once its transcripts are written and recorded (Store.mark_published):
+        # an import whose publication fails, or that was not asked for one, says so.
+        status=ChatStatus.ENDED,
         grace=timedelta(0),
         labels=labels,
     )
@@ -542,13 +580,14 @@ def import_discord_export(
     language: str = "en",
     publish: PublishOptions | None = None,
 ) -> ImportResult:
-    """Archive the export at ``path`` as a published chat; re-importing changes nothing.
+    """Archive the export at ``path`` as an ended chat; re-importing changes nothing.
 
     ``labels`` is the chat's label convention (:mod:`archive.labels`): which posts are
     questions (``Q1``; ``C1`` in a Welsh chat) and which labels answer them (``A1``; ``R1``
     in a French chat); it is stored with the chat, for its transcripts.
     ``language`` is the chat's (BCP 47, ``archive.i18n``): its transcripts are written in it.
-    Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file.
+    Raises :class:`ExportError` (and leaves the archive untouched) for a bad option or file;
+    :class:`PublishFailed` when the import was committed but publishing it failed.
 
     ``publish``: also publish the chat there (``ImportResult.published``: what
     :func:`archive.publish.publish_chat` returns, the same files and record). This is the
@@ -558,7 +597,9 @@ def import_discord_export(
     otherwise (a re-import, a case the rows alone cannot settle: messages
     out of time order, an opted-out participant's handle to hide, stakeholder groups, a
     failure of the worker's rendering) it is published from the store once imported.
-    Without it, transcripts are not written: publish the returned chat afterwards.
+    The chat becomes published with the record of its transcripts (a re-imported one
+    keeps its status). Without it, transcripts are not written: publish the returned chat
+    afterwards.
 
     A stream (``/dev/stdin``, a FIFO) is copied to a regular file first, read twice
     (:func:`archive.importers.streams.readable_again`).
@@ -624,7 +665,8 @@ def _import_file(
     if publish is not None and result.published is None:
         # Published from the store, as any chat (the staged messages' files are gone: the
         # publication's own take their place on the disk).
-        result = published_from_store(store, result, publish, progress)
+        with publishing(result):
+            result = published_from_store(store, result, publish, progress)
     return result
 
 
@@ -644,12 +686,13 @@ def checked_request(
 def published_from_store(
     store: Store, result: ImportResult, publish: PublishOptions, progress: Progress | None
 ) -> ImportResult:
-    """``result`` with its chat published from the store (as any chat)."""
+    """``result`` with its chat published from the store (as any chat), and marked
+    published. Raises OSError or sqlite3.Error (:func:`archive.publish.publish_with`)."""
     if progress is not None:
         progress("publishing", result.read, 0.0)
     with paused_gc():
-        published = publish_with(store, result.chat, publish)
-    return replace(result, published=published)
+        published = publish_with(store, result.chat, publish, mark_published=True)
+    return replace(result, chat=published.chat, published=published)
 
 
 @contextmanager
@@ -696,70 +739,87 @@ def _capture(
     )
     captured = done = 0
     published = None
-    with contextlib.ExitStack() as stack:
-        # The search index of the rows is made once they are committed, on another thread
-        # (while the import is published): one statement for all of them, off this core.
-        with store.bulk_load(after=index_search), store.transaction():
-            existing = store.find_chat_by_source(source)
-            if existing is not None:
-                chat = replace(draft, id=existing.id, created_at=existing.created_at)
-                if chat != existing:  # a later export of the same channel: bring it up to date
-                    chat = store.add_chat(chat, source=source, replace_existing=True)
-            else:
-                base = chat_id_for(tag, draft.start.astimezone(draft.zone))
-                chat = store.add_chat(replace(draft, id=store.unique_chat_id(base)), source=source)
-            # A chat just added holds no message (its id was free).
-            before = 0 if existing is None else store.count_messages(chat.id)
-            rendering = None
-            picked = None
-            if publish is not None and existing is None and worker.forked:
-                try:
-                    staging = stack.enter_context(staging_folder(publish.out_dir))
-                except OSError as e:  # the publication after the import reports it
-                    logger.info("%s: not rendered while imported: %s", path, e)
+    committed: ImportResult | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            # The search index of the rows is made once they are committed, on another thread
+            # (while the import is published): one statement for all of them, off this core.
+            with store.bulk_load(after=index_search), store.transaction():
+                existing = store.find_chat_by_source(source)
+                if existing is not None:
+                    # Its status too: a published chat stays so (its files stand until the
+                    # publication after this import replaces them).
+                    chat = replace(
+                        draft,
+                        id=existing.id,
+                        created_at=existing.created_at,
+                        status=existing.status,
+                    )
+                    if chat != existing:  # a later export of the same channel: bring it up to date
+                        chat = store.add_chat(chat, source=source, replace_existing=True)
                 else:
-                    # Closed before the staging folder is removed, whatever happens.
-                    stack.callback(worker.close)
-                    opted_out = store.opted_out()
-                    rendering = _Rendering(staged_paths(chat, staging), opted_out)
-                    # The highlights are picked from the rows too (publication_inputs takes
-                    # them when nothing else decides them: no engagement recorded).
-                    picked = RowHighlights(chat, publish.highlights, opted_out=opted_out)
-            renderer = stack.enter_context(
-                contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
-            )
-            # While the worker captures the next batch, this process saves the last one
-            # (and renders its share of the transcripts from it).
-            for count, rows in worker.capture(scan, spill, chat, iso(store.now()), rendering):
-                done += count
-                captured += len(rows)
-                store.save_message_rows(rows, index=False, all_new=existing is None)
-                renderer.feed(rows)
-                if picked is not None:
-                    picked.feed(rows)
-                if progress is not None:
-                    progress("imported", scan.count, done / max(scan.staged, 1))
-            new = store.count_messages(chat.id) - before
-            generation = store.generation_at_commit()
-        # Committed: the search index is made on another thread from here on.
-        if progress is not None:
-            progress("imported", scan.count, 1.0)
-        if rendering is not None and worker.rendered:
-            assert publish is not None
-            # The rows rendered are the chat's rows only if every one was inserted as sent
-            # (none already stored, no repeat in the export).
-            published = _publish_rendered(
-                store,
-                chat,
-                worker,
-                renderer,
-                rendering,
-                picked,
-                publish,
-                generation=generation if new == captured else None,
-                progress=progress,
-                count=scan.count,
-            )
+                    base = chat_id_for(tag, draft.start.astimezone(draft.zone))
+                    chat = store.add_chat(
+                        replace(draft, id=store.unique_chat_id(base)), source=source
+                    )
+                # A chat just added holds no message (its id was free).
+                before = 0 if existing is None else store.count_messages(chat.id)
+                rendering = None
+                picked = None
+                if publish is not None and existing is None and worker.forked:
+                    try:
+                        staging = stack.enter_context(staging_folder(publish.out_dir))
+                    except OSError as e:  # the publication after the import reports it
+                        logger.info("%s: not rendered while imported: %s", path, e)
+                    else:
+                        # Closed before the staging folder is removed, whatever happens.
+                        stack.callback(worker.close)
+                        opted_out = store.opted_out()
+                        rendering = _Rendering(staged_paths(chat, staging), opted_out)
+                        # The highlights are picked from the rows too (publication_inputs takes
+                        # them when nothing else decides them: no engagement recorded).
+                        picked = RowHighlights(chat, publish.highlights, opted_out=opted_out)
+                renderer = stack.enter_context(
+                    contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
+                )
+                # While the worker captures the next batch, this process saves the last one
+                # (and renders its share of the transcripts from it).
+                for count, rows in worker.capture(scan, spill, chat, iso(store.now()), rendering):
+                    done += count
+                    captured += len(rows)
+                    store.save_message_rows(rows, index=False, all_new=existing is None)
+                    renderer.feed(rows)
+                    if picked is not None:
+                        picked.feed(rows)
+                    if progress is not None:
+                        progress("imported", scan.count, done / max(scan.staged, 1))
+                new = store.count_messages(chat.id) - before
+                generation = store.generation_at_commit()
+            # Committed: the search index is made on another thread from here on. What
+            # fails from here on fails the publication only (PublishFailed).
+            committed = ImportResult(chat, existing is None, scan.count, captured, new)
+            if progress is not None:
+                progress("imported", scan.count, 1.0)
+            if rendering is not None and worker.rendered:
+                assert publish is not None
+                # The rows rendered are the chat's rows only if every one was inserted as sent
+                # (none already stored, no repeat in the export).
+                published = _publish_rendered(
+                    store,
+                    chat,
+                    worker,
+                    renderer,
+                    rendering,
+                    picked,
+                    publish,
+                    generation=generation if new == captured else None,
+                    progress=progress,
+                    count=scan.count,
+                )
+    except PUBLICATION_FAILURES as e:
+        if committed is None:  # rolled back: the archive is untouched
+            raise
+        raise PublishFailed(committed, e) from e
     logger.info(
         "imported %s from %s: %d messages read, %d captured, %d new",
         chat.id,
@@ -768,7 +828,10 @@ def _capture(
         captured,
         new,
     )
-    return ImportResult(chat, existing is None, scan.count, captured, new, published)
+    assert committed is not None
+    if published is not None:
+        committed = replace(committed, chat=published.chat)
+    return replace(committed, published=published)
 
 
 def settled_inputs(
@@ -813,7 +876,8 @@ def _publish_rendered(
     the worker's part there), once the import committed them at ``generation`` (None: the
     chat's rows are not those rendered); None (and the worker told) when they do not make
     the transcripts a publication from the store would (see :class:`_Rendering`) or when
-    writing them failed (logged): the chat is then published from the store."""
+    writing them failed (logged): the chat is then published from the store. Raises
+    OSError or sqlite3.Error when the files cannot be moved into place or recorded."""
     inputs = settled_inputs(store, chat, renderer, rendering, picked, publish, generation)
     if inputs is None:
         worker.abandon_rendering()
@@ -834,7 +898,9 @@ def _publish_rendered(
         renderer.finish(inputs, publish.generated_at, publish.cost_note, stats)
         hashed = renderer.digests()  # while the worker hashes its files
     except Exception as e:  # the import stands: the chat is published from the store
-        logger.warning("%s: writing its transcripts as imported failed: %r", chat.id, e)
+        # A full disk fails that too, and is reported then: a warning only for the rest.
+        level = logging.INFO if isinstance(e, OSError) else logging.WARNING
+        logger.log(level, "%s: writing its transcripts as imported failed: %r", chat.id, e)
         return None
     theirs = worker.rendered_digests()
     if theirs is None:
@@ -843,7 +909,14 @@ def _publish_rendered(
     # the import is big) here, not on SQLite's busy timeout.
     store.wait_for_background()
     published = publish_staged(
-        store, chat, rendering.paths, stats, publish, generation=generation, hashed=hashed | theirs
+        store,
+        chat,
+        rendering.paths,
+        stats,
+        publish,
+        generation=generation,
+        hashed=hashed | theirs,
+        mark_published=True,
     )
     logger.info("%s rendered from the import's rows while they were saved", chat.id)
     return published
@@ -1104,7 +1177,14 @@ def _forked_work(
     which first closes its copy of the importer's end of the pipe: else, when the importer
     stops (an export refused once read, a failed save), the worker waiting for its next
     frame would never read EOF, and the importer would wait for it until its close()
-    terminates it, 10 s later."""
+    terminates it, 10 s later.
+
+    SIGTERM and SIGHUP end the worker at once, as by default, even when its importer had
+    them raise KeyboardInterrupt (``tweetchat import``): the importer cleans up, and its
+    ``close()`` must be able to terminate a worker stuck where no handler runs."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is signal.default_int_handler:
+            signal.signal(sig, signal.SIG_DFL)
     importers_end.close()
     work(conn, *args)
 

@@ -52,7 +52,9 @@ import orjson
 from archive.capture import CaptureContext, label_grammar
 from archive.importers import discord_export
 from archive.importers.discord_export import (
+    PUBLICATION_FAILURES,
     ImportResult,
+    PublishFailed,
     Row,
     _bad_message,
     _build_chat,
@@ -71,6 +73,7 @@ from archive.importers.discord_export import (
     checked_request,
     paused_gc,
     published_from_store,
+    publishing,
     reported,
     settled_inputs,
     source_key,
@@ -352,7 +355,8 @@ def import_discord_export(
                 done = import_in_one_pass(store, readable, job)
             if done is not None:
                 if done.published is None:  # imported, not rendered: published from the store
-                    return published_from_store(store, done, publish, progress)
+                    with publishing(done):
+                        return published_from_store(store, done, publish, progress)
                 return done
         return discord_export.import_discord_export(
             store,
@@ -388,7 +392,8 @@ def import_in_one_pass(store: Store, path: Path, job: OnePass) -> ImportResult |
     """Import ``path`` as a new chat and publish it, in one pass (see the module's
     docstring); None, with the archive untouched, when the one pass cannot stand (the
     caller imports the two-pass way). Raises :class:`ExportError` for a bad file, as the
-    two-pass import does, leaving the archive untouched."""
+    two-pass import does, leaving the archive untouched; :class:`PublishFailed` when the
+    import was committed but writing its transcripts failed (or was interrupted)."""
     if discord_export._fork_context() is None:
         return None  # off Linux: one core, nothing to gain
     store.wait_for_background()  # forked: not while another thread runs SQLite
@@ -497,22 +502,27 @@ def _import(
         chat = store.add_chat(final, source=source, replace_existing=True)
         new = store.count_messages(chat.id)
         generation = store.generation_at_commit()
-    if progress is not None:
-        progress("imported", scan.count, 1.0)
-    assert rendering is not None and picked is not None
-    renderer.settle(chat)
-    picked.chat = chat
-    published = _publish(
-        store,
-        chat,
-        renderer,
-        rendering,
-        picked,
-        publish,
-        generation=generation if new == captured else None,
-        progress=progress,
-        count=scan.count,
-    )
+    # Committed: what fails from here on fails the publication only (PublishFailed).
+    committed = ImportResult(chat, True, scan.count, captured, new)
+    try:
+        if progress is not None:
+            progress("imported", scan.count, 1.0)
+        assert rendering is not None and picked is not None
+        renderer.settle(chat)
+        picked.chat = chat
+        published = _publish(
+            store,
+            chat,
+            renderer,
+            rendering,
+            picked,
+            publish,
+            generation=generation if new == captured else None,
+            progress=progress,
+            count=scan.count,
+        )
+    except PUBLICATION_FAILURES as e:
+        raise PublishFailed(committed, e) from e
     logger.info(
         "imported %s from %s in one pass: %d messages read, %d captured, %d new",
         chat.id,
@@ -521,7 +531,9 @@ def _import(
         captured,
         new,
     )
-    return ImportResult(chat, True, scan.count, captured, new, published)
+    if published is None:
+        return committed
+    return replace(committed, chat=published.chat, published=published)
 
 
 def _publish(
@@ -539,7 +551,8 @@ def _publish(
     """Publish the transcripts rendered from the rows as they were saved, once committed
     at ``generation`` (None: the chat's rows are not those rendered); None (logged) when
     they do not make the transcripts a publication from the store would, or writing them
-    failed: the chat is then published from the store."""
+    failed: the chat is then published from the store. Raises OSError or sqlite3.Error
+    when the files cannot be moved into place or recorded."""
     inputs = settled_inputs(store, chat, renderer, rendering, picked, publish, generation)
     if inputs is None:
         return None
@@ -551,12 +564,21 @@ def _publish(
         renderer.finish(inputs, publish.generated_at, publish.cost_note, stats)
         hashed = renderer.digests()
     except Exception as e:  # the import stands: the chat is published from the store
-        logger.warning("%s: writing its transcripts as imported failed: %r", chat.id, e)
+        # A full disk fails that too, and is reported then: a warning only for the rest.
+        level = logging.INFO if isinstance(e, OSError) else logging.WARNING
+        logger.log(level, "%s: writing its transcripts as imported failed: %r", chat.id, e)
         return None
     # The record is a write: it waits for the search index here, not on the busy timeout.
     store.wait_for_background()
     published = publish_staged(
-        store, chat, rendering.paths, stats, publish, generation=generation, hashed=hashed
+        store,
+        chat,
+        rendering.paths,
+        stats,
+        publish,
+        generation=generation,
+        hashed=hashed,
+        mark_published=True,
     )
     logger.info("%s rendered from the import's rows while they were saved", chat.id)
     return published

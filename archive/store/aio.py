@@ -158,9 +158,12 @@ class AsyncStore:
         """Raises NotFoundError."""
         return await self.read(Store.get_chat, chat_id)
 
-    async def list_chats(self, statuses: Iterable[ChatStatus] | None = None) -> list[Chat]:
-        """Every chat (or those with one of ``statuses``), by start time then id."""
-        return await self.read(Store.list_chats, statuses)
+    async def list_chats(
+        self, statuses: Iterable[ChatStatus] | None = None, *, imported: bool = True
+    ) -> list[Chat]:
+        """Every chat (or those with one of ``statuses``), by start time then id; see
+        ``Store.list_chats`` for ``imported``."""
+        return await self.read(Store.list_chats, statuses, imported=imported)
 
     async def chat_reminders(self, chat_id: str) -> tuple[timedelta, ...]:
         """Raises NotFoundError."""

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from archive.labels import Labels
-from archive.models import Chat, ChatStatus, Question, Target
+from archive.models import IMPORTED_SOURCE, Chat, ChatStatus, Question, Target
 from archive.store.connection import Connection, iso, parse_iso
 from archive.store.errors import DuplicateChatError, NotFoundError
 
@@ -179,6 +179,11 @@ class ChatTables(Connection):
         ).fetchone()
         return None if row is None else chat_from_row(self.conn, row)
 
+    def is_imported(self, chat_id: str) -> bool:
+        """Whether the chat was imported from an export (which the bot never runs)."""
+        row = self.conn.execute("SELECT source FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        return row is not None and str(row["source"]).startswith(IMPORTED_SOURCE)
+
     def chat_reminders(self, chat_id: str) -> tuple[timedelta, ...]:
         """How long before its start each reminder of the chat goes out, shortest first.
         Raises NotFoundError."""
@@ -187,16 +192,23 @@ class ChatTables(Connection):
             raise NotFoundError(f"no chat with id {chat_id!r}")
         return tuple(timedelta(seconds=s) for s in json.loads(row["reminders"]))
 
-    def list_chats(self, statuses: Iterable[ChatStatus] | None = None) -> list[Chat]:
-        """Every chat (or those with one of ``statuses``), by start time then id."""
-        if statuses is None:
-            rows = self.conn.execute("SELECT * FROM chats ORDER BY start, id").fetchall()
-        else:
-            wanted = [str(s) for s in statuses]
-            marks = ",".join("?" * len(wanted))
-            rows = self.conn.execute(
-                f"SELECT * FROM chats WHERE status IN ({marks}) ORDER BY start, id", wanted
-            ).fetchall()
+    def list_chats(
+        self, statuses: Iterable[ChatStatus] | None = None, *, imported: bool = True
+    ) -> list[Chat]:
+        """Every chat (or those with one of ``statuses``), by start time then id.
+        ``imported=False`` leaves out the chats imported from an export (a ``source``):
+        the bot never runs them (an imported chat is ended until its transcripts are
+        written: its intro, close and announcement were never the bot's to post)."""
+        where = [] if imported else ["substr(source, 1, ?) != ?"]
+        wanted: list[object] = [] if imported else [len(IMPORTED_SOURCE), IMPORTED_SOURCE]
+        if statuses is not None:
+            asked = [str(s) for s in statuses]
+            where.append(f"status IN ({','.join('?' * len(asked))})")
+            wanted += asked
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self.conn.execute(
+            f"SELECT * FROM chats{clause} ORDER BY start, id", wanted
+        ).fetchall()
         return [chat_from_row(self.conn, r) for r in rows]
 
     def set_status(self, chat_id: str, status: ChatStatus) -> None:
@@ -212,6 +224,18 @@ class ChatTables(Connection):
                 and not self.conn.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone()
             ):
                 raise NotFoundError(f"no chat with id {chat_id!r}")
+
+    def mark_published(self, chat_id: str) -> None:
+        """An ended chat becomes published (any other status is left alone), as
+        bookkeeping: the archive's generation does not move, since an ended chat and a
+        published one differ in no transcript (both are over), so the transcripts recorded
+        in the same transaction stay current. For a publication that is not announced
+        afterwards (an import's): the bot's own sets the status once it has announced."""
+        with self.transaction(), self.bookkeeping():
+            self.conn.execute(
+                "UPDATE chats SET status = ? WHERE id = ? AND status = ?",
+                (str(ChatStatus.PUBLISHED), chat_id, str(ChatStatus.ENDED)),
+            )
 
     def set_end(self, chat_id: str, end: datetime) -> None:
         with self.transaction():

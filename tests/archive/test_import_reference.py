@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from archive.importers.discord_export import import_discord_export
-from archive.publish import publish_chat
+from archive.publish import PublishOptions
 from archive.store import Store
 from benchmarks.import_bench import write_export
 
@@ -60,10 +60,18 @@ def import_digests(
         export.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     store = Store(tmp / "archive.sqlite")
     try:
+        # Published as the command publishes it (the chat published with its transcripts'
+        # record: the status in the chats' digest).
         result = import_discord_export(
-            store, export, hashtag="#WeDocs", hosts=hosts, timezone=timezone
+            store,
+            export,
+            hashtag="#WeDocs",
+            hosts=hosts,
+            timezone=timezone,
+            publish=PublishOptions(tmp / "out"),
         )
-        published = publish_chat(store, result.chat, tmp / "out")
+        published = result.published
+        assert published is not None
         conn = store.conn
         got = {
             "messages": _digest(

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from archive.importers import discord_export, one_pass
-from archive.importers.discord_export import ImportResult
+from archive.importers.discord_export import ImportResult, PublishFailed
 from archive.importers.one_pass import import_discord_export
 from archive.labels import Labels
+from archive.models import ChatStatus
 from archive.publish import FORMATS, PublishOptions, PublishResult, RowPublication, publish_chat
 from archive.published import current_transcript, transcript_options
 from archive.store import Store
@@ -466,10 +467,15 @@ def test_an_unusable_transcripts_folder_fails_the_publication_not_the_import(
     a, _b = stores
     out = tmp_path / "out"
     out.write_text("a file where the folder should be", encoding="utf-8")
-    with pytest.raises(OSError):
+    with pytest.raises(PublishFailed) as failed:
         imported_and_published(a, EXPORT, out)
+    assert isinstance(failed.value.cause, OSError)
     (chat,) = a.list_chats()  # imported, as before imports rendered
+    assert failed.value.result.chat == chat
     assert a.count_messages(chat.id) == 12
+    # Not published: nothing recorded, and the chat says so.
+    assert chat.status == ChatStatus.ENDED
+    assert a.transcripts(chat.id) == {}
 
 
 @pytest.mark.usefixtures("two_passes")

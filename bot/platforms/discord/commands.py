@@ -205,7 +205,8 @@ def _pick_chat(
     if ref:
         return store.find_chat(ref.strip())
     here = Target("discord", channel_id)
-    chats = [c for c in store.list_chats(statuses) if here in c.targets]
+    # Not an imported chat (ended until its transcripts are written): the bot never runs one.
+    chats = [c for c in store.list_chats(statuses, imported=False) if here in c.targets]
     live = [c for c in chats if c.status == ChatStatus.LIVE]
     if not (live or chats):
         raise NotFoundError("no chat runs in this channel; name one (see /tweetchat list)")
@@ -354,7 +355,7 @@ class HostCommands:
         async def iam(interaction: discord.Interaction, group: app_commands.Choice[str]) -> None:
             user = interaction.user
             here = Target("discord", self._channel_id(interaction))
-            chats = await self.store.read(Store.list_chats, OPEN_STATUSES)
+            chats = await self.store.read(Store.list_chats, OPEN_STATUSES, imported=False)
             hashtags = list(dict.fromkeys(c.hashtag for c in chats if here in c.targets))
             tr = chats_translator([c for c in chats if here in c.targets])
             if not hashtags:
@@ -450,7 +451,7 @@ class HostCommands:
         """The language of the open chats of the channel the command was typed in (English
         when there are none, or when they differ)."""
         here = Target("discord", self._channel_id(interaction))
-        chats = await self.store.read(Store.list_chats, OPEN_STATUSES)
+        chats = await self.store.read(Store.list_chats, OPEN_STATUSES, imported=False)
         return chats_translator([c for c in chats if here in c.targets])
 
     def _channel_id(self, interaction: discord.Interaction) -> str:
