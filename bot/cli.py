@@ -903,6 +903,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     screen = terminal_progress(sys.stderr)
     run = RunProgress(screen, files) if screen is not None else None
     store = open_store(config)
+    publish = PublishOptions(config.transcripts_dir, highlights=config.highlights_per_question)
     try:
         for path in files:
             progress = run.file(path) if run is not None else None
@@ -917,9 +918,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     progress=progress,
                     labels=labels,
                     language=args.language or config.language,
-                    publish=PublishOptions(
-                        config.transcripts_dir, highlights=config.highlights_per_question
-                    ),
+                    publish=publish,
                 )
                 chat = result.chat
                 published = result.published
@@ -934,9 +933,17 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 continue
             if screen is not None:
                 screen.done()
-            verb = "imported" if result.created else "already imported as"
+            options = ", ".join(result.changed)
+            if result.created:
+                head = f"imported {chat.id}"
+            elif result.recaptured:  # its messages captured again under the new rules
+                head = f"re-imported {chat.id} with the new options ({options})"
+            elif result.changed:  # how it is shown: its messages are as they were
+                head = f"updated {chat.id} with the new options ({options})"
+            else:
+                head = f"already imported as {chat.id}"
             print(
-                f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
+                f"{head}: {chat.title}, {local_time(chat, chat.start)}, "
                 f"{len(chat.questions)} questions, {result.captured} of {result.read} messages"
                 f" captured, {result.new_messages} new messages"
             )

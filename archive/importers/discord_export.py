@@ -63,7 +63,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import ijson
 import orjson
 
-from archive.capture import CaptureContext, is_host, judge, label_grammar
+from archive.capture import CaptureContext, host_idents, is_host, judge, label_grammar
 from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.i18n import language_tag
@@ -106,6 +106,7 @@ __all__ = [
     "Progress",
     "RunProgress",
     "TerminalProgress",
+    "changed_options",
     "check_options",
     "export_files",
     "import_discord_export",
@@ -476,6 +477,10 @@ class ImportResult:
     captured: int  # messages of the export that belong to the chat
     new_messages: int  # rows the archive did not have before
     published: PublishResult | None = None  # when the import was asked to publish
+    # A re-import: the options that changed the stored chat (``--host``, ``--title``...),
+    # and whether its messages were captured again under new rules (changed_options()).
+    changed: tuple[str, ...] = ()
+    recaptured: bool = False
 
 
 def _topic_posts(scan: _Scan) -> None:
@@ -526,6 +531,40 @@ def _build_chat(
         grace=timedelta(0),
         labels=labels,
     )
+
+
+def changed_options(existing: Chat, chat: Chat) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The options of a re-import that make ``chat`` (as this import builds it) differ from
+    the ``existing`` one: first those the capture rules and the chat's questions depend on
+    (the hashtag, which messages carry and which a question post's text drops; the hosts,
+    whose labelled posts are the questions; the label convention), then those that only
+    change how the chat is shown (its title, time zone, language, and the spelling of a
+    hashtag or a host that the rules read alike)."""
+    rules: list[str] = []
+    shown: list[str] = []
+    if existing.hashtag.casefold() != chat.hashtag.casefold():
+        rules.append("--hashtag")
+    elif existing.hashtag != chat.hashtag:
+        shown.append("--hashtag")
+    if host_idents(existing.hosts) != host_idents(chat.hosts):
+        rules.append("--host")
+    elif existing.hosts != chat.hosts:
+        shown.append("--host")
+    if existing.labels != chat.labels:
+        rules.append("--labels")
+    for option, name in (
+        ("--title", "title"),
+        ("--timezone", "timezone"),
+        ("--language", "language"),
+    ):
+        if getattr(existing, name) != getattr(chat, name):
+            shown.append(option)
+    return tuple(rules), tuple(shown)
+
+
+def _export_ids(spill: _Spill) -> set[str]:
+    """The ids of the export's staged messages (every one that could be captured)."""
+    return {staged[1] for batch in spill.batches() for staged in batch}
 
 
 def import_discord_export(
@@ -668,9 +707,35 @@ def _capture(
         # (while the import is published): one statement for all of them, off this core.
         with store.bulk_load(after=index_search), store.transaction():
             existing = store.find_chat_by_source(source)
+            rules: tuple[str, ...] = ()
+            changed: tuple[str, ...] = ()
+            stored: set[str] = set()
             if existing is not None:
                 chat = replace(draft, id=existing.id, created_at=existing.created_at)
-                if chat != existing:  # a later export of the same channel: bring it up to date
+                rules, shown = changed_options(existing, chat)
+                changed = rules + shown
+                stored = store.platform_ids(existing.id, PLATFORM)
+                missing = stored - _export_ids(spill)
+                if missing and rules:
+                    # Captured again from this export, they would be dropped: refused.
+                    raise ExportError(
+                        f"{path}: {existing.id} holds {len(missing)} messages that are not in "
+                        "this export (a longer export of the channel added them); importing it "
+                        f"again with the new options ({', '.join(rules)}) would lose them: "
+                        "re-import the longest export of the channel with those options"
+                    )
+                if missing:
+                    # An older, shorter export of a chat a longer one extended: the chat keeps
+                    # its questions, start and end; only how it is shown may change.
+                    chat = replace(
+                        existing,
+                        title=chat.title,
+                        hashtag=chat.hashtag,
+                        hosts=chat.hosts,
+                        timezone=chat.timezone,
+                        language=chat.language,
+                    )
+                if chat != existing:  # a later export of the same channel, or new options
                     chat = store.add_chat(chat, source=source, replace_existing=True)
             else:
                 base = chat_id_for(tag, draft.start.astimezone(draft.zone))
@@ -695,18 +760,36 @@ def _capture(
             renderer = stack.enter_context(
                 contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
             )
+            # Options that change the capture rules: every message is judged again, and the
+            # verdicts (kind, question keys, late) replace those stored.
+            verdicts: list[tuple[str, str, int, str]] | None = [] if rules else None
             # While the worker captures the next batch, this process saves the last one
             # (and renders its share of the transcripts from it).
             for count, rows in worker.capture(scan, spill, chat, iso(store.now()), rendering):
                 done += count
                 captured += len(rows)
                 store.save_message_rows(rows, index=False, all_new=existing is None)
+                if verdicts is not None:
+                    verdicts.extend(
+                        (cast(str, r[9]), cast(str, r[10]), cast(int, r[11]), cast(str, r[2]))
+                        for r in rows
+                    )
                 renderer.feed(rows)
                 if picked is not None:
                     picked.feed(rows)
                 if progress is not None:
                     progress("imported", scan.count, done / max(scan.staged, 1))
-            new = store.count_messages(chat.id) - before
+            if verdicts is not None:
+                dropped = store.recapture_messages(chat.id, PLATFORM, verdicts)
+                new = len({v[3] for v in verdicts} - stored)
+                logger.info(
+                    "%s captured again with new options (%s): %d messages no longer belong",
+                    chat.id,
+                    ", ".join(rules),
+                    dropped,
+                )
+            else:
+                new = store.count_messages(chat.id) - before
             generation = store.generation_at_commit()
         # Committed: the search index is made on another thread from here on.
         if progress is not None:
@@ -735,7 +818,16 @@ def _capture(
         captured,
         new,
     )
-    return ImportResult(chat, existing is None, scan.count, captured, new, published)
+    return ImportResult(
+        chat,
+        existing is None,
+        scan.count,
+        captured,
+        new,
+        published,
+        changed=changed,
+        recaptured=bool(rules),
+    )
 
 
 def settled_inputs(
