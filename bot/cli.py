@@ -19,6 +19,7 @@ from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
     from archive.models import Chat
+    from archive.publish import PublishOptions
     from archive.store import Store
     from scheduler.series import ChatPlan
 
@@ -873,6 +874,25 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _republish(store: Store, stale: dict[str, Chat], options: PublishOptions) -> None:
+    """Publish again the chats an import made stale (:func:`cmd_import`), said per hashtag;
+    one that fails is reported and the others still go."""
+    from archive.publish import publish_with
+
+    by_tag: dict[str, list[str]] = {}
+    for chat_id in stale:
+        try:
+            chat = store.get_chat(chat_id)  # as stored now (a later file may have changed it)
+            publish_with(store, chat, options)
+        except (OSError, ValueError) as exc:
+            print(f"tweetchat: {chat_id}: could not be published again: {exc}", file=sys.stderr)
+            continue
+        by_tag.setdefault(chat.hashtag, []).append(chat.id)
+    for tag, ids in by_tag.items():
+        chats = "chat" if len(ids) == 1 else "chats"
+        print(f"republished {len(ids)} later {chats} of {tag}: {', '.join(ids)}")
+
+
 @command("import")
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from archive.importers.discord_export import (
@@ -880,11 +900,12 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         RunProgress,
         check_options,
         export_files,
+        in_time_order,
         terminal_progress,
     )
     from archive.importers.one_pass import import_discord_export
     from archive.labels import LabelError, labels_from
-    from archive.publish import PublishOptions
+    from archive.publish import PublishOptions, later_chats_changed
 
     timezone = args.timezone or config.timezone
     try:
@@ -897,6 +918,9 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     except (ExportError, LabelError) as exc:
         raise UsageError(str(exc)) from None
     files, problems = export_files(args.files)
+    # Earlier chats first (a folder's files come in name order: april.json before
+    # february.json): each later chat's statistics then count them when first published.
+    files = in_time_order(files)
     failed = len(problems)
     for problem in problems:
         print(f"tweetchat: {problem}", file=sys.stderr)
@@ -904,6 +928,11 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     run = RunProgress(screen, files) if screen is not None else None
     store = open_store(config)
     publish = PublishOptions(config.transcripts_dir, highlights=config.highlights_per_question)
+    # The published chats of the same hashtag after a chat this run creates (or captures
+    # again) that it changes: their participation statistics count it. Republished once,
+    # after every file (a chat created earlier in the run may be among them: a file whose
+    # first time could not be read, an earlier chat in a later run...).
+    stale: dict[str, Chat] = {}
     try:
         for path in files:
             progress = run.file(path) if run is not None else None
@@ -950,6 +979,10 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
             if not chat.questions:
                 print("  no question posts found: give the hosts with --host (id or username)")
             print(f"  transcript: {published.paths['md']}")
+            if result.created or result.recaptured:
+                for later in later_chats_changed(store, chat, everyone=result.recaptured):
+                    stale.setdefault(later.id, later)
+        _republish(store, stale, publish)
     finally:
         if screen is not None:
             screen.done()
