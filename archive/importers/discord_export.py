@@ -499,6 +499,12 @@ def _topic_posts(scan: _Scan) -> None:
     scan.questions = topics
 
 
+def _default_title(scan: _Scan, hashtag: str) -> str:
+    """An imported chat's title without ``--title``: ``#WeDocs in #qi-chat``."""
+    channel_name = _text(scan.channel.get("name")) or _ids(scan)[1]
+    return f"{hashtag} in #{channel_name}"
+
+
 def _build_chat(
     scan: _Scan,
     *,
@@ -517,11 +523,10 @@ def _build_chat(
                 continue
             number = int(key.rstrip("abcdefghijklmnopqrstuvwxyz"))
             seen[key] = Question(number, text, at - start, key[len(str(number)) :])
-    channel_name = _text(scan.channel.get("name")) or _ids(scan)[1]
     end = max(scan.last_at, start)
     return Chat(
         id="",
-        title=title or f"{hashtag} in #{channel_name}",
+        title=title or _default_title(scan, hashtag),
         hashtag=hashtag,
         start=start,
         end=end,
@@ -715,6 +720,9 @@ def _capture(
             if existing is not None:
                 chat = replace(draft, id=existing.id, created_at=existing.created_at)
                 rules, shown = changed_options(existing, chat)
+                if not title and existing.title == _default_title(scan, existing.hashtag):
+                    # The default title follows the hashtag: no --title was given or changed.
+                    shown = tuple(option for option in shown if option != "--title")
                 changed = rules + shown
                 stored = store.platform_ids(existing.id, PLATFORM)
                 missing = stored - _export_ids(spill)

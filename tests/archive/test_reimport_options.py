@@ -254,3 +254,20 @@ def test_cli_says_the_chat_was_imported_again_with_the_new_options(tmp_path: Pat
     titled = tweetchat([*args, "--host", "drsmith", "--title", "Patients"], config)
     assert "updated wedocs-2026-03-03 with the new options (--title):" in titled.stdout
     assert "0 new messages" in titled.stdout
+
+
+def test_another_hashtag_on_a_reimport_captures_again_under_the_same_id(
+    tmp_path: Path, stores: tuple[Store, Store]
+) -> None:
+    store, ref_store = stores
+    out = tmp_path / "out"
+    imported(store, out, hosts=("drsmith",))
+    again = imported(store, out, hashtag="Other", hosts=("drsmith",))
+    assert (again.chat.id, again.recaptured, again.changed) == (CHAT_ID, True, ("--hashtag",))
+    ref = imported(ref_store, tmp_path / "ref", hashtag="Other", hosts=("drsmith",))
+    assert store.get_chat(CHAT_ID).hashtag == ref.chat.hashtag == "#Other"
+    assert messages(store) == messages(ref_store, ref.chat.id)
+    assert kinds(store) == kinds(ref_store, ref.chat.id)
+    # Only the case differs: the rules read it alike, nothing is captured again.
+    cased = imported(store, out, hashtag="OTHER", hosts=("drsmith",))
+    assert (cased.recaptured, cased.changed) == (False, ("--hashtag",))
