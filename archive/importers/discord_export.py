@@ -28,7 +28,12 @@ here are for what that cannot settle.
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later (the worker's too) rolls the one transaction back.
 Re-importing the same export (same channel, same first message) finds the chat it made
-before by its ``source`` and changes nothing.
+before by its ``source`` and, with the same options, changes nothing. With options the
+capture rules depend on (:func:`changed_options`: hosts, labels, hashtag) the chat's
+messages are captured again from the export in the same transaction, their verdicts
+replacing those stored (:meth:`archive.store.Store.recapture_messages`); other options
+only update the chat. A chat holding messages the export lacks (a longer export extended
+it) is not captured again from it: refused, rather than losing them.
 """
 
 from __future__ import annotations
