@@ -159,3 +159,17 @@ def test_files_go_by_their_first_messages_time_unknown_first(tmp_path: Path) -> 
     big = padded(write(tmp_path / "big.json", json.loads(march.read_text(encoding="utf-8"))))
     files = [march, broken, bom, february, big, missing]
     assert in_time_order(files) == [broken, big, missing, bom, february, march]
+
+
+def test_an_earlier_chat_captured_again_republishes_the_later_ones(tmp_path: Path) -> None:
+    march, february = exports(tmp_path)
+    config = config_file(tmp_path)
+    args = ["--hashtag", "WeDocs", "--host", "drsmith"]
+    done = tweetchat(["import", "discord-export", str(february), str(march), *args], config)
+    assert "republished" not in done.stdout
+    # Without its host, drsmith is a participant of February's chat: March's counts move.
+    again = tweetchat(["import", "discord-export", str(february), "--hashtag", "WeDocs"], config)
+    assert again.returncode == 0, again.stderr
+    assert f"re-imported {FEBRUARY} with the new options (--host)" in again.stdout
+    assert f"republished 1 later chat of #WeDocs: {MARCH}" in again.stdout
+    assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
