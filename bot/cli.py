@@ -979,7 +979,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
             if not chat.questions:
                 print("  no question posts found: give the hosts with --host (id or username)")
             print(f"  transcript: {published.paths['md']}")
-            if result.created or result.recaptured:
+            # A longer export's new messages may bring the chat new participants too.
+            if result.created or result.recaptured or result.new_messages:
                 for later in later_chats_changed(store, chat, everyone=result.recaptured):
                     stale.setdefault(later.id, later)
         _republish(store, stale, publish)

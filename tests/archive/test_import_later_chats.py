@@ -173,3 +173,20 @@ def test_an_earlier_chat_captured_again_republishes_the_later_ones(tmp_path: Pat
     assert f"re-imported {FEBRUARY} with the new options (--host)" in again.stdout
     assert f"republished 1 later chat of #WeDocs: {MARCH}" in again.stdout
     assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
+
+
+def test_a_longer_export_of_an_earlier_chat_republishes_the_later_ones(tmp_path: Path) -> None:
+    march, february = exports(tmp_path)
+    config = config_file(tmp_path)
+    args = ["--hashtag", "WeDocs", "--host", "drsmith"]
+    first = tweetchat(["import", "discord-export", str(february), str(march), *args], config)
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(february.read_text(encoding="utf-8"))
+    extra = json.loads(json.dumps(doc["messages"][13]))  # carolw's late A1
+    extra.update(id="800100000000000017", timestamp="2026-02-03T20:40:00.000+00:00")
+    doc["messages"].append(extra)
+    longer = write(tmp_path / "february-longer.json", doc)
+    done = tweetchat(["import", "discord-export", str(longer), *args], config)
+    assert "1 new messages" in done.stdout
+    assert f"republished 1 later chat of #WeDocs: {MARCH}" in done.stdout
+    assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
