@@ -32,7 +32,7 @@ import functools
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol, TypeGuard, TypeVar, cast
@@ -54,6 +54,7 @@ __all__ = [
     "Message",
     "Verdict",
     "capture",
+    "host_idents",
     "is_host",
     "judge",
     "label_grammar",
@@ -199,8 +200,14 @@ def _ident(value: str) -> str:
     return value.removeprefix("@")
 
 
+def host_idents(hosts: Iterable[str]) -> frozenset[str]:
+    """The identities the capture rules know hosts by (two spellings of the same host,
+    ``@DrSmith`` and ``drsmith``, give the same one)."""
+    return frozenset(_ident(host) for host in hosts if host.strip())
+
+
 def _host_idents(chat: Chat) -> frozenset[str]:
-    return frozenset(_ident(host) for host in chat.hosts if host.strip())
+    return host_idents(chat.hosts)
 
 
 def is_host(msg: Message, chat: Chat) -> bool:

@@ -885,6 +885,19 @@ def remove_abandoned_staging(out_dir: Path) -> list[Path]:
     return removed
 
 
+def later_chats_changed(store: Store, chat: Chat, *, everyone: bool = False) -> list[Chat]:
+    """The published chats of ``chat``'s hashtag after it whose transcripts a new ``chat``
+    changes: its participants who take part in them count it among their earlier chats
+    (first-time / returning participants, "returning (1 earlier chat)"), so those that share
+    a participant with it. ``everyone``: every published later chat (``chat`` captured
+    again under other rules, whose participants before are no longer known)."""
+    later = store.published_later_chats(chat)
+    if everyone or not later:
+        return later
+    mine = store.participants_of(chat)
+    return [other for other in later if not mine.isdisjoint(store.participants_of(other))]
+
+
 @contextlib.contextmanager
 def staging_folder(out_dir: Path) -> Iterator[Path]:
     """A folder of our own inside ``out_dir`` (made if missing) to write a chat's

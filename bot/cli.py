@@ -21,8 +21,9 @@ from bot.reports import format_stats, local_time
 from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
-    from archive.importers.discord_export import PublishFailed
+    from archive.importers.discord_export import ImportResult, PublishFailed
     from archive.models import Chat
+    from archive.publish import PublishOptions
     from archive.store import Store
     from scheduler.series import ChatPlan
 
@@ -891,6 +892,36 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _note_stale(store: Store, result: ImportResult, stale: dict[str, Chat]) -> None:
+    """Add to ``stale`` the hashtag's later published chats that the import ``result``
+    changes (:func:`archive.publish.later_chats_changed`): a chat created or captured again,
+    or a longer export's new messages, which may bring it new participants."""
+    from archive.publish import later_chats_changed
+
+    if result.created or result.recaptured or result.new_messages:
+        for later in later_chats_changed(store, result.chat, everyone=result.recaptured):
+            stale.setdefault(later.id, later)
+
+
+def _republish(store: Store, stale: dict[str, Chat], options: PublishOptions) -> None:
+    """Publish again the chats an import made stale (:func:`cmd_import`), said per hashtag;
+    one that fails is reported and the others still go."""
+    from archive.publish import publish_with
+
+    by_tag: dict[str, list[str]] = {}
+    for chat_id in stale:
+        try:
+            chat = store.get_chat(chat_id)  # as stored now (a later file may have changed it)
+            publish_with(store, chat, options)
+        except (OSError, ValueError) as exc:
+            print(f"tweetchat: {chat_id}: could not be published again: {exc}", file=sys.stderr)
+            continue
+        by_tag.setdefault(chat.hashtag, []).append(chat.id)
+    for tag, ids in by_tag.items():
+        chats = "chat" if len(ids) == 1 else "chats"
+        print(f"republished {len(ids)} later {chats} of {tag}: {', '.join(ids)}")
+
+
 @command("import")
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     from archive.importers.discord_export import (
@@ -899,6 +930,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         RunProgress,
         check_options,
         export_files,
+        in_time_order,
         terminal_progress,
     )
     from archive.importers.one_pass import import_discord_export
@@ -921,12 +953,21 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         option = "--timezone" if args.timezone else "the config's timezone"
         print(f"tweetchat: warning: {option}: {doubt}", file=sys.stderr)
     files, problems = export_files(args.files)
+    # Earlier chats first (a folder's files come in name order: april.json before
+    # february.json): each later chat's statistics then count them when first published.
+    files = in_time_order(files)
     failed = len(problems)
     for problem in problems:
         print(f"tweetchat: {problem}", file=sys.stderr)
     screen = terminal_progress(sys.stderr)
     run = RunProgress(screen, files) if screen is not None else None
     unpublished = 0  # imported, but their transcripts not written
+    publish = PublishOptions(config.transcripts_dir, highlights=config.highlights_per_question)
+    # The published chats of the same hashtag after a chat this run creates (or captures
+    # again) that it changes: their participation statistics count it. Republished once,
+    # after every file (a chat created earlier in the run may be among them: a file whose
+    # first time could not be read, an earlier chat in a later run...).
+    stale: dict[str, Chat] = {}
     # SIGTERM and SIGHUP end the import as Ctrl-C does: the staging folder removed, the
     # archive as committed, one line saying what stands.
     with terminated_as_interrupt():
@@ -950,9 +991,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                         progress=progress,
                         labels=labels,
                         language=args.language or config.language,
-                        publish=PublishOptions(
-                            config.transcripts_dir, highlights=config.highlights_per_question
-                        ),
+                        publish=publish,
                     )
                     chat = result.chat
                     published = result.published
@@ -973,6 +1012,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     if exc.interrupted:
                         return 130
                     unpublished += 1
+                    _note_stale(store, exc.result, stale)
                     continue
                 except KeyboardInterrupt:
                     # Before the commit (rolled back) or after it (published next time):
@@ -987,15 +1027,25 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     return 130
                 if screen is not None:
                     screen.done()
-                verb = "imported" if result.created else "already imported as"
+                options = ", ".join(result.changed)
+                if result.created:
+                    head = f"imported {chat.id}"
+                elif result.recaptured:  # its messages captured again under the new rules
+                    head = f"re-imported {chat.id} with the new options ({options})"
+                elif result.changed:  # how it is shown: its messages are as they were
+                    head = f"updated {chat.id} with the new options ({options})"
+                else:
+                    head = f"already imported as {chat.id}"
                 print(
-                    f"{verb} {chat.id}: {chat.title}, {local_time(chat, chat.start)}, "
+                    f"{head}: {chat.title}, {local_time(chat, chat.start)}, "
                     f"{len(chat.questions)} questions, {result.captured} of {result.read}"
                     f" messages captured, {result.new_messages} new messages"
                 )
                 if not chat.questions:
                     print("  no question posts found: give the hosts with --host (id or username)")
                 print(f"  transcript: {published.paths['md']}")
+                _note_stale(store, result, stale)
+            _republish(store, stale, publish)
         finally:
             if screen is not None:
                 screen.done()

@@ -28,7 +28,12 @@ here are for what that cannot settle.
 A file that turns out malformed or truncated fails in the read, before anything is
 written; any failure later (the worker's too) rolls the one transaction back.
 Re-importing the same export (same channel, same first message) finds the chat it made
-before by its ``source`` and changes nothing.
+before by its ``source`` and, with the same options, changes nothing. With options the
+capture rules depend on (:func:`changed_options`: hosts, labels, hashtag) the chat's
+messages are captured again from the export in the same transaction, their verdicts
+replacing those stored (:meth:`archive.store.Store.recapture_messages`); other options
+only update the chat. A chat holding messages the export lacks (a longer export extended
+it) is not captured again from it: refused, rather than losing them.
 """
 
 from __future__ import annotations
@@ -65,14 +70,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import ijson
 import orjson
 
-from archive.capture import CaptureContext, is_host, judge, label_grammar
+from archive.capture import CaptureContext, host_idents, is_host, judge, label_grammar
 from archive.discord_messages import read
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.i18n import language_tag
 from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError, ExportReader
 from archive.importers.progress import Progress, RunProgress, TerminalProgress, terminal_progress
-from archive.importers.streams import readable_again
+from archive.importers.streams import is_stream, readable_again
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     IMPORTED_SOURCE,
@@ -110,9 +115,12 @@ __all__ = [
     "Progress",
     "RunProgress",
     "TerminalProgress",
+    "changed_options",
     "check_options",
     "export_files",
+    "first_message_time",
     "import_discord_export",
+    "in_time_order",
     "paused_gc",
     "source_key",
     "terminal_progress",
@@ -480,6 +488,10 @@ class ImportResult:
     captured: int  # messages of the export that belong to the chat
     new_messages: int  # rows the archive did not have before
     published: PublishResult | None = None  # when the import was asked to publish
+    # A re-import: the options that changed the stored chat (``--host``, ``--title``...),
+    # and whether its messages were captured again under new rules (changed_options()).
+    changed: tuple[str, ...] = ()
+    recaptured: bool = False
 
 
 class PublishFailed(Exception):
@@ -529,6 +541,12 @@ def _topic_posts(scan: _Scan) -> None:
     scan.questions = topics
 
 
+def _default_title(scan: _Scan, hashtag: str) -> str:
+    """An imported chat's title without ``--title``: ``#WeDocs in #qi-chat``."""
+    channel_name = _text(scan.channel.get("name")) or _ids(scan)[1]
+    return f"{hashtag} in #{channel_name}"
+
+
 def _build_chat(
     scan: _Scan,
     *,
@@ -547,11 +565,10 @@ def _build_chat(
                 continue
             number = int(key.rstrip("abcdefghijklmnopqrstuvwxyz"))
             seen[key] = Question(number, text, at - start, key[len(str(number)) :])
-    channel_name = _text(scan.channel.get("name")) or _ids(scan)[1]
     end = max(scan.last_at, start)
     return Chat(
         id="",
-        title=title or f"{hashtag} in #{channel_name}",
+        title=title or _default_title(scan, hashtag),
         hashtag=hashtag,
         start=start,
         end=end,
@@ -565,6 +582,40 @@ def _build_chat(
         grace=timedelta(0),
         labels=labels,
     )
+
+
+def changed_options(existing: Chat, chat: Chat) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The options of a re-import that make ``chat`` (as this import builds it) differ from
+    the ``existing`` one: first those the capture rules and the chat's questions depend on
+    (the hashtag, which messages carry and which a question post's text drops; the hosts,
+    whose labelled posts are the questions; the label convention), then those that only
+    change how the chat is shown (its title, time zone, language, and the spelling of a
+    hashtag or a host that the rules read alike)."""
+    rules: list[str] = []
+    shown: list[str] = []
+    if existing.hashtag.casefold() != chat.hashtag.casefold():
+        rules.append("--hashtag")
+    elif existing.hashtag != chat.hashtag:
+        shown.append("--hashtag")
+    if host_idents(existing.hosts) != host_idents(chat.hosts):
+        rules.append("--host")
+    elif existing.hosts != chat.hosts:
+        shown.append("--host")
+    if existing.labels != chat.labels:
+        rules.append("--labels")
+    for option, name in (
+        ("--title", "title"),
+        ("--timezone", "timezone"),
+        ("--language", "language"),
+    ):
+        if getattr(existing, name) != getattr(chat, name):
+            shown.append(option)
+    return tuple(rules), tuple(shown)
+
+
+def _export_ids(spill: _Spill) -> set[str]:
+    """The ids of the export's staged messages (every one that could be captured)."""
+    return {staged[1] for batch in spill.batches() for staged in batch}
 
 
 def import_discord_export(
@@ -746,6 +797,9 @@ def _capture(
             # (while the import is published): one statement for all of them, off this core.
             with store.bulk_load(after=index_search), store.transaction():
                 existing = store.find_chat_by_source(source)
+                rules: tuple[str, ...] = ()
+                changed: tuple[str, ...] = ()
+                stored: set[str] = set()
                 if existing is not None:
                     # Its status too: a published chat stays so (its files stand until the
                     # publication after this import replaces them).
@@ -755,7 +809,33 @@ def _capture(
                         created_at=existing.created_at,
                         status=existing.status,
                     )
-                    if chat != existing:  # a later export of the same channel: bring it up to date
+                    rules, shown = changed_options(existing, chat)
+                    if not title and existing.title == _default_title(scan, existing.hashtag):
+                        # The default title follows the hashtag: no --title was given or changed.
+                        shown = tuple(option for option in shown if option != "--title")
+                    changed = rules + shown
+                    stored = store.platform_ids(existing.id, PLATFORM)
+                    missing = stored - _export_ids(spill)
+                    if missing and rules:
+                        # Captured again from this export, they would be dropped: refused.
+                        raise ExportError(
+                            f"{path}: {existing.id} holds {len(missing)} messages that are not in "
+                            "this export (a longer export of the channel added them); importing it "
+                            f"again with the new options ({', '.join(rules)}) would lose them: "
+                            "re-import the longest export of the channel with those options"
+                        )
+                    if missing:
+                        # An older, shorter export of a chat a longer one extended: the chat keeps
+                        # its questions, start and end; only how it is shown may change.
+                        chat = replace(
+                            existing,
+                            title=chat.title,
+                            hashtag=chat.hashtag,
+                            hosts=chat.hosts,
+                            timezone=chat.timezone,
+                            language=chat.language,
+                        )
+                    if chat != existing:  # a later export of the same channel, or new options
                         chat = store.add_chat(chat, source=source, replace_existing=True)
                 else:
                     base = chat_id_for(tag, draft.start.astimezone(draft.zone))
@@ -782,22 +862,48 @@ def _capture(
                 renderer = stack.enter_context(
                     contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
                 )
+                # Options that change the capture rules: every message is judged again, and the
+                # verdicts (kind, question keys, late) replace those stored.
+                verdicts: list[tuple[str, str, int, str]] | None = [] if rules else None
                 # While the worker captures the next batch, this process saves the last one
                 # (and renders its share of the transcripts from it).
                 for count, rows in worker.capture(scan, spill, chat, iso(store.now()), rendering):
                     done += count
                     captured += len(rows)
                     store.save_message_rows(rows, index=False, all_new=existing is None)
+                    if verdicts is not None:
+                        verdicts.extend(
+                            (cast(str, r[9]), cast(str, r[10]), cast(int, r[11]), cast(str, r[2]))
+                            for r in rows
+                        )
                     renderer.feed(rows)
                     if picked is not None:
                         picked.feed(rows)
                     if progress is not None:
                         progress("imported", scan.count, done / max(scan.staged, 1))
-                new = store.count_messages(chat.id) - before
+                if verdicts is not None:
+                    dropped = store.recapture_messages(chat.id, PLATFORM, verdicts)
+                    new = len({v[3] for v in verdicts} - stored)
+                    logger.info(
+                        "%s captured again with new options (%s): %d messages no longer belong",
+                        chat.id,
+                        ", ".join(rules),
+                        dropped,
+                    )
+                else:
+                    new = store.count_messages(chat.id) - before
                 generation = store.generation_at_commit()
             # Committed: the search index is made on another thread from here on. What
             # fails from here on fails the publication only (PublishFailed).
-            committed = ImportResult(chat, existing is None, scan.count, captured, new)
+            committed = ImportResult(
+                chat,
+                existing is None,
+                scan.count,
+                captured,
+                new,
+                changed=changed,
+                recaptured=bool(rules),
+            )
             if progress is not None:
                 progress("imported", scan.count, 1.0)
             if rendering is not None and worker.rendered:
@@ -1587,3 +1693,43 @@ def export_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
         else:
             files.append(path)
     return files, problems
+
+
+# How far into a file its first message's time is looked for: DiscordChatExporter writes the
+# guild, the channel and the date range (a few hundred bytes) before the messages.
+FIRST_TIME_WITHIN = 1 << 20
+
+
+def first_message_time(path: Path) -> datetime | None:
+    """When the export's first message was posted, read from the start of the file (about
+    1 ms, the first 64 KB, for an export of any size); None when it cannot be told from its
+    first :data:`FIRST_TIME_WITHIN` bytes (not JSON, no messages...: the import says why),
+    and for a stream (``/dev/stdin``, a FIFO), whose bytes reading here would take from
+    the import."""
+    if is_stream(path):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(BOM)) != BOM:
+                fh.seek(0)
+            for prefix, _event, value in ijson.parse(fh):
+                if prefix == "messages.item.timestamp":
+                    return _time(value, "'timestamp'")
+                if fh.tell() > FIRST_TIME_WITHIN:
+                    return None
+    except (OSError, ValueError, ijson.JSONError):
+        return None
+    return None
+
+
+def in_time_order(files: list[Path]) -> list[Path]:
+    """``files`` by their first message's time (:func:`first_message_time`), so that a
+    series' earlier chats are imported before its later ones: the later chats' statistics
+    (first-time and returning participants) then count them from their first publication.
+    Files whose time cannot be told come first, in the order given (they are reported
+    before the long imports); equal times keep the order given."""
+    known = {path: first_message_time(path) for path in files}
+    return sorted(files, key=lambda path: (known[path] is not None, known[path] or _EPOCH))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

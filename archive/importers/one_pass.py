@@ -79,7 +79,7 @@ from archive.importers.discord_export import (
     source_key,
 )
 from archive.importers.exportjson import ExportReader
-from archive.importers.progress import Progress
+from archive.importers.progress import Progress, again
 from archive.importers.streams import readable_again
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import Chat, MessageKind, chat_id_for
@@ -348,9 +348,24 @@ def import_discord_export(
             tag, checked_language, checked_hosts = checked_request(
                 hashtag, timezone, language, hosts
             )
+            told = False  # whether the one pass reported anything (not when it gave up at once)
+
+            def noted(verb: str, messages: int, fraction: float) -> None:
+                nonlocal told
+                told = True
+                if progress is not None:
+                    progress(verb, messages, fraction)
+
             with paused_gc():
                 job = OnePass(
-                    tag, checked_hosts, title, timezone, labels, checked_language, publish, progress
+                    tag,
+                    checked_hosts,
+                    title,
+                    timezone,
+                    labels,
+                    checked_language,
+                    publish,
+                    noted if progress is not None else None,
                 )
                 done = import_in_one_pass(store, readable, job)
             if done is not None:
@@ -358,6 +373,9 @@ def import_discord_export(
                     with publishing(done):
                         return published_from_store(store, done, publish, progress)
                 return done
+            if progress is not None and told:
+                # Given up part-way: the file is read again, a phase of its own on the line.
+                progress = again(progress)
         return discord_export.import_discord_export(
             store,
             readable,

@@ -392,6 +392,45 @@ class MessageTables(Connection):
         with self.transaction():
             return _index_past(self.conn, _search_cursor(self.conn))
 
+    def platform_ids(self, chat_id: str, platform: str) -> set[str]:
+        """Platform ids of every stored message of the chat on ``platform``, deleted too."""
+        rows = self.conn.execute(
+            "SELECT platform_id FROM messages WHERE chat_id = ? AND platform = ?",
+            (chat_id, platform),
+        )
+        return {r[0] for r in rows}
+
+    def recapture_messages(
+        self, chat_id: str, platform: str, verdicts: Sequence[tuple[str, str, int, str]]
+    ) -> int:
+        """Give the chat's stored messages on ``platform`` the verdicts of a new capture of
+        them under other rules (an import made again with other hosts or labels):
+        ``(kind, question keys, late, platform id)`` each, as :func:`message_row` writes
+        them; the chat's messages on ``platform`` that ``verdicts`` do not name no longer
+        belong to it and are deleted. Returns how many were deleted.
+
+        The upsert of a save leaves a stored message's kind as it was (only a newer edit
+        changes a row), so a capture under new rules needs this to take effect. A message
+        stored under another chat is left alone, as a save leaves it."""
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE messages SET kind = ?, question_keys = ?, late = ?"
+                " WHERE chat_id = ? AND platform = ? AND platform_id = ?"
+                # Only rows whose verdict moves: an unchanged row is no write.
+                " AND NOT (kind = ? AND question_keys = ? AND late = ?)",
+                [
+                    (kind, keys, late, chat_id, platform, pid, kind, keys, late)
+                    for kind, keys, late, pid in verdicts
+                ],
+            )
+            kept = {pid for *_verdict, pid in verdicts}
+            gone = [(chat_id, platform, pid) for pid in self.platform_ids(chat_id, platform) - kept]
+            self.conn.executemany(
+                "DELETE FROM messages WHERE chat_id = ? AND platform = ? AND platform_id = ?",
+                gone,
+            )
+            return len(gone)
+
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
         """Mark a message deleted (it leaves every output). Returns whether it was known."""
         with self.transaction():

@@ -75,6 +75,19 @@ class Participants(Connection):
         (:func:`archive.stats.counts_as_participant`) the chat's statistics use."""
         return chat_participants(self.conn, chat)
 
+    def published_later_chats(self, chat: Chat) -> list[Chat]:
+        """The chats of ``chat``'s hashtag that start after it (not cancelled) and have
+        recorded transcripts, by start: those whose participation history (the returning
+        participants in their statistics) counts ``chat`` among the earlier chats."""
+        rows = self.conn.execute(
+            "SELECT * FROM chats WHERE hashtag_key = ? AND start > ? AND id != ?"
+            " AND status != 'cancelled'"
+            " AND EXISTS (SELECT 1 FROM transcripts t WHERE t.chat_id = chats.id)"
+            " ORDER BY start, id",
+            (chat.hashtag.casefold(), iso(chat.start), chat.id),
+        ).fetchall()
+        return [chat_from_row(self.conn, row) for row in rows]
+
     def participation_history(self, chat: Chat) -> dict[str, int]:
         """participant key -> number of earlier chats with the same hashtag they took part
         in (participants as :meth:`participants_of` counts them)."""
