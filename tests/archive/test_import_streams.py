@@ -183,3 +183,17 @@ def test_the_command_imports_from_a_pipe_on_stdin(
     assert expected in output, output
     assert result.returncode == (0 if expected.startswith("imported") else 2)
     assert [p.name for p in tmp_path.iterdir() if "tweetchat-import" in p.name] == []
+
+
+def test_a_fifo_among_files_put_in_time_order_is_not_read_ahead(tmp_path: Path) -> None:
+    """Files are put in the order of their first message's time, read from each file's
+    start: a FIFO's bytes must be left to its import (read there, they would be gone)."""
+    data = EXPORT.read_bytes()
+    regular = tmp_path / "regular.json"
+    regular.write_bytes(data)
+    with fifo_fed(tmp_path, data) as fifo:
+        assert discord_export.first_message_time(fifo) is None  # not opened
+        assert discord_export.in_time_order([regular, fifo]) == [fifo, regular]
+        # the writer is still waiting for a reader: the whole export reaches the import
+        with readable_again(fifo, tmp_path / "archive.db") as copy:
+            assert copy.read_bytes() == data
