@@ -376,7 +376,8 @@ def import_discord_export(
             if progress is not None and told:
                 # Given up part-way: the file is read again, a phase of its own on the line.
                 progress = again(progress)
-        return discord_export.import_discord_export(
+        # Already readable twice: the two-pass import proper, not its stream check again.
+        return discord_export._import_file(
             store,
             readable,
             hashtag=hashtag,

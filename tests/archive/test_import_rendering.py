@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,6 @@ DATA = Path(__file__).parent / "data"
 EXPORT = DATA / "wedocs_discord.json"
 HOST_ID = "100000000000000001"
 RENDERED = "rendered from the import's rows while they were saved"
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """Two empty archives: one imports and publishes, the other is the reference."""
-    a, b = Store(tmp_path / "a.sqlite"), Store(tmp_path / "b.sqlite")
-    yield a, b
-    a.close()
-    b.close()
 
 
 OPTIONS: dict[str, Any] = {"hashtag": "WeDocs", "hosts": (HOST_ID,), "timezone": "Europe/London"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,10 @@ from archive.importers.one_pass import import_discord_export
 from archive.labels import Labels
 from archive.publish import FORMATS, PublishOptions
 from archive.store import Store
+from tests.archive.test_import_rendering import EXPORT, HOST_ID
 from tests.bot.helpers import config_file, tweetchat
 
-DATA = Path(__file__).parent / "data"
-EXPORT = DATA / "wedocs_discord.json"
-HOST_ID = "100000000000000001"
 CHAT_ID = "wedocs-2026-03-03"
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """Two empty archives: one re-imports, the other imports cleanly (the reference)."""
-    a, b = Store(tmp_path / "a.sqlite"), Store(tmp_path / "b.sqlite")
-    yield a, b
-    a.close()
-    b.close()
 
 
 def imported(store: Store, out: Path, path: Path = EXPORT, **options: Any) -> ImportResult:

@@ -6,32 +6,15 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from archive.migrations import MIGRATIONS
-from archive.models import Chat, Target
 from archive.store import ArchiveBusyError, Store, StoreError
 from archive.store import connection as store_connection
-
-START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
-
-
-def a_chat() -> Chat:
-    return Chat(
-        id="wedocs-2026-12-01",
-        title="Patients as partners",
-        hashtag="#WeDocs",
-        start=START,
-        end=START + timedelta(hours=1),
-        timezone="Europe/London",
-        questions=(),
-        targets=(Target("local", "main"),),
-        hosts=("drjane",),
-    )
+from tests.archive.test_store import make_chat
 
 
 @pytest.fixture
@@ -59,7 +42,7 @@ def test_a_write_to_a_busy_archive_says_it_is_busy_and_writes_nothing(
     store = Store(path)  # reading needs no lock in WAL mode
     try:
         with pytest.raises(ArchiveBusyError) as caught:
-            store.add_chat(a_chat())
+            store.add_chat(make_chat())
         assert str(caught.value) == (
             f"the archive {path} is busy: another process holds it (database is locked, "
             "after waiting 0.2 s); try again when it is done"
@@ -70,7 +53,7 @@ def test_a_write_to_a_busy_archive_says_it_is_busy_and_writes_nothing(
         holder.execute("ROLLBACK")
         holder.execute("BEGIN")  # for the fixture's ROLLBACK
         assert store.list_chats() == []
-        store.add_chat(a_chat())  # the connection is usable once the lock is free
+        store.add_chat(make_chat())  # the connection is usable once the lock is free
         assert [c.id for c in store.list_chats()] == ["wedocs-2026-12-01"]
     finally:
         store.close()
