@@ -163,7 +163,10 @@ def test_a_time_zone_on_a_reimport_keeps_the_chats_id(
     again = imported(store, out, hosts=("drsmith",), timezone="America/New_York")
     assert (again.chat.id, again.recaptured, again.changed) == (CHAT_ID, False, ("--timezone",))
     assert store.get_chat(CHAT_ID).timezone == "America/New_York"
-    assert (out / f"{CHAT_ID}.md").read_text(encoding="utf-8") != md  # republished
+    # republished in the new zone
+    assert "- **When:** Tue 3 Mar 2026, 20:00–20:31 GMT (UTC+0)" in md
+    republished = (out / f"{CHAT_ID}.md").read_text(encoding="utf-8")
+    assert "- **When:** Tue 3 Mar 2026, 15:00–15:31 EST (UTC-5)" in republished
 
 
 def test_a_reimport_with_the_same_options_changes_nothing(
