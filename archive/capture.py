@@ -32,12 +32,13 @@ import functools
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol, TypeGuard, TypeVar, cast
 
 from archive.hashtags import HASH_CHARS, URL_RE, WORD_CHAR, ascii_tag, has_tag, wanted_tag
+from archive.hosts import author_is_host, host_idents
 from archive.labels import DEFAULT_LABELS, Labels
 from archive.models import (
     EARLY_WINDOW,
@@ -192,20 +193,6 @@ def mentions_in(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.lower() for m in found))
 
 
-def _ident(value: str) -> str:
-    value = value.strip().casefold()
-    platform, sep, rest = value.rpartition(":")
-    if sep:
-        return f"{platform.removeprefix('@')}:{rest.removeprefix('@')}"
-    return value.removeprefix("@")
-
-
-def host_idents(hosts: Iterable[str]) -> frozenset[str]:
-    """The identities the capture rules know hosts by (two spellings of the same host,
-    ``@DrSmith`` and ``drsmith``, give the same one)."""
-    return frozenset(_ident(host) for host in hosts if host.strip())
-
-
 def _host_idents(chat: Chat) -> frozenset[str]:
     return host_idents(chat.hosts)
 
@@ -216,22 +203,7 @@ def is_host(msg: Message, chat: Chat) -> bool:
 
 
 def _is_host(msg: Message, hosts: frozenset[str]) -> bool:
-    if not hosts:
-        return False
-    handle = _ident(msg.author_handle) if msg.author_handle.strip() else ""
-    author_id = msg.author_id.strip().casefold()
-    platform = msg.platform.strip().casefold()
-    mine = {
-        value
-        for value in (
-            handle,
-            author_id,
-            f"{platform}:{author_id}" if author_id else "",
-            f"{platform}:{handle}" if handle else "",
-        )
-        if value
-    }
-    return not hosts.isdisjoint(mine)
+    return author_is_host(hosts, msg.platform, msg.author_handle, msg.author_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +266,7 @@ class _Facts:
     tag: str  # the chat's hashtag body, case-folded
     ascii_tag: bool  # whether the ASCII fast path of has_tag may decide for it
     known: frozenset[str]  # every question key of the chat
-    hosts: frozenset[str]  # the hosts' identities (_ident forms)
+    hosts: frozenset[str]  # the hosts' identities (archive.hosts.host_idents)
     times: list[datetime]  # when each question went out (or is planned), sorted...
     keys: list[str]  # ... and its key
     ask: LabelGrammar  # how the chat's question labels are read (Q1)

@@ -426,6 +426,7 @@ def share(part: int | None, whole: int, tr: Translator | None = None) -> str:
 
 @dataclass
 class _Person:
+    platform: str
     handle: str
     author_id: str
     host_side: bool = False
@@ -457,7 +458,7 @@ def compute_mix(
         key = f"{m.platform}:{m.author_id}"
         person = people.get(key)
         if person is None:
-            person = people[key] = _Person(m.author_handle, m.author_id)
+            person = people[key] = _Person(m.platform, m.author_handle, m.author_id)
         elif m.author_handle:
             person.handle = m.author_handle
         if m.kind in (MessageKind.QUESTION, MessageKind.HOST):
@@ -469,7 +470,7 @@ def compute_mix(
     counted = {
         k: p
         for k, p in people.items()
-        if counts_as_participant(chat, p.handle, p.author_id, p.host_side)
+        if counts_as_participant(chat, p.platform, p.handle, p.author_id, p.host_side)
     }
     of: dict[str, str | None] = {}
     for k, p in counted.items():

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from archive.hosts import author_is_host, host_idents
 from archive.models import CapturedMessage, Chat, MessageKind
 
 TOP_N = 10
@@ -51,20 +52,16 @@ def _norm_handle(value: str) -> str:
     return value.strip().lstrip("@").casefold()
 
 
-def is_host(chat: Chat, message: CapturedMessage) -> bool:
-    """Whether the message's author is one of the chat's hosts (by handle or id)."""
-    hosts = {_norm_handle(h) for h in chat.hosts}
-    return _norm_handle(message.author_handle) in hosts or message.author_id.casefold() in hosts
-
-
-def counts_as_participant(chat: Chat, handle: str, author_id: str, host_side: bool) -> bool:
+def counts_as_participant(
+    chat: Chat, platform: str, handle: str, author_id: str, host_side: bool
+) -> bool:
     """The one definition of a participant (see the module docstring): an author of a
-    non-deleted message in ``chat``, unless it is the bot, i.e. someone who posted question
-    or host messages (``host_side``) without being one of the chat's hosts."""
+    non-deleted message in ``chat`` (on ``platform``), unless it is the bot, i.e. someone
+    who posted question or host messages (``host_side``) without being one of the chat's
+    hosts (:func:`archive.hosts.author_is_host`)."""
     if not host_side:
         return True
-    hosts = {_norm_handle(h) for h in chat.hosts}
-    return _norm_handle(handle) in hosts or author_id.casefold() in hosts
+    return author_is_host(host_idents(chat.hosts), platform, handle, author_id)
 
 
 def domains_in(text: str) -> list[str]:
@@ -272,7 +269,7 @@ class StatsCounter:
     def __init__(self, chat: Chat) -> None:
         self.chat = chat
         self._start = chat.start
-        self._hosts = {_norm_handle(h) for h in chat.hosts}
+        self._hosts = host_idents(chat.hosts)
         chat_keys = [q.key for q in chat.questions]
         self.per_question: dict[str, int] = dict.fromkeys(chat_keys, 0)
         # question key -> author key -> earliest answer time
@@ -327,9 +324,7 @@ class StatsCounter:
         (``"platform:author_id"``, :func:`participant_key`), ``created_at`` aware."""
         author = self.authors.get(key)
         if author is None:
-            hosts = self._hosts
-            author_id = key[len(platform) + 1 :]
-            host = _norm_handle(handle) in hosts or author_id.casefold() in hosts
+            host = author_is_host(self._hosts, platform, handle, key[len(platform) + 1 :])
             author = self.authors[key] = _Author(name, handle, platform, host)
         else:  # the latest name and handle win
             author.name = name

@@ -18,7 +18,7 @@ def participant_key(platform: str, author_id: str) -> str:
 def chat_participants(conn: sqlite3.Connection, chat: Chat) -> set[str]:
     """:meth:`Participants.participants_of`, on a connection (the web's queries use it too)."""
     rows = conn.execute(
-        "SELECT platform || ':' || author_id AS key, author_id, MAX(author_handle) AS handle,"
+        "SELECT platform || ':' || author_id AS key, platform, author_id, MAX(author_handle) AS handle,"
         " MAX(kind IN ('question', 'host')) AS host_side"
         " FROM messages WHERE chat_id = ? AND deleted_at IS NULL"
         " GROUP BY platform, author_id",
@@ -27,7 +27,9 @@ def chat_participants(conn: sqlite3.Connection, chat: Chat) -> set[str]:
     return {
         r["key"]
         for r in rows
-        if counts_as_participant(chat, r["handle"], r["author_id"], bool(r["host_side"]))
+        if counts_as_participant(
+            chat, r["platform"], r["handle"], r["author_id"], bool(r["host_side"])
+        )
     }
 
 

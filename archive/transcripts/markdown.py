@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from archive.groups import GroupMix
 from archive.highlights import Highlight
+from archive.hosts import shown_hosts
 from archive.i18n import Translator, translator, utc_offset
 from archive.models import CapturedMessage, Chat
 from archive.stats import ChatStats, question_times
@@ -170,6 +171,13 @@ def _activity(
     return lines
 
 
+def _named(stats: ChatStats) -> Iterator[tuple[str, str, str]]:
+    """(platform, handle, author_id) of the chat's authors a transcript may name."""
+    for c in stats.contributors:
+        if not c.hidden:
+            yield c.platform, c.handle, c.key[len(c.platform) + 1 :]
+
+
 def _numbers(tr: Translator) -> Callable[[int], str]:
     """``tr.number``, each count formatted once (the participants table repeats the same
     small counts thousands of times, and Babel takes ~20 µs a number)."""
@@ -305,10 +313,10 @@ def markdown_parts(
         f"- **{tr.gettext('When:')}** {when} ({utc_offset(chat.start.astimezone(zone))})",
         f"- **{tr.gettext('Duration:')}** {duration}",
     ]
-    if chat.hosts:
+    hosts = shown_hosts(chat.hosts, _named(stats))
+    if hosts:
         facts.append(
-            f"- **{tr.gettext('Hosted by:')}** "
-            + ", ".join("@" + escape_inline(h.lstrip("@")) for h in chat.hosts)
+            f"- **{tr.gettext('Hosted by:')}** " + ", ".join("@" + escape_inline(h) for h in hosts)
         )
     facts.append(f"- **{tr.gettext('Questions:')}** {n(len(chat.questions))}")
     out += [*facts, ""]
