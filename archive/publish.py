@@ -11,8 +11,6 @@ import itertools
 import logging
 import os
 import re
-import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ from archive.groups import GroupMix
 from archive.highlights import HIGHLIGHTS_PER_QUESTION, Highlight
 from archive.i18n import Translator, translator
 from archive.labels import label_key
+from archive.leftovers import process_prefix, remove_abandoned
 from archive.models import Chat, ChatStatus, PostStatus
 from archive.published import (
     Digest,
@@ -832,57 +831,12 @@ def publish_with(
 _STAGING = ".publishing-"
 
 
-def _staging_prefix(pid: int) -> str:
-    """The start of the name of a staging folder of process ``pid`` on this host."""
-    # The host's name makes the pid checkable: a transcripts folder shared between hosts
-    # (a network file system) holds folders of processes this host cannot see. A name
-    # never holds "/"; "-" separates the parts (the random tail of tempfile has none).
-    host = socket.gethostname().replace("/", "_").replace("-", "_") or "host"
-    return f"{_STAGING}{pid}-{host}-"
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (one of another user's counts)."""
-    try:
-        os.kill(pid, 0)  # signal 0: the checks only, nothing sent
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OverflowError, ValueError):  # not a pid at all
-        return False
-    return True
-
-
 def remove_abandoned_staging(out_dir: Path) -> list[Path]:
     """Remove the staging folders (:func:`staging_folder`) in ``out_dir`` left by a process
     of this host that no longer runs (killed with SIGKILL, or the machine stopped): a
     publication's hidden partial files, as big as its transcripts. Returns those removed.
-
-    Never a live publisher's: each folder's name holds its process's id and host, and
-    only a folder of this host whose process is gone is removed. The pid is the one
-    thing that dies with its publisher (a lock file would need the same check, and an
-    age would remove a slow publisher's folder). A pid reused since keeps a folder until
-    that process ends too: the safe side. Folders named otherwise (a version before this
-    one) are left alone: nothing tells whether their publisher still runs."""
-    ours = _staging_prefix(0).removeprefix(f"{_STAGING}0")
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(out_dir))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not entry.name.startswith(_STAGING):
-            continue
-        pid_text, _, rest = entry.name.removeprefix(_STAGING).partition("-")
-        if not pid_text.isdigit() or not f"-{rest}".startswith(ours):
-            continue
-        if _pid_alive(int(pid_text)) or not entry.is_dir(follow_symlinks=False):
-            continue
-        shutil.rmtree(entry.path, ignore_errors=True)  # another may be removing it too
-        logger.info("removed %s, left by a publisher that no longer runs", entry.path)
-        removed.append(Path(entry.path))
-    return removed
+    Never a live publisher's (:mod:`archive.leftovers`)."""
+    return remove_abandoned(out_dir, _STAGING, what="a publisher")
 
 
 def later_chats_changed(store: Store, chat: Chat, *, everyone: bool = False) -> list[Chat]:
@@ -906,7 +860,9 @@ def staging_folder(out_dir: Path) -> Iterator[Path]:
     (:func:`remove_abandoned_staging`). Raises OSError when it cannot be made."""
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_abandoned_staging(out_dir)
-    with tempfile.TemporaryDirectory(prefix=_staging_prefix(os.getpid()), dir=out_dir) as staging:
+    with tempfile.TemporaryDirectory(
+        prefix=process_prefix(_STAGING, os.getpid()), dir=out_dir
+    ) as staging:
         yield Path(staging)
 
 

@@ -6,7 +6,9 @@ and an error message about a bad message reads the file again to find where it i
 stream gives its bytes once, so a second read would find it empty (or mid-way). The copy
 is made beside the archive (the same file system as the rows the import writes, whose
 room it needs anyway), read under the name the user gave in every error message, and
-removed once the import is over.
+removed once the import is over. A copy left by an import killed with SIGKILL (or a machine
+that stopped) is removed by the next import that copies a stream there
+(:mod:`archive.leftovers`: its name holds its process's id and host).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archive.importers.exportjson import ExportError
+from archive.leftovers import process_prefix, remove_abandoned
 
 __all__ = ["is_stream", "readable_again"]
 
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 1 << 20  # bytes per read of the stream being copied
+_COPY = ".tweetchat-import-"  # the start of a copy's name (archive.leftovers.process_prefix)
 
 
 def is_stream(path: Path) -> bool:
@@ -49,9 +53,12 @@ def readable_again(path: Path, archive: Path) -> Iterator[Path]:
     if not is_stream(path):
         yield path
         return
-    folder = None if str(archive) == ":memory:" else archive.parent
+    folder = Path(tempfile.gettempdir()) if str(archive) == ":memory:" else archive.parent
+    remove_abandoned(folder, _COPY, what="an import")
     try:
-        fd, name = tempfile.mkstemp(prefix=".tweetchat-import-", suffix=".json", dir=folder)
+        fd, name = tempfile.mkstemp(
+            prefix=process_prefix(_COPY, os.getpid()), suffix=".json", dir=folder
+        )
     except OSError as e:
         raise ExportError(
             f"{path}: not a regular file, and no copy of it can be made in {folder}"

@@ -21,6 +21,7 @@ from archive.importers import discord_export
 from archive.importers.discord_export import ExportError, ImportResult
 from archive.importers.one_pass import import_discord_export
 from archive.importers.streams import is_stream, readable_again
+from archive.leftovers import process_prefix
 from archive.publish import FORMATS, PublishOptions
 from archive.store import Store
 from tests.bot.helpers import config_file, env_for
@@ -197,3 +198,33 @@ def test_a_fifo_among_files_put_in_time_order_is_not_read_ahead(tmp_path: Path) 
         # the writer is still waiting for a reader: the whole export reaches the import
         with readable_again(fifo, tmp_path / "archive.db") as copy:
             assert copy.read_bytes() == data
+
+
+def test_a_killed_imports_copy_is_removed_by_the_next_copy(tmp_path: Path, store: Store) -> None:
+    """Before, a copy left by an import killed with SIGKILL stayed beside the archive for
+    good, as big as the export."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(gone.stdout)
+    mine = process_prefix(".tweetchat-import-", dead)  # this host's, of a process gone
+    host_part = mine.removeprefix(f".tweetchat-import-{dead}-").removesuffix("-")
+    folder = store.path.parent
+    left = folder / f"{mine}k1ll3d.json"
+    live = folder / f".tweetchat-import-{os.getpid()}-{host_part}-l1v3.json"
+    elsewhere = folder / f".tweetchat-import-{dead}-another_host-n3twork.json"
+    legacy = folder / ".tweetchat-import-x8k2m1q0.json"  # an earlier version's: whose?
+    for path in (left, live, elsewhere, legacy):
+        path.write_bytes(b"{" * 1000)
+    with fifo_fed(tmp_path, EXPORT.read_bytes()) as fifo:
+        result = publish(store, fifo, tmp_path / "out")
+    assert result.captured == 12
+    assert not left.exists()
+    assert copies_left(store) == sorted(p.name for p in (live, elsewhere, legacy))
+    # A regular file makes no copy, and so removes nothing.
+    left.write_bytes(b"{")
+    publish(store, EXPORT, tmp_path / "out")
+    assert left.exists()
