@@ -1036,10 +1036,13 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     head = f"updated {chat.id} with the new options ({options})"
                 else:
                     head = f"already imported as {chat.id}"
+                repeated = (
+                    f" ({result.repeated} listed twice, counted once)" if result.repeated else ""
+                )
                 print(
                     f"{head}: {chat.title}, {local_time(chat, chat.start)}, "
                     f"{len(chat.questions)} questions, {result.captured} of {result.read}"
-                    f" messages captured, {result.new_messages} new messages"
+                    f" messages captured{repeated}, {result.new_messages} new messages"
                 )
                 if not chat.questions:
                     print("  no question posts found: give the hosts with --host (id or username)")

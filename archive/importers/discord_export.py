@@ -485,13 +485,16 @@ class ImportResult:
     chat: Chat
     created: bool  # False when the export had been imported before
     read: int  # messages in the export
-    captured: int  # messages of the export that belong to the chat
+    captured: int  # messages of the export that belong to the chat (an id listed twice counts once)
     new_messages: int  # rows the archive did not have before
     published: PublishResult | None = None  # when the import was asked to publish
     # A re-import: the options that changed the stored chat (``--host``, ``--title``...),
     # and whether its messages were captured again under new rules (changed_options()).
     changed: tuple[str, ...] = ()
     recaptured: bool = False
+    # Captured messages listed again in the export under an id already read (a hand-merged
+    # export): stored and counted once.
+    repeated: int = 0
 
 
 class PublishFailed(Exception):
@@ -846,6 +849,8 @@ def _capture(
                 before = 0 if existing is None else store.count_messages(chat.id)
                 rendering = None
                 picked = None
+                # The ids captured, for a re-import's count of them (a new chat counts its rows).
+                ids: set[str] | None = None if existing is None else set()
                 if publish is not None and existing is None and worker.forked:
                     try:
                         staging = stack.enter_context(staging_folder(publish.out_dir))
@@ -871,6 +876,8 @@ def _capture(
                     done += count
                     captured += len(rows)
                     store.save_message_rows(rows, index=False, all_new=existing is None)
+                    if ids is not None:
+                        ids.update(cast(str, r[2]) for r in rows)
                     if verdicts is not None:
                         verdicts.extend(
                             (cast(str, r[9]), cast(str, r[10]), cast(int, r[11]), cast(str, r[2]))
@@ -892,6 +899,8 @@ def _capture(
                     )
                 else:
                     new = store.count_messages(chat.id) - before
+                # An id listed twice is one message (its copies saved as one row).
+                distinct = new if ids is None else len(ids)
                 generation = store.generation_at_commit()
             # Committed: the search index is made on another thread from here on. What
             # fails from here on fails the publication only (PublishFailed).
@@ -899,10 +908,11 @@ def _capture(
                 chat,
                 existing is None,
                 scan.count,
-                captured,
+                distinct,
                 new,
                 changed=changed,
                 recaptured=bool(rules),
+                repeated=captured - distinct,
             )
             if progress is not None:
                 progress("imported", scan.count, 1.0)
@@ -926,15 +936,15 @@ def _capture(
         if committed is None:  # rolled back: the archive is untouched
             raise
         raise PublishFailed(committed, e) from e
+    assert committed is not None
     logger.info(
         "imported %s from %s: %d messages read, %d captured, %d new",
         chat.id,
         path,
         scan.count,
-        captured,
+        committed.captured,
         new,
     )
-    assert committed is not None
     if published is not None:
         committed = replace(committed, chat=published.chat)
     return replace(committed, published=published)

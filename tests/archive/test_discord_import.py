@@ -935,3 +935,32 @@ def test_the_worker_ends_on_sigterm_even_when_the_importer_interrupts_on_it(
             assert worker._receive() == (b"T", b"default")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_message_listed_twice_is_captured_and_counted_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, "13 of 17 messages captured, 12 new messages": the repeat counted twice."""
+    from bot.cli import main
+
+    doc = fixture_doc()
+    doc["messages"].insert(5, doc["messages"][4])  # a hand-merged export repeats one
+    path = write_export(tmp_path / "merged.json", doc)
+    config = config_file(tmp_path)
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        for new in (12, 0):  # imported, then imported again
+            result = run_import(store, path)
+            assert (result.read, result.captured, result.repeated) == (17, 12, 1)
+            assert result.new_messages == new
+        assert store.count_messages(result.chat.id) == 12
+        again = run_import(store, path, hosts=("drsmith",))  # captured again: other rules
+        assert (again.recaptured, again.captured, again.repeated) == (True, 12, 1)
+        alone = run_import(store, EXPORT)  # the same chat, no repeat: none said
+        assert (alone.captured, alone.repeated) == (12, 0)
+    finally:
+        store.close()
+    args = ["import", "discord-export", str(path), "--hashtag", "WeDocs", "--host", HOST_ID]
+    assert main(["--config", str(config), *args]) == 0
+    out = capsys.readouterr().out
+    assert "12 of 17 messages captured (1 listed twice, counted once), 0 new messages" in out
