@@ -929,10 +929,9 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         PublishFailed,
         RunProgress,
         check_options,
-        export_files,
-        in_time_order,
         terminal_progress,
     )
+    from archive.importers.export_files import export_files, in_time_order
     from archive.importers.one_pass import import_discord_export
     from archive.importers.streams import is_stream
     from archive.labels import LabelError, labels_from

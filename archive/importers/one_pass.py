@@ -50,34 +50,32 @@ from typing import cast
 import orjson
 
 from archive.capture import CaptureContext, label_grammar
-from archive.importers import discord_export
+from archive.importers import discord_export, discord_worker
 from archive.importers.discord_export import (
     PUBLICATION_FAILURES,
     ImportResult,
     PublishFailed,
-    Row,
-    _bad_message,
     _build_chat,
-    _captured_row,
-    _link_base,
-    _member,
-    _QuestionFinder,
-    _Renderer,
-    _Rendering,
-    _Scan,
-    _Staged,
-    _staged,
-    _tell,
-    _text,
-    _Worker,
     checked_request,
     paused_gc,
     published_from_store,
     publishing,
-    reported,
     settled_inputs,
+)
+from archive.importers.discord_staging import (
+    Row,
+    _bad_message,
+    _captured_row,
+    _link_base,
+    _member,
+    _QuestionFinder,
+    _Scan,
+    _Staged,
+    _staged,
+    _text,
     source_key,
 )
+from archive.importers.discord_worker import _Renderer, _Rendering, _tell, _Worker, reported
 from archive.importers.exportjson import ExportReader
 from archive.importers.progress import Progress, again
 from archive.importers.streams import readable_again
@@ -413,7 +411,7 @@ def import_in_one_pass(store: Store, path: Path, job: OnePass) -> ImportResult |
     caller imports the two-pass way). Raises :class:`ExportError` for a bad file, as the
     two-pass import does, leaving the archive untouched; :class:`PublishFailed` when the
     import was committed but writing its transcripts failed (or was interrupted)."""
-    if discord_export._fork_context() is None:
+    if discord_worker._fork_context() is None:
         return None  # off Linux: one core, nothing to gain
     store.wait_for_background()  # forked: not while another thread runs SQLite
     now = iso(store.now())

@@ -19,17 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.importers import discord_export
+from archive.importers import discord_staging, discord_worker, export_files
 from archive.importers.discord_export import (
     ExportError,
     ImportResult,
-    ImportWorkerError,
     RunProgress,
     TerminalProgress,
     import_discord_export,
     source_key,
     terminal_progress,
 )
+from archive.importers.discord_worker import ImportWorkerError
 from archive.importers.exportjson import ExportReader
 from archive.models import Chat, ChatStatus, MessageKind, Question, Target
 from archive.publish import publish_chat
@@ -290,13 +290,13 @@ def test_the_next_imports_worker_is_forked_only_once_the_last_imports_thread_is_
     # The thread after a bulk load (search index, checkpoint) runs SQLite; a process forked
     # meanwhile would copy its locks. Two imports in a row: the second forks after it.
     threads_at_fork: list[list[str]] = []
-    start = discord_export._Worker.__init__
+    start = discord_worker._Worker.__init__
 
     def recorded(self: Any, *args: Any) -> None:
         threads_at_fork.append([t.name for t in threading.enumerate()])
         start(self, *args)
 
-    monkeypatch.setattr(discord_export._Worker, "__init__", recorded)
+    monkeypatch.setattr(discord_worker._Worker, "__init__", recorded)
     doc = fixture_doc()
     doc["channel"]["id"] = "999"
     run_import(store)
@@ -597,7 +597,7 @@ def peak_memory(tmp_path: Path, messages: int) -> int:
     store = Store(tmp_path / f"big-{messages}.sqlite")
     # The worker in a thread, not a process, so that tracemalloc sees both ends' memory.
     mp = pytest.MonkeyPatch()
-    mp.setattr(discord_export, "_fork_context", lambda: None)
+    mp.setattr(discord_worker, "_fork_context", lambda: None)
     try:
         tracemalloc.start()
         result = import_discord_export(store, path, hashtag="Big", hosts=("9",))
@@ -755,7 +755,7 @@ def test_the_worker_in_a_thread_imports_the_same(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_import(store)
-    monkeypatch.setattr(discord_export, "_fork_context", lambda: None)  # no fork: a thread
+    monkeypatch.setattr(discord_worker, "_fork_context", lambda: None)  # no fork: a thread
     other = Store(tmp_path / "other.sqlite")
     try:
         run_import(other)
@@ -772,7 +772,7 @@ def test_a_worker_that_dies_is_reported_and_leaves_the_archive_untouched(
         os._exit(3)  # in the forked worker: killed, out of memory...
         yield
 
-    monkeypatch.setattr(discord_export, "_captured_rows", die)
+    monkeypatch.setattr(discord_worker, "_captured_rows", die)
     with pytest.raises(
         ImportWorkerError,
         match=r"wedocs_discord\.json: the import's worker process stopped unexpectedly"
@@ -789,7 +789,7 @@ def test_a_failure_in_the_worker_is_reported_with_its_traceback(
         raise RuntimeError("the worker broke")
         yield
 
-    monkeypatch.setattr(discord_export, "_captured_rows", fail)
+    monkeypatch.setattr(discord_worker, "_captured_rows", fail)
     with pytest.raises(ImportWorkerError) as err:
         run_import(store, hashtag="OtherTag", hosts=())
     assert "the import failed in its worker process" in str(err.value)
@@ -844,7 +844,7 @@ def test_stored_time_is_iso_of_the_exported_stamp(moment: datetime, form: str) -
     else:
         stamp = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     at = datetime.fromisoformat(stamp)
-    assert discord_export._stored_time(stamp, at) == iso(at)
+    assert discord_staging._stored_time(stamp, at) == iso(at)
 
 
 # ---- the worker's pipe -------------------------------------------------------------------------
@@ -864,24 +864,24 @@ def _send_buffer(conn: Any) -> int:
 def test_the_workers_pipe_holds_several_frames(tmp_path: Path) -> None:
     # The kernel grants what is asked up to net.core.wmem_max, and doubles it.
     limit = int(Path("/proc/sys/net/core/wmem_max").read_text())
-    granted = 2 * min(discord_export.PIPE_BUFFER, limit)
+    granted = 2 * min(discord_worker.PIPE_BUFFER, limit)
     ours, theirs = multiprocessing.Pipe()
     default = _send_buffer(ours)
-    discord_export._widen(ours, theirs)
+    discord_worker._widen(ours, theirs)
     assert _send_buffer(ours) == _send_buffer(theirs) == granted >= default
     ours.close()
     theirs.close()
     # A pipe that is not a socket is left as it is.
     reader, writer = multiprocessing.Pipe(duplex=False)
-    discord_export._widen(reader, writer)
+    discord_worker._widen(reader, writer)
     writer.send_bytes(b"still works")
     assert reader.recv_bytes() == b"still works"
     reader.close()
     writer.close()
     # And the import's worker gets the wide one.
-    spill = discord_export._Spill(tmp_path)
+    spill = discord_staging._Spill(tmp_path)
     try:
-        with discord_export._Worker(EXPORT, spill) as worker:
+        with discord_worker._Worker(EXPORT, spill) as worker:
             assert _send_buffer(worker._conn) == granted
     finally:
         spill.close()
@@ -892,7 +892,7 @@ def test_export_files_takes_a_folder_s_json_files_in_any_case(tmp_path: Path) ->
     for name in ("b.json", "MARCH.JSON", "c.Json", "notes.txt", "json"):
         (tmp_path / name).write_bytes(b"{}")
     (tmp_path / "sub.json").mkdir()
-    files, problems = discord_export.export_files([tmp_path])
+    files, problems = export_files.export_files([tmp_path])
     assert [p.name for p in files] == ["MARCH.JSON", "b.json", "c.Json"]
     assert problems == []
 
@@ -921,7 +921,7 @@ def _tell_sigterm_handler(conn: Any) -> None:
     conn.close()
 
 
-@pytest.mark.skipif(discord_export._fork_context() is None, reason="the worker is a thread")
+@pytest.mark.skipif(discord_worker._fork_context() is None, reason="the worker is a thread")
 def test_the_worker_ends_on_sigterm_even_when_the_importer_interrupts_on_it(
     tmp_path: Path,
 ) -> None:
@@ -931,7 +931,7 @@ def test_the_worker_ends_on_sigterm_even_when_the_importer_interrupts_on_it(
 
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with discord_export._Worker(EXPORT, work=_tell_sigterm_handler) as worker:
+        with discord_worker._Worker(EXPORT, work=_tell_sigterm_handler) as worker:
             assert worker._receive() == (b"T", b"default")
     finally:
         signal.signal(signal.SIGTERM, previous)

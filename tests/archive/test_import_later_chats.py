@@ -8,7 +8,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.importers.discord_export import (
+from archive.importers.export_files import (
     FIRST_TIME_WITHIN,
     first_message_time,
     in_time_order,

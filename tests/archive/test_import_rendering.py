@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from archive.importers import discord_export, one_pass
+from archive.importers import discord_export, discord_staging, discord_worker, one_pass
 from archive.importers.discord_export import ImportResult, PublishFailed
 from archive.importers.one_pass import import_discord_export
 from archive.labels import Labels
@@ -270,7 +270,7 @@ def test_a_worker_thread_leaves_the_publication_to_the_store(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(discord_export, "_fork_context", lambda: None)  # off Linux
+    monkeypatch.setattr(discord_worker, "_fork_context", lambda: None)  # off Linux
     assert not compare(tmp_path, stores, caplog, EXPORT)
 
 
@@ -378,14 +378,14 @@ def test_a_failure_of_the_statistics_made_of_the_workers_count_publishes_from_th
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The importer makes the statistics of what the worker counted, for both sides' files.
-    real = discord_export._Worker.capture
+    real = discord_worker._Worker.capture
 
-    def capture(self: discord_export._Worker, *args: Any, **kwargs: Any) -> Any:
+    def capture(self: discord_worker._Worker, *args: Any, **kwargs: Any) -> Any:
         yield from real(self, *args, **kwargs)
         if self.counter is not None:  # the import that renders (not the reference's)
             self.counter = _BrokenCounter()
 
-    monkeypatch.setattr(discord_export._Worker, "capture", capture)
+    monkeypatch.setattr(discord_worker._Worker, "capture", capture)
     assert not compare(tmp_path, stores, caplog, EXPORT)
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("statistics as imported failed" in m and "No space left" in m for m in messages)
@@ -478,7 +478,7 @@ def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
     a, _b = stores
     a.opt_out("discord", HOST_ID, "drsmith")  # a case published from the store
     events: list[str] = []
-    close, publish = discord_export._Spill.close, discord_export.publish_with
+    close, publish = discord_staging._Spill.close, discord_export.publish_with
 
     def closing(self: Any) -> None:
         events.append("staged messages removed")
@@ -488,7 +488,7 @@ def test_a_publication_from_the_store_comes_once_the_staged_messages_are_gone(
         events.append("published from the store")
         return publish(*args, **kwargs)
 
-    monkeypatch.setattr(discord_export._Spill, "close", closing)
+    monkeypatch.setattr(discord_staging._Spill, "close", closing)
     monkeypatch.setattr(discord_export, "publish_with", publishing)
     imported_and_published(a, EXPORT, tmp_path / "out")
     assert events == ["staged messages removed", "published from the store"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from archive.importers import discord_export
+from archive.importers import discord_export, export_files
 from archive.importers.discord_export import ExportError, ImportResult
 from archive.importers.one_pass import import_discord_export
 from archive.importers.streams import is_stream, readable_again
@@ -193,8 +193,8 @@ def test_a_fifo_among_files_put_in_time_order_is_not_read_ahead(tmp_path: Path) 
     regular = tmp_path / "regular.json"
     regular.write_bytes(data)
     with fifo_fed(tmp_path, data) as fifo:
-        assert discord_export.first_message_time(fifo) is None  # not opened
-        assert discord_export.in_time_order([regular, fifo]) == [fifo, regular]
+        assert export_files.first_message_time(fifo) is None  # not opened
+        assert export_files.in_time_order([regular, fifo]) == [fifo, regular]
         # the writer is still waiting for a reader: the whole export reaches the import
         with readable_again(fifo, tmp_path / "archive.db") as copy:
             assert copy.read_bytes() == data
