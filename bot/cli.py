@@ -1036,7 +1036,9 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 else:
                     head = f"already imported as {chat.id}"
                 repeated = (
-                    f" ({result.repeated} listed twice, counted once)" if result.repeated else ""
+                    f" ({result.repeated} listed more than once, counted once)"
+                    if result.repeated
+                    else ""
                 )
                 print(
                     f"{head}: {chat.title}, {local_time(chat, chat.start)}, "

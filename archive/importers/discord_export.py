@@ -183,8 +183,8 @@ class ImportResult:
     # and whether its messages were captured again under new rules (changed_options()).
     changed: tuple[str, ...] = ()
     recaptured: bool = False
-    # Captured messages listed again in the export under an id already read (a hand-merged
-    # export): stored and counted once.
+    # Captured messages the export lists more than once (a hand-merged export): each stored
+    # and counted once.
     repeated: int = 0
 
 
@@ -540,8 +540,11 @@ def _capture(
                 before = 0 if existing is None else store.count_messages(chat.id)
                 rendering = None
                 picked = None
-                # The ids captured, for a re-import's count of them (a new chat counts its rows).
-                ids: set[str] | None = None if existing is None else set()
+                # The ids captured, and those met again (an export listing a message twice):
+                # the captured messages are counted by id, not by row (a message stored in
+                # another chat before is captured, not new, and no repeat).
+                ids: set[str] = set()
+                again: set[str] = set()
                 if publish is not None and existing is None and worker.forked:
                     try:
                         staging = stack.enter_context(staging_folder(publish.out_dir))
@@ -567,8 +570,12 @@ def _capture(
                     done += count
                     captured += len(rows)
                     store.save_message_rows(rows, index=False, all_new=existing is None)
-                    if ids is not None:
-                        ids.update(cast(str, r[2]) for r in rows)
+                    for r in rows:
+                        mid = cast(str, r[2])
+                        if mid in ids:
+                            again.add(mid)
+                        else:
+                            ids.add(mid)
                     if verdicts is not None:
                         verdicts.extend(
                             (cast(str, r[9]), cast(str, r[10]), cast(int, r[11]), cast(str, r[2]))
@@ -590,8 +597,6 @@ def _capture(
                     )
                 else:
                     new = store.count_messages(chat.id) - before
-                # An id listed twice is one message (its copies saved as one row).
-                distinct = new if ids is None else len(ids)
                 generation = store.generation_at_commit()
             # Committed: the search index is made on another thread from here on. What
             # fails from here on fails the publication only (PublishFailed).
@@ -599,11 +604,11 @@ def _capture(
                 chat,
                 existing is None,
                 scan.count,
-                distinct,
+                len(ids),
                 new,
                 changed=changed,
                 recaptured=bool(rules),
-                repeated=captured - distinct,
+                repeated=len(again),
             )
             if progress is not None:
                 progress("imported", scan.count, 1.0)

@@ -963,4 +963,23 @@ def test_a_message_listed_twice_is_captured_and_counted_once(
     args = ["import", "discord-export", str(path), "--hashtag", "WeDocs", "--host", HOST_ID]
     assert main(["--config", str(config), *args]) == 0
     out = capsys.readouterr().out
-    assert "12 of 17 messages captured (1 listed twice, counted once), 0 new messages" in out
+    assert "12 of 17 messages captured (1 listed more than once, counted once), 0 new" in out
+
+
+def test_repeats_are_counted_by_message_not_by_copy_nor_as_messages_stored_before(
+    tmp_path: Path, store: Store
+) -> None:
+    """Found by a tester: after a partial export of the channel (its messages stored in a
+    chat of their own), the merged export's new chat said "5 of 17 messages captured (8
+    listed twice)": the messages stored before were taken for repeats."""
+    doc = fixture_doc()
+    part = write_export(tmp_path / "part.json", {**doc, "messages": doc["messages"][6:]})
+    assert run_import(store, part).captured == 7
+    messages = doc["messages"]
+    # One message three times, another twice: two messages repeated, four copies too many.
+    merged = [*messages[:5], messages[4], messages[4], *messages[5:], messages[9]]
+    path = write_export(tmp_path / "merged.json", {**doc, "messages": merged})
+    result = run_import(store, path)
+    assert result.created
+    assert (result.read, result.captured, result.repeated) == (19, 12, 2)
+    assert result.new_messages == 12 - 7  # the part's 7 captured messages were stored before
