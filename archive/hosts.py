@@ -15,11 +15,11 @@ __all__ = ["author_is_host", "host_ident", "host_idents"]
 
 def host_ident(value: str) -> str:
     """One spelling of a host as the rules compare it: stripped, case-folded, without the
-    ``@`` (``"X:@DrSmith"`` -> ``"x:drsmith"``)."""
+    ``@`` (``"X:@DrSmith"`` and ``"x: drsmith"`` -> ``"x:drsmith"``)."""
     value = value.strip().casefold()
     platform, sep, rest = value.rpartition(":")
-    if sep:
-        return f"{platform.removeprefix('@')}:{rest.removeprefix('@')}"
+    if sep:  # blanks around the colon are a slip ("discord: drsmith")
+        return f"{platform.strip().removeprefix('@')}:{rest.strip().removeprefix('@')}"
     return value.removeprefix("@")
 
 
@@ -44,20 +44,21 @@ def author_is_host(hosts: frozenset[str], platform: str, handle: str, author_id:
 
 
 def shown_hosts(hosts: Iterable[str], authors: Iterable[tuple[str, str, str]]) -> list[str]:
-    """The hosts as a transcript names them, without ``@``: as they were given, except a
-    host given by account id (``100000000000000001``, ``discord:1000...``) who posted in
-    the chat, named by the handle they posted with. ``authors``: (platform, handle,
-    author_id) of the chat's authors that may be named (not the opted-out)."""
-    by_id: dict[str, str] = {}
-    for platform, handle, author_id in authors:
-        if not handle.strip() or not author_id.strip():
-            continue
-        ident = author_id.strip().casefold()
-        by_id.setdefault(ident, handle)
-        by_id.setdefault(f"{platform.strip().casefold()}:{ident}", handle)
-    shown = []
+    """The hosts as a transcript names them, without ``@``, each once: a host who posted in
+    the chat by the handle they posted with (however given: by id, with the network, in
+    another case), any other by the name given, without its network (``x:@carol`` is
+    ``carol``). ``authors``: (platform, handle, author_id) of the chat's authors that may be
+    named (not the opted-out). Two spellings of one host (``drsmith`` and its id) are one."""
+    named = [(p, h, a) for p, h, a in authors if h.strip()]
+    shown: dict[str, str] = {}  # case-folded -> as shown, in the order given
     for host in hosts:
         if not host.strip():
             continue
-        shown.append(by_id.get(host_ident(host), host.strip()).lstrip("@"))
-    return shown
+        ident = frozenset({host_ident(host)})
+        name = next((h for p, h, a in named if author_is_host(ident, p, h, a)), None)
+        if name is None:
+            name = host.rpartition(":")[2]
+        name = name.strip().lstrip("@")
+        if name:
+            shown.setdefault(name.casefold(), name)
+    return list(shown.values())

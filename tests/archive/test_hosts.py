@@ -37,6 +37,8 @@ SPELLINGS = [
     ("x:host", True),
     ("discord:1001", False),
     ("discord:host", False),
+    ("x: host", True),
+    (" x : @1001 ", True),
     ("10011", False),
     ("", False),
 ]
@@ -70,22 +72,37 @@ def test_the_rule_is_by_handle_or_id_bare_or_with_the_network() -> None:
     assert not author_is_host(frozenset(), "x", "drsmith", "7")
 
 
-def test_shown_hosts_name_an_id_by_the_handle_posted_with() -> None:
+def test_shown_hosts_name_a_host_who_posted_by_the_handle_posted_with() -> None:
     authors = [("discord", "drsmith", "42"), ("x", "nurse_sam", "77")]
-    assert shown_hosts(["42", "discord:42", "x:77", "@Alice", "99", " "], authors) == [
-        "drsmith",
+    assert shown_hosts(
+        ["42", "x:77", "@Alice", "99", " ", "mastodon:ann@example.social"], authors
+    ) == [
         "drsmith",
         "nurse_sam",
         "Alice",
         "99",
+        "ann@example.social",
     ]
-    assert shown_hosts(["x:42"], authors) == ["x:42"]  # 42 is someone on discord
+    assert shown_hosts(["x:42"], authors) == ["42"]  # 42 is someone on discord
+
+
+def test_two_spellings_of_one_host_are_shown_once() -> None:
+    """Found by a tester: "--host drsmith --host 100000000000000001" gave "Hosted by:
+    @drsmith, @drsmith", and "discord:@DrSmith" was shown as "@discord:@DrSmith"."""
+    authors = [("discord", "drsmith", "42")]
+    spellings = ["drsmith", "42", "discord:42", "@DrSmith", "discord:@DrSmith", "discord: drsmith"]
+    assert shown_hosts(spellings, authors) == ["drsmith"]
+    assert shown_hosts(["Carol", "@carol", "x:@CAROL"], authors) == ["Carol"]  # not here
 
 
 def test_the_transcript_names_a_host_given_by_id_by_handle(tmp_path: Path) -> None:
     store = Store(tmp_path / "archive.sqlite")
     try:
-        for hosts, out in (((HOST_ID,), "by-id"), ((f"discord:{HOST_ID}",), "by-network-id")):
+        for hosts, out in (
+            ((HOST_ID,), "by-id"),
+            ((f"discord:{HOST_ID}",), "by-network-id"),
+            ((HOST_ID, "drsmith", "discord:@DrSmith"), "three-spellings"),  # shown once
+        ):
             result = import_discord_export(
                 store,
                 EXPORT,
