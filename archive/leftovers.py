@@ -47,10 +47,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_abandoned(folder: Path, stem: str, *, what: str) -> list[Path]:
-    """Remove the files and folders in ``folder`` named by :func:`process_prefix` with
-    ``stem`` whose process, of this host, no longer runs; ``what`` names them in the log
-    ("a publisher"). Returns those removed; an unreadable ``folder`` removes nothing."""
+def remove_abandoned(folder: Path, stem: str, *, folders: bool, what: str) -> list[Path]:
+    """Remove the entries in ``folder`` named by :func:`process_prefix` with ``stem`` whose
+    process, of this host, no longer runs: folders (``folders``) or regular files, the kind
+    the writer makes (anything else so named is not its: left alone). ``what`` names the
+    writer in the log ("a publisher"). Returns those removed; an unreadable ``folder``
+    removes nothing."""
     ours = process_prefix(stem, 0).removeprefix(f"{stem}0")
     removed: list[Path] = []
     try:
@@ -66,7 +68,11 @@ def remove_abandoned(folder: Path, stem: str, *, what: str) -> list[Path]:
         if pid_alive(int(pid_text)):
             continue
         try:
-            if entry.is_dir(follow_symlinks=False):
+            if folders != entry.is_dir(follow_symlinks=False) or (
+                not folders and not entry.is_file(follow_symlinks=False)
+            ):
+                continue  # not what the writer makes (a symlink, a folder for a file...)
+            if folders:
                 shutil.rmtree(entry.path, ignore_errors=True)  # another may be removing it
             else:
                 os.unlink(entry.path)

@@ -836,7 +836,7 @@ def remove_abandoned_staging(out_dir: Path) -> list[Path]:
     of this host that no longer runs (killed with SIGKILL, or the machine stopped): a
     publication's hidden partial files, as big as its transcripts. Returns those removed.
     Never a live publisher's (:mod:`archive.leftovers`)."""
-    return remove_abandoned(out_dir, _STAGING, what="a publisher")
+    return remove_abandoned(out_dir, _STAGING, folders=True, what="a publisher")
 
 
 def later_chats_changed(store: Store, chat: Chat, *, everyone: bool = False) -> list[Chat]:

@@ -54,7 +54,7 @@ def readable_again(path: Path, archive: Path) -> Iterator[Path]:
         yield path
         return
     folder = Path(tempfile.gettempdir()) if str(archive) == ":memory:" else archive.parent
-    remove_abandoned(folder, _COPY, what="an import")
+    remove_abandoned(folder, _COPY, folders=False, what="an import")
     try:
         fd, name = tempfile.mkstemp(
             prefix=process_prefix(_COPY, os.getpid()), suffix=".json", dir=folder

@@ -219,11 +219,21 @@ def test_a_killed_imports_copy_is_removed_by_the_next_copy(tmp_path: Path, store
     legacy = folder / ".tweetchat-import-x8k2m1q0.json"  # an earlier version's: whose?
     for path in (left, live, elsewhere, legacy):
         path.write_bytes(b"{" * 1000)
+    # Named alike but not what an import makes (found by a tester: a folder was removed
+    # with what it held): left alone.
+    folder_named = folder / f"{mine}f0ld3r.json"
+    folder_named.mkdir()
+    (folder_named / "inner.txt").write_text("data", encoding="utf-8")
+    linked = folder / f"{mine}l1nk3d.json"
+    linked.symlink_to(tmp_path / "elsewhere.txt")
     with fifo_fed(tmp_path, EXPORT.read_bytes()) as fifo:
         result = publish(store, fifo, tmp_path / "out")
     assert result.captured == 12
     assert not left.exists()
-    assert copies_left(store) == sorted(p.name for p in (live, elsewhere, legacy))
+    assert (folder_named / "inner.txt").read_text(encoding="utf-8") == "data"
+    assert linked.is_symlink()
+    kept = (live, elsewhere, legacy, folder_named, linked)
+    assert copies_left(store) == sorted(p.name for p in kept)
     # A regular file makes no copy, and so removes nothing.
     left.write_bytes(b"{")
     publish(store, EXPORT, tmp_path / "out")
