@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from archive.importers.exportjson import ExportError
+from archive.importers.exportjson import BOM, ExportError, _wide_encoding
 from archive.leftovers import process_prefix, remove_abandoned
 
 __all__ = ["is_stream", "readable_again"]
@@ -96,6 +96,8 @@ def _copy(path: Path, fd: int, copy: Path) -> int:
                     data = source.read(COPY_CHUNK)
                 except OSError as e:
                     raise ExportError(f"{path}: cannot read the file: {e.strerror or e}") from None
+                if size == 0 and data:
+                    _check_start(path, data)
                 try:
                     if not data:
                         target.flush()  # a full disk may say so only now
@@ -107,3 +109,24 @@ def _copy(path: Path, fd: int, copy: Path) -> int:
                         f" ({e.strerror or e})"
                     ) from None
                 size += len(data)
+
+
+def _check_start(path: Path, data: bytes) -> None:
+    """Raise :class:`ExportError` when the first bytes a stream gave cannot begin an
+    export: not a JSON object or array, or a NUL byte (no JSON text holds one), as
+    ``/dev/zero`` or ``/dev/urandom`` give. Such a stream never ends, and its copy would fill
+    the disk the archive is on. UTF-16/32 text and a start of blanks pass: the import
+    names the first, and finds what follows the blanks."""
+    if _wide_encoding(data[:4]):
+        return
+    start = len(BOM) if data.startswith(BOM) else 0
+    text = data[start:].lstrip(b" \t\r\n")
+    if not text:
+        return
+    at = len(data) - len(text)
+    if text[:1] not in (b"{", b"["):
+        shown = text[:4].decode("utf-8", "replace")[:1]
+        raise ExportError(f"{path}: not JSON (found {shown!r} at byte {at})")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ExportError(f"{path}: not JSON (a NUL byte at byte {nul})")

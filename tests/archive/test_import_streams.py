@@ -238,3 +238,27 @@ def test_a_killed_imports_copy_is_removed_by_the_next_copy(tmp_path: Path, store
     left.write_bytes(b"{")
     publish(store, EXPORT, tmp_path / "out")
     assert left.exists()
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_device_is_refused_at_its_first_bytes(
+    tmp_path: Path, store: Store, device: str
+) -> None:
+    """Found by a tester: `import discord-export /dev/zero` copied the device beside the
+    archive until the disk filled (500 MB in 2 s)."""
+    with pytest.raises(
+        ExportError, match=rf"^{device}: not JSON \((found '.*' at byte 0|a NUL byte)"
+    ):
+        publish(store, Path(device), tmp_path / "out")
+    assert copies_left(store) == []
+    assert store.list_chats() == []
+
+
+def test_a_stream_with_a_nul_byte_is_not_json(tmp_path: Path, store: Store) -> None:
+    with (
+        fifo_fed(tmp_path, b'{"guild": \x00\x00\x00') as fifo,
+        pytest.raises(ExportError) as caught,
+    ):
+        publish(store, fifo, tmp_path / "out")
+    assert str(caught.value) == f"{fifo}: not JSON (a NUL byte at byte 10)"
+    assert copies_left(store) == []
