@@ -17,14 +17,23 @@ from archive.importers.streams import is_stream
 
 
 def export_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """The export files named by ``paths`` (a folder stands for its ``*.json`` files, by
-    name, the suffix in any case), and a problem line for each folder that has none."""
+    """The export files named by ``paths`` (a folder stands for its regular ``*.json``
+    files, by name, the suffix in any case), and a problem line for each folder that has
+    none and for each ``*.json`` in a folder that is a stream (a FIFO, a device: not read,
+    as a FIFO nobody writes to would wait for ever; named alone, a stream is imported).
+    A folder named ``*.json`` is no export: left out."""
     files: list[Path] = []
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
             # *.JSON too: a name's case says nothing of its contents
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file())
+            named = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json")
+            found = [p for p in named if p.is_file()]
+            problems.extend(
+                f"{p}: not a regular file: not imported (name it alone to import it)"
+                for p in named
+                if is_stream(p)
+            )
             if not found:
                 problems.append(f"{path}: no .json export in this folder")
             files.extend(found)

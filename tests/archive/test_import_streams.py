@@ -262,3 +262,28 @@ def test_a_stream_with_a_nul_byte_is_not_json(tmp_path: Path, store: Store) -> N
         publish(store, fifo, tmp_path / "out")
     assert str(caught.value) == f"{fifo}: not JSON (a NUL byte at byte 10)"
     assert copies_left(store) == []
+
+
+def test_a_fifo_in_a_folder_is_named_not_read_and_the_others_import(tmp_path: Path) -> None:
+    """Found by a tester: a FIFO ``z.json`` in a folder given to the import was left out
+    without a word (exit 0), and its writer left blocked."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(EXPORT.read_bytes())
+    fifo = folder / "z.json"
+    os.mkfifo(fifo)
+    (folder / "old.json").mkdir()  # a folder is no export: left out, not a problem
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(folder), "--hashtag", "WeDocs", "--host", "drsmith"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env_for(config),
+        timeout=60,
+    )
+    assert done.returncode == 2  # one export named was not imported
+    assert done.stderr.splitlines()[0] == (
+        f"tweetchat: {fifo}: not a regular file: not imported (name it alone to import it)"
+    )
+    assert "imported wedocs-2026-03-03:" in done.stdout
