@@ -4,7 +4,8 @@ The package is split by table family; ``Store`` is all of them on one connection
 
 - ``connection``: ``Connection`` (one connection, explicit transactions, snapshots), the
   time format (``iso`` / ``parse_iso``) and the clock type ``Now``.
-- ``errors``: ``StoreError``, ``NotFoundError``, ``DuplicateChatError``, ``ArchiveBusyError``.
+- ``errors``: ``StoreError``, ``NotFoundError``, ``DuplicateChatError``, ``ArchiveBusyError``,
+  ``ArchiveUnavailableError``.
 - ``chats``: chats and their questions, host controls, recorded transcripts.
 - ``ledger``: the post ledger (intent -> sent / failed / skipped).
 - ``messages``: captured messages and their full-text search index.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from archive.store.connection import Now, iso, parse_iso, system_now
 from archive.store.errors import (
     ArchiveBusyError,
+    ArchiveUnavailableError,
     DuplicateChatError,
     NotFoundError,
     StoreError,
@@ -48,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArchiveBusyError",
+    "ArchiveUnavailableError",
     "AsyncStore",
     "DuplicateChatError",
     "NotFoundError",

@@ -19,7 +19,7 @@ from archive.migrations import (
     apply_migrations,
     has_generation,
 )
-from archive.store.errors import ArchiveBusyError, is_busy
+from archive.store.errors import ArchiveBusyError, ArchiveUnavailableError, is_busy
 
 logger = logging.getLogger(__name__)
 
@@ -92,18 +92,23 @@ class Connection:
         Raises `ArchiveBusyError` when another process holds the archive's lock for longer
         than ``BUSY_TIMEOUT`` (migrating it, or in a write transaction of its own)."""
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
-        self.conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
-        )
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
+            self.conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+            )
+        except (OSError, sqlite3.OperationalError) as e:
+            raise ArchiveUnavailableError(self.path, _not_a_folder(self.path) or e) from e
         try:
             self._set_up(now)
         except sqlite3.OperationalError as e:
             self.conn.close()
             if is_busy(e):
                 raise ArchiveBusyError(self.path, e, BUSY_TIMEOUT) from e
+            if _cannot_open(e):
+                raise ArchiveUnavailableError(self.path, e) from e
             raise
         except BaseException:
             self.conn.close()
@@ -387,3 +392,20 @@ def _thread_connection(path: Path) -> sqlite3.Connection | None:
         logger.warning("%s: could not open it after a bulk load (%s)", path, e)
         return None
     return conn
+
+
+def _cannot_open(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite could not open (or create) the archive or the files beside it
+    (SQLITE_CANTOPEN, SQLITE_READONLY: a folder it cannot write to, a path that names a
+    folder), rather than failing on its contents."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+
+
+def _not_a_folder(path: Path) -> str:
+    """``"PART is a file, not a folder"`` for the first part of ``path``'s folder that is
+    not one (mkdir's own words, "File exists", say nothing of which), else ''."""
+    for part in reversed(path.parents):
+        if part.exists() and not part.is_dir():
+            return f"{part} is a file, not a folder"
+    return ""

@@ -33,6 +33,21 @@ class ArchiveBusyError(StoreError, sqlite3.OperationalError):
         )
 
 
+class ArchiveUnavailableError(StoreError, sqlite3.OperationalError):
+    """The archive's file cannot be opened or made: its folder cannot be written (SQLite
+    creates ``NAME-wal`` and ``NAME-shm`` beside the archive), the path names a folder, or a
+    part of the path is a file. Also a ``sqlite3.OperationalError`` when SQLite raised it."""
+
+    def __init__(self, path: Path | str, cause: BaseException | str) -> None:
+        self.path = Path(path)
+        reason = cause if isinstance(cause, str) else getattr(cause, "strerror", None) or str(cause)
+        super().__init__(
+            f"the archive {path} cannot be opened ({reason}): the `database` setting must name"
+            " a file in a folder this user can write to (SQLite keeps two files beside it,"
+            f" {self.path.name}-wal and {self.path.name}-shm)"
+        )
+
+
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is SQLite's "database is locked" (or "table is locked"): another
     connection holds the lock this one waited for."""

@@ -4,7 +4,9 @@ processes at once, on real database files."""
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from archive.migrations import MIGRATIONS
 from archive.store import ArchiveBusyError, Store, StoreError
 from archive.store import connection as store_connection
 from tests.archive.test_store import make_chat
+from tests.bot.helpers import config_file, tweetchat
 
 
 @pytest.fixture
@@ -118,3 +121,48 @@ def test_processes_opening_a_new_archive_at_once_all_find_it_migrated(tmp_path: 
         assert versions == [version for version, _name, _fn in MIGRATIONS]
         # each migration moved the generation once, not once a process
         assert generation == alone
+
+
+# ---- an archive that cannot be opened -------------------------------------------------------
+
+
+def _immutable(folder: Path) -> bool:
+    """Make ``folder`` immutable (``chattr +i``: even root cannot create files in it);
+    False where the file system or the user cannot."""
+    if shutil.which("chattr") is None:
+        return False
+    return subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("case", ["a file on the way", "a folder", "an immutable folder"])
+def test_an_archive_that_cannot_be_opened_says_why_in_one_line(tmp_path: Path, case: str) -> None:
+    """Found by a tester: any command on such an archive ended in a traceback
+    (``sqlite3.OperationalError: unable to open database file``, ``FileExistsError``)."""
+    if case == "a file on the way":
+        (tmp_path / "data").write_text("notes", encoding="utf-8")
+        database, why = (
+            tmp_path / "data" / "db.sqlite",
+            f"{tmp_path / 'data'} is a file, not a folder",
+        )
+    elif case == "a folder":
+        (tmp_path / "db.sqlite").mkdir()
+        database, why = tmp_path / "db.sqlite", "unable to open database file"
+    else:
+        (tmp_path / "locked").mkdir()
+        Store(tmp_path / "locked" / "db.sqlite").close()  # its -wal and -shm are gone
+        if not _immutable(tmp_path / "locked"):
+            pytest.skip("chattr +i is not available here")
+        database, why = tmp_path / "locked" / "db.sqlite", "unable to open database file"
+    try:
+        with pytest.raises(StoreError) as caught:
+            Store(database)
+        assert isinstance(caught.value, sqlite3.OperationalError)  # what retries look for
+        assert str(caught.value).startswith(f"the archive {database} cannot be opened ({why}):")
+        config = config_file(tmp_path)
+        config.write_text(f'database = "{database}"\n', encoding="utf-8")
+        done = tweetchat(["chats"], config)
+        assert done.returncode == 2
+        assert done.stderr == f"tweetchat: {caught.value}\n"
+    finally:
+        if case == "an immutable folder":
+            subprocess.run(["chattr", "-i", str(tmp_path / "locked")], check=True)
