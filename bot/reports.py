@@ -20,8 +20,12 @@ def local_time(chat: Chat, at: datetime) -> str:
 
 def format_stats(chat: Chat, stats: ChatStats, groups: GroupMix | None = None) -> str:
     """A one-screen summary of a chat's statistics (and its stakeholder mix, if any)."""
+    from archive.hashtags import has_hashtag  # here: every command imports this module
+
+    # An imported chat's title ("#WeDocs in #qi-chat") carries its hashtag already.
+    title = chat.title if has_hashtag(chat.title, chat.hashtag) else f"{chat.title} {chat.hashtag}"
     lines = [
-        f"{chat.title} {chat.hashtag} — {local_time(chat, chat.start)}",
+        f"{title} — {local_time(chat, chat.start)}",
         f"  participants {stats.participants}  messages {stats.messages}  answers {stats.answers}"
         f"  late {stats.late_answers}  first-timers {stats.first_time}  returning {stats.returning}",
         f"  edits {stats.edits}  deletions {stats.deletions}  hosts' share {stats.hosts_share:.0%}",
