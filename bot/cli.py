@@ -1045,6 +1045,11 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     f"{len(chat.questions)} questions, {result.captured} of {result.read}"
                     f" messages captured{repeated}, {result.new_messages} new messages"
                 )
+                for host in store.hosts_not_met(chat):
+                    print(
+                        f"  --host {host}: no author of the export is this host (a Discord"
+                        " username or user id, as in the export)"
+                    )
                 if not chat.questions:
                     print("  no question posts found: give the hosts with --host (id or username)")
                 print(f"  transcript: {published.paths['md']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from archive.hosts import author_is_host, host_idents
 from archive.models import Chat
 from archive.stats import counts_as_participant
 from archive.store.chats import chat_from_row
@@ -76,6 +77,23 @@ class Participants(Connection):
         """Participant keys of the chat's non-deleted messages, by the one definition
         (:func:`archive.stats.counts_as_participant`) the chat's statistics use."""
         return chat_participants(self.conn, chat)
+
+    def hosts_not_met(self, chat: Chat) -> list[str]:
+        """The chat's hosts (as given) that no author of its messages is, by the one rule
+        (:func:`archive.hosts.author_is_host`): a misspelt ``--host``, or a host who did
+        not post."""
+        if not chat.hosts:
+            return []
+        authors = self.conn.execute(
+            "SELECT DISTINCT platform, author_handle, author_id FROM messages WHERE chat_id = ?",
+            (chat.id,),
+        ).fetchall()
+        return [
+            host
+            for host in chat.hosts
+            if host.strip()
+            and not any(author_is_host(host_idents([host]), *tuple(a)) for a in authors)
+        ]
 
     def published_later_chats(self, chat: Chat) -> list[Chat]:
         """The chats of ``chat``'s hashtag that start after it (not cancelled) and have

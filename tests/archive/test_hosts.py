@@ -132,3 +132,30 @@ def test_an_opted_out_host_is_not_named_by_handle(tmp_path: Path) -> None:
     md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
     assert f"- **Hosted by:** @{HOST_ID}\n" in md
     assert "drsmith" not in md
+
+
+def test_the_import_names_a_host_no_author_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a tester: ``--host x:drsmith`` on a Discord export matched nobody (no
+    questions found) without a word about which --host was wrong."""
+    from bot.cli import main
+
+    config = config_file(tmp_path)
+    args = ["import", "discord-export", str(EXPORT), "--hashtag", "WeDocs"]
+    hosts = ["--host", HOST_ID, "--host", "x:drsmith", "--host", "Dr Smith"]
+    assert main(["--config", str(config), *args, *hosts]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("  --host")] == [
+        "  --host x:drsmith: no author of the export is this host (a Discord username or user"
+        " id, as in the export)",
+        "  --host Dr Smith: no author of the export is this host (a Discord username or user"
+        " id, as in the export)",
+    ]
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        (chat,) = store.list_chats()
+        assert store.hosts_not_met(chat) == ["x:drsmith", "Dr Smith"]
+        assert store.hosts_not_met(replace(chat, hosts=("drsmith", "@DRSMITH"))) == []
+    finally:
+        store.close()
