@@ -61,6 +61,8 @@ class App:
         self.extra_services: list[object] = []
         self.web_runner: Any = None
         self._finishing: asyncio.Task[None] | None = None
+        self._private: asyncio.Task[None] | None = None  # _keep_files_private
+        self._republishing = False
         self._lock: InstanceLock | None = None  # aiohttp AppRunner of the web archive, when enabled
 
     async def _publish(self, chat: Chat) -> PublishResult:
@@ -185,6 +187,7 @@ class App:
             await self.facilitator.reconcile(platform)
         await self.runner.start()
         self._finishing = asyncio.create_task(self._finish_published(), name="finish-published")
+        self._private = asyncio.create_task(self._keep_files_private(), name="optout-republish")
         if self.config.web.enabled:
             from archive.web import start_server
             from scheduler.standing import standing_source
@@ -216,12 +219,40 @@ class App:
                 logger.warning("%s; retrying in %.0fs", one_line(exc), delay)
                 await asyncio.sleep(delay)
 
+    async def _keep_files_private(self) -> None:
+        """Publish again the published chats whose files still show a participant who opted
+        out: at start (an opt-out the bot took before it stopped), then after every opt-out,
+        trying again with back-off until it is done."""
+        assert self.facilitator is not None
+        facilitator = self.facilitator
+        while True:
+            facilitator.opted_out.clear()  # an opt-out from here on asks for another round
+            self._republishing = True
+            for attempt in itertools.count(1):
+                try:
+                    await facilitator.republish_opted_out()
+                    break
+                except Exception as exc:
+                    delay = min(60.0, 2.0**attempt)
+                    logger.warning("%s; retrying in %.0fs", one_line(exc), delay)
+                    await asyncio.sleep(delay)
+            self._republishing = False
+            await facilitator.opted_out.wait()
+
+    @property
+    def republishing(self) -> bool:
+        """Whether chats are (or are about to be) published again after an opt-out."""
+        if self.facilitator is not None and self.facilitator.opted_out.is_set():
+            return True
+        return self._republishing
+
     async def stop(self) -> None:
-        if self._finishing is not None:
-            self._finishing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._finishing
-            self._finishing = None
+        for task in (self._finishing, self._private):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._finishing = self._private = None
         if self.web_runner is not None:
             await self.web_runner.cleanup()
             self.web_runner = None

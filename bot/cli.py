@@ -737,7 +737,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _wait_idle(app: Any) -> None:
-    """Return once no chat has anything left to do."""
+    """Return once no chat has anything left to do (nor any published chat to write again
+    after an opt-out)."""
     import asyncio
 
     from archive.models import OPEN_STATUSES
@@ -745,7 +746,7 @@ async def _wait_idle(app: Any) -> None:
     while True:
         await asyncio.sleep(0.5)
         chats = await app.store.list_chats(OPEN_STATUSES, imported=False)  # as the runner
-        if not chats:
+        if not chats and not app.republishing:
             return
 
 

@@ -35,7 +35,7 @@ from archive.models import (
     Target,
 )
 from archive.publish import PublishResult
-from archive.store import AsyncStore, NotFoundError
+from archive.store import AsyncStore, NotFoundError, Store
 from bot.digest import post_digest, top_answers
 from bot.engagement import refresh_engagement
 from bot.groups import GroupDesk, is_group_reply
@@ -170,6 +170,9 @@ class Facilitator:
         # the whole text). Capture keeps such a post once, whole, as its first part.
         self._part_ids: dict[tuple[str, str], tuple[int, str]] = {}
         self._part_texts: dict[tuple[str, str], tuple[int, str]] = {}
+        # Set when a participant opts out: the bot then publishes again the published chats
+        # whose files still show them (App, `republish_opted_out`).
+        self.opted_out = asyncio.Event()
         for platform in platforms.values():
             platform.attach(self)
 
@@ -688,6 +691,26 @@ class Facilitator:
         self.invalidate()
         return result
 
+    async def republish_opted_out(self) -> int:
+        """Write again, without announcing, the transcripts of every published chat whose
+        files were written before one of its participants opted out
+        (``Store.chats_showing_opted_out``): an opt-out hides the participant from what is
+        rendered from then on, and the files already in ``transcripts_dir`` (those that
+        organisers share) must lose their words too. Returns how many chats; raises
+        `StepFailed` naming those that could not be written (the caller tries again)."""
+        chats = await self.store.read(Store.chats_showing_opted_out)
+        failures: list[str] = []
+        for chat in chats:
+            try:
+                await self.publisher(chat)
+            except Exception as exc:
+                failures.append(f"chat {chat.id}: {one_line(exc)}")
+                continue
+            logger.info("chat %s: published again, without a participant who opted out", chat.id)
+        if failures:
+            raise StepFailed("publishing again after an opt-out: " + "; ".join(failures))
+        return len(chats)
+
     async def _post_digest(self, chat: Chat) -> None:
         """The top answer of each question on every network of the chat (`bot.digest`);
         raises `StepFailed` when a post should be tried again."""
@@ -953,6 +976,7 @@ class Facilitator:
         if word == "optout":
             await self.store.opt_out(msg.platform, msg.author_id, msg.author_handle)
             logger.info("%s:%s opted out", msg.platform, msg.author_handle)
+            self.opted_out.set()  # their words leave the files already published too
             answer = OPTED_OUT_REPLY
         else:
             was_out = await self.store.opt_in(msg.platform, msg.author_id)

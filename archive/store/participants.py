@@ -78,6 +78,25 @@ class Participants(Connection):
         (:func:`archive.stats.counts_as_participant`) the chat's statistics use."""
         return chat_participants(self.conn, chat)
 
+    def chats_showing_opted_out(self) -> list[Chat]:
+        """The published chats whose transcript files were written before a participant of
+        theirs opted out: the files still show that participant's words, and must be
+        published again. Cheap when there are none (no opt-out after the oldest file)."""
+        newer = self.conn.execute(
+            "SELECT 1 FROM optouts WHERE at > (SELECT MIN(generated_at) FROM transcripts) LIMIT 1"
+        ).fetchone()
+        if newer is None:
+            return []
+        rows = self.conn.execute(
+            "SELECT * FROM chats c WHERE c.status = 'published' AND EXISTS ("
+            " SELECT 1 FROM messages m JOIN optouts o"
+            "  ON o.platform = m.platform AND o.author_id = m.author_id"
+            " WHERE m.chat_id = c.id AND m.deleted_at IS NULL AND o.at > ("
+            "  SELECT MIN(t.generated_at) FROM transcripts t WHERE t.chat_id = c.id))"
+            " ORDER BY c.start, c.id"
+        ).fetchall()
+        return [chat_from_row(self.conn, row) for row in rows]
+
     def hosts_not_met(self, chat: Chat) -> list[str]:
         """The chat's hosts (as given) that no author of its messages is, by the one rule
         (:func:`archive.hosts.author_is_host`): a misspelt ``--host``, or a host who did

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archive.store import Store
 from bot.facilitator import OPTED_OUT_REPLY
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
 from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
@@ -146,3 +148,71 @@ def test_cancelled_chat_posts_nothing_while_another_runs(tmp_path: Path) -> None
         net.close()
     assert texts and all("#NHSQI" in t for t in texts if "#" in t)
     assert not any("#WeDocs" in t for t in texts)
+
+
+def test_an_opt_out_writes_the_published_files_again_without_them(tmp_path: Path) -> None:
+    """Found by a tester: after an opt-out the transcript files already published (those
+    organisers share) kept the participant's words; only new renderings hid them."""
+    config = config_file(tmp_path)
+
+    def run_chat(name: str, hashtag: str, post: Callable[[LocalNetwork], object]) -> Path:
+        before = set((tmp_path / "out").glob("*.md")) if (tmp_path / "out").exists() else set()
+        chat_file(
+            tmp_path / name,
+            start_in=4,
+            questions=("One?",),
+            duration="6s",
+            grace="1s",
+            hashtag=hashtag,
+        )
+        scheduled = tweetchat(["schedule", name], config)
+        assert scheduled.returncode == 0, scheduled.stderr
+        bot = start_bot(config, "--until-idle")
+        net = LocalNetwork(tmp_path / "net.sqlite")
+        try:
+            wait_for(  # this chat's Q1, not an earlier chat's
+                lambda: any(
+                    r["is_bot"] and r["text"].startswith("Q1:") and f"#{hashtag}" in r["text"]
+                    for r in net.messages("main")
+                ),
+                what="Q1",
+            )
+            post(net)
+            out, _ = bot.communicate(timeout=60)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+            net.close()
+        assert bot.returncode == 0, out
+        (made,) = set((tmp_path / "out").glob("*.md")) - before
+        return made
+
+    def answers(net: LocalNetwork) -> None:
+        net.post("main", ALICE, "A1 my private story #WeDocs", at=now())
+        net.post("main", BOB, "A1 what Bob said #WeDocs", at=now())
+
+    first = run_chat("first.toml", "WeDocs", answers)
+    assert "my private story" in first.read_text(encoding="utf-8")
+    files = [first.with_suffix(suffix) for suffix in (".md", ".html", ".json")]
+    # Another chat, another hashtag: an opt-out leaves every transcript.
+    second = run_chat(
+        "second.toml", "NHSQI", lambda net: net.post("main", ALICE, "!optout", at=now())
+    )
+    for path in files:  # written again before the bot stopped
+        text = path.read_text(encoding="utf-8")
+        assert "my private story" not in text and "Alice Nurse" not in text, path.name
+    assert "Alice Nurse" not in second.read_text(encoding="utf-8")
+    # An opt-out the bot took before it stopped (here: written while it was down): the
+    # files are written again when it starts.
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.opt_out("local", BOB.id, BOB.handle)
+    finally:
+        store.close()
+    assert "what Bob said" in first.read_text(encoding="utf-8")
+    bot = start_bot(config, "--until-idle")
+    out, _ = bot.communicate(timeout=60)
+    assert bot.returncode == 0, out
+    assert "published again, without a participant who opted out" in out
+    for path in files:
+        assert "what Bob said" not in path.read_text(encoding="utf-8"), path.name
