@@ -20,7 +20,8 @@ Definitions (documented here because organisers compare them across chats):
   ``first_answer`` is the delay to the very first answer. An answer seen before the
   question went out (a post delayed by the platform) counts as an immediate answer.
 - Mentions and link domains are taken from non-repost messages, so a repost does not
-  count its original's mentions twice. Impressions and reach are not available.
+  count its original's mentions twice, and not from an opted-out participant's messages
+  (nor are the opted-out among the most mentioned). Impressions and reach are not available.
 """
 
 from __future__ import annotations
@@ -213,6 +214,15 @@ class _Author:
     host_side: int = 0  # question / host-kind messages
 
 
+def _shown(by_author: Mapping[str, Counter[str]], opted_out: frozenset[str]) -> Counter[str]:
+    """The counts of every author's messages but the opted-out's, summed."""
+    total: Counter[str] = Counter()
+    for key, counts in by_author.items():
+        if key not in opted_out:
+            total.update(counts)
+    return total
+
+
 def _top(counter: Counter[str], display: Mapping[str, str]) -> list[tuple[str, int]]:
     ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     return [(display.get(k, k), n) for k, n in ranked[:TOP_N]]
@@ -279,9 +289,11 @@ class StatsCounter:
         # from the authors' figures at the end (one counter less per message).
         self.authors: dict[str, _Author] = {}
         self.per_minute: Counter[int] = Counter()
-        self.mentions: Counter[str] = Counter()
+        # Mentions and link domains by author key: an opted-out participant's are left out
+        # of the chat's figures (a personal domain, who they wrote to, would point at them).
+        self.mentions: dict[str, Counter[str]] = {}
         self.mention_display: dict[str, str] = {}
-        self.domains: Counter[str] = Counter()
+        self.domains: dict[str, Counter[str]] = {}
         self.comments = self.reposts = 0
         self.edits = self.deletions = self.late = self.reactions = 0
 
@@ -364,11 +376,17 @@ class StatsCounter:
         for handle_mentioned in mentions:
             norm = _norm_handle(handle_mentioned)
             if norm:
-                self.mentions[norm] += 1
+                mentioned = self.mentions.get(key)
+                if mentioned is None:
+                    mentioned = self.mentions[key] = Counter()
+                mentioned[norm] += 1
                 self.mention_display.setdefault(norm, handle_mentioned.strip().lstrip("@"))
         if "://" in text:  # no URL without it
             for domain in domains_in(text):
-                self.domains[domain] += 1
+                linked = self.domains.get(key)
+                if linked is None:
+                    linked = self.domains[key] = Counter()
+                linked[domain] += 1
 
     def result(
         self,
@@ -412,9 +430,9 @@ def _stats(
     for a in counter.authors.values():
         per_platform[a.platform] += a.messages
     per_minute = counter.per_minute
-    mentions = counter.mentions
+    mentions = _shown(counter.mentions, opted_out)
     mention_display = counter.mention_display
-    domains = counter.domains
+    domains = _shown(counter.domains, opted_out)
     total = sum(a.messages for a in authors.values())
     answers = sum(a.answers for a in authors.values())
     comments, reposts = counter.comments, counter.reposts

@@ -313,3 +313,20 @@ def test_to_dict_is_json_ready() -> None:
     assert data["median_first_answer_seconds"] == {"1": 120.0, "2": None, "2b": None}
     assert data["question_posted_at"]["1"] == "2026-12-01T20:05:00+00:00"
     assert data["top_domains"] == [["a.org", 1]]
+
+
+def test_an_opted_out_participants_links_and_mentions_are_not_counted() -> None:
+    """Found by a tester: the only link to leak.example.com, posted by a participant who
+    then opted out, stayed in "Most shared sites" (a personal domain points at them)."""
+    rows = [
+        msg("Olivia", 8, text="A1 see https://leak.example.com/me @Ann", mentions=("Ann",)),
+        msg("Ann", 9, text="A1 our notes: https://www.nhs.uk/qi @Bob", mentions=("Bob",)),
+        msg("Bob", 10, text="A1 agree, https://nhs.uk/x @Ann", mentions=("Ann",)),
+    ]
+    shown = compute_stats(CHAT, iter(rows))
+    assert dict(shown.top_domains) == {"leak.example.com": 1, "nhs.uk": 2}
+    assert dict(shown.most_mentioned) == {"Ann": 2, "Bob": 1}
+    hidden = compute_stats(CHAT, iter(rows), opted_out=frozenset({"x:olivia"}))
+    assert dict(hidden.top_domains) == {"nhs.uk": 2}
+    assert dict(hidden.most_mentioned) == {"Ann": 1, "Bob": 1}
+    assert hidden.messages == 3  # still counted, anonymously
