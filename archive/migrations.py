@@ -333,6 +333,14 @@ def _m012_thread_plans(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m013_optout_generation(conn: sqlite3.Connection) -> None:
+    # The archive's generation an opt-out was committed at: a transcript file recorded at
+    # an earlier generation was written before it, and still shows the participant
+    # (Store.chats_showing_opted_out). NULL for the opt-outs before this migration: when
+    # they came is not known, and their files are left as they are.
+    conn.executescript("ALTER TABLE optouts ADD COLUMN generation INTEGER")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search over message text", _m002_messages_fts),
@@ -354,6 +362,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "the parts a long intro or closing was planned as, kept for a resumed thread",
         _m012_thread_plans,
     ),
+    (13, "the generation each opt-out was made at", _m013_optout_generation),
 ]
 
 

@@ -893,23 +893,35 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _note_stale(store: Store, result: ImportResult, stale: dict[str, Chat]) -> None:
+def _note_stale(
+    store: Store, result: ImportResult, stale: dict[str, Chat], private: set[str]
+) -> None:
     """Add to ``stale`` the hashtag's later published chats that the import ``result``
     changes (:func:`archive.publish.later_chats_changed`): a chat created or captured again,
-    or a longer export's new messages, which may bring it new participants."""
+    or a longer export's new messages, which may bring it new participants; and, after an
+    opt-out in the export, every published chat whose files still show that participant
+    (their ids in ``private`` too: said apart, they are not "later chats")."""
     from archive.publish import later_chats_changed
 
     if result.created or result.recaptured or result.new_messages:
         for later in later_chats_changed(store, result.chat, everyone=result.recaptured):
             stale.setdefault(later.id, later)
+    if result.opt_commands:
+        for shown in store.chats_showing_opted_out():
+            if shown.id != result.chat.id:
+                stale.setdefault(shown.id, shown)
+                private.add(shown.id)
 
 
-def _republish(store: Store, stale: dict[str, Chat], options: PublishOptions) -> None:
+def _republish(
+    store: Store, stale: dict[str, Chat], private: set[str], options: PublishOptions
+) -> None:
     """Publish again the chats an import made stale (:func:`cmd_import`), said per hashtag;
     one that fails is reported and the others still go."""
     from archive.publish import publish_with
 
     by_tag: dict[str, list[str]] = {}
+    hidden: list[str] = []
     for chat_id in stale:
         try:
             chat = store.get_chat(chat_id)  # as stored now (a later file may have changed it)
@@ -917,10 +929,19 @@ def _republish(store: Store, stale: dict[str, Chat], options: PublishOptions) ->
         except (OSError, ValueError) as exc:
             print(f"tweetchat: {chat_id}: could not be published again: {exc}", file=sys.stderr)
             continue
-        by_tag.setdefault(chat.hashtag, []).append(chat.id)
+        if chat_id in private:
+            hidden.append(chat_id)
+        else:
+            by_tag.setdefault(chat.hashtag, []).append(chat.id)
     for tag, ids in by_tag.items():
         chats = "chat" if len(ids) == 1 else "chats"
         print(f"republished {len(ids)} later {chats} of {tag}: {', '.join(ids)}")
+    if hidden:
+        chats = "chat" if len(hidden) == 1 else "chats"
+        print(
+            f"republished {len(hidden)} {chats} without a participant who opted out:"
+            f" {', '.join(hidden)}"
+        )
 
 
 @command("import")
@@ -968,6 +989,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     # after every file (a chat created earlier in the run may be among them: a file whose
     # first time could not be read, an earlier chat in a later run...).
     stale: dict[str, Chat] = {}
+    private: set[str] = set()  # of those, the chats republished after an opt-out
     # SIGTERM and SIGHUP end the import as Ctrl-C does: the staging folder removed, the
     # archive as committed, one line saying what stands.
     with terminated_as_interrupt():
@@ -1012,7 +1034,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     if exc.interrupted:
                         return 130
                     unpublished += 1
-                    _note_stale(store, exc.result, stale)
+                    _note_stale(store, exc.result, stale, private)
                     continue
                 except KeyboardInterrupt:
                     # Before the commit (rolled back) or after it (published next time):
@@ -1046,6 +1068,13 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     f"{len(chat.questions)} questions, {result.captured} of {result.read}"
                     f" messages captured{repeated}, {result.new_messages} new messages"
                 )
+                for command in result.opt_commands:
+                    word, _, who = command.partition(" ")
+                    print(
+                        f"  {who} opted out in the export: left out of every transcript"
+                        if word == "optout"
+                        else f"  {who} opted back in in the export"
+                    )
                 for host in store.hosts_not_met(chat):
                     print(
                         f"  --host {host}: no author of the export is this host (a Discord"
@@ -1054,8 +1083,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 if not chat.questions:
                     print("  no question posts found: give the hosts with --host (id or username)")
                 print(f"  transcript: {published.paths['md']}")
-                _note_stale(store, result, stale)
-            _republish(store, stale, publish)
+                _note_stale(store, result, stale, private)
+            _republish(store, stale, private, publish)
         finally:
             if screen is not None:
                 screen.done()

@@ -34,6 +34,7 @@ from archive.models import (
     PostStatus,
     Target,
 )
+from archive.optouts import opt_command
 from archive.publish import PublishResult
 from archive.store import AsyncStore, NotFoundError, Store
 from bot.digest import post_digest, top_answers
@@ -69,7 +70,6 @@ logger = logging.getLogger(__name__)
 RECHECK_TRIES = 3
 """Tries of a chat's publish step whose deletion re-check failed before it publishes anyway."""
 
-_OPTOUT_RE = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
 # What a participant who wrote `!optout` / `!optin` is told (`Platform.reply`). The bot's own
 # messages with these texts are never captured into a chat.
 OPTED_OUT_REPLY = (
@@ -928,7 +928,7 @@ class Facilitator:
         for msg in messages:
             # A repost carries someone else's words: forwarding (or boosting) another
             # participant's "!optout" opts nobody out.
-            if not msg.is_bot and not msg.is_repost and _OPTOUT_RE.match(msg.text):
+            if not msg.is_bot and not msg.is_repost and opt_command(msg.text):
                 await self._opt(msg, caches)
                 continue
             if msg.is_bot and (
@@ -970,9 +970,8 @@ class Facilitator:
         return written
 
     async def _opt(self, msg: IncomingMessage, caches: Sequence[_ChatCache] = ()) -> None:
-        match = _OPTOUT_RE.match(msg.text)
-        assert match is not None
-        word = re.sub(r"[\s-]", "", match.group(1).lower())
+        word = opt_command(msg.text)
+        assert word is not None
         if word == "optout":
             await self.store.opt_out(msg.platform, msg.author_id, msg.author_handle)
             logger.info("%s:%s opted out", msg.platform, msg.author_handle)

@@ -65,6 +65,7 @@ from archive.importers.discord_staging import (
     _Spill,
     _staged,
     _text,
+    opt_of,
     source_key,
 )
 from archive.importers.discord_worker import IMPORTER_FORMATS, _Renderer, _Rendering, _Worker
@@ -141,6 +142,9 @@ def _read(
             last_at = at
         if staged is None:
             continue
+        if (word := opt_of(staged)) is not None:  # applied by the import, not captured
+            scan.opt_commands.append((PLATFORM, staged[2], staged[4], word))
+            continue
         spill.add(staged, raw_text)
         scan.staged += 1
         if staged[8]:  # is_bot
@@ -186,6 +190,9 @@ class ImportResult:
     # Captured messages the export lists more than once (a hand-merged export): each stored
     # and counted once.
     repeated: int = 0
+    # The participants' opt commands met in the export, applied in order ("optout ann"):
+    # an opt-out leaves the participant out of every transcript, as live.
+    opt_commands: tuple[str, ...] = ()
 
 
 class PublishFailed(Exception):
@@ -561,6 +568,9 @@ def _capture(
                 renderer = stack.enter_context(
                     contextlib.closing(_Renderer(chat, rendering, IMPORTER_FORMATS, counted=False))
                 )
+                # The participants' !optout / !optin messages, in export order: applied, as the
+                # live bot applies them, not captured (platform, author id, handle, word).
+                commands = scan.opt_commands
                 # Options that change the capture rules: every message is judged again, and the
                 # verdicts (kind, question keys, late) replace those stored.
                 verdicts: list[tuple[str, str, int, str]] | None = [] if rules else None
@@ -597,6 +607,11 @@ def _capture(
                     )
                 else:
                     new = store.count_messages(chat.id) - before
+                for platform, author_id, handle, word in commands:
+                    if word == "optout":
+                        store.opt_out(platform, author_id, handle)
+                    else:
+                        store.opt_in(platform, author_id)
                 generation = store.generation_at_commit()
             # Committed: the search index is made on another thread from here on. What
             # fails from here on fails the publication only (PublishFailed).
@@ -609,6 +624,7 @@ def _capture(
                 changed=changed,
                 recaptured=bool(rules),
                 repeated=len(again),
+                opt_commands=tuple(f"{w} {h or a}" for _p, a, h, w in commands),
             )
             if progress is not None:
                 progress("imported", scan.count, 1.0)
@@ -624,7 +640,8 @@ def _capture(
                     rendering,
                     picked,
                     publish,
-                    generation=generation if new == captured else None,
+                    # (nor if an opt command changed who is shown: rendered before it was met)
+                    generation=generation if new == captured and not commands else None,
                     progress=progress,
                     count=scan.count,
                 )

@@ -37,6 +37,7 @@ from archive.models import (
     Chat,
     IncomingMessage,
 )
+from archive.optouts import opt_command
 from archive.store import iso
 from archive.store.messages import row_of
 
@@ -115,11 +116,23 @@ _Staged = tuple[
 ]
 
 
+def opt_of(staged: _Staged) -> str | None:
+    """``"optout"`` / ``"optin"`` when the staged message is a participant's opt command
+    (:func:`archive.optouts.opt_command`; not a bot's, not a forward: someone else's
+    words), else None."""
+    if staged[8] or staged[12]:
+        return None
+    return opt_command(staged[5])
+
+
 @dataclass
 class _Scan:
     guild: dict[str, Any] = field(default_factory=dict)
     channel: dict[str, Any] = field(default_factory=dict)
     count: int = 0
+    # The participants' opt commands, in export order: (platform, author id, handle, word);
+    # applied by the import, never captured.
+    opt_commands: list[tuple[str, str, str, str]] = field(default_factory=list)
     staged: int = 0
     first_id: str = ""
     first_at: datetime | None = None

@@ -73,6 +73,7 @@ from archive.importers.discord_staging import (
     _Staged,
     _staged,
     _text,
+    opt_of,
     source_key,
 )
 from archive.importers.discord_worker import _Renderer, _Rendering, _tell, _Worker, reported
@@ -176,6 +177,10 @@ class _Pass:
             scan.last_at = at
         if staged is None:
             return
+        if opt_of(staged) is not None:
+            # Who is shown changes (the rows rendered before): the two-pass import applies
+            # it, and publishes from the store.
+            raise _GiveUp("a participant's opt-out or opt-in")
         scan.staged += 1
         if staged[8]:  # is_bot
             scan.bot_authors.add(staged[2])

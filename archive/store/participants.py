@@ -44,6 +44,14 @@ class Participants(Connection):
                 "INSERT OR REPLACE INTO optouts (platform, author_id, handle, at) VALUES (?,?,?,?)",
                 (platform, author_id, handle, iso(self.now())),
             )
+            # The generation the opt-out commits at (it changed a row): transcript files
+            # recorded before it show the participant (chats_showing_opted_out).
+            generation = self.generation_at_commit()
+            with self.bookkeeping():
+                self.conn.execute(
+                    "UPDATE optouts SET generation = ? WHERE platform = ? AND author_id = ?",
+                    (generation, platform, author_id),
+                )
 
     def opt_in(self, platform: str, author_id: str) -> bool:
         """Undo an opt-out; returns whether the participant had opted out."""
@@ -79,11 +87,13 @@ class Participants(Connection):
         return chat_participants(self.conn, chat)
 
     def chats_showing_opted_out(self) -> list[Chat]:
-        """The published chats whose transcript files were written before a participant of
-        theirs opted out: the files still show that participant's words, and must be
-        published again. Cheap when there are none (no opt-out after the oldest file)."""
+        """The published chats whose transcript files were rendered before a participant
+        of theirs opted out (a recorded file's generation below the opt-out's): the files
+        still show that participant's words, and must be published again. Cheap when there
+        are none (no opt-out after the oldest file)."""
         newer = self.conn.execute(
-            "SELECT 1 FROM optouts WHERE at > (SELECT MIN(generated_at) FROM transcripts) LIMIT 1"
+            "SELECT 1 FROM optouts WHERE generation > (SELECT MIN(generation) FROM transcripts)"
+            " LIMIT 1"
         ).fetchone()
         if newer is None:
             return []
@@ -91,8 +101,8 @@ class Participants(Connection):
             "SELECT * FROM chats c WHERE c.status = 'published' AND EXISTS ("
             " SELECT 1 FROM messages m JOIN optouts o"
             "  ON o.platform = m.platform AND o.author_id = m.author_id"
-            " WHERE m.chat_id = c.id AND m.deleted_at IS NULL AND o.at > ("
-            "  SELECT MIN(t.generated_at) FROM transcripts t WHERE t.chat_id = c.id))"
+            " WHERE m.chat_id = c.id AND m.deleted_at IS NULL AND o.generation > ("
+            "  SELECT MIN(t.generation) FROM transcripts t WHERE t.chat_id = c.id))"
             " ORDER BY c.start, c.id"
         ).fetchall()
         return [chat_from_row(self.conn, row) for row in rows]
