@@ -14,8 +14,14 @@ __all__ = ["OPT_COMMAND", "opt_command"]
 OPT_COMMAND = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
 
 
+_FIRST = frozenset("@!oO")  # what an opt command starts with, after blanks
+
+
 def opt_command(text: str) -> str | None:
     """``"optout"`` or ``"optin"`` when ``text`` is an opt command, else None."""
+    first = text[:1]
+    if first not in _FIRST and not first.isspace():
+        return None  # most messages: no regex (an import asks this of every message)
     match = OPT_COMMAND.match(text)
     if match is None:
         return None
