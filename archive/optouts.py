@@ -2,7 +2,8 @@
 (``bot/facilitator.py``) and the importer read.
 
 ``!optout`` / ``!optin`` (also ``optout``, ``opt out``, ``opt-in``, in any case), alone in a
-post, or after @mentions of the bot (``@tweetchat !optout``, as a reply on Mastodon).
+post, or after @mentions of the bot (``@tweetchat !optout``, as a reply on Mastodon), or
+followed by hashtags (``!optout #WeDocs``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import re
 
 __all__ = ["OPT_COMMAND", "opt_command"]
 
-OPT_COMMAND = re.compile(r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)\s*$", re.IGNORECASE)
+# A hashtag may follow (``!optout #WeDocs``): on X only posts with the chat's hashtag reach
+# the bot, unless they reply to it.
+OPT_COMMAND = re.compile(
+    r"^\s*(?:@\w+\s+)*!?(opt[\s-]?out|opt[\s-]?in)(?:\s+[#＃]\w+)*\s*$", re.IGNORECASE
+)
 
 
 _FIRST = frozenset("@!oO")  # what an opt command starts with, after blanks

@@ -23,7 +23,9 @@ from archive.optouts import opt_command
         ("A1 optout", None),
         ("!optouts", None),
         ("please !optout", None),
-        ("!optout #WeDocs", None),  # a hashtag after it: not the command alone
+        ("!optout #WeDocs", "optout"),  # on X, only posts with the hashtag reach the bot
+        ("@tweetchat opt in #WeDocs #NHSQI", "optin"),
+        ("!optout #WeDocs please", None),
         ("oh, hi", None),
     ],
 )
