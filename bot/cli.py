@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from bot import version
 from bot.config import Config, load_config, resolve_config_path
-from bot.reports import format_stats, local_time
+from bot.reports import format_stats, headline, local_time
 from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
@@ -526,7 +526,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         cost = stored_cost_note(store, chat.id, config.x)
     finally:
         store.close()
-    print(f"{chat.title} {chat.hashtag}  [{chat.id}] {chat.status}")
+    print(f"{headline(chat)}  [{chat.id}] {chat.status}")
     print(
         f"  {local_time(chat, chat.start)} – {chat.end.astimezone(chat.zone):%H:%M} ({chat.timezone})"
     )
@@ -538,10 +538,17 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     print(f"  captured messages: {count}")
     if cost:
         print(f"  X cost so far: {cost}")
-    # The schedule as it now stands (every control applied), from the post ledger.
-    print(f"  schedule ({chat.zone.key}, as of {now.astimezone(chat.zone):%H:%M}):")
-    for line in standing_lines(chat, steps, now):
-        print(f"    {line}")
+    if imported:
+        # The bot posted nothing (no post ledger): the questions as the export has them.
+        print(f"  imported from an export; its questions went out at ({chat.zone.key}):")
+        for q in chat.questions:
+            at = chat.question_time(q).astimezone(chat.zone)
+            print(f"    {at:%H:%M}  {chat.label(q):<4} {q.text[:60]}")
+    else:
+        # The schedule as it now stands (every control applied), from the post ledger.
+        print(f"  schedule ({chat.zone.key}, as of {now.astimezone(chat.zone):%H:%M}):")
+        for line in standing_lines(chat, steps, now):
+            print(f"    {line}")
     for at, kind, detail, by in controls:
         print(f"  control {local_time(chat, at)}: {kind} {detail} ({by})")
     for fmt, path in sorted(transcripts.items()):
@@ -1066,7 +1073,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 print(
                     f"{head}: {chat.title}, {local_time(chat, chat.start)}, "
                     f"{len(chat.questions)} questions, {result.captured} of {result.read}"
-                    f" messages captured{repeated}, {result.new_messages} new messages"
+                    f" messages captured{repeated}, {result.new_messages} new"
+                    f" message{'' if result.new_messages == 1 else 's'}"
                 )
                 for command in result.opt_commands:
                     word, _, who = command.partition(" ")

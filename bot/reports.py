@@ -18,21 +18,26 @@ def local_time(chat: Chat, at: datetime) -> str:
     return at.astimezone(chat.zone).strftime("%a %d %b %Y %H:%M %Z")
 
 
-def format_stats(chat: Chat, stats: ChatStats, groups: GroupMix | None = None) -> str:
-    """A one-screen summary of a chat's statistics (and its stakeholder mix, if any)."""
+def headline(chat: Chat) -> str:
+    """The chat's title and hashtag, the hashtag once: an imported chat's title ("#WeDocs
+    in #qi-chat") carries it already."""
     from archive.hashtags import has_hashtag  # here: every command imports this module
 
-    # An imported chat's title ("#WeDocs in #qi-chat") carries its hashtag already.
-    title = chat.title if has_hashtag(chat.title, chat.hashtag) else f"{chat.title} {chat.hashtag}"
+    return chat.title if has_hashtag(chat.title, chat.hashtag) else f"{chat.title} {chat.hashtag}"
+
+
+def format_stats(chat: Chat, stats: ChatStats, groups: GroupMix | None = None) -> str:
+    """A one-screen summary of a chat's statistics (and its stakeholder mix, if any)."""
     lines = [
-        f"{title} — {local_time(chat, chat.start)}",
+        f"{headline(chat)} — {local_time(chat, chat.start)}",
         f"  participants {stats.participants}  messages {stats.messages}  answers {stats.answers}"
         f"  late {stats.late_answers}  first-timers {stats.first_time}  returning {stats.returning}",
         f"  edits {stats.edits}  deletions {stats.deletions}  hosts' share {stats.hosts_share:.0%}",
     ]
     for q in chat.questions:
         n = stats.answers_per_question.get(q.key, 0)
-        lines.append(f"  {chat.label(q):<4} {n:>4} answers  {q.text[:60]}")
+        answers = "answer " if n == 1 else "answers"
+        lines.append(f"  {chat.label(q):<4} {n:>4} {answers}  {q.text[:60]}")
     if stats.top_contributors:
         top = ", ".join(f"{c.name} ({c.messages})" for c in stats.top_contributors[:5])
         lines.append(f"  top contributors: {top}")

@@ -187,6 +187,6 @@ def test_a_longer_export_of_an_earlier_chat_republishes_the_later_ones(tmp_path:
     doc["messages"].append(extra)
     longer = write(tmp_path / "february-longer.json", doc)
     done = tweetchat(["import", "discord-export", str(longer), *args], config)
-    assert "1 new messages" in done.stdout
+    assert "1 new message\n" in done.stdout
     assert f"republished 1 later chat of #WeDocs: {MARCH}" in done.stdout
     assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)

@@ -106,3 +106,24 @@ def test_an_export_without_opt_commands_is_still_imported_in_one_pass(
     _import(tmp_path, EXPORT)
     assert any("in one pass" in r.getMessage() for r in caplog.records)
     assert not any("opt-out" in r.getMessage() for r in caplog.records)
+
+
+def test_show_gives_an_imported_chats_question_times_not_a_schedule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a tester: `show` said every question of an imported chat was "not posted"
+    (it read the post ledger, which an import has none of), and repeated the hashtag."""
+    from bot.cli import main
+
+    _import(tmp_path, EXPORT)
+    capsys.readouterr()
+    assert main(["--config", str(tmp_path / "config.toml"), "show", "wedocs-2026-03-03"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "#WeDocs in #qi-chat  [wedocs-2026-03-03] published"
+    at = out.index("  imported from an export; its questions went out at (UTC):")
+    assert out[at + 1 : at + 4] == [
+        "    20:00  Q1   How do you involve patients in QI?",
+        "    20:10  Q2   What got in the way?",
+        "    20:20  Q3   One thing you will try next month?",
+    ]
+    assert not any("not posted" in line for line in out)
