@@ -183,3 +183,10 @@ def has_hashtag(text: str, hashtag: str) -> bool:
     """
     want = wanted_tag(hashtag)
     return has_tag(text, want, ascii_tag(want))
+
+
+def with_hashtag(title: str, hashtag: str) -> str:
+    """``"Title (#Tag)"``, or the title alone when it carries the hashtag already (an
+    imported chat's default title, ``"#WeDocs in #qi-chat"``): the name of a chat in page
+    titles, feeds and calendars."""
+    return title if has_hashtag(title, hashtag) else f"{title} ({hashtag})"

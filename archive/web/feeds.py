@@ -15,6 +15,7 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from icalendar import Calendar, Event, vDuration, vText
 
+from archive.hashtags import with_hashtag
 from archive.i18n import translator
 from archive.models import Chat, ChatStatus
 
@@ -158,7 +159,7 @@ def ics_calendar(
         event.add("dtstamp", _utc(chat.created_at or now))
         event.add("dtstart", _utc(chat.start))
         event.add("dtend", _utc(chat.end))
-        event.add("summary", feed_text(f"{chat.title} ({chat.hashtag})"))
+        event.add("summary", feed_text(with_hashtag(chat.title, chat.hashtag)))
         event.add("location", feed_text("; ".join(join_places(chat))))
         event.add("description", feed_text(event_description(chat, url)))
         event.add("categories", [feed_text(chat.hashtag)])
@@ -241,7 +242,7 @@ def atom_feed(
             "tweetchat_link", _entry_extension(c.language), atom=True, rss=False
         )
         item.id(entry_id(c.id))
-        item.title(feed_text(f"{c.title} ({c.hashtag})"))
+        item.title(feed_text(with_hashtag(c.title, c.hashtag)))
         item.updated(_utc(en.updated))
         item.published(_utc(c.start))
         item.link(href=en.url, rel="alternate", type="text/html")

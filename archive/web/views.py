@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from archive.groups import say
+from archive.hashtags import with_hashtag
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
 from archive.models import Chat, ChatStatus
@@ -248,7 +249,7 @@ def chat_page(
             -1,
             _figure(say("chart_chat", tr), group_figures.group_chart(rendered.groups, tr=tr)),
         )
-    return layout(site, f"{chat.title} ({chat.hashtag})", "\n".join(body), tr=tr)
+    return layout(site, with_hashtag(chat.title, chat.hashtag), "\n".join(body), tr=tr)
 
 
 def status_name(status: ChatStatus, tr: Translator) -> str:
@@ -608,7 +609,7 @@ def chat_calendar(store: Store, site: Site, origin: str, now: datetime, chat_id:
     url = site.absolute(chat_path(chat.id), origin)
     text = feeds.ics_calendar(
         [chat],
-        name=f"{chat.title} ({chat.hashtag})",
+        name=with_hashtag(chat.title, chat.hashtag),
         chat_url={chat.id: url},
         base_url=site.base_url,
         now=now,

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from icalendar import Calendar
 
+from archive.models import ChatStatus
 from archive.store import Store
 from archive.web import WebArchiveError, make_app
 from tests.archive.web.conftest import HOSTILE_TITLE, PAST_START
@@ -435,3 +436,34 @@ async def test_the_app_serving_a_file_opens_and_closes_its_own_pool(archive_path
         assert (await c.get("/")).status == 200
         assert pool.connections >= 1
     assert pool.connections == 0  # closed with the app
+
+
+async def test_a_title_that_carries_the_hashtag_is_not_followed_by_it_again(
+    archive_path: Path,
+) -> None:
+    """Found by a tester: an imported chat's page title read "#WeDocs in #qi-chat (#WeDocs)",
+    and so did its feed entry and calendar."""
+    from tests.archive.web.conftest import chat
+
+    store = Store(archive_path)
+    try:
+        store.add_chat(
+            chat(
+                "wedocs-imported",
+                PAST_START,
+                title="#WeDocs in #qi-chat",
+                status=ChatStatus.PUBLISHED,
+            )
+        )
+    finally:
+        store.close()
+    app = make_app(archive_path, page_size=10)
+    async with TestClient(TestServer(app)) as c:
+        page = await (await c.get("/chats/wedocs-imported")).text()
+        assert "<title>#WeDocs in #qi-chat · " in page
+        ics = await (await c.get("/chats/wedocs-imported.ics")).text()
+        summary = Calendar.from_ical(ics).walk("VEVENT")[0]["SUMMARY"]
+        assert str(summary) == "#WeDocs in #qi-chat"
+        feed = await (await c.get("/feed.atom")).text()
+        assert "#WeDocs in #qi-chat (#WeDocs)" not in feed
+        assert "Patients as partners (#WeDocs)" in feed  # a title without it: as before
