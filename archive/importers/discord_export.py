@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import host_idents
 from archive.hashtags import HashtagError, normalise_hashtag
-from archive.i18n import language_tag
+from archive.i18n import DEFAULT_LANGUAGE, language_tag, translator
 from archive.importers.discord_staging import (
     PLATFORM,
     _bad_message,
@@ -242,10 +242,13 @@ def _topic_posts(scan: _Scan) -> None:
     scan.questions = topics
 
 
-def _default_title(scan: _Scan, hashtag: str) -> str:
-    """An imported chat's title without ``--title``: ``#WeDocs in #qi-chat``."""
+def _default_title(scan: _Scan, hashtag: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """An imported chat's title without ``--title``, in the chat's language: ``#WeDocs in
+    #qi-chat`` (``#WeDocs sur #qi-chat``...)."""
     channel_name = _text(scan.channel.get("name")) or _ids(scan)[1]
-    return f"{hashtag} in #{channel_name}"
+    # Translators: an imported chat's title: its hashtag, and the channel it was held in.
+    text = translator(language).gettext("{hashtag} in #{channel}")
+    return text.format(hashtag=hashtag, channel=channel_name)
 
 
 def _build_chat(
@@ -256,6 +259,7 @@ def _build_chat(
     title: str,
     timezone: str,
     labels: Labels = DEFAULT_LABELS,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Chat:
     assert scan.first_at is not None and scan.last_at is not None
     start = min(at for at, *_ in scan.questions) if scan.questions else scan.first_at
@@ -269,7 +273,7 @@ def _build_chat(
     end = max(scan.last_at, start)
     return Chat(
         id="",
-        title=title or _default_title(scan, hashtag),
+        title=title or _default_title(scan, hashtag, language),
         hashtag=hashtag,
         start=start,
         end=end,
@@ -486,7 +490,15 @@ def _capture(
     _guild_id, channel_id = _ids(scan)
     source = source_key(channel_id, scan.first_id)
     draft = replace(
-        _build_chat(scan, hashtag=tag, hosts=hosts, title=title, timezone=timezone, labels=labels),
+        _build_chat(
+            scan,
+            hashtag=tag,
+            hosts=hosts,
+            title=title,
+            timezone=timezone,
+            labels=labels,
+            language=language,
+        ),
         language=language,
     )
     captured = done = 0
@@ -511,7 +523,9 @@ def _capture(
                         status=existing.status,
                     )
                     rules, shown = changed_options(existing, chat)
-                    if not title and existing.title == _default_title(scan, existing.hashtag):
+                    if not title and existing.title == _default_title(
+                        scan, existing.hashtag, existing.language
+                    ):
                         # The default title follows the hashtag: no --title was given or changed.
                         shown = tuple(option for option in shown if option != "--title")
                     changed = rules + shown

@@ -443,6 +443,7 @@ def _import(
             title=job.title,
             timezone=job.timezone,
             labels=labels,
+            language=job.language,
         )
         return replace(chat, language=job.language)
 

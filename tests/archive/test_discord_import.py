@@ -983,3 +983,17 @@ def test_repeats_are_counted_by_message_not_by_copy_nor_as_messages_stored_befor
     assert result.created
     assert (result.read, result.captured, result.repeated) == (19, 12, 2)
     assert result.new_messages == 12 - 7  # the part's 7 captured messages were stored before
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [("en", "#WeDocs in #qi-chat"), ("fr", "#WeDocs sur #qi-chat"), ("cy", "#WeDocs yn #qi-chat")],
+)
+def test_the_default_title_is_in_the_chats_language(
+    store: Store, language: str, title: str
+) -> None:
+    """Found by a tester: a French or Welsh chat's default title stayed English."""
+    first = run_import(store, language=language)
+    assert first.chat.title == title
+    again = run_import(store, language=language)
+    assert (again.created, again.changed) == (False, ())  # the same options: nothing changed
