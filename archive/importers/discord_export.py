@@ -540,8 +540,12 @@ def _capture(
                             "re-import the longest export of the channel with those options"
                         )
                     if missing:
-                        # An older, shorter export of a chat a longer one extended: the chat keeps
-                        # its questions, start and end; only how it is shown may change.
+                        # An export that lacks stored messages: an older, shorter export of a
+                        # chat a longer one extended, or a later one of a channel where some
+                        # were deleted since. The chat keeps its questions, its start and the
+                        # messages it holds; it ends at the later of the two ends, so that what
+                        # a later export adds is captured (it was dropped, past the old end);
+                        # otherwise only how it is shown may change.
                         chat = replace(
                             existing,
                             title=chat.title,
@@ -549,6 +553,7 @@ def _capture(
                             hosts=chat.hosts,
                             timezone=chat.timezone,
                             language=chat.language,
+                            end=max(existing.end, draft.end),
                         )
                     if chat != existing:  # a later export of the same channel, or new options
                         chat = store.add_chat(chat, source=source, replace_existing=True)

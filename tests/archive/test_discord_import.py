@@ -284,6 +284,28 @@ def test_a_longer_export_of_the_same_channel_adds_only_new_messages(
     assert store.get_chat(first.id).end == at("20:40")
 
 
+def test_a_later_export_lacking_a_deleted_message_still_adds_its_new_ones(
+    tmp_path: Path, store: Store
+) -> None:
+    """Found by a tester: a later export of the channel, where one message was deleted on
+    Discord since and one added, said "11 of 16 captured, 0 new": the chat kept its end,
+    so the added answer, after it, was dropped."""
+    first = run_import(store).chat
+    doc = fixture_doc()
+    doc["messages"] = [m for m in doc["messages"] if m["id"] != mid(9)]  # Carol's A2, deleted
+    extra = json.loads(json.dumps(doc["messages"][12]))
+    extra.update(id="800000000000000017", timestamp="2026-03-03T20:40:00.000+00:00")
+    extra["content"] = "A2: and no protected time #WeDocs"
+    doc["messages"].append(extra)
+    result = run_import(store, write_export(tmp_path / "later.json", doc))
+    assert (result.chat.id, result.created, result.new_messages) == (first.id, False, 1)
+    chat = store.get_chat(first.id)
+    assert (chat.start, chat.end, chat.questions) == (first.start, at("20:40"), first.questions)
+    texts = [m.text for m in store.messages(first.id)]
+    assert "A2: and no protected time #WeDocs" in texts
+    assert len(texts) == 13  # what the archive held stays (a missing message is not known deleted)
+
+
 def test_the_next_imports_worker_is_forked_only_once_the_last_imports_thread_is_over(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
