@@ -227,14 +227,17 @@ class App:
         facilitator = self.facilitator
         while True:
             facilitator.opted_out.clear()  # an opt-out from here on asks for another round
-            self._republishing = True
             for attempt in itertools.count(1):
+                self._republishing = True
                 try:
                     await facilitator.republish_opted_out()
                     break
                 except Exception as exc:
                     delay = min(60.0, 2.0**attempt)
                     logger.warning("%s; retrying in %.0fs", one_line(exc), delay)
+                    # Not "busy" while it waits: `run --until-idle` does not wait for a
+                    # failure that may not pass (an unwritable transcripts folder).
+                    self._republishing = False
                     await asyncio.sleep(delay)
             self._republishing = False
             await facilitator.opted_out.wait()

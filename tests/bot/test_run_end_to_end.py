@@ -216,3 +216,49 @@ def test_an_opt_out_writes_the_published_files_again_without_them(tmp_path: Path
     assert "published again, without a participant who opted out" in out
     for path in files:
         assert "what Bob said" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_run_until_idle_does_not_wait_for_files_it_cannot_write(tmp_path: Path) -> None:
+    """An opt-out whose chats cannot be written again (the transcripts folder is a file):
+    the bot says so and tries again later, and `run --until-idle` still ends."""
+    from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind, Question, Target
+    from archive.publish import publish_chat
+
+    config = config_file(tmp_path)
+    start = datetime(2026, 1, 6, 20, 0, tzinfo=UTC)
+    chat = Chat(
+        id="wedocs-2026-01-06",
+        title="Quick chat",
+        hashtag="#WeDocs",
+        start=start,
+        end=start.replace(hour=21),
+        timezone="Europe/London",
+        questions=(Question(1, "One?", start - start),),
+        targets=(Target("local", "main"),),
+        status=ChatStatus.PUBLISHED,
+    )
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        store.add_chat(chat)
+        answer = CapturedMessage(
+            chat_id=chat.id,
+            platform="local",
+            platform_id="1",
+            author_id=ALICE.id,
+            author_name=ALICE.name,
+            author_handle=ALICE.handle,
+            text="A1 my private story #WeDocs",
+            created_at=start.replace(minute=5),
+            kind=MessageKind.ANSWER,
+            question_keys=("1",),
+        )
+        store.save_messages([answer])
+        publish_chat(store, chat, tmp_path / "elsewhere")
+        store.opt_out("local", ALICE.id, ALICE.handle)
+    finally:
+        store.close()
+    (tmp_path / "out").write_text("a file where the transcripts' folder should be")
+    bot = start_bot(config, "--until-idle")
+    out, _ = bot.communicate(timeout=60)
+    assert bot.returncode == 0, out
+    assert "publishing again after an opt-out: chat wedocs-2026-01-06:" in out
