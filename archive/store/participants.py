@@ -117,12 +117,12 @@ class Participants(Connection):
             "SELECT DISTINCT platform, author_handle, author_id FROM messages WHERE chat_id = ?",
             (chat.id,),
         ).fetchall()
-        return [
-            host
-            for host in chat.hosts
-            if host.strip()
-            and not any(author_is_host(host_idents([host]), *tuple(a)) for a in authors)
-        ]
+        missed = []
+        for host in chat.hosts:
+            ident = host_idents([host])
+            if ident and not any(author_is_host(ident, *tuple(a)) for a in authors):
+                missed.append(host)
+        return missed
 
     def published_later_chats(self, chat: Chat) -> list[Chat]:
         """The chats of ``chat``'s hashtag that start after it (not cancelled) and have

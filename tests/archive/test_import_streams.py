@@ -24,7 +24,7 @@ from archive.importers.streams import is_stream, readable_again
 from archive.leftovers import process_prefix
 from archive.publish import FORMATS, PublishOptions
 from archive.store import Store
-from tests.bot.helpers import config_file, env_for
+from tests.bot.helpers import config_file, dead_pid, env_for
 
 DATA = Path(__file__).parent / "data"
 EXPORT = DATA / "wedocs_discord.json"
@@ -203,13 +203,7 @@ def test_a_fifo_among_files_put_in_time_order_is_not_read_ahead(tmp_path: Path) 
 def test_a_killed_imports_copy_is_removed_by_the_next_copy(tmp_path: Path, store: Store) -> None:
     """Before, a copy left by an import killed with SIGKILL stayed beside the archive for
     good, as big as the export."""
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead = int(gone.stdout)
+    dead = dead_pid()
     mine = process_prefix(".tweetchat-import-", dead)  # this host's, of a process gone
     host_part = mine.removeprefix(f".tweetchat-import-{dead}-").removesuffix("-")
     folder = store.path.parent

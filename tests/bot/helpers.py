@@ -121,3 +121,15 @@ def bot_posts(fake: FakeDiscord, prefix: str) -> list[dict[str, Any]]:
         for m in fake.messages(fake.channel_id)
         if m["author"]["id"] == str(fake.bot_user.id) and m["content"].startswith(prefix)
     ]
+
+
+def dead_pid() -> int:
+    """The id of a process of this host that has ended (one started and waited for here):
+    the owner of a leftover file that may be removed."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(gone.stdout)

@@ -26,6 +26,7 @@ from archive.models import ChatStatus
 from archive.publish import RowPublication
 from archive.store import Store
 from bot.cli import main
+from tests.bot.helpers import dead_pid
 
 EXPORT = Path(__file__).resolve().parents[1] / "archive" / "data" / "wedocs_discord.json"
 CHAT = "wedocs-2026-03-03"
@@ -394,13 +395,7 @@ def test_sigterm_to_the_command_leaves_no_staging_folder(tmp_path: Path) -> None
 
 
 def test_a_killed_publishers_staging_folder_is_removed_by_the_next_import(run: Run) -> None:
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead = int(gone.stdout)
+    dead = dead_pid()
     host = socket.gethostname().replace("/", "_").replace("-", "_")
     run.out.mkdir()
     left = run.out / f".publishing-{dead}-{host}-abcd1234"
