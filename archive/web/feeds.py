@@ -37,6 +37,22 @@ def feed_text(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").translate(_UNCARRIABLE)
 
 
+class LiteralText(vText):
+    """An RFC 5545 TEXT value (section 3.3.11) that is exactly the text given.
+
+    ``icalendar``'s own ``vText`` reads a backslash followed by ``N`` in its input as a line
+    break (``vText("a\\Nb")`` goes out as ``a\\nb``), so a chat titled ``\\N`` came back
+    from any calendar as a line break. Here every backslash is escaped first, then ``;``,
+    ``,`` and line feeds, the order RFC 5545 gives, so what a reader unescapes is the text."""
+
+    def to_ical(self) -> bytes:
+        """The escaped value in UTF-8 (the calendar's encoding), without line folding."""
+        escaped = (
+            self.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+        )
+        return escaped.encode("utf-8")
+
+
 def _utc(moment: datetime) -> datetime:
     """The instant in UTC to whole seconds, as both feeds have always given it."""
     return moment.astimezone(UTC).replace(microsecond=0)
@@ -134,7 +150,8 @@ def ics_calendar(
 ) -> str:
     """An RFC 5545 VCALENDAR with one VEVENT per chat; times in UTC (``...Z``), so no
     VTIMEZONE is needed. The UID is the chat id at the site's host, stable across
-    reschedules. The library escapes TEXT values and folds lines at 75 octets.
+    reschedules. TEXT values are escaped by ``LiteralText`` (exactly as given, a literal
+    ``\\N`` included); the library folds lines at 75 octets.
 
     Cancelled chats are kept with ``STATUS:CANCELLED`` so subscribed calendars drop them.
     """
@@ -145,7 +162,7 @@ def ics_calendar(
     cal.add("method", "PUBLISH")
     # An extension property the library does not know as TEXT: typed here, or its commas
     # and line breaks would go out unescaped.
-    cal.add("x-wr-calname", vText(feed_text(name)))
+    cal.add("x-wr-calname", LiteralText(feed_text(name)))
     # RFC 7986 requires VALUE=DURATION on REFRESH-INTERVAL; the library's own
     # ``refresh_interval`` setter leaves it out, and icalendar 6 does not know the
     # property's type, so both are given.
@@ -159,9 +176,9 @@ def ics_calendar(
         event.add("dtstamp", _utc(chat.created_at or now))
         event.add("dtstart", _utc(chat.start))
         event.add("dtend", _utc(chat.end))
-        event.add("summary", feed_text(with_hashtag(chat.title, chat.hashtag)))
-        event.add("location", feed_text("; ".join(join_places(chat))))
-        event.add("description", feed_text(event_description(chat, url)))
+        event.add("summary", LiteralText(feed_text(with_hashtag(chat.title, chat.hashtag))))
+        event.add("location", LiteralText(feed_text("; ".join(join_places(chat)))))
+        event.add("description", LiteralText(feed_text(event_description(chat, url))))
         event.add("categories", [feed_text(chat.hashtag)])
         event.add("status", status)
         if url:

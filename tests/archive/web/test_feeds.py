@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
@@ -273,6 +273,10 @@ def test_empty_atom_feed_is_updated_now() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(USER_TEXT)
+# Backslash sequences that are escapes in iCalendar TEXT: the library's own writer read a
+# literal "\\N" in a title as a line break (found by this test in CI).
+@example("\\N")
+@example("\\n\\\\N \\, \\; \\")
 def test_any_title_round_trips_through_both_feeds(title: str) -> None:
     chat = _chat(title=title)
     calendar = ics_calendar([chat], name="x", chat_url={}, now=NOW)
@@ -280,6 +284,20 @@ def test_any_title_round_trips_through_both_feeds(title: str) -> None:
     root = _atom([FeedEntry(chat, "https://ex.org/c", NOW, title)])
     assert root.findtext("a:entry/a:title", namespaces=ATOM) == f"{title} (#WeDocs)"
     assert root.findtext("a:entry/a:summary", namespaces=ATOM) == title
+
+
+def test_backslash_escapes_in_user_text_are_kept_literally_in_every_ics_text_field() -> None:
+    title = "C:\\New\\notes; a\\, b \\N"
+    chat = _chat(title=title, intro=f"Intro {title}")
+    text = ics_calendar([chat], name="Calendar \\N; one, two", chat_url={}, now=NOW)
+    # Escaped exactly as RFC 5545 3.3.11 says, so any reader gets the text back.
+    assert "SUMMARY:C:\\\\New\\\\notes\\; a\\\\\\, b \\\\N (#WeDocs)" in text
+    # An extension property: the reader hands it back raw, as escaped.
+    assert "X-WR-CALNAME:Calendar \\\\N\\; one\\, two" in _unfold(text)
+    event = _event(text)
+    assert str(event["SUMMARY"]) == f"{title} (#WeDocs)"
+    assert str(event["DESCRIPTION"]).startswith(f"Intro {title}\n")
+    assert "\n" not in str(event["SUMMARY"])
 
 
 def test_characters_no_feed_can_carry_are_dropped_not_fatal() -> None:
