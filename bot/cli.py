@@ -997,6 +997,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     # first time could not be read, an earlier chat in a later run...).
     stale: dict[str, Chat] = {}
     private: set[str] = set()  # of those, the chats republished after an opt-out
+    done: list[str] = []  # the chats of this run imported and published, in order
     # SIGTERM and SIGHUP end the import as Ctrl-C does: the staging folder removed, the
     # archive as committed, one line saying what stands.
     with terminated_as_interrupt():
@@ -1009,6 +1010,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                         file=sys.stderr,
                     )
                 progress = run.file(path) if run is not None else None
+                # Read back if the file is interrupted: whether anything of it was committed.
+                generation = store.generation()
                 try:
                     result = import_discord_export(
                         store,
@@ -1044,13 +1047,13 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     _note_stale(store, exc.result, stale, private)
                     continue
                 except KeyboardInterrupt:
-                    # Before the commit (rolled back) or after it (published next time):
-                    # the same import, run again, finishes it either way.
+                    # An interrupt after the commit is a PublishFailed (above); this one came
+                    # before it, so the file's transaction was rolled back, unless it fell in
+                    # the instant between the two: the archive's generation tells which.
                     if screen is not None:
                         screen.done()
                     print(
-                        f"tweetchat: {path}: interrupted; what was committed stands: "
-                        "run the same import again to finish it",
+                        f"tweetchat: {interrupted_line(path, store, generation, done)}",
                         file=sys.stderr,
                     )
                     return 130
@@ -1091,6 +1094,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 if not chat.questions:
                     print("  no question posts found: give the hosts with --host (id or username)")
                 print(f"  transcript: {published.paths['md']}")
+                done.append(chat.id)
                 _note_stale(store, result, stale, private)
             _republish(store, stale, private, publish)
         finally:
@@ -1107,6 +1111,33 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
             file=sys.stderr,
         )
     return 2 if failed or unpublished else 0
+
+
+def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[str]) -> str:
+    """What the user is told when an import is interrupted before its commit (Ctrl-C,
+    SIGTERM, SIGHUP): that nothing of ``path`` was imported (the archive is still at
+    ``generation``), what the run imported before it (``done``, chat ids), and how to
+    import it (a piped export must be piped again: its copy is gone). One line."""
+    import sqlite3
+
+    from archive.importers.streams import is_stream
+
+    try:
+        untouched = store.generation() == generation
+    except sqlite3.Error:  # cannot tell: say what holds either way
+        untouched = False
+    if not untouched:
+        return f"{path}: interrupted: run the same import again to finish it"
+    before = ""
+    if done:
+        shown = ", ".join(done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else "")
+        before = f" (imported before it, and kept: {shown})"
+    again = (
+        "pipe the export into the same import again"
+        if is_stream(path)
+        else "run the same import again to import it"
+    )
+    return f"{path}: interrupted before it was imported: nothing of it was saved{before}; {again}"
 
 
 def unpublished_line(path: Path, failure: PublishFailed) -> str:

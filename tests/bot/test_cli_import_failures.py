@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,72 @@ def test_ctrl_c_after_the_commit_says_what_stands(
     with run.store() as store:
         assert [c.id for c in store.list_chats()] == [CHAT]  # the run stopped there
     assert run.files() == {}  # the staging folder removed
+
+
+def interrupt_before_commit(monkeypatch: pytest.MonkeyPatch, chat_id: str) -> None:
+    """Ctrl-C while the import of the file whose chat is ``chat_id`` is under way, before
+    its commit (where its chat is added, inside the import's transaction)."""
+    real = Store.add_chat
+
+    def add_chat(self: Store, chat: Any, *args: Any, **kwargs: Any) -> Any:
+        if chat.id == chat_id:
+            raise KeyboardInterrupt
+        return real(self, chat, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "add_chat", add_chat)
+
+
+def test_ctrl_c_before_the_commit_says_nothing_of_the_file_was_saved(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "what was committed stands" here, though nothing of the file was.
+    interrupt_before_commit(monkeypatch, OTHER)
+    other = other_export(run.folder)
+    code, out, err = run.import_(EXPORT, other)
+    assert code == 130
+    assert f"imported {CHAT}" in out  # the first file, before the interrupt
+    assert err == (
+        f"tweetchat: {other}: interrupted before it was imported: nothing of it was saved"
+        f" (imported before it, and kept: {CHAT}); run the same import again to import it\n"
+    )
+    with run.store() as store:
+        assert [c.id for c in store.list_chats()] == [CHAT]
+    assert run.status(CHAT) == ChatStatus.PUBLISHED
+    assert sorted(run.files()) == [f"{CHAT}.{f}" for f in sorted(FORMATS)]  # no staging left
+
+    monkeypatch.undo()
+    code, out, err = run.import_(other)  # as the message says
+    assert (code, err) == (0, "")
+    assert f"imported {OTHER}" in out
+    assert run.status(OTHER) == ChatStatus.PUBLISHED
+
+
+def test_ctrl_c_before_the_commit_of_a_piped_export_says_to_pipe_it_again(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupt_before_commit(monkeypatch, CHAT)
+    fifo = run.folder / "export.pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("wb") as pipe:
+            pipe.write(EXPORT.read_bytes())
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        code, _out, err = run.import_(fifo)
+    finally:
+        writer.join(timeout=30)
+    assert code == 130
+    assert err.endswith(
+        f"tweetchat: {fifo}: interrupted before it was imported: nothing of it was saved;"
+        " pipe the export into the same import again\n"
+    )
+    with run.store() as store:
+        assert store.list_chats() == []
+    # The copy of the piped export was removed with the interrupted import.
+    assert not [p for p in run.folder.iterdir() if p.name.startswith(".tweetchat-import-")]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
