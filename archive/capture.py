@@ -272,6 +272,10 @@ class _Facts:
     ask: LabelGrammar  # how the chat's question labels are read (Q1)
     reply: LabelGrammar  # ... and its answer labels (A1)
     topics: bool  # one letter for both (T1 topic, T1 answers)
+    # question key -> its question post's id (the first post of that key: question_posts
+    # is in the order the posts were met) and when the question went out: what a host's
+    # later labelled post follows up
+    first_posts: dict[str, tuple[str, datetime]]
     places: dict[tuple[str, str], bool] = field(default_factory=dict)  # (platform, channel)
     host_memo: dict[tuple[str, str, str], bool] = field(default_factory=dict)
 
@@ -295,7 +299,21 @@ def _build_facts(ctx: CaptureContext) -> _Facts:
         ask=label_grammar(chat.labels.question),
         reply=label_grammar(chat.labels.answer),
         topics=chat.labels.topics,
+        first_posts=_first_posts(ctx.question_posts, schedule),
     )
+
+
+def _first_posts(
+    question_posts: Mapping[str, str], schedule: list[tuple[datetime, str]]
+) -> dict[str, tuple[str, datetime]]:
+    went_out: dict[str, datetime] = {}
+    for when, key in schedule:  # sorted by time: the first time of a key
+        went_out.setdefault(key, when)
+    first: dict[str, tuple[str, datetime]] = {}
+    for post_id, key in question_posts.items():
+        if key not in first and key in went_out:
+            first[key] = (post_id, went_out[key])
+    return first
 
 
 def _facts(ctx: CaptureContext) -> _Facts:
@@ -348,11 +366,18 @@ def _classify(
     if hosted is None:  # _hosted(), inlined: this runs for every message
         hosted = _remember(facts.host_memo, author, _is_host(msg, facts.hosts))
     if hosted:
-        if asked is not None:
-            return MessageKind.QUESTION, (asked,)
         # In a topic chat (T1 topic, T1 answers) a host's labelled post that is not a known
         # topic post is the host taking part, as everyone labels their answers.
-        if not facts.topics and (q_keys := facts.ask.parse(msg.text)):
+        q_keys = () if facts.topics else facts.ask.parse(msg.text)
+        if q_keys and _follows_up(msg.platform_id, q_keys, at, facts):
+            # "Q1 follow-up: ...", "Q1 still open": a host's post about questions whose
+            # posts went out before it. Taken for a question post, it was not listed in the
+            # Markdown/HTML transcripts (a question is its section's heading): the host
+            # takes part in those questions' threads, listed there with the host mark.
+            return MessageKind.HOST, q_keys
+        if asked is not None:
+            return MessageKind.QUESTION, (asked,)
+        if q_keys:
             return MessageKind.QUESTION, q_keys
         if labelled:
             return MessageKind.ANSWER, labelled
@@ -365,6 +390,20 @@ def _classify(
     if at <= ctx.chat.end and (open_key := _open_question(facts, at)) is not None:
         return MessageKind.ANSWER, (open_key,)
     return MessageKind.COMMENT, ()
+
+
+def _follows_up(post_id: str, keys: tuple[str, ...], at: datetime, facts: _Facts) -> bool:
+    """Whether a host's post (``post_id``, at ``at``, UTC) labelled with question ``keys``
+    follows up questions already asked: every key has a question post that is not this one
+    and went out at or before it. A post that is the first of one of its keys (an import
+    takes a host's first "Q2" for the question), or asks before the question's post (a
+    host ahead of the bot), stays a question post."""
+    first = facts.first_posts
+    for key in keys:
+        asked = first.get(key)
+        if asked is None or asked[0] == post_id or asked[1] > at:
+            return False
+    return True
 
 
 class Message(Protocol):

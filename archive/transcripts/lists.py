@@ -198,7 +198,8 @@ class TranscriptLists:
         self.network = network  # messages are marked with their network
         tr = translator(chat.language)
         self._renderer = ItemRenderer(chat.zone, hide, network=network, html=html, tr=tr)
-        # Translators: the mark before a host's message that answers no question.
+        # Translators: the mark before a host's message that is not an answer (a question's
+        # follow-up is listed in its thread with it).
         self._host = tr.gettext("Host")
         self._labels = {q.key: chat.labels.answer_label(q.key) for q in chat.questions}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
@@ -280,7 +281,10 @@ class TranscriptLists:
         if kind is MessageKind.ANSWER or kind is MessageKind.COMMENT:
             return (self.others,), ""
         if kind is MessageKind.HOST:
-            return (self.others,), self._host
+            # A host's follow-up on questions (capture gives it their keys) is listed in
+            # their threads, once each, with the host mark; any other host post with the rest.
+            under = tuple(answers[k] for k in dict.fromkeys(keys) if k in answers)
+            return (under or (self.others,)), self._host
         return None  # questions and reposts are not listed
 
     def put(self, targets: tuple[ItemList, ...], md: str, html: str | None) -> None:

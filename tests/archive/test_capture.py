@@ -572,6 +572,50 @@ def test_host_question() -> None:
     assert (result.kind, result.question_keys) == (MessageKind.QUESTION, ("3a",))
 
 
+# A host's "Q1 follow-up: ..." (found by a tester): it was taken for a second question
+# post, which the Markdown and HTML transcripts do not list.
+POSTED = dataclasses.replace(CTX, question_times=((START + 10 * MIN, "1"), (START + 20 * MIN, "2")))
+
+
+def test_a_hosts_follow_up_on_a_question_already_posted_is_a_host_post_in_its_thread() -> None:
+    follow_up = message("Q1 follow-up: who measures it? #WeDocs", author_handle="hostanna")
+    result = captured(follow_up, POSTED)
+    assert (result.kind, result.question_keys) == (MessageKind.HOST, ("1",))
+    both = message(
+        "Q1/Q2 still open #WeDocs", author_handle="hostanna", created_at=START + 25 * MIN
+    )
+    two = captured(both, POSTED)
+    assert (two.kind, two.question_keys, two.late) == (MessageKind.HOST, ("1", "2"), False)
+
+
+def test_a_hosts_labelled_post_before_its_question_went_out_is_a_question() -> None:
+    # Ahead of the bot (Q2 went out at minute 20, this is minute 15), or a question not
+    # yet posted at all (Q4): the host asks.
+    for text, keys in (("Q2 coming up #WeDocs", ("2",)), ("Q1 and Q4 #WeDocs", ("1", "4"))):
+        result = captured(message(text, author_handle="hostanna"), POSTED)
+        assert (result.kind, result.question_keys) == (MessageKind.QUESTION, keys), text
+
+
+def test_an_imported_hosts_first_question_post_is_the_question_and_a_later_one_follows_up() -> None:
+    # An import takes every labelled host post for a question post (question_posts), the
+    # first of each label being the question's.
+    ctx = dataclasses.replace(
+        CTX,
+        question_posts={"h-q1": "1", "h-q1-again": "1"},
+        question_times=((START + 10 * MIN, "1"), (START + 14 * MIN, "1")),
+    )
+    first = message("Q1 How do you involve patients? #WeDocs", author_handle="hostanna")
+    asked = captured(
+        dataclasses.replace(first, platform_id="h-q1", created_at=START + 10 * MIN), ctx
+    )
+    assert (asked.kind, asked.question_keys) == (MessageKind.QUESTION, ("1",))
+    again = message("Q1 follow-up: and carers? #WeDocs", author_handle="hostanna")
+    later = captured(dataclasses.replace(again, platform_id="h-q1-again"), ctx)
+    assert (later.kind, later.question_keys) == (MessageKind.HOST, ("1",))
+    bot = captured(message("Q1 follow-up #WeDocs", is_bot=True), POSTED)
+    assert bot.kind is MessageKind.QUESTION  # the bot's own posts are as before
+
+
 def test_host_labelled_answer() -> None:
     result = captured(message("A1 we ask our council #WeDocs", author_handle="HostAnna"))
     assert (result.kind, result.question_keys) == (MessageKind.ANSWER, ("1",))

@@ -536,6 +536,54 @@ def test_a_topic_chat_is_imported_in_one_pass(
     assert ONE_PASS in one_pass_log(caplog)[0]
 
 
+def test_a_hosts_follow_up_on_a_question_is_listed_in_its_thread_in_one_pass(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by a tester: a host's "Q1 follow-up: ..." was taken for a second question post,
+    # which the Markdown and HTML do not list (a question is its section's heading).
+    doc = fixture_doc()
+    host = next(m for m in doc["messages"] if m["content"].startswith("Q1:"))
+    follow_up = {
+        **host,
+        "id": "800000000000000017",
+        "timestamp": "2026-03-03T20:06:00.000+00:00",
+        "content": "Q1 follow-up: who measures the difference it makes? #WeDocs",
+    }
+    reply = {  # after Q2 went out, to the follow-up: an answer to Q1 all the same
+        **next(m for m in doc["messages"] if m["author"]["name"] == "carolw"),
+        "id": "800000000000000018",
+        "timestamp": "2026-03-03T20:11:00.000+00:00",
+        "content": "patients themselves, with run charts #WeDocs",
+        "reference": {"messageId": follow_up["id"], "channelId": doc["channel"]["id"]},
+    }
+    at = [m["id"] for m in doc["messages"]].index("800000000000000008")
+    doc["messages"][at:at] = [follow_up]
+    doc["messages"].insert(at + 2, reply)
+    path = write_doc(tmp_path / "follow-up.json", doc)
+    assert compare(tmp_path, stores, caplog, path)
+    assert ONE_PASS in one_pass_log(caplog)[0]
+
+    md = (tmp_path / "out" / "wedocs-2026-03-03.md").read_text(encoding="utf-8")
+    q1, q2 = md.index("## Q1"), md.index("## Q2")
+    listed = md.index("who measures the difference it makes?", q1)
+    assert q1 < listed < q2, md[q1:q2]
+    head = md[: md.rindex("\n", 0, listed)]
+    item = head[head.rindex("\n- ") + 1 :]  # the item's first line: the host mark, the author
+    assert item.startswith("- <a id=") and "></a>Host · **Dr Smith** @drsmith · 20:06" in item
+    assert q1 < md.index("patients themselves, with run charts", q1) < q2
+    assert "*Went out at 20:00 GMT · 4 answers from 3 participants*" in md  # not an answer
+    assert "- **Questions:** 3\n" in md  # nor a question
+    html = (tmp_path / "out" / "wedocs-2026-03-03.html").read_text(encoding="utf-8")
+    assert "who measures the difference it makes?" in html
+    entries = json.loads((tmp_path / "out" / "wedocs-2026-03-03.json").read_text("utf-8"))
+    by_id = {m["id"]: m for m in entries["messages"]}
+    assert (by_id[follow_up["id"]]["kind"], by_id[follow_up["id"]]["questions"]) == (
+        "host",
+        ["1"],
+    )
+    assert (by_id[reply["id"]]["kind"], by_id[reply["id"]]["questions"]) == ("answer", ["1"])
+
+
 def _message(doc: dict[str, Any], mid: int) -> dict[str, Any]:
     return next(m for m in doc["messages"] if m["id"] == str(800000000000000000 + mid))
 

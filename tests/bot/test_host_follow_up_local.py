@@ -1,0 +1,71 @@
+"""A host's follow-up on a question in a live chat on the local platform, through
+`tweetchat schedule` and `tweetchat run`: found by a tester, a host's "Q1 follow-up: ..."
+was taken for a second question post and left out of the Markdown and HTML transcripts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.platforms.local.adapter import LocalNetwork, LocalUser
+from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+
+HOST = LocalUser("h1", "Dr Anna Host", "hostanna")
+ALICE = LocalUser("a1", "Alice Nurse", "alice")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bot_post(net: LocalNetwork, prefix: str) -> str:
+    for row in net.messages("main"):
+        if row["is_bot"] and row["text"].startswith(prefix):
+            return str(row["seq"])
+    return ""
+
+
+def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path)
+    chat_file(
+        tmp_path / "chat.toml",
+        start_in=5,
+        questions=("How do you involve patients?", "What got in the way?"),
+        interval="4s",
+        duration="10s",
+        grace="2s",
+        extra='hosts = ["hostanna"]\n',
+    )
+    scheduled = tweetchat(["schedule", "chat.toml"], config)
+    assert scheduled.returncode == 0, scheduled.stderr
+    bot = start_bot(config, "--until-idle")
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
+        net.post("main", ALICE, "A1 our patient council #WeDocs", at=now())
+        net.post("main", HOST, "Q1 follow-up: who chairs the council? #WeDocs", at=now())
+        wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
+        net.post("main", ALICE, "A2 time #WeDocs", at=now())
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        net.close()
+    assert bot.returncode == 0, out
+
+    out_dir = tmp_path / "out"
+    md = next(out_dir.glob("*.md")).read_text(encoding="utf-8")
+    q1, q2 = md.index("## Q1"), md.index("## Q2")
+    section = md[q1:q2]
+    assert "Host · **Dr Anna Host** @hostanna" in section, section
+    assert "Q1 follow-up: who chairs the council? #WeDocs" in section
+    assert "1 answer from 1 participant" in section  # the follow-up is no answer
+    assert "- **Questions:** 2\n" in md  # nor a question
+    html = next(out_dir.glob("*.html")).read_text(encoding="utf-8")
+    assert "who chairs the council?" in html
+    data = json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
+    (entry,) = [m for m in data["messages"] if "who chairs" in m["text"]]
+    assert (entry["kind"], entry["questions"]) == ("host", ["1"])
