@@ -375,8 +375,9 @@ def _classify(
             # Markdown/HTML transcripts (a question is its section's heading): the host
             # takes part in those questions' threads, listed there with the host mark.
             return MessageKind.HOST, q_keys
-        if asked is not None:
-            return MessageKind.QUESTION, (asked,)
+        if asked is not None and _first_of_its_key(msg.platform_id, asked, facts):
+            return MessageKind.QUESTION, (asked,)  # the question's own post
+        # (A later post of that key without its label now, edited: the host taking part.)
         if q_keys:
             return MessageKind.QUESTION, q_keys
         if labelled:
@@ -390,6 +391,12 @@ def _classify(
     if at <= ctx.chat.end and (open_key := _open_question(facts, at)) is not None:
         return MessageKind.ANSWER, (open_key,)
     return MessageKind.COMMENT, ()
+
+
+def _first_of_its_key(post_id: str, key: str, facts: _Facts) -> bool:
+    """Whether ``post_id`` is question ``key``'s own post (the first of that key)."""
+    first = facts.first_posts.get(key)
+    return first is None or first[0] == post_id
 
 
 def _follows_up(post_id: str, keys: tuple[str, ...], at: datetime, facts: _Facts) -> bool:

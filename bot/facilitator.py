@@ -30,6 +30,7 @@ from archive.models import (
     Chat,
     ChatStatus,
     IncomingMessage,
+    MessageKind,
     Post,
     PostStatus,
     Target,
@@ -897,6 +898,11 @@ class Facilitator:
                 ):
                     first_time[key] = p.posted_at
         times = tuple(sorted((t, k) for k, t in first_time.items()))
+        # A host's follow-up on a question (captured as a host post with its keys): a reply
+        # to it answers that question too. After the bot's posts, so each question's own
+        # post stays the first of its key (capture tells the two apart by that).
+        for post_id, key in await self.store.follow_up_posts(chat.id):
+            question_posts.setdefault(post_id, key)
         bot_ids = frozenset(p.bot_user_id for p in self.platforms.values() if p.bot_user_id)
         return CaptureContext(
             chat=chat,
@@ -959,6 +965,8 @@ class Facilitator:
                 if msg.edited_at is not None:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
+        if any(m.kind is MessageKind.HOST and m.question_keys for m in captured):
+            self.invalidate()  # a follow-up: replies to it answer its question from now on
         for msg, declared in declarations:
             await self.group_desk.declare(msg, declared, [c.ctx for c in caches], self._fresh)
         for msg, got, hashtag in roles:

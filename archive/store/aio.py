@@ -253,6 +253,10 @@ class AsyncStore:
 
     # ---- messages -----------------------------------------------------------------------
 
+    async def follow_up_posts(self, chat_id: str) -> list[tuple[str, str]]:
+        """See :meth:`Store.follow_up_posts`."""
+        return await self.read(Store.follow_up_posts, chat_id)
+
     async def save_messages(
         self, messages: Iterable[CapturedMessage], raws: Iterable[Raw] | None = None
     ) -> int:

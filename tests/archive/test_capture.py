@@ -612,6 +612,11 @@ def test_an_imported_hosts_first_question_post_is_the_question_and_a_later_one_f
     again = message("Q1 follow-up: and carers? #WeDocs", author_handle="hostanna")
     later = captured(dataclasses.replace(again, platform_id="h-q1-again"), ctx)
     assert (later.kind, later.question_keys) == (MessageKind.HOST, ("1",))
+    # Edited to drop its label: still the host taking part, not the question's post.
+    edited = captured(
+        dataclasses.replace(again, platform_id="h-q1-again", text="And carers? #WeDocs"), ctx
+    )
+    assert (edited.kind, edited.question_keys) == (MessageKind.HOST, ())
     bot = captured(message("Q1 follow-up #WeDocs", is_bot=True), POSTED)
     assert bot.kind is MessageKind.QUESTION  # the bot's own posts are as before
 

@@ -46,9 +46,13 @@ def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
     try:
         wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
         net.post("main", ALICE, "A1 our patient council #WeDocs", at=now())
-        net.post("main", HOST, "Q1 follow-up: who chairs the council? #WeDocs", at=now())
+        follow_up = net.post(
+            "main", HOST, "Q1 follow-up: who chairs the council? #WeDocs", at=now()
+        )
         wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
         net.post("main", ALICE, "A2 time #WeDocs", at=now())
+        # A reply to the follow-up answers Q1, though Q2 is the open question.
+        net.post("main", ALICE, "a patient, since last year #WeDocs", at=now(), reply_to=follow_up)
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
@@ -62,7 +66,8 @@ def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
     section = md[q1:q2]
     assert "Host · **Dr Anna Host** @hostanna" in section, section
     assert "Q1 follow-up: who chairs the council? #WeDocs" in section
-    assert "1 answer from 1 participant" in section  # the follow-up is no answer
+    assert "a patient, since last year" in section
+    assert "2 answers from 1 participant" in section  # the follow-up is no answer
     assert "- **Questions:** 2\n" in md  # nor a question
     html = next(out_dir.glob("*.html")).read_text(encoding="utf-8")
     assert "who chairs the council?" in html
