@@ -1080,11 +1080,10 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                     f" message{'' if result.new_messages == 1 else 's'}"
                 )
                 for command in result.opt_commands:
-                    word, _, who = command.partition(" ")
                     print(
-                        f"  {who} opted out in the export: left out of every transcript"
-                        if word == "optout"
-                        else f"  {who} opted back in in the export"
+                        f"  {command.who} opted out in the export: left out of every transcript"
+                        if command.word == "optout"
+                        else f"  {command.who} opted back in in the export"
                     )
                 for host in store.hosts_not_met(chat):
                     print(

@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import host_idents
@@ -175,6 +175,14 @@ def _read(
 # ---- the import -------------------------------------------------------------------------------
 
 
+class OptCommand(NamedTuple):
+    """A participant's ``!optout`` or ``!optin`` met in an export, which the import applies
+    as the live bot does (``archive.optouts``)."""
+
+    word: str  # "optout" or "optin"
+    who: str  # the participant's handle, else their user id
+
+
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     chat: Chat
@@ -190,9 +198,9 @@ class ImportResult:
     # Captured messages the export lists more than once (a hand-merged export): each stored
     # and counted once.
     repeated: int = 0
-    # The participants' opt commands met in the export, applied in order ("optout ann"):
-    # an opt-out leaves the participant out of every transcript, as live.
-    opt_commands: tuple[str, ...] = ()
+    # The participants' opt commands met in the export, applied in order: an opt-out
+    # leaves the participant out of every transcript, as live.
+    opt_commands: tuple[OptCommand, ...] = ()
 
 
 class PublishFailed(Exception):
@@ -643,7 +651,7 @@ def _capture(
                 changed=changed,
                 recaptured=bool(rules),
                 repeated=len(again),
-                opt_commands=tuple(f"{w} {h or a}" for _p, a, h, w in commands),
+                opt_commands=tuple(OptCommand(w, h or a) for _p, a, h, w in commands),
             )
             if progress is not None:
                 progress("imported", scan.count, 1.0)
