@@ -211,7 +211,7 @@ class CaptureContext:
     """What capture needs to know beyond the chat: the bot's posts and when questions went out."""
 
     chat: Chat
-    # platform message id of a question post -> question key ("1", "2a")
+    # platform message id of a question's own post -> question key ("1", "2a")
     question_posts: Mapping[str, str] = field(default_factory=dict)
     # platform ids of every post the bot made for this chat (intro, questions, ...)
     chat_posts: frozenset[str] = frozenset()
@@ -219,6 +219,10 @@ class CaptureContext:
     question_times: tuple[tuple[datetime, str], ...] = ()
     # author ids of this bot, on any platform
     bot_ids: frozenset[str] = frozenset()
+    # platform message id of a later post labelled with questions already asked (a host's
+    # "Q1 follow-up: ...", an imported bot's "Q2 reminder") -> those question keys: a reply
+    # to one answers them, as a reply to a question's own post does
+    follow_ups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What capture derives from the fields above, computed on first use (the context is
     # frozen, and capture calls come by the thousand per context).
     _derived: dict[str, object] = field(
@@ -272,10 +276,6 @@ class _Facts:
     ask: LabelGrammar  # how the chat's question labels are read (Q1)
     reply: LabelGrammar  # ... and its answer labels (A1)
     topics: bool  # one letter for both (T1 topic, T1 answers)
-    # question key -> its question post's id (the first post of that key: question_posts
-    # is in the order the posts were met) and when the question went out: what a host's
-    # later labelled post follows up
-    first_posts: dict[str, tuple[str, datetime]]
     places: dict[tuple[str, str], bool] = field(default_factory=dict)  # (platform, channel)
     host_memo: dict[tuple[str, str, str], bool] = field(default_factory=dict)
 
@@ -299,21 +299,7 @@ def _build_facts(ctx: CaptureContext) -> _Facts:
         ask=label_grammar(chat.labels.question),
         reply=label_grammar(chat.labels.answer),
         topics=chat.labels.topics,
-        first_posts=_first_posts(ctx.question_posts, schedule),
     )
-
-
-def _first_posts(
-    question_posts: Mapping[str, str], schedule: list[tuple[datetime, str]]
-) -> dict[str, tuple[str, datetime]]:
-    went_out: dict[str, datetime] = {}
-    for when, key in schedule:  # sorted by time: the first time of a key
-        went_out.setdefault(key, when)
-    first: dict[str, tuple[str, datetime]] = {}
-    for post_id, key in question_posts.items():
-        if key not in first and key in went_out:
-            first[key] = (post_id, went_out[key])
-    return first
 
 
 def _facts(ctx: CaptureContext) -> _Facts:
@@ -353,6 +339,8 @@ def _classify(
     if by_bot:
         if asked is not None:
             return MessageKind.QUESTION, (asked,)
+        if msg.platform_id and (followed := ctx.follow_ups.get(msg.platform_id)):
+            return MessageKind.HOST, followed  # an imported bot's later "Q2 reminder"
         if q_keys := facts.ask.parse(msg.text):
             return MessageKind.QUESTION, q_keys
         return MessageKind.HOST, ()
@@ -366,51 +354,31 @@ def _classify(
     if hosted is None:  # _hosted(), inlined: this runs for every message
         hosted = _remember(facts.host_memo, author, _is_host(msg, facts.hosts))
     if hosted:
-        # In a topic chat (T1 topic, T1 answers) a host's labelled post that is not a known
-        # topic post is the host taking part, as everyone labels their answers.
-        q_keys = () if facts.topics else facts.ask.parse(msg.text)
-        if q_keys and _follows_up(msg.platform_id, q_keys, at, facts):
-            # "Q1 follow-up: ...", "Q1 still open": a host's post about questions whose
-            # posts went out before it. Taken for a question post, it was not listed in the
-            # Markdown/HTML transcripts (a question is its section's heading): the host
-            # takes part in those questions' threads, listed there with the host mark.
-            return MessageKind.HOST, q_keys
-        if asked is not None and _first_of_its_key(msg.platform_id, asked, facts):
+        if asked is not None:
             return MessageKind.QUESTION, (asked,)  # the question's own post
-        # (A later post of that key without its label now, edited: the host taking part.)
-        if q_keys:
-            return MessageKind.QUESTION, q_keys
+        # Any other post of a host labelled with questions ("Q1 follow-up: ...", "Q3 in
+        # five minutes") is the host taking part in those questions' threads, listed there
+        # with the Host mark: taken for a question post, it was listed nowhere in the
+        # Markdown/HTML (a question is its section's heading). In a topic chat (T1 topic,
+        # T1 answers) such a post is the host's answer, as everyone labels their answers.
+        if not facts.topics and (q_keys := facts.ask.parse(msg.text)):
+            return MessageKind.HOST, q_keys
         if labelled:
             return MessageKind.ANSWER, labelled
         return MessageKind.HOST, ()
     if labelled:
         return MessageKind.ANSWER, labelled
-    replied = ctx.question_posts.get(msg.reply_to) if msg.reply_to else None
-    if replied is not None:
-        return MessageKind.ANSWER, (replied,)
+    reply_to = msg.reply_to
+    if reply_to:
+        replied = ctx.question_posts.get(reply_to)
+        if replied is not None:
+            return MessageKind.ANSWER, (replied,)
+        followed = ctx.follow_ups.get(reply_to)
+        if followed and (keys := tuple(k for k in followed if k in facts.known)):
+            return MessageKind.ANSWER, keys
     if at <= ctx.chat.end and (open_key := _open_question(facts, at)) is not None:
         return MessageKind.ANSWER, (open_key,)
     return MessageKind.COMMENT, ()
-
-
-def _first_of_its_key(post_id: str, key: str, facts: _Facts) -> bool:
-    """Whether ``post_id`` is question ``key``'s own post (the first of that key)."""
-    first = facts.first_posts.get(key)
-    return first is None or first[0] == post_id
-
-
-def _follows_up(post_id: str, keys: tuple[str, ...], at: datetime, facts: _Facts) -> bool:
-    """Whether a host's post (``post_id``, at ``at``, UTC) labelled with question ``keys``
-    follows up questions already asked: every key has a question post that is not this one
-    and went out at or before it. A post that is the first of one of its keys (an import
-    takes a host's first "Q2" for the question), or asks before the question's post (a
-    host ahead of the bot), stays a question post."""
-    first = facts.first_posts
-    for key in keys:
-        asked = first.get(key)
-        if asked is None or asked[0] == post_id or asked[1] > at:
-            return False
-    return True
 
 
 class Message(Protocol):
@@ -523,7 +491,7 @@ def judge(msg: Message, ctx: CaptureContext) -> Verdict | None:
     by_bot = msg.is_bot or (bool(msg.author_id) and msg.author_id in ctx.bot_ids)
     reply_to = msg.reply_to
     replies_to_chat = bool(reply_to) and (
-        reply_to in ctx.chat_posts or reply_to in ctx.question_posts
+        reply_to in ctx.chat_posts or reply_to in ctx.question_posts or reply_to in ctx.follow_ups
     )
     if not (by_bot or replies_to_chat) and not has_tag(msg.text, facts.tag, facts.ascii_tag):
         return None

@@ -898,11 +898,6 @@ class Facilitator:
                 ):
                     first_time[key] = p.posted_at
         times = tuple(sorted((t, k) for k, t in first_time.items()))
-        # A host's follow-up on a question (captured as a host post with its keys): a reply
-        # to it answers that question too. After the bot's posts, so each question's own
-        # post stays the first of its key (capture tells the two apart by that).
-        for post_id, key in await self.store.follow_up_posts(chat.id):
-            question_posts.setdefault(post_id, key)
         bot_ids = frozenset(p.bot_user_id for p in self.platforms.values() if p.bot_user_id)
         return CaptureContext(
             chat=chat,
@@ -910,6 +905,9 @@ class Facilitator:
             chat_posts=frozenset(chat_posts),
             question_times=times,
             bot_ids=bot_ids,
+            # A host's posts about questions ("Q1 follow-up: ..."): replies to them answer
+            # those questions too.
+            follow_ups=dict(await self.store.follow_up_posts(chat.id)),
         )
 
     async def handle(self, event: Event) -> None:
@@ -958,6 +956,11 @@ class Facilitator:
                 if got is not None:
                     captured.append(got)
                     raws.append(msg.raw)
+                    if got.kind is MessageKind.HOST and got.question_keys:
+                        # A host's follow-up: a reply later in this batch (a backfill, a
+                        # burst) answers its questions too, as later ones will (the store).
+                        follow_ups = {**cache.ctx.follow_ups, got.platform_id: got.question_keys}
+                        cache.ctx = dataclasses.replace(cache.ctx, follow_ups=follow_ups)
                     if msg.role_group:
                         roles.append((msg, got, cache.chat.hashtag))
                     break
@@ -965,8 +968,6 @@ class Facilitator:
                 if msg.edited_at is not None:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
-        if any(m.kind is MessageKind.HOST and m.question_keys for m in captured):
-            self.invalidate()  # a follow-up: replies to it answer its question from now on
         for msg, declared in declarations:
             await self.group_desk.declare(msg, declared, [c.ctx for c in caches], self._fresh)
         for msg, got, hashtag in roles:

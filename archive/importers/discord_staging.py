@@ -17,7 +17,7 @@ import marshal
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -346,16 +346,44 @@ def source_key(channel_id: str, first_message_id: str) -> str:
     return f"{IMPORTED_SOURCE}{channel_id}:{first_message_id}"
 
 
+class QuestionPosts(NamedTuple):
+    """An export's labelled host and bot posts (:class:`_QuestionFinder`'s entries), as the
+    capture rules read them (:class:`archive.capture.CaptureContext`)."""
+
+    posts: dict[str, str]  # a question's own post: message id -> the key it asks
+    times: tuple[tuple[datetime, str], ...]  # (when, key) of each of those, sorted
+    follow_ups: dict[str, tuple[str, ...]]  # a later post of keys already asked -> its keys
+
+
+def question_posts(entries: Sequence[_Question]) -> QuestionPosts:
+    """Which entries are questions' own posts: in time order (ties in the export's order,
+    as the chat's questions are made), the first post of each key, attributed to the
+    first key it is the first of; every other entry follows up the questions it names."""
+    posts: dict[str, str] = {}
+    times: list[tuple[datetime, str]] = []
+    follow_ups: dict[str, tuple[str, ...]] = {}
+    asked: set[str] = set()
+    for at, mid, keys, _text in sorted(entries, key=lambda q: q[0]):
+        new = [key for key in keys if key not in asked]
+        if new:
+            posts[mid] = new[0]
+            times.append((at, new[0]))
+            asked.update(new)
+        else:
+            follow_ups[mid] = keys
+    return QuestionPosts(posts, tuple(times), follow_ups)
+
+
 def _context(scan: _Scan, chat: Chat) -> CaptureContext:
     """What the capture rules need to know about the export beside the chat."""
-    question_times = tuple(sorted((at, keys[0]) for at, _mid, keys, _text in scan.questions))
-    question_posts = {mid: keys[0] for _at, mid, keys, _text in scan.questions}
+    found = question_posts(scan.questions)
     return CaptureContext(
         chat=chat,
-        question_posts=question_posts,
-        chat_posts=frozenset(scan.bot_posts | question_posts.keys()),
-        question_times=question_times,
+        question_posts=found.posts,
+        chat_posts=frozenset(scan.bot_posts | found.posts.keys() | found.follow_ups.keys()),
+        question_times=found.times,
         bot_ids=frozenset(scan.bot_authors),
+        follow_ups=found.follow_ups,
     )
 
 

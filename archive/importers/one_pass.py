@@ -74,6 +74,7 @@ from archive.importers.discord_staging import (
     _staged,
     _text,
     opt_of,
+    question_posts,
     source_key,
 )
 from archive.importers.discord_worker import _Renderer, _Rendering, _tell, _Worker, reported
@@ -149,7 +150,6 @@ class _Pass:
         self.finder = _QuestionFinder(hashtag, hosts, labels)
         self.waiting: list[tuple[_Staged, datetime, bytes]] = []
         self.ctx: CaptureContext | None = None
-        self.question_posts: dict[str, str] = {}
         self.chat_posts: set[str] = set()
         self.topics_seen: set[str] = set()
         self.rows: list[Row] = []
@@ -197,7 +197,6 @@ class _Pass:
             if self.judged_at is not None and at <= self.judged_at:
                 raise _GiveUp("a question was posted at the same time as a message before it")
             scan.questions.append(entry)
-            self.question_posts[entry[1]] = entry[2][0]
             self.chat_posts.add(entry[1])
         if self.ctx is None:
             self.waiting.append((staged, at, raw))
@@ -225,14 +224,15 @@ class _Pass:
         return replace(chat, end=_OPEN_END)
 
     def _context(self) -> CaptureContext:
-        questions = self.scan.questions
+        found = question_posts(self.scan.questions)  # as the two-pass import reads them
         return CaptureContext(
             chat=self._chat(),
+            question_posts=found.posts,
             # Live: met later, a bot's post or account counts from then on (checked).
-            question_posts=self.question_posts,
             chat_posts=cast(frozenset[str], self.chat_posts),
-            question_times=tuple(sorted((at, keys[0]) for at, _mid, keys, _t in questions)),
+            question_times=found.times,
             bot_ids=cast(frozenset[str], self.scan.bot_authors),
+            follow_ups=found.follow_ups,
         )
 
     def _start(self) -> None:

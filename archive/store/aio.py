@@ -253,7 +253,7 @@ class AsyncStore:
 
     # ---- messages -----------------------------------------------------------------------
 
-    async def follow_up_posts(self, chat_id: str) -> list[tuple[str, str]]:
+    async def follow_up_posts(self, chat_id: str) -> list[tuple[str, tuple[str, ...]]]:
         """See :meth:`Store.follow_up_posts`."""
         return await self.read(Store.follow_up_posts, chat_id)
 

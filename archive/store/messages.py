@@ -524,18 +524,18 @@ class MessageTables(Connection):
         ).fetchall()
         return [r[0] for r in rows]
 
-    def follow_up_posts(self, chat_id: str) -> list[tuple[str, str]]:
-        """``(platform_id, question key)`` of the chat's undeleted host posts that follow up
-        questions (kind ``host`` with question keys: see ``archive.capture``), the first
-        key of each, in time order: a reply to one answers that question, as a reply to
-        the question's own post does."""
+    def follow_up_posts(self, chat_id: str) -> list[tuple[str, tuple[str, ...]]]:
+        """``(platform_id, question keys)`` of the chat's undeleted host posts about its
+        questions (kind ``host`` with question keys, a host's "Q1 follow-up: ...": see
+        ``archive.capture``), in time order: a reply to one answers those questions, as a
+        reply to a question's own post does."""
         rows = self.conn.execute(
             "SELECT platform_id, question_keys FROM messages WHERE chat_id = ?"
             " AND kind = 'host' AND question_keys != '' AND deleted_at IS NULL"
             " ORDER BY created_at, id",
             (chat_id,),
         ).fetchall()
-        return [(str(pid), str(keys).split()[0]) for pid, keys in rows]
+        return [(str(pid), tuple(str(keys).split())) for pid, keys in rows]
 
     def count_messages(self, chat_id: str) -> int:
         """The chat's undeleted messages."""

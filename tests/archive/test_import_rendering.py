@@ -537,7 +537,10 @@ def test_a_topic_chat_is_imported_in_one_pass(
 
 
 def test_a_hosts_follow_up_on_a_question_is_listed_in_its_thread_in_one_pass(
-    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    stores: tuple[Store, Store],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Found by a tester: a host's "Q1 follow-up: ..." was taken for a second question post,
     # which the Markdown and HTML do not list (a question is its section's heading).
@@ -556,9 +559,23 @@ def test_a_hosts_follow_up_on_a_question_is_listed_in_its_thread_in_one_pass(
         "content": "patients themselves, with run charts #WeDocs",
         "reference": {"messageId": follow_up["id"], "channelId": doc["channel"]["id"]},
     }
+    bot = next(m for m in doc["messages"] if m["author"]["isBot"])
+    reminder = {  # the export's bot, after Q2 went out: a reminder, not a second Q2
+        **bot,
+        "id": "800000000000000019",
+        "timestamp": "2026-03-03T20:15:00.000+00:00",
+        "content": "Q2 reminder: what got in the way? #WeDocs",
+    }
+    both = {**follow_up, "id": "800000000000000020", "content": "Q1/Q2 both still open #WeDocs"}
+    both["timestamp"] = "2026-03-03T20:16:00.000+00:00"
+    to_both = {**reply, "id": "800000000000000021", "content": "council and money"}
+    to_both["timestamp"] = "2026-03-03T20:17:00.000+00:00"
+    to_both["reference"] = {"messageId": both["id"], "channelId": doc["channel"]["id"]}
     at = [m["id"] for m in doc["messages"]].index("800000000000000008")
     doc["messages"][at:at] = [follow_up]
     doc["messages"].insert(at + 2, reply)
+    at = [m["id"] for m in doc["messages"]].index("800000000000000012")
+    doc["messages"][at:at] = [reminder, both, to_both]
     path = write_doc(tmp_path / "follow-up.json", doc)
     assert compare(tmp_path, stores, caplog, path)
     assert ONE_PASS in one_pass_log(caplog)[0]
@@ -571,8 +588,12 @@ def test_a_hosts_follow_up_on_a_question_is_listed_in_its_thread_in_one_pass(
     item = head[head.rindex("\n- ") + 1 :]  # the item's first line: the host mark, the author
     assert item.startswith("- <a id=") and "></a>Host · **Dr Smith** @drsmith · 20:06" in item
     assert q1 < md.index("patients themselves, with run charts", q1) < q2
-    assert "*Went out at 20:00 GMT · 4 answers from 3 participants*" in md  # not an answer
+    assert "*Went out at 20:00 GMT · 5 answers from 3 participants*" in md  # not an answer
     assert "- **Questions:** 3\n" in md  # nor a question
+    q3 = md.index("## Q3")
+    assert q2 < md.index("what got in the way? #WeDocs", q2) < q3  # the bot's reminder
+    # A reply to a follow-up of two questions answers both (listed under each).
+    assert q1 < md.index("council and money", q1) < q2 < md.index("council and money", q2) < q3
     html = (tmp_path / "out" / "wedocs-2026-03-03.html").read_text(encoding="utf-8")
     assert "who measures the difference it makes?" in html
     entries = json.loads((tmp_path / "out" / "wedocs-2026-03-03.json").read_text("utf-8"))
@@ -582,6 +603,20 @@ def test_a_hosts_follow_up_on_a_question_is_listed_in_its_thread_in_one_pass(
         ["1"],
     )
     assert (by_id[reply["id"]]["kind"], by_id[reply["id"]]["questions"]) == ("answer", ["1"])
+    assert (by_id[reminder["id"]]["kind"], by_id[reminder["id"]]["questions"]) == ("host", ["2"])
+    assert by_id[to_both["id"]]["questions"] == ["1", "2"]
+
+    # The two-pass import (when the one pass gives up) reads the same posts the same way.
+    with monkeypatch.context() as patched:
+        patched.setattr(one_pass, "import_in_one_pass", lambda *args, **kwargs: None)
+        two = Store(tmp_path / "two.sqlite")
+        try:
+            imported_and_published(two, path, tmp_path / "two")
+        finally:
+            two.close()
+    for fmt in FORMATS:
+        name = f"wedocs-2026-03-03.{fmt}"
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
 
 
 def _message(doc: dict[str, Any], mid: int) -> dict[str, Any]:

@@ -264,11 +264,15 @@ def test_a_host_in_a_topic_chat_answers_with_the_topic_label() -> None:
     assert (participant.kind, participant.question_keys) == (MessageKind.ANSWER, ("2",))
 
 
-def test_a_host_in_a_question_chat_still_posts_questions_by_label() -> None:
+def test_a_host_in_a_question_chat_follows_up_questions_by_label() -> None:
+    # The questions' own posts are the bot's (or those an import found): a host's other
+    # labelled post is the host taking part in that question, in each convention.
     host = {"author_handle": "HostAnna", "author_id": "anna"}
     for labels, text in ((ENGLISH, "Q2: follow-up?"), (FRENCH, "Q2 : et ensuite ?")):
         found = _captured(message(f"{text} #WeDocs", **host), labels)
-        assert (found.kind, found.question_keys) == (MessageKind.QUESTION, ("2",))
+        assert (found.kind, found.question_keys) == (MessageKind.HOST, ("2",))
+        own = _captured(message(f"{text} #WeDocs", platform_id="q2-post", **host), labels)
+        assert (own.kind, own.question_keys) == (MessageKind.QUESTION, ("2",))
     answer = _captured(message("R2 : le temps #WeDocs", **host), FRENCH)
     assert (answer.kind, answer.question_keys) == (MessageKind.ANSWER, ("2",))
 

@@ -33,9 +33,9 @@ def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
     chat_file(
         tmp_path / "chat.toml",
         start_in=5,
-        questions=("How do you involve patients?", "What got in the way?"),
+        questions=("How do you involve patients?", "What got in the way?", "What next?"),
         interval="4s",
-        duration="10s",
+        duration="14s",
         grace="2s",
         extra='hosts = ["hostanna"]\n',
     )
@@ -49,10 +49,15 @@ def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
         follow_up = net.post(
             "main", HOST, "Q1 follow-up: who chairs the council? #WeDocs", at=now()
         )
+        # At once, without the hashtag: read with the follow-up, in one batch (a tester lost
+        # such replies, and those posted while the bot was down, read back together).
+        net.post("main", ALICE, "a patient, since last year", at=now(), reply_to=follow_up)
         wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
         net.post("main", ALICE, "A2 time #WeDocs", at=now())
         # A reply to the follow-up answers Q1, though Q2 is the open question.
-        net.post("main", ALICE, "a patient, since last year #WeDocs", at=now(), reply_to=follow_up)
+        net.post("main", ALICE, "and a carer #WeDocs", at=now(), reply_to=follow_up)
+        # A host's post about a question before the bot asks it: listed under Q3.
+        net.post("main", HOST, "Q3 in a minute: think about next month #WeDocs", at=now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
@@ -67,8 +72,11 @@ def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
     assert "Host · **Dr Anna Host** @hostanna" in section, section
     assert "Q1 follow-up: who chairs the council? #WeDocs" in section
     assert "a patient, since last year" in section
-    assert "2 answers from 1 participant" in section  # the follow-up is no answer
-    assert "- **Questions:** 2\n" in md  # nor a question
+    assert "and a carer" in section
+    assert "3 answers from 1 participant" in section  # the follow-up is no answer
+    assert "- **Questions:** 3\n" in md  # nor a question
+    q3 = md[md.index("## Q3") :]
+    assert "Host · **Dr Anna Host** @hostanna" in q3 and "think about next month" in q3
     html = next(out_dir.glob("*.html")).read_text(encoding="utf-8")
     assert "who chairs the council?" in html
     data = json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
