@@ -852,6 +852,22 @@ def later_chats_changed(store: Store, chat: Chat, *, everyone: bool = False) -> 
     return [other for other in later if not mine.isdisjoint(store.participants_of(other))]
 
 
+def later_chats_behind(store: Store, chat: Chat) -> list[Chat]:
+    """Of :func:`later_chats_changed` (``chat`` as it stands), those whose Markdown
+    transcript was recorded before ``chat``'s, at a lower archive generation: written
+    before ``chat`` was archived, they may not count it yet. An import run again finds
+    them so (its republication of them was interrupted, or failed)."""
+    mine = store.recorded_transcript(chat.id, "md")
+    if mine is None or mine.generation is None:
+        return []
+    behind = []
+    for later in later_chats_changed(store, chat):
+        theirs = store.recorded_transcript(later.id, "md")
+        if theirs is None or theirs.generation is None or theirs.generation < mine.generation:
+            behind.append(later)
+    return behind
+
+
 @contextlib.contextmanager
 def staging_folder(out_dir: Path) -> Iterator[Path]:
     """A folder of our own inside ``out_dir`` (made if missing) to write a chat's

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -908,10 +908,16 @@ def _note_stale(
     or a longer export's new messages, which may bring it new participants; and, after an
     opt-out in the export, every published chat whose files still show that participant
     (their ids in ``private`` too: said apart, they are not "later chats")."""
-    from archive.publish import later_chats_changed
+    from archive.publish import later_chats_behind, later_chats_changed
 
     if result.created or result.recaptured or result.new_messages:
         for later in later_chats_changed(store, result.chat, everyone=result.recaptured):
+            stale.setdefault(later.id, later)
+    elif not result.changed:
+        # Imported before, run again as it was: what an interrupted (or failed) run left
+        # to publish again. (A re-import with other presentation options republishes the
+        # chat itself, whose later chats then look behind: they are left for a plain run.)
+        for later in later_chats_behind(store, result.chat):
             stale.setdefault(later.id, later)
     if result.opt_commands:
         for shown in store.chats_showing_opted_out():
@@ -998,12 +1004,14 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     stale: dict[str, Chat] = {}
     private: set[str] = set()  # of those, the chats republished after an opt-out
     done: list[str] = []  # the chats of this run imported and published, in order
+    index, republishing = 0, False  # where an interrupt came (see stopped_line)
     # SIGTERM and SIGHUP end the import as Ctrl-C does: the staging folder removed, the
     # archive as committed, one line saying what stands.
     with terminated_as_interrupt():
         store = open_store(config)
         try:
-            for path in files:
+            for position, path in enumerate(files):
+                index = position  # for an interrupt's message (stopped_line)
                 if screen is not None and is_stream(path):  # the log says so otherwise
                     print(
                         f"{path}: not a regular file: copying it beside the archive first",
@@ -1095,7 +1103,15 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 print(f"  transcript: {published.paths['md']}")
                 done.append(chat.id)
                 _note_stale(store, result, stale, private)
+            republishing = True
             _republish(store, stale, private, publish)
+        except KeyboardInterrupt:
+            # Between files (a file's report) or while republishing: what stands is each
+            # file imported so far, and the same import run again finishes the rest.
+            if screen is not None:
+                screen.done()
+            print(f"tweetchat: {stopped_line(files, index, republishing, stale)}", file=sys.stderr)
+            return 130
         finally:
             if screen is not None:
                 screen.done()
@@ -1112,6 +1128,23 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     return 2 if failed or unpublished else 0
 
 
+def stopped_line(
+    files: Sequence[Path], index: int, republishing: bool, stale: Mapping[str, Chat]
+) -> str:
+    """What the user is told of an import interrupted outside a file's import: after
+    ``files[index]`` was imported (while it was reported), or while republishing the chats
+    it changed (``stale``). One line; the same import run again finishes the rest."""
+    again = "run the same import again to finish (what was imported is not imported twice)"
+    if republishing:
+        return (
+            "interrupted while publishing again the chats this import changes"
+            f" ({', '.join(stale)}); {again}"
+        )
+    rest = files[index + 1 :]
+    left = f"; not imported: {', '.join(str(p) for p in rest)}" if rest else ""
+    return f"interrupted after {files[index]} was imported{left}; {again}"
+
+
 def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[str]) -> str:
     """What the user is told when an import is interrupted before its commit (Ctrl-C,
     SIGTERM, SIGHUP): that nothing of ``path`` was imported (the archive is still at
@@ -1125,12 +1158,17 @@ def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[s
         untouched = store.generation() == generation
     except sqlite3.Error:  # cannot tell: say what holds either way
         untouched = False
-    if not untouched:
-        return f"{path}: interrupted: run the same import again to finish it"
     before = ""
     if done:
         shown = ", ".join(done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else "")
         before = f" (imported before it, and kept: {shown})"
+    if not untouched:
+        # Committed, the interrupt came before its publication began (the search index,
+        # the checkpoint): saved, the transcripts not written.
+        return (
+            f"{path}: interrupted once its messages were saved, before its transcripts"
+            f" were written{before}; run the same import again to write them"
+        )
     again = (
         "pipe the export into the same import again"
         if is_stream(path)

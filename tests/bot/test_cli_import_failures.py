@@ -23,10 +23,12 @@ import pytest
 
 from archive import publish as publish_module
 from archive import published as published_module
+from archive.importers import one_pass as one_pass_module
 from archive.models import ChatStatus
 from archive.publish import RowPublication
 from archive.store import Store
 from bot.cli import main
+from tests.archive.test_import_later_chats import FEBRUARY, february_export
 from tests.bot.helpers import dead_pid
 
 EXPORT = Path(__file__).resolve().parents[1] / "archive" / "data" / "wedocs_discord.json"
@@ -385,6 +387,83 @@ def test_ctrl_c_before_the_commit_of_a_piped_export_says_to_pipe_it_again(
         assert store.list_chats() == []
     # The copy of the piped export was removed with the interrupted import.
     assert not [p for p in run.folder.iterdir() if p.name.startswith(".tweetchat-import-")]
+
+
+def test_ctrl_c_once_the_messages_are_saved_says_so(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tester's: stopped in the instant after the commit, before the publication began (the
+    # search index and the checkpoint start there), it said only "interrupted".
+    def committed(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(one_pass_module, "ImportResult", committed)
+    code, _out, err = run.import_(EXPORT)
+    assert code == 130
+    assert err == (
+        f"tweetchat: {EXPORT}: interrupted once its messages were saved, before its"
+        " transcripts were written; run the same import again to write them\n"
+    )
+    assert_imported_not_published(run, CHAT)
+    monkeypatch.undo()
+    code, _out, err = run.import_(EXPORT)
+    assert (code, err) == (0, "")
+    assert run.status(CHAT) == ChatStatus.PUBLISHED
+
+
+def test_ctrl_c_while_a_file_is_reported_names_the_files_not_imported(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tester's: stopped between two files, it ended with no message at all.
+    def reported(self: Store, chat: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "hosts_not_met", reported)
+    other = other_export(run.folder)
+    code, out, err = run.import_(EXPORT, other)
+    assert code == 130
+    assert f"imported {CHAT}" in out
+    assert err == (
+        f"tweetchat: interrupted after {EXPORT} was imported; not imported: {other}; run the"
+        " same import again to finish (what was imported is not imported twice)\n"
+    )
+    monkeypatch.undo()
+    code, out, err = run.import_(EXPORT, other)
+    assert (code, err) == (0, "")
+    assert f"already imported as {CHAT}" in out and f"imported {OTHER}" in out
+
+
+def test_ctrl_c_while_republishing_later_chats_is_finished_by_the_same_import_again(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tester's: stopped while the later chats were published again, it ended with no
+    # message, and running the import again ("already imported") left them as they were.
+    assert run.import_(EXPORT)[0] == 0  # March, published
+    february = february_export(run.folder / "february.json")
+
+    def republish(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish_module, "publish_with", republish)
+    code, out, err = run.import_(february)
+    assert code == 130
+    assert f"imported {FEBRUARY}" in out
+    assert err == (
+        f"tweetchat: interrupted while publishing again the chats this import changes ({CHAT});"
+        " run the same import again to finish (what was imported is not imported twice)\n"
+    )
+    before = (run.out / f"{CHAT}.md").read_text(encoding="utf-8")
+    assert "| Returning participants | 0 |" in before  # February not counted yet
+
+    monkeypatch.undo()
+    code, out, err = run.import_(february)
+    assert (code, err) == (0, "")
+    assert f"already imported as {FEBRUARY}" in out
+    assert f"republished 1 later chat of #WeDocs: {CHAT}" in out
+    after = (run.out / f"{CHAT}.md").read_text(encoding="utf-8")
+    assert "| Returning participants | 4 |" in after
+    code, out, err = run.import_(february)  # nothing left behind: nothing more to publish
+    assert (code, err) == (0, "") and "republished" not in out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
