@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.platforms.local.adapter import LocalNetwork
     from tests.fakes.discord_server import FakeDiscord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,3 +134,17 @@ def dead_pid() -> int:
         check=True,
     )
     return int(gone.stdout)
+
+
+def utc_now() -> datetime:
+    """Now, in UTC: the time a test posts a message at."""
+    return datetime.now(UTC)
+
+
+def local_bot_post(net: LocalNetwork, prefix: str) -> str:
+    """The local room's first message by the bot that starts with ``prefix``: its
+    sequence number as text, or ``""`` while there is none (for :func:`wait_for`)."""
+    for row in net.messages("main"):
+        if row["is_bot"] and row["text"].startswith(prefix):
+            return str(row["seq"])
+    return ""

@@ -8,7 +8,7 @@ import csv
 import dataclasses
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,16 @@ from archive.models import CapturedMessage, MessageKind
 from archive.store import Store
 from bot.groups import is_group_reply
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
-from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, until, wait_for
-from tests.bot.test_run_end_to_end import bot_post
+from tests.bot.helpers import (
+    chat_file,
+    config_file,
+    local_bot_post,
+    start_bot,
+    tweetchat,
+    until,
+    utc_now,
+    wait_for,
+)
 
 A1, A2, A3 = (LocalUser(f"a{i}", f"Clin {i}", f"clin{i}") for i in (1, 2, 3))
 B1 = LocalUser("b1", "Pat Reply", "patreply")
@@ -31,10 +39,6 @@ D1 = LocalUser("d1", "Dee Changer", "dee")
 E1 = LocalUser("e1", "Eli Quiet", "eli")
 F1 = LocalUser("f1", "Fay Typo", "fay")
 EVERYONE = (A1, A2, A3, B1, B2, B3, C1, D1, E1, F1)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Path) -> None:
@@ -49,18 +53,18 @@ def test_declarations_on_the_local_platform_reach_every_transcript(tmp_path: Pat
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
         post = net.post
-        first = post("main", A1, "Hello, nurse here !iam clinician #WeDocs", at=now())
+        first = post("main", A1, "Hello, nurse here !iam clinician #WeDocs", at=utc_now())
         for who in (A2, A3):
-            post("main", who, "!iam Clinician #WeDocs", at=now())
-        post("main", C1, "!iam carer #WeDocs", at=now())
-        post("main", D1, "!iam patient #WeDocs", at=now())
-        post("main", F1, "!iam astronaut #WeDocs", at=now())
-        q1 = wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
-        post("main", B1, "!iam patient", at=now(), reply_to=q1)  # a reply to the bot
-        post("main", D1, "!iam manager #WeDocs", at=now())  # the latest wins
-        net.edit(first, "Hello, nurse here !iam clinician #WeDocs (edited)", at=now())
+            post("main", who, "!iam Clinician #WeDocs", at=utc_now())
+        post("main", C1, "!iam carer #WeDocs", at=utc_now())
+        post("main", D1, "!iam patient #WeDocs", at=utc_now())
+        post("main", F1, "!iam astronaut #WeDocs", at=utc_now())
+        q1 = wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        post("main", B1, "!iam patient", at=utc_now(), reply_to=q1)  # a reply to the bot
+        post("main", D1, "!iam manager #WeDocs", at=utc_now())  # the latest wins
+        net.edit(first, "Hello, nurse here !iam clinician #WeDocs (edited)", at=utc_now())
         for who in EVERYONE:
-            post("main", who, f"A1: {who.name}'s answer #WeDocs", at=now())
+            post("main", who, f"A1: {who.name}'s answer #WeDocs", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
@@ -166,7 +170,7 @@ async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
     from bot.platforms.local.adapter import LocalPlatform
     from tests.bot.test_late_note import no_publish
 
-    start = now() - timedelta(minutes=5)
+    start = utc_now() - timedelta(minutes=5)
     chat = Chat(
         id="wedocs-twice",
         title="Twice",
@@ -189,13 +193,13 @@ async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
         incoming = [
             IncomingMessage(
                 "local",
-                net.post("main", who, text, at=now()),
+                net.post("main", who, text, at=utc_now()),
                 "main",
                 who.id,
                 who.name,
                 who.handle,
                 text,
-                now(),
+                utc_now(),
             )
             for who, text in posts
         ]
@@ -233,13 +237,13 @@ def test_a_french_chat_answers_declarations_in_french(tmp_path: Path) -> None:
     bot = start_bot(config, "--until-idle")
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
-        wait_for(lambda: bot_post(net, "Q1"), what="Q1")
+        wait_for(lambda: local_bot_post(net, "Q1"), what="Q1")
         for who in (A1, A2, A3):
-            net.post("main", who, "!iam Clinicien #SoinsQC", at=now())  # the French label
-        net.post("main", C1, "!iam carer #SoinsQC", at=now())  # the key
-        net.post("main", F1, "!iam astronaute #SoinsQC", at=now())
+            net.post("main", who, "!iam Clinicien #SoinsQC", at=utc_now())  # the French label
+        net.post("main", C1, "!iam carer #SoinsQC", at=utc_now())  # the key
+        net.post("main", F1, "!iam astronaute #SoinsQC", at=utc_now())
         for who in (A1, A2, A3, C1, F1):
-            net.post("main", who, f"R1 : {who.name} répond #SoinsQC", at=now())
+            net.post("main", who, f"R1 : {who.name} répond #SoinsQC", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:

@@ -7,27 +7,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
-from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+from tests.bot.helpers import (
+    chat_file,
+    config_file,
+    local_bot_post,
+    start_bot,
+    tweetchat,
+    utc_now,
+    wait_for,
+)
 
 ALICE = LocalUser("a1", "Alice Nurse", "alice")
 BOB = LocalUser("b2", "Bob Carer", "bob")
 CARA = LocalUser("c3", "Cara Manager", "cara")
 DAN = LocalUser("d4", "Dan Student", "dan")
-
-
-def bot_post(net: LocalNetwork, prefix: str) -> str:
-    for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(prefix):
-            return str(row["seq"])
-    return ""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def react(config: Path, message: str, times: int = 1, *, remove: bool = False) -> str:
@@ -57,11 +53,11 @@ def test_reactions_make_the_highlights_of_a_published_chat(tmp_path: Path) -> No
     bot = start_bot(config, "--until-idle")
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
-        wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
-        a = net.post("main", ALICE, "A1: co-design with the patient council #WeDocs", at=now())
-        b = net.post("main", BOB, "A1: ask carers first #WeDocs", at=now())
-        c = net.post("main", CARA, "A1: measure what matters #WeDocs", at=now())
-        d = net.post("main", DAN, "A1: nothing yet #WeDocs", at=now())
+        wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        a = net.post("main", ALICE, "A1: co-design with the patient council #WeDocs", at=utc_now())
+        b = net.post("main", BOB, "A1: ask carers first #WeDocs", at=utc_now())
+        c = net.post("main", CARA, "A1: measure what matters #WeDocs", at=utc_now())
+        d = net.post("main", DAN, "A1: nothing yet #WeDocs", at=utc_now())
         # Bob and Cara tie on 2 (Bob answered first); Alice has 1 (one of two taken back);
         # Dan's has none. At most 2 a question: Bob, then Cara.
         react(config, b, 2)

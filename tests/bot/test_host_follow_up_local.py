@@ -5,25 +5,21 @@ was taken for a second question post and left out of the Markdown and HTML trans
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
-from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+from tests.bot.helpers import (
+    chat_file,
+    config_file,
+    local_bot_post,
+    start_bot,
+    tweetchat,
+    utc_now,
+    wait_for,
+)
 
 HOST = LocalUser("h1", "Dr Anna Host", "hostanna")
 ALICE = LocalUser("a1", "Alice Nurse", "alice")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def bot_post(net: LocalNetwork, prefix: str) -> str:
-    for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(prefix):
-            return str(row["seq"])
-    return ""
 
 
 def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
@@ -44,20 +40,20 @@ def test_a_hosts_follow_up_is_listed_under_its_question_in_every_transcript(
     bot = start_bot(config, "--until-idle")
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
-        wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
-        net.post("main", ALICE, "A1 our patient council #WeDocs", at=now())
+        wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        net.post("main", ALICE, "A1 our patient council #WeDocs", at=utc_now())
         follow_up = net.post(
-            "main", HOST, "Q1 follow-up: who chairs the council? #WeDocs", at=now()
+            "main", HOST, "Q1 follow-up: who chairs the council? #WeDocs", at=utc_now()
         )
         # At once, without the hashtag: read with the follow-up, in one batch (a tester lost
         # such replies, and those posted while the bot was down, read back together).
-        net.post("main", ALICE, "a patient, since last year", at=now(), reply_to=follow_up)
-        wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
-        net.post("main", ALICE, "A2 time #WeDocs", at=now())
+        net.post("main", ALICE, "a patient, since last year", at=utc_now(), reply_to=follow_up)
+        wait_for(lambda: local_bot_post(net, "Q2:"), what="Q2")
+        net.post("main", ALICE, "A2 time #WeDocs", at=utc_now())
         # A reply to the follow-up answers Q1, though Q2 is the open question.
-        net.post("main", ALICE, "and a carer #WeDocs", at=now(), reply_to=follow_up)
+        net.post("main", ALICE, "and a carer #WeDocs", at=utc_now(), reply_to=follow_up)
         # A host's post about a question before the bot asks it: listed under Q3.
-        net.post("main", HOST, "Q3 in a minute: think about next month #WeDocs", at=now())
+        net.post("main", HOST, "Q3 in a minute: think about next month #WeDocs", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:

@@ -4,28 +4,24 @@ and `tweetchat run`: a French chat (Q1 / R1) and a Welsh one (C1 / A1)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
-from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+from tests.bot.helpers import (
+    chat_file,
+    config_file,
+    local_bot_post,
+    start_bot,
+    tweetchat,
+    utc_now,
+    wait_for,
+)
 
 AMELIE = LocalUser("a1", "Amélie Infirmière", "amelie")
 BENOIT = LocalUser("b2", "Benoît Aidant", "benoit")
 CERI = LocalUser("c3", "Ceri Nyrs", "ceri")
 DAFYDD = LocalUser("d4", "Dafydd Gofalwr", "dafydd")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def bot_post(net: LocalNetwork, prefix: str) -> str:
-    for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(prefix):
-            return str(row["seq"])
-    return ""
 
 
 def bot_texts(net_path: Path) -> list[str]:
@@ -59,14 +55,16 @@ def test_a_french_chat_asks_for_r_answers_and_captures_them(tmp_path: Path) -> N
     bot = start_bot(config, "--until-idle")
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
-        wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
-        net.post("main", AMELIE, "R1 : Nous co-construisons avec notre comité #WeDocs", at=now())
-        wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
+        wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        net.post(
+            "main", AMELIE, "R1 : Nous co-construisons avec notre comité #WeDocs", at=utc_now()
+        )
+        wait_for(lambda: local_bot_post(net, "Q2:"), what="Q2")
         # With R answers, "A1" is no label: this answers the open question, Q2.
-        net.post("main", BENOIT, "A1 comme on dit : le temps manque #WeDocs", at=now())
-        net.post("main", AMELIE, "r2 le financement #WeDocs", at=now())
-        wait_for(lambda: bot_post(net, "Bye"), what="the closing")
-        net.post("main", BENOIT, "R1 en retard mais : le comité des usagers #WeDocs", at=now())
+        net.post("main", BENOIT, "A1 comme on dit : le temps manque #WeDocs", at=utc_now())
+        net.post("main", AMELIE, "r2 le financement #WeDocs", at=utc_now())
+        wait_for(lambda: local_bot_post(net, "Bye"), what="the closing")
+        net.post("main", BENOIT, "R1 en retard mais : le comité des usagers #WeDocs", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
@@ -109,16 +107,16 @@ def test_a_welsh_chat_from_the_configs_labels_posts_c_questions(tmp_path: Path) 
     bot = start_bot(config, "--until-idle")
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
-        wait_for(lambda: bot_post(net, "C1:"), what="C1")
+        wait_for(lambda: local_bot_post(net, "C1:"), what="C1")
         shown = tweetchat(["show", "wedocs"], config)
         assert shown.returncode == 0 and "C1 " in shown.stdout and "Q1" not in shown.stdout
         net.post(
-            "main", CERI, "A1: Rydyn ni'n cyd-ddylunio gyda'n cyngor cleifion #WeDocs", at=now()
+            "main", CERI, "A1: Rydyn ni'n cyd-ddylunio gyda'n cyngor cleifion #WeDocs", at=utc_now()
         )
-        wait_for(lambda: bot_post(net, "C2:"), what="C2")
-        net.post("main", DAFYDD, "A1 hefyd: gofynnwn i gleifion yn gyntaf #WeDocs", at=now())
+        wait_for(lambda: local_bot_post(net, "C2:"), what="C2")
+        net.post("main", DAFYDD, "A1 hefyd: gofynnwn i gleifion yn gyntaf #WeDocs", at=utc_now())
         # "C1" is the question's label, not an answer's: this answers the open question.
-        net.post("main", DAFYDD, "C1 oedd yn anodd, ond amser #WeDocs", at=now())
+        net.post("main", DAFYDD, "C1 oedd yn anodd, ond amser #WeDocs", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
@@ -177,8 +175,8 @@ def test_after_a_crash_a_french_chat_is_reconciled_and_backfilled_in_its_letters
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
         (q1,) = [r for r in net.messages("main") if r["is_bot"] and r["text"].startswith("Q1:")]
-        net.post("main", AMELIE, "R2 en avance : le temps #WeDocs", at=now())
-        net.post("main", BENOIT, "réponse sans dièse", at=now(), reply_to=str(q1["seq"]))
+        net.post("main", AMELIE, "R2 en avance : le temps #WeDocs", at=utc_now())
+        net.post("main", BENOIT, "réponse sans dièse", at=utc_now(), reply_to=str(q1["seq"]))
     finally:
         net.close()
     with (tmp_path / "run2.log").open("w") as log2:

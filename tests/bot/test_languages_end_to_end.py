@@ -12,26 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
-from tests.bot.helpers import chat_file, start_bot, tweetchat, wait_for
+from tests.bot.helpers import chat_file, local_bot_post, start_bot, tweetchat, utc_now, wait_for
 
 GOLDEN = Path(__file__).parent / "golden"
 ALICE = LocalUser("a1", "Alice Infirmière", "alice")
 BOB = LocalUser("b2", "Bob Aidant", "bob")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def bot_post(net: LocalNetwork, prefix: str) -> str:
-    for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(prefix):
-            return str(row["seq"])
-    return ""
 
 
 def masked(markdown: str) -> str:
@@ -87,11 +75,11 @@ def run_chat(
     bot = start_bot(config, "--until-idle")
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
-        q1 = wait_for(lambda: bot_post(net, f"{question}1:"), what=f"{question}1")
-        net.post("main", ALICE, f"{answer}1: {texts[0]} #{hashtag}", at=now())
-        net.post("main", BOB, texts[1], at=now(), reply_to=q1)
-        wait_for(lambda: bot_post(net, f"{question}2:"), what=f"{question}2")
-        net.post("main", ALICE, f"{answer.lower()}2 {texts[2]} #{hashtag}", at=now())
+        q1 = wait_for(lambda: local_bot_post(net, f"{question}1:"), what=f"{question}1")
+        net.post("main", ALICE, f"{answer}1: {texts[0]} #{hashtag}", at=utc_now())
+        net.post("main", BOB, texts[1], at=utc_now(), reply_to=q1)
+        wait_for(lambda: local_bot_post(net, f"{question}2:"), what=f"{question}2")
+        net.post("main", ALICE, f"{answer.lower()}2 {texts[2]} #{hashtag}", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:

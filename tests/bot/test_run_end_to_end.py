@@ -10,23 +10,20 @@ from pathlib import Path
 from archive.store import Store
 from bot.facilitator import OPTED_OUT_REPLY
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
-from tests.bot.helpers import chat_file, config_file, start_bot, tweetchat, wait_for
+from tests.bot.helpers import (
+    chat_file,
+    config_file,
+    local_bot_post,
+    start_bot,
+    tweetchat,
+    utc_now,
+    wait_for,
+)
 
 ALICE = LocalUser("a1", "Alice Nurse", "alice")
 BOB = LocalUser("b2", "Bob Carer", "bob")
 CARA = LocalUser("c3", "Cara Secret", "cara")
 MAL = LocalUser("m4", "Mallory", "mallory")
-
-
-def bot_post(net: LocalNetwork, prefix: str) -> str:
-    for row in net.messages("main"):
-        if row["is_bot"] and row["text"].startswith(prefix):
-            return str(row["seq"])
-    return ""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def test_a_whole_chat_is_run_captured_and_published(tmp_path: Path) -> None:
@@ -40,24 +37,24 @@ def test_a_whole_chat_is_run_captured_and_published(tmp_path: Path) -> None:
     net = LocalNetwork(tmp_path / "net.sqlite")
     try:
         net_post = net.post
-        net_post("main", CARA, "!optout", at=now())
-        q1 = wait_for(lambda: bot_post(net, "Q1:"), what="Q1")
-        net_post("main", ALICE, "A1: We co-design with our patient council #WeDocs", at=now())
-        net_post("main", BOB, "Reply without the hashtag", at=now(), reply_to=q1)
-        net_post("main", CARA, "A1 my secret answer #WeDocs", at=now())
-        typo = net_post("main", BOB, "A1 teh typo #WeDocs", at=now())
-        net.edit(typo, "A1 the typo, fixed #WeDocs", at=now())
-        oops = net_post("main", ALICE, "A1 posted by mistake #WeDocs", at=now())
-        net.delete(oops, at=now())
-        net_post("main", ALICE, "Not part of the chat #WeDocsX", at=now())
-        wait_for(lambda: bot_post(net, "Q2:"), what="Q2")
+        net_post("main", CARA, "!optout", at=utc_now())
+        q1 = wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        net_post("main", ALICE, "A1: We co-design with our patient council #WeDocs", at=utc_now())
+        net_post("main", BOB, "Reply without the hashtag", at=utc_now(), reply_to=q1)
+        net_post("main", CARA, "A1 my secret answer #WeDocs", at=utc_now())
+        typo = net_post("main", BOB, "A1 teh typo #WeDocs", at=utc_now())
+        net.edit(typo, "A1 the typo, fixed #WeDocs", at=utc_now())
+        oops = net_post("main", ALICE, "A1 posted by mistake #WeDocs", at=utc_now())
+        net.delete(oops, at=utc_now())
+        net_post("main", ALICE, "Not part of the chat #WeDocsX", at=utc_now())
+        wait_for(lambda: local_bot_post(net, "Q2:"), what="Q2")
         net_post(
             "main",
             MAL,
             "# Big <script>alert(1)</script> [x](javascript:alert(1)) #WeDocs",
-            at=now(),
+            at=utc_now(),
         )
-        net_post("main", BOB, "an unlabelled answer to the open question #wedocs", at=now())
+        net_post("main", BOB, "an unlabelled answer to the open question #wedocs", at=utc_now())
         out, _ = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
@@ -188,15 +185,15 @@ def test_an_opt_out_writes_the_published_files_again_without_them(tmp_path: Path
         return made
 
     def answers(net: LocalNetwork) -> None:
-        net.post("main", ALICE, "A1 my private story #WeDocs", at=now())
-        net.post("main", BOB, "A1 what Bob said #WeDocs", at=now())
+        net.post("main", ALICE, "A1 my private story #WeDocs", at=utc_now())
+        net.post("main", BOB, "A1 what Bob said #WeDocs", at=utc_now())
 
     first = run_chat("first.toml", "WeDocs", answers)
     assert "my private story" in first.read_text(encoding="utf-8")
     files = [first.with_suffix(suffix) for suffix in (".md", ".html", ".json")]
     # Another chat, another hashtag: an opt-out leaves every transcript.
     second = run_chat(
-        "second.toml", "NHSQI", lambda net: net.post("main", ALICE, "!optout", at=now())
+        "second.toml", "NHSQI", lambda net: net.post("main", ALICE, "!optout", at=utc_now())
     )
     for path in files:  # written again before the bot stopped
         text = path.read_text(encoding="utf-8")
