@@ -6,6 +6,7 @@ really fires them; the tests wait on the fake and the database, never on fixed s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,18 +74,22 @@ async def command(run: Running, subcommand: str, **options: Any) -> str:
 
 
 async def test_a_chat_is_posted_captured_backfilled_and_published(
-    running: Running, no_error_logs: ErrorLogCatcher
+    running: Running, no_error_logs: ErrorLogCatcher, caplog: pytest.LogCaptureFixture
 ) -> None:
     no_error_logs.allow(r"discord\.client$")  # discord.py logs each failed reconnect at ERROR
+    # If the reconnect below ever fails again, the report shows each handshake and event.
+    for name in ("discord.client", "discord.gateway", "bot"):
+        caplog.set_level(logging.DEBUG, logger=name)
     fake, channel = running.fake, running.fake.channel_id
     chat_id = await schedule(
         running,
         chat_file(
             [("How do you involve patients?", "1s"), ("What next?", "9s")],
-            # Long enough that the outage below falls inside the chat on a slow machine:
-            # with 12s this test timed out waiting for the backfill twice in CI (1 run in
-            # ~10); a reconnect after the chat closed backfills nothing (open chats only).
-            duration="20s",
+            # The host ends the chat below, once the backfill is seen: a chat that ended by
+            # its clock could close before the reconnect on a loaded machine (it did, with
+            # 12s and 20s, about one CI run in ten), and a reconnect after the chat closed
+            # backfills nothing (open chats only).
+            duration="10m",
             grace="2s",
         ),
     )
@@ -119,8 +124,15 @@ async def test_a_chat_is_posted_captured_backfilled_and_published(
         what="a refused reconnect",
     )
     fake.refuse_connections = False
-    await until("the backfill", lambda: captured(running, away) and captured(running, away_reply))
+    try:
+        await until(
+            "the backfill", lambda: captured(running, away) and captured(running, away_reply)
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {outage_state(running)}") from None
 
+    await until("Q2", lambda: bot_posts(fake, "Q2:"))
+    assert "Chat ended" in await command(running, "end", chat=chat_id)
     await until("publishing", lambda: status(running) == ChatStatus.PUBLISHED, within=30)
 
     def transcripts() -> list[Any]:
@@ -149,6 +161,23 @@ async def test_a_chat_is_posted_captured_backfilled_and_published(
         "value": "6",
         "inline": True,
     }
+
+
+def outage_state(run: Running) -> str:
+    """What a failed wait after a gateway outage needs to tell: the gateway's sessions and
+    handshakes, the chat's status and the captured messages."""
+    fake = run.fake
+    handshakes = [r.status for r in fake.requests_to("GET /gateway")]
+    sessions = [
+        f"{s.session_id[:6]} connected={s.connection is not None} invalid={s.invalid}"
+        for s in fake.sessions
+    ]
+    (count,) = run.rows("SELECT count(*) FROM messages")
+    return (
+        f"gateway handshakes {handshakes}, identifies {fake.gateway.identify_count}, "
+        f"resumes {fake.gateway.resume_count}, sessions {sessions}; "
+        f"chat {status(run)!r}, {count[0]} messages; fake {fake.describe()}"
+    )
 
 
 async def command_as(run: Running, subcommand: str, user: Any) -> str:
