@@ -29,6 +29,7 @@ from archive.transcripts.text import (
     escape_text,
     hidden_handles,
     network_name,
+    question_anchor,
     time_range,
     zone_label,
 )
@@ -338,7 +339,10 @@ def markdown_parts(
     for q in chat.questions:
         answers = stats.answers_per_question.get(q.key, 0)
         answering = stats.participants_per_question.get(q.key, 0)
-        out += [f"## {chat.label(q)} · {escape_inline(q.text)}", ""]
+        # The anchor ends the heading, so that "## Q1 · text" still starts the line that
+        # readers (and scripts) look for.
+        anchor = question_anchor(q.key)
+        out += [f'## {chat.label(q)} · {escape_inline(q.text)} <a id="{anchor}"></a>', ""]
         went = posted.get(q.key)
         if went is not None:
             line = "*" + tr.gettext("Went out at {time} {zone}").format(

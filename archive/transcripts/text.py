@@ -280,6 +280,13 @@ def message_anchor(platform: str, platform_id: str) -> str:
     return quote(f"m-{platform}-{platform_id}", safe="-_.")
 
 
+def question_anchor(key: str) -> str:
+    """The fragment naming one question's section in a transcript: ``q-<key>`` (``q-1``,
+    ``q-2a``), where its heading ends; a question post's own link (question posts are
+    their sections' headings, not list items with a message anchor)."""
+    return quote(f"q-{key}", safe="-_.")
+
+
 NETWORK_NAMES = {
     "x": "X",
     "discord": "Discord",

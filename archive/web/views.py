@@ -23,13 +23,20 @@ from archive.groups import say
 from archive.hashtags import with_hashtag
 from archive.highlights import HIGHLIGHTS_PER_QUESTION
 from archive.i18n import Translator, translator
-from archive.models import Chat, ChatStatus
+from archive.models import CapturedMessage, Chat, ChatStatus, MessageKind
 from archive.publish import Rendered, render_chat
 from archive.standing import ScheduleSource, Step, StepState, step_cells
 from archive.store import NotFoundError, Store
 from archive.transcripts.csvfmt import render_csv
 from archive.transcripts.html import markdown_to_html, sanitize_html
-from archive.transcripts.text import clock, day_label, message_anchor, time_range, zone_label
+from archive.transcripts.text import (
+    clock,
+    day_label,
+    message_anchor,
+    question_anchor,
+    time_range,
+    zone_label,
+)
 from archive.web import chart_files, charts, feeds
 from archive.web import groups as group_figures
 from archive.web.search import MARK_CLOSE, MARK_OPEN, parse_query, snippet_html
@@ -566,7 +573,7 @@ def search_page(
     for m, snippet in hits:
         chat = chats[m.chat_id]
         at = m.created_at.astimezone(chat.zone)
-        href = site.chat_url(chat.id) + "#" + message_anchor(m.platform, m.platform_id)
+        href = site.chat_url(chat.id) + _hit_fragment(chat, m)
         who = m.author_name or m.author_handle or t("Unknown")
         handle = f" @{m.author_handle}" if m.author_handle else ""
         body.append(
@@ -579,6 +586,19 @@ def search_page(
     body.append("</ol>")
     body.append(pager(site, "/search", page, has_next, query=f"q={quote(q)}&", tr=tr))
     return layout(site, title, "\n".join(body), search_value=q, tr=tr)
+
+
+def _hit_fragment(chat: Chat, m: CapturedMessage) -> str:
+    """Where a search hit is on its chat's page: a message's own anchor, or for a question
+    post (its section's heading, not a list item) the section's; "" for a question post
+    of no question the chat has (the page's top)."""
+    if m.kind is not MessageKind.QUESTION:
+        return "#" + message_anchor(m.platform, m.platform_id)
+    keys = {q.key for q in chat.questions}
+    for key in m.question_keys:
+        if key in keys:
+            return "#" + question_anchor(key)
+    return ""
 
 
 # ---- feeds -------------------------------------------------------------------------------

@@ -92,8 +92,10 @@ def test_intro_lines_in_a_blockquote_are_literal(text: str) -> None:
 @example(text="We love C#")
 @example(text="##")
 def test_a_heading_shows_the_whole_text(text: str) -> None:
-    page = _render(f"## Q1 · {escape_inline(text)}\n")
-    _literal(page, "Q1 · " + " ".join(_lines(text)), {"h2"})
+    # As the transcripts write a question's heading: its section's anchor at the end.
+    page = _render(f'## Q1 · {escape_inline(text)} <a id="q-1"></a>\n')
+    _literal(page, "Q1 · " + " ".join(_lines(text)), {"h2", "a"})
+    assert page.tags.count("a") == 1, page.tags
 
 
 @settings(max_examples=300, deadline=None)

@@ -256,8 +256,11 @@ def parse(page: str) -> _Page:
 
 
 def section(markdown_text: str, heading: str) -> str:
-    """The Markdown between ``heading`` and the next level-2 heading."""
-    start = markdown_text.index(heading + "\n")
+    """The Markdown between the line ``heading`` (a question's heading ends with its
+    section's anchor) and the next level-2 heading."""
+    found = re.search(f'^{re.escape(heading)}( <a id="[^"]+"></a>)?$', markdown_text, re.M)
+    assert found is not None, heading
+    start = found.start()
     end = markdown_text.find("\n## ", start + 1)
     return markdown_text[start : end if end != -1 else None]
 
@@ -317,8 +320,8 @@ def test_zone_without_abbreviation_shows_the_offset() -> None:
 def test_each_question_has_a_section_with_when_it_went_out() -> None:
     text = markdown_of()
     assert (
-        "## Q2 · What got in the way?\n\n*Went out at 20:16 GMT · 4 answers from 4 participants*"
-        in text
+        '## Q2 · What got in the way? <a id="q-2"></a>\n\n'
+        "*Went out at 20:16 GMT · 4 answers from 4 participants*" in text
     )
 
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from archive.models import MessageKind
+from archive.store import Store
 from archive.web import make_app
+from tests.archive.web.conftest import PAST_START, msg
 
 CHROMIUM = Path(os.environ.get("TWEETCHAT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
@@ -105,6 +109,28 @@ async def test_search_form_finds_and_highlights(page, server: str) -> None:  # t
     assert await page.locator("ol.results mark").first.inner_text() == "secretword"
     await page.locator("ol.results a").first.click()
     await page.wait_for_url("**/chats/wedocs-past#m-local-p3")
+
+
+async def test_a_question_post_found_by_search_opens_its_question_s_section(  # type: ignore[no-untyped-def]
+    page, server: str, archive_path: Path
+) -> None:
+    """A question post is its section's heading, not a list item with a message anchor:
+    its hit opens the chat at that heading."""
+    store = Store(archive_path)
+    try:
+        post = msg(
+            "wedocs-past", "q2-post", "host", "Q2 what blockedword us? #WeDocs", PAST_START, 20
+        )
+        store.save_messages([replace(post, kind=MessageKind.QUESTION, question_keys=("2",))])
+    finally:
+        store.close()
+    await page.goto(server + "search?q=blockedword")
+    await page.locator("ol.results a").first.click()
+    await page.wait_for_url("**/chats/wedocs-past#q-2")
+    heading = page.locator("article h2", has=page.locator("#q-2"))
+    assert (await heading.inner_text()).startswith("Q2 · What got in the way?")
+    assert await heading.is_visible()
+    assert page.errors == []
 
 
 async def test_markdown_download(page, server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
