@@ -176,6 +176,15 @@ class SpillList:
 _UNKNOWN = object()
 
 
+def without_anchor(md: str, html: str | None) -> tuple[str, str | None]:
+    """An item (from ``ItemRenderer.item``) without the message's anchor it starts with,
+    ``<a id="m-..."></a>``, for its repeats in other lists."""
+    md = "- " + md[md.index("</a>") + 4 :]
+    if html is not None:
+        html = "<li>" + html[html.index("</a>") + 4 :]
+    return md, html
+
+
 class TranscriptLists:
     """A transcript's message lists, filled by :meth:`add` with the chat's messages in
     time order (deleted and opted-out ones are left out here).
@@ -288,11 +297,16 @@ class TranscriptLists:
         return None  # questions and reposts are not listed
 
     def put(self, targets: tuple[ItemList, ...], md: str, html: str | None) -> None:
-        """Append one rendered item to ``targets`` (from :meth:`route`)."""
+        """Append one rendered item to ``targets`` (from :meth:`route`). The message's
+        anchor is in the first list only: an answer to Q1 and Q2 listed under both would
+        otherwise give its page two elements of one id (links go to the first)."""
         if html is None:
             self.no_html()
-        for target in targets:
-            target.add(md, html)
+        targets[0].add(md, html)
+        if len(targets) > 1:
+            md, html = without_anchor(md, html)
+            for target in targets[1:]:
+                target.add(md, html)
 
     def no_html(self) -> None:
         """An item has no ``<li>`` of its own: the HTML will be converted from the Markdown

@@ -147,6 +147,7 @@ class RowPass:
             item = renderer.item
             count_late = lists.count_late
             no_html = lists.no_html
+            put = lists.put
         json_write = self.json_write
         json_entries = self.json_entries
         entries: list[str] = []  # JSON entries, written a few hundred at once
@@ -217,8 +218,11 @@ class RowPass:
                 )
                 if html is None:
                     no_html()
-                for target in where[0]:
-                    target.add(md, html)
+                targets = where[0]
+                if len(targets) == 1:
+                    targets[0].add(md, html)
+                else:  # a multi-answer: its anchor in the first list only
+                    put(targets, md, html)
             if json_write is not None:
                 # entry_json(), from the pieces kept for the author and the kind; the time
                 # is at.isoformat() read off the store's fixed-width UTC text (which keeps

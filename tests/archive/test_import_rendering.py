@@ -513,6 +513,22 @@ def test_a_new_chat_is_imported_and_rendered_in_one_pass(
     assert ONE_PASS in line and "16 messages read, 12 captured, 12 new" in line
 
 
+def test_a_multi_answer_is_listed_under_each_question_with_one_anchor_in_one_pass(
+    tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = fixture_doc()
+    (carol,) = [m for m in doc["messages"] if m["content"].startswith("A2 Time")]
+    carol["content"] = "A1/A2 Time, mostly. And funding @drsmith #WeDocs"
+    assert compare(tmp_path, stores, caplog, write_doc(tmp_path / "multi.json", doc))
+    assert ONE_PASS in one_pass_log(caplog)[0]
+    (html,) = (tmp_path / "out").rglob("*.html")
+    page = html.read_text(encoding="utf-8")
+    anchor = 'id="m-discord-800000000000000009"'
+    q1, q2, q3 = (page.index(f'id="q-{k}"') for k in "123")
+    assert "Time, mostly" in page[q1:q2] and "Time, mostly" in page[q2:q3]
+    assert page.count(anchor) == 1 and q1 < page.index(anchor) < q2
+
+
 def test_a_chat_without_a_question_is_imported_in_one_pass(
     tmp_path: Path, stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture
 ) -> None:

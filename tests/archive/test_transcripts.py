@@ -329,6 +329,11 @@ def test_a_multi_answer_appears_under_each_question() -> None:
     text = markdown_of()
     assert "A1/A2: both" in section(text, "## Q1 · How do you involve patients in QI?")
     assert "A1/A2: both" in section(text, "## Q2 · What got in the way?")
+    # Its anchor is under Q1 only, where links to it go: one id once in the page.
+    assert '<a id="m-x-4"></a>' in section(text, "## Q1 · How do you involve patients in QI?")
+    assert '<a id="m-x-4"></a>' not in section(text, "## Q2 · What got in the way?")
+    ids = re.findall(r'\bid="([^"]+)"', html_of())
+    assert "m-x-4" in ids and len(ids) == len(set(ids)), sorted(ids)
 
 
 def test_answers_are_in_time_order_with_name_handle_time_and_permalink() -> None:
