@@ -1154,14 +1154,19 @@ def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[s
 
     from archive.importers.streams import is_stream
 
-    try:
-        untouched = store.generation() == generation
-    except sqlite3.Error:  # cannot tell: say what holds either way
-        untouched = False
     before = ""
     if done:
         shown = ", ".join(done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else "")
         before = f" (imported before it, and kept: {shown})"
+    try:
+        untouched = store.generation() == generation
+    except sqlite3.Error as exc:
+        # Cannot tell (the archive busy or unreadable now): what holds either way.
+        return (
+            f"{path}: interrupted; whether its messages were saved cannot be read now"
+            f" ({exc}){before}; run the same import again: it imports the file, or says it"
+            " is already imported and writes its transcripts"
+        )
     if not untouched:
         # Committed, the interrupt came before its publication began (the search index,
         # the checkpoint): saved, the transcripts not written.

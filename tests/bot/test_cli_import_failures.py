@@ -361,6 +361,35 @@ def test_ctrl_c_before_the_commit_says_nothing_of_the_file_was_saved(
     assert run.status(OTHER) == ChatStatus.PUBLISHED
 
 
+def test_ctrl_c_when_the_archive_cannot_be_read_says_what_holds_either_way(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whether the file's transaction committed is read off the archive's generation; when
+    # that read fails, it said the messages were saved, which it could not know.
+    interrupt_before_commit(monkeypatch, CHAT)
+    real = Store.generation
+    calls = {"n": 0}
+
+    def generation(self: Store) -> int:
+        calls["n"] += 1
+        if calls["n"] > 1:  # the read after the interrupt; the first is before the file
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(self)
+
+    monkeypatch.setattr(Store, "generation", generation)
+    code, _out, err = run.import_(EXPORT)
+    assert code == 130
+    assert err == (
+        f"tweetchat: {EXPORT}: interrupted; whether its messages were saved cannot be read"
+        " now (disk I/O error); run the same import again: it imports the file, or says it"
+        " is already imported and writes its transcripts\n"
+    )
+    monkeypatch.undo()
+    code, out, err = run.import_(EXPORT)  # as the message says
+    assert (code, err) == (0, "")
+    assert f"imported {CHAT}" in out and run.status(CHAT) == ChatStatus.PUBLISHED
+
+
 def test_ctrl_c_before_the_commit_of_a_piped_export_says_to_pipe_it_again(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
