@@ -109,6 +109,22 @@ def test_folded_lines_fit_75_octets_and_unfold_to_the_original(text: str) -> Non
     assert str(_event(out)["DESCRIPTION"]) == feed_text(event_description(chat))
 
 
+@pytest.mark.parametrize("status", [ChatStatus.ENDED, ChatStatus.PUBLISHED])
+def test_a_chat_that_is_over_says_no_more_how_to_join_or_answer(status: ChatStatus) -> None:
+    # A tester's: an imported chat's .ics told them where to join and how to answer it.
+    url = "https://archive.example/chats/wedocs-2026-02-03"
+    over = str(
+        _event(
+            ics_calendar(
+                [_chat(status=status)], name="All", chat_url={"wedocs-2026-02-03": url}, now=NOW
+            )
+        )["DESCRIPTION"]
+    )
+    assert over == "Line one\nLine two\n\nQ1: " + "Ünïcode question " * 10 + "\n\n" + url
+    upcoming = str(_event(ics_calendar([_chat()], name="All", chat_url={}, now=NOW))["DESCRIPTION"])
+    assert "Where to join:" in upcoming and "How to answer:" in upcoming
+
+
 def test_calendar_event_has_utc_times_and_escaped_summary() -> None:
     text = ics_calendar([_chat()], name="All", chat_url={}, now=NOW)
     lines = _unfold(text)
