@@ -1093,6 +1093,15 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                         if command.word == "optout"
                         else f"  {command.who} opted back in in the export"
                     )
+                if result.declarations:
+                    keys = ", ".join(g.key for g in store.configured_groups())
+                for declared in result.declarations:
+                    print(
+                        f"  {declared.who} declared their group in the export: {declared.group}"
+                        if declared.group
+                        else f"  {declared.who}: !iam {declared.word or '(no group)'} in the"
+                        f" export names none of the groups ({keys}): not recorded"
+                    )
                 for host in store.hosts_not_met(chat):
                     print(
                         f"  --host {host}: no author of the export is this host (a Discord"

@@ -46,12 +46,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import host_idents
+from archive.groups import Group, declaration_only, group_label, match_group
 from archive.hashtags import HashtagError, normalise_hashtag
 from archive.i18n import DEFAULT_LANGUAGE, language_tag, translator
 from archive.importers.discord_staging import (
@@ -65,6 +66,7 @@ from archive.importers.discord_staging import (
     _Spill,
     _staged,
     _text,
+    declaration_of,
     opt_of,
     source_key,
 )
@@ -95,6 +97,7 @@ from archive.store.engagement import RowHighlights
 from archive.store.messages import index_search
 
 __all__ = [
+    "Declaration",
     "ExportError",
     "ImportResult",
     "Progress",
@@ -145,6 +148,10 @@ def _read(
         if (word := opt_of(staged)) is not None:  # applied by the import, not captured
             scan.opt_commands.append((PLATFORM, staged[2], staged[4], word))
             continue
+        if (word := declaration_of(staged)) is not None:  # applied by the import, as live
+            scan.declarations.append((staged[2], staged[4], word, at, staged[1]))
+            if declaration_only(staged[5]):  # nothing else said: not a message of the chat
+                continue
         spill.add(staged, raw_text)
         scan.staged += 1
         if staged[8]:  # is_bot
@@ -175,6 +182,41 @@ def _read(
 # ---- the import -------------------------------------------------------------------------------
 
 
+class Declaration(NamedTuple):
+    """A participant's ``!iam`` met in an export, which the import records as the live bot
+    does (``archive.groups``): their stakeholder group on the chat's hashtag."""
+
+    who: str  # the participant's handle, else their user id
+    word: str  # what followed !iam ("" when nothing did)
+    group: str  # the key of the group it names, "" when it names none (not recorded)
+
+
+def _declare(
+    store: Store, chat: Chat, declarations: list[tuple[str, str, str, datetime, str]]
+) -> tuple[Declaration, ...]:
+    """Record the export's ``!iam`` declarations (``_Scan.declarations``) on ``chat``'s
+    hashtag, as the live bot does: a group by its key or label, the label as the archive's
+    groups give it or in the chat's language; a word naming no group records nothing."""
+    groups = store.configured_groups()
+    tr = translator(chat.language)
+    shown = [Group(g.key, group_label(g.key, g.label, tr)) for g in groups]
+    out = []
+    for author_id, handle, word, at, message_id in declarations:
+        group = (match_group(word, groups) or match_group(word, shown)) if word else None
+        if group is not None:
+            store.declare_group(
+                chat.hashtag,
+                PLATFORM,
+                author_id,
+                group.key,
+                at,
+                handle=handle,
+                message_id=message_id,
+            )
+        out.append(Declaration(handle or author_id, word, group.key if group else ""))
+    return tuple(out)
+
+
 class OptCommand(NamedTuple):
     """A participant's ``!optout`` or ``!optin`` met in an export, which the import applies
     as the live bot does (``archive.optouts``)."""
@@ -201,6 +243,9 @@ class ImportResult:
     # The participants' opt commands met in the export, applied in order: an opt-out
     # leaves the participant out of every transcript, as live.
     opt_commands: tuple[OptCommand, ...] = ()
+    # The participants' !iam declarations met in the export, in order (recorded when they
+    # name a group): their stakeholder group, as live.
+    declarations: tuple[Declaration, ...] = ()
 
 
 class PublishFailed(Exception):
@@ -639,6 +684,7 @@ def _capture(
                         store.opt_out(platform, author_id, handle)
                     else:
                         store.opt_in(platform, author_id)
+                declared = _declare(store, chat, scan.declarations)
                 generation = store.generation_at_commit()
             # Committed: the search index is made on another thread from here on. What
             # fails from here on fails the publication only (PublishFailed).
@@ -652,6 +698,7 @@ def _capture(
                 recaptured=bool(rules),
                 repeated=len(again),
                 opt_commands=tuple(OptCommand(w, h or a) for _p, a, h, w in commands),
+                declarations=declared,
             )
             if progress is not None:
                 progress("imported", scan.count, 1.0)
@@ -668,7 +715,10 @@ def _capture(
                     picked,
                     publish,
                     # (nor if an opt command changed who is shown: rendered before it was met)
-                    generation=generation if new == captured and not commands else None,
+                    # (nor if a declaration changed the groups: the rows do not say them)
+                    generation=generation
+                    if new == captured and not commands and not declared
+                    else None,
                     progress=progress,
                     count=scan.count,
                 )

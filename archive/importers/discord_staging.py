@@ -27,6 +27,7 @@ import ijson
 
 from archive.capture import CaptureContext, is_host, judge, label_grammar
 from archive.discord_messages import read
+from archive.groups import find_declaration
 from archive.importers.export_shape import export_message
 from archive.importers.exportjson import BOM, ExportError
 from archive.labels import DEFAULT_LABELS, Labels
@@ -116,6 +117,15 @@ _Staged = tuple[
 ]
 
 
+def declaration_of(staged: _Staged) -> str | None:
+    """The word of a participant's ``!iam`` declaration in the staged message
+    (:func:`archive.groups.find_declaration`, ``""`` for a bare ``!iam``; not a bot's, not a
+    forward: someone else's words), else None."""
+    if staged[8] or staged[12]:
+        return None
+    return find_declaration(staged[5])
+
+
 def opt_of(staged: _Staged) -> str | None:
     """``"optout"`` / ``"optin"`` when the staged message is a participant's opt command
     (:func:`archive.optouts.opt_command`; not a bot's, not a forward: someone else's
@@ -133,6 +143,9 @@ class _Scan:
     # The participants' opt commands, in export order: (platform, author id, handle, word);
     # applied by the import, never captured.
     opt_commands: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # The participants' !iam declarations, in export order: (author id, handle, word, time,
+    # message id); applied by the import, as live (a post that is only one is not captured).
+    declarations: list[tuple[str, str, str, datetime, str]] = field(default_factory=list)
     staged: int = 0
     first_id: str = ""
     first_at: datetime | None = None

@@ -73,6 +73,7 @@ from archive.importers.discord_staging import (
     _Staged,
     _staged,
     _text,
+    declaration_of,
     opt_of,
     question_posts,
     source_key,
@@ -181,6 +182,10 @@ class _Pass:
             # Who is shown changes (the rows rendered before): the two-pass import applies
             # it, and publishes from the store.
             raise _GiveUp("a participant's opt-out or opt-in")
+        if declaration_of(staged) is not None:
+            # A stakeholder group recorded (the rows rendered do not say it; a post that is
+            # only the declaration is not captured): the two-pass import records it.
+            raise _GiveUp("a participant's !iam declaration")
         scan.staged += 1
         if staged[8]:  # is_bot
             scan.bot_authors.add(staged[2])
