@@ -121,9 +121,10 @@ def declaration_of(staged: _Staged) -> str | None:
     """The word of a participant's ``!iam`` declaration in the staged message
     (:func:`archive.groups.find_declaration`, ``""`` for a bare ``!iam``; not a bot's, not a
     forward: someone else's words), else None."""
-    if staged[8] or staged[12]:
+    text = staged[5]
+    if staged[8] or staged[12] or "!" not in text:  # (most texts: no regex search)
         return None
-    return find_declaration(staged[5])
+    return find_declaration(text)
 
 
 def opt_of(staged: _Staged) -> str | None:
