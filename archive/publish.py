@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -839,16 +840,21 @@ def remove_abandoned_staging(out_dir: Path) -> list[Path]:
     return remove_abandoned(out_dir, _STAGING, folders=True, what="a publisher")
 
 
-def later_chats_changed(store: Store, chat: Chat, *, everyone: bool = False) -> list[Chat]:
+def later_chats_changed(
+    store: Store, chat: Chat, *, among: AbstractSet[str] | None = None
+) -> list[Chat]:
     """The published chats of ``chat``'s hashtag after it whose transcripts a new ``chat``
     changes: its participants who take part in them count it among their earlier chats
     (first-time / returning participants, "returning (1 earlier chat)"), so those that share
-    a participant with it. ``everyone``: every published later chat (``chat`` captured
-    again under other rules, whose participants before are no longer known)."""
+    a participant with it. ``among``: only those that share one of these participant keys
+    (those whose taking part in ``chat`` changed: ``chat`` captured again under other
+    rules); by default ``chat``'s participants."""
     later = store.published_later_chats(chat)
-    if everyone or not later:
+    if not later:
         return later
-    mine = store.participants_of(chat)
+    mine = store.participants_of(chat) if among is None else among
+    if not mine:
+        return []
     return [other for other in later if not mine.isdisjoint(store.participants_of(other))]
 
 

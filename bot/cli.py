@@ -904,21 +904,34 @@ def _note_stale(
     store: Store, result: ImportResult, stale: dict[str, Chat], private: set[str]
 ) -> None:
     """Add to ``stale`` the hashtag's later published chats that the import ``result``
-    changes (:func:`archive.publish.later_chats_changed`): a chat created or captured again,
-    or a longer export's new messages, which may bring it new participants; and, after an
+    changes (:func:`archive.publish.later_chats_changed`): a chat created, a longer export's
+    new messages, which may bring it new participants, or a chat captured again under other
+    rules (those that share a participant whose taking part changed); and, after an
     opt-out in the export, every published chat whose files still show that participant
     (their ids in ``private`` too: said apart, they are not "later chats")."""
     from archive.publish import later_chats_behind, later_chats_changed
 
-    if result.created or result.recaptured or result.new_messages:
-        for later in later_chats_changed(store, result.chat, everyone=result.recaptured):
-            stale.setdefault(later.id, later)
+    changed: list[Chat] = []  # the later chats this import changes
+    if result.earlier is not None:
+        # Captured again under other rules: the later chats in which someone whose taking
+        # part in this chat changed takes part; under another hashtag, those of the old
+        # hashtag that counted its participants, and those of the new one that now do.
+        now = store.participants_of(result.chat)
+        before = result.earlier_participants
+        if result.earlier.hashtag.casefold() == result.chat.hashtag.casefold():
+            changed = later_chats_changed(store, result.chat, among=before ^ now)
+        else:
+            changed = later_chats_changed(store, result.earlier, among=before)
+            changed += later_chats_changed(store, result.chat)
+    elif result.created or result.new_messages:
+        changed = later_chats_changed(store, result.chat)
     elif not result.changed:
         # Imported before, run again as it was: what an interrupted (or failed) run left
         # to publish again. (A re-import with other presentation options republishes the
         # chat itself, whose later chats then look behind: they are left for a plain run.)
-        for later in later_chats_behind(store, result.chat):
-            stale.setdefault(later.id, later)
+        changed = later_chats_behind(store, result.chat)
+    for later in changed:
+        stale.setdefault(later.id, later)
     if result.opt_commands:
         for shown in store.chats_showing_opted_out():
             if shown.id != result.chat.id:

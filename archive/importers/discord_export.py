@@ -237,6 +237,10 @@ class ImportResult:
     # and whether its messages were captured again under new rules (changed_options()).
     changed: tuple[str, ...] = ()
     recaptured: bool = False
+    # A re-capture: the chat as it stood before and its participants then (the later chats'
+    # statistics counted those; `tweetchat import` republishes the ones this changes).
+    earlier: Chat | None = None
+    earlier_participants: frozenset[str] = frozenset()
     # Captured messages the export lists more than once (a hand-merged export): each stored
     # and counted once.
     repeated: int = 0
@@ -566,6 +570,7 @@ def _capture(
                 rules: tuple[str, ...] = ()
                 changed: tuple[str, ...] = ()
                 stored: set[str] = set()
+                earlier: tuple[Chat, frozenset[str]] | None = None
                 if existing is not None:
                     # Its status too: a published chat stays so (its files stand until the
                     # publication after this import replaces them).
@@ -592,6 +597,8 @@ def _capture(
                             f"again with the new options ({', '.join(rules)}) would lose them: "
                             "re-import the longest export of the channel with those options"
                         )
+                    if rules:
+                        earlier = (existing, frozenset(store.participants_of(existing)))
                     if missing:
                         # An export that lacks stored messages: an older, shorter export of a
                         # chat a longer one extended, or a later one of a channel where some
@@ -696,6 +703,8 @@ def _capture(
                 new,
                 changed=changed,
                 recaptured=bool(rules),
+                earlier=earlier[0] if earlier else None,
+                earlier_participants=earlier[1] if earlier else frozenset(),
                 repeated=len(again),
                 opt_commands=tuple(OptCommand(w, h or a) for _p, a, h, w in commands),
                 declarations=declared,

@@ -134,7 +134,8 @@ def test_only_later_chats_that_share_a_participant_are_changed(tmp_path: Path) -
         january = write(tmp_path / "january.json", strangers)
         jan = import_discord_export(store, january, hashtag="WeDocs", publish=options).chat
         assert later_chats_changed(store, jan) == []
-        assert later_chats_changed(store, jan, everyone=True) == [later]
+        assert later_chats_changed(store, jan, among=store.participants_of(later)) == [later]
+        assert later_chats_changed(store, later, among=store.participants_of(later)) == []
         feb = import_discord_export(
             store, february, hashtag="WeDocs", hosts=("drsmith",), publish=options
         ).chat
@@ -163,16 +164,26 @@ def test_files_go_by_their_first_messages_time_unknown_first(tmp_path: Path) -> 
 
 def test_an_earlier_chat_captured_again_republishes_the_later_ones(tmp_path: Path) -> None:
     march, february = exports(tmp_path)
+    # In February bobb only replies to Q1, and says something without the hashtag.
+    doc = json.loads(february.read_text(encoding="utf-8"))
+    (board,) = [m for m in doc["messages"] if m["content"].startswith("Our board")]
+    board["content"] = "Our board never saw the data"
+    write(february, doc)
     config = config_file(tmp_path)
     args = ["--hashtag", "WeDocs", "--host", "drsmith"]
     done = tweetchat(["import", "discord-export", str(february), str(march), *args], config)
     assert "republished" not in done.stdout
-    # Without its host, drsmith is a participant of February's chat: March's counts move.
+    md = (tmp_path / "out" / f"{MARCH}.md").read_text(encoding="utf-8")
+    assert "| Returning participants | 4 |" in md
+    # Without its host, February's chat has no question: bobb's reply to Q1 answers nothing
+    # and is no message of the chat; bobb took part in March only, the first time.
     again = tweetchat(["import", "discord-export", str(february), "--hashtag", "WeDocs"], config)
     assert again.returncode == 0, again.stderr
     assert f"re-imported {FEBRUARY} with the new options (--host)" in again.stdout
     assert f"republished 1 later chat of #WeDocs: {MARCH}" in again.stdout
     assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
+    md = (tmp_path / "out" / f"{MARCH}.md").read_text(encoding="utf-8")
+    assert "| Returning participants | 3 |" in md
 
 
 def test_a_longer_export_of_an_earlier_chat_republishes_the_later_ones(tmp_path: Path) -> None:
@@ -190,3 +201,45 @@ def test_a_longer_export_of_an_earlier_chat_republishes_the_later_ones(tmp_path:
     assert "1 new message\n" in done.stdout
     assert f"republished 1 later chat of #WeDocs: {MARCH}" in done.stdout
     assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
+
+
+def test_a_recapture_that_changes_no_participant_republishes_no_later_chat(
+    tmp_path: Path,
+) -> None:
+    # A re-import under other rules republished every later chat of the hashtag, though
+    # their figures change only with who took part in the earlier chat.
+    march, february = exports(tmp_path)
+    config = config_file(tmp_path)
+    args = ["--hashtag", "WeDocs", "--host", "drsmith"]
+    for export in (february, march):
+        assert tweetchat(["import", "discord-export", str(export), *args], config).returncode == 0
+    again = tweetchat(
+        ["import", "discord-export", str(february), *args, "--host", "alice_qi"], config
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"re-imported {FEBRUARY} with the new options (--host)" in again.stdout
+    assert "republished" not in again.stdout
+    assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
+
+
+def test_a_chat_moved_to_another_hashtag_republishes_the_old_hashtag_s_later_chats(
+    tmp_path: Path,
+) -> None:
+    # Its participants no longer return from it to the old hashtag's later chats: only the
+    # new hashtag's later chats were looked at (there are none here).
+    march, february = exports(tmp_path)
+    config = config_file(tmp_path)
+    args = ["--host", "drsmith"]
+    for export in (february, march):
+        done = tweetchat(
+            ["import", "discord-export", str(export), "--hashtag", "WeDocs", *args], config
+        )
+        assert done.returncode == 0, done.stderr
+    assert "| Returning participants | 4 |" in (tmp_path / "out" / f"{MARCH}.md").read_text("utf-8")
+    moved = tweetchat(
+        ["import", "discord-export", str(february), "--hashtag", "QIchat", *args], config
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert f"republished 1 later chat of #WeDocs: {MARCH}" in moved.stdout
+    assert published(tmp_path, MARCH) == fresh_transcripts(tmp_path, MARCH)
+    assert "| Returning participants | 0 |" in (tmp_path / "out" / f"{MARCH}.md").read_text("utf-8")
