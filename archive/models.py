@@ -37,6 +37,12 @@ EARLY_WINDOW = timedelta(minutes=15)
 capture, backfill and every adapter's search start this long before the start."""
 
 
+def is_question_action(action_key: str) -> bool:
+    """Whether a post ledger's action is a question's post (``q1``, ``q2a``; the parts of
+    a thread ``q1#2``), the only posts a transcript reads (when each question went out)."""
+    return action_key[:1] == "q" and action_key[1:2].isdigit()
+
+
 class PostStatus(enum.StrEnum):
     """Where one post of the bot (one action on one platform and channel) stands.
 

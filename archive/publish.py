@@ -25,7 +25,7 @@ from archive.highlights import HIGHLIGHTS_PER_QUESTION, Highlight
 from archive.i18n import Translator, translator
 from archive.labels import label_key
 from archive.leftovers import process_prefix, remove_abandoned
-from archive.models import Chat, ChatStatus, PostStatus
+from archive.models import Chat, ChatStatus, PostStatus, is_question_action
 from archive.published import (
     Digest,
     file_digest,
@@ -98,7 +98,7 @@ def question_posted_at(store: Store, chat: Chat) -> dict[str, datetime]:
     for p in store.posts(chat.id):
         if p.status != PostStatus.SENT or p.posted_at is None:
             continue
-        if p.action_key.startswith("q") and p.action_key[1:2].isdigit():
+        if is_question_action(p.action_key):
             key = p.action_key[1:]
             if key not in posted or p.posted_at < posted[key]:
                 posted[key] = p.posted_at
@@ -115,7 +115,7 @@ def question_not_posted(store: Store, chat: Chat) -> dict[str, str]:
     reasons: dict[str, list[str]] = {}
     sent = set()
     for p in posts:
-        if not (p.action_key.startswith("q") and p.action_key[1:2].isdigit()):
+        if not (is_question_action(p.action_key)):
             continue
         key = p.action_key[1:]
         if p.status == PostStatus.SENT:
@@ -157,7 +157,7 @@ def control_events(
     why_not = {
         p.action_key[1:]: p.error or str(p.status)
         for p in posts
-        if p.action_key.startswith("q") and p.status != PostStatus.SENT
+        if is_question_action(p.action_key) and p.status != PostStatus.SENT
     }
     events = []
     for at, kind, detail, _by in store.controls(chat.id):

@@ -683,7 +683,12 @@ class Facilitator:
                 raise StepFailed("; ".join(failures))
         if announce and chat.digest:  # the chat file's `digest = true`
             await self._post_digest(chat)
-        await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
+        # As bookkeeping: the archive's generation stays where the files were recorded, so
+        # they stay current (`tweetchat transcript` serves them, not a render). A chat
+        # published from another status (republished, say) is set so as before.
+        await self.store.mark_published(chat.id)
+        if (await self.store.get_chat(chat.id)).status is not ChatStatus.PUBLISHED:
+            await self.store.set_status(chat.id, ChatStatus.PUBLISHED)
         logger.info(
             "chat %s: published (%s)",
             chat.id,

@@ -173,6 +173,10 @@ class AsyncStore:
         """Raises NotFoundError."""
         await self.write(Store.set_status, chat_id, status)
 
+    async def mark_published(self, chat_id: str) -> None:
+        """:meth:`Store.mark_published`: an ended chat published, as bookkeeping."""
+        await self.write(Store.mark_published, chat_id)
+
     async def record_control(
         self, chat_id: str, at: datetime, kind: str, detail: str, by: str
     ) -> None:

@@ -211,8 +211,10 @@ class Connection:
     @contextmanager
     def bookkeeping(self) -> Iterator[None]:
         """Inside a write transaction: the rows changed within do not move the generation.
-        Only for tables that no transcript, statistic or page is computed from (the record
-        of which transcript files were written); everything else must move it."""
+        Only for rows that no transcript or statistic is computed from (the record of which
+        transcript files were written, the ledger's posts other than questions'); everything
+        else must move it. (The web archive caches pages by ``chat_fingerprint``, which
+        sees every row, not by the generation.)"""
         if not self._tx_depth:
             raise RuntimeError("bookkeeping() is for use inside transaction()")
         before = self.conn.total_changes

@@ -12,14 +12,29 @@ parts first planned (never a re-split with the limit of the day).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from archive.models import Post, PostStatus
+from archive.models import Post, PostStatus, is_question_action
 from archive.store.connection import Connection, iso, opt_parse
 
 
 class PostLedger(Connection):
     """The ``posts`` table."""
+
+    @contextmanager
+    def _recording(self, action_key: str) -> Iterator[None]:
+        """A write transaction for a row of ``action_key``: only question posts' rows
+        move the archive's generation (transcripts read when each question went out, or
+        why not); the others (intro, reminders, closing, announcement, digest) are
+        bookkeeping, so the transcripts recorded before an announcement stay current."""
+        with self.transaction():
+            if is_question_action(action_key):
+                yield
+            else:
+                with self.bookkeeping():
+                    yield
 
     def record_intent(
         self, chat_id: str, action_key: str, platform: str, channel: str, text: str
@@ -30,7 +45,7 @@ class PostLedger(Connection):
         recording leaves an `intent` row that the next start reconciles instead of posting twice.
         Its ``intent_at`` is the store's clock.
         """
-        with self.transaction():
+        with self._recording(action_key):
             row = self.conn.execute(
                 "SELECT * FROM posts WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
                 (chat_id, action_key, platform, channel),
@@ -54,7 +69,7 @@ class PostLedger(Connection):
         posted_at: datetime,
     ) -> None:
         """The platform accepted the post: record its id there and when it went out."""
-        with self.transaction():
+        with self._recording(action_key):
             self.conn.execute(
                 "UPDATE posts SET status=?, platform_message_id=?, posted_at=?, error=''"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
@@ -73,7 +88,7 @@ class PostLedger(Connection):
         self, chat_id: str, action_key: str, platform: str, channel: str, error: str
     ) -> None:
         """The post failed for good; ``error`` says why."""
-        with self.transaction():
+        with self._recording(action_key):
             self.conn.execute(
                 "UPDATE posts SET status=?, error=?"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",
@@ -86,7 +101,7 @@ class PostLedger(Connection):
         """An attempt failed and will be tried again: the row stays ``intent`` with ``error``
         saying why (so an ``intent`` with an error is known not to have gone out). Cleared
         ('') just before the next attempt, whose outcome is then unknown until recorded."""
-        with self.transaction():
+        with self._recording(action_key):
             self.conn.execute(
                 "UPDATE posts SET error=?"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=? AND status=?",
@@ -97,7 +112,7 @@ class PostLedger(Connection):
         self, chat_id: str, action_key: str, platform: str, channel: str, reason: str
     ) -> None:
         """The action will not be posted (a host skipped it, the chat ended...)."""
-        with self.transaction():
+        with self._recording(action_key):
             self.conn.execute(
                 "UPDATE posts SET status=?, error=?"
                 " WHERE chat_id=? AND action_key=? AND platform=? AND channel=?",

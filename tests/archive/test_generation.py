@@ -101,6 +101,49 @@ def test_what_changes_no_row_leaves_the_generation(
     store.close()
 
 
+def _announced(s: Store) -> None:
+    s.record_intent(CHAT, "announce", "local", "main", "Transcript")
+    s.note_post_error(CHAT, "announce", "local", "main", "slow")
+    s.mark_sent(CHAT, "announce", "local", "main", "m9", LATER)
+
+
+BOOKKEEPING: dict[str, Callable[[Store], object]] = {
+    # No transcript reads these posts (only when each question went out, or why not): the
+    # files recorded before the bot announced them stay current.
+    "the announcement": _announced,
+    "an intro thread's part": lambda s: s.record_intent(CHAT, "intro#2", "local", "main", "2"),
+    "a failed closing": lambda s: (
+        s.record_intent(CHAT, "close", "local", "main", "Bye"),
+        s.mark_failed(CHAT, "close", "local", "main", "boom"),
+    ),
+    "a skipped reminder": lambda s: (
+        s.record_intent(CHAT, "reminder-1", "local", "main", "Soon"),
+        s.mark_skipped(CHAT, "reminder-1", "local", "main", "the chat ended"),
+    ),
+}
+
+
+@pytest.mark.parametrize("write", BOOKKEEPING.values(), ids=BOOKKEEPING.keys())
+def test_posts_no_transcript_reads_leave_the_generation(
+    store: Store, write: Callable[[Store], object]
+) -> None:
+    before = store.generation()
+    write(store)
+    assert store.generation() == before
+    assert len(store.posts(CHAT)) == 2  # the post is written all the same
+    store.close()
+
+
+def test_an_ended_chat_published_leaves_the_generation(store: Store) -> None:
+    # How the bot sets a chat published once it has announced its files (recorded current).
+    store.set_status(CHAT, ChatStatus.ENDED)
+    before = store.generation()
+    store.mark_published(CHAT)
+    assert store.generation() == before
+    assert store.get_chat(CHAT).status is ChatStatus.PUBLISHED
+    store.close()
+
+
 def test_the_same_groups_and_roster_again_write_nothing(store: Store) -> None:
     """Every CLI command syncs the config's groups into the archive: the same again is no
     change, or no published transcript would ever stay current."""

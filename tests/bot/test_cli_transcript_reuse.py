@@ -289,3 +289,40 @@ def test_serving_a_current_file_imports_no_rendering_nor_client_library(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
     assert out.read_bytes() == archive.published().read_bytes()
+
+
+def test_a_live_chat_s_published_file_is_served_as_it_is(tmp_path: Path) -> None:
+    """The bot's own publication records its files current too: setting the chat published
+    once it has announced it moved the archive's generation, so `tweetchat transcript`
+    rendered a live chat's transcript again, every time."""
+    from bot.platforms.local.adapter import LocalNetwork, LocalUser
+    from tests.bot.helpers import (
+        chat_file,
+        config_file,
+        local_bot_post,
+        start_bot,
+        utc_now,
+        wait_for,
+    )
+
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "chat.toml", start_in=4, questions=("One?",), duration="6s", grace="1s")
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        net.post("main", LocalUser("a1", "Alice", "alice"), "A1 yes #WeDocs", at=utc_now())
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        net.close()
+    assert bot.returncode == 0, out
+    (published,) = (tmp_path / "out").glob("*.md")
+    chat_id = published.stem
+    served = tmp_path / "served.md"
+    done = tweetchat(["-v", "transcript", chat_id, "--out", str(served)], config)
+    assert done.returncode == 0, done.stderr
+    assert CURRENT in done.stderr
+    assert served.read_bytes() == published.read_bytes()
