@@ -21,7 +21,7 @@ from bot.reports import format_stats, headline, local_time
 from scheduler.durations import whole_minutes_from
 
 if TYPE_CHECKING:
-    from archive.importers.discord_export import ImportResult, PublishFailed
+    from archive.importers.discord_export import Declaration, ImportResult, PublishFailed
     from archive.models import Chat
     from archive.publish import PublishOptions
     from archive.store import Store
@@ -1107,14 +1107,9 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                         else f"  {command.who} opted back in in the export"
                     )
                 if result.declarations:
-                    keys = ", ".join(g.key for g in store.configured_groups())
-                for declared in result.declarations:
-                    print(
-                        f"  {declared.who} declared their group in the export: {declared.group}"
-                        if declared.group
-                        else f"  {declared.who}: !iam {declared.word or '(no group)'} in the"
-                        f" export names none of the groups ({keys}): not recorded"
-                    )
+                    keys = tuple(g.key for g in store.configured_groups())
+                    for line in declaration_lines(result.declarations, keys):
+                        print(line)
                 for host in store.hosts_not_met(chat):
                     print(
                         f"  --host {host}: no author of the export is this host (a Discord"
@@ -1202,6 +1197,31 @@ def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[s
         else "run the same import again to import it"
     )
     return f"{path}: interrupted before it was imported: nothing of it was saved{before}; {again}"
+
+
+def declaration_lines(declarations: Sequence[Declaration], keys: Sequence[str]) -> list[str]:
+    """What an import says of the ``!iam`` declarations it met: each participant's group
+    once (their last declaration of the export, whether it stands or a later one of theirs
+    does), then each word that names no group (of ``keys``), once per participant."""
+    last: dict[str, Declaration] = {}
+    unknown: dict[tuple[str, str], None] = {}
+    for declared in declarations:
+        if declared.group:
+            last[declared.who] = declared
+        else:
+            unknown[(declared.who, declared.word)] = None
+    lines = [
+        f"  {who} declared their group in the export: {d.group}"
+        if d.stands
+        else f"  {who} declared {d.group} in the export; a later declaration of theirs stands"
+        for who, d in last.items()
+    ]
+    lines += [
+        f"  {who}: !iam {word or '(no group)'} in the export names none of the groups"
+        f" ({', '.join(keys)}): not recorded"
+        for who, word in unknown
+    ]
+    return lines
 
 
 def unpublished_line(path: Path, failure: PublishFailed) -> str:

@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import host_idents
 from archive.groups import Group, declaration_only, group_label, match_group
-from archive.hashtags import HashtagError, normalise_hashtag
+from archive.hashtags import HashtagError, has_hashtag, normalise_hashtag
 from archive.i18n import DEFAULT_LANGUAGE, language_tag, translator
 from archive.importers.discord_staging import (
     PLATFORM,
@@ -149,7 +149,8 @@ def _read(
             scan.opt_commands.append((PLATFORM, staged[2], staged[4], word))
             continue
         if (word := declaration_of(staged)) is not None:  # applied by the import, as live
-            scan.declarations.append((staged[2], staged[4], word, at, staged[1]))
+            tagged = has_hashtag(staged[5], hashtag)
+            scan.declarations.append((staged[2], staged[4], word, at, staged[1], tagged, staged[7]))
             if declaration_only(staged[5]):  # nothing else said: not a message of the chat
                 continue
         spill.add(staged, raw_text)
@@ -189,22 +190,35 @@ class Declaration(NamedTuple):
     who: str  # the participant's handle, else their user id
     word: str  # what followed !iam ("" when nothing did)
     group: str  # the key of the group it names, "" when it names none (not recorded)
+    stands: bool = True  # False when a later declaration of theirs stands instead
 
 
 def _declare(
-    store: Store, chat: Chat, declarations: list[tuple[str, str, str, datetime, str]]
-) -> tuple[Declaration, ...]:
+    store: Store,
+    chat: Chat,
+    declarations: list[tuple[str, str, str, datetime, str, bool, str]],
+    captured: set[str],
+    replied: set[str],
+) -> tuple[tuple[Declaration, ...], bool]:
     """Record the export's ``!iam`` declarations (``_Scan.declarations``) on ``chat``'s
-    hashtag, as the live bot does: a group by its key or label, the label as the archive's
-    groups give it or in the chat's language; a word naming no group records nothing."""
+    hashtag, as the live bot does: those of posts that belong to the chat (``captured``
+    ids; a post that is only a declaration, a reply to one of ``replied``, the bot's and
+    the question posts) or that carry its hashtag; a group by its key or label, the label
+    as the archive's groups give it or in the chat's language. A word naming no group
+    records nothing. Returns the declarations (in export order) and whether the recorded
+    groups changed (an export imported again records nothing new)."""
     groups = store.configured_groups()
     tr = translator(chat.language)
     shown = [Group(g.key, group_label(g.key, g.label, tr)) for g in groups]
+    before = store.group_sources(chat.hashtag).own
     out = []
-    for author_id, handle, word, at, message_id in declarations:
+    for author_id, handle, word, at, message_id, tagged, reply_to in declarations:
+        if not (tagged or message_id in captured or reply_to in replied):
+            continue  # live, a post in no chat declares nothing ("no chat runs here")
         group = (match_group(word, groups) or match_group(word, shown)) if word else None
+        stands = True
         if group is not None:
-            store.declare_group(
+            stands = store.declare_group(
                 chat.hashtag,
                 PLATFORM,
                 author_id,
@@ -213,8 +227,8 @@ def _declare(
                 handle=handle,
                 message_id=message_id,
             )
-        out.append(Declaration(handle or author_id, word, group.key if group else ""))
-    return tuple(out)
+        out.append(Declaration(handle or author_id, word, group.key if group else "", stands))
+    return tuple(out), store.group_sources(chat.hashtag).own != before
 
 
 class OptCommand(NamedTuple):
@@ -686,12 +700,19 @@ def _capture(
                     )
                 else:
                     new = store.count_messages(chat.id) - before
+                # An export imported again opts out nobody already out (nor in anyone in):
+                # it changes nothing, as its messages change nothing.
+                opted = set(store.opted_out())
                 for platform, author_id, handle, word in commands:
-                    if word == "optout":
+                    key = f"{platform}:{author_id}"
+                    if word == "optout" and key not in opted:
                         store.opt_out(platform, author_id, handle)
-                    else:
+                        opted.add(key)
+                    elif word != "optout" and key in opted:
                         store.opt_in(platform, author_id)
-                declared = _declare(store, chat, scan.declarations)
+                        opted.discard(key)
+                replied = scan.bot_posts | {q[1] for q in scan.questions}
+                declared, regrouped = _declare(store, chat, scan.declarations, ids, replied)
                 generation = store.generation_at_commit()
             # Committed: the search index is made on another thread from here on. What
             # fails from here on fails the publication only (PublishFailed).
@@ -726,7 +747,7 @@ def _capture(
                     # (nor if an opt command changed who is shown: rendered before it was met)
                     # (nor if a declaration changed the groups: the rows do not say them)
                     generation=generation
-                    if new == captured and not commands and not declared
+                    if new == captured and not commands and not regrouped
                     else None,
                     progress=progress,
                     count=scan.count,

@@ -145,8 +145,9 @@ class _Scan:
     # applied by the import, never captured.
     opt_commands: list[tuple[str, str, str, str]] = field(default_factory=list)
     # The participants' !iam declarations, in export order: (author id, handle, word, time,
-    # message id); applied by the import, as live (a post that is only one is not captured).
-    declarations: list[tuple[str, str, str, datetime, str]] = field(default_factory=list)
+    # message id, whether it carries the hashtag, the id it replies to); applied by the
+    # import, as live (a post that is only one is not captured).
+    declarations: list[tuple[str, str, str, datetime, str, bool, str]] = field(default_factory=list)
     staged: int = 0
     first_id: str = ""
     first_at: datetime | None = None

@@ -42,14 +42,16 @@ class GroupTables(MessageTables):
         this declaration stands: False when a later one of the same source does."""
         with self.transaction():
             row = self.conn.execute(
-                "SELECT message_id, at FROM group_declarations WHERE hashtag_key = ?"
-                " AND platform = ? AND author_id = ? AND source = ?",
+                "SELECT group_key, handle, message_id, at FROM group_declarations"
+                " WHERE hashtag_key = ? AND platform = ? AND author_id = ? AND source = ?",
                 (hashtag_key(hashtag), platform, author_id, source),
             ).fetchone()
             when = iso(at)
             if row is not None and row["at"] > when:
                 if not (message_id and row["message_id"] == message_id):
                     return False
+            if row is not None and tuple(row) == (group, handle, message_id, when):
+                return True  # the same declaration again (a backfill, an import again)
             self.conn.execute(
                 "INSERT OR REPLACE INTO group_declarations (hashtag_key, platform, author_id,"
                 " source, group_key, handle, message_id, at) VALUES (?,?,?,?,?,?,?,?)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,17 @@ from tests.bot.helpers import config_file
 ALICE, BOB, CAROL, DAVE = (f"1000000000000000{n:02d}" for n in (2, 3, 4, 5))
 
 
-def _declared(doc: dict[str, Any], *said: tuple[int, str]) -> None:
-    """Add ``(author, text)`` messages a minute apart from 20:10, in time order."""
+Q1_POST = "800000000000000004"  # drsmith's "Q1: How do you involve patients in QI?"
+
+
+def _declared(doc: dict[str, Any], *said: tuple[int, str], reply_to: str = "") -> None:
+    """Add ``(author, text)`` messages a minute apart from 20:10, in time order (replies
+    to ``reply_to`` when given)."""
     for n, (author, text) in enumerate(said):
         at = f"2026-03-03T20:{10 + n:02d}:30+00:00"
         _said(doc, text, at, mid=f"8000000000000001{n:02d}", author=author)
+        if reply_to:
+            doc["messages"][-1]["reference"] = {"messageId": reply_to}
     doc["messages"].sort(key=lambda m: m["timestamp"])
 
 
@@ -55,9 +62,9 @@ def test_declarations_in_the_export_are_recorded_as_live(
         doc,
         (2, "!iam clinician #WeDocs"),  # only a declaration: not a message of the chat
         (3, "Ward nurse here, !iam Clinician #WeDocs"),  # said with more: captured too
-        (4, "@WeDocsBot !iam CLINICIAN"),
-        (5, "!iam astronaut"),  # no such group: nothing recorded, and said
+        (5, "!iam astronaut #WeDocs"),  # no such group: nothing recorded, and said
     )
+    _declared(doc, (4, "!iam CLINICIAN"), reply_to=Q1_POST)  # a reply to a question post
     _import(tmp_path, write_export(tmp_path / "export.json", doc))
     out = capsys.readouterr().out
     assert "13 of 20 messages captured" in out
@@ -88,9 +95,85 @@ def test_a_declaration_in_the_chat_s_language_names_the_group(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     doc = fixture_doc()
-    _declared(doc, (2, "!iam Clinicien"), (3, "!iam proche-aidant"))
+    _declared(doc, (2, "!iam Clinicien #WeDocs"), (3, "!iam proche-aidant #WeDocs"))
     _import(tmp_path, write_export(tmp_path / "export.json", doc), "--language", "fr")
     out = capsys.readouterr().out
     assert "  alice_qi declared their group in the export: clinician\n" in out
     assert "  bobb: !iam proche-aidant in the export names none of the groups" in out
     assert _own_groups(tmp_path) == {("discord", ALICE): "clinician"}
+
+
+def test_a_declaration_in_no_post_of_the_chat_is_not_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A tester's: live, "!iam clinician" without the hashtag, not a reply to the bot or a
+    # question, belongs to no chat ("No chat runs here"); the import recorded it.
+    doc = fixture_doc()
+    doc["messages"][0]["content"] = "!iam clinician"  # dave, before the chat
+    _declared(doc, (3, "!iam patient"), (4, "@WeDocsBot !iam carer"))
+    _import(tmp_path, write_export(tmp_path / "export.json", doc))
+    assert "declared" not in capsys.readouterr().out
+    assert _own_groups(tmp_path) == {}
+
+
+def test_the_same_export_imported_again_records_and_republishes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A tester's: each run of the same import rewrote the declarations (and an opt-out),
+    # moved the archive's generation, rewrote the transcripts and republished later chats.
+    doc = fixture_doc()
+    _declared(doc, (2, "!iam clinician #WeDocs"), (3, "!optout"))
+    export = write_export(tmp_path / "export.json", doc)
+    _import(tmp_path, export)
+    capsys.readouterr()
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        before = store.generation()
+    finally:
+        store.close()
+    _import(tmp_path, export)
+    out = capsys.readouterr().out
+    assert out.startswith("already imported as wedocs-2026-03-03")
+    assert "republished" not in out
+    assert "  alice_qi declared their group in the export: clinician\n" in out
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        assert store.generation() == before
+    finally:
+        store.close()
+
+
+def test_a_participant_s_last_declaration_is_said_once_and_whether_it_stands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = fixture_doc()
+    _declared(
+        doc,
+        (2, "!iam patient #WeDocs"),
+        (2, "!iam patient #WeDocs"),
+        (2, "!iam clinician #WeDocs"),
+        (3, "!iam nurse #WeDocs"),
+        (3, "!iam nurse #WeDocs"),
+    )
+    export = write_export(tmp_path / "export.json", doc)
+    _import(tmp_path, export)
+    out = capsys.readouterr().out
+    assert (
+        out.count("alice_qi") == 1
+        and "alice_qi declared their group in the export: clinician" in out
+    )
+    assert out.count("!iam nurse") == 1
+    assert _own_groups(tmp_path) == {("discord", ALICE): "clinician"}
+    # Later, live, alice said she is a carer: an import of the older export says so.
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        later = datetime(2026, 3, 10, tzinfo=UTC)
+        store.declare_group("#WeDocs", "discord", ALICE, "carer", later, handle="alice_qi")
+    finally:
+        store.close()
+    _import(tmp_path, export)
+    out = capsys.readouterr().out
+    assert (
+        "  alice_qi declared clinician in the export; a later declaration of theirs stands\n" in out
+    )
+    assert _own_groups(tmp_path) == {("discord", ALICE): "carer"}
