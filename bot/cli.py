@@ -1181,7 +1181,7 @@ def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[s
         # Cannot tell (the archive busy or unreadable now): what holds either way.
         return (
             f"{path}: interrupted; whether its messages were saved cannot be read now"
-            f" ({exc}){before}; run the same import again: it imports the file, or says it"
+            f" ({exc}){before}; {_run_again(path)}: it imports the file, or says it"
             " is already imported and writes its transcripts"
         )
     if not untouched:
@@ -1189,13 +1189,9 @@ def interrupted_line(path: Path, store: Store, generation: int, done: Sequence[s
         # the checkpoint): saved, the transcripts not written.
         return (
             f"{path}: interrupted once its messages were saved, before its transcripts"
-            f" were written{before}; run the same import again to write them"
+            f" were written{before}; {_run_again(path)} to write them"
         )
-    again = (
-        "pipe the export into the same import again"
-        if is_stream(path)
-        else "run the same import again to import it"
-    )
+    again = _run_again(path) + ("" if is_stream(path) else " to import it")
     return f"{path}: interrupted before it was imported: nothing of it was saved{before}; {again}"
 
 
@@ -1224,6 +1220,15 @@ def declaration_lines(declarations: Sequence[Declaration], keys: Sequence[str]) 
     return lines
 
 
+def _run_again(path: Path) -> str:
+    """How to import ``path`` again: a piped export's copy is gone, so it is piped again."""
+    from archive.importers.streams import is_stream
+
+    if is_stream(path):
+        return "pipe the export into the same import again"
+    return "run the same import again"
+
+
 def unpublished_line(path: Path, failure: PublishFailed) -> str:
     """What the user is told of an import committed whose transcripts were not written:
     the file, the chat and its messages, why, and what to do (one line)."""
@@ -1232,7 +1237,7 @@ def unpublished_line(path: Path, failure: PublishFailed) -> str:
         f"{path}: {'imported' if result.created else 'already imported'} as"
         f" {result.chat.id} ({result.captured} messages), but"
     )
-    again = "run the same import again to write them"
+    again = f"{_run_again(path)} to write them"
     if failure.interrupted:
         return f"{what} interrupted before its transcripts were written; {again}"
     if isinstance(cause, OSError):

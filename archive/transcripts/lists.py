@@ -211,6 +211,9 @@ class TranscriptLists:
         # follow-up is listed in its thread with it).
         self._host = tr.gettext("Host")
         self._labels = {q.key: chat.labels.answer_label(q.key) for q in chat.questions}
+        # Each question's place on the page: a message listed under several questions is
+        # listed in that order, its anchor under the first (A2/A1 answers Q1 first).
+        self._rank = {q.key: i for i, q in enumerate(chat.questions)}
         self.answers: dict[str, ItemList] = {q.key: new_list() for q in chat.questions}
         self._new_list = new_list
         self.others = new_list()
@@ -227,6 +230,7 @@ class TranscriptLists:
         if key not in self.answers:
             self._labels[key] = chat.labels.answer_label(key)
             self.answers[key] = self._new_list()
+            self._rank = {q.key: i for i, q in enumerate(chat.questions)}
             self._routes.clear()
 
     @property
@@ -285,16 +289,22 @@ class TranscriptLists:
                 labels = self._labels
                 prefix = "/".join(labels[k] for k in dict.fromkeys(keys) if k in labels)
                 return (self.late,), prefix
-            # listed under each question it answers, once
-            return tuple(answers[k] for k in dict.fromkeys(keys) if k in answers), ""
+            # listed under each question it answers, once, in the page's order
+            return tuple(answers[k] for k in self._in_page_order(keys)), ""
         if kind is MessageKind.ANSWER or kind is MessageKind.COMMENT:
             return (self.others,), ""
         if kind is MessageKind.HOST:
             # A host's follow-up on questions (capture gives it their keys) is listed in
             # their threads, once each, with the host mark; any other host post with the rest.
-            under = tuple(answers[k] for k in dict.fromkeys(keys) if k in answers)
+            under = tuple(answers[k] for k in self._in_page_order(keys))
             return (under or (self.others,)), self._host
         return None  # questions and reposts are not listed
+
+    def _in_page_order(self, keys: tuple[str, ...]) -> list[str]:
+        """Those of ``keys`` the transcript has a list for, once each, in the page's order."""
+        rank = self._rank
+        known = [k for k in dict.fromkeys(keys) if k in self.answers]
+        return sorted(known, key=lambda k: rank.get(k, len(rank)))
 
     def put(self, targets: tuple[ItemList, ...], md: str, html: str | None) -> None:
         """Append one rendered item to ``targets`` (from :meth:`route`). The message's

@@ -124,10 +124,11 @@ def how_to_answer(chat: Chat) -> str:
 
 def event_description(chat: Chat, url: str = "") -> str:
     """What an event says: the intro, where to join, how to answer, the questions, and the
-    chat's page. A chat that is over (ended, published: an imported one, say) says no more
-    where to join or how to answer; its page has the transcript."""
+    chat's page. A chat that is over (ended, published: an imported one, say) or cancelled
+    says no more where to join or how to answer; its page has the transcript. (Its
+    LOCATION still says where it ran.)"""
     parts = [chat.intro.strip()] if chat.intro.strip() else []
-    if chat.status not in (ChatStatus.ENDED, ChatStatus.PUBLISHED):
+    if chat.status not in (ChatStatus.ENDED, ChatStatus.PUBLISHED, ChatStatus.CANCELLED):
         where = translator(chat.language).gettext("Where to join:")
         parts.append(where + "\n" + "\n".join(join_places(chat)))
         parts.append(how_to_answer(chat))

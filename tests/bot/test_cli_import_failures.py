@@ -323,6 +323,32 @@ def test_ctrl_c_after_the_commit_says_what_stands(
     assert run.files() == {}  # the staging folder removed
 
 
+def test_ctrl_c_after_the_commit_of_a_piped_export_says_to_pipe_it_again(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tester's: it said "run the same import again", but the piped export's copy is gone.
+    interrupt_at_publication(monkeypatch, ctrl_c)
+    fifo = run.folder / "export.pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("wb") as pipe:
+            pipe.write(EXPORT.read_bytes())
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        code, _out, err = run.import_(fifo)
+    finally:
+        writer.join(timeout=30)
+    assert code == 130
+    assert err.endswith(
+        f"tweetchat: {fifo}: imported as {CHAT} (12 messages), but interrupted before its"
+        " transcripts were written; pipe the export into the same import again to write them\n"
+    )
+    assert_imported_not_published(run, CHAT)
+
+
 def interrupt_before_commit(monkeypatch: pytest.MonkeyPatch, chat_id: str) -> None:
     """Ctrl-C while the import of the file whose chat is ``chat_id`` is under way, before
     its commit (where its chat is added, inside the import's transaction)."""

@@ -109,7 +109,7 @@ def test_folded_lines_fit_75_octets_and_unfold_to_the_original(text: str) -> Non
     assert str(_event(out)["DESCRIPTION"]) == feed_text(event_description(chat))
 
 
-@pytest.mark.parametrize("status", [ChatStatus.ENDED, ChatStatus.PUBLISHED])
+@pytest.mark.parametrize("status", [ChatStatus.ENDED, ChatStatus.PUBLISHED, ChatStatus.CANCELLED])
 def test_a_chat_that_is_over_says_no_more_how_to_join_or_answer(status: ChatStatus) -> None:
     # A tester's: an imported chat's .ics told them where to join and how to answer it.
     url = "https://archive.example/chats/wedocs-2026-02-03"
