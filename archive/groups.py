@@ -183,7 +183,9 @@ def groups_of(pairs: Iterable[tuple[str, str]]) -> tuple[Group, ...]:
     return tuple(Group(k, v) for k, v in pairs)
 
 
-_IAM_RE = re.compile(r"(?<![\w!])!iam\b[ \t:]*([^\s#@!.,;:]*)", re.IGNORECASE)
+_IAM_RE = re.compile(r"(?<![\w!])!iam\b[ \t:]*([^\s#@!?.,;:]*)", re.IGNORECASE)
+_TRAILING_RE = re.compile(r"[^\w]+\Z")  # an emoji or symbols after the word: "clinician🩺"
+_JOINERS_RE = re.compile(r"[\s_-]+")  # "Proche aidant" typed "proche-aidant", "procheaidant"
 _LEFTOVER_RE = re.compile(r"(?:[#＃@][\w.-]+|[\s.,;:!?'\"()\-–—])+")
 
 
@@ -191,7 +193,30 @@ def find_declaration(text: str) -> str | None:
     """The word after ``!iam`` in ``text`` (casefolded; ``""`` when nothing follows), or
     None when the text declares nothing. ``!iam Patient`` -> ``"patient"``."""
     found = _IAM_RE.search(text)
-    return None if found is None else found.group(1).casefold()
+    return None if found is None else _TRAILING_RE.sub("", found.group(1)).casefold()
+
+
+_IAM_WORDS_RE = re.compile(
+    r"(?<![\w!])!iam\b[ \t:]*([^\s#@!?.,;:]+(?:[ \t]+[^\s#@!?.,;:]+){0,2})", re.IGNORECASE
+)
+
+
+def declared_words(text: str) -> str:
+    """The words after ``!iam`` in ``text`` that may name a group, up to three (a label of
+    several words: ``!iam Proche aidant``), casefolded; ``""`` when none."""
+    found = _IAM_WORDS_RE.search(text)
+    return "" if found is None else _TRAILING_RE.sub("", found.group(1)).casefold()
+
+
+def match_declared(words: str, groups: Sequence[Group]) -> Group | None:
+    """The group the first of ``words`` (:func:`declared_words`) name, the most words first
+    (``proche aidant``, then ``proche``), or None."""
+    parts = words.split()
+    for n in range(len(parts), 0, -1):
+        group = match_group(" ".join(parts[:n]), groups)
+        if group is not None:
+            return group
+    return None
 
 
 def declaration_only(text: str) -> bool:
@@ -201,10 +226,17 @@ def declaration_only(text: str) -> bool:
 
 
 def match_group(word: str, groups: Sequence[Group]) -> Group | None:
-    """The group ``word`` names, by key or label (case-insensitive), or None."""
-    folded = word.strip().casefold()
+    """The group ``word`` names, by key or label (case-insensitive; blanks, hyphens and
+    underscores aside, so that a label of two words, "Proche aidant", is named in one:
+    ``proche-aidant``), or None."""
+    folded = _JOINERS_RE.sub("", word.strip().casefold())
+    if not folded:
+        return None
     for g in groups:
-        if folded in (g.key.casefold(), g.label.casefold()):
+        if folded in (
+            _JOINERS_RE.sub("", g.key.casefold()),
+            _JOINERS_RE.sub("", g.label.casefold()),
+        ):
             return g
     return None
 

@@ -23,8 +23,9 @@ from archive.groups import (
     TEXT,
     TEXT_CONTEXT,
     Group,
+    declared_words,
     group_label,
-    match_group,
+    match_declared,
     say,
 )
 from archive.hashtags import has_hashtag
@@ -106,11 +107,13 @@ class GroupDesk:
         ``fresh()`` reads the contexts again when ``contexts`` (a cache) place the post in
         no chat: a reply to a question may come before the cache knows the question."""
         tr = translator(_language_for(msg, contexts))
-        # By key or label, the label as the config gives it or in the chat's language.
+        # By key or label, the label as the config gives it or in the chat's language (one
+        # of several words too: "!iam Proche aidant").
+        words = declared_words(msg.text) if word else ""
         group = (
-            match_group(word, self.groups)
-            or match_group(
-                word, [Group(g.key, group_label(g.key, g.label, tr)) for g in self.groups]
+            match_declared(words, self.groups)
+            or match_declared(
+                words, [Group(g.key, group_label(g.key, g.label, tr)) for g in self.groups]
             )
             if word
             else None

@@ -52,7 +52,7 @@ from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import host_idents
-from archive.groups import Group, declaration_only, group_label, match_group
+from archive.groups import Group, declaration_only, declared_words, group_label, match_declared
 from archive.hashtags import HashtagError, has_hashtag, normalise_hashtag
 from archive.i18n import DEFAULT_LANGUAGE, language_tag, translator
 from archive.importers.discord_staging import (
@@ -150,7 +150,10 @@ def _read(
             continue
         if (word := declaration_of(staged)) is not None:  # applied by the import, as live
             tagged = has_hashtag(staged[5], hashtag)
-            scan.declarations.append((staged[2], staged[4], word, at, staged[1], tagged, staged[7]))
+            words = declared_words(staged[5]) if word else ""  # a label may be two words
+            scan.declarations.append(
+                (staged[2], staged[4], words, at, staged[1], tagged, staged[7])
+            )
             if declaration_only(staged[5]):  # nothing else said: not a message of the chat
                 continue
         spill.add(staged, raw_text)
@@ -215,7 +218,7 @@ def _declare(
     for author_id, handle, word, at, message_id, tagged, reply_to in declarations:
         if not (tagged or message_id in captured or reply_to in replied):
             continue  # live, a post in no chat declares nothing ("no chat runs here")
-        group = (match_group(word, groups) or match_group(word, shown)) if word else None
+        group = (match_declared(word, groups) or match_declared(word, shown)) if word else None
         stands = True
         if group is not None:
             stands = store.declare_group(

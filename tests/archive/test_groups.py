@@ -18,14 +18,19 @@ import pytest
 
 from archive.groups import (
     DEFAULT_GROUPS,
+    Group,
     RosterEntry,
     RosterError,
     declaration_only,
+    declared_words,
     find_declaration,
+    group_label,
     groups_of,
+    match_declared,
     match_group,
     parse_roster,
 )
+from archive.i18n import translator
 from archive.models import CapturedMessage, Chat, MessageKind, Question, Target
 from archive.publish import render_chat, write_transcripts
 from archive.store import Store
@@ -306,6 +311,9 @@ def test_only_opted_out_declarations_leave_the_section_out(tmp_path: Path) -> No
         ("!iam: carer", "carer", True),
         ("I am a patient #WeDocs", None, False),
         ("email me at x!iam", None, False),
+        # A tester's: a question mark or an emoji after the group was part of the word.
+        ("!iam clinician? #WeDocs", "clinician", True),
+        ("!iam clinician\U0001fa7a", "clinician", True),
     ],
 )
 def test_declarations_are_found_in_posts(text: str, word: str | None, only: bool) -> None:
@@ -319,6 +327,27 @@ def test_groups_are_matched_by_key_or_label() -> None:
     assert match_group("PATIENT", groups) == groups[0]
     assert match_group("hcp", groups) == groups[1]
     assert match_group("astronaut", groups) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # A label of two words (French "Proche aidant"), typed as it reads or joined.
+        ("!iam Proche aidant #WeDocs", "carer"),
+        ("!iam proche-aidant", "carer"),
+        ("!iam PROCHEAIDANT!", "carer"),
+        ("!iam clinicien et fier de l'être", "clinician"),  # the first words that name one
+        ("!iam proche", None),
+        ("!iam", None),
+    ],
+)
+def test_a_label_of_several_words_is_matched_in_the_chat_s_language(
+    text: str, key: str | None
+) -> None:
+    tr = translator("fr")
+    groups = [Group(g.key, group_label(g.key, g.label, tr)) for g in groups_of(DEFAULT_GROUPS)]
+    found = match_declared(declared_words(text), groups)
+    assert (found.key if found else None) == key
 
 
 @pytest.mark.parametrize(

@@ -95,12 +95,18 @@ def test_a_declaration_in_the_chat_s_language_names_the_group(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     doc = fixture_doc()
-    _declared(doc, (2, "!iam Clinicien #WeDocs"), (3, "!iam proche-aidant #WeDocs"))
+    _declared(
+        doc,
+        (2, "!iam Clinicien #WeDocs"),
+        (3, "!iam Proche aidant #WeDocs"),  # a label of two words
+        (4, "!iam proche #WeDocs"),
+    )
     _import(tmp_path, write_export(tmp_path / "export.json", doc), "--language", "fr")
     out = capsys.readouterr().out
     assert "  alice_qi declared their group in the export: clinician\n" in out
-    assert "  bobb: !iam proche-aidant in the export names none of the groups" in out
-    assert _own_groups(tmp_path) == {("discord", ALICE): "clinician"}
+    assert "  bobb declared their group in the export: carer\n" in out
+    assert "  carolw: !iam proche in the export names none of the groups" in out
+    assert _own_groups(tmp_path) == {("discord", ALICE): "clinician", ("discord", BOB): "carer"}
 
 
 def test_a_declaration_in_no_post_of_the_chat_is_not_recorded(

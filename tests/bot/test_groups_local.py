@@ -240,7 +240,8 @@ def test_a_french_chat_answers_declarations_in_french(tmp_path: Path) -> None:
         wait_for(lambda: local_bot_post(net, "Q1"), what="Q1")
         for who in (A1, A2, A3):
             net.post("main", who, "!iam Clinicien #SoinsQC", at=utc_now())  # the French label
-        net.post("main", C1, "!iam carer #SoinsQC", at=utc_now())  # the key
+        # The label of two words, as it reads (a tester's: only "proche" was read).
+        net.post("main", C1, "!iam Proche aidant #SoinsQC", at=utc_now())
         net.post("main", F1, "!iam astronaute #SoinsQC", at=utc_now())
         for who in (A1, A2, A3, C1, F1):
             net.post("main", who, f"R1 : {who.name} répond #SoinsQC", at=utc_now())
