@@ -328,6 +328,17 @@ def test_ctrl_c_after_the_commit_of_a_piped_export_says_to_pipe_it_again(
 ) -> None:
     # A tester's: it said "run the same import again", but the piped export's copy is gone.
     interrupt_at_publication(monkeypatch, ctrl_c)
+    fifo, code, err = import_piped(run)
+    assert code == 130
+    assert err.endswith(
+        f"tweetchat: {fifo}: imported as {CHAT} (12 messages), but interrupted before its"
+        " transcripts were written; pipe the export into the same import again to write them\n"
+    )
+    assert_imported_not_published(run, CHAT)
+
+
+def import_piped(run: Run) -> tuple[Path, int, str]:
+    """Import the fixture export piped through a FIFO: the FIFO, the exit code, stderr."""
     fifo = run.folder / "export.pipe"
     os.mkfifo(fifo)
 
@@ -341,12 +352,7 @@ def test_ctrl_c_after_the_commit_of_a_piped_export_says_to_pipe_it_again(
         code, _out, err = run.import_(fifo)
     finally:
         writer.join(timeout=30)
-    assert code == 130
-    assert err.endswith(
-        f"tweetchat: {fifo}: imported as {CHAT} (12 messages), but interrupted before its"
-        " transcripts were written; pipe the export into the same import again to write them\n"
-    )
-    assert_imported_not_published(run, CHAT)
+    return fifo, code, err
 
 
 def interrupt_before_commit(monkeypatch: pytest.MonkeyPatch, chat_id: str) -> None:
@@ -420,19 +426,7 @@ def test_ctrl_c_before_the_commit_of_a_piped_export_says_to_pipe_it_again(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     interrupt_before_commit(monkeypatch, CHAT)
-    fifo = run.folder / "export.pipe"
-    os.mkfifo(fifo)
-
-    def feed() -> None:
-        with fifo.open("wb") as pipe:
-            pipe.write(EXPORT.read_bytes())
-
-    writer = threading.Thread(target=feed)
-    writer.start()
-    try:
-        code, _out, err = run.import_(fifo)
-    finally:
-        writer.join(timeout=30)
+    fifo, code, err = import_piped(run)
     assert code == 130
     assert err.endswith(
         f"tweetchat: {fifo}: interrupted before it was imported: nothing of it was saved;"
