@@ -219,10 +219,34 @@ def match_declared(words: str, groups: Sequence[Group]) -> Group | None:
     return None
 
 
-def declaration_only(text: str) -> bool:
+def declaration_only(text: str, groups: Sequence[Group] = ()) -> bool:
     """Whether ``text`` is nothing but a declaration (with hashtags and mentions): such a
-    post is not captured as a message of the chat."""
-    return not _LEFTOVER_RE.sub("", _IAM_RE.sub("", text))
+    post is not captured as a message of the chat. The declaration is ``!iam`` and one
+    word, or as many as the label of one of ``groups`` it names has (``!iam Proche
+    aidant``; see :func:`every_label`)."""
+    found = _IAM_WORDS_RE.search(text) if groups else None
+    if found is None:
+        return not _LEFTOVER_RE.sub("", _IAM_RE.sub("", text))
+    words = _TRAILING_RE.sub("", found.group(1)).casefold().split()
+    named = next(
+        (n for n in range(len(words), 1, -1) if match_group(" ".join(words[:n]), groups)), 1
+    )
+    # The declaration's own span: "!iam" and the words of the label it names.
+    spans = list(re.finditer(r"[^\s#@!?.,;:]+", found.group(1)))
+    end = found.start(1) + (spans[named - 1].end() if len(spans) >= named else 0)
+    return not _LEFTOVER_RE.sub("", _IAM_RE.sub("", text[: found.start()]) + text[end:])
+
+
+def every_label(groups: Sequence[Group]) -> list[Group]:
+    """``groups`` and each of them with its label in every language the bot speaks (the
+    default groups' labels are translated): what a declaration may name."""
+    from archive.i18n import LANGUAGES
+
+    out = list(groups)
+    for language in LANGUAGES:
+        tr = translator(language)
+        out += [Group(g.key, group_label(g.key, g.label, tr)) for g in groups]
+    return out
 
 
 def match_group(word: str, groups: Sequence[Group]) -> Group | None:

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archive.capture import CaptureContext, capture
-from archive.groups import DEFAULT_GROUPS, Group, declaration_only, find_declaration, groups_of
+from archive.groups import (
+    DEFAULT_GROUPS,
+    Group,
+    declaration_only,
+    every_label,
+    find_declaration,
+    groups_of,
+)
 from archive.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 from archive.models import (
     DONE_POST_STATUSES,
@@ -167,6 +174,9 @@ class Facilitator:
         # Listeners told of host alerts besides every platform's `notify_hosts`.
         self.notifiers: list[Notifier] = []
         self.group_desk = GroupDesk(store, platforms, groups, self.clock)
+        # What a declaration may name, for telling a post that is only one (a label of
+        # several words, in any language the bot speaks, is all declaration).
+        self._group_names = every_label(groups)
         # The parts of posts split into a thread: (platform, id or text) -> (part number,
         # the whole text). Capture keeps such a post once, whole, as its first part.
         self._part_ids: dict[tuple[str, str], tuple[int, str]] = {}
@@ -954,7 +964,7 @@ class Facilitator:
             declared = None if msg.is_bot else find_declaration(msg.text)
             if declared is not None:
                 declarations.append((msg, declared))
-                if declaration_only(msg.text):
+                if declaration_only(msg.text, self._group_names):
                     continue
             for cache in caches:
                 got = capture(msg, cache.ctx)

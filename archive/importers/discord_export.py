@@ -43,7 +43,7 @@ import contextlib
 import gc
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -52,7 +52,14 @@ from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archive.capture import host_idents
-from archive.groups import Group, declaration_only, declared_words, group_label, match_declared
+from archive.groups import (
+    Group,
+    declaration_only,
+    declared_words,
+    every_label,
+    group_label,
+    match_declared,
+)
 from archive.hashtags import HashtagError, has_hashtag, normalise_hashtag
 from archive.i18n import DEFAULT_LANGUAGE, language_tag, translator
 from archive.importers.discord_staging import (
@@ -125,9 +132,11 @@ def _read(
     worker: _Worker,
     progress: Progress | None,
     labels: Labels = DEFAULT_LABELS,
+    group_names: Sequence[Group] = (),
 ) -> _Scan:
     """Read the export once (parsed by the worker): validate it, stage its messages, find
-    the question posts."""
+    the question posts. ``group_names``: what an ``!iam`` may name (``every_label``), to
+    tell a post that is only a declaration."""
     scan = _Scan()
     finder = _QuestionFinder(hashtag, hosts, labels)
     first_at = last_at = None
@@ -154,7 +163,7 @@ def _read(
             scan.declarations.append(
                 (staged[2], staged[4], words, at, staged[1], tagged, staged[7])
             )
-            if declaration_only(staged[5]):  # nothing else said: not a message of the chat
+            if declaration_only(staged[5], group_names):  # nothing else said: not captured
                 continue
         spill.add(staged, raw_text)
         scan.staged += 1
@@ -471,7 +480,8 @@ def _import_file(
     store.wait_for_background()
     try:
         with paused_gc(), _Worker(path, spill) as worker:
-            scan = _read(path, tag, hosts, spill, worker, progress, labels)
+            group_names = every_label(store.configured_groups())
+            scan = _read(path, tag, hosts, spill, worker, progress, labels, group_names)
             spill.finish()
             if labels.topics:
                 _topic_posts(scan)

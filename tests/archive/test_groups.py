@@ -23,6 +23,7 @@ from archive.groups import (
     RosterError,
     declaration_only,
     declared_words,
+    every_label,
     find_declaration,
     group_label,
     groups_of,
@@ -320,6 +321,20 @@ def test_declarations_are_found_in_posts(text: str, word: str | None, only: bool
     assert find_declaration(text) == word
     if word is not None:
         assert declaration_only(text) is only
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("!iam Proche aidant #WeDocs", True),  # the whole label is the declaration
+        ("@wedocsbot !iam gofalwr", True),
+        ("!iam Proche aidant, merci à tous", False),
+        ("!iam clinician and proud", False),
+        ("Hi all, nurse here !iam clinician #WeDocs", False),
+    ],
+)
+def test_a_post_that_is_only_a_declaration_of_several_words(text: str, only: bool) -> None:
+    assert declaration_only(text, every_label(groups_of(DEFAULT_GROUPS))) is only
 
 
 def test_groups_are_matched_by_key_or_label() -> None:

@@ -107,6 +107,10 @@ def test_a_declaration_in_the_chat_s_language_names_the_group(
     assert "  bobb declared their group in the export: carer\n" in out
     assert "  carolw: !iam proche in the export names none of the groups" in out
     assert _own_groups(tmp_path) == {("discord", ALICE): "clinician", ("discord", BOB): "carer"}
+    # Only declarations, the label of two words too: none is a message of the chat.
+    assert "12 of 19 messages captured" in out
+    md = (tmp_path / "out" / "wedocs-2026-03-03.md").read_text(encoding="utf-8")
+    assert "!iam Proche" not in md and "!iam Clinicien" not in md
 
 
 def test_a_declaration_in_no_post_of_the_chat_is_not_recorded(

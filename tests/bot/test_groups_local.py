@@ -276,8 +276,10 @@ def test_a_french_chat_answers_declarations_in_french(tmp_path: Path) -> None:
     assert "| Clinicien | compté ensemble | — | — | — |" in mix
     assert "| Proche aidant | compté ensemble | — | — | — |" in mix
     assert f"| Comptés ensemble{nb}: Proche aidant, Clinicien | 4 | 80{nb}% |" in mix
-    # The bot's answers (recognised as its own, in French) are in no transcript.
+    # The bot's answers (recognised as its own, in French) are in no transcript, nor the
+    # posts that are only declarations (the label of two words is all declaration).
     assert "Merci" not in md and "ne fait pas partie" not in md
+    assert "!iam Proche" not in md and "!iam Clinicien" not in md
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
