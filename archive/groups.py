@@ -184,9 +184,12 @@ def groups_of(pairs: Iterable[tuple[str, str]]) -> tuple[Group, ...]:
 
 
 _IAM_RE = re.compile(r"(?<![\w!])!iam\b[ \t:]*([^\s#@!?.,;:]*)", re.IGNORECASE)
-_TRAILING_RE = re.compile(r"[^\w]+\Z")  # an emoji or symbols after the word: "clinician🩺"
+# Quotes, brackets, an emoji or symbols around the words: "(patient)", "clinician🩺".
+_TRAILING_RE = re.compile(r"\A[^\w]+|[^\w]+\Z")
 _JOINERS_RE = re.compile(r"[\s_-]+")  # "Proche aidant" typed "proche-aidant", "procheaidant"
-_LEFTOVER_RE = re.compile(r"(?:[#＃@][\w.-]+|[\s.,;:!?'\"()\-–—])+")
+# What may stand beside a declaration in a post that is only one: hashtags, mentions,
+# punctuation, symbols and emoji ("!iam clinician 🩺 #WeDocs").
+_LEFTOVER_RE = re.compile(r"(?:[#＃@][\w.-]+|[^\w#＃@])+")
 
 
 def find_declaration(text: str) -> str | None:
@@ -196,13 +199,14 @@ def find_declaration(text: str) -> str | None:
     return None if found is None else _TRAILING_RE.sub("", found.group(1)).casefold()
 
 
+# Up to ten words: a label the config gives may be long ("Patient or family member").
 _IAM_WORDS_RE = re.compile(
-    r"(?<![\w!])!iam\b[ \t:]*([^\s#@!?.,;:]+(?:[ \t]+[^\s#@!?.,;:]+){0,2})", re.IGNORECASE
+    r"(?<![\w!])!iam\b[ \t:]*([^\s#@!?.,;:]+(?:[ \t]+[^\s#@!?.,;:]+){0,9})", re.IGNORECASE
 )
 
 
 def declared_words(text: str) -> str:
-    """The words after ``!iam`` in ``text`` that may name a group, up to three (a label of
+    """The words after ``!iam`` in ``text`` that may name a group, up to ten (a label of
     several words: ``!iam Proche aidant``), casefolded; ``""`` when none."""
     found = _IAM_WORDS_RE.search(text)
     return "" if found is None else _TRAILING_RE.sub("", found.group(1)).casefold()
@@ -253,16 +257,21 @@ def match_group(word: str, groups: Sequence[Group]) -> Group | None:
     """The group ``word`` names, by key or label (case-insensitive; blanks, hyphens and
     underscores aside, so that a label of two words, "Proche aidant", is named in one:
     ``proche-aidant``), or None."""
-    folded = _JOINERS_RE.sub("", word.strip().casefold())
+    folded = _folded(word)
     if not folded:
         return None
     for g in groups:
-        if folded in (
-            _JOINERS_RE.sub("", g.key.casefold()),
-            _JOINERS_RE.sub("", g.label.casefold()),
-        ):
+        if folded in (_folded(g.key), _folded(g.label)):
             return g
     return None
+
+
+def _folded(name: str) -> str:
+    """``name`` as declarations are compared: casefolded, accents and blanks, hyphens and
+    underscores aside (``Étudiant``, ``etudiant`` and ``ÉTUDIANT`` typed decomposed agree)."""
+    bare = unicodedata.normalize("NFKD", name.strip().casefold())
+    bare = "".join(c for c in bare if not unicodedata.combining(c))
+    return _JOINERS_RE.sub("", unicodedata.normalize("NFC", bare))
 
 
 def hashtag_key(hashtag: str) -> str:

@@ -944,6 +944,7 @@ class Facilitator:
         # Stakeholder groups (bot/groups.py): recorded and answered once the batch is stored.
         declarations: list[tuple[IncomingMessage, str]] = []
         roles: list[tuple[IncomingMessage, CapturedMessage, str]] = []
+        withdrawn: list[IncomingMessage] = []  # messages edited into a declaration
         for msg in messages:
             # A repost carries someone else's words: forwarding (or boosting) another
             # participant's "!optout" opts nobody out.
@@ -965,6 +966,10 @@ class Facilitator:
             if declared is not None:
                 declarations.append((msg, declared))
                 if declaration_only(msg.text, self._group_names):
+                    if msg.edited_at is not None:
+                        # A message edited into a declaration is no message of the chat any
+                        # more (as an import of the edited post finds): its earlier words go.
+                        withdrawn.append(msg)
                     continue
             for cache in caches:
                 got = capture(msg, cache.ctx)
@@ -991,6 +996,12 @@ class Facilitator:
             # An edit that no longer matches a chat still updates a message we hold.
             assert msg.edited_at is not None
             await self.store.edit_message(msg.platform, msg.platform_id, msg.text, msg.edited_at)
+        for msg in withdrawn:
+            assert msg.edited_at is not None
+            if await self.store.edit_message(
+                msg.platform, msg.platform_id, msg.text, msg.edited_at
+            ):
+                await self.store.mark_deleted(msg.platform, msg.platform_id, msg.edited_at)
         return written
 
     async def _opt(self, msg: IncomingMessage, caches: Sequence[_ChatCache] = ()) -> None:

@@ -329,12 +329,22 @@ def test_declarations_are_found_in_posts(text: str, word: str | None, only: bool
         ("!iam Proche aidant #WeDocs", True),  # the whole label is the declaration
         ("@wedocsbot !iam gofalwr", True),
         ("!iam Proche aidant, merci à tous", False),
+        ("!iam clinician \U0001fa7a #WeDocs", True),  # an emoji after a blank
+        ("!iam manager \u2764\ufe0f", True),
         ("!iam clinician and proud", False),
         ("Hi all, nurse here !iam clinician #WeDocs", False),
     ],
 )
 def test_a_post_that_is_only_a_declaration_of_several_words(text: str, only: bool) -> None:
     assert declaration_only(text, every_label(groups_of(DEFAULT_GROUPS))) is only
+
+
+def test_a_long_label_the_config_gives_is_matched_whole() -> None:
+    # A second tester's: "Patient or family member" read as "patient" (three words read).
+    groups = groups_of([("patient", "Patient"), ("family", "Patient or family member")])
+    text = "!iam Patient or family member #WeDocs"
+    assert match_declared(declared_words(text), groups) == groups[1]
+    assert declaration_only(text, groups)
 
 
 def test_groups_are_matched_by_key_or_label() -> None:
@@ -354,6 +364,11 @@ def test_groups_are_matched_by_key_or_label() -> None:
         ("!iam clinicien et fier de l'être", "clinician"),  # the first words that name one
         ("!iam proche", None),
         ("!iam", None),
+        # A second tester's: quotes or brackets around the group, accents left out.
+        ('!iam "patient"', "patient"),
+        ("!iam (clinicien)", "clinician"),
+        ("!iam etudiant", "student"),
+        ("!iam E\u0301tudiant", "student"),  # typed decomposed
     ],
 )
 def test_a_label_of_several_words_is_matched_in_the_chat_s_language(

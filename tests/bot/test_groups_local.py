@@ -4,10 +4,12 @@ post, small groups suppressed, and the declarations holding for the hashtag's ne
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -219,6 +221,51 @@ async def test_a_post_delivered_twice_is_answered_once(tmp_path: Path) -> None:
     assert len(answers) == 2
     assert say("declared", label="Patient", hashtag="WeDocs") in answers
     assert any(t.startswith("“astronaut” is not one of the groups") for t in answers)
+
+
+def _stored(db: Path, author_id: str) -> int:
+    """How many messages of the author the archive holds (read beside the running bot)."""
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        try:
+            query = "SELECT count(*) FROM messages WHERE author_id = ?"
+            return int(conn.execute(query, (author_id,)).fetchone()[0])
+        except sqlite3.OperationalError:  # not made yet
+            return 0
+
+
+def test_an_answer_edited_into_a_declaration_leaves_the_transcript(tmp_path: Path) -> None:
+    """A tester's: an answer edited into a bare "!iam clinician" declared the group, and the
+    answer's old words stayed in the transcript (the edit was dropped with the post)."""
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "chat.toml", start_in=3, questions=("One?",), duration="8s")
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    bot = start_bot(config, "--until-idle")
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        secret = net.post("main", A1, "A1 my secret answer #WeDocs", at=utc_now())
+        net.post("main", A2, "A1 an answer that stays #WeDocs", at=utc_now())
+        # Captured before the edit (an edit read first is only ever a declaration).
+        wait_for(lambda: _stored(tmp_path / "db.sqlite", A1.id), what="the answer captured")
+        net.edit(secret, "!iam clinician \U0001fa7a #WeDocs", at=utc_now())
+        out, _ = bot.communicate(timeout=60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        net.close()
+    assert bot.returncode == 0, out
+    md = next((tmp_path / "out").glob("*.md")).read_text(encoding="utf-8")
+    assert "secret answer" not in md and "!iam" not in md.split("## Participants")[0]
+    assert "an answer that stays" in md
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        assert store.group_sources("#WeDocs").own == {("local", A1.id): "clinician"}
+        (row,) = [m for m in store.messages(store.list_chats()[0].id) if m.author_id == A1.id]
+        assert row.deleted and "secret" not in row.text
+    finally:
+        store.close()
 
 
 def test_a_french_chat_answers_declarations_in_french(tmp_path: Path) -> None:
