@@ -221,16 +221,17 @@ class App:
 
     async def _keep_files_private(self) -> None:
         """Publish again the published chats whose files still show a participant who opted
-        out: at start (an opt-out the bot took before it stopped), then after every opt-out,
-        trying again with back-off until it is done."""
+        out, or a message since deleted or edited: at start (an opt-out the bot took before
+        it stopped), then after every such change, trying again with back-off until it is
+        done."""
         assert self.facilitator is not None
         facilitator = self.facilitator
         while True:
-            facilitator.opted_out.clear()  # an opt-out from here on asks for another round
+            facilitator.files_stale.clear()  # a change from here on asks for another round
             for attempt in itertools.count(1):
                 self._republishing = True
                 try:
-                    await facilitator.republish_opted_out()
+                    await facilitator.republish_stale()
                     break
                 except Exception as exc:
                     delay = min(60.0, 2.0**attempt)
@@ -240,12 +241,13 @@ class App:
                     self._republishing = False
                     await asyncio.sleep(delay)
             self._republishing = False
-            await facilitator.opted_out.wait()
+            await facilitator.files_stale.wait()
 
     @property
     def republishing(self) -> bool:
-        """Whether chats are (or are about to be) published again after an opt-out."""
-        if self.facilitator is not None and self.facilitator.opted_out.is_set():
+        """Whether chats are (or are about to be) published again after an opt-out, a
+        deletion or an edit."""
+        if self.facilitator is not None and self.facilitator.files_stale.is_set():
             return True
         return self._republishing
 

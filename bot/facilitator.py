@@ -181,9 +181,11 @@ class Facilitator:
         # the whole text). Capture keeps such a post once, whole, as its first part.
         self._part_ids: dict[tuple[str, str], tuple[int, str]] = {}
         self._part_texts: dict[tuple[str, str], tuple[int, str]] = {}
-        # Set when a participant opts out: the bot then publishes again the published chats
-        # whose files still show them (App, `republish_opted_out`).
-        self.opted_out = asyncio.Event()
+        # Set when published files are to be written again (App, `republish_stale`): a
+        # participant opted out (the published chats whose files still show them), or a
+        # message of a published chat was deleted or edited (`_stale_chats`).
+        self.files_stale = asyncio.Event()
+        self._stale_chats: set[str] = set()
         for platform in platforms.values():
             platform.attach(self)
 
@@ -707,6 +709,31 @@ class Facilitator:
         self.invalidate()
         return result
 
+    async def republish_stale(self) -> int:
+        """Write again, without announcing, the published files that are behind: those
+        that still show a participant who opted out (:meth:`republish_opted_out`) and
+        those of chats whose messages were deleted or edited since they were published.
+        Returns how many chats; raises `StepFailed` naming those that could not be written
+        (kept for the caller's next try)."""
+        done = await self.republish_opted_out()
+        failures: list[str] = []
+        for chat_id in sorted(self._stale_chats):
+            self._stale_chats.discard(chat_id)
+            try:
+                chat = await self.store.get_chat(chat_id)
+                await self.publisher(chat)
+            except NotFoundError:
+                continue
+            except Exception as exc:
+                self._stale_chats.add(chat_id)
+                failures.append(f"chat {chat_id}: {one_line(exc)}")
+                continue
+            logger.info("chat %s: published again after a message was deleted or edited", chat_id)
+            done += 1
+        if failures:
+            raise StepFailed("publishing again after changes: " + "; ".join(failures))
+        return done
+
     async def republish_opted_out(self) -> int:
         """Write again, without announcing, the transcripts of every published chat whose
         files were written before one of its participants opted out
@@ -929,7 +956,11 @@ class Facilitator:
         if isinstance(event, IncomingMessage):
             await self.capture_messages([event])
         elif isinstance(event, MessageDeleted):
-            await self.store.mark_deleted(event.platform, event.platform_id, event.at)
+            if await self.store.mark_deleted(event.platform, event.platform_id, event.at):
+                chat_id = await self.store.read(
+                    Store.chat_of_message, event.platform, event.platform_id
+                )
+                await self._published_changed(chat_id)
         elif isinstance(event, ReactionChanged):
             await self.store.add_reactions(event.platform, event.platform_id, event.delta)
 
@@ -993,16 +1024,36 @@ class Facilitator:
         for msg, got, hashtag in roles:
             await self.group_desk.role_group(msg, got, hashtag)
         for msg in edits:
-            # An edit that no longer matches a chat still updates a message we hold.
+            # An edit that no longer matches a chat still updates a message we hold (one of a
+            # chat already published, say: its files are written again).
             assert msg.edited_at is not None
-            await self.store.edit_message(msg.platform, msg.platform_id, msg.text, msg.edited_at)
+            await self._published_changed(
+                await self.store.edit_message(
+                    msg.platform, msg.platform_id, msg.text, msg.edited_at
+                )
+            )
         for msg in withdrawn:
             assert msg.edited_at is not None
-            if await self.store.edit_message(
+            chat_id = await self.store.edit_message(
                 msg.platform, msg.platform_id, msg.text, msg.edited_at
-            ):
+            )
+            if chat_id is not None:
                 await self.store.mark_deleted(msg.platform, msg.platform_id, msg.edited_at)
+                await self._published_changed(chat_id)
         return written
+
+    async def _published_changed(self, chat_id: str | None) -> None:
+        """A message of chat ``chat_id`` was deleted or edited: a published chat's files
+        are written again (its transcripts must not keep deleted or earlier words)."""
+        if chat_id is None or chat_id in self._stale_chats:
+            return
+        try:
+            chat = await self.store.get_chat(chat_id)
+        except NotFoundError:
+            return
+        if chat.status is ChatStatus.PUBLISHED:
+            self._stale_chats.add(chat_id)
+            self.files_stale.set()
 
     async def _opt(self, msg: IncomingMessage, caches: Sequence[_ChatCache] = ()) -> None:
         word = opt_command(msg.text)
@@ -1010,7 +1061,7 @@ class Facilitator:
         if word == "optout":
             await self.store.opt_out(msg.platform, msg.author_id, msg.author_handle)
             logger.info("%s:%s opted out", msg.platform, msg.author_handle)
-            self.opted_out.set()  # their words leave the files already published too
+            self.files_stale.set()  # their words leave the files already published too
             answer = OPTED_OUT_REPLY
         else:
             was_out = await self.store.opt_in(msg.platform, msg.author_id)

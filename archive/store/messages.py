@@ -431,6 +431,14 @@ class MessageTables(Connection):
             )
             return len(gone)
 
+    def chat_of_message(self, platform: str, platform_id: str) -> str | None:
+        """The id of the chat a stored message belongs to, or None."""
+        row = self.conn.execute(
+            "SELECT chat_id FROM messages WHERE platform = ? AND platform_id = ?",
+            (platform, platform_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
         """Mark a message deleted (it leaves every output). Returns whether it was known."""
         with self.transaction():
