@@ -183,9 +183,9 @@ class Facilitator:
         self._part_texts: dict[tuple[str, str], tuple[int, str]] = {}
         # Set when published files are to be written again (App, `republish_stale`): a
         # participant opted out (the published chats whose files still show them), or a
-        # message of a published chat was deleted or edited (`_stale_chats`).
+        # message of a published chat was deleted or edited (the store flags the chat:
+        # `Store.republish_flags`, kept across a restart).
         self.files_stale = asyncio.Event()
-        self._stale_chats: set[str] = set()
         for platform in platforms.values():
             platform.attach(self)
 
@@ -717,17 +717,17 @@ class Facilitator:
         (kept for the caller's next try)."""
         done = await self.republish_opted_out()
         failures: list[str] = []
-        for chat_id in sorted(self._stale_chats):
-            self._stale_chats.discard(chat_id)
+        for chat_id, seen in sorted((await self.store.read(Store.republish_flags)).items()):
             try:
                 chat = await self.store.get_chat(chat_id)
                 await self.publisher(chat)
             except NotFoundError:
                 continue
             except Exception as exc:
-                self._stale_chats.add(chat_id)
                 failures.append(f"chat {chat_id}: {one_line(exc)}")
                 continue
+            # (A change while the files were written keeps the flag: another round.)
+            await self.store.write(Store.clear_republish_flag, chat_id, seen)
             logger.info("chat %s: published again after a message was deleted or edited", chat_id)
             done += 1
         if failures:
@@ -1019,6 +1019,13 @@ class Facilitator:
                 if msg.edited_at is not None:
                     edits.append(msg)
         written = await self.store.save_messages(captured, raws) if captured else 0
+        for got in captured:
+            if got.edited_at is not None:
+                # An edit of a message an earlier chat holds, met in this chat's window: the
+                # row stays that chat's, whose published files are then behind.
+                held = await self.store.read(Store.chat_of_message, got.platform, got.platform_id)
+                if held is not None and held != got.chat_id:
+                    await self._published_changed(held, flag=True)
         for msg, declared in declarations:
             await self.group_desk.declare(msg, declared, [c.ctx for c in caches], self._fresh)
         for msg, got, hashtag in roles:
@@ -1042,17 +1049,16 @@ class Facilitator:
                 await self._published_changed(chat_id)
         return written
 
-    async def _published_changed(self, chat_id: str | None) -> None:
+    async def _published_changed(self, chat_id: str | None, *, flag: bool = False) -> None:
         """A message of chat ``chat_id`` was deleted or edited: a published chat's files
-        are written again (its transcripts must not keep deleted or earlier words)."""
-        if chat_id is None or chat_id in self._stale_chats:
+        are written again (its transcripts must not keep deleted or earlier words). The
+        store flags the chat when it records a deletion or an edit; ``flag``: flag it here
+        (an edit saved as a capture, for another chat's window)."""
+        if chat_id is None:
             return
-        try:
-            chat = await self.store.get_chat(chat_id)
-        except NotFoundError:
-            return
-        if chat.status is ChatStatus.PUBLISHED:
-            self._stale_chats.add(chat_id)
+        if flag:
+            await self.store.write(Store.flag_if_published, chat_id)
+        if chat_id in await self.store.read(Store.republish_flags):
             self.files_stale.set()
 
     async def _opt(self, msg: IncomingMessage, caches: Sequence[_ChatCache] = ()) -> None:

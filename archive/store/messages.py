@@ -28,6 +28,7 @@ import orjson
 from archive.migrations import SEARCH_CURSOR_KEY
 from archive.models import Attachment, AttachmentKind, CapturedMessage, MessageKind
 from archive.store.connection import Connection, iso, opt_parse
+from archive.store.state import flag_republish
 
 logger = logging.getLogger(__name__)
 
@@ -440,14 +441,23 @@ class MessageTables(Connection):
         return None if row is None else str(row[0])
 
     def mark_deleted(self, platform: str, platform_id: str, at: datetime) -> bool:
-        """Mark a message deleted (it leaves every output). Returns whether it was known."""
+        """Mark a message deleted (it leaves every output; a published chat's files are
+        flagged to be written again, ``flag_if_published``). Returns whether it was known."""
         with self.transaction():
-            cur = self.conn.execute(
-                "UPDATE messages SET deleted_at = COALESCE(deleted_at, ?)"
-                " WHERE platform = ? AND platform_id = ?",
-                (iso(at), platform, platform_id),
-            )
-            return cur.rowcount > 0
+            row = self.conn.execute(
+                "SELECT chat_id, deleted_at FROM messages WHERE platform = ? AND platform_id = ?",
+                (platform, platform_id),
+            ).fetchone()
+            if row is None:
+                return False
+            if row["deleted_at"] is None:
+                self.conn.execute(
+                    "UPDATE messages SET deleted_at = ? WHERE platform = ? AND platform_id = ?",
+                    (iso(at), platform, platform_id),
+                )
+                with self.bookkeeping():  # the files are behind: written again
+                    flag_republish(self.conn, str(row["chat_id"]))
+            return True
 
     def edit_message(
         self, platform: str, platform_id: str, text: str, edited_at: datetime
@@ -462,10 +472,14 @@ class MessageTables(Connection):
                 return None
             if row["edited_at"] is not None and row["edited_at"] > iso(edited_at):
                 return str(row["chat_id"])  # an older edit arriving late changes nothing
-            self.conn.execute(
-                "UPDATE messages SET text=?, edited_at=? WHERE platform=? AND platform_id=?",
-                (text, iso(edited_at), platform, platform_id),
+            cur = self.conn.execute(
+                "UPDATE messages SET text=?, edited_at=? WHERE platform=? AND platform_id=?"
+                " AND (text IS NOT ? OR edited_at IS NOT ?)",
+                (text, iso(edited_at), platform, platform_id, text, iso(edited_at)),
             )
+            if cur.rowcount:  # (the same edit met again, a backfill's, changes nothing)
+                with self.bookkeeping():  # a published chat's files are written again
+                    flag_republish(self.conn, str(row["chat_id"]))
             return str(row["chat_id"])
 
     def add_reactions(self, platform: str, platform_id: str, delta: int) -> None:

@@ -3,6 +3,8 @@ search, a stream's cursor, the search index's cursor...)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from archive.store.connection import Connection
 
 
@@ -41,3 +43,44 @@ class StateTable(Connection):
                 (key, value),
             )
         return cursor.rowcount == 1
+
+    # -- published chats whose files are behind a change to their messages -------------
+
+    def flag_if_published(self, chat_id: str) -> bool:
+        """Note, as bookkeeping (no transcript reads it), that the published files of chat
+        ``chat_id`` are behind a change to its messages (a deletion, an edit after it was
+        published), if it is published; kept until :meth:`clear_republish_flag`, so that a
+        bot stopped before it wrote them again still does at its next start. Returns
+        whether the chat is published."""
+        with self.transaction(), self.bookkeeping():
+            return flag_republish(self.conn, chat_id)
+
+    def republish_flags(self) -> dict[str, str]:
+        """The flags of :meth:`flag_if_published`: chat id -> a counter of the changes."""
+        return {key[len(REPUBLISH) :]: value for key, value in self.states(REPUBLISH).items()}
+
+    def clear_republish_flag(self, chat_id: str, seen: str) -> None:
+        """The chat's files were written again after the changes counted ``seen``: its
+        flag goes, unless a change came meanwhile (then it stays, for the next round)."""
+        with self.transaction(), self.bookkeeping():
+            self.conn.execute(
+                "DELETE FROM state WHERE key = ? AND value = ?", (REPUBLISH + chat_id, seen)
+            )
+
+
+REPUBLISH = "republish:"
+"""The state keys of :meth:`StateTable.flag_if_published` (``republish:<chat id>``)."""
+
+
+def flag_republish(conn: sqlite3.Connection, chat_id: str) -> bool:
+    """:meth:`StateTable.flag_if_published` on ``conn``, inside a write transaction the
+    caller holds (in ``bookkeeping()``)."""
+    row = conn.execute("SELECT status FROM chats WHERE id = ?", (chat_id,)).fetchone()
+    if row is None or row[0] != "published":
+        return False
+    conn.execute(
+        "INSERT INTO state (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE"
+        " SET value = CAST(CAST(state.value AS INTEGER) + 1 AS TEXT)",
+        (REPUBLISH + chat_id,),
+    )
+    return True

@@ -5,8 +5,11 @@ took the deletion and `tweetchat transcript` rendered it, but the published file
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sqlite3
+import time
 from pathlib import Path
 
 from bot.platforms.local.adapter import LocalNetwork, LocalUser
@@ -75,3 +78,47 @@ def local_announcements(tmp_path: Path) -> list[str]:
         ]
     finally:
         net.close()
+
+
+def test_files_left_behind_at_a_stop_are_written_at_the_next_start(tmp_path: Path) -> None:
+    """A tester's: the files could not be written again after a deletion (the transcripts
+    folder had become a file), the bot was stopped, the folder put back: the next start
+    wrote nothing, and the published files kept the deleted words for good."""
+    config = config_file(tmp_path)
+    chat_file(tmp_path / "chat.toml", start_in=3, questions=("One?",), duration="6s", grace="1s")
+    assert tweetchat(["schedule", "chat.toml"], config).returncode == 0
+    out_dir = tmp_path / "out"
+    bot = start_bot(config)
+    net = LocalNetwork(tmp_path / "net.sqlite")
+    try:
+        wait_for(lambda: local_bot_post(net, "Q1:"), what="Q1")
+        regret = net.post("main", ANN, "A1 something I regret #WeDocs", at=utc_now())
+        net.post("main", BEN, "A1 a carer's view #WeDocs", at=utc_now())
+        wait_for(lambda: list(out_dir.glob("*.md")), what="the publication")
+        (md,) = out_dir.glob("*.md")
+        wait_for(lambda: "something I regret" in md.read_text("utf-8"), what="the files")
+        aside = tmp_path / "out.aside"
+        out_dir.rename(aside)
+        out_dir.write_text("not a folder")  # the files cannot be written again
+        net.delete(regret, at=utc_now())
+        wait_for(lambda: _flagged(tmp_path / "db.sqlite"), what="the deletion taken")
+        time.sleep(1)  # its rewrite tried, and failed
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        first, _ = bot.communicate(timeout=30)
+        net.close()
+    out_dir.unlink()
+    aside.rename(out_dir)
+    assert "something I regret" in md.read_text("utf-8")  # behind, as the tester found
+    done = tweetchat(["run", "--until-idle"], config, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "something I regret" not in md.read_text("utf-8"), first + done.stdout + done.stderr
+    assert "a carer's view" in md.read_text("utf-8")
+
+
+def _flagged(db: Path) -> bool:
+    """Whether the archive notes a published chat whose files are behind (read beside the
+    running bot)."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        query = "SELECT 1 FROM state WHERE key LIKE 'republish:%' AND value != ''"
+        return conn.execute(query).fetchone() is not None
